@@ -1,0 +1,54 @@
+"""AWS Load Balancer Controller (Helm) with a Pod Identity role, in TargetGroupBinding-only mode."""
+
+from __future__ import annotations
+
+from aws_cdk import aws_eks_v2 as eks
+from aws_cdk import aws_iam as iam
+from constructs import Construct
+
+from policies.load_balancer_controller import discovery_statement
+from policies.nag import acknowledge
+
+CHART_VERSION = "1.14.1"  # controller v2.14.1
+NAMESPACE = "kube-system"
+SERVICE_ACCOUNT = "aws-load-balancer-controller"
+
+
+class LoadBalancerController(Construct):
+    """Installs the controller; :class:`~cdk_constructs.microservice.Microservice` grants it its target group."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, cluster: eks.Cluster, vpc_id: str,
+                 region: str) -> None:
+        super().__init__(scope, construct_id)
+        self.service_account = eks.ServiceAccount(
+            self, "ServiceAccount", cluster=cluster, name=SERVICE_ACCOUNT, namespace=NAMESPACE,
+            identity_type=eks.IdentityType.POD_IDENTITY,
+        )
+        self.role: iam.IRole = self.service_account.role
+        policy = iam.Policy(self, "DiscoveryPolicy", statements=[discovery_statement()], roles=[self.role])
+        acknowledge(policy, "AwsSolutions-IAM5[Resource::*]",
+                    "These ELB and EC2 Describe calls support no resource-level permissions; they are read-only "
+                    "and are how the controller resolves pod IPs and target group state.")
+        self.chart = cluster.add_helm_chart(
+            "Chart",
+            chart="aws-load-balancer-controller",
+            repository="https://aws.github.io/eks-charts",
+            release="aws-load-balancer-controller",
+            version=CHART_VERSION,
+            namespace=NAMESPACE,
+            values={
+                "clusterName": cluster.cluster_name,
+                "region": region,
+                "vpcId": vpc_id,
+                "serviceAccount": {"create": False, "name": SERVICE_ACCOUNT},
+                # Only TargetGroupBindings are used: no Ingress/Service load balancers, no WAF/Shield calls.
+                "enableServiceMutatorWebhook": False,
+                "enableShield": False,
+                "enableWaf": False,
+                "enableWafv2": False,
+                "ingressClassConfig": {"default": False},
+                "createIngressClassResource": False,
+                "replicaCount": 2,
+            },
+        )
+        self.chart.node.add_dependency(self.service_account)

@@ -1,0 +1,123 @@
+"""EKS cluster on Graviton managed node groups, API authentication mode, Pod Identity agent."""
+
+from __future__ import annotations
+
+from aws_cdk import Stack
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_eks_v2 as eks
+from aws_cdk import aws_iam as iam
+from aws_cdk.lambda_layer_kubectl_v35 import KubectlV35Layer
+from constructs import Construct
+
+from cdk_constructs.encryption_key import EncryptionKey
+from cdk_constructs.load_balancer_controller import LoadBalancerController
+from policies.nag import acknowledge, acknowledge_child
+from config.environment import CapacityKind, ClusterConfig, RemovalMode
+
+_VERSIONS = {"1.34": eks.KubernetesVersion.V1_34, "1.35": eks.KubernetesVersion.V1_35}
+_CAPACITY = {CapacityKind.ON_DEMAND: eks.CapacityType.ON_DEMAND, CapacityKind.SPOT: eks.CapacityType.SPOT}
+
+
+
+class PlatformCluster(Construct):
+    """The cluster the four services run on.
+
+    Managed node groups rather than Auto Mode: node groups are priced at the EC2 rate alone (Auto Mode adds a
+    per-instance management fee of about 12%), and pinning Graviton families and Spot pools per environment is
+    explicit in config. The cost of that choice is patching AMIs through node group updates ourselves.
+    """
+
+    def __init__(self, scope: Construct, construct_id: str, *, config: ClusterConfig, vpc: ec2.IVpc,
+                 removal: RemovalMode) -> None:
+        super().__init__(scope, construct_id)
+        self.secrets_key = EncryptionKey(self, "SecretsKey", description="Envelope encryption of Kubernetes secrets",
+                                         removal=removal).key
+        private = ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS)
+        self.cluster = eks.Cluster(
+            self, "Cluster",
+            version=_VERSIONS[config.kubernetes_version],
+            vpc=vpc,
+            vpc_subnets=[private],
+            endpoint_access=eks.EndpointAccess.PRIVATE,
+            default_capacity_type=eks.DefaultCapacityType.NODEGROUP,
+            default_capacity=0,
+            secrets_encryption_key=self.secrets_key,
+            cluster_logging=[
+                eks.ClusterLoggingTypes.API,
+                eks.ClusterLoggingTypes.AUDIT,
+                eks.ClusterLoggingTypes.AUTHENTICATOR,
+                eks.ClusterLoggingTypes.CONTROLLER_MANAGER,
+                eks.ClusterLoggingTypes.SCHEDULER,
+            ],
+            kubectl_provider_options=eks.KubectlProviderOptions(kubectl_layer=KubectlV35Layer(self, "KubectlLayer")),
+        )
+        self.node_groups: dict[str, eks.Nodegroup] = {}
+        for pool in config.node_pools:
+            self.node_groups[pool.name] = self.cluster.add_nodegroup_capacity(
+                "".join(p.capitalize() for p in pool.name.split("-")) + "NodeGroup",
+                instance_types=[ec2.InstanceType(t) for t in pool.instance_types],
+                capacity_type=_CAPACITY[pool.capacity],
+                ami_type=eks.NodegroupAmiType.AL2023_ARM_64_STANDARD,
+                min_size=pool.min_size,
+                desired_size=pool.desired_size,
+                max_size=pool.max_size,
+                disk_size=pool.disk_gib,
+                subnets=private,
+                labels={"platform/pool": pool.name, "platform/capacity": pool.capacity.value.lower()},
+            )
+        self.admin_role = iam.Role.from_role_arn(self, "AdminRole", config.admin_role_arn, mutable=False)
+        self.cluster.grant_access(
+            "PlatformAdminAccess", config.admin_role_arn,
+            [eks.AccessPolicy.from_access_policy_name(
+                "AmazonEKSClusterAdminPolicy", access_scope_type=eks.AccessScopeType.CLUSTER)],
+        )
+        # Service accounts bound by Pod Identity make the cluster install the eks-pod-identity-agent add-on.
+        # Reconciles the TargetGroupBindings that attach service pods to the Edge NLB's target groups.
+        self.load_balancer_controller = LoadBalancerController(
+            self, "LoadBalancerController", cluster=self.cluster, vpc_id=vpc.vpc_id, region=Stack.of(self).region)
+        self.pod_identity_agent = self.cluster.eks_pod_identity_agent
+        self._acknowledge_library_resources()
+
+    def _acknowledge_library_resources(self) -> None:
+        """Findings on roles and functions that aws_eks_v2 creates with fixed managed policies."""
+        for name, group in self.node_groups.items():
+            role = group.role.node.default_child or group.role
+            for policy, why in _NODE_POLICIES.items():
+                acknowledge(role, f"AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/{policy}]",
+                            f"The {name} node group role needs {policy}: {why} EKS managed node groups require it.")
+        acknowledge_child(self.cluster, "Role", "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/"
+                          "AmazonEKSClusterPolicy]", "The EKS control plane's service role must carry "
+                          "AmazonEKSClusterPolicy; EKS documents no narrower policy for the cluster role.")
+        handler = "KubectlProvider/Handler"
+        for policy in ("service-role/AWSLambdaBasicExecutionRole", "service-role/AWSLambdaVPCAccessExecutionRole",
+                       "AmazonEC2ContainerRegistryReadOnly"):
+            acknowledge_child(self.cluster, f"{handler}/ServiceRole",
+                              f"AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/{policy}]",
+                              f"The kubectl handler Lambda that applies this cluster's manifests is created by "
+                              f"aws_eks_v2 with {policy} attached; it runs in the VPC to reach the private endpoint.")
+        acknowledge_child(self.cluster, f"{handler}/ServiceRole", _ECR_PUBLIC_IF,
+                          "aws_eks_v2 attaches ECR Public read-only to the kubectl handler only when its layer "
+                          "image comes from ECR Public; the condition is the library's, not widened here.")
+        acknowledge_child(self.cluster, f"{handler}", "AwsSolutions-L1",
+                          "The kubectl handler's runtime is fixed by aws-cdk-lib's eks v2 module to the version its "
+                          "kubectl layer is built for; upgrading aws-cdk-lib upgrades it.")
+        on_event = "KubectlProvider/Provider/framework-onEvent"
+        for policy in ("service-role/AWSLambdaBasicExecutionRole", "service-role/AWSLambdaVPCAccessExecutionRole"):
+            acknowledge_child(self.cluster, f"{on_event}/ServiceRole",
+                              f"AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/{policy}]",
+                              f"The custom resource framework function of the kubectl provider is created by "
+                              f"aws-cdk-lib with {policy}; it only logs and invokes the kubectl handler.")
+        acknowledge_child(self.cluster, f"{on_event}/ServiceRole/DefaultPolicy",
+                          "AwsSolutions-IAM5[Resource::<PlatformClusterKubectlProviderHandler878759C4.Arn>:*]",
+                          "The provider framework may invoke any version of the one kubectl handler function; the "
+                          "wildcard is the version qualifier of that single function ARN.")
+
+
+_NODE_POLICIES = {
+    "AmazonEKSWorkerNodePolicy": "the kubelet describes the cluster and registers the node.",
+    "AmazonEKS_CNI_Policy": "the VPC CNI on the node assigns pod IPs from ENIs.",
+    "AmazonEC2ContainerRegistryReadOnly": "the kubelet pulls the services' images from the CDK asset repository.",
+}
+_ECR_PUBLIC_IF = ('AwsSolutions-IAM4[Policy::{"Fn::If":["PlatformClusterKubectlProviderHandlerHasEcrPublic93383F72",'
+                  '{"Fn::Join":["",["arn:",{"Ref":"AWS::Partition"},":iam::aws:policy/'
+                  'AmazonElasticContainerRegistryPublicReadOnly"]]},{"Ref":"AWS::NoValue"}]}]')

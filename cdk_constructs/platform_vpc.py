@@ -1,0 +1,89 @@
+"""The platform's VPC: three tiers over explicit zones, gateway and interface endpoints, flow logs."""
+
+from __future__ import annotations
+
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from cdk_constructs.retention import removal_policy, retention_days
+from config.environment import NetworkConfig, RemovalMode
+
+PUBLIC = "Public"
+PRIVATE = "Private"
+ISOLATED = "Isolated"
+
+_ENDPOINT_SERVICES: dict[str, ec2.InterfaceVpcEndpointAwsService] = {
+    "ecr.api": ec2.InterfaceVpcEndpointAwsService.ECR,
+    "ecr.dkr": ec2.InterfaceVpcEndpointAwsService.ECR_DOCKER,
+    "sts": ec2.InterfaceVpcEndpointAwsService.STS,
+    "sqs": ec2.InterfaceVpcEndpointAwsService.SQS,
+    "sns": ec2.InterfaceVpcEndpointAwsService.SNS,
+    "secretsmanager": ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER,
+    "logs": ec2.InterfaceVpcEndpointAwsService.CLOUDWATCH_LOGS,
+    "xray": ec2.InterfaceVpcEndpointAwsService.XRAY,
+    "kms": ec2.InterfaceVpcEndpointAwsService.KMS,
+    "eks-auth": ec2.InterfaceVpcEndpointAwsService.EKS_AUTH,
+    "monitoring": ec2.InterfaceVpcEndpointAwsService.CLOUDWATCH_MONITORING,
+}
+
+
+def _construct_id(endpoint: str) -> str:
+    return "".join(part.capitalize() for part in endpoint.replace(".", "-").split("-")) + "Endpoint"
+
+
+class PlatformVpc(Construct):
+    """VPC with public, private-with-egress and isolated subnets in each configured zone.
+
+    Workloads run in the private subnets and reach AWS APIs through gateway endpoints (S3, DynamoDB: free) and the
+    configured interface endpoints; databases sit in the isolated subnets, which have no route out.
+    """
+
+    def __init__(self, scope: Construct, construct_id: str, *, config: NetworkConfig, logs_key: kms.IKey,
+                 removal: RemovalMode) -> None:
+        super().__init__(scope, construct_id)
+
+        self.flow_log_group = logs.LogGroup(
+            self, "FlowLogGroup",
+            retention=retention_days(config.flow_log_retention_days),
+            encryption_key=logs_key,
+            removal_policy=removal_policy(removal),
+        )
+        self.vpc = ec2.Vpc(
+            self, "Vpc",
+            ip_addresses=ec2.IpAddresses.cidr(config.cidr),
+            availability_zones=list(config.availability_zones),
+            nat_gateways=config.nat_gateways,
+            subnet_configuration=[
+                ec2.SubnetConfiguration(name=PUBLIC, subnet_type=ec2.SubnetType.PUBLIC, cidr_mask=24),
+                ec2.SubnetConfiguration(name=PRIVATE, subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS, cidr_mask=20),
+                ec2.SubnetConfiguration(name=ISOLATED, subnet_type=ec2.SubnetType.PRIVATE_ISOLATED, cidr_mask=24),
+            ],
+            restrict_default_security_group=True,
+            flow_logs={
+                "All": ec2.FlowLogOptions(
+                    destination=ec2.FlowLogDestination.to_cloud_watch_logs(self.flow_log_group),
+                    traffic_type=ec2.FlowLogTrafficType.ALL,
+                )
+            },
+        )
+        self.vpc.add_gateway_endpoint("S3Endpoint", service=ec2.GatewayVpcEndpointAwsService.S3)
+        self.vpc.add_gateway_endpoint("DynamoDbEndpoint", service=ec2.GatewayVpcEndpointAwsService.DYNAMODB)
+
+        self.endpoint_security_group = ec2.SecurityGroup(
+            self, "EndpointSecurityGroup", vpc=self.vpc, allow_all_outbound=False,
+            description="Interface endpoints: HTTPS from inside the VPC only",
+        )
+        self.endpoint_security_group.add_ingress_rule(
+            ec2.Peer.ipv4(config.cidr), ec2.Port.tcp(443), "HTTPS to AWS APIs from the VPC")
+        self.interface_endpoints: dict[str, ec2.InterfaceVpcEndpoint] = {}
+        for name in config.interface_endpoints:
+            self.interface_endpoints[name] = self.vpc.add_interface_endpoint(
+                _construct_id(name),
+                service=_ENDPOINT_SERVICES[name],
+                private_dns_enabled=True,
+                subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS),
+                security_groups=[self.endpoint_security_group],
+                open=False,
+            )

@@ -1,0 +1,1 @@
+"""Environment configuration and the shared platform topology."""

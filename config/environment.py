@@ -1,0 +1,320 @@
+"""Typed, validated environment configuration.
+
+``app.py`` picks one :class:`EnvironmentConfig` and passes its typed fields down to stacks and constructs; nothing
+below ``app.py`` reads context or environment variables. Every field is checked by :meth:`EnvironmentConfig.validate`
+and a bad value raises :class:`ConfigError`, whose message is one line naming the key and the allowed values.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass, field, fields, is_dataclass
+from enum import Enum
+from typing import Any
+
+
+class ConfigError(ValueError):
+    """A user error in an environment configuration: one line, naming the key and what is allowed."""
+
+    def __init__(self, key: str, value: object, allowed: str) -> None:
+        self.key = key
+        super().__init__(f"config error: {key}={value!r} is invalid; allowed: {allowed}")
+
+
+class RemovalMode(str, Enum):
+    """What CloudFormation does with a stateful resource when it leaves the template."""
+
+    DESTROY = "destroy"
+    RETAIN = "retain"
+    SNAPSHOT = "snapshot"
+
+
+class CapacityKind(str, Enum):
+    ON_DEMAND = "ON_DEMAND"
+    SPOT = "SPOT"
+
+
+# CloudWatch Logs accepts only these retention periods (days).
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
+                      3288, 3653)
+
+INTERFACE_ENDPOINTS = ("ecr.api", "ecr.dkr", "sts", "sqs", "sns", "secretsmanager", "logs", "xray", "kms",
+                       "eks-auth", "monitoring")
+
+KUBERNETES_VERSIONS = ("1.34", "1.35")
+
+GRAVITON_FAMILIES = re.compile(r"^(t4g|m6g|m7g|m8g|c6g|c7g|c8g|r6g|r7g|r8g)\.[a-z0-9]+$")
+
+AURORA_ACU_STEPS = tuple(x / 2 for x in range(0, 513))  # 0, 0.5, ... 256
+
+
+@dataclass(frozen=True)
+class NetworkConfig:
+    cidr: str
+    availability_zones: tuple[str, ...]
+    nat_gateways: int
+    interface_endpoints: tuple[str, ...]
+    flow_log_retention_days: int
+
+
+@dataclass(frozen=True)
+class NodePoolConfig:
+    """A managed node group (Graviton only: the images are built for arm64)."""
+
+    name: str
+    instance_types: tuple[str, ...]
+    capacity: CapacityKind
+    min_size: int
+    desired_size: int
+    max_size: int
+    disk_gib: int = 30
+
+
+@dataclass(frozen=True)
+class ClusterConfig:
+    kubernetes_version: str
+    admin_role_arn: str
+    node_pools: tuple[NodePoolConfig, ...]
+
+
+@dataclass(frozen=True)
+class DatabaseConfig:
+    """Orders' Aurora PostgreSQL Serverless v2 cluster."""
+
+    min_capacity_acu: float
+    max_capacity_acu: float
+    readers: int
+    backup_retention_days: int
+    deletion_protection: bool
+    secret_rotation_days: int
+
+
+@dataclass(frozen=True)
+class MessagingConfig:
+    dlq_max_receive_count: int
+    message_retention_days: int
+    dlq_retention_days: int
+    visibility_timeout_seconds: int
+
+
+@dataclass(frozen=True)
+class ApiConfig:
+    throttle_rate_limit: int
+    throttle_burst_limit: int
+    quota_requests_per_day: int
+    waf_rate_limit_per_5_min: int
+    cors_allowed_origins: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ServiceSizing:
+    """Kubernetes sizing applied to every service's pods."""
+
+    min_replicas: int
+    max_replicas: int
+    cpu_request_millicores: int
+    cpu_limit_millicores: int
+    memory_request_mib: int
+    memory_limit_mib: int
+    target_cpu_utilization_percent: int
+
+
+@dataclass(frozen=True)
+class AlarmConfig:
+    """Thresholds and evaluation periods every alarm reads (Observability)."""
+
+    email_subscriptions: tuple[str, ...]
+    evaluation_periods: int
+    api_5xx_rate_percent: float
+    api_4xx_rate_percent: float
+    api_p99_latency_ms: int
+    pod_cpu_percent_of_limit: int
+    pod_memory_percent_of_limit: int
+    pod_restarts: int
+    dlq_oldest_message_age_seconds: int
+    database_cpu_percent: int
+    database_connections: int
+    database_freeable_memory_mib: int
+    database_capacity_percent: int
+    node_cpu_percent: int
+    node_memory_percent: int
+    waf_blocked_requests_per_5_min: int
+    outbox_backlog: int
+
+
+@dataclass(frozen=True)
+class UsageAssumptions:
+    """Monthly work used by the offline cost report (`make cost`)."""
+
+    api_requests_per_month: int
+    orders_per_month: int
+    stored_gib_dynamodb: float
+    stored_gib_database: float
+    nat_processed_gib: float
+    log_ingested_gib: float
+
+
+@dataclass(frozen=True)
+class EnvironmentConfig:
+    name: str
+    account: str
+    region: str
+    network: NetworkConfig
+    cluster: ClusterConfig
+    database: DatabaseConfig
+    messaging: MessagingConfig
+    api: ApiConfig
+    services: ServiceSizing
+    alarms: AlarmConfig
+    usage: UsageAssumptions
+    log_retention_days: int
+    removal: RemovalMode
+    tags: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def stack_prefix(self) -> str:
+        """``dev`` -> ``Dev``: stacks are named ``<Env>-<Part>`` so environments share an account."""
+        return self.name[:1].upper() + self.name[1:]
+
+    @property
+    def termination_protection(self) -> bool:
+        return self.removal != RemovalMode.DESTROY
+
+    def validate(self) -> EnvironmentConfig:
+        _validate(self)
+        return self
+
+
+def _check(ok: bool, key: str, value: object, allowed: str) -> None:
+    if not ok:
+        raise ConfigError(key, value, allowed)
+
+
+def _validate(c: EnvironmentConfig) -> None:
+    p = c.name
+    _check(bool(re.fullmatch(r"[a-z][a-z0-9]{1,15}", c.name)), f"{p}.name", c.name, "lowercase letters and digits")
+    _check(bool(re.fullmatch(r"\d{12}", c.account)), f"{p}.account", c.account, "a 12-digit AWS account id")
+    _check(bool(re.fullmatch(r"[a-z]{2}(-gov)?-[a-z]+-\d", c.region)), f"{p}.region", c.region,
+           "an AWS region name such as eu-west-1")
+    _check(c.log_retention_days in LOG_RETENTION_DAYS, f"{p}.log_retention_days", c.log_retention_days,
+           f"one of {', '.join(map(str, LOG_RETENTION_DAYS))}")
+    _check(isinstance(c.removal, RemovalMode), f"{p}.removal", c.removal,
+           ", ".join(m.value for m in RemovalMode))
+
+    n = c.network
+    try:
+        net = ipaddress.ip_network(n.cidr)
+        cidr_ok = net.version == 4 and 16 <= net.prefixlen <= 20
+    except ValueError:
+        cidr_ok = False
+    _check(cidr_ok, f"{p}.network.cidr", n.cidr, "an IPv4 CIDR from /16 to /20")
+    azs = n.availability_zones
+    _check(len(azs) == 3 and len(set(azs)) == 3 and all(az.startswith(c.region) and len(az) == len(c.region) + 1
+                                                          for az in azs),
+           f"{p}.network.availability_zones", list(azs), f"3 distinct zones of {c.region}, e.g. {c.region}a")
+    _check(1 <= n.nat_gateways <= len(azs), f"{p}.network.nat_gateways", n.nat_gateways,
+           f"1 to {len(azs)} (one per availability zone at most)")
+    bad = [e for e in n.interface_endpoints if e not in INTERFACE_ENDPOINTS]
+    _check(not bad and len(set(n.interface_endpoints)) == len(n.interface_endpoints),
+           f"{p}.network.interface_endpoints", list(n.interface_endpoints),
+           f"distinct names from {', '.join(INTERFACE_ENDPOINTS)}")
+    _check(n.flow_log_retention_days in LOG_RETENTION_DAYS, f"{p}.network.flow_log_retention_days",
+           n.flow_log_retention_days, f"one of {', '.join(map(str, LOG_RETENTION_DAYS))}")
+
+    k = c.cluster
+    _check(k.kubernetes_version in KUBERNETES_VERSIONS, f"{p}.cluster.kubernetes_version", k.kubernetes_version,
+           ", ".join(KUBERNETES_VERSIONS))
+    _check(bool(re.fullmatch(r"arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+", k.admin_role_arn)),
+           f"{p}.cluster.admin_role_arn", k.admin_role_arn, "an IAM role ARN")
+    _check(len(k.node_pools) >= 1, f"{p}.cluster.node_pools", len(k.node_pools), "at least one node pool")
+    names = [pool.name for pool in k.node_pools]
+    _check(len(set(names)) == len(names), f"{p}.cluster.node_pools", names, "distinct pool names")
+    for pool in k.node_pools:
+        key = f"{p}.cluster.node_pools.{pool.name}"
+        _check(bool(re.fullmatch(r"[a-z][a-z0-9-]{0,30}", pool.name)), f"{key}.name", pool.name,
+               "lowercase letters, digits and dashes")
+        _check(bool(pool.instance_types) and all(GRAVITON_FAMILIES.match(t) for t in pool.instance_types),
+               f"{key}.instance_types", list(pool.instance_types), "Graviton (arm64) instance types, e.g. m7g.large")
+        _check(isinstance(pool.capacity, CapacityKind), f"{key}.capacity", pool.capacity, "ON_DEMAND, SPOT")
+        _check(pool.capacity != CapacityKind.SPOT or len(pool.instance_types) >= 2, f"{key}.instance_types",
+               list(pool.instance_types), "at least 2 types for a SPOT pool (diversified capacity)")
+        _check(0 <= pool.min_size <= pool.desired_size <= pool.max_size and pool.max_size >= 1,
+               f"{key}.desired_size", pool.desired_size, f"0 <= min ({pool.min_size}) <= desired <= max "
+                                                          f"({pool.max_size}), max >= 1")
+        _check(20 <= pool.disk_gib <= 500, f"{key}.disk_gib", pool.disk_gib, "20 to 500")
+
+    d = c.database
+    _check(d.min_capacity_acu in AURORA_ACU_STEPS and d.min_capacity_acu <= 256, f"{p}.database.min_capacity_acu",
+           d.min_capacity_acu, "0 to 256 in steps of 0.5")
+    _check(d.max_capacity_acu in AURORA_ACU_STEPS and 1 <= d.max_capacity_acu <= 256
+           and d.max_capacity_acu >= d.min_capacity_acu,
+           f"{p}.database.max_capacity_acu", d.max_capacity_acu, f"1 to 256 in steps of 0.5, >= min_capacity_acu")
+    _check(0 <= d.readers <= 15, f"{p}.database.readers", d.readers, "0 to 15")
+    _check(1 <= d.backup_retention_days <= 35, f"{p}.database.backup_retention_days", d.backup_retention_days,
+           "1 to 35")
+    _check(1 <= d.secret_rotation_days <= 365, f"{p}.database.secret_rotation_days", d.secret_rotation_days,
+           "1 to 365")
+    _check(not (c.removal == RemovalMode.DESTROY and d.deletion_protection), f"{p}.database.deletion_protection",
+           d.deletion_protection, "False when removal is destroy")
+
+    m = c.messaging
+    _check(1 <= m.dlq_max_receive_count <= 1000, f"{p}.messaging.dlq_max_receive_count", m.dlq_max_receive_count,
+           "1 to 1000")
+    _check(1 <= m.message_retention_days <= 14, f"{p}.messaging.message_retention_days", m.message_retention_days,
+           "1 to 14")
+    _check(m.message_retention_days <= m.dlq_retention_days <= 14, f"{p}.messaging.dlq_retention_days",
+           m.dlq_retention_days, "message_retention_days to 14 (a DLQ keeps messages at least as long)")
+    _check(10 <= m.visibility_timeout_seconds <= 43200, f"{p}.messaging.visibility_timeout_seconds",
+           m.visibility_timeout_seconds, "10 to 43200")
+
+    a = c.api
+    _check(1 <= a.throttle_rate_limit <= 10000, f"{p}.api.throttle_rate_limit", a.throttle_rate_limit, "1 to 10000")
+    _check(a.throttle_rate_limit <= a.throttle_burst_limit <= 5000, f"{p}.api.throttle_burst_limit",
+           a.throttle_burst_limit, "throttle_rate_limit to 5000")
+    _check(a.quota_requests_per_day >= 1, f"{p}.api.quota_requests_per_day", a.quota_requests_per_day, ">= 1")
+    _check(100 <= a.waf_rate_limit_per_5_min <= 2_000_000_000, f"{p}.api.waf_rate_limit_per_5_min",
+           a.waf_rate_limit_per_5_min, "100 to 2000000000 (WAF's range)")
+    _check(bool(a.cors_allowed_origins) and all(re.fullmatch(r"https://[a-z0-9.-]+(:\d+)?", o)
+                                                 for o in a.cors_allowed_origins),
+           f"{p}.api.cors_allowed_origins", list(a.cors_allowed_origins), "https:// origins, no wildcard")
+
+    s = c.services
+    _check(1 <= s.min_replicas <= s.max_replicas <= 50, f"{p}.services.max_replicas", s.max_replicas,
+           f"min_replicas ({s.min_replicas}) to 50")
+    _check(50 <= s.cpu_request_millicores <= s.cpu_limit_millicores <= 4000, f"{p}.services.cpu_limit_millicores",
+           s.cpu_limit_millicores, f"cpu_request_millicores ({s.cpu_request_millicores}) to 4000")
+    _check(64 <= s.memory_request_mib <= s.memory_limit_mib <= 8192, f"{p}.services.memory_limit_mib",
+           s.memory_limit_mib, f"memory_request_mib ({s.memory_request_mib}) to 8192")
+    _check(10 <= s.target_cpu_utilization_percent <= 100, f"{p}.services.target_cpu_utilization_percent",
+           s.target_cpu_utilization_percent, "10 to 100")
+
+    al = c.alarms
+    for f_ in fields(al):
+        value = getattr(al, f_.name)
+        if f_.name == "email_subscriptions":
+            _check(all(re.fullmatch(r"[^@\s]+@[^@\s]+\.[a-z]{2,}", e) for e in value), f"{p}.alarms.{f_.name}",
+                   list(value), "email addresses")
+        else:
+            _check(isinstance(value, (int, float)) and value > 0, f"{p}.alarms.{f_.name}", value, "a number > 0")
+    for pct in ("pod_cpu_percent_of_limit", "pod_memory_percent_of_limit", "database_cpu_percent",
+                "database_capacity_percent", "node_cpu_percent", "node_memory_percent", "api_5xx_rate_percent",
+                "api_4xx_rate_percent"):
+        _check(getattr(al, pct) <= 100, f"{p}.alarms.{pct}", getattr(al, pct), "0 to 100 (percent)")
+
+    u = c.usage
+    for f_ in fields(u):
+        _check(getattr(u, f_.name) >= 0, f"{p}.usage.{f_.name}", getattr(u, f_.name), ">= 0")
+
+
+def as_dict(obj: Any) -> Any:
+    """Plain-data view of a config (for reports and tests)."""
+    if is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: as_dict(getattr(obj, f.name)) for f in fields(obj)}
+    if isinstance(obj, Enum):
+        return obj.value
+    if isinstance(obj, (tuple, list)):
+        return [as_dict(x) for x in obj]
+    if isinstance(obj, dict):
+        return {k: as_dict(v) for k, v in obj.items()}
+    return obj

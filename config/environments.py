@@ -1,0 +1,172 @@
+"""The three environments. Account ids are placeholders: replace them with yours before the first deploy."""
+
+from __future__ import annotations
+
+from config.environment import (
+    AlarmConfig,
+    ApiConfig,
+    CapacityKind,
+    ClusterConfig,
+    ConfigError,
+    DatabaseConfig,
+    EnvironmentConfig,
+    MessagingConfig,
+    NetworkConfig,
+    NodePoolConfig,
+    RemovalMode,
+    ServiceSizing,
+    UsageAssumptions,
+)
+
+REGION = "eu-west-1"
+AZS = ("eu-west-1a", "eu-west-1b", "eu-west-1c")
+# Endpoints for the AWS APIs every pod and node calls on its hot path; the rest go through NAT.
+CORE_ENDPOINTS = ("ecr.api", "ecr.dkr", "sts", "eks-auth", "sqs", "sns", "secretsmanager", "logs")
+
+
+def _alarms(evaluation_periods: int, emails: tuple[str, ...]) -> AlarmConfig:
+    return AlarmConfig(
+        email_subscriptions=emails,
+        evaluation_periods=evaluation_periods,
+        api_5xx_rate_percent=1.0,
+        api_4xx_rate_percent=10.0,
+        api_p99_latency_ms=1500,
+        pod_cpu_percent_of_limit=85,
+        pod_memory_percent_of_limit=85,
+        pod_restarts=3,
+        dlq_oldest_message_age_seconds=3600,
+        database_cpu_percent=80,
+        database_connections=400,
+        database_freeable_memory_mib=256,
+        database_capacity_percent=85,
+        node_cpu_percent=85,
+        node_memory_percent=85,
+        waf_blocked_requests_per_5_min=500,
+        outbox_backlog=100,
+    )
+
+
+DEV = EnvironmentConfig(
+    name="dev",
+    account="111111111111",
+    region=REGION,
+    network=NetworkConfig(
+        cidr="10.10.0.0/16",
+        availability_zones=AZS,
+        nat_gateways=1,
+        # Dev pays for the four endpoints that carry image pulls and pod credentials; the rest use the one NAT.
+        interface_endpoints=("ecr.api", "ecr.dkr", "sts", "eks-auth"),
+        flow_log_retention_days=14,
+    ),
+    cluster=ClusterConfig(
+        kubernetes_version="1.34",
+        admin_role_arn="arn:aws:iam::111111111111:role/PlatformAdmin",
+        node_pools=(
+            NodePoolConfig(name="system", instance_types=("t4g.medium",), capacity=CapacityKind.ON_DEMAND,
+                           min_size=1, desired_size=1, max_size=2),
+            NodePoolConfig(name="workloads", instance_types=("m7g.large", "m6g.large", "c7g.xlarge"),
+                           capacity=CapacityKind.SPOT, min_size=1, desired_size=2, max_size=4),
+        ),
+    ),
+    database=DatabaseConfig(min_capacity_acu=0, max_capacity_acu=2, readers=0, backup_retention_days=1,
+                            deletion_protection=False, secret_rotation_days=30),
+    messaging=MessagingConfig(dlq_max_receive_count=3, message_retention_days=4, dlq_retention_days=14,
+                              visibility_timeout_seconds=30),
+    api=ApiConfig(throttle_rate_limit=50, throttle_burst_limit=100, quota_requests_per_day=100_000,
+                  waf_rate_limit_per_5_min=1000, cors_allowed_origins=("https://dev.shop.example.com",)),
+    services=ServiceSizing(min_replicas=1, max_replicas=3, cpu_request_millicores=100, cpu_limit_millicores=500,
+                           memory_request_mib=192, memory_limit_mib=384, target_cpu_utilization_percent=70),
+    alarms=_alarms(evaluation_periods=3, emails=("platform-dev@example.com",)),
+    usage=UsageAssumptions(api_requests_per_month=2_000_000, orders_per_month=20_000, stored_gib_dynamodb=2,
+                           stored_gib_database=5, nat_processed_gib=50, log_ingested_gib=10),
+    log_retention_days=14,
+    removal=RemovalMode.DESTROY,
+    tags={"environment": "dev"},
+)
+
+STAGING = EnvironmentConfig(
+    name="staging",
+    account="222222222222",
+    region=REGION,
+    network=NetworkConfig(
+        cidr="10.20.0.0/16",
+        availability_zones=AZS,
+        nat_gateways=1,
+        interface_endpoints=CORE_ENDPOINTS,
+        flow_log_retention_days=30,
+    ),
+    cluster=ClusterConfig(
+        kubernetes_version="1.34",
+        admin_role_arn="arn:aws:iam::222222222222:role/PlatformAdmin",
+        node_pools=(
+            NodePoolConfig(name="system", instance_types=("m7g.medium",), capacity=CapacityKind.ON_DEMAND,
+                           min_size=2, desired_size=2, max_size=3),
+            NodePoolConfig(name="workloads", instance_types=("m7g.large", "m6g.large", "c7g.xlarge"),
+                           capacity=CapacityKind.SPOT, min_size=2, desired_size=3, max_size=6),
+        ),
+    ),
+    database=DatabaseConfig(min_capacity_acu=0.5, max_capacity_acu=4, readers=1, backup_retention_days=7,
+                            deletion_protection=True, secret_rotation_days=30),
+    messaging=MessagingConfig(dlq_max_receive_count=5, message_retention_days=4, dlq_retention_days=14,
+                              visibility_timeout_seconds=30),
+    api=ApiConfig(throttle_rate_limit=200, throttle_burst_limit=400, quota_requests_per_day=1_000_000,
+                  waf_rate_limit_per_5_min=2000, cors_allowed_origins=("https://staging.shop.example.com",)),
+    services=ServiceSizing(min_replicas=2, max_replicas=6, cpu_request_millicores=250, cpu_limit_millicores=1000,
+                           memory_request_mib=256, memory_limit_mib=512, target_cpu_utilization_percent=70),
+    alarms=_alarms(evaluation_periods=3, emails=("platform-staging@example.com",)),
+    usage=UsageAssumptions(api_requests_per_month=10_000_000, orders_per_month=100_000, stored_gib_dynamodb=10,
+                           stored_gib_database=20, nat_processed_gib=200, log_ingested_gib=50),
+    log_retention_days=90,
+    removal=RemovalMode.SNAPSHOT,
+    tags={"environment": "staging"},
+)
+
+PROD = EnvironmentConfig(
+    name="prod",
+    account="333333333333",
+    region=REGION,
+    network=NetworkConfig(
+        cidr="10.30.0.0/16",
+        availability_zones=AZS,
+        nat_gateways=3,
+        interface_endpoints=CORE_ENDPOINTS + ("xray", "kms", "monitoring"),
+        flow_log_retention_days=365,
+    ),
+    cluster=ClusterConfig(
+        kubernetes_version="1.34",
+        admin_role_arn="arn:aws:iam::333333333333:role/PlatformAdmin",
+        node_pools=(
+            # On-demand baseline: enough to hold every service's minimum replicas if all Spot capacity is reclaimed.
+            NodePoolConfig(name="baseline", instance_types=("m7g.large",), capacity=CapacityKind.ON_DEMAND,
+                           min_size=3, desired_size=3, max_size=6),
+            NodePoolConfig(name="burst", instance_types=("m7g.large", "m6g.large", "c7g.xlarge", "m7g.xlarge"),
+                           capacity=CapacityKind.SPOT, min_size=0, desired_size=2, max_size=12),
+        ),
+    ),
+    database=DatabaseConfig(min_capacity_acu=1, max_capacity_acu=16, readers=1, backup_retention_days=30,
+                            deletion_protection=True, secret_rotation_days=30),
+    messaging=MessagingConfig(dlq_max_receive_count=5, message_retention_days=7, dlq_retention_days=14,
+                              visibility_timeout_seconds=30),
+    api=ApiConfig(throttle_rate_limit=1000, throttle_burst_limit=2000, quota_requests_per_day=20_000_000,
+                  waf_rate_limit_per_5_min=2000, cors_allowed_origins=("https://shop.example.com",
+                                                                       "https://www.shop.example.com")),
+    services=ServiceSizing(min_replicas=3, max_replicas=20, cpu_request_millicores=500, cpu_limit_millicores=1000,
+                           memory_request_mib=512, memory_limit_mib=1024, target_cpu_utilization_percent=65),
+    alarms=_alarms(evaluation_periods=2, emails=("platform-oncall@example.com",)),
+    usage=UsageAssumptions(api_requests_per_month=100_000_000, orders_per_month=1_000_000, stored_gib_dynamodb=50,
+                           stored_gib_database=100, nat_processed_gib=500, log_ingested_gib=300),
+    log_retention_days=365,
+    removal=RemovalMode.RETAIN,
+    tags={"environment": "prod"},
+)
+
+ENVIRONMENTS: dict[str, EnvironmentConfig] = {c.name: c for c in (DEV, STAGING, PROD)}
+DEFAULT_ENVIRONMENT = "dev"
+
+
+def load(name: str | None) -> EnvironmentConfig:
+    """The validated config of environment ``name`` (default ``dev``); :class:`ConfigError` if unknown or invalid."""
+    key = name or DEFAULT_ENVIRONMENT
+    if key not in ENVIRONMENTS:
+        raise ConfigError("env", key, ", ".join(ENVIRONMENTS))
+    return ENVIRONMENTS[key].validate()

@@ -1,0 +1,1 @@
+"""Least-privilege IAM statements, cdk-nag setup and acknowledgements, and guard Aspects."""

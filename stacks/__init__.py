@@ -1,0 +1,1 @@
+"""One module per stack; stacks compose and wire constructs, they do not model resources themselves."""

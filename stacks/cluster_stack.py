@@ -1,0 +1,21 @@
+from __future__ import annotations
+
+from typing import Any
+
+import aws_cdk as cdk
+from aws_cdk import aws_ec2 as ec2
+from constructs import Construct
+
+from cdk_constructs.platform_cluster import PlatformCluster
+from config.environment import ClusterConfig, RemovalMode
+
+
+class ClusterStack(cdk.Stack):
+    """Stateless: the EKS cluster, its compute, access entries and add-ons."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, config: ClusterConfig, vpc: ec2.IVpc,
+                 removal: RemovalMode, **kwargs: Any) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        self.platform = PlatformCluster(self, "Platform", config=config, vpc=vpc, removal=removal)
+        self.cluster = self.platform.cluster
+        cdk.CfnOutput(self, "ClusterName", value=self.cluster.cluster_name)
