@@ -1,0 +1,1 @@
+"""Shared runtime of the four services: config, logging, event envelope, outbox, consumer loop, auth, API helpers."""

@@ -1,0 +1,187 @@
+"""FastAPI scaffolding shared by the four APIs: JSON errors, request ids, health endpoints, auth dependencies."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from common.auth import AuthError, Principal, Verifier
+from common.logging import correlation_id_var, new_id, trace_id_var
+
+log = logging.getLogger("api")
+
+
+class ApiError(Exception):
+    """An error with a stable machine-readable code, rendered as {"error": code, "message": ..., ...}."""
+
+    def __init__(self, status: int, error: str, message: str, **extra: Any) -> None:
+        super().__init__(message)
+        self.status = status
+        self.error = error
+        self.message = message
+        self.extra = extra
+
+
+class Unavailable(ApiError):
+    def __init__(self, message: str) -> None:
+        super().__init__(503, "unavailable", message)
+
+
+def field_error(field: str, message: str, status: int = 422) -> ApiError:
+    """A validation failure found after parsing (e.g. unknown product), shaped like FastAPI's own 422s."""
+    return ApiError(status, "validation_failed", message, fields=[{"field": field, "message": message}])
+
+
+def _field_name(loc: Sequence[int | str]) -> str:
+    parts = list(loc)
+    where = parts.pop(0) if parts else "body"
+    if where == "body" and parts and isinstance(parts[0], int):
+        return "body"  # JSON decode error position
+    if where == "header" and parts:
+        return "-".join(p.capitalize() for p in str(parts[0]).split("-"))
+    if not parts:
+        return str(where)
+    name = ""
+    for p in parts:
+        if isinstance(p, int):
+            name += f"[{p}]"
+        else:
+            name += f".{p}" if name else str(p)
+    return name
+
+
+def _validation_response(exc: RequestValidationError) -> JSONResponse:
+    fields = [{"field": _field_name(e.get("loc", ())), "message": str(e.get("msg", "invalid"))} for e in exc.errors()]
+    return JSONResponse(status_code=422, content={"error": "validation_failed", "fields": fields})
+
+
+class RequestContext:
+    """Pure ASGI middleware (cheaper than BaseHTTPMiddleware): ids into context vars, one JSON log line per request."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        cid = headers.get("x-correlation-id", "")
+        cid = cid if 0 < len(cid) <= 128 else new_id()
+        correlation_id_var.set(cid)
+        trace_id_var.set(headers.get("x-amzn-trace-id") or headers.get("traceparent"))
+        started = time.perf_counter()
+        status = 500
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], (b"x-correlation-id", cid.encode())]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            path = scope.get("path", "")
+            if path not in ("/healthz", "/readyz"):
+                log.info(
+                    "request",
+                    extra={"method": scope.get("method"), "path": path, "status": status,
+                           "duration_ms": round((time.perf_counter() - started) * 1000, 2)},
+                )
+
+
+def create_app(
+    service: str,
+    title: str,
+    description: str,
+    ready: Callable[[], bool],
+    unavailable_errors: tuple[type[Exception], ...] = (),
+    version: str = "1.0.0",
+    **kw: Any,
+) -> FastAPI:
+    """`unavailable_errors`: exceptions meaning the store or a dependency is unreachable, answered with 503."""
+    app = FastAPI(title=title, description=description, version=version, **kw)
+    app.add_middleware(RequestContext)
+
+    for exc_type in unavailable_errors:
+
+        @app.exception_handler(exc_type)
+        async def on_unavailable(request: Request, exc: Exception) -> JSONResponse:
+            log.warning("dependency unavailable", extra={"path": request.url.path, "error": repr(exc)})
+            return JSONResponse(status_code=503, content={"error": "unavailable", "message": "try again later"})
+
+    @app.exception_handler(RequestValidationError)
+    async def on_validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return _validation_response(exc)
+
+    @app.exception_handler(ApiError)
+    async def on_api_error(request: Request, exc: ApiError) -> JSONResponse:
+        return JSONResponse(status_code=exc.status, content={"error": exc.error, "message": exc.message, **exc.extra})
+
+    @app.exception_handler(StarletteHTTPException)
+    async def on_http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized", 403: "forbidden"}.get(
+            exc.status_code, "error"
+        )
+        return JSONResponse(status_code=exc.status_code, content={"error": code, "message": str(exc.detail)},
+                            headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error", extra={"path": request.url.path})
+        return JSONResponse(status_code=500, content={"error": "internal", "message": "internal error"})
+
+    @app.get("/healthz", tags=["health"], summary="Liveness: the process serves requests")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok", "service": service}
+
+    @app.get("/readyz", tags=["health"], summary="Readiness: the service's store is reachable",
+             responses={503: {"description": "store unreachable"}})
+    async def readyz() -> JSONResponse:
+        try:
+            ok = await run_in_threadpool(ready)
+        except Exception as exc:
+            log.warning("not ready", extra={"error": repr(exc)})
+            ok = False
+        return JSONResponse(status_code=200 if ok else 503,
+                            content={"status": "ready" if ok else "unavailable", "service": service})
+
+    return app
+
+
+_bearer = HTTPBearer(auto_error=False, description="Cognito user pool token (access or ID token)")
+
+
+def auth_dependencies(
+    verifier: Callable[[], Verifier],
+) -> tuple[Callable[..., Awaitable[Principal]], Callable[..., Awaitable[Principal]]]:
+    """(current_user, admin_user) FastAPI dependencies bound to a lazily built verifier."""
+
+    async def current_user(creds: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> Principal:
+        if creds is None or creds.scheme.lower() != "bearer":
+            raise ApiError(401, "unauthorized", "missing bearer token")
+        try:
+            # JWKS fetch is blocking I/O (first call, key rotation): keep it off the event loop.
+            return await run_in_threadpool(verifier().verify, creds.credentials)
+        except AuthError as exc:
+            raise ApiError(401, "unauthorized", str(exc)) from None
+
+    async def admin_user(principal: Principal = Depends(current_user)) -> Principal:
+        if not principal.is_admin:
+            raise ApiError(403, "forbidden", "admin group membership required")
+        return principal
+
+    return current_user, admin_user

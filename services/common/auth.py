@@ -1,0 +1,74 @@
+"""Cognito JWT verification against the user pool's JWKS.
+
+API Gateway's Cognito authorizer already checks tokens at the edge; the services check again (defence in depth:
+the NLB is internal but a compromised pod must not be able to call another service as any user). Checked:
+RS256 signature with a key from COGNITO_JWKS_URL, issuer == COGNITO_ISSUER, expiry, token_use, and the app client
+(`client_id` claim of access tokens, `aud` of ID tokens) == COGNITO_CLIENT_ID.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+
+ADMIN_GROUP = "admin"
+
+
+class AuthError(Exception):
+    """The token is missing, malformed, expired or not issued for this platform."""
+
+
+@dataclass(frozen=True)
+class Principal:
+    sub: str
+    username: str | None
+    email: str | None
+    groups: tuple[str, ...]
+    token_use: str
+
+    @property
+    def is_admin(self) -> bool:
+        return ADMIN_GROUP in self.groups
+
+
+class Verifier:
+    def __init__(self, jwks_url: str, issuer: str, client_id: str) -> None:
+        self.issuer = issuer
+        self.client_id = client_id
+        # Keys are cached; an unknown `kid` (key rotation) triggers one refetch inside PyJWKClient.
+        self._jwks = jwt.PyJWKClient(jwks_url, cache_keys=True, lifespan=3600, timeout=5)
+
+    def verify(self, token: str) -> Principal:
+        try:
+            key = self._jwks.get_signing_key_from_jwt(token)
+            claims: dict[str, Any] = jwt.decode(
+                token,
+                key.key,
+                algorithms=["RS256"],
+                issuer=self.issuer,
+                options={"require": ["exp", "iss", "sub", "token_use"], "verify_aud": False},
+                leeway=30,
+            )
+        except jwt.PyJWKClientConnectionError as exc:
+            raise AuthError(f"cannot fetch signing keys: {exc}") from None
+        except jwt.PyJWTError as exc:
+            raise AuthError(str(exc)) from None
+        token_use = claims.get("token_use")
+        if token_use == "access":
+            client = claims.get("client_id")
+        elif token_use == "id":
+            client = claims.get("aud")
+        else:
+            raise AuthError("token_use must be access or id")
+        if client != self.client_id:
+            raise AuthError("token was issued to another app client")
+        groups = claims.get("cognito:groups") or []
+        return Principal(
+            sub=str(claims["sub"]),
+            username=claims.get("username") or claims.get("cognito:username"),
+            email=claims.get("email"),
+            groups=tuple(str(g) for g in groups),
+            token_use=str(token_use),
+        )

@@ -1,0 +1,185 @@
+"""DynamoDB low-level helpers: (de)serialisation and the transactional outbox for the DynamoDB-backed services.
+
+The outbox record is written in the same TransactWriteItems as the change that causes it, so an event is published
+if and only if the change committed. It carries `outbox_shard`/`outbox_created_at`, the keys of the sparse
+OutboxPending index (config/topology.OUTBOX_INDEX); the relay removes them once published, which drops the record
+from the index, and sets `expires_at` so table TTL (attribute `expires_at`) deletes it later.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
+
+from common import aws
+from common.envelope import Envelope
+
+OUTBOX_INDEX = "OutboxPending"
+OUTBOX_SHARDS = 4  # spreads the index's partitions; every relay replica scans all shards
+CLAIM_SECONDS = 30  # a replica that dies mid-publish loses its claim after this long
+PUBLISHED_RETENTION_SECONDS = 7 * 24 * 3600
+
+_ser = TypeSerializer()
+_de = TypeDeserializer()
+
+
+def to_item(values: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: _ser.serialize(v) for k, v in values.items() if v is not None}
+
+
+def from_item(item: Mapping[str, Any]) -> dict[str, Any]:
+    out = {k: _de.deserialize(v) for k, v in item.items()}
+    # Numbers come back as Decimal; every number this platform stores is an integer.
+    return {k: int(v) if isinstance(v, Decimal) else v for k, v in out.items()}
+
+
+def values(**kw: Any) -> dict[str, Any]:
+    """ExpressionAttributeValues from keyword arguments (`:name` placeholders)."""
+    return {f":{k}": _ser.serialize(v) for k, v in kw.items()}
+
+
+def is_conditional_failure(exc: ClientError) -> bool:
+    return exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+
+
+def cancellation_codes(exc: ClientError) -> list[str]:
+    """Per-item reasons of a cancelled TransactWriteItems ('None', 'ConditionalCheckFailed', 'TransactionConflict')."""
+    if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+        return []
+    return [str(r.get("Code", "None")) for r in exc.response.get("CancellationReasons", [])]
+
+
+def outbox_put(table: str, envelope: Envelope, destination: str) -> dict[str, Any]:
+    """The TransactWriteItems element that records `envelope` for the relay to publish to `destination`.
+
+    `destination` is the name of the environment variable that holds the topic ARN or queue URL, so the record
+    stays valid whatever the physical names are.
+    """
+    envelope.validate()
+    shard = uuid.UUID(envelope.id).int % OUTBOX_SHARDS if _is_uuid(envelope.id) else hash(envelope.id) % OUTBOX_SHARDS
+    return {
+        "Put": {
+            "TableName": table,
+            "Item": to_item(
+                {
+                    "pk": f"OUTBOX#{envelope.id}",
+                    "sk": "OUTBOX",
+                    "outbox_shard": f"S{shard}",
+                    "outbox_created_at": f"{envelope.time}#{envelope.id}",
+                    "destination": destination,
+                    "type": envelope.type,
+                    "payload": envelope.to_json(),
+                }
+            ),
+            "ConditionExpression": "attribute_not_exists(pk)",
+        }
+    }
+
+
+def dedupe_put(table: str, event_id: str) -> dict[str, Any]:
+    """Processed-event marker written in the same transaction as the effect: a redelivery fails its condition."""
+    return {
+        "Put": {
+            "TableName": table,
+            "Item": to_item(
+                {
+                    "pk": f"EVENT#{event_id}",
+                    "sk": "EVENT",
+                    "processed_at": _now(),
+                    "expires_at": int(time.time()) + 14 * 24 * 3600,
+                }
+            ),
+            "ConditionExpression": "attribute_not_exists(pk)",
+        }
+    }
+
+
+def already_processed(table: str, event_id: str) -> bool:
+    resp = aws.client("dynamodb").get_item(
+        TableName=table, Key=to_item({"pk": f"EVENT#{event_id}", "sk": "EVENT"}), ConsistentRead=True
+    )
+    return "Item" in resp
+
+
+def relay_once(table: str, publish: Callable[[str, str, str], None], limit: int = 25) -> int:
+    """Publish pending outbox records; returns how many were published.
+
+    Safe with several replicas: a record is claimed by a conditional update before it is published, and marked
+    published by removing its index keys. A crash between publish and mark re-publishes after the claim expires,
+    which consumers absorb by deduplicating on the event id (delivery is at least once everywhere).
+    """
+    ddb = aws.client("dynamodb")
+    published = 0
+    for shard in range(OUTBOX_SHARDS):
+        resp = ddb.query(
+            TableName=table,
+            IndexName=OUTBOX_INDEX,
+            KeyConditionExpression="outbox_shard = :s",
+            ExpressionAttributeValues=values(s=f"S{shard}"),
+            Limit=limit,
+        )
+        for raw in resp.get("Items", []):
+            rec = from_item(raw)
+            key = to_item({"pk": rec["pk"], "sk": rec["sk"]})
+            now = int(time.time())
+            try:
+                ddb.update_item(
+                    TableName=table,
+                    Key=key,
+                    UpdateExpression="SET claimed_until = :until",
+                    ConditionExpression="attribute_exists(outbox_shard) AND "
+                    "(attribute_not_exists(claimed_until) OR claimed_until < :now)",
+                    ExpressionAttributeValues=values(until=now + CLAIM_SECONDS, now=now),
+                )
+            except ClientError as exc:
+                if is_conditional_failure(exc):
+                    continue  # another replica holds it, or it was published since the (eventually consistent) query
+                raise
+            item = ddb.get_item(TableName=table, Key=key, ConsistentRead=True).get("Item")
+            if item is None:
+                continue
+            full = from_item(item)
+            publish(str(full["destination"]), str(full["type"]), str(full["payload"]))
+            ddb.update_item(
+                TableName=table,
+                Key=key,
+                UpdateExpression="REMOVE outbox_shard, outbox_created_at, claimed_until "
+                "SET published_at = :t, expires_at = :exp",
+                ExpressionAttributeValues=values(t=_now(), exp=now + PUBLISHED_RETENTION_SECONDS),
+            )
+            published += 1
+    return published
+
+
+def pending_count(table: str) -> int:
+    ddb = aws.client("dynamodb")
+    total = 0
+    for shard in range(OUTBOX_SHARDS):
+        resp = ddb.query(
+            TableName=table,
+            IndexName=OUTBOX_INDEX,
+            KeyConditionExpression="outbox_shard = :s",
+            ExpressionAttributeValues=values(s=f"S{shard}"),
+            Select="COUNT",
+        )
+        total += int(resp.get("Count", 0))
+    return total
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat().replace("+00:00", "Z")

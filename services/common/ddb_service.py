@@ -1,0 +1,17 @@
+"""Pieces shared by the DynamoDB-backed services (products, inventory, users)."""
+
+from __future__ import annotations
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from common import aws
+from common.ddb import to_item
+
+# Errors that mean "DynamoDB/SNS unreachable or throttling": the API answers 503 and the caller retries.
+AWS_UNAVAILABLE: tuple[type[Exception], ...] = (BotoCoreError, ClientError)
+
+
+def table_ready(table: str) -> bool:
+    """Readiness probe: a GetItem on a key that never exists (needs no permission beyond the service's own)."""
+    aws.client("dynamodb").get_item(TableName=table, Key=to_item({"pk": "READYZ", "sk": "READYZ"}))
+    return True

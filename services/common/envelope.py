@@ -1,0 +1,109 @@
+"""The event envelope shared by every event and command, validated against JSON Schema on publish and on consume."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft202012Validator, FormatChecker
+from jsonschema.exceptions import ValidationError
+
+from common.logging import current_correlation_id, new_id, trace_id_var
+
+SCHEMA_DIR = Path(__file__).parent / "schemas"
+SCHEMA_VERSION = 1
+
+EVENT_TYPES: tuple[str, ...] = (
+    "ProductCreated",
+    "ProductUpdated",
+    "OrderPlaced",
+    "OrderConfirmed",
+    "OrderCancelled",
+    "StockReserved",
+    "StockRejected",
+    "InventoryUpdated",
+    "UserRegistered",
+    "PaymentConfirmed",
+    "ReserveStock",
+    "ReleaseStock",
+)
+
+
+class InvalidEnvelope(ValueError):
+    """A message that does not match the envelope schema or its type's data schema."""
+
+
+@cache
+def _validator(name: str) -> Draft202012Validator:
+    schema = json.loads((SCHEMA_DIR / f"{name}.json").read_text())
+    Draft202012Validator.check_schema(schema)
+    return Draft202012Validator(schema, format_checker=FormatChecker())
+
+
+def _check(name: str, instance: Any) -> None:
+    errors = sorted(_validator(name).iter_errors(instance), key=lambda e: list(e.absolute_path))
+    if errors:
+        first: ValidationError = errors[0]
+        where = "/".join(str(p) for p in first.absolute_path) or "(root)"
+        raise InvalidEnvelope(f"{name}: {where}: {first.message}")
+
+
+@dataclass(frozen=True)
+class Envelope:
+    type: str
+    data: dict[str, Any]
+    source: str
+    id: str = field(default_factory=new_id)
+    version: int = SCHEMA_VERSION
+    time: str = field(default_factory=lambda: datetime.now(UTC).isoformat().replace("+00:00", "Z"))
+    correlation_id: str = field(default_factory=current_correlation_id)
+    trace_id: str | None = field(default_factory=trace_id_var.get)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "type": self.type,
+            "version": self.version,
+            "time": self.time,
+            "source": self.source,
+            "correlation_id": self.correlation_id,
+            "trace_id": self.trace_id,
+            "data": self.data,
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), separators=(",", ":"), sort_keys=True)
+
+    def validate(self) -> Envelope:
+        validate(self.to_dict())
+        return self
+
+
+def validate(message: dict[str, Any]) -> None:
+    _check("envelope", message)
+    _check(str(message["type"]), message["data"])
+
+
+def parse(body: str) -> Envelope:
+    """Decode and validate a message body; raises InvalidEnvelope for anything that must not be applied."""
+    try:
+        raw = json.loads(body)
+    except (TypeError, ValueError) as exc:
+        raise InvalidEnvelope(f"not JSON: {exc}") from None
+    if not isinstance(raw, dict):
+        raise InvalidEnvelope("not a JSON object")
+    validate(raw)
+    return Envelope(
+        type=raw["type"],
+        data=raw["data"],
+        source=raw["source"],
+        id=raw["id"],
+        version=raw["version"],
+        time=raw["time"],
+        correlation_id=raw["correlation_id"],
+        trace_id=raw.get("trace_id"),
+    )

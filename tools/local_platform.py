@@ -1,0 +1,430 @@
+"""Run the four services locally against a throwaway PostgreSQL cluster and moto in server mode.
+
+    python -m tools.local_platform [--max-receive-count N] [--visibility-timeout S]
+
+creates the AWS resources of config/topology.py in moto (topics, queues with DLQs and redrive policies, filtered
+raw-delivery subscriptions, tables with their indexes, the Cognito pool/client/admin group, the orders DB secret),
+then starts each service's API (uvicorn, ports = topology.LISTENER_PORTS) and worker (consumers + outbox relay) as
+processes from the same entrypoints as the container images. Ctrl-C / SIGTERM stops everything it started.
+
+`LocalPlatform` is the same thing as a context manager, used by the services' tests, tools/e2e.py and
+tools/bench_services.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import glob
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+import httpx
+
+from config import topology
+from config.topology import Service
+from tools.tcp_proxy import TcpProxy
+
+ROOT = Path(__file__).resolve().parent.parent
+SERVICES_DIR = ROOT / "services"
+REGION = "us-east-1"
+# Fallback when config/ carries no per-environment messaging settings (the CDK side owns those).
+DEFAULT_MAX_RECEIVE_COUNT = 5
+DEFAULT_VISIBILITY_TIMEOUT = 30
+FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+
+
+def default_max_receive_count() -> int:
+    """maxReceiveCount from the typed environment config when it defines one, else DEFAULT_MAX_RECEIVE_COUNT."""
+    try:
+        from config import environments  # type: ignore[attr-defined]  # owned by the CDK side; may not exist
+
+        return int(environments.get("dev").messaging.max_receive_count)
+    except Exception:
+        return DEFAULT_MAX_RECEIVE_COUNT
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def pg_bindir() -> Path:
+    if os.environ.get("PG_BIN"):
+        return Path(os.environ["PG_BIN"])
+    found = shutil.which("pg_ctl")
+    if found:
+        return Path(found).parent
+    candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=lambda p: int(Path(p).parent.name))
+    if not candidates:
+        raise RuntimeError("PostgreSQL server binaries not found (set PG_BIN)")
+    return Path(candidates[-1])
+
+
+@dataclass
+class Resources:
+    topic_arns: dict[str, str] = field(default_factory=dict)
+    queue_urls: dict[str, str] = field(default_factory=dict)
+    dlq_urls: dict[str, str] = field(default_factory=dict)
+    tables: dict[Service, str] = field(default_factory=dict)
+    user_pool_id: str = ""
+    client_id: str = ""
+    db_secret_arn: str = ""
+
+
+class Postgres:
+    """A throwaway cluster: initdb in a temp dir, run as the `postgres` OS user when we are root (initdb refuses)."""
+
+    def __init__(self, workdir: Path, port: int) -> None:
+        self.port = port
+        self.dir = workdir / "pg"
+        self.bindir = pg_bindir()
+        self.superpass = secrets.token_urlsafe(16)
+        self.as_user: list[str] = []
+        if os.geteuid() == 0:
+            self.as_user = ["runuser", "-u", "postgres", "--"]
+
+    def _run(self, *cmd: str) -> None:
+        subprocess.run([*self.as_user, *cmd], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+    def start(self) -> None:
+        self.dir.mkdir()
+        pwfile = self.dir / "pw"
+        pwfile.write_text(self.superpass)
+        if self.as_user:
+            shutil.chown(self.dir, "postgres")
+            shutil.chown(pwfile, "postgres")
+        data = self.dir / "data"
+        self._run(str(self.bindir / "initdb"), "-D", str(data), "-U", "postgres", "--pwfile", str(pwfile),
+                  "--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8", "--no-sync")
+        # fsync off: the cluster is thrown away; durability would only slow tests and benchmarks alike.
+        opts = (f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300 "
+                "-c shared_buffers=128MB")
+        self._run(str(self.bindir / "pg_ctl"), "-D", str(data), "-w", "-t", "60", "-l", str(self.dir / "log"),
+                  "-o", opts, "start")
+
+    def stop(self) -> None:
+        data = self.dir / "data"
+        if data.exists():
+            with contextlib.suppress(subprocess.CalledProcessError):
+                self._run(str(self.bindir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop")
+
+    def dsn(self, user: str = "postgres", password: str | None = None, dbname: str = "postgres") -> str:
+        pw = self.superpass if password is None else password
+        return f"host=127.0.0.1 port={self.port} user={user} password={pw} dbname={dbname}"
+
+    def create_database(self, user: str, password: str, dbname: str) -> None:
+        import psycopg
+
+        with psycopg.connect(self.dsn(), autocommit=True) as conn:
+            conn.execute(f'CREATE ROLE "{user}" LOGIN PASSWORD \'{password}\'')
+            conn.execute(f'CREATE DATABASE "{dbname}" OWNER "{user}"')
+
+
+class LocalPlatform:
+    def __init__(
+        self,
+        *,
+        max_receive_count: int | None = None,
+        visibility_timeout: int = DEFAULT_VISIBILITY_TIMEOUT,
+        ports: dict[Service, int] | None = None,
+        free_ports: bool = False,
+        moto_port: int | None = None,
+        proxied: tuple[Service, ...] = (),
+        sqs_wait_seconds: int = 1,
+        start_workers: bool = True,
+        services: tuple[Service, ...] = topology.SERVICES,
+        verbose: bool = False,
+    ) -> None:
+        self.max_receive_count = max_receive_count or default_max_receive_count()
+        self.visibility_timeout = visibility_timeout
+        if ports is None:
+            ports = {s: free_port() for s in topology.SERVICES} if free_ports else dict(topology.LISTENER_PORTS)
+        self.ports = ports
+        self.moto_port = moto_port or (free_port() if free_ports else 5000)
+        self.proxied = proxied
+        self.sqs_wait_seconds = sqs_wait_seconds
+        self.start_workers = start_workers
+        self.services = services
+        self.verbose = verbose
+        self.workdir = Path(tempfile.mkdtemp(prefix="local-platform-"))
+        self.workdir.chmod(0o755)  # the postgres OS user must reach its data directory inside
+        self.logdir = self.workdir / "logs"
+        self.logdir.mkdir()
+        self.pg = Postgres(self.workdir, free_port())
+        self.resources = Resources()
+        self.proxies: dict[Service, TcpProxy] = {}
+        self.procs: list[tuple[str, subprocess.Popen[bytes]]] = []
+        self.db_password = secrets.token_urlsafe(16)
+
+    # --- addresses -------------------------------------------------------------------------------------------
+    @property
+    def moto_url(self) -> str:
+        return f"http://127.0.0.1:{self.moto_port}"
+
+    def url(self, service: Service) -> str:
+        return f"http://127.0.0.1:{self.ports[service]}"
+
+    @property
+    def issuer(self) -> str:
+        return f"https://cognito-idp.{REGION}.amazonaws.com/{self.resources.user_pool_id}"
+
+    @property
+    def jwks_url(self) -> str:
+        # moto in server mode serves each pool's JWKS under /<pool id>/.well-known/jwks.json
+        return f"{self.moto_url}/{self.resources.user_pool_id}/.well-known/jwks.json"
+
+    def orders_dsn(self) -> str:
+        return self.pg.dsn("orders", self.db_password, "orders")
+
+    def client(self, name: str) -> Any:
+        return boto3.session.Session(region_name=REGION, aws_access_key_id="testing",
+                                     aws_secret_access_key="testing").client(name, endpoint_url=self.moto_url)
+
+    # --- lifecycle -------------------------------------------------------------------------------------------
+    def __enter__(self) -> LocalPlatform:
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        self.pg.start()
+        self.pg.create_database("orders", self.db_password, "orders")
+        self._spawn("moto", [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.moto_port)],
+                    env={**os.environ, **FAKE_CREDENTIALS})
+        self._wait_http(f"{self.moto_url}/moto-api/", "moto")
+        self.create_resources()
+        for svc in self.proxied:
+            proxy = TcpProxy(self.moto_port)
+            proxy.up()
+            self.proxies[svc] = proxy
+        for svc in self.services:
+            env = self.env_for(svc)
+            self._spawn(f"{svc.value}-api", [sys.executable, "-m", "uvicorn", f"{svc.value}.app:app", "--host",
+                                             "127.0.0.1", "--port", str(self.ports[svc]), "--no-access-log"], env)
+        for svc in self.services:
+            self._wait_http(f"{self.url(svc)}/readyz", f"{svc.value} API")
+        if self.start_workers:
+            for svc in self.services:
+                self._spawn(f"{svc.value}-worker", [sys.executable, "-m", f"{svc.value}.worker"], self.env_for(svc))
+
+    def stop(self) -> None:
+        # SIGTERM first so the workers finish the message in hand, as in Kubernetes; then SIGKILL stragglers.
+        for _, p in reversed(self.procs):
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 15
+        for _, p in reversed(self.procs):
+            try:
+                p.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+        self.procs.clear()
+        for proxy in self.proxies.values():
+            proxy.down()
+        self.pg.stop()
+        if not os.environ.get("KEEP_LOCAL_PLATFORM"):
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def _spawn(self, name: str, cmd: list[str], env: dict[str, str]) -> None:
+        out: Any = None if self.verbose else open(self.logdir / f"{name}.log", "ab")  # noqa: SIM115
+        p = subprocess.Popen(cmd, cwd=SERVICES_DIR, env=env, stdout=out, stderr=subprocess.STDOUT,
+                             start_new_session=True)
+        self.procs.append((name, p))
+
+    def _wait_http(self, url: str, what: str, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for name, p in self.procs:
+                if p.poll() is not None:
+                    raise RuntimeError(f"{name} exited with {p.returncode}; see {self.logdir / (name + '.log')}:\n"
+                                       + self.log_tail(name))
+            try:
+                if httpx.get(url, timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"{what} not ready at {url} after {timeout}s")
+
+    def log_tail(self, name: str, lines: int = 30) -> str:
+        path = self.logdir / f"{name}.log"
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
+
+    def check_processes(self) -> None:
+        for name, p in self.procs:
+            if p.poll() is not None:
+                raise RuntimeError(f"{name} exited with {p.returncode}:\n{self.log_tail(name)}")
+
+    # --- resources -------------------------------------------------------------------------------------------
+    def create_resources(self) -> None:
+        r = self.resources
+        sns, sqs, ddb = self.client("sns"), self.client("sqs"), self.client("dynamodb")
+        for t in topology.TOPICS:
+            r.topic_arns[t.name] = sns.create_topic(Name=t.name)["TopicArn"]
+        for q in topology.QUEUES:
+            dlq_url = sqs.create_queue(QueueName=f"{q.name}-dlq",
+                                       Attributes={"MessageRetentionPeriod": "1209600"})["QueueUrl"]
+            dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+            redrive = {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(self.max_receive_count)}
+            url = sqs.create_queue(QueueName=q.name, Attributes={
+                "RedrivePolicy": json.dumps(redrive), "VisibilityTimeout": str(self.visibility_timeout)})["QueueUrl"]
+            arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+            r.queue_urls[q.name], r.dlq_urls[q.name] = url, dlq_url
+            for sub in q.subscriptions:
+                sns.subscribe(
+                    TopicArn=r.topic_arns[sub.topic], Protocol="sqs", Endpoint=arn, ReturnSubscriptionArn=True,
+                    Attributes={"RawMessageDelivery": "true", "FilterPolicyScope": "MessageAttributes",
+                                "FilterPolicy": json.dumps(topology.filter_policy(sub))},
+                )
+        for table in topology.TABLES:
+            name = f"{table.service.value}-table"
+            attrs = {table.partition_key, *([table.sort_key] if table.sort_key else [])}
+            gsis = []
+            for ix in table.indexes:
+                attrs.update([ix.partition_key, *([ix.sort_key] if ix.sort_key else [])])
+                schema = [{"AttributeName": ix.partition_key, "KeyType": "HASH"}]
+                if ix.sort_key:
+                    schema.append({"AttributeName": ix.sort_key, "KeyType": "RANGE"})
+                gsis.append({"IndexName": ix.name, "KeySchema": schema, "Projection": {"ProjectionType": "ALL"}})
+            key_schema = [{"AttributeName": table.partition_key, "KeyType": "HASH"}]
+            if table.sort_key:
+                key_schema.append({"AttributeName": table.sort_key, "KeyType": "RANGE"})
+            ddb.create_table(
+                TableName=name, BillingMode="PAY_PER_REQUEST", KeySchema=key_schema,
+                AttributeDefinitions=[{"AttributeName": a, "AttributeType": "S"} for a in sorted(attrs)],
+                GlobalSecondaryIndexes=gsis,
+            )
+            ddb.update_time_to_live(TableName=name,
+                                    TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"})
+            r.tables[table.service] = name
+        idp = self.client("cognito-idp")
+        pool = idp.create_user_pool(
+            PoolName="ecommerce-users", AutoVerifiedAttributes=["email"],
+            Policies={"PasswordPolicy": {"MinimumLength": 8, "RequireUppercase": True, "RequireLowercase": True,
+                                         "RequireNumbers": True, "RequireSymbols": False}},
+        )["UserPool"]
+        r.user_pool_id = pool["Id"]
+        r.client_id = idp.create_user_pool_client(
+            UserPoolId=r.user_pool_id, ClientName="web", GenerateSecret=False,
+            ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+        )["UserPoolClient"]["ClientId"]
+        idp.create_group(UserPoolId=r.user_pool_id, GroupName="admin")
+        # The JSON shape RDS generates for a managed master secret.
+        secret = {"engine": "postgres", "host": "127.0.0.1", "port": self.pg.port, "username": "orders",
+                  "password": self.db_password, "dbname": "orders"}
+        r.db_secret_arn = self.client("secretsmanager").create_secret(
+            Name="orders/db", SecretString=json.dumps(secret))["ARN"]
+
+    def env_for(self, service: Service) -> dict[str, str]:
+        """The environment a service's API and worker get: the same variable names the CDK Deployments render."""
+        r = self.resources
+        endpoint = f"http://127.0.0.1:{self.proxies[service].port}" if service in self.proxies else self.moto_url
+        env = {
+            "PATH": os.environ.get("PATH", ""),
+            "PYTHONPATH": str(SERVICES_DIR),
+            "PYTHONUNBUFFERED": "1",
+            "AWS_REGION": REGION,
+            "AWS_ENDPOINT_URL": endpoint,
+            **FAKE_CREDENTIALS,
+            "COGNITO_USER_POOL_ID": r.user_pool_id,
+            "COGNITO_CLIENT_ID": r.client_id,
+            "COGNITO_ISSUER": self.issuer,
+            "COGNITO_JWKS_URL": self.jwks_url,
+            "SQS_WAIT_SECONDS": str(self.sqs_wait_seconds),
+            "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
+        }
+        for t in topology.topics_published_by(service):
+            env[topology.env_var("topic", t.name)] = r.topic_arns[t.name]
+        for q in (*topology.queues_consumed_by(service), *topology.queues_produced_by(service)):
+            env[topology.env_var("queue", q.name)] = r.queue_urls[q.name]
+        if service in r.tables:
+            env["TABLE_NAME"] = r.tables[service]
+        if service == Service.ORDERS:
+            env["DB_SECRET_ARN"] = r.db_secret_arn
+            env["PRODUCTS_URL"] = self.url(Service.PRODUCTS)
+        return env
+
+    # --- helpers for tests and tools -------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def aws_down(self, service: Service) -> Iterator[None]:
+        """Make the AWS endpoint unreachable for one service (started with `proxied=(service,)`)."""
+        proxy = self.proxies[service]
+        proxy.down()
+        try:
+            yield
+        finally:
+            proxy.up()
+
+    def user_token(self, username: str, password: str = "Passw0rd-local", groups: tuple[str, ...] = ()) -> str:
+        """Create a confirmed user (as an administrator would) and sign in; returns an access token."""
+        idp = self.client("cognito-idp")
+        pool = self.resources.user_pool_id
+        with contextlib.suppress(idp.exceptions.UsernameExistsException):
+            idp.admin_create_user(UserPoolId=pool, Username=username, MessageAction="SUPPRESS",
+                                  UserAttributes=[{"Name": "email", "Value": username}])
+        idp.admin_set_user_password(UserPoolId=pool, Username=username, Password=password, Permanent=True)
+        for g in groups:
+            idp.admin_add_user_to_group(UserPoolId=pool, Username=username, GroupName=g)
+        auth = idp.initiate_auth(ClientId=self.resources.client_id, AuthFlow="USER_PASSWORD_AUTH",
+                                 AuthParameters={"USERNAME": username, "PASSWORD": password})
+        return str(auth["AuthenticationResult"]["AccessToken"])
+
+    def describe(self) -> str:
+        lines = [f"moto (AWS endpoint): {self.moto_url}", f"postgres: {self.pg.dsn()}"]
+        lines += [f"{s.value:9} API: {self.url(s)}  (docs: {self.url(s)}/docs)" for s in topology.SERVICES]
+        lines += [f"cognito pool {self.resources.user_pool_id}, client {self.resources.client_id}",
+                  f"logs: {self.logdir}"]
+        return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tools.local_platform", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--max-receive-count", type=int, default=None,
+                        help=f"receives before a message goes to its DLQ (default {default_max_receive_count()})")
+    parser.add_argument("--visibility-timeout", type=int, default=DEFAULT_VISIBILITY_TIMEOUT)
+    parser.add_argument("--moto-port", type=int, default=5000)
+    parser.add_argument("--verbose", action="store_true", help="service logs to this terminal instead of files")
+    args = parser.parse_args(argv)
+    stop = False
+
+    def on_signal(signum: int, frame: object) -> None:
+        nonlocal stop
+        stop = True
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    with LocalPlatform(max_receive_count=args.max_receive_count, visibility_timeout=args.visibility_timeout,
+                       moto_port=args.moto_port, verbose=args.verbose) as platform:
+        print(platform.describe(), flush=True)
+        print("Ctrl-C to stop", flush=True)
+        while not stop:
+            time.sleep(0.5)
+            platform.check_processes()
+        print("stopping", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
