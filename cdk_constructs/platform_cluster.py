@@ -6,11 +6,14 @@ from aws_cdk import Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_eks_v2 as eks
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
 from aws_cdk.lambda_layer_kubectl_v35 import KubectlV35Layer
 from constructs import Construct
 
 from cdk_constructs.encryption_key import EncryptionKey
 from cdk_constructs.load_balancer_controller import LoadBalancerController
+from cdk_constructs.retention import removal_policy, retention_days
 from policies.nag import acknowledge, acknowledge_child
 from config.environment import CapacityKind, ClusterConfig, RemovalMode
 
@@ -28,13 +31,21 @@ class PlatformCluster(Construct):
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, config: ClusterConfig, vpc: ec2.IVpc,
-                 removal: RemovalMode) -> None:
+                 logs_key: kms.IKey, log_retention_days: int, removal: RemovalMode) -> None:
         super().__init__(scope, construct_id)
         self.secrets_key = EncryptionKey(self, "SecretsKey", description="Envelope encryption of Kubernetes secrets",
                                          removal=removal).key
+        # Named after the stack so the control-plane log group exists, with retention and the logs CMK, before
+        # EKS starts writing to it (EKS would otherwise create it unencrypted with no expiry).
+        cluster_name = f"{Stack.of(self).stack_name.lower()}"
+        self.control_plane_log_group = logs.LogGroup(
+            self, "ControlPlaneLogGroup", log_group_name=f"/aws/eks/{cluster_name}/cluster",
+            retention=retention_days(log_retention_days), encryption_key=logs_key,
+            removal_policy=removal_policy(removal))
         private = ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS)
         self.cluster = eks.Cluster(
             self, "Cluster",
+            cluster_name=cluster_name,
             version=_VERSIONS[config.kubernetes_version],
             vpc=vpc,
             vpc_subnets=[private],
@@ -51,6 +62,7 @@ class PlatformCluster(Construct):
             ],
             kubectl_provider_options=eks.KubectlProviderOptions(kubectl_layer=KubectlV35Layer(self, "KubectlLayer")),
         )
+        self.cluster.node.add_dependency(self.control_plane_log_group)
         self.node_groups: dict[str, eks.Nodegroup] = {}
         for pool in config.node_pools:
             self.node_groups[pool.name] = self.cluster.add_nodegroup_capacity(

@@ -255,8 +255,8 @@ def _validate(c: EnvironmentConfig) -> None:
            "1 to 35")
     _check(1 <= d.secret_rotation_days <= 365, f"{p}.database.secret_rotation_days", d.secret_rotation_days,
            "1 to 365")
-    _check(not (c.removal == RemovalMode.DESTROY and d.deletion_protection), f"{p}.database.deletion_protection",
-           d.deletion_protection, "False when removal is destroy")
+    _check(d.deletion_protection == (c.removal != RemovalMode.DESTROY), f"{p}.database.deletion_protection",
+           d.deletion_protection, "False when removal is destroy, True otherwise")
 
     m = c.messaging
     _check(1 <= m.dlq_max_receive_count <= 1000, f"{p}.messaging.dlq_max_receive_count", m.dlq_max_receive_count,

@@ -21,7 +21,12 @@ MIN_REASON_WORDS = 8
 
 
 def apply_packs(app: cdk.App, packs: tuple[str, ...] = tuple(PACKS)) -> None:
-    cdk.Validations.of(app).add_plugins(*(PACKS[name](app) for name in packs))
+    """The nag packs plus CloudFormation's own template validation (the CLI runs it; in-process synth in tests
+    would not), so a dependency cycle or an invalid property fails every synth."""
+    plugins: list[cdk.IPolicyValidationPlugin] = [PACKS[name](app) for name in packs]
+    if not app.node.try_get_context("@aws-cdk/core:validationPlugins"):
+        plugins.append(cdk.CloudFormationValidatePlugin())
+    cdk.Validations.of(app).add_plugins(*plugins)
 
 
 def acknowledge(construct: IConstruct, finding: str, reason: str) -> None:

@@ -4,6 +4,7 @@ from typing import Any
 
 import aws_cdk as cdk
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 from cdk_constructs.platform_cluster import PlatformCluster
@@ -14,8 +15,9 @@ class ClusterStack(cdk.Stack):
     """Stateless: the EKS cluster, its compute, access entries and add-ons."""
 
     def __init__(self, scope: Construct, construct_id: str, *, config: ClusterConfig, vpc: ec2.IVpc,
-                 removal: RemovalMode, **kwargs: Any) -> None:
+                 logs_key: kms.IKey, log_retention_days: int, removal: RemovalMode, **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
-        self.platform = PlatformCluster(self, "Platform", config=config, vpc=vpc, removal=removal)
+        self.platform = PlatformCluster(self, "Platform", config=config, vpc=vpc, logs_key=logs_key,
+                                        log_retention_days=log_retention_days, removal=removal)
         self.cluster = self.platform.cluster
         cdk.CfnOutput(self, "ClusterName", value=self.cluster.cluster_name)

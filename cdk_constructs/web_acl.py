@@ -1,0 +1,68 @@
+"""Regional WAFv2 web ACL: AWS managed rule groups plus a per-IP rate limit, with logging."""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_wafv2 as wafv2
+from constructs import Construct
+
+from cdk_constructs.retention import removal_policy, retention_days
+from config.environment import RemovalMode
+
+MANAGED_RULE_GROUPS = ("AWSManagedRulesCommonRuleSet", "AWSManagedRulesKnownBadInputsRuleSet",
+                       "AWSManagedRulesSQLiRuleSet")
+
+
+def _visibility(name: str) -> wafv2.CfnWebACL.VisibilityConfigProperty:
+    return wafv2.CfnWebACL.VisibilityConfigProperty(cloud_watch_metrics_enabled=True, metric_name=name,
+                                                    sampled_requests_enabled=True)
+
+
+class WebAcl(Construct):
+    def __init__(self, scope: Construct, construct_id: str, *, rate_limit_per_5_min: int, logs_key: kms.IKey,
+                 log_retention_days: int, removal: RemovalMode) -> None:
+        super().__init__(scope, construct_id)
+        prefix = cdk.Stack.of(self).stack_name
+        rules = [
+            wafv2.CfnWebACL.RuleProperty(
+                name=group, priority=i,
+                override_action=wafv2.CfnWebACL.OverrideActionProperty(none={}),
+                statement=wafv2.CfnWebACL.StatementProperty(
+                    managed_rule_group_statement=wafv2.CfnWebACL.ManagedRuleGroupStatementProperty(
+                        vendor_name="AWS", name=group)),
+                visibility_config=_visibility(f"{prefix}-{group}"),
+            )
+            for i, group in enumerate(MANAGED_RULE_GROUPS)
+        ]
+        rules.append(wafv2.CfnWebACL.RuleProperty(
+            name="RateLimitPerIp", priority=len(rules),
+            action=wafv2.CfnWebACL.RuleActionProperty(block={}),
+            statement=wafv2.CfnWebACL.StatementProperty(
+                rate_based_statement=wafv2.CfnWebACL.RateBasedStatementProperty(
+                    limit=rate_limit_per_5_min, aggregate_key_type="IP", evaluation_window_sec=300)),
+            visibility_config=_visibility(f"{prefix}-RateLimitPerIp"),
+        ))
+        self.web_acl = wafv2.CfnWebACL(
+            self, "WebAcl",
+            scope="REGIONAL",
+            default_action=wafv2.CfnWebACL.DefaultActionProperty(allow={}),
+            visibility_config=_visibility(f"{prefix}-WebAcl"),
+            rules=rules,
+        )
+        # WAF only logs to log groups whose name starts with aws-waf-logs-; the rest of the name is generated.
+        self.log_group = logs.LogGroup(
+            self, "LogGroup", log_group_name=f"aws-waf-logs-{prefix.lower()}",
+            retention=retention_days(log_retention_days), encryption_key=logs_key,
+            removal_policy=removal_policy(removal))
+        self.logging = wafv2.CfnLoggingConfiguration(
+            self, "Logging", resource_arn=self.web_acl.attr_arn,
+            log_destination_configs=[cdk.Stack.of(self).format_arn(
+                service="logs", resource="log-group", resource_name=self.log_group.log_group_name,
+                arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME)],
+        )
+
+    def associate(self, construct_id: str, resource_arn: str) -> wafv2.CfnWebACLAssociation:
+        return wafv2.CfnWebACLAssociation(self, construct_id, resource_arn=resource_arn,
+                                          web_acl_arn=self.web_acl.attr_arn)

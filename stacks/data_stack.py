@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+from typing import Any
+
+import aws_cdk as cdk
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_kms as kms
+from constructs import Construct
+
+from cdk_constructs.encryption_key import EncryptionKey
+from cdk_constructs.orders_database import OrdersDatabase
+from cdk_constructs.service_table import ServiceTable
+from cdk_constructs.user_directory import UserDirectory
+from config.environment import DatabaseConfig, RemovalMode
+from config.topology import TABLES, Service
+
+
+class DataStack(cdk.Stack):
+    """Stateful: one store per service. Orders on Aurora PostgreSQL; products, users, inventory on DynamoDB.
+
+    Table key schemas and access patterns are defined in :data:`config.topology.TABLES` (products: item by id and
+    a catalog index for paging; users: profile by Cognito subject and an email index; inventory: stock and
+    reservations under the product's partition, so one transaction covers them); each also has the sparse
+    ``OutboxPending`` index the outbox relay reads.
+    """
+
+    def __init__(self, scope: Construct, construct_id: str, *, config: DatabaseConfig, vpc: ec2.IVpc,
+                 logs_key: kms.IKey, log_retention_days: int, removal: RemovalMode, **kwargs: Any) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        self.database_key = EncryptionKey(self, "OrdersDatabaseKey", removal=removal,
+                                          description="Orders database storage, secret and Performance Insights").key
+        self.tables_key = EncryptionKey(self, "TablesKey", removal=removal,
+                                        description="DynamoDB tables of products, users and inventory").key
+        self.orders_database = OrdersDatabase(
+            self, "OrdersDatabase", config=config, vpc=vpc, key=self.database_key, logs_key=logs_key,
+            log_retention_days=log_retention_days, removal=removal)
+        self.tables: dict[Service, ServiceTable] = {
+            definition.service: ServiceTable(
+                self, definition.construct_id, definition=definition, key=self.tables_key, removal=removal,
+                deletion_protection=config.deletion_protection)
+            for definition in TABLES
+        }
+        # Customer accounts are state too: the users service's identity store.
+        self.users = UserDirectory(self, "Users", removal=removal,
+                                   domain_prefix=f"{self.stack_name.lower()}-{self.account}")

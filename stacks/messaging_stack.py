@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+from typing import Any
+
+import aws_cdk as cdk
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from constructs import Construct
+
+from cdk_constructs.consumer_queue import ConsumerQueue
+from cdk_constructs.encryption_key import EncryptionKey
+from cdk_constructs.event_topic import EventTopic
+from config.environment import MessagingConfig, RemovalMode
+from config.topology import QUEUES, TOPICS, filter_policy
+
+
+class MessagingStack(cdk.Stack):
+    """Topics per domain, a queue (and DLQ) per consumer, SNS -> SQS fan-out filtered by event type.
+
+    Built from :mod:`config.topology`, the definition the local platform also creates in moto.
+    """
+
+    def __init__(self, scope: Construct, construct_id: str, *, config: MessagingConfig, removal: RemovalMode,
+                 **kwargs: Any) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        # Two keys: a queue's key policy names the topics that may deliver to it (aws:SourceArn), so topics and
+        # queues on one key would form a dependency cycle.
+        self.topics_key = EncryptionKey(self, "TopicsKey", removal=removal,
+                                        description="SNS topics of the platform's events").key
+        self.queues_key = EncryptionKey(self, "QueuesKey", removal=removal,
+                                        description="SQS queues and dead-letter queues of the platform").key
+        self.topics: dict[str, EventTopic] = {
+            t.name: EventTopic(self, t.construct_id, definition=t, key=self.topics_key) for t in TOPICS
+        }
+        self.queues: dict[str, ConsumerQueue] = {}
+        for q in QUEUES:
+            consumer = ConsumerQueue(self, q.construct_id, definition=q, config=config, key=self.queues_key)
+            self.queues[q.name] = consumer
+            for sub in q.subscriptions:
+                self.topics[sub.topic].topic.add_subscription(subscriptions.SqsSubscription(
+                    consumer.queue,
+                    raw_message_delivery=True,
+                    filter_policy={attr: sns.SubscriptionFilter.string_filter(allowlist=values)
+                                   for attr, values in filter_policy(sub).items()},
+                ))
