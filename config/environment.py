@@ -171,6 +171,8 @@ class EnvironmentConfig:
     log_retention_days: int
     removal: RemovalMode
     tags: dict[str, str] = field(default_factory=dict)
+    # "owner/name" of the GitHub repository whose workflows deploy this environment (Delivery stack's OIDC trust).
+    github_repository: str = "example-org/ecommerce-platform"
 
     @property
     def stack_prefix(self) -> str:
@@ -201,6 +203,9 @@ def _validate(c: EnvironmentConfig) -> None:
            f"one of {', '.join(map(str, LOG_RETENTION_DAYS))}")
     _check(isinstance(c.removal, RemovalMode), f"{p}.removal", c.removal,
            ", ".join(m.value for m in RemovalMode))
+    _check(bool(re.fullmatch(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}", c.github_repository))
+           and not c.github_repository.endswith((".git", "/.", "/..")), f"{p}.github_repository",
+           c.github_repository, "a GitHub repository as owner/name, e.g. example-org/ecommerce-platform")
 
     n = c.network
     try:

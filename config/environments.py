@@ -20,6 +20,8 @@ from config.environment import (
 
 REGION = "eu-west-1"
 AZS = ("eu-west-1a", "eu-west-1b", "eu-west-1c")
+# The repository whose GitHub Actions deploy every environment (trusted by the Delivery stack's deploy roles).
+GITHUB_REPOSITORY = "example-org/ecommerce-platform"
 # Endpoints for the AWS APIs every pod and node calls on its hot path; the rest go through NAT.
 CORE_ENDPOINTS = ("ecr.api", "ecr.dkr", "sts", "eks-auth", "sqs", "sns", "secretsmanager", "logs")
 
@@ -82,6 +84,7 @@ DEV = EnvironmentConfig(
     log_retention_days=14,
     removal=RemovalMode.DESTROY,
     tags={"environment": "dev"},
+    github_repository=GITHUB_REPOSITORY,
 )
 
 STAGING = EnvironmentConfig(
@@ -119,6 +122,7 @@ STAGING = EnvironmentConfig(
     log_retention_days=90,
     removal=RemovalMode.SNAPSHOT,
     tags={"environment": "staging"},
+    github_repository=GITHUB_REPOSITORY,
 )
 
 PROD = EnvironmentConfig(
@@ -158,6 +162,7 @@ PROD = EnvironmentConfig(
     log_retention_days=365,
     removal=RemovalMode.RETAIN,
     tags={"environment": "prod"},
+    github_repository=GITHUB_REPOSITORY,
 )
 
 ENVIRONMENTS: dict[str, EnvironmentConfig] = {c.name: c for c in (DEV, STAGING, PROD)}
