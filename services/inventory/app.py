@@ -1,0 +1,80 @@
+"""Inventory API: read stock (any signed-in user) and adjust it (admin). Reservations happen in the worker."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Annotated
+
+from fastapi import Depends, Path
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from common import logging as jlog
+from common.api import ApiError, auth_dependencies, create_app
+from common.auth import Principal, Verifier
+from common.ddb_service import AWS_UNAVAILABLE, table_ready
+from inventory import settings as settings_mod
+from inventory.store import Conflict, InsufficientStock, InventoryStore, NotFound
+
+SERVICE = "inventory"
+jlog.configure(SERVICE)
+settings = settings_mod.load()
+store = InventoryStore(settings.table, settings_mod.TOPIC)
+
+
+@cache
+def verifier() -> Verifier:
+    return Verifier(settings.jwks_url, settings.issuer, settings.client_id)
+
+
+current_user, admin_user = auth_dependencies(verifier)
+ProductId = Annotated[str, Path(alias="productId", min_length=1, max_length=64)]
+
+
+class StockLevel(BaseModel):
+    product_id: str
+    available: int
+    reserved: int
+
+
+class Adjustment(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    delta: int = Field(ge=-1_000_000, le=1_000_000, description="Units to add (positive) or remove (negative)")
+    reason: str = Field(default="admin adjustment", min_length=1, max_length=200)
+
+    @field_validator("delta")
+    @classmethod
+    def nonzero(cls, v: int) -> int:
+        if v == 0:
+            raise ValueError("delta must not be zero")
+        return v
+
+
+app = create_app(
+    SERVICE,
+    "Inventory API",
+    "Stock levels. Reservations for orders are made asynchronously from the inventory-reservations queue.",
+    ready=lambda: table_ready(settings.table),
+    unavailable_errors=AWS_UNAVAILABLE,
+)
+
+
+@app.get("/inventory/{productId}", response_model=StockLevel, tags=["inventory"], responses={401: {}, 404: {}})
+def get_stock(product_id: ProductId, _: Annotated[Principal, Depends(current_user)]) -> StockLevel:
+    s = store.get_stock(product_id)
+    if s is None:
+        raise ApiError(404, "not_found", f"no stock record for product {product_id}")
+    return StockLevel(product_id=s.product_id, available=s.available, reserved=s.reserved)
+
+
+@app.post("/inventory/{productId}/adjust", response_model=StockLevel, tags=["inventory"],
+          responses={401: {}, 403: {}, 404: {}, 409: {}, 422: {}})
+def adjust_stock(product_id: ProductId, body: Adjustment, _: Annotated[Principal, Depends(admin_user)]) -> StockLevel:
+    try:
+        s = store.adjust(product_id, body.delta, body.reason)
+    except NotFound:
+        raise ApiError(404, "not_found", f"no stock record for product {product_id}") from None
+    except InsufficientStock as exc:
+        raise ApiError(409, "insufficient_stock", str(exc)) from None
+    except Conflict as exc:
+        raise ApiError(409, "conflict", str(exc)) from None
+    return StockLevel(product_id=s.product_id, available=s.available, reserved=s.reserved)

@@ -1,0 +1,193 @@
+"""Orders API (PostgreSQL). Placing an order validates products and prices against the products service over REST,
+then writes the order (PENDING) with its OrderPlaced event and ReserveStock command in one transaction."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import datetime
+from functools import cache
+from typing import Annotated, Any
+from uuid import UUID
+
+import psycopg
+from fastapi import Depends, FastAPI, Header, Path, Query
+from fastapi.responses import JSONResponse
+from psycopg_pool import ConnectionPool, PoolTimeout
+from pydantic import BaseModel, ConfigDict, Field
+
+from common import logging as jlog
+from common.api import ApiError, Unavailable, auth_dependencies, create_app, field_error
+from common.auth import Principal, Verifier
+from orders import db
+from orders import settings as settings_mod
+from orders.products_client import ProductsClient, ProductsUnavailable
+from orders.service import IdempotencyMismatch, InvalidTransition, Line, OrderNotFound, OrderService, request_hash
+
+SERVICE = "orders"
+jlog.configure(SERVICE)
+settings = settings_mod.load()
+products = ProductsClient(settings.products_url)
+_state: dict[str, Any] = {}
+
+
+@cache
+def verifier() -> Verifier:
+    return Verifier(settings.jwks_url, settings.issuer, settings.client_id)
+
+
+current_user, _admin = auth_dependencies(verifier)
+User = Annotated[Principal, Depends(current_user)]
+OrderId = Annotated[UUID, Path(alias="orderId")]
+
+
+def service() -> OrderService:
+    svc: OrderService = _state["service"]
+    return svc
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    pool: ConnectionPool = db.open_pool(settings.conninfo(), settings.db_pool_max)
+    db.migrate(pool)
+    _state["service"] = OrderService(pool)
+    try:
+        yield
+    finally:
+        pool.close()
+
+
+def _ready() -> bool:
+    with service().pool.connection(timeout=2) as conn:
+        conn.execute("SELECT 1")
+    return True
+
+
+class OrderLineIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    product_id: str = Field(min_length=1, max_length=64)
+    quantity: int = Field(ge=1, le=1000)
+
+
+class OrderIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    lines: list[OrderLineIn] = Field(min_length=1, max_length=20)
+
+
+class OrderLine(BaseModel):
+    product_id: str
+    quantity: int
+    unit_price_cents: int
+
+
+class Order(BaseModel):
+    order_id: str
+    customer_id: str
+    status: str = Field(description="PENDING, RESERVED, CONFIRMED, REJECTED or CANCELLED")
+    lines: list[OrderLine]
+    total_cents: int
+    currency: str
+    reason: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class OrderPage(BaseModel):
+    items: list[Order]
+    next: str | None
+
+
+app = create_app(
+    SERVICE,
+    "Orders API",
+    "Place, read and cancel orders. POST /orders requires an Idempotency-Key header.",
+    ready=_ready,
+    unavailable_errors=(psycopg.OperationalError, PoolTimeout),
+    lifespan=lifespan,
+)
+
+
+@app.post("/orders", status_code=201, response_model=Order, tags=["orders"],
+          responses={401: {}, 409: {"description": "Idempotency-Key reused with another body"}, 422: {},
+                     503: {"description": "products service or database unavailable"}})
+def place_order(
+    body: OrderIn,
+    user: User,
+    idempotency_key: Annotated[str, Header(alias="Idempotency-Key", min_length=1, max_length=128)],
+) -> Any:
+    raw = body.model_dump()
+    body_hash = request_hash(raw)
+    try:
+        existing = service().find_by_key(user.sub, idempotency_key, body_hash)
+    except IdempotencyMismatch:
+        raise ApiError(409, "idempotency_key_reused", "Idempotency-Key was used with a different request") from None
+    if existing is not None:
+        return JSONResponse(status_code=201, content=Order(**existing).model_dump(mode="json"),
+                            headers={"Idempotent-Replayed": "true"})
+    seen: set[str] = set()
+    lines: list[Line] = []
+    currencies: set[str] = set()
+    for i, ln in enumerate(body.lines):
+        if ln.product_id in seen:
+            raise field_error(f"lines[{i}].product_id", "duplicate product; combine the quantities")
+        seen.add(ln.product_id)
+        try:
+            info = products.get(ln.product_id)
+        except ProductsUnavailable:
+            raise Unavailable("products service unavailable") from None
+        if info is None:
+            raise field_error(f"lines[{i}].product_id", f"unknown or discontinued product {ln.product_id}")
+        currencies.add(info.currency)
+        lines.append(Line(ln.product_id, ln.quantity, info.price_cents, info.version))
+    if len(currencies) > 1:
+        raise field_error("lines", "all products of an order must have the same currency")
+    try:
+        order, created = service().place_idempotent(user.sub, idempotency_key, body_hash, lines, currencies.pop())
+    except IdempotencyMismatch:
+        raise ApiError(409, "idempotency_key_reused", "Idempotency-Key was used with a different request") from None
+    headers = {} if created else {"Idempotent-Replayed": "true"}
+    return JSONResponse(status_code=201, content=Order(**order).model_dump(mode="json"), headers=headers)
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        ts, oid = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode().split("|", 1)
+        return datetime.fromisoformat(ts), str(UUID(oid))
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise field_error("next", "invalid pagination cursor") from None
+
+
+@app.get("/orders", response_model=OrderPage, tags=["orders"], responses={401: {}, 422: {}})
+def list_orders(
+    user: User,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    next: Annotated[str | None, Query(max_length=200)] = None,
+) -> OrderPage:
+    rows = service().list(user.sub, limit, _decode_cursor(next) if next else None)
+    cursor = None
+    if len(rows) == limit:
+        last = rows[-1]
+        cursor = base64.urlsafe_b64encode(f"{last['created_at'].isoformat()}|{last['order_id']}".encode()
+                                          ).decode().rstrip("=")
+    return OrderPage(items=[Order(**r) for r in rows], next=cursor)
+
+
+@app.get("/orders/{orderId}", response_model=Order, tags=["orders"], responses={401: {}, 404: {}, 422: {}})
+def get_order(order_id: OrderId, user: User) -> Order:
+    try:
+        return Order(**service().get(str(order_id), user.sub))
+    except OrderNotFound:
+        raise ApiError(404, "not_found", f"order {order_id} not found") from None
+
+
+@app.post("/orders/{orderId}/cancel", response_model=Order, tags=["orders"],
+          responses={401: {}, 404: {}, 409: {"description": "order already confirmed or rejected"}, 422: {}})
+def cancel_order(order_id: OrderId, user: User) -> Order:
+    try:
+        return Order(**service().cancel(str(order_id), user.sub))
+    except OrderNotFound:
+        raise ApiError(404, "not_found", f"order {order_id} not found") from None
+    except InvalidTransition as exc:
+        raise ApiError(409, "invalid_state", f"order is {exc.status} and can no longer be cancelled") from None

@@ -1,0 +1,72 @@
+"""Environment contract of the orders service (API and worker read the same variables)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from common import aws
+from common.config import optional_int, require_or_exit
+
+TOPIC = "TOPIC_ARN_ORDER_EVENTS"
+RESERVATIONS_QUEUE = "QUEUE_URL_INVENTORY_RESERVATIONS"  # produced: ReserveStock / ReleaseStock commands
+INVENTORY_EVENTS_QUEUE = "QUEUE_URL_ORDERS_INVENTORY_EVENTS"
+PAYMENT_EVENTS_QUEUE = "QUEUE_URL_ORDERS_PAYMENT_EVENTS"
+PRODUCT_EVENTS_QUEUE = "QUEUE_URL_ORDERS_PRODUCT_EVENTS"
+USER_EVENTS_QUEUE = "QUEUE_URL_ORDERS_USER_EVENTS"
+QUEUES: tuple[str, ...] = (INVENTORY_EVENTS_QUEUE, PAYMENT_EVENTS_QUEUE, PRODUCT_EVENTS_QUEUE, USER_EVENTS_QUEUE)
+REQUIRED_ENV: tuple[str, ...] = (
+    "AWS_REGION",
+    "DB_SECRET_ARN",
+    "PRODUCTS_URL",
+    TOPIC,
+    RESERVATIONS_QUEUE,
+    *QUEUES,
+    "COGNITO_ISSUER",
+    "COGNITO_JWKS_URL",
+    "COGNITO_CLIENT_ID",
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    db_secret_arn: str
+    products_url: str
+    destinations: dict[str, str]  # env var name -> topic ARN / queue URL (published to)
+    queue_urls: dict[str, str]  # env var name -> queue URL (consumed)
+    jwks_url: str
+    issuer: str
+    client_id: str
+    sqs_wait_seconds: int
+    db_pool_max: int
+
+    def conninfo(self) -> str:
+        """Connection string from the Secrets Manager secret (the JSON document RDS generates)."""
+        raw = aws.client("secretsmanager").get_secret_value(SecretId=self.db_secret_arn)["SecretString"]
+        s = json.loads(raw)
+        return psycopg_conninfo(s)
+
+
+def psycopg_conninfo(secret: dict[str, object]) -> str:
+    from psycopg.conninfo import make_conninfo
+
+    return make_conninfo(
+        host=str(secret["host"]), port=str(secret.get("port", 5432)), user=str(secret["username"]),
+        password=str(secret["password"]), dbname=str(secret.get("dbname", "postgres")),
+        connect_timeout="5", application_name="orders",
+    )
+
+
+def load() -> Settings:
+    env = require_or_exit(REQUIRED_ENV)
+    return Settings(
+        db_secret_arn=env["DB_SECRET_ARN"],
+        products_url=env["PRODUCTS_URL"].rstrip("/"),
+        destinations={name: env[name] for name in (TOPIC, RESERVATIONS_QUEUE)},
+        queue_urls={name: env[name] for name in QUEUES},
+        jwks_url=env["COGNITO_JWKS_URL"],
+        issuer=env["COGNITO_ISSUER"],
+        client_id=env["COGNITO_CLIENT_ID"],
+        sqs_wait_seconds=optional_int("SQS_WAIT_SECONDS", 20),
+        db_pool_max=optional_int("DB_POOL_MAX", 10),
+    )

@@ -1,0 +1,208 @@
+"""Users API: registration and sign-in through Cognito, profiles in DynamoDB.
+
+Registration signs the user up in Cognito (public app client, no secret), then writes the profile item and its
+UserRegistered outbox record in one TransactWriteItems. Cognito and DynamoDB cannot share a transaction, so the
+profile write is idempotent (keyed by the Cognito `sub`) and is repeated at sign-in: if it failed at registration,
+the first login creates the profile and publishes UserRegistered exactly once.
+
+Confirmation: the pool verifies the email address (AutoVerifiedAttributes=email), so a new user is UNCONFIRMED
+until they follow the code Cognito sends; login answers 403 `user_not_confirmed` until then. This service never
+confirms users itself (that would need admin rights on the pool); the local platform's tests confirm with
+AdminConfirmSignUp, standing in for the user following the email.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from functools import cache
+from typing import Annotated, Any
+
+from botocore.exceptions import ClientError
+from fastapi import Depends
+from pydantic import BaseModel, ConfigDict, EmailStr, Field
+
+from common import aws, ddb
+from common import logging as jlog
+from common.api import ApiError, auth_dependencies, create_app, field_error
+from common.auth import AuthError, Principal, Verifier
+from common.ddb import from_item, to_item, values
+from common.ddb_service import AWS_UNAVAILABLE, table_ready
+from common.envelope import Envelope
+from users import settings as settings_mod
+
+SERVICE = "users"
+jlog.configure(SERVICE)
+settings = settings_mod.load()
+
+
+@cache
+def verifier() -> Verifier:
+    return Verifier(settings.jwks_url, settings.issuer, settings.client_id)
+
+
+current_user, _admin = auth_dependencies(verifier)
+User = Annotated[Principal, Depends(current_user)]
+
+
+class Registration(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    email: EmailStr = Field(max_length=254)
+    password: str = Field(min_length=8, max_length=256)
+    name: str = Field(min_length=1, max_length=200)
+
+
+class Credentials(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    email: EmailStr = Field(max_length=254)
+    password: str = Field(min_length=1, max_length=256)
+
+
+class ProfileUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=200)
+    address: str | None = Field(default=None, max_length=500)
+
+
+class Profile(BaseModel):
+    user_id: str
+    email: str
+    name: str
+    address: str | None = None
+    created_at: str
+    updated_at: str
+
+
+class Registered(BaseModel):
+    user_id: str
+    email: str
+    confirmed: bool = Field(description="False until the user confirms the code Cognito emailed")
+
+
+class Tokens(BaseModel):
+    access_token: str
+    id_token: str
+    refresh_token: str | None
+    expires_in: int
+    token_type: str = "Bearer"
+
+
+app = create_app(
+    SERVICE,
+    "Users API",
+    "Registration and sign-in (Cognito) and the signed-in user's profile.",
+    ready=lambda: table_ready(settings.table),
+    unavailable_errors=AWS_UNAVAILABLE,
+)
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _key(sub: str) -> dict[str, Any]:
+    return to_item({"pk": f"USER#{sub}", "sk": "PROFILE"})
+
+
+def _ensure_profile(sub: str, email: str, name: str) -> None:
+    """Profile + UserRegistered in one transaction, once per user (the condition makes repeats no-ops)."""
+    now = _now()
+    event = Envelope(type="UserRegistered", source=SERVICE, data={"user_id": sub, "email": email, "name": name})
+    try:
+        aws.client("dynamodb").transact_write_items(TransactItems=[
+            {"Put": {"TableName": settings.table, "ConditionExpression": "attribute_not_exists(pk)",
+                     "Item": to_item({"pk": f"USER#{sub}", "sk": "PROFILE", "user_id": sub, "email": email,
+                                      "name": name, "created_at": now, "updated_at": now})}},
+            ddb.outbox_put(settings.table, event, settings_mod.TOPIC),
+        ])
+    except ClientError as exc:
+        if ddb.cancellation_codes(exc)[:1] == ["ConditionalCheckFailed"]:
+            return  # profile exists: registered before
+        raise
+
+
+def _cognito_error(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+@app.post("/users/register", status_code=201, response_model=Registered, tags=["users"],
+          responses={409: {"description": "email already registered"}, 422: {}})
+def register(body: Registration) -> Registered:
+    idp = aws.client("cognito-idp")
+    try:
+        resp = idp.sign_up(ClientId=settings.client_id, Username=body.email, Password=body.password,
+                           UserAttributes=[{"Name": "email", "Value": body.email}, {"Name": "name", "Value": body.name}])
+    except ClientError as exc:
+        code = _cognito_error(exc)
+        if code == "UsernameExistsException":
+            raise ApiError(409, "already_registered", "an account with this email exists") from None
+        if code == "InvalidPasswordException":
+            raise field_error("password", exc.response["Error"].get("Message", "password does not meet the policy")
+                              ) from None
+        if code == "InvalidParameterException":
+            raise field_error("email", exc.response["Error"].get("Message", "invalid")) from None
+        raise
+    sub = str(resp["UserSub"])
+    _ensure_profile(sub, body.email, body.name)
+    return Registered(user_id=sub, email=body.email, confirmed=bool(resp.get("UserConfirmed")))
+
+
+@app.post("/users/login", response_model=Tokens, tags=["users"],
+          responses={401: {"description": "wrong email or password"}, 403: {"description": "not confirmed"}, 422: {}})
+def login(body: Credentials) -> Tokens:
+    idp = aws.client("cognito-idp")
+    try:
+        resp = idp.initiate_auth(ClientId=settings.client_id, AuthFlow="USER_PASSWORD_AUTH",
+                                 AuthParameters={"USERNAME": body.email, "PASSWORD": body.password})
+    except ClientError as exc:
+        code = _cognito_error(exc)
+        if code in ("NotAuthorizedException", "UserNotFoundException"):
+            # Same answer for both, so the endpoint does not reveal which emails are registered.
+            raise ApiError(401, "invalid_credentials", "wrong email or password") from None
+        if code == "UserNotConfirmedException":
+            raise ApiError(403, "user_not_confirmed", "confirm the code sent to your email first") from None
+        raise
+    result = resp.get("AuthenticationResult")
+    if not result:
+        raise ApiError(401, "challenge_required", f"sign-in needs challenge {resp.get('ChallengeName')}")
+    try:
+        claims = verifier().verify(result["IdToken"])
+    except AuthError as exc:
+        raise ApiError(502, "bad_token", f"Cognito returned a token that does not verify: {exc}") from None
+    # Repair path for a registration whose profile write failed after sign-up (see module docstring).
+    if not _profile(claims.sub):
+        name = claims.username or body.email
+        _ensure_profile(claims.sub, str(claims.email or body.email), name)
+    return Tokens(access_token=result["AccessToken"], id_token=result["IdToken"],
+                  refresh_token=result.get("RefreshToken"), expires_in=int(result.get("ExpiresIn", 3600)))
+
+
+def _profile(sub: str) -> dict[str, Any] | None:
+    item = aws.client("dynamodb").get_item(TableName=settings.table, Key=_key(sub), ConsistentRead=True)
+    return from_item(item["Item"]) if "Item" in item else None
+
+
+@app.get("/users/me", response_model=Profile, tags=["users"], responses={401: {}, 404: {}})
+def get_me(user: User) -> Profile:
+    p = _profile(user.sub)
+    if p is None:
+        raise ApiError(404, "not_found", "no profile for this user")
+    return Profile(**{k: v for k, v in p.items() if k in Profile.model_fields})
+
+
+@app.put("/users/me", response_model=Profile, tags=["users"], responses={401: {}, 404: {}, 422: {}})
+def put_me(body: ProfileUpdate, user: User) -> Profile:
+    expr = "SET #n = :name, updated_at = :now" + (", address = :addr" if body.address is not None else "")
+    if body.address is None:
+        expr += " REMOVE address"
+    vals = {"name": body.name, "now": _now(), **({"addr": body.address} if body.address is not None else {})}
+    try:
+        resp = aws.client("dynamodb").update_item(
+            TableName=settings.table, Key=_key(user.sub), UpdateExpression=expr,
+            ConditionExpression="attribute_exists(pk)", ExpressionAttributeNames={"#n": "name"},
+            ExpressionAttributeValues=values(**vals), ReturnValues="ALL_NEW")
+    except ClientError as exc:
+        if ddb.is_conditional_failure(exc):
+            raise ApiError(404, "not_found", "no profile for this user") from None
+        raise
+    p = from_item(resp["Attributes"])
+    return Profile(**{k: v for k, v in p.items() if k in Profile.model_fields})
