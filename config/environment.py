@@ -48,6 +48,8 @@ GRAVITON_FAMILIES = re.compile(r"^(t4g|m6g|m7g|m8g|c6g|c7g|c8g|r6g|r7g|r8g)\.[a-
 
 AURORA_ACU_STEPS = tuple(x / 2 for x in range(0, 513))  # 0, 0.5, ... 256
 
+HOURS_PER_MONTH = 730  # the hours AWS price pages use for a month
+
 
 @dataclass(frozen=True)
 class NetworkConfig:
@@ -153,6 +155,17 @@ class UsageAssumptions:
     stored_gib_database: float
     nat_processed_gib: float
     log_ingested_gib: float
+    # Added for the cost report (tools/cost): each is a monthly total for the whole environment.
+    monthly_active_users: int  # Cognito MAUs
+    events_per_month: int  # SNS publishes (every domain event)
+    dynamodb_read_units_per_month: int  # read request units over all tables
+    dynamodb_write_units_per_month: int  # write request units over all tables (before GSI amplification)
+    database_io_requests_per_month: int  # Aurora standard storage I/O requests
+    database_acu_hours_above_min: float  # per Aurora instance: ACU-hours above the minimum-capacity floor
+    endpoint_processed_gib: float  # traffic through interface endpoints (what would otherwise cross a NAT)
+    custom_metrics: int  # Container Insights and application metrics
+    api_kib_per_request: float  # request + response size through API Gateway and the NLB
+    s3_stored_gib: float  # objects in the environment's buckets (access logs)
 
 
 @dataclass(frozen=True)
@@ -310,6 +323,10 @@ def _validate(c: EnvironmentConfig) -> None:
     u = c.usage
     for f_ in fields(u):
         _check(getattr(u, f_.name) >= 0, f"{p}.usage.{f_.name}", getattr(u, f_.name), ">= 0")
+    _check(u.api_kib_per_request > 0, f"{p}.usage.api_kib_per_request", u.api_kib_per_request, "> 0")
+    acu_room = (d.max_capacity_acu - d.min_capacity_acu) * HOURS_PER_MONTH
+    _check(u.database_acu_hours_above_min <= acu_room, f"{p}.usage.database_acu_hours_above_min",
+           u.database_acu_hours_above_min, f"0 to {acu_room:g} ((max - min capacity) x {HOURS_PER_MONTH} h)")
 
 
 def as_dict(obj: Any) -> Any:
