@@ -131,7 +131,7 @@ def _write_version(current: Product, new: Product, discontinue: bool) -> bool:
     update = ("SET #n = :name, description = :desc, price_cents = :price, currency = :cur, #s = :status, "
               "version = :version, updated_at = :now")
     if discontinue:
-        update += " REMOVE catalog"  # the Catalog index is sparse: discontinued products drop out of listings
+        update += " REMOVE #c"  # the Catalog index is sparse: discontinued products drop out of listings
     try:
         aws.client("dynamodb").transact_write_items(
             TransactItems=[
@@ -140,7 +140,8 @@ def _write_version(current: Product, new: Product, discontinue: bool) -> bool:
                     "Key": _key(current.product_id),
                     "UpdateExpression": update,
                     "ConditionExpression": "version = :expected AND #s = :active",
-                    "ExpressionAttributeNames": {"#n": "name", "#s": "status"},
+                    # name, status and catalog are DynamoDB reserved words
+                    "ExpressionAttributeNames": {"#n": "name", "#s": "status", **({"#c": "catalog"} if discontinue else {})},
                     "ExpressionAttributeValues": values(
                         name=new.name, desc=new.description, price=new.price_cents, cur=new.currency,
                         status=new.status, version=new.version, now=new.updated_at, expected=current.version,
@@ -217,7 +218,8 @@ def list_products(
     resp = aws.client("dynamodb").query(
         TableName=settings.table,
         IndexName="Catalog",
-        KeyConditionExpression="catalog = :c",
+        KeyConditionExpression="#c = :c",
+        ExpressionAttributeNames={"#c": "catalog"},
         ExpressionAttributeValues=values(c=CATALOG),
         Limit=limit,
         **kw,

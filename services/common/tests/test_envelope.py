@@ -1,0 +1,65 @@
+"""Envelope and JSON Schemas: every event type has a schema; invalid messages are refused."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from common.envelope import EVENT_TYPES, SCHEMA_DIR, Envelope, InvalidEnvelope, parse
+from config.topology import QUEUES, TOPICS
+
+SAMPLES = {
+    "ProductCreated": {"product_id": "p1", "name": "Mug", "price_cents": 1200, "currency": "EUR",
+                       "status": "ACTIVE", "product_version": 1},
+    "ProductUpdated": {"product_id": "p1", "name": "Mug", "price_cents": 1300, "currency": "EUR",
+                       "status": "DISCONTINUED", "product_version": 2},
+    "OrderPlaced": {"order_id": "o1", "customer_id": "c1", "total_cents": 2400, "currency": "EUR",
+                    "lines": [{"product_id": "p1", "quantity": 2, "unit_price_cents": 1200}]},
+    "OrderConfirmed": {"order_id": "o1", "customer_id": "c1", "total_cents": 2400, "currency": "EUR"},
+    "OrderCancelled": {"order_id": "o1", "customer_id": "c1", "reason": "cancelled by customer"},
+    "StockReserved": {"order_id": "o1", "lines": [{"product_id": "p1", "quantity": 2}]},
+    "StockRejected": {"order_id": "o1", "reason": "insufficient stock"},
+    "InventoryUpdated": {"product_id": "p1", "available": 3, "reserved": 2, "reason": "adjust"},
+    "UserRegistered": {"user_id": "u1", "email": "a@example.com", "name": "A"},
+    "PaymentConfirmed": {"order_id": "o1", "payment_id": "pay1", "amount_cents": 2400, "currency": "EUR"},
+    "ReserveStock": {"order_id": "o1", "lines": [{"product_id": "p1", "quantity": 2}]},
+    "ReleaseStock": {"order_id": "o1", "lines": [{"product_id": "p1", "quantity": 2}], "reason": "cancelled"},
+}
+
+
+def test_a_schema_file_per_event_type_and_every_topology_type_known() -> None:
+    assert sorted(p.stem for p in SCHEMA_DIR.glob("*.json")) == sorted([*EVENT_TYPES, "envelope"])
+    in_topology = {t for topic in TOPICS for t in topic.event_types}
+    in_topology |= {t for q in QUEUES for s in q.subscriptions for t in s.event_types}
+    assert in_topology <= set(EVENT_TYPES)
+    assert set(SAMPLES) == set(EVENT_TYPES)
+
+
+@pytest.mark.parametrize("event_type", EVENT_TYPES)
+def test_valid_sample_round_trips(event_type: str) -> None:
+    env = Envelope(type=event_type, source="test", data=SAMPLES[event_type]).validate()
+    back = parse(env.to_json())
+    assert back == env
+
+
+@pytest.mark.parametrize("event_type", EVENT_TYPES)
+def test_missing_data_field_is_refused(event_type: str) -> None:
+    data = dict(SAMPLES[event_type])
+    data.pop(next(iter(data)))
+    with pytest.raises(InvalidEnvelope):
+        Envelope(type=event_type, source="test", data=data).validate()
+
+
+@pytest.mark.parametrize("body", [
+    "not json", "[]", json.dumps({"type": "ReserveStock"}),
+    json.dumps({"id": "1", "type": "Nope", "version": 1, "time": "2024-01-01T00:00:00Z", "source": "x",
+                "correlation_id": "c", "data": {}}),
+    json.dumps({"id": "1", "type": "ReserveStock", "version": 2, "time": "2024-01-01T00:00:00Z", "source": "x",
+                "correlation_id": "c", "data": SAMPLES["ReserveStock"]}),
+    json.dumps({"id": "1", "type": "ReserveStock", "version": 1, "time": "2024-01-01T00:00:00Z", "source": "x",
+                "correlation_id": "c", "data": {"order_id": "o", "lines": [{"product_id": "p", "quantity": 0}]}}),
+])
+def test_invalid_messages_are_refused(body: str) -> None:
+    with pytest.raises(InvalidEnvelope):
+        parse(body)

@@ -1,0 +1,38 @@
+"""End-to-end check of the seed's three workflows (`make e2e`): bring the local platform up, run each workflow over
+HTTP, check the final states, tear down. Exit status 0 only if all three passed."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+import traceback
+
+from tools.local_platform import LocalPlatform
+from tools.workflows import WORKFLOWS, Client
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tools.e2e", description=__doc__)
+    parser.parse_args(argv)
+    failures = 0
+    with LocalPlatform(free_ports=True) as platform:
+        client = Client(platform)
+        for name, workflow in WORKFLOWS.items():
+            started = time.monotonic()
+            try:
+                result = workflow(client)
+            except Exception:
+                failures += 1
+                print(f"FAIL {name} ({time.monotonic() - started:.1f}s)\n{traceback.format_exc()}", flush=True)
+                for proc in ("orders-worker", "inventory-worker", "orders-api"):
+                    print(f"--- {proc} log tail ---\n{platform.log_tail(proc)}", flush=True)
+            else:
+                print(f"PASS {name} ({time.monotonic() - started:.1f}s) {json.dumps(result)}", flush=True)
+    print(f"{len(WORKFLOWS) - failures}/{len(WORKFLOWS)} workflows passed")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
