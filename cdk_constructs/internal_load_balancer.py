@@ -17,7 +17,7 @@ from policies.nag import acknowledge
 class InternalLoadBalancer(Construct):
     """Targets are pod IPs, registered by the AWS Load Balancer Controller from each service's TargetGroupBinding."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, vpc: ec2.IVpc, removal: RemovalMode,
+    def __init__(self, scope: Construct, construct_id: str, *, vpc: ec2.IVpc, vpc_cidr: str, removal: RemovalMode,
                  log_retention_days: int) -> None:
         super().__init__(scope, construct_id)
         # NLB access logs require SSE-S3 (not KMS) on the bucket.
@@ -36,6 +36,9 @@ class InternalLoadBalancer(Construct):
         acknowledge(self.access_logs_bucket, "AwsSolutions-S1",
                     "This bucket only receives the internal NLB's access logs; logging its own access would need a "
                     "second bucket whose logs would need a third, and reads of it are in CloudTrail data events.")
+        self.security_group = ec2.SecurityGroup(
+            self, "SecurityGroup", vpc=vpc, allow_all_outbound=False,
+            description="Services NLB: reached only through the API VPC Link; sends only to service pods")
         self.load_balancer = elbv2.NetworkLoadBalancer(
             self, "LoadBalancer",
             vpc=vpc,
@@ -43,7 +46,13 @@ class InternalLoadBalancer(Construct):
             vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS),
             cross_zone_enabled=True,
             deletion_protection=removal != RemovalMode.DESTROY,
+            security_groups=[self.security_group],
+            # API Gateway's VPC Link arrives over PrivateLink and carries no source security group to match; the
+            # NLB is internal and its listeners are the only way in.
+            enforce_security_group_inbound_rules_on_private_link_traffic=False,
         )
+        self.security_group.add_egress_rule(ec2.Peer.ipv4(vpc_cidr), ec2.Port.tcp(CONTAINER_PORT),
+                                            "To service pods (IP targets) in the VPC")
         self.load_balancer.log_access_logs(self.access_logs_bucket)
         self.listeners: dict[Service, elbv2.NetworkListener] = {}
         self.target_groups: dict[Service, elbv2.NetworkTargetGroup] = {}

@@ -21,7 +21,9 @@ class LoadBalancerController(Construct):
                  region: str) -> None:
         super().__init__(scope, construct_id)
         self.service_account = eks.ServiceAccount(
-            self, "ServiceAccount", cluster=cluster, name=SERVICE_ACCOUNT, namespace=NAMESPACE,
+            # jsii stubs declare kubectl_provider_options on ICluster that the concrete Cluster only has at runtime.
+            self, "ServiceAccount", cluster=cluster,  # type: ignore[arg-type]
+            name=SERVICE_ACCOUNT, namespace=NAMESPACE,
             identity_type=eks.IdentityType.POD_IDENTITY,
         )
         self.role: iam.IRole = self.service_account.role

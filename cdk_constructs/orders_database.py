@@ -52,7 +52,8 @@ class OrdersDatabase(Construct):
         identifier = f"{cdk.Stack.of(self).stack_name.lower()}-orders"
         self.log_group = logs.LogGroup(
             self, "PostgresqlLogGroup", log_group_name=f"/aws/rds/cluster/{identifier}/postgresql",
-            retention=retention_days(log_retention_days), encryption_key=logs_key, removal_policy=removal_policy(removal))
+            retention=retention_days(log_retention_days), encryption_key=logs_key,
+            removal_policy=removal_policy(removal))
         self.cluster = rds.DatabaseCluster(
             self, "Cluster",
             cluster_identifier=identifier,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import aws_cdk as cdk
 from aws_cdk import aws_apigateway as apigw
@@ -126,12 +127,12 @@ class PlatformApi(Construct):
         self.usage_plan.add_api_key(self.api_key)
 
 
-def _schema(schema: dict[str, object]) -> dict[str, object]:
+def _schema(schema: dict[str, Any]) -> dict[str, Any]:
     """Our plain JSON Schema dicts as apigw.JsonSchema keyword arguments."""
     mapping = {"minLength": "min_length", "maxLength": "max_length", "minItems": "min_items",
                "maxItems": "max_items", "additionalProperties": "additional_properties",
                "minProperties": "min_properties"}
-    out: dict[str, object] = {}
+    out: dict[str, Any] = {}
     for key, value in schema.items():
         if key == "type":
             out["type"] = apigw.JsonSchemaType(value.upper()) if isinstance(value, str) else value

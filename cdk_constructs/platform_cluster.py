@@ -14,8 +14,8 @@ from constructs import Construct
 from cdk_constructs.encryption_key import EncryptionKey
 from cdk_constructs.load_balancer_controller import LoadBalancerController
 from cdk_constructs.retention import removal_policy, retention_days
-from policies.nag import acknowledge, acknowledge_child
 from config.environment import CapacityKind, ClusterConfig, RemovalMode
+from policies.nag import acknowledge, acknowledge_child
 
 _VERSIONS = {"1.34": eks.KubernetesVersion.V1_34, "1.35": eks.KubernetesVersion.V1_35}
 _CAPACITY = {CapacityKind.ON_DEMAND: eks.CapacityType.ON_DEMAND, CapacityKind.SPOT: eks.CapacityType.SPOT}

@@ -6,9 +6,8 @@ synth never looks zones up in an account (tests check the committed file matches
 
 from __future__ import annotations
 
-import sys
-
 import json
+import sys
 from pathlib import Path
 
 from config.environment import ConfigError

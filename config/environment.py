@@ -10,7 +10,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass, field, fields, is_dataclass
-from enum import Enum
+from enum import Enum, StrEnum
 from typing import Any
 
 
@@ -22,7 +22,7 @@ class ConfigError(ValueError):
         super().__init__(f"config error: {key}={value!r} is invalid; allowed: {allowed}")
 
 
-class RemovalMode(str, Enum):
+class RemovalMode(StrEnum):
     """What CloudFormation does with a stateful resource when it leaves the template."""
 
     DESTROY = "destroy"
@@ -30,7 +30,7 @@ class RemovalMode(str, Enum):
     SNAPSHOT = "snapshot"
 
 
-class CapacityKind(str, Enum):
+class CapacityKind(StrEnum):
     ON_DEMAND = "ON_DEMAND"
     SPOT = "SPOT"
 
@@ -267,7 +267,7 @@ def _validate(c: EnvironmentConfig) -> None:
            d.min_capacity_acu, "0 to 256 in steps of 0.5")
     _check(d.max_capacity_acu in AURORA_ACU_STEPS and 1 <= d.max_capacity_acu <= 256
            and d.max_capacity_acu >= d.min_capacity_acu,
-           f"{p}.database.max_capacity_acu", d.max_capacity_acu, f"1 to 256 in steps of 0.5, >= min_capacity_acu")
+           f"{p}.database.max_capacity_acu", d.max_capacity_acu, "1 to 256 in steps of 0.5, >= min_capacity_acu")
     _check(0 <= d.readers <= 15, f"{p}.database.readers", d.readers, "0 to 15")
     _check(1 <= d.backup_retention_days <= 35, f"{p}.database.backup_retention_days", d.backup_retention_days,
            "1 to 35")

@@ -143,7 +143,7 @@ PROD = EnvironmentConfig(
         cidr="10.30.0.0/16",
         availability_zones=AZS,
         nat_gateways=3,
-        interface_endpoints=CORE_ENDPOINTS + ("xray", "kms", "monitoring"),
+        interface_endpoints=(*CORE_ENDPOINTS, "xray", "kms", "monitoring"),
         flow_log_retention_days=365,
     ),
     cluster=ClusterConfig(

@@ -10,10 +10,10 @@ services as configuration (environment variables rendered from the constructs th
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 
 
-class Service(str, Enum):
+class Service(StrEnum):
     PRODUCTS = "products"
     ORDERS = "orders"
     USERS = "users"
@@ -247,7 +247,7 @@ def env_var(kind: str, name: str) -> str:
     return prefixes[kind] + suffix
 
 
-class Access(str, Enum):
+class Access(StrEnum):
     """Who may call a route through API Gateway."""
 
     PUBLIC = "public"  # no token: catalog reads, and sign-up / sign-in which by nature precede a token

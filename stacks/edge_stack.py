@@ -17,11 +17,12 @@ from config.environment import ApiConfig, RemovalMode
 class EdgeStack(cdk.Stack):
     """Stateless: API Gateway -> VPC Link -> internal NLB (one listener and target group per service), WAF."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, config: ApiConfig, vpc: ec2.IVpc,
+    def __init__(self, scope: Construct, construct_id: str, *, config: ApiConfig, vpc: ec2.IVpc, vpc_cidr: str,
                  users: UserDirectory, logs_key: kms.IKey, log_retention_days: int, removal: RemovalMode,
                  **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
-        self.load_balancer = InternalLoadBalancer(self, "ServicesLoadBalancer", vpc=vpc, removal=removal,
+        self.load_balancer = InternalLoadBalancer(self, "ServicesLoadBalancer", vpc=vpc, vpc_cidr=vpc_cidr,
+                                                  removal=removal,
                                                   log_retention_days=log_retention_days)
         self.api = PlatformApi(self, "Api", config=config, user_pool=users.user_pool,
                                load_balancer=self.load_balancer, logs_key=logs_key,

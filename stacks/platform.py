@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 from pathlib import Path
 
 import aws_cdk as cdk
@@ -11,12 +12,13 @@ from config.environment import EnvironmentConfig
 from policies.nag import apply_packs
 from stacks.cluster_stack import ClusterStack
 from stacks.data_stack import DataStack
+from stacks.delivery_stack import DeliveryStack
 from stacks.edge_stack import EdgeStack
 from stacks.messaging_stack import MessagingStack
 from stacks.network_stack import NetworkStack
 
-
 CONTEXT_FILE = Path(__file__).resolve().parent.parent / "cdk.context.json"
+CDK_JSON = CONTEXT_FILE.with_name("cdk.json")
 
 
 class Platform:
@@ -26,7 +28,7 @@ class Platform:
         env = cdk.Environment(account=config.account, region=config.region)
         prefix = config.stack_prefix
 
-        def props(part: str, *, stateful: bool) -> dict[str, object]:
+        def props(part: str, *, stateful: bool) -> dict[str, Any]:
             return {
                 "env": env,
                 "stack_name": f"{prefix}-{part}",
@@ -46,16 +48,20 @@ class Platform:
         self.messaging = MessagingStack(app, f"{prefix}-Messaging", config=config.messaging, removal=config.removal,
                                         **props("Messaging", stateful=True))
         self.edge = EdgeStack(app, f"{prefix}-Edge", config=config.api, vpc=self.network.vpc,
+                              vpc_cidr=config.network.cidr,
                               users=self.data.users, logs_key=self.network.logs_key,
                               log_retention_days=config.log_retention_days, removal=config.removal,
                               **props("Edge", stateful=False))
+        self.delivery = DeliveryStack(app, f"{prefix}-Delivery", repository=config.github_repository,
+                                      environment=config.name, **props("Delivery", stateful=True))
         for key, value in {"environment": config.name, "application": "ecommerce-platform", **config.tags}.items():
             cdk.Tags.of(app).add(key, value)
 
 
 def build_app(config: EnvironmentConfig, *, outdir: str | None = None, nag: bool = True) -> tuple[cdk.App, Platform]:
-    # Synth never looks anything up: the committed context holds the configs' zones (see `python -m config`).
-    context: dict[str, object] = json.loads(CONTEXT_FILE.read_text())
+    # The same feature flags as the CLI (cdk.json), and the committed context holding the configs' zones so synth
+    # never looks anything up (see `python -m config`); in-process synth in tests thus matches `cdk synth`.
+    context: dict[str, object] = {**json.loads(CDK_JSON.read_text())["context"], **json.loads(CONTEXT_FILE.read_text())}
     app = cdk.App(outdir=outdir, context={**context, "env": config.name})
     if nag:
         apply_packs(app, ("AwsSolutions",))

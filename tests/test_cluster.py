@@ -1,0 +1,72 @@
+from __future__ import annotations
+
+import json
+
+from aws_cdk.assertions import Match
+
+from config.environment import CapacityKind
+from tests.conftest import Synthesized
+
+
+def test_cluster_runs_a_supported_version_privately_with_encrypted_secrets_and_full_logging(env: Synthesized) -> None:
+    cluster = next(iter(env.resources("Cluster", "AWS::EKS::Cluster").values()))["Properties"]
+    assert cluster["Version"] == env.config.cluster.kubernetes_version
+    assert cluster["ResourcesVpcConfig"]["EndpointPublicAccess"] is False
+    assert cluster["ResourcesVpcConfig"]["EndpointPrivateAccess"] is True
+    assert cluster["EncryptionConfig"][0]["Resources"] == ["secrets"]
+    logged = {t["Type"] for t in cluster["Logging"]["ClusterLogging"]["EnabledTypes"]}
+    assert logged == {"api", "audit", "authenticator", "controllerManager", "scheduler"}
+
+
+def test_cluster_uses_api_authentication_mode(env: Synthesized) -> None:
+    cluster = next(iter(env.resources("Cluster", "AWS::EKS::Cluster").values()))["Properties"]
+    assert cluster["AccessConfig"]["AuthenticationMode"] == "API"
+
+
+def test_admin_access_entry_comes_from_config(env: Synthesized) -> None:
+    entries = [e["Properties"] for e in env.resources("Cluster", "AWS::EKS::AccessEntry").values()
+               if e["Properties"]["PrincipalArn"] == env.config.cluster.admin_role_arn]
+    assert len(entries) == 1
+    (policy,) = entries[0]["AccessPolicies"]
+    assert policy["AccessScope"] == {"Type": "cluster"}
+    assert policy["PolicyArn"]["Fn::Join"][1][-1].endswith("/AmazonEKSClusterAdminPolicy")
+
+
+def test_node_groups_are_graviton_and_sized_per_config(env: Synthesized) -> None:
+    groups = env.resources("Cluster", "AWS::EKS::Nodegroup").values()
+    by_pool = {g["Properties"]["Labels"]["platform/pool"]: g["Properties"] for g in groups}
+    assert set(by_pool) == {p.name for p in env.config.cluster.node_pools}
+    for pool in env.config.cluster.node_pools:
+        group = by_pool[pool.name]
+        assert group["AmiType"] == "AL2023_ARM_64_STANDARD"
+        assert group["InstanceTypes"] == list(pool.instance_types)
+        assert group["CapacityType"] == pool.capacity.value
+        assert group["ScalingConfig"] == {"MinSize": pool.min_size, "DesiredSize": pool.desired_size,
+                                          "MaxSize": pool.max_size}
+
+
+def test_spot_where_the_environment_allows_it(dev: Synthesized, prod: Synthesized) -> None:
+    assert all(p.capacity == CapacityKind.SPOT for p in dev.config.cluster.node_pools if p.name == "workloads")
+    prod_groups = [g["Properties"] for g in prod.resources("Cluster", "AWS::EKS::Nodegroup").values()]
+    # Prod keeps an on-demand baseline able to hold every minimum replica if Spot capacity is reclaimed.
+    assert {g["CapacityType"] for g in prod_groups} == {"ON_DEMAND", "SPOT"}
+
+
+def test_pod_identity_agent_and_kubectl_provider_are_installed(env: Synthesized) -> None:
+    t = env.template("Cluster")
+    t.has_resource_properties("AWS::EKS::Addon", {"AddonName": "eks-pod-identity-agent"})
+    layers = env.resources("Cluster", "AWS::Lambda::LayerVersion").values()
+    assert any("kubectl" in json.dumps(layer).lower() for layer in layers)
+
+
+def test_load_balancer_controller_is_bound_by_pod_identity(env: Synthesized) -> None:
+    t = env.template("Cluster")
+    t.has_resource_properties("AWS::EKS::PodIdentityAssociation", {
+        "Namespace": "kube-system", "ServiceAccount": "aws-load-balancer-controller"})
+    t.has_resource_properties("Custom::AWSCDK-EKS-HelmChart", {"Chart": "aws-load-balancer-controller"})
+
+
+def test_control_plane_log_group_is_precreated_with_retention_and_cmk(env: Synthesized) -> None:
+    env.template("Cluster").has_resource_properties("AWS::Logs::LogGroup", {
+        "LogGroupName": f"/aws/eks/{env.config.stack_prefix.lower()}-cluster/cluster",
+        "RetentionInDays": env.config.log_retention_days, "KmsKeyId": Match.any_value()})

@@ -1,0 +1,116 @@
+"""A bad environment config fails with one line that names the key and what is allowed."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+
+from config.__main__ import CONTEXT_FILE, expected_context
+from config.environment import CapacityKind, ConfigError, EnvironmentConfig, NodePoolConfig, RemovalMode
+from config.environments import DEV, ENVIRONMENTS, PROD, load
+from tests.conftest import ROOT
+
+
+def replace(cfg: Any, path: str, value: object) -> Any:
+    head, _, rest = path.partition(".")
+    if not rest:
+        return dataclasses.replace(cfg, **{head: value})
+    return dataclasses.replace(cfg, **{head: replace(getattr(cfg, head), rest, value)})
+
+
+def error_of(cfg: EnvironmentConfig) -> str:
+    with pytest.raises(ConfigError) as info:
+        cfg.validate()
+    message = str(info.value)
+    assert "\n" not in message
+    return message
+
+
+@pytest.mark.parametrize("name", sorted(ENVIRONMENTS))
+def test_every_shipped_environment_is_valid(name: str) -> None:
+    assert load(name).name == name
+
+
+def test_default_environment_is_dev() -> None:
+    assert load(None) is DEV
+
+
+def test_unknown_environment_names_the_allowed_ones() -> None:
+    with pytest.raises(ConfigError) as info:
+        load("nope")
+    assert str(info.value) == "config error: env='nope' is invalid; allowed: dev, staging, prod"
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "expected"),
+    [
+        ("network.nat_gateways", 4, "dev.network.nat_gateways=4 is invalid; allowed: 1 to 3"),
+        ("network.nat_gateways", 0, "dev.network.nat_gateways=0"),
+        ("log_retention_days", -1, "dev.log_retention_days=-1 is invalid; allowed: one of 1, 3, 5"),
+        ("log_retention_days", 10, "dev.log_retention_days=10"),
+        ("network.availability_zones", ("eu-west-1a", "eu-west-1a", "eu-west-1b"), "dev.network.availability_zones"),
+        ("network.availability_zones", ("us-east-1a", "us-east-1b", "us-east-1c"), "dev.network.availability_zones"),
+        ("network.interface_endpoints", ("sqs", "ftp"), "dev.network.interface_endpoints"),
+        ("network.cidr", "10.0.0.0/8", "dev.network.cidr='10.0.0.0/8' is invalid; allowed: an IPv4 CIDR"),
+        ("account", "12345", "dev.account='12345' is invalid; allowed: a 12-digit AWS account id"),
+        ("region", "mars", "dev.region='mars'"),
+        ("cluster.kubernetes_version", "1.20", "dev.cluster.kubernetes_version='1.20' is invalid; allowed: 1.34, 1.35"),
+        ("cluster.admin_role_arn", "admin", "dev.cluster.admin_role_arn"),
+        ("database.max_capacity_acu", 0.5, "dev.database.max_capacity_acu"),
+        ("database.min_capacity_acu", 0.3, "dev.database.min_capacity_acu"),
+        ("database.backup_retention_days", 0, "dev.database.backup_retention_days=0 is invalid; allowed: 1 to 35"),
+        ("database.deletion_protection", True, "dev.database.deletion_protection=True"),
+        ("messaging.dlq_max_receive_count", 0, "dev.messaging.dlq_max_receive_count=0"),
+        ("messaging.message_retention_days", 15, "dev.messaging.message_retention_days=15"),
+        ("api.throttle_burst_limit", 10, "dev.api.throttle_burst_limit=10"),
+        ("api.cors_allowed_origins", ("*",), "dev.api.cors_allowed_origins"),
+        ("services.max_replicas", 0, "dev.services.max_replicas=0"),
+        ("alarms.evaluation_periods", 0, "dev.alarms.evaluation_periods=0 is invalid; allowed: a number > 0"),
+        ("removal", "explode", "dev.removal='explode'"),
+    ],
+)
+def test_bad_value_fails_with_one_line_naming_the_key(path: str, value: object, expected: str) -> None:
+    assert expected in error_of(replace(DEV, path, value))
+
+
+def test_x86_node_pool_is_refused() -> None:
+    pool = NodePoolConfig(name="x86", instance_types=("m5.large",), capacity=CapacityKind.ON_DEMAND,
+                          min_size=1, desired_size=1, max_size=1)
+    message = error_of(replace(DEV, "cluster.node_pools", (pool,)))
+    assert "dev.cluster.node_pools.x86.instance_types" in message and "Graviton" in message
+
+
+def test_spot_pool_needs_several_instance_types() -> None:
+    pool = NodePoolConfig(name="spot", instance_types=("m7g.large",), capacity=CapacityKind.SPOT,
+                          min_size=1, desired_size=1, max_size=2)
+    assert "at least 2 types for a SPOT pool" in error_of(replace(DEV, "cluster.node_pools", (pool,)))
+
+
+def test_retained_environment_must_protect_its_database() -> None:
+    cfg = replace(replace(PROD, "removal", RemovalMode.RETAIN), "database.deletion_protection", False)
+    assert "prod.database.deletion_protection=False" in error_of(cfg)
+
+
+def test_cli_prints_one_line_and_exits_2() -> None:
+    result = subprocess.run([sys.executable, "-m", "config", "nope"], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == ["config error: env='nope' is invalid; allowed: dev, staging, prod"]
+    assert "Traceback" not in result.stderr
+
+
+def test_make_synth_with_unknown_env_stops_in_one_line_before_any_work() -> None:
+    result = subprocess.run(["make", "--no-print-directory", "synth", "ENV=nope"], cwd=ROOT, capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode != 0
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "config error: env='nope' is invalid; allowed: dev, staging, prod" in lines[0]
+    assert result.stdout == ""
+
+
+def test_committed_context_holds_the_configured_zones_so_synth_never_looks_them_up() -> None:
+    assert json.loads(CONTEXT_FILE.read_text()) == expected_context()

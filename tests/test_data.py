@@ -1,0 +1,104 @@
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk.assertions import Match
+
+from config.topology import TABLES
+from tests.conftest import Synthesized
+
+
+def db_cluster(env: Synthesized) -> dict[str, Any]:
+    (resource,) = env.resources("Data", "AWS::RDS::DBCluster").values()
+    return resource
+
+
+def test_orders_database_is_aurora_postgresql_serverless_v2_encrypted_with_a_cmk(env: Synthesized) -> None:
+    props = db_cluster(env)["Properties"]
+    assert props["Engine"] == "aurora-postgresql"
+    assert props["StorageEncrypted"] is True and "Fn::GetAtt" in props["KmsKeyId"]
+    assert props["ServerlessV2ScalingConfiguration"] == {
+        "MinCapacity": env.config.database.min_capacity_acu, "MaxCapacity": env.config.database.max_capacity_acu}
+    assert props["BackupRetentionPeriod"] == env.config.database.backup_retention_days
+    instances = env.resources("Data", "AWS::RDS::DBInstance").values()
+    assert {i["Properties"]["DBInstanceClass"] for i in instances} == {"db.serverless"}
+
+
+def test_multi_az_and_deletion_protection_in_prod_only(dev: Synthesized, prod: Synthesized) -> None:
+    assert len(dev.resources("Data", "AWS::RDS::DBInstance")) == 1
+    assert len(prod.resources("Data", "AWS::RDS::DBInstance")) == 2
+    assert db_cluster(dev)["Properties"]["DeletionProtection"] is False
+    assert db_cluster(prod)["Properties"]["DeletionProtection"] is True
+    assert db_cluster(dev)["DeletionPolicy"] == "Delete"
+    assert db_cluster(prod)["DeletionPolicy"] == "Snapshot" or db_cluster(prod)["DeletionPolicy"] == "Retain"
+
+
+def test_database_lives_in_isolated_subnets_only(env: Synthesized) -> None:
+    (group,) = env.resources("Data", "AWS::RDS::DBSubnetGroup").values()
+    outputs = [s["Fn::GetStackOutput"]["OutputName"] for s in group["Properties"]["SubnetIds"]]
+    assert len(outputs) == 3 and all("IsolatedSubnet" in o for o in outputs)
+
+
+def test_database_port_is_admitted_only_from_the_orders_workload_and_rotation(env: Synthesized) -> None:
+    ingress = [r["Properties"] for r in env.resources("Data", "AWS::EC2::SecurityGroupIngress").values()]
+    sources = sorted(r["SourceSecurityGroupId"]["Fn::GetAtt"][0] for r in ingress)
+    assert len(sources) == 2
+    assert sources[0].startswith("OrdersDatabaseClusterRotationSingleUserSecurityGroup")
+    assert sources[1].startswith("OrdersDatabaseWorkloadSecurityGroup")
+    assert not [r for r in ingress if "CidrIp" in r or "CidrIpv6" in r]
+
+
+def test_credentials_are_generated_in_secrets_manager_and_rotated(env: Synthesized) -> None:
+    t = env.template("Data")
+    t.has_resource_properties("AWS::SecretsManager::Secret", {
+        "GenerateSecretString": Match.object_like({"SecretStringTemplate": '{"username":"orders_admin"}'}),
+        "KmsKeyId": Match.any_value()})
+    t.has_resource_properties("AWS::SecretsManager::RotationSchedule", {
+        "RotationRules": {"ScheduleExpression": f"rate({env.config.database.secret_rotation_days} days)"}})
+
+
+def test_database_forces_tls(env: Synthesized) -> None:
+    env.template("Data").has_resource_properties("AWS::RDS::DBClusterParameterGroup", {
+        "Parameters": Match.object_like({"rds.force_ssl": "1"})})
+
+
+def test_tables_are_on_demand_with_pitr_and_the_cmk(env: Synthesized) -> None:
+    tables = env.resources("Data", "AWS::DynamoDB::GlobalTable")
+    assert len(tables) == len(TABLES) == 3
+    for table in tables.values():
+        props = table["Properties"]
+        assert props["BillingMode"] == "PAY_PER_REQUEST"
+        assert props["SSESpecification"]["SSEType"] == "KMS"
+        replica = props["Replicas"][0]
+        assert replica["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
+        assert "KMSMasterKeyId" in replica["SSESpecification"]
+
+
+def test_table_keys_and_indexes_follow_the_topology(env: Synthesized) -> None:
+    tables = env.resources("Data", "AWS::DynamoDB::GlobalTable")
+    for definition in TABLES:
+        (props,) = [t["Properties"] for k, t in tables.items() if k.startswith(definition.construct_id)]
+        assert [k["AttributeName"] for k in props["KeySchema"]] == ["pk", "sk"]
+        assert sorted(i["IndexName"] for i in props["GlobalSecondaryIndexes"]) == sorted(
+            i.name for i in definition.indexes)
+
+
+def test_stateful_resources_are_kept_in_prod_and_destroyable_in_dev(dev: Synthesized, prod: Synthesized) -> None:
+    for type_ in ("AWS::DynamoDB::GlobalTable", "AWS::KMS::Key", "AWS::Cognito::UserPool"):
+        assert {r["DeletionPolicy"] for r in dev.resources("Data", type_).values()} == {"Delete"}
+        assert {r["DeletionPolicy"] for r in prod.resources("Data", type_).values()} == {"Retain"}
+    for table in prod.resources("Data", "AWS::DynamoDB::GlobalTable").values():
+        assert table["Properties"]["Replicas"][0]["DeletionProtectionEnabled"] is True
+
+
+def test_keys_rotate(env: Synthesized) -> None:
+    for part in ("Network", "Cluster", "Data", "Messaging"):
+        for key in env.resources(part, "AWS::KMS::Key").values():
+            assert key["Properties"]["EnableKeyRotation"] is True
+
+
+def test_stateful_stacks_are_termination_protected_outside_dev(dev: Synthesized, prod: Synthesized) -> None:
+    for part in ("Network", "Data", "Messaging"):
+        assert not getattr(dev.platform, part.lower()).termination_protection
+        assert getattr(prod.platform, part.lower()).termination_protection
+    assert not prod.platform.edge.termination_protection

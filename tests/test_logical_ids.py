@@ -1,0 +1,38 @@
+"""Logical IDs of stateful resources never change: a new ID makes CloudFormation replace the resource (a new,
+empty database, table or key). If this test fails, the change would destroy data; rename nothing here."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import Synthesized
+
+PINNED: dict[str, dict[str, str]] = {
+    "Network": {
+        "LogsKeyFE4C4A83": "AWS::KMS::Key",
+        "NetworkVpc7FB7348F": "AWS::EC2::VPC",
+    },
+    "Data": {
+        "OrdersDatabaseKey2EE110A0": "AWS::KMS::Key",
+        "TablesKey87EE13D9": "AWS::KMS::Key",
+        "OrdersDatabaseClusterAE2D01D0": "AWS::RDS::DBCluster",
+        "ProductsTableAE4DA8BF": "AWS::DynamoDB::GlobalTable",
+        "UsersTable695FA693": "AWS::DynamoDB::GlobalTable",
+        "InventoryTable0EC4A984": "AWS::DynamoDB::GlobalTable",
+        "UsersUserPool7E610616": "AWS::Cognito::UserPool",
+    },
+    "Messaging": {
+        "TopicsKey9F724072": "AWS::KMS::Key",
+        "QueuesKeyBC049B51": "AWS::KMS::Key",
+    },
+    "Cluster": {
+        "PlatformSecretsKey2CEA46FC": "AWS::KMS::Key",
+    },
+}
+
+
+@pytest.mark.parametrize("part", sorted(PINNED))
+def test_stateful_logical_ids_are_pinned(env: Synthesized, part: str) -> None:
+    resources = env.template_json(part)["Resources"]
+    actual = {logical_id: resources.get(logical_id, {}).get("Type") for logical_id in PINNED[part]}
+    assert actual == PINNED[part]
