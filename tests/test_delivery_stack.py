@@ -1,0 +1,85 @@
+"""Delivery stack: GitHub OIDC trust is exact, and a deploy role can do nothing but assume the CDK bootstrap roles."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from cdk_constructs.github_deploy import BOOTSTRAP_ROLE_KINDS
+from policies.report import read_findings
+from tests.conftest import Synthesized
+
+
+def _roles(env: Synthesized) -> dict[str, dict[str, Any]]:
+    return env.resources("Delivery", "AWS::IAM::Role")
+
+
+def test_one_provider_and_one_role_per_environment(env: Synthesized) -> None:
+    providers = env.resources("Delivery", "AWS::IAM::OIDCProvider")
+    assert [p["Properties"] for p in providers.values()] == [{
+        "ClientIdList": ["sts.amazonaws.com"],
+        "Url": "https://token.actions.githubusercontent.com",
+        "Tags": [{"Key": "application", "Value": "ecommerce-platform"},
+                 {"Key": "environment", "Value": env.config.name}],
+    }]
+    assert len(_roles(env)) == 1
+    # Native resources only: no custom resource (and so no Lambda) is needed for the provider.
+    types = {r["Type"] for r in env.template_json("Delivery")["Resources"].values()}
+    assert types - {"AWS::CDK::Metadata"} == {"AWS::IAM::OIDCProvider", "AWS::IAM::Role"}
+
+
+def test_trust_policy_is_this_repository_and_environment_only(env: Synthesized) -> None:
+    (role,) = _roles(env).values()
+    (provider_id,) = env.resources("Delivery", "AWS::IAM::OIDCProvider")
+    assert role["Properties"]["AssumeRolePolicyDocument"] == {
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Action": "sts:AssumeRoleWithWebIdentity",
+            "Effect": "Allow",
+            "Principal": {"Federated": {"Ref": provider_id}},
+            "Condition": {"StringEquals": {
+                "token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
+                "token.actions.githubusercontent.com:sub":
+                    f"repo:{env.config.github_repository}:environment:{env.config.name}",
+            }},
+        }],
+    }
+    assert role["Properties"]["RoleName"] == f"github-deploy-{env.config.name}"
+    assert role["Properties"]["MaxSessionDuration"] == 3600
+
+
+def test_deploy_role_can_only_assume_the_bootstrap_roles(env: Synthesized) -> None:
+    (role,) = _roles(env).values()
+    props = role["Properties"]
+    assert "ManagedPolicyArns" not in props and "PermissionsBoundary" not in props
+    # No other policy resource attaches anything to the role.
+    template = env.template_json("Delivery")["Resources"]
+    assert not [r for r in template.values() if r["Type"] in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy")]
+    (policy,) = props["Policies"]
+    account, region = env.config.account, env.config.region
+    assert policy["PolicyDocument"]["Statement"] == [{
+        "Action": "sts:AssumeRole",
+        "Effect": "Allow",
+        "Resource": [f"arn:aws:iam::{account}:role/cdk-hnb659fds-{kind}-role-{account}-{region}"
+                     for kind in BOOTSTRAP_ROLE_KINDS],
+    }]
+
+
+def test_stack_name_and_no_nag_finding(env: Synthesized) -> None:
+    assert f"{env.config.stack_prefix}-Delivery" in env.stack_names()
+    findings = [f for f in read_findings(env.outdir / "validation-report.json")
+                if f.path.startswith(f"{env.config.stack_prefix}-Delivery/")]
+    # Nothing to acknowledge: no wildcard, no managed policy, no Lambda.
+    assert findings == []
+
+
+@pytest.mark.parametrize("repository", ["example-org", "a/b/c", "https://github.com/a/b", "-bad/name", "a/b.git"])
+def test_repository_must_be_owner_slash_name(repository: str) -> None:
+    import dataclasses
+
+    from config.environment import ConfigError
+    from config.environments import DEV
+
+    with pytest.raises(ConfigError, match="github_repository"):
+        dataclasses.replace(DEV, github_repository=repository).validate()
