@@ -13,7 +13,6 @@ from policies.nag import apply_packs
 from stacks.cluster_stack import ClusterStack
 from stacks.data_stack import DataStack
 from stacks.delivery_stack import DeliveryStack
-from stacks.delivery_stack import DeliveryStack
 from stacks.edge_stack import EdgeStack
 from stacks.messaging_stack import MessagingStack
 from stacks.network_stack import NetworkStack
@@ -53,8 +52,6 @@ class Platform:
                               users=self.data.users, logs_key=self.network.logs_key,
                               log_retention_days=config.log_retention_days, removal=config.removal,
                               **props("Edge", stateful=False))
-        self.delivery = DeliveryStack(app, f"{prefix}-Delivery", repository=config.github_repository,
-                                      environment=config.name, **props("Delivery", stateful=True))
         self.delivery = DeliveryStack(app, f"{prefix}-Delivery", repository=config.github_repository,
                                       environment=config.name, **props("Delivery", stateful=True))
         for key, value in {"environment": config.name, "application": "ecommerce-platform", **config.tags}.items():
