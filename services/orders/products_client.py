@@ -31,7 +31,7 @@ class ProductsClient:
     def __init__(self, base_url: str) -> None:
         self._http = httpx.Client(
             base_url=base_url,
-            timeout=httpx.Timeout(2.0, connect=1.0),
+            timeout=httpx.Timeout(5.0, connect=1.0),  # read: products answers from DynamoDB in ms; 5 s absorbs bursts
             limits=httpx.Limits(max_connections=50, max_keepalive_connections=20),
         )
 

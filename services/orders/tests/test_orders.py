@@ -1,0 +1,201 @@
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import psycopg
+import pytest
+
+from config.topology import Service
+from conftest import Api, UserSession, fields, stock, wait_status, wait_until
+from tools.local_platform import SERVICES_DIR, LocalPlatform, free_port
+from tools.workflows import WORKFLOWS, Client
+
+O = Service.ORDERS
+
+
+@pytest.fixture(scope="module")
+def client(platform: LocalPlatform) -> Client:
+    return Client(platform)
+
+
+@pytest.mark.parametrize("name", list(WORKFLOWS))
+def test_seed_workflow(client: Client, name: str) -> None:
+    WORKFLOWS[name](client)
+
+
+def test_validation_names_the_field(api: Api, new_user: Callable[[], UserSession],
+                                    make_product: Callable[..., str]) -> None:
+    pid = make_product(stock=1)
+    u = new_user()
+    line = {"product_id": pid, "quantity": 1}
+    cases: list[tuple[dict[str, str], object, str]] = [
+        (u.headers, {"lines": [line]}, "Idempotency-Key"),
+        ({**u.headers, "Idempotency-Key": ""}, {"lines": [line]}, "Idempotency-Key"),
+        (u.order_headers(), {}, "lines"),
+        (u.order_headers(), {"lines": []}, "lines"),
+        (u.order_headers(), {"lines": [line] * 21}, "lines"),
+        (u.order_headers(), {"lines": [{"product_id": pid, "quantity": 0}]}, "lines[0].quantity"),
+        (u.order_headers(), {"lines": [{"product_id": pid, "quantity": "two"}]}, "lines[0].quantity"),
+        (u.order_headers(), {"lines": [{"product_id": pid, "quantity": 1001}]}, "lines[0].quantity"),
+        (u.order_headers(), {"lines": [{"quantity": 1}]}, "lines[0].product_id"),
+        (u.order_headers(), {"lines": [{"product_id": "", "quantity": 1}]}, "lines[0].product_id"),
+        (u.order_headers(), {"lines": [line, {"product_id": str(uuid.uuid4()), "quantity": 1}]}, "lines[1].product_id"),
+        (u.order_headers(), {"lines": [line, line]}, "lines[1].product_id"),
+        (u.order_headers(), {"lines": [line], "coupon": "X"}, "coupon"),
+    ]
+    for headers, body, field in cases:
+        r = api.call("POST", O, "/orders", headers, json=body)
+        assert r.status_code == 422, (body, r.text)
+        assert field in fields(r), (body, r.text)
+    assert fields(api.call("GET", O, "/orders/not-a-uuid", u.headers)) == ["orderId"]
+    assert fields(api.call("POST", O, "/orders/not-a-uuid/cancel", u.headers)) == ["orderId"]
+    assert fields(api.call("GET", O, "/orders", u.headers, params={"limit": 0})) == ["limit"]
+    assert fields(api.call("GET", O, "/orders", u.headers, params={"next": "%%%"})) == ["next"]
+    assert api.call("POST", O, "/orders", json={"lines": [line]}).status_code == 401
+
+
+def test_idempotency_key(platform: LocalPlatform, api: Api, new_user: Callable[[], UserSession],
+                         make_product: Callable[..., str]) -> None:
+    pid = make_product(stock=100)
+    u = new_user()
+    headers = u.order_headers("retry-me")
+    body = {"lines": [{"product_id": pid, "quantity": 1}]}
+    first = api.call("POST", O, "/orders", headers, json=body)
+    again = api.call("POST", O, "/orders", headers, json=body)
+    assert first.status_code == again.status_code == 201
+    assert first.json()["order_id"] == again.json()["order_id"]
+    assert again.headers.get("Idempotent-Replayed") == "true"
+    r = api.call("POST", O, "/orders", headers, json={"lines": [{"product_id": pid, "quantity": 2}]})
+    assert r.status_code == 409 and r.json()["error"] == "idempotency_key_reused"
+    # concurrent retries with a fresh key: still one order
+    key = u.order_headers("concurrent")
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(lambda _: httpx.post(api.url(O, "/orders"), headers=key, json=body, timeout=30),
+                                range(8)))
+    assert {r.status_code for r in results} == {201}
+    assert len({r.json()["order_id"] for r in results}) == 1
+    with psycopg.connect(platform.orders_dsn()) as conn:
+        count = conn.execute("SELECT count(*) FROM orders WHERE customer_id = %s", (u.sub,)).fetchone()
+    assert count == (2,)
+    # the same key from another customer is another order
+    other = new_user()
+    assert api.call("POST", O, "/orders", other.order_headers("retry-me"), json=body).json()["order_id"] != \
+        first.json()["order_id"]
+
+
+def test_only_own_orders_listing_and_cancel(api: Api, admin: dict[str, str], new_user: Callable[[], UserSession],
+                                            make_product: Callable[..., str]) -> None:
+    pid = make_product(stock=5)
+    alice, bob = new_user(), new_user()
+    ids = [api.call("POST", O, "/orders", alice.order_headers(),
+                    json={"lines": [{"product_id": pid, "quantity": 1}]}).json()["order_id"] for _ in range(3)]
+    assert api.call("GET", O, f"/orders/{ids[0]}", bob.headers).status_code == 404
+    assert api.call("POST", O, f"/orders/{ids[0]}/cancel", bob.headers).status_code == 404
+    assert api.call("GET", O, "/orders", bob.headers).json()["items"] == []
+    page1 = api.call("GET", O, "/orders", alice.headers, params={"limit": 2}).json()
+    page2 = api.call("GET", O, "/orders", alice.headers, params={"limit": 2, "next": page1["next"]}).json()
+    assert [o["order_id"] for o in page1["items"] + page2["items"]] == ids[::-1]
+    for oid in ids:
+        wait_status(api, alice, oid, "RESERVED")
+    assert stock(api, admin, pid) == {"product_id": pid, "available": 2, "reserved": 3}
+    r = api.call("POST", O, f"/orders/{ids[0]}/cancel", alice.headers)
+    assert r.status_code == 200 and r.json()["status"] == "CANCELLED"
+    assert api.call("POST", O, f"/orders/{ids[0]}/cancel", alice.headers).status_code == 200  # idempotent
+    wait_until(lambda: stock(api, admin, pid)["available"] == 3, what="ReleaseStock applied")
+    assert stock(api, admin, pid)["reserved"] == 2
+    assert api.call("GET", O, f"/orders/{uuid.uuid4()}", alice.headers).status_code == 404
+
+
+def test_cancel_confirmed_is_409(client: Client, api: Api) -> None:
+    result = client.req  # reuse the workflow client for a confirmed order
+    pid = client.product_with_stock(price_cents=100, units=1)
+    user = client.register_and_login(f"c-{uuid.uuid4().hex[:8]}@example.com", "C")
+    order = result("POST", O, "/orders", 201, {**user["headers"], "Idempotency-Key": "k"},
+                   json={"lines": [{"product_id": pid, "quantity": 1}]})
+    client.pay(client.wait_order(user["headers"], order["order_id"], "RESERVED"))
+    client.wait_order(user["headers"], order["order_id"], "CONFIRMED")
+    r = api.call("POST", O, f"/orders/{order['order_id']}/cancel", user["headers"])
+    assert r.status_code == 409 and r.json()["error"] == "invalid_state"
+
+
+def test_order_placed_while_aws_down_is_published_when_back(
+        platform: LocalPlatform, api: Api, new_user: Callable[[], UserSession],
+        make_product: Callable[..., str]) -> None:
+    pid = make_product(stock=3)
+    u = new_user()
+    with platform.aws_down(Service.ORDERS):
+        r = api.call("POST", O, "/orders", u.order_headers(), json={"lines": [{"product_id": pid, "quantity": 1}]})
+        assert r.status_code == 201, r.text  # PostgreSQL is up: the order and its outbox rows commit
+        oid = r.json()["order_id"]
+        with psycopg.connect(platform.orders_dsn()) as conn:
+            pending = conn.execute("SELECT type FROM outbox WHERE published_at IS NULL AND payload->'data'->>"
+                                   "'order_id' = %s ORDER BY type", (oid,)).fetchall()
+        assert pending == [("OrderPlaced",), ("ReserveStock",)]
+        import time
+
+        time.sleep(2)
+        assert api.call("GET", O, f"/orders/{oid}", u.headers).json()["status"] == "PENDING"
+    wait_status(api, u, oid, "RESERVED", timeout=60)
+    with psycopg.connect(platform.orders_dsn()) as conn:
+        left = conn.execute("SELECT count(*) FROM outbox WHERE published_at IS NULL AND payload->'data'->>"
+                            "'order_id' = %s", (oid,)).fetchone()
+    assert left == (0,)
+
+
+def test_products_down_is_503(platform: LocalPlatform, new_user: Callable[[], UserSession]) -> None:
+    """A second orders API whose PRODUCTS_URL points at a closed port answers 503 JSON, not 500."""
+    port = free_port()
+    env = {**platform.env_for(Service.ORDERS), "PRODUCTS_URL": f"http://127.0.0.1:{free_port()}"}
+    proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "orders.app:app", "--port", str(port)],
+                            cwd=SERVICES_DIR, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        base = f"http://127.0.0.1:{port}"
+
+        def up() -> bool:
+            try:
+                return httpx.get(base + "/readyz").status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        wait_until(up, what="second orders API")
+        u = new_user()
+        r = httpx.post(base + "/orders", headers=u.order_headers(), timeout=30,
+                       json={"lines": [{"product_id": "p", "quantity": 1}]})
+        assert r.status_code == 503 and r.json()["error"] == "unavailable"
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    assert os.environ is not None
+
+
+def test_same_event_twice_changes_state_once(platform: LocalPlatform, client: Client) -> None:
+    """A PaymentConfirmed delivered twice: one CONFIRMED transition, one OrderConfirmed in the outbox."""
+    pid = client.product_with_stock(price_cents=700, units=2)
+    user = client.register_and_login(f"d-{uuid.uuid4().hex[:8]}@example.com", "D")
+    order = client.req("POST", O, "/orders", 201, {**user["headers"], "Idempotency-Key": "dup"},
+                       json={"lines": [{"product_id": pid, "quantity": 1}]})
+    reserved = client.wait_order(user["headers"], order["order_id"], "RESERVED")
+    sqs = platform.client("sqs")
+    import json as _json
+
+    event = {"id": str(uuid.uuid4()), "type": "PaymentConfirmed", "version": 1, "time": "2025-01-01T00:00:00Z",
+             "source": "payment-provider", "correlation_id": "dup-test",
+             "data": {"order_id": reserved["order_id"], "payment_id": "p-1", "amount_cents": 700, "currency": "EUR"}}
+    for _ in range(2):
+        sqs.send_message(QueueUrl=platform.resources.queue_urls["orders-payment-events"],
+                         MessageBody=_json.dumps(event))
+    client.wait_order(user["headers"], order["order_id"], "CONFIRMED")
+    wait_until(lambda: int(sqs.get_queue_attributes(
+        QueueUrl=platform.resources.queue_urls["orders-payment-events"], AttributeNames=["All"])["Attributes"][
+        "ApproximateNumberOfMessagesNotVisible"]) == 0, what="both deliveries handled")
+    with psycopg.connect(platform.orders_dsn()) as conn:
+        n = conn.execute("SELECT count(*) FROM outbox WHERE type = 'OrderConfirmed' AND payload->'data'->>"
+                         "'order_id' = %s", (order["order_id"],)).fetchone()
+        seen = conn.execute("SELECT count(*) FROM processed_events WHERE event_id = %s", (event["id"],)).fetchone()
+    assert n == (1,) and seen == (1,)
