@@ -14,17 +14,23 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # Check the environment's config when the Makefile is read: a bad ENV or value stops make with one line.
 ifneq ($(filter synth bench-synth diff cost diagram compliance access-report,$(MAKECMDGOALS)),)
+ifneq ($(ENV),seed-literal)
 CONFIG_ERROR := $(shell python3 -m config $(ENV) 2>&1 >/dev/null)
 ifneq ($(CONFIG_ERROR),)
 $(error $(CONFIG_ERROR))
 endif
 endif
+endif
 
 .PHONY: help setup system-deps synth synth-all test lint typecheck unit bench-synth local e2e bench-services clean
+.PHONY: cost cost-seed cost-all diagram
 
 help:
 	@echo "make synth [ENV=dev|staging|prod]   synthesize one environment into cdk.out/ with cdk-nag"
 	@echo "make test                           lint, type check and run every test"
+	@echo "make cost [ENV=dev|staging|prod|seed-literal]  monthly cost estimate -> cdk.out/cost.md, cdk.out/cost.json"
+	@echo "make cost-seed | cost-all            the seed taken literally; every env + summary -> cdk.out/cost/"
+	@echo "make diagram [ENV=...]               architecture diagram from the synthesized app -> cdk.out/diagram/"
 	@echo "make bench-synth                    time cdk synth per environment against an empty app"
 	@echo "make local | e2e | bench-services   run the services locally (PostgreSQL + moto)"
 
@@ -74,6 +80,18 @@ e2e: setup
 
 bench-services: setup
 	$(PY) -m tools.bench_services
+
+cost: setup
+	$(PY) -m tools.cost $(ENV) --out cdk.out
+
+cost-seed: setup
+	$(PY) -m tools.cost seed-literal --out cdk.out
+
+cost-all: setup
+	$(PY) -m tools.cost --all --out cdk.out
+
+diagram: setup
+	$(PY) -m tools.diagram $(ENV) --out cdk.out/diagram
 
 clean:
 	rm -rf cdk.out cdk.out.* .pytest_cache .mypy_cache .ruff_cache

@@ -36,6 +36,16 @@ def summary(reports: dict[str, CostReport]) -> tuple[str, dict[str, object]]:
     if prod and seed:
         data["prod_over_seed_literal"] = round(prod / seed, 4)
         lines += ["", f"prod / seed-literal = {prod / seed:.3f} (saving {1 - prod / seed:.1%} on the same usage)"]
+    if prod and seed:
+        # The seed has no WAF, no customer managed keys and a default-tier (Essentials) user pool: those are
+        # security additions, not resource-management strategies, so the like-for-like ratio leaves them out.
+        extra = ("AWS::Cognito::UserPool", "AWS::WAFv2::WebACL", "AWS::KMS::Key")
+        p_like = sum(v for k, v in reports["prod"].by_type().items() if k not in extra)
+        s_like = sum(v for k, v in reports["seed-literal"].by_type().items() if k not in extra)
+        data["like_for_like"] = {"excluded_types": list(extra), "prod_usd": round(p_like, 2),
+                                 "seed_literal_usd": round(s_like, 2), "ratio": round(p_like / s_like, 4)}
+        lines += [f"like for like (without {', '.join(extra)}): prod ${p_like:,.2f} / seed-literal "
+                  f"${s_like:,.2f} = {p_like / s_like:.3f}"]
     if prod and dev:
         data["dev_over_prod"] = round(dev / prod, 4)
         lines += [f"dev / prod = {dev / prod:.3f}"]

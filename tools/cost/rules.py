@@ -257,8 +257,13 @@ def lambda_function(r: Resource, c: Context) -> list[Line]:
 def nat_gateway(r: Resource, c: Context) -> list[Line]:
     n = c.count("AWS::EC2::NatGateway")
     gib = c.usage.nat_processed_gib / n
-    return [c.line(r, "NAT gateway hours", c.hours, "vpc.nat_gateway_hour"),
-            c.line(r, f"NAT data processed (usage.nat_processed_gib / {n} gateways)", gib, "vpc.nat_gateway_gb")]
+    lines = [c.line(r, "NAT gateway hours", c.hours, "vpc.nat_gateway_hour"),
+             c.line(r, f"NAT data processed (usage.nat_processed_gib / {n} gateways)", gib, "vpc.nat_gateway_gb")]
+    if not any(e.props.get("VpcEndpointType") == "Interface" for e in c.of_type("AWS::EC2::VPCEndpoint")):
+        # Without interface endpoints the AWS API traffic they would carry crosses the NATs instead.
+        lines.append(c.line(r, f"NAT data for AWS APIs, no interface endpoints (usage.endpoint_processed_gib / {n})",
+                            c.usage.endpoint_processed_gib / n, "vpc.nat_gateway_gb"))
+    return lines
 
 
 def eip(r: Resource, c: Context) -> list[Line]:

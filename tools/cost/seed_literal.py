@@ -102,7 +102,7 @@ class SeedApp:
                 vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS), multi_az=True,
                 allocated_storage=max(20, math.ceil(reference.usage.stored_gib_database))
                 if service.value == "orders" else 20,
-                storage_type=rds.StorageType.GP2, removal_policy=cdk.RemovalPolicy.DESTROY,
+                storage_type=rds.StorageType.GP2, storage_encrypted=True, removal_policy=cdk.RemovalPolicy.DESTROY,
                 deletion_protection=False)
         usage = reference.usage
         rcu = _capacity(usage.dynamodb_read_units_per_month, len(TABLES))
