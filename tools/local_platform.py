@@ -34,27 +34,24 @@ from typing import Any
 import boto3
 import httpx
 
-from config import topology
+from config import environments, topology
 from config.topology import Service
 from tools.tcp_proxy import TcpProxy
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVICES_DIR = ROOT / "services"
 REGION = "us-east-1"
-# Fallback when config/ carries no per-environment messaging settings (the CDK side owns those).
-DEFAULT_MAX_RECEIVE_COUNT = 5
-DEFAULT_VISIBILITY_TIMEOUT = 30
+LOCAL_ENVIRONMENT = "dev"  # the local platform mirrors the dev environment's messaging settings
 FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
 
 
 def default_max_receive_count() -> int:
-    """maxReceiveCount from the typed environment config when it defines one, else DEFAULT_MAX_RECEIVE_COUNT."""
-    try:
-        from config import environments  # type: ignore[attr-defined]  # owned by the CDK side; may not exist
+    """The redrive policy's maxReceiveCount of the dev environment (config/environments.py), as CDK deploys it."""
+    return environments.load(LOCAL_ENVIRONMENT).messaging.dlq_max_receive_count
 
-        return int(environments.get("dev").messaging.max_receive_count)
-    except Exception:
-        return DEFAULT_MAX_RECEIVE_COUNT
+
+def default_visibility_timeout() -> int:
+    return environments.load(LOCAL_ENVIRONMENT).messaging.visibility_timeout_seconds
 
 
 def free_port() -> int:
@@ -99,7 +96,9 @@ class Postgres:
             self.as_user = ["runuser", "-u", "postgres", "--"]
 
     def _run(self, *cmd: str) -> None:
-        subprocess.run([*self.as_user, *cmd], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        # argv built here from fixed PostgreSQL binaries and our own temp paths, never from user input
+        subprocess.run([*self.as_user, *cmd], check=True, stdout=subprocess.DEVNULL,  # noqa: S603
+                       stderr=subprocess.PIPE)
 
     def start(self) -> None:
         self.dir.mkdir()
@@ -140,7 +139,7 @@ class LocalPlatform:
         self,
         *,
         max_receive_count: int | None = None,
-        visibility_timeout: int = DEFAULT_VISIBILITY_TIMEOUT,
+        visibility_timeout: int | None = None,
         ports: dict[Service, int] | None = None,
         free_ports: bool = False,
         moto_port: int | None = None,
@@ -151,7 +150,7 @@ class LocalPlatform:
         verbose: bool = False,
     ) -> None:
         self.max_receive_count = max_receive_count or default_max_receive_count()
-        self.visibility_timeout = visibility_timeout
+        self.visibility_timeout = visibility_timeout or default_visibility_timeout()
         if ports is None:
             ports = {s: free_port() for s in topology.SERVICES} if free_ports else dict(topology.LISTENER_PORTS)
         self.ports = ports
@@ -192,8 +191,10 @@ class LocalPlatform:
         return self.pg.dsn("orders", self.db_password, "orders")
 
     def client(self, name: str) -> Any:
-        return boto3.session.Session(region_name=REGION, aws_access_key_id="testing",
-                                     aws_secret_access_key="testing").client(name, endpoint_url=self.moto_url)
+        return boto3.session.Session(
+            region_name=REGION, aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        ).client(name, endpoint_url=self.moto_url)
 
     # --- lifecycle -------------------------------------------------------------------------------------------
     def __enter__(self) -> LocalPlatform:
@@ -248,8 +249,9 @@ class LocalPlatform:
             shutil.rmtree(self.workdir, ignore_errors=True)
 
     def _spawn(self, name: str, cmd: list[str], env: dict[str, str]) -> None:
-        out: Any = None if self.verbose else open(self.logdir / f"{name}.log", "ab")  # noqa: SIM115
-        p = subprocess.Popen(cmd, cwd=SERVICES_DIR, env=env, stdout=out, stderr=subprocess.STDOUT,
+        out: Any = None if self.verbose else open(self.logdir / f"{name}.log", "ab")
+        # cmd: our interpreter and module names; no shell, no user input
+        p = subprocess.Popen(cmd, cwd=SERVICES_DIR, env=env, stdout=out, stderr=subprocess.STDOUT,  # noqa: S603
                              start_new_session=True)
         self.procs.append((name, p))
 
@@ -377,7 +379,9 @@ class LocalPlatform:
         finally:
             proxy.up()
 
-    def user_token(self, username: str, password: str = "Passw0rd-local", groups: tuple[str, ...] = ()) -> str:
+    def user_token(
+        self, username: str, password: str = "Passw0rd-local", groups: tuple[str, ...] = ()  # noqa: S107 - local only
+    ) -> str:
         """Create a confirmed user (as an administrator would) and sign in; returns an access token."""
         idp = self.client("cognito-idp")
         pool = self.resources.user_pool_id
@@ -403,7 +407,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.local_platform", description=__doc__.split("\n\n")[0])
     parser.add_argument("--max-receive-count", type=int, default=None,
                         help=f"receives before a message goes to its DLQ (default {default_max_receive_count()})")
-    parser.add_argument("--visibility-timeout", type=int, default=DEFAULT_VISIBILITY_TIMEOUT)
+    parser.add_argument("--visibility-timeout", type=int, default=None,
+                        help=f"queue visibility timeout in seconds (default {default_visibility_timeout()})")
     parser.add_argument("--moto-port", type=int, default=5000)
     parser.add_argument("--verbose", action="store_true", help="service logs to this terminal instead of files")
     args = parser.parse_args(argv)

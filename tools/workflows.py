@@ -51,7 +51,9 @@ class Client:
         self.req("POST", Service.INVENTORY, f"/inventory/{pid}/adjust", 200, self.admin, json={"delta": units})
         return pid
 
-    def register_and_login(self, email: str, name: str, password: str = "Str0ng-pass") -> dict[str, Any]:
+    def register_and_login(
+        self, email: str, name: str, password: str = "Str0ng-pass"  # noqa: S107 - throwaway local user
+    ) -> dict[str, Any]:
         reg = self.req("POST", Service.USERS, "/users/register", 201, json={"email": email, "password": password,
                                                                               "name": name})
         # Stands in for the user following Cognito's verification email (see services/users/app.py).

@@ -1,11 +1,13 @@
-"""FastAPI scaffolding shared by the four APIs: JSON errors, request ids, health endpoints, auth dependencies."""
+"""FastAPI scaffolding shared by the four APIs: JSON errors, request ids, health endpoints, auth dependencies.
 
-from __future__ import annotations
+No `from __future__ import annotations` here: FastAPI resolves the dependency annotations of the closures in
+`auth_dependencies` at runtime, and postponed (string) annotations cannot see closure variables.
+"""
 
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -170,7 +172,7 @@ def auth_dependencies(
 ) -> tuple[Callable[..., Awaitable[Principal]], Callable[..., Awaitable[Principal]]]:
     """(current_user, admin_user) FastAPI dependencies bound to a lazily built verifier."""
 
-    async def current_user(creds: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> Principal:
+    async def current_user(creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Principal:
         if creds is None or creds.scheme.lower() != "bearer":
             raise ApiError(401, "unauthorized", "missing bearer token")
         try:
@@ -179,7 +181,7 @@ def auth_dependencies(
         except AuthError as exc:
             raise ApiError(401, "unauthorized", str(exc)) from None
 
-    async def admin_user(principal: Principal = Depends(current_user)) -> Principal:
+    async def admin_user(principal: Annotated[Principal, Depends(current_user)]) -> Principal:
         if not principal.is_admin:
             raise ApiError(403, "forbidden", "admin group membership required")
         return principal

@@ -55,14 +55,12 @@ class Verifier:
             raise AuthError(f"cannot fetch signing keys: {exc}") from None
         except jwt.PyJWTError as exc:
             raise AuthError(str(exc)) from None
-        token_use = claims.get("token_use")
-        if token_use == "access":
-            client = claims.get("client_id")
-        elif token_use == "id":
-            client = claims.get("aud")
-        else:
+        token_use = str(claims.get("token_use"))
+        # Access tokens name the app client in `client_id`, ID tokens in `aud`.
+        client_claim = {"access": "client_id", "id": "aud"}.get(token_use)
+        if client_claim is None:
             raise AuthError("token_use must be access or id")
-        if client != self.client_id:
+        if claims.get(client_claim) != self.client_id:
             raise AuthError("token was issued to another app client")
         groups = claims.get("cognito:groups") or []
         return Principal(

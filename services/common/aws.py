@@ -25,5 +25,5 @@ def client(name: str) -> Any:
     cache: dict[str, Any] = getattr(_local, "clients", None) or {}
     _local.clients = cache
     if name not in cache:
-        cache[name] = boto3.session.Session(region_name=os.environ["AWS_REGION"]).client(name, config=_CONFIG)  # type: ignore[call-overload]
+        cache[name] = boto3.session.Session(region_name=os.environ["AWS_REGION"]).client(name, config=_CONFIG)
     return cache[name]

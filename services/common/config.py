@@ -1,4 +1,4 @@
-"""Configuration comes from environment variables only (rendered by CDK into each Deployment, or by tools/local_platform).
+"""Configuration comes from environment variables only (rendered by CDK into each Deployment, or by the local platform).
 
 A missing required variable stops the process at startup with one line naming it, instead of a stack trace later.
 The image's build context is `services/` only, so the names are spelled out in each service (not imported from

@@ -81,7 +81,7 @@ def make_relay(pool: ConnectionPool, publish: Callable[[str, str, str], None], b
         if not rows and time.monotonic() - last_cleanup > 3600:
             last_cleanup = time.monotonic()
             with pool.connection() as conn:
-                conn.execute(f"DELETE FROM outbox WHERE published_at < now() - interval '{PUBLISHED_RETENTION}'")
+                conn.execute("DELETE FROM outbox WHERE published_at < now() - %s::interval", (PUBLISHED_RETENTION,))
         return len(done)
 
     return relay_once

@@ -5,13 +5,13 @@ from __future__ import annotations
 from functools import cache
 from typing import Annotated
 
-from fastapi import Depends, Path
-from pydantic import BaseModel, ConfigDict, Field, field_validator
-
 from common import logging as jlog
 from common.api import ApiError, auth_dependencies, create_app
 from common.auth import Principal, Verifier
 from common.ddb_service import AWS_UNAVAILABLE, table_ready
+from fastapi import Depends, Path
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
 from inventory import settings as settings_mod
 from inventory.store import Conflict, InsufficientStock, InventoryStore, NotFound
 

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError
-
 from common import aws, ddb
 from common.ddb import from_item, to_item, values
 from common.envelope import Envelope

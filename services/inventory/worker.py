@@ -7,6 +7,7 @@ from common import logging as jlog
 from common.consumer import Consumer
 from common.publisher import Publisher
 from common.worker import relay_loop, run
+
 from inventory import settings as settings_mod
 from inventory.store import InventoryStore
 

@@ -13,14 +13,14 @@ from typing import Annotated, Any
 from uuid import UUID
 
 import psycopg
+from common import logging as jlog
+from common.api import ApiError, Unavailable, auth_dependencies, create_app, field_error
+from common.auth import Principal, Verifier
 from fastapi import Depends, FastAPI, Header, Path, Query
 from fastapi.responses import JSONResponse
 from psycopg_pool import ConnectionPool, PoolTimeout
 from pydantic import BaseModel, ConfigDict, Field
 
-from common import logging as jlog
-from common.api import ApiError, Unavailable, auth_dependencies, create_app, field_error
-from common.auth import Principal, Verifier
 from orders import db
 from orders import settings as settings_mod
 from orders.products_client import ProductsClient, ProductsUnavailable
@@ -165,7 +165,7 @@ def list_orders(
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     next: Annotated[str | None, Query(max_length=200)] = None,
 ) -> OrderPage:
-    rows = service().list(user.sub, limit, _decode_cursor(next) if next else None)
+    rows = service().list_for(user.sub, limit, _decode_cursor(next) if next else None)
     cursor = None
     if len(rows) == limit:
         last = rows[-1]

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import logging
 
-from psycopg_pool import ConnectionPool
-
 from common.pg import OUTBOX_DDL
+from psycopg_pool import ConnectionPool
 
 log = logging.getLogger("orders.db")
 
@@ -60,7 +59,7 @@ def migrate(pool: ConnectionPool) -> None:
         for version, sql in MIGRATIONS:
             if version in applied:
                 continue
-            conn.execute(sql)  # type: ignore[arg-type]  # static DDL text, no parameters
+            conn.execute(sql)  # static DDL text, no parameters
             conn.execute("INSERT INTO schema_migrations (version) VALUES (%s)", (version,))
             log.info("migration applied", extra={"version": version})
 

@@ -7,7 +7,6 @@ import time
 from dataclasses import dataclass
 
 import httpx
-
 from common.logging import current_correlation_id, trace_id_var
 
 log = logging.getLogger("orders.products")

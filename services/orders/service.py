@@ -15,15 +15,18 @@ from datetime import datetime
 from typing import Any
 
 import psycopg
+from common.envelope import Envelope
+from common.pg import claim_event, outbox_insert
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
-from common.envelope import Envelope
-from common.pg import claim_event, outbox_insert
 from orders.settings import RESERVATIONS_QUEUE, TOPIC
 
 SOURCE = "orders"
 OPEN_STATES = ("PENDING", "RESERVED")
+_SELECT_ORDER = ("SELECT id::text AS order_id, customer_id, status, total_cents, currency, reason, created_at, "
+                 "updated_at FROM orders WHERE id = %s")
+_SELECT_ORDER_FOR_UPDATE = _SELECT_ORDER + " FOR UPDATE"
 log = logging.getLogger("orders.service")
 
 
@@ -64,8 +67,7 @@ class OrderService:
     # --- reads -------------------------------------------------------------------------------------------------
     def _load(self, conn: psycopg.Connection, order_id: str, lock: bool = False) -> dict[str, Any] | None:
         with conn.cursor(row_factory=dict_row) as cur:
-            cur.execute("SELECT id::text AS order_id, customer_id, status, total_cents, currency, reason, created_at,"
-                        " updated_at FROM orders WHERE id = %s" + (" FOR UPDATE" if lock else ""), (order_id,))
+            cur.execute(_SELECT_ORDER_FOR_UPDATE if lock else _SELECT_ORDER, (order_id,))
             order = cur.fetchone()
             if order is None:
                 return None
@@ -81,7 +83,7 @@ class OrderService:
             raise OrderNotFound(order_id)  # another customer's order is indistinguishable from a missing one
         return order
 
-    def list(self, customer_id: str, limit: int, before: tuple[datetime, str] | None) -> list[dict[str, Any]]:
+    def list_for(self, customer_id: str, limit: int, before: tuple[datetime, str] | None) -> list[dict[str, Any]]:
         with self.pool.connection() as conn:
             if before is None:
                 rows = conn.execute("SELECT id::text FROM orders WHERE customer_id = %s "

@@ -7,6 +7,7 @@ from common.consumer import Consumer
 from common.pg import make_relay
 from common.publisher import Publisher
 from common.worker import relay_loop, run
+
 from orders import db
 from orders import settings as settings_mod
 from orders.service import OrderService

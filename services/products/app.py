@@ -14,9 +14,6 @@ from functools import cache
 from typing import Annotated, Any
 
 from botocore.exceptions import ClientError
-from fastapi import Depends, Path, Query, Response
-from pydantic import BaseModel, ConfigDict, Field
-
 from common import aws
 from common import logging as jlog
 from common.api import ApiError, auth_dependencies, create_app, field_error
@@ -24,6 +21,9 @@ from common.auth import Principal, Verifier
 from common.ddb import cancellation_codes, from_item, outbox_put, to_item, values
 from common.ddb_service import AWS_UNAVAILABLE, table_ready
 from common.envelope import Envelope
+from fastapi import Depends, Path, Query, Response
+from pydantic import BaseModel, ConfigDict, Field
+
 from products import settings as settings_mod
 
 SERVICE = "products"
@@ -141,7 +141,8 @@ def _write_version(current: Product, new: Product, discontinue: bool) -> bool:
                     "UpdateExpression": update,
                     "ConditionExpression": "version = :expected AND #s = :active",
                     # name, status and catalog are DynamoDB reserved words
-                    "ExpressionAttributeNames": {"#n": "name", "#s": "status", **({"#c": "catalog"} if discontinue else {})},
+                    "ExpressionAttributeNames": {"#n": "name", "#s": "status",
+                                                 **({"#c": "catalog"} if discontinue else {})},
                     "ExpressionAttributeValues": values(
                         name=new.name, desc=new.description, price=new.price_cents, cur=new.currency,
                         status=new.status, version=new.version, now=new.updated_at, expected=current.version,

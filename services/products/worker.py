@@ -6,6 +6,7 @@ from common import ddb
 from common import logging as jlog
 from common.publisher import Publisher
 from common.worker import relay_loop, run
+
 from products import settings as settings_mod
 
 

@@ -18,9 +18,6 @@ from functools import cache
 from typing import Annotated, Any
 
 from botocore.exceptions import ClientError
-from fastapi import Depends
-from pydantic import BaseModel, ConfigDict, EmailStr, Field
-
 from common import aws, ddb
 from common import logging as jlog
 from common.api import ApiError, auth_dependencies, create_app, field_error
@@ -28,6 +25,9 @@ from common.auth import AuthError, Principal, Verifier
 from common.ddb import from_item, to_item, values
 from common.ddb_service import AWS_UNAVAILABLE, table_ready
 from common.envelope import Envelope
+from fastapi import Depends
+from pydantic import BaseModel, ConfigDict, EmailStr, Field
+
 from users import settings as settings_mod
 
 SERVICE = "users"
@@ -83,7 +83,7 @@ class Tokens(BaseModel):
     id_token: str
     refresh_token: str | None
     expires_in: int
-    token_type: str = "Bearer"
+    token_type: str = "Bearer"  # noqa: S105 - the OAuth token type, not a secret
 
 
 app = create_app(
@@ -130,7 +130,8 @@ def register(body: Registration) -> Registered:
     idp = aws.client("cognito-idp")
     try:
         resp = idp.sign_up(ClientId=settings.client_id, Username=body.email, Password=body.password,
-                           UserAttributes=[{"Name": "email", "Value": body.email}, {"Name": "name", "Value": body.name}])
+                           UserAttributes=[{"Name": "email", "Value": body.email},
+                                           {"Name": "name", "Value": body.name}])
     except ClientError as exc:
         code = _cognito_error(exc)
         if code == "UsernameExistsException":

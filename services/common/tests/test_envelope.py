@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
 from common.envelope import EVENT_TYPES, SCHEMA_DIR, Envelope, InvalidEnvelope, parse
 from config.topology import QUEUES, TOPICS
 
-SAMPLES = {
+SAMPLES: dict[str, dict[str, Any]] = {
     "ProductCreated": {"product_id": "p1", "name": "Mug", "price_cents": 1200, "currency": "EUR",
                        "status": "ACTIVE", "product_version": 1},
     "ProductUpdated": {"product_id": "p1", "name": "Mug", "price_cents": 1300, "currency": "EUR",

@@ -7,10 +7,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
-
 from common.envelope import Envelope
-from config.topology import Service
 from conftest import MAX_RECEIVE_COUNT, Api, UserSession, fields, stock, wait_status, wait_until
+
+from config.topology import Service
 from tools.local_platform import LocalPlatform
 
 INV = Service.INVENTORY

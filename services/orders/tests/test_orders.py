@@ -10,13 +10,13 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import psycopg
 import pytest
+from conftest import Api, UserSession, fields, stock, wait_status, wait_until
 
 from config.topology import Service
-from conftest import Api, UserSession, fields, stock, wait_status, wait_until
 from tools.local_platform import SERVICES_DIR, LocalPlatform, free_port
 from tools.workflows import WORKFLOWS, Client
 
-O = Service.ORDERS
+ORD = Service.ORDERS
 
 
 @pytest.fixture(scope="module")
@@ -50,14 +50,14 @@ def test_validation_names_the_field(api: Api, new_user: Callable[[], UserSession
         (u.order_headers(), {"lines": [line], "coupon": "X"}, "coupon"),
     ]
     for headers, body, field in cases:
-        r = api.call("POST", O, "/orders", headers, json=body)
+        r = api.call("POST", ORD, "/orders", headers, json=body)
         assert r.status_code == 422, (body, r.text)
         assert field in fields(r), (body, r.text)
-    assert fields(api.call("GET", O, "/orders/not-a-uuid", u.headers)) == ["orderId"]
-    assert fields(api.call("POST", O, "/orders/not-a-uuid/cancel", u.headers)) == ["orderId"]
-    assert fields(api.call("GET", O, "/orders", u.headers, params={"limit": 0})) == ["limit"]
-    assert fields(api.call("GET", O, "/orders", u.headers, params={"next": "%%%"})) == ["next"]
-    assert api.call("POST", O, "/orders", json={"lines": [line]}).status_code == 401
+    assert fields(api.call("GET", ORD, "/orders/not-a-uuid", u.headers)) == ["orderId"]
+    assert fields(api.call("POST", ORD, "/orders/not-a-uuid/cancel", u.headers)) == ["orderId"]
+    assert fields(api.call("GET", ORD, "/orders", u.headers, params={"limit": 0})) == ["limit"]
+    assert fields(api.call("GET", ORD, "/orders", u.headers, params={"next": "%%%"})) == ["next"]
+    assert api.call("POST", ORD, "/orders", json={"lines": [line]}).status_code == 401
 
 
 def test_idempotency_key(platform: LocalPlatform, api: Api, new_user: Callable[[], UserSession],
@@ -66,17 +66,17 @@ def test_idempotency_key(platform: LocalPlatform, api: Api, new_user: Callable[[
     u = new_user()
     headers = u.order_headers("retry-me")
     body = {"lines": [{"product_id": pid, "quantity": 1}]}
-    first = api.call("POST", O, "/orders", headers, json=body)
-    again = api.call("POST", O, "/orders", headers, json=body)
+    first = api.call("POST", ORD, "/orders", headers, json=body)
+    again = api.call("POST", ORD, "/orders", headers, json=body)
     assert first.status_code == again.status_code == 201
     assert first.json()["order_id"] == again.json()["order_id"]
     assert again.headers.get("Idempotent-Replayed") == "true"
-    r = api.call("POST", O, "/orders", headers, json={"lines": [{"product_id": pid, "quantity": 2}]})
+    r = api.call("POST", ORD, "/orders", headers, json={"lines": [{"product_id": pid, "quantity": 2}]})
     assert r.status_code == 409 and r.json()["error"] == "idempotency_key_reused"
     # concurrent retries with a fresh key: still one order
     key = u.order_headers("concurrent")
     with ThreadPoolExecutor(8) as pool:
-        results = list(pool.map(lambda _: httpx.post(api.url(O, "/orders"), headers=key, json=body, timeout=30),
+        results = list(pool.map(lambda _: httpx.post(api.url(ORD, "/orders"), headers=key, json=body, timeout=30),
                                 range(8)))
     assert {r.status_code for r in results} == {201}
     assert len({r.json()["order_id"] for r in results}) == 1
@@ -85,7 +85,7 @@ def test_idempotency_key(platform: LocalPlatform, api: Api, new_user: Callable[[
     assert count == (2,)
     # the same key from another customer is another order
     other = new_user()
-    assert api.call("POST", O, "/orders", other.order_headers("retry-me"), json=body).json()["order_id"] != \
+    assert api.call("POST", ORD, "/orders", other.order_headers("retry-me"), json=body).json()["order_id"] != \
         first.json()["order_id"]
 
 
@@ -93,34 +93,34 @@ def test_only_own_orders_listing_and_cancel(api: Api, admin: dict[str, str], new
                                             make_product: Callable[..., str]) -> None:
     pid = make_product(stock=5)
     alice, bob = new_user(), new_user()
-    ids = [api.call("POST", O, "/orders", alice.order_headers(),
+    ids = [api.call("POST", ORD, "/orders", alice.order_headers(),
                     json={"lines": [{"product_id": pid, "quantity": 1}]}).json()["order_id"] for _ in range(3)]
-    assert api.call("GET", O, f"/orders/{ids[0]}", bob.headers).status_code == 404
-    assert api.call("POST", O, f"/orders/{ids[0]}/cancel", bob.headers).status_code == 404
-    assert api.call("GET", O, "/orders", bob.headers).json()["items"] == []
-    page1 = api.call("GET", O, "/orders", alice.headers, params={"limit": 2}).json()
-    page2 = api.call("GET", O, "/orders", alice.headers, params={"limit": 2, "next": page1["next"]}).json()
+    assert api.call("GET", ORD, f"/orders/{ids[0]}", bob.headers).status_code == 404
+    assert api.call("POST", ORD, f"/orders/{ids[0]}/cancel", bob.headers).status_code == 404
+    assert api.call("GET", ORD, "/orders", bob.headers).json()["items"] == []
+    page1 = api.call("GET", ORD, "/orders", alice.headers, params={"limit": 2}).json()
+    page2 = api.call("GET", ORD, "/orders", alice.headers, params={"limit": 2, "next": page1["next"]}).json()
     assert [o["order_id"] for o in page1["items"] + page2["items"]] == ids[::-1]
     for oid in ids:
         wait_status(api, alice, oid, "RESERVED")
     assert stock(api, admin, pid) == {"product_id": pid, "available": 2, "reserved": 3}
-    r = api.call("POST", O, f"/orders/{ids[0]}/cancel", alice.headers)
+    r = api.call("POST", ORD, f"/orders/{ids[0]}/cancel", alice.headers)
     assert r.status_code == 200 and r.json()["status"] == "CANCELLED"
-    assert api.call("POST", O, f"/orders/{ids[0]}/cancel", alice.headers).status_code == 200  # idempotent
+    assert api.call("POST", ORD, f"/orders/{ids[0]}/cancel", alice.headers).status_code == 200  # idempotent
     wait_until(lambda: stock(api, admin, pid)["available"] == 3, what="ReleaseStock applied")
     assert stock(api, admin, pid)["reserved"] == 2
-    assert api.call("GET", O, f"/orders/{uuid.uuid4()}", alice.headers).status_code == 404
+    assert api.call("GET", ORD, f"/orders/{uuid.uuid4()}", alice.headers).status_code == 404
 
 
 def test_cancel_confirmed_is_409(client: Client, api: Api) -> None:
     result = client.req  # reuse the workflow client for a confirmed order
     pid = client.product_with_stock(price_cents=100, units=1)
     user = client.register_and_login(f"c-{uuid.uuid4().hex[:8]}@example.com", "C")
-    order = result("POST", O, "/orders", 201, {**user["headers"], "Idempotency-Key": "k"},
+    order = result("POST", ORD, "/orders", 201, {**user["headers"], "Idempotency-Key": "k"},
                    json={"lines": [{"product_id": pid, "quantity": 1}]})
     client.pay(client.wait_order(user["headers"], order["order_id"], "RESERVED"))
     client.wait_order(user["headers"], order["order_id"], "CONFIRMED")
-    r = api.call("POST", O, f"/orders/{order['order_id']}/cancel", user["headers"])
+    r = api.call("POST", ORD, f"/orders/{order['order_id']}/cancel", user["headers"])
     assert r.status_code == 409 and r.json()["error"] == "invalid_state"
 
 
@@ -130,7 +130,7 @@ def test_order_placed_while_aws_down_is_published_when_back(
     pid = make_product(stock=3)
     u = new_user()
     with platform.aws_down(Service.ORDERS):
-        r = api.call("POST", O, "/orders", u.order_headers(), json={"lines": [{"product_id": pid, "quantity": 1}]})
+        r = api.call("POST", ORD, "/orders", u.order_headers(), json={"lines": [{"product_id": pid, "quantity": 1}]})
         assert r.status_code == 201, r.text  # PostgreSQL is up: the order and its outbox rows commit
         oid = r.json()["order_id"]
         with psycopg.connect(platform.orders_dsn()) as conn:
@@ -140,7 +140,7 @@ def test_order_placed_while_aws_down_is_published_when_back(
         import time
 
         time.sleep(2)
-        assert api.call("GET", O, f"/orders/{oid}", u.headers).json()["status"] == "PENDING"
+        assert api.call("GET", ORD, f"/orders/{oid}", u.headers).json()["status"] == "PENDING"
     wait_status(api, u, oid, "RESERVED", timeout=60)
     with psycopg.connect(platform.orders_dsn()) as conn:
         left = conn.execute("SELECT count(*) FROM outbox WHERE published_at IS NULL AND payload->'data'->>"
@@ -178,7 +178,7 @@ def test_same_event_twice_changes_state_once(platform: LocalPlatform, client: Cl
     """A PaymentConfirmed delivered twice: one CONFIRMED transition, one OrderConfirmed in the outbox."""
     pid = client.product_with_stock(price_cents=700, units=2)
     user = client.register_and_login(f"d-{uuid.uuid4().hex[:8]}@example.com", "D")
-    order = client.req("POST", O, "/orders", 201, {**user["headers"], "Idempotency-Key": "dup"},
+    order = client.req("POST", ORD, "/orders", 201, {**user["headers"], "Idempotency-Key": "dup"},
                        json={"lines": [{"product_id": pid, "quantity": 1}]})
     reserved = client.wait_order(user["headers"], order["order_id"], "RESERVED")
     sqs = platform.client("sqs")

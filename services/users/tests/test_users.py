@@ -5,13 +5,13 @@ import uuid
 
 import jwt
 import pytest
+from conftest import Api, fields
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from config.topology import Service
-from conftest import Api, fields
 from tools.local_platform import LocalPlatform
 
-U = Service.USERS
+USR = Service.USERS
 
 
 def _email() -> str:
@@ -29,33 +29,33 @@ def _email() -> str:
     ({"email": "a@example.com", "password": "Passw0rd-1", "name": "N", "admin": True}, "admin"),
 ])
 def test_register_bad_input_names_the_field(api: Api, body: dict[str, object], field: str) -> None:
-    r = api.call("POST", U, "/users/register", json=body)
+    r = api.call("POST", USR, "/users/register", json=body)
     assert r.status_code == 422, r.text
     assert field in fields(r)
 
 
 def test_register_login_profile(platform: LocalPlatform, api: Api) -> None:
     email, pw = _email(), "Passw0rd-ok"
-    r = api.call("POST", U, "/users/register", json={"email": email, "password": pw, "name": "Ann"})
+    r = api.call("POST", USR, "/users/register", json={"email": email, "password": pw, "name": "Ann"})
     assert r.status_code == 201 and r.json()["confirmed"] is False
-    assert api.call("POST", U, "/users/register", json={"email": email, "password": pw, "name": "Ann"}
+    assert api.call("POST", USR, "/users/register", json={"email": email, "password": pw, "name": "Ann"}
                     ).status_code == 409
-    r = api.call("POST", U, "/users/login", json={"email": email, "password": pw})
+    r = api.call("POST", USR, "/users/login", json={"email": email, "password": pw})
     assert r.status_code == 403 and r.json()["error"] == "user_not_confirmed"
     platform.client("cognito-idp").admin_confirm_sign_up(UserPoolId=platform.resources.user_pool_id, Username=email)
-    assert api.call("POST", U, "/users/login", json={"email": email, "password": "Wrong-pass1"}).status_code == 401
-    assert api.call("POST", U, "/users/login", json={"email": _email(), "password": pw}).status_code == 401
-    assert fields(api.call("POST", U, "/users/login", json={"email": email})) == ["password"]
-    tokens = api.call("POST", U, "/users/login", json={"email": email, "password": pw}).json()
+    assert api.call("POST", USR, "/users/login", json={"email": email, "password": "Wrong-pass1"}).status_code == 401
+    assert api.call("POST", USR, "/users/login", json={"email": _email(), "password": pw}).status_code == 401
+    assert fields(api.call("POST", USR, "/users/login", json={"email": email})) == ["password"]
+    tokens = api.call("POST", USR, "/users/login", json={"email": email, "password": pw}).json()
     for tok in (tokens["access_token"], tokens["id_token"]):
-        me = api.call("GET", U, "/users/me", {"Authorization": f"Bearer {tok}"})
+        me = api.call("GET", USR, "/users/me", {"Authorization": f"Bearer {tok}"})
         assert me.status_code == 200 and me.json()["email"] == email and me.json()["name"] == "Ann"
     h = {"Authorization": f"Bearer {tokens['access_token']}"}
-    r = api.call("PUT", U, "/users/me", h, json={"name": "Ann B", "address": "1 Main St"})
+    r = api.call("PUT", USR, "/users/me", h, json={"name": "Ann B", "address": "1 Main St"})
     assert r.status_code == 200 and r.json()["name"] == "Ann B" and r.json()["address"] == "1 Main St"
-    assert fields(api.call("PUT", U, "/users/me", h, json={"name": ""})) == ["name"]
-    assert fields(api.call("PUT", U, "/users/me", h, json={"name": "x", "address": "a" * 501})) == ["address"]
-    assert api.call("GET", U, "/users/me").status_code == 401
+    assert fields(api.call("PUT", USR, "/users/me", h, json={"name": ""})) == ["name"]
+    assert fields(api.call("PUT", USR, "/users/me", h, json={"name": "x", "address": "a" * 501})) == ["address"]
+    assert api.call("GET", USR, "/users/me").status_code == 401
 
 
 def test_tokens_from_elsewhere_are_refused(platform: LocalPlatform, api: Api) -> None:
@@ -64,9 +64,9 @@ def test_tokens_from_elsewhere_are_refused(platform: LocalPlatform, api: Api) ->
     good_claims = {"iss": platform.issuer, "sub": "x", "token_use": "access", "client_id": platform.resources.client_id,
                    "exp": now + 600, "iat": now}
     forged = jwt.encode(good_claims, key, algorithm="RS256", headers={"kid": "dummy"})
-    assert api.call("GET", U, "/users/me", {"Authorization": f"Bearer {forged}"}).status_code == 401
+    assert api.call("GET", USR, "/users/me", {"Authorization": f"Bearer {forged}"}).status_code == 401
     unsigned = jwt.encode(good_claims, "", algorithm="none")
-    assert api.call("GET", U, "/users/me", {"Authorization": f"Bearer {unsigned}"}).status_code == 401
+    assert api.call("GET", USR, "/users/me", {"Authorization": f"Bearer {unsigned}"}).status_code == 401
     # a genuine token of the pool but for another app client
     idp = platform.client("cognito-idp")
     other = idp.create_user_pool_client(UserPoolId=platform.resources.user_pool_id, ClientName="other",
@@ -76,5 +76,5 @@ def test_tokens_from_elsewhere_are_refused(platform: LocalPlatform, api: Api) ->
     tok = idp.initiate_auth(ClientId=other, AuthFlow="USER_PASSWORD_AUTH",
                             AuthParameters={"USERNAME": email, "PASSWORD": "Passw0rd-local"}
                             )["AuthenticationResult"]["AccessToken"]
-    r = api.call("GET", U, "/users/me", {"Authorization": f"Bearer {tok}"})
+    r = api.call("GET", USR, "/users/me", {"Authorization": f"Bearer {tok}"})
     assert r.status_code == 401 and "another app client" in r.json()["message"]
