@@ -1,0 +1,260 @@
+"""The cost report: arithmetic on a hand-made template (figures worked out by hand below), no silent zero for an
+unknown type, and every type of every synthesized environment (and of the seed-literal app) priced or listed free."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from config.environment import UsageAssumptions
+from config.environments import PROD
+from tools.cost import prices as price_table
+from tools.cost import seed_literal
+from tools.cost.__main__ import main as cost_main
+from tools.cost.prices import PriceTable, parse
+from tools.cost.report import CostReport, price_assembly, read_assembly, read_template
+from tools.cost.rules import (
+    FREE,
+    RULES,
+    UnpricedOptionError,
+    UnpricedResourceError,
+    price_resources,
+    unpriced_types,
+)
+from tools.cost.synth import synthesize
+
+# --- a price table with round figures, so the hand arithmetic below is easy to follow --------------------------
+
+_PRICES = {
+    "eks.cluster_hour": 0.10, "ec2.m7g.large": 0.10, "ec2.m6g.large": 0.08, "ec2.m7i.large": 0.12,
+    "ec2.m6i.large": 0.10, "ebs.gp3_gb_month": 0.10, "vpc.nat_gateway_hour": 0.05, "vpc.nat_gateway_gb": 0.05,
+    "vpc.public_ipv4_hour": 0.005, "vpc.interface_endpoint_az_hour": 0.01, "vpc.interface_endpoint_gb": 0.01,
+    "aurora.serverless_v2_acu_hour": 0.10, "aurora.storage_gb_month": 0.10, "aurora.io_million": 0.20,
+    "dynamodb.ondemand_write_million": 1.0, "dynamodb.ondemand_read_million": 0.20, "dynamodb.wcu_hour": 0.001,
+    "dynamodb.rcu_hour": 0.0002, "dynamodb.storage_gb_month": 0.25, "dynamodb.pitr_gb_month": 0.20,
+    "sqs.standard_million": 0.40, "sns.publish_million": 0.50, "sns.email_100k": 2.0, "apigw.rest_million": 3.50,
+    "xray.traces_million": 5.0, "waf.web_acl_month": 5.0, "waf.rule_month": 1.0, "waf.requests_million": 0.60,
+    "kms.key_month": 1.0, "secretsmanager.secret_month": 0.40, "logs.ingest_gb": 0.50,
+    "logs.storage_gb_month": 0.03, "cloudwatch.metric_month": 0.30, "cloudwatch.alarm_standard_month": 0.10,
+    "cloudwatch.alarm_high_res_month": 0.30, "cloudwatch.dashboard_month": 3.0, "elb.nlb_hour": 0.02,
+    "elb.nlcu_hour": 0.006, "s3.standard_gb_month": 0.02, "cognito.mau_essentials": 0.015,
+}
+_FACTORS = {"spot_discount": 0.5, "log_storage_compression": 0.2, "never_expire_horizon_days": 730,
+            "xray_sampling_ratio": 0.05, "dynamodb_gsi_write_share": 0.5, "dynamodb_peak_to_average": 3,
+            "sqs_requests_per_message": 3, "sqs_long_poll_seconds": 20, "alarm_notifications_per_month": 100}
+TEST_PRICES: PriceTable = parse({
+    "region": "eu-west-1", "hours_per_month": 730, "transcribed": "test", "note": "round test figures",
+    "prices": {k: {"usd": v, "unit": k.split(".")[-1], "source": "https://example.com/", "date": "test"}
+               for k, v in _PRICES.items()},
+    "factors": {k: {"value": v, "note": k} for k, v in _FACTORS.items()},
+    "graviton_x86_equivalent": {"m7g.large": "m7i.large", "m6g.large": "m6i.large"},
+})
+
+USAGE = UsageAssumptions(
+    api_requests_per_month=10_000_000, orders_per_month=10_000, stored_gib_dynamodb=10, stored_gib_database=20,
+    nat_processed_gib=100, log_ingested_gib=10, monthly_active_users=1_000, events_per_month=200_000,
+    dynamodb_read_units_per_month=2_000_000, dynamodb_write_units_per_month=1_000_000,
+    database_io_requests_per_month=1_000_000, database_acu_hours_above_min=100, endpoint_processed_gib=50,
+    custom_metrics=10, api_kib_per_request=8, s3_stored_gib=0)
+
+
+def _r(type_: str, **props: Any) -> dict[str, Any]:
+    return {"Type": type_, "Properties": props}
+
+
+HAND_TEMPLATE: dict[str, Any] = {"Resources": {
+    "Role": _r("AWS::IAM::Role"),
+    "Cluster": _r("AWS::EKS::Cluster", Name="c"),
+    "Pool": _r("AWS::EKS::Nodegroup", InstanceTypes=["m7g.large"], CapacityType="ON_DEMAND", DiskSize=30,
+               ScalingConfig={"MinSize": 2, "DesiredSize": 2, "MaxSize": 4}),
+    "SpotPool": _r("AWS::EKS::Nodegroup", InstanceTypes=["m7g.large", "m6g.large"], CapacityType="SPOT", DiskSize=20,
+                   ScalingConfig={"MinSize": 0, "DesiredSize": 1, "MaxSize": 3}),
+    "Nat": _r("AWS::EC2::NatGateway"),
+    "NatIp": _r("AWS::EC2::EIP"),
+    "SqsEndpoint": _r("AWS::EC2::VPCEndpoint", VpcEndpointType="Interface", ServiceName="com.amazonaws.eu-west-1.sqs",
+                      SubnetIds=["a", "b", "c"]),
+    "S3Endpoint": _r("AWS::EC2::VPCEndpoint", VpcEndpointType="Gateway", ServiceName="com.amazonaws.eu-west-1.s3"),
+    "Db": _r("AWS::RDS::DBCluster", Engine="aurora-postgresql",
+             ServerlessV2ScalingConfiguration={"MinCapacity": 0.5, "MaxCapacity": 4}),
+    "DbWriter": _r("AWS::RDS::DBInstance", DBInstanceClass="db.serverless", DBClusterIdentifier={"Ref": "Db"}),
+    "OnDemandTable": _r("AWS::DynamoDB::Table", BillingMode="PAY_PER_REQUEST",
+                        GlobalSecondaryIndexes=[{"IndexName": "g"}],
+                        PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True}),
+    "ProvisionedTable": _r("AWS::DynamoDB::Table", ProvisionedThroughput={"ReadCapacityUnits": 10,
+                                                                           "WriteCapacityUnits": 5}),
+    "OrderEventsTopicAB12": _r("AWS::SNS::Topic"),
+    "Dlq": _r("AWS::SQS::Queue"),
+    "Queue": _r("AWS::SQS::Queue", RedrivePolicy={"deadLetterTargetArn": {"Fn::GetAtt": ["Dlq", "Arn"]}}),
+    "Sub": _r("AWS::SNS::Subscription", Protocol="sqs", TopicArn={"Ref": "OrderEventsTopicAB12"},
+              Endpoint={"Fn::GetAtt": ["Queue", "Arn"]}),
+    "Stage": _r("AWS::ApiGateway::Stage", TracingEnabled=True),
+    "Acl": _r("AWS::WAFv2::WebACL", Rules=[{"Name": "a", "Statement": {}}, {"Name": "b", "Statement": {}}]),
+    "Key": _r("AWS::KMS::Key"),
+    "Secret": _r("AWS::SecretsManager::Secret"),
+    "Logs": _r("AWS::Logs::LogGroup", RetentionInDays=30),
+    "Alarm": _r("AWS::CloudWatch::Alarm", Period=300),
+    "Board": _r("AWS::CloudWatch::Dashboard"),
+    "Nlb": _r("AWS::ElasticLoadBalancingV2::LoadBalancer", Type="network"),
+}}
+
+# Each figure worked out by hand (730 h/month):
+EXPECTED = {
+    "Cluster": 0.10 * 730 + 10 * 0.30,                      # control plane 73.00 + 10 metrics 3.00 = 76.00
+    "Pool": 2 * 730 * 0.10 + 2 * 30 * 0.10,                 # 146.00 node-hours + 6.00 gp3 = 152.00
+    "SpotPool": 1 * 730 * (0.10 + 0.08) / 2 * 0.5 + 20 * 0.10,  # mean 0.09 x 0.5 = 0.045/h: 32.85 + 2.00 = 34.85
+    "Nat": 0.05 * 730 + 100 * 0.05,                         # 36.50 + 5.00 = 41.50
+    "NatIp": 0.005 * 730,                                   # 3.65
+    "SqsEndpoint": 3 * 730 * 0.01 + 50 * 0.01,              # 21.90 + 0.50 = 22.40
+    "S3Endpoint": 0.0,                                      # gateway endpoint
+    "Db": 20 * 0.10 + 1 * 0.20,                             # storage 2.00 + 1M I/O 0.20 = 2.20
+    "DbWriter": (0.5 * 730 + 100) * 0.10,                   # floor 365 + 100 ACU-h = 465 x 0.10 = 46.50
+    # 2 tables share the usage: writes 0.5M x (1 + 0.5 x 1 GSI) = 0.75M x 1.0 = 0.75; reads 1M x 0.20 = 0.20;
+    # storage 5 GB x 0.25 = 1.25; PITR 5 GB x 0.20 = 1.00 -> 3.20
+    "OnDemandTable": 0.75 + 0.20 + 1.25 + 1.00,
+    # 5 WCU x 730 x 0.001 = 3.65; 10 RCU x 730 x 0.0002 = 1.46; storage 5 GB x 0.25 = 1.25 -> 6.36
+    "ProvisionedTable": 3.65 + 1.46 + 1.25,
+    "OrderEventsTopicAB12": 0.2 * 0.50,                     # 200,000 publishes: 0.10
+    "Dlq": 0.0,
+    # 200,000 events x 1 subscription x 3 requests = 0.6M; idle polling 730 x 3600 / 20 = 131,400 -> 0.7314M x 0.40
+    "Queue": (0.6 + 0.1314) * 0.40,                         # 0.29256
+    "Sub": 0.0,
+    "Stage": 10 * 3.50 + 10 * 0.05 * 5.0,                   # 35.00 requests + 0.5M traces x 5 = 2.50 -> 37.50
+    "Acl": 5.0 + 2 * 1.0 + 10 * 0.60,                       # 5 + 2 + 6 = 13.00
+    "Key": 1.0,
+    "Secret": 0.40,
+    # the only log group gets all 10 GB: ingestion 5.00; stored 10 x 30 / (365/12) x 0.2 = 1.9726 GB x 0.03 = 0.0592
+    "Logs": 10 * 0.50 + 10 * 30 / (365 / 12) * 0.2 * 0.03,
+    "Alarm": 0.10,
+    "Board": 3.0,
+    # 10M x 8 KiB = 76.29 GiB / 730 h = 0.1045 GB/h vs 3.8 new flows/s / 800: NLCU = 0.1045 -> 0.02 x 730 + 0.1045 x
+    # 730 x 0.006 = 14.60 + 0.4578 = 15.0578
+    "Nlb": 0.02 * 730 + (10_000_000 * 8 / 1024**2 / 730) * 730 * 0.006,
+}
+
+
+def _hand_report() -> CostReport:
+    lines, free = price_resources(read_template("Hand", HAND_TEMPLATE), USAGE, TEST_PRICES)
+    return CostReport("hand", USAGE, TEST_PRICES, lines, free)
+
+
+def test_hand_template_per_resource() -> None:
+    report = _hand_report()
+    got: dict[str, float] = {}
+    for line in report.lines:
+        got[line.logical_id] = got.get(line.logical_id, 0.0) + line.monthly_usd
+    assert set(got) == set(EXPECTED)
+    for logical_id, figure in EXPECTED.items():
+        assert got[logical_id] == pytest.approx(figure, abs=0.005), logical_id
+    assert report.free == {"AWS::IAM::Role": 1}
+
+
+def test_hand_template_total_and_strategies() -> None:
+    report = _hand_report()
+    assert report.total == pytest.approx(sum(EXPECTED.values()), abs=0.01)
+    s = report.strategies()
+    # Graviton: on-demand pool on m7i.large 2 x 730 x 0.12 = 175.20 vs 146.00; Spot pool on (0.12 + 0.10) / 2 x 0.5
+    # = 0.055/h x 730 = 40.15 vs 32.85 -> x86 215.35, Graviton 178.85, saving 36.50
+    assert s["graviton_vs_x86"]["same_pools_on_x86_usd"] == pytest.approx(215.35)
+    assert s["graviton_vs_x86"]["saving_usd"] == pytest.approx(36.50)
+    # Spot: the Spot pool on demand would be 730 x 0.09 = 65.70, on Spot 32.85
+    assert s["spot"]["same_pools_on_demand_usd"] == pytest.approx(65.70)
+    assert s["spot"]["saving_ratio"] == pytest.approx(0.5)
+    # Node autoscaling: static at max = 4 x 730 x 0.10 + 3 x 730 x 0.045 = 292.00 + 98.55 = 390.55
+    assert s["node_autoscaling"]["nodes_static_at_max_usd"] == pytest.approx(390.55)
+    # Aurora: floor 0.5 ACU x 730 x 0.10 = 36.50; each 0.5 ACU of minimum = 36.50; held at 4 ACU = 292.00
+    assert s["aurora_min_capacity"]["floor_usd"] == pytest.approx(36.50)
+    assert s["aurora_min_capacity"]["compute_if_held_at_max_usd"] == pytest.approx(292.00)
+    # DynamoDB break-even: a WCU-hour costs 0.001; the same hour used fully on demand = 3600 x 1.0 / 1e6 = 0.0036
+    assert s["dynamodb_on_demand_vs_provisioned"]["break_even_write_utilisation"] == pytest.approx(0.2778, abs=1e-4)
+    # NAT vs endpoint: 3 AZ x 730 x 0.01 = 21.90 a month / (0.05 - 0.01) per GB = 547.5 GB a month
+    assert s["nat_vs_interface_endpoints"]["break_even_gib_per_endpoint_per_month"] == pytest.approx(547.5)
+
+
+def test_unknown_type_fails_loudly() -> None:
+    template = {"Resources": {"Repo": _r("AWS::ECR::Repository"), "Role": _r("AWS::IAM::Role")}}
+    with pytest.raises(UnpricedResourceError, match="AWS::ECR::Repository"):
+        price_resources(read_template("X", template), USAGE, TEST_PRICES)
+
+
+def test_unmodelled_option_fails_loudly() -> None:
+    template = {"Resources": {"Q": _r("AWS::SQS::Queue", FifoQueue=True)}}
+    with pytest.raises(UnpricedOptionError, match="FIFO"):
+        price_resources(read_template("X", template), USAGE, TEST_PRICES)
+
+
+def test_rules_and_free_list_are_disjoint() -> None:
+    assert not set(RULES) & set(FREE)
+
+
+def test_committed_price_table() -> None:
+    table = price_table.load()
+    assert table.region == "eu-west-1"
+    raw = json.loads(price_table.PRICES_FILE.read_text())
+    for key, entry in raw["prices"].items():
+        assert entry["source"].startswith("https://aws.amazon.com/"), key
+        assert entry["date"] and entry["unit"], key
+    for graviton, x86 in table.x86_equivalent.items():
+        assert table.ec2_hour(x86) > table.ec2_hour(graviton)
+
+
+@pytest.fixture(scope="module")
+def seed_assembly(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return synthesize(seed_literal.NAME, tmp_path_factory.mktemp("seed") / "assembly")
+
+
+def test_every_template_type_is_priced_or_free(synth: Callable[[str], Any], seed_assembly: Path) -> None:
+    for outdir in (synth("dev").outdir, synth("prod").outdir, seed_assembly):
+        types = {r.type for r in read_assembly(outdir)}
+        assert unpriced_types(types) == [], outdir
+
+
+def test_environments_and_seed_literal(synth: Callable[[str], Any], seed_assembly: Path) -> None:
+    prices = price_table.load()
+    dev = price_assembly("dev", synth("dev").outdir, synth("dev").config.usage, prices)
+    prod = price_assembly("prod", synth("prod").outdir, PROD.usage, prices)
+    seed = price_assembly("seed-literal", seed_assembly, PROD.usage, prices)
+    assert 0 < dev.total < prod.total
+    # The seed taken literally: x86 on-demand nodes, one NAT per AZ, no endpoints, 4 Multi-AZ RDS instances,
+    # provisioned DynamoDB.
+    kinds = {line.item.split(":")[0] for line in seed.lines}
+    assert "nodes" in kinds
+    seed_types = {r.type: r for r in read_assembly(seed_assembly)}
+    assert "AWS::EC2::VPCEndpoint" not in seed_types
+    rds = [r for r in read_assembly(seed_assembly) if r.type == "AWS::RDS::DBInstance"]
+    assert len(rds) == 4 and all(str(r.props["MultiAZ"]).lower() == "true" for r in rds)
+    nodes = [r for r in read_assembly(seed_assembly) if r.type == "AWS::EKS::Nodegroup"]
+    assert [n.props["InstanceTypes"] for n in nodes] == [[seed_literal.X86_NODE_TYPE]]
+    assert sum(1 for r in read_assembly(seed_assembly) if r.type == "AWS::EC2::NatGateway") == 3
+    assert all(r.props.get("BillingMode", "PROVISIONED") == "PROVISIONED"
+               for r in read_assembly(seed_assembly) if r.type == "AWS::DynamoDB::Table")
+    # Strategies measured on prod's own templates save money.
+    s = prod.strategies()
+    assert s["graviton_vs_x86"]["saving_usd"] > 0
+    assert s["spot"]["saving_usd"] > 0
+    assert s["node_autoscaling"]["saving_usd"] > 0
+    # Database compute: Aurora Serverless v2 in prod costs less than the seed's four Multi-AZ instances.
+    assert prod.by_type()["AWS::RDS::DBInstance"] < seed.by_type()["AWS::RDS::DBInstance"]
+
+
+def test_cli_writes_markdown_and_json(synth: Callable[[str], Any], tmp_path: Path) -> None:
+    assert cost_main(["dev", "--assembly", str(synth("dev").outdir), "--out", str(tmp_path)]) == 0
+    data = json.loads((tmp_path / "cost.json").read_text())
+    md = (tmp_path / "cost.md").read_text()
+    assert data["environment"] == "dev" and data["region"] == "eu-west-1"
+    assert data["total_monthly_usd"] == pytest.approx(
+        sum(s["monthly_usd"] for s in data["stacks"].values()), abs=0.05)
+    assert f"${data['total_monthly_usd']:,.2f}" in md
+    assert "Dev-Network" in data["stacks"]
+
+
+def test_usage_validation_rejects_impossible_acu_hours() -> None:
+    from config.environment import ConfigError
+
+    bad = replace(PROD, usage=replace(PROD.usage, database_acu_hours_above_min=1e9))
+    with pytest.raises(ConfigError, match="database_acu_hours_above_min"):
+        bad.validate()
