@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from aws_cdk import aws_eks_v2 as eks
 from aws_cdk import aws_iam as iam
 from constructs import Construct
@@ -21,8 +23,7 @@ class LoadBalancerController(Construct):
                  region: str) -> None:
         super().__init__(scope, construct_id)
         self.service_account = eks.ServiceAccount(
-            # jsii stubs declare kubectl_provider_options on ICluster that the concrete Cluster only has at runtime.
-            self, "ServiceAccount", cluster=cluster,  # type: ignore[arg-type]
+            self, "ServiceAccount", cluster=cast(eks.ICluster, cluster),
             name=SERVICE_ACCOUNT, namespace=NAMESPACE,
             identity_type=eks.IdentityType.POD_IDENTITY,
         )

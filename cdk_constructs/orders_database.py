@@ -32,6 +32,7 @@ class OrdersDatabase(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, config: DatabaseConfig, vpc: ec2.IVpc,
                  key: kms.IKey, logs_key: kms.IKey, log_retention_days: int, removal: RemovalMode) -> None:
         super().__init__(scope, construct_id)
+        self.key = key
         self.security_group = ec2.SecurityGroup(
             self, "SecurityGroup", vpc=vpc, allow_all_outbound=False,
             description="Orders PostgreSQL: 5432 from the orders workload and the secret rotation function only",

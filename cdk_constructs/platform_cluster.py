@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from aws_cdk import Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_eks_v2 as eks
@@ -63,6 +65,8 @@ class PlatformCluster(Construct):
             kubectl_provider_options=eks.KubectlProviderOptions(kubectl_layer=KubectlV35Layer(self, "KubectlLayer")),
         )
         self.cluster.node.add_dependency(self.control_plane_log_group)
+        # The jsii stubs give ICluster a member the concrete class lacks statically; one cast, used everywhere.
+        self.cluster_ref = cast(eks.ICluster, self.cluster)
         self.node_groups: dict[str, eks.Nodegroup] = {}
         for pool in config.node_pools:
             self.node_groups[pool.name] = self.cluster.add_nodegroup_capacity(
@@ -77,6 +81,15 @@ class PlatformCluster(Construct):
                 subnets=private,
                 labels={"platform/pool": pool.name, "platform/capacity": pool.capacity.value.lower()},
             )
+        # VPC CNI: enforce NetworkPolicies, and attach security groups to pods (the orders pods get the one the
+        # database admits); the control plane's VPC resource controller manages the branch ENIs for that.
+        self.vpc_cni = eks.Addon(self, "VpcCniAddon", cluster=self.cluster_ref, addon_name="vpc-cni",
+                                 configuration_values={
+                                     "enableNetworkPolicy": "true",
+                                     "env": {"ENABLE_POD_ENI": "true", "POD_SECURITY_GROUP_ENFORCING_MODE": "standard"},
+                                 })
+        self.cluster.role.add_managed_policy(
+            iam.ManagedPolicy.from_aws_managed_policy_name("AmazonEKSVPCResourceController"))
         self.admin_role = iam.Role.from_role_arn(self, "AdminRole", config.admin_role_arn, mutable=False)
         self.cluster.grant_access(
             "PlatformAdminAccess", config.admin_role_arn,
@@ -100,6 +113,9 @@ class PlatformCluster(Construct):
         acknowledge_child(self.cluster, "Role", "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/"
                           "AmazonEKSClusterPolicy]", "The EKS control plane's service role must carry "
                           "AmazonEKSClusterPolicy; EKS documents no narrower policy for the cluster role.")
+        acknowledge_child(self.cluster, "Role", "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/"
+                          "AmazonEKSVPCResourceController]", "Security groups for pods need the cluster role to "
+                          "manage trunk and branch ENIs; EKS documents this managed policy as the way to grant it.")
         handler = "KubectlProvider/Handler"
         for policy in ("service-role/AWSLambdaBasicExecutionRole", "service-role/AWSLambdaVPCAccessExecutionRole",
                        "AmazonEC2ContainerRegistryReadOnly"):

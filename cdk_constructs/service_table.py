@@ -22,6 +22,7 @@ class ServiceTable(Construct):
                  removal: RemovalMode, deletion_protection: bool) -> None:
         super().__init__(scope, construct_id)
         self.definition = definition
+        self.key = key
         self.table = dynamodb.TableV2(
             self, "Table",
             partition_key=_attr(definition.partition_key),

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 import aws_cdk as cdk
 
@@ -16,6 +16,7 @@ from stacks.delivery_stack import DeliveryStack
 from stacks.edge_stack import EdgeStack
 from stacks.messaging_stack import MessagingStack
 from stacks.network_stack import NetworkStack
+from stacks.services_stack import ServicesStack
 
 CONTEXT_FILE = Path(__file__).resolve().parent.parent / "cdk.context.json"
 CDK_JSON = CONTEXT_FILE.with_name("cdk.json")
@@ -54,6 +55,12 @@ class Platform:
                               **props("Edge", stateful=False))
         self.delivery = DeliveryStack(app, f"{prefix}-Delivery", repository=config.github_repository,
                                       environment=config.name, **props("Delivery", stateful=True))
+        self.services = ServicesStack(
+            app, f"{prefix}-Services", cluster=self.cluster.cluster,
+            load_balancer_controller_role=self.cluster.platform.load_balancer_controller.role,
+            sizing=config.services, vpc_cidr=config.network.cidr, messaging=self.messaging,
+            tables=self.data.tables, orders_database=self.data.orders_database, users=self.data.users,
+            load_balancer=self.edge.load_balancer, **props("Services", stateful=False))
         for key, value in {"environment": config.name, "application": "ecommerce-platform", **config.tags}.items():
             cdk.Tags.of(app).add(key, value)
 

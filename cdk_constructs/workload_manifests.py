@@ -1,0 +1,180 @@
+"""Kubernetes manifests of one service, as plain dicts (rendered by Microservice, validated by tests against the
+Kubernetes schemas). Pure functions: no CDK scope, so tests can render them with placeholder values."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from config.environment import ServiceSizing
+from config.topology import CONTAINER_PORT
+
+Manifest = dict[str, Any]
+RUN_AS_USER = 10001  # the numeric USER of every service image
+
+
+@dataclass(frozen=True)
+class WorkloadSpec:
+    name: str  # service name: also its namespace and service account
+    image: str
+    environment: dict[str, str]
+    sizing: ServiceSizing
+    target_group_arn: str
+    worker_command: tuple[str, ...] | None
+    security_group_ids: tuple[str, ...] = ()  # security groups for pods, where the service has its own
+    allowed_callers: tuple[str, ...] = ()  # namespaces whose pods may call this service (e.g. orders -> products)
+    vpc_cidr: str = "10.0.0.0/16"
+
+
+def _labels(spec: WorkloadSpec, component: str) -> dict[str, str]:
+    return {"app.kubernetes.io/name": spec.name, "app.kubernetes.io/component": component,
+            "app.kubernetes.io/part-of": "ecommerce-platform"}
+
+
+def _container(spec: WorkloadSpec, component: str) -> Manifest:
+    s = spec.sizing
+    container: Manifest = {
+        "name": component,
+        "image": spec.image,
+        "env": [{"name": k, "value": v} for k, v in sorted(spec.environment.items())],
+        "resources": {
+            "requests": {"cpu": f"{s.cpu_request_millicores}m", "memory": f"{s.memory_request_mib}Mi"},
+            "limits": {"cpu": f"{s.cpu_limit_millicores}m", "memory": f"{s.memory_limit_mib}Mi"},
+        },
+        "securityContext": {
+            "runAsNonRoot": True, "runAsUser": RUN_AS_USER, "runAsGroup": RUN_AS_USER,
+            "readOnlyRootFilesystem": True, "allowPrivilegeEscalation": False,
+            "capabilities": {"drop": ["ALL"]}, "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        # Python and the AWS SDK want a writable temp dir; the root filesystem stays read-only.
+        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],  # noqa: S108
+    }
+    if component == "api":
+        container["ports"] = [{"name": "http", "containerPort": CONTAINER_PORT, "protocol": "TCP"}]
+        container["livenessProbe"] = {"httpGet": {"path": "/healthz", "port": "http"}, "periodSeconds": 10,
+                                      "failureThreshold": 3}
+        container["readinessProbe"] = {"httpGet": {"path": "/readyz", "port": "http"}, "periodSeconds": 5,
+                                       "failureThreshold": 2}
+    else:
+        assert spec.worker_command is not None
+        container["command"] = list(spec.worker_command)
+    return container
+
+
+def deployment(spec: WorkloadSpec, component: str) -> Manifest:
+    labels = _labels(spec, component)
+    replicas = spec.sizing.min_replicas
+    return {
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": f"{spec.name}-{component}", "namespace": spec.name, "labels": labels},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": labels},
+            "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {
+                    "serviceAccountName": spec.name,
+                    "automountServiceAccountToken": True,
+                    # Consumers finish the message in hand on SIGTERM; the API drains in-flight requests.
+                    "terminationGracePeriodSeconds": 45,
+                    "securityContext": {"runAsNonRoot": True, "fsGroup": RUN_AS_USER,
+                                        "seccompProfile": {"type": "RuntimeDefault"}},
+                    "nodeSelector": {"kubernetes.io/arch": "arm64"},
+                    "topologySpreadConstraints": [{
+                        "maxSkew": 1, "topologyKey": "topology.kubernetes.io/zone",
+                        "whenUnsatisfiable": "ScheduleAnyway", "labelSelector": {"matchLabels": labels}}],
+                    "containers": [_container(spec, component)],
+                    "volumes": [{"name": "tmp", "emptyDir": {"medium": "Memory", "sizeLimit": "64Mi"}}],
+                },
+            },
+        },
+    }
+
+
+def manifests(spec: WorkloadSpec) -> list[Manifest]:
+    """Namespace, Deployments (API and worker), Service, HPA, PDB, NetworkPolicies, TargetGroupBinding and, where
+    the service has its own security group, the SecurityGroupPolicy that attaches it to the pods."""
+    ns = spec.name
+    api_labels = _labels(spec, "api")
+    components = ["api"] + (["worker"] if spec.worker_command else [])
+    out: list[Manifest] = [{
+        "apiVersion": "v1", "kind": "Namespace",
+        "metadata": {"name": ns, "labels": {"app.kubernetes.io/part-of": "ecommerce-platform",
+                                            "pod-security.kubernetes.io/enforce": "restricted"}},
+    }]
+    out += [deployment(spec, c) for c in components]
+    out.append({
+        "apiVersion": "v1", "kind": "Service",
+        "metadata": {"name": spec.name, "namespace": ns, "labels": api_labels},
+        "spec": {"type": "ClusterIP", "selector": api_labels,
+                 "ports": [{"name": "http", "port": CONTAINER_PORT, "targetPort": "http", "protocol": "TCP"}]},
+    })
+    for c in components:
+        out.append({
+            "apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
+            "metadata": {"name": f"{spec.name}-{c}", "namespace": ns},
+            "spec": {
+                "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": f"{spec.name}-{c}"},
+                "minReplicas": spec.sizing.min_replicas, "maxReplicas": spec.sizing.max_replicas,
+                "metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": {
+                    "type": "Utilization", "averageUtilization": spec.sizing.target_cpu_utilization_percent}}}],
+            },
+        })
+        out.append({
+            "apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
+            "metadata": {"name": f"{spec.name}-{c}", "namespace": ns},
+            "spec": {"maxUnavailable": 1, "selector": {"matchLabels": _labels(spec, c)}},
+        })
+    out += network_policies(spec)
+    out.append({
+        "apiVersion": "elbv2.k8s.aws/v1beta1", "kind": "TargetGroupBinding",
+        "metadata": {"name": spec.name, "namespace": ns},
+        # No `networking` block: the controller must not edit security groups; the CDK app owns those rules.
+        "spec": {"serviceRef": {"name": spec.name, "port": CONTAINER_PORT}, "targetGroupARN": spec.target_group_arn,
+                 "targetType": "ip"},
+    })
+    if spec.security_group_ids:
+        out.append({
+            "apiVersion": "vpcresources.k8s.aws/v1beta1", "kind": "SecurityGroupPolicy",
+            "metadata": {"name": spec.name, "namespace": ns},
+            "spec": {"podSelector": {"matchLabels": {"app.kubernetes.io/name": spec.name}},
+                     "securityGroups": {"groupIds": list(spec.security_group_ids)}},
+        })
+    return out
+
+
+def network_policies(spec: WorkloadSpec) -> list[Manifest]:
+    """Default deny in the namespace, then: the NLB (VPC addresses) and allowed callers to the API port; every pod
+    to cluster DNS and to HTTPS (AWS endpoints, other services' APIs through their Services); PostgreSQL where the
+    service owns a database (the security group narrows it to the database itself)."""
+    ns = spec.name
+    api = {"matchLabels": {"app.kubernetes.io/name": spec.name, "app.kubernetes.io/component": "api"}}
+    callers = [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": c}}}
+               for c in spec.allowed_callers]
+    egress = [
+        {"to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
+                 "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}],
+         "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]},
+        {"ports": [{"protocol": "TCP", "port": 443}]},
+        # EKS Pod Identity agent on the node (link-local) hands out the service role's credentials.
+        {"to": [{"ipBlock": {"cidr": "169.254.170.23/32"}}], "ports": [{"protocol": "TCP", "port": 80}]},
+    ]
+    if "DB_SECRET_ARN" in spec.environment:
+        egress.append({"to": [{"ipBlock": {"cidr": spec.vpc_cidr}}], "ports": [{"protocol": "TCP", "port": 5432}]})
+    if "PRODUCTS_URL" in spec.environment:
+        egress.append({"to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "products"}}}],
+                       "ports": [{"protocol": "TCP", "port": CONTAINER_PORT}]})
+    return [
+        {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+         "metadata": {"name": "default-deny", "namespace": ns},
+         "spec": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}},
+        {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+         "metadata": {"name": "api-ingress", "namespace": ns},
+         "spec": {"podSelector": api, "policyTypes": ["Ingress"], "ingress": [
+             {"from": [{"ipBlock": {"cidr": spec.vpc_cidr}}, *callers],
+              "ports": [{"protocol": "TCP", "port": CONTAINER_PORT}]}]}},
+        {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+         "metadata": {"name": "egress", "namespace": ns},
+         "spec": {"podSelector": {}, "policyTypes": ["Egress"], "egress": egress}},
+    ]

@@ -1,0 +1,54 @@
+"""Least-privilege statements of the services' own roles, each for one resource.
+
+Written here rather than with the resources' ``grant_*`` methods because those also edit the resource's side (key
+and secret policies in the stateful stacks), which would make Data and Messaging depend on the Services stack. These
+statements sit on the service role alone; the keys' default policies delegate to IAM in the same account.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import aws_iam as iam
+
+TABLE_ACTIONS = (
+    "dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem", "dynamodb:ConditionCheckItem", "dynamodb:DescribeTable",
+)
+CONSUME_ACTIONS = ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility",
+                   "sqs:GetQueueAttributes", "sqs:GetQueueUrl")
+SEND_ACTIONS = ("sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl")
+PUBLISH_ACTIONS = ("sns:Publish",)
+SECRET_ACTIONS = ("secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret")
+DECRYPT_ACTIONS = ("kms:Decrypt", "kms:DescribeKey")
+ENCRYPT_ACTIONS = ("kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey")
+
+
+def table_read_write(table_arn: str, index_names: tuple[str, ...]) -> iam.PolicyStatement:
+    """Items of one table and each named index (catalog, email and outbox queries); no Scan, no wildcard."""
+    return iam.PolicyStatement(actions=list(TABLE_ACTIONS),
+                               resources=[table_arn, *(f"{table_arn}/index/{name}" for name in index_names)])
+
+
+def queue_consume(queue_arn: str) -> iam.PolicyStatement:
+    return iam.PolicyStatement(actions=list(CONSUME_ACTIONS), resources=[queue_arn])
+
+
+def queue_send(queue_arn: str) -> iam.PolicyStatement:
+    return iam.PolicyStatement(actions=list(SEND_ACTIONS), resources=[queue_arn])
+
+
+def topic_publish(topic_arn: str) -> iam.PolicyStatement:
+    return iam.PolicyStatement(actions=list(PUBLISH_ACTIONS), resources=[topic_arn])
+
+
+def secret_read(secret_arn: str) -> iam.PolicyStatement:
+    return iam.PolicyStatement(actions=list(SECRET_ACTIONS), resources=[secret_arn])
+
+
+def key_decrypt(key_arn: str) -> iam.PolicyStatement:
+    """Reading what a CMK protects (messages received, secret values)."""
+    return iam.PolicyStatement(actions=list(DECRYPT_ACTIONS), resources=[key_arn])
+
+
+def key_encrypt(key_arn: str) -> iam.PolicyStatement:
+    """Writing through a CMK (table items, published messages): data keys plus decrypt to read them back."""
+    return iam.PolicyStatement(actions=list(ENCRYPT_ACTIONS), resources=[key_arn])

@@ -1,0 +1,114 @@
+from __future__ import annotations
+
+from typing import Any, cast
+
+import aws_cdk as cdk
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_eks_v2 as eks
+from aws_cdk import aws_iam as iam
+from constructs import Construct
+
+from cdk_constructs.internal_load_balancer import InternalLoadBalancer
+from cdk_constructs.microservice import Microservice
+from cdk_constructs.orders_database import OrdersDatabase
+from cdk_constructs.service_table import ServiceTable
+from cdk_constructs.user_directory import UserDirectory
+from config.environment import ServiceSizing
+from config.topology import (
+    CONTAINER_PORT,
+    SERVICES,
+    Service,
+    env_var,
+    queues_consumed_by,
+    queues_produced_by,
+    table_of,
+    topics_published_by,
+)
+from policies import service_access as access
+from stacks.messaging_stack import MessagingStack
+
+PRODUCTS_URL = f"http://products.products.svc.cluster.local:{CONTAINER_PORT}"
+
+
+class ServicesStack(cdk.Stack):
+    """Stateless: the four services on the cluster, each granted only its own store, secret, queues and topics."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, cluster: eks.Cluster,
+                 load_balancer_controller_role: iam.IRole, sizing: ServiceSizing, vpc_cidr: str,
+                 messaging: MessagingStack, tables: dict[Service, ServiceTable], orders_database: OrdersDatabase,
+                 users: UserDirectory, load_balancer: InternalLoadBalancer, **kwargs: Any) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        self.services: dict[Service, Microservice] = {}
+        for service in SERVICES:
+            env = self._environment(service, messaging, tables, orders_database, users)
+            ms = Microservice(
+                self, f"{service.value.capitalize()}Service",
+                service=service, cluster=cast(eks.ICluster, cluster), sizing=sizing, environment=env,
+                target_group=load_balancer.target_groups[service],
+                load_balancer_controller_role=load_balancer_controller_role, vpc_cidr=vpc_cidr,
+                security_group_ids=((orders_database.workload_security_group.security_group_id,)
+                                    if service == Service.ORDERS else ()),
+                allowed_callers=("orders",) if service == Service.PRODUCTS else (),
+            )
+            self.services[service] = ms
+            self._grant(ms, messaging, tables, orders_database)
+
+        # Pods not bound to a security group of their own use the cluster security group.
+        nlb_sg = load_balancer.security_group.security_group_id
+        cluster_sg = cluster.cluster_security_group_id
+        orders_sg = orders_database.workload_security_group.security_group_id
+        for rule_id, group, source, why in (
+            ("ApiPodsFromNlb", cluster_sg, nlb_sg, "API pods from the services NLB"),
+            ("OrdersPodsFromNlb", orders_sg, nlb_sg, "Orders API pods from the services NLB"),
+            ("OrdersPodsFromKubelet", orders_sg, cluster_sg, "Kubelet probes of the orders pods"),
+            ("ProductsPodsFromOrders", cluster_sg, orders_sg, "Orders validating products over REST"),
+        ):
+            ec2.CfnSecurityGroupIngress(self, rule_id, group_id=group, source_security_group_id=source,
+                                        ip_protocol="tcp", from_port=CONTAINER_PORT, to_port=CONTAINER_PORT,
+                                        description=why)
+
+    @staticmethod
+    def _environment(service: Service, messaging: MessagingStack, tables: dict[Service, ServiceTable],
+                     orders_database: OrdersDatabase, users: UserDirectory) -> dict[str, str]:
+        env = {
+            "AWS_REGION": cdk.Aws.REGION,
+            "SERVICE_NAME": service.value,
+            "COGNITO_ISSUER": users.issuer,
+            "COGNITO_JWKS_URL": f"{users.issuer}/.well-known/jwks.json",
+            "COGNITO_CLIENT_ID": users.web_client.user_pool_client_id,
+        }
+        if table_of(service):
+            env["TABLE_NAME"] = tables[service].table.table_name
+        for topic in topics_published_by(service):
+            env[env_var("topic", topic.name)] = messaging.topics[topic.name].topic.topic_arn
+        for queue in (*queues_consumed_by(service), *queues_produced_by(service)):
+            env[env_var("queue", queue.name)] = messaging.queues[queue.name].queue.queue_url
+        if service == Service.ORDERS:
+            env["DB_SECRET_ARN"] = orders_database.secret.secret_arn
+            env["PRODUCTS_URL"] = PRODUCTS_URL
+        return env
+
+    @staticmethod
+    def _grant(ms: Microservice, messaging: MessagingStack, tables: dict[Service, ServiceTable],
+               orders_database: OrdersDatabase) -> None:
+        service = ms.service
+        statements: list[iam.PolicyStatement] = []
+        if table_of(service):
+            table = tables[service].table
+            indexes = tuple(i.name for i in tables[service].definition.indexes)
+            statements += [access.table_read_write(table.table_arn, indexes),
+                           access.key_encrypt(tables[service].key.key_arn)]
+        for topic in topics_published_by(service):
+            statements.append(access.topic_publish(messaging.topics[topic.name].topic.topic_arn))
+        if topics_published_by(service):
+            statements.append(access.key_encrypt(messaging.topics_key.key_arn))
+        for queue in queues_consumed_by(service):
+            statements.append(access.queue_consume(messaging.queues[queue.name].queue.queue_arn))
+        for queue in queues_produced_by(service):
+            statements.append(access.queue_send(messaging.queues[queue.name].queue.queue_arn))
+        if queues_consumed_by(service) or queues_produced_by(service):
+            statements.append(access.key_encrypt(messaging.queues_key.key_arn))
+        if service == Service.ORDERS:
+            statements += [access.secret_read(orders_database.secret.secret_arn),
+                           access.key_decrypt(orders_database.key.key_arn)]
+        iam.Policy(ms, "AccessPolicy", roles=[ms.role], statements=statements)
