@@ -37,13 +37,14 @@ class CostReport:
     prices: PriceTable
     lines: list[Line]
     free: dict[str, int]
+    stacks: tuple[str, ...] = ()
 
     @property
     def total(self) -> float:
         return sum(line.monthly_usd for line in self.lines)
 
     def by_stack(self) -> dict[str, float]:
-        out: dict[str, float] = {}
+        out: dict[str, float] = dict.fromkeys(self.stacks, 0.0)
         for line in self.lines:
             out[line.stack] = out.get(line.stack, 0.0) + line.monthly_usd
         return dict(sorted(out.items()))
@@ -78,8 +79,9 @@ class CostReport:
 
 
 def price_assembly(name: str, outdir: Path, usage: UsageAssumptions, prices: PriceTable) -> CostReport:
-    lines, free = price_resources(read_assembly(outdir), usage, prices)
-    return CostReport(name, usage, prices, lines, free)
+    resources = read_assembly(outdir)
+    lines, free = price_resources(resources, usage, prices)
+    return CostReport(name, usage, prices, lines, free, tuple(sorted({r.stack for r in resources})))
 
 
 def _r(x: float) -> float:
