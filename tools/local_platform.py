@@ -60,16 +60,18 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def pg_bindir() -> Path:
-    if os.environ.get("PG_BIN"):
-        return Path(os.environ["PG_BIN"])
-    found = shutil.which("pg_ctl")
+def pg_bindir(tool: str = "initdb") -> Path:
+    """Directory holding PostgreSQL's server tools: $PG_BIN, else the newest Debian-style install, else PATH."""
+    candidates = [os.environ["PG_BIN"]] if os.environ.get("PG_BIN") else []
+    candidates += sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=lambda p: int(Path(p).parent.name),
+                         reverse=True)
+    found = shutil.which(tool)
     if found:
-        return Path(found).parent
-    candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=lambda p: int(Path(p).parent.name))
-    if not candidates:
-        raise RuntimeError("PostgreSQL server binaries not found (set PG_BIN)")
-    return Path(candidates[-1])
+        candidates.append(str(Path(found).parent))
+    for c in candidates:
+        if (Path(c) / tool).exists():
+            return Path(c)
+    raise RuntimeError(f"PostgreSQL tool {tool} not found (set PG_BIN)")
 
 
 @dataclass
