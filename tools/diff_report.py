@@ -28,8 +28,9 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -226,8 +227,10 @@ def compare_templates(name: str, old: dict[str, Any] | None, new: dict[str, Any]
     return diff
 
 
-def apply_cli_replacements(diff: StackDiff, cli_text: str) -> None:
-    """Adds the replacements the CDK CLI knows of (its resource spec covers every type) to ours."""
+def apply_cli_replacements(diff: StackDiff, cli_text: str, head: dict[str, Any] | None = None) -> None:
+    """Adds the replacements the CDK CLI knows of (its resource spec covers every type) to ours, including resources
+    whose template is unchanged but which reference a replaced resource (their input changes at deploy time)."""
+    head_resources: dict[str, Any] = (head or {}).get("Resources", {})
     for line in cli_text.splitlines():
         m = CLI_RESOURCE_LINE.match(line.strip())
         if not m or m["op"] != "~":
@@ -237,6 +240,12 @@ def apply_cli_replacements(diff: StackDiff, cli_text: str) -> None:
             continue
         maybe = len(words) >= 2 and words[-2] == "may"
         logical_id = words[-3] if maybe else words[-2]
+        if logical_id in head_resources and not any(c.logical_id == logical_id for c in diff.changes):
+            res = head_resources[logical_id]
+            diff.changes.append(ResourceChange(logical_id, res["Type"], _path(res), "changed",
+                                               reason="references a replaced resource"))
+            if diff.status == "unchanged":
+                diff.status = "changed"
         for change in diff.changes:
             if change.logical_id != logical_id or change.kind in ("replaced", "added", "removed"):
                 continue
@@ -244,7 +253,7 @@ def apply_cli_replacements(diff: StackDiff, cli_text: str) -> None:
                 change.possible_replacement = True
             else:
                 change.kind = "replaced"
-                change.reason = change.reason or "the CDK CLI marks it replace"
+                change.reason = (change.reason + "; " if change.reason else "") + "the CDK CLI marks it replace"
 
 
 def compare_assemblies(base: Path, head: Path) -> list[StackDiff]:
@@ -392,23 +401,30 @@ def _wait(proc: subprocess.Popen[str], what: str) -> None:
         raise SystemExit(f"diff: synth of {what} failed:\n{output.strip()}")
 
 
-def synth_both(repo: Path, base_ref: str, env_name: str, base_out: Path, head_out: Path) -> str:
-    """Synthesizes ``base_ref`` and the working tree of ``repo`` in parallel; returns the base commit."""
-    sha = _git(repo, "rev-parse", "--verify", f"{base_ref}^{{commit}}")
+@contextmanager
+def worktree(repo: Path, ref: str) -> Iterator[tuple[Path, str]]:
+    """A temporary detached worktree of ``ref`` that borrows ``repo``'s .venv and node_modules; yields (path, sha)."""
+    sha = _git(repo, "rev-parse", "--verify", f"{ref}^{{commit}}")
     tmp = Path(tempfile.mkdtemp(prefix="cdk-diff-base."))
-    worktree = tmp / "base"
-    _git(repo, "worktree", "add", "--detach", "--quiet", str(worktree), sha)
+    path = tmp / "base"
+    _git(repo, "worktree", "add", "--detach", "--quiet", str(path), sha)
     try:
         for shared in (".venv", "node_modules"):
-            if not (worktree / shared).exists():
-                (worktree / shared).symlink_to((repo / shared).resolve())
-        base = synth(worktree, repo, env_name, base_out)
+            if not (path / shared).exists():
+                (path / shared).symlink_to((repo / shared).resolve())
+        yield path, sha
+    finally:
+        _git(repo, "worktree", "remove", "--force", str(path), check=False)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def synth_both(repo: Path, base_ref: str, env_name: str, base_out: Path, head_out: Path) -> str:
+    """Synthesizes ``base_ref`` and the working tree of ``repo`` in parallel; returns the base commit."""
+    with worktree(repo, base_ref) as (path, sha):
+        base = synth(path, repo, env_name, base_out)
         head = synth(repo, repo, env_name, head_out)
         _wait(head, "the working tree")
         _wait(base, f"{base_ref} ({sha[:12]})")
-    finally:
-        _git(repo, "worktree", "remove", "--force", str(worktree), check=False)
-        shutil.rmtree(tmp, ignore_errors=True)
     return sha
 
 
@@ -425,13 +441,11 @@ def cli_diff(repo: Path, stack: str, base_template: Path | None, head_out: Path,
     return ANSI.sub("", proc.stdout + proc.stderr).strip()
 
 
-def run(repo: Path, base_ref: str, env_name: str, out_md: Path, work: Path) -> list[StackDiff]:
-    started = time.monotonic()
-    base_out, head_out = work / "base", work / "head"
-    sha = synth_both(repo, base_ref, env_name, base_out, head_out)
-    synth_seconds = time.monotonic() - started
+def report(repo: Path, base_out: Path, head_out: Path, *, base: str, head: str, env_name: str, out_md: Path,
+           work: Path) -> list[StackDiff]:
+    """Compares two synthesized assemblies, runs the CLI's diff per stack, writes ``out_md`` and its .json."""
     diffs = compare_assemblies(base_out, head_out)
-    old = stack_templates(base_out)
+    old, new = stack_templates(base_out), stack_templates(head_out)
     cli_dir = work / "cli"
     cli_dir.mkdir(parents=True, exist_ok=True)
     todo = [d for d in diffs if d.status in ("changed", "added")]
@@ -440,18 +454,28 @@ def run(repo: Path, base_ref: str, env_name: str, out_md: Path, work: Path) -> l
     for d, text in zip(todo, texts, strict=True):
         d.cli_diff = text
         (cli_dir / f"{d.name}.txt").write_text(text + "\n")
-        apply_cli_replacements(d, text)
+        apply_cli_replacements(d, text, json.loads(new[d.name].read_text()))
+    out_md.parent.mkdir(parents=True, exist_ok=True)
+    out_md.write_text(render_markdown(diffs, base=base, head=head, env=env_name))
+    out_md.with_suffix(".json").write_text(json.dumps(
+        {"base": base, "head": head, "env": env_name,
+         "stacks": [{k: v for k, v in asdict(d).items() if k != "cli_diff"} for d in diffs]}, indent=2) + "\n")
+    return diffs
+
+
+def run(repo: Path, base_ref: str, env_name: str, out_md: Path, work: Path) -> list[StackDiff]:
+    started = time.monotonic()
+    base_out, head_out = work / "base", work / "head"
+    sha = synth_both(repo, base_ref, env_name, base_out, head_out)
+    synth_seconds = time.monotonic() - started
     head_desc = "working tree"
     try:
         head_desc = _git(repo, "rev-parse", "--short=12", "HEAD") + (
             " + uncommitted changes" if _git(repo, "status", "--porcelain", "--untracked-files=no") else "")
     except subprocess.CalledProcessError:
         pass
-    out_md.parent.mkdir(parents=True, exist_ok=True)
-    out_md.write_text(render_markdown(diffs, base=f"{base_ref} ({sha[:12]})", head=head_desc, env=env_name))
-    out_md.with_suffix(".json").write_text(json.dumps(
-        {"base": sha, "env": env_name, "stacks": [
-            {**{k: v for k, v in asdict(d).items() if k != "cli_diff"}} for d in diffs]}, indent=2) + "\n")
+    diffs = report(repo, base_out, head_out, base=f"{base_ref} ({sha[:12]})", head=head_desc, env_name=env_name,
+                   out_md=out_md, work=work)
     total = time.monotonic() - started
     print(f"diff: {len(diffs)} stack(s), synth {synth_seconds:.1f}s, total {total:.1f}s -> {out_md}")
     return diffs
