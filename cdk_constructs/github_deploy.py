@@ -57,7 +57,12 @@ class GitHubDeployRole(Construct):
                     f"{GITHUB_OIDC_HOST}:sub": self.subject,
                 },
             }),
-            inline_policies={"AssumeCdkBootstrapRoles": iam.PolicyDocument(statements=[
-                iam.PolicyStatement(actions=["sts:AssumeRole"], resources=bootstrap_role_arns(cdk.Stack.of(self))),
-            ])},
+        )
+        # A customer managed policy rather than an inline one (NIST 800-53 / PCI DSS: no inline IAM policies).
+        self.policy = iam.ManagedPolicy(
+            self, "AssumeCdkBootstrapRoles",
+            description=f"Deploy role of {environment}: assume the CDK bootstrap roles of this account and region only",
+            statements=[iam.PolicyStatement(actions=["sts:AssumeRole"],
+                                            resources=bootstrap_role_arns(cdk.Stack.of(self)))],
+            roles=[self.role],
         )

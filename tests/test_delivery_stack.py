@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -26,7 +27,7 @@ def test_one_provider_and_one_role_per_environment(env: Synthesized) -> None:
     assert len(_roles(env)) == 1
     # Native resources only: no custom resource (and so no Lambda) is needed for the provider.
     types = {r["Type"] for r in env.template_json("Delivery")["Resources"].values()}
-    assert types - {"AWS::CDK::Metadata"} == {"AWS::IAM::OIDCProvider", "AWS::IAM::Role"}
+    assert types - {"AWS::CDK::Metadata"} == {"AWS::IAM::OIDCProvider", "AWS::IAM::Role", "AWS::IAM::ManagedPolicy"}
 
 
 def test_trust_policy_is_this_repository_and_environment_only(env: Synthesized) -> None:
@@ -50,15 +51,17 @@ def test_trust_policy_is_this_repository_and_environment_only(env: Synthesized) 
 
 
 def test_deploy_role_can_only_assume_the_bootstrap_roles(env: Synthesized) -> None:
-    (role,) = _roles(env).values()
+    ((role_id, role),) = _roles(env).items()
     props = role["Properties"]
-    assert "ManagedPolicyArns" not in props and "PermissionsBoundary" not in props
-    # No other policy resource attaches anything to the role.
-    template = env.template_json("Delivery")["Resources"]
-    assert not [r for r in template.values() if r["Type"] in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy")]
-    (policy,) = props["Policies"]
+    # Nothing inline, no permissions boundary, and the only policy anywhere is the one managed policy below.
+    assert "Policies" not in props and "PermissionsBoundary" not in props and "ManagedPolicyArns" not in props
+    resources = env.template_json("Delivery")["Resources"]
+    assert not [r for r in resources.values() if r["Type"] in ("AWS::IAM::Policy", "AWS::IAM::RolePolicy")]
+    (policy,) = env.resources("Delivery", "AWS::IAM::ManagedPolicy").values()
+    assert policy["Properties"]["Roles"] == [{"Ref": role_id}]
+    assert "Users" not in policy["Properties"] and "Groups" not in policy["Properties"]
     account, region = env.config.account, env.config.region
-    assert policy["PolicyDocument"]["Statement"] == [{
+    assert policy["Properties"]["PolicyDocument"]["Statement"] == [{
         "Action": "sts:AssumeRole",
         "Effect": "Allow",
         "Resource": [f"arn:aws:iam::{account}:role/cdk-hnb659fds-{kind}-role-{account}-{region}"
@@ -83,3 +86,28 @@ def test_repository_must_be_owner_slash_name(repository: str) -> None:
 
     with pytest.raises(ConfigError, match="github_repository"):
         dataclasses.replace(DEV, github_repository=repository).validate()
+
+
+def test_execution_policy_covers_the_app_without_wildcard_actions(env: Synthesized) -> None:
+    from tools.bootstrap_policy import build_policy, resource_types, split_policy
+
+    types, region = resource_types(env.outdir)
+    policy, summary = build_policy(types, region)
+    actions = [a for st in policy["Statement"] for a in st["Action"]]
+    assert actions and len(actions) == len(set(actions))
+    assert not [a for a in actions if "*" in a or a == "*"]
+    assert all(st["Effect"] == "Allow" for st in policy["Statement"])
+    # Only the services whose resource types the app creates (plus the SAM transform's CloudFormation and the
+    # Serverless Application Repository behind secret rotation).
+    services = {a.split(":")[0] for a in actions}
+    assert services == set(summary["services"])
+    assert services <= {"apigateway", "cloudformation", "cognito-idp", "dynamodb", "ec2", "eks", "elasticloadbalancing",
+                        "iam", "kms", "lambda", "logs", "rds", "s3", "secretsmanager", "serverlessrepo", "sns", "sqs",
+                        "ssm", "wafv2", "ecr"}
+    for needed in ("sqs:CreateQueue", "rds:CreateDBCluster", "eks:CreateCluster", "iam:PassRole",
+                   "dynamodb:CreateTable", "ssm:GetParameters", "lambda:InvokeFunction"):
+        assert needed in actions, needed
+    # Split into parts that each fit an IAM managed policy, losing nothing.
+    parts = split_policy(policy)
+    assert sorted(a for doc in parts for st in doc["Statement"] for a in st["Action"]) == sorted(actions)
+    assert all(len(json.dumps(doc, separators=(",", ":"))) <= 6144 for doc in parts)
