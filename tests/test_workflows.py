@@ -166,12 +166,16 @@ def test_deploys_the_assemblies_it_synthesized(deploy: dict[str, Any]) -> None:
 
 
 def test_the_pipeline_leaves_the_delivery_stack_out() -> None:
+    import json
+
     import aws_cdk as cdk
 
     from config.environments import load as load_env
-    from stacks.platform import Platform
+    from stacks.platform import CDK_JSON, CONTEXT_FILE, Platform
 
-    app = cdk.App(context={"delivery": "exclude"})
+    # The context build_app gives the app (cdk.json's flags and the committed lookups), plus the pipeline's switch.
+    context = {**json.loads(CDK_JSON.read_text())["context"], **json.loads(CONTEXT_FILE.read_text())}
+    app = cdk.App(context={**context, "env": "dev", "delivery": "exclude"})
     platform = Platform(app, load_env("dev"))
     assert platform.delivery is None
     assert not [c for c in app.node.children if c.node.id.endswith("-Delivery")]
