@@ -3,8 +3,10 @@
     python -m tools.local_platform [--max-receive-count N] [--visibility-timeout S]
 
 creates the AWS resources of config/topology.py in moto (topics, queues with DLQs and redrive policies, filtered
-raw-delivery subscriptions, tables with their indexes, the Cognito pool/client/admin group, the orders DB secret),
-then starts each service's API (uvicorn, ports = topology.LISTENER_PORTS) and worker (consumers + outbox relay) as
+raw-delivery subscriptions, tables with their indexes, the Cognito pool/client/admin group, the orders DB secret,
+the resource servers and service app clients of topology.RESOURCE_SERVER_SCOPES / SERVICE_CALLS with their secrets),
+starts the client-credentials token endpoint moto lacks (tools/local_token_endpoint.py), then starts each
+service's API (uvicorn, ports = topology.LISTENER_PORTS) and worker (consumers + outbox relay) as
 processes from the same entrypoints as the container images. Ctrl-C / SIGTERM stops everything it started.
 
 `LocalPlatform` is the same thing as a context manager, used by the services' tests, tools/e2e.py and
@@ -83,6 +85,9 @@ class Resources:
     user_pool_id: str = ""
     client_id: str = ""
     db_secret_arn: str = ""
+    # Service-to-service calls: each calling service's app client (client-credentials grant) and its secret's ARN.
+    service_client_ids: dict[Service, str] = field(default_factory=dict)
+    service_secret_arns: dict[Service, str] = field(default_factory=dict)
 
 
 class Postgres:
@@ -157,6 +162,7 @@ class LocalPlatform:
             ports = {s: free_port() for s in topology.SERVICES} if free_ports else dict(topology.LISTENER_PORTS)
         self.ports = ports
         self.moto_port = moto_port or (free_port() if free_ports else 5000)
+        self.token_port = free_port()
         self.proxied = proxied
         self.sqs_wait_seconds = sqs_wait_seconds
         self.start_workers = start_workers
@@ -183,6 +189,11 @@ class LocalPlatform:
     @property
     def issuer(self) -> str:
         return f"https://cognito-idp.{REGION}.amazonaws.com/{self.resources.user_pool_id}"
+
+    @property
+    def token_url(self) -> str:
+        """The pool's OAuth2 token endpoint (Cognito: https://<domain>.auth.<region>.amazoncognito.com/oauth2/token)."""
+        return f"http://127.0.0.1:{self.token_port}/oauth2/token"
 
     @property
     def jwks_url(self) -> str:
@@ -216,6 +227,10 @@ class LocalPlatform:
         self._spawn("moto", [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.moto_port)],
                     env={**os.environ, **FAKE_CREDENTIALS})
         self._wait_http(f"{self.moto_url}/moto-api/", "moto")
+        self._spawn("token-endpoint", [sys.executable, "-m", "uvicorn", "tools.local_token_endpoint:app", "--host",
+                                       "127.0.0.1", "--port", str(self.token_port), "--no-access-log"],
+                    env={**os.environ, **FAKE_CREDENTIALS, "MOTO_URL": self.moto_url, "PYTHONPATH": str(ROOT)})
+        self._wait_http(f"http://127.0.0.1:{self.token_port}/healthz", "token endpoint")
         self.create_resources()
         for svc in self.proxied:
             proxy = TcpProxy(self.moto_port)
@@ -335,11 +350,51 @@ class LocalPlatform:
             ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
         )["UserPoolClient"]["ClientId"]
         idp.create_group(UserPoolId=r.user_pool_id, GroupName="admin")
+        self.create_service_clients()
         # The JSON shape RDS generates for a managed master secret.
         secret = {"engine": "postgres", "host": "127.0.0.1", "port": self.pg.port, "username": "orders",
                   "password": self.db_password, "dbname": "orders"}
         r.db_secret_arn = self.client("secretsmanager").create_secret(
             Name="orders/db", SecretString=json.dumps(secret))["ARN"]
+
+    def create_service_clients(self) -> None:
+        """Resource servers with their scopes, and per calling service an app client allowed the client-credentials
+        grant with exactly the scopes it needs, its id and generated secret in a Secrets Manager secret."""
+        r, idp = self.resources, self.client("cognito-idp")
+        domain = f"ecommerce-{r.user_pool_id.split('_')[1].lower()}"  # self.token_url stands in for its /oauth2/token
+        idp.create_user_pool_domain(UserPoolId=r.user_pool_id, Domain=domain)
+        self.create_resource_servers(r.user_pool_id)
+        for caller, scopes in topology.SERVICE_CALLS.items():
+            r.service_client_ids[caller], _, r.service_secret_arns[caller] = self.add_service_client(
+                f"{caller.value}-service", scopes)
+
+    def create_resource_servers(self, user_pool_id: str) -> None:
+        for server, scopes in topology.RESOURCE_SERVER_SCOPES.items():
+            self.client("cognito-idp").create_resource_server(
+                UserPoolId=user_pool_id, Identifier=server.value, Name=server.value,
+                Scopes=[{"ScopeName": s, "ScopeDescription": f"{s} access to {server.value}"} for s in scopes])
+
+    def add_service_client(self, name: str, scopes: tuple[str, ...],
+                           user_pool_id: str | None = None) -> tuple[str, str, str]:
+        """An app client with the client-credentials grant and `scopes`, and a secret holding {"client_id",
+        "client_secret"}: (client id, client secret, secret ARN). Also used by tests for clients that are not
+        allowed, or belong to another pool."""
+        client = self.client("cognito-idp").create_user_pool_client(
+            UserPoolId=user_pool_id or self.resources.user_pool_id, ClientName=name, GenerateSecret=True,
+            AllowedOAuthFlows=["client_credentials"], AllowedOAuthScopes=list(scopes),
+            AllowedOAuthFlowsUserPoolClient=True, ExplicitAuthFlows=["ALLOW_REFRESH_TOKEN_AUTH"],
+        )["UserPoolClient"]
+        arn = self.client("secretsmanager").create_secret(
+            Name=f"{name}/service-client-{client['ClientId']}",
+            SecretString=json.dumps({"client_id": client["ClientId"], "client_secret": client["ClientSecret"]}),
+        )["ARN"]
+        return str(client["ClientId"]), str(client["ClientSecret"]), str(arn)
+
+    def callers_of(self, service: Service) -> tuple[str, ...]:
+        """App client ids of the services allowed (topology.SERVICE_CALLS) to call `service`'s internal routes."""
+        prefix = f"{service.value}/"
+        return tuple(self.resources.service_client_ids[c] for c, scopes in topology.SERVICE_CALLS.items()
+                     if any(s.startswith(prefix) for s in scopes))
 
     def env_for(self, service: Service) -> dict[str, str]:
         """The environment a service's API and worker get: the same variable names the CDK Deployments render."""
@@ -368,6 +423,10 @@ class LocalPlatform:
         if service == Service.ORDERS:
             env["DB_SECRET_ARN"] = r.db_secret_arn
             env["PRODUCTS_URL"] = self.url(Service.PRODUCTS)
+            env["PRODUCTS_TOKEN_URL"] = self.token_url
+            env["SERVICE_CLIENT_SECRET_ARN"] = r.service_secret_arns[Service.ORDERS]
+        if service == Service.PRODUCTS:
+            env["SERVICE_CLIENT_IDS"] = ",".join(self.callers_of(Service.PRODUCTS))
         return env
 
     # --- helpers for tests and tools -------------------------------------------------------------------------
@@ -398,7 +457,8 @@ class LocalPlatform:
         return str(auth["AuthenticationResult"]["AccessToken"])
 
     def describe(self) -> str:
-        lines = [f"moto (AWS endpoint): {self.moto_url}", f"postgres: {self.pg.dsn()}"]
+        lines = [f"moto (AWS endpoint): {self.moto_url}", f"postgres: {self.pg.dsn()}",
+                 f"token endpoint (client credentials): {self.token_url}"]
         lines += [f"{s.value:9} API: {self.url(s)}  (docs: {self.url(s)}/docs)" for s in topology.SERVICES]
         lines += [f"cognito pool {self.resources.user_pool_id}, client {self.resources.client_id}",
                   f"logs: {self.logdir}"]
