@@ -1,6 +1,13 @@
 """Products API: the catalog (DynamoDB). Reads are public; writes need the Cognito `admin` group.
 
 Every write commits the product item and its ProductCreated/ProductUpdated outbox record in one TransactWriteItems.
+
+Internal route, for other services only (not routed through API Gateway, so not in config/topology.py ROUTES;
+reached inside the cluster on the products Service):
+  GET /internal/products/{productId} - the product if ACTIVE, else 404; orders validates products and prices with
+  it. It needs a Cognito access token from the client-credentials grant (common/service_auth.py) of an app client
+  listed in SERVICE_CLIENT_IDS carrying the `products/read` scope: no/invalid/expired/foreign-pool token -> 401,
+  other client or missing scope -> 403.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ from common.auth import Principal, Verifier
 from common.ddb import cancellation_codes, from_item, outbox_put, to_item, values
 from common.ddb_service import AWS_UNAVAILABLE, table_ready
 from common.envelope import Envelope
+from common.service_auth import ServicePrincipal, ServiceTokenVerifier, service_caller
 from fastapi import Depends, Path, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -40,6 +48,14 @@ def verifier() -> Verifier:
 
 current_user, admin_user = auth_dependencies(verifier)
 AdminUser = Annotated[Principal, Depends(admin_user)]
+
+
+@cache
+def service_verifier() -> ServiceTokenVerifier:
+    return ServiceTokenVerifier(settings.jwks_url, settings.issuer, settings.service_client_ids)
+
+
+ProductsReader = Annotated[ServicePrincipal, Depends(service_caller(service_verifier, settings_mod.READ_SCOPE))]
 ProductId = Annotated[str, Path(alias="productId", min_length=1, max_length=64, description="Product id")]
 
 
@@ -190,6 +206,15 @@ def get_product(product_id: ProductId) -> Product:
     if p is None or p.status != "ACTIVE":
         raise ApiError(404, "not_found", f"product {product_id} not found")
     return p
+
+
+@app.get("/internal/products/{productId}", response_model=Product, tags=["internal"],
+         responses={401: {"description": "no, invalid, expired or foreign-pool service token"},
+                    403: {"description": "service client not allowed, or token without products/read"},
+                    404: {}})
+def get_product_internal(product_id: ProductId, _: ProductsReader) -> Product:
+    """Product lookup for other services (orders validates products and prices). Not exposed by API Gateway."""
+    return get_product(product_id)
 
 
 def _encode_cursor(key: dict[str, Any]) -> str:

@@ -7,6 +7,9 @@ from dataclasses import dataclass
 from common.config import require_or_exit
 
 TOPIC = "TOPIC_ARN_PRODUCT_EVENTS"
+SERVICE_CLIENT_IDS = "SERVICE_CLIENT_IDS"  # comma-separated app client ids allowed to call the internal routes
+# Resource-server scope guarding the internal routes (config/topology.py RESOURCE_SERVER_SCOPES; a test checks it).
+READ_SCOPE = "products/read"
 REQUIRED_ENV: tuple[str, ...] = (
     "AWS_REGION",
     "TABLE_NAME",
@@ -14,6 +17,7 @@ REQUIRED_ENV: tuple[str, ...] = (
     "COGNITO_ISSUER",
     "COGNITO_JWKS_URL",
     "COGNITO_CLIENT_ID",
+    SERVICE_CLIENT_IDS,
 )
 
 
@@ -24,6 +28,11 @@ class Settings:
     jwks_url: str
     issuer: str
     client_id: str
+    service_client_ids: frozenset[str]
+
+
+def parse_client_ids(raw: str) -> frozenset[str]:
+    return frozenset(c.strip() for c in raw.split(",") if c.strip())
 
 
 def load() -> Settings:
@@ -34,4 +43,5 @@ def load() -> Settings:
         jwks_url=env["COGNITO_JWKS_URL"],
         issuer=env["COGNITO_ISSUER"],
         client_id=env["COGNITO_CLIENT_ID"],
+        service_client_ids=parse_client_ids(env[SERVICE_CLIENT_IDS]),
     )
