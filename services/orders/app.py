@@ -16,6 +16,7 @@ import psycopg
 from common import logging as jlog
 from common.api import ApiError, Unavailable, auth_dependencies, create_app, field_error
 from common.auth import Principal, Verifier
+from common.service_auth import ClientCredentials, secret_from_secrets_manager
 from fastapi import Depends, FastAPI, Header, Path, Query
 from fastapi.responses import JSONResponse
 from psycopg_pool import ConnectionPool, PoolTimeout
@@ -23,13 +24,15 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from orders import db
 from orders import settings as settings_mod
-from orders.products_client import ProductsClient, ProductsUnavailable
+from orders.products_client import ProductsAuthRejected, ProductsClient, ProductsUnavailable
 from orders.service import IdempotencyMismatch, InvalidTransition, Line, OrderNotFound, OrderService, request_hash
 
 SERVICE = "orders"
 jlog.configure(SERVICE)
 settings = settings_mod.load()
-products = ProductsClient(settings.products_url)
+products = ProductsClient(settings.products_url, ClientCredentials(
+    settings.products_token_url, settings_mod.PRODUCTS_SCOPE,
+    secret_from_secrets_manager(settings.service_client_secret_arn)))
 _state: dict[str, Any] = {}
 
 
@@ -50,6 +53,7 @@ def service() -> OrderService:
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    products.tokens.credentials()  # read the app client secret now: a missing secret fails startup, not an order
     pool: ConnectionPool = db.open_pool(settings.conninfo(), settings.db_pool_max)
     db.migrate(pool)
     _state["service"] = OrderService(pool)
@@ -111,6 +115,7 @@ app = create_app(
 
 @app.post("/orders", status_code=201, response_model=Order, tags=["orders"],
           responses={401: {}, 409: {"description": "Idempotency-Key reused with another body"}, 422: {},
+                     502: {"description": "products service refused orders' service credentials"},
                      503: {"description": "products service or database unavailable"}})
 def place_order(
     body: OrderIn,
@@ -137,6 +142,8 @@ def place_order(
             info = products.get(ln.product_id)
         except ProductsUnavailable:
             raise Unavailable("products service unavailable") from None
+        except ProductsAuthRejected:
+            raise ApiError(502, "bad_gateway", "products service refused this service's credentials") from None
         if info is None:
             raise field_error(f"lines[{i}].product_id", f"unknown or discontinued product {ln.product_id}")
         currencies.add(info.currency)

@@ -1,4 +1,10 @@
-"""Synchronous REST calls from orders to products, with timeouts and bounded retries with backoff."""
+"""Synchronous REST calls from orders to products, with timeouts and bounded retries with backoff.
+
+The call goes to products' internal route with a Cognito client-credentials access token (scope products/read,
+common/service_auth.py). A 401 from products drops the cached token and retries once with a new one; a 401 again
+or a 403 raises ProductsAuthRejected (products does not accept this service: a configuration error, answered 502);
+an unreachable products or token endpoint raises ProductsUnavailable (503).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +14,7 @@ from dataclasses import dataclass
 
 import httpx
 from common.logging import current_correlation_id, trace_id_var
+from common.service_auth import ClientCredentials, TokenRejected, TokenUnavailable
 
 log = logging.getLogger("orders.products")
 ATTEMPTS = 3
@@ -16,6 +23,10 @@ BACKOFF_SECONDS = 0.1
 
 class ProductsUnavailable(RuntimeError):
     pass
+
+
+class ProductsAuthRejected(RuntimeError):
+    """Products (401/403) or the token endpoint refused this service's credentials."""
 
 
 @dataclass(frozen=True)
@@ -27,7 +38,8 @@ class ProductInfo:
 
 
 class ProductsClient:
-    def __init__(self, base_url: str) -> None:
+    def __init__(self, base_url: str, tokens: ClientCredentials) -> None:
+        self.tokens = tokens
         self._http = httpx.Client(
             base_url=base_url,
             timeout=httpx.Timeout(5.0, connect=1.0),  # read: products answers from DynamoDB in ms; 5 s absorbs bursts
@@ -35,17 +47,35 @@ class ProductsClient:
         )
 
     def get(self, product_id: str) -> ProductInfo | None:
-        """The product if it is ACTIVE, None if it does not exist (404); ProductsUnavailable otherwise."""
+        """The product if it is ACTIVE, None if it does not exist (404); ProductsUnavailable or
+        ProductsAuthRejected otherwise."""
         headers = {"X-Correlation-Id": current_correlation_id()}
         if trace := trace_id_var.get():
             headers["X-Amzn-Trace-Id"] = trace
         last: str = ""
+        renewed = False
         for attempt in range(ATTEMPTS):
             try:
-                resp = self._http.get(f"/products/{product_id}", headers=headers)
+                headers["Authorization"] = f"Bearer {self.tokens.token()}"
+                resp = self._http.get(f"/internal/products/{product_id}", headers=headers)
+            except TokenUnavailable as exc:
+                last = str(exc)
+            except TokenRejected as exc:
+                log.error("token endpoint rejected this service's client", extra={"error": str(exc)})
+                raise ProductsAuthRejected(str(exc)) from None
             except httpx.TransportError as exc:
                 last = repr(exc)
             else:
+                if resp.status_code == 401 and not renewed:
+                    # The token may have been revoked or signed with a rotated-out key: one retry with a new one.
+                    self.tokens.invalidate()
+                    renewed = True
+                    last = "HTTP 401"
+                    continue
+                if resp.status_code in (401, 403):
+                    log.error("products rejected this service's token",
+                              extra={"product_id": product_id, "status": resp.status_code, "body": resp.text[:500]})
+                    raise ProductsAuthRejected(f"products answered HTTP {resp.status_code}")
                 if resp.status_code == 404:
                     return None
                 if resp.status_code == 200:

@@ -15,10 +15,18 @@ PAYMENT_EVENTS_QUEUE = "QUEUE_URL_ORDERS_PAYMENT_EVENTS"
 PRODUCT_EVENTS_QUEUE = "QUEUE_URL_ORDERS_PRODUCT_EVENTS"
 USER_EVENTS_QUEUE = "QUEUE_URL_ORDERS_USER_EVENTS"
 QUEUES: tuple[str, ...] = (INVENTORY_EVENTS_QUEUE, PAYMENT_EVENTS_QUEUE, PRODUCT_EVENTS_QUEUE, USER_EVENTS_QUEUE)
+# Calls to products' internal routes: a client-credentials token from the pool's token endpoint (full URL) for
+# orders' own app client, whose {"client_id", "client_secret"} is in the Secrets Manager secret.
+PRODUCTS_TOKEN_URL = "PRODUCTS_TOKEN_URL"  # noqa: S105 - an environment variable's name
+SERVICE_CLIENT_SECRET_ARN = "SERVICE_CLIENT_SECRET_ARN"  # noqa: S105 - an environment variable's name
+# Scope requested for those calls (config/topology.py SERVICE_CALLS; a test checks it).
+PRODUCTS_SCOPE = "products/read"
 REQUIRED_ENV: tuple[str, ...] = (
     "AWS_REGION",
     "DB_SECRET_ARN",
     "PRODUCTS_URL",
+    PRODUCTS_TOKEN_URL,
+    SERVICE_CLIENT_SECRET_ARN,
     TOPIC,
     RESERVATIONS_QUEUE,
     *QUEUES,
@@ -32,6 +40,8 @@ REQUIRED_ENV: tuple[str, ...] = (
 class Settings:
     db_secret_arn: str
     products_url: str
+    products_token_url: str
+    service_client_secret_arn: str
     destinations: dict[str, str]  # env var name -> topic ARN / queue URL (published to)
     queue_urls: dict[str, str]  # env var name -> queue URL (consumed)
     jwks_url: str
@@ -62,6 +72,8 @@ def load() -> Settings:
     return Settings(
         db_secret_arn=env["DB_SECRET_ARN"],
         products_url=env["PRODUCTS_URL"].rstrip("/"),
+        products_token_url=env[PRODUCTS_TOKEN_URL],
+        service_client_secret_arn=env[SERVICE_CLIENT_SECRET_ARN],
         destinations={name: env[name] for name in (TOPIC, RESERVATIONS_QUEUE)},
         queue_urls={name: env[name] for name in QUEUES},
         jwks_url=env["COGNITO_JWKS_URL"],

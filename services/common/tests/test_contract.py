@@ -20,6 +20,12 @@ SERVICES_DIR = Path(__file__).resolve().parents[2]
 COMMON = {"AWS_REGION", "COGNITO_ISSUER", "COGNITO_JWKS_URL", "COGNITO_CLIENT_ID"}
 STORE = {Service.PRODUCTS: {"TABLE_NAME"}, Service.USERS: {"TABLE_NAME"}, Service.INVENTORY: {"TABLE_NAME"},
          Service.ORDERS: {"DB_SECRET_ARN", "PRODUCTS_URL"}}
+# Service-to-service calls (client-credentials tokens): the caller's token endpoint and app client secret, the
+# callee's allowed app clients.
+SERVICE_AUTH = {Service.ORDERS: {"PRODUCTS_TOKEN_URL", "SERVICE_CLIENT_SECRET_ARN"},
+                Service.PRODUCTS: {"SERVICE_CLIENT_IDS"}}
+# Routes for other services only, behind client-credentials tokens; not routed through API Gateway (not in ROUTES).
+INTERNAL_ROUTES = {Service.PRODUCTS: {("GET", "/internal/products/{productId}")}}
 
 
 @pytest.mark.parametrize("service", topology.SERVICES, ids=lambda s: s.value)
@@ -28,7 +34,7 @@ def test_env_var_names_match_topology(service: Service) -> None:
     expected = {topology.env_var("topic", t.name) for t in topology.topics_published_by(service)}
     expected |= {topology.env_var("queue", q.name) for q in topology.queues_consumed_by(service)}
     expected |= {topology.env_var("queue", q.name) for q in topology.queues_produced_by(service)}
-    assert set(settings.REQUIRED_ENV) == COMMON | STORE[service] | expected
+    assert set(settings.REQUIRED_ENV) == COMMON | STORE[service] | SERVICE_AUTH.get(service, set()) | expected
 
 
 @pytest.mark.parametrize("service", topology.SERVICES, ids=lambda s: s.value)
@@ -76,6 +82,9 @@ def test_routes_match_topology(platform: object) -> None:
         spec = httpx.get(platform.url(service) + "/openapi.json").json()
         served = {(m.upper(), path) for path, ops in spec["paths"].items() for m in ops
                   if path not in ("/healthz", "/readyz")}
-        assert served == {(r.method, r.path) for r in topology.ROUTES if r.service == service}
+        internal = {(m, p) for m, p in served if p.startswith("/internal/")}
+        assert internal == INTERNAL_ROUTES.get(service, set())
+        assert served - internal == {(r.method, r.path) for r in topology.ROUTES if r.service == service}
+        assert not any(r.path.startswith("/internal/") for r in topology.ROUTES)
         assert httpx.get(platform.url(service) + "/healthz").status_code == 200
         assert httpx.get(platform.url(service) + "/readyz").status_code == 200
