@@ -10,8 +10,10 @@ from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
+from cdk_constructs.service_monitoring import ServiceMonitoring, ServiceTelemetry
 from cdk_constructs.workload_manifests import WorkloadSpec, manifests
 from config.environment import ServiceSizing
+from config.telemetry import otel_environment
 from config.topology import Service
 from policies.load_balancer_controller import register_targets_statement
 
@@ -30,9 +32,12 @@ class Microservice(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, service: Service, cluster: eks.ICluster,
                  sizing: ServiceSizing, environment: dict[str, str], target_group: elbv2.INetworkTargetGroup,
                  load_balancer_controller_role: iam.IRole, vpc_cidr: str,
-                 security_group_ids: tuple[str, ...] = (), allowed_callers: tuple[str, ...] = ()) -> None:
+                 security_group_ids: tuple[str, ...] = (), allowed_callers: tuple[str, ...] = (),
+                 telemetry: ServiceTelemetry | None = None) -> None:
         super().__init__(scope, construct_id)
         name = service.value
+        if telemetry:  # traces over OTLP and EMF metrics to the cluster's CloudWatch agent
+            environment = {**environment, **otel_environment(name, telemetry.environment)}
         self.service = service
         self.image = ecr_assets.DockerImageAsset(
             self, "Image",
@@ -70,3 +75,9 @@ class Microservice(Construct):
         # The Load Balancer Controller may (de)register targets in this service's target group only.
         iam.Policy(self, "TargetRegistrationPolicy", roles=[load_balancer_controller_role],
                    statements=[register_targets_statement([target_group.target_group_arn])])
+        # Alarms on the alarm topic and the service's dashboard (pods, API routes, queues, outbox).
+        self.monitoring: ServiceMonitoring | None = None
+        if telemetry:
+            components = ("api", "worker") if self.spec.worker_command else ("api",)
+            self.monitoring = ServiceMonitoring(self, "Monitoring", service=service, components=components,
+                                                telemetry=telemetry)

@@ -46,6 +46,8 @@ class WebAcl(Construct):
         ))
         self.web_acl = wafv2.CfnWebACL(
             self, "WebAcl",
+            # Named: WAF's CloudWatch metrics are dimensioned by the web ACL's name (Observability alarms on them).
+            name=f"{prefix}-api",
             scope="REGIONAL",
             default_action=wafv2.CfnWebACL.DefaultActionProperty(allow={}),
             visibility_config=_visibility(f"{prefix}-WebAcl"),

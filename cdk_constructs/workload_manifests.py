@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from config.environment import ServiceSizing
+from config.telemetry import AGENT_NAMESPACE, EMF_PORT, ENV_EMF_ENDPOINT, OTLP_HTTP_PORT
 from config.topology import CONTAINER_PORT
 
 Manifest = dict[str, Any]
@@ -162,6 +163,9 @@ def network_policies(spec: WorkloadSpec) -> list[Manifest]:
     ]
     if "DB_SECRET_ARN" in spec.environment:
         egress.append({"to": [{"ipBlock": {"cidr": spec.vpc_cidr}}], "ports": [{"protocol": "TCP", "port": 5432}]})
+    if ENV_EMF_ENDPOINT in spec.environment:  # traces (OTLP/HTTP) and EMF metrics to the CloudWatch agent
+        egress.append({"to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": AGENT_NAMESPACE}}}],
+                       "ports": [{"protocol": "TCP", "port": OTLP_HTTP_PORT}, {"protocol": "UDP", "port": EMF_PORT}]})
     if "PRODUCTS_URL" in spec.environment:
         egress.append({"to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "products"}}}],
                        "ports": [{"protocol": "TCP", "port": CONTAINER_PORT}]})

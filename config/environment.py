@@ -143,6 +143,8 @@ class AlarmConfig:
     node_memory_percent: int
     waf_blocked_requests_per_5_min: int
     outbox_backlog: int
+    # A consumer that stopped consuming: the oldest message of a (non-dead-letter) queue is older than this.
+    queue_oldest_message_age_seconds: int
 
 
 @dataclass(frozen=True)
@@ -319,6 +321,9 @@ def _validate(c: EnvironmentConfig) -> None:
                 "database_capacity_percent", "node_cpu_percent", "node_memory_percent", "api_5xx_rate_percent",
                 "api_4xx_rate_percent"):
         _check(getattr(al, pct) <= 100, f"{p}.alarms.{pct}", getattr(al, pct), "0 to 100 (percent)")
+    retention_seconds = c.messaging.message_retention_days * 86400
+    _check(al.queue_oldest_message_age_seconds < retention_seconds, f"{p}.alarms.queue_oldest_message_age_seconds",
+           al.queue_oldest_message_age_seconds, f"less than the queues' retention ({retention_seconds} s)")
 
     u = c.usage
     for f_ in fields(u):

@@ -45,6 +45,7 @@ def _alarms(evaluation_periods: int, emails: tuple[str, ...]) -> AlarmConfig:
         node_memory_percent=85,
         waf_blocked_requests_per_5_min=500,
         outbox_backlog=100,
+        queue_oldest_message_age_seconds=600,
     )
 
 

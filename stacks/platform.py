@@ -9,6 +9,7 @@ from typing import Any
 import aws_cdk as cdk
 
 from config.environment import EnvironmentConfig
+from policies.log_group_guard import LogGroupGuard
 from policies.nag import apply_packs
 from stacks.cluster_stack import ClusterStack
 from stacks.data_stack import DataStack
@@ -16,6 +17,7 @@ from stacks.delivery_stack import DeliveryStack
 from stacks.edge_stack import EdgeStack
 from stacks.messaging_stack import MessagingStack
 from stacks.network_stack import NetworkStack
+from stacks.observability_stack import ObservabilityStack
 from stacks.services_stack import ServicesStack
 
 CONTEXT_FILE = Path(__file__).resolve().parent.parent / "cdk.context.json"
@@ -59,12 +61,23 @@ class Platform:
         if app.node.try_get_context("delivery") != "exclude":
             self.delivery = DeliveryStack(app, f"{prefix}-Delivery", repository=config.github_repository,
                                           environment=config.name, **props("Delivery", stateful=True))
+        # Before Services: each Microservice's alarms notify this stack's topic (no dependency back).
+        self.observability = ObservabilityStack(
+            app, f"{prefix}-Observability", environment=config.name, alarms=config.alarms, database=config.database,
+            removal=config.removal, vpc=self.network.vpc, cluster=self.cluster.platform.cluster_ref,
+            api=self.edge.api, web_acl=self.edge.web_acl, orders_database=self.data.orders_database,
+            tables=self.data.tables, messaging=self.messaging, **props("Observability", stateful=False))
         self.services = ServicesStack(
             app, f"{prefix}-Services", cluster=self.cluster.cluster,
             load_balancer_controller_role=self.cluster.platform.load_balancer_controller.role,
             sizing=config.services, vpc_cidr=config.network.cidr, messaging=self.messaging,
             tables=self.data.tables, orders_database=self.data.orders_database, users=self.data.users,
-            load_balancer=self.edge.load_balancer, **props("Services", stateful=False))
+            load_balancer=self.edge.load_balancer, telemetry=self.observability.telemetry,
+            **props("Services", stateful=False))
+        # Every log group: retention from config and the Network stack's logs CMK, or synth fails.
+        cdk.Aspects.of(app).add(LogGroupGuard(
+            key_arn=self.network.logs_key.key_arn,
+            retention_days={config.log_retention_days, config.network.flow_log_retention_days}))
         for key, value in {"environment": config.name, "application": "ecommerce-platform", **config.tags}.items():
             cdk.Tags.of(app).add(key, value)
 

@@ -11,6 +11,7 @@ from constructs import Construct
 from cdk_constructs.internal_load_balancer import InternalLoadBalancer
 from cdk_constructs.microservice import Microservice
 from cdk_constructs.orders_database import OrdersDatabase
+from cdk_constructs.service_monitoring import PlatformTelemetry
 from cdk_constructs.service_table import ServiceTable
 from cdk_constructs.user_directory import UserDirectory
 from config.environment import ServiceSizing
@@ -36,7 +37,8 @@ class ServicesStack(cdk.Stack):
     def __init__(self, scope: Construct, construct_id: str, *, cluster: eks.Cluster,
                  load_balancer_controller_role: iam.IRole, sizing: ServiceSizing, vpc_cidr: str,
                  messaging: MessagingStack, tables: dict[Service, ServiceTable], orders_database: OrdersDatabase,
-                 users: UserDirectory, load_balancer: InternalLoadBalancer, **kwargs: Any) -> None:
+                 users: UserDirectory, load_balancer: InternalLoadBalancer,
+                 telemetry: PlatformTelemetry | None = None, **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
         self.services: dict[Service, Microservice] = {}
         for service in SERVICES:
@@ -49,6 +51,10 @@ class ServicesStack(cdk.Stack):
                 security_group_ids=((orders_database.workload_security_group.security_group_id,)
                                     if service == Service.ORDERS else ()),
                 allowed_callers=("orders",) if service == Service.PRODUCTS else (),
+                telemetry=telemetry.for_service(
+                    cluster_name=cluster.cluster_name,
+                    queues=tuple(messaging.queues[q.name] for q in queues_consumed_by(service)),
+                ) if telemetry else None,
             )
             self.services[service] = ms
             self._grant(ms, messaging, tables, orders_database)

@@ -117,13 +117,17 @@ def test_nat_change_shows_exactly_that_change(diffs: Diffs) -> None:
     assert r.changes("added") == [
         ("Dev-Network", "NetworkVpcPublicSubnet2EIP24F41572", "AWS::EC2::EIP"),
         ("Dev-Network", "NetworkVpcPublicSubnet2NATGateway42CB86F5", "AWS::EC2::NatGateway"),
+        # and the new NAT gateway's port allocation alarm
+        ("Dev-Observability", "Platformdevplatformnat2portallocationCriticalDB12FFD6", "AWS::CloudWatch::Alarm"),
     ]
     assert r.changes("changed") == [
-        ("Dev-Network", "NetworkVpcPrivateSubnet2DefaultRouteA15DC6D5", "AWS::EC2::Route")]
+        ("Dev-Network", "NetworkVpcPrivateSubnet2DefaultRouteA15DC6D5", "AWS::EC2::Route"),
+        ("Dev-Observability", "PlatformDashboardsDashboard6BF2FC3C", "AWS::CloudWatch::Dashboard")]
     assert r.changes("replaced", "removed", "asset-only") == []
     assert {s["name"]: s["status"] for s in r.data["stacks"] if s["status"] != "unchanged"} == {
-        "Dev-Network": "changed"}
+        "Dev-Network": "changed", "Dev-Observability": "changed"}
     assert "| Dev-Network | changed | 2 | 1 | 0 | 0 | 0 |" in r.markdown
+    assert "| Dev-Observability | changed | 1 | 1 | 0 | 0 | 0 |" in r.markdown
     assert "Nothing: no stateful resource replaced or removed" in r.markdown
     # The CLI's own diff of the stack is included.
     assert "[+] AWS::EC2::NatGateway" in r.markdown

@@ -9,6 +9,7 @@ from typing import Any
 
 import kubernetes_validate
 import pytest
+from common.telemetry import TELEMETRY_ENV
 
 from cdk_constructs.workload_manifests import WorkloadSpec, manifests
 from config.environments import DEV
@@ -106,7 +107,7 @@ def test_rendered_environment_is_the_contract_the_service_reads(env: Synthesized
                 and m["metadata"]["namespace"] == service.value
                 for e in m["spec"]["template"]["spec"]["containers"][0]["env"]}
     assert set(settings.REQUIRED_ENV) <= rendered
-    extra = rendered - set(settings.REQUIRED_ENV) - {"SERVICE_NAME"}
+    extra = rendered - set(settings.REQUIRED_ENV) - {"SERVICE_NAME"} - set(TELEMETRY_ENV)  # read by common/
     assert not extra, f"{service.value} is given configuration it does not read: {extra}"
 
 

@@ -54,6 +54,13 @@ def claim_event(conn: psycopg.Connection, envelope: Envelope) -> bool:
     return cur.fetchone() is not None
 
 
+def pending_count(pool: ConnectionPool) -> int:
+    """Outbox rows not yet published (the OutboxBacklog metric)."""
+    with pool.connection() as conn:
+        row = conn.execute("SELECT count(*) FROM outbox WHERE published_at IS NULL").fetchone()
+    return int(row[0]) if row else 0
+
+
 def make_relay(pool: ConnectionPool, publish: Callable[[str, str, str], None], batch: int = 50) -> Callable[[], int]:
     last_cleanup = 0.0
 

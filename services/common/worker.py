@@ -15,6 +15,8 @@ import time
 from collections.abc import Callable, Sequence
 from types import FrameType
 
+from common import telemetry
+
 log = logging.getLogger("worker")
 
 Task = Callable[[threading.Event], None]
@@ -23,13 +25,22 @@ RELAY_IDLE_SECONDS = 0.25
 RELAY_MAX_BACKOFF_SECONDS = 10.0
 
 
-def relay_loop(relay_once: Callable[[], int]) -> Task:
-    """Poll the outbox; publish without pause while there is a backlog, back off exponentially on errors."""
+def relay_loop(relay_once: Callable[[], int], *, backlog: Callable[[], int] | None = None,
+               service: str = "") -> Task:
+    """Poll the outbox; publish without pause while there is a backlog, back off exponentially on errors.
+    With ``backlog``, report the unpublished count as the OutboxBacklog metric (EMF) about once a minute."""
 
     def run(stop: threading.Event) -> None:
         backoff = 0.5
+        next_report = 0.0
         log.info("relay started")
         while not stop.is_set():
+            if backlog is not None and time.monotonic() >= next_report:
+                next_report = time.monotonic() + telemetry.METRICS_INTERVAL_SECONDS
+                try:
+                    telemetry.emit(telemetry.OUTBOX_BACKLOG_METRIC, backlog(), service)
+                except Exception as exc:  # the store is down: the relay's own retry below reports it
+                    log.warning("could not count the outbox backlog", extra={"error": repr(exc)})
             try:
                 published = relay_once()
                 backoff = 0.5

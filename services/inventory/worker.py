@@ -24,7 +24,8 @@ def main() -> None:
     run("inventory", {
         "inventory-reservations": reservations.run,
         "inventory-product-events": products.run,
-        "relay": relay_loop(lambda: ddb.relay_once(s.table, publisher.publish)),
+        "relay": relay_loop(lambda: ddb.relay_once(s.table, publisher.publish),
+                            backlog=lambda: ddb.pending_count(s.table), service="inventory"),
     })
 
 

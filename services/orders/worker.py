@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from common import logging as jlog
 from common.consumer import Consumer
-from common.pg import make_relay
+from common.pg import make_relay, pending_count
 from common.publisher import Publisher
 from common.worker import relay_loop, run
 
@@ -31,7 +31,8 @@ def main() -> None:
         "orders-user-events": Consumer("orders-user-events", env[settings_mod.USER_EVENTS_QUEUE],
                                        {"UserRegistered": svc.on_user_registered}, s.sqs_wait_seconds),
     }
-    relay = relay_loop(make_relay(pool, Publisher(s.destinations).publish))
+    relay = relay_loop(make_relay(pool, Publisher(s.destinations).publish), backlog=lambda: pending_count(pool),
+                       service="orders")
     try:
         run("orders", {**{name: c.run for name, c in consumers.items()}, "relay": relay})
     finally:

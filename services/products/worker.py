@@ -14,7 +14,8 @@ def main() -> None:
     jlog.configure("products-worker")
     s = settings_mod.load()
     publisher = Publisher({settings_mod.TOPIC: s.topic_arn})
-    run("products", {"relay": relay_loop(lambda: ddb.relay_once(s.table, publisher.publish))})
+    run("products", {"relay": relay_loop(lambda: ddb.relay_once(s.table, publisher.publish),
+                                     backlog=lambda: ddb.pending_count(s.table), service="products")})
 
 
 if __name__ == "__main__":

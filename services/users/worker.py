@@ -14,7 +14,8 @@ def main() -> None:
     jlog.configure("users-worker")
     s = settings_mod.load()
     publisher = Publisher({settings_mod.TOPIC: s.topic_arn})
-    run("users", {"relay": relay_loop(lambda: ddb.relay_once(s.table, publisher.publish))})
+    run("users", {"relay": relay_loop(lambda: ddb.relay_once(s.table, publisher.publish),
+                                     backlog=lambda: ddb.pending_count(s.table), service="users")})
 
 
 if __name__ == "__main__":

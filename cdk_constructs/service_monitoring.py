@@ -1,0 +1,210 @@
+"""The monitoring of one service, built inside its Microservice: alarms on its pods, API routes, queues and outbox,
+one composite alarm over them, and the service's dashboard. cdk-monitoring-constructs renders the alarms and the
+dashboard; the Container Insights and outbox metrics it has no monitor for are given to it as custom metrics."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import aws_cdk as cdk
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_cloudwatch as cw
+from aws_cdk import aws_sns as sns
+from cdk_monitoring_constructs import (
+    AlarmFactoryDefaults,
+    CustomMetricGroup,
+    CustomMetricWithAlarm,
+    CustomThreshold,
+    DefaultDashboardFactory,
+    ErrorRateThreshold,
+    LatencyThreshold,
+    MaxMessageAgeThreshold,
+    MaxMessageCountThreshold,
+    MetricFactoryDefaults,
+    MonitoringFacade,
+    SnsAlarmActionStrategy,
+)
+from constructs import Construct
+
+from cdk_constructs.consumer_queue import ConsumerQueue
+from config.environment import AlarmConfig
+from config.telemetry import METRICS_NAMESPACE, OUTBOX_BACKLOG_METRIC
+from config.topology import ROUTES, Route, Service
+
+# Every alarm of this app is created under this disambiguator; a service's composite alarm combines all of its own.
+SEVERITY = "Critical"
+CONTAINER_INSIGHTS = "ContainerInsights"
+ABOVE = cw.ComparisonOperator.GREATER_THAN_THRESHOLD
+
+
+@dataclass(frozen=True)
+class ServiceTelemetry:
+    """What a Microservice needs to monitor itself, rendered by the Services stack from the stacks before it."""
+
+    environment: str  # config name: alarm/dashboard name prefix and the Environment dimension of custom metrics
+    alarm_topic: sns.ITopic
+    alarms: AlarmConfig
+    cluster_name: str
+    api: apigw.IRestApi
+    stage_name: str
+    queues: tuple[ConsumerQueue, ...]  # the queues the service consumes (each with its DLQ)
+
+
+def alarm_facade(scope: Construct, construct_id: str, *, name_prefix: str, topic: sns.ITopic,
+                 alarms: AlarmConfig) -> MonitoringFacade:
+    """A MonitoringFacade whose alarms all notify ``topic`` after ``alarms.evaluation_periods`` breaching periods,
+    and whose dashboard is named ``name_prefix``."""
+    return MonitoringFacade(
+        scope, construct_id,
+        alarm_factory_defaults=AlarmFactoryDefaults(
+            actions_enabled=True, alarm_name_prefix=name_prefix,
+            action=SnsAlarmActionStrategy(on_alarm_topic=topic),
+            evaluation_periods=alarms.evaluation_periods, datapoints_to_alarm=alarms.evaluation_periods),
+        metric_factory_defaults=MetricFactoryDefaults(period=cdk.Duration.minutes(1)),
+        dashboard_factory=DefaultDashboardFactory(scope, f"{construct_id}Dashboards", dashboard_name_prefix=name_prefix,
+                                                  create_dashboard=True, create_summary_dashboard=False,
+                                                  create_alarm_dashboard=False),
+    )
+
+
+def route_slug(route: Route) -> str:
+    """``GET /products/{productId}`` -> ``GET-products-productId`` (alarm names take no braces or slashes)."""
+    return "-".join([route.method, *re.findall(r"\w+", route.path)])
+
+
+def custom(metric: cw.IMetric, name: str, threshold: float, description: str,
+           operator: cw.ComparisonOperator = ABOVE) -> CustomMetricWithAlarm:
+    return CustomMetricWithAlarm(
+        metric=metric,  # type: ignore[arg-type]
+        alarm_friendly_name=name,
+        add_alarm={SEVERITY: CustomThreshold(threshold=threshold, comparison_operator=operator,
+                                             alarm_description_override=description)},
+    )
+
+
+class ServiceMonitoring(Construct):
+    """Alarms (all on the environment's alarm topic) and the dashboard ``<env>-<service>``:
+
+    * per pod component (api, worker): CPU and memory against the pod limit, container restarts (Container Insights);
+    * per API route: 5XX rate and p99 latency (API Gateway per resource and method);
+    * per consumed queue: DLQ depth above 0, age of the DLQ's oldest message, age of the queue's oldest message;
+    * the outbox backlog the service's relay emits (EMF, ``config.telemetry``);
+    * one composite alarm, ``<env>-<service>-health``, in ALARM while any of the above is.
+    """
+
+    def __init__(self, scope: Construct, construct_id: str, *, service: Service, components: tuple[str, ...],
+                 telemetry: ServiceTelemetry) -> None:
+        super().__init__(scope, construct_id)
+        t, a, name = telemetry, telemetry.alarms, service.value
+        self.name_prefix = f"{t.environment}-{name}"
+        self.facade = alarm_facade(self, "Facade", name_prefix=self.name_prefix, topic=t.alarm_topic, alarms=a)
+        self.facade.add_large_header(f"{name} service ({t.environment})")
+        for component in components:
+            self._pods(name, component, t)
+        self.routes = tuple(r for r in ROUTES if r.service == service)
+        for route in self.routes:
+            self.facade.monitor_api_gateway(
+                api=t.api, api_stage=t.stage_name, api_method=route.method, api_resource=route.path,
+                alarm_friendly_name=f"api-{route_slug(route)}", human_readable_name=f"{route.method} {route.path}",
+                add5_xx_fault_rate_alarm={SEVERITY: ErrorRateThreshold(
+                    max_error_rate=a.api_5xx_rate_percent / 100,
+                    alarm_description_override=(
+                        f"{route.method} {route.path}: more than {a.api_5xx_rate_percent}% of requests end in 5XX. "
+                        f"Look at the {name}-api pods' logs (ERROR lines, correlation_id) and their readiness; 503 "
+                        f"means the store was unreachable, 504 the NLB target timed out."))},
+                add_latency_p99_alarm={SEVERITY: LatencyThreshold(
+                    max_latency=cdk.Duration.millis(a.api_p99_latency_ms),
+                    alarm_description_override=(
+                        f"{route.method} {route.path}: p99 latency above {a.api_p99_latency_ms} ms. Look at the "
+                        f"{name} traces in X-Ray for the slow segment (store, downstream call), and at pod CPU "
+                        f"throttling and HPA replicas."))},
+            )
+        for queue in t.queues:
+            self._queue(name, queue, a)
+        backlog = cw.Metric(namespace=METRICS_NAMESPACE, metric_name=OUTBOX_BACKLOG_METRIC,
+                            dimensions_map={"Environment": t.environment, "Service": name},
+                            statistic="Maximum", period=cdk.Duration.minutes(1))
+        self.facade.monitor_custom(
+            alarm_friendly_name="outbox", human_readable_name=f"{name} outbox",
+            metric_groups=[CustomMetricGroup(title="Outbox backlog (unpublished events)", metrics=[custom(
+                backlog, "backlog", a.outbox_backlog,
+                f"More than {a.outbox_backlog} events of {name} wait in its outbox: the relay in the {name}-worker "
+                f"pods is not publishing. Look at its logs ('relay could not publish'), SNS/SQS errors and KMS "
+                f"access of the service role.")])],
+        )
+        self.composite = self.facade.create_composite_alarm_using_disambiguator(
+            SEVERITY, disambiguator=SEVERITY, alarm_name_override=f"{self.name_prefix}-health",
+            alarm_description=(f"The {name} service is unhealthy: at least one of its alarms is in ALARM. Open the "
+                               f"{self.name_prefix} dashboard to see which, then that alarm's description."),
+        )
+
+    def _pods(self, name: str, component: str, t: ServiceTelemetry) -> None:
+        a = t.alarms
+        pod = f"{name}-{component}"
+        dims = {"ClusterName": t.cluster_name, "Namespace": name, "PodName": pod}
+
+        def metric(metric_name: str, statistic: str) -> cw.Metric:
+            return cw.Metric(namespace=CONTAINER_INSIGHTS, metric_name=metric_name, dimensions_map=dims,
+                             statistic=statistic, period=cdk.Duration.minutes(1))
+
+        self.facade.monitor_custom(
+            alarm_friendly_name=f"{component}-pods", human_readable_name=f"{pod} pods (Container Insights)",
+            metric_groups=[
+                CustomMetricGroup(title="CPU and memory, % of the pod limit", metrics=[
+                    custom(metric("pod_cpu_utilization_over_pod_limit", "Average"), "cpu",
+                           a.pod_cpu_percent_of_limit,
+                           f"{pod} pods use more than {a.pod_cpu_percent_of_limit}% of their CPU limit: they are "
+                           f"throttled. Look at request rate, HPA replicas (max reached?) and the service sizing."),
+                    custom(metric("pod_memory_utilization_over_pod_limit", "Average"), "memory",
+                           a.pod_memory_percent_of_limit,
+                           f"{pod} pods use more than {a.pod_memory_percent_of_limit}% of their memory limit and "
+                           f"will be OOM-killed at 100%. Look at memory growth since the last deploy."),
+                ]),
+                CustomMetricGroup(title="Container restarts", metrics=[
+                    custom(metric("pod_number_of_container_restarts", "Maximum"), "restarts",
+                           a.pod_restarts,
+                           f"{pod} containers restarted more than {a.pod_restarts} times: crash loop, OOM kill or "
+                           f"failing liveness probe. Look at `kubectl -n {name} describe pod` (last state) and the "
+                           f"container logs before the restart."),
+                ]),
+            ],
+        )
+
+    def _queue(self, name: str, queue: ConsumerQueue, a: AlarmConfig) -> None:
+        q = queue.definition.name
+        self.facade.monitor_sqs_queue_with_dlq(
+            queue=queue.queue, dead_letter_queue=queue.dead_letter_queue,
+            alarm_friendly_name=f"queue-{q}", human_readable_name=f"{q} queue ({queue.definition.description})",
+            add_dead_letter_queue_max_size_alarm={SEVERITY: MaxMessageCountThreshold(
+                max_message_count=0,
+                alarm_description_override=(
+                    f"Messages of {q} reached its DLQ: {name} failed to apply them after every retry. Look at the "
+                    f"{name}-worker logs for 'handler failed' or 'invalid message' with the event id, fix, then "
+                    f"redrive the DLQ."))},
+            add_dead_letter_queue_max_message_age_alarm={SEVERITY: MaxMessageAgeThreshold(
+                max_age_in_seconds=a.dlq_oldest_message_age_seconds,
+                alarm_description_override=(
+                    f"A message has sat in the DLQ of {q} for more than {a.dlq_oldest_message_age_seconds} s "
+                    f"without a redrive; it expires after the DLQ's retention. Inspect it and redrive or discard."))},
+            add_queue_max_message_age_alarm={SEVERITY: MaxMessageAgeThreshold(
+                max_age_in_seconds=a.queue_oldest_message_age_seconds,
+                alarm_description_override=(
+                    f"The oldest message of {q} is older than {a.queue_oldest_message_age_seconds} s: {name} is "
+                    f"not consuming. Look at the {name}-worker pods (running? restarts?) and their logs."))},
+        )
+
+
+@dataclass(frozen=True)
+class PlatformTelemetry:
+    """The environment-wide part of :class:`ServiceTelemetry`, handed to the Services stack by the platform."""
+
+    environment: str
+    alarm_topic: sns.ITopic
+    alarms: AlarmConfig
+    api: apigw.IRestApi
+    stage_name: str
+
+    def for_service(self, *, cluster_name: str, queues: tuple[ConsumerQueue, ...]) -> ServiceTelemetry:
+        return ServiceTelemetry(environment=self.environment, alarm_topic=self.alarm_topic, alarms=self.alarms,
+                                cluster_name=cluster_name, api=self.api, stage_name=self.stage_name, queues=queues)

@@ -1,0 +1,217 @@
+"""Observability over the synthesized templates: alarm topic, alarms per queue/table/service, actions, log groups,
+the CloudWatch Observability add-on and its Pod Identity role, the services' telemetry environment."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
+from aws_cdk.assertions import Annotations, Match
+
+from config.telemetry import AGENT_NAMESPACE, AGENT_SERVICE_ACCOUNT, METRICS_NAMESPACE, OUTBOX_BACKLOG_METRIC
+from config.topology import QUEUES, SERVICES, TABLES
+from policies.log_group_guard import LogGroupGuard
+from tests.conftest import Synthesized
+
+ALARM_TYPES = ("AWS::CloudWatch::Alarm", "AWS::CloudWatch::CompositeAlarm")
+
+
+def alarms(env: Synthesized, part: str) -> dict[str, dict[str, Any]]:
+    return {k: v["Properties"] for k, v in env.resources(part, "AWS::CloudWatch::Alarm").items()}
+
+
+def metric_names(props: dict[str, Any]) -> set[str]:
+    """Metric names an alarm reads, whether it is on one metric or on metric math."""
+    names = {props["MetricName"]} if "MetricName" in props else set()
+    for m in props.get("Metrics", []):
+        if "MetricStat" in m:
+            names.add(m["MetricStat"]["Metric"]["MetricName"])
+    return names
+
+
+def referencing(items: dict[str, dict[str, Any]], logical_id: str) -> dict[str, dict[str, Any]]:
+    """Items whose properties reference ``logical_id`` (Ref/GetAtt in-stack, or a cross-stack output named after it)."""
+    return {k: v for k, v in items.items() if logical_id in json.dumps(v)}
+
+
+def only(resources: dict[str, dict[str, Any]]) -> tuple[str, dict[str, Any]]:
+    assert len(resources) == 1, list(resources)
+    return next(iter(resources.items()))
+
+
+def test_alarm_topic_is_encrypted_and_subscribed_from_config(env: Synthesized) -> None:
+    template = env.template_json("Observability")
+    topic_id, topic = only(env.resources("Observability", "AWS::SNS::Topic"))
+    key_id = topic["Properties"]["KmsMasterKeyId"]["Fn::GetAtt"][0]
+    statements = template["Resources"][key_id]["Properties"]["KeyPolicy"]["Statement"]
+    cloudwatch = [s for s in statements if s.get("Principal") == {"Service": "cloudwatch.amazonaws.com"}]
+    assert cloudwatch and set(cloudwatch[0]["Action"]) >= {"kms:Decrypt", "kms:GenerateDataKey*"}
+    policy = only(env.resources("Observability", "AWS::SNS::TopicPolicy"))[1]["Properties"]["PolicyDocument"]
+    assert any(s.get("Principal") == {"Service": "cloudwatch.amazonaws.com"} and s["Action"] == "sns:Publish"
+               and s["Effect"] == "Allow" for s in policy["Statement"])
+    emails = {s["Properties"]["Endpoint"] for s in env.resources("Observability", "AWS::SNS::Subscription").values()
+              if s["Properties"]["TopicArn"] == {"Ref": topic_id}}
+    assert emails == set(env.config.alarms.email_subscriptions)
+
+
+def test_every_alarm_notifies_the_alarm_topic(env: Synthesized) -> None:
+    topic_id = only(env.resources("Observability", "AWS::SNS::Topic"))[0]
+    total = 0
+    for name, template in env.all_templates().items():
+        for logical_id, res in template["Resources"].items():
+            if res["Type"] not in ALARM_TYPES:
+                continue
+            total += 1
+            props = res["Properties"]
+            assert props.get("ActionsEnabled", True), f"{name}/{logical_id} has actions disabled"
+            assert topic_id in json.dumps(props.get("AlarmActions", [])), f"{name}/{logical_id} does not notify"
+            assert len(props.get("AlarmDescription", "")) > 40, f"{name}/{logical_id} lacks a useful description"
+    assert total >= 90
+
+
+def test_alarms_use_the_configured_evaluation_periods(env: Synthesized) -> None:
+    for part in ("Observability", "Services"):
+        for logical_id, props in alarms(env, part).items():
+            assert props["EvaluationPeriods"] == env.config.alarms.evaluation_periods, logical_id
+
+
+def test_every_queue_with_a_dlq_has_depth_and_age_alarms(env: Synthesized) -> None:
+    messaging = env.template_json("Messaging")["Resources"]
+    service_alarms = alarms(env, "Services")
+    with_dlq = [k for k, v in messaging.items() if v["Type"] == "AWS::SQS::Queue"
+                and "RedrivePolicy" in v["Properties"]]
+    assert len(with_dlq) == len(QUEUES)
+    for queue_id in with_dlq:
+        redrive = messaging[queue_id]["Properties"]["RedrivePolicy"]
+        dlq_id = redrive["deadLetterTargetArn"]["Fn::GetAtt"][0]
+        on_dlq = referencing(service_alarms, dlq_id)
+        depth = [p for p in on_dlq.values() if metric_names(p) == {"ApproximateNumberOfMessagesVisible"}]
+        age = [p for p in on_dlq.values() if metric_names(p) == {"ApproximateAgeOfOldestMessage"}]
+        assert len(depth) == 1 and depth[0]["Threshold"] == 0
+        assert depth[0]["ComparisonOperator"] == "GreaterThanThreshold"
+        assert len(age) == 1 and age[0]["Threshold"] == env.config.alarms.dlq_oldest_message_age_seconds
+        # and the consumer's own queue: its oldest message's age
+        on_queue = {k: v for k, v in referencing(service_alarms, queue_id).items() if k not in on_dlq}
+        assert [p["Threshold"] for p in on_queue.values()] == [env.config.alarms.queue_oldest_message_age_seconds]
+
+
+def test_every_table_has_throttle_and_error_alarms(env: Synthesized) -> None:
+    data = env.template_json("Data")["Resources"]
+    platform_alarms = alarms(env, "Observability")
+    for table in TABLES:
+        table_id = only({k: v for k, v in data.items() if v["Type"] == "AWS::DynamoDB::GlobalTable"
+                         and k.startswith(table.construct_id)})[0]
+        names = [metric_names(p) for p in referencing(platform_alarms, table_id).values()]
+        flat = set().union(*names)
+        assert {"ReadThrottleEvents", "WriteThrottleEvents", "SystemErrors"} <= flat, (table.construct_id, flat)
+
+
+def test_every_service_has_a_composite_alarm_over_its_alarms(env: Synthesized) -> None:
+    composites = {v["Properties"]["AlarmName"]: v["Properties"]
+                  for v in env.resources("Services", "AWS::CloudWatch::CompositeAlarm").values()}
+    service_alarms = alarms(env, "Services")
+    for service in SERVICES:
+        rule = json.dumps(composites[f"{env.config.name}-{service.value}-health"]["AlarmRule"])
+        own = [k for k, p in service_alarms.items() if p["AlarmName"].startswith(f"{env.config.name}-{service.value}-")]
+        assert own and all(k in rule for k in own), service
+        others = [k for k in service_alarms if k not in own]
+        assert not any(k in rule for k in others), service
+
+
+def test_per_service_alarms_cover_pods_api_routes_and_outbox(env: Synthesized) -> None:
+    service_alarms = alarms(env, "Services")
+    for service in SERVICES:
+        own = [p for p in service_alarms.values() if p["AlarmName"].startswith(f"{env.config.name}-{service.value}-")]
+        names = set().union(*(metric_names(p) for p in own))
+        assert {"pod_cpu_utilization_over_pod_limit", "pod_memory_utilization_over_pod_limit",
+                "pod_number_of_container_restarts", "5XXError", "Latency", OUTBOX_BACKLOG_METRIC} <= names
+        backlog = [p for p in own if metric_names(p) == {OUTBOX_BACKLOG_METRIC}]
+        assert backlog[0]["Namespace"] == METRICS_NAMESPACE
+        assert {d["Name"]: d["Value"] for d in backlog[0]["Dimensions"]} == {
+            "Environment": env.config.name, "Service": service.value}
+
+
+def test_shared_resource_alarms(env: Synthesized) -> None:
+    names = set().union(*(metric_names(p) for p in alarms(env, "Observability").values()))
+    assert {"5XXError", "4XXError", "Latency", "BlockedRequests", "CPUUtilization", "DatabaseConnections",
+            "FreeableMemory", "ACUUtilization", "ErrorPortAllocation", "node_cpu_utilization",
+            "node_memory_utilization"} <= names
+    nat = [p for p in alarms(env, "Observability").values() if metric_names(p) == {"ErrorPortAllocation"}]
+    assert len(nat) == env.config.network.nat_gateways
+
+
+def test_dashboards_overview_and_one_per_service(env: Synthesized) -> None:
+    names = {json.dumps(v["Properties"].get("DashboardName")) for part in ("Observability", "Services")
+             for v in env.resources(part, "AWS::CloudWatch::Dashboard").values()}
+    expected = {f'"{env.config.name}-{s}"' for s in ("overview", "platform", *(s.value for s in SERVICES))}
+    assert expected <= names
+
+
+def test_every_log_group_has_retention_and_the_logs_key(env: Synthesized) -> None:
+    allowed = {env.config.log_retention_days, env.config.network.flow_log_retention_days}
+    for name, template in env.all_templates().items():
+        for logical_id, res in template["Resources"].items():
+            if res["Type"] == "AWS::Logs::LogGroup":
+                props = res["Properties"]
+                assert props.get("RetentionInDays") in allowed, f"{name}/{logical_id}"
+                assert "LogsKey" in json.dumps(props.get("KmsKeyId")), f"{name}/{logical_id}"
+
+
+def test_log_group_guard_fails_synth_on_a_bad_log_group() -> None:
+    app = cdk.App()
+    stack = cdk.Stack(app, "Guarded")
+    key = kms.Key(stack, "LogsKey")
+    logs.LogGroup(stack, "Good", retention=logs.RetentionDays.TWO_WEEKS, encryption_key=key)
+    logs.LogGroup(stack, "Unencrypted", retention=logs.RetentionDays.TWO_WEEKS)
+    logs.LogGroup(stack, "Forever", retention=logs.RetentionDays.INFINITE, encryption_key=key)
+    cdk.Aspects.of(app).add(LogGroupGuard(key_arn=key.key_arn, retention_days={14}))
+    annotations = Annotations.from_stack(stack)
+    errors = annotations.find_error("*", Match.string_like_regexp("log group guard"))
+    assert sorted(e.id.split("/")[2] for e in errors) == ["Forever", "Unencrypted"]
+
+
+def test_no_stack_has_error_annotations(env: Synthesized) -> None:
+    manifest = json.loads((env.outdir / "manifest.json").read_text())
+    errors = [(path, e["data"]) for a in manifest["artifacts"].values()
+              for path, entries in (a.get("metadata") or {}).items() for e in entries if e["type"] == "aws:cdk:error"]
+    assert errors == []
+
+
+def test_observability_addon_with_pod_identity_role(env: Synthesized) -> None:
+    template = env.template_json("Cluster")["Resources"]
+    _, addon = only({k: v for k, v in env.resources("Cluster", "AWS::EKS::Addon").items()
+                     if v["Properties"]["AddonName"] == "amazon-cloudwatch-observability"})
+    config = json.loads(addon["Properties"]["ConfigurationValues"])
+    assert config["containerLogs"]["enabled"] is True
+    assert config["agent"]["config"]["logs"]["metrics_collected"]["kubernetes"]["enhanced_container_insights"]
+    assert "otlp" in config["agent"]["config"]["traces"]["traces_collected"]
+    _, association = only({k: v for k, v in env.resources("Cluster", "AWS::EKS::PodIdentityAssociation").items()
+                           if v["Properties"]["Namespace"] == AGENT_NAMESPACE})
+    assert association["Properties"]["ServiceAccount"] == AGENT_SERVICE_ACCOUNT
+    role = template[association["Properties"]["RoleArn"]["Fn::GetAtt"][0]]["Properties"]
+    trust = role["AssumeRolePolicyDocument"]["Statement"][0]
+    assert trust["Principal"] == {"Service": "pods.eks.amazonaws.com"}
+    assert sorted(trust["Action"]) == ["sts:AssumeRole", "sts:TagSession"]
+    policies = json.dumps(role["ManagedPolicyArns"])
+    assert "CloudWatchAgentServerPolicy" in policies and "AWSXrayWriteOnlyAccess" in policies
+    assert set(addon.get("DependsOn", [])) >= {k for k, v in template.items() if v["Type"] == "AWS::Logs::LogGroup"
+                                               and "containerinsights" in json.dumps(v["Properties"])}
+
+
+@pytest.mark.parametrize("variable", ["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "EMF_AGENT_ENDPOINT",
+                                      "PLATFORM_ENVIRONMENT"])
+def test_services_get_their_telemetry_environment(dev: Synthesized, variable: str) -> None:
+    assert json.dumps(dev.template_json("Services")).count(variable) >= len(SERVICES) * 2  # api and worker
+
+
+def test_alarm_counts(env: Synthesized) -> None:
+    """The counts the report quotes; a change here is a change in paging."""
+    per_part = {part: len(env.resources(part, "AWS::CloudWatch::Alarm")) for part in ("Observability", "Services")}
+    composites = len(env.resources("Services", "AWS::CloudWatch::CompositeAlarm"))
+    nat = env.config.network.nat_gateways
+    assert per_part == {"Observability": 19 + nat, "Services": 76}
+    assert composites == len(SERVICES)
