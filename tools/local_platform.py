@@ -172,6 +172,8 @@ class LocalPlatform:
         self.workdir.chmod(0o755)  # the postgres OS user must reach its data directory inside
         self.logdir = self.workdir / "logs"
         self.logdir.mkdir()
+        # Spans of every process, one JSON line each (services/common/tracing.py, OTEL_TRACES_EXPORTER=file).
+        self.traces_dir = self.workdir / "traces"
         self.pg = Postgres(self.workdir, free_port())
         self.resources = Resources()
         self.proxies: dict[Service, TcpProxy] = {}
@@ -413,6 +415,11 @@ class LocalPlatform:
             "COGNITO_JWKS_URL": self.jwks_url,
             "SQS_WAIT_SECONDS": str(self.sqs_wait_seconds),
             "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
+            # Tracing on, to files (OTEL_TRACES_EXPORTER=console prints spans instead); metrics as EMF on stdout.
+            "OTEL_TRACES_EXPORTER": os.environ.get("OTEL_TRACES_EXPORTER", "file"),
+            "OTEL_TRACES_DIR": str(self.traces_dir),
+            "OTEL_SERVICE_NAME": service.value,
+            "PLATFORM_ENVIRONMENT": "local",
         }
         for t in topology.topics_published_by(service):
             env[topology.env_var("topic", t.name)] = r.topic_arns[t.name]
@@ -461,8 +468,13 @@ class LocalPlatform:
                  f"token endpoint (client credentials): {self.token_url}"]
         lines += [f"{s.value:9} API: {self.url(s)}  (docs: {self.url(s)}/docs)" for s in topology.SERVICES]
         lines += [f"cognito pool {self.resources.user_pool_id}, client {self.resources.client_id}",
-                  f"logs: {self.logdir}"]
+                  f"logs: {self.logdir}", f"traces: {self.traces_dir} (one JSON line per span)"]
         return "\n".join(lines)
+
+    def spans(self) -> list[dict[str, Any]]:
+        """Every span the services have finished so far (file exporter)."""
+        return [json.loads(line) for path in sorted(self.traces_dir.glob("*.jsonl"))
+                for line in path.read_text().splitlines() if line.strip()]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -17,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from common import tracing
 from common.auth import AuthError, Principal, Verifier
 from common.logging import correlation_id_var, new_id, trace_id_var
 
@@ -81,7 +82,9 @@ class RequestContext:
         cid = headers.get("x-correlation-id", "")
         cid = cid if 0 < len(cid) <= 128 else new_id()
         correlation_id_var.set(cid)
-        trace_id_var.set(headers.get("x-amzn-trace-id") or headers.get("traceparent"))
+        # The server span's traceparent when tracing is on: every event this request writes carries it.
+        trace_id_var.set(tracing.request_traceparent(cid) or headers.get("x-amzn-trace-id")
+                         or headers.get("traceparent"))
         started = time.perf_counter()
         status = 500
 
@@ -117,6 +120,7 @@ def create_app(
     """`unavailable_errors`: exceptions meaning the store or a dependency is unreachable, answered with 503."""
     app = FastAPI(title=title, description=description, version=version, **kw)
     app.add_middleware(RequestContext)
+    tracing.instrument_app(app)  # server spans around everything, RequestContext included
 
     for exc_type in unavailable_errors:
 

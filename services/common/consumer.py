@@ -18,6 +18,7 @@ from typing import Any
 from common import aws
 from common.envelope import Envelope, InvalidEnvelope, parse
 from common.logging import correlation_id_var, trace_id_var
+from common.tracing import consumer_span
 
 Handler = Callable[[Envelope], None]
 log = logging.getLogger("consumer")
@@ -81,7 +82,8 @@ class Consumer:
                 self._backoff(receipt, receives)
                 return False
             try:
-                handler(envelope)
+                with consumer_span(self.name, envelope.to_dict()):  # continues the trace in the envelope
+                    handler(envelope)
             except Exception:
                 log.exception(
                     "handler failed; message left for retry",

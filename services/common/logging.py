@@ -44,7 +44,7 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
             "correlation_id": correlation_id_var.get(),
-            "trace_id": trace_id_var.get(),
+            "trace_id": _trace_id(trace_id_var.get()),
         }
         for key, value in record.__dict__.items():
             if key not in _RESERVED and not key.startswith("_"):
@@ -54,7 +54,15 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line, default=str)
 
 
+def _trace_id(value: str | None) -> str | None:
+    """The 32-hex trace id of a W3C traceparent (``00-<trace id>-<span id>-<flags>``); other values as they are."""
+    if value and value.startswith("00-") and len(value) >= 35:
+        return value[3:35]
+    return value
+
+
 def configure(service: str) -> None:
+    """JSON logs on stdout and, where the OTEL_* environment asks for it, tracing (common/tracing.py)."""
     global _SERVICE
     _SERVICE = service
     handler = logging.StreamHandler(sys.stdout)
@@ -71,3 +79,6 @@ def configure(service: str) -> None:
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
     for noisy in ("botocore", "boto3", "urllib3", "httpx", "httpcore", "psycopg.pool"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    from common import tracing  # imports this module: configured here, once logging is
+
+    tracing.configure(service.removesuffix("-worker"))

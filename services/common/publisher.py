@@ -11,6 +11,7 @@ from collections.abc import Mapping
 
 from common import aws
 from common.envelope import validate
+from common.tracing import producer_span
 
 EVENT_TYPE_ATTRIBUTE = "type"
 
@@ -21,12 +22,14 @@ class Publisher:
         self._destinations = dict(destinations)
 
     def publish(self, destination: str, event_type: str, payload: str) -> None:
-        validate(json.loads(payload))  # a record that no longer validates must not reach consumers
+        message = json.loads(payload)
+        validate(message)  # a record that no longer validates must not reach consumers
         target = self._destinations[destination]
         attrs = {EVENT_TYPE_ATTRIBUTE: {"DataType": "String", "StringValue": event_type}}
-        if destination.startswith("TOPIC_ARN_"):
-            aws.client("sns").publish(TopicArn=target, Message=payload, MessageAttributes=attrs)
-        elif destination.startswith("QUEUE_URL_"):
-            aws.client("sqs").send_message(QueueUrl=target, MessageBody=payload, MessageAttributes=attrs)
-        else:
-            raise ValueError(f"unknown destination kind: {destination}")
+        with producer_span(destination, message):  # in the trace of the request/message that wrote the record
+            if destination.startswith("TOPIC_ARN_"):
+                aws.client("sns").publish(TopicArn=target, Message=payload, MessageAttributes=attrs)
+            elif destination.startswith("QUEUE_URL_"):
+                aws.client("sqs").send_message(QueueUrl=target, MessageBody=payload, MessageAttributes=attrs)
+            else:
+                raise ValueError(f"unknown destination kind: {destination}")
