@@ -29,6 +29,7 @@ endif
 .PHONY: help setup system-deps synth synth-all test lint typecheck unit bench-synth local e2e bench-services clean
 .PHONY: cost cost-seed cost-all diagram
 .PHONY: diff bootstrap-policy lint-workflows
+.PHONY: compliance access-report
 
 help:
 	@echo "make synth [ENV=dev|staging|prod]   synthesize one environment into cdk.out/ with cdk-nag"
@@ -113,3 +114,11 @@ lint-workflows: setup
 
 clean:
 	rm -rf cdk.out cdk.out.* .pytest_cache .mypy_cache .ruff_cache
+
+# Per environment and nag pack: Markdown, CSV and JSON under cdk.out/compliance/ (ENV limits it to one environment).
+compliance: setup
+	$(PY) -m tools.compliance_report $(if $(filter command line,$(origin ENV)),$(ENV),)
+
+# Which actions each role of the app may perform on which resources: cdk.out/access/$(ENV).md and .json.
+access-report: setup
+	$(PY) -m tools.access_report $(ENV)

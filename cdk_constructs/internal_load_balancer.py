@@ -33,6 +33,16 @@ class InternalLoadBalancer(Construct):
             removal_policy=removal_policy(removal),
             auto_delete_objects=False,
         )
+        for pack in ("NIST.800.53.R5", "PCI.DSS.321"):
+            acknowledge(self.access_logs_bucket, f"{pack}-S3BucketLoggingEnabled",
+                        "This bucket is itself the access log destination of the internal NLB; its readers are "
+                        "recorded by CloudTrail, and logging it to another bucket would recurse.")
+            acknowledge(self.access_logs_bucket, f"{pack}-S3DefaultEncryptionKMS",
+                        "Elastic Load Balancing delivers access logs only to buckets encrypted with SSE-S3, so this "
+                        "log bucket cannot use a KMS key; it is private, versioned and TLS-only.")
+            acknowledge(self.access_logs_bucket, f"{pack}-S3BucketReplicationEnabled",
+                        "NLB access logs are diagnostic data kept for the log retention period; replicating them "
+                        "to another region would double their cost without protecting any business record.")
         acknowledge(self.access_logs_bucket, "AwsSolutions-S1",
                     "This bucket only receives the internal NLB's access logs; logging its own access would need a "
                     "second bucket whose logs would need a third, and reads of it are in CloudTrail data events.")
@@ -54,6 +64,10 @@ class InternalLoadBalancer(Construct):
         self.security_group.add_egress_rule(ec2.Peer.ipv4(vpc_cidr), ec2.Port.tcp(CONTAINER_PORT),
                                             "To service pods (IP targets) in the VPC")
         self.load_balancer.log_access_logs(self.access_logs_bucket)
+        if removal == RemovalMode.DESTROY:
+            acknowledge(self.load_balancer, "NIST.800.53.R5-ELBDeletionProtectionEnabled",
+                        "Deletion protection is on wherever the environment keeps its resources; this environment's "
+                        "config destroys them, so the internal NLB may be deleted with its stack.")
         self.listeners: dict[Service, elbv2.NetworkListener] = {}
         self.target_groups: dict[Service, elbv2.NetworkTargetGroup] = {}
         for service, port in LISTENER_PORTS.items():
@@ -72,3 +86,7 @@ class InternalLoadBalancer(Construct):
             self.target_groups[service] = target_group
             self.listeners[service] = self.load_balancer.add_listener(
                 f"{name}Listener", port=port, protocol=elbv2.Protocol.TCP, default_target_groups=[target_group])
+            for pack in ("NIST.800.53.R5", "PCI.DSS.321"):
+                acknowledge(self.listeners[service], f"{pack}-ELBv2ACMCertificateRequired",
+                            f"The {service.value} listener is on an internal NLB reached only by API Gateway over its "
+                            "VPC Link (PrivateLink); TLS from clients ends at API Gateway's HTTPS endpoint.")

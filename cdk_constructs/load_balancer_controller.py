@@ -28,7 +28,8 @@ class LoadBalancerController(Construct):
             identity_type=eks.IdentityType.POD_IDENTITY,
         )
         self.role: iam.IRole = self.service_account.role
-        policy = iam.Policy(self, "DiscoveryPolicy", statements=[discovery_statement()], roles=[self.role])
+        policy = iam.ManagedPolicy(self, "DiscoveryPolicy", statements=[discovery_statement()],
+                                   roles=[self.role])
         acknowledge(policy, "AwsSolutions-IAM5[Resource::*]",
                     "These ELB and EC2 Describe calls support no resource-level permissions; they are read-only "
                     "and are how the controller resolves pod IPs and target group state.")

@@ -73,7 +73,7 @@ class Microservice(Construct):
         self.workloads.node.add_dependency(self.service_account)
         # The cluster pulls the image with the node role's ECR read-only access to the asset repository.
         # The Load Balancer Controller may (de)register targets in this service's target group only.
-        iam.Policy(self, "TargetRegistrationPolicy", roles=[load_balancer_controller_role],
+        iam.ManagedPolicy(self, "TargetRegistrationPolicy", roles=[load_balancer_controller_role],
                    statements=[register_targets_statement([target_group.target_group_arn])])
         # Alarms on the alarm topic and the service's dashboard (pods, API routes, queues, outbox).
         self.monitoring: ServiceMonitoring | None = None

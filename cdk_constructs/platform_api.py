@@ -64,6 +64,14 @@ class PlatformApi(Construct):
                     "AmazonAPIGatewayPushToCloudWatchLogs]",
                     "API Gateway's account-level logging role must carry AmazonAPIGatewayPushToCloudWatchLogs; "
                     "it is assumable only by apigateway.amazonaws.com and writes only this account's API logs.")
+        stage = self.api.deployment_stage
+        for pack in ("NIST.800.53.R5", "PCI.DSS.321"):
+            acknowledge(stage, f"{pack}-APIGWCacheEnabledAndEncrypted",
+                        "Responses are per-user (orders, profiles, stock) or must be fresh (catalog prices); the "
+                        "stage caches nothing, so there is no cache to encrypt.")
+            acknowledge(stage, f"{pack}-APIGWSSLEnabled",
+                        "Integrations reach the internal NLB through the VPC Link over AWS PrivateLink, where a "
+                        "backend client certificate is not used; clients reach the stage over HTTPS only.")
         self.authorizer = apigw.CognitoUserPoolsAuthorizer(self, "Authorizer", cognito_user_pools=[user_pool])
         self.validator = self.api.add_request_validator(
             "RequestValidator", validate_request_body=True, validate_request_parameters=True)

@@ -10,6 +10,8 @@ from cdk_constructs.retention import removal_policy
 from config.environment import RemovalMode
 from config.topology import Table
 
+TTL_ATTRIBUTE = "expires_at"  # read by services/common (dedupe and outbox bookkeeping items)
+
 
 def _attr(name: str) -> dynamodb.Attribute:
     return dynamodb.Attribute(name=name, type=dynamodb.AttributeType.STRING)
@@ -32,6 +34,8 @@ class ServiceTable(Construct):
             point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
                 point_in_time_recovery_enabled=True),
             deletion_protection=deletion_protection,
+            # Dedupe records of processed events and idempotency records expire on their own.
+            time_to_live_attribute=TTL_ATTRIBUTE,
             removal_policy=removal_policy(removal),
             global_secondary_indexes=[
                 dynamodb.GlobalSecondaryIndexPropsV2(

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import aws_cdk as cdk
 from aws_cdk import aws_cognito as cognito
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from cdk_constructs.retention import removal_policy
@@ -12,6 +17,7 @@ from config.topology import RESOURCE_SERVER_SCOPES, SERVICE_CALLS, Service
 from policies.nag import acknowledge
 
 ADMIN_GROUP = "admin"
+AWS_CUSTOM_RESOURCE_ID = "AWS679f53fac002430cb0da5b7982bd2287"  # aws-cdk-lib's fixed id of the singleton function
 
 
 class UserDirectory(Construct):
@@ -24,7 +30,8 @@ class UserDirectory(Construct):
       the scopes that service needs (``config.topology.SERVICE_CALLS``).
     """
 
-    def __init__(self, scope: Construct, construct_id: str, *, removal: RemovalMode, domain_prefix: str) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, removal: RemovalMode, domain_prefix: str,
+                 secrets_key: kms.IKey, logs_key: kms.IKey, log_retention_days: int) -> None:
         super().__init__(scope, construct_id)
         self.user_pool = cognito.UserPool(
             self, "UserPool",
@@ -72,8 +79,9 @@ class UserDirectory(Construct):
                 self._scopes[f"{service.value}/{s.scope_name}"] = cognito.OAuthScope.resource_server(server, s)
 
         self.service_clients: dict[Service, cognito.UserPoolClient] = {}
+        self.service_client_secrets: dict[Service, secretsmanager.Secret] = {}
         for caller, wanted in SERVICE_CALLS.items():
-            self.service_clients[caller] = self.user_pool.add_client(
+            self.service_clients[caller] = client = self.user_pool.add_client(
                 f"{caller.value.capitalize()}ServiceClient",
                 generate_secret=True,
                 auth_flows=cognito.AuthFlow(),
@@ -81,6 +89,61 @@ class UserDirectory(Construct):
                                              scopes=[self._scopes[w] for w in wanted]),
                 access_token_validity=cdk.Duration.minutes(60),
             )
+            # The client secret reaches the calling service only through Secrets Manager (read by its role alone);
+            # the template holds a reference to it, never the value.
+            secret = secretsmanager.Secret(
+                self, f"{caller.value.capitalize()}ServiceClientSecret",
+                description=f"Cognito client-credentials of the {caller.value} service",
+                encryption_key=secrets_key,
+                secret_object_value={
+                    "client_id": cdk.SecretValue.unsafe_plain_text(client.user_pool_client_id),
+                    "client_secret": client.user_pool_client_secret,
+                },
+                removal_policy=removal_policy(removal),
+            )
+            self.service_client_secrets[caller] = secret
+            acknowledge(secret, "AwsSolutions-SMG4",
+                        f"The {caller.value} app client's secret is issued by Cognito and cannot be rotated in "
+                        "place; rotating it means a new app client, rolled out by a deploy of this stack.")
+            acknowledge(secret, "NIST.800.53.R5-SecretsManagerRotationEnabled",
+                        f"The {caller.value} app client's secret is issued by Cognito and cannot be rotated in "
+                        "place; rotating it means a new app client, rolled out by a deploy of this stack.")
+            acknowledge(secret, "PCI.DSS.321-SecretsManagerRotationEnabled",
+                        f"The {caller.value} app client's secret is issued by Cognito and cannot be rotated in "
+                        "place; rotating it means a new app client, rolled out by a deploy of this stack.")
+
+        if self.service_clients:
+            self._harden_secret_reader(logs_key, log_retention_days)
+
+    def _harden_secret_reader(self, logs_key: kms.IKey, days: int) -> None:
+        """``user_pool_client_secret`` reads the secret at deploy time with aws-cdk-lib's AwsCustomResource function
+        (one per stack). Its log group gets our CMK and retention; its other findings are acknowledged here."""
+        stack = cdk.Stack.of(self)
+        fn = stack.node.find_child(AWS_CUSTOM_RESOURCE_ID)
+        log_group = cast(logs.CfnLogGroup, fn.node.find_child("LogGroup").node.default_child)
+        log_group.kms_key_id = logs_key.key_arn
+        log_group.retention_in_days = days
+        acknowledge(fn.node.find_child("ServiceRole"),
+                    "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+                    "AWSLambdaBasicExecutionRole]",
+                    "The deploy-time function that reads the service app clients' secrets only writes its own logs "
+                    "with this policy; its Cognito access is the separate per-client DescribeUserPoolClient policy.")
+        why = ("It runs only inside CloudFormation deployments of this stack to copy Cognito client secrets into "
+               "Secrets Manager; a failure fails the deployment, and it needs no network beyond AWS APIs.")
+        for finding in ("NIST.800.53.R5-LambdaConcurrency", "NIST.800.53.R5-LambdaDLQ",
+                        "NIST.800.53.R5-LambdaInsideVPC", "PCI.DSS.321-LambdaInsideVPC"):
+            acknowledge(fn, finding, why)
+        for caller in self.service_clients:
+            policy = self.service_clients[caller].node.find_child("DescribeCognitoUserPoolClient").node.find_child(
+                "CustomResourcePolicy")
+            for pack in ("NIST.800.53.R5", "PCI.DSS.321"):
+                acknowledge(policy, f"{pack}-IAMNoInlinePolicy",
+                            f"aws-cdk-lib writes this policy for the {caller.value} client alone: "
+                            "cognito-idp:DescribeUserPoolClient on this user pool, used once per deployment.")
+
+    def token_url(self) -> str:
+        """The client-credentials token endpoint of the pool's domain."""
+        return f"{self.domain.base_url()}/oauth2/token"
 
     @property
     def issuer(self) -> str:

@@ -42,4 +42,6 @@ class DataStack(cdk.Stack):
         }
         # Customer accounts are state too: the users service's identity store.
         self.users = UserDirectory(self, "Users", removal=removal,
-                                   domain_prefix=f"{self.stack_name.lower()}-{self.account}")
+                                   domain_prefix=f"{self.stack_name.lower()}-{self.account}",
+                                   secrets_key=self.database_key, logs_key=logs_key,
+                                   log_retention_days=log_retention_days)

@@ -88,5 +88,5 @@ def build_app(config: EnvironmentConfig, *, outdir: str | None = None, nag: bool
     context: dict[str, object] = {**json.loads(CDK_JSON.read_text())["context"], **json.loads(CONTEXT_FILE.read_text())}
     app = cdk.App(outdir=outdir, context={**context, "env": config.name})
     if nag:
-        apply_packs(app, ("AwsSolutions",))
+        apply_packs(app)
     return app, Platform(app, config)

@@ -17,6 +17,8 @@ from cdk_constructs.user_directory import UserDirectory
 from config.environment import ServiceSizing
 from config.topology import (
     CONTAINER_PORT,
+    RESOURCE_SERVER_SCOPES,
+    SERVICE_CALLS,
     SERVICES,
     Service,
     env_var,
@@ -57,7 +59,7 @@ class ServicesStack(cdk.Stack):
                 ) if telemetry else None,
             )
             self.services[service] = ms
-            self._grant(ms, messaging, tables, orders_database)
+            self._grant(ms, messaging, tables, orders_database, users)
 
         # Pods not bound to a security group of their own use the cluster security group.
         nlb_sg = load_balancer.security_group.security_group_id
@@ -92,11 +94,18 @@ class ServicesStack(cdk.Stack):
         if service == Service.ORDERS:
             env["DB_SECRET_ARN"] = orders_database.secret.secret_arn
             env["PRODUCTS_URL"] = PRODUCTS_URL
+        if service in users.service_clients:
+            env["PRODUCTS_TOKEN_URL"] = users.token_url()
+            env["SERVICE_CLIENT_SECRET_ARN"] = users.service_client_secrets[service].secret_arn
+        if service in RESOURCE_SERVER_SCOPES:
+            callers = [c for c, scopes in SERVICE_CALLS.items()
+                       if any(s.startswith(f"{service.value}/") for s in scopes)]
+            env["SERVICE_CLIENT_IDS"] = ",".join(users.service_clients[c].user_pool_client_id for c in callers)
         return env
 
     @staticmethod
     def _grant(ms: Microservice, messaging: MessagingStack, tables: dict[Service, ServiceTable],
-               orders_database: OrdersDatabase) -> None:
+               orders_database: OrdersDatabase, users: UserDirectory) -> None:
         service = ms.service
         statements: list[iam.PolicyStatement] = []
         if table_of(service):
@@ -117,4 +126,6 @@ class ServicesStack(cdk.Stack):
         if service == Service.ORDERS:
             statements += [access.secret_read(orders_database.secret.secret_arn),
                            access.key_decrypt(orders_database.key.key_arn)]
-        iam.Policy(ms, "AccessPolicy", roles=[ms.role], statements=statements)
+        if service in users.service_clients:
+            statements.append(access.secret_read(users.service_client_secrets[service].secret_arn))
+        iam.ManagedPolicy(ms, "AccessPolicy", roles=[ms.role], statements=statements)

@@ -102,3 +102,13 @@ def test_stateful_stacks_are_termination_protected_outside_dev(dev: Synthesized,
         assert not getattr(dev.platform, part.lower()).termination_protection
         assert getattr(prod.platform, part.lower()).termination_protection
     assert not prod.platform.edge.termination_protection
+
+
+def test_tables_expire_the_items_the_services_mark_with_a_ttl(env: Synthesized) -> None:
+    import common.ddb
+
+    from cdk_constructs.service_table import TTL_ATTRIBUTE
+
+    for table in env.resources("Data", "AWS::DynamoDB::GlobalTable").values():
+        assert table["Properties"]["TimeToLiveSpecification"] == {"AttributeName": TTL_ATTRIBUTE, "Enabled": True}
+    assert f'"{TTL_ATTRIBUTE}"' in open(common.ddb.__file__).read()

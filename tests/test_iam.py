@@ -1,0 +1,122 @@
+"""Least privilege proven over the synthesized templates: no wildcard actions, `Resource: "*"` only for the listed
+actions, each service role reaching only its own store, secret, queues and topics, and no open ingress."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+
+from config.topology import (
+    QUEUES,
+    SERVICES,
+    TOPICS,
+    Service,
+    queues_consumed_by,
+    queues_produced_by,
+    topics_published_by,
+)
+from policies.no_resource_actions import NO_RESOURCE_ACTIONS
+from tests.conftest import Synthesized
+from tools.access_report import access_matrix
+
+
+def roles(env: Synthesized) -> list[dict[str, Any]]:
+    return access_matrix(env.all_templates())
+
+
+def statements(env: Synthesized) -> list[tuple[str, dict[str, Any]]]:
+    return [(r["role"], s) for r in roles(env) for s in r["statements"] if s["effect"] == "Allow"]
+
+
+def service_role(env: Synthesized, service: Service) -> dict[str, Any]:
+    (role,) = [r for r in roles(env) if r["stack"].endswith("-Services")
+               and r["role"].startswith(f"{service.value.capitalize()}ServiceServiceAccountRole")]
+    return role
+
+
+def test_no_role_allows_a_wildcard_action(env: Synthesized) -> None:
+    bad = [(role, a) for role, s in statements(env) for a in s["actions"] if a == "*" or a.endswith(":*")]
+    assert bad == []
+
+
+def test_resource_star_only_for_actions_that_take_no_resource(env: Synthesized) -> None:
+    bad = [(role, a) for role, s in statements(env) if "*" in s["resources"] for a in s["actions"]
+           if a not in NO_RESOURCE_ACTIONS]
+    assert bad == []
+
+
+def test_every_listed_no_resource_action_has_its_reason() -> None:
+    assert all(len(reason.split()) >= 6 for reason in NO_RESOURCE_ACTIONS.values())
+
+
+@pytest.mark.parametrize("service", list(SERVICES))
+def test_each_service_role_reaches_only_its_own_resources(env: Synthesized, service: Service) -> None:
+    role = service_role(env, service)
+    assert role["trusted"] == ['{"Service": "pods.eks.amazonaws.com"}']
+    assert role["managed_policies"] == []
+    text = json.dumps(role["statements"])
+    own_table = {Service.PRODUCTS: "ProductsTable", Service.USERS: "UsersTable", Service.INVENTORY: "InventoryTable"}
+    for other, table in own_table.items():
+        assert (table in text) == (other == service), (service, table)
+    assert ("OrdersDatabaseCluster" in text or "OrdersDatabaseClusterSecret" in text) == (service == Service.ORDERS)
+    queues = {q.construct_id for q in (*queues_consumed_by(service), *queues_produced_by(service))}
+    topics = {t.construct_id for t in topics_published_by(service)}
+    referenced_queues = {q.construct_id for q in QUEUES if re.search(rf"{q.construct_id}[0-9A-F]{{8}}", text)}
+    referenced_topics = {t.construct_id for t in TOPICS if re.search(rf"{t.construct_id}[0-9A-F]{{8}}", text)}
+    assert referenced_queues == queues
+    assert referenced_topics == topics
+    assert "DeadLetterQueue" not in text  # dead letters are for operators, not for the services
+
+
+def test_orders_role_has_no_dynamodb_and_inventory_cannot_read_the_orders_secret(env: Synthesized) -> None:
+    orders = service_role(env, Service.ORDERS)
+    assert not [a for s in orders["statements"] for a in s["actions"] if a.startswith("dynamodb:")]
+    inventory = service_role(env, Service.INVENTORY)
+    assert not [a for s in inventory["statements"] for a in s["actions"] if a.startswith("secretsmanager:")]
+
+
+def test_consumers_may_receive_but_never_send_to_their_own_queues(env: Synthesized) -> None:
+    for service in SERVICES:
+        for s in service_role(env, service)["statements"]:
+            if "sqs:ReceiveMessage" in s["actions"]:
+                assert "sqs:SendMessage" not in s["actions"]
+
+
+def test_no_security_group_admits_the_internet(env: Synthesized) -> None:
+    open_rules = []
+    for stack, template in env.all_templates().items():
+        for logical_id, r in template["Resources"].items():
+            if r["Type"] == "AWS::EC2::SecurityGroup":
+                rules = r["Properties"].get("SecurityGroupIngress", [])
+            elif r["Type"] == "AWS::EC2::SecurityGroupIngress":
+                rules = [r["Properties"]]
+            else:
+                continue
+            open_rules += [(stack, logical_id) for rule in rules
+                           if rule.get("CidrIp") == "0.0.0.0/0" or rule.get("CidrIpv6") == "::/0"]
+    # The edge needs no exception: API Gateway is a managed endpoint and the NLB is internal.
+    assert open_rules == []
+
+
+def test_database_port_is_open_only_to_the_orders_workload_security_group(env: Synthesized) -> None:
+    ingress = [r["Properties"] for r in env.resources("Data", "AWS::EC2::SecurityGroupIngress").values()
+               if r["Properties"].get("FromPort") == 5432]
+    assert [i["SourceSecurityGroupId"]["Fn::GetAtt"][0] for i in ingress] == [
+        next(k for k in env.resources("Data", "AWS::EC2::SecurityGroup") if k.startswith(
+            "OrdersDatabaseWorkloadSecurityGroup"))]
+
+
+def test_no_secret_value_in_any_template_or_manifest(env: Synthesized) -> None:
+    suspicious = re.compile(
+        r'"(MasterUserPassword|Password|ClientSecret|client_secret|password)"\s*:\s*"(?!\{\{resolve)')
+    for stack, template in env.all_templates().items():
+        text = json.dumps(template)
+        assert not suspicious.search(text), stack
+        assert "BEGIN RSA PRIVATE KEY" not in text and "BEGIN PRIVATE KEY" not in text
+    for r in env.resources("Services", "Custom::AWSCDK-EKS-KubernetesResource").values():
+        manifest = json.dumps(r["Properties"]["Manifest"])
+        names = re.findall(r'\\"name\\":\s*\\"([A-Z_]+)\\"', manifest)
+        assert not [n for n in names if "PASSWORD" in n or n.endswith("_SECRET") or n == "CLIENT_SECRET"]
