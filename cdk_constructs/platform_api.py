@@ -35,6 +35,8 @@ class PlatformApi(Construct):
             removal_policy=removal_policy(removal))
         self.api = apigw.RestApi(
             self, "RestApi",
+            # API Gateway metrics are keyed by API name: one per environment, so environments can share an account.
+            rest_api_name=f"{cdk.Stack.of(self).stack_name}-api",
             description="E-commerce platform public API",
             endpoint_types=[apigw.EndpointType.REGIONAL],
             cloud_watch_role=True,

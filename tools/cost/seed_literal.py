@@ -10,8 +10,14 @@ asks for Graviton, Spot, autoscaled node groups, serverless databases, VPC endpo
 * a Multi-AZ RDS PostgreSQL instance per service (4), db.m5.large with gp2 storage;
 * the topology's DynamoDB tables in provisioned mode, sized for prod's peak hour;
 * the same topics, queues, DLQs and subscriptions (config/topology.py), encrypted with AWS managed keys;
-* API Gateway REST (one stage, X-Ray on) -> VPC link -> internal NLB, no WAF; a Cognito user pool (default tier);
+* API Gateway REST (one stage, X-Ray on) -> VPC link -> internal NLB;
 * log groups per service and for the control plane that never expire; three alarms per service.
+
+The security baseline is held equal to the real environments, because it is a requirement of the work, not a
+resource-management strategy: card payments put both shapes under PCI DSS, and the seed asks for Cognito and for
+rate limiting against abuse. So seed-literal has the same Cognito tier (Plus: threat protection), the same WAF web
+ACL on its stage, and customer-managed keys for its data stores, logs and messages. What differs is only what the
+strategies change, so prod / seed-literal measures them and nothing else.
 
 It is priced by the same template reader and rules as the real environments, on prod's usage assumptions, so
 each strategy's saving is measured template to template on the same work.
@@ -30,13 +36,15 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_eks as eks
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_rds as rds
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subs
 from aws_cdk import aws_sqs as sqs
 
-from config.environment import HOURS_PER_MONTH, EnvironmentConfig
+from cdk_constructs.web_acl import WebAcl
+from config.environment import HOURS_PER_MONTH, EnvironmentConfig, RemovalMode
 from config.environments import PROD
 from config.topology import LISTENER_PORTS, QUEUES, SERVICES, TABLES, TOPICS, filter_policy
 
@@ -135,7 +143,9 @@ class SeedApp:
                                    for k, v in filter_policy(sub).items()}))
 
         edge = cdk.Stack(app, f"{PREFIX}-Edge", env=env)
-        cognito.UserPool(edge, "Users", removal_policy=cdk.RemovalPolicy.DESTROY)
+        cognito.UserPool(edge, "Users", removal_policy=cdk.RemovalPolicy.DESTROY,
+                         feature_plan=cognito.FeaturePlan.PLUS,
+                         standard_threat_protection_mode=cognito.StandardThreatProtectionMode.FULL_FUNCTION)
         nlb = elbv2.NetworkLoadBalancer(edge, "ServicesLoadBalancer", vpc=vpc, internet_facing=False)
         link = apigw.VpcLink(edge, "VpcLink", targets=[nlb])
         api = apigw.RestApi(edge, "Api", deploy_options=apigw.StageOptions(
@@ -152,6 +162,14 @@ class SeedApp:
                 options=apigw.IntegrationOptions(connection_type=apigw.ConnectionType.VPC_LINK, vpc_link=link,
                                                  request_parameters={
                                                      "integration.request.path.proxy": "method.request.path.proxy"})))
+
+        WebAcl(edge, "ApiWebAcl", rate_limit_per_5_min=reference.api.waf_rate_limit_per_5_min,
+               logs_key=kms.Key(edge, "LogsKey", enable_key_rotation=True),
+               log_retention_days=reference.log_retention_days,
+               removal=RemovalMode.DESTROY).associate("StageAssociation", api.deployment_stage.stage_arn)
+        # Same number of customer-managed keys as the real environment's data, messages and cluster secrets.
+        for name in ("DatabaseKey", "TablesKey", "TopicsKey", "QueuesKey", "ClusterSecretsKey"):
+            kms.Key(edge, name, enable_key_rotation=True, removal_policy=cdk.RemovalPolicy.DESTROY)
 
         observability = cdk.Stack(app, f"{PREFIX}-Observability", env=env)
         alarm_topic = sns.Topic(observability, "AlarmTopic")
