@@ -33,6 +33,20 @@ class Principal:
         return ADMIN_GROUP in self.groups
 
 
+def decode_pool_token(jwks: jwt.PyJWKClient, token: str, issuer: str, required: tuple[str, ...]) -> dict[str, Any]:
+    """Claims of a Cognito token after checking its RS256 signature against the pool's keys, its issuer, expiry (30 s
+    leeway) and that ``required`` claims are present; :class:`AuthError` otherwise."""
+    try:
+        key = jwks.get_signing_key_from_jwt(token)
+        claims: dict[str, Any] = jwt.decode(token, key.key, algorithms=["RS256"], issuer=issuer,
+                                            options={"require": list(required), "verify_aud": False}, leeway=30)
+    except jwt.PyJWKClientConnectionError as exc:
+        raise AuthError(f"cannot fetch signing keys: {exc}") from None
+    except jwt.PyJWTError as exc:
+        raise AuthError(str(exc)) from None
+    return claims
+
+
 class Verifier:
     def __init__(self, jwks_url: str, issuer: str, client_id: str) -> None:
         self.issuer = issuer
@@ -41,20 +55,7 @@ class Verifier:
         self._jwks = jwt.PyJWKClient(jwks_url, cache_keys=True, lifespan=3600, timeout=5)
 
     def verify(self, token: str) -> Principal:
-        try:
-            key = self._jwks.get_signing_key_from_jwt(token)
-            claims: dict[str, Any] = jwt.decode(
-                token,
-                key.key,
-                algorithms=["RS256"],
-                issuer=self.issuer,
-                options={"require": ["exp", "iss", "sub", "token_use"], "verify_aud": False},
-                leeway=30,
-            )
-        except jwt.PyJWKClientConnectionError as exc:
-            raise AuthError(f"cannot fetch signing keys: {exc}") from None
-        except jwt.PyJWTError as exc:
-            raise AuthError(str(exc)) from None
+        claims = decode_pool_token(self._jwks, token, self.issuer, ("exp", "iss", "sub", "token_use"))
         token_use = str(claims.get("token_use"))
         # Access tokens name the app client in `client_id`, ID tokens in `aud`.
         client_claim = {"access": "client_id", "id": "aud"}.get(token_use)

@@ -31,7 +31,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
 from common import aws
-from common.auth import AuthError
+from common.auth import AuthError, decode_pool_token
 
 log = logging.getLogger("service_auth")
 
@@ -167,20 +167,7 @@ class ServiceTokenVerifier:
         self._jwks = jwt.PyJWKClient(jwks_url, cache_keys=True, lifespan=3600, timeout=5)
 
     def verify(self, token: str, required_scope: str) -> ServicePrincipal:
-        try:
-            key = self._jwks.get_signing_key_from_jwt(token)
-            claims: dict[str, Any] = jwt.decode(
-                token,
-                key.key,
-                algorithms=["RS256"],
-                issuer=self.issuer,
-                options={"require": ["exp", "iss", "token_use", "client_id"], "verify_aud": False},
-                leeway=30,
-            )
-        except jwt.PyJWKClientConnectionError as exc:
-            raise AuthError(f"cannot fetch signing keys: {exc}") from None
-        except jwt.PyJWTError as exc:
-            raise AuthError(str(exc)) from None
+        claims = decode_pool_token(self._jwks, token, self.issuer, ("exp", "iss", "token_use", "client_id"))
         if claims.get("token_use") != "access":
             raise AuthError("an access token is required")
         client_id = str(claims["client_id"])
