@@ -62,6 +62,15 @@ def _container(spec: WorkloadSpec, component: str) -> Manifest:
     return container
 
 
+def _node_selector(spec: WorkloadSpec) -> dict[str, str]:
+    """arm64 nodes (the images are built for it); pods with their own security group only on nodes with a trunk
+    ENI, since branch ENIs exist only there (no t-family instance supports them, e.g. dev's t4g system pool)."""
+    selector = {"kubernetes.io/arch": "arm64"}
+    if spec.security_group_ids:
+        selector["vpc.amazonaws.com/has-trunk-attached"] = "true"
+    return selector
+
+
 def deployment(spec: WorkloadSpec, component: str) -> Manifest:
     labels = _labels(spec, component)
     replicas = spec.sizing.min_replicas
@@ -81,7 +90,7 @@ def deployment(spec: WorkloadSpec, component: str) -> Manifest:
                     "terminationGracePeriodSeconds": 45,
                     "securityContext": {"runAsNonRoot": True, "fsGroup": RUN_AS_USER,
                                         "seccompProfile": {"type": "RuntimeDefault"}},
-                    "nodeSelector": {"kubernetes.io/arch": "arm64"},
+                    "nodeSelector": _node_selector(spec),
                     "topologySpreadConstraints": [{
                         "maxSkew": 1, "topologyKey": "topology.kubernetes.io/zone",
                         "whenUnsatisfiable": "ScheduleAnyway", "labelSelector": {"matchLabels": labels}}],

@@ -133,3 +133,13 @@ def test_manifests_in_the_template_are_valid_kubernetes(env: Synthesized) -> Non
         kubernetes_validate.validate(manifest, KUBERNETES_VERSION, strict=True)
         checked += 1
     assert checked >= 4 * 8
+
+
+def test_pods_with_their_own_security_group_run_only_on_trunk_enabled_nodes(env: Synthesized) -> None:
+    for _, m in applied_manifests(env):
+        if m["kind"] != "Deployment":
+            continue
+        selector = m["spec"]["template"]["spec"]["nodeSelector"]
+        assert selector["kubernetes.io/arch"] == "arm64"
+        trunk = selector.get("vpc.amazonaws.com/has-trunk-attached") == "true"
+        assert trunk == (m["metadata"]["namespace"] == "orders"), m["metadata"]["name"]
