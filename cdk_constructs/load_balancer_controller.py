@@ -50,6 +50,8 @@ class LoadBalancerController(Construct):
                 "enableShield": False,
                 "enableWaf": False,
                 "enableWafv2": False,
+                # The app owns every security group rule; the controller must not create a shared backend group.
+                "enableBackendSecurityGroup": False,
                 "ingressClassConfig": {"default": False},
                 "createIngressClassResource": False,
                 "replicaCount": 2,
