@@ -139,7 +139,12 @@ def create_app(
 
     @app.exception_handler(StarletteHTTPException)
     async def on_http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized", 403: "forbidden"}.get(
+        if exc.status_code == 400 and isinstance(exc.__cause__, UnicodeDecodeError):
+            # FastAPI answers a JSON body that is not UTF-8 with a bare 400; it is malformed JSON like any other.
+            return JSONResponse(status_code=422, content={"error": "validation_failed", "fields": [
+                {"field": "body", "message": "JSON decode error: body is not valid UTF-8"}]})
+        code = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 401: "unauthorized",
+                403: "forbidden"}.get(
             exc.status_code, "error"
         )
         return JSONResponse(status_code=exc.status_code, content={"error": code, "message": str(exc.detail)},

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
+from urllib.parse import quote
 
 import httpx
 from common.logging import current_correlation_id, trace_id_var
@@ -57,7 +58,9 @@ class ProductsClient:
         for attempt in range(ATTEMPTS):
             try:
                 headers["Authorization"] = f"Bearer {self.tokens.token()}"
-                resp = self._http.get(f"/internal/products/{product_id}", headers=headers)
+                # One path segment whatever the id holds: control characters, "/", "?", "#" and "%" are escaped
+                # (unescaped, httpx refuses some as an invalid URL and others would address another route).
+                resp = self._http.get(f"/internal/products/{quote(product_id, safe='')}", headers=headers)
             except TokenUnavailable as exc:
                 last = str(exc)
             except TokenRejected as exc:
