@@ -162,9 +162,15 @@ class ServiceMonitoring(Construct):
                            f"will be OOM-killed at 100%. Look at memory growth since the last deploy."),
                 ]),
                 CustomMetricGroup(title="Container restarts", metrics=[
-                    custom(metric("pod_number_of_container_restarts", "Maximum"), "restarts",
-                           a.pod_restarts,
-                           f"{pod} containers restarted more than {a.pod_restarts} times: crash loop, OOM kill or "
+                    # The metric counts restarts since each pod started; its increase per 15 minutes is what
+                    # pages, so the alarm clears once restarts stop instead of staying on until a pod is replaced.
+                    custom(cw.MathExpression(
+                        expression="DIFF(restarts)", label="restarts in 15 min", period=cdk.Duration.minutes(15),
+                        using_metrics={"restarts": metric("pod_number_of_container_restarts", "Maximum").with_(
+                            period=cdk.Duration.minutes(15))}),
+                        "restarts", a.pod_restarts,
+                           f"{pod} containers restarted more than {a.pod_restarts} times in 15 minutes: crash loop, "
+                           f"OOM kill or "
                            f"failing liveness probe. Look at `kubectl -n {name} describe pod` (last state) and the "
                            f"container logs before the restart."),
                 ]),
