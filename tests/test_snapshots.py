@@ -17,7 +17,7 @@ from syrupy.extensions.json import JSONSnapshotExtension
 from tests.conftest import synthesize
 
 ASSET_HASH = re.compile(r"[0-9a-f]{64}")
-PARTS = ("Network", "Cluster", "Data", "Messaging", "Edge", "Observability", "Services")
+PARTS = ("Network", "Cluster", "Data", "Messaging", "Edge", "Observability", "Services", "Delivery")
 
 
 def mask(template: dict[str, Any]) -> Any:
