@@ -11,10 +11,11 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk.lambda_layer_kubectl_v35 import KubectlV35Layer
-from constructs import Construct, IConstruct
+from constructs import Construct
 
 from cdk_constructs.encryption_key import EncryptionKey
 from cdk_constructs.load_balancer_controller import LoadBalancerController
+from cdk_constructs.log_groups import adopt_library_log_groups
 from cdk_constructs.retention import removal_policy, retention_days
 from config.environment import CapacityKind, ClusterConfig, RemovalMode
 from policies.nag import acknowledge, acknowledge_child
@@ -101,21 +102,9 @@ class PlatformCluster(Construct):
         self.load_balancer_controller = LoadBalancerController(
             self, "LoadBalancerController", cluster=self.cluster, vpc_id=vpc.vpc_id, region=Stack.of(self).region)
         self.pod_identity_agent = self.cluster.eks_pod_identity_agent
-        self._encrypt_library_log_groups(logs_key, log_retention_days)
+        # The kubectl provider's Lambda log groups come from aws_eks_v2 unencrypted, kept two years.
+        adopt_library_log_groups(self, logs_key=logs_key, log_retention_days=log_retention_days)
         self._acknowledge_library_resources()
-
-    def _encrypt_library_log_groups(self, logs_key: kms.IKey, days: int) -> None:
-        """The kubectl provider's functions log to groups that aws_eks_v2 creates; give them our CMK and retention
-        like every other log group of the app."""
-        for path in ("KubectlProvider/Handler/LogGroup", "KubectlProvider/Provider/framework-onEvent/LogGroup"):
-            node: IConstruct | None = self.cluster
-            for part in path.split("/"):
-                node = node.node.try_find_child(part) if node else None
-            if node is None:  # log groups exist only with the CDK-managed log group feature flag (cdk.json)
-                continue
-            cfn = cast(logs.CfnLogGroup, node.node.default_child)
-            cfn.kms_key_id = logs_key.key_arn
-            cfn.retention_in_days = days
 
     def _acknowledge_library_resources(self) -> None:
         """Findings on roles and functions that aws_eks_v2 creates with fixed managed policies."""

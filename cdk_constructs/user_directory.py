@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from typing import cast
-
 import aws_cdk as cdk
 from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_kms as kms
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
+from cdk_constructs.log_groups import adopt_library_log_groups
 from cdk_constructs.retention import removal_policy
 from config.environment import RemovalMode
 from config.topology import RESOURCE_SERVER_SCOPES, SERVICE_CALLS, Service
@@ -120,9 +118,7 @@ class UserDirectory(Construct):
         (one per stack). Its log group gets our CMK and retention; its other findings are acknowledged here."""
         stack = cdk.Stack.of(self)
         fn = stack.node.find_child(AWS_CUSTOM_RESOURCE_ID)
-        log_group = cast(logs.CfnLogGroup, fn.node.find_child("LogGroup").node.default_child)
-        log_group.kms_key_id = logs_key.key_arn
-        log_group.retention_in_days = days
+        adopt_library_log_groups(fn, logs_key=logs_key, log_retention_days=days)
         acknowledge(fn.node.find_child("ServiceRole"),
                     "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
                     "AWSLambdaBasicExecutionRole]",

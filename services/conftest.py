@@ -4,7 +4,6 @@ APIs and workers as processes started from the same entrypoints as the container
 from __future__ import annotations
 
 import itertools
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
@@ -15,6 +14,7 @@ import pytest
 
 from config.topology import Service
 from tools.local_platform import LocalPlatform
+from tools.workflows import wait_for
 
 T = TypeVar("T")
 MAX_RECEIVE_COUNT = 3
@@ -29,14 +29,7 @@ def platform() -> Iterator[LocalPlatform]:
 
 
 def wait_until(probe: Callable[[], T | None], timeout: float = 20.0, what: str = "condition") -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)
+    return wait_for(probe, what, timeout)
 
 
 class Api:

@@ -7,7 +7,6 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
-from cdk_constructs.log_groups import adopt_library_log_groups
 from cdk_constructs.observability_addon import ObservabilityAddon
 from cdk_constructs.platform_cluster import PlatformCluster
 from config.environment import ClusterConfig, RemovalMode
@@ -26,6 +25,4 @@ class ClusterStack(cdk.Stack):
         self.observability = ObservabilityAddon(self, "Observability", cluster=self.platform.cluster_ref,
                                                 logs_key=logs_key, log_retention_days=log_retention_days,
                                                 removal=removal)
-        # The kubectl provider's Lambda log groups come from aws_eks_v2 unencrypted, kept two years.
-        adopt_library_log_groups(self.platform, logs_key=logs_key, log_retention_days=log_retention_days)
         cdk.CfnOutput(self, "ClusterName", value=self.cluster.cluster_name)

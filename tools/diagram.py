@@ -16,7 +16,7 @@ from typing import Any
 
 from config.topology import LISTENER_PORTS, QUEUES, SERVICES, TABLES, TOPICS, Service
 from tools.cost.report import read_assembly
-from tools.cost.rules import Resource
+from tools.cost.rules import Resource, ref_target
 
 
 @dataclass
@@ -42,15 +42,6 @@ class Architecture:
     dashboards: int = 0
     log_groups: int = 0
     other_topics: list[str] = field(default_factory=list)
-
-
-def _ref(value: Any) -> str | None:
-    if isinstance(value, dict):
-        if "Ref" in value:
-            return str(value["Ref"])
-        if "Fn::GetAtt" in value:
-            return str(value["Fn::GetAtt"][0])
-    return None
 
 
 def _topology_name(logical_id: str, candidates: dict[str, str]) -> str | None:
@@ -139,7 +130,7 @@ def architecture(name: str, resources: list[Resource]) -> Architecture:
             a.log_groups += 1
     for r in resources:
         if r.type == "AWS::SNS::Subscription" and r.props.get("Protocol") == "sqs":
-            topic_ref, queue_ref = _ref(r.props.get("TopicArn")), _ref(r.props.get("Endpoint"))
+            topic_ref, queue_ref = ref_target(r.props.get("TopicArn")), ref_target(r.props.get("Endpoint"))
             topic, queue = topic_of.get(topic_ref or ""), queue_of.get(queue_ref or "")
             if topic and queue:
                 policy = r.props.get("FilterPolicy", {})

@@ -188,7 +188,8 @@ class Context:
 Rule = Callable[[Resource, Context], list[Line]]
 
 
-def _ref(value: Any) -> str | None:
+def ref_target(value: Any) -> str | None:
+    """Logical id a `Ref` or `Fn::GetAtt` points at, else None."""
     if isinstance(value, dict):
         if "Ref" in value:
             return str(value["Ref"])
@@ -333,7 +334,7 @@ def db_instance(r: Resource, c: Context) -> list[Line]:
     p = r.props
     klass = p.get("DBInstanceClass")
     if klass == "db.serverless":
-        cluster_id = _ref(p.get("DBClusterIdentifier"))
+        cluster_id = ref_target(p.get("DBClusterIdentifier"))
         if cluster_id is None:
             raise UnpricedOptionError(f"{r.stack}/{r.logical_id}: serverless instance outside this stack's cluster")
         scaling = c.find(r.stack, cluster_id).props.get("ServerlessV2ScalingConfiguration", {})
@@ -441,7 +442,7 @@ def ssm_parameter(r: Resource, c: Context) -> list[Line]:
 def _dlq_ids(c: Context) -> set[tuple[str, str]]:
     out = set()
     for q in c.of_type("AWS::SQS::Queue"):
-        target = _ref(q.props.get("RedrivePolicy", {}).get("deadLetterTargetArn"))
+        target = ref_target(q.props.get("RedrivePolicy", {}).get("deadLetterTargetArn"))
         if target:
             out.add((q.stack, target))
     return out
@@ -458,7 +459,7 @@ def sqs_queue(r: Resource, c: Context) -> list[Line]:
         return [c.zero(r, "dead-letter queue: no traffic expected")]
     per_topic = c.usage.events_per_month / max(1, len(_domain_topics(c)))
     subs = [s for s in c.of_type("AWS::SNS::Subscription")
-            if s.props.get("Protocol") == "sqs" and _ref(s.props.get("Endpoint")) == r.logical_id]
+            if s.props.get("Protocol") == "sqs" and ref_target(s.props.get("Endpoint")) == r.logical_id]
     if subs:
         # Upper bound: every event of a subscribed topic is delivered (filter policies not applied).
         messages = per_topic * len(subs)
