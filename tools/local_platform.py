@@ -9,8 +9,15 @@ starts the client-credentials token endpoint moto lacks (tools/local_token_endpo
 service's API (uvicorn, ports = topology.LISTENER_PORTS) and worker (consumers + outbox relay) as
 processes from the same entrypoints as the container images. Ctrl-C / SIGTERM stops everything it started.
 
-`LocalPlatform` is the same thing as a context manager, used by the services' tests, tools/e2e.py and
-tools/bench_services.py.
+`LocalPlatform` is the same thing as a context manager, used by the services' tests, tools/e2e.py,
+tools/bench_services.py and tools/chaos.py.
+
+Harness settings (how the local platform differs from AWS on purpose):
+- moto runs through tools/moto_server.py, which serializes DynamoDB operations as DynamoDB isolates them (moto's own
+  transactions copy and restore whole tables, wiping concurrent writes).
+- `proxied=(services...)` puts a switchable TCP proxy (tools/tcp_proxy.py) between those services and moto, and
+  `proxied_db=True` one between orders and PostgreSQL, so tests can cut AWS (`aws_down`) or the database (`db_down`).
+- Each worker writes its liveness heartbeat file under the platform's work directory, not the container's /tmp.
 """
 
 from __future__ import annotations
@@ -37,6 +44,7 @@ import boto3
 import httpx
 
 from config import environments, topology
+from config.environment import EnvironmentConfig
 from config.topology import Service
 from tools.tcp_proxy import TcpProxy
 
@@ -155,9 +163,14 @@ class LocalPlatform:
         start_workers: bool = True,
         services: tuple[Service, ...] = topology.SERVICES,
         verbose: bool = False,
+        proxied_db: bool = False,
+        config: EnvironmentConfig | None = None,
     ) -> None:
-        self.max_receive_count = max_receive_count or default_max_receive_count()
-        self.visibility_timeout = visibility_timeout or default_visibility_timeout()
+        # The environment config whose messaging and orders settings the services get (dev unless a test or the
+        # chaos run needs other deadlines).
+        self.config = config or environments.load(LOCAL_ENVIRONMENT)
+        self.max_receive_count = max_receive_count or self.config.messaging.dlq_max_receive_count
+        self.visibility_timeout = visibility_timeout or self.config.messaging.visibility_timeout_seconds
         if ports is None:
             ports = {s: free_port() for s in topology.SERVICES} if free_ports else dict(topology.LISTENER_PORTS)
         self.ports = ports
@@ -179,6 +192,10 @@ class LocalPlatform:
         self.proxies: dict[Service, TcpProxy] = {}
         self.procs: list[tuple[str, subprocess.Popen[bytes]]] = []
         self.db_password = secrets.token_urlsafe(16)
+        self.db_proxy: TcpProxy | None = None
+        self.proxied_db = proxied_db
+        self.heartbeat_dir = self.workdir / "heartbeats"
+        self._envs: dict[str, dict[str, str]] = {}
 
     # --- addresses -------------------------------------------------------------------------------------------
     @property
@@ -205,6 +222,11 @@ class LocalPlatform:
     def orders_dsn(self) -> str:
         return self.pg.dsn("orders", self.db_password, "orders")
 
+    @property
+    def db_port(self) -> int:
+        """Where orders reaches PostgreSQL: the proxy's port when the database can be cut, else the server's."""
+        return self.db_proxy.port if self.db_proxy is not None else self.pg.port
+
     def client(self, name: str) -> Any:
         return boto3.session.Session(
             region_name=REGION, aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
@@ -226,8 +248,11 @@ class LocalPlatform:
     def start(self) -> None:
         self.pg.start()
         self.pg.create_database("orders", self.db_password, "orders")
-        self._spawn("moto", [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.moto_port)],
-                    env={**os.environ, **FAKE_CREDENTIALS})
+        if self.proxied_db:
+            self.db_proxy = TcpProxy(self.pg.port)
+            self.db_proxy.up()
+        self._spawn("moto", [sys.executable, "-m", "tools.moto_server", "-H", "127.0.0.1", "-p", str(self.moto_port)],
+                    env={**os.environ, **FAKE_CREDENTIALS, "PYTHONPATH": str(ROOT)})
         self._wait_http(f"{self.moto_url}/moto-api/", "moto")
         self._spawn("token-endpoint", [sys.executable, "-m", "uvicorn", "tools.local_token_endpoint:app", "--host",
                                        "127.0.0.1", "--port", str(self.token_port), "--no-access-log"],
@@ -246,7 +271,39 @@ class LocalPlatform:
             self._wait_http(f"{self.url(svc)}/readyz", f"{svc.value} API")
         if self.start_workers:
             for svc in self.services:
-                self._spawn(f"{svc.value}-worker", [sys.executable, "-m", f"{svc.value}.worker"], self.env_for(svc))
+                self.start_worker(svc)
+
+    def start_worker(self, service: Service, name: str | None = None) -> str:
+        """Start (another) worker process of ``service``; returns its process name (``<service>-worker`` first)."""
+        name = name or f"{service.value}-worker"
+        env = {**self.env_for(service), "WORKER_HEARTBEAT_FILE": str(self.heartbeat_dir / f"{name}.json")}
+        self._spawn(name, [sys.executable, "-m", f"{service.value}.worker"], env)
+        return name
+
+    def process(self, name: str) -> subprocess.Popen[bytes]:
+        for n, p in reversed(self.procs):
+            if n == name:
+                return p
+        raise KeyError(name)
+
+    def restart(self, name: str) -> None:
+        """Start the named process again with its first command and environment (after a kill)."""
+        old = self.process(name)
+        if old.poll() is None:
+            raise RuntimeError(f"{name} is still running")
+        self.procs = [(n, p) for n, p in self.procs if p is not old]
+        self._spawn(name, list(old.args), self._envs[name])  # type: ignore[arg-type]
+
+    def stop_process(self, name: str, timeout: float = 15) -> None:
+        p = self.process(name)
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+            try:
+                p.wait(timeout)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+        self.procs = [(n, q) for n, q in self.procs if q is not p]
 
     def stop(self) -> None:
         # SIGTERM first so the workers finish the message in hand, as in Kubernetes; then SIGKILL stragglers.
@@ -263,6 +320,8 @@ class LocalPlatform:
         self.procs.clear()
         for proxy in self.proxies.values():
             proxy.down()
+        if self.db_proxy is not None:
+            self.db_proxy.down()
         self.pg.stop()
         if not os.environ.get("KEEP_LOCAL_PLATFORM"):
             shutil.rmtree(self.workdir, ignore_errors=True)
@@ -273,6 +332,7 @@ class LocalPlatform:
         p = subprocess.Popen(cmd, cwd=SERVICES_DIR, env=env, stdout=out, stderr=subprocess.STDOUT,  # noqa: S603
                              start_new_session=True)
         self.procs.append((name, p))
+        self._envs[name] = env
 
     def _wait_http(self, url: str, what: str, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
@@ -354,7 +414,7 @@ class LocalPlatform:
         idp.create_group(UserPoolId=r.user_pool_id, GroupName="admin")
         self.create_service_clients()
         # The JSON shape RDS generates for a managed master secret.
-        secret = {"engine": "postgres", "host": "127.0.0.1", "port": self.pg.port, "username": "orders",
+        secret = {"engine": "postgres", "host": "127.0.0.1", "port": self.db_port, "username": "orders",
                   "password": self.db_password, "dbname": "orders"}
         r.db_secret_arn = self.client("secretsmanager").create_secret(
             Name="orders/db", SecretString=json.dumps(secret))["ARN"]
@@ -425,6 +485,12 @@ class LocalPlatform:
             env[topology.env_var("topic", t.name)] = r.topic_arns[t.name]
         for q in (*topology.queues_consumed_by(service), *topology.queues_produced_by(service)):
             env[topology.env_var("queue", q.name)] = r.queue_urls[q.name]
+        for q in topology.queues_consumed_by(service):
+            env[topology.env_var("dlq", q.name)] = r.dlq_urls[q.name]
+        if topology.queues_consumed_by(service):
+            env.update(self.config.messaging.consumer_environment())
+        if service == Service.ORDERS:
+            env.update(self.config.orders.environment())
         if service in r.tables:
             env["TABLE_NAME"] = r.tables[service]
         if service == Service.ORDERS:
@@ -437,6 +503,16 @@ class LocalPlatform:
         return env
 
     # --- helpers for tests and tools -------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def db_down(self) -> Iterator[None]:
+        """Make PostgreSQL unreachable for orders (started with `proxied_db=True`)."""
+        assert self.db_proxy is not None, "start the platform with proxied_db=True"
+        self.db_proxy.down()
+        try:
+            yield
+        finally:
+            self.db_proxy.up()
+
     @contextlib.contextmanager
     def aws_down(self, service: Service) -> Iterator[None]:
         """Make the AWS endpoint unreachable for one service (started with `proxied=(service,)`)."""

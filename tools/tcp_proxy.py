@@ -1,13 +1,21 @@
-"""A loopback TCP forwarder that can be switched off and on, to simulate an unreachable AWS endpoint.
+"""A loopback TCP forwarder that can be switched off and on, to simulate an unreachable dependency.
 
-moto keeps its state in memory, so stopping moto would lose every resource; instead a service's AWS_ENDPOINT_URL
-points at this proxy and `down()` refuses new connections and cuts open ones, while moto itself keeps running.
+moto and PostgreSQL keep their state, so stopping them would lose it; instead a service's AWS endpoint (or database
+port) points at this proxy, and `down()` refuses new connections and cuts the open ones while the server behind it
+keeps running. `up()` listens again on the same port. Both may be called any number of times, with clients attached.
+
+The listener is closed properly on `down()`: its accept loop waits in `select` with a short timeout and checks
+whether it is still the current listener, so no thread stays blocked in `accept()` holding the port in LISTEN (which
+would make the next `up()` fail with "address in use"); SO_REUSEADDR lets the port be bound again at once.
 """
 
 from __future__ import annotations
 
+import select
 import socket
 import threading
+
+ACCEPT_POLL_SECONDS = 0.1
 
 
 class TcpProxy:
@@ -16,8 +24,14 @@ class TcpProxy:
         self.target_port = target_port
         self.port = listen_port
         self._server: socket.socket | None = None
+        self._acceptor: threading.Thread | None = None
         self._conns: set[socket.socket] = set()
         self._lock = threading.Lock()
+        self.cuts = 0  # how many times down() cut the proxy while it was up
+
+    @property
+    def is_up(self) -> bool:
+        return self._server is not None
 
     def up(self) -> None:
         with self._lock:
@@ -27,39 +41,53 @@ class TcpProxy:
             srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             srv.bind((self.host, self.port))
             srv.listen(128)
+            srv.setblocking(False)
             self.port = srv.getsockname()[1]
             self._server = srv
-        threading.Thread(target=self._accept, args=(srv,), daemon=True, name=f"proxy-{self.port}").start()
+            self._acceptor = threading.Thread(target=self._accept, args=(srv,), daemon=True,
+                                              name=f"proxy-{self.port}")
+            self._acceptor.start()
 
     def down(self) -> None:
         with self._lock:
             srv, self._server = self._server, None
+            acceptor, self._acceptor = self._acceptor, None
             conns, self._conns = self._conns, set()
-        if srv is not None:
-            srv.close()
+        if srv is None:
+            return
+        self.cuts += 1
+        if acceptor is not None:
+            acceptor.join(5)  # it sees it is no longer current within ACCEPT_POLL_SECONDS, then closes the listener
         for c in conns:
             _close(c)
 
     def _accept(self, srv: socket.socket) -> None:
-        while True:
-            try:
-                client, _ = srv.accept()
-            except OSError:
-                return  # closed by down()
-            try:
-                upstream = socket.create_connection((self.host, self.target_port), timeout=5)
-                upstream.settimeout(None)
-            except OSError:
-                _close(client)
-                continue
-            with self._lock:
-                if self._server is not srv:
+        try:
+            while self._server is srv:
+                ready, _, _ = select.select([srv], [], [], ACCEPT_POLL_SECONDS)
+                if not ready:
+                    continue
+                try:
+                    client, _ = srv.accept()
+                except (BlockingIOError, InterruptedError):
+                    continue
+                client.setblocking(True)
+                try:
+                    upstream = socket.create_connection((self.host, self.target_port), timeout=5)
+                    upstream.settimeout(None)
+                except OSError:
                     _close(client)
-                    _close(upstream)
-                    return
-                self._conns.update((client, upstream))
-            for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+                    continue
+                with self._lock:
+                    if self._server is not srv:  # went down meanwhile
+                        _close(client)
+                        _close(upstream)
+                        return
+                    self._conns.update((client, upstream))
+                for a, b in ((client, upstream), (upstream, client)):
+                    threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+        finally:
+            _close(srv)
 
     def _pump(self, src: socket.socket, dst: socket.socket) -> None:
         try:
