@@ -10,6 +10,10 @@ METRICS_NAMESPACE = "Ecommerce/Services"
 # Records in a service's transactional outbox not yet published (DynamoDB OutboxPending index / PostgreSQL outbox
 # rows with published_at NULL), emitted by the outbox relay about once a minute.
 OUTBOX_BACKLOG_METRIC = "OutboxBacklog"
+# A worker loop (consumer, relay, sweeper) that failed unexpectedly and was started again; one data point per restart.
+WORKER_LOOP_RESTARTS_METRIC = "WorkerLoopRestarts"
+# Open orders (PENDING, RESERVED) found past their deadline by the orders sweeper, each sweep (it then cancels them).
+ORDERS_PAST_DEADLINE_METRIC = "OrdersPastDeadline"
 # Dimension set of every custom metric: environments may share an account, so the environment is a dimension.
 METRIC_DIMENSIONS = ("Environment", "Service")
 METRICS_INTERVAL_SECONDS = 60

@@ -2,118 +2,299 @@
 
 Long-polls a queue, validates each message against its schema, hands it to the handler for its type and deletes it
 only after the handler returned. Handlers apply each event id at most once by writing a dedupe record in the same
-transaction as the effect, so a redelivery is harmless. A message that fails (invalid, unknown type, handler error)
-is not deleted: its visibility is extended with exponential backoff and, after the queue's maxReceiveCount, SQS's
-redrive policy moves it to the DLQ. On stop (SIGTERM) the message in hand is finished; the rest of the batch is made
-visible again at once for another replica.
+transaction as the effect, so a redelivery is harmless.
+
+What happens to a message that fails depends on why (common/failures.py), never on how often it was received:
+
+* invalid (anything raised while decoding or validating it: not JSON, RecursionError on nested brackets, schema),
+  no handler for its type, or a permanent handler failure (a business rule, a value the store cannot hold): the
+  consumer copies it to the queue's dead-letter queue with the reason in message attributes (``dlq.*``), then
+  deletes it. One receive, no retries.
+* a dependency unavailable (database, pool, AWS endpoint, throttling): the message is retried with exponential
+  backoff (its visibility), and the consumer stops receiving (backpressure): the rest of the batch is handed back
+  for when it expects to resume, and it waits, backing off, until ``probe`` (a cheap call to the same dependency)
+  succeeds, instead of burning receives on messages it cannot apply.
+* an ordering wait (RetryLater): retried on its own, shorter schedule; the other messages go on.
+* a transient failure (either of the last two) older than the retry budget (hours, from config) is dead-lettered
+  with that reason.
+
+The queue's redrive policy (maxReceiveCount, raised by config above any count the schedules can reach within the
+budget) is only a safety net for messages that crash the process itself. AWS calls use the shared clients
+(botocore standard retries); a delete that fails is logged and the message simply comes back. On stop (SIGTERM)
+the message in hand is finished; the rest of the batch is made visible again at once for another replica.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import threading
+import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from enum import Enum
 from typing import Any
 
-from common import aws
+from common import aws, liveness
+from common.config import optional_int
 from common.envelope import Envelope, InvalidEnvelope, parse
+from common.failures import Kind, classify, describe
 from common.logging import correlation_id_var, trace_id_var
 from common.tracing import consumer_span
+from common.worker import Backoff
 
 Handler = Callable[[Envelope], None]
 log = logging.getLogger("consumer")
 
-MAX_BACKOFF_SECONDS = 300
+# Environment of every consuming service, rendered from config.environment.MessagingConfig (a test checks the names).
+RETRY_BUDGET_ENV = "CONSUMER_RETRY_BUDGET_SECONDS"
+BACKOFF_MAX_ENV = "CONSUMER_BACKOFF_MAX_SECONDS"
+ORDERING_BACKOFF_MAX_ENV = "CONSUMER_ORDERING_BACKOFF_MAX_SECONDS"
+CONSUMER_ENV: tuple[str, ...] = (RETRY_BUDGET_ENV, BACKOFF_MAX_ENV, ORDERING_BACKOFF_MAX_ENV)
+# Message attributes a dead-lettered message carries (SQS allows 10 attributes; the original `type` is kept).
+DLQ_REASON = "dlq.reason"
+DLQ_KIND = "dlq.kind"
+DLQ_SOURCE = "dlq.source-queue"
+DLQ_MESSAGE_ID = "dlq.message-id"
+DLQ_RECEIVES = "dlq.receive-count"
+DLQ_FIRST_RECEIVED = "dlq.first-received"
+DLQ_ATTRIBUTE_PREFIX = "dlq."
+MAX_MESSAGE_ATTRIBUTES = 10
+MAX_MESSAGE_BYTES = 256 * 1024
+PAUSE_SECONDS = (1.0, 30.0)  # backpressure: first and largest wait between probes of a dependency that is down
+RECEIVE_RETRY_SECONDS = (1.0, 30.0)
+VISIBILITY_LIMIT_SECONDS = 43_200  # SQS's maximum visibility timeout
+
+
+def dead_letter_env(queue_env: str) -> str:
+    """``QUEUE_URL_ORDERS_PAYMENT_EVENTS`` -> ``DLQ_URL_ORDERS_PAYMENT_EVENTS`` (topology.env_var("dlq", ...))."""
+    return "DLQ_URL_" + queue_env.removeprefix("QUEUE_URL_")
+
+
+def consumer_env(queue_envs: tuple[str, ...]) -> tuple[str, ...]:
+    """Environment a service that consumes ``queue_envs`` reads besides the queues: their DLQs and the retry policy."""
+    return (*(dead_letter_env(q) for q in queue_envs), *CONSUMER_ENV)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    budget_seconds: int = 4 * 3600
+    backoff_max_seconds: int = 300
+    ordering_backoff_max_seconds: int = 120
+
+    @classmethod
+    def from_env(cls) -> RetryPolicy:
+        d = cls()
+        return cls(optional_int(RETRY_BUDGET_ENV, d.budget_seconds),
+                   optional_int(BACKOFF_MAX_ENV, d.backoff_max_seconds),
+                   optional_int(ORDERING_BACKOFF_MAX_ENV, d.ordering_backoff_max_seconds))
+
+    def visibility(self, kind: Kind, receives: int) -> int:
+        """Seconds until a message that failed ``receives`` times is seen again: 2, 4, 8 ... for a dependency down;
+        1, 2, 4 ... for an ordering wait (the outcome it waits for is usually a moment away)."""
+        if kind is Kind.RETRY_LATER:
+            return min(2 ** min(max(receives - 1, 0), 20), self.ordering_backoff_max_seconds)
+        return min(2 ** min(max(receives, 1), 20), self.backoff_max_seconds, VISIBILITY_LIMIT_SECONDS)
+
+
+class Outcome(Enum):
+    APPLIED = "applied"
+    DEAD_LETTERED = "dead-lettered"
+    RETRY = "retry"  # ordering wait: the consumer goes on with the next message
+    UNAVAILABLE = "unavailable"  # a dependency is down: the consumer pauses
+
+
+@dataclass(frozen=True)
+class _Received:
+    message_id: str
+    receipt: str
+    receives: int
+    first_received_ms: int
 
 
 class Consumer:
-    def __init__(self, name: str, queue_url: str, handlers: Mapping[str, Handler], wait_seconds: int = 20) -> None:
+    def __init__(self, name: str, queue_url: str, handlers: Mapping[str, Handler], wait_seconds: int = 20, *,
+                 dead_letter_url: str, policy: RetryPolicy | None = None,
+                 probe: Callable[[], object] | None = None) -> None:
         self.name = name
         self.queue_url = queue_url
+        self.dead_letter_url = dead_letter_url
         self.handlers = dict(handlers)
         self.wait_seconds = wait_seconds
+        self.policy = policy or RetryPolicy()
+        self.probe = probe
 
+    @classmethod
+    def from_env(cls, name: str, queue_env: str, handlers: Mapping[str, Handler], wait_seconds: int = 20, *,
+                 probe: Callable[[], object] | None = None) -> Consumer:
+        """A consumer of the queue in ``$queue_env`` dead-lettering to its DLQ, with the configured retry policy.
+        The service's settings have checked that these variables are set (``consumer_env`` in REQUIRED_ENV)."""
+        return cls(name, os.environ[queue_env], handlers, wait_seconds, dead_letter_url=os.environ[
+            dead_letter_env(queue_env)], policy=RetryPolicy.from_env(), probe=probe)
+
+    @property
+    def sqs(self) -> Any:
+        # A long poll answers only when its wait is over: the read timeout must outlast it.
+        return aws.client("sqs", read_timeout=self.wait_seconds + aws.READ_TIMEOUT_SECONDS)
+
+    # --- the loop ----------------------------------------------------------------------------------------------
     def run(self, stop: threading.Event) -> None:
-        sqs = aws.client("sqs")
         log.info("consumer started", extra={"queue": self.name})
+        receive_retry = Backoff(*RECEIVE_RETRY_SECONDS)
+        pause = Backoff(*PAUSE_SECONDS)
+        probing = False  # after an outage, take one message at a time until one is applied
         while not stop.is_set():
+            liveness.beat()
             try:
-                resp = sqs.receive_message(
+                resp = self.sqs.receive_message(
                     QueueUrl=self.queue_url,
-                    MaxNumberOfMessages=10,
+                    MaxNumberOfMessages=1 if probing else 10,
                     WaitTimeSeconds=self.wait_seconds,
-                    AttributeNames=["ApproximateReceiveCount"],
+                    AttributeNames=["ApproximateReceiveCount", "ApproximateFirstReceiveTimestamp"],
                     MessageAttributeNames=["All"],
                 )
-            except Exception:
-                log.exception("receive failed", extra={"queue": self.name})
-                stop.wait(2.0)
+            except Exception as exc:
+                delay = receive_retry.next()
+                log.warning("receive failed; retrying", extra={"queue": self.name, "error": repr(exc),
+                                                               "retry_in": delay})
+                liveness.sleep(stop, delay)
                 continue
+            receive_retry.reset()
             messages: list[dict[str, Any]] = resp.get("Messages", [])
             for i, message in enumerate(messages):
+                liveness.beat()
                 if stop.is_set():
-                    self._release(messages[i:])
+                    self._release(messages[i:], 0)
                     break
-                self.handle(message)
+                outcome = self.handle(message)
+                if outcome is Outcome.UNAVAILABLE:
+                    delay = pause.next()
+                    self._release(messages[i + 1:], int(delay) + 1)  # untried: back when we expect to resume
+                    self._pause(stop, delay, pause)
+                    probing = True
+                    break
+                if outcome is not Outcome.RETRY:
+                    pause.reset()
+                    probing = False
         log.info("consumer stopped", extra={"queue": self.name})
 
-    def handle(self, message: dict[str, Any]) -> bool:
-        sqs = aws.client("sqs")
-        receipt = message["ReceiptHandle"]
-        receives = int(message.get("Attributes", {}).get("ApproximateReceiveCount", "1"))
+    def _pause(self, stop: threading.Event, delay: float, pause: Backoff) -> None:
+        """Backpressure: receive nothing until the dependency answers the probe again."""
+        started = time.monotonic()
+        log.warning("dependency unavailable; receives paused", extra={"queue": self.name, "retry_in": delay})
+        while not stop.is_set():
+            liveness.sleep(stop, delay)
+            if self.probe is None or stop.is_set():
+                break
+            try:
+                self.probe()
+                break
+            except Exception as exc:
+                delay = pause.next()
+                log.info("dependency still unavailable", extra={"queue": self.name, "error": repr(exc),
+                                                                "retry_in": delay})
+        log.info("receives resumed", extra={"queue": self.name,
+                                            "paused_seconds": round(time.monotonic() - started, 1)})
+
+    # --- one message -------------------------------------------------------------------------------------------
+    def handle(self, message: dict[str, Any]) -> Outcome:
+        attrs = message.get("Attributes", {})
+        received = _Received(
+            message_id=str(message.get("MessageId", "")), receipt=message["ReceiptHandle"],
+            receives=int(attrs.get("ApproximateReceiveCount", "1")),
+            first_received_ms=int(attrs.get("ApproximateFirstReceiveTimestamp", "0") or 0) or _now_ms())
         cid_token = correlation_id_var.set(None)
         trace_token = trace_id_var.set(None)
         try:
             try:
-                envelope = parse(message["Body"])
+                envelope = parse(message.get("Body", ""))
             except InvalidEnvelope as exc:
-                log.error(
-                    "invalid message left for the DLQ",
-                    extra={"queue": self.name, "message_id": message.get("MessageId"), "error": str(exc),
-                           "receive_count": receives},
-                )
-                self._backoff(receipt, receives)
-                return False
+                return self._dead_letter(message, received, Kind.PERMANENT, f"invalid message: {exc}")
             correlation_id_var.set(envelope.correlation_id)
             trace_id_var.set(envelope.trace_id)
             handler = self.handlers.get(envelope.type)
             if handler is None:
-                log.error("no handler for event type", extra={"queue": self.name, "event_type": envelope.type})
-                self._backoff(receipt, receives)
-                return False
+                return self._dead_letter(message, received, Kind.PERMANENT,
+                                         f"no handler for event type {envelope.type} on {self.name}")
             try:
                 with consumer_span(self.name, envelope.to_dict()):  # continues the trace in the envelope
                     handler(envelope)
-            except Exception:
-                log.exception(
-                    "handler failed; message left for retry",
-                    extra={"queue": self.name, "event_type": envelope.type, "event_id": envelope.id,
-                           "receive_count": receives},
-                )
-                self._backoff(receipt, receives)
-                return False
-            sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=receipt)
+            except Exception as exc:
+                return self._failed(message, received, envelope, exc)
+            self._delete(received, envelope)
             log.info("event applied", extra={"queue": self.name, "event_type": envelope.type, "event_id": envelope.id})
-            return True
+            return Outcome.APPLIED
         finally:
             correlation_id_var.reset(cid_token)
             trace_id_var.reset(trace_token)
 
-    def _backoff(self, receipt: str, receives: int) -> None:
-        # Exponential backoff between attempts instead of the queue's fixed visibility timeout: transient failures
-        # (database restarting) get time to clear, and a poison message still reaches the DLQ in bounded time.
-        try:
-            aws.client("sqs").change_message_visibility(
-                QueueUrl=self.queue_url, ReceiptHandle=receipt, VisibilityTimeout=min(2**receives, MAX_BACKOFF_SECONDS)
-            )
-        except Exception:
-            log.exception("could not set backoff visibility", extra={"queue": self.name})
+    def _failed(self, message: dict[str, Any], received: _Received, envelope: Envelope, exc: Exception) -> Outcome:
+        kind = classify(exc)
+        context = {"queue": self.name, "event_type": envelope.type, "event_id": envelope.id,
+                   "receive_count": received.receives, "kind": kind.value, "error": describe(exc)}
+        if kind is Kind.PERMANENT:
+            log.error("handler failed permanently", exc_info=exc, extra=context)
+            return self._dead_letter(message, received, kind, describe(exc))
+        age = (_now_ms() - received.first_received_ms) / 1000
+        if age > self.policy.budget_seconds:
+            return self._dead_letter(message, received, kind, f"retry budget of {self.policy.budget_seconds}s "
+                                                              f"exhausted after {age:.0f}s: {describe(exc)}")
+        delay = self.policy.visibility(kind, received.receives)
+        log.warning("handler failed; message will be retried", extra={**context, "retry_in": delay})
+        self._set_visibility(received.receipt, delay)
+        return Outcome.UNAVAILABLE if kind is Kind.UNAVAILABLE else Outcome.RETRY
 
-    def _release(self, messages: list[dict[str, Any]]) -> None:
+    def _dead_letter(self, message: dict[str, Any], received: _Received, kind: Kind, reason: str) -> Outcome:
+        """Copy the message to the DLQ with why, then delete it here. If the copy fails the message stays (it comes
+        back and is judged again); if only the delete fails, the DLQ may hold it twice, which a redrive tolerates."""
+        log.error("message dead-lettered", extra={"queue": self.name, "message_id": received.message_id,
+                                                  "receive_count": received.receives, "kind": kind.value,
+                                                  "reason": reason})
+        body = str(message.get("Body", ""))
+        attributes = {k: {f: v[f] for f in ("DataType", "StringValue", "BinaryValue") if f in v}
+                      for k, v in message.get("MessageAttributes", {}).items()
+                      if not k.startswith(DLQ_ATTRIBUTE_PREFIX)}
+        ours = {DLQ_REASON: reason[:1000], DLQ_KIND: kind.value, DLQ_SOURCE: self.name,
+                DLQ_MESSAGE_ID: received.message_id, DLQ_RECEIVES: str(received.receives),
+                DLQ_FIRST_RECEIVED: str(received.first_received_ms)}
+        kept = dict(list(attributes.items())[: MAX_MESSAGE_ATTRIBUTES - len(ours)])
+        kept.update({k: {"DataType": "String", "StringValue": v} for k, v in ours.items()})
+        room = MAX_MESSAGE_BYTES - sum(len(k) + len(str(v)) + 16 for k, v in kept.items())
+        if len(body.encode()) > room:  # nearly at the size limit already: keep what fits, say so
+            body = body.encode()[: room].decode(errors="ignore")
+            kept[DLQ_REASON]["StringValue"] = (reason + " (body truncated to fit the DLQ)")[:1000]
+        try:
+            self.sqs.send_message(QueueUrl=self.dead_letter_url, MessageBody=body, MessageAttributes=kept)
+        except Exception as exc:
+            delay = self.policy.visibility(Kind.UNAVAILABLE, received.receives)
+            log.warning("could not move the message to the DLQ; it will come back",
+                        extra={"queue": self.name, "message_id": received.message_id, "error": repr(exc),
+                               "retry_in": delay})
+            self._set_visibility(received.receipt, delay)
+            return Outcome.UNAVAILABLE
+        self._delete(received, None)
+        return Outcome.DEAD_LETTERED
+
+    # --- SQS calls that may fail without consequence -----------------------------------------------------------
+    def _delete(self, received: _Received, envelope: Envelope | None) -> None:
+        try:
+            self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=received.receipt)
+        except Exception as exc:  # handlers are idempotent: the redelivery is recognised and deleted
+            log.warning("could not delete the message; it will come back", extra={
+                "queue": self.name, "message_id": received.message_id, "error": repr(exc),
+                "event_id": envelope.id if envelope else None})
+
+    def _set_visibility(self, receipt: str, seconds: int) -> None:
+        try:
+            self.sqs.change_message_visibility(QueueUrl=self.queue_url, ReceiptHandle=receipt,
+                                               VisibilityTimeout=seconds)
+        except Exception as exc:  # it comes back after the queue's visibility timeout instead
+            log.warning("could not set the message's visibility", extra={"queue": self.name, "error": repr(exc)})
+
+    def _release(self, messages: list[dict[str, Any]], seconds: int) -> None:
         for m in messages:
-            try:
-                aws.client("sqs").change_message_visibility(
-                    QueueUrl=self.queue_url, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=0
-                )
-            except Exception:
-                log.exception("could not release message", extra={"queue": self.name})
+            self._set_visibility(m["ReceiptHandle"], seconds)
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)

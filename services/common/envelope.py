@@ -89,14 +89,23 @@ def validate(message: dict[str, Any]) -> None:
 
 
 def parse(body: str) -> Envelope:
-    """Decode and validate a message body; raises InvalidEnvelope for anything that must not be applied."""
+    """Decode and validate a message body; raises InvalidEnvelope for anything that must not be applied.
+
+    Whatever decoding or validation raises makes the message invalid, not only the errors expected of bad JSON:
+    20 KB of nested brackets raise RecursionError in the decoder, lone surrogates UnicodeError, a huge number
+    ValueError; a consumer must be able to dead-letter any of them instead of dying on it."""
     try:
         raw = json.loads(body)
-    except (TypeError, ValueError) as exc:
-        raise InvalidEnvelope(f"not JSON: {exc}") from None
+    except Exception as exc:
+        raise InvalidEnvelope(f"not JSON: {type(exc).__name__}: {str(exc)[:200]}") from None
     if not isinstance(raw, dict):
-        raise InvalidEnvelope("not a JSON object")
-    validate(raw)
+        raise InvalidEnvelope(f"not a JSON object: {type(raw).__name__}")
+    try:
+        validate(raw)
+    except InvalidEnvelope:
+        raise
+    except Exception as exc:  # e.g. RecursionError on a deeply nested `data`
+        raise InvalidEnvelope(f"cannot be validated: {type(exc).__name__}: {str(exc)[:200]}") from None
     return Envelope(
         type=raw["type"],
         data=raw["data"],

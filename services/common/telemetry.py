@@ -19,6 +19,8 @@ from urllib.parse import urlsplit
 
 METRICS_NAMESPACE = "Ecommerce/Services"
 OUTBOX_BACKLOG_METRIC = "OutboxBacklog"
+WORKER_LOOP_RESTARTS_METRIC = "WorkerLoopRestarts"
+ORDERS_PAST_DEADLINE_METRIC = "OrdersPastDeadline"
 METRIC_DIMENSIONS = ("Environment", "Service")
 METRICS_INTERVAL_SECONDS = 60
 ENV_ENVIRONMENT = "PLATFORM_ENVIRONMENT"

@@ -3,6 +3,11 @@
 The container image runs the API by default; a Deployment runs `python -m <service>.worker` for this instead
 (optionally `--only relay` or `--only <queue name>` to scale the pieces separately). SIGTERM/SIGINT set a stop flag;
 every loop finishes the item in hand and the process exits 0.
+
+A loop that fails unexpectedly is logged, counted (``WorkerLoopRestarts`` metric) and started again after a backoff,
+while the other loops of the process go on: one bad message or one broken dependency never stops the relay or the
+other consumers. Whether a loop is *stuck* (not merely retrying) is what liveness reports: every loop beats
+(common/liveness.py), the main thread writes the beats to a file, and the container's liveness probe reads it.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ import time
 from collections.abc import Callable, Sequence
 from types import FrameType
 
-from common import telemetry
+from common import liveness, telemetry
 
 log = logging.getLogger("worker")
 
@@ -23,6 +28,26 @@ Task = Callable[[threading.Event], None]
 
 RELAY_IDLE_SECONDS = 0.25
 RELAY_MAX_BACKOFF_SECONDS = 10.0
+RESTART_BACKOFF_SECONDS = (1.0, 60.0)  # first and largest wait before a crashed loop starts again
+STABLE_AFTER_SECONDS = 300.0  # a loop that ran this long before failing starts again from the first backoff
+HEARTBEAT_WRITE_SECONDS = 2.0
+STOP_GRACE_SECONDS = 40.0  # within the pods' terminationGracePeriodSeconds (45)
+
+
+class Backoff:
+    """Exponential delays ``first, 2*first, ...`` up to ``largest``; ``reset()`` starts over."""
+
+    def __init__(self, first: float, largest: float) -> None:
+        self.first = first
+        self.largest = largest
+        self.current = 0.0
+
+    def next(self) -> float:
+        self.current = self.first if self.current == 0 else min(self.current * 2, self.largest)
+        return self.current
+
+    def reset(self) -> None:
+        self.current = 0.0
 
 
 def relay_loop(relay_once: Callable[[], int], *, backlog: Callable[[], int] | None = None,
@@ -31,10 +56,11 @@ def relay_loop(relay_once: Callable[[], int], *, backlog: Callable[[], int] | No
     With ``backlog``, report the unpublished count as the OutboxBacklog metric (EMF) about once a minute."""
 
     def run(stop: threading.Event) -> None:
-        backoff = 0.5
+        backoff = Backoff(0.5, RELAY_MAX_BACKOFF_SECONDS)
         next_report = 0.0
         log.info("relay started")
         while not stop.is_set():
+            liveness.beat()
             if backlog is not None and time.monotonic() >= next_report:
                 next_report = time.monotonic() + telemetry.METRICS_INTERVAL_SECONDS
                 try:
@@ -43,19 +69,42 @@ def relay_loop(relay_once: Callable[[], int], *, backlog: Callable[[], int] | No
                     log.warning("could not count the outbox backlog", extra={"error": repr(exc)})
             try:
                 published = relay_once()
-                backoff = 0.5
+                backoff.reset()
                 if published == 0:
                     stop.wait(RELAY_IDLE_SECONDS)
             except Exception as exc:
-                log.warning("relay could not publish; will retry", extra={"error": repr(exc), "retry_in": backoff})
-                stop.wait(backoff)
-                backoff = min(backoff * 2, RELAY_MAX_BACKOFF_SECONDS)
+                delay = backoff.next()
+                log.warning("relay could not publish; will retry", extra={"error": repr(exc), "retry_in": delay})
+                liveness.sleep(stop, delay)
         log.info("relay stopped")
 
     return run
 
 
-def run(service: str, tasks: dict[str, Task], argv: Sequence[str] | None = None) -> None:
+def supervise(name: str, task: Task, stop: threading.Event, service: str) -> None:
+    """Run ``task`` until ``stop``; when it raises (or returns early), report it and start it again with backoff."""
+    backoff = Backoff(*RESTART_BACKOFF_SECONDS)
+    while not stop.is_set():
+        started = time.monotonic()
+        liveness.beat(name)
+        try:
+            task(stop)
+            if stop.is_set():
+                return
+            log.error("worker loop returned unexpectedly; restarting", extra={"loop": name})
+        except Exception as exc:
+            log.exception("worker loop crashed; restarting", extra={"loop": name, "error": repr(exc)})
+        if time.monotonic() - started > STABLE_AFTER_SECONDS:
+            backoff.reset()
+        delay = backoff.next()
+        telemetry.emit(telemetry.WORKER_LOOP_RESTARTS_METRIC, 1, service)
+        log.warning("worker loop restarting", extra={"loop": name, "restart_in": delay})
+        liveness.sleep(stop, delay)
+
+
+def run(service: str, tasks: dict[str, Task], argv: Sequence[str] | None = None,
+        on_stop: Callable[[], None] | None = None) -> None:
+    """Run the selected loops until SIGTERM/SIGINT. ``on_stop`` runs once every loop has finished (or given up)."""
     parser = argparse.ArgumentParser(prog=f"python -m {service}.worker")
     parser.add_argument("--only", action="append", choices=sorted(tasks), help="run only these loops (repeatable)")
     args = parser.parse_args(argv)
@@ -69,28 +118,22 @@ def run(service: str, tasks: dict[str, Task], argv: Sequence[str] | None = None)
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     threads = []
-    crashed: list[str] = []
     for name in selected:
-
-        def guarded(task: Task = tasks[name], task_name: str = name) -> None:
-            # A loop that crashes outright takes the process down (non-zero exit) so Kubernetes restarts it.
-            try:
-                task(stop)
-            except BaseException:
-                log.exception("worker loop crashed", extra={"loop": task_name})
-                crashed.append(task_name)
-                stop.set()
-                raise
-
-        t = threading.Thread(target=guarded, name=name, daemon=True)
+        t = threading.Thread(target=supervise, args=(name, tasks[name], stop, service), name=name, daemon=True)
         t.start()
         threads.append(t)
     log.info("worker started", extra={"loops": selected})
+    path = liveness.heartbeat_file()
     while not stop.is_set():
-        stop.wait(1.0)
-    deadline = time.monotonic() + 60
+        # A loop thread that died outright (BaseException) stops beating; the probe then sees it stuck.
+        try:
+            liveness.write(path, {name: at for name, at in liveness.beats().items() if name in selected})
+        except OSError as exc:
+            log.warning("could not write the heartbeat file", extra={"path": str(path), "error": repr(exc)})
+        stop.wait(HEARTBEAT_WRITE_SECONDS)
+    deadline = time.monotonic() + STOP_GRACE_SECONDS
     for t in threads:
         t.join(max(0.0, deadline - time.monotonic()))
-    log.info("worker stopped", extra={"crashed": crashed})
-    if crashed:
-        raise SystemExit(1)
+    if on_stop is not None:
+        on_stop()
+    log.info("worker stopped", extra={"unfinished": [t.name for t in threads if t.is_alive()]})

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from common.config import optional_int, require_or_exit
+from common.consumer import consumer_env
 
 TOPIC = "TOPIC_ARN_INVENTORY_EVENTS"
 RESERVATIONS_QUEUE = "QUEUE_URL_INVENTORY_RESERVATIONS"
@@ -15,6 +16,7 @@ REQUIRED_ENV: tuple[str, ...] = (
     TOPIC,
     RESERVATIONS_QUEUE,
     PRODUCT_EVENTS_QUEUE,
+    *consumer_env((RESERVATIONS_QUEUE, PRODUCT_EVENTS_QUEUE)),
     "COGNITO_ISSUER",
     "COGNITO_JWKS_URL",
     "COGNITO_CLIENT_ID",

@@ -16,13 +16,14 @@ from botocore.exceptions import ClientError
 from common import aws, ddb
 from common.ddb import from_item, to_item, values
 from common.envelope import Envelope
+from common.failures import RetryLater
 
 SOURCE = "inventory"
 MAX_ATTEMPTS = 8
 log = logging.getLogger("inventory.store")
 
 
-class Conflict(RuntimeError):
+class Conflict(RetryLater):
     """Lost an optimistic-concurrency race too many times; the caller retries later (SQS) or answers 409."""
 
 

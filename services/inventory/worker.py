@@ -5,6 +5,7 @@ from __future__ import annotations
 from common import ddb
 from common import logging as jlog
 from common.consumer import Consumer
+from common.ddb_service import table_ready
 from common.publisher import Publisher
 from common.worker import relay_loop, run
 
@@ -17,10 +18,13 @@ def main() -> None:
     s = settings_mod.load()
     store = InventoryStore(s.table, settings_mod.TOPIC)
     publisher = Publisher({settings_mod.TOPIC: s.topic_arn})
-    reservations = Consumer("inventory-reservations", s.reservations_queue_url,
-                            {"ReserveStock": store.reserve, "ReleaseStock": store.release}, s.sqs_wait_seconds)
-    products = Consumer("inventory-product-events", s.product_events_queue_url,
-                        {"ProductCreated": store.create_stock_record}, s.sqs_wait_seconds)
+    # Consumers paused by a DynamoDB outage resume when a read of the table answers again.
+    reservations = Consumer.from_env("inventory-reservations", settings_mod.RESERVATIONS_QUEUE,
+                                     {"ReserveStock": store.reserve, "ReleaseStock": store.release},
+                                     s.sqs_wait_seconds, probe=lambda: table_ready(s.table))
+    products = Consumer.from_env("inventory-product-events", settings_mod.PRODUCT_EVENTS_QUEUE,
+                                 {"ProductCreated": store.create_stock_record}, s.sqs_wait_seconds,
+                                 probe=lambda: table_ready(s.table))
     run("inventory", {
         "inventory-reservations": reservations.run,
         "inventory-product-events": products.run,

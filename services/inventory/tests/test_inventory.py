@@ -4,11 +4,12 @@ import json
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import httpx
 import pytest
 from common.envelope import Envelope
-from conftest import MAX_RECEIVE_COUNT, Api, UserSession, fields, stock, wait_status, wait_until
+from conftest import CONFIG, Api, UserSession, fields, stock, wait_status, wait_until
 
 from config.topology import Service
 from tools.local_platform import LocalPlatform
@@ -93,26 +94,32 @@ def test_same_command_twice_applies_once(platform: LocalPlatform, api: Api, admi
     assert stock(api, admin, pid) == {"product_id": pid, "available": 3, "reserved": 2}
 
 
-def test_poison_message_reaches_dlq_after_max_receives(platform: LocalPlatform) -> None:
+def test_invalid_command_is_dead_lettered_at_once_with_its_reason(platform: LocalPlatform) -> None:
     sqs = platform.client("sqs")
     url = platform.resources.queue_urls["inventory-reservations"]
     dlq = platform.resources.dlq_urls["inventory-reservations"]
     body = json.dumps({"id": str(uuid.uuid4()), "type": "ReserveStock", "version": 1, "data": {"bad": True}})
-    sqs.send_message(QueueUrl=url, MessageBody=body)
+    sqs.send_message(QueueUrl=url, MessageBody=body,
+                     MessageAttributes={"type": {"DataType": "String", "StringValue": "ReserveStock"}})
 
-    def in_dlq() -> dict[str, object] | None:
+    def in_dlq() -> dict[str, Any] | None:
         for m in sqs.receive_message(QueueUrl=dlq, MaxNumberOfMessages=10, WaitTimeSeconds=1,
-                                     AttributeNames=["ApproximateReceiveCount"]).get("Messages", []):
+                                     MessageAttributeNames=["All"]).get("Messages", []):
             if m["Body"] == body:
                 sqs.delete_message(QueueUrl=dlq, ReceiptHandle=m["ReceiptHandle"])
                 return dict(m)
         return None
 
-    # backoff 2s + 4s (+ 8s) between receives: bounded by the exponential schedule, not the 30 s visibility timeout
-    wait_until(in_dlq, timeout=40, what="message in DLQ")
+    moved = wait_until(in_dlq, timeout=15, what="message in DLQ")
+    attrs = {k: v["StringValue"] for k, v in moved["MessageAttributes"].items()}
+    assert attrs["dlq.kind"] == "permanent" and attrs["dlq.receive-count"] == "1"  # no retries for poison
+    assert attrs["dlq.reason"].startswith("invalid message: envelope: (root): ") and "required" in attrs["dlq.reason"]
+    assert attrs["dlq.source-queue"] == "inventory-reservations" and attrs["type"] == "ReserveStock"
+    # The redrive policy is the config's safety net, far above any retry schedule within the budget.
     redrive = json.loads(sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["RedrivePolicy"])[
         "Attributes"]["RedrivePolicy"])
-    assert int(redrive["maxReceiveCount"]) == MAX_RECEIVE_COUNT
+    assert int(redrive["maxReceiveCount"]) == CONFIG.messaging.dlq_max_receive_count
+    assert CONFIG.messaging.dlq_max_receive_count > CONFIG.messaging.receives_within_budget()
 
 
 def test_stock_unchanged_when_out_of_stock(api: Api, admin: dict[str, str], new_user: Callable[[], UserSession],
