@@ -50,6 +50,18 @@ AURORA_ACU_STEPS = tuple(x / 2 for x in range(0, 513))  # 0, 0.5, ... 256
 
 HOURS_PER_MONTH = 730  # the hours AWS price pages use for a month
 
+# Environment variables through which messaging and orders settings reach the services (spelled out again in
+# services/common/consumer.py and services/orders/settings.py, whose image holds services/ only; tests check both).
+CONSUMER_RETRY_BUDGET_ENV = "CONSUMER_RETRY_BUDGET_SECONDS"
+CONSUMER_BACKOFF_MAX_ENV = "CONSUMER_BACKOFF_MAX_SECONDS"
+CONSUMER_ORDERING_BACKOFF_MAX_ENV = "CONSUMER_ORDERING_BACKOFF_MAX_SECONDS"
+ORDER_PENDING_DEADLINE_ENV = "ORDER_PENDING_DEADLINE_SECONDS"
+ORDER_PAYMENT_DEADLINE_ENV = "ORDER_PAYMENT_DEADLINE_SECONDS"
+ORDER_SWEEP_INTERVAL_ENV = "ORDER_SWEEP_INTERVAL_SECONDS"
+DB_POOL_MAX_IDLE_ENV = "DB_POOL_MAX_IDLE_SECONDS"
+SQS_MAX_RECEIVE_COUNT = 1000
+SQS_MAX_VISIBILITY_SECONDS = 43_200
+
 
 @dataclass(frozen=True)
 class NetworkConfig:
@@ -94,10 +106,64 @@ class DatabaseConfig:
 
 @dataclass(frozen=True)
 class MessagingConfig:
+    """Queues and how consumers retry (services/common/consumer.py).
+
+    A consumer dead-letters a message itself, with the reason, when it can never be applied; it retries a message
+    whose failure is transient (a dependency down, an ordering wait) for ``retry_budget_seconds``, its visibility
+    backing off exponentially up to ``retry_backoff_max_seconds`` (dependency down) or
+    ``ordering_backoff_max_seconds`` (ordering wait). ``dlq_max_receive_count`` is then only a safety net for
+    messages that crash the consumer: validation keeps it above any receive count those schedules reach within the
+    budget, so a transient failure can never reach the DLQ through it.
+    """
+
     dlq_max_receive_count: int
     message_retention_days: int
     dlq_retention_days: int
     visibility_timeout_seconds: int
+    retry_budget_seconds: int
+    retry_backoff_max_seconds: int
+    ordering_backoff_max_seconds: int
+
+    def receives_within_budget(self) -> int:
+        """The most receives one message can reach while retried within the budget, on either schedule."""
+
+        def receives(first: int, cap: int) -> int:
+            elapsed, n = 0, 0
+            while elapsed <= self.retry_budget_seconds:
+                n += 1
+                elapsed += min(first * 2 ** min(n - 1, 30), cap)
+            return n
+
+        return max(receives(2, self.retry_backoff_max_seconds), receives(1, self.ordering_backoff_max_seconds))
+
+    def consumer_environment(self) -> dict[str, str]:
+        """What every consuming service reads (services/common/consumer.py RetryPolicy)."""
+        return {
+            CONSUMER_RETRY_BUDGET_ENV: str(self.retry_budget_seconds),
+            CONSUMER_BACKOFF_MAX_ENV: str(self.retry_backoff_max_seconds),
+            CONSUMER_ORDERING_BACKOFF_MAX_ENV: str(self.ordering_backoff_max_seconds),
+        }
+
+
+@dataclass(frozen=True)
+class OrdersConfig:
+    """Deadlines of the open order states, enforced by the orders worker's sweeper, and its database pool."""
+
+    pending_reservation_deadline_seconds: int  # PENDING: the reservation outcome must arrive within this
+    awaiting_payment_deadline_seconds: int  # RESERVED: the payment must arrive within this
+    # How often the sweeper looks for outbox leftovers and expired orders when it knows of no earlier deadline; in
+    # dev longer than Aurora's auto-pause delay (300 s), so that an idle database can pause between sweeps.
+    sweep_interval_seconds: int
+    db_pool_max_idle_seconds: int  # a pooled connection unused this long is closed
+
+    def environment(self) -> dict[str, str]:
+        """What the orders service reads (services/orders/settings.py)."""
+        return {
+            ORDER_PENDING_DEADLINE_ENV: str(self.pending_reservation_deadline_seconds),
+            ORDER_PAYMENT_DEADLINE_ENV: str(self.awaiting_payment_deadline_seconds),
+            ORDER_SWEEP_INTERVAL_ENV: str(self.sweep_interval_seconds),
+            DB_POOL_MAX_IDLE_ENV: str(self.db_pool_max_idle_seconds),
+        }
 
 
 @dataclass(frozen=True)
@@ -145,6 +211,10 @@ class AlarmConfig:
     outbox_backlog: int
     # A consumer that stopped consuming: the oldest message of a (non-dead-letter) queue is older than this.
     queue_oldest_message_age_seconds: int
+    # Open orders the sweeper found past their deadline in one sweep (payments or reservations not arriving).
+    orders_past_deadline: int
+    # Restarts of worker loops (consumers, relay, sweeper) that failed unexpectedly, per 15 minutes.
+    worker_loop_restarts: int
 
 
 @dataclass(frozen=True)
@@ -183,6 +253,7 @@ class EnvironmentConfig:
     services: ServiceSizing
     alarms: AlarmConfig
     usage: UsageAssumptions
+    orders: OrdersConfig
     log_retention_days: int
     removal: RemovalMode
     tags: dict[str, str] = field(default_factory=dict)
@@ -287,6 +358,30 @@ def _validate(c: EnvironmentConfig) -> None:
            m.dlq_retention_days, "message_retention_days to 14 (a DLQ keeps messages at least as long)")
     _check(10 <= m.visibility_timeout_seconds <= 43200, f"{p}.messaging.visibility_timeout_seconds",
            m.visibility_timeout_seconds, "10 to 43200")
+    retention = m.message_retention_days * 86400
+    _check(3600 <= m.retry_budget_seconds <= retention // 2, f"{p}.messaging.retry_budget_seconds",
+           m.retry_budget_seconds, f"3600 (an hour) to {retention // 2} (half the queues' retention, so a message "
+                                   f"being retried cannot expire first)")
+    _check(10 <= m.retry_backoff_max_seconds <= min(SQS_MAX_VISIBILITY_SECONDS, m.retry_budget_seconds),
+           f"{p}.messaging.retry_backoff_max_seconds", m.retry_backoff_max_seconds,
+           f"10 to {min(SQS_MAX_VISIBILITY_SECONDS, m.retry_budget_seconds)} (SQS's largest visibility, the budget)")
+    _check(1 <= m.ordering_backoff_max_seconds <= m.retry_backoff_max_seconds,
+           f"{p}.messaging.ordering_backoff_max_seconds", m.ordering_backoff_max_seconds,
+           f"1 to retry_backoff_max_seconds ({m.retry_backoff_max_seconds})")
+    reachable = m.receives_within_budget()
+    _check(reachable < m.dlq_max_receive_count <= SQS_MAX_RECEIVE_COUNT, f"{p}.messaging.dlq_max_receive_count",
+           m.dlq_max_receive_count, f"{reachable + 1} to {SQS_MAX_RECEIVE_COUNT} (above the {reachable} receives a "
+                                    f"message retried for retry_budget_seconds can reach, so only crashes hit it)")
+
+    o = c.orders
+    _check(30 <= o.pending_reservation_deadline_seconds <= 86400, f"{p}.orders.pending_reservation_deadline_seconds",
+           o.pending_reservation_deadline_seconds, "30 to 86400")
+    _check(30 <= o.awaiting_payment_deadline_seconds <= 7 * 86400, f"{p}.orders.awaiting_payment_deadline_seconds",
+           o.awaiting_payment_deadline_seconds, "30 to 604800 (7 days)")
+    _check(1 <= o.sweep_interval_seconds <= 3600, f"{p}.orders.sweep_interval_seconds", o.sweep_interval_seconds,
+           "1 to 3600")
+    _check(1 <= o.db_pool_max_idle_seconds <= 3600, f"{p}.orders.db_pool_max_idle_seconds",
+           o.db_pool_max_idle_seconds, "1 to 3600")
 
     a = c.api
     _check(1 <= a.throttle_rate_limit <= 10000, f"{p}.api.throttle_rate_limit", a.throttle_rate_limit, "1 to 10000")

@@ -16,6 +16,7 @@ TABLE_ACTIONS = (
 CONSUME_ACTIONS = ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility",
                    "sqs:GetQueueAttributes", "sqs:GetQueueUrl")
 SEND_ACTIONS = ("sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl")
+DEAD_LETTER_ACTIONS = ("sqs:SendMessage",)
 PUBLISH_ACTIONS = ("sns:Publish",)
 SECRET_ACTIONS = ("secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret")
 DECRYPT_ACTIONS = ("kms:Decrypt", "kms:DescribeKey")
@@ -34,6 +35,11 @@ def queue_consume(queue_arn: str) -> iam.PolicyStatement:
 
 def queue_send(queue_arn: str) -> iam.PolicyStatement:
     return iam.PolicyStatement(actions=list(SEND_ACTIONS), resources=[queue_arn])
+
+
+def dead_letter_send(dead_letter_queue_arn: str) -> iam.PolicyStatement:
+    """A consumer copying a message it can never apply to its own queue's DLQ (it reads nothing there)."""
+    return iam.PolicyStatement(actions=list(DEAD_LETTER_ACTIONS), resources=[dead_letter_queue_arn])
 
 
 def topic_publish(topic_arn: str) -> iam.PolicyStatement:

@@ -3,6 +3,7 @@ APIs and workers as processes started from the same entrypoints as the container
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import uuid
 from collections.abc import Callable, Iterator
@@ -12,19 +13,23 @@ import httpx
 import jwt
 import pytest
 
+from config.environments import DEV
 from config.topology import Service
 from tools.local_platform import LocalPlatform
 from tools.workflows import wait_for
 
 T = TypeVar("T")
-MAX_RECEIVE_COUNT = 3
 _counter = itertools.count()
+# dev's settings, but pooled database connections are closed after 2 idle seconds instead of 60, so that the test
+# of an idle platform holding no connection does not wait a minute.
+CONFIG = dataclasses.replace(DEV, orders=dataclasses.replace(DEV.orders, db_pool_max_idle_seconds=2))
 
 
 @pytest.fixture(scope="session")
 def platform() -> Iterator[LocalPlatform]:
-    # The orders service reaches AWS through a switchable proxy, for the outbox-while-AWS-is-down test.
-    with LocalPlatform(free_ports=True, max_receive_count=MAX_RECEIVE_COUNT, proxied=(Service.ORDERS,)) as p:
+    # Orders and inventory reach AWS, and orders PostgreSQL, through switchable proxies (outage tests).
+    with LocalPlatform(free_ports=True, proxied=(Service.ORDERS, Service.INVENTORY), proxied_db=True,
+                       config=CONFIG) as p:
         yield p
 
 

@@ -73,7 +73,7 @@ class Platform:
             sizing=config.services, vpc_cidr=config.network.cidr, messaging=self.messaging,
             tables=self.data.tables, orders_database=self.data.orders_database, users=self.data.users,
             load_balancer=self.edge.load_balancer, telemetry=self.observability.telemetry,
-            **props("Services", stateful=False))
+            messaging_config=config.messaging, orders_config=config.orders, **props("Services", stateful=False))
         # Every log group: retention from config and the Network stack's logs CMK, or synth fails.
         cdk.Aspects.of(app).add(LogGroupGuard(
             key_arn=self.network.logs_key.key_arn,

@@ -14,7 +14,7 @@ from cdk_constructs.orders_database import OrdersDatabase
 from cdk_constructs.service_monitoring import PlatformTelemetry
 from cdk_constructs.service_table import ServiceTable
 from cdk_constructs.user_directory import UserDirectory
-from config.environment import ServiceSizing
+from config.environment import MessagingConfig, OrdersConfig, ServiceSizing
 from config.topology import (
     CONTAINER_PORT,
     RESOURCE_SERVER_SCOPES,
@@ -39,12 +39,16 @@ class ServicesStack(cdk.Stack):
     def __init__(self, scope: Construct, construct_id: str, *, cluster: eks.Cluster,
                  load_balancer_controller_role: iam.IRole, sizing: ServiceSizing, vpc_cidr: str,
                  messaging: MessagingStack, tables: dict[Service, ServiceTable], orders_database: OrdersDatabase,
-                 users: UserDirectory, load_balancer: InternalLoadBalancer,
-                 telemetry: PlatformTelemetry | None = None, **kwargs: Any) -> None:
+                 users: UserDirectory, load_balancer: InternalLoadBalancer, messaging_config: MessagingConfig,
+                 orders_config: OrdersConfig, telemetry: PlatformTelemetry | None = None, **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
         self.services: dict[Service, Microservice] = {}
         for service in SERVICES:
             env = self._environment(service, messaging, tables, orders_database, users)
+            if queues_consumed_by(service):  # how its consumers retry, and where they dead-letter
+                env.update(messaging_config.consumer_environment())
+            if service == Service.ORDERS:
+                env.update(orders_config.environment())
             ms = Microservice(
                 self, f"{service.value.capitalize()}Service",
                 service=service, cluster=cast(eks.ICluster, cluster), sizing=sizing, environment=env,
@@ -91,6 +95,8 @@ class ServicesStack(cdk.Stack):
             env[env_var("topic", topic.name)] = messaging.topics[topic.name].topic.topic_arn
         for queue in (*queues_consumed_by(service), *queues_produced_by(service)):
             env[env_var("queue", queue.name)] = messaging.queues[queue.name].queue.queue_url
+        for queue in queues_consumed_by(service):
+            env[env_var("dlq", queue.name)] = messaging.queues[queue.name].dead_letter_queue.queue_url
         if service == Service.ORDERS:
             env["DB_SECRET_ARN"] = orders_database.secret.secret_arn
             env["PRODUCTS_URL"] = PRODUCTS_URL
@@ -119,6 +125,8 @@ class ServicesStack(cdk.Stack):
             statements.append(access.key_encrypt(messaging.topics_key.key_arn))
         for queue in queues_consumed_by(service):
             statements.append(access.queue_consume(messaging.queues[queue.name].queue.queue_arn))
+            # The consumer moves what it can never apply to the queue's DLQ itself, with the reason.
+            statements.append(access.dead_letter_send(messaging.queues[queue.name].dead_letter_queue.queue_arn))
         for queue in queues_produced_by(service):
             statements.append(access.queue_send(messaging.queues[queue.name].queue.queue_arn))
         if queues_consumed_by(service) or queues_produced_by(service):

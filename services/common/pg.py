@@ -1,13 +1,18 @@
 """Transactional outbox and processed-event dedupe for PostgreSQL-backed services (psycopg 3).
 
 The outbox row is inserted with the same connection, inside the same transaction, as the change that causes it.
-The relay takes pending rows with FOR UPDATE SKIP LOCKED, so several relay replicas share the backlog without
-publishing the same row twice concurrently; a row is marked published in the transaction that locked it.
+The writing process publishes it right after the commit (:class:`OutboxFlusher`); the relay sweeps up what is left
+(a process that died before publishing, AWS unreachable for long). Both take pending rows with FOR UPDATE SKIP
+LOCKED, so they share the work without publishing the same row twice concurrently; a row is marked published in the
+transaction that locked it.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import queue
+import threading
 import time
 from collections.abc import Callable
 
@@ -34,6 +39,7 @@ CREATE TABLE IF NOT EXISTS processed_events (
 );
 """
 PUBLISHED_RETENTION = "7 days"
+log = logging.getLogger("outbox")
 
 
 def outbox_insert(conn: psycopg.Connection, envelope: Envelope, destination: str) -> None:
@@ -61,34 +67,118 @@ def pending_count(pool: ConnectionPool) -> int:
     return int(row[0]) if row else 0
 
 
+def _publish_rows(conn: psycopg.Connection, publish: Callable[[str, str, str], None], where: str,
+                  params: tuple[object, ...], limit: int | None = None) -> int:
+    """Publish the pending rows ``where`` selects, locked (SKIP LOCKED: another publisher has the rest), in order;
+    mark those published. A publish failure keeps what was published so far and raises."""
+    failure: Exception | None = None
+    done: list[str] = []
+    with conn.transaction():
+        # `where` is one of this module's own fixed fragments; values are parameters.
+        rows = conn.execute(
+            "SELECT id::text, destination, type, payload FROM outbox WHERE published_at IS NULL AND " + where +  # noqa: S608
+            " ORDER BY created_at" + (" LIMIT %s" if limit else "") + " FOR UPDATE SKIP LOCKED",
+            (*params, limit) if limit else params).fetchall()
+        for event_id, destination, event_type, payload in rows:
+            try:
+                publish(destination, event_type, json.dumps(payload, separators=(",", ":"), sort_keys=True))
+            except Exception as exc:  # keep what was published so far; retry the rest later
+                failure = exc
+                break
+            done.append(event_id)
+        if done:
+            conn.execute("UPDATE outbox SET published_at = now() WHERE id = ANY(%s::uuid[])", (done,))
+    if failure is not None:
+        raise failure
+    return len(done)
+
+
 def make_relay(pool: ConnectionPool, publish: Callable[[str, str, str], None], batch: int = 50) -> Callable[[], int]:
+    """One sweep of the outbox: publish up to ``batch`` pending rows (what no writer published after its commit)."""
     last_cleanup = 0.0
 
     def relay_once() -> int:
         nonlocal last_cleanup
-        failure: Exception | None = None
-        done: list[str] = []
-        with pool.connection() as conn, conn.transaction():
-            rows = conn.execute(
-                "SELECT id::text, destination, type, payload FROM outbox WHERE published_at IS NULL "
-                "ORDER BY created_at LIMIT %s FOR UPDATE SKIP LOCKED",
-                (batch,),
-            ).fetchall()
-            for event_id, destination, event_type, payload in rows:
-                try:
-                    publish(destination, event_type, json.dumps(payload, separators=(",", ":"), sort_keys=True))
-                except Exception as exc:  # keep what was published so far; retry the rest later
-                    failure = exc
-                    break
-                done.append(event_id)
-            if done:
-                conn.execute("UPDATE outbox SET published_at = now() WHERE id = ANY(%s::uuid[])", (done,))
-        if failure is not None:
-            raise failure
-        if not rows and time.monotonic() - last_cleanup > 3600:
-            last_cleanup = time.monotonic()
-            with pool.connection() as conn:
+        with pool.connection() as conn:
+            published = _publish_rows(conn, publish, "TRUE", (), limit=batch)
+            if published == 0 and time.monotonic() - last_cleanup > 3600:
+                last_cleanup = time.monotonic()
                 conn.execute("DELETE FROM outbox WHERE published_at < now() - %s::interval", (PUBLISHED_RETENTION,))
-        return len(done)
+        return published
 
     return relay_once
+
+
+class OutboxFlusher:
+    """Publishes the outbox rows a transaction wrote right after it commits, from a background thread of the
+    writing process, so events leave without waiting for the relay and without slowing the request that wrote them.
+
+    Rows it cannot publish (AWS unreachable) are retried with backoff for ``give_up_after`` seconds, then left to the
+    relay's sweep, which also covers rows of a process that died before publishing them. Call it with the ids of
+    the rows (``OrderService(after_commit=flusher)``); ``close`` publishes what is queued before returning.
+    """
+
+    def __init__(self, pool: ConnectionPool, publish: Callable[[str, str, str], None], *,
+                 give_up_after: float = 300.0, max_backoff: float = 10.0) -> None:
+        self._pool = pool
+        self._publish = publish
+        self._give_up_after = give_up_after
+        self._max_backoff = max_backoff
+        self._queue: queue.Queue[list[str] | None] = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self.published = 0
+
+    def __call__(self, ids: list[str]) -> None:
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="outbox-flusher", daemon=True)
+                self._thread.start()
+        self._queue.put(list(ids))
+
+    def close(self, timeout: float = 10.0) -> None:
+        with self._lock:
+            thread, self._thread = self._thread, None
+        if thread is not None:
+            self._queue.put(None)
+            thread.join(timeout)
+
+    def _run(self) -> None:
+        pending: list[str] = []
+        failing_since: float | None = None
+        backoff = 0.5
+        while True:
+            try:
+                item = self._queue.get(timeout=backoff if pending else None)
+            except queue.Empty:
+                item = []
+            if item is None:  # closing: one last attempt at what is pending
+                if pending:
+                    self._flush(pending)
+                return
+            pending.extend(item)
+            while not self._queue.empty():  # take what else is queued: one transaction for all of it
+                more = self._queue.get_nowait()
+                if more is None:
+                    self._queue.put(None)
+                    break
+                pending.extend(more)
+            if self._flush(pending):
+                pending, failing_since, backoff = [], None, 0.5
+                continue
+            now = time.monotonic()
+            failing_since = failing_since or now
+            if now - failing_since > self._give_up_after:
+                log.warning("outbox rows left to the relay's sweep", extra={"rows": len(pending)})
+                pending, failing_since, backoff = [], None, 0.5
+            else:
+                backoff = min(backoff * 2, self._max_backoff)
+
+    def _flush(self, ids: list[str]) -> bool:
+        try:
+            with self._pool.connection() as conn:
+                self.published += _publish_rows(conn, self._publish, "id = ANY(%s::uuid[])", (ids,))
+            return True
+        except Exception as exc:
+            log.info("could not publish after commit; will retry", extra={"rows": len(ids), "error": repr(exc)})
+            return False

@@ -2,6 +2,13 @@
 
 Each state change commits together with its outbox rows (events to the order-events topic, commands to the
 inventory-reservations queue) and, for consumed events, with the processed-event record (at most once per event id).
+Once the transaction has committed, the rows it wrote are handed to ``after_commit`` (the process's outbox flusher,
+which publishes them at once); the relay's sweep publishes whatever a crash left behind.
+
+Nothing waits forever: each open state has a deadline (``deadline_at``): PENDING must get its reservation outcome
+within ``Deadlines.pending_seconds`` of placement, RESERVED its payment within ``Deadlines.payment_seconds`` of the
+reservation. :meth:`OrderService.expire` (the worker's sweeper) cancels orders past their deadline, which releases
+their stock through the command queue and tells subscribers (OrderCancelled).
 """
 
 from __future__ import annotations
@@ -10,12 +17,16 @@ import hashlib
 import json
 import logging
 import uuid
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import psycopg
 from common.envelope import Envelope
+from common.failures import Permanent
+from common.failures import RetryLater as _RetryLater
 from common.pg import claim_event, outbox_insert
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
@@ -24,6 +35,7 @@ from orders.settings import RESERVATIONS_QUEUE, TOPIC
 
 SOURCE = "orders"
 OPEN_STATES = ("PENDING", "RESERVED")
+REASON_MAX = 500  # the events' schemas bound `reason`
 _SELECT_ORDER = ("SELECT id::text AS order_id, customer_id, status, total_cents, currency, reason, created_at, "
                  "updated_at FROM orders WHERE id = %s")
 _SELECT_ORDER_FOR_UPDATE = _SELECT_ORDER + " FOR UPDATE"
@@ -44,8 +56,37 @@ class IdempotencyMismatch(RuntimeError):
     """The Idempotency-Key was used before with a different request body."""
 
 
-class RetryLater(RuntimeError):
+class RetryLater(_RetryLater):
     """The event cannot be applied yet (e.g. payment before the reservation outcome); SQS redelivers it."""
+
+
+class UnknownOrder(Permanent):
+    """An event about an order this service never wrote: orders exist before anything can refer to them, so it
+    can never apply (a forged or misrouted event)."""
+
+    def __init__(self, order_id: str) -> None:
+        super().__init__(f"order {order_id} unknown")
+
+
+@dataclass(frozen=True)
+class Deadlines:
+    """Seconds an order may stay PENDING (waiting for its reservation outcome) and RESERVED (waiting for payment)."""
+
+    pending_seconds: int
+    payment_seconds: int
+
+
+@dataclass
+class _Unit:
+    """One transaction: its connection, the outbox rows and the deadlines it wrote (handed on after commit)."""
+
+    conn: psycopg.Connection
+    events: list[str] = field(default_factory=list)
+    deadlines: list[datetime] = field(default_factory=list)
+
+    def outbox(self, envelope: Envelope, destination: str) -> None:
+        outbox_insert(self.conn, envelope, destination)
+        self.events.append(envelope.id)
 
 
 @dataclass(frozen=True)
@@ -61,8 +102,27 @@ def request_hash(body: Any) -> str:
 
 
 class OrderService:
-    def __init__(self, pool: ConnectionPool) -> None:
+    def __init__(self, pool: ConnectionPool, deadlines: Deadlines, *,
+                 after_commit: Callable[[list[str]], None] | None = None,
+                 on_deadline: Callable[[datetime], None] | None = None) -> None:
         self.pool = pool
+        self.deadlines = deadlines
+        self.after_commit = after_commit
+        self.on_deadline = on_deadline
+
+    @contextmanager
+    def _unit(self) -> Iterator[_Unit]:
+        """A transaction; after it commits, its outbox rows go to ``after_commit`` and its deadlines to
+        ``on_deadline``. Nothing is handed on when it rolls back."""
+        with self.pool.connection() as conn:
+            with conn.transaction():
+                unit = _Unit(conn)
+                yield unit
+        if unit.events and self.after_commit is not None:
+            self.after_commit(unit.events)
+        if self.on_deadline is not None:
+            for at in unit.deadlines:
+                self.on_deadline(at)
 
     # --- reads -------------------------------------------------------------------------------------------------
     def _load(self, conn: psycopg.Connection, order_id: str, lock: bool = False) -> dict[str, Any] | None:
@@ -110,29 +170,31 @@ class OrderService:
         """Create the order, or return the one created earlier with this Idempotency-Key: (order, created)."""
         order_id = str(uuid.uuid4())
         total = sum(line.quantity * line.unit_price_cents for line in lines)
+        with self._unit() as unit:
+            conn = unit.conn
+            conn.execute("INSERT INTO orders (id, customer_id, status, total_cents, currency, deadline_at) "
+                         "VALUES (%s, %s, 'PENDING', %s, %s, clock_timestamp() + make_interval(secs => %s))",
+                         (order_id, customer_id, total, currency, self.deadlines.pending_seconds))
+            with conn.cursor() as cur:
+                cur.executemany(
+                    "INSERT INTO order_lines (order_id, product_id, quantity, unit_price_cents, product_version)"
+                    " VALUES (%s, %s, %s, %s, %s)",
+                    [(order_id, ln.product_id, ln.quantity, ln.unit_price_cents, ln.product_version)
+                     for ln in lines])
+            # A concurrent request with the same key blocks here until the first commits, then inserts nothing.
+            won = conn.execute("INSERT INTO idempotency_keys (customer_id, key, request_hash, order_id) "
+                               "VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING RETURNING 1",
+                               (customer_id, key, body_hash, order_id)).fetchone()
+            if won is None:
+                raise _LostRace
+            stock_lines = [{"product_id": ln.product_id, "quantity": ln.quantity} for ln in lines]
+            unit.outbox(Envelope(type="OrderPlaced", source=SOURCE, data={
+                "order_id": order_id, "customer_id": customer_id, "total_cents": total, "currency": currency,
+                "lines": [{"product_id": ln.product_id, "quantity": ln.quantity,
+                           "unit_price_cents": ln.unit_price_cents} for ln in lines]}), TOPIC)
+            unit.outbox(Envelope(type="ReserveStock", source=SOURCE,
+                                 data={"order_id": order_id, "lines": stock_lines}), RESERVATIONS_QUEUE)
         with self.pool.connection() as conn:
-            with conn.transaction():
-                conn.execute("INSERT INTO orders (id, customer_id, status, total_cents, currency) "
-                             "VALUES (%s, %s, 'PENDING', %s, %s)", (order_id, customer_id, total, currency))
-                with conn.cursor() as cur:
-                    cur.executemany(
-                        "INSERT INTO order_lines (order_id, product_id, quantity, unit_price_cents, product_version)"
-                        " VALUES (%s, %s, %s, %s, %s)",
-                        [(order_id, ln.product_id, ln.quantity, ln.unit_price_cents, ln.product_version)
-                         for ln in lines])
-                # A concurrent request with the same key blocks here until the first commits, then inserts nothing.
-                won = conn.execute("INSERT INTO idempotency_keys (customer_id, key, request_hash, order_id) "
-                                   "VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING RETURNING 1",
-                                   (customer_id, key, body_hash, order_id)).fetchone()
-                if won is None:
-                    raise _LostRace
-                stock_lines = [{"product_id": ln.product_id, "quantity": ln.quantity} for ln in lines]
-                outbox_insert(conn, Envelope(type="OrderPlaced", source=SOURCE, data={
-                    "order_id": order_id, "customer_id": customer_id, "total_cents": total, "currency": currency,
-                    "lines": [{"product_id": ln.product_id, "quantity": ln.quantity,
-                               "unit_price_cents": ln.unit_price_cents} for ln in lines]}), TOPIC)
-                outbox_insert(conn, Envelope(type="ReserveStock", source=SOURCE,
-                                             data={"order_id": order_id, "lines": stock_lines}), RESERVATIONS_QUEUE)
             order = self._load(conn, order_id)
         assert order is not None
         return order, True
@@ -147,70 +209,95 @@ class OrderService:
             return existing, False
 
     def cancel(self, order_id: str, customer_id: str) -> dict[str, Any]:
+        with self._unit() as unit:
+            order = self._load(unit.conn, order_id, lock=True)
+            if order is None or order["customer_id"] != customer_id:
+                raise OrderNotFound(order_id)
+            if order["status"] == "CANCELLED":
+                return order  # cancelling twice is not an error
+            if order["status"] not in OPEN_STATES:
+                raise InvalidTransition(order["status"])
+            self._close(unit, order, "CANCELLED", "cancelled by customer")
         with self.pool.connection() as conn:
-            with conn.transaction():
-                order = self._load(conn, order_id, lock=True)
-                if order is None or order["customer_id"] != customer_id:
-                    raise OrderNotFound(order_id)
-                if order["status"] == "CANCELLED":
-                    return order  # cancelling twice is not an error
-                if order["status"] not in OPEN_STATES:
-                    raise InvalidTransition(order["status"])
-                self._close(conn, order, "CANCELLED", "cancelled by customer")
             result = self._load(conn, order_id)
         assert result is not None
         return result
 
-    def _close(self, conn: psycopg.Connection, order: dict[str, Any], status: str, reason: str) -> None:
+    def expire(self, limit: int = 100) -> tuple[int, datetime | None]:
+        """Cancel open orders past their deadline (at most ``limit``, skipping rows other sweepers hold): their
+        stock is released and OrderCancelled published. Returns (how many, the next deadline of an open order)."""
+        with self._unit() as unit:
+            ids = [r[0] for r in unit.conn.execute(
+                "SELECT id::text FROM orders WHERE status IN ('PENDING', 'RESERVED') AND deadline_at <= "
+                "clock_timestamp() ORDER BY deadline_at LIMIT %s FOR UPDATE SKIP LOCKED", (limit,)).fetchall()]
+            for oid in ids:
+                order = self._load(unit.conn, oid)
+                assert order is not None
+                if order["status"] == "PENDING":
+                    reason = (f"deadline passed: no reservation outcome within "
+                              f"{self.deadlines.pending_seconds} s of placing the order")
+                else:
+                    reason = f"deadline passed: no payment within {self.deadlines.payment_seconds} s of reservation"
+                self._close(unit, order, "CANCELLED", reason)
+                log.info("order expired", extra={"order_id": oid, "status": order["status"]})
+            row = unit.conn.execute("SELECT min(deadline_at) FROM orders WHERE status IN ('PENDING', 'RESERVED')"
+                                    ).fetchone()
+        return len(ids), (row[0] if row else None)
+
+    def _close(self, unit: _Unit, order: dict[str, Any], status: str, reason: str) -> None:
         """PENDING/RESERVED -> CANCELLED/REJECTED: release whatever inventory holds and tell subscribers."""
-        conn.execute("UPDATE orders SET status = %s, reason = %s, updated_at = clock_timestamp() WHERE id = %s",
-                     (status, reason, order["order_id"]))
+        unit.conn.execute("UPDATE orders SET status = %s, reason = %s, updated_at = clock_timestamp() WHERE id = %s",
+                          (status, reason, order["order_id"]))
         stock_lines = [{"product_id": ln["product_id"], "quantity": ln["quantity"]} for ln in order["lines"]]
-        outbox_insert(conn, Envelope(type="ReleaseStock", source=SOURCE,
-                                     data={"order_id": order["order_id"], "lines": stock_lines, "reason": reason}),
-                      RESERVATIONS_QUEUE)
-        outbox_insert(conn, Envelope(type="OrderCancelled", source=SOURCE, data={
-            "order_id": order["order_id"], "customer_id": order["customer_id"], "reason": reason}), TOPIC)
+        unit.outbox(Envelope(type="ReleaseStock", source=SOURCE,
+                             data={"order_id": order["order_id"], "lines": stock_lines, "reason": reason[:REASON_MAX]}),
+                    RESERVATIONS_QUEUE)
+        unit.outbox(Envelope(type="OrderCancelled", source=SOURCE, data={
+            "order_id": order["order_id"], "customer_id": order["customer_id"], "reason": reason[:REASON_MAX]}), TOPIC)
 
     # --- consumed events ---------------------------------------------------------------------------------------
     def on_stock_reserved(self, event: Envelope) -> None:
-        with self.pool.connection() as conn, conn.transaction():
-            if not claim_event(conn, event):
+        with self._unit() as unit:
+            if not claim_event(unit.conn, event):
                 return
-            order = self._load(conn, event.data["order_id"], lock=True)
+            order = self._load(unit.conn, event.data["order_id"], lock=True)
             if order is None:
-                raise RetryLater(f"order {event.data['order_id']} unknown")
+                raise UnknownOrder(event.data["order_id"])
             if order["status"] == "PENDING":
-                conn.execute("UPDATE orders SET status = 'RESERVED', updated_at = clock_timestamp() WHERE id = %s",
-                             (order["order_id"],))
+                row = unit.conn.execute(
+                    "UPDATE orders SET status = 'RESERVED', updated_at = clock_timestamp(), "
+                    "deadline_at = clock_timestamp() + make_interval(secs => %s) WHERE id = %s RETURNING deadline_at",
+                    (self.deadlines.payment_seconds, order["order_id"])).fetchone()
+                assert row is not None
+                unit.deadlines.append(row[0])
             elif order["status"] in ("CANCELLED", "REJECTED"):
                 # Closed while the reservation was in flight: give the stock back.
-                outbox_insert(conn, Envelope(type="ReleaseStock", source=SOURCE, data={
+                unit.outbox(Envelope(type="ReleaseStock", source=SOURCE, data={
                     "order_id": order["order_id"], "lines": event.data["lines"],
                     "reason": f"order {order['status'].lower()} before reservation completed"}), RESERVATIONS_QUEUE)
 
     def on_stock_rejected(self, event: Envelope) -> None:
-        with self.pool.connection() as conn, conn.transaction():
-            if not claim_event(conn, event):
+        with self._unit() as unit:
+            if not claim_event(unit.conn, event):
                 return
-            order = self._load(conn, event.data["order_id"], lock=True)
+            order = self._load(unit.conn, event.data["order_id"], lock=True)
             if order is None:
-                raise RetryLater(f"order {event.data['order_id']} unknown")
+                raise UnknownOrder(event.data["order_id"])
             if order["status"] == "PENDING":
-                reason = f"stock rejected: {event.data['reason']}"
-                conn.execute("UPDATE orders SET status = 'REJECTED', reason = %s, updated_at = clock_timestamp() "
-                             "WHERE id = %s", (reason, order["order_id"]))
-                outbox_insert(conn, Envelope(type="OrderCancelled", source=SOURCE, data={
+                reason = f"stock rejected: {event.data['reason']}"[:REASON_MAX]
+                unit.conn.execute("UPDATE orders SET status = 'REJECTED', reason = %s, "
+                                  "updated_at = clock_timestamp() WHERE id = %s", (reason, order["order_id"]))
+                unit.outbox(Envelope(type="OrderCancelled", source=SOURCE, data={
                     "order_id": order["order_id"], "customer_id": order["customer_id"], "reason": reason}), TOPIC)
 
     def on_payment_confirmed(self, event: Envelope) -> None:
-        with self.pool.connection() as conn, conn.transaction():
-            order = self._load(conn, event.data["order_id"], lock=True)
+        with self._unit() as unit:
+            order = self._load(unit.conn, event.data["order_id"], lock=True)
             if order is None:
-                raise RetryLater(f"order {event.data['order_id']} unknown")
+                raise UnknownOrder(event.data["order_id"])
             if order["status"] == "PENDING":
                 raise RetryLater("payment arrived before the reservation outcome")
-            if not claim_event(conn, event):
+            if not claim_event(unit.conn, event):
                 return
             if order["status"] != "RESERVED":
                 log.warning("payment for an order that is not reserved; refund is the provider's job",
@@ -218,16 +305,17 @@ class OrderService:
                 return
             if int(event.data["amount_cents"]) != int(order["total_cents"]) or \
                     event.data["currency"] != order["currency"]:
-                raise RuntimeError("payment amount does not match the order total")  # -> DLQ for a human
-            conn.execute("UPDATE orders SET status = 'CONFIRMED', updated_at = clock_timestamp() WHERE id = %s",
-                         (order["order_id"],))
-            outbox_insert(conn, Envelope(type="OrderConfirmed", source=SOURCE, data={
+                raise Permanent("payment amount does not match the order total")  # -> DLQ for a human
+            unit.conn.execute("UPDATE orders SET status = 'CONFIRMED', updated_at = clock_timestamp() WHERE id = %s",
+                              (order["order_id"],))
+            unit.outbox(Envelope(type="OrderConfirmed", source=SOURCE, data={
                 "order_id": order["order_id"], "customer_id": order["customer_id"],
                 "total_cents": int(order["total_cents"]), "currency": order["currency"]}), TOPIC)
 
     def on_product_updated(self, event: Envelope) -> None:
         d = event.data
-        with self.pool.connection() as conn, conn.transaction():
+        with self._unit() as unit:
+            conn = unit.conn
             if not claim_event(conn, event):
                 return
             ids = [r[0] for r in conn.execute(
@@ -238,7 +326,7 @@ class OrderService:
                 order = self._load(conn, oid)
                 assert order is not None
                 if d["status"] == "DISCONTINUED":
-                    self._close(conn, order, "REJECTED", f"product {d['product_id']} was discontinued")
+                    self._close(unit, order, "REJECTED", f"product {d['product_id']} was discontinued")
                     continue
                 # Reprice; product_version guards against an older update delivered after a newer one.
                 cur = conn.execute(
@@ -253,11 +341,11 @@ class OrderService:
 
     def on_user_registered(self, event: Envelope) -> None:
         d = event.data
-        with self.pool.connection() as conn, conn.transaction():
-            if not claim_event(conn, event):
+        with self._unit() as unit:
+            if not claim_event(unit.conn, event):
                 return
-            conn.execute("INSERT INTO customers (id, email, name) VALUES (%s, %s, %s) ON CONFLICT (id) DO UPDATE "
-                         "SET email = EXCLUDED.email, name = EXCLUDED.name", (d["user_id"], d["email"], d["name"]))
+            unit.conn.execute("INSERT INTO customers (id, email, name) VALUES (%s, %s, %s) ON CONFLICT (id) DO UPDATE "
+                              "SET email = EXCLUDED.email, name = EXCLUDED.name", (d["user_id"], d["email"], d["name"]))
 
 
 class _LostRace(Exception):

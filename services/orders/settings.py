@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from common import aws
 from common.config import optional_int, require_or_exit
+from common.consumer import consumer_env
 
 TOPIC = "TOPIC_ARN_ORDER_EVENTS"
 RESERVATIONS_QUEUE = "QUEUE_URL_INVENTORY_RESERVATIONS"  # produced: ReserveStock / ReleaseStock commands
@@ -19,6 +20,12 @@ QUEUES: tuple[str, ...] = (INVENTORY_EVENTS_QUEUE, PAYMENT_EVENTS_QUEUE, PRODUCT
 # orders' own app client, whose {"client_id", "client_secret"} is in the Secrets Manager secret.
 PRODUCTS_TOKEN_URL = "PRODUCTS_TOKEN_URL"  # noqa: S105 - an environment variable's name
 SERVICE_CLIENT_SECRET_ARN = "SERVICE_CLIENT_SECRET_ARN"  # noqa: S105 - an environment variable's name
+# Deadlines of the open order states and the sweeper that enforces them (config.environment.OrdersConfig).
+PENDING_DEADLINE = "ORDER_PENDING_DEADLINE_SECONDS"
+PAYMENT_DEADLINE = "ORDER_PAYMENT_DEADLINE_SECONDS"
+SWEEP_INTERVAL = "ORDER_SWEEP_INTERVAL_SECONDS"
+POOL_MAX_IDLE = "DB_POOL_MAX_IDLE_SECONDS"
+ORDERS_ENV: tuple[str, ...] = (PENDING_DEADLINE, PAYMENT_DEADLINE, SWEEP_INTERVAL, POOL_MAX_IDLE)
 # Scope requested for those calls (config/topology.py SERVICE_CALLS; a test checks it).
 PRODUCTS_SCOPE = "products/read"
 REQUIRED_ENV: tuple[str, ...] = (
@@ -30,6 +37,8 @@ REQUIRED_ENV: tuple[str, ...] = (
     TOPIC,
     RESERVATIONS_QUEUE,
     *QUEUES,
+    *consumer_env(QUEUES),
+    *ORDERS_ENV,
     "COGNITO_ISSUER",
     "COGNITO_JWKS_URL",
     "COGNITO_CLIENT_ID",
@@ -49,6 +58,10 @@ class Settings:
     client_id: str
     sqs_wait_seconds: int
     db_pool_max: int
+    db_pool_max_idle_seconds: int
+    pending_deadline_seconds: int
+    payment_deadline_seconds: int
+    sweep_interval_seconds: int
 
     def conninfo(self) -> str:
         """Connection string from the Secrets Manager secret (the JSON document RDS generates)."""
@@ -81,4 +94,8 @@ def load() -> Settings:
         client_id=env["COGNITO_CLIENT_ID"],
         sqs_wait_seconds=optional_int("SQS_WAIT_SECONDS", 20),
         db_pool_max=optional_int("DB_POOL_MAX", 10),
+        db_pool_max_idle_seconds=optional_int(POOL_MAX_IDLE, 60),
+        pending_deadline_seconds=optional_int(PENDING_DEADLINE, 900),
+        payment_deadline_seconds=optional_int(PAYMENT_DEADLINE, 1800),
+        sweep_interval_seconds=optional_int(SWEEP_INTERVAL, 60),
     )

@@ -12,8 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from common.consumer import CONSUMER_ENV
 from common.publisher import EVENT_TYPE_ATTRIBUTE
 from config import topology
+from config.environments import DEV
 from config.topology import Service
 
 SERVICES_DIR = Path(__file__).resolve().parents[2]
@@ -34,7 +36,20 @@ def test_env_var_names_match_topology(service: Service) -> None:
     expected = {topology.env_var("topic", t.name) for t in topology.topics_published_by(service)}
     expected |= {topology.env_var("queue", q.name) for q in topology.queues_consumed_by(service)}
     expected |= {topology.env_var("queue", q.name) for q in topology.queues_produced_by(service)}
+    # A consumer dead-letters to its queues' DLQs and retries as the messaging config says; orders has deadlines.
+    expected |= {topology.env_var("dlq", q.name) for q in topology.queues_consumed_by(service)}
+    if topology.queues_consumed_by(service):
+        expected |= set(CONSUMER_ENV)
+    if service == Service.ORDERS:
+        expected |= set(settings.ORDERS_ENV)
     assert set(settings.REQUIRED_ENV) == COMMON | STORE[service] | SERVICE_AUTH.get(service, set()) | expected
+
+
+def test_retry_and_deadline_settings_are_the_names_config_renders() -> None:
+    from orders import settings as orders_settings
+
+    assert set(DEV.messaging.consumer_environment()) == set(CONSUMER_ENV)
+    assert set(DEV.orders.environment()) == set(orders_settings.ORDERS_ENV)
 
 
 @pytest.mark.parametrize("service", topology.SERVICES, ids=lambda s: s.value)
