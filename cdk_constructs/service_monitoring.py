@@ -29,7 +29,12 @@ from constructs import Construct
 
 from cdk_constructs.consumer_queue import ConsumerQueue
 from config.environment import AlarmConfig
-from config.telemetry import METRICS_NAMESPACE, OUTBOX_BACKLOG_METRIC
+from config.telemetry import (
+    METRICS_NAMESPACE,
+    ORDERS_PAST_DEADLINE_METRIC,
+    OUTBOX_BACKLOG_METRIC,
+    WORKER_LOOP_RESTARTS_METRIC,
+)
 from config.topology import ROUTES, Route, Service
 
 # Every alarm of this app is created under this disambiguator; a service's composite alarm combines all of its own.
@@ -90,6 +95,7 @@ class ServiceMonitoring(Construct):
     * per API route: 5XX rate and p99 latency (API Gateway per resource and method);
     * per consumed queue: DLQ depth above 0, age of the DLQ's oldest message, age of the queue's oldest message;
     * the outbox backlog the service's relay emits (EMF, ``config.telemetry``);
+    * restarts of its worker loops (EMF), and for orders the open orders found past their deadline (EMF);
     * one composite alarm, ``<env>-<service>-health``, in ALARM while any of the above is.
     """
 
@@ -133,10 +139,42 @@ class ServiceMonitoring(Construct):
                 f"pods is not publishing. Look at its logs ('relay could not publish'), SNS/SQS errors and KMS "
                 f"access of the service role.")])],
         )
+        if "worker" in components:
+            self._worker(name, t)
         self.composite = self.facade.create_composite_alarm_using_disambiguator(
             SEVERITY, disambiguator=SEVERITY, alarm_name_override=f"{self.name_prefix}-health",
             alarm_description=(f"The {name} service is unhealthy: at least one of its alarms is in ALARM. Open the "
                                f"{self.name_prefix} dashboard to see which, then that alarm's description."),
+        )
+
+    def _worker(self, name: str, t: ServiceTelemetry) -> None:
+        """Loops that fail and restart; for orders, orders that outlive their deadline (the sweeper's count)."""
+        a = t.alarms
+        window = cdk.Duration.minutes(15)
+
+        def metric(metric_name: str, statistic: str) -> cw.Metric:
+            return cw.Metric(namespace=METRICS_NAMESPACE, metric_name=metric_name, statistic=statistic,
+                             dimensions_map={"Environment": t.environment, "Service": name}, period=window)
+
+        metrics = [custom(
+            metric(WORKER_LOOP_RESTARTS_METRIC, "Sum"), "loop-restarts", a.worker_loop_restarts,
+            f"{name}-worker loops (consumers, relay, sweeper) failed and restarted more than "
+            f"{a.worker_loop_restarts} times in 15 minutes. Each restart logs 'worker loop crashed' with the "
+            f"exception: a bug or a dependency that fails in a way the loop does not expect. The other loops go on; "
+            f"a loop that stops beating is restarted by the liveness probe.")]
+        if name == Service.ORDERS.value:
+            metrics.append(custom(
+                metric(ORDERS_PAST_DEADLINE_METRIC, "Maximum"), "past-deadline", a.orders_past_deadline,
+                f"The orders sweeper found more than {a.orders_past_deadline} open orders past their deadline in "
+                f"one sweep, 15 minutes running: payments (RESERVED) or reservation outcomes (PENDING) are not "
+                f"arriving. They are being cancelled and their stock released; look at the payment provider "
+                f"integration, the inventory worker, and the orders-payment-events / inventory-reservations "
+                f"queues and DLQs ('order expired' in the orders-worker logs)."))
+        self.facade.monitor_custom(
+            alarm_friendly_name="worker", human_readable_name=f"{name} worker",
+            metric_groups=[CustomMetricGroup(title="Worker loop restarts and orders past deadline (15 min)"
+                                             if name == Service.ORDERS.value else "Worker loop restarts (15 min)",
+                                             metrics=metrics)],
         )
 
     def _pods(self, name: str, component: str, t: ServiceTelemetry) -> None:

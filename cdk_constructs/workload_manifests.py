@@ -12,6 +12,10 @@ from config.topology import CONTAINER_PORT
 
 Manifest = dict[str, Any]
 RUN_AS_USER = 10001  # the numeric USER of every service image
+# A worker loop that has not beaten for this long is stuck (services/common/liveness.py). Longer than any legitimate
+# silence: a 20 s long poll whose client retries (3 x 30 s read timeout), or a batch of slow handlers; a loop that is
+# merely retrying (a dependency down) keeps beating.
+WORKER_LIVENESS_MAX_AGE_SECONDS = 180
 
 
 @dataclass(frozen=True)
@@ -59,6 +63,12 @@ def _container(spec: WorkloadSpec, component: str) -> Manifest:
     else:
         assert spec.worker_command is not None
         container["command"] = list(spec.worker_command)
+        # Exec probe over the heartbeat file the worker writes in its /tmp: no port to open through the namespace's
+        # default-deny NetworkPolicy. The startup probe covers migrations and a paused database resuming.
+        probe = {"exec": {"command": ["python", "-m", "common.liveness", "--max-age",
+                                     str(WORKER_LIVENESS_MAX_AGE_SECONDS)]}, "timeoutSeconds": 5}
+        container["startupProbe"] = {**probe, "periodSeconds": 10, "failureThreshold": 30}
+        container["livenessProbe"] = {**probe, "periodSeconds": 20, "failureThreshold": 3}
     return container
 
 

@@ -26,7 +26,7 @@ from cdk_constructs.service_monitoring import SEVERITY, PlatformTelemetry, alarm
 from cdk_constructs.service_table import ServiceTable
 from cdk_constructs.web_acl import WebAcl
 from config.environment import AlarmConfig, DatabaseConfig, RemovalMode
-from config.telemetry import METRICS_NAMESPACE, OUTBOX_BACKLOG_METRIC
+from config.telemetry import METRICS_NAMESPACE, ORDERS_PAST_DEADLINE_METRIC, OUTBOX_BACKLOG_METRIC
 from config.topology import ROUTES, SERVICES, Service, queues_consumed_by
 from stacks.messaging_stack import MessagingStack
 
@@ -221,5 +221,8 @@ class ObservabilityStack(cdk.Stack):
         ], cw.GraphWidget(title="Outbox backlog per service", width=6, left=[
             cw.Metric(namespace=METRICS_NAMESPACE, metric_name=OUTBOX_BACKLOG_METRIC, statistic="Maximum",
                       period=period, label=s.value, dimensions_map={"Environment": environment, "Service": s.value})
-            for s in SERVICES]))
+            for s in SERVICES]), cw.GraphWidget(title="Orders past deadline per sweep (cancelled)", width=6, left=[
+                cw.Metric(namespace=METRICS_NAMESPACE, metric_name=ORDERS_PAST_DEADLINE_METRIC, statistic="Sum",
+                          period=period, label="orders",
+                          dimensions_map={"Environment": environment, "Service": Service.ORDERS.value})]))
         return dashboard

@@ -67,6 +67,17 @@ def test_unknown_environment_names_the_allowed_ones() -> None:
         ("database.deletion_protection", True, "dev.database.deletion_protection=True"),
         ("messaging.dlq_max_receive_count", 0, "dev.messaging.dlq_max_receive_count=0"),
         ("messaging.message_retention_days", 15, "dev.messaging.message_retention_days=15"),
+        # A maxReceiveCount that retries within the budget could reach would dead-letter transient failures.
+        ("messaging.dlq_max_receive_count", 100, "dev.messaging.dlq_max_receive_count=100 is invalid; allowed: 127 to "
+                                                 "1000 (above the 126 receives"),
+        ("messaging.retry_budget_seconds", 600, "dev.messaging.retry_budget_seconds=600 is invalid; allowed: 3600"),
+        ("messaging.retry_budget_seconds", 3 * 86400, "dev.messaging.retry_budget_seconds=259200"),
+        ("messaging.ordering_backoff_max_seconds", 301, "dev.messaging.ordering_backoff_max_seconds=301"),
+        ("messaging.retry_backoff_max_seconds", 5, "dev.messaging.retry_backoff_max_seconds=5"),
+        ("orders.pending_reservation_deadline_seconds", 0, "dev.orders.pending_reservation_deadline_seconds=0"),
+        ("orders.awaiting_payment_deadline_seconds", 10**7, "dev.orders.awaiting_payment_deadline_seconds"),
+        ("orders.sweep_interval_seconds", 0, "dev.orders.sweep_interval_seconds=0 is invalid; allowed: 1 to 3600"),
+        ("alarms.orders_past_deadline", 0, "dev.alarms.orders_past_deadline=0"),
         ("api.throttle_burst_limit", 10, "dev.api.throttle_burst_limit=10"),
         ("api.cors_allowed_origins", ("*",), "dev.api.cors_allowed_origins"),
         ("services.max_replicas", 0, "dev.services.max_replicas=0"),
@@ -114,3 +125,20 @@ def test_make_synth_with_unknown_env_stops_in_one_line_before_any_work() -> None
 
 def test_committed_context_holds_the_configured_zones_so_synth_never_looks_them_up() -> None:
     assert json.loads(CONTEXT_FILE.read_text()) == expected_context()
+
+
+def test_no_receive_count_within_the_retry_budget_reaches_the_redrive_policy() -> None:
+    """Simulate a message retried until its budget runs out, on each schedule the consumer uses: it is dead-lettered
+    by the consumer (with the budget reason) before SQS's maxReceiveCount would move it without one."""
+    from common.consumer import RetryPolicy
+    from common.failures import Kind
+
+    for cfg in ENVIRONMENTS.values():
+        m = cfg.messaging
+        policy = RetryPolicy(m.retry_budget_seconds, m.retry_backoff_max_seconds, m.ordering_backoff_max_seconds)
+        for kind in (Kind.UNAVAILABLE, Kind.RETRY_LATER):
+            elapsed, receives = 0, 0
+            while elapsed <= m.retry_budget_seconds:
+                receives += 1
+                elapsed += policy.visibility(kind, receives)
+            assert receives <= m.receives_within_budget() < m.dlq_max_receive_count, (cfg.name, kind)

@@ -68,7 +68,12 @@ def test_each_service_role_reaches_only_its_own_resources(env: Synthesized, serv
     referenced_topics = {t.construct_id for t in TOPICS if re.search(rf"{t.construct_id}[0-9A-F]{{8}}", text)}
     assert referenced_queues == queues
     assert referenced_topics == topics
-    assert "DeadLetterQueue" not in text  # dead letters are for operators, not for the services
+    # The only dead-letter access: sending what it can never apply to the DLQs of the queues it consumes.
+    dead_letter = [s for s in role["statements"] if "DeadLetterQueue" in json.dumps(s["resources"])]
+    assert all(s["actions"] == ["sqs:SendMessage"] for s in dead_letter)
+    reached = {q.construct_id for q in QUEUES for s in dead_letter
+               if re.search(rf"{q.construct_id}DeadLetterQueue", json.dumps(s["resources"]))}
+    assert reached == {q.construct_id for q in queues_consumed_by(service)}
 
 
 def test_orders_role_has_no_dynamodb_and_inventory_cannot_read_the_orders_secret(env: Synthesized) -> None:

@@ -69,3 +69,13 @@ def test_command_queue_has_no_subscription(env: Synthesized) -> None:
     subs = [s["Properties"]["Endpoint"]["Fn::GetAtt"][0] for s in
             env.resources("Messaging", "AWS::SNS::Subscription").values()]
     assert not [s for s in subs if s.startswith("InventoryReservationsQueue")]
+
+
+def test_queue_and_dead_letter_urls_are_stack_outputs_for_the_redrive_tool(env: Synthesized) -> None:
+    outputs = env.template_json("Messaging")["Outputs"]
+    for q in QUEUES:
+        (main,) = [k for k, v in queues(env).items() if k.startswith(q.construct_id) and "RedrivePolicy" in
+                   v["Properties"]]
+        dead = queues(env)[main]["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]
+        assert outputs[f"{q.construct_id}Url"]["Value"] == {"Ref": main}
+        assert outputs[f"{q.construct_id}DeadLetterUrl"]["Value"] == {"Ref": dead}

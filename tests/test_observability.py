@@ -12,7 +12,14 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk.assertions import Annotations, Match
 
-from config.telemetry import AGENT_NAMESPACE, AGENT_SERVICE_ACCOUNT, METRICS_NAMESPACE, OUTBOX_BACKLOG_METRIC
+from config.telemetry import (
+    AGENT_NAMESPACE,
+    AGENT_SERVICE_ACCOUNT,
+    METRICS_NAMESPACE,
+    ORDERS_PAST_DEADLINE_METRIC,
+    OUTBOX_BACKLOG_METRIC,
+    WORKER_LOOP_RESTARTS_METRIC,
+)
 from config.topology import QUEUES, SERVICES, TABLES
 from policies.log_group_guard import LogGroupGuard
 from tests.conftest import Synthesized
@@ -135,6 +142,22 @@ def test_per_service_alarms_cover_pods_api_routes_and_outbox(env: Synthesized) -
             "Environment": env.config.name, "Service": service.value}
 
 
+def test_worker_loop_restarts_and_orders_past_deadline_alarms(env: Synthesized) -> None:
+    a = env.config.alarms
+    service_alarms = alarms(env, "Services")
+    for service in SERVICES:
+        own = [p for p in service_alarms.values() if p["AlarmName"].startswith(f"{env.config.name}-{service.value}-")]
+        (restarts,) = [p for p in own if metric_names(p) == {WORKER_LOOP_RESTARTS_METRIC}]
+        assert (restarts["Statistic"], restarts["Period"], restarts["Threshold"]) == ("Sum", 900,
+                                                                                       a.worker_loop_restarts)
+        assert {d["Name"]: d["Value"] for d in restarts["Dimensions"]} == {
+            "Environment": env.config.name, "Service": service.value}
+        past = [p for p in own if metric_names(p) == {ORDERS_PAST_DEADLINE_METRIC}]
+        assert len(past) == (service.value == "orders")
+        if past:
+            assert (past[0]["Statistic"], past[0]["Threshold"]) == ("Maximum", a.orders_past_deadline)
+
+
 def test_shared_resource_alarms(env: Synthesized) -> None:
     names = set().union(*(metric_names(p) for p in alarms(env, "Observability").values()))
     assert {"5XXError", "4XXError", "Latency", "BlockedRequests", "CPUUtilization", "DatabaseConnections",
@@ -213,5 +236,5 @@ def test_alarm_counts(env: Synthesized) -> None:
     per_part = {part: len(env.resources(part, "AWS::CloudWatch::Alarm")) for part in ("Observability", "Services")}
     composites = len(env.resources("Services", "AWS::CloudWatch::CompositeAlarm"))
     nat = env.config.network.nat_gateways
-    assert per_part == {"Observability": 19 + nat, "Services": 76}
+    assert per_part == {"Observability": 19 + nat, "Services": 81}
     assert composites == len(SERVICES)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib
 import json
+from pathlib import Path
 from typing import Any
 
 import kubernetes_validate
@@ -143,3 +144,41 @@ def test_pods_with_their_own_security_group_run_only_on_trunk_enabled_nodes(env:
         assert selector["kubernetes.io/arch"] == "arm64"
         trunk = selector.get("vpc.amazonaws.com/has-trunk-attached") == "true"
         assert trunk == (m["metadata"]["namespace"] == "orders"), m["metadata"]["name"]
+
+
+def test_worker_containers_have_an_exec_liveness_probe_the_image_can_run(env: Synthesized, tmp_path: Any) -> None:
+    """The probe runs services/common/liveness.py (shipped in every image) over the worker's heartbeat file: it
+    passes while every loop beats and fails once one has not for the configured age."""
+    import subprocess
+    import sys
+    import time
+
+    from common import liveness
+
+    from cdk_constructs.workload_manifests import WORKER_LIVENESS_MAX_AGE_SECONDS
+
+    workers = [m for _, m in applied_manifests(env) if m["kind"] == "Deployment"
+               and m["metadata"]["name"].endswith("-worker")]
+    assert len(workers) == len(SERVICES)
+    commands = set()
+    for w in workers:
+        (container,) = w["spec"]["template"]["spec"]["containers"]
+        for probe in ("livenessProbe", "startupProbe"):
+            commands.add(tuple(container[probe]["exec"]["command"]))
+        assert container["livenessProbe"]["periodSeconds"] * container["livenessProbe"]["failureThreshold"] >= 60
+    (command,) = commands
+    assert command == ("python", "-m", "common.liveness", "--max-age", str(WORKER_LIVENESS_MAX_AGE_SECONDS))
+    services_dir = Path(__file__).resolve().parent.parent / "services"
+    heartbeat = tmp_path / "heartbeat.json"
+    env_vars = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(services_dir), liveness.HEARTBEAT_FILE_ENV: str(heartbeat)}
+
+    def probe() -> int:
+        return subprocess.run([sys.executable, *command[1:]], cwd=services_dir, env=env_vars,
+                              capture_output=True, timeout=30).returncode
+
+    assert probe() == 1  # no heartbeat file yet
+    now = time.time()
+    liveness.write(heartbeat, {"consumer": now, "relay": now})
+    assert probe() == 0
+    liveness.write(heartbeat, {"consumer": now, "relay": now - WORKER_LIVENESS_MAX_AGE_SECONDS - 5})
+    assert probe() == 1  # one loop stuck: the pod is restarted
