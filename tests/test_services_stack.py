@@ -163,8 +163,8 @@ def test_worker_containers_have_an_exec_liveness_probe_the_image_can_run(env: Sy
     commands = set()
     for w in workers:
         (container,) = w["spec"]["template"]["spec"]["containers"]
-        for probe in ("livenessProbe", "startupProbe"):
-            commands.add(tuple(container[probe]["exec"]["command"]))
+        for kind in ("livenessProbe", "startupProbe"):
+            commands.add(tuple(container[kind]["exec"]["command"]))
         assert container["livenessProbe"]["periodSeconds"] * container["livenessProbe"]["failureThreshold"] >= 60
     (command,) = commands
     assert command == ("python", "-m", "common.liveness", "--max-age", str(WORKER_LIVENESS_MAX_AGE_SECONDS))

@@ -16,7 +16,7 @@ from botocore.exceptions import ClientError
 from common import aws, ddb
 from common.ddb import from_item, to_item, values
 from common.envelope import Envelope
-from common.failures import RetryLater
+from common.failures import Permanent, RetryLater, Unavailable
 
 SOURCE = "inventory"
 MAX_ATTEMPTS = 8
@@ -90,13 +90,20 @@ class InventoryStore:
         return ddb.outbox_put(self.table, env, self.topic_env)
 
     def _transact(self, items: list[dict[str, Any]]) -> list[str]:
-        """Run a transaction; [] on success, else the per-item cancellation codes."""
+        """Run a transaction; [] on success, else the per-item cancellation codes when every one is a condition or
+        a race the caller handles (ConditionalCheckFailed, TransactionConflict). Any other reason says the items
+        themselves are wrong (ValidationError: a value DynamoDB cannot hold) or the table is throttled: raised."""
         try:
             aws.client("dynamodb").transact_write_items(TransactItems=items)
         except ClientError as exc:
             codes = ddb.cancellation_codes(exc)
             if not codes:
                 raise
+            other = sorted(set(codes) - {"None", "ConditionalCheckFailed", "TransactionConflict"})
+            if other and set(other) <= {"ThrottlingError", "ProvisionedThroughputExceeded"}:
+                raise Unavailable(f"transaction throttled: {other}") from exc
+            if other:
+                raise Permanent(f"transaction refused: {other}") from exc
             return codes
         return []
 

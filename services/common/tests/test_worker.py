@@ -19,7 +19,8 @@ from common import liveness, telemetry, worker
 def test_a_crashing_loop_is_restarted_and_reported_while_the_others_go_on(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(worker, "RESTART_BACKOFF_SECONDS", (0.05, 0.2))
     emitted: list[tuple[str, float, str]] = []
-    monkeypatch.setattr(telemetry, "emit", lambda metric, value, service, **kw: emitted.append((metric, value, service)))
+    monkeypatch.setattr(telemetry, "emit",
+                        lambda metric, value, service, **kw: emitted.append((metric, value, service)))
     stop = threading.Event()
     attempts: list[int] = []
     steady: list[float] = []
