@@ -17,7 +17,7 @@ APT_PACKAGES := postgresql graphviz
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # Check the environment's config when the Makefile is read: a bad ENV or value stops make with one line.
-ifneq ($(filter synth bench-synth diff bootstrap-policy cost diagram compliance access-report,$(MAKECMDGOALS)),)
+ifneq ($(filter synth bench-synth diff bootstrap-policy cost diagram compliance access-report redrive,$(MAKECMDGOALS)),)
 ifneq ($(ENV),seed-literal)
 CONFIG_ERROR := $(shell python3 -m config $(ENV) 2>&1 >/dev/null)
 ifneq ($(CONFIG_ERROR),)
@@ -30,6 +30,7 @@ endif
 .PHONY: cost cost-seed cost-all diagram
 .PHONY: diff bootstrap-policy lint-workflows
 .PHONY: compliance access-report
+.PHONY: redrive chaos
 
 help:
 	@echo "make synth [ENV=dev|staging|prod]   synthesize one environment into cdk.out/ with cdk-nag"
@@ -42,6 +43,8 @@ help:
 	@echo "make lint-workflows                  actionlint over .github/workflows"
 	@echo "make bench-synth                    time cdk synth per environment against an empty app"
 	@echo "make local | e2e | bench-services   run the services locally (PostgreSQL + moto)"
+	@echo "make redrive QUEUE=<queue> [DRY_RUN=1] [RATE=n/s] [ENV=...|ENDPOINT=http://127.0.0.1:5000]  replay a DLQ"
+	@echo "make chaos [SEED=n] [DURATION=s] [ORDERS=n]  the local platform under load, kills, outages and poison"
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt services/requirements.txt
 	python3 -m venv $(VENV)
@@ -89,6 +92,17 @@ e2e: setup
 
 bench-services: setup
 	$(PY) -m tools.bench_services
+
+# Replays a consumer queue's dead letters onto it (tools/redrive.py): in AWS from ENV's Messaging stack outputs, or
+# against `make local` with ENDPOINT=http://127.0.0.1:5000.
+redrive: setup
+	@test -n "$(QUEUE)" || { echo "usage: make redrive QUEUE=<queue name> [DRY_RUN=1] [RATE=n/s] [ENV=dev|staging|prod] [ENDPOINT=url]" >&2; exit 2; }
+	$(PY) -m tools.redrive $(QUEUE) --env $(ENV) $(if $(DRY_RUN),--dry-run) $(if $(RATE),--rate $(RATE)) $(if $(ENDPOINT),--endpoint-url $(ENDPOINT))
+
+# The local platform under a bounded order load while workers and APIs are killed, AWS and PostgreSQL cut, a worker
+# paused and poison published; checks the invariants and prints the figures (tools/chaos.py).
+chaos: setup
+	$(PY) -m tools.chaos $(if $(SEED),--seed $(SEED)) $(if $(DURATION),--duration $(DURATION)) $(if $(ORDERS),--orders $(ORDERS))
 
 cost: setup
 	$(PY) -m tools.cost $(ENV) --out cdk.out
