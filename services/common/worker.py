@@ -19,12 +19,14 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from types import FrameType
+from typing import TypeVar
 
 from common import liveness, telemetry
 
 log = logging.getLogger("worker")
 
 Task = Callable[[threading.Event], None]
+T = TypeVar("T")
 
 RELAY_IDLE_SECONDS = 0.25
 RELAY_MAX_BACKOFF_SECONDS = 10.0
@@ -79,6 +81,20 @@ def relay_loop(relay_once: Callable[[], int], *, backlog: Callable[[], int] | No
         log.info("relay stopped")
 
     return run
+
+
+def when_available(what: str, attempt: Callable[[], T], largest_wait: float = 30.0) -> T:
+    """``attempt()`` until it succeeds, backing off: a worker starting while its database or AWS is unreachable
+    waits for it (the pod's startup probe allows minutes) instead of exiting into a crash loop."""
+    backoff = Backoff(1.0, largest_wait)
+    while True:
+        try:
+            return attempt()
+        except Exception as exc:
+            delay = backoff.next()
+            log.warning("waiting for a dependency to start", extra={"what": what, "error": repr(exc),
+                                                                     "retry_in": delay})
+            time.sleep(delay)
 
 
 def supervise(name: str, task: Task, stop: threading.Event, service: str) -> None:

@@ -69,7 +69,7 @@ class Sweeper:
         self.sweeps += 1
 
     def run(self, stop: threading.Event) -> None:
-        backoff = Backoff(1.0, 60.0)
+        backoff = Backoff(1.0, min(60.0, max(1.0, self.interval)))  # never retry later than the next sweep
         log.info("sweeper started", extra={"interval": self.interval})
         next_periodic = 0.0  # sweep at start: whatever the last process left
         while not stop.is_set():

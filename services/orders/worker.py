@@ -7,7 +7,7 @@ from common import logging as jlog
 from common.consumer import Consumer, Handler
 from common.pg import OutboxFlusher, make_relay, pending_count
 from common.publisher import Publisher
-from common.worker import run
+from common.worker import run, when_available
 
 from orders import db
 from orders import settings as settings_mod
@@ -18,8 +18,8 @@ from orders.sweeper import Sweeper
 def main() -> None:
     jlog.configure("orders-worker")
     s = settings_mod.load()
-    pool = db.open_pool(s.conninfo, s.db_pool_max, s.db_pool_max_idle_seconds)
-    db.migrate(pool)
+    pool = db.open_pool(s.conninfo, s.db_pool_max, s.db_pool_max_idle_seconds)  # connects on first use
+    when_available("the orders database (migrations)", lambda: db.migrate(pool))
     publish = Publisher(s.destinations).publish
     flusher = OutboxFlusher(pool, publish)
     svc = OrderService(pool, Deadlines(s.pending_deadline_seconds, s.payment_deadline_seconds), after_commit=flusher)
