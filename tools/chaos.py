@@ -520,7 +520,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--orders", type=int, default=300, help="orders to place at most (default 300)")
     args = parser.parse_args(argv)
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(1_000_000)
-    figures, problems = run(Settings(seed=seed, duration=args.duration, orders=args.orders))
+    # Stock for about half of what the orders ask (2 units a line, 1.5 lines an order): some are rejected, most not.
+    stock = max(30, args.orders // 2)
+    figures, problems = run(Settings(seed=seed, duration=args.duration, orders=args.orders, stock=stock))
     for line in figures.lines():
         print(line)
     for p in problems:

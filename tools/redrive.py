@@ -91,7 +91,8 @@ def parse_rate(text: str) -> float:
 
 
 def resolve(sqs: Any, queue: str, *, local: bool, env: str) -> tuple[str, str]:
-    """(queue URL, DLQ URL) of the logical ``queue``."""
+    """(queue URL, DLQ URL) of the logical ``queue``: from the Messaging stack's outputs in AWS, by name locally.
+    Either way the DLQ must be the one the queue's redrive policy names."""
     definition = next((q for q in topology.QUEUES if q.name == queue), None)
     if definition is None:
         raise SystemExit(f"unknown queue {queue!r}; one of: {', '.join(q.name for q in topology.QUEUES)}")
@@ -103,11 +104,16 @@ def resolve(sqs: Any, queue: str, *, local: bool, env: str) -> tuple[str, str]:
         cfn = boto3.client("cloudformation", region_name=config.region)
         outputs = {o["OutputKey"]: o["OutputValue"]
                    for o in cfn.describe_stacks(StackName=stack)["Stacks"][0].get("Outputs", [])}
-        url = outputs[f"{definition.construct_id}Url"]
+        url, dlq_url = outputs[f"{definition.construct_id}Url"], outputs[f"{definition.construct_id}DeadLetterUrl"]
     policy = json.loads(sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["RedrivePolicy"])["Attributes"][
         "RedrivePolicy"])
     arn = str(policy["deadLetterTargetArn"]).split(":")
-    dlq_url = sqs.get_queue_url(QueueName=arn[5], QueueOwnerAWSAccountId=arn[4])["QueueUrl"]
+    policy_target = arn[5]
+    if local:
+        dlq_url = sqs.get_queue_url(QueueName=arn[5], QueueOwnerAWSAccountId=arn[4])["QueueUrl"]
+    if str(dlq_url).rstrip("/").rsplit("/", 1)[-1] != policy_target:
+        raise SystemExit(f"{queue}: the dead-letter queue {dlq_url} is not the one its redrive policy names "
+                         f"({policy_target})")
     return str(url), str(dlq_url)
 
 
