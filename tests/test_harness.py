@@ -149,3 +149,37 @@ def test_failed_transactions_do_not_wipe_concurrent_writes(moto: str) -> None:
         keys |= {item["pk"]["S"] for item in page["Items"]}
     assert failures == ["TransactionCanceledException"] * (2 * n)
     assert keys == {"guard", *(f"{p}-{i}" for p in "ab" for i in range(n))}
+
+
+def test_a_cancelled_transaction_leaves_nothing_behind(moto: str) -> None:
+    """All or nothing, with the launcher's item-level rollback: the items written before the failing condition are
+    put back as they were (an update undone, a new item removed), and the rest of the table is untouched."""
+    ddb = boto3.client("dynamodb", region_name="us-east-1", endpoint_url=moto, aws_access_key_id="testing",
+                       aws_secret_access_key="testing")
+    ddb.create_table(TableName="atomic", BillingMode="PAY_PER_REQUEST",
+                     KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
+                                {"AttributeName": "sk", "KeyType": "RANGE"}],
+                     AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
+                                           {"AttributeName": "sk", "AttributeType": "S"}])
+    ddb.put_item(TableName="atomic", Item={"pk": {"S": "stock"}, "sk": {"S": "A"}, "n": {"N": "5"},
+                                           "tags": {"L": [{"S": "x"}]}})
+    ddb.put_item(TableName="atomic", Item={"pk": {"S": "other"}, "sk": {"S": "B"}})
+    with pytest.raises(ClientError) as info:
+        ddb.transact_write_items(TransactItems=[
+            {"Update": {"TableName": "atomic", "Key": {"pk": {"S": "stock"}, "sk": {"S": "A"}},
+                        "UpdateExpression": "SET n = :n, tags = list_append(tags, :t)",
+                        "ExpressionAttributeValues": {":n": {"N": "4"}, ":t": {"L": [{"S": "y"}]}}}},
+            {"Put": {"TableName": "atomic", "Item": {"pk": {"S": "new"}, "sk": {"S": "C"}}}},
+            {"ConditionCheck": {"TableName": "atomic", "Key": {"pk": {"S": "other"}, "sk": {"S": "B"}},
+                                "ConditionExpression": "attribute_not_exists(pk)"}},
+        ])
+    assert info.value.response["Error"]["Code"] == "TransactionCanceledException"
+    items = {(i["pk"]["S"], i["sk"]["S"]): i for i in ddb.scan(TableName="atomic")["Items"]}
+    assert set(items) == {("stock", "A"), ("other", "B")}
+    assert items[("stock", "A")]["n"] == {"N": "5"} and items[("stock", "A")]["tags"] == {"L": [{"S": "x"}]}
+    ddb.transact_write_items(TransactItems=[  # and a transaction that succeeds applies every item
+        {"Update": {"TableName": "atomic", "Key": {"pk": {"S": "stock"}, "sk": {"S": "A"}},
+                    "UpdateExpression": "SET n = :n", "ExpressionAttributeValues": {":n": {"N": "3"}}}},
+        {"Put": {"TableName": "atomic", "Item": {"pk": {"S": "new"}, "sk": {"S": "C"}}}}])
+    assert ddb.get_item(TableName="atomic", Key={"pk": {"S": "stock"}, "sk": {"S": "A"}})["Item"]["n"] == {"N": "3"}
+    assert "Item" in ddb.get_item(TableName="atomic", Key={"pk": {"S": "new"}, "sk": {"S": "C"}})

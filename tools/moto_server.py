@@ -9,19 +9,29 @@ from every other write and from GetItem. With several inventory workers reservin
 behaviour loses reservations and stock, so no test could tell whether the services keep stock exact. Here every
 DynamoDB read and write of the backend holds one lock, which makes each operation atomic and isolated (and the
 server serial for DynamoDB, which a laptop's test load does not notice).
+
+moto's whole-table copy also makes every transaction cost as much as the table is large, which under the lock would
+stall all DynamoDB traffic as tables grow (a chaos run writes thousands of items). Here a transaction instead keeps a
+copy of just the items it touches and puts those back when it is cancelled: the same all-or-nothing outcome, at the
+cost of the transaction's own items.
 """
 
 from __future__ import annotations
 
+import copy
 import functools
 import os
 import sys
 import threading
 from collections.abc import Callable
+from types import SimpleNamespace
 from typing import Any
 
+import moto.dynamodb.models as dynamodb_models
 from moto import server
 from moto.dynamodb.models import DynamoDBBackend
+from moto.dynamodb.models.dynamo_type import DynamoType, Item
+from moto.dynamodb.models.table import Table
 
 # Every backend method that reads or writes items (batch operations go through put_item/delete_item/get_item).
 SERIALIZED = ("get_item", "put_item", "update_item", "delete_item", "query", "scan", "transact_write_items",
@@ -39,8 +49,65 @@ def _serialized(method: Callable[..., Any]) -> Callable[..., Any]:
     return locked
 
 
+Touched = list[tuple[Table, DynamoType, DynamoType | None, Item | None]]
+
+
+def _touched(backend: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> Touched:
+    """(table, hash key, range key, a copy of the item as it is now, or None) for every item of a transaction."""
+    out: Touched = []
+    for entry in transact_items:
+        op_type, op = next(iter(entry.items()))
+        table = backend.tables.get(str(op.get("TableName")))
+        if table is None:
+            continue  # moto reports the missing table itself
+        key = op.get("Item") if op_type == "Put" else op.get("Key")
+        if not isinstance(key, dict) or table.hash_key_attr not in key or (
+                table.range_key_attr and table.range_key_attr not in key):
+            continue  # moto refuses the malformed item itself, before writing anything
+        hash_key = DynamoType(key[table.hash_key_attr])
+        range_key = DynamoType(key[table.range_key_attr]) if table.range_key_attr else None
+        current = table.get_item(hash_key, range_key)
+        out.append((table, hash_key, range_key, copy.deepcopy(current) if current is not None else None))
+    return out
+
+
+def _put_back(touched: Touched) -> None:
+    for table, hash_key, range_key, item in reversed(touched):  # the first copy of an item is the one that wins
+        if item is not None:
+            if range_key is not None:
+                table.items[hash_key][range_key] = item
+            else:
+                table.items[hash_key] = item  # type: ignore[assignment]
+        elif table.get_item(hash_key, range_key) is not None:
+            table.delete_item(hash_key, range_key)
+
+
+def _item_level_rollback(method: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(method)
+    def transact(self: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> Any:
+        touched = _touched(self, transact_items)
+        try:
+            return method(self, transact_items)
+        except Exception:
+            _put_back(touched)
+            raise
+
+    return transact
+
+
+def _deepcopy_all_but_tables(value: Any, memo: dict[int, Any] | None = None) -> Any:
+    # transact_write_items' own backup of whole tables becomes a reference (its restore then changes nothing);
+    # _item_level_rollback restores what the transaction touched. Everything else is copied as before.
+    return value if isinstance(value, Table) else copy.deepcopy(value, memo)
+
+
 def serialize_dynamodb() -> None:
-    """Wrap the DynamoDB backend's item operations with one process-wide lock (idempotent)."""
+    """Wrap the DynamoDB backend's item operations with one process-wide lock, and give transactions an item-level
+    rollback instead of moto's whole-table copies (idempotent)."""
+    if not getattr(DynamoDBBackend.transact_write_items, "serialized", False):
+        DynamoDBBackend.transact_write_items = _item_level_rollback(  # type: ignore[method-assign]
+            DynamoDBBackend.transact_write_items)
+        dynamodb_models.copy = SimpleNamespace(deepcopy=_deepcopy_all_but_tables)  # type: ignore[assignment]
     for name in SERIALIZED:
         method = getattr(DynamoDBBackend, name, None)
         if method is not None and not getattr(method, "serialized", False):
