@@ -10,7 +10,8 @@ guide: "API Gateway models are defined using JSON schema draft 4"). The conversi
   boolean ``exclusiveMinimum``/``exclusiveMaximum: true``;
 - ``const`` becomes a one-value ``enum``;
 - annotations draft 4 does not know (``examples``, ``readOnly``, ``writeOnly``, ``deprecated``, ...) and formats it
-  does not define are dropped, as are property titles (noise in the template); a keyword that would *validate*
+  does not define are dropped, as are property titles and defaults (annotations only; the service applies
+  defaults); a keyword that would *validate*
   something draft 4 cannot express (``if``, ``prefixItems``, ``dependentRequired``, ...) stops the synth with the
   keyword and its location, rather than silently letting more through at the edge than the service accepts.
 
@@ -33,14 +34,14 @@ DRAFT4 = "http://json-schema.org/draft-04/schema#"
 
 # Draft-4 keywords kept as they are (their values are converted recursively where they hold schemas).
 _KEPT = frozenset({
-    "type", "enum", "format", "description", "default",
+    "type", "enum", "format", "description",
     "multipleOf", "maximum", "minimum", "maxLength", "minLength", "pattern",
     "items", "additionalItems", "maxItems", "minItems", "uniqueItems",
     "maxProperties", "minProperties", "required", "properties", "patternProperties", "additionalProperties",
     "dependencies", "allOf", "anyOf", "oneOf", "not",
 })
 # Annotations only: dropping them changes what is documented, never what is accepted.
-_DROPPED = frozenset({"title", "examples", "readOnly", "writeOnly", "deprecated", "$comment", "contentEncoding",
+_DROPPED = frozenset({"title", "default", "examples", "readOnly", "writeOnly", "deprecated", "$comment", "contentEncoding",
                       "contentMediaType", "discriminator", "$schema", "$id"})
 _DRAFT4_FORMATS = frozenset({"date-time", "email", "hostname", "ipv4", "ipv6", "uri"})
 
