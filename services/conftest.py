@@ -1,5 +1,6 @@
 """Shared fixtures: one local platform per test session (real PostgreSQL cluster, moto_server over HTTP, the four
-APIs and workers as processes started from the same entrypoints as the containers)."""
+APIs and workers as processes started from the same entrypoints as the containers, and the local edge enforcing the
+synthesized dev API in front of them: `platform.edge_url`, `platform.api_key`)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import jwt
 import pytest
 
 from config.topology import Service
+from tests.conftest import synthesize
 from tools.local_platform import LocalPlatform
 from tools.workflows import wait_for
 
@@ -24,7 +26,10 @@ _counter = itertools.count()
 @pytest.fixture(scope="session")
 def platform() -> Iterator[LocalPlatform]:
     # The orders service reaches AWS through a switchable proxy, for the outbox-while-AWS-is-down test.
-    with LocalPlatform(free_ports=True, max_receive_count=MAX_RECEIVE_COUNT, proxied=(Service.ORDERS,)) as p:
+    # The session's dev assembly, the one the infrastructure tests read (synthesized once per session).
+    assembly = synthesize("dev").outdir
+    with LocalPlatform(free_ports=True, max_receive_count=MAX_RECEIVE_COUNT, proxied=(Service.ORDERS,),
+                       edge_assembly=assembly) as p:
         yield p
 
 

@@ -1,5 +1,6 @@
-"""End-to-end check of the seed's three workflows (`make e2e`): bring the local platform up, run each workflow over
-HTTP, check the final states, tear down. Exit status 0 only if all three passed."""
+"""End-to-end check of the seed's three workflows (`make e2e`): bring the local platform up with the local edge in
+front of it, run each workflow over HTTP through the edge with the API key (tools/workflows.py), check the final
+states, tear down. Exit status 0 only if all three passed."""
 
 from __future__ import annotations
 
@@ -8,16 +9,22 @@ import json
 import sys
 import time
 import traceback
+from pathlib import Path
 
-from tools.local_platform import LocalPlatform
+from tools.local_edge.assembly import synthesize
+from tools.local_platform import LOCAL_ENVIRONMENT, LocalPlatform
 from tools.workflows import WORKFLOWS, Client
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.e2e", description=__doc__)
-    parser.parse_args(argv)
+    parser.add_argument("--assembly", type=Path, default=None,
+                        help="cloud assembly whose Dev-Edge template the local edge enforces (default: synthesize dev)")
+    args = parser.parse_args(argv)
+    assembly = args.assembly or synthesize(LOCAL_ENVIRONMENT)
     failures = 0
-    with LocalPlatform(free_ports=True) as platform:
+    with LocalPlatform(free_ports=True, edge_assembly=assembly) as platform:
+        print(f"through the local edge at {platform.edge_url}", flush=True)
         client = Client(platform)
         for name, workflow in WORKFLOWS.items():
             started = time.monotonic()
@@ -26,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
             except Exception:
                 failures += 1
                 print(f"FAIL {name} ({time.monotonic() - started:.1f}s)\n{traceback.format_exc()}", flush=True)
-                for proc in ("orders-worker", "inventory-worker", "orders-api"):
+                for proc in ("edge", "orders-worker", "inventory-worker", "orders-api"):
                     print(f"--- {proc} log tail ---\n{platform.log_tail(proc)}", flush=True)
             else:
                 print(f"PASS {name} ({time.monotonic() - started:.1f}s) {json.dumps(result)}", flush=True)

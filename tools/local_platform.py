@@ -7,7 +7,10 @@ raw-delivery subscriptions, tables with their indexes, the Cognito pool/client/a
 the resource servers and service app clients of topology.RESOURCE_SERVER_SCOPES / SERVICE_CALLS with their secrets),
 starts the client-credentials token endpoint moto lacks (tools/local_token_endpoint.py), then starts each
 service's API (uvicorn, ports = topology.LISTENER_PORTS) and worker (consumers + outbox relay) as
-processes from the same entrypoints as the container images. Ctrl-C / SIGTERM stops everything it started.
+processes from the same entrypoints as the container images, and, given a cloud assembly (or synthesizing dev when
+none is given on the command line), the local edge in front of them (tools/local_edge: the synthesized API Gateway
+with its API key, authorizer, models and throttles). Once ready it prints EDGE_URL=... and API_KEY=... on lines of
+their own and writes them to .local/edge.env. Ctrl-C / SIGTERM stops everything it started.
 
 `LocalPlatform` is the same thing as a context manager, used by the services' tests, tools/e2e.py and
 tools/bench_services.py.
@@ -38,12 +41,16 @@ import httpx
 
 from config import environments, topology
 from config.topology import Service
+from tools.local_edge.assembly import edge_argv, synthesize
+from tools.local_edge.authorizer import CognitoPool
+from tools.local_edge.definition import EdgeDefinition
 from tools.tcp_proxy import TcpProxy
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVICES_DIR = ROOT / "services"
 REGION = "us-east-1"
 LOCAL_ENVIRONMENT = "dev"  # the local platform mirrors the dev environment's messaging settings
+EDGE_ENV_FILE = ROOT / ".local" / "edge.env"
 FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
 
 
@@ -155,6 +162,7 @@ class LocalPlatform:
         start_workers: bool = True,
         services: tuple[Service, ...] = topology.SERVICES,
         verbose: bool = False,
+        edge_assembly: Path | None = None,
     ) -> None:
         self.max_receive_count = max_receive_count or default_max_receive_count()
         self.visibility_timeout = visibility_timeout or default_visibility_timeout()
@@ -179,6 +187,11 @@ class LocalPlatform:
         self.proxies: dict[Service, TcpProxy] = {}
         self.procs: list[tuple[str, subprocess.Popen[bytes]]] = []
         self.db_password = secrets.token_urlsafe(16)
+        # The local edge (started last, when an assembly is given) and the value of its API key.
+        self.edge_assembly = edge_assembly
+        self.edge_port = free_port()
+        self.api_key = secrets.token_urlsafe(24)
+        self.edge_stage = ""
 
     # --- addresses -------------------------------------------------------------------------------------------
     @property
@@ -201,6 +214,13 @@ class LocalPlatform:
     def jwks_url(self) -> str:
         # moto in server mode serves each pool's JWKS under /<pool id>/.well-known/jwks.json
         return f"{self.moto_url}/{self.resources.user_pool_id}/.well-known/jwks.json"
+
+    @property
+    def edge_url(self) -> str:
+        """The API as clients reach it: the local edge, stage included (like the Edge stack's ApiUrl output)."""
+        if not self.edge_stage:
+            raise RuntimeError("the local edge is not running (no edge_assembly)")
+        return f"http://127.0.0.1:{self.edge_port}/{self.edge_stage}"
 
     def orders_dsn(self) -> str:
         return self.pg.dsn("orders", self.db_password, "orders")
@@ -247,6 +267,18 @@ class LocalPlatform:
         if self.start_workers:
             for svc in self.services:
                 self._spawn(f"{svc.value}-worker", [sys.executable, "-m", f"{svc.value}.worker"], self.env_for(svc))
+        if self.edge_assembly is not None:
+            self.start_edge(self.edge_assembly)
+
+    def start_edge(self, assembly: Path) -> None:
+        prefix = environments.load(LOCAL_ENVIRONMENT).stack_prefix
+        self.edge_stage = EdgeDefinition.from_assembly(assembly, prefix).stage  # also fails early on a bad template
+        argv = edge_argv(assembly=assembly, stack_prefix=prefix,
+                         port=self.edge_port, upstreams={s: self.url(s) for s in self.services},
+                         pool=CognitoPool(issuer=self.issuer, jwks_url=self.jwks_url))
+        self._spawn("edge", argv, {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(ROOT),
+                                   "PYTHONUNBUFFERED": "1", "LOCAL_EDGE_API_KEY": self.api_key})
+        self._wait_http(f"http://127.0.0.1:{self.edge_port}/ping", "local edge")
 
     def stop(self) -> None:
         # SIGTERM first so the workers finish the message in hand, as in Kubernetes; then SIGKILL stragglers.
@@ -485,7 +517,10 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"queue visibility timeout in seconds (default {default_visibility_timeout()})")
     parser.add_argument("--moto-port", type=int, default=5000)
     parser.add_argument("--verbose", action="store_true", help="service logs to this terminal instead of files")
+    parser.add_argument("--assembly", type=Path, default=None,
+                        help="cloud assembly whose Dev-Edge template the local edge enforces (default: synthesize dev)")
     args = parser.parse_args(argv)
+    assembly = args.assembly or synthesize(LOCAL_ENVIRONMENT)
     stop = False
 
     def on_signal(signum: int, frame: object) -> None:
@@ -495,13 +530,20 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     with LocalPlatform(max_receive_count=args.max_receive_count, visibility_timeout=args.visibility_timeout,
-                       moto_port=args.moto_port, verbose=args.verbose) as platform:
+                       moto_port=args.moto_port, verbose=args.verbose, edge_assembly=assembly) as platform:
         print(platform.describe(), flush=True)
-        print("Ctrl-C to stop", flush=True)
-        while not stop:
-            time.sleep(0.5)
-            platform.check_processes()
-        print("stopping", flush=True)
+        edge_env = f"EDGE_URL={platform.edge_url}\nAPI_KEY={platform.api_key}\n"
+        EDGE_ENV_FILE.parent.mkdir(exist_ok=True)
+        EDGE_ENV_FILE.write_text(edge_env)
+        try:
+            print(edge_env, end="", flush=True)
+            print("Ctrl-C to stop", flush=True)
+            while not stop:
+                time.sleep(0.5)
+                platform.check_processes()
+            print("stopping", flush=True)
+        finally:
+            EDGE_ENV_FILE.unlink(missing_ok=True)
     return 0
 
 
