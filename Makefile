@@ -30,6 +30,7 @@ endif
 .PHONY: cost cost-seed cost-all diagram
 .PHONY: diff bootstrap-policy lint-workflows
 .PHONY: compliance access-report
+.PHONY: smoke
 
 help:
 	@echo "make synth [ENV=dev|staging|prod]   synthesize one environment into cdk.out/ with cdk-nag"
@@ -41,7 +42,9 @@ help:
 	@echo "make bootstrap-policy [ENV=...]      CloudFormation execution policy for cdk bootstrap -> cdk.out/bootstrap-policy.json"
 	@echo "make lint-workflows                  actionlint over .github/workflows"
 	@echo "make bench-synth                    time cdk synth per environment against an empty app"
-	@echo "make local | e2e | bench-services   run the services locally (PostgreSQL + moto)"
+	@echo "make local | e2e | bench-services   run the services locally (PostgreSQL + moto) behind the local edge"
+	@echo "make smoke BASE_URL=... API_KEY=... SMOKE_SECRET=... [PAYMENT_TOPIC=...]  the workflows against a stage"
+	@echo "make smoke                          the same against a running make local (.local/edge.env)"
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt services/requirements.txt
 	python3 -m venv $(VENV)
@@ -86,6 +89,16 @@ local: setup
 
 e2e: setup
 	$(PY) -m tools.e2e
+
+# Python only (no CDK CLI): the deploy pipeline runs it right after each environment's deploy. The API key and the
+# secret's id reach the tool through the environment, not its command line.
+smoke: $(VENV)/.installed
+ifeq ($(BASE_URL),)
+	$(PY) -m tools.smoke --local
+else
+	BASE_URL="$(BASE_URL)" API_KEY="$(API_KEY)" SMOKE_SECRET="$(SMOKE_SECRET)" PAYMENT_TOPIC="$(PAYMENT_TOPIC)" \
+	  $(PY) -m tools.smoke
+endif
 
 bench-services: setup
 	$(PY) -m tools.bench_services

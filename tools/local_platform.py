@@ -51,6 +51,7 @@ SERVICES_DIR = ROOT / "services"
 REGION = "us-east-1"
 LOCAL_ENVIRONMENT = "dev"  # the local platform mirrors the dev environment's messaging settings
 EDGE_ENV_FILE = ROOT / ".local" / "edge.env"
+SMOKE_ENV_FILE = ROOT / ".local" / "smoke.env"
 FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
 
 
@@ -520,6 +521,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--assembly", type=Path, default=None,
                         help="cloud assembly whose Dev-Edge template the local edge enforces (default: synthesize dev)")
     args = parser.parse_args(argv)
+    from tools.smoke import provision_local
+
     assembly = args.assembly or synthesize(LOCAL_ENVIRONMENT)
     stop = False
 
@@ -535,6 +538,8 @@ def main(argv: list[str] | None = None) -> int:
         edge_env = f"EDGE_URL={platform.edge_url}\nAPI_KEY={platform.api_key}\n"
         EDGE_ENV_FILE.parent.mkdir(exist_ok=True)
         EDGE_ENV_FILE.write_text(edge_env)
+        # What `make smoke` needs besides the edge: the smoke accounts' secret and the payment topic (in moto).
+        SMOKE_ENV_FILE.write_text("".join(f"{k}={v}\n" for k, v in provision_local(platform).items()))
         try:
             print(edge_env, end="", flush=True)
             print("Ctrl-C to stop", flush=True)
@@ -544,6 +549,7 @@ def main(argv: list[str] | None = None) -> int:
             print("stopping", flush=True)
         finally:
             EDGE_ENV_FILE.unlink(missing_ok=True)
+            SMOKE_ENV_FILE.unlink(missing_ok=True)
     return 0
 
 
