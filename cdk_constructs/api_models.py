@@ -41,8 +41,8 @@ _KEPT = frozenset({
     "dependencies", "allOf", "anyOf", "oneOf", "not",
 })
 # Annotations only: dropping them changes what is documented, never what is accepted.
-_DROPPED = frozenset({"title", "default", "examples", "readOnly", "writeOnly", "deprecated", "$comment", "contentEncoding",
-                      "contentMediaType", "discriminator", "$schema", "$id"})
+_DROPPED = frozenset({"title", "default", "examples", "readOnly", "writeOnly", "deprecated", "$comment",
+                      "contentEncoding", "contentMediaType", "discriminator", "$schema", "$id"})
 _DRAFT4_FORMATS = frozenset({"date-time", "email", "hostname", "ipv4", "ipv6", "uri"})
 
 
