@@ -25,8 +25,6 @@ import argparse
 import json
 import os
 import sys
-import time
-import traceback
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -36,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 import boto3
 
 from config.topology import EVENT_TYPE_ATTRIBUTE
-from tools.workflows import WORKFLOWS, Account, Client, Stage, new_password
+from tools.workflows import WORKFLOWS, Account, Client, Stage, new_password, run_all
 
 if TYPE_CHECKING:
     from tools.local_platform import LocalPlatform
@@ -92,17 +90,7 @@ class DeployedStage(Stage):
 
 
 def run(stage: Stage) -> int:
-    failures = 0
-    client = Client(stage)
-    for name, workflow in WORKFLOWS.items():
-        started = time.monotonic()
-        try:
-            result = workflow(client)
-        except Exception:
-            failures += 1
-            print(f"FAIL {name} ({time.monotonic() - started:.1f}s)\n{traceback.format_exc()}", flush=True)
-        else:
-            print(f"PASS {name} ({time.monotonic() - started:.1f}s) {json.dumps(result)}", flush=True)
+    failures = run_all(Client(stage))
     print(f"smoke: {len(WORKFLOWS) - failures}/{len(WORKFLOWS)} workflows passed against {stage.base_url}", flush=True)
     return 1 if failures else 0
 

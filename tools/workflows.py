@@ -16,6 +16,7 @@ import contextlib
 import json
 import secrets
 import time
+import traceback
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -304,3 +305,19 @@ WORKFLOWS: dict[str, Callable[[Client], dict[str, Any]]] = {
     "user registration": user_registration,
     "product update": product_update,
 }
+
+
+def run_all(client: Client, on_failure: Callable[[str], None] = lambda name: None) -> int:
+    """Run every workflow, print PASS/FAIL with its time and result; the number of failures."""
+    failures = 0
+    for name, workflow in WORKFLOWS.items():
+        started = time.monotonic()
+        try:
+            result = workflow(client)
+        except Exception:
+            failures += 1
+            print(f"FAIL {name} ({time.monotonic() - started:.1f}s)\n{traceback.format_exc()}", flush=True)
+            on_failure(name)
+        else:
+            print(f"PASS {name} ({time.monotonic() - started:.1f}s) {json.dumps(result)}", flush=True)
+    return failures

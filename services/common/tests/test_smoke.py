@@ -20,6 +20,14 @@ def smoke_env(platform: LocalPlatform) -> dict[str, str]:
     return provision_local(platform)
 
 
+@pytest.fixture(scope="module")
+def prod_like(platform: LocalPlatform, smoke_env: dict[str, str]) -> DeployedStage:
+    """The deployed-stage code path without payments (prod's smoke role may not publish them)."""
+    secret = platform.client("secretsmanager").get_secret_value(SecretId=smoke_env["SMOKE_SECRET"])["SecretString"]
+    return DeployedStage(platform.edge_url, platform.api_key, accounts=SmokeAccounts.from_secret(secret),
+                         payment_topic_arn=None)
+
+
 def test_make_smoke_passes_against_the_local_edge(platform: LocalPlatform, smoke_env: dict[str, str]) -> None:
     # What `make smoke BASE_URL=... API_KEY=... SMOKE_SECRET=... PAYMENT_TOPIC=...` runs (checked below).
     env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(ROOT), **smoke_env,
@@ -44,20 +52,13 @@ def test_make_smoke_runs_the_tool_with_its_settings_in_the_environment() -> None
     assert "-m tools.smoke --local" in local.stdout
 
 
-def test_without_payments_the_order_is_cancelled_and_its_stock_released(
-        platform: LocalPlatform, smoke_env: dict[str, str]) -> None:
+def test_without_payments_the_order_is_cancelled_and_its_stock_released(prod_like: DeployedStage) -> None:
     """prod: the smoke role may not publish payments, so the reserved order is cancelled instead."""
-    secret = platform.client("secretsmanager").get_secret_value(SecretId=smoke_env["SMOKE_SECRET"])["SecretString"]
-    stage = DeployedStage(platform.edge_url, platform.api_key, accounts=SmokeAccounts.from_secret(secret),
-                          payment_topic_arn=None)
-    result = order_placement(Client(stage))
+    result = order_placement(Client(prod_like))
     assert result["status"] == "CANCELLED" and result["stock"]["reserved"] == 0, result
 
 
 def test_a_deployed_stage_cannot_confirm_sign_ups_so_the_new_user_waits_for_the_email(
-        platform: LocalPlatform, smoke_env: dict[str, str]) -> None:
-    secret = platform.client("secretsmanager").get_secret_value(SecretId=smoke_env["SMOKE_SECRET"])["SecretString"]
-    stage = DeployedStage(platform.edge_url, platform.api_key, accounts=SmokeAccounts.from_secret(secret),
-                          payment_topic_arn=None)
-    result = user_registration(Client(stage))
+        prod_like: DeployedStage) -> None:
+    result = user_registration(Client(prod_like))
     assert result["confirmed"] is False and result["user_id"], result
