@@ -72,7 +72,7 @@ class SmokeTestAccess(Construct):
             self, "AccountsFunction", runtime=lambda_.Runtime.PYTHON_3_14, handler="index.handler",
             code=lambda_.Code.from_inline(HANDLER.read_text()), role=function_role, log_group=log_group,
             timeout=cdk.Duration.seconds(60), memory_size=256,
-            description="Creates the smoke test's accounts with fresh passwords and stores them in their secret")
+            description="Custom resource handler: the smoke test's accounts, fresh passwords in their secret")
         why = ("It runs only inside CloudFormation deployments of this stack, to set two test accounts up; a "
                "failure fails the deployment, it needs no network beyond AWS APIs, and nothing else invokes it.")
         for finding in ("NIST.800.53.R5-LambdaConcurrency", "NIST.800.53.R5-LambdaDLQ",
