@@ -58,7 +58,8 @@ def _container_requests(c: dict[str, Any]) -> tuple[int, float, dict[str, int]]:
 def pod_requests(spec: dict[str, Any]) -> Requests:
     """Effective requests of a pod: the larger of the sum over app containers (plus restartable init containers,
     i.e. sidecars) and any single init container (the scheduler's rule, KEP-753)."""
-    cpu, mem, ext = 0, 0.0, {}
+    cpu, mem = 0, 0.0
+    ext: dict[str, int] = {}
     init_cpu, init_mem = 0, 0.0
     sidecar_cpu, sidecar_mem = 0, 0.0
     for c in spec.get("initContainers", []) or []:

@@ -43,7 +43,7 @@ from tools.preflight.kube import (
     untolerated,
 )
 from tools.preflight.model import CheckResult, Finding
-from tools.preflight.system_workloads import ADDONS, CHARTS, SELF_MANAGED_BOOTSTRAP, Component, SystemWorkload
+from tools.preflight.system_workloads import ADDONS, CHARTS, SELF_MANAGED_BOOTSTRAP, Component
 
 NAME = "scheduling"
 OS_MEMORY_OVERHEAD = 0.075
@@ -138,7 +138,8 @@ def node_groups(assembly: Assembly) -> tuple[list[NodeGroup], list[Finding]]:
         ami = str(p.get("AmiType", "AL2023_x86_64_STANDARD"))
         groups.append(NodeGroup(resource=r, name=name, instance_types=types,
                                 capacity=str(p.get("CapacityType", "ON_DEMAND")),
-                                min_size=int(scaling.get("MinSize", 1)), desired_size=int(scaling.get("DesiredSize", 1)),
+                                min_size=int(scaling.get("MinSize", 1)),
+                                desired_size=int(scaling.get("DesiredSize", 1)),
                                 max_size=int(scaling.get("MaxSize", 1)), labels=labels, taints=taints,
                                 arch="arm64" if "ARM" in ami.upper() else "amd64", zones=tuple(zones) or ("zone-a",)))
     return groups, findings
@@ -310,8 +311,8 @@ def system_workloads(assembly: Assembly) -> tuple[list[Workload], list[Finding]]
     for h in assembly.helm_releases:
         component = CHARTS.get(h.chart)
         if component is None:
-            findings.append(Finding(h.resource.name, f"chart {h.chart} has no entry in "
-                                                     "tools/preflight/system_workloads.py: its pods cannot be simulated"))
+            findings.append(Finding(h.resource.name, f"chart {h.chart} has no entry in tools/preflight/"
+                                                     "system_workloads.py: its pods cannot be simulated"))
             continue
         out += _system_pods(component, f"chart {h.chart}", h.values)
     return out, findings
