@@ -20,7 +20,7 @@ from tools.preflight.assembly import Assembly, Resource
 from tools.preflight.model import CheckResult, Finding
 
 NAME = "edge-auth"
-CLIENT_TOKEN_USE = "access"  # what tools/workflows.py sends; tests/preflight checks the two agree
+CLIENT_TOKEN_USE = "access"  # noqa: S105 - a token type (what tools/workflows.py sends), not a secret
 LOGIN_CLIENT_ENV = "COGNITO_CLIENT_ID"  # the app client the services sign users in with and verify tokens for
 SIGN_IN_SCOPE = "aws.cognito.signin.user.admin"
 SIGN_IN_FLOWS = frozenset({"ALLOW_USER_PASSWORD_AUTH", "ALLOW_USER_SRP_AUTH", "ALLOW_CUSTOM_AUTH",
@@ -78,7 +78,7 @@ def check(assembly: Assembly, config: EnvironmentConfig, token_use: str = CLIENT
     for m in methods:
         scopes = [assembly.literal(m.stack, s) for s in m.properties.get("AuthorizationScopes") or []]
         label = f"{m.name} [{method_label(m)}]"
-        if token_use == "id":
+        if token_use == "id":  # noqa: S105 - a token type, not a secret
             if scopes:
                 findings.append(Finding(label, "has AuthorizationScopes, so API Gateway demands an access token, "
                                                "but the clients send ID tokens"))
