@@ -249,7 +249,7 @@ class Assembly:
             if arg in pseudo:
                 return pseudo[arg]
             r = s.resources.get(arg)
-            prop = EXPLICIT_NAME.get(r.type) if r else None
+            prop = NAME_PROPERTY.get(r.type) if r and r.type in REF_IS_NAME else None
             return self.literal(stack, r.properties.get(prop)) if r and prop and prop in r.properties else None
         if fn == "Fn::Join" and isinstance(arg, list) and len(arg) == 2:
             parts = [self.literal(stack, p) for p in arg[1]]
@@ -296,8 +296,8 @@ class Assembly:
         return out
 
 
-# Property that holds a resource type's explicit physical name (what `Ref` returns when the property is set).
-EXPLICIT_NAME = {
+# Property that holds a resource type's physical name when the template sets it.
+NAME_PROPERTY = {
     "AWS::EKS::Cluster": "Name",
     "AWS::RDS::DBCluster": "DBClusterIdentifier",
     "AWS::RDS::DBInstance": "DBInstanceIdentifier",
@@ -311,14 +311,16 @@ EXPLICIT_NAME = {
     "AWS::IAM::Role": "RoleName",
     "AWS::IAM::ManagedPolicy": "ManagedPolicyName",
     "AWS::SecretsManager::Secret": "Name",
-    "AWS::ApiGateway::RestApi": "Name",
     "AWS::ElasticLoadBalancingV2::LoadBalancer": "Name",
     "AWS::ElasticLoadBalancingV2::TargetGroup": "Name",
     "AWS::KMS::Alias": "AliasName",
     "AWS::WAFv2::WebACL": "Name",
-    "AWS::Cognito::UserPool": "UserPoolName",
     "AWS::EKS::Nodegroup": "NodegroupName",
 }
+# Types whose `Ref` returns that name (for others `Ref` is an id or an ARN, known only at deploy time).
+REF_IS_NAME = frozenset({"AWS::EKS::Cluster", "AWS::RDS::DBCluster", "AWS::RDS::DBInstance", "AWS::Lambda::Function",
+                         "AWS::Logs::LogGroup", "AWS::S3::Bucket", "AWS::DynamoDB::Table",
+                         "AWS::DynamoDB::GlobalTable", "AWS::IAM::Role", "AWS::KMS::Alias"})
 
 
 def _environment(env: str) -> tuple[str, str]:
