@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 from pathlib import Path
 
 from config.environment import ConfigError
@@ -29,13 +30,14 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--assembly holds one environment: give at most one --env")
     envs: list[str | None] = list(args.env or ([None] if args.assembly else list(ENVIRONMENTS)))
     results = []
-    for env in envs:
-        try:
-            assembly, config = load_assembly(env, args.assembly)
-        except (ConfigError, AssemblyError) as err:
-            print(err, file=sys.stderr)
-            return 2
-        results += run(assembly, config, args.check)
+    with tempfile.TemporaryDirectory(prefix="preflight.") as workdir:
+        for env in envs:
+            try:
+                assembly, config = load_assembly(env, args.assembly, Path(workdir))
+            except (ConfigError, AssemblyError) as err:
+                print(err, file=sys.stderr)
+                return 2
+            results += run(assembly, config, args.check)
     for r in results:
         print(r.line())
     for r in results:

@@ -388,6 +388,43 @@ def _restore(node: Any, tokens: list[Any]) -> Any:
     return node
 
 
+def _is_intrinsic(node: Any) -> bool:
+    return isinstance(node, dict) and len(node) == 1 and (next(iter(node)) == "Ref"
+                                                          or next(iter(node)).startswith("Fn::"))
+
+
+def encode_json_with_tokens(value: Any) -> Any:
+    """The inverse of :func:`parse_json_with_tokens`: JSON text as CloudFormation carries it (a plain string, or a
+    ``Fn::Join`` when intrinsics are inside), the way aws-cdk-lib writes a manifest."""
+    tokens: list[Any] = []
+
+    def mark(node: Any) -> Any:
+        if _is_intrinsic(node):
+            (fn, arg), = node.items()
+            if fn == "Fn::Join" and arg[0] == "":
+                return "".join(p if isinstance(p, str) else mark(p) for p in arg[1])
+            tokens.append(node)
+            return f"{_OPEN}{len(tokens) - 1}{_CLOSE}"
+        if isinstance(node, dict):
+            return {k: mark(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [mark(v) for v in node]
+        return node
+
+    text = json.dumps(mark(value), separators=(",", ":"), ensure_ascii=False)
+    if not tokens:
+        return text
+    parts: list[Any] = []
+    rest = text
+    while _OPEN in rest:
+        before, _, after = rest.partition(_OPEN)
+        index, _, rest = after.partition(_CLOSE)
+        parts += [before, tokens[int(index)]] if before else [tokens[int(index)]]
+    if rest:
+        parts.append(rest)
+    return {"Fn::Join": ["", parts]}
+
+
 def render_tokens(node: Any, placeholder: str = "TOKEN") -> Any:
     """The manifest with every intrinsic replaced by ``placeholder`` text (for schema validation)."""
     if isinstance(node, dict):

@@ -3,6 +3,8 @@ reads an assembly that is already on disk."""
 
 from __future__ import annotations
 
+import json
+import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -34,7 +36,10 @@ CHECKS: dict[str, Check] = {
 
 
 def synthesize(config: EnvironmentConfig, outdir: Path) -> Path:
-    from stacks.platform import build_app  # aws-cdk-lib loads only when the suite synthesizes
+    # Construct paths in the template metadata, as `cdk synth` writes them, so findings can name them. The CDK app
+    # reads this from its environment, and its Node process starts with aws-cdk-lib's first import just below.
+    os.environ.setdefault("CDK_CONTEXT_JSON", json.dumps({"aws:cdk:enable-path-metadata": True}))
+    from stacks.platform import build_app
 
     app, _ = build_app(config, outdir=str(outdir), nag=False)
     app.synth()
@@ -51,7 +56,8 @@ def environment_of(assembly: Assembly) -> EnvironmentConfig:
                         f"environment of config/environments.py")
 
 
-def load_assembly(env: str | None, directory: Path | None) -> tuple[Assembly, EnvironmentConfig]:
+def load_assembly(env: str | None, directory: Path | None, workdir: Path) -> tuple[Assembly, EnvironmentConfig]:
+    """Read ``directory``, or synthesize ``env`` into a fresh folder under ``workdir``."""
     if directory is not None:
         assembly = Assembly(directory)
         config = environment_of(assembly)
@@ -59,7 +65,7 @@ def load_assembly(env: str | None, directory: Path | None) -> tuple[Assembly, En
             raise AssemblyError(f"{directory} holds {config.name}'s stacks, not {env}'s")
         return assembly, config
     config = load(env)
-    outdir = Path(tempfile.mkdtemp(prefix=f"preflight.{config.name}."))
+    outdir = Path(tempfile.mkdtemp(prefix=f"{config.name}.", dir=workdir))
     return Assembly(synthesize(config, outdir)), config
 
 

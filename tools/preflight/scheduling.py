@@ -93,6 +93,10 @@ class NodeGroup:
     arch: str
     zones: tuple[str, ...]
 
+    @property
+    def key(self) -> str:
+        return f"{self.resource.stack}/{self.resource.logical_id}"
+
 
 @dataclass
 class Node:
@@ -133,8 +137,10 @@ def node_groups(assembly: Assembly) -> tuple[list[NodeGroup], list[Finding]]:
             zone = assembly.literal(subnet.stack, subnet.properties.get("AvailabilityZone")) if subnet else None
             if zone and zone not in zones:
                 zones.append(zone)
-        # The node group's name is generated unless set; its construct id reads better in figures than a token.
-        name = assembly.literal(r.stack, p.get("NodegroupName")) or r.path.rstrip("/").split("/")[-2]
+        # The node group's name is generated unless set: its construct id reads better in figures than a token.
+        has_path = "aws:cdk:path" in r.attributes.get("Metadata", {})
+        name = assembly.literal(r.stack, p.get("NodegroupName")) or (r.path.split("/")[-2] if has_path
+                                                                      else r.logical_id)
         ami = str(p.get("AmiType", "AL2023_x86_64_STANDARD"))
         groups.append(NodeGroup(resource=r, name=name, instance_types=types,
                                 capacity=str(p.get("CapacityType", "ON_DEMAND")),
@@ -160,10 +166,10 @@ def build_nodes(groups: list[NodeGroup], sizes: dict[str, int], pick: dict[str, 
                 pod_eni_enabled: bool) -> list[Node]:
     nodes: list[Node] = []
     for g in groups:
-        t = pick[g.name]
+        t = pick[g.key]
         a = allocatable(t)
         branch_enis = t.branch_enis if (t.trunk_eni and pod_eni_enabled) else 0
-        for i in range(sizes[g.name]):
+        for i in range(sizes[g.key]):
             hostname = f"{g.name}-{i + 1}"
             zone = g.zones[i % len(g.zones)]
             nodes.append(Node(name=hostname, group=g, type=t, labels=_node_labels(g, t, zone, hostname, region),
@@ -492,14 +498,15 @@ def check(assembly: Assembly, config: EnvironmentConfig) -> CheckResult:
     findings += f
     workloads = system + apps
     region = next(iter(assembly.stacks.values())).region
+    unknown = []
     for g in groups:
         for t in g.instance_types:
             try:
                 instance_type(t)
             except KeyError as err:
-                findings.append(Finding(g.resource.name, str(err.args[0])))
-    if any(f.message.startswith("instance type") for f in findings):
-        return CheckResult(NAME, config.name, "instance types missing from the table", findings)
+                unknown.append(Finding(g.resource.name, str(err.args[0])))
+    if unknown:
+        return CheckResult(NAME, config.name, "instance types missing from the table", unknown)
     if not groups:
         return CheckResult(NAME, config.name, "no node groups", [Finding("assembly", "no AWS::EKS::Nodegroup")])
 
@@ -518,11 +525,11 @@ def check(assembly: Assembly, config: EnvironmentConfig) -> CheckResult:
 
     pod_eni = _pod_eni_enabled(assembly)
     on_demand = [g for g in groups if g.capacity == "ON_DEMAND"]
-    baseline = simulate("baseline", build_nodes(on_demand, {g.name: g.min_size for g in on_demand},
-                                                {g.name: instance_type(g.instance_types[0]) for g in on_demand},
+    baseline = simulate("baseline", build_nodes(on_demand, {g.key: g.min_size for g in on_demand},
+                                                {g.key: instance_type(g.instance_types[0]) for g in on_demand},
                                                 region, pod_eni), workloads, at_max=False)
-    sizes = {g.name: (g.max_size if autoscaler else g.desired_size) for g in groups}
-    ceiling = simulate("ceiling", build_nodes(groups, sizes, {g.name: _smallest(g.instance_types) for g in groups},
+    sizes = {g.key: (g.max_size if autoscaler else g.desired_size) for g in groups}
+    ceiling = simulate("ceiling", build_nodes(groups, sizes, {g.key: _smallest(g.instance_types) for g in groups},
                                               region, pod_eni), workloads, at_max=True)
     if not baseline.nodes:
         findings.append(Finding("node groups", "no ON_DEMAND node group has a minimum size above 0: losing Spot "

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -240,8 +241,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--env", help="environment (default: dev, or the one --assembly holds)")
     parser.add_argument("--assembly", type=Path, help="read this cloud assembly instead of synthesizing")
     args = parser.parse_args(argv)
-    assembly, config = load_assembly(args.env or (None if args.assembly else "dev"), args.assembly)
-    result = check(assembly, config)
+    with tempfile.TemporaryDirectory(prefix="preflight.") as workdir:
+        assembly, config = load_assembly(args.env or (None if args.assembly else "dev"), args.assembly,
+                                         Path(workdir))
+        result = check(assembly, config)
     print("\n".join(result.details))
     print(result.line())
     for f in result.findings:

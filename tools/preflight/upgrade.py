@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 from pathlib import Path
 
 import kubernetes_validate
@@ -87,8 +88,9 @@ def main(argv: list[str] | None = None) -> int:
     envs: list[str | None] = list(args.env or ([None] if args.assembly else list(ENVIRONMENTS)))
     failed = False
     for env in envs:
-        assembly, config = load_assembly(env, args.assembly)
-        result = check(assembly, config.name, config.cluster.kubernetes_version, args.k8s, pins)
+        with tempfile.TemporaryDirectory(prefix="preflight.") as workdir:
+            assembly, config = load_assembly(env, args.assembly, Path(workdir))
+            result = check(assembly, config.name, config.cluster.kubernetes_version, args.k8s, pins)
         print(result.line())
         for d in result.details:
             print(f"    {d}")
