@@ -104,7 +104,8 @@ MOBY = [
     ('a(b)c/def', 'a(b)c/def', True),
     ('a(b)c/def', 'a(b)c/xyz', False),
     ('a.|)$(}+{bc', 'a.|)$(}+{bc', True),
-    ('dist/proxy.py-2.4.0rc3.dev36+g08acad9-py3-none-any.whl', 'dist/proxy.py-2.4.0rc3.dev36+g08acad9-py3-none-any.whl', True),
+    ('dist/proxy.py-2.4.0rc3.dev36+g08acad9-py3-none-any.whl',
+     'dist/proxy.py-2.4.0rc3.dev36+g08acad9-py3-none-any.whl', True),
     ('dist/*.whl', 'dist/proxy.py-2.4.0rc3.dev36+g08acad9-py3-none-any.whl', True),
     ('a\\*b', 'a*b', True),
 ]
@@ -140,7 +141,7 @@ def test_ignore_file_syntax_comments_bom_spaces_and_leading_slash() -> None:
 def test_bad_patterns_are_refused_like_docker() -> None:
     with pytest.raises(ValueError, match="illegal exclusion"):
         DockerIgnore(["!"])
-    with pytest.raises(ValueError, match="bad .dockerignore pattern"):
+    with pytest.raises(ValueError, match=r"bad \.dockerignore pattern"):
         DockerIgnore(["a["])
 
 

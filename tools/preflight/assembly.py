@@ -44,8 +44,9 @@ class Resource:
 
     @property
     def name(self) -> str:
-        """How findings name the resource: stack, logical id and construct path."""
-        return f"{self.stack}/{self.logical_id} ({self.path})"
+        """How findings name the resource: stack, logical id and construct path (when the template records it)."""
+        path = self.attributes.get("Metadata", {}).get("aws:cdk:path")
+        return f"{self.stack}/{self.logical_id}" + (f" ({path})" if path else "")
 
     @property
     def deletion_policy(self) -> str:

@@ -28,13 +28,17 @@ SIGN_IN_FLOWS = frozenset({"ALLOW_USER_PASSWORD_AUTH", "ALLOW_USER_SRP_AUTH", "A
                            "ADMIN_NO_SRP_AUTH", "CUSTOM_AUTH_FLOW_ONLY"})
 
 
-def method_label(method: Resource) -> str:
-    """`GET /orders/{orderId}` from the construct path `.../RestApi/Default/orders/{orderId}/GET/Resource`."""
-    parts = method.path.split("/")
-    if "Default" in parts and len(parts) >= 3:
-        i = parts.index("Default")
-        return f"{parts[-2]} /" + "/".join(parts[i + 1:-2])
-    return method.logical_id
+def method_label(assembly: Assembly, method: Resource) -> str:
+    """`GET /orders/{orderId}`: the HTTP method and the path its `AWS::ApiGateway::Resource` chain spells."""
+    parts: list[str] = []
+    target = assembly.target(method.stack, method.properties.get("ResourceId"))
+    while target is not None:
+        r = assembly.resource(target.stack, target.logical_id)
+        if r is None or r.type != "AWS::ApiGateway::Resource":
+            break  # the API's root resource
+        parts.insert(0, str(r.properties.get("PathPart", "?")))
+        target = assembly.target(r.stack, r.properties.get("ParentId"))
+    return f"{method.properties.get('HttpMethod', '?')} /" + "/".join(parts)
 
 
 def login_clients(assembly: Assembly) -> list[Resource]:
@@ -77,7 +81,7 @@ def check(assembly: Assembly, config: EnvironmentConfig, token_use: str = CLIENT
                                             "tokens the clients hold cannot be told"))
     for m in methods:
         scopes = [assembly.literal(m.stack, s) for s in m.properties.get("AuthorizationScopes") or []]
-        label = f"{m.name} [{method_label(m)}]"
+        label = f"{m.name} [{method_label(assembly, m)}]"
         if token_use == "id":  # noqa: S105 - a token type, not a secret
             if scopes:
                 findings.append(Finding(label, "has AuthorizationScopes, so API Gateway demands an access token, "
