@@ -28,6 +28,7 @@ PINS = {
         AddonPin("coredns", "v1.12.3-eksbuild.1", True),
         AddonPin("eks-pod-identity-agent", "v1.3.9-eksbuild.3", False),
         AddonPin("amazon-cloudwatch-observability", "v4.5.0-eksbuild.1", False),
+        AddonPin("metrics-server", "v0.8.0-eksbuild.2", False),
     )},
 }
 
@@ -40,7 +41,7 @@ def pinned(wb: Workbench) -> Workbench:
             "AddonName": name, "ClusterName": {"Ref": cluster}}})
     for body in wb.resources("Cluster", "AWS::EKS::Addon").values():
         p: dict[str, Any] = body["Properties"]
-        pin = PINS["1.34"][p["AddonName"]]
+        pin = PINS["1.34"].get(p["AddonName"], AddonPin(p["AddonName"], "v1.0.0-eksbuild.1", False))
         p["AddonVersion"] = pin.version
         if pin.replaces_self_managed:
             p["ResolveConflicts"] = "OVERWRITE"
@@ -54,16 +55,26 @@ def addon(wb: Workbench, name: str) -> dict[str, Any]:
                 if b["Properties"]["AddonName"] == name)
 
 
+def table(wb: Workbench) -> dict[str, dict[str, AddonPin]]:
+    """The fixture pins, plus one for any add-on the app gained since (so the repaired cluster stays repaired)."""
+    pins = dict(PINS["1.34"])
+    for body in wb.resources("Cluster", "AWS::EKS::Addon").values():
+        name = body["Properties"]["AddonName"]
+        pins.setdefault(name, AddonPin(name, body["Properties"]["AddonVersion"], False))
+    return {"1.34": pins}
+
+
 def test_pinned_cluster_passes(bench: Callable[[str], Workbench]) -> None:
     wb = pinned(bench("dev"))
-    result = addons.check(wb.assembly(), wb.config, PINS)
+    result = addons.check(wb.assembly(), wb.config, table(wb))
     assert result.ok, result.findings
 
 
 def test_addon_without_version_fails(bench: Callable[[str], Workbench]) -> None:
     wb = pinned(bench("dev"))
+    pins = table(wb)
     del addon(wb, "vpc-cni")["Properties"]["AddonVersion"]
-    result = addons.check(wb.assembly(), wb.config, PINS)
+    result = addons.check(wb.assembly(), wb.config, pins)
     assert len(result.findings) == 1
     assert result.findings[0].resource.startswith("Dev-Cluster/PlatformVpcCniAddon")
     assert "no AddonVersion" in result.findings[0].message and "v1.20.4-eksbuild.2" in result.findings[0].message
@@ -71,15 +82,16 @@ def test_addon_without_version_fails(bench: Callable[[str], Workbench]) -> None:
 
 def test_addon_off_its_pin_fails(bench: Callable[[str], Workbench]) -> None:
     wb = pinned(bench("dev"))
+    pins = table(wb)
     addon(wb, "coredns")["Properties"]["AddonVersion"] = "v1.11.4-eksbuild.2"
-    [finding] = addons.check(wb.assembly(), wb.config, PINS).findings
+    [finding] = addons.check(wb.assembly(), wb.config, pins).findings
     assert "coredns is v1.11.4-eksbuild.2, the pin for Kubernetes 1.34 is v1.12.3-eksbuild.1" in finding.message
 
 
 def test_addon_over_self_managed_without_overwrite_fails(bench: Callable[[str], Workbench]) -> None:
     wb = pinned(bench("dev"))
     del addon(wb, "vpc-cni")["Properties"]["ResolveConflicts"]
-    [finding] = addons.check(wb.assembly(), wb.config, PINS).findings
+    [finding] = addons.check(wb.assembly(), wb.config, table(wb)).findings
     assert finding.resource.startswith("Dev-Cluster/PlatformVpcCniAddon")
     assert "ResolveConflicts unset, not OVERWRITE" in finding.message
 
@@ -87,7 +99,7 @@ def test_addon_over_self_managed_without_overwrite_fails(bench: Callable[[str], 
 def test_self_managed_component_left_unmanaged_fails(bench: Callable[[str], Workbench]) -> None:
     wb = pinned(bench("dev"))
     del wb.template("Cluster")["Resources"]["Addonkubeproxy"]
-    [finding] = addons.check(wb.assembly(), wb.config, PINS).findings
+    [finding] = addons.check(wb.assembly(), wb.config, table(wb)).findings
     assert finding.resource.startswith("Dev-Cluster/PlatformCluster")
     assert "kube-proxy stays self-managed" in finding.message
 
@@ -96,14 +108,14 @@ def test_node_group_without_version_fails(bench: Callable[[str], Workbench]) -> 
     wb = pinned(bench("dev"))
     group = next(iter(wb.resources("Cluster", "AWS::EKS::Nodegroup").values()))
     del group["Properties"]["Version"]
-    [finding] = addons.check(wb.assembly(), wb.config, PINS).findings
+    [finding] = addons.check(wb.assembly(), wb.config, table(wb)).findings
     assert "node group has no Version" in finding.message
 
 
 def test_addon_without_a_pin_for_the_version_fails(bench: Callable[[str], Workbench]) -> None:
     wb = pinned(bench("dev"))
-    table = {"1.34": {k: v for k, v in PINS["1.34"].items() if k != "eks-pod-identity-agent"}}
-    [finding] = addons.check(wb.assembly(), wb.config, table).findings
+    pins = {"1.34": {k: v for k, v in table(wb)["1.34"].items() if k != "eks-pod-identity-agent"}}
+    [finding] = addons.check(wb.assembly(), wb.config, pins).findings
     assert "no pin for Kubernetes 1.34" in finding.message
 
 

@@ -17,12 +17,15 @@ FLOWS = {"DnsUdp": ("udp", 53), "DnsTcp": ("tcp", 53), "Otlp": ("tcp", telemetry
 def reachable(wb: Workbench, prestop: int = 35, grace: int = 60) -> Workbench:
     """Dev repaired: the cluster security group admits DNS and telemetry from the orders pods' group, namespaces
     inject readiness gates, API containers sleep in preStop."""
-    services = wb.resources("Services", "AWS::EC2::SecurityGroupIngress")
-    kubelet = services["OrdersPodsFromKubelet"]["Properties"]  # orders group <- cluster group
+    sgp = next(o for o in wb.objects("Services") if o["kind"] == "SecurityGroupPolicy")
+    [orders_group] = sgp["spec"]["securityGroups"]["groupIds"]  # as the Services stack references it
+    cluster = next(iter(wb.resources("Cluster", "AWS::EKS::Cluster")))
+    wb.template("Cluster").setdefault("Outputs", {})["ClusterGroup"] = {
+        "Value": {"Fn::GetAtt": [cluster, "ClusterSecurityGroupId"]}, "Export": {"Name": "Test:ClusterGroup"}}
     for name, (proto, port) in FLOWS.items():
         wb.add("Services", f"ClusterFromOrders{name}", {"Type": "AWS::EC2::SecurityGroupIngress", "Properties": {
-            "IpProtocol": proto, "FromPort": port, "ToPort": port, "GroupId": kubelet["SourceSecurityGroupId"],
-            "SourceSecurityGroupId": kubelet["GroupId"]}})
+            "IpProtocol": proto, "FromPort": port, "ToPort": port, "GroupId": {"Fn::ImportValue": "Test:ClusterGroup"},
+            "SourceSecurityGroupId": orders_group}})
     wb.edit_objects("Services", "Namespace", lambda n: n["metadata"]["labels"].update(
         {reachability.READINESS_GATE_LABEL: "enabled"}))
 

@@ -150,16 +150,17 @@ def test_minimum_replicas_that_do_not_fit_the_on_demand_baseline_fail(bench: Cal
     baseline = next(b for b in wb.resources("Cluster", "AWS::EKS::Nodegroup").values()
                     if b["Properties"]["CapacityType"] == "ON_DEMAND")
     baseline["Properties"]["ScalingConfig"]["MinSize"] = 1
+    baseline["Properties"]["InstanceTypes"] = ["m7g.medium"]
     findings = scheduling.check(wb.assembly(), wb.config).findings
     assert findings
-    assert all("minimum replicas do not fit the on-demand baseline (1xm7g.2xlarge)" in f.message for f in findings)
+    assert all("minimum replicas do not fit the on-demand baseline (1xm7g.medium)" in f.message for f in findings)
     assert any(f.resource == "Prod-Services/UsersServiceWorkloadsD15A0316: Deployment users/users-worker"
                for f in findings)
 
 
 def test_maximum_replicas_above_the_node_ceiling_fail(bench: Callable[[str], Workbench]) -> None:
     wb = sized(bench("prod"))
-    wb.edit_objects("Services", "HorizontalPodAutoscaler", lambda h: h["spec"].update(maxReplicas=50))
+    wb.edit_objects("Services", "HorizontalPodAutoscaler", lambda h: h["spec"].update(maxReplicas=500))
     findings = scheduling.check(wb.assembly(), wb.config).findings
     assert findings and all("maximum replicas exceed the node ceiling" in f.message for f in findings)
 

@@ -10,6 +10,8 @@ import pytest
 from tests.preflight.workbench import Workbench
 from tools.preflight import teardown
 
+PARTS = ("Network", "Cluster", "Data", "Messaging", "Edge", "Observability", "Services", "Delivery")
+
 
 def log_group(name: Any) -> dict[str, Any]:
     return {"Type": "AWS::Logs::LogGroup", "Properties": {"LogGroupName": name, "RetentionInDays": 14},
@@ -19,20 +21,24 @@ def log_group(name: Any) -> dict[str, Any]:
 def clean(wb: Workbench) -> Workbench:
     """Dev as it should tear down: nothing retained, every service-created log group pre-created, the bucket
     emptied on delete, the kubectl handlers behind a security group CloudFormation owns."""
-    for part in ("Network", "Cluster", "Data", "Messaging", "Edge", "Observability", "Services", "Delivery"):
+    for part in PARTS:
         for body in wb.template(part)["Resources"].values():
             if body.get("DeletionPolicy") in ("Retain", "RetainExceptOnCreate", "Snapshot"):
                 body["DeletionPolicy"] = body["UpdateReplacePolicy"] = "Delete"
-    handler = next(iter(wb.resources("Network", "AWS::Lambda::Function")))
-    wb.add("Network", "HandlerLogs", log_group({"Fn::Join": ["", ["/aws/lambda/", {"Ref": handler}]]}))
-    rotation = next(iter(wb.resources("Data", "AWS::Serverless::Application").values()))
-    wb.add("Data", "RotationLogs", log_group(f"/aws/lambda/{rotation['Properties']['Parameters']['functionName']}"))
-    api = next(iter(wb.resources("Edge", "AWS::ApiGateway::RestApi")))
-    wb.add("Edge", "ExecutionLogs", log_group({"Fn::Join": ["", ["API-Gateway-Execution-Logs_", {"Ref": api},
-                                                                "/v1"]]}))
-    bucket = next(iter(wb.resources("Edge", "AWS::S3::Bucket")))
-    wb.add("Edge", "BucketAutoDelete", {"Type": "Custom::S3AutoDeleteObjects", "Properties": {
-        "ServiceToken": "arn", "BucketName": {"Ref": bucket}}})
+    for part in PARTS:
+        for lid, body in list(wb.template(part)["Resources"].items()):
+            p = body.get("Properties", {})
+            if body["Type"] == "AWS::Lambda::Function" and "LogGroup" not in p.get("LoggingConfig", {}):
+                wb.add(part, f"{lid}Logs", log_group({"Fn::Join": ["", ["/aws/lambda/", {"Ref": lid}]]}))
+            elif body["Type"] == "AWS::Serverless::Application" and "functionName" in p.get("Parameters", {}):
+                wb.add(part, f"{lid}Logs", log_group({"Fn::Join": ["", ["/aws/lambda/",
+                                                                        p["Parameters"]["functionName"]]]}))
+            elif body["Type"] == "AWS::ApiGateway::Stage":
+                wb.add(part, f"{lid}Logs", log_group({"Fn::Join": ["", [
+                    "API-Gateway-Execution-Logs_", p["RestApiId"], "/", p["StageName"]]]}))
+            elif body["Type"] == "AWS::S3::Bucket":
+                wb.add(part, f"{lid}AutoDelete", {"Type": "Custom::S3AutoDeleteObjects", "Properties": {
+                    "ServiceToken": "arn", "BucketName": {"Ref": lid}}})
     vpc = next(iter(wb.resources("Cluster", "AWS::EKS::Cluster").values()))["Properties"]["ResourcesVpcConfig"]
     wb.add("Cluster", "KubectlSecurityGroup", {"Type": "AWS::EC2::SecurityGroup", "Properties": {
         "GroupDescription": "kubectl handler", "VpcId": vpc["SubnetIds"][0]}})
@@ -65,14 +71,16 @@ def test_retained_log_group_in_dev_fails(bench: Callable[[str], Workbench]) -> N
 
 def test_log_group_a_service_creates_fails(bench: Callable[[str], Workbench]) -> None:
     wb = clean(bench("dev"))
-    del wb.template("Edge")["Resources"]["ExecutionLogs"]
+    stage = next(iter(wb.resources("Edge", "AWS::ApiGateway::Stage")))
+    del wb.template("Edge")["Resources"][f"{stage}Logs"]
     [finding] = teardown.check(wb.assembly(), wb.config).findings
     assert finding.resource.startswith("Dev-Edge: log group API-Gateway-Execution-Logs_{Dev-Edge/ApiRestApi")
     assert "API Gateway execution logging" in finding.message
 
 
 @pytest.mark.parametrize(("edit", "expected"), [
-    (lambda wb: wb.template("Edge")["Resources"].pop("BucketAutoDelete"), "bucket that is not empty"),
+    (lambda wb: [wb.template("Edge")["Resources"].pop(f"{b}AutoDelete")
+                 for b in wb.resources("Edge", "AWS::S3::Bucket")], "bucket that is not empty"),
     (lambda wb: next(iter(wb.resources("Data", "AWS::RDS::DBCluster").values()))["Properties"].update(
         DeletionProtection=True), "DeletionProtection is on"),
     (lambda wb: [b["Properties"]["VpcConfig"].update(SecurityGroupIds=[{"Fn::GetAtt": [
