@@ -4,8 +4,9 @@ Nodes come from the ``AWS::EKS::Nodegroup`` resources (instance types, capacity 
 taints, subnets); each node's allocatable resources follow the EKS AL2023 AMI (awslabs/amazon-eks-ami
 ``nodeadm/internal/kubelet/config.go``: kube-reserved CPU of 6% of the first core, 1% of the second, 0.5% of cores 3-4
 and 0.25% above; kube-reserved memory of 255Mi + 11Mi per pod of max pods; ``evictionHard memory.available<100Mi``)
-from the figures in ``config/instance_types.py``, after the memory the OS and hypervisor keep (7.5%, Karpenter's
-``vmMemoryOverheadPercent`` default, since a node's memory capacity is below its nominal size).
+from the figures in ``config/instance_types.py``, after the memory the OS and hypervisor keep: a node's memory
+capacity is below its nominal size, by 7.5% in Karpenter's heuristic (``vmMemoryOverheadPercent`` default, see
+aws/karpenter-provider-aws#5161), which this simulation uses too (:data:`OS_MEMORY_OVERHEAD`).
 
 Pods: the app's Deployments (at their HPA's minimum and maximum) and DaemonSets from the assembly, and the add-ons'
 and charts' pods from ``system_workloads.py``. Placement honours nodeSelector, required node affinity, taints and
