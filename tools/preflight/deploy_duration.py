@@ -76,7 +76,10 @@ def stack_minutes(assembly: Assembly, stack: str) -> tuple[float, list[str]]:
 
 
 def deploy_role(assembly: Assembly) -> Resource | None:
+    # Only the Delivery stack's role deploys; other roles GitHub may assume (the Edge stack's smoke test role) do not.
     for r in assembly.resources("AWS::IAM::Role"):
+        if not r.stack.endswith("-Delivery"):
+            continue
         doc = r.properties.get("AssumeRolePolicyDocument", {})
         for s in doc.get("Statement", []):
             if s.get("Action") == "sts:AssumeRoleWithWebIdentity" and GITHUB_OIDC in str(s.get("Condition", {})):
