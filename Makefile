@@ -17,7 +17,7 @@ APT_PACKAGES := postgresql graphviz
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # Check the environment's config when the Makefile is read: a bad ENV or value stops make with one line.
-ifneq ($(filter synth bench-synth diff bootstrap-policy cost diagram compliance access-report redrive,$(MAKECMDGOALS)),)
+ifneq ($(filter synth bench-synth diff bootstrap-policy cost diagram compliance access-report teardown-plan redrive,$(MAKECMDGOALS)),)
 ifneq ($(ENV),seed-literal)
 CONFIG_ERROR := $(shell python3 -m config $(ENV) 2>&1 >/dev/null)
 ifneq ($(CONFIG_ERROR),)
@@ -30,6 +30,8 @@ endif
 .PHONY: cost cost-seed cost-all diagram
 .PHONY: diff bootstrap-policy lint-workflows
 .PHONY: compliance access-report
+.PHONY: preflight upgrade-check teardown-plan
+.PHONY: smoke
 .PHONY: redrive chaos
 
 help:
@@ -41,8 +43,13 @@ help:
 	@echo "make diff BASE=<git ref> [ENV=...]   offline cdk diff of BASE against the working tree -> cdk.out/diff.md"
 	@echo "make bootstrap-policy [ENV=...]      CloudFormation execution policy for cdk bootstrap -> cdk.out/bootstrap-policy.json"
 	@echo "make lint-workflows                  actionlint over .github/workflows"
+	@echo "make preflight                       deploy-readiness checks of every environment's assembly (docs/deploying.md)"
+	@echo "make upgrade-check K8S=<next>        manifests against the next Kubernetes version, add-on versions to move"
+	@echo "make teardown-plan [ENV=dev]         what cdk destroy deletes, in which order, and what it leaves behind"
 	@echo "make bench-synth                    time cdk synth per environment against an empty app"
-	@echo "make local | e2e | bench-services   run the services locally (PostgreSQL + moto)"
+	@echo "make local | e2e | bench-services   run the services locally (PostgreSQL + moto) behind the local edge"
+	@echo "make smoke BASE_URL=... API_KEY=... SMOKE_SECRET=... [PAYMENT_TOPIC=...]  the workflows against a stage"
+	@echo "make smoke                          the same against a running make local (.local/edge.env)"
 	@echo "make redrive QUEUE=<queue> [DRY_RUN=1] [RATE=n/s] [ENV=...|ENDPOINT=http://127.0.0.1:5000]  replay a DLQ"
 	@echo "make chaos [SEED=n] [DURATION=s] [ORDERS=n]  the local platform under load, kills, outages and poison"
 
@@ -90,6 +97,16 @@ local: setup
 e2e: setup
 	$(PY) -m tools.e2e
 
+# Python only (no CDK CLI): the deploy pipeline runs it right after each environment's deploy. The API key and the
+# secret's id reach the tool through the environment, not its command line.
+smoke: $(VENV)/.installed
+ifeq ($(BASE_URL),)
+	$(PY) -m tools.smoke --local
+else
+	BASE_URL="$(BASE_URL)" API_KEY="$(API_KEY)" SMOKE_SECRET="$(SMOKE_SECRET)" PAYMENT_TOPIC="$(PAYMENT_TOPIC)" \
+	  $(PY) -m tools.smoke
+endif
+
 bench-services: setup
 	$(PY) -m tools.bench_services
 
@@ -132,6 +149,17 @@ clean:
 # Per environment and nag pack: Markdown, CSV and JSON under cdk.out/compliance/ (ENV limits it to one environment).
 compliance: setup
 	$(PY) -m tools.compliance_report $(if $(filter command line,$(origin ENV)),$(ENV),)
+
+# Deploy-readiness checks over the synthesized assembly of every environment (tools/preflight, docs/deploying.md).
+preflight: setup
+	$(PY) -m tools.preflight
+
+upgrade-check: setup
+	@test -n "$(K8S)" || { echo "usage: make upgrade-check K8S=<next Kubernetes version, e.g. 1.35>" >&2; exit 2; }
+	$(PY) -m tools.preflight.upgrade --k8s $(K8S)
+
+teardown-plan: setup
+	$(PY) -m tools.preflight.teardown --env $(ENV)
 
 # Which actions each role of the app may perform on which resources: cdk.out/access/$(ENV).md and .json.
 access-report: setup

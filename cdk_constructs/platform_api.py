@@ -1,7 +1,25 @@
-"""The public REST API: every route of config.topology.ROUTES, through a VPC Link to the services' NLB listeners."""
+"""The public REST API: every route of config.topology.ROUTES, through a VPC Link to the services' NLB listeners.
+
+Authorization: protected methods carry the Cognito authorizer *and* authorization scopes. Without scopes, API
+Gateway's Cognito authorizer treats the token as an ID token; with scopes it treats it as an access token and lets
+the call through if any method scope is in the token's ``scope`` claim, else 401 (API Gateway developer guide,
+"Integrate a REST API with an Amazon Cognito user pool",
+https://docs.aws.amazon.com/apigateway/latest/developerguide/apigateway-enable-cognito-user-pool.html). The
+clients send the access token the users service hands out (USER_PASSWORD_AUTH); Cognito puts exactly
+``aws.cognito.signin.user.admin`` in the ``scope`` of access tokens from its user-pool API sign-in (Cognito developer
+guide, "Understanding the access token",
+https://docs.aws.amazon.com/cognito/latest/developerguide/amazon-cognito-user-pools-using-the-access-token.html), so
+that is the method scope. Client-credentials tokens of the services carry only resource-server scopes
+(``products/read``) and are refused at the edge; ID tokens are refused too.
+
+API Gateway's own errors (bad body, missing parameters, unknown route, API key, authorizer, throttling, quota,
+integration timeouts) are gateway responses with a JSON body ``{"error": <code>, "message": ..., "request_id": ...}``
+like the services' errors; the bad-body one adds ``details`` with ``$context.error.validationErrorString``.
+"""
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -12,14 +30,45 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from cdk_constructs.api_models import MODELS
+from cdk_constructs.api_models import as_cdk_json_schema, edge_model, required_headers
 from cdk_constructs.internal_load_balancer import InternalLoadBalancer
 from cdk_constructs.retention import removal_policy, retention_days
 from config.environment import ApiConfig, RemovalMode
-from config.topology import LISTENER_PORTS, ROUTES, Access
+from config.topology import LISTENER_PORTS, ROUTES, Access, Route
 from policies.nag import acknowledge
 
 STAGE_NAME = "v1"
+# The one scope every Cognito access token from a user sign-in carries (see the module docstring).
+USER_SIGN_IN_SCOPE = "aws.cognito.signin.user.admin"
+
+# Gateway response type -> the `error` code of its JSON body. Status codes stay API Gateway's defaults.
+GATEWAY_ERRORS: dict[str, str] = {
+    "BAD_REQUEST_BODY": "invalid_request_body",
+    "BAD_REQUEST_PARAMETERS": "missing_request_parameters",
+    # For REST APIs API Gateway answers an unknown route or method with 403 Missing Authentication Token.
+    "MISSING_AUTHENTICATION_TOKEN": "route_not_found",
+    "INVALID_API_KEY": "invalid_api_key",
+    "UNAUTHORIZED": "unauthorized",
+    "ACCESS_DENIED": "forbidden",
+    "EXPIRED_TOKEN": "expired_token",
+    "WAF_FILTERED": "request_blocked",
+    "THROTTLED": "throttled",
+    "QUOTA_EXCEEDED": "quota_exceeded",
+    "REQUEST_TOO_LARGE": "request_too_large",
+    "UNSUPPORTED_MEDIA_TYPE": "unsupported_media_type",
+    "RESOURCE_NOT_FOUND": "not_found",
+    "INTEGRATION_TIMEOUT": "integration_timeout",
+    "INTEGRATION_FAILURE": "integration_failure",
+    "DEFAULT_4XX": "bad_request",
+    "DEFAULT_5XX": "gateway_error",
+}
+
+
+def gateway_response_template(response_type: str) -> str:
+    """The application/json body of a gateway response (simple $context substitution, no VTL)."""
+    details = ',"details":"$context.error.validationErrorString"' if response_type == "BAD_REQUEST_BODY" else ""
+    return (f'{{"error":{json.dumps(GATEWAY_ERRORS[response_type])},"message":$context.error.messageString'
+            f'{details},"request_id":"$context.requestId"}}')
 
 
 class PlatformApi(Construct):
@@ -67,6 +116,14 @@ class PlatformApi(Construct):
                     "API Gateway's account-level logging role must carry AmazonAPIGatewayPushToCloudWatchLogs; "
                     "it is assumable only by apigateway.amazonaws.com and writes only this account's API logs.")
         stage = self.api.deployment_stage
+        # The stage logs executions (INFO) to a group API Gateway names itself and would create on first use,
+        # without our CMK and without expiry; created here first, the group is ours: key, retention, removal.
+        self.execution_log_group = logs.LogGroup(
+            self, "ExecutionLogGroup",
+            log_group_name=f"API-Gateway-Execution-Logs_{self.api.rest_api_id}/{STAGE_NAME}",
+            retention=retention_days(log_retention_days), encryption_key=logs_key,
+            removal_policy=removal_policy(removal))
+        stage.node.add_dependency(self.execution_log_group)
         for pack in ("NIST.800.53.R5", "PCI.DSS.321"):
             acknowledge(stage, f"{pack}-APIGWCacheEnabledAndEncrypted",
                         "Responses are per-user (orders, profiles, stock) or must be fresh (catalog prices); the "
@@ -80,6 +137,7 @@ class PlatformApi(Construct):
         self.vpc_link = apigw.VpcLink(self, "VpcLink", targets=[load_balancer.load_balancer],
                                       description="API Gateway to the services' internal NLB")
         dns = load_balancer.load_balancer.load_balancer_dns_name
+        self.models: dict[str, tuple[apigw.Model, dict[str, Any]]] = {}
         self.methods: dict[tuple[str, str], apigw.Method] = {}
         for route in ROUTES:
             resource = self.api.root.resource_for_path(route.path)
@@ -99,22 +157,17 @@ class PlatformApi(Construct):
                     },
                 ),
             )
-            model = MODELS.get((route.method, route.path))
-            request_models = None
-            if model:
-                name, schema = model
-                request_models = {"application/json": self.api.add_model(
-                    f"{name}Model", content_type="application/json", model_name=name,
-                    schema=apigw.JsonSchema(**_schema(schema)))}
             public = route.access == Access.PUBLIC
             method = resource.add_method(
                 route.method, integration,
                 authorizer=None if public else self.authorizer,
                 authorization_type=apigw.AuthorizationType.NONE if public else apigw.AuthorizationType.COGNITO,
+                authorization_scopes=None if public else [USER_SIGN_IN_SCOPE],
                 api_key_required=True,
                 request_validator=self.validator,
-                request_parameters={f"method.request.path.{p}": True for p in params} or None,
-                request_models=request_models,
+                request_parameters={**{f"method.request.path.{p}": True for p in params},
+                                    **{f"method.request.header.{h}": True for h in required_headers(route)}} or None,
+                request_models=self._request_models(route),
             )
             self.methods[(route.method, route.path)] = method
             if public:
@@ -124,6 +177,10 @@ class PlatformApi(Construct):
                 for rule in ("AwsSolutions-APIG4", "AwsSolutions-COG4"):
                     acknowledge(method, rule, f"{route.method} {route.path} has no authorizer because {why}; "
                                               f"WAF, throttling and the API key usage plan still apply to it.")
+        for response_type in GATEWAY_ERRORS:
+            self.api.add_gateway_response(
+                f"{response_type.title().replace('_', '')}Response", type=apigw.ResponseType.of(response_type),
+                templates={"application/json": gateway_response_template(response_type)})
 
         self.api_key = self.api.add_api_key("WebClientApiKey", description="Key of the shop's web front end")
         self.usage_plan = self.api.add_usage_plan(
@@ -136,20 +193,19 @@ class PlatformApi(Construct):
         )
         self.usage_plan.add_api_key(self.api_key)
 
-
-def _schema(schema: dict[str, Any]) -> dict[str, Any]:
-    """Our plain JSON Schema dicts as apigw.JsonSchema keyword arguments."""
-    mapping = {"minLength": "min_length", "maxLength": "max_length", "minItems": "min_items",
-               "maxItems": "max_items", "additionalProperties": "additional_properties",
-               "minProperties": "min_properties"}
-    out: dict[str, Any] = {}
-    for key, value in schema.items():
-        if key == "type":
-            out["type"] = apigw.JsonSchemaType(value.upper()) if isinstance(value, str) else value
-        elif key == "properties" and isinstance(value, dict):
-            out["properties"] = {k: apigw.JsonSchema(**_schema(v)) for k, v in value.items()}
-        elif key == "items" and isinstance(value, dict):
-            out["items"] = apigw.JsonSchema(**_schema(value))
+    def _request_models(self, route: Route) -> dict[str, apigw.IModel] | None:
+        """The route's body model, converted from its service's pydantic model (one API Gateway model per name)."""
+        converted = edge_model(route)
+        if converted is None:
+            return None
+        name, schema = converted
+        if name in self.models:
+            model, known = self.models[name]
+            if known != schema:
+                raise ValueError(f"two request models named {name} differ; rename one")
         else:
-            out[mapping.get(key, key)] = value
-    return out
+            model = self.api.add_model(f"{name}Model", content_type="application/json", model_name=name,
+                                       schema=as_cdk_json_schema(schema))
+            self.models[name] = (model, schema)
+        return {"application/json": model}
+

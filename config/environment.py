@@ -173,6 +173,9 @@ class ApiConfig:
     quota_requests_per_day: int
     waf_rate_limit_per_5_min: int
     cors_allowed_origins: tuple[str, ...]
+    # Whether the smoke test after each deploy may publish PaymentConfirmed, as the payment provider does, to see its
+    # order confirmed (docs/smoke.md). Where it may not, its order is cancelled instead.
+    smoke_test_pays: bool = True
 
 
 @dataclass(frozen=True)

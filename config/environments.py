@@ -175,7 +175,9 @@ PROD = EnvironmentConfig(
                               retry_backoff_max_seconds=300, ordering_backoff_max_seconds=120),
     api=ApiConfig(throttle_rate_limit=1000, throttle_burst_limit=2000, quota_requests_per_day=20_000_000,
                   waf_rate_limit_per_5_min=2000, cors_allowed_origins=("https://shop.example.com",
-                                                                       "https://www.shop.example.com")),
+                                                                       "https://www.shop.example.com"),
+                  # A role that can confirm payments is too much power to keep next to real orders.
+                  smoke_test_pays=False),
     services=ServiceSizing(min_replicas=3, max_replicas=20, cpu_request_millicores=500, cpu_limit_millicores=1000,
                            memory_request_mib=512, memory_limit_mib=1024, target_cpu_utilization_percent=65),
     alarms=_alarms(evaluation_periods=2, emails=("platform-oncall@example.com",)),

@@ -1,5 +1,6 @@
 """Shared fixtures: one local platform per test session (real PostgreSQL cluster, moto_server over HTTP, the four
-APIs and workers as processes started from the same entrypoints as the containers)."""
+APIs and workers as processes started from the same entrypoints as the containers, and the local edge enforcing the
+synthesized dev API in front of them: `platform.edge_url`, `platform.api_key`)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import pytest
 
 from config.environments import DEV
 from config.topology import Service
+from tests.conftest import synthesize
 from tools.local_platform import LocalPlatform
 from tools.workflows import wait_for
 
@@ -28,8 +30,10 @@ CONFIG = dataclasses.replace(DEV, orders=dataclasses.replace(DEV.orders, db_pool
 @pytest.fixture(scope="session")
 def platform() -> Iterator[LocalPlatform]:
     # Orders and inventory reach AWS, and orders PostgreSQL, through switchable proxies (outage tests).
+    # The session's dev assembly, the one the infrastructure tests read (synthesized once per session).
+    assembly = synthesize("dev").outdir
     with LocalPlatform(free_ports=True, proxied=(Service.ORDERS, Service.INVENTORY), proxied_db=True,
-                       config=CONFIG) as p:
+                       config=CONFIG, edge_assembly=assembly) as p:
         yield p
 
 

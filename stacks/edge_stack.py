@@ -5,11 +5,13 @@ from typing import Any
 import aws_cdk as cdk
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from cdk_constructs.internal_load_balancer import InternalLoadBalancer
 from cdk_constructs.platform_api import PlatformApi
-from cdk_constructs.user_directory import UserDirectory
+from cdk_constructs.smoke_test_access import SmokeTestAccess
+from cdk_constructs.user_directory import ADMIN_GROUP, UserDirectory
 from cdk_constructs.web_acl import WebAcl
 from config.environment import ApiConfig, RemovalMode
 
@@ -19,7 +21,8 @@ class EdgeStack(cdk.Stack):
 
     def __init__(self, scope: Construct, construct_id: str, *, config: ApiConfig, vpc: ec2.IVpc, vpc_cidr: str,
                  users: UserDirectory, logs_key: kms.IKey, log_retention_days: int, removal: RemovalMode,
-                 **kwargs: Any) -> None:
+                 environment: str, github_repository: str, secrets_key: kms.IKey, payment_topic: sns.ITopic,
+                 topics_key: kms.IKey, **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
         self.load_balancer = InternalLoadBalancer(self, "ServicesLoadBalancer", vpc=vpc, vpc_cidr=vpc_cidr,
                                                   removal=removal,
@@ -31,3 +34,14 @@ class EdgeStack(cdk.Stack):
                               logs_key=logs_key, log_retention_days=log_retention_days, removal=removal)
         self.web_acl.associate("StageAssociation", self.api.api.deployment_stage.stage_arn)
         cdk.CfnOutput(self, "ApiUrl", value=self.api.api.url)
+        # The smoke test after each deploy (docs/smoke.md): its accounts, its role, the outputs the pipeline reads.
+        pays = config.smoke_test_pays
+        self.smoke = SmokeTestAccess(
+            self, "SmokeTest", environment=environment, github_repository=github_repository,
+            user_pool=users.user_pool, admin_group=ADMIN_GROUP, secrets_key=secrets_key, api_key=self.api.api_key,
+            payment_topic=payment_topic if pays else None, topics_key=topics_key if pays else None,
+            logs_key=logs_key, log_retention_days=log_retention_days, removal=removal)
+        cdk.CfnOutput(self, "ApiKeyId", value=self.api.api_key.key_id)
+        cdk.CfnOutput(self, "SmokeRoleArn", value=self.smoke.role.role_arn)
+        cdk.CfnOutput(self, "SmokeSecretArn", value=self.smoke.secret.secret_arn)
+        cdk.CfnOutput(self, "PaymentTopicArn", value=payment_topic.topic_arn if pays else "")

@@ -54,6 +54,10 @@ class Platform:
                               vpc_cidr=config.network.cidr,
                               users=self.data.users, logs_key=self.network.logs_key,
                               log_retention_days=config.log_retention_days, removal=config.removal,
+                              environment=config.name, github_repository=config.github_repository,
+                              secrets_key=self.data.database_key,
+                              payment_topic=self.messaging.topics["payment-events"].topic,
+                              topics_key=self.messaging.topics_key,
                               **props("Edge", stateful=False))
         # Deployed by an administrator (docs/deploying.md); the pipeline synthesizes with `-c delivery=exclude` so
         # that it never deploys the role it runs as.

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from aws_cdk.assertions import Match
 
+from cdk_constructs.platform_api import GATEWAY_ERRORS, USER_SIGN_IN_SCOPE
 from config.topology import LISTENER_PORTS, ROUTES, Access
 from tests.conftest import Synthesized
 
@@ -85,3 +87,42 @@ def test_cors_is_restricted_to_configured_origins(env: Synthesized) -> None:
     origins = {v for m in options for k, v in m["Integration"]["IntegrationResponses"][0]["ResponseParameters"].items()
                if k.endswith("Access-Control-Allow-Origin")}
     assert origins and origins <= {f"'{o}'" for o in env.config.api.cors_allowed_origins}
+
+
+def test_protected_methods_take_the_access_token_the_clients_send(env: Synthesized) -> None:
+    """API Gateway's Cognito authorizer wants an ID token unless the method has authorization scopes; the clients send
+    the access token of POST /users/login, whose scope is aws.cognito.signin.user.admin (see platform_api)."""
+    for m in methods(env):
+        if m["AuthorizationType"] == "NONE":
+            assert "AuthorizationScopes" not in m
+        else:
+            assert m["AuthorizationScopes"] == [USER_SIGN_IN_SCOPE], m["HttpMethod"]
+
+
+def test_api_gateway_errors_are_json_naming_the_error(env: Synthesized) -> None:
+    responses = {r["Properties"]["ResponseType"]: r["Properties"]
+                 for r in env.resources("Edge", "AWS::ApiGateway::GatewayResponse").values()}
+    assert set(responses) == set(GATEWAY_ERRORS)
+    assert {"BAD_REQUEST_BODY", "MISSING_AUTHENTICATION_TOKEN", "INVALID_API_KEY", "THROTTLED", "UNAUTHORIZED",
+            "ACCESS_DENIED", "DEFAULT_4XX", "DEFAULT_5XX"} <= set(responses)
+    for kind, props in responses.items():
+        template = props["ResponseTemplates"]["application/json"]
+        sample = template.replace("$context.error.messageString", '"Some message"').replace("$context.", "")
+        body = json.loads(sample)
+        assert body["error"] == GATEWAY_ERRORS[kind] and body["error"] not in ("", "error")
+        assert "StatusCode" not in props  # API Gateway's default status codes stay
+    assert "$context.error.validationErrorString" in responses["BAD_REQUEST_BODY"]["ResponseTemplates"][
+        "application/json"]
+
+
+def test_execution_logs_go_to_a_group_created_with_the_logs_key_and_retention(env: Synthesized) -> None:
+    groups = env.resources("Edge", "AWS::Logs::LogGroup")
+    (logical_id, group), = [(k, g) for k, g in groups.items()
+                            if "API-Gateway-Execution-Logs_" in json.dumps(g["Properties"].get("LogGroupName"))]
+    (api_id,) = env.resources("Edge", "AWS::ApiGateway::RestApi")
+    assert group["Properties"]["LogGroupName"] == {"Fn::Join": ["", ["API-Gateway-Execution-Logs_", {"Ref": api_id},
+                                                                     "/v1"]]}
+    assert group["Properties"]["RetentionInDays"] == env.config.log_retention_days
+    assert "KmsKeyId" in group["Properties"]
+    (stage,) = env.resources("Edge", "AWS::ApiGateway::Stage").values()
+    assert logical_id in stage["DependsOn"]  # exists before the stage logs its first request

@@ -137,10 +137,14 @@ def test_deploy_job_per_environment(deploy: dict[str, Any], env: str) -> None:
     job = deploy["jobs"][f"deploy-{env}"]
     assert job["environment"] == env
     assert job["concurrency"] == {"group": f"deploy-{env}", "cancel-in-progress": False}
-    (creds,) = uses(job, "aws-actions/configure-aws-credentials")
+    creds, smoke = uses(job, "aws-actions/configure-aws-credentials")
     assert creds["with"]["role-to-assume"] == "${{ secrets.AWS_DEPLOY_ROLE_ARN }}"
-    assert creds["with"]["aws-region"] == ENVIRONMENTS[env].region
-    assert not any(k.startswith("aws-access-key") or k.startswith("aws-secret") for k in creds["with"])
+    # The smoke test runs as the stage's own smoke role (an output of the deployed Edge stack), not the deploy role.
+    assert smoke["with"]["role-to-assume"] == "${{ steps.stage.outputs.smoke_role }}"
+    assert smoke["with"]["unset-current-credentials"] is True
+    for c in (creds, smoke):
+        assert c["with"]["aws-region"] == ENVIRONMENTS[env].region
+        assert not any(k.startswith("aws-access-key") or k.startswith("aws-secret") for k in c["with"])
 
 
 def test_deploys_the_assemblies_it_synthesized(deploy: dict[str, Any]) -> None:
@@ -157,12 +161,38 @@ def test_deploys_the_assemblies_it_synthesized(deploy: dict[str, Any]) -> None:
         assert download["with"] == {"name": artifact, "path": "assemblies"}
         commands = runs(job)
         # Nothing is synthesized again: the deploy step reads the downloaded assembly.
-        assert not any("cdk synth" in c or c.startswith("make") for c in commands), commands
-        assert f"npx cdk deploy --app assemblies/{env} --all --require-approval never" in commands
+        assert not any("cdk synth" in c or "make synth" in c for c in commands), commands
+        make_lines = [line.strip() for c in commands for line in c.splitlines() if line.strip().startswith("make")]
+        assert make_lines == ['make smoke BASE_URL="$BASE_URL"'], make_lines  # the smoke test only
+        assert (f"npx cdk deploy --app assemblies/{env} --all --require-approval never "
+                "--outputs-file cdk-outputs.json") in commands
         assert any("needs.synth.outputs.digest" in c for c in commands)
         order = [s.get("uses", s.get("run", "")).split("@")[0] for s in steps(job)]
         assert order.index("actions/download-artifact") < order.index("aws-actions/configure-aws-credentials")
-        assert order[-1].startswith("npx cdk deploy")
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_each_deploy_is_smoke_tested_before_the_next_environment(deploy: dict[str, Any], env: str) -> None:
+    """After its deploy, each job runs `make smoke` against the stage it deployed, as the smoke role; the step fails
+    the job on failure (nothing tolerates it), and the next environment's job needs this one."""
+    job = deploy["jobs"][f"deploy-{env}"]
+    names = [s.get("name") or s.get("uses", "").split("@")[0] for s in steps(job)]
+    deploy_at, outputs_at, smoke_at = names.index("Deploy"), names.index("Stage outputs"), names.index("Smoke test")
+    smoke_creds_at = max(i for i, s in enumerate(steps(job))
+                         if str(s.get("uses", "")).startswith("aws-actions/configure-aws-credentials"))
+    assert deploy_at < outputs_at < smoke_creds_at < smoke_at == len(names) - 1
+    stage_outputs = steps(job)[outputs_at]["run"]
+    assert f'"{env.capitalize()}-Edge"' in stage_outputs and "cdk-outputs.json" in stage_outputs
+    for output in ("ApiUrl", "ApiKeyId", "SmokeRoleArn", "SmokeSecretArn", "PaymentTopicArn"):
+        assert f"(.{output})" in stage_outputs
+    smoke = steps(job)[smoke_at]
+    assert smoke["run"].strip().splitlines()[-1] == 'make smoke BASE_URL="$BASE_URL"'
+    assert "::add-mask::$API_KEY" in smoke["run"]
+    assert set(smoke["env"]) == {"BASE_URL", "API_KEY_ID", "SMOKE_SECRET", "PAYMENT_TOPIC"}
+    assert not any(s.get("continue-on-error") for s in steps(job)) and not job.get("continue-on-error")
+    following = {"dev": "staging", "staging": "prod"}.get(env)
+    if following:
+        assert f"deploy-{env}" in deploy["jobs"][f"deploy-{following}"]["needs"]
 
 
 def test_the_pipeline_leaves_the_delivery_stack_out() -> None:

@@ -43,7 +43,14 @@ from config.environments import DEV
 from config.topology import EVENT_TYPE_ATTRIBUTE, QUEUES, SERVICES, TABLES, Service
 from tools.local_platform import LocalPlatform
 from tools.poison import poison_set, send, traces_to_poison
-from tools.workflows import Client
+from tools.workflows import (
+    adjustment_body,
+    credentials_body,
+    new_password,
+    product_body,
+    registration_body,
+    wait_for,
+)
 
 TERMINAL = ("CONFIRMED", "REJECTED", "CANCELLED")
 FAULTS = ("kill-worker", "kill-api", "aws", "db", "pause", "poison")
@@ -144,12 +151,33 @@ class Chaos:
 
     # --- setup ---------------------------------------------------------------------------------------------------
     def prepare(self) -> None:
-        client = Client(self.p)
-        self.products = [client.product_with_stock(price_cents=500 + 100 * i, units=self.s.stock)
-                         for i in range(self.s.products)]
-        for i in range(self.s.customers):
-            user = client.register_and_login(f"chaos-{i}-{uuid.uuid4().hex[:6]}@example.com", f"Chaos {i}")
-            self.customers.append(user["headers"])
+        """Products with stock and registered customers, through the services' APIs (before any fault)."""
+        token = self.p.user_token(f"chaos-admin-{uuid.uuid4().hex[:6]}@example.com", groups=("admin",))
+        admin = {"Authorization": f"Bearer {token}"}
+        with httpx.Client(timeout=30) as http:
+
+            def stock_record(pid: str) -> Callable[[], bool]:
+                return lambda: http.get(self.p.url(Service.INVENTORY) + f"/inventory/{pid}",
+                                        headers=admin).status_code == 200
+
+            for i in range(self.s.products):
+                r = http.post(self.p.url(Service.PRODUCTS) + "/products", headers=admin,
+                              json=product_body(f"Chaos {i}", 500 + 100 * i))
+                r.raise_for_status()
+                pid = str(r.json()["product_id"])
+                wait_for(stock_record(pid), "stock record (ProductCreated)")
+                http.post(self.p.url(Service.INVENTORY) + f"/inventory/{pid}/adjust", headers=admin,
+                          json=adjustment_body(self.s.stock)).raise_for_status()
+                self.products.append(pid)
+            for i in range(self.s.customers):  # registered through users: UserRegistered reaches orders too
+                email, password = f"chaos-{i}-{uuid.uuid4().hex[:6]}@example.com", new_password()
+                http.post(self.p.url(Service.USERS) + "/users/register",
+                          json=registration_body(email, password, f"Chaos {i}")).raise_for_status()
+                self.p.client("cognito-idp").admin_confirm_sign_up(UserPoolId=self.p.resources.user_pool_id,
+                                                                   Username=email)
+                r = http.post(self.p.url(Service.USERS) + "/users/login", json=credentials_body(email, password))
+                r.raise_for_status()
+                self.customers.append({"Authorization": f"Bearer {r.json()['access_token']}"})
 
     # --- load ----------------------------------------------------------------------------------------------------
     def _request(self, http: httpx.Client, method: str, path: str, headers: dict[str, str],

@@ -7,7 +7,10 @@ raw-delivery subscriptions, tables with their indexes, the Cognito pool/client/a
 the resource servers and service app clients of topology.RESOURCE_SERVER_SCOPES / SERVICE_CALLS with their secrets),
 starts the client-credentials token endpoint moto lacks (tools/local_token_endpoint.py), then starts each
 service's API (uvicorn, ports = topology.LISTENER_PORTS) and worker (consumers + outbox relay) as
-processes from the same entrypoints as the container images. Ctrl-C / SIGTERM stops everything it started.
+processes from the same entrypoints as the container images, and, given a cloud assembly (or synthesizing dev when
+none is given on the command line), the local edge in front of them (tools/local_edge: the synthesized API Gateway
+with its API key, authorizer, models and throttles). Once ready it prints EDGE_URL=... and API_KEY=... on lines of
+their own and writes them to .local/edge.env. Ctrl-C / SIGTERM stops everything it started.
 
 `LocalPlatform` is the same thing as a context manager, used by the services' tests, tools/e2e.py,
 tools/bench_services.py and tools/chaos.py.
@@ -46,12 +49,17 @@ import httpx
 from config import environments, topology
 from config.environment import EnvironmentConfig
 from config.topology import Service
+from tools.local_edge.assembly import edge_argv, synthesize
+from tools.local_edge.authorizer import CognitoPool
+from tools.local_edge.definition import EdgeDefinition
 from tools.tcp_proxy import TcpProxy
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVICES_DIR = ROOT / "services"
 REGION = "us-east-1"
 LOCAL_ENVIRONMENT = "dev"  # the local platform mirrors the dev environment's messaging settings
+EDGE_ENV_FILE = ROOT / ".local" / "edge.env"
+SMOKE_ENV_FILE = ROOT / ".local" / "smoke.env"
 FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
 
 
@@ -163,6 +171,7 @@ class LocalPlatform:
         start_workers: bool = True,
         services: tuple[Service, ...] = topology.SERVICES,
         verbose: bool = False,
+        edge_assembly: Path | None = None,
         proxied_db: bool = False,
         config: EnvironmentConfig | None = None,
     ) -> None:
@@ -192,6 +201,11 @@ class LocalPlatform:
         self.proxies: dict[Service, TcpProxy] = {}
         self.procs: list[tuple[str, subprocess.Popen[bytes]]] = []
         self.db_password = secrets.token_urlsafe(16)
+        # The local edge (started last, when an assembly is given) and the value of its API key.
+        self.edge_assembly = edge_assembly
+        self.edge_port = free_port()
+        self.api_key = secrets.token_urlsafe(24)
+        self.edge_stage = ""
         self.db_proxy: TcpProxy | None = None
         self.proxied_db = proxied_db
         self.heartbeat_dir = self.workdir / "heartbeats"
@@ -218,6 +232,13 @@ class LocalPlatform:
     def jwks_url(self) -> str:
         # moto in server mode serves each pool's JWKS under /<pool id>/.well-known/jwks.json
         return f"{self.moto_url}/{self.resources.user_pool_id}/.well-known/jwks.json"
+
+    @property
+    def edge_url(self) -> str:
+        """The API as clients reach it: the local edge, stage included (like the Edge stack's ApiUrl output)."""
+        if not self.edge_stage:
+            raise RuntimeError("the local edge is not running (no edge_assembly)")
+        return f"http://127.0.0.1:{self.edge_port}/{self.edge_stage}"
 
     def orders_dsn(self) -> str:
         return self.pg.dsn("orders", self.db_password, "orders")
@@ -272,6 +293,8 @@ class LocalPlatform:
         if self.start_workers:
             for svc in self.services:
                 self.start_worker(svc)
+        if self.edge_assembly is not None:
+            self.start_edge(self.edge_assembly)
 
     def start_worker(self, service: Service, name: str | None = None) -> str:
         """Start (another) worker process of ``service``; returns its process name (``<service>-worker`` first)."""
@@ -304,6 +327,16 @@ class LocalPlatform:
                 p.kill()
                 p.wait()
         self.procs = [(n, q) for n, q in self.procs if q is not p]
+
+    def start_edge(self, assembly: Path) -> None:
+        prefix = environments.load(LOCAL_ENVIRONMENT).stack_prefix
+        self.edge_stage = EdgeDefinition.from_assembly(assembly, prefix).stage  # also fails early on a bad template
+        argv = edge_argv(assembly=assembly, stack_prefix=prefix,
+                         port=self.edge_port, upstreams={s: self.url(s) for s in self.services},
+                         pool=CognitoPool(issuer=self.issuer, jwks_url=self.jwks_url))
+        self._spawn("edge", argv, {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(ROOT),
+                                   "PYTHONUNBUFFERED": "1", "LOCAL_EDGE_API_KEY": self.api_key})
+        self._wait_http(f"http://127.0.0.1:{self.edge_port}/ping", "local edge")
 
     def stop(self) -> None:
         # SIGTERM first so the workers finish the message in hand, as in Kubernetes; then SIGKILL stragglers.
@@ -561,7 +594,12 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"queue visibility timeout in seconds (default {default_visibility_timeout()})")
     parser.add_argument("--moto-port", type=int, default=5000)
     parser.add_argument("--verbose", action="store_true", help="service logs to this terminal instead of files")
+    parser.add_argument("--assembly", type=Path, default=None,
+                        help="cloud assembly whose Dev-Edge template the local edge enforces (default: synthesize dev)")
     args = parser.parse_args(argv)
+    from tools.smoke import provision_local
+
+    assembly = args.assembly or synthesize(LOCAL_ENVIRONMENT)
     stop = False
 
     def on_signal(signum: int, frame: object) -> None:
@@ -571,13 +609,23 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     with LocalPlatform(max_receive_count=args.max_receive_count, visibility_timeout=args.visibility_timeout,
-                       moto_port=args.moto_port, verbose=args.verbose) as platform:
+                       moto_port=args.moto_port, verbose=args.verbose, edge_assembly=assembly) as platform:
         print(platform.describe(), flush=True)
-        print("Ctrl-C to stop", flush=True)
-        while not stop:
-            time.sleep(0.5)
-            platform.check_processes()
-        print("stopping", flush=True)
+        edge_env = f"EDGE_URL={platform.edge_url}\nAPI_KEY={platform.api_key}\n"
+        EDGE_ENV_FILE.parent.mkdir(exist_ok=True)
+        EDGE_ENV_FILE.write_text(edge_env)
+        # What `make smoke` needs besides the edge: the smoke accounts' secret and the payment topic (in moto).
+        SMOKE_ENV_FILE.write_text("".join(f"{k}={v}\n" for k, v in provision_local(platform).items()))
+        try:
+            print(edge_env, end="", flush=True)
+            print("Ctrl-C to stop", flush=True)
+            while not stop:
+                time.sleep(0.5)
+                platform.check_processes()
+            print("stopping", flush=True)
+        finally:
+            EDGE_ENV_FILE.unlink(missing_ok=True)
+            SMOKE_ENV_FILE.unlink(missing_ok=True)
     return 0
 
 

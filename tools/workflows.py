@@ -1,20 +1,33 @@
-"""The seed's three workflows driven over HTTP against a running LocalPlatform (used by tools/e2e.py and tests).
+"""The seed's three workflows, driven over HTTP through the API as clients reach it: an API URL and its API key.
 
+The same functions run against the local edge (`make e2e`, the services' tests, `make smoke` against `make local`)
+and against a deployed stage (`make smoke BASE_URL=... API_KEY=...`, tools/smoke.py). What the API cannot do for a
+test by itself is asked of the :class:`Stage` it runs against: an administrator's credentials, a stand-in for the
+user following Cognito's confirmation email, the payment provider's PaymentConfirmed, and (locally) a look into the
+orders database. A deployed stage that cannot do one of these says so, and the workflow checks what it can instead.
+
+Every workflow leaves nothing on sale: the products it creates are discontinued at the end.
 Each function raises AssertionError with a readable message when the platform does not reach the expected state.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import secrets
 import time
+import traceback
 import uuid
-from collections.abc import Callable
-from typing import Any, TypeVar
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 
-from config.topology import EVENT_TYPE_ATTRIBUTE, Service
-from tools.local_platform import LocalPlatform
+from config.topology import EVENT_TYPE_ATTRIBUTE
+
+if TYPE_CHECKING:
+    from tools.local_platform import LocalPlatform
 
 T = TypeVar("T")
 
@@ -30,110 +43,261 @@ def wait_for(probe: Callable[[], T | None], what: str, timeout: float = 30.0) ->
         time.sleep(0.1)
 
 
-class Client:
-    def __init__(self, platform: LocalPlatform) -> None:
-        self.p = platform
-        self.http = httpx.Client(timeout=30)
-        self.admin = {"Authorization": f"Bearer {platform.user_token('e2e-admin@example.com', groups=('admin',))}"}
+# --- request bodies (tests/test_api_models.py checks each against the service's and the edge's model) -------------
 
-    def req(self, method: str, service: Service, path: str, expect: int, headers: dict[str, str] | None = None,
+def product_body(name: str, price_cents: int) -> dict[str, Any]:
+    return {"name": name, "price_cents": price_cents}
+
+
+def adjustment_body(delta: int) -> dict[str, Any]:
+    return {"delta": delta}
+
+
+def order_body(quantities: Mapping[str, int]) -> dict[str, Any]:
+    return {"lines": [{"product_id": pid, "quantity": q} for pid, q in quantities.items()]}
+
+
+def registration_body(email: str, password: str, name: str) -> dict[str, Any]:
+    return {"email": email, "password": password, "name": name}
+
+
+def credentials_body(email: str, password: str) -> dict[str, Any]:
+    return {"email": email, "password": password}
+
+
+def profile_body(name: str, address: str) -> dict[str, Any]:
+    return {"name": name, "address": address}
+
+
+def payment_event(order: Mapping[str, Any]) -> dict[str, Any]:
+    """PaymentConfirmed as the payment provider integration publishes it (services/common/schemas)."""
+    return {"id": str(uuid.uuid4()), "type": "PaymentConfirmed", "version": 1,
+            "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "source": "payment-provider",
+            "correlation_id": str(uuid.uuid4()),
+            "data": {"order_id": order["order_id"], "payment_id": f"pay-{uuid.uuid4().hex[:8]}",
+                     "amount_cents": order["total_cents"], "currency": order["currency"]}}
+
+
+def new_password() -> str:
+    """Meets every environment's pool policy (12+ characters, upper, lower, digit, symbol)."""
+    return f"Sm0ke-{secrets.token_hex(8)}!"
+
+
+@dataclass(frozen=True)
+class Account:
+    email: str
+    password: str
+
+
+class Stage:
+    """What the workflows need beyond the API. The base says "cannot" wherever a stage may be unable to help."""
+
+    def __init__(self, base_url: str, api_key: str) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.api_key = api_key
+
+    def admin(self) -> Account:
+        """A confirmed user of the pool's `admin` group."""
+        raise NotImplementedError
+
+    def new_email(self, label: str) -> str:
+        return f"{label}-{uuid.uuid4().hex[:8]}@example.com"
+
+    def customer(self) -> Account | None:
+        """A confirmed customer to order with, or None to register a new one for each workflow."""
+        return None
+
+    def confirm_sign_up(self, email: str) -> bool:
+        """Stand in for the user following Cognito's confirmation email; False when this stage cannot."""
+        return False
+
+    def pay(self, event: Mapping[str, Any]) -> bool:
+        """Publish PaymentConfirmed as the payment provider does; False when this stage cannot."""
+        return False
+
+    def customer_row(self, user_id: str) -> tuple[Any, ...] | None:
+        """The orders service's record of a customer (id, email, name); None when not (yet) there."""
+        raise NotImplementedError
+
+    @property
+    def observes_orders_database(self) -> bool:
+        return False
+
+
+class LocalStage(Stage):
+    """The local platform: its edge, and moto/PostgreSQL for what the API cannot do."""
+
+    def __init__(self, platform: LocalPlatform) -> None:
+        super().__init__(platform.edge_url, platform.api_key)
+        self.p = platform
+        self._admin: Account | None = None
+
+    def admin(self) -> Account:
+        """Created as an administrator would, with the pool's admin APIs (moto's)."""
+        if self._admin is None:
+            account = Account(f"e2e-admin-{uuid.uuid4().hex[:6]}@example.com", new_password())
+            idp, pool = self.p.client("cognito-idp"), self.p.resources.user_pool_id
+            idp.admin_create_user(UserPoolId=pool, Username=account.email, MessageAction="SUPPRESS",
+                                  UserAttributes=[{"Name": "email", "Value": account.email}])
+            idp.admin_set_user_password(UserPoolId=pool, Username=account.email, Password=account.password,
+                                        Permanent=True)
+            idp.admin_add_user_to_group(UserPoolId=pool, Username=account.email, GroupName="admin")
+            self._admin = account
+        return self._admin
+
+    def confirm_sign_up(self, email: str) -> bool:
+        # Stands in for the user following Cognito's verification email (see services/users/app.py).
+        self.p.client("cognito-idp").admin_confirm_sign_up(UserPoolId=self.p.resources.user_pool_id, Username=email)
+        return True
+
+    def pay(self, event: Mapping[str, Any]) -> bool:
+        self.p.client("sns").publish(
+            TopicArn=self.p.resources.topic_arns["payment-events"], Message=json.dumps(event),
+            MessageAttributes={EVENT_TYPE_ATTRIBUTE: {"DataType": "String", "StringValue": str(event["type"])}})
+        return True
+
+    def customer_row(self, user_id: str) -> tuple[Any, ...] | None:
+        import psycopg
+
+        with psycopg.connect(self.p.orders_dsn()) as conn:
+            return conn.execute("SELECT id, email, name FROM customers WHERE id = %s", (user_id,)).fetchone()
+
+    @property
+    def observes_orders_database(self) -> bool:
+        return True
+
+
+@dataclass(frozen=True)
+class Session:
+    user_id: str
+    headers: dict[str, str]
+
+
+class Client:
+    """HTTP through the stage's API URL with its API key; users sign in with POST /users/login like any client."""
+
+    def __init__(self, stage: Stage | LocalPlatform) -> None:
+        self.stage = stage if isinstance(stage, Stage) else LocalStage(stage)
+        self.http = httpx.Client(base_url=self.stage.base_url, headers={"x-api-key": self.stage.api_key},
+                                 timeout=35)
+        self.admin = self.login(self.stage.admin()).headers
+
+    def req(self, method: str, path: str, expect: int, headers: Mapping[str, str] | None = None,
             **kw: Any) -> Any:
-        r = self.http.request(method, self.p.url(service) + path, headers=headers, **kw)
+        r = self.http.request(method, path, headers=dict(headers or {}), **kw)
         if r.status_code != expect:
             raise AssertionError(f"{method} {path}: expected {expect}, got {r.status_code}: {r.text}")
         return r.json() if r.content else None
 
-    def product_with_stock(self, price_cents: int, units: int) -> str:
-        pid = str(self.req("POST", Service.PRODUCTS, "/products", 201, self.admin,
-                           json={"name": f"E2E {uuid.uuid4().hex[:6]}", "price_cents": price_cents})["product_id"])
-        wait_for(lambda: self.http.get(self.p.url(Service.INVENTORY) + f"/inventory/{pid}",
-                                       headers=self.admin).status_code == 200, "stock record (ProductCreated)")
-        self.req("POST", Service.INVENTORY, f"/inventory/{pid}/adjust", 200, self.admin, json={"delta": units})
-        return pid
+    def login(self, account: Account) -> Session:
+        """Sign in and keep the token the clients really get: the access token of POST /users/login."""
+        tokens = self.req("POST", "/users/login", 200, json=credentials_body(account.email, account.password))
+        me = self.req("GET", "/users/me", 200, {"Authorization": f"Bearer {tokens['access_token']}"})
+        return Session(user_id=me["user_id"], headers={"Authorization": f"Bearer {tokens['access_token']}"})
 
-    def register_and_login(
-        self, email: str, name: str, password: str = "Str0ng-pass"  # noqa: S107 - throwaway local user
-    ) -> dict[str, Any]:
-        reg = self.req("POST", Service.USERS, "/users/register", 201, json={"email": email, "password": password,
-                                                                              "name": name})
-        # Stands in for the user following Cognito's verification email (see services/users/app.py).
-        self.p.client("cognito-idp").admin_confirm_sign_up(UserPoolId=self.p.resources.user_pool_id, Username=email)
-        tokens = self.req("POST", Service.USERS, "/users/login", 200, json={"email": email, "password": password})
-        return {"user_id": reg["user_id"], "headers": {"Authorization": f"Bearer {tokens['access_token']}"}}
+    def register(self, label: str, name: str) -> tuple[Account, dict[str, Any]]:
+        account = Account(self.stage.new_email(label), new_password())
+        registered = self.req("POST", "/users/register", 201,
+                              json=registration_body(account.email, account.password, name))
+        assert registered["email"] == account.email and registered["confirmed"] is False, registered
+        return account, registered
 
-    def order(self, headers: dict[str, str], oid: str) -> dict[str, Any]:
-        return dict(self.req("GET", Service.ORDERS, f"/orders/{oid}", 200, headers))
+    def customer(self, label: str, name: str) -> Session:
+        """The stage's customer, or a new one: registered, confirmed, signed in."""
+        account = self.stage.customer()
+        if account is None:
+            account, _ = self.register(label, name)
+            confirmed = self.stage.confirm_sign_up(account.email)
+            assert confirmed, "this stage can neither confirm sign-ups nor offer a customer"
+        return self.login(account)
 
-    def wait_order(self, headers: dict[str, str], oid: str, status: str, timeout: float = 30) -> dict[str, Any]:
-        return wait_for(lambda: (o := self.order(headers, oid))["status"] == status and o,
+    @contextlib.contextmanager
+    def product_with_stock(self, price_cents: int, units: int) -> Iterator[str]:
+        """A product of ours with stock, discontinued afterwards whatever happens (nothing stays on sale)."""
+        pid = str(self.req("POST", "/products", 201, self.admin,
+                           json=product_body(f"Smoke {uuid.uuid4().hex[:6]}", price_cents))["product_id"])
+        try:
+            wait_for(lambda: self.http.get(f"/inventory/{pid}", headers=self.admin).status_code == 200,
+                     "stock record (ProductCreated)")
+            self.req("POST", f"/inventory/{pid}/adjust", 200, self.admin, json=adjustment_body(units))
+            yield pid
+        finally:
+            r = self.http.delete(f"/products/{pid}", headers=self.admin)
+            assert r.status_code in (204, 404), f"DELETE /products/{pid}: {r.status_code} {r.text}"
+
+    def place(self, session: Session, quantities: Mapping[str, int]) -> dict[str, Any]:
+        return dict(self.req("POST", "/orders", 201, {**session.headers, "Idempotency-Key": str(uuid.uuid4())},
+                             json=order_body(quantities)))
+
+    def order(self, session: Session, oid: str) -> dict[str, Any]:
+        return dict(self.req("GET", f"/orders/{oid}", 200, session.headers))
+
+    def wait_order(self, session: Session, oid: str, status: str, timeout: float = 30) -> dict[str, Any]:
+        return wait_for(lambda: (o := self.order(session, oid))["status"] == status and o,
                         f"order {oid} to become {status}", timeout)
 
-    def pay(self, order: dict[str, Any]) -> None:
-        """Publish PaymentConfirmed to the payment-events topic, as the payment provider integration would."""
-        event = {"id": str(uuid.uuid4()), "type": "PaymentConfirmed", "version": 1,
-                 "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "source": "payment-provider",
-                 "correlation_id": str(uuid.uuid4()),
-                 "data": {"order_id": order["order_id"], "payment_id": f"pay-{uuid.uuid4().hex[:8]}",
-                          "amount_cents": order["total_cents"], "currency": order["currency"]}}
-        self.p.client("sns").publish(
-            TopicArn=self.p.resources.topic_arns["payment-events"], Message=json.dumps(event),
-            MessageAttributes={EVENT_TYPE_ATTRIBUTE: {"DataType": "String", "StringValue": "PaymentConfirmed"}})
-
     def stock(self, pid: str) -> dict[str, Any]:
-        return dict(self.req("GET", Service.INVENTORY, f"/inventory/{pid}", 200, self.admin))
+        return dict(self.req("GET", f"/inventory/{pid}", 200, self.admin))
 
 
 def order_placement(c: Client) -> dict[str, Any]:
-    """Order -> ReserveStock -> StockReserved -> RESERVED -> PaymentConfirmed -> CONFIRMED (OrderConfirmed)."""
-    pid = c.product_with_stock(price_cents=1250, units=5)
-    user = c.register_and_login(f"buyer-{uuid.uuid4().hex[:8]}@example.com", "Buyer")
-    order = c.req("POST", Service.ORDERS, "/orders", 201, {**user["headers"], "Idempotency-Key": str(uuid.uuid4())},
-                  json={"lines": [{"product_id": pid, "quantity": 2}]})
-    assert order["status"] == "PENDING" and order["total_cents"] == 2500, order
-    reserved = c.wait_order(user["headers"], order["order_id"], "RESERVED")
-    assert c.stock(pid) == {"product_id": pid, "available": 3, "reserved": 2}
-    c.pay(reserved)
-    confirmed = c.wait_order(user["headers"], order["order_id"], "CONFIRMED")
-    return {"order_id": confirmed["order_id"], "status": confirmed["status"], "stock": c.stock(pid)}
+    """Order -> ReserveStock -> StockReserved -> RESERVED -> PaymentConfirmed -> CONFIRMED (OrderConfirmed).
+    Where the stage cannot pay, the reserved order is cancelled instead and its stock released."""
+    with c.product_with_stock(price_cents=1250, units=5) as pid:
+        user = c.customer("buyer", "Buyer")
+        order = c.place(user, {pid: 2})
+        assert order["status"] == "PENDING" and order["total_cents"] == 2500, order
+        reserved = c.wait_order(user, order["order_id"], "RESERVED")
+        assert c.stock(pid) == {"product_id": pid, "available": 3, "reserved": 2}
+        if c.stage.pay(payment_event(reserved)):
+            final = c.wait_order(user, order["order_id"], "CONFIRMED")
+        else:
+            final = c.req("POST", f"/orders/{order['order_id']}/cancel", 200, user.headers)
+            assert final["status"] == "CANCELLED", final
+            wait_for(lambda: c.stock(pid)["reserved"] == 0, "reservation released")
+        return {"order_id": final["order_id"], "status": final["status"], "stock": c.stock(pid)}
 
 
 def user_registration(c: Client) -> dict[str, Any]:
-    """Register -> profile + UserRegistered (outbox) -> SNS user-events -> orders-user-events queue -> customer."""
-    import psycopg
-
-    email = f"new-{uuid.uuid4().hex[:8]}@example.com"
-    user = c.register_and_login(email, "New User")
-    me = c.req("GET", Service.USERS, "/users/me", 200, user["headers"])
-    assert me["email"] == email and me["user_id"] == user["user_id"], me
-
-    def customer() -> tuple[Any, ...] | None:
-        with psycopg.connect(c.p.orders_dsn()) as conn:
-            return conn.execute("SELECT id, email, name FROM customers WHERE id = %s", (user["user_id"],)).fetchone()
-
-    row = wait_for(customer, "UserRegistered recorded by orders (via the orders-user-events queue)")
-    assert row == (user["user_id"], email, "New User"), row
-    return {"user_id": user["user_id"], "customer_row": list(row)}
+    """Register -> profile + UserRegistered (outbox) -> SNS user-events -> orders-user-events queue -> customer.
+    Where the stage cannot confirm sign-ups, the new user is refused sign-in until confirmed."""
+    account, registered = c.register("new", "New User")
+    if not c.stage.confirm_sign_up(account.email):
+        r = c.http.post("/users/login", json=credentials_body(account.email, account.password))
+        assert r.status_code == 403 and r.json()["error"] == "user_not_confirmed", r.text
+        return {"user_id": registered["user_id"], "confirmed": False}
+    user = c.login(account)
+    me = c.req("GET", "/users/me", 200, user.headers)
+    assert me["email"] == account.email and me["user_id"] == registered["user_id"], me
+    updated = c.req("PUT", "/users/me", 200, user.headers, json=profile_body("New User", "1 Main St\nSpringfield"))
+    assert updated["address"] == "1 Main St\nSpringfield", updated
+    result: dict[str, Any] = {"user_id": user.user_id}
+    if c.stage.observes_orders_database:
+        row = wait_for(lambda: c.stage.customer_row(user.user_id),
+                       "UserRegistered recorded by orders (via the orders-user-events queue)")
+        assert row == (user.user_id, account.email, "New User"), row
+        result["customer_row"] = list(row)
+    return result
 
 
 def product_update(c: Client) -> dict[str, Any]:
     """Admin reprices a product -> ProductUpdated -> pending orders repriced; discontinue -> REJECTED + released."""
-    pid = c.product_with_stock(price_cents=1000, units=10)
-    other = c.product_with_stock(price_cents=300, units=10)
-    user = c.register_and_login(f"pending-{uuid.uuid4().hex[:8]}@example.com", "Pending")
-    h = {**user["headers"]}
-    o1 = c.req("POST", Service.ORDERS, "/orders", 201, {**h, "Idempotency-Key": str(uuid.uuid4())},
-               json={"lines": [{"product_id": pid, "quantity": 3}, {"product_id": other, "quantity": 1}]})
-    c.wait_order(h, o1["order_id"], "RESERVED")
-    c.req("PUT", Service.PRODUCTS, f"/products/{pid}", 200, c.admin, json={"name": "Repriced", "price_cents": 800})
-    repriced = wait_for(lambda: (o := c.order(h, o1["order_id"]))["total_cents"] == 3 * 800 + 300 and o,
-                        "pending order repriced")
-    assert repriced["status"] == "RESERVED"
-    c.req("DELETE", Service.PRODUCTS, f"/products/{pid}", 204, c.admin)
-    rejected = c.wait_order(h, o1["order_id"], "REJECTED")
-    assert "discontinued" in (rejected["reason"] or ""), rejected
-    wait_for(lambda: c.stock(pid)["reserved"] == 0 and c.stock(other)["reserved"] == 0, "reservation released")
-    assert c.stock(pid)["available"] == 10 and c.stock(other)["available"] == 10
-    return {"order_id": o1["order_id"], "total_after_reprice": repriced["total_cents"], "final": rejected["status"]}
+    with c.product_with_stock(price_cents=1000, units=10) as pid, \
+            c.product_with_stock(price_cents=300, units=10) as other:
+        user = c.customer("pending", "Pending")
+        o1 = c.place(user, {pid: 3, other: 1})
+        c.wait_order(user, o1["order_id"], "RESERVED")
+        c.req("PUT", f"/products/{pid}", 200, c.admin, json=product_body("Repriced", 800))
+        repriced = wait_for(lambda: (o := c.order(user, o1["order_id"]))["total_cents"] == 3 * 800 + 300 and o,
+                            "pending order repriced")
+        assert repriced["status"] == "RESERVED"
+        c.req("DELETE", f"/products/{pid}", 204, c.admin)
+        rejected = c.wait_order(user, o1["order_id"], "REJECTED")
+        assert "discontinued" in (rejected["reason"] or ""), rejected
+        wait_for(lambda: c.stock(pid)["reserved"] == 0 and c.stock(other)["reserved"] == 0, "reservation released")
+        assert c.stock(pid)["available"] == 10 and c.stock(other)["available"] == 10
+        return {"order_id": o1["order_id"], "total_after_reprice": repriced["total_cents"],
+                "final": rejected["status"]}
 
 
 WORKFLOWS: dict[str, Callable[[Client], dict[str, Any]]] = {
@@ -141,3 +305,19 @@ WORKFLOWS: dict[str, Callable[[Client], dict[str, Any]]] = {
     "user registration": user_registration,
     "product update": product_update,
 }
+
+
+def run_all(client: Client, on_failure: Callable[[str], None] = lambda name: None) -> int:
+    """Run every workflow, print PASS/FAIL with its time and result; the number of failures."""
+    failures = 0
+    for name, workflow in WORKFLOWS.items():
+        started = time.monotonic()
+        try:
+            result = workflow(client)
+        except Exception:
+            failures += 1
+            print(f"FAIL {name} ({time.monotonic() - started:.1f}s)\n{traceback.format_exc()}", flush=True)
+            on_failure(name)
+        else:
+            print(f"PASS {name} ({time.monotonic() - started:.1f}s) {json.dumps(result)}", flush=True)
+    return failures

@@ -80,7 +80,9 @@ class RequestContext:
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
         cid = headers.get("x-correlation-id", "")
-        cid = cid if 0 < len(cid) <= 128 else new_id()
+        # Only a printable id travels on: it lands in every event of the request, whose schemas refuse control
+        # characters (a client could send a TAB in a header).
+        cid = cid if 0 < len(cid) <= 128 and cid.isprintable() else new_id()
         correlation_id_var.set(cid)
         # The server span's traceparent when tracing is on: every event this request writes carries it.
         trace_id_var.set(tracing.request_traceparent(cid) or headers.get("x-amzn-trace-id")

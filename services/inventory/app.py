@@ -9,10 +9,12 @@ from common import logging as jlog
 from common.api import ApiError, auth_dependencies, create_app
 from common.auth import Principal, Verifier
 from common.ddb_service import AWS_UNAVAILABLE, table_ready
+from common.fields import PlainText
 from fastapi import Depends, Path
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel
 
 from inventory import settings as settings_mod
+from inventory.models import Adjustment
 from inventory.store import Conflict, InsufficientStock, InventoryStore, NotFound
 
 SERVICE = "inventory"
@@ -27,26 +29,13 @@ def verifier() -> Verifier:
 
 
 current_user, admin_user = auth_dependencies(verifier)
-ProductId = Annotated[str, Path(alias="productId", min_length=1, max_length=64)]
+ProductId = Annotated[str, Path(alias="productId", min_length=1, max_length=64), PlainText]
 
 
 class StockLevel(BaseModel):
     product_id: str
     available: int
     reserved: int
-
-
-class Adjustment(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    delta: int = Field(ge=-1_000_000, le=1_000_000, description="Units to add (positive) or remove (negative)")
-    reason: str = Field(default="admin adjustment", min_length=1, max_length=200)
-
-    @field_validator("delta")
-    @classmethod
-    def nonzero(cls, v: int) -> int:
-        if v == 0:
-            raise ValueError("delta must not be zero")
-        return v
 
 
 app = create_app(

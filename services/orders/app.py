@@ -16,16 +16,18 @@ import psycopg
 from common import logging as jlog
 from common.api import ApiError, Unavailable, auth_dependencies, create_app, field_error
 from common.auth import Principal, Verifier
+from common.fields import PlainText
 from common.pg import OutboxFlusher
 from common.publisher import Publisher
 from common.service_auth import ClientCredentials, secret_from_secrets_manager
 from fastapi import Depends, FastAPI, Header, Path, Query
 from fastapi.responses import JSONResponse
 from psycopg_pool import ConnectionPool, PoolTimeout
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from orders import db
 from orders import settings as settings_mod
+from orders.models import IDEMPOTENCY_KEY, OrderIn
 from orders.products_client import ProductsAuthRejected, ProductsClient, ProductsUnavailable
 from orders.service import (
     Deadlines,
@@ -82,17 +84,6 @@ def _ready() -> bool:
     return not service().pool.closed
 
 
-class OrderLineIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    product_id: str = Field(min_length=1, max_length=64)
-    quantity: int = Field(ge=1, le=1000)
-
-
-class OrderIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    lines: list[OrderLineIn] = Field(min_length=1, max_length=20)
-
-
 class OrderLine(BaseModel):
     product_id: str
     quantity: int
@@ -133,7 +124,7 @@ app = create_app(
 def place_order(
     body: OrderIn,
     user: User,
-    idempotency_key: Annotated[str, Header(alias="Idempotency-Key", min_length=1, max_length=128)],
+    idempotency_key: Annotated[str, Header(alias=IDEMPOTENCY_KEY, min_length=1, max_length=128), PlainText],
 ) -> Any:
     raw = body.model_dump()
     body_hash = request_hash(raw)

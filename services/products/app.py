@@ -28,11 +28,13 @@ from common.auth import Principal, Verifier
 from common.ddb import cancellation_codes, from_item, outbox_put, to_item, values
 from common.ddb_service import AWS_UNAVAILABLE, table_ready
 from common.envelope import Envelope
+from common.fields import PlainText
 from common.service_auth import ServicePrincipal, ServiceTokenVerifier, service_caller
 from fastapi import Depends, Path, Query, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from products import settings as settings_mod
+from products.models import ProductIn
 
 SERVICE = "products"
 jlog.configure(SERVICE)
@@ -56,15 +58,7 @@ def service_verifier() -> ServiceTokenVerifier:
 
 
 ProductsReader = Annotated[ServicePrincipal, Depends(service_caller(service_verifier, settings_mod.READ_SCOPE))]
-ProductId = Annotated[str, Path(alias="productId", min_length=1, max_length=64, description="Product id")]
-
-
-class ProductIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    name: str = Field(min_length=1, max_length=200)
-    description: str = Field(default="", max_length=2000)
-    price_cents: int = Field(ge=0, le=100_000_000, description="Unit price in minor units (cents)")
-    currency: str = Field(default="EUR", pattern="^[A-Z]{3}$")
+ProductId = Annotated[str, Path(alias="productId", min_length=1, max_length=64, description="Product id"), PlainText]
 
 
 class Product(BaseModel):

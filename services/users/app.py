@@ -26,9 +26,10 @@ from common.ddb import from_item, to_item, values
 from common.ddb_service import AWS_UNAVAILABLE, table_ready
 from common.envelope import Envelope
 from fastapi import Depends
-from pydantic import BaseModel, ConfigDict, EmailStr, Field
+from pydantic import BaseModel, Field
 
 from users import settings as settings_mod
+from users.models import Credentials, ProfileUpdate, Registration
 
 SERVICE = "users"
 jlog.configure(SERVICE)
@@ -42,25 +43,6 @@ def verifier() -> Verifier:
 
 current_user, _admin = auth_dependencies(verifier)
 User = Annotated[Principal, Depends(current_user)]
-
-
-class Registration(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    email: EmailStr = Field(max_length=254)
-    password: str = Field(min_length=8, max_length=256)
-    name: str = Field(min_length=1, max_length=200)
-
-
-class Credentials(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    email: EmailStr = Field(max_length=254)
-    password: str = Field(min_length=1, max_length=256)
-
-
-class ProfileUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    name: str = Field(min_length=1, max_length=200)
-    address: str | None = Field(default=None, max_length=500)
 
 
 class Profile(BaseModel):

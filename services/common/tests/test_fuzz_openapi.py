@@ -1,6 +1,9 @@
 """Bad input never gets a 500: property-based fuzzing of each service's published /openapi.json (schemathesis).
 
-Runs against the session's local platform (services/conftest.py), the same processes the other tests use. For every
+Runs against the session's local platform (services/conftest.py), the same processes the other tests use, and sends
+every request of a route API Gateway exposes through the local edge (with the API key), so the edge's models and
+checks are fuzzed together with the service; internal routes, which API Gateway does not expose, are called on
+the service directly. A request the edge throttles (429) is sent again after a pause, as a client would. For every
 operation of the four APIs, schemathesis generates requests in its coverage phase (deterministic boundary values,
 both valid and invalid: missing/overlong/wrong-typed fields, bad path and query values, missing required headers)
 and its fuzzing phase (Hypothesis, positive and negative modes, derandomized, a few examples per operation). Every
@@ -10,16 +13,20 @@ POST /orders requests (invalid ones keep what was generated, often nothing, to e
 
 Asserted: no response is a 5xx (503 is documented only for an unreachable dependency, which does not happen here),
 and every 4xx body is a JSON object naming its error ({"error": <code>, ...}, not the generic fallback "error"),
-a 422 validation_failed also the fields at fault.
+a 422 validation_failed also the fields at fault; and each exposed route was reached through the edge (checked when
+a service's fuzzing ends).
 """
 
 from __future__ import annotations
 
 import json
+import time
 import uuid
 import zlib
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 import pytest
@@ -27,7 +34,7 @@ import schemathesis
 from conftest import Api, UserSession
 from schemathesis import Case, GenerationMode
 
-from config.topology import Service
+from config.topology import ROUTES, Service
 from tools.local_platform import LocalPlatform
 
 # Per operation: all coverage-phase cases plus at most this many Hypothesis examples (positive and negative modes).
@@ -41,6 +48,12 @@ ADMIN_ROUTES = {
     (Service.INVENTORY, "POST", "/inventory/{productId}/adjust"),
 }
 INTERNAL_ROUTES = {(Service.PRODUCTS, "GET", "/internal/products/{productId}")}
+EXPOSED_ROUTES = {(r.service, r.method, r.path) for r in ROUTES}
+# Any method on a path API Gateway exposes goes through the edge (an undeclared one is the edge's 403 to check).
+EXPOSED_PATHS = {(r.service, r.path) for r in ROUTES}
+THROTTLE_RETRIES = 6
+# Requests sent through the edge per exposed route, over the whole module (checked at its end).
+THROUGH_EDGE: Counter[tuple[Service, str, str]] = Counter()
 
 
 def fuzz_config() -> schemathesis.Config:
@@ -99,10 +112,13 @@ class Target:
 
 
 @pytest.fixture(scope="module", params=[s for s in Service], ids=lambda s: s.value)
-def target(request: pytest.FixtureRequest, platform: LocalPlatform) -> Target:
+def target(request: pytest.FixtureRequest, platform: LocalPlatform) -> Iterator[Target]:
     service: Service = request.param
-    return Target(service, schemathesis.openapi.from_url(f"{platform.url(service)}/openapi.json",
-                                                         config=fuzz_config()))
+    yield Target(service, schemathesis.openapi.from_url(f"{platform.url(service)}/openapi.json",
+                                                        config=fuzz_config()))
+    # Once the service's fuzzing is over: none of its exposed routes was skipped or sent around the edge.
+    exposed = {r for r in EXPOSED_ROUTES if r[0] == service}
+    assert exposed <= set(THROUGH_EDGE), f"not fuzzed through the edge: {sorted(exposed - set(THROUGH_EDGE))}"
 
 
 @pytest.fixture(scope="module")
@@ -156,10 +172,26 @@ def use_known_ids(target: Target, case: Case, ids: Known) -> None:
             lines[0]["product_id"] = ids.product
 
 
+def send(case: Case, target: Target, platform: LocalPlatform, headers: dict[str, str]) -> Any:
+    """Through the edge for an exposed path (API key added), straight to the service otherwise."""
+    route = (target.service, case.method.upper(), case.path)
+    if (target.service, case.path) not in EXPOSED_PATHS:  # internal routes and the probes' /healthz, /readyz
+        return case.call(headers=headers, timeout=30)
+    THROUGH_EDGE[route] += 1
+    for attempt in range(THROTTLE_RETRIES):
+        response = case.call(base_url=platform.edge_url, headers={**headers, "x-api-key": platform.api_key},
+                             timeout=35)
+        if response.status_code != 429 or attempt == THROTTLE_RETRIES - 1:
+            return response
+        time.sleep(0.25 * 2 ** attempt)
+    raise AssertionError("unreachable")
+
+
 @schema.parametrize()
-def test_bad_input_never_gets_a_500(case: Case, target: Target, credentials: Credentials, known: Known) -> None:
+def test_bad_input_never_gets_a_500(case: Case, target: Target, credentials: Credentials, known: Known,
+                                    platform: LocalPlatform) -> None:
     use_known_ids(target, case, known)
-    response = case.call(headers=auth_headers(target, case, credentials), timeout=30)
+    response = send(case, target, platform, auth_headers(target, case, credentials))
     request = f"{case.method.upper()} {case.formatted_path} ({target.service.value}): {response.request.body!r}"
     assert response.status_code < 500, f"{request} -> {response.status_code} {response.text[:500]}"
     if 400 <= response.status_code < 500:
@@ -170,7 +202,9 @@ def test_bad_input_never_gets_a_500(case: Case, target: Target, credentials: Cre
         # A specific code: "error" is api.py's fallback for an HTTP error it has no name for.
         assert isinstance(body, dict) and isinstance(body.get("error"), str) and body["error"] not in ("", "error"), (
             f"{request} -> {response.status_code} without an error code: {body!r}")
+        assert response.status_code != 429, f"{request} -> still throttled after {THROTTLE_RETRIES} tries"
         if body["error"] == "validation_failed":
             named = [f.get("field") for f in body.get("fields", []) if isinstance(f, dict)]
             assert named and all(isinstance(n, str) and n for n in named), (
                 f"{request} -> {response.status_code} without the fields at fault: {body!r}")
+

@@ -15,10 +15,10 @@ from typing import Any
 import pytest
 from conftest import wait_until
 
-from config.topology import EVENT_TYPE_ATTRIBUTE, Service
+from config.topology import EVENT_TYPE_ATTRIBUTE
 from tools.local_platform import LocalPlatform
 from tools.redrive import main
-from tools.workflows import Client
+from tools.workflows import Client, Session
 
 QUEUE = "orders-payment-events"
 ROOT = Path(__file__).resolve().parents[3]
@@ -40,12 +40,16 @@ def dlq(platform: LocalPlatform) -> list[dict[str, Any]]:
 
 def test_redrive_replays_dead_letters_with_a_report(platform: LocalPlatform, capsys: pytest.CaptureFixture[str]
                                                     ) -> None:
-    client = Client(platform)
-    pid = client.product_with_stock(price_cents=900, units=1)
-    user = client.register_and_login(f"redrive-{uuid.uuid4().hex[:8]}@example.com", "R")
-    order = client.req("POST", Service.ORDERS, "/orders", 201, {**user["headers"], "Idempotency-Key": "redrive"},
-                       json={"lines": [{"product_id": pid, "quantity": 1}]})
-    client.wait_order(user["headers"], order["order_id"], "RESERVED")
+    client = Client(platform)  # through the local edge, as any client
+    with client.product_with_stock(price_cents=900, units=1) as pid:
+        user = client.customer("redrive", "R")
+        order = client.place(user, {pid: 1})
+        client.wait_order(user, order["order_id"], "RESERVED")
+        replay(platform, client, user, order, capsys)
+
+
+def replay(platform: LocalPlatform, client: Client, user: Session, order: dict[str, Any],
+           capsys: pytest.CaptureFixture[str]) -> None:
     payment_id = str(uuid.uuid4())
     payment = json.dumps({"id": payment_id, "type": "PaymentConfirmed", "version": 1, "time": "2025-01-01T00:00:00Z",
                           "source": "payment-provider", "correlation_id": "redrive",
@@ -64,7 +68,7 @@ def test_redrive_replays_dead_letters_with_a_report(platform: LocalPlatform, cap
     assert "[permanent] invalid message: not JSON: RecursionError" in report
     time.sleep(1.5)
     assert len(dlq(platform)) == 2  # a dry run moves nothing
-    assert client.order(user["headers"], order["order_id"])["status"] == "RESERVED"
+    assert client.order(user, order["order_id"])["status"] == "RESERVED"
 
     time.sleep(1.5)
     started = time.monotonic()
@@ -73,7 +77,7 @@ def test_redrive_replays_dead_letters_with_a_report(platform: LocalPlatform, cap
     report = capsys.readouterr().out
     assert report.splitlines()[0].startswith(f"{QUEUE}: moved 2 of 2 dead letters")
     assert "by type: PaymentConfirmed 2" in report
-    client.wait_order(user["headers"], order["order_id"], "CONFIRMED")
+    client.wait_order(user, order["order_id"], "CONFIRMED")
 
     def poison_back() -> dict[str, Any] | None:  # the consumer dead-letters it again, counting the redrive
         return next((m for m in dlq(platform) if m["Body"] == poison), None)

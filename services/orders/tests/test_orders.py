@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -14,7 +15,7 @@ from conftest import Api, UserSession, fields, stock, wait_status, wait_until
 
 from config.topology import Service
 from tools.local_platform import SERVICES_DIR, LocalPlatform, free_port
-from tools.workflows import WORKFLOWS, Client
+from tools.workflows import WORKFLOWS, Client, payment_event
 
 ORD = Service.ORDERS
 
@@ -113,15 +114,13 @@ def test_only_own_orders_listing_and_cancel(api: Api, admin: dict[str, str], new
 
 
 def test_cancel_confirmed_is_409(client: Client, api: Api) -> None:
-    result = client.req  # reuse the workflow client for a confirmed order
-    pid = client.product_with_stock(price_cents=100, units=1)
-    user = client.register_and_login(f"c-{uuid.uuid4().hex[:8]}@example.com", "C")
-    order = result("POST", ORD, "/orders", 201, {**user["headers"], "Idempotency-Key": "k"},
-                   json={"lines": [{"product_id": pid, "quantity": 1}]})
-    client.pay(client.wait_order(user["headers"], order["order_id"], "RESERVED"))
-    client.wait_order(user["headers"], order["order_id"], "CONFIRMED")
-    r = api.call("POST", ORD, f"/orders/{order['order_id']}/cancel", user["headers"])
-    assert r.status_code == 409 and r.json()["error"] == "invalid_state"
+    with client.product_with_stock(price_cents=100, units=1) as pid:
+        user = client.customer("c", "C")
+        order = client.place(user, {pid: 1})
+        assert client.stage.pay(payment_event(client.wait_order(user, order["order_id"], "RESERVED")))
+        client.wait_order(user, order["order_id"], "CONFIRMED")
+        r = api.call("POST", ORD, f"/orders/{order['order_id']}/cancel", user.headers)
+        assert r.status_code == 409 and r.json()["error"] == "invalid_state"
 
 
 def test_order_placed_while_aws_down_is_published_when_back(
@@ -176,24 +175,19 @@ def test_products_down_is_503(platform: LocalPlatform, new_user: Callable[[], Us
 
 def test_same_event_twice_changes_state_once(platform: LocalPlatform, client: Client) -> None:
     """A PaymentConfirmed delivered twice: one CONFIRMED transition, one OrderConfirmed in the outbox."""
-    pid = client.product_with_stock(price_cents=700, units=2)
-    user = client.register_and_login(f"d-{uuid.uuid4().hex[:8]}@example.com", "D")
-    order = client.req("POST", ORD, "/orders", 201, {**user["headers"], "Idempotency-Key": "dup"},
-                       json={"lines": [{"product_id": pid, "quantity": 1}]})
-    reserved = client.wait_order(user["headers"], order["order_id"], "RESERVED")
-    sqs = platform.client("sqs")
-    import json as _json
-
-    event = {"id": str(uuid.uuid4()), "type": "PaymentConfirmed", "version": 1, "time": "2025-01-01T00:00:00Z",
-             "source": "payment-provider", "correlation_id": "dup-test",
-             "data": {"order_id": reserved["order_id"], "payment_id": "p-1", "amount_cents": 700, "currency": "EUR"}}
-    for _ in range(2):
-        sqs.send_message(QueueUrl=platform.resources.queue_urls["orders-payment-events"],
-                         MessageBody=_json.dumps(event))
-    client.wait_order(user["headers"], order["order_id"], "CONFIRMED")
-    wait_until(lambda: int(sqs.get_queue_attributes(
-        QueueUrl=platform.resources.queue_urls["orders-payment-events"], AttributeNames=["All"])["Attributes"][
-        "ApproximateNumberOfMessagesNotVisible"]) == 0, what="both deliveries handled")
+    with client.product_with_stock(price_cents=700, units=2) as pid:
+        user = client.customer("d", "D")
+        order = client.place(user, {pid: 1})
+        reserved = client.wait_order(user, order["order_id"], "RESERVED")
+        sqs = platform.client("sqs")
+        event = payment_event(reserved)  # one event, delivered twice below
+        for _ in range(2):
+            sqs.send_message(QueueUrl=platform.resources.queue_urls["orders-payment-events"],
+                             MessageBody=json.dumps(event))
+        client.wait_order(user, order["order_id"], "CONFIRMED")
+        wait_until(lambda: int(sqs.get_queue_attributes(
+            QueueUrl=platform.resources.queue_urls["orders-payment-events"], AttributeNames=["All"])["Attributes"][
+            "ApproximateNumberOfMessagesNotVisible"]) == 0, what="both deliveries handled")
     with psycopg.connect(platform.orders_dsn()) as conn:
         n = conn.execute("SELECT count(*) FROM outbox WHERE type = 'OrderConfirmed' AND payload->'data'->>"
                          "'order_id' = %s", (order["order_id"],)).fetchone()

@@ -1,0 +1,50 @@
+"""Least-privilege statements of the smoke test after each deploy (cdk_constructs/smoke_test_access.py).
+
+The smoke role (assumed by the pipeline through GitHub's OIDC provider) reads one secret and the API key's value,
+and outside prod publishes on the payment topic; the accounts function manages two users of one pool and writes
+that secret. No statement names a wildcard resource.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import aws_iam as iam
+
+SMOKE_ACCOUNT_ACTIONS = ("cognito-idp:AdminCreateUser", "cognito-idp:AdminSetUserPassword",
+                         "cognito-idp:AdminAddUserToGroup", "cognito-idp:AdminDeleteUser")
+SECRET_WRITE_ACTIONS = ("secretsmanager:PutSecretValue",)
+SECRET_KEY_WRITE_ACTIONS = ("kms:GenerateDataKey", "kms:Decrypt")
+LOG_WRITE_ACTIONS = ("logs:CreateLogStream", "logs:PutLogEvents")
+
+
+def api_key_read(partition: str, region: str, key_id: str) -> iam.PolicyStatement:
+    """GetApiKey with includeValue on one key: the smoke test calls the API with it like the web front end does."""
+    return iam.PolicyStatement(actions=["apigateway:GET"],
+                               resources=[f"arn:{partition}:apigateway:{region}::/apikeys/{key_id}"])
+
+
+def pool_accounts(user_pool_arn: str) -> iam.PolicyStatement:
+    """Create, set the password of, make admin and delete users of one pool (the two smoke accounts)."""
+    return iam.PolicyStatement(actions=list(SMOKE_ACCOUNT_ACTIONS), resources=[user_pool_arn])
+
+
+def secret_write(secret_arn: str) -> iam.PolicyStatement:
+    return iam.PolicyStatement(actions=list(SECRET_WRITE_ACTIONS), resources=[secret_arn])
+
+
+def key_use_via_secrets_manager(key_arn: str, region: str) -> iam.PolicyStatement:
+    """Encrypt a secret value with its CMK, and only through Secrets Manager."""
+    via = {"kms:ViaService": f"secretsmanager.{region}.amazonaws.com"}
+    return iam.PolicyStatement(actions=list(SECRET_KEY_WRITE_ACTIONS), resources=[key_arn],
+                               conditions={"StringEquals": via})
+
+
+def secret_key_decrypt(key_arn: str, region: str) -> iam.PolicyStatement:
+    """Decrypt with a secret's CMK, and only through Secrets Manager (reading that secret)."""
+    via = {"kms:ViaService": f"secretsmanager.{region}.amazonaws.com"}
+    return iam.PolicyStatement(actions=["kms:Decrypt"], resources=[key_arn], conditions={"StringEquals": via})
+
+
+def log_write(log_group_arn: str) -> iam.PolicyStatement:
+    """A function's own log group (instead of AWSLambdaBasicExecutionRole, which names every log group). A log
+    group's ``Arn`` attribute already ends in ``:*``, which covers its streams."""
+    return iam.PolicyStatement(actions=list(LOG_WRITE_ACTIONS), resources=[log_group_arn])

@@ -1,0 +1,64 @@
+"""The smoke test's first target is the local edge: `make smoke` runs the deployed-stage code path (accounts from the
+smoke secret, payments on the payment topic, everything else through the API with its key) against the session's
+local platform, as the pipeline runs it against each environment after its deploy."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tools.local_platform import ROOT, LocalPlatform
+from tools.smoke import DeployedStage, SmokeAccounts, provision_local
+from tools.workflows import Client, order_placement, user_registration
+
+
+@pytest.fixture(scope="module")
+def smoke_env(platform: LocalPlatform) -> dict[str, str]:
+    return provision_local(platform)
+
+
+@pytest.fixture(scope="module")
+def prod_like(platform: LocalPlatform, smoke_env: dict[str, str]) -> DeployedStage:
+    """The deployed-stage code path without payments (prod's smoke role may not publish them)."""
+    secret = platform.client("secretsmanager").get_secret_value(SecretId=smoke_env["SMOKE_SECRET"])["SecretString"]
+    return DeployedStage(platform.edge_url, platform.api_key, accounts=SmokeAccounts.from_secret(secret),
+                         payment_topic_arn=None)
+
+
+def test_make_smoke_passes_against_the_local_edge(platform: LocalPlatform, smoke_env: dict[str, str]) -> None:
+    # What `make smoke BASE_URL=... API_KEY=... SMOKE_SECRET=... PAYMENT_TOPIC=...` runs (checked below).
+    env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(ROOT), **smoke_env,
+           "BASE_URL": platform.edge_url, "API_KEY": platform.api_key}
+    r = subprocess.run([sys.executable, "-m", "tools.smoke"], cwd=ROOT, env=env, capture_output=True, text=True,
+                       timeout=600)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "smoke: 3/3 workflows passed" in r.stdout
+    assert r.stdout.count("PASS ") == 3 and '"status": "CONFIRMED"' in r.stdout
+
+
+def test_make_smoke_runs_the_tool_with_its_settings_in_the_environment() -> None:
+    dry = subprocess.run(["make", "-n", "--no-print-directory", "smoke", "BASE_URL=https://api.example/v1",
+                          "API_KEY=the-key", "SMOKE_SECRET=the-secret", "PAYMENT_TOPIC=arn:topic"], cwd=ROOT,
+                         capture_output=True, text=True, timeout=60)
+    assert dry.returncode == 0, dry.stderr
+    command = dry.stdout.replace("\\\n", " ")
+    assert 'BASE_URL="https://api.example/v1" API_KEY="the-key" SMOKE_SECRET="the-secret"' in command
+    assert 'PAYMENT_TOPIC="arn:topic"' in command and "-m tools.smoke" in command
+    local = subprocess.run(["make", "-n", "--no-print-directory", "smoke"], cwd=ROOT, capture_output=True, text=True,
+                           timeout=60)
+    assert "-m tools.smoke --local" in local.stdout
+
+
+def test_without_payments_the_order_is_cancelled_and_its_stock_released(prod_like: DeployedStage) -> None:
+    """prod: the smoke role may not publish payments, so the reserved order is cancelled instead."""
+    result = order_placement(Client(prod_like))
+    assert result["status"] == "CANCELLED" and result["stock"]["reserved"] == 0, result
+
+
+def test_a_deployed_stage_cannot_confirm_sign_ups_so_the_new_user_waits_for_the_email(
+        prod_like: DeployedStage) -> None:
+    result = user_registration(Client(prod_like))
+    assert result["confirmed"] is False and result["user_id"], result
