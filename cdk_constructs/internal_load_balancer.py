@@ -10,7 +10,7 @@ from constructs import Construct
 
 from cdk_constructs.retention import removal_policy
 from config.environment import RemovalMode
-from config.topology import CONTAINER_PORT, LISTENER_PORTS, Service
+from config.topology import CONTAINER_PORT, LISTENER_PORTS, TARGET_DEREGISTRATION_DELAY_SECONDS, Service
 from policies.nag import acknowledge
 
 
@@ -78,7 +78,7 @@ class InternalLoadBalancer(Construct):
                 port=CONTAINER_PORT,
                 protocol=elbv2.Protocol.TCP,
                 target_type=elbv2.TargetType.IP,
-                deregistration_delay=cdk.Duration.seconds(30),
+                deregistration_delay=cdk.Duration.seconds(TARGET_DEREGISTRATION_DELAY_SECONDS),
                 health_check=elbv2.HealthCheck(protocol=elbv2.Protocol.HTTP, path="/readyz",
                                                healthy_threshold_count=2, unhealthy_threshold_count=2,
                                                interval=cdk.Duration.seconds(10)),

@@ -6,6 +6,7 @@ from typing import cast
 
 from aws_cdk import Stack
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_eks as eks_l1
 from aws_cdk import aws_eks_v2 as eks
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -13,11 +14,12 @@ from aws_cdk import aws_logs as logs
 from aws_cdk.lambda_layer_kubectl_v35 import KubectlV35Layer
 from constructs import Construct
 
+from cdk_constructs.addons import pin_existing, pinned_addon
 from cdk_constructs.encryption_key import EncryptionKey
 from cdk_constructs.load_balancer_controller import LoadBalancerController
 from cdk_constructs.log_groups import adopt_library_log_groups
 from cdk_constructs.retention import removal_policy, retention_days
-from config.environment import CapacityKind, ClusterConfig, RemovalMode
+from config.environment import POD_ENI_LABEL, CapacityKind, ClusterConfig, RemovalMode
 from policies.nag import acknowledge, acknowledge_child
 
 _VERSIONS = {"1.34": eks.KubernetesVersion.V1_34, "1.35": eks.KubernetesVersion.V1_35}
@@ -68,9 +70,24 @@ class PlatformCluster(Construct):
         self.cluster.node.add_dependency(self.control_plane_log_group)
         # The jsii stubs give ICluster a member the concrete class lacks statically; one cast, used everywhere.
         self.cluster_ref = cast(eks.ICluster, self.cluster)
+        version = config.kubernetes_version
+        # VPC CNI: enforce NetworkPolicies, and attach security groups to pods (the orders pods get the one the
+        # database admits); the control plane's VPC resource controller manages the branch ENIs for that. Created
+        # before the nodes, so they start with these settings rather than the self-managed copy's.
+        self.vpc_cni = pinned_addon(self, "VpcCniAddon", cluster=self.cluster_ref, kubernetes_version=version,
+                                    name="vpc-cni", configuration_values={
+                                        "enableNetworkPolicy": "true",
+                                        "env": {"ENABLE_POD_ENI": "true",
+                                                "POD_SECURITY_GROUP_ENFORCING_MODE": "standard"},
+                                    })
+        self.kube_proxy = pinned_addon(self, "KubeProxyAddon", cluster=self.cluster_ref, kubernetes_version=version,
+                                       name="kube-proxy")
         self.node_groups: dict[str, eks.Nodegroup] = {}
         for pool in config.node_pools:
-            self.node_groups[pool.name] = self.cluster.add_nodegroup_capacity(
+            labels = {"platform/pool": pool.name, "platform/capacity": pool.capacity.value.lower()}
+            if pool.pod_eni:  # every instance type carries a trunk ENI: pods with their own security group fit
+                labels[POD_ENI_LABEL] = "true"
+            group = self.cluster.add_nodegroup_capacity(
                 "".join(p.capitalize() for p in pool.name.split("-")) + "NodeGroup",
                 instance_types=[ec2.InstanceType(t) for t in pool.instance_types],
                 capacity_type=_CAPACITY[pool.capacity],
@@ -80,15 +97,20 @@ class PlatformCluster(Construct):
                 max_size=pool.max_size,
                 disk_size=pool.disk_gib,
                 subnets=private,
-                labels={"platform/pool": pool.name, "platform/capacity": pool.capacity.value.lower()},
+                labels=labels,
             )
-        # VPC CNI: enforce NetworkPolicies, and attach security groups to pods (the orders pods get the one the
-        # database admits); the control plane's VPC resource controller manages the branch ENIs for that.
-        self.vpc_cni = eks.Addon(self, "VpcCniAddon", cluster=self.cluster_ref, addon_name="vpc-cni",
-                                 configuration_values={
-                                     "enableNetworkPolicy": "true",
-                                     "env": {"ENABLE_POD_ENI": "true", "POD_SECURITY_GROUP_ENFORCING_MODE": "standard"},
-                                 })
+            # The nodes follow the control plane on a version bump (the L2 has no property for it).
+            cast(eks_l1.CfnNodegroup, group.node.default_child).version = version
+            group.node.add_dependency(self.vpc_cni, self.kube_proxy)
+            self.node_groups[pool.name] = group
+        # Deployments: created once nodes exist, or EKS reports them degraded until CloudFormation gives up.
+        self.coredns = pinned_addon(self, "CoreDnsAddon", cluster=self.cluster_ref, kubernetes_version=version,
+                                    name="coredns")
+        # Resource metrics for every HorizontalPodAutoscaler (kubectl top too).
+        self.metrics_server = pinned_addon(self, "MetricsServerAddon", cluster=self.cluster_ref,
+                                           kubernetes_version=version, name="metrics-server")
+        for addon in (self.coredns, self.metrics_server):
+            addon.node.add_dependency(*self.node_groups.values())
         self.cluster.role.add_managed_policy(
             iam.ManagedPolicy.from_aws_managed_policy_name("AmazonEKSVPCResourceController"))
         self.admin_role = iam.Role.from_role_arn(self, "AdminRole", config.admin_role_arn, mutable=False)
@@ -102,6 +124,8 @@ class PlatformCluster(Construct):
         self.load_balancer_controller = LoadBalancerController(
             self, "LoadBalancerController", cluster=self.cluster, vpc_id=vpc.vpc_id, region=Stack.of(self).region)
         self.pod_identity_agent = self.cluster.eks_pod_identity_agent
+        assert self.pod_identity_agent is not None  # created by the first Pod Identity service account above
+        pin_existing(self.pod_identity_agent, kubernetes_version=version)
         # The kubectl provider's Lambda log groups come from aws_eks_v2 unencrypted, kept two years.
         adopt_library_log_groups(self, logs_key=logs_key, log_retention_days=log_retention_days)
         self._acknowledge_library_resources()

@@ -70,3 +70,41 @@ def test_control_plane_log_group_is_precreated_with_retention_and_cmk(env: Synth
     env.template("Cluster").has_resource_properties("AWS::Logs::LogGroup", {
         "LogGroupName": f"/aws/eks/{env.config.stack_prefix.lower()}-cluster/cluster",
         "RetentionInDays": env.config.log_retention_days, "KmsKeyId": Match.any_value()})
+
+
+def test_every_add_on_is_pinned_from_the_compatibility_table(env: Synthesized) -> None:
+    from config.eks_addons import addon_pin
+
+    version = env.config.cluster.kubernetes_version
+    addons = {a["Properties"]["AddonName"]: a["Properties"] for a in env.resources("Cluster", "AWS::EKS::Addon").values()}
+    # CoreDNS and kube-proxy are managed too, so a version bump moves them with the control plane; metrics-server
+    # feeds every HPA.
+    assert set(addons) == {"vpc-cni", "coredns", "kube-proxy", "eks-pod-identity-agent", "metrics-server",
+                           "amazon-cloudwatch-observability"}
+    for name, props in addons.items():
+        pin = addon_pin(version, name)
+        assert props["AddonVersion"] == pin.version, name
+        # Created over the copy EKS installs itself: without OVERWRITE, changed settings fail the creation.
+        assert props.get("ResolveConflicts") == ("OVERWRITE" if pin.replaces_self_managed else None), name
+
+
+def test_node_groups_follow_the_cluster_version(env: Synthesized) -> None:
+    for group in env.resources("Cluster", "AWS::EKS::Nodegroup").values():
+        assert group["Properties"]["Version"] == env.config.cluster.kubernetes_version
+
+
+def test_add_ons_that_run_pods_wait_for_nodes_and_nodes_for_the_network(env: Synthesized) -> None:
+    resources = env.template_json("Cluster")["Resources"]
+    groups = set(env.resources("Cluster", "AWS::EKS::Nodegroup"))
+    by_name = {r["Properties"]["AddonName"]: (lid, r) for lid, r in resources.items() if r["Type"] == "AWS::EKS::Addon"}
+    for name in ("coredns", "metrics-server", "amazon-cloudwatch-observability"):
+        assert groups <= set(by_name[name][1].get("DependsOn", [])), name
+    for group in groups:
+        assert {by_name["vpc-cni"][0], by_name["kube-proxy"][0]} <= set(resources[group]["DependsOn"])
+
+
+def test_application_signals_auto_instrumentation_is_off(env: Synthesized) -> None:
+    (addon,) = [a["Properties"] for a in env.resources("Cluster", "AWS::EKS::Addon").values()
+                if a["Properties"]["AddonName"] == "amazon-cloudwatch-observability"]
+    values = json.loads(addon["ConfigurationValues"])
+    assert values["manager"]["applicationSignals"]["autoMonitor"]["monitorAllServices"] is False
