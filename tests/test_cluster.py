@@ -76,7 +76,8 @@ def test_every_add_on_is_pinned_from_the_compatibility_table(env: Synthesized) -
     from config.eks_addons import addon_pin
 
     version = env.config.cluster.kubernetes_version
-    addons = {a["Properties"]["AddonName"]: a["Properties"] for a in env.resources("Cluster", "AWS::EKS::Addon").values()}
+    addons = {a["Properties"]["AddonName"]: a["Properties"]
+              for a in env.resources("Cluster", "AWS::EKS::Addon").values()}
     # CoreDNS and kube-proxy are managed too, so a version bump moves them with the control plane; metrics-server
     # feeds every HPA.
     assert set(addons) == {"vpc-cni", "coredns", "kube-proxy", "eks-pod-identity-agent", "metrics-server",

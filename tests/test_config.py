@@ -119,7 +119,7 @@ def test_every_accepted_kubernetes_version_has_its_add_ons_and_autoscaler_pinned
         # kube-proxy and the Cluster Autoscaler must match the cluster's minor version.
         assert ADDONS[version]["kube-proxy"].version.startswith(f"v{version}.")
         assert cluster_autoscaler(version).image_tag.startswith(f"v{version}.")
-    with pytest.raises(KeyError, match="Kubernetes 1.20"):
+    with pytest.raises(KeyError, match=r"Kubernetes 1\.20"):
         addon_pin("1.20", "coredns")
     with pytest.raises(KeyError, match="'nope'"):
         addon_pin("1.34", "nope")

@@ -162,7 +162,8 @@ def test_only_node_groups_of_trunk_eni_types_carry_the_pod_eni_label(env: Synthe
 
 def test_hpa_managed_deployments_leave_the_replica_count_to_their_hpa(env: Synthesized) -> None:
     manifests_ = [m for _, m in applied_manifests(env)]
-    deployments = {(m["metadata"]["namespace"], m["metadata"]["name"]): m for m in manifests_ if m["kind"] == "Deployment"}
+    deployments = {(m["metadata"]["namespace"], m["metadata"]["name"]): m for m in manifests_
+                   if m["kind"] == "Deployment"}
     hpas = {(m["metadata"]["namespace"], m["spec"]["scaleTargetRef"]["name"]): m for m in manifests_
             if m["kind"] == "HorizontalPodAutoscaler"}
     assert set(hpas) == set(deployments)
@@ -181,7 +182,7 @@ def test_target_group_namespaces_inject_readiness_gates_before_any_pod_exists(en
     for construct, m in applied_manifests(env):
         by_construct.setdefault(construct, []).append(m)
     namespaces = {m["metadata"]["name"]: m for _, m in applied_manifests(env) if m["kind"] == "Namespace"}
-    for construct, items in by_construct.items():
+    for items in by_construct.values():
         kinds = [m["kind"] for m in items]
         if "TargetGroupBinding" not in kinds:
             continue
