@@ -183,30 +183,52 @@ def manifests(spec: WorkloadSpec) -> list[Manifest]:
     return out
 
 
+@dataclass(frozen=True)
+class ClusterEgress:
+    """Traffic from a service's pods to other pods of the cluster. NetworkPolicies admit it; for pods with their own
+    security group (branch ENIs), the security group of the pods they call must admit it too: those run in the
+    cluster security group, which admits only itself (ServicesStack adds one rule per port)."""
+
+    name: str  # PascalCase, for the security group rule's construct id
+    peer: Manifest  # NetworkPolicy peer
+    ports: tuple[tuple[str, int], ...]  # (protocol, port)
+    why: str
+
+
+def _namespace_peer(namespace_: str) -> Manifest:
+    return {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": namespace_}}}
+
+
+def cluster_egress(spec: WorkloadSpec) -> list[ClusterEgress]:
+    out = [ClusterEgress("Dns", {**_namespace_peer("kube-system"), "podSelector": {"matchLabels": {
+        "k8s-app": "kube-dns"}}}, (("UDP", 53), ("TCP", 53)), "cluster DNS (CoreDNS)")]
+    if ENV_EMF_ENDPOINT in spec.environment:
+        out.append(ClusterEgress("Telemetry", _namespace_peer(AGENT_NAMESPACE),
+                                 (("TCP", OTLP_HTTP_PORT), ("UDP", EMF_PORT)),
+                                 "the CloudWatch agent: OTLP traces and EMF metrics"))
+    if "PRODUCTS_URL" in spec.environment:
+        out.append(ClusterEgress("Products", _namespace_peer("products"), (("TCP", CONTAINER_PORT),),
+                                 "the products API (validating order lines)"))
+    return out
+
+
 def network_policies(spec: WorkloadSpec) -> list[Manifest]:
     """Default deny in the namespace, then: the NLB (VPC addresses) and allowed callers to the API port; every pod
     to cluster DNS and to HTTPS (AWS endpoints, other services' APIs through their Services); PostgreSQL where the
-    service owns a database (the security group narrows it to the database itself)."""
+    service owns a database (the security group narrows it to the database itself); the telemetry agent and the
+    other services it calls (:func:`cluster_egress`)."""
     ns = spec.name
     api = {"matchLabels": {"app.kubernetes.io/name": spec.name, "app.kubernetes.io/component": "api"}}
-    callers = [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": c}}}
-               for c in spec.allowed_callers]
-    egress = [
-        {"to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
-                 "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}],
-         "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]},
+    callers = [_namespace_peer(c) for c in spec.allowed_callers]
+    egress: list[Manifest] = [
         {"ports": [{"protocol": "TCP", "port": 443}]},
         # EKS Pod Identity agent on the node (link-local) hands out the service role's credentials.
         {"to": [{"ipBlock": {"cidr": "169.254.170.23/32"}}], "ports": [{"protocol": "TCP", "port": 80}]},
     ]
     if "DB_SECRET_ARN" in spec.environment:
         egress.append({"to": [{"ipBlock": {"cidr": spec.vpc_cidr}}], "ports": [{"protocol": "TCP", "port": 5432}]})
-    if ENV_EMF_ENDPOINT in spec.environment:  # traces (OTLP/HTTP) and EMF metrics to the CloudWatch agent
-        egress.append({"to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": AGENT_NAMESPACE}}}],
-                       "ports": [{"protocol": "TCP", "port": OTLP_HTTP_PORT}, {"protocol": "UDP", "port": EMF_PORT}]})
-    if "PRODUCTS_URL" in spec.environment:
-        egress.append({"to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "products"}}}],
-                       "ports": [{"protocol": "TCP", "port": CONTAINER_PORT}]})
+    egress += [{"to": [e.peer], "ports": [{"protocol": proto, "port": port} for proto, port in e.ports]}
+               for e in cluster_egress(spec)]
     return [
         {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
          "metadata": {"name": "default-deny", "namespace": ns},

@@ -168,8 +168,9 @@ PROD = EnvironmentConfig(
             # its types share one shape (2 vCPU, 8 GiB) so the Cluster Autoscaler's node template is right for all.
             NodePoolConfig(name="baseline", instance_types=("m7g.xlarge",), capacity=CapacityKind.ON_DEMAND,
                            min_size=3, desired_size=3, max_size=6),
+            # Desired 1: what the cost report prices as the average burst; the autoscaler sets the real count.
             NodePoolConfig(name="burst", instance_types=("m7g.large", "m6g.large"),
-                           capacity=CapacityKind.SPOT, min_size=0, desired_size=0, max_size=10),
+                           capacity=CapacityKind.SPOT, min_size=0, desired_size=1, max_size=10),
         ),
     ),
     database=DatabaseConfig(min_capacity_acu=1, max_capacity_acu=16, readers=1, backup_retention_days=30,

@@ -14,6 +14,7 @@ from cdk_constructs.orders_database import OrdersDatabase
 from cdk_constructs.service_monitoring import PlatformTelemetry
 from cdk_constructs.service_table import ServiceTable
 from cdk_constructs.user_directory import UserDirectory
+from cdk_constructs.workload_manifests import cluster_egress
 from config.environment import ServiceSizing
 from config.topology import (
     CONTAINER_PORT,
@@ -69,11 +70,22 @@ class ServicesStack(cdk.Stack):
             ("ApiPodsFromNlb", cluster_sg, nlb_sg, "API pods from the services NLB"),
             ("OrdersPodsFromNlb", orders_sg, nlb_sg, "Orders API pods from the services NLB"),
             ("OrdersPodsFromKubelet", orders_sg, cluster_sg, "Kubelet probes of the orders pods"),
-            ("ProductsPodsFromOrders", cluster_sg, orders_sg, "Orders validating products over REST"),
         ):
             ec2.CfnSecurityGroupIngress(self, rule_id, group_id=group, source_security_group_id=source,
                                         ip_protocol="tcp", from_port=CONTAINER_PORT, to_port=CONTAINER_PORT,
                                         description=why)
+        # Pods with their own security group reach what they call inside the cluster (CoreDNS, the CloudWatch
+        # agent, other services' pods) only if the cluster security group admits that group: the same list the
+        # NetworkPolicies admit.
+        for ms in self.services.values():
+            for pod_sg in ms.spec.security_group_ids:
+                name = ms.service.value.capitalize()
+                for egress in cluster_egress(ms.spec):
+                    for protocol, port in egress.ports:
+                        ec2.CfnSecurityGroupIngress(
+                            self, f"{egress.name}{protocol.capitalize()}{port}From{name}Pods", group_id=cluster_sg,
+                            source_security_group_id=pod_sg, ip_protocol=protocol.lower(), from_port=port,
+                            to_port=port, description=f"{name} pods (own security group) to {egress.why}")
 
     @staticmethod
     def _environment(service: Service, messaging: MessagingStack, tables: dict[Service, ServiceTable],

@@ -35,7 +35,7 @@ def test_multi_az_and_deletion_protection_in_prod_only(dev: Synthesized, prod: S
 
 def test_database_lives_in_isolated_subnets_only(env: Synthesized) -> None:
     (group,) = env.resources("Data", "AWS::RDS::DBSubnetGroup").values()
-    outputs = [s["Fn::GetStackOutput"]["OutputName"] for s in group["Properties"]["SubnetIds"]]
+    outputs = [s["Fn::ImportValue"] for s in group["Properties"]["SubnetIds"]]
     assert len(outputs) == 3 and all("IsolatedSubnet" in o for o in outputs)
 
 

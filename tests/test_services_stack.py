@@ -240,3 +240,37 @@ def test_every_deployment_must_roll_out_before_the_stack_completes(env: Synthesi
         rendered = json.loads("".join(p if isinstance(p, str) else "TOKEN" for p in parts))
         assert rendered["metadata"]["name"] == key[1] and rendered["kind"] == "Deployment", key
         assert "dkr.ecr" in json.dumps(parts), key  # the image (its tag is the asset hash)
+
+
+def _security_group_policy_groups(env: Synthesized) -> dict[str, Any]:
+    """namespace -> the security group token of its SecurityGroupPolicy, as the template spells it."""
+    out: dict[str, Any] = {}
+    for r in env.resources("Services", "Custom::AWSCDK-EKS-KubernetesResource").values():
+        raw = r["Properties"]["Manifest"]
+        if isinstance(raw, str) or "SecurityGroupPolicy" not in json.dumps(raw):
+            continue
+        parts = raw["Fn::Join"][1]
+        text = "".join(p if isinstance(p, str) else "TOKEN" for p in parts)
+        namespace = next(m["metadata"]["namespace"] for m in json.loads(text) if m["kind"] == "SecurityGroupPolicy")
+        (index,) = [i for i, p in enumerate(parts) if isinstance(p, str) and p.endswith('"groupIds":["')]
+        out[namespace] = parts[index + 1]
+    return out
+
+
+def test_pods_with_their_own_security_group_reach_every_pod_their_network_policy_lets_them_call(
+        env: Synthesized) -> None:
+    """Branch-ENI pods carry only their own security group; CoreDNS, the CloudWatch agent and the other services'
+    pods run in the cluster security group, which must admit that group on every in-cluster port the NetworkPolicy
+    opens (DNS over UDP and TCP, OTLP, EMF, the products API)."""
+    groups = _security_group_policy_groups(env)
+    assert set(groups) == {"orders"}
+    rules = [r["Properties"] for r in env.resources("Services", "AWS::EC2::SecurityGroupIngress").values()]
+    for namespace, pod_group in groups.items():
+        (egress,) = [m for _, m in applied_manifests(env) if m["kind"] == "NetworkPolicy"
+                     and (m["metadata"]["name"], m["metadata"]["namespace"]) == ("egress", namespace)]
+        wanted = {(p["protocol"].lower(), p["port"]) for e in egress["spec"]["egress"]
+                  if any("namespaceSelector" in peer for peer in e.get("to", [])) for p in e["ports"]}
+        assert {("udp", 53), ("tcp", 53), ("tcp", 4318), ("udp", 25888), ("tcp", 8080)} <= wanted
+        admitted = {(r["IpProtocol"], r["FromPort"]) for r in rules if r["SourceSecurityGroupId"] == pod_group
+                    and "ClusterSecurityGroupId" in json.dumps(r["GroupId"]) and r["FromPort"] == r["ToPort"]}
+        assert wanted <= admitted, wanted - admitted
