@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import cast
 
+import aws_cdk as cdk
 from aws_cdk import Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_eks as eks_l1
@@ -18,6 +19,7 @@ from cdk_constructs.addons import pin_existing, pinned_addon
 from cdk_constructs.encryption_key import EncryptionKey
 from cdk_constructs.load_balancer_controller import LoadBalancerController
 from cdk_constructs.log_groups import adopt_library_log_groups
+from cdk_constructs.replaceable_name import replaceable_name
 from cdk_constructs.retention import removal_policy, retention_days
 from config.environment import POD_ENI_LABEL, CapacityKind, ClusterConfig, RemovalMode
 from policies.nag import acknowledge, acknowledge_child
@@ -40,9 +42,11 @@ class PlatformCluster(Construct):
         super().__init__(scope, construct_id)
         self.secrets_key = EncryptionKey(self, "SecretsKey", description="Envelope encryption of Kubernetes secrets",
                                          removal=removal).key
-        # Named after the stack so the control-plane log group exists, with retention and the logs CMK, before
-        # EKS starts writing to it (EKS would otherwise create it unencrypted with no expiry).
-        cluster_name = f"{Stack.of(self).stack_name.lower()}"
+        # Named before it exists so the control-plane log group exists, with retention and the logs CMK, before
+        # EKS starts writing to it (EKS would otherwise create it unencrypted with no expiry); the name changes with
+        # any replacing change and with each creation of the stack, so neither meets a retained log group.
+        cluster_name = replaceable_name(Stack.of(self).stack_name.lower(),
+                                        lambda: cast(cdk.CfnResource, self.cluster.node.default_child))
         self.control_plane_log_group = logs.LogGroup(
             self, "ControlPlaneLogGroup", log_group_name=f"/aws/eks/{cluster_name}/cluster",
             retention=retention_days(log_retention_days), encryption_key=logs_key,

@@ -2,8 +2,6 @@ from __future__ import annotations
 
 import json
 
-from aws_cdk.assertions import Match
-
 from config.environment import CapacityKind
 from tests.conftest import Synthesized
 
@@ -67,9 +65,14 @@ def test_load_balancer_controller_is_bound_by_pod_identity(env: Synthesized) -> 
 
 
 def test_control_plane_log_group_is_precreated_with_retention_and_cmk(env: Synthesized) -> None:
-    env.template("Cluster").has_resource_properties("AWS::Logs::LogGroup", {
-        "LogGroupName": f"/aws/eks/{env.config.stack_prefix.lower()}-cluster/cluster",
-        "RetentionInDays": env.config.log_retention_days, "KmsKeyId": Match.any_value()})
+    (cluster,) = env.resources("Cluster", "AWS::EKS::Cluster").values()
+    groups = [(lid, g) for lid, g in env.resources("Cluster", "AWS::Logs::LogGroup").items()
+              if g["Properties"].get("LogGroupName") == {"Fn::Join": ["", ["/aws/eks/", cluster["Properties"]["Name"],
+                                                                            "/cluster"]]}]
+    ((group_id, group),) = groups
+    assert group["Properties"]["RetentionInDays"] == env.config.log_retention_days
+    assert group["Properties"]["KmsKeyId"]
+    assert group_id in cluster["DependsOn"]  # exists before EKS writes to it
 
 
 def test_every_add_on_is_pinned_from_the_compatibility_table(env: Synthesized) -> None:
