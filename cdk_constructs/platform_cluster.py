@@ -19,6 +19,7 @@ from cdk_constructs.addons import pin_existing, pinned_addon
 from cdk_constructs.encryption_key import EncryptionKey
 from cdk_constructs.load_balancer_controller import LoadBalancerController
 from cdk_constructs.log_groups import adopt_library_log_groups
+from cdk_constructs.network_interface_cleanup import NetworkInterfaceCleanup
 from cdk_constructs.replaceable_name import replaceable_name
 from cdk_constructs.retention import removal_policy, retention_days
 from config.environment import POD_ENI_LABEL, CapacityKind, ClusterConfig, RemovalMode
@@ -72,6 +73,13 @@ class PlatformCluster(Construct):
             kubectl_provider_options=eks.KubectlProviderOptions(kubectl_layer=KubectlV35Layer(self, "KubectlLayer")),
         )
         self.cluster.node.add_dependency(self.control_plane_log_group)
+        # Deleted after the cluster (which depends on it): then it deletes the cluster's leaked branch ENIs, waits
+        # for Lambda to release the kubectl handler's ENIs, and deletes the cluster security group EKS could not
+        # delete while those were attached, so that the VPC can go.
+        self.interface_cleanup = NetworkInterfaceCleanup(
+            self, "NetworkInterfaceCleanup", vpc=vpc, cluster_name=cluster_name, delete_cluster_security_group=True,
+            logs_key=logs_key, log_retention_days=log_retention_days, removal=removal)
+        self.cluster.node.add_dependency(self.interface_cleanup.resource)
         # The jsii stubs give ICluster a member the concrete class lacks statically; one cast, used everywhere.
         self.cluster_ref = cast(eks.ICluster, self.cluster)
         version = config.kubernetes_version
@@ -131,7 +139,7 @@ class PlatformCluster(Construct):
         assert self.pod_identity_agent is not None  # created by the first Pod Identity service account above
         pin_existing(self.pod_identity_agent, kubernetes_version=version)
         # The kubectl provider's Lambda log groups come from aws_eks_v2 unencrypted, kept two years.
-        adopt_library_log_groups(self, logs_key=logs_key, log_retention_days=log_retention_days)
+        adopt_library_log_groups(self, logs_key=logs_key, log_retention_days=log_retention_days, removal=removal)
         self._acknowledge_library_resources()
 
     def _acknowledge_library_resources(self) -> None:

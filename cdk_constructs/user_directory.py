@@ -111,14 +111,14 @@ class UserDirectory(Construct):
                         "place; rotating it means a new app client, rolled out by a deploy of this stack.")
 
         if self.service_clients:
-            self._harden_secret_reader(logs_key, log_retention_days)
+            self._harden_secret_reader(logs_key, log_retention_days, removal)
 
-    def _harden_secret_reader(self, logs_key: kms.IKey, days: int) -> None:
+    def _harden_secret_reader(self, logs_key: kms.IKey, days: int, removal: RemovalMode) -> None:
         """``user_pool_client_secret`` reads the secret at deploy time with aws-cdk-lib's AwsCustomResource function
         (one per stack). Its log group gets our CMK and retention; its other findings are acknowledged here."""
         stack = cdk.Stack.of(self)
         fn = stack.node.find_child(AWS_CUSTOM_RESOURCE_ID)
-        adopt_library_log_groups(fn, logs_key=logs_key, log_retention_days=days)
+        adopt_library_log_groups(fn, logs_key=logs_key, log_retention_days=days, removal=removal)
         acknowledge(fn.node.find_child("ServiceRole"),
                     "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
                     "AWSLambdaBasicExecutionRole]",

@@ -6,16 +6,18 @@ import aws_cdk as cdk
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_eks_v2 as eks
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 from cdk_constructs.internal_load_balancer import InternalLoadBalancer
 from cdk_constructs.microservice import Microservice
+from cdk_constructs.network_interface_cleanup import NetworkInterfaceCleanup
 from cdk_constructs.orders_database import OrdersDatabase
 from cdk_constructs.service_monitoring import PlatformTelemetry
 from cdk_constructs.service_table import ServiceTable
 from cdk_constructs.user_directory import UserDirectory
 from cdk_constructs.workload_manifests import cluster_egress
-from config.environment import ServiceSizing
+from config.environment import RemovalMode, ServiceSizing
 from config.topology import (
     CONTAINER_PORT,
     RESOURCE_SERVER_SCOPES,
@@ -38,7 +40,8 @@ class ServicesStack(cdk.Stack):
     """Stateless: the four services on the cluster, each granted only its own store, secret, queues and topics."""
 
     def __init__(self, scope: Construct, construct_id: str, *, cluster: eks.Cluster,
-                 load_balancer_controller_role: iam.IRole, sizing: ServiceSizing, vpc_cidr: str,
+                 load_balancer_controller_role: iam.IRole, sizing: ServiceSizing, vpc: ec2.IVpc, vpc_cidr: str,
+                 logs_key: kms.IKey, log_retention_days: int, removal: RemovalMode,
                  messaging: MessagingStack, tables: dict[Service, ServiceTable], orders_database: OrdersDatabase,
                  users: UserDirectory, load_balancer: InternalLoadBalancer,
                  telemetry: PlatformTelemetry | None = None, **kwargs: Any) -> None:
@@ -61,6 +64,17 @@ class ServicesStack(cdk.Stack):
             )
             self.services[service] = ms
             self._grant(ms, messaging, tables, orders_database, users)
+
+        # Pods with their own security group hold branch ENIs, which the VPC resource controller deletes only after
+        # the pods are gone: deleted after their Deployments, this waits for that (and deletes any the controller
+        # left behind) so that the security group in the Data stack can be deleted.
+        pod_groups = [g for ms in self.services.values() for g in ms.spec.security_group_ids]
+        self.interface_cleanup = NetworkInterfaceCleanup(
+            self, "PodInterfaceCleanup", vpc=vpc, cluster_name=cluster.cluster_name, security_group_ids=pod_groups,
+            logs_key=logs_key, log_retention_days=log_retention_days, removal=removal)
+        for ms in self.services.values():
+            if ms.spec.security_group_ids:
+                ms.workloads.node.add_dependency(self.interface_cleanup.resource)
 
         # Pods not bound to a security group of their own use the cluster security group.
         nlb_sg = load_balancer.security_group.security_group_id
