@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import cast
 
 import aws_cdk as cdk
@@ -16,6 +17,7 @@ from aws_cdk.lambda_layer_kubectl_v35 import KubectlV35Layer
 from constructs import Construct
 
 from cdk_constructs.addons import pin_existing, pinned_addon
+from cdk_constructs.cluster_autoscaler import ClusterAutoscaler
 from cdk_constructs.encryption_key import EncryptionKey
 from cdk_constructs.load_balancer_controller import LoadBalancerController
 from cdk_constructs.log_groups import adopt_library_log_groups
@@ -99,8 +101,12 @@ class PlatformCluster(Construct):
             labels = {"platform/pool": pool.name, "platform/capacity": pool.capacity.value.lower()}
             if pool.pod_eni:  # every instance type carries a trunk ENI: pods with their own security group fit
                 labels[POD_ENI_LABEL] = "true"
+            # Named <pool>-<hash of its create-only properties>-<stack creation id>: the autoscaler's priority
+            # expander finds the pools by that prefix, and a replacing change still gets a fresh name.
+            group_id = "".join(p.capitalize() for p in pool.name.split("-")) + "NodeGroup"
             group = self.cluster.add_nodegroup_capacity(
-                "".join(p.capitalize() for p in pool.name.split("-")) + "NodeGroup",
+                group_id,
+                nodegroup_name=replaceable_name(pool.name, _node_group_resource(self.cluster, group_id)),
                 instance_types=[ec2.InstanceType(t) for t in pool.instance_types],
                 capacity_type=_CAPACITY[pool.capacity],
                 ami_type=eks.NodegroupAmiType.AL2023_ARM_64_STANDARD,
@@ -132,6 +138,11 @@ class PlatformCluster(Construct):
                 "AmazonEKSClusterAdminPolicy", access_scope_type=eks.AccessScopeType.CLUSTER)],
         )
         # Service accounts bound by Pod Identity make the cluster install the eks-pod-identity-agent add-on.
+        # Node autoscaling: pending pods get nodes within the node groups' limits, idle nodes go away.
+        self.cluster_autoscaler = ClusterAutoscaler(
+            self, "ClusterAutoscaler", cluster=self.cluster, cluster_name=self.cluster.cluster_name,
+            kubernetes_version=version, pools=config.node_pools, region=Stack.of(self).region)
+        self.cluster_autoscaler.chart.node.add_dependency(*self.node_groups.values())
         # Reconciles the TargetGroupBindings that attach service pods to the Edge NLB's target groups.
         self.load_balancer_controller = LoadBalancerController(
             self, "LoadBalancerController", cluster=self.cluster, vpc_id=vpc.vpc_id, region=Stack.of(self).region)
@@ -189,6 +200,10 @@ class PlatformCluster(Construct):
                           "AwsSolutions-IAM5[Resource::<PlatformClusterKubectlProviderHandler878759C4.Arn>:*]",
                           "The provider framework may invoke any version of the one kubectl handler function; the "
                           "wildcard is the version qualifier of that single function ARN.")
+
+
+def _node_group_resource(cluster: eks.Cluster, group_id: str) -> Callable[[], cdk.CfnResource]:
+    return lambda: cast(cdk.CfnResource, cluster.node.find_child(f"Nodegroup{group_id}").node.default_child)
 
 
 _NODE_POLICIES = {

@@ -36,6 +36,8 @@ CREATE_ONLY: dict[str, tuple[str, ...]] = {
                           "KubernetesNetworkConfig/ServiceIpv4Cidr",
                           "AccessConfig/BootstrapClusterCreatorAdminPermissions", "RoleArn",
                           "BootstrapSelfManagedAddons"),
+    "AWS::EKS::Nodegroup": ("CapacityType", "RemoteAccess", "NodeRole", "ClusterName", "InstanceTypes", "DiskSize",
+                            "AmiType", "Subnets"),
     "AWS::RDS::DBCluster": ("ClusterScalabilityType", "DBSubnetGroupName", "DBSystemId", "DatabaseName",
                             "EngineMode", "KmsKeyId", "PubliclyAccessible", "RestoreToTime", "RestoreType",
                             "SnapshotIdentifier", "SourceDBClusterIdentifier", "SourceDbClusterResourceId",

@@ -112,3 +112,12 @@ def test_application_signals_auto_instrumentation_is_off(env: Synthesized) -> No
                 if a["Properties"]["AddonName"] == "amazon-cloudwatch-observability"]
     values = json.loads(addon["ConfigurationValues"])
     assert values["manager"]["applicationSignals"]["autoMonitor"]["monitorAllServices"] is False
+
+
+def test_load_balancer_controller_injects_readiness_gates(env: Synthesized) -> None:
+    (chart,) = [r["Properties"] for r in env.resources("Cluster", "Custom::AWSCDK-EKS-HelmChart").values()
+                if r["Properties"]["Chart"] == "aws-load-balancer-controller"]
+    parts = chart["Values"]["Fn::Join"][1]
+    values = json.loads("".join(p if isinstance(p, str) else "TOKEN" for p in parts))
+    assert values["enablePodReadinessGateInject"] is True
+    assert values["resources"]["requests"]

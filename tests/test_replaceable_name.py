@@ -19,7 +19,8 @@ from tests.conftest import synthesize
 
 SCHEMAS = Path(cfnlint.__file__).resolve().parent / "data" / "schemas"
 STACK_CREATION_ID = cdk.Stack(cdk.App(), "Probe").resolve(stack_creation_id())
-NAME_PROPERTY = {"AWS::EKS::Cluster": "Name", "AWS::RDS::DBCluster": "DBClusterIdentifier"}
+NAME_PROPERTY = {"AWS::EKS::Cluster": "Name", "AWS::RDS::DBCluster": "DBClusterIdentifier",
+                 "AWS::EKS::Nodegroup": "NodegroupName"}
 
 
 @pytest.mark.parametrize("resource_type", sorted(CREATE_ONLY))
