@@ -71,7 +71,8 @@ class NetworkInterfaceCleanup(Construct):
             fn = lambda_.Function(
                 self, f"{name}Handler", runtime=lambda_.Runtime.PYTHON_3_14, architecture=lambda_.Architecture.ARM_64,
                 handler=entry, code=lambda_.Code.from_asset(str(HANDLER_DIR)), role=role, log_group=self.log_group,
-                timeout=cdk.Duration.minutes(1), description="Releases leftover ENIs when the stack is deleted")
+                timeout=cdk.Duration.minutes(1),
+                description="Custom resource handler: releases leftover ENIs when the stack is deleted")
             fn.node.add_dependency(policy)
             why = ("It runs only inside CloudFormation's deletion of this stack, polled by the provider framework; "
                    "a failure fails the deletion, and it calls nothing but the EC2 API.")

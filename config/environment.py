@@ -110,6 +110,26 @@ class DatabaseConfig:
 
 
 @dataclass(frozen=True)
+class EmailConfig:
+    """Mail the platform sends (Cognito's sign-up and recovery codes; later order notifications) goes out through
+    Amazon SES from ``sender``, an address of the verified SES domain identity ``domain`` (DKIM records published
+    from the Data stack's outputs; docs/deploying.md)."""
+
+    domain: str
+    sender: str
+    sender_name: str
+
+
+@dataclass(frozen=True)
+class DeliveryConfig:
+    """GitHub Actions' OIDC provider: an account holds one per URL. Empty: the Delivery stack creates it; otherwise
+    the ARN of the provider the account already has, which the deploy role then trusts:
+    ``arn:aws:iam::ACCOUNT:oidc-provider/token.actions.githubusercontent.com``."""
+
+    existing_oidc_provider_arn: str = ""
+
+
+@dataclass(frozen=True)
 class MessagingConfig:
     dlq_max_receive_count: int
     message_retention_days: int
@@ -214,7 +234,9 @@ class EnvironmentConfig:
     usage: UsageAssumptions
     log_retention_days: int
     removal: RemovalMode
+    email: EmailConfig
     tags: dict[str, str] = field(default_factory=dict)
+    delivery: DeliveryConfig = field(default_factory=DeliveryConfig)
     # "owner/name" of the GitHub repository whose workflows deploy this environment (Delivery stack's OIDC trust).
     github_repository: str = "example-org/ecommerce-platform"
 
@@ -250,6 +272,19 @@ def _validate(c: EnvironmentConfig) -> None:
     _check(bool(re.fullmatch(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}", c.github_repository))
            and not c.github_repository.endswith((".git", "/.", "/..")), f"{p}.github_repository",
            c.github_repository, "a GitHub repository as owner/name, e.g. example-org/ecommerce-platform")
+
+    e = c.email
+    dns_name = r"(?=.{4,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}"
+    _check(bool(re.fullmatch(dns_name, e.domain)), f"{p}.email.domain", e.domain, "a DNS domain, e.g. shop.example.com")
+    _check(bool(re.fullmatch(r"[a-z0-9._%+-]+@" + re.escape(e.domain), e.sender)), f"{p}.email.sender", e.sender,
+           f"an address of the SES domain {e.domain}, e.g. no-reply@{e.domain}")
+    _check(0 < len(e.sender_name) <= 64 and '"' not in e.sender_name, f"{p}.email.sender_name", e.sender_name,
+           "1 to 64 characters, no double quote")
+    arn = c.delivery.existing_oidc_provider_arn
+    _check(arn == "" or bool(re.fullmatch(rf"arn:aws[a-z-]*:iam::{c.account}:oidc-provider/"
+                                          r"token\.actions\.githubusercontent\.com", arn)),
+           f"{p}.delivery.existing_oidc_provider_arn", arn,
+           f"empty (create it) or arn:aws:iam::{c.account}:oidc-provider/token.actions.githubusercontent.com")
 
     n = c.network
     try:

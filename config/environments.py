@@ -9,6 +9,7 @@ from config.environment import (
     ClusterConfig,
     ConfigError,
     DatabaseConfig,
+    EmailConfig,
     EnvironmentConfig,
     MessagingConfig,
     NetworkConfig,
@@ -96,6 +97,7 @@ DEV = EnvironmentConfig(
                            s3_stored_gib=1),
     log_retention_days=14,
     removal=RemovalMode.DESTROY,
+    email=EmailConfig(domain="dev.shop.example.com", sender="no-reply@dev.shop.example.com", sender_name="Shop"),
     tags={"environment": "dev"},
     github_repository=GITHUB_REPOSITORY,
 )
@@ -144,6 +146,8 @@ STAGING = EnvironmentConfig(
                            s3_stored_gib=5),
     log_retention_days=90,
     removal=RemovalMode.SNAPSHOT,
+    email=EmailConfig(domain="staging.shop.example.com", sender="no-reply@staging.shop.example.com",
+                      sender_name="Shop"),
     tags={"environment": "staging"},
     github_repository=GITHUB_REPOSITORY,
 )
@@ -196,6 +200,7 @@ PROD = EnvironmentConfig(
                            s3_stored_gib=20),
     log_retention_days=365,
     removal=RemovalMode.RETAIN,
+    email=EmailConfig(domain="shop.example.com", sender="no-reply@shop.example.com", sender_name="Shop"),
     tags={"environment": "prod"},
     github_repository=GITHUB_REPOSITORY,
 )

@@ -48,7 +48,7 @@ class Platform:
         self.cluster = ClusterStack(app, f"{prefix}-Cluster", config=config.cluster, vpc=self.network.vpc,
                                     logs_key=self.network.logs_key, log_retention_days=config.log_retention_days,
                                     removal=config.removal, **props("Cluster", stateful=False))
-        self.data = DataStack(app, f"{prefix}-Data", config=config.database, vpc=self.network.vpc,
+        self.data = DataStack(app, f"{prefix}-Data", config=config.database, email=config.email, vpc=self.network.vpc,
                               logs_key=self.network.logs_key,
                               log_retention_days=config.log_retention_days, removal=config.removal,
                               **props("Data", stateful=True))
@@ -64,7 +64,9 @@ class Platform:
         self.delivery: DeliveryStack | None = None
         if app.node.try_get_context("delivery") != "exclude":
             self.delivery = DeliveryStack(app, f"{prefix}-Delivery", repository=config.github_repository,
-                                          environment=config.name, **props("Delivery", stateful=True))
+                                          environment=config.name,
+                                          existing_oidc_provider_arn=config.delivery.existing_oidc_provider_arn,
+                                          **props("Delivery", stateful=True))
         # Before Services: each Microservice's alarms notify this stack's topic (no dependency back).
         self.observability = ObservabilityStack(
             app, f"{prefix}-Observability", environment=config.name, alarms=config.alarms, database=config.database,
