@@ -21,7 +21,9 @@ from policies.load_balancer_controller import register_targets_statement
 
 SERVICES_DIR = Path(__file__).resolve().parent.parent / "services"
 # Status of a Deployment whose newest ReplicaSet is fully rolled out (the Progressing condition's reason); empty while
-# a rollout is under way, and never set when its pods do not become ready (crash loop, image pull, no capacity).
+# a rollout is under way, and never set when its pods do not become ready (crash loop, image pull, no capacity). The
+# deployment controller rewrites the condition within a second of the apply; the wait starts after CloudFormation
+# has recorded the apply, seconds later, so it does not read the previous rollout's status.
 ROLLED_OUT_JSON_PATH = '.status.conditions[?(@.reason=="NewReplicaSetAvailable")].reason'
 ROLLED_OUT = "NewReplicaSetAvailable"
 # Longer than a Deployment's default progressDeadlineSeconds (600): it has given up by then; shorter than the

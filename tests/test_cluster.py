@@ -121,3 +121,31 @@ def test_load_balancer_controller_injects_readiness_gates(env: Synthesized) -> N
     values = json.loads("".join(p if isinstance(p, str) else "TOKEN" for p in parts))
     assert values["enablePodReadinessGateInject"] is True
     assert values["resources"]["requests"]
+
+
+def test_a_version_bump_moves_nodes_add_ons_and_autoscaler_with_the_control_plane() -> None:
+    """Config's kubernetes_version alone decides every version in the Cluster stack (no nag: this checks wiring)."""
+    import dataclasses
+
+    import aws_cdk as cdk
+
+    from config.eks_addons import addon_pin, cluster_autoscaler
+    from config.environments import DEV
+    from stacks.cluster_stack import ClusterStack
+    from stacks.network_stack import NetworkStack
+
+    config = dataclasses.replace(DEV, cluster=dataclasses.replace(DEV.cluster, kubernetes_version="1.35")).validate()
+    app = cdk.App()
+    env = cdk.Environment(account=config.account, region=config.region)
+    network = NetworkStack(app, "Net", config=config.network, removal=config.removal, env=env)
+    cluster = ClusterStack(app, "Eks", config=config.cluster, vpc=network.vpc, logs_key=network.logs_key,
+                           log_retention_days=config.log_retention_days, removal=config.removal, env=env)
+    resources = app.synth().get_stack_by_name(cluster.stack_name).template["Resources"]
+    of_type = {t: [r["Properties"] for r in resources.values() if r["Type"] == t]
+               for t in ("AWS::EKS::Cluster", "AWS::EKS::Nodegroup", "AWS::EKS::Addon", "Custom::AWSCDK-EKS-HelmChart")}
+    assert [c["Version"] for c in of_type["AWS::EKS::Cluster"]] == ["1.35"]
+    assert {g["Version"] for g in of_type["AWS::EKS::Nodegroup"]} == {"1.35"}
+    assert {a["AddonName"]: a["AddonVersion"] for a in of_type["AWS::EKS::Addon"]} == {
+        a["AddonName"]: addon_pin("1.35", a["AddonName"]).version for a in of_type["AWS::EKS::Addon"]}
+    (autoscaler,) = [c for c in of_type["Custom::AWSCDK-EKS-HelmChart"] if c["Chart"] == "cluster-autoscaler"]
+    assert f'\\"tag\\":\\"{cluster_autoscaler("1.35").image_tag}\\"' in json.dumps(autoscaler["Values"])
