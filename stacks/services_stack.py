@@ -6,15 +6,18 @@ import aws_cdk as cdk
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_eks_v2 as eks
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 from cdk_constructs.internal_load_balancer import InternalLoadBalancer
 from cdk_constructs.microservice import Microservice
+from cdk_constructs.network_interface_cleanup import NetworkInterfaceCleanup
 from cdk_constructs.orders_database import OrdersDatabase
 from cdk_constructs.service_monitoring import PlatformTelemetry
 from cdk_constructs.service_table import ServiceTable
 from cdk_constructs.user_directory import UserDirectory
-from config.environment import ServiceSizing
+from cdk_constructs.workload_manifests import cluster_egress
+from config.environment import RemovalMode, ServiceSizing
 from config.topology import (
     CONTAINER_PORT,
     RESOURCE_SERVER_SCOPES,
@@ -37,7 +40,8 @@ class ServicesStack(cdk.Stack):
     """Stateless: the four services on the cluster, each granted only its own store, secret, queues and topics."""
 
     def __init__(self, scope: Construct, construct_id: str, *, cluster: eks.Cluster,
-                 load_balancer_controller_role: iam.IRole, sizing: ServiceSizing, vpc_cidr: str,
+                 load_balancer_controller_role: iam.IRole, sizing: ServiceSizing, vpc: ec2.IVpc, vpc_cidr: str,
+                 logs_key: kms.IKey, log_retention_days: int, removal: RemovalMode,
                  messaging: MessagingStack, tables: dict[Service, ServiceTable], orders_database: OrdersDatabase,
                  users: UserDirectory, load_balancer: InternalLoadBalancer,
                  telemetry: PlatformTelemetry | None = None, **kwargs: Any) -> None:
@@ -61,6 +65,17 @@ class ServicesStack(cdk.Stack):
             self.services[service] = ms
             self._grant(ms, messaging, tables, orders_database, users)
 
+        # Pods with their own security group hold branch ENIs, which the VPC resource controller deletes only after
+        # the pods are gone: deleted after their Deployments, this waits for that (and deletes any the controller
+        # left behind) so that the security group in the Data stack can be deleted.
+        pod_groups = [g for ms in self.services.values() for g in ms.spec.security_group_ids]
+        self.interface_cleanup = NetworkInterfaceCleanup(
+            self, "PodInterfaceCleanup", vpc=vpc, cluster_name=cluster.cluster_name, security_group_ids=pod_groups,
+            logs_key=logs_key, log_retention_days=log_retention_days, removal=removal)
+        for ms in self.services.values():
+            if ms.spec.security_group_ids:
+                ms.workloads.node.add_dependency(self.interface_cleanup.resource)
+
         # Pods not bound to a security group of their own use the cluster security group.
         nlb_sg = load_balancer.security_group.security_group_id
         cluster_sg = cluster.cluster_security_group_id
@@ -69,11 +84,22 @@ class ServicesStack(cdk.Stack):
             ("ApiPodsFromNlb", cluster_sg, nlb_sg, "API pods from the services NLB"),
             ("OrdersPodsFromNlb", orders_sg, nlb_sg, "Orders API pods from the services NLB"),
             ("OrdersPodsFromKubelet", orders_sg, cluster_sg, "Kubelet probes of the orders pods"),
-            ("ProductsPodsFromOrders", cluster_sg, orders_sg, "Orders validating products over REST"),
         ):
             ec2.CfnSecurityGroupIngress(self, rule_id, group_id=group, source_security_group_id=source,
                                         ip_protocol="tcp", from_port=CONTAINER_PORT, to_port=CONTAINER_PORT,
                                         description=why)
+        # Pods with their own security group reach what they call inside the cluster (CoreDNS, the CloudWatch
+        # agent, other services' pods) only if the cluster security group admits that group: the same list the
+        # NetworkPolicies admit.
+        for ms in self.services.values():
+            for pod_sg in ms.spec.security_group_ids:
+                name = ms.service.value.capitalize()
+                for egress in cluster_egress(ms.spec):
+                    for protocol, port in egress.ports:
+                        ec2.CfnSecurityGroupIngress(
+                            self, f"{egress.name}{protocol.capitalize()}{port}From{name}Pods", group_id=cluster_sg,
+                            source_security_group_id=pod_sg, ip_protocol=protocol.lower(), from_port=port,
+                            to_port=port, description=f"{name} pods (own security group) to {egress.why}")
 
     @staticmethod
     def _environment(service: Service, messaging: MessagingStack, tables: dict[Service, ServiceTable],
