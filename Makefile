@@ -30,6 +30,7 @@ endif
 .PHONY: cost cost-seed cost-all diagram
 .PHONY: diff bootstrap-policy lint-workflows
 .PHONY: compliance access-report
+.PHONY: docker-engine base-image images
 
 help:
 	@echo "make synth [ENV=dev|staging|prod]   synthesize one environment into cdk.out/ with cdk-nag"
@@ -42,6 +43,7 @@ help:
 	@echo "make lint-workflows                  actionlint over .github/workflows"
 	@echo "make bench-synth                    time cdk synth per environment against an empty app"
 	@echo "make local | e2e | bench-services   run the services locally (PostgreSQL + moto)"
+	@echo "make images                         build every image asset of cdk.out/ as cdk-assets does (native platform)"
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt services/requirements.txt
 	python3 -m venv $(VENV)
@@ -122,3 +124,15 @@ compliance: setup
 # Which actions each role of the app may perform on which resources: cdk.out/access/$(ENV).md and .json.
 access-report: setup
 	$(PY) -m tools.access_report $(ENV)
+
+# A Docker engine (Debian's docker.io; dockerd started when nothing answers on its socket, log /var/log/dockerd.log).
+docker-engine:
+	@bash tools/docker_engine.sh
+
+# The Dockerfiles' base image (config/images.py): a local mmdebstrap stand-in, since no Docker registry is reachable.
+base-image: docker-engine setup
+	@$(PY) -m tools.base_image
+
+# Every dockerImages entry of $(OUT)/*.assets.json, built from its staged folder with cdk-assets' arguments.
+images: synth base-image
+	@$(PY) -m tools.images $(OUT)
