@@ -23,7 +23,11 @@ def main() -> None:
         # A user error: one line, no traceback.
         print(err, file=sys.stderr)
         raise SystemExit(2) from None
-    app, _ = build_app(config, outdir=probe.outdir)
+    try:
+        app, _ = build_app(config, outdir=probe.outdir)
+    except ConfigError as err:  # e.g. a service's rendered environment differs from its declaration
+        print(err, file=sys.stderr)
+        raise SystemExit(2) from None
     try:
         app.synth()
     except RuntimeError as err:

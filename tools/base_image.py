@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 
 from config.images import BASE_IMAGE, local_reference
+from tools.images import image_exists
 
 SUITE = "bookworm"
 MIRRORS = (
@@ -43,11 +44,6 @@ IMAGE_CHANGES = (
 )
 # pip settings that still mean something inside a build (network locations, behaviour), by pip's config key.
 PIP_KEYS = ("index-url", "extra-index-url", "find-links", "trusted-host", "timeout", "default-timeout", "retries")
-
-
-def image_exists(reference: str) -> bool:
-    return subprocess.run(["docker", "image", "inspect", reference], stdout=subprocess.DEVNULL,  # noqa: S607
-                          stderr=subprocess.DEVNULL).returncode == 0
 
 
 def host_pip_settings() -> dict[str, str]:

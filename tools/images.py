@@ -94,7 +94,8 @@ def build(asset: ImageAsset, *, quiet: bool = True) -> float:
     """Build one asset from its staged folder; returns seconds taken. Raises ImageBuildError with docker's
     output tail when the build fails."""
     cmd = build_command(asset)
-    print(f"image {asset.display_name}: cd {asset.directory.relative_to(ROOT) if asset.directory.is_relative_to(ROOT) else asset.directory} && {shlex.join(cmd)}", flush=True)
+    where = asset.directory.relative_to(ROOT) if asset.directory.is_relative_to(ROOT) else asset.directory
+    print(f"image {asset.display_name}: cd {where} && {shlex.join(cmd)}", flush=True)
     started = time.monotonic()
     env = {**os.environ, "BUILDX_NO_DEFAULT_ATTESTATIONS": "1"}
     # argv from the assembly's own manifest, run without a shell, as cdk-assets does
@@ -113,6 +114,11 @@ def build_all(assembly: Path, *, quiet: bool = True) -> list[ImageAsset]:
         seconds = build(asset, quiet=quiet)
         print(f"image {asset.display_name}: {asset.local_tag} built in {seconds:.1f} s", flush=True)
     return assets
+
+
+def image_exists(reference: str) -> bool:
+    return subprocess.run(["docker", "image", "inspect", reference], stdout=subprocess.DEVNULL,  # noqa: S603, S607
+                          stderr=subprocess.DEVNULL).returncode == 0
 
 
 def image_for_uri(uri: str, assets: list[ImageAsset]) -> str:
