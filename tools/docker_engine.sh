@@ -18,14 +18,16 @@ fi
 
 engine_up() { docker version --format '{{.Server.Version}}' >/dev/null 2>&1; }
 
-exec 9>/tmp/docker-engine.lock
+if engine_up; then exit 0; fi
+exec 9>/run/lock/docker-engine-start.lock
 flock 9
 if engine_up; then exit 0; fi
 if [ -S "$SOCKET" ] && ! pgrep -x dockerd >/dev/null; then $SUDO rm -f "$SOCKET"; fi
 if ! pgrep -x dockerd >/dev/null; then
   echo "dockerd is not running: starting it (log: $DOCKERD_LOG)"
   # containerd comes with docker.io; dockerd starts its own when none is running.
-  $SUDO bash -c "nohup setsid dockerd >>'$DOCKERD_LOG' 2>&1 </dev/null &"
+  # fd 9 (the lock) closed for dockerd: it would otherwise hold the lock for as long as it runs.
+  $SUDO bash -c "nohup setsid dockerd >>'$DOCKERD_LOG' 2>&1 </dev/null 9>&- &"
 fi
 for _ in $(seq 1 120); do
   if engine_up; then

@@ -529,7 +529,7 @@ class LocalPlatform:
         idp.create_group(UserPoolId=r.user_pool_id, GroupName="admin")
         self.create_service_clients()
         # The JSON shape RDS generates for a managed master secret.
-        secret = {"engine": "postgres", "host": "127.0.0.1", "port": self.pg.port, "username": "orders",
+        secret = {"engine": "postgres", "host": self.host, "port": self.pg.port, "username": "orders",
                   "password": self.db_password, "dbname": "orders"}
         r.db_secret_arn = self.client("secretsmanager").create_secret(
             Name="orders/db", SecretString=json.dumps(secret))["ARN"]
