@@ -5,6 +5,9 @@ SHELL := /bin/bash
 ENV ?= dev
 # Where `make synth` writes the cloud assembly; `make synth-all ASSEMBLIES=dir` writes one per env (dir/ENV).
 OUT ?= cdk.out
+# make local / e2e: MODE=containers runs the Deployments in Docker from the images of $(OUT) (make images);
+# MODE=processes runs the same commands and environment as local processes (fast).
+MODE ?= processes
 # Extra context for synth, e.g. CDK_CONTEXT=delivery=exclude (the pipeline leaves the Delivery stack out).
 CDK_CONTEXT ?=
 VENV := .venv
@@ -30,7 +33,7 @@ endif
 .PHONY: cost cost-seed cost-all diagram
 .PHONY: diff bootstrap-policy lint-workflows
 .PHONY: compliance access-report
-.PHONY: docker-engine base-image images
+.PHONY: docker-engine base-image images e2e-containers
 
 help:
 	@echo "make synth [ENV=dev|staging|prod]   synthesize one environment into cdk.out/ with cdk-nag"
@@ -75,19 +78,24 @@ lint: setup
 typecheck: setup
 	$(BIN)/mypy
 
-unit: setup
+# The image and runner tests build and run containers: a Docker engine and the base image first.
+unit: setup base-image
 	$(PY) -m pytest -q
 
-test: lint typecheck unit
+# The seed's workflows through the four services in containers started from the synthesized manifests.
+e2e-containers:
+	@$(MAKE) --no-print-directory e2e MODE=containers
+
+test: lint typecheck unit e2e-containers
 
 bench-synth: setup
 	$(PY) -m tools.bench_synth
 
-local: setup
-	$(PY) -m tools.local_platform
+local: setup $(if $(filter containers,$(MODE)),images)
+	$(PY) -m tools.local_platform --mode $(MODE) $(if $(filter containers,$(MODE)),--assembly $(OUT))
 
-e2e: setup
-	$(PY) -m tools.e2e
+e2e: setup $(if $(filter containers,$(MODE)),images)
+	$(PY) -m tools.e2e --mode $(MODE) $(if $(filter containers,$(MODE)),--assembly $(OUT))
 
 bench-services: setup
 	$(PY) -m tools.bench_services

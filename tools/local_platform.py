@@ -604,7 +604,8 @@ class LocalPlatform:
         lines = [f"moto (AWS endpoint): {self.moto_url}", f"postgres: {self.pg.dsn()}",
                  f"token endpoint (client credentials): {self.token_url}"]
         lines += [f"{s.value:9} API: {self.url(s)}  (docs: {self.url(s)}/docs)" for s in self.services]
-        lines += [f"mode: {self.mode}; manifests from {self.assembly}"]
+        lines += [f"mode: {self.mode}; Deployments of the Services stack in {self.assembly}:"]
+        lines += [f"  {pod.describe()}" for pod in self.pods.values()]
         lines += [f"cognito pool {self.resources.user_pool_id}, client {self.resources.client_id}",
                   f"logs: {self.logdir}", f"traces: {self.traces_dir} (one JSON line per span)"]
         return "\n".join(lines)

@@ -188,6 +188,16 @@ class Pod:
     def container_name(self) -> str:
         return f"{self.container_prefix}-{self.spec.name}"
 
+    def describe(self) -> str:
+        s = self.spec
+        cmd = shlex.join((*(s.command or ()), *(s.args or ()))) or "image CMD"
+        if self.mode == PROCESSES:
+            return f"{s.name}: process ({cmd}), {len(s.env)} env vars"
+        limits = f"cpus {s.cpus:g}, memory {s.memory // 2**20 if s.memory else '-'}Mi"
+        return (f"{s.name}: container {self.container_name} from {s.image[:24]} ({cmd}), user {s.user}, "
+                f"{'read-only root, ' if s.read_only else ''}tmpfs {','.join(p for p, _ in s.tmpfs) or '-'}, "
+                f"{limits}, cap-drop {','.join(s.cap_drop) or '-'}, aliases {','.join(s.aliases) or '-'}")
+
     def url(self) -> str:
         assert self.front is not None, f"{self.spec.name} serves no port"
         return f"http://127.0.0.1:{self.front.port}"
