@@ -13,6 +13,7 @@ from config.environment import ConfigError
 from config.environments import load
 from policies.report import format_violations, read_findings
 from stacks.platform import build_app
+from stacks.services_stack import EnvironmentContractError
 
 
 def main() -> None:
@@ -25,7 +26,7 @@ def main() -> None:
         raise SystemExit(2) from None
     try:
         app, _ = build_app(config, outdir=probe.outdir)
-    except ConfigError as err:  # e.g. a service's rendered environment differs from its declaration
+    except EnvironmentContractError as err:  # a service's rendered environment differs from its declaration
         print(err, file=sys.stderr)
         raise SystemExit(2) from None
     try:

@@ -18,7 +18,7 @@ from cdk_constructs.orders_database import OrdersDatabase
 from cdk_constructs.service_monitoring import PlatformTelemetry
 from cdk_constructs.service_table import ServiceTable
 from cdk_constructs.user_directory import UserDirectory
-from config.environment import ConfigError, ServiceSizing
+from config.environment import ServiceSizing
 from config.topology import (
     CONTAINER_PORT,
     RESOURCE_SERVER_SCOPES,
@@ -49,12 +49,16 @@ def env_contract() -> ModuleType:
     return module
 
 
+class EnvironmentContractError(ValueError):
+    """A service's rendered environment differs from what it declares it reads: one line naming the variable."""
+
+
 def check_environment(service: Service, environment: dict[str, str], *, telemetry: bool) -> None:
     """Fail synth, in one line naming the variable, when the rendered environment and the service's declaration
     differ."""
     problem = env_contract().check(service.value, frozenset(environment), telemetry=telemetry)
     if problem:
-        raise ConfigError(problem)
+        raise EnvironmentContractError(problem)
 
 
 class ServicesStack(cdk.Stack):
