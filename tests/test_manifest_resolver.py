@@ -126,7 +126,8 @@ def templates_with(producer_resource: dict[str, Any], reference: dict[str, Any],
     })
 
 
-QUEUE = {"Type": "AWS::SQS::Queue", "Metadata": {"aws:cdk:path": "Dev-Messaging/InventoryReservationsQueue/Queue/Resource"}}
+QUEUE = {"Type": "AWS::SQS::Queue",
+         "Metadata": {"aws:cdk:path": "Dev-Messaging/InventoryReservationsQueue/Queue/Resource"}}
 
 
 def test_strong_references_are_followed_through_the_export() -> None:

@@ -118,7 +118,7 @@ class LocalCounterparts:
         return f"arn:aws:{service}:{self.region}:{self.account}:{resource}"
 
     def _queue(self, r: ResourceRef) -> str | None:
-        (queue,) = [q for q in topology.QUEUES if q.construct_id == r.path[0]] or [None]
+        queue = next((q for q in topology.QUEUES if q.construct_id == r.path[0]), None)
         if queue is None:
             return None
         url = (self.dlq_urls if r.path[1] == "DeadLetterQueue" else self.queue_urls)[queue.name]
@@ -126,14 +126,14 @@ class LocalCounterparts:
         return {None: url, "QueueUrl": url, "QueueName": name, "Arn": self._arn("sqs", name)}.get(r.attribute)
 
     def _topic(self, r: ResourceRef) -> str | None:
-        (topic,) = [t for t in topology.TOPICS if t.construct_id == r.path[0]] or [None]
+        topic = next((t for t in topology.TOPICS if t.construct_id == r.path[0]), None)
         if topic is None:
             return None
         arn = self.topic_arns[topic.name]
         return {None: arn, "TopicArn": arn, "TopicName": arn.rsplit(":", 1)[-1]}.get(r.attribute)
 
     def _table(self, r: ResourceRef) -> str | None:
-        (table,) = [t for t in topology.TABLES if t.construct_id == r.path[0]] or [None]
+        table = next((t for t in topology.TABLES if t.construct_id == r.path[0]), None)
         if table is None:
             return None
         name = self.tables[table.service]
