@@ -19,7 +19,7 @@ fi
 engine_up() { docker version --format '{{.Server.Version}}' >/dev/null 2>&1; }
 
 if engine_up; then exit 0; fi
-exec 9>/run/lock/docker-engine-start.lock
+exec 9>/tmp/docker-engine-start.lock
 flock 9
 if engine_up; then exit 0; fi
 if [ -S "$SOCKET" ] && ! pgrep -x dockerd >/dev/null; then $SUDO rm -f "$SOCKET"; fi
