@@ -1,5 +1,6 @@
 """Shared fixtures: one local platform per test session (real PostgreSQL cluster, moto_server over HTTP, the four
-APIs and workers as processes started from the same entrypoints as the containers)."""
+services' API and worker Deployments of the synthesized dev Services stack, run as processes with the commands and
+the environment their manifests give the containers; `make e2e MODE=containers` runs the containers themselves)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import pytest
 
 from config.topology import Service
 from tools.local_platform import LocalPlatform
+from tools.pod_runner import PROCESSES
 from tools.workflows import wait_for
 
 T = TypeVar("T")
@@ -24,7 +26,8 @@ _counter = itertools.count()
 @pytest.fixture(scope="session")
 def platform() -> Iterator[LocalPlatform]:
     # The orders service reaches AWS through a switchable proxy, for the outbox-while-AWS-is-down test.
-    with LocalPlatform(free_ports=True, max_receive_count=MAX_RECEIVE_COUNT, proxied=(Service.ORDERS,)) as p:
+    with LocalPlatform(free_ports=True, max_receive_count=MAX_RECEIVE_COUNT, proxied=(Service.ORDERS,),
+                       mode=PROCESSES) as p:
         yield p
 
 

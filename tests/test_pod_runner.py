@@ -129,7 +129,7 @@ def test_readiness_gates_the_address_and_liveness_restarts(pod: Pod) -> None:
     before = pod.restarts
     docker_exec(pod, "touch", "/tmp/dead")  # liveness fails from now on
     wait_for(lambda: pod.restarts > before, "a restart after failureThreshold liveness failures", timeout=30)
-    assert "liveness probe /healthz failed 2 times" in pod.logfile.read_text()
+    assert "restarting: liveness probe /healthz failed 2 times" in pod.logfile.read_text()
     # A new container, alive. Unlike Kubernetes, where an emptyDir outlives a container restart within its pod,
     # the restarted container here has a fresh tmpfs: /tmp/dead is gone, so liveness passes again.
     wait_for(lambda: docker_exec(pod, "true").returncode == 0, "the restarted container", timeout=30)

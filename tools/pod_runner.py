@@ -206,8 +206,10 @@ class Pod:
     def start(self) -> None:
         if self.spec.port is not None and self.front is None:
             self.front = TcpProxy(0)
-            self.front.up()  # reserve the address, then refuse connections until ready
-            self.front.down()
+            self.front.up()  # take an address, then refuse connections until ready
+            self.front.pause()
+        if self.front is not None:
+            _RESERVED_PORTS.add(self.front.port)
         self._launch()
         if self._thread is None:
             self._thread = threading.Thread(target=self._probe_loop, daemon=True, name=f"probes-{self.spec.name}")
@@ -285,8 +287,7 @@ class Pod:
     def restart(self, why: str) -> None:
         self._restarting = True
         try:
-            with self.logfile.open("ab") as f:
-                f.write(f"--- restarting {self.spec.name}: {why} ---\n".encode())
+            self._note(f"restarting: {why}")
             self._terminate()
             self.restarts += 1
             self._launch()
@@ -327,32 +328,41 @@ class Pod:
         failures = {"readiness": 0, "liveness": 0}
         generation = self.restarts
         while not self._stopping:
-            if self.restarts != generation:  # a new container: probes start over
-                started, generation = time.monotonic(), self.restarts
-                due, failures = {"readiness": 0.0, "liveness": 0.0}, {"readiness": 0, "liveness": 0}
-                self.ready = self.spec.readiness is None
-            now = time.monotonic() - started
-            for kind, probe in (("readiness", self.spec.readiness), ("liveness", self.spec.liveness)):
-                if probe is None or self._restarting or now < max(due[kind], probe.initial_delay):
-                    continue
-                due[kind] = now + probe.period
-                ok = self._check(probe)
-                failures[kind] = 0 if ok else failures[kind] + 1
-                if kind == "readiness":
-                    self._set_ready(ok or (self.ready and failures[kind] < probe.failure_threshold))
-                elif failures[kind] >= probe.failure_threshold and not self._stopping:
-                    self.restart(f"liveness probe {probe.path} failed {failures[kind]} times")
+            try:
+                if self.restarts != generation:  # a new container: probes start over
+                    started, generation = time.monotonic(), self.restarts
+                    due, failures = {"readiness": 0.0, "liveness": 0.0}, {"readiness": 0, "liveness": 0}
+                    self.ready = self.spec.readiness is None
+                now = time.monotonic() - started
+                for kind, probe in (("readiness", self.spec.readiness), ("liveness", self.spec.liveness)):
+                    if probe is None or self._restarting or now < max(due[kind], probe.initial_delay):
+                        continue
+                    due[kind] = now + probe.period
+                    ok = self._check(probe)
+                    failures[kind] = 0 if ok else failures[kind] + 1
+                    if kind == "readiness":
+                        self._set_ready(ok or (self.ready and failures[kind] < probe.failure_threshold))
+                    elif failures[kind] >= probe.failure_threshold and not self._stopping:
+                        self.restart(f"liveness probe {probe.path} failed {failures[kind]} times")
+            except Exception as exc:  # never let the probes die silently: the pod would stay unready forever
+                self._note(f"probe loop error: {exc!r}")
             time.sleep(0.05 if not self.ready else 0.2)
+
+    def _note(self, line: str) -> None:
+        with self.logfile.open("ab") as f:
+            f.write(f"--- {time.strftime('%H:%M:%S')} {self.spec.name}: {line} ---\n".encode())
 
     def _set_ready(self, ready: bool) -> None:
         if ready == self.ready:
             return
-        self.ready = ready
         if self.front is not None:
             if ready:
-                self.front.up()
+                self.front.up()  # raises if the address was taken meanwhile: retried on the next probe
             else:
-                self.front.down()
+                self.front.pause()  # new connections refused, open ones finish (endpoint removal)
+        self.ready = ready
+        if self.restarts or not ready:
+            self._note("ready" if ready else "not ready: readiness probe failed")
 
     def wait_ready(self, timeout: float = 90) -> None:
         deadline = time.monotonic() + timeout
@@ -367,12 +377,19 @@ class Pod:
                            + self.log_tail())
 
 
+# Pods' addresses (their fronts' ports): a paused front frees its port, which must not be handed to a process.
+_RESERVED_PORTS: set[int] = set()
+
+
 def _free_port() -> int:
     import socket
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = int(s.getsockname()[1])
+        if port not in _RESERVED_PORTS:
+            return port
 
 
 class DockerNetwork:
