@@ -12,7 +12,7 @@ import pytest
 
 from config import topology
 from config.topology import Service
-from tools.local_platform import synthesize
+from tools.local_platform import check_contract, synthesize
 from tools.manifest_resolver import (
     INTRINSICS,
     LocalCounterparts,
@@ -105,6 +105,19 @@ def test_every_variable_is_its_local_counterpart(resolved: tuple[Resolver, list[
     # The resources were found by following the references to their producing stacks.
     assert any(s.startswith("Ref of AWS::SQS::Queue ") and "-Messaging/" in s for s in resolver.seen)
     assert any(s.startswith("Ref of AWS::Cognito::UserPoolClient ") and "-Data/" in s for s in resolver.seen)
+
+
+def test_start_up_checks_the_manifests_environment_against_the_declaration(
+        resolved: tuple[Resolver, list[dict[str, Any]]]) -> None:
+    _, manifests = resolved
+    for name, d in deployments(manifests).items():
+        names = frozenset(environment(d))
+        service = name.split("-")[0]
+        assert check_contract(service, names) is None, name
+        assert check_contract(service, names | {"STRAY"}) == (
+            f"{service}: environment variable STRAY is rendered but not declared in services/common/env_contract.py")
+        assert check_contract(service, names - {"COGNITO_ISSUER"}) == (
+            f"{service}: environment variable COGNITO_ISSUER is read by the service but not rendered")
 
 
 def test_services_get_their_cluster_dns_names(resolved: tuple[Resolver, list[dict[str, Any]]]) -> None:

@@ -96,11 +96,13 @@ def synthesize(env: str) -> Path:
     return outdir
 
 
-def check_contract(service: str, names: frozenset[str], *, telemetry: bool) -> str | None:
-    """services/common/env_contract.py's check, for the environment read from the manifests."""
+def check_contract(service: str, names: frozenset[str]) -> str | None:
+    """services/common/env_contract.py's check, for the environment read from the manifests (with telemetry where
+    the manifests route it to an agent)."""
     from stacks.services_stack import env_contract
 
-    result: str | None = env_contract().check(service, names, telemetry=telemetry)
+    contract = env_contract()
+    result: str | None = contract.check(service, names, telemetry=bool(names & set(contract.TELEMETRY)))
     return result
 
 
@@ -457,8 +459,7 @@ class LocalPlatform:
         by_name = deployments(self.manifests)
         aliases = service_aliases(self.manifests)
         for svc in self.services:
-            problem = check_contract(svc.value, frozenset(environment(by_name[f"{svc.value}-api"])),
-                                     telemetry=True)
+            problem = check_contract(svc.value, frozenset(environment(by_name[f"{svc.value}-api"])))
             if problem:
                 raise RuntimeError(problem)
             for component in ("api", "worker"):
