@@ -20,7 +20,7 @@ APT_PACKAGES := postgresql graphviz
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # Check the environment's config when the Makefile is read: a bad ENV or value stops make with one line.
-ifneq ($(filter synth bench-synth diff bootstrap-policy cost diagram compliance access-report,$(MAKECMDGOALS)),)
+ifneq ($(filter synth bench-synth diff bootstrap-policy cost diagram compliance access-report teardown-plan,$(MAKECMDGOALS)),)
 ifneq ($(ENV),seed-literal)
 CONFIG_ERROR := $(shell python3 -m config $(ENV) 2>&1 >/dev/null)
 ifneq ($(CONFIG_ERROR),)
@@ -34,6 +34,7 @@ endif
 .PHONY: diff bootstrap-policy lint-workflows
 .PHONY: compliance access-report
 .PHONY: docker-engine base-image images e2e-containers
+.PHONY: preflight upgrade-check teardown-plan
 
 help:
 	@echo "make synth [ENV=dev|staging|prod]   synthesize one environment into cdk.out/ with cdk-nag"
@@ -44,6 +45,9 @@ help:
 	@echo "make diff BASE=<git ref> [ENV=...]   offline cdk diff of BASE against the working tree -> cdk.out/diff.md"
 	@echo "make bootstrap-policy [ENV=...]      CloudFormation execution policy for cdk bootstrap -> cdk.out/bootstrap-policy.json"
 	@echo "make lint-workflows                  actionlint over .github/workflows"
+	@echo "make preflight                       deploy-readiness checks of every environment's assembly (docs/deploying.md)"
+	@echo "make upgrade-check K8S=<next>        manifests against the next Kubernetes version, add-on versions to move"
+	@echo "make teardown-plan [ENV=dev]         what cdk destroy deletes, in which order, and what it leaves behind"
 	@echo "make bench-synth                    time cdk synth per environment against an empty app"
 	@echo "make local | e2e | bench-services   run the services locally (PostgreSQL + moto)"
 	@echo "make images                         build every image asset of cdk.out/ as cdk-assets does (native platform)"
@@ -128,6 +132,17 @@ clean:
 # Per environment and nag pack: Markdown, CSV and JSON under cdk.out/compliance/ (ENV limits it to one environment).
 compliance: setup
 	$(PY) -m tools.compliance_report $(if $(filter command line,$(origin ENV)),$(ENV),)
+
+# Deploy-readiness checks over the synthesized assembly of every environment (tools/preflight, docs/deploying.md).
+preflight: setup
+	$(PY) -m tools.preflight
+
+upgrade-check: setup
+	@test -n "$(K8S)" || { echo "usage: make upgrade-check K8S=<next Kubernetes version, e.g. 1.35>" >&2; exit 2; }
+	$(PY) -m tools.preflight.upgrade --k8s $(K8S)
+
+teardown-plan: setup
+	$(PY) -m tools.preflight.teardown --env $(ENV)
 
 # Which actions each role of the app may perform on which resources: cdk.out/access/$(ENV).md and .json.
 access-report: setup

@@ -1,0 +1,141 @@
+"""Add-ons and versions: pinned add-ons, ResolveConflicts over self-managed components, versioned node groups."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from tests.preflight.workbench import Workbench
+from tools.preflight import addons
+
+
+@dataclass(frozen=True)
+class AddonPin:
+    """The shape of config.eks_addons.AddonPin."""
+
+    name: str
+    version: str
+    replaces_self_managed: bool
+
+
+PINS = {
+    "1.34": {p.name: p for p in (
+        AddonPin("vpc-cni", "v1.20.4-eksbuild.2", True),
+        AddonPin("kube-proxy", "v1.34.0-eksbuild.2", True),
+        AddonPin("coredns", "v1.12.3-eksbuild.1", True),
+        AddonPin("eks-pod-identity-agent", "v1.3.9-eksbuild.3", False),
+        AddonPin("amazon-cloudwatch-observability", "v4.5.0-eksbuild.1", False),
+        AddonPin("metrics-server", "v0.8.0-eksbuild.2", False),
+    )},
+}
+
+
+def pinned(wb: Workbench) -> Workbench:
+    """Repair the cluster as the check wants it: every add-on pinned, self-managed ones adopted, nodes versioned."""
+    cluster = next(iter(wb.resources("Cluster", "AWS::EKS::Cluster")))
+    for name in ("kube-proxy", "coredns"):
+        wb.add("Cluster", f"Addon{name.replace('-', '')}", {"Type": "AWS::EKS::Addon", "Properties": {
+            "AddonName": name, "ClusterName": {"Ref": cluster}}})
+    for body in wb.resources("Cluster", "AWS::EKS::Addon").values():
+        p: dict[str, Any] = body["Properties"]
+        pin = PINS["1.34"].get(p["AddonName"], AddonPin(p["AddonName"], "v1.0.0-eksbuild.1", False))
+        p["AddonVersion"] = pin.version
+        if pin.replaces_self_managed:
+            p["ResolveConflicts"] = "OVERWRITE"
+    for body in wb.resources("Cluster", "AWS::EKS::Nodegroup").values():
+        body["Properties"]["Version"] = "1.34"
+    return wb
+
+
+def addon(wb: Workbench, name: str) -> dict[str, Any]:
+    return next(b for b in wb.resources("Cluster", "AWS::EKS::Addon").values()
+                if b["Properties"]["AddonName"] == name)
+
+
+def table(wb: Workbench) -> dict[str, dict[str, AddonPin]]:
+    """The fixture pins, plus one for any add-on the app gained since (so the repaired cluster stays repaired)."""
+    pins = dict(PINS["1.34"])
+    for body in wb.resources("Cluster", "AWS::EKS::Addon").values():
+        name = body["Properties"]["AddonName"]
+        pins.setdefault(name, AddonPin(name, body["Properties"]["AddonVersion"], False))
+    return {"1.34": pins}
+
+
+def test_pinned_cluster_passes(bench: Callable[[str], Workbench]) -> None:
+    wb = pinned(bench("dev"))
+    result = addons.check(wb.assembly(), wb.config, table(wb))
+    assert result.ok, result.findings
+
+
+def test_addon_without_version_fails(bench: Callable[[str], Workbench]) -> None:
+    wb = pinned(bench("dev"))
+    pins = table(wb)
+    del addon(wb, "vpc-cni")["Properties"]["AddonVersion"]
+    result = addons.check(wb.assembly(), wb.config, pins)
+    assert len(result.findings) == 1
+    assert result.findings[0].resource.startswith("Dev-Cluster/PlatformVpcCniAddon")
+    assert "no AddonVersion" in result.findings[0].message and "v1.20.4-eksbuild.2" in result.findings[0].message
+
+
+def test_addon_off_its_pin_fails(bench: Callable[[str], Workbench]) -> None:
+    wb = pinned(bench("dev"))
+    pins = table(wb)
+    addon(wb, "coredns")["Properties"]["AddonVersion"] = "v1.11.4-eksbuild.2"
+    [finding] = addons.check(wb.assembly(), wb.config, pins).findings
+    assert "coredns is v1.11.4-eksbuild.2, the pin for Kubernetes 1.34 is v1.12.3-eksbuild.1" in finding.message
+
+
+def test_addon_over_self_managed_without_overwrite_fails(bench: Callable[[str], Workbench]) -> None:
+    wb = pinned(bench("dev"))
+    del addon(wb, "vpc-cni")["Properties"]["ResolveConflicts"]
+    [finding] = addons.check(wb.assembly(), wb.config, table(wb)).findings
+    assert finding.resource.startswith("Dev-Cluster/PlatformVpcCniAddon")
+    assert "ResolveConflicts unset, not OVERWRITE" in finding.message
+
+
+def test_self_managed_component_left_unmanaged_fails(bench: Callable[[str], Workbench]) -> None:
+    wb = pinned(bench("dev"))
+    del wb.template("Cluster")["Resources"]["Addonkubeproxy"]
+    [finding] = addons.check(wb.assembly(), wb.config, table(wb)).findings
+    assert finding.resource.startswith("Dev-Cluster/PlatformCluster")
+    assert "kube-proxy stays self-managed" in finding.message
+
+
+def test_node_group_without_version_fails(bench: Callable[[str], Workbench]) -> None:
+    wb = pinned(bench("dev"))
+    group = next(iter(wb.resources("Cluster", "AWS::EKS::Nodegroup").values()))
+    del group["Properties"]["Version"]
+    [finding] = addons.check(wb.assembly(), wb.config, table(wb)).findings
+    assert "node group has no Version" in finding.message
+
+
+def test_addon_without_a_pin_for_the_version_fails(bench: Callable[[str], Workbench]) -> None:
+    wb = pinned(bench("dev"))
+    pins = {"1.34": {k: v for k, v in table(wb)["1.34"].items() if k != "eks-pod-identity-agent"}}
+    [finding] = addons.check(wb.assembly(), wb.config, pins).findings
+    assert "no pin for Kubernetes 1.34" in finding.message
+
+
+def test_the_committed_table_has_the_agreed_shape() -> None:
+    """config/eks_addons.py (the infra branch's) is read as ADDONS[k8s][name] -> AddonPin; until it exists the check
+    fails naming it."""
+    try:
+        table = addons.load_pins()
+    except addons.MissingTable as err:
+        assert "config/eks_addons.py" in str(err)
+        return
+    for version, pins in table.items():
+        for name, pin in pins.items():
+            assert (pin.name, isinstance(pin.version, str), isinstance(pin.replaces_self_managed, bool)) == (
+                name, True, True), (version, name)
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_missing_table_is_a_finding_not_a_crash(bench: Callable[[str], Workbench], env: str) -> None:
+    wb = pinned(bench(env))
+    result = addons.check(wb.assembly(), wb.config, {})
+    assert not result.ok
+    assert any("no pin" in f.message for f in result.findings)
