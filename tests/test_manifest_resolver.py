@@ -17,12 +17,12 @@ from tools.manifest_resolver import (
     INTRINSICS,
     LocalCounterparts,
     Resolver,
-    Templates,
     UnresolvedToken,
     deployments,
     environment,
     service_aliases,
 )
+from tools.preflight.assembly import Assembly
 
 MOTO = "http://127.0.0.1:5000"
 TOKEN_URL = "http://127.0.0.1:5001/oauth2/token"
@@ -62,7 +62,7 @@ def leftovers(value: Any) -> list[str]:
 
 @pytest.fixture(scope="module", params=["dev", "prod"])
 def resolved(request: pytest.FixtureRequest) -> tuple[Resolver, list[dict[str, Any]]]:
-    resolver = Resolver(Templates.read(synthesize(request.param)), counterparts())
+    resolver = Resolver(Assembly(synthesize(request.param)), counterparts())
     return resolver, resolver.manifests()
 
 
@@ -127,34 +127,42 @@ def test_services_get_their_cluster_dns_names(resolved: tuple[Resolver, list[dic
     assert aliases["products-worker"] == ()
 
 
-def templates_with(producer_resource: dict[str, Any], reference: dict[str, Any],
-                   outputs: dict[str, Any]) -> Templates:
+def assembly_with(directory: Path, producer_resource: dict[str, Any], reference: dict[str, Any],
+                  outputs: dict[str, Any]) -> Assembly:
+    """A two-stack assembly: Dev-Messaging produces, Dev-Services applies a manifest with `reference` inside."""
     manifest = [{"kind": "ConfigMap", "metadata": {"name": "x", "namespace": "x"}, "data": {"value": "TOKEN"}}]
     head, tail = json.dumps(manifest).split("TOKEN")
-    return Templates({
+    templates = {
         "Dev-Messaging": {"Resources": {"Queue": producer_resource}, "Outputs": outputs},
         "Dev-Services": {"Resources": {"Manifest": {
             "Type": "Custom::AWSCDK-EKS-KubernetesResource",
             "Properties": {"Manifest": {"Fn::Join": ["", [head, reference, tail]]}}}}},
-    })
+    }
+    artifacts = {}
+    for name, template in templates.items():
+        (directory / f"{name}.template.json").write_text(json.dumps(template))
+        artifacts[name] = {"type": "aws:cloudformation:stack", "environment": "aws://111111111111/eu-west-1",
+                           "properties": {"templateFile": f"{name}.template.json"}}
+    (directory / "manifest.json").write_text(json.dumps({"artifacts": artifacts}))
+    return Assembly(directory)
 
 
 QUEUE = {"Type": "AWS::SQS::Queue",
          "Metadata": {"aws:cdk:path": "Dev-Messaging/InventoryReservationsQueue/Queue/Resource"}}
 
 
-def test_strong_references_are_followed_through_the_export() -> None:
-    templates = templates_with(QUEUE, {"Fn::ImportValue": "Dev-Messaging:ExportsOutputRefQueue"},
+def test_strong_references_are_followed_through_the_export(tmp_path: Path) -> None:
+    assembly = assembly_with(tmp_path, QUEUE, {"Fn::ImportValue": "Dev-Messaging:ExportsOutputRefQueue"},
                                {"ExportsOutputRefQueue": {"Value": {"Ref": "Queue"},
                                                           "Export": {"Name": "Dev-Messaging:ExportsOutputRefQueue"}}})
-    (m,) = Resolver(templates, counterparts()).manifests()
+    (m,) = Resolver(assembly, counterparts()).manifests()
     assert m["data"]["value"] == f"{MOTO}/123456789012/inventory-reservations"
 
 
-def test_weak_references_are_followed_through_the_output() -> None:
-    templates = templates_with(QUEUE, {"Fn::GetStackOutput": {"StackName": "Dev-Messaging", "OutputName": "Out"}},
-                               {"Out": {"Value": {"Fn::GetAtt": ["Queue", "Arn"]}}})
-    (m,) = Resolver(templates, counterparts()).manifests()
+def test_weak_references_are_followed_through_the_output(tmp_path: Path) -> None:
+    reference = {"Fn::GetStackOutput": {"StackName": "Dev-Messaging", "OutputName": "Out"}}
+    assembly = assembly_with(tmp_path, QUEUE, reference, {"Out": {"Value": {"Fn::GetAtt": ["Queue", "Arn"]}}})
+    (m,) = Resolver(assembly, counterparts()).manifests()
     assert m["data"]["value"] == "arn:aws:sqs:eu-west-1:123456789012:inventory-reservations"
 
 
@@ -162,21 +170,15 @@ def test_weak_references_are_followed_through_the_output() -> None:
     ({"Type": "AWS::Lambda::Function", "Metadata": {"aws:cdk:path": "Dev-Messaging/Fn/Resource"}},
      {"Fn::GetStackOutput": {"StackName": "Dev-Messaging", "OutputName": "Out"}},
      "Ref of AWS::Lambda::Function Dev-Messaging/Fn: no local counterpart for resources of this type"),
-    (QUEUE, {"Fn::ImportValue": "Dev-Messaging:Nothing"}, "Fn::ImportValue Dev-Messaging:Nothing: no stack"),
+    (QUEUE, {"Fn::ImportValue": "Dev-Messaging:Nothing"},
+     'Fn::ImportValue "Dev-Messaging:Nothing" in Dev-Services: no resource of the assembly behind it'),
     (QUEUE, {"Fn::GetStackOutput": {"StackName": "Dev-Messaging", "OutputName": "Missing"}},
-     "Fn::GetStackOutput Dev-Messaging.Missing: no such output"),
+     'Fn::GetStackOutput {"StackName": "Dev-Messaging", "OutputName": "Missing"} in Dev-Services: no resource'),
     (QUEUE, {"Ref": "AWS::NotificationARNs"}, "Ref AWS::NotificationARNs: no local value"),
 ])
-def test_what_cannot_be_mapped_is_refused_by_name(resource: dict[str, Any], reference: dict[str, Any],
-                                                 message: str) -> None:
-    templates = templates_with(resource, reference, {"Out": {"Value": {"Ref": "Queue"}}})
-    with pytest.raises(UnresolvedToken, match=message.replace(".", r"\.")):
-        Resolver(templates, counterparts()).manifests()
-
-
-def test_assembly_is_read_from_its_manifest(tmp_path: Path) -> None:
-    (tmp_path / "manifest.json").write_text(json.dumps({"artifacts": {
-        "Dev-A": {"type": "aws:cloudformation:stack", "properties": {"templateFile": "Dev-A.template.json"}},
-        "Tree": {"type": "cdk:tree"}}}))
-    (tmp_path / "Dev-A.template.json").write_text(json.dumps({"Resources": {}}))
-    assert Templates.read(tmp_path).stacks == {"Dev-A": {"Resources": {}}}
+def test_what_cannot_be_mapped_is_refused_by_name(tmp_path: Path, resource: dict[str, Any],
+                                                 reference: dict[str, Any], message: str) -> None:
+    assembly = assembly_with(tmp_path, resource, reference, {"Out": {"Value": {"Ref": "Queue"}}})
+    with pytest.raises(UnresolvedToken) as raised:
+        Resolver(assembly, counterparts()).manifests()
+    assert str(raised.value).startswith(message)

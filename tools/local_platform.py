@@ -56,7 +56,6 @@ from tools.images import image_assets, image_exists, image_for_uri
 from tools.manifest_resolver import (
     LocalCounterparts,
     Resolver,
-    Templates,
     UnresolvedToken,
     deployments,
     environment,
@@ -64,6 +63,7 @@ from tools.manifest_resolver import (
 )
 from tools.otel_collector import Collector
 from tools.pod_runner import CONTAINERS, MODES, PROCESSES, DockerNetwork, Pod, image_cmd, pod_spec
+from tools.preflight.assembly import Assembly
 from tools.tcp_proxy import TcpProxy
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -433,7 +433,7 @@ class LocalPlatform:
 
     def resolved_manifests(self) -> list[dict[str, Any]]:
         assert self.assembly is not None
-        return Resolver(Templates.read(self.assembly), self.counterparts()).manifests()
+        return Resolver(Assembly(self.assembly), self.counterparts()).manifests()
 
     def injected_environment(self, service: Service) -> dict[str, str]:
         """What the cluster, not the manifest, gives a pod, and its local stand-in (INJECTED_BY_CLUSTER)."""

@@ -1,11 +1,12 @@
 """The Services stack's Kubernetes manifests, read from a cloud assembly and resolved to the local platform.
 
-The manifests sit in ``Custom::AWSCDK-EKS-KubernetesResource`` ``Manifest`` properties as JSON text, split by
-``Fn::Join`` around CloudFormation tokens. :class:`Resolver` follows each token through the templates as
-CloudFormation would (``Ref``, ``Fn::GetAtt``, ``Fn::Sub``, ``Fn::Join``, ``Fn::Select``, ``Fn::Split`` inside a
-stack; ``Fn::ImportValue`` through the producing stack's export; ``Fn::GetStackOutput`` through its output) down to a
-resource, identifies the resource by its type and ``aws:cdk:path`` metadata, and asks :class:`LocalCounterparts`
-for the local value (a queue URL in moto, the user pool id, ...). Values that name an endpoint rather than a
+The assembly is read by the preflight suite's reader (tools/preflight/assembly.py): the manifests of the
+``Custom::AWSCDK-EKS-KubernetesResource`` resources with their tokens kept as intrinsics, and references followed
+across stacks (``Fn::ImportValue`` through the producing stack's export, ``Fn::GetStackOutput`` through its output)
+to the resource they name. :class:`Resolver` evaluates every intrinsic as CloudFormation would (``Ref``,
+``Fn::GetAtt``, ``Fn::Sub``, ``Fn::Join``, ``Fn::Select``, ``Fn::Split``), identifies each resource it reaches by
+its type and ``aws:cdk:path`` metadata, and asks :class:`LocalCounterparts` for the local value (a queue URL in
+moto, the user pool id, ...). Values that name an endpoint rather than a
 resource (the Cognito JWKS and token URLs, cluster DNS names, the CloudWatch agent) are rewritten afterwards by
 :meth:`LocalCounterparts.endpoint`, one table of patterns. Anything it cannot map raises :class:`UnresolvedToken`
 naming the token, so no manifest reaches a container half-resolved.
@@ -17,47 +18,19 @@ import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from config import topology
 from config.topology import Service
+from tools.preflight.assembly import Assembly, Resource
 
 Manifest = dict[str, Any]
-KUBERNETES_RESOURCE = "Custom::AWSCDK-EKS-KubernetesResource"
 INTRINSICS = ("Ref", "Fn::GetAtt", "Fn::Sub", "Fn::Join", "Fn::Select", "Fn::Split", "Fn::ImportValue",
               "Fn::GetStackOutput", "Fn::Base64")
 
 
 class UnresolvedToken(ValueError):
     """A token the resolver cannot follow or map to the local platform."""
-
-
-@dataclass(frozen=True)
-class Templates:
-    """Every stack template of an assembly, by stack name."""
-
-    stacks: dict[str, dict[str, Any]]
-
-    @classmethod
-    def read(cls, assembly: Path) -> Templates:
-        manifest = json.loads((assembly / "manifest.json").read_text())
-        stacks = {name: json.loads((assembly / a["properties"]["templateFile"]).read_text())
-                  for name, a in manifest["artifacts"].items() if a["type"] == "aws:cloudformation:stack"}
-        return cls(stacks)
-
-    def stack(self, part: str) -> str:
-        """The stack named ``<Env>-<part>``."""
-        (name,) = [n for n in self.stacks if n.split("-", 1)[-1] == part]
-        return name
-
-    def export(self, name: str) -> tuple[str, Any]:
-        for stack, t in self.stacks.items():
-            for out in t.get("Outputs", {}).values():
-                export = out.get("Export", {}).get("Name")
-                if export == name:
-                    return stack, out["Value"]
-        raise UnresolvedToken(f"Fn::ImportValue {name}: no stack of the assembly exports it")
 
 
 @dataclass(frozen=True)
@@ -209,10 +182,11 @@ class LocalCounterparts:
         return self.images(uri)
 
 
-def _path(resource: dict[str, Any]) -> tuple[str, ...]:
-    path = resource.get("Metadata", {}).get("aws:cdk:path")
+def _path(resource: Resource) -> tuple[str, ...]:
+    path = resource.attributes.get("Metadata", {}).get("aws:cdk:path")
     if not path:
-        raise UnresolvedToken(f"resource of type {resource['Type']} has no aws:cdk:path metadata")
+        raise UnresolvedToken(f"{resource.name}: no aws:cdk:path metadata (synthesize with path metadata, as the "
+                              "CLI does)")
     parts = tuple(path.split("/")[1:])  # without the stack
     return parts[:-1] if parts[-1] in ("Resource", "Default") else parts
 
@@ -236,7 +210,7 @@ _RULES: dict[str, _Rule] = {
 
 @dataclass
 class Resolver:
-    templates: Templates
+    assembly: Assembly
     local: LocalCounterparts
     seen: set[str] = field(default_factory=set)  # resources resolved so far (describe()), for reports
 
@@ -254,11 +228,13 @@ class Resolver:
         return value
 
     def _intrinsic(self, fn: str, arg: Any, stack: str) -> Any:
-        if fn == "Ref":
-            return self.local.pseudo(arg) if arg.startswith("AWS::") else self._resource(stack, arg, None)
-        if fn == "Fn::GetAtt":
-            logical_id, attribute = arg if isinstance(arg, list) else arg.split(".", 1)
-            return self._resource(stack, logical_id, attribute)
+        if fn == "Ref" and isinstance(arg, str) and arg.startswith("AWS::"):
+            return self.local.pseudo(arg)
+        if fn in ("Ref", "Fn::GetAtt", "Fn::ImportValue", "Fn::GetStackOutput"):
+            target = self.assembly.target(stack, {fn: arg})
+            if target is None:
+                raise UnresolvedToken(f"{fn} {json.dumps(arg)} in {stack}: no resource of the assembly behind it")
+            return self._resource(target.stack, target.logical_id, target.attribute)
         if fn == "Fn::Join":
             sep, parts = arg
             return str(sep).join(str(self.resolve(p, stack)) for p in parts)
@@ -282,43 +258,22 @@ class Resolver:
                 return self._resource(stack, logical_id, attribute or None)
 
             return re.sub(r"\$\{([^!}][^}]*)\}", sub, text)
-        if fn == "Fn::ImportValue":
-            producer, value = self.templates.export(str(self.resolve(arg, stack)))
-            return self.resolve(value, producer)
-        if fn == "Fn::GetStackOutput":
-            producer = arg["StackName"]
-            outputs = self.templates.stacks.get(producer, {}).get("Outputs", {})
-            if arg["OutputName"] not in outputs:
-                raise UnresolvedToken(f"Fn::GetStackOutput {producer}.{arg['OutputName']}: no such output")
-            return self.resolve(outputs[arg["OutputName"]]["Value"], producer)
         raise UnresolvedToken(f"{fn}: not supported by the local resolver")
 
     def _resource(self, stack: str, logical_id: str, attribute: str | None) -> str:
-        resource = self.templates.stacks[stack]["Resources"].get(logical_id)
+        resource = self.assembly.resource(stack, logical_id)
         if resource is None:
             raise UnresolvedToken(f"{stack}: no resource {logical_id}")
-        ref = ResourceRef(stack=stack, logical_id=logical_id, type=resource["Type"], path=_path(resource),
+        ref = ResourceRef(stack=stack, logical_id=logical_id, type=resource.type, path=_path(resource),
                           attribute=attribute)
         self.seen.add(ref.describe())
         return self.local.resource(ref)
 
     # --- manifests -------------------------------------------------------------------------------------------
     def manifests(self, part: str = "Services") -> list[Manifest]:
-        """Every Kubernetes object the stack applies, tokens resolved and endpoints made local."""
-        stack = self.templates.stack(part)
-        out: list[Manifest] = []
-        for resource in self.templates.stacks[stack]["Resources"].values():
-            if resource["Type"] != KUBERNETES_RESOURCE:
-                continue
-            raw = resource["Properties"]["Manifest"]
-            if isinstance(raw, dict) and set(raw) == {"Fn::Join"} and raw["Fn::Join"][0] == "":
-                # Tokens sit inside JSON string literals: escape each resolved value as JSON string content.
-                text = "".join(p if isinstance(p, str) else json.dumps(str(self.resolve(p, stack)))[1:-1]
-                               for p in raw["Fn::Join"][1])
-            else:
-                text = str(self.resolve(raw, stack))
-            out += [_map_strings(m, self.local.endpoint) for m in json.loads(text)]
-        return out
+        """Every Kubernetes object the stack ``<Env>-<part>`` applies, tokens resolved and endpoints made local."""
+        return [_map_strings(self.resolve(o.manifest, o.resource.stack), self.local.endpoint)
+                for o in self.assembly.objects() if o.resource.stack.split("-", 1)[-1] == part]
 
 
 def _map_strings(value: Any, f: Callable[[str], str]) -> Any:
