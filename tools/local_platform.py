@@ -28,6 +28,7 @@ tools/bench_services.py.
 from __future__ import annotations
 
 import argparse
+import atexit
 import contextlib
 import glob
 import json
@@ -84,6 +85,7 @@ def synthesize(env: str) -> Path:
     the nag packs (only the templates are read here). In a child process: the CDK reads that context from the
     environment of its Node runtime, which starts with the interpreter."""
     outdir = Path(tempfile.mkdtemp(prefix=f"cdk.out.local-{env}."))
+    atexit.register(shutil.rmtree, outdir, ignore_errors=True)  # staged assets included: tens of MB a run
     script = ("import sys; from config.environments import load; from stacks.platform import build_app; "
               "build_app(load(sys.argv[1]), outdir=sys.argv[2], nag=False)[0].synth()")
     context = json.dumps({"aws:cdk:enable-path-metadata": True})
