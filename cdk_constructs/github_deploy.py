@@ -16,6 +16,10 @@ GITHUB_OIDC_URL = f"https://{GITHUB_OIDC_HOST}"
 STS_AUDIENCE = "sts.amazonaws.com"
 # The roles `cdk bootstrap` creates, named cdk-<qualifier>-<kind>-role-<account>-<region>.
 BOOTSTRAP_ROLE_KINDS = ("deploy", "file-publishing", "image-publishing", "lookup")
+# A first deploy of a whole environment (EKS, Aurora writer and reader, four arm64 image builds under QEMU) runs well
+# past an hour. The CLI re-assumes the bootstrap roles from this role's session whenever their chained one-hour
+# sessions expire, so it is this session that must outlast the deploy job (deploy.yml requests all of it).
+MAX_SESSION_HOURS = 3
 
 
 def github_subject(repository: str, environment: str) -> str:
@@ -50,7 +54,7 @@ class GitHubDeployRole(Construct):
             self, "Role",
             role_name=role_name,
             description=f"GitHub Actions of {repository} (environment {environment}): assumes the CDK bootstrap roles",
-            max_session_duration=cdk.Duration.hours(1),
+            max_session_duration=cdk.Duration.hours(MAX_SESSION_HOURS),
             assumed_by=iam.WebIdentityPrincipal(provider_arn, conditions={
                 "StringEquals": {
                     f"{GITHUB_OIDC_HOST}:aud": STS_AUDIENCE,

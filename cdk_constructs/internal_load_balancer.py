@@ -5,12 +5,14 @@ from __future__ import annotations
 import aws_cdk as cdk
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from cdk_constructs.log_groups import provider_log_group
 from cdk_constructs.retention import removal_policy
 from config.environment import RemovalMode
-from config.topology import CONTAINER_PORT, LISTENER_PORTS, Service
+from config.topology import CONTAINER_PORT, LISTENER_PORTS, TARGET_DEREGISTRATION_DELAY_SECONDS, Service
 from policies.nag import acknowledge
 
 
@@ -18,7 +20,7 @@ class InternalLoadBalancer(Construct):
     """Targets are pod IPs, registered by the AWS Load Balancer Controller from each service's TargetGroupBinding."""
 
     def __init__(self, scope: Construct, construct_id: str, *, vpc: ec2.IVpc, vpc_cidr: str, removal: RemovalMode,
-                 log_retention_days: int) -> None:
+                 log_retention_days: int, logs_key: kms.IKey) -> None:
         super().__init__(scope, construct_id)
         # NLB access logs require SSE-S3 (not KMS) on the bucket.
         self.access_logs_bucket = s3.Bucket(
@@ -31,8 +33,14 @@ class InternalLoadBalancer(Construct):
             lifecycle_rules=[s3.LifecycleRule(expiration=cdk.Duration.days(log_retention_days),
                                               noncurrent_version_expiration=cdk.Duration.days(1))],
             removal_policy=removal_policy(removal),
-            auto_delete_objects=False,
+            # A bucket that still holds objects cannot be deleted: where the environment destroys its resources,
+            # the stack empties it first, so a teardown does not stop here.
+            auto_delete_objects=removal == RemovalMode.DESTROY,
         )
+        if removal == RemovalMode.DESTROY:
+            provider_log_group(self, "AutoDeleteObjectsLogGroup", provider="S3AutoDeleteObjectsCustomResourceProvider",
+                               users=[self.access_logs_bucket.node.find_child("AutoDeleteObjectsCustomResource")],
+                               logs_key=logs_key, log_retention_days=log_retention_days, removal=removal)
         for pack in ("NIST.800.53.R5", "PCI.DSS.321"):
             acknowledge(self.access_logs_bucket, f"{pack}-S3BucketLoggingEnabled",
                         "This bucket is itself the access log destination of the internal NLB; its readers are "
@@ -78,7 +86,7 @@ class InternalLoadBalancer(Construct):
                 port=CONTAINER_PORT,
                 protocol=elbv2.Protocol.TCP,
                 target_type=elbv2.TargetType.IP,
-                deregistration_delay=cdk.Duration.seconds(30),
+                deregistration_delay=cdk.Duration.seconds(TARGET_DEREGISTRATION_DELAY_SECONDS),
                 health_check=elbv2.HealthCheck(protocol=elbv2.Protocol.HTTP, path="/readyz",
                                                healthy_threshold_count=2, unhealthy_threshold_count=2,
                                                interval=cdk.Duration.seconds(10)),

@@ -47,6 +47,10 @@ class LoadBalancerController(Construct):
                 "serviceAccount": {"create": False, "name": SERVICE_ACCOUNT},
                 # Only TargetGroupBindings are used: no Ingress/Service load balancers, no WAF/Shield calls.
                 "enableServiceMutatorWebhook": False,
+                # The pod mutator webhook stays on: it adds the target-health readiness gate to pods of namespaces
+                # labelled elbv2.k8s.aws/pod-readiness-gate-inject=enabled (every service namespace), so a rollout
+                # waits for each new pod to be healthy in its NLB target group.
+                "enablePodReadinessGateInject": True,
                 "enableShield": False,
                 "enableWaf": False,
                 "enableWafv2": False,
@@ -55,6 +59,10 @@ class LoadBalancerController(Construct):
                 "ingressClassConfig": {"default": False},
                 "createIngressClassResource": False,
                 "replicaCount": 2,
+                # Sized so the scheduler (and the Cluster Autoscaler) account for it; on the on-demand nodes, as its
+                # webhook must answer for every pod the services create.
+                "resources": {"requests": {"cpu": "50m", "memory": "128Mi"}, "limits": {"memory": "256Mi"}},
+                "nodeSelector": {"platform/capacity": "on_demand"},
             },
         )
         self.chart.node.add_dependency(self.service_account)

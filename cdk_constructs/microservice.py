@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import cast
 
+import aws_cdk as cdk
 from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_eks_v2 as eks
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
@@ -11,13 +13,23 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from cdk_constructs.service_monitoring import ServiceMonitoring, ServiceTelemetry
-from cdk_constructs.workload_manifests import WorkloadSpec, manifests
+from cdk_constructs.workload_manifests import WorkloadSpec, components, deployment, manifests, namespace
 from config.environment import ServiceSizing
+from config.images import BASE_IMAGE, BASE_IMAGE_ARG
 from config.telemetry import otel_environment
 from config.topology import Service
 from policies.load_balancer_controller import register_targets_statement
 
 SERVICES_DIR = Path(__file__).resolve().parent.parent / "services"
+# Status of a Deployment whose newest ReplicaSet is fully rolled out (the Progressing condition's reason); empty while
+# a rollout is under way, and never set when its pods do not become ready (crash loop, image pull, no capacity). The
+# deployment controller rewrites the condition within a second of the apply; the wait starts after CloudFormation
+# has recorded the apply, seconds later, so it does not read the previous rollout's status.
+ROLLED_OUT_JSON_PATH = '.status.conditions[?(@.reason=="NewReplicaSetAvailable")].reason'
+ROLLED_OUT = "NewReplicaSetAvailable"
+# Longer than a Deployment's default progressDeadlineSeconds (600): it has given up by then; shorter than the
+# kubectl handler Lambda's 15 minutes.
+ROLLOUT_TIMEOUT = cdk.Duration.minutes(12)
 
 
 class Microservice(Construct):
@@ -44,19 +56,11 @@ class Microservice(Construct):
             directory=str(SERVICES_DIR),
             file=f"{name}/Dockerfile",
             platform=ecr_assets.Platform.LINUX_ARM64,
+            build_args={BASE_IMAGE_ARG: BASE_IMAGE},
             # Only this service and the shared code go into its image (and into its asset hash).
             exclude=["**/tests", "**/__pycache__", "conftest.py",
                      *[s.value for s in Service if s != service]],
         )
-        self.namespace = eks.KubernetesManifest(self, "Namespace", cluster=cluster, manifest=[{
-            "apiVersion": "v1", "kind": "Namespace",
-            "metadata": {"name": name, "labels": {"app.kubernetes.io/part-of": "ecommerce-platform",
-                                                  "pod-security.kubernetes.io/enforce": "restricted"}}}])
-        self.service_account = eks.ServiceAccount(
-            self, "ServiceAccount", cluster=cluster, name=name, namespace=name,
-            identity_type=eks.IdentityType.POD_IDENTITY)
-        self.service_account.node.add_dependency(self.namespace)
-        self.role: iam.IRole = self.service_account.role
         self.spec = WorkloadSpec(
             name=name,
             image=self.image.image_uri,
@@ -68,9 +72,30 @@ class Microservice(Construct):
             allowed_callers=allowed_callers,
             vpc_cidr=vpc_cidr,
         )
+        self.namespace = eks.KubernetesManifest(self, "Namespace", cluster=cluster, manifest=[namespace(self.spec)])
+        self.service_account = eks.ServiceAccount(
+            self, "ServiceAccount", cluster=cluster, name=name, namespace=name,
+            identity_type=eks.IdentityType.POD_IDENTITY)
+        self.service_account.node.add_dependency(self.namespace)
+        self.role: iam.IRole = self.service_account.role
         # The Namespace is applied above (the service account needs it first); the rest in one manifest.
         self.workloads = eks.KubernetesManifest(self, "Workloads", cluster=cluster, manifest=manifests(self.spec)[1:])
         self.workloads.node.add_dependency(self.service_account)
+        # The stack (and so the promotion to the next environment) completes only once every Deployment runs its new
+        # pods: kubectl apply alone succeeds as soon as the objects are accepted.
+        self.rollouts: dict[str, eks.KubernetesObjectValue] = {}
+        for component in components(self.spec):
+            rollout = eks.KubernetesObjectValue(
+                self, f"{component.capitalize()}Rollout", cluster=cluster, object_type="deployment",
+                object_name=f"{name}-{component}", object_namespace=name, json_path=ROLLED_OUT_JSON_PATH,
+                timeout=ROLLOUT_TIMEOUT)
+            rollout.node.add_dependency(self.workloads)
+            # The custom resource runs again only when one of its properties changes: the Deployment itself is one,
+            # so every change of its image, environment or sizing waits for the new rollout.
+            resource = cast(cdk.CustomResource, rollout.node.default_child)
+            cast(cdk.CfnResource, resource.node.default_child).add_property_override(
+                "Deployment", cdk.Stack.of(self).to_json_string(deployment(self.spec, component)))
+            self.rollouts[component] = rollout
         # The cluster pulls the image with the node role's ECR read-only access to the asset repository.
         # The Load Balancer Controller may (de)register targets in this service's target group only.
         iam.ManagedPolicy(self, "TargetRegistrationPolicy", roles=[load_balancer_controller_role],
@@ -78,6 +103,5 @@ class Microservice(Construct):
         # Alarms on the alarm topic and the service's dashboard (pods, API routes, queues, outbox).
         self.monitoring: ServiceMonitoring | None = None
         if telemetry:
-            components = ("api", "worker") if self.spec.worker_command else ("api",)
-            self.monitoring = ServiceMonitoring(self, "Monitoring", service=service, components=components,
+            self.monitoring = ServiceMonitoring(self, "Monitoring", service=service, components=components(self.spec),
                                                 telemetry=telemetry)

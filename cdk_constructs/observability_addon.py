@@ -12,6 +12,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from cdk_constructs.addons import pinned_addon
 from cdk_constructs.retention import removal_policy, retention_days
 from config.environment import RemovalMode
 from config.telemetry import (
@@ -42,6 +43,10 @@ def agent_configuration() -> dict[str, Any]:
             "traces": {"traces_collected": {"otlp": {"http_endpoint": f"0.0.0.0:{OTLP_HTTP_PORT}"}}},
         }},
         "containerLogs": {"enabled": True},
+        # Application Signals (on by default since add-on 5.0) would inject an auto-instrumentation agent into every
+        # Python pod at its next restart; the services export their own OTLP traces, and their namespaces enforce
+        # the restricted pod security profile the injected init container would have to pass.
+        "manager": {"applicationSignals": {"autoMonitor": {"monitorAllServices": False}}},
     }
 
 
@@ -50,8 +55,8 @@ class ObservabilityAddon(Construct):
     them unencrypted and kept forever), the agent's role trusted by ``pods.eks.amazonaws.com``, its Pod Identity
     association (namespace ``amazon-cloudwatch``, service account ``cloudwatch-agent``), then the add-on."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, cluster: eks.ICluster, logs_key: kms.IKey,
-                 log_retention_days: int, removal: RemovalMode) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, cluster: eks.ICluster, kubernetes_version: str,
+                 logs_key: kms.IKey, log_retention_days: int, removal: RemovalMode) -> None:
         super().__init__(scope, construct_id)
         self.log_groups = {
             name: logs.LogGroup(
@@ -74,6 +79,6 @@ class ObservabilityAddon(Construct):
         self.association = eks_l1.CfnPodIdentityAssociation(
             self, "AgentPodIdentity", cluster_name=cluster.cluster_name, namespace=AGENT_NAMESPACE,
             service_account=AGENT_SERVICE_ACCOUNT, role_arn=self.role.role_arn)
-        self.addon = eks.Addon(self, "Addon", cluster=cluster, addon_name=ADDON_NAME,
-                               configuration_values=agent_configuration())
+        self.addon = pinned_addon(self, "Addon", cluster=cluster, kubernetes_version=kubernetes_version,
+                                  name=ADDON_NAME, configuration_values=agent_configuration())
         self.addon.node.add_dependency(self.association, *self.log_groups.values())

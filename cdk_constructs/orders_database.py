@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import aws_cdk as cdk
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_kms as kms
@@ -10,6 +12,7 @@ from aws_cdk import aws_rds as rds
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
+from cdk_constructs.replaceable_name import per_stack_creation_name, replaceable_name
 from cdk_constructs.retention import removal_policy, retention_days
 from config.environment import DatabaseConfig, RemovalMode
 from policies.nag import acknowledge
@@ -48,9 +51,12 @@ class OrdersDatabase(Construct):
             engine=rds.DatabaseClusterEngine.aurora_postgres(version=ENGINE_VERSION),
             parameters={"rds.force_ssl": "1", "log_min_duration_statement": "1000"},
         )
-        # Named after the stack so the PostgreSQL log group can exist (with retention and the CMK) before RDS
-        # starts exporting to it; otherwise RDS creates it unencrypted and kept forever.
-        identifier = f"{cdk.Stack.of(self).stack_name.lower()}-orders"
+        # Named before it exists so the PostgreSQL log group can exist (with retention and the CMK) before RDS
+        # starts exporting to it (otherwise RDS creates it unencrypted and kept forever); the name changes with any
+        # replacing change and with each creation of the stack, so it never blocks a replacement or meets a
+        # retained log group (cdk_constructs/replaceable_name.py).
+        identifier = replaceable_name(f"{cdk.Stack.of(self).stack_name.lower()}-orders",
+                                      lambda: cast(cdk.CfnResource, self.cluster.node.default_child))
         self.log_group = logs.LogGroup(
             self, "PostgresqlLogGroup", log_group_name=f"/aws/rds/cluster/{identifier}/postgresql",
             retention=retention_days(log_retention_days), encryption_key=logs_key,
@@ -90,6 +96,18 @@ class OrdersDatabase(Construct):
             automatically_after=cdk.Duration.days(config.secret_rotation_days),
             vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS),
         )
+        # The rotation function comes from the Serverless Application Repository (a nested stack), which would let
+        # Lambda create its log group unencrypted and kept forever. Its name is a parameter of the application: named
+        # per creation of the stack (a retained group of an earlier one must not be in the way), its log group is
+        # created first with the logs CMK, the retention and the removal policy of the environment.
+        function_name = per_stack_creation_name(f"{cdk.Stack.of(self).stack_name}-orders-rotation")
+        application = cast(cdk.CfnResource, self.rotation.node.find_child("Resource"))
+        application.add_property_override("Parameters.functionName", function_name)
+        self.rotation_log_group = logs.LogGroup(
+            self, "RotationLogGroup", log_group_name=f"/aws/lambda/{function_name}",
+            retention=retention_days(log_retention_days), encryption_key=logs_key,
+            removal_policy=removal_policy(removal))
+        application.node.add_dependency(self.rotation_log_group)
         acknowledge(self.cluster, "AwsSolutions-RDS11",
                     "Port 5432 is the PostgreSQL default; the cluster is in isolated subnets and admits only the "
                     "orders pods' security group, so a non-default port would add no protection.")

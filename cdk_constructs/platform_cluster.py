@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import cast
 
+import aws_cdk as cdk
 from aws_cdk import Stack
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_eks as eks_l1
 from aws_cdk import aws_eks_v2 as eks
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -13,11 +16,15 @@ from aws_cdk import aws_logs as logs
 from aws_cdk.lambda_layer_kubectl_v35 import KubectlV35Layer
 from constructs import Construct
 
+from cdk_constructs.addons import pin_existing, pinned_addon
+from cdk_constructs.cluster_autoscaler import ClusterAutoscaler
 from cdk_constructs.encryption_key import EncryptionKey
 from cdk_constructs.load_balancer_controller import LoadBalancerController
 from cdk_constructs.log_groups import adopt_library_log_groups
+from cdk_constructs.network_interface_cleanup import NetworkInterfaceCleanup
+from cdk_constructs.replaceable_name import replaceable_name
 from cdk_constructs.retention import removal_policy, retention_days
-from config.environment import CapacityKind, ClusterConfig, RemovalMode
+from config.environment import POD_ENI_LABEL, CapacityKind, ClusterConfig, RemovalMode
 from policies.nag import acknowledge, acknowledge_child
 
 _VERSIONS = {"1.34": eks.KubernetesVersion.V1_34, "1.35": eks.KubernetesVersion.V1_35}
@@ -38,9 +45,11 @@ class PlatformCluster(Construct):
         super().__init__(scope, construct_id)
         self.secrets_key = EncryptionKey(self, "SecretsKey", description="Envelope encryption of Kubernetes secrets",
                                          removal=removal).key
-        # Named after the stack so the control-plane log group exists, with retention and the logs CMK, before
-        # EKS starts writing to it (EKS would otherwise create it unencrypted with no expiry).
-        cluster_name = f"{Stack.of(self).stack_name.lower()}"
+        # Named before it exists so the control-plane log group exists, with retention and the logs CMK, before
+        # EKS starts writing to it (EKS would otherwise create it unencrypted with no expiry); the name changes with
+        # any replacing change and with each creation of the stack, so neither meets a retained log group.
+        cluster_name = replaceable_name(Stack.of(self).stack_name.lower(),
+                                        lambda: cast(cdk.CfnResource, self.cluster.node.default_child))
         self.control_plane_log_group = logs.LogGroup(
             self, "ControlPlaneLogGroup", log_group_name=f"/aws/eks/{cluster_name}/cluster",
             retention=retention_days(log_retention_days), encryption_key=logs_key,
@@ -66,12 +75,38 @@ class PlatformCluster(Construct):
             kubectl_provider_options=eks.KubectlProviderOptions(kubectl_layer=KubectlV35Layer(self, "KubectlLayer")),
         )
         self.cluster.node.add_dependency(self.control_plane_log_group)
+        # Deleted after the cluster (which depends on it): then it deletes the cluster's leaked branch ENIs, waits
+        # for Lambda to release the kubectl handler's ENIs, and deletes the cluster security group EKS could not
+        # delete while those were attached, so that the VPC can go.
+        self.interface_cleanup = NetworkInterfaceCleanup(
+            self, "NetworkInterfaceCleanup", vpc=vpc, cluster_name=cluster_name, delete_cluster_security_group=True,
+            logs_key=logs_key, log_retention_days=log_retention_days, removal=removal)
+        self.cluster.node.add_dependency(self.interface_cleanup.resource)
         # The jsii stubs give ICluster a member the concrete class lacks statically; one cast, used everywhere.
         self.cluster_ref = cast(eks.ICluster, self.cluster)
+        version = config.kubernetes_version
+        # VPC CNI: enforce NetworkPolicies, and attach security groups to pods (the orders pods get the one the
+        # database admits); the control plane's VPC resource controller manages the branch ENIs for that. Created
+        # before the nodes, so they start with these settings rather than the self-managed copy's.
+        self.vpc_cni = pinned_addon(self, "VpcCniAddon", cluster=self.cluster_ref, kubernetes_version=version,
+                                    name="vpc-cni", configuration_values={
+                                        "enableNetworkPolicy": "true",
+                                        "env": {"ENABLE_POD_ENI": "true",
+                                                "POD_SECURITY_GROUP_ENFORCING_MODE": "standard"},
+                                    })
+        self.kube_proxy = pinned_addon(self, "KubeProxyAddon", cluster=self.cluster_ref, kubernetes_version=version,
+                                       name="kube-proxy")
         self.node_groups: dict[str, eks.Nodegroup] = {}
         for pool in config.node_pools:
-            self.node_groups[pool.name] = self.cluster.add_nodegroup_capacity(
-                "".join(p.capitalize() for p in pool.name.split("-")) + "NodeGroup",
+            labels = {"platform/pool": pool.name, "platform/capacity": pool.capacity.value.lower()}
+            if pool.pod_eni:  # every instance type carries a trunk ENI: pods with their own security group fit
+                labels[POD_ENI_LABEL] = "true"
+            # Named <pool>-<hash of its create-only properties>-<stack creation id>: the autoscaler's priority
+            # expander finds the pools by that prefix, and a replacing change still gets a fresh name.
+            group_id = "".join(p.capitalize() for p in pool.name.split("-")) + "NodeGroup"
+            group = self.cluster.add_nodegroup_capacity(
+                group_id,
+                nodegroup_name=replaceable_name(pool.name, _node_group_resource(self.cluster, group_id)),
                 instance_types=[ec2.InstanceType(t) for t in pool.instance_types],
                 capacity_type=_CAPACITY[pool.capacity],
                 ami_type=eks.NodegroupAmiType.AL2023_ARM_64_STANDARD,
@@ -80,15 +115,20 @@ class PlatformCluster(Construct):
                 max_size=pool.max_size,
                 disk_size=pool.disk_gib,
                 subnets=private,
-                labels={"platform/pool": pool.name, "platform/capacity": pool.capacity.value.lower()},
+                labels=labels,
             )
-        # VPC CNI: enforce NetworkPolicies, and attach security groups to pods (the orders pods get the one the
-        # database admits); the control plane's VPC resource controller manages the branch ENIs for that.
-        self.vpc_cni = eks.Addon(self, "VpcCniAddon", cluster=self.cluster_ref, addon_name="vpc-cni",
-                                 configuration_values={
-                                     "enableNetworkPolicy": "true",
-                                     "env": {"ENABLE_POD_ENI": "true", "POD_SECURITY_GROUP_ENFORCING_MODE": "standard"},
-                                 })
+            # The nodes follow the control plane on a version bump (the L2 has no property for it).
+            cast(eks_l1.CfnNodegroup, group.node.default_child).version = version
+            group.node.add_dependency(self.vpc_cni, self.kube_proxy)
+            self.node_groups[pool.name] = group
+        # Deployments: created once nodes exist, or EKS reports them degraded until CloudFormation gives up.
+        self.coredns = pinned_addon(self, "CoreDnsAddon", cluster=self.cluster_ref, kubernetes_version=version,
+                                    name="coredns")
+        # Resource metrics for every HorizontalPodAutoscaler (kubectl top too).
+        self.metrics_server = pinned_addon(self, "MetricsServerAddon", cluster=self.cluster_ref,
+                                           kubernetes_version=version, name="metrics-server")
+        for addon in (self.coredns, self.metrics_server):
+            addon.node.add_dependency(*self.node_groups.values())
         self.cluster.role.add_managed_policy(
             iam.ManagedPolicy.from_aws_managed_policy_name("AmazonEKSVPCResourceController"))
         self.admin_role = iam.Role.from_role_arn(self, "AdminRole", config.admin_role_arn, mutable=False)
@@ -98,12 +138,19 @@ class PlatformCluster(Construct):
                 "AmazonEKSClusterAdminPolicy", access_scope_type=eks.AccessScopeType.CLUSTER)],
         )
         # Service accounts bound by Pod Identity make the cluster install the eks-pod-identity-agent add-on.
+        # Node autoscaling: pending pods get nodes within the node groups' limits, idle nodes go away.
+        self.cluster_autoscaler = ClusterAutoscaler(
+            self, "ClusterAutoscaler", cluster=self.cluster, cluster_name=self.cluster.cluster_name,
+            kubernetes_version=version, pools=config.node_pools, region=Stack.of(self).region)
+        self.cluster_autoscaler.chart.node.add_dependency(*self.node_groups.values())
         # Reconciles the TargetGroupBindings that attach service pods to the Edge NLB's target groups.
         self.load_balancer_controller = LoadBalancerController(
             self, "LoadBalancerController", cluster=self.cluster, vpc_id=vpc.vpc_id, region=Stack.of(self).region)
         self.pod_identity_agent = self.cluster.eks_pod_identity_agent
+        assert self.pod_identity_agent is not None  # created by the first Pod Identity service account above
+        pin_existing(self.pod_identity_agent, kubernetes_version=version)
         # The kubectl provider's Lambda log groups come from aws_eks_v2 unencrypted, kept two years.
-        adopt_library_log_groups(self, logs_key=logs_key, log_retention_days=log_retention_days)
+        adopt_library_log_groups(self, logs_key=logs_key, log_retention_days=log_retention_days, removal=removal)
         self._acknowledge_library_resources()
 
     def _acknowledge_library_resources(self) -> None:
@@ -153,6 +200,10 @@ class PlatformCluster(Construct):
                           "AwsSolutions-IAM5[Resource::<PlatformClusterKubectlProviderHandler878759C4.Arn>:*]",
                           "The provider framework may invoke any version of the one kubectl handler function; the "
                           "wildcard is the version qualifier of that single function ARN.")
+
+
+def _node_group_resource(cluster: eks.Cluster, group_id: str) -> Callable[[], cdk.CfnResource]:
+    return lambda: cast(cdk.CfnResource, cluster.node.find_child(f"Nodegroup{group_id}").node.default_child)
 
 
 _NODE_POLICIES = {

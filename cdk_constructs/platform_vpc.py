@@ -7,6 +7,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from cdk_constructs.log_groups import provider_log_group
 from cdk_constructs.retention import removal_policy, retention_days
 from config.environment import NetworkConfig, RemovalMode
 from policies.nag import acknowledge
@@ -71,6 +72,11 @@ class PlatformVpc(Construct):
                 )
             },
         )
+        # restrict_default_security_group: a stack-wide provider function empties the default group's rules.
+        provider_log_group(self, "RestrictDefaultSecurityGroupLogGroup",
+                           provider="VpcRestrictDefaultSGCustomResourceProvider",
+                           users=[self.vpc.node.find_child("RestrictDefaultSecurityGroupCustomResource")],
+                           logs_key=logs_key, log_retention_days=config.flow_log_retention_days, removal=removal)
         flow_log_policy = self.vpc.node.find_child("All").node.find_child("IAMRole").node.find_child("DefaultPolicy")
         for pack in ("NIST.800.53.R5", "PCI.DSS.321"):
             acknowledge(flow_log_policy, f"{pack}-IAMNoInlinePolicy",

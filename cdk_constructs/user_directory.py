@@ -6,8 +6,10 @@ import aws_cdk as cdk
 from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_secretsmanager as secretsmanager
+from aws_cdk import aws_ses as ses
 from constructs import Construct
 
+from cdk_constructs.email_identity import EmailIdentity
 from cdk_constructs.log_groups import adopt_library_log_groups
 from cdk_constructs.retention import removal_policy
 from config.environment import RemovalMode
@@ -29,8 +31,15 @@ class UserDirectory(Construct):
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, removal: RemovalMode, domain_prefix: str,
-                 secrets_key: kms.IKey, logs_key: kms.IKey, log_retention_days: int) -> None:
+                 secrets_key: kms.IKey, logs_key: kms.IKey, log_retention_days: int, email: EmailIdentity) -> None:
         super().__init__(scope, construct_id)
+        # Verification and recovery codes go out through SES from the platform's domain: Cognito's own sender is
+        # capped at 50 messages a day. A configuration set of its own keeps Cognito's sending apart from other
+        # users of the same identity.
+        self.email_configuration_set = ses.ConfigurationSet(
+            self, "EmailConfigurationSet", reputation_metrics=True, sending_enabled=True,
+            suppression_reasons=ses.SuppressionReasons.BOUNCES_AND_COMPLAINTS,
+            tls_policy=ses.ConfigurationSetTlsPolicy.REQUIRE)
         self.user_pool = cognito.UserPool(
             self, "UserPool",
             self_sign_up_enabled=True,
@@ -46,7 +55,13 @@ class UserDirectory(Construct):
             standard_threat_protection_mode=cognito.StandardThreatProtectionMode.FULL_FUNCTION,
             deletion_protection=removal != RemovalMode.DESTROY,
             removal_policy=removal_policy(removal),
+            email=cognito.UserPoolEmail.with_ses(
+                from_email=email.sender, from_name=email.sender_name, ses_verified_domain=email.domain,
+                ses_region=cdk.Stack.of(self).region,
+                configuration_set_name=self.email_configuration_set.configuration_set_name),
         )
+        # Cognito checks the identity when the pool is created or updated with it.
+        self.user_pool.node.add_dependency(email.identity)
         acknowledge(self.user_pool, "AwsSolutions-COG2",
                     "Shoppers may enrol TOTP MFA but are not forced to; threat protection in full-function mode "
                     "adds adaptive authentication that challenges risky sign-ins instead.")
@@ -111,14 +126,14 @@ class UserDirectory(Construct):
                         "place; rotating it means a new app client, rolled out by a deploy of this stack.")
 
         if self.service_clients:
-            self._harden_secret_reader(logs_key, log_retention_days)
+            self._harden_secret_reader(logs_key, log_retention_days, removal)
 
-    def _harden_secret_reader(self, logs_key: kms.IKey, days: int) -> None:
+    def _harden_secret_reader(self, logs_key: kms.IKey, days: int, removal: RemovalMode) -> None:
         """``user_pool_client_secret`` reads the secret at deploy time with aws-cdk-lib's AwsCustomResource function
         (one per stack). Its log group gets our CMK and retention; its other findings are acknowledged here."""
         stack = cdk.Stack.of(self)
         fn = stack.node.find_child(AWS_CUSTOM_RESOURCE_ID)
-        adopt_library_log_groups(fn, logs_key=logs_key, log_retention_days=days)
+        adopt_library_log_groups(fn, logs_key=logs_key, log_retention_days=days, removal=removal)
         acknowledge(fn.node.find_child("ServiceRole"),
                     "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
                     "AWSLambdaBasicExecutionRole]",

@@ -8,6 +8,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
 
+from cdk_constructs.replaceable_name import per_stack_creation_name
 from cdk_constructs.retention import removal_policy, retention_days
 from config.environment import RemovalMode
 
@@ -53,9 +54,10 @@ class WebAcl(Construct):
             visibility_config=_visibility(f"{prefix}-WebAcl"),
             rules=rules,
         )
-        # WAF only logs to log groups whose name starts with aws-waf-logs-; the rest of the name is generated.
+        # WAF only logs to log groups whose name starts with aws-waf-logs-. The rest names the stack's creation: a
+        # re-created stack must not meet the group a previous one retained.
         self.log_group = logs.LogGroup(
-            self, "LogGroup", log_group_name=f"aws-waf-logs-{prefix.lower()}",
+            self, "LogGroup", log_group_name=per_stack_creation_name(f"aws-waf-logs-{prefix.lower()}"),
             retention=retention_days(log_retention_days), encryption_key=logs_key,
             removal_policy=removal_policy(removal))
         self.logging = wafv2.CfnLoggingConfiguration(

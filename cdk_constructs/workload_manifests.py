@@ -6,9 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from config.environment import ServiceSizing
+from config.environment import POD_ENI_LABEL, ServiceSizing
 from config.telemetry import AGENT_NAMESPACE, EMF_PORT, ENV_EMF_ENDPOINT, OTLP_HTTP_PORT
-from config.topology import CONTAINER_PORT
+from config.topology import CONTAINER_PORT, TARGET_DEREGISTRATION_DELAY_SECONDS
 
 Manifest = dict[str, Any]
 RUN_AS_USER = 10001  # the numeric USER of every service image
@@ -16,6 +16,20 @@ RUN_AS_USER = 10001  # the numeric USER of every service image
 # silence: a 20 s long poll whose client retries (3 x 30 s read timeout), or a batch of slow handlers; a loop that is
 # merely retrying (a dependency down) keeps beating.
 WORKER_LIVENESS_MAX_AGE_SECONDS = 180
+# The AWS Load Balancer Controller's pod mutator adds a readiness gate (target healthy in the NLB target group) to
+# pods created in namespaces with this label: a rollout then waits for each new pod to be registered and healthy
+# before it stops an old one.
+READINESS_GATE_INJECT = "elbv2.k8s.aws/pod-readiness-gate-inject"
+# A stopping API pod first keeps serving until the controller has deregistered it and the NLB has stopped sending it
+# new connections (longer than the target group's deregistration delay), then uvicorn drains in-flight requests
+# (`--timeout-graceful-shutdown 20` in every service's Dockerfile CMD); the kubelet's grace period covers both.
+API_PRE_STOP_SECONDS = TARGET_DEREGISTRATION_DELAY_SECONDS + 10
+API_DRAIN_SECONDS = 20
+TERMINATION_GRACE_SECONDS = {
+    "api": API_PRE_STOP_SECONDS + API_DRAIN_SECONDS + 10,
+    # Consumers finish the message in hand on SIGTERM (well inside the queues' visibility timeout).
+    "worker": 45,
+}
 
 
 @dataclass(frozen=True)
@@ -37,7 +51,7 @@ def _labels(spec: WorkloadSpec, component: str) -> dict[str, str]:
 
 
 def _container(spec: WorkloadSpec, component: str) -> Manifest:
-    s = spec.sizing
+    s = spec.sizing.of(component)
     container: Manifest = {
         "name": component,
         "image": spec.image,
@@ -60,6 +74,8 @@ def _container(spec: WorkloadSpec, component: str) -> Manifest:
                                       "failureThreshold": 3}
         container["readinessProbe"] = {"httpGet": {"path": "/readyz", "port": "http"}, "periodSeconds": 5,
                                        "failureThreshold": 2}
+        # The image has no shell: the kubelet's own sleep action (Kubernetes 1.30+).
+        container["lifecycle"] = {"preStop": {"sleep": {"seconds": API_PRE_STOP_SECONDS}}}
     else:
         assert spec.worker_command is not None
         container["command"] = list(spec.worker_command)
@@ -73,22 +89,23 @@ def _container(spec: WorkloadSpec, component: str) -> Manifest:
 
 
 def _node_selector(spec: WorkloadSpec) -> dict[str, str]:
-    """arm64 nodes (the images are built for it); pods with their own security group only on nodes with a trunk
-    ENI, since branch ENIs exist only there (no t-family instance supports them, e.g. dev's t4g system pool)."""
+    """arm64 nodes (the images are built for it); pods with their own security group only on nodes whose instance
+    type takes a trunk ENI, since branch ENIs exist only there: the CDK app labels such node groups itself
+    (config.environment.TRUNK_ENI_FAMILIES; no t-family type qualifies)."""
     selector = {"kubernetes.io/arch": "arm64"}
     if spec.security_group_ids:
-        selector["vpc.amazonaws.com/has-trunk-attached"] = "true"
+        selector[POD_ENI_LABEL] = "true"
     return selector
 
 
 def deployment(spec: WorkloadSpec, component: str) -> Manifest:
+    """No ``replicas``: the HorizontalPodAutoscaler owns the count (a value here would reset it on every deploy);
+    a new Deployment starts at one pod and the HPA raises it to its minimum at once."""
     labels = _labels(spec, component)
-    replicas = spec.sizing.min_replicas
     return {
         "apiVersion": "apps/v1", "kind": "Deployment",
         "metadata": {"name": f"{spec.name}-{component}", "namespace": spec.name, "labels": labels},
         "spec": {
-            "replicas": replicas,
             "selector": {"matchLabels": labels},
             "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
             "template": {
@@ -96,8 +113,7 @@ def deployment(spec: WorkloadSpec, component: str) -> Manifest:
                 "spec": {
                     "serviceAccountName": spec.name,
                     "automountServiceAccountToken": True,
-                    # Consumers finish the message in hand on SIGTERM; the API drains in-flight requests.
-                    "terminationGracePeriodSeconds": 45,
+                    "terminationGracePeriodSeconds": TERMINATION_GRACE_SECONDS[component],
                     "securityContext": {"runAsNonRoot": True, "fsGroup": RUN_AS_USER,
                                         "seccompProfile": {"type": "RuntimeDefault"}},
                     "nodeSelector": _node_selector(spec),
@@ -112,41 +128,35 @@ def deployment(spec: WorkloadSpec, component: str) -> Manifest:
     }
 
 
+def components(spec: WorkloadSpec) -> tuple[str, ...]:
+    return ("api", "worker") if spec.worker_command else ("api",)
+
+
+def namespace(spec: WorkloadSpec) -> Manifest:
+    """The service's namespace: restricted pod security, and readiness gates for its pods (its API is behind an NLB
+    target group)."""
+    return {
+        "apiVersion": "v1", "kind": "Namespace",
+        "metadata": {"name": spec.name, "labels": {"app.kubernetes.io/part-of": "ecommerce-platform",
+                                                   "pod-security.kubernetes.io/enforce": "restricted",
+                                                   READINESS_GATE_INJECT: "enabled"}},
+    }
+
+
 def manifests(spec: WorkloadSpec) -> list[Manifest]:
-    """Namespace, Deployments (API and worker), Service, HPA, PDB, NetworkPolicies, TargetGroupBinding and, where
-    the service has its own security group, the SecurityGroupPolicy that attaches it to the pods."""
+    """Namespace, Service, TargetGroupBinding, the SecurityGroupPolicy (where the service has its own security group),
+    NetworkPolicies, then the Deployments (API and worker), HPAs and PDBs. In that order: kubectl applies the list in
+    order, and a pod only gets its readiness gate and its security group if the TargetGroupBinding and the
+    SecurityGroupPolicy exist when it is created."""
     ns = spec.name
     api_labels = _labels(spec, "api")
-    components = ["api"] + (["worker"] if spec.worker_command else [])
-    out: list[Manifest] = [{
-        "apiVersion": "v1", "kind": "Namespace",
-        "metadata": {"name": ns, "labels": {"app.kubernetes.io/part-of": "ecommerce-platform",
-                                            "pod-security.kubernetes.io/enforce": "restricted"}},
-    }]
-    out += [deployment(spec, c) for c in components]
+    out: list[Manifest] = [namespace(spec)]
     out.append({
         "apiVersion": "v1", "kind": "Service",
         "metadata": {"name": spec.name, "namespace": ns, "labels": api_labels},
         "spec": {"type": "ClusterIP", "selector": api_labels,
                  "ports": [{"name": "http", "port": CONTAINER_PORT, "targetPort": "http", "protocol": "TCP"}]},
     })
-    for c in components:
-        out.append({
-            "apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
-            "metadata": {"name": f"{spec.name}-{c}", "namespace": ns},
-            "spec": {
-                "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": f"{spec.name}-{c}"},
-                "minReplicas": spec.sizing.min_replicas, "maxReplicas": spec.sizing.max_replicas,
-                "metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": {
-                    "type": "Utilization", "averageUtilization": spec.sizing.target_cpu_utilization_percent}}}],
-            },
-        })
-        out.append({
-            "apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
-            "metadata": {"name": f"{spec.name}-{c}", "namespace": ns},
-            "spec": {"maxUnavailable": 1, "selector": {"matchLabels": _labels(spec, c)}},
-        })
-    out += network_policies(spec)
     out.append({
         "apiVersion": "elbv2.k8s.aws/v1beta1", "kind": "TargetGroupBinding",
         "metadata": {"name": spec.name, "namespace": ns},
@@ -161,33 +171,74 @@ def manifests(spec: WorkloadSpec) -> list[Manifest]:
             "spec": {"podSelector": {"matchLabels": {"app.kubernetes.io/name": spec.name}},
                      "securityGroups": {"groupIds": list(spec.security_group_ids)}},
         })
+    out += network_policies(spec)
+    out += [deployment(spec, c) for c in components(spec)]
+    for c in components(spec):
+        sizing = spec.sizing.of(c)
+        out.append({
+            "apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
+            "metadata": {"name": f"{spec.name}-{c}", "namespace": ns},
+            "spec": {
+                "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": f"{spec.name}-{c}"},
+                "minReplicas": sizing.min_replicas, "maxReplicas": sizing.max_replicas,
+                "metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": {
+                    "type": "Utilization", "averageUtilization": sizing.target_cpu_utilization_percent}}}],
+            },
+        })
+        out.append({
+            "apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
+            "metadata": {"name": f"{spec.name}-{c}", "namespace": ns},
+            "spec": {"maxUnavailable": 1, "selector": {"matchLabels": _labels(spec, c)}},
+        })
+    return out
+
+
+@dataclass(frozen=True)
+class ClusterEgress:
+    """Traffic from a service's pods to other pods of the cluster. NetworkPolicies admit it; for pods with their own
+    security group (branch ENIs), the security group of the pods they call must admit it too: those run in the
+    cluster security group, which admits only itself (ServicesStack adds one rule per port)."""
+
+    name: str  # PascalCase, for the security group rule's construct id
+    peer: Manifest  # NetworkPolicy peer
+    ports: tuple[tuple[str, int], ...]  # (protocol, port)
+    why: str
+
+
+def _namespace_peer(namespace_: str) -> Manifest:
+    return {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": namespace_}}}
+
+
+def cluster_egress(spec: WorkloadSpec) -> list[ClusterEgress]:
+    out = [ClusterEgress("Dns", {**_namespace_peer("kube-system"), "podSelector": {"matchLabels": {
+        "k8s-app": "kube-dns"}}}, (("UDP", 53), ("TCP", 53)), "cluster DNS (CoreDNS)")]
+    if ENV_EMF_ENDPOINT in spec.environment:
+        out.append(ClusterEgress("Telemetry", _namespace_peer(AGENT_NAMESPACE),
+                                 (("TCP", OTLP_HTTP_PORT), ("UDP", EMF_PORT)),
+                                 "the CloudWatch agent: OTLP traces and EMF metrics"))
+    if "PRODUCTS_URL" in spec.environment:
+        out.append(ClusterEgress("Products", _namespace_peer("products"), (("TCP", CONTAINER_PORT),),
+                                 "the products API (validating order lines)"))
     return out
 
 
 def network_policies(spec: WorkloadSpec) -> list[Manifest]:
     """Default deny in the namespace, then: the NLB (VPC addresses) and allowed callers to the API port; every pod
     to cluster DNS and to HTTPS (AWS endpoints, other services' APIs through their Services); PostgreSQL where the
-    service owns a database (the security group narrows it to the database itself)."""
+    service owns a database (the security group narrows it to the database itself); the telemetry agent and the
+    other services it calls (:func:`cluster_egress`)."""
     ns = spec.name
     api = {"matchLabels": {"app.kubernetes.io/name": spec.name, "app.kubernetes.io/component": "api"}}
-    callers = [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": c}}}
-               for c in spec.allowed_callers]
-    egress = [
-        {"to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
-                 "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}],
-         "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]},
+    callers = [_namespace_peer(c) for c in spec.allowed_callers]
+    egress: list[Manifest] = [
         {"ports": [{"protocol": "TCP", "port": 443}]},
         # EKS Pod Identity agent on the node (link-local) hands out the service role's credentials.
         {"to": [{"ipBlock": {"cidr": "169.254.170.23/32"}}], "ports": [{"protocol": "TCP", "port": 80}]},
     ]
     if "DB_SECRET_ARN" in spec.environment:
         egress.append({"to": [{"ipBlock": {"cidr": spec.vpc_cidr}}], "ports": [{"protocol": "TCP", "port": 5432}]})
-    if ENV_EMF_ENDPOINT in spec.environment:  # traces (OTLP/HTTP) and EMF metrics to the CloudWatch agent
-        egress.append({"to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": AGENT_NAMESPACE}}}],
-                       "ports": [{"protocol": "TCP", "port": OTLP_HTTP_PORT}, {"protocol": "UDP", "port": EMF_PORT}]})
-    if "PRODUCTS_URL" in spec.environment:
-        egress.append({"to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "products"}}}],
-                       "ports": [{"protocol": "TCP", "port": CONTAINER_PORT}]})
+    egress += [{"to": [e.peer], "ports": [{"protocol": proto, "port": port} for proto, port in e.ports]}
+               for e in cluster_egress(spec)]
     return [
         {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
          "metadata": {"name": "default-deny", "namespace": ns},

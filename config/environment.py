@@ -13,6 +13,8 @@ from dataclasses import dataclass, field, fields, is_dataclass
 from enum import Enum, StrEnum
 from typing import Any
 
+from config.eks_addons import ADDONS, CLUSTER_AUTOSCALER
+
 
 class ConfigError(ValueError):
     """A user error in an environment configuration: one line, naming the key and what is allowed."""
@@ -42,9 +44,19 @@ LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 
 INTERFACE_ENDPOINTS = ("ecr.api", "ecr.dkr", "sts", "sqs", "sns", "secretsmanager", "logs", "xray", "kms",
                        "eks-auth", "monitoring")
 
-KUBERNETES_VERSIONS = ("1.34", "1.35")
+# The versions config/eks_addons.py has a column of add-on and autoscaler versions for.
+KUBERNETES_VERSIONS = tuple(v for v in ADDONS if v in CLUSTER_AUTOSCALER)
 
 GRAVITON_FAMILIES = re.compile(r"^(t4g|m6g|m7g|m8g|c6g|c7g|c8g|r6g|r7g|r8g)\.[a-z0-9]+$")
+# Graviton families whose every size takes a trunk ENI, so pods with their own security group (security groups for
+# pods: branch ENIs on the trunk) can run there. EKS user guide, "Assign security groups to individual Pods": the
+# supported types are those the VPC resource controller marks IsTrunkingCompatible in
+# aws/amazon-vpc-resource-controller-k8s pkg/aws/vpc/limits.go (read 2026-11-27; no t-family type is). Branch ENIs
+# per node, from the same file: *.medium 4, *.large 9, *.xlarge 18 -- the ceiling of such pods per node.
+TRUNK_ENI_FAMILIES = ("m6g", "m7g", "m8g", "c6g", "c7g", "c8g", "r6g", "r7g", "r8g")
+# The node label the CDK app sets on node groups made only of TRUNK_ENI_FAMILIES types; pods with a
+# SecurityGroupPolicy select it (the VPC CNI's own vpc.amazonaws.com/has-trunk-attached is gone since 1.15).
+POD_ENI_LABEL = "platform/pod-eni"
 
 AURORA_ACU_STEPS = tuple(x / 2 for x in range(0, 513))  # 0, 0.5, ... 256
 
@@ -84,6 +96,11 @@ class NodePoolConfig:
     max_size: int
     disk_gib: int = 30
 
+    @property
+    def pod_eni(self) -> bool:
+        """Every instance type takes a trunk ENI: pods with their own security group can run on any node."""
+        return all(t.split(".")[0] in TRUNK_ENI_FAMILIES for t in self.instance_types)
+
 
 @dataclass(frozen=True)
 class ClusterConfig:
@@ -102,6 +119,26 @@ class DatabaseConfig:
     backup_retention_days: int
     deletion_protection: bool
     secret_rotation_days: int
+
+
+@dataclass(frozen=True)
+class EmailConfig:
+    """Mail the platform sends (Cognito's sign-up and recovery codes; later order notifications) goes out through
+    Amazon SES from ``sender``, an address of the verified SES domain identity ``domain`` (DKIM records published
+    from the Data stack's outputs; docs/deploying.md)."""
+
+    domain: str
+    sender: str
+    sender_name: str
+
+
+@dataclass(frozen=True)
+class DeliveryConfig:
+    """GitHub Actions' OIDC provider: an account holds one per URL. Empty: the Delivery stack creates it; otherwise
+    the ARN of the provider the account already has, which the deploy role then trusts:
+    ``arn:aws:iam::ACCOUNT:oidc-provider/token.actions.githubusercontent.com``."""
+
+    existing_oidc_provider_arn: str = ""
 
 
 @dataclass(frozen=True)
@@ -179,8 +216,8 @@ class ApiConfig:
 
 
 @dataclass(frozen=True)
-class ServiceSizing:
-    """Kubernetes sizing applied to every service's pods."""
+class WorkloadSizing:
+    """Kubernetes sizing of one component (API or worker) of every service."""
 
     min_replicas: int
     max_replicas: int
@@ -189,6 +226,18 @@ class ServiceSizing:
     memory_request_mib: int
     memory_limit_mib: int
     target_cpu_utilization_percent: int
+
+
+@dataclass(frozen=True)
+class ServiceSizing:
+    """The API (HTTP behind the NLB, spread over the zones) and the worker (queue consumers and outbox relay) of each
+    service are sized apart: the workers idle on long polls and need a fraction of the API's CPU."""
+
+    api: WorkloadSizing
+    worker: WorkloadSizing
+
+    def of(self, component: str) -> WorkloadSizing:
+        return {"api": self.api, "worker": self.worker}[component]
 
 
 @dataclass(frozen=True)
@@ -259,7 +308,9 @@ class EnvironmentConfig:
     orders: OrdersConfig
     log_retention_days: int
     removal: RemovalMode
+    email: EmailConfig
     tags: dict[str, str] = field(default_factory=dict)
+    delivery: DeliveryConfig = field(default_factory=DeliveryConfig)
     # "owner/name" of the GitHub repository whose workflows deploy this environment (Delivery stack's OIDC trust).
     github_repository: str = "example-org/ecommerce-platform"
 
@@ -295,6 +346,19 @@ def _validate(c: EnvironmentConfig) -> None:
     _check(bool(re.fullmatch(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}", c.github_repository))
            and not c.github_repository.endswith((".git", "/.", "/..")), f"{p}.github_repository",
            c.github_repository, "a GitHub repository as owner/name, e.g. example-org/ecommerce-platform")
+
+    e = c.email
+    dns_name = r"(?=.{4,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}"
+    _check(bool(re.fullmatch(dns_name, e.domain)), f"{p}.email.domain", e.domain, "a DNS domain, e.g. shop.example.com")
+    _check(bool(re.fullmatch(r"[a-z0-9._%+-]+@" + re.escape(e.domain), e.sender)), f"{p}.email.sender", e.sender,
+           f"an address of the SES domain {e.domain}, e.g. no-reply@{e.domain}")
+    _check(0 < len(e.sender_name) <= 64 and '"' not in e.sender_name, f"{p}.email.sender_name", e.sender_name,
+           "1 to 64 characters, no double quote")
+    arn = c.delivery.existing_oidc_provider_arn
+    _check(arn == "" or bool(re.fullmatch(rf"arn:aws[a-z-]*:iam::{c.account}:oidc-provider/"
+                                          r"token\.actions\.githubusercontent\.com", arn)),
+           f"{p}.delivery.existing_oidc_provider_arn", arn,
+           f"empty (create it) or arn:aws:iam::{c.account}:oidc-provider/token.actions.githubusercontent.com")
 
     n = c.network
     try:
@@ -337,6 +401,13 @@ def _validate(c: EnvironmentConfig) -> None:
                f"{key}.desired_size", pool.desired_size, f"0 <= min ({pool.min_size}) <= desired <= max "
                                                           f"({pool.max_size}), max >= 1")
         _check(20 <= pool.disk_gib <= 500, f"{key}.disk_gib", pool.disk_gib, "20 to 500")
+    # Orders pods carry their own security group (branch ENIs): some on-demand pool must take them, so that they
+    # are scheduled on day one and survive a Spot reclaim.
+    pod_eni_pools = [pool.name for pool in k.node_pools if pool.pod_eni and pool.capacity == CapacityKind.ON_DEMAND
+                     and pool.max_size >= 1]
+    _check(bool(pod_eni_pools), f"{p}.cluster.node_pools", names,
+           f"at least one ON_DEMAND pool made only of trunk-ENI types ({', '.join(TRUNK_ENI_FAMILIES)}) for pods "
+           "with their own security group")
 
     d = c.database
     _check(d.min_capacity_acu in AURORA_ACU_STEPS and d.min_capacity_acu <= 256, f"{p}.database.min_capacity_acu",
@@ -397,15 +468,17 @@ def _validate(c: EnvironmentConfig) -> None:
                                                  for o in a.cors_allowed_origins),
            f"{p}.api.cors_allowed_origins", list(a.cors_allowed_origins), "https:// origins, no wildcard")
 
-    s = c.services
-    _check(1 <= s.min_replicas <= s.max_replicas <= 50, f"{p}.services.max_replicas", s.max_replicas,
-           f"min_replicas ({s.min_replicas}) to 50")
-    _check(50 <= s.cpu_request_millicores <= s.cpu_limit_millicores <= 4000, f"{p}.services.cpu_limit_millicores",
-           s.cpu_limit_millicores, f"cpu_request_millicores ({s.cpu_request_millicores}) to 4000")
-    _check(64 <= s.memory_request_mib <= s.memory_limit_mib <= 8192, f"{p}.services.memory_limit_mib",
-           s.memory_limit_mib, f"memory_request_mib ({s.memory_request_mib}) to 8192")
-    _check(10 <= s.target_cpu_utilization_percent <= 100, f"{p}.services.target_cpu_utilization_percent",
-           s.target_cpu_utilization_percent, "10 to 100")
+    for component in ("api", "worker"):
+        s = c.services.of(component)
+        key = f"{p}.services.{component}"
+        _check(1 <= s.min_replicas <= s.max_replicas <= 50, f"{key}.max_replicas", s.max_replicas,
+               f"min_replicas ({s.min_replicas}) to 50")
+        _check(25 <= s.cpu_request_millicores <= s.cpu_limit_millicores <= 4000, f"{key}.cpu_limit_millicores",
+               s.cpu_limit_millicores, f"cpu_request_millicores ({s.cpu_request_millicores}) to 4000")
+        _check(64 <= s.memory_request_mib <= s.memory_limit_mib <= 8192, f"{key}.memory_limit_mib",
+               s.memory_limit_mib, f"memory_request_mib ({s.memory_request_mib}) to 8192")
+        _check(10 <= s.target_cpu_utilization_percent <= 100, f"{key}.target_cpu_utilization_percent",
+               s.target_cpu_utilization_percent, "10 to 100")
 
     al = c.alarms
     for f_ in fields(al):

@@ -9,6 +9,7 @@ from config.environment import (
     ClusterConfig,
     ConfigError,
     DatabaseConfig,
+    EmailConfig,
     EnvironmentConfig,
     MessagingConfig,
     NetworkConfig,
@@ -17,6 +18,7 @@ from config.environment import (
     RemovalMode,
     ServiceSizing,
     UsageAssumptions,
+    WorkloadSizing,
 )
 
 REGION = "eu-west-1"
@@ -68,10 +70,12 @@ DEV = EnvironmentConfig(
         kubernetes_version="1.34",
         admin_role_arn="arn:aws:iam::111111111111:role/PlatformAdmin",
         node_pools=(
-            NodePoolConfig(name="system", instance_types=("t4g.medium",), capacity=CapacityKind.ON_DEMAND,
+            # One on-demand node holds every minimum replica and the add-ons (docs/deploying.md, "Sizing"); m7g, not
+            # t4g, because the orders pods need a trunk ENI. The Cluster Autoscaler adds Spot nodes for surges.
+            NodePoolConfig(name="system", instance_types=("m7g.large",), capacity=CapacityKind.ON_DEMAND,
                            min_size=1, desired_size=1, max_size=2),
-            NodePoolConfig(name="workloads", instance_types=("m7g.large", "m6g.large", "c7g.xlarge"),
-                           capacity=CapacityKind.SPOT, min_size=1, desired_size=2, max_size=4),
+            NodePoolConfig(name="workloads", instance_types=("m7g.large", "m6g.large"),
+                           capacity=CapacityKind.SPOT, min_size=0, desired_size=0, max_size=3),
         ),
     ),
     database=DatabaseConfig(min_capacity_acu=0, max_capacity_acu=2, readers=0, backup_retention_days=1,
@@ -81,8 +85,12 @@ DEV = EnvironmentConfig(
                               retry_backoff_max_seconds=300, ordering_backoff_max_seconds=120),
     api=ApiConfig(throttle_rate_limit=50, throttle_burst_limit=100, quota_requests_per_day=100_000,
                   waf_rate_limit_per_5_min=1000, cors_allowed_origins=("https://dev.shop.example.com",)),
-    services=ServiceSizing(min_replicas=1, max_replicas=3, cpu_request_millicores=100, cpu_limit_millicores=500,
+    services=ServiceSizing(
+        api=WorkloadSizing(min_replicas=1, max_replicas=3, cpu_request_millicores=100, cpu_limit_millicores=500,
                            memory_request_mib=192, memory_limit_mib=384, target_cpu_utilization_percent=70),
+        worker=WorkloadSizing(min_replicas=1, max_replicas=2, cpu_request_millicores=25, cpu_limit_millicores=250,
+                              memory_request_mib=128, memory_limit_mib=256, target_cpu_utilization_percent=70),
+    ),
     alarms=_alarms(evaluation_periods=3, emails=("platform-dev@example.com",)),
     usage=UsageAssumptions(api_requests_per_month=2_000_000, orders_per_month=20_000, stored_gib_dynamodb=2,
                            stored_gib_database=5, nat_processed_gib=50, log_ingested_gib=10,
@@ -96,6 +104,7 @@ DEV = EnvironmentConfig(
                         sweep_interval_seconds=900, db_pool_max_idle_seconds=60),
     log_retention_days=14,
     removal=RemovalMode.DESTROY,
+    email=EmailConfig(domain="dev.shop.example.com", sender="no-reply@dev.shop.example.com", sender_name="Shop"),
     tags={"environment": "dev"},
     github_repository=GITHUB_REPOSITORY,
 )
@@ -115,10 +124,11 @@ STAGING = EnvironmentConfig(
         kubernetes_version="1.34",
         admin_role_arn="arn:aws:iam::222222222222:role/PlatformAdmin",
         node_pools=(
-            NodePoolConfig(name="system", instance_types=("m7g.medium",), capacity=CapacityKind.ON_DEMAND,
-                           min_size=2, desired_size=2, max_size=3),
-            NodePoolConfig(name="workloads", instance_types=("m7g.large", "m6g.large", "c7g.xlarge"),
-                           capacity=CapacityKind.SPOT, min_size=2, desired_size=3, max_size=6),
+            # One on-demand node per zone holds every minimum replica and the add-ons; Spot takes the surges.
+            NodePoolConfig(name="system", instance_types=("m7g.large",), capacity=CapacityKind.ON_DEMAND,
+                           min_size=3, desired_size=3, max_size=4),
+            NodePoolConfig(name="workloads", instance_types=("m7g.large", "m6g.large"),
+                           capacity=CapacityKind.SPOT, min_size=0, desired_size=0, max_size=6),
         ),
     ),
     database=DatabaseConfig(min_capacity_acu=0.5, max_capacity_acu=4, readers=1, backup_retention_days=7,
@@ -128,8 +138,12 @@ STAGING = EnvironmentConfig(
                               retry_backoff_max_seconds=300, ordering_backoff_max_seconds=120),
     api=ApiConfig(throttle_rate_limit=200, throttle_burst_limit=400, quota_requests_per_day=1_000_000,
                   waf_rate_limit_per_5_min=2000, cors_allowed_origins=("https://staging.shop.example.com",)),
-    services=ServiceSizing(min_replicas=2, max_replicas=6, cpu_request_millicores=250, cpu_limit_millicores=1000,
-                           memory_request_mib=256, memory_limit_mib=512, target_cpu_utilization_percent=70),
+    services=ServiceSizing(
+        api=WorkloadSizing(min_replicas=2, max_replicas=6, cpu_request_millicores=200, cpu_limit_millicores=1000,
+                           memory_request_mib=320, memory_limit_mib=640, target_cpu_utilization_percent=70),
+        worker=WorkloadSizing(min_replicas=1, max_replicas=3, cpu_request_millicores=100, cpu_limit_millicores=500,
+                              memory_request_mib=256, memory_limit_mib=512, target_cpu_utilization_percent=70),
+    ),
     alarms=_alarms(evaluation_periods=3, emails=("platform-staging@example.com",)),
     usage=UsageAssumptions(api_requests_per_month=10_000_000, orders_per_month=100_000, stored_gib_dynamodb=10,
                            stored_gib_database=20, nat_processed_gib=200, log_ingested_gib=50,
@@ -142,6 +156,8 @@ STAGING = EnvironmentConfig(
                         sweep_interval_seconds=60, db_pool_max_idle_seconds=300),
     log_retention_days=90,
     removal=RemovalMode.SNAPSHOT,
+    email=EmailConfig(domain="staging.shop.example.com", sender="no-reply@staging.shop.example.com",
+                      sender_name="Shop"),
     tags={"environment": "staging"},
     github_repository=GITHUB_REPOSITORY,
 )
@@ -161,11 +177,14 @@ PROD = EnvironmentConfig(
         kubernetes_version="1.34",
         admin_role_arn="arn:aws:iam::333333333333:role/PlatformAdmin",
         node_pools=(
-            # On-demand baseline: enough to hold every service's minimum replicas if all Spot capacity is reclaimed.
-            NodePoolConfig(name="baseline", instance_types=("m7g.large",), capacity=CapacityKind.ON_DEMAND,
+            # On-demand baseline, one node per zone: holds every minimum replica, the add-ons and a rollout's surge
+            # even if all Spot capacity is reclaimed (docs/deploying.md, "Sizing"). Spot bursts up to the HPA maxima;
+            # its types share one shape (2 vCPU, 8 GiB) so the Cluster Autoscaler's node template is right for all.
+            NodePoolConfig(name="baseline", instance_types=("m7g.xlarge",), capacity=CapacityKind.ON_DEMAND,
                            min_size=3, desired_size=3, max_size=6),
-            NodePoolConfig(name="burst", instance_types=("m7g.large", "m6g.large", "c7g.xlarge", "m7g.xlarge"),
-                           capacity=CapacityKind.SPOT, min_size=0, desired_size=2, max_size=12),
+            # Desired 1: what the cost report prices as the average burst; the autoscaler sets the real count.
+            NodePoolConfig(name="burst", instance_types=("m7g.large", "m6g.large"),
+                           capacity=CapacityKind.SPOT, min_size=0, desired_size=1, max_size=10),
         ),
     ),
     database=DatabaseConfig(min_capacity_acu=1, max_capacity_acu=16, readers=1, backup_retention_days=30,
@@ -178,8 +197,12 @@ PROD = EnvironmentConfig(
                                                                        "https://www.shop.example.com"),
                   # A role that can confirm payments is too much power to keep next to real orders.
                   smoke_test_pays=False),
-    services=ServiceSizing(min_replicas=3, max_replicas=20, cpu_request_millicores=500, cpu_limit_millicores=1000,
-                           memory_request_mib=512, memory_limit_mib=1024, target_cpu_utilization_percent=65),
+    services=ServiceSizing(
+        api=WorkloadSizing(min_replicas=3, max_replicas=12, cpu_request_millicores=250, cpu_limit_millicores=1000,
+                           memory_request_mib=384, memory_limit_mib=768, target_cpu_utilization_percent=65),
+        worker=WorkloadSizing(min_replicas=2, max_replicas=6, cpu_request_millicores=100, cpu_limit_millicores=500,
+                              memory_request_mib=256, memory_limit_mib=512, target_cpu_utilization_percent=70),
+    ),
     alarms=_alarms(evaluation_periods=2, emails=("platform-oncall@example.com",)),
     usage=UsageAssumptions(api_requests_per_month=100_000_000, orders_per_month=1_000_000, stored_gib_dynamodb=50,
                            stored_gib_database=100, nat_processed_gib=500, log_ingested_gib=300,
@@ -192,6 +215,7 @@ PROD = EnvironmentConfig(
                         sweep_interval_seconds=60, db_pool_max_idle_seconds=300),
     log_retention_days=365,
     removal=RemovalMode.RETAIN,
+    email=EmailConfig(domain="shop.example.com", sender="no-reply@shop.example.com", sender_name="Shop"),
     tags={"environment": "prod"},
     github_repository=GITHUB_REPOSITORY,
 )

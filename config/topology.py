@@ -271,6 +271,10 @@ LISTENER_PORTS: dict[Service, int] = {
     Service.USERS: 8083,
     Service.INVENTORY: 8084,
 }
+# How long the NLB keeps a deregistered pod's connections open (its target groups' deregistration delay). An API pod
+# that is stopping keeps serving for longer than this (its preStop sleep, cdk_constructs/workload_manifests.py), so
+# the NLB has stopped sending it new connections before the process starts to shut down.
+TARGET_DEREGISTRATION_DELAY_SECONDS = 15
 
 ROUTES: tuple[Route, ...] = (
     Route(Service.PRODUCTS, "GET", "/products", Access.PUBLIC),

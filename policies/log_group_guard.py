@@ -1,4 +1,5 @@
-"""An Aspect that fails synth on any log group without retention or without the environment's logs CMK."""
+"""An Aspect that fails synth on any log group without retention, without the environment's logs CMK, or whose
+removal is not the environment's (dev must tear down without leaving log groups; prod keeps them)."""
 
 from __future__ import annotations
 
@@ -13,11 +14,14 @@ from constructs import IConstruct
 @jsii.implements(cdk.IAspect)
 class LogGroupGuard:
     """``key_arn``: the logs CMK's ARN (the token every stack's log groups reference); ``retention_days``: the
-    retention periods the environment's config allows (general logs, flow logs)."""
+    retention periods the environment's config allows (general logs, flow logs); ``deletion_policy``: what the
+    environment's removal mode makes of a log group."""
 
-    def __init__(self, *, key_arn: str, retention_days: Collection[int]) -> None:
+    def __init__(self, *, key_arn: str, retention_days: Collection[int],
+                 deletion_policy: cdk.CfnDeletionPolicy) -> None:
         self.key_arn = key_arn
         self.retention_days = frozenset(retention_days)
+        self.deletion_policy = deletion_policy
 
     def visit(self, node: IConstruct) -> None:
         if not isinstance(node, logs.CfnLogGroup):
@@ -30,5 +34,8 @@ class LogGroupGuard:
             problems.append("it is not encrypted (set encryption_key to the Network stack's logs_key)")
         elif node.kms_key_id != self.key_arn:
             problems.append("it is encrypted with a key other than the Network stack's logs_key")
+        if node.cfn_options.deletion_policy != self.deletion_policy:
+            problems.append(f"its deletion policy {node.cfn_options.deletion_policy} is not the environment's "
+                            f"{self.deletion_policy} (apply removal_policy(config.removal))")
         if problems:
             cdk.Annotations.of(node).add_error(f"log group guard: {'; '.join(problems)}")

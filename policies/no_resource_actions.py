@@ -24,6 +24,16 @@ NO_RESOURCE_ACTIONS: dict[str, str] = {
     "ec2:DescribeSecurityGroups": NO_RESOURCE_LEVEL,
     "ec2:DescribeVpcs": NO_RESOURCE_LEVEL,
     "ec2:DescribeAvailabilityZones": NO_RESOURCE_LEVEL,
+    # The Cluster Autoscaler's discovery of Auto Scaling groups, launch templates and instance types.
+    "autoscaling:DescribeAutoScalingGroups": NO_RESOURCE_LEVEL,
+    "autoscaling:DescribeAutoScalingInstances": NO_RESOURCE_LEVEL,
+    "autoscaling:DescribeLaunchConfigurations": NO_RESOURCE_LEVEL,
+    "autoscaling:DescribeScalingActivities": NO_RESOURCE_LEVEL,
+    "autoscaling:DescribeTags": NO_RESOURCE_LEVEL,
+    "ec2:DescribeImages": NO_RESOURCE_LEVEL,
+    "ec2:DescribeInstanceTypes": NO_RESOURCE_LEVEL,
+    "ec2:DescribeLaunchTemplateVersions": NO_RESOURCE_LEVEL,
+    "ec2:GetInstanceTypesFromInstanceRequirements": NO_RESOURCE_LEVEL,
     # Trace and metric upload from pods and the observability add-on.
     "xray:PutTraceSegments": NO_RESOURCE_LEVEL,
     "xray:PutTelemetryRecords": NO_RESOURCE_LEVEL,

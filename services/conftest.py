@@ -1,6 +1,7 @@
 """Shared fixtures: one local platform per test session (real PostgreSQL cluster, moto_server over HTTP, the four
-APIs and workers as processes started from the same entrypoints as the containers, and the local edge enforcing the
-synthesized dev API in front of them: `platform.edge_url`, `platform.api_key`)."""
+services' API and worker Deployments of the synthesized dev Services stack, run as processes with the commands and
+the environment their manifests give the containers, behind the local edge enforcing the synthesized dev API:
+`platform.edge_url`, `platform.api_key`; `make e2e MODE=containers` runs the containers themselves)."""
 
 from __future__ import annotations
 
@@ -16,8 +17,8 @@ import pytest
 
 from config.environments import DEV
 from config.topology import Service
-from tests.conftest import synthesize
 from tools.local_platform import LocalPlatform
+from tools.pod_runner import PROCESSES
 from tools.workflows import wait_for
 
 T = TypeVar("T")
@@ -30,10 +31,8 @@ CONFIG = dataclasses.replace(DEV, orders=dataclasses.replace(DEV.orders, db_pool
 @pytest.fixture(scope="session")
 def platform() -> Iterator[LocalPlatform]:
     # Orders and inventory reach AWS, and orders PostgreSQL, through switchable proxies (outage tests).
-    # The session's dev assembly, the one the infrastructure tests read (synthesized once per session).
-    assembly = synthesize("dev").outdir
     with LocalPlatform(free_ports=True, proxied=(Service.ORDERS, Service.INVENTORY), proxied_db=True,
-                       config=CONFIG, edge_assembly=assembly) as p:
+                       config=CONFIG, mode=PROCESSES) as p:
         yield p
 
 

@@ -23,6 +23,9 @@ class ClusterStack(cdk.Stack):
         self.cluster = self.platform.cluster
         # Container Insights, container logs and the telemetry collector (OTLP traces -> X-Ray, EMF metrics).
         self.observability = ObservabilityAddon(self, "Observability", cluster=self.platform.cluster_ref,
+                                                kubernetes_version=config.kubernetes_version,
                                                 logs_key=logs_key, log_retention_days=log_retention_days,
                                                 removal=removal)
+        # Its collector runs as a Deployment besides the DaemonSets: created once there are nodes to run it.
+        self.observability.addon.node.add_dependency(*self.platform.node_groups.values())
         cdk.CfnOutput(self, "ClusterName", value=self.cluster.cluster_name)

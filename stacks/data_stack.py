@@ -7,11 +7,12 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
+from cdk_constructs.email_identity import EmailIdentity
 from cdk_constructs.encryption_key import EncryptionKey
 from cdk_constructs.orders_database import OrdersDatabase
 from cdk_constructs.service_table import ServiceTable
 from cdk_constructs.user_directory import UserDirectory
-from config.environment import DatabaseConfig, RemovalMode
+from config.environment import DatabaseConfig, EmailConfig, RemovalMode
 from config.topology import TABLES, Service
 
 
@@ -24,8 +25,9 @@ class DataStack(cdk.Stack):
     ``OutboxPending`` index the outbox relay reads.
     """
 
-    def __init__(self, scope: Construct, construct_id: str, *, config: DatabaseConfig, vpc: ec2.IVpc,
-                 logs_key: kms.IKey, log_retention_days: int, removal: RemovalMode, **kwargs: Any) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, config: DatabaseConfig, email: EmailConfig,
+                 vpc: ec2.IVpc, logs_key: kms.IKey, log_retention_days: int, removal: RemovalMode,
+                 **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
         self.database_key = EncryptionKey(self, "OrdersDatabaseKey", removal=removal,
                                           description="Orders database storage, secret and Performance Insights").key
@@ -40,8 +42,11 @@ class DataStack(cdk.Stack):
                 deletion_protection=config.deletion_protection)
             for definition in TABLES
         }
+        # The platform's SES sending domain: Cognito now, order notifications later, each with its own
+        # configuration set.
+        self.email_identity = EmailIdentity(self, "EmailIdentity", config=email)
         # Customer accounts are state too: the users service's identity store.
-        self.users = UserDirectory(self, "Users", removal=removal,
+        self.users = UserDirectory(self, "Users", removal=removal, email=self.email_identity,
                                    domain_prefix=f"{self.stack_name.lower()}-{self.account}",
                                    secrets_key=self.database_key, logs_key=logs_key,
                                    log_retention_days=log_retention_days)

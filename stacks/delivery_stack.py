@@ -13,15 +13,16 @@ class DeliveryStack(cdk.Stack):
     environment's deploy role. Deployed once per account by an administrator (docs/deploying.md), not by the
     pipeline: the pipeline's own role must not be able to widen its trust.
 
-    An account has at most one OIDC provider per URL, so this assumes one environment per account (as the configs
-    have it). Environments sharing an account would keep the provider in one Delivery stack and have the others
-    trust it by its ARN, ``arn:aws:iam::ACCOUNT:oidc-provider/token.actions.githubusercontent.com``.
+    An account has at most one OIDC provider per URL: where it already exists (another tool, or another environment
+    sharing the account), ``config.delivery.existing_oidc_provider_arn`` names it and no provider is created.
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, repository: str, environment: str,
-                 **kwargs: Any) -> None:
+                 existing_oidc_provider_arn: str = "", **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
-        provider_arn = GitHubOidcProvider(self, "GitHubOidc").arn
+        # An account that already has GitHub's provider (another tool, another environment) cannot get a second
+        # one: the deploy role then trusts the existing provider, named in config.
+        provider_arn = existing_oidc_provider_arn or GitHubOidcProvider(self, "GitHubOidc").arn
         self.deploy_role = GitHubDeployRole(
             self, "DeployRole",
             provider_arn=provider_arn,

@@ -25,8 +25,8 @@ class EdgeStack(cdk.Stack):
                  topics_key: kms.IKey, **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
         self.load_balancer = InternalLoadBalancer(self, "ServicesLoadBalancer", vpc=vpc, vpc_cidr=vpc_cidr,
-                                                  removal=removal,
-                                                  log_retention_days=log_retention_days)
+                                                  removal=removal, log_retention_days=log_retention_days,
+                                                  logs_key=logs_key)
         self.api = PlatformApi(self, "Api", config=config, user_pool=users.user_pool,
                                load_balancer=self.load_balancer, logs_key=logs_key,
                                log_retention_days=log_retention_days, removal=removal)

@@ -8,7 +8,7 @@ from typing import Any
 
 import aws_cdk as cdk
 
-from config.environment import EnvironmentConfig
+from config.environment import EnvironmentConfig, RemovalMode
 from policies.log_group_guard import LogGroupGuard
 from policies.nag import apply_packs
 from stacks.cluster_stack import ClusterStack
@@ -20,6 +20,10 @@ from stacks.network_stack import NetworkStack
 from stacks.observability_stack import ObservabilityStack
 from stacks.services_stack import ServicesStack
 
+# Log groups take no snapshot: what each removal mode leaves of them.
+LOG_GROUP_DELETION = {RemovalMode.DESTROY: cdk.CfnDeletionPolicy.DELETE,
+                      RemovalMode.RETAIN: cdk.CfnDeletionPolicy.RETAIN,
+                      RemovalMode.SNAPSHOT: cdk.CfnDeletionPolicy.RETAIN}
 CONTEXT_FILE = Path(__file__).resolve().parent.parent / "cdk.context.json"
 CDK_JSON = CONTEXT_FILE.with_name("cdk.json")
 
@@ -44,7 +48,7 @@ class Platform:
         self.cluster = ClusterStack(app, f"{prefix}-Cluster", config=config.cluster, vpc=self.network.vpc,
                                     logs_key=self.network.logs_key, log_retention_days=config.log_retention_days,
                                     removal=config.removal, **props("Cluster", stateful=False))
-        self.data = DataStack(app, f"{prefix}-Data", config=config.database, vpc=self.network.vpc,
+        self.data = DataStack(app, f"{prefix}-Data", config=config.database, email=config.email, vpc=self.network.vpc,
                               logs_key=self.network.logs_key,
                               log_retention_days=config.log_retention_days, removal=config.removal,
                               **props("Data", stateful=True))
@@ -64,7 +68,9 @@ class Platform:
         self.delivery: DeliveryStack | None = None
         if app.node.try_get_context("delivery") != "exclude":
             self.delivery = DeliveryStack(app, f"{prefix}-Delivery", repository=config.github_repository,
-                                          environment=config.name, **props("Delivery", stateful=True))
+                                          environment=config.name,
+                                          existing_oidc_provider_arn=config.delivery.existing_oidc_provider_arn,
+                                          **props("Delivery", stateful=True))
         # Before Services: each Microservice's alarms notify this stack's topic (no dependency back).
         self.observability = ObservabilityStack(
             app, f"{prefix}-Observability", environment=config.name, alarms=config.alarms, database=config.database,
@@ -74,14 +80,17 @@ class Platform:
         self.services = ServicesStack(
             app, f"{prefix}-Services", cluster=self.cluster.cluster,
             load_balancer_controller_role=self.cluster.platform.load_balancer_controller.role,
-            sizing=config.services, vpc_cidr=config.network.cidr, messaging=self.messaging,
+            sizing=config.services, vpc=self.network.vpc, vpc_cidr=config.network.cidr,
+            logs_key=self.network.logs_key, log_retention_days=config.log_retention_days, removal=config.removal,
+            messaging=self.messaging,
             tables=self.data.tables, orders_database=self.data.orders_database, users=self.data.users,
             load_balancer=self.edge.load_balancer, telemetry=self.observability.telemetry,
             messaging_config=config.messaging, orders_config=config.orders, **props("Services", stateful=False))
         # Every log group: retention from config and the Network stack's logs CMK, or synth fails.
         cdk.Aspects.of(app).add(LogGroupGuard(
             key_arn=self.network.logs_key.key_arn,
-            retention_days={config.log_retention_days, config.network.flow_log_retention_days}))
+            retention_days={config.log_retention_days, config.network.flow_log_retention_days},
+            deletion_policy=LOG_GROUP_DELETION[config.removal]))
         for key, value in {"environment": config.name, "application": "ecommerce-platform", **config.tags}.items():
             cdk.Tags.of(app).add(key, value)
 

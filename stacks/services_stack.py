@@ -1,20 +1,27 @@
 from __future__ import annotations
 
+import importlib.util
+from functools import cache
+from pathlib import Path
+from types import ModuleType
 from typing import Any, cast
 
 import aws_cdk as cdk
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_eks_v2 as eks
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 from cdk_constructs.internal_load_balancer import InternalLoadBalancer
 from cdk_constructs.microservice import Microservice
+from cdk_constructs.network_interface_cleanup import NetworkInterfaceCleanup
 from cdk_constructs.orders_database import OrdersDatabase
 from cdk_constructs.service_monitoring import PlatformTelemetry
 from cdk_constructs.service_table import ServiceTable
 from cdk_constructs.user_directory import UserDirectory
-from config.environment import MessagingConfig, OrdersConfig, ServiceSizing
+from cdk_constructs.workload_manifests import cluster_egress
+from config.environment import MessagingConfig, OrdersConfig, RemovalMode, ServiceSizing
 from config.topology import (
     CONTAINER_PORT,
     RESOURCE_SERVER_SCOPES,
@@ -31,13 +38,38 @@ from policies import service_access as access
 from stacks.messaging_stack import MessagingStack
 
 PRODUCTS_URL = f"http://products.products.svc.cluster.local:{CONTAINER_PORT}"
+ENV_CONTRACT = Path(__file__).resolve().parent.parent / "services" / "common" / "env_contract.py"
+
+
+@cache
+def env_contract() -> ModuleType:
+    """services/common/env_contract.py, the services' declaration of the variables they read. Loaded from its file:
+    pure data, it needs none of the services' dependencies (the image's context is services/ alone)."""
+    spec = importlib.util.spec_from_file_location("services_env_contract", ENV_CONTRACT)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class EnvironmentContractError(ValueError):
+    """A service's rendered environment differs from what it declares it reads: one line naming the variable."""
+
+
+def check_environment(service: Service, environment: dict[str, str], *, telemetry: bool) -> None:
+    """Fail synth, in one line naming the variable, when the rendered environment and the service's declaration
+    differ."""
+    problem = env_contract().check(service.value, frozenset(environment), telemetry=telemetry)
+    if problem:
+        raise EnvironmentContractError(problem)
 
 
 class ServicesStack(cdk.Stack):
     """Stateless: the four services on the cluster, each granted only its own store, secret, queues and topics."""
 
     def __init__(self, scope: Construct, construct_id: str, *, cluster: eks.Cluster,
-                 load_balancer_controller_role: iam.IRole, sizing: ServiceSizing, vpc_cidr: str,
+                 load_balancer_controller_role: iam.IRole, sizing: ServiceSizing, vpc: ec2.IVpc, vpc_cidr: str,
+                 logs_key: kms.IKey, log_retention_days: int, removal: RemovalMode,
                  messaging: MessagingStack, tables: dict[Service, ServiceTable], orders_database: OrdersDatabase,
                  users: UserDirectory, load_balancer: InternalLoadBalancer, messaging_config: MessagingConfig,
                  orders_config: OrdersConfig, telemetry: PlatformTelemetry | None = None, **kwargs: Any) -> None:
@@ -62,8 +94,20 @@ class ServicesStack(cdk.Stack):
                     queues=tuple(messaging.queues[q.name] for q in queues_consumed_by(service)),
                 ) if telemetry else None,
             )
+            check_environment(service, ms.spec.environment, telemetry=telemetry is not None)
             self.services[service] = ms
             self._grant(ms, messaging, tables, orders_database, users)
+
+        # Pods with their own security group hold branch ENIs, which the VPC resource controller deletes only after
+        # the pods are gone: deleted after their Deployments, this waits for that (and deletes any the controller
+        # left behind) so that the security group in the Data stack can be deleted.
+        pod_groups = [g for ms in self.services.values() for g in ms.spec.security_group_ids]
+        self.interface_cleanup = NetworkInterfaceCleanup(
+            self, "PodInterfaceCleanup", vpc=vpc, cluster_name=cluster.cluster_name, security_group_ids=pod_groups,
+            logs_key=logs_key, log_retention_days=log_retention_days, removal=removal)
+        for ms in self.services.values():
+            if ms.spec.security_group_ids:
+                ms.workloads.node.add_dependency(self.interface_cleanup.resource)
 
         # Pods not bound to a security group of their own use the cluster security group.
         nlb_sg = load_balancer.security_group.security_group_id
@@ -73,18 +117,28 @@ class ServicesStack(cdk.Stack):
             ("ApiPodsFromNlb", cluster_sg, nlb_sg, "API pods from the services NLB"),
             ("OrdersPodsFromNlb", orders_sg, nlb_sg, "Orders API pods from the services NLB"),
             ("OrdersPodsFromKubelet", orders_sg, cluster_sg, "Kubelet probes of the orders pods"),
-            ("ProductsPodsFromOrders", cluster_sg, orders_sg, "Orders validating products over REST"),
         ):
             ec2.CfnSecurityGroupIngress(self, rule_id, group_id=group, source_security_group_id=source,
                                         ip_protocol="tcp", from_port=CONTAINER_PORT, to_port=CONTAINER_PORT,
                                         description=why)
+        # Pods with their own security group reach what they call inside the cluster (CoreDNS, the CloudWatch
+        # agent, other services' pods) only if the cluster security group admits that group: the same list the
+        # NetworkPolicies admit.
+        for ms in self.services.values():
+            for pod_sg in ms.spec.security_group_ids:
+                name = ms.service.value.capitalize()
+                for egress in cluster_egress(ms.spec):
+                    for protocol, port in egress.ports:
+                        ec2.CfnSecurityGroupIngress(
+                            self, f"{egress.name}{protocol.capitalize()}{port}From{name}Pods", group_id=cluster_sg,
+                            source_security_group_id=pod_sg, ip_protocol=protocol.lower(), from_port=port,
+                            to_port=port, description=f"{name} pods (own security group) to {egress.why}")
 
     @staticmethod
     def _environment(service: Service, messaging: MessagingStack, tables: dict[Service, ServiceTable],
                      orders_database: OrdersDatabase, users: UserDirectory) -> dict[str, str]:
         env = {
             "AWS_REGION": cdk.Aws.REGION,
-            "SERVICE_NAME": service.value,
             "COGNITO_ISSUER": users.issuer,
             "COGNITO_JWKS_URL": f"{users.issuer}/.well-known/jwks.json",
             "COGNITO_CLIENT_ID": users.web_client.user_pool_client_id,

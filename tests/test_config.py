@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import subprocess
 import sys
 from typing import Any
@@ -80,7 +81,8 @@ def test_unknown_environment_names_the_allowed_ones() -> None:
         ("alarms.orders_past_deadline", 0, "dev.alarms.orders_past_deadline=0"),
         ("api.throttle_burst_limit", 10, "dev.api.throttle_burst_limit=10"),
         ("api.cors_allowed_origins", ("*",), "dev.api.cors_allowed_origins"),
-        ("services.max_replicas", 0, "dev.services.max_replicas=0"),
+        ("services.api.max_replicas", 0, "dev.services.api.max_replicas=0"),
+        ("services.worker.cpu_request_millicores", 10, "dev.services.worker.cpu_limit_millicores"),
         ("alarms.evaluation_periods", 0, "dev.alarms.evaluation_periods=0 is invalid; allowed: a number > 0"),
         ("removal", "explode", "dev.removal='explode'"),
     ],
@@ -100,6 +102,38 @@ def test_spot_pool_needs_several_instance_types() -> None:
     pool = NodePoolConfig(name="spot", instance_types=("m7g.large",), capacity=CapacityKind.SPOT,
                           min_size=1, desired_size=1, max_size=2)
     assert "at least 2 types for a SPOT pool" in error_of(replace(DEV, "cluster.node_pools", (pool,)))
+
+
+def test_pods_with_their_own_security_group_need_an_on_demand_trunk_eni_pool() -> None:
+    """t-family types take no trunk ENI, and Spot alone could leave the orders pods with no node."""
+    burstable = NodePoolConfig(name="system", instance_types=("t4g.medium",), capacity=CapacityKind.ON_DEMAND,
+                               min_size=1, desired_size=1, max_size=2)
+    spot = NodePoolConfig(name="spot", instance_types=("m7g.large", "m6g.large"), capacity=CapacityKind.SPOT,
+                          min_size=1, desired_size=1, max_size=2)
+    assert not burstable.pod_eni and spot.pod_eni
+    message = error_of(replace(DEV, "cluster.node_pools", (burstable, spot)))
+    assert "dev.cluster.node_pools=['system', 'spot']" in message and "ON_DEMAND pool made only of trunk-ENI" in message
+
+
+def test_every_accepted_kubernetes_version_has_its_add_ons_and_autoscaler_pinned() -> None:
+    from config.eks_addons import ADDONS, CLUSTER_AUTOSCALER, addon_pin, cluster_autoscaler
+    from config.environment import KUBERNETES_VERSIONS
+
+    assert set(KUBERNETES_VERSIONS) == set(ADDONS) == set(CLUSTER_AUTOSCALER) >= {"1.34", "1.35"}
+    for version in KUBERNETES_VERSIONS:
+        assert set(ADDONS[version]) == {"vpc-cni", "coredns", "kube-proxy", "eks-pod-identity-agent",
+                                        "metrics-server", "amazon-cloudwatch-observability"}
+        for name, pin in ADDONS[version].items():
+            assert pin is addon_pin(version, name) and pin.name == name
+            assert re.fullmatch(r"v\d+\.\d+\.\d+-eksbuild\.\d+", pin.version), pin
+            assert pin.replaces_self_managed == (name in ("vpc-cni", "coredns", "kube-proxy"))
+        # kube-proxy and the Cluster Autoscaler must match the cluster's minor version.
+        assert ADDONS[version]["kube-proxy"].version.startswith(f"v{version}.")
+        assert cluster_autoscaler(version).image_tag.startswith(f"v{version}.")
+    with pytest.raises(KeyError, match=r"Kubernetes 1\.20"):
+        addon_pin("1.20", "coredns")
+    with pytest.raises(KeyError, match="'nope'"):
+        addon_pin("1.34", "nope")
 
 
 def test_retained_environment_must_protect_its_database() -> None:

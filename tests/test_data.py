@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from aws_cdk.assertions import Match
 
 from config.topology import TABLES
@@ -35,7 +36,7 @@ def test_multi_az_and_deletion_protection_in_prod_only(dev: Synthesized, prod: S
 
 def test_database_lives_in_isolated_subnets_only(env: Synthesized) -> None:
     (group,) = env.resources("Data", "AWS::RDS::DBSubnetGroup").values()
-    outputs = [s["Fn::GetStackOutput"]["OutputName"] for s in group["Properties"]["SubnetIds"]]
+    outputs = [s["Fn::ImportValue"] for s in group["Properties"]["SubnetIds"]]
     assert len(outputs) == 3 and all("IsolatedSubnet" in o for o in outputs)
 
 
@@ -112,3 +113,34 @@ def test_tables_expire_the_items_the_services_mark_with_a_ttl(env: Synthesized) 
     for table in env.resources("Data", "AWS::DynamoDB::GlobalTable").values():
         assert table["Properties"]["TimeToLiveSpecification"] == {"AttributeName": TTL_ATTRIBUTE, "Enabled": True}
     assert f'"{TTL_ATTRIBUTE}"' in open(common.ddb.__file__).read()
+
+
+def test_cognito_sends_through_the_platforms_ses_identity_with_its_own_configuration_set(env: Synthesized) -> None:
+    email = env.config.email
+    (identity,) = env.resources("Data", "AWS::SES::EmailIdentity").values()
+    assert identity["Properties"]["EmailIdentity"] == email.domain
+    assert identity["Properties"]["DkimSigningAttributes"]["NextSigningKeyLength"] == "RSA_2048_BIT"
+    # Reusable by other senders: no configuration set is bound to the identity itself.
+    assert "ConfigurationSetAttributes" not in identity["Properties"]
+    (pool_id, pool), = env.resources("Data", "AWS::Cognito::UserPool").items()
+    config = pool["Properties"]["EmailConfiguration"]
+    assert config["EmailSendingAccount"] == "DEVELOPER"
+    assert config["From"] == f"{email.sender_name} <{email.sender}>"
+    assert config["SourceArn"] == f"arn:aws:ses:{env.config.region}:{env.config.account}:identity/{email.domain}"
+    (set_id,) = env.resources("Data", "AWS::SES::ConfigurationSet")
+    assert config["ConfigurationSet"] == {"Ref": set_id}
+    identity_id = next(iter(env.resources("Data", "AWS::SES::EmailIdentity")))
+    assert identity_id in pool["DependsOn"], pool_id
+    outputs = env.template_json("Data")["Outputs"]
+    assert len([o for o in outputs if o.startswith("EmailIdentityDkimRecord")]) == 3
+
+
+def test_sender_must_belong_to_the_ses_domain() -> None:
+    import dataclasses
+
+    from config.environment import ConfigError, EmailConfig
+    from config.environments import DEV
+
+    bad = EmailConfig(domain="dev.shop.example.com", sender="no-reply@elsewhere.example.com", sender_name="Shop")
+    with pytest.raises(ConfigError, match=r"dev\.email\.sender"):
+        dataclasses.replace(DEV, email=bad).validate()

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from cdk_constructs.github_deploy import BOOTSTRAP_ROLE_KINDS
+from cdk_constructs.github_deploy import BOOTSTRAP_ROLE_KINDS, MAX_SESSION_HOURS
 from policies.report import read_findings
 from tests.conftest import Synthesized
 
@@ -47,7 +47,8 @@ def test_trust_policy_is_this_repository_and_environment_only(env: Synthesized) 
         }],
     }
     assert role["Properties"]["RoleName"] == f"github-deploy-{env.config.name}"
-    assert role["Properties"]["MaxSessionDuration"] == 3600
+    # A whole first deploy outlasts an hour; deploy.yml asks for this very duration (tests/test_workflows.py).
+    assert role["Properties"]["MaxSessionDuration"] == MAX_SESSION_HOURS * 3600 >= 3 * 3600
 
 
 def test_deploy_role_can_only_assume_the_bootstrap_roles(env: Synthesized) -> None:
@@ -103,7 +104,7 @@ def test_execution_policy_covers_the_app_without_wildcard_actions(env: Synthesiz
     assert services == set(summary["services"])
     assert services <= {"apigateway", "cloudformation", "cognito-idp", "dynamodb", "ec2", "eks", "elasticloadbalancing",
                         "iam", "kms", "lambda", "logs", "rds", "s3", "secretsmanager", "serverlessrepo", "sns", "sqs",
-                        "ssm", "wafv2", "ecr", "cloudwatch"}
+                        "ssm", "wafv2", "ecr", "cloudwatch", "ses", "states"}
     for needed in ("sqs:CreateQueue", "rds:CreateDBCluster", "eks:CreateCluster", "iam:PassRole",
                    "dynamodb:CreateTable", "ssm:GetParameters", "lambda:InvokeFunction"):
         assert needed in actions, needed
@@ -111,3 +112,49 @@ def test_execution_policy_covers_the_app_without_wildcard_actions(env: Synthesiz
     parts = split_policy(policy)
     assert sorted(a for doc in parts for st in doc["Statement"] for a in st["Action"]) == sorted(actions)
     assert all(len(json.dumps(doc, separators=(",", ":"))) <= 6144 for doc in parts)
+
+
+def test_execution_policy_names_describe_stacks_whatever_the_schemas_list(env: Synthesized) -> None:
+    """CloudFormation reads other stacks (nested stack outputs, Fn::GetStackOutput) with the execution role: the
+    action is curated, so it stays even for an app whose resource types' schemas never mention it."""
+    from tools.bootstrap_policy import build_policy, resource_types
+
+    types, region = resource_types(env.outdir)
+    for subset in (types, {"AWS::SQS::Queue"}):
+        policy, _ = build_policy(subset, region)
+        actions = {a for st in policy["Statement"] for a in st["Action"]}
+        assert "cloudformation:DescribeStacks" in actions, subset
+
+
+def test_an_account_that_already_has_the_provider_trusts_it_instead_of_creating_one() -> None:
+    import dataclasses
+
+    import aws_cdk as cdk
+
+    from config.environment import DeliveryConfig
+    from config.environments import DEV
+    from stacks.platform import CDK_JSON, CONTEXT_FILE, Platform
+
+    existing = f"arn:aws:iam::{DEV.account}:oidc-provider/token.actions.githubusercontent.com"
+    config = dataclasses.replace(DEV, delivery=DeliveryConfig(existing_oidc_provider_arn=existing)).validate()
+    context = {**json.loads(CDK_JSON.read_text())["context"], **json.loads(CONTEXT_FILE.read_text())}
+    app = cdk.App(context={**context, "env": "dev"})
+    platform = Platform(app, config)
+    assert platform.delivery is not None
+    resources = app.synth().get_stack_by_name("Dev-Delivery").template["Resources"]
+    assert not [r for r in resources.values() if r["Type"] == "AWS::IAM::OIDCProvider"]
+    (role,) = [r for r in resources.values() if r["Type"] == "AWS::IAM::Role"]
+    (statement,) = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert statement["Principal"] == {"Federated": existing}
+
+
+@pytest.mark.parametrize("arn", ["arn:aws:iam::999999999999:oidc-provider/token.actions.githubusercontent.com",
+                                 "arn:aws:iam::111111111111:oidc-provider/example.com", "provider"])
+def test_existing_provider_must_be_githubs_in_this_account(arn: str) -> None:
+    import dataclasses
+
+    from config.environment import ConfigError, DeliveryConfig
+    from config.environments import DEV
+
+    with pytest.raises(ConfigError, match=r"dev\.delivery\.existing_oidc_provider_arn"):
+        dataclasses.replace(DEV, delivery=DeliveryConfig(existing_oidc_provider_arn=arn)).validate()

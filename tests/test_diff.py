@@ -151,8 +151,10 @@ def test_database_replacement_is_flagged_at_the_top(diffs: Diffs) -> None:
     replaced = [c for c in r.changes("replaced") if c[2] == "AWS::RDS::DBCluster"]
     assert len(replaced) == 1
     top = r.markdown.split("### Stacks")[0]
-    assert f"**stateful resource replaced** Dev-Data: `{replaced[0][1]}` (AWS::RDS::DBCluster): changes DatabaseName" \
-        in top
+    # A replacing change renames the cluster too (cdk_constructs/replaceable_name.py), and its log group follows.
+    assert (f"**stateful resource replaced** Dev-Data: `{replaced[0][1]}` (AWS::RDS::DBCluster): changes "
+            "DBClusterIdentifier, DatabaseName") in top
+    assert "(AWS::Logs::LogGroup): changes LogGroupName" in top
     # The CLI knows what a replacement ripples into: an ingress rule on the cluster's port is replaced with it.
     ripple = [c for c in r.stack("Dev-Data")["changes"] if c["reason"].startswith("references a replaced resource")]
     assert ripple and all(c["kind"] == "replaced" for c in ripple)

@@ -188,13 +188,18 @@ def test_log_group_guard_fails_synth_on_a_bad_log_group() -> None:
     app = cdk.App()
     stack = cdk.Stack(app, "Guarded")
     key = kms.Key(stack, "LogsKey")
-    logs.LogGroup(stack, "Good", retention=logs.RetentionDays.TWO_WEEKS, encryption_key=key)
+    logs.LogGroup(stack, "Good", retention=logs.RetentionDays.TWO_WEEKS, encryption_key=key,
+                  removal_policy=cdk.RemovalPolicy.DESTROY)
     logs.LogGroup(stack, "Unencrypted", retention=logs.RetentionDays.TWO_WEEKS)
     logs.LogGroup(stack, "Forever", retention=logs.RetentionDays.INFINITE, encryption_key=key)
-    cdk.Aspects.of(app).add(LogGroupGuard(key_arn=key.key_arn, retention_days={14}))
+    logs.LogGroup(stack, "Kept", retention=logs.RetentionDays.TWO_WEEKS, encryption_key=key,
+                  removal_policy=cdk.RemovalPolicy.RETAIN)
+    cdk.Aspects.of(app).add(LogGroupGuard(key_arn=key.key_arn, retention_days={14},
+                                          deletion_policy=cdk.CfnDeletionPolicy.DELETE))
     annotations = Annotations.from_stack(stack)
     errors = annotations.find_error("*", Match.string_like_regexp("log group guard"))
-    assert sorted(e.id.split("/")[2] for e in errors) == ["Forever", "Unencrypted"]
+    # Good is destroyed with the stack as configured; the others break retention, encryption or removal.
+    assert sorted(e.id.split("/")[2] for e in errors) == ["Forever", "Kept", "Unencrypted"]
 
 
 def test_no_stack_has_error_annotations(env: Synthesized) -> None:

@@ -3,19 +3,19 @@ configuration each service reads is exactly what the stack renders."""
 
 from __future__ import annotations
 
-import importlib
 import json
 from pathlib import Path
 from typing import Any
 
 import kubernetes_validate
 import pytest
-from common.telemetry import TELEMETRY_ENV
 
-from cdk_constructs.workload_manifests import WorkloadSpec, manifests
+from cdk_constructs.workload_manifests import API_DRAIN_SECONDS, READINESS_GATE_INJECT, WorkloadSpec, manifests
+from config.environment import POD_ENI_LABEL, TRUNK_ENI_FAMILIES
 from config.environments import DEV
 from config.topology import SERVICES, Service
-from tests.conftest import Synthesized
+from stacks.services_stack import EnvironmentContractError, check_environment, env_contract
+from tests.conftest import ROOT, Synthesized
 
 KUBERNETES_VERSION = "1.34.0"
 CRDS = {"TargetGroupBinding", "SecurityGroupPolicy"}
@@ -103,13 +103,22 @@ def test_orders_pods_get_the_security_group_the_database_admits(env: Synthesized
 
 @pytest.mark.parametrize("service", list(SERVICES))
 def test_rendered_environment_is_the_contract_the_service_reads(env: Synthesized, service: Service) -> None:
-    settings = importlib.import_module(f"{service.value}.settings")
     rendered = {e["name"] for _, m in applied_manifests(env) if m["kind"] == "Deployment"
                 and m["metadata"]["namespace"] == service.value
                 for e in m["spec"]["template"]["spec"]["containers"][0]["env"]}
-    assert set(settings.REQUIRED_ENV) <= rendered
-    extra = rendered - set(settings.REQUIRED_ENV) - {"SERVICE_NAME"} - set(TELEMETRY_ENV)  # read by common/
-    assert not extra, f"{service.value} is given configuration it does not read: {extra}"
+    assert env_contract().check(service.value, frozenset(rendered), telemetry=True) is None
+    assert set(env_contract().REQUIRED[service.value]) < rendered
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    (lambda e: e.pop("TABLE_NAME"), "users: environment variable TABLE_NAME is read by the service but not rendered"),
+    (lambda e: e.update(SERVICE_NAME="users"), "users: environment variable SERVICE_NAME is rendered but not declared"),
+])
+def test_a_missing_or_extra_variable_fails_synth_naming_it(change: Any, message: str) -> None:
+    environment = dict.fromkeys(env_contract().REQUIRED["users"], "x")
+    change(environment)
+    with pytest.raises(EnvironmentContractError, match=f"^{message}"):
+        check_environment(Service.USERS, environment, telemetry=False)
 
 
 @pytest.mark.parametrize("service", list(SERVICES))
@@ -137,13 +146,143 @@ def test_manifests_in_the_template_are_valid_kubernetes(env: Synthesized) -> Non
 
 
 def test_pods_with_their_own_security_group_run_only_on_trunk_enabled_nodes(env: Synthesized) -> None:
+    """Orders pods select the label the CDK app sets on trunk-ENI node groups (not the VPC CNI's retired
+    has-trunk-attached), and an on-demand node group with that label exists to take them."""
+    groups = [g["Properties"] for g in env.resources("Cluster", "AWS::EKS::Nodegroup").values()]
     for _, m in applied_manifests(env):
         if m["kind"] != "Deployment":
             continue
         selector = m["spec"]["template"]["spec"]["nodeSelector"]
         assert selector["kubernetes.io/arch"] == "arm64"
-        trunk = selector.get("vpc.amazonaws.com/has-trunk-attached") == "true"
-        assert trunk == (m["metadata"]["namespace"] == "orders"), m["metadata"]["name"]
+        assert "vpc.amazonaws.com/has-trunk-attached" not in selector
+        own_group = m["metadata"]["namespace"] == "orders"
+        assert (selector.get(POD_ENI_LABEL) == "true") == own_group, m["metadata"]["name"]
+        fitting = [g for g in groups if all(g["Labels"].get(k) == v for k, v in selector.items()
+                                            if k != "kubernetes.io/arch")]
+        assert any(g["CapacityType"] == "ON_DEMAND" for g in fitting), m["metadata"]["name"]
+
+
+def test_only_node_groups_of_trunk_eni_types_carry_the_pod_eni_label(env: Synthesized) -> None:
+    for group in env.resources("Cluster", "AWS::EKS::Nodegroup").values():
+        props = group["Properties"]
+        trunk = all(t.split(".")[0] in TRUNK_ENI_FAMILIES for t in props["InstanceTypes"])
+        assert (props["Labels"].get(POD_ENI_LABEL) == "true") == trunk, props["Labels"]["platform/pool"]
+
+
+def test_hpa_managed_deployments_leave_the_replica_count_to_their_hpa(env: Synthesized) -> None:
+    manifests_ = [m for _, m in applied_manifests(env)]
+    deployments = {(m["metadata"]["namespace"], m["metadata"]["name"]): m for m in manifests_
+                   if m["kind"] == "Deployment"}
+    hpas = {(m["metadata"]["namespace"], m["spec"]["scaleTargetRef"]["name"]): m for m in manifests_
+            if m["kind"] == "HorizontalPodAutoscaler"}
+    assert set(hpas) == set(deployments)
+    for key, d in deployments.items():
+        assert "replicas" not in d["spec"], key
+        component = d["metadata"]["labels"]["app.kubernetes.io/component"]
+        sizing = env.config.services.of(component)
+        assert (hpas[key]["spec"]["minReplicas"], hpas[key]["spec"]["maxReplicas"]) == (sizing.min_replicas,
+                                                                                     sizing.max_replicas)
+        requests = d["spec"]["template"]["spec"]["containers"][0]["resources"]["requests"]
+        assert requests == {"cpu": f"{sizing.cpu_request_millicores}m", "memory": f"{sizing.memory_request_mib}Mi"}
+
+
+def test_target_group_namespaces_inject_readiness_gates_before_any_pod_exists(env: Synthesized) -> None:
+    by_construct: dict[str, list[dict[str, Any]]] = {}
+    for construct, m in applied_manifests(env):
+        by_construct.setdefault(construct, []).append(m)
+    namespaces = {m["metadata"]["name"]: m for _, m in applied_manifests(env) if m["kind"] == "Namespace"}
+    for items in by_construct.values():
+        kinds = [m["kind"] for m in items]
+        if "TargetGroupBinding" not in kinds:
+            continue
+        ns = items[kinds.index("TargetGroupBinding")]["metadata"]["namespace"]
+        assert namespaces[ns]["metadata"]["labels"][READINESS_GATE_INJECT] == "enabled"
+        # kubectl applies in order: the binding (readiness gate) and the security group policy exist before the
+        # Deployments create pods.
+        first_deployment = kinds.index("Deployment")
+        assert kinds.index("TargetGroupBinding") < first_deployment
+        if "SecurityGroupPolicy" in kinds:
+            assert kinds.index("SecurityGroupPolicy") < first_deployment
+
+
+def test_api_pods_outlast_the_target_groups_deregistration_delay(env: Synthesized) -> None:
+    delays = set()
+    for tg in env.resources("Edge", "AWS::ElasticLoadBalancingV2::TargetGroup").values():
+        attrs = {a["Key"]: a["Value"] for a in tg["Properties"]["TargetGroupAttributes"]}
+        delays.add(int(attrs["deregistration_delay.timeout_seconds"]))
+    (delay,) = delays
+    for _, m in applied_manifests(env):
+        if m["kind"] != "Deployment":
+            continue
+        pod = m["spec"]["template"]["spec"]
+        (container,) = pod["containers"]
+        if container["name"] != "api":
+            assert "lifecycle" not in container
+            continue
+        pre_stop = container["lifecycle"]["preStop"]["sleep"]["seconds"]
+        assert pre_stop > delay
+        assert pod["terminationGracePeriodSeconds"] > pre_stop + API_DRAIN_SECONDS
+
+
+@pytest.mark.parametrize("service", [s.value for s in SERVICES])
+def test_api_drain_time_is_what_the_image_runs(service: str) -> None:
+    cmd = (ROOT / "services" / service / "Dockerfile").read_text()
+    assert f'"--timeout-graceful-shutdown", "{API_DRAIN_SECONDS}"' in cmd
+
+
+def test_every_deployment_must_roll_out_before_the_stack_completes(env: Synthesized) -> None:
+    from cdk_constructs.microservice import ROLLED_OUT_JSON_PATH
+
+    waits = {(w["Properties"]["ObjectNamespace"], w["Properties"]["ObjectName"]): w
+             for w in env.resources("Services", "Custom::AWSCDK-EKS-KubernetesObjectValue").values()}
+    deployments = {(m["metadata"]["namespace"], m["metadata"]["name"]) for _, m in applied_manifests(env)
+                   if m["kind"] == "Deployment"}
+    assert set(waits) == deployments
+    workloads = {lid for lid, _ in applied_manifests(env)}
+    for key, wait in waits.items():
+        props = wait["Properties"]
+        assert props["ObjectType"] == "deployment" and props["JsonPath"] == ROLLED_OUT_JSON_PATH
+        assert 600 < int(props["TimeoutSeconds"]) < 900
+        assert set(wait["DependsOn"]) & workloads, key
+        # A property that changes with the Deployment, so the wait runs again on every rollout.
+        parts = props["Deployment"]["Fn::Join"][1]
+        rendered = json.loads("".join(p if isinstance(p, str) else "TOKEN" for p in parts))
+        assert rendered["metadata"]["name"] == key[1] and rendered["kind"] == "Deployment", key
+        assert "dkr.ecr" in json.dumps(parts), key  # the image (its tag is the asset hash)
+
+
+def _security_group_policy_groups(env: Synthesized) -> dict[str, Any]:
+    """namespace -> the security group token of its SecurityGroupPolicy, as the template spells it."""
+    out: dict[str, Any] = {}
+    for r in env.resources("Services", "Custom::AWSCDK-EKS-KubernetesResource").values():
+        raw = r["Properties"]["Manifest"]
+        if isinstance(raw, str) or "SecurityGroupPolicy" not in json.dumps(raw):
+            continue
+        parts = raw["Fn::Join"][1]
+        text = "".join(p if isinstance(p, str) else "TOKEN" for p in parts)
+        namespace = next(m["metadata"]["namespace"] for m in json.loads(text) if m["kind"] == "SecurityGroupPolicy")
+        (index,) = [i for i, p in enumerate(parts) if isinstance(p, str) and p.endswith('"groupIds":["')]
+        out[namespace] = parts[index + 1]
+    return out
+
+
+def test_pods_with_their_own_security_group_reach_every_pod_their_network_policy_lets_them_call(
+        env: Synthesized) -> None:
+    """Branch-ENI pods carry only their own security group; CoreDNS, the CloudWatch agent and the other services'
+    pods run in the cluster security group, which must admit that group on every in-cluster port the NetworkPolicy
+    opens (DNS over UDP and TCP, OTLP, EMF, the products API)."""
+    groups = _security_group_policy_groups(env)
+    assert set(groups) == {"orders"}
+    rules = [r["Properties"] for r in env.resources("Services", "AWS::EC2::SecurityGroupIngress").values()]
+    for namespace, pod_group in groups.items():
+        (egress,) = [m for _, m in applied_manifests(env) if m["kind"] == "NetworkPolicy"
+                     and (m["metadata"]["name"], m["metadata"]["namespace"]) == ("egress", namespace)]
+        wanted = {(p["protocol"].lower(), p["port"]) for e in egress["spec"]["egress"]
+                  if any("namespaceSelector" in peer for peer in e.get("to", [])) for p in e["ports"]}
+        assert {("udp", 53), ("tcp", 53), ("tcp", 4318), ("udp", 25888), ("tcp", 8080)} <= wanted
+        admitted = {(r["IpProtocol"], r["FromPort"]) for r in rules if r["SourceSecurityGroupId"] == pod_group
+                    and "ClusterSecurityGroupId" in json.dumps(r["GroupId"]) and r["FromPort"] == r["ToPort"]}
+        assert wanted <= admitted, wanted - admitted
 
 
 def test_worker_containers_have_an_exec_liveness_probe_the_image_can_run(env: Synthesized, tmp_path: Any) -> None:

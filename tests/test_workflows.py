@@ -209,3 +209,34 @@ def test_the_pipeline_leaves_the_delivery_stack_out() -> None:
     platform = Platform(app, load_env("dev"))
     assert platform.delivery is None
     assert not [c for c in app.node.children if c.node.id.endswith("-Delivery")]
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_images_build_with_the_engines_own_builder(deploy: dict[str, Any], env: str) -> None:
+    """The CDK CLI runs `docker build` without `--load`: a Buildx builder with the docker-container driver would keep
+    the image in its cache and the tag and push that follow would find nothing (aws-cdk#21990). QEMU is what lets
+    the x86 runner build the arm64 images, and it must be registered before the deploy step builds them."""
+    job = deploy["jobs"][f"deploy-{env}"]
+    for step in uses(job, "docker/setup-buildx-action"):
+        assert step.get("with", {}).get("driver") == "docker", f"deploy-{env}: Buildx must use the docker driver"
+    order = [s.get("uses", s.get("run", "")).split("@")[0] for s in steps(job)]
+    (qemu,) = uses(job, "docker/setup-qemu-action")
+    assert "arm64" in qemu["with"]["platforms"]
+    deploy_at = next(i for i, o in enumerate(order) if o.startswith("npx cdk deploy"))
+    assert order.index("docker/setup-qemu-action") < deploy_at
+    assert not any("--load" in c or "buildx" in c for c in runs(job))
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_deploy_session_lasts_as_long_as_the_role_allows_and_outlives_the_job(deploy: dict[str, Any],
+                                                                             env: str) -> None:
+    from cdk_constructs.github_deploy import MAX_SESSION_HOURS
+
+    job = deploy["jobs"][f"deploy-{env}"]
+    # The deploy role's credentials (the smoke test afterwards assumes its own, narrower role).
+    (creds,) = [c for c in uses(job, "aws-actions/configure-aws-credentials")
+                if "AWS_DEPLOY_ROLE_ARN" in c["with"]["role-to-assume"]]
+    seconds = int(creds["with"]["role-duration-seconds"])
+    assert seconds == MAX_SESSION_HOURS * 3600 >= 3 * 3600
+    # The job is cancelled before the session it deploys with can expire.
+    assert job["timeout-minutes"] * 60 < seconds

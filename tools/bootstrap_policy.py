@@ -68,8 +68,11 @@ EXTRA: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         ("AWS::CloudFormation::Stack", "AWS::Lambda::Function", "AWS::Lambda::Permission", "AWS::IAM::Role",
          "AWS::EC2::SecurityGroup"),
     ),
-    # Every CDK template's BootstrapVersion parameter is an SSM parameter CloudFormation resolves.
-    "<template>": (("ssm:GetParameters",), ()),
+    # Every CDK template's BootstrapVersion parameter is an SSM parameter CloudFormation resolves. DescribeStacks is
+    # named here rather than left to whichever provider schema happens to list it (today the nested stack's):
+    # CloudFormation reads other stacks with this role when it resolves a nested stack's outputs (the secret
+    # rotation application) and Fn::GetStackOutput, and a deploy missing it fails late, half-way through a stack.
+    "<template>": (("ssm:GetParameters", "cloudformation:DescribeStacks"), ()),
 }
 
 

@@ -42,6 +42,7 @@ from config.environment import EnvironmentConfig, OrdersConfig
 from config.environments import DEV
 from config.topology import EVENT_TYPE_ATTRIBUTE, QUEUES, SERVICES, TABLES, Service
 from tools.local_platform import LocalPlatform
+from tools.pod_runner import PROCESSES
 from tools.poison import poison_set, send, traces_to_poison
 from tools.workflows import (
     adjustment_body,
@@ -271,17 +272,18 @@ class Chaos:
         return first + rest
 
     def _fault(self, kind: str, first_db: bool) -> None:
-        names = [n for n, _ in self.p.procs if n.endswith(("-api", "-worker"))]
+        names = sorted(self.p.pods)
         if kind in ("kill-worker", "kill-api"):
             name = self.rng.choice([n for n in names if n.endswith(kind.split("-")[1])])
+            pod = self.p.pods[name]
             with self.lock:
                 self.killing.add(name)
             try:
-                proc = self.p.process(name)
-                proc.send_signal(signal.SIGKILL)
-                proc.wait(10)
+                assert pod.proc is not None
+                pod.proc.send_signal(signal.SIGKILL)
+                pod.proc.wait(10)
                 time.sleep(self.rng.uniform(0.5, 3))
-                self.p.restart(name)
+                pod.restart("chaos: SIGKILL")
             finally:
                 with self.lock:
                     self.killing.discard(name)
@@ -304,7 +306,9 @@ class Chaos:
         elif kind == "pause":
             name = self.rng.choice([n for n in names if n.endswith("-worker")])
             seconds = self.rng.uniform(*self.s.pause)
-            pid = self.p.process(name).pid
+            proc = self.p.pods[name].proc
+            assert proc is not None
+            pid = proc.pid
             os.kill(pid, signal.SIGSTOP)
             try:
                 time.sleep(seconds)
@@ -340,14 +344,15 @@ class Chaos:
         """What Kubernetes' restart policy does: start again a process that exited. A worker exiting is a failure
         of the run; an API may exit when its startup meets an outage (it reads a secret and migrates first)."""
         while not stop.wait(1.0):
-            for name, proc in list(self.p.procs):
+            for name, pod in list(self.p.pods.items()):
                 with self.lock:
-                    if name in self.killing or proc.poll() is None or not name.endswith(("-api", "-worker")):
-                        continue
+                    code = None if name in self.killing else pod.exited()
+                if code is None:
+                    continue
                 self.figures.exits[name] += 1
                 if name.endswith("-worker"):
-                    self.exited.append(f"{name} exited with {proc.returncode} on its own:\n{self.p.log_tail(name, 5)}")
-                self.p.restart(name)
+                    self.exited.append(f"{name} exited with {code} on its own:\n{pod.log_tail(5)}")
+                pod.restart(f"exited with {code}")
 
     # --- the run -------------------------------------------------------------------------------------------------
     def run(self) -> list[str]:
@@ -448,7 +453,8 @@ class Chaos:
         return problems
 
     def _check_processes(self) -> list[str]:
-        return self.exited + [f"{name} is not running at the end" for name, p in self.p.procs if p.poll() is not None]
+        return self.exited + [f"{name} is not running at the end" for name, pod in self.p.pods.items()
+                              if pod.proc is None or pod.proc.poll() is not None]
 
     def _check_stock(self, status: dict[str, str], lines: list[tuple[str, str, int]]) -> list[str]:
         problems = []
@@ -535,7 +541,8 @@ def _down(proxies: list[Any]) -> Iterator[None]:
 
 
 def run(settings: Settings, out: Callable[[str], None] = print) -> tuple[Figures, list[str]]:
-    with LocalPlatform(free_ports=True, proxied=SERVICES, proxied_db=True, config=chaos_config()) as platform:
+    with LocalPlatform(free_ports=True, proxied=SERVICES, proxied_db=True, config=chaos_config(), mode=PROCESSES,
+                       edge=False) as platform:
         chaos = Chaos(platform, settings, out)
         problems = chaos.run()
         return chaos.figures, problems

@@ -44,6 +44,17 @@ class Architecture:
     other_topics: list[str] = field(default_factory=list)
 
 
+
+def physical_name(value: Any, logical_id: str) -> str:
+    """A name as the template gives it: literal, or ``<prefix>-<stack creation id>`` (a ``Fn::Join`` of a literal
+    prefix and the stack id's first block, cdk_constructs/replaceable_name.py) shown as ``prefix-<stack id>``."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and "Fn::Join" in value:
+        separator, parts = value["Fn::Join"]
+        return separator.join(p if isinstance(p, str) else "<stack id>" for p in parts)
+    return logical_id
+
 def _topology_name(logical_id: str, candidates: dict[str, str]) -> str | None:
     """The topology name whose construct id the logical id starts with (longest match wins)."""
     best = None
@@ -77,7 +88,7 @@ def architecture(name: str, resources: list[Resource]) -> Architecture:
                 "s3" if "S3" in r.logical_id else "dynamodb" if "Dynamo" in r.logical_id else r.logical_id)
             a.endpoints.append(f"{label} ({p.get('VpcEndpointType', 'Gateway').lower()})")
         elif r.type == "AWS::EKS::Cluster":
-            a.cluster = str(p.get("Name", r.logical_id))
+            a.cluster = physical_name(p.get("Name"), r.logical_id)
         elif r.type == "AWS::EKS::Nodegroup":
             size = p.get("ScalingConfig", {})
             types = "/".join(p.get("InstanceTypes", ["t3.medium"]))
@@ -91,7 +102,7 @@ def architecture(name: str, resources: list[Resource]) -> Architecture:
         elif r.type == "AWS::RDS::DBCluster":
             scaling = p.get("ServerlessV2ScalingConfiguration", {})
             a.stores.setdefault("orders", []).append(
-                f"Aurora {p.get('Engine', '')} {p.get('DBClusterIdentifier', r.logical_id)} "
+                f"Aurora {p.get('Engine', '')} {physical_name(p.get('DBClusterIdentifier'), r.logical_id)} "
                 f"({scaling.get('MinCapacity', '?')}-{scaling.get('MaxCapacity', '?')} ACU)")
         elif r.type == "AWS::RDS::DBInstance" and "DBClusterIdentifier" not in p:
             owner = next((s.value for s in SERVICES if r.logical_id.lower().startswith(s.value)), "unassigned")

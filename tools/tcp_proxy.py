@@ -61,6 +61,15 @@ class TcpProxy:
         for c in conns:
             _close(c)
 
+    def pause(self) -> None:
+        """Refuse new connections and let open ones finish (a pod leaving a Service's endpoints: connections already
+        established keep flowing)."""
+        with self._lock:
+            srv, self._server = self._server, None
+            acceptor, self._acceptor = self._acceptor, None
+        if srv is not None and acceptor is not None:
+            acceptor.join(5)  # the accept loop sees it is no longer current and closes the listener
+
     def _accept(self, srv: socket.socket) -> None:
         try:
             while self._server is srv:

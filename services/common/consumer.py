@@ -37,6 +37,7 @@ from typing import Any
 
 from common import aws, liveness
 from common.config import optional_int
+from common.env_contract import CONSUMER
 from common.envelope import Envelope, InvalidEnvelope, parse
 from common.failures import Kind, classify, describe
 from common.logging import correlation_id_var, trace_id_var
@@ -46,11 +47,9 @@ from common.worker import Backoff
 Handler = Callable[[Envelope], None]
 log = logging.getLogger("consumer")
 
-# Environment of every consuming service, rendered from config.environment.MessagingConfig (a test checks the names).
-RETRY_BUDGET_ENV = "CONSUMER_RETRY_BUDGET_SECONDS"
-BACKOFF_MAX_ENV = "CONSUMER_BACKOFF_MAX_SECONDS"
-ORDERING_BACKOFF_MAX_ENV = "CONSUMER_ORDERING_BACKOFF_MAX_SECONDS"
-CONSUMER_ENV: tuple[str, ...] = (RETRY_BUDGET_ENV, BACKOFF_MAX_ENV, ORDERING_BACKOFF_MAX_ENV)
+# Environment of every consuming service (declared in common/env_contract.py, rendered from config's MessagingConfig).
+CONSUMER_ENV: tuple[str, ...] = CONSUMER
+RETRY_BUDGET_ENV, BACKOFF_MAX_ENV, ORDERING_BACKOFF_MAX_ENV = CONSUMER
 # Message attributes a dead-lettered message carries (SQS allows 10 attributes; the original `type` is kept).
 DLQ_REASON = "dlq.reason"
 DLQ_KIND = "dlq.kind"
@@ -69,11 +68,6 @@ VISIBILITY_LIMIT_SECONDS = 43_200  # SQS's maximum visibility timeout
 def dead_letter_env(queue_env: str) -> str:
     """``QUEUE_URL_ORDERS_PAYMENT_EVENTS`` -> ``DLQ_URL_ORDERS_PAYMENT_EVENTS`` (topology.env_var("dlq", ...))."""
     return "DLQ_URL_" + queue_env.removeprefix("QUEUE_URL_")
-
-
-def consumer_env(queue_envs: tuple[str, ...]) -> tuple[str, ...]:
-    """Environment a service that consumes ``queue_envs`` reads besides the queues: their DLQs and the retry policy."""
-    return (*(dead_letter_env(q) for q in queue_envs), *CONSUMER_ENV)
 
 
 @dataclass(frozen=True)
@@ -128,7 +122,7 @@ class Consumer:
     def from_env(cls, name: str, queue_env: str, handlers: Mapping[str, Handler], wait_seconds: int = 20, *,
                  probe: Callable[[], object] | None = None) -> Consumer:
         """A consumer of the queue in ``$queue_env`` dead-lettering to its DLQ, with the configured retry policy.
-        The service's settings have checked that these variables are set (``consumer_env`` in REQUIRED_ENV)."""
+        The service's settings have checked that these variables are set (common/env_contract.py)."""
         return cls(name, os.environ[queue_env], handlers, wait_seconds, dead_letter_url=os.environ[
             dead_letter_env(queue_env)], policy=RetryPolicy.from_env(), probe=probe)
 

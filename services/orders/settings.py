@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from common import aws
 from common.config import optional_int, require_or_exit
-from common.consumer import consumer_env
+from common.env_contract import ORDERS, REQUIRED
 
 TOPIC = "TOPIC_ARN_ORDER_EVENTS"
 RESERVATIONS_QUEUE = "QUEUE_URL_INVENTORY_RESERVATIONS"  # produced: ReserveStock / ReleaseStock commands
@@ -20,29 +20,13 @@ QUEUES: tuple[str, ...] = (INVENTORY_EVENTS_QUEUE, PAYMENT_EVENTS_QUEUE, PRODUCT
 # orders' own app client, whose {"client_id", "client_secret"} is in the Secrets Manager secret.
 PRODUCTS_TOKEN_URL = "PRODUCTS_TOKEN_URL"  # noqa: S105 - an environment variable's name
 SERVICE_CLIENT_SECRET_ARN = "SERVICE_CLIENT_SECRET_ARN"  # noqa: S105 - an environment variable's name
-# Deadlines of the open order states and the sweeper that enforces them (config.environment.OrdersConfig).
-PENDING_DEADLINE = "ORDER_PENDING_DEADLINE_SECONDS"
-PAYMENT_DEADLINE = "ORDER_PAYMENT_DEADLINE_SECONDS"
-SWEEP_INTERVAL = "ORDER_SWEEP_INTERVAL_SECONDS"
-POOL_MAX_IDLE = "DB_POOL_MAX_IDLE_SECONDS"
-ORDERS_ENV: tuple[str, ...] = (PENDING_DEADLINE, PAYMENT_DEADLINE, SWEEP_INTERVAL, POOL_MAX_IDLE)
+# Deadlines of the open order states, the sweeper that enforces them and the pool (config.environment.OrdersConfig).
+ORDERS_ENV: tuple[str, ...] = ORDERS
+PENDING_DEADLINE, PAYMENT_DEADLINE, SWEEP_INTERVAL, POOL_MAX_IDLE = ORDERS
 # Scope requested for those calls (config/topology.py SERVICE_CALLS; a test checks it).
 PRODUCTS_SCOPE = "products/read"
-REQUIRED_ENV: tuple[str, ...] = (
-    "AWS_REGION",
-    "DB_SECRET_ARN",
-    "PRODUCTS_URL",
-    PRODUCTS_TOKEN_URL,
-    SERVICE_CLIENT_SECRET_ARN,
-    TOPIC,
-    RESERVATIONS_QUEUE,
-    *QUEUES,
-    *consumer_env(QUEUES),
-    *ORDERS_ENV,
-    "COGNITO_ISSUER",
-    "COGNITO_JWKS_URL",
-    "COGNITO_CLIENT_ID",
-)
+# The names, declared once for the service, the Services stack and the local platform (common/env_contract.py).
+REQUIRED_ENV: tuple[str, ...] = REQUIRED["orders"]
 
 
 @dataclass(frozen=True)

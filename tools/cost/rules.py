@@ -128,6 +128,9 @@ FREE: dict[str, str] = {
     "AWS::S3::BucketPolicy": "no charge",
     "AWS::CloudFormation::WaitConditionHandle": "no charge",
     "AWS::CloudFormation::WaitCondition": "no charge",
+    "AWS::SES::EmailIdentity": "identities have no charge (sign-up and recovery mails are under $0.10 a month here)",
+    "AWS::SES::ConfigurationSet": "no charge",
+    "AWS::StepFunctions::StateMachine": "teardown waiter: a few state transitions per stack deletion (< $0.01)",
 }
 # Custom resources: Lambda-backed, invoked at deploy time only; their handler functions are priced as Lambda.
 FREE_PREFIXES: dict[str, str] = {

@@ -111,7 +111,9 @@ def pay(platform: LocalPlatform, api: Api, user: UserSession, order_id: str, tot
 
 @contextmanager
 def paused(platform: LocalPlatform, name: str) -> Iterator[None]:
-    pid = platform.process(name).pid
+    proc = platform.pods[name].proc
+    assert proc is not None
+    pid = proc.pid
     os.kill(pid, signal.SIGSTOP)
     try:
         yield
@@ -281,4 +283,4 @@ def test_two_inventory_workers_keep_stock_exact(platform: LocalPlatform, api: Ap
                    for name in ("inventory-worker", second)}
         assert all(n > 0 for n in applied.values()), applied  # both took part
     finally:
-        platform.stop_process(second)
+        platform.stop_pod(second)
