@@ -31,7 +31,6 @@ from config import environments, topology
 
 REDRIVE_COUNT = "redrive-count"
 DLQ_ATTRIBUTE_PREFIX = "dlq."  # services/common/consumer.py
-LOCAL_REGION = "us-east-1"  # tools/local_platform.py
 HOLD_SECONDS = 600  # a received dead letter stays invisible this long, so one run sees it once
 
 
@@ -209,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
     if local:
         os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
         os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
-    region = LOCAL_REGION if local else environments.load(args.env).region
+    region = environments.load(args.env).region  # the local platform serves dev's region too
     sqs = boto3.client("sqs", region_name=region, endpoint_url=args.endpoint_url,
                        config=Config(retries={"mode": "standard", "max_attempts": 5}))
     queue_url, dlq_url = resolve(sqs, args.queue, local=local, env=args.env)

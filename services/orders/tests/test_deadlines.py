@@ -30,9 +30,8 @@ ORD = Service.ORDERS
 
 @pytest.fixture()
 def orders(platform: LocalPlatform, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[OrderService, Sweeper]]:
-    monkeypatch.setenv("AWS_REGION", "us-east-1")
-    env = platform.env_for(ORD)
-    for name in ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+    env = platform.env_for(ORD)  # the orders pods' own (region, endpoint, credentials, topic and queue)
+    for name in ("AWS_REGION", "AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
         monkeypatch.setenv(name, env[name] if name != "AWS_ENDPOINT_URL" else platform.moto_url)
     pool = open_pool(platform.orders_dsn, max_size=3, max_idle=5)
     publish = Publisher({d: env[d] for d in (orders_settings.TOPIC, orders_settings.RESERVATIONS_QUEUE)}).publish
