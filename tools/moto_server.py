@@ -7,8 +7,9 @@ that lands between the copy and the restore (another request's PutItem, UpdateIt
 restore, and a read in between sees a transaction half applied. DynamoDB does neither: a transaction is isolated
 from every other write and from GetItem. With several inventory workers reserving stock concurrently, that moto
 behaviour loses reservations and stock, so no test could tell whether the services keep stock exact. Here every
-DynamoDB read and write of the backend holds one lock, which makes each operation atomic and isolated (and the
-server serial for DynamoDB, which a laptop's test load does not notice).
+DynamoDB read and write of the backend holds the lock of each table it touches, which makes each operation atomic
+and isolated (and a table's operations serial, which a laptop's test load does not notice; the tables of different
+services stay independent).
 
 moto's whole-table copy also makes every transaction cost as much as the table is large, which under the lock would
 stall all DynamoDB traffic as tables grow (a chaos run writes thousands of items). Here a transaction instead keeps a
@@ -18,6 +19,7 @@ cost of the transaction's own items.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import functools
 import os
@@ -33,16 +35,43 @@ from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.dynamo_type import DynamoType, Item
 from moto.dynamodb.models.table import Table
 
-# Every backend method that reads or writes items (batch operations go through put_item/delete_item/get_item).
-SERIALIZED = ("get_item", "put_item", "update_item", "delete_item", "query", "scan", "transact_write_items",
-              "transact_get_items", "execute_statement", "execute_transaction", "batch_execute_statement")
-_lock = threading.RLock()  # re-entrant: transact_write_items calls get_item and the other writes itself
+# Backend methods that read or write the items of one table (the table's name is their first argument; batch
+# operations go through them item by item), and those that span tables.
+ONE_TABLE = ("get_item", "put_item", "update_item", "delete_item", "query", "scan")
+TRANSACTIONS = ("transact_write_items", "transact_get_items")
+PARTIQL = ("execute_statement", "execute_transaction", "batch_execute_statement")
+_tables_lock = threading.Lock()
+_table_locks: dict[str, threading.RLock] = {}
+_partiql_lock = threading.RLock()  # PartiQL names its tables inside statements; this project does not use it
+
+
+def _lock_of(table: str) -> threading.RLock:
+    # Re-entrant: transact_write_items calls get_item and the writes of the same table itself.
+    with _tables_lock:
+        return _table_locks.setdefault(table, threading.RLock())
+
+
+def _transaction_tables(args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[str]:
+    items = kwargs.get("transact_items", args[1] if len(args) > 1 else [])
+    names = {str(op.get("TableName")) for entry in items or [] for op in entry.values() if isinstance(op, dict)}
+    return sorted(names)  # always in the same order: two transactions never wait on each other's locks
 
 
 def _serialized(method: Callable[..., Any]) -> Callable[..., Any]:
+    """Hold the lock of every table the operation touches: operations on one table are serial (isolated), those on
+    different tables (products, users, inventory) run side by side."""
+
     @functools.wraps(method)
     def locked(*args: Any, **kwargs: Any) -> Any:
-        with _lock:
+        name = method.__name__
+        if name in PARTIQL:
+            with _partiql_lock:
+                return method(*args, **kwargs)
+        tables = (_transaction_tables(args, kwargs) if name in TRANSACTIONS
+                  else [str(kwargs.get("table_name", args[1] if len(args) > 1 else ""))])
+        with contextlib.ExitStack() as held:
+            for table in tables:
+                held.enter_context(_lock_of(table))
             return method(*args, **kwargs)
 
     locked.__dict__["serialized"] = True
@@ -108,7 +137,7 @@ def serialize_dynamodb() -> None:
         DynamoDBBackend.transact_write_items = _item_level_rollback(  # type: ignore[method-assign]
             DynamoDBBackend.transact_write_items)
         dynamodb_models.copy = SimpleNamespace(deepcopy=_deepcopy_all_but_tables)  # type: ignore[assignment]
-    for name in SERIALIZED:
+    for name in (*ONE_TABLE, *TRANSACTIONS, *PARTIQL):
         method = getattr(DynamoDBBackend, name, None)
         if method is not None and not getattr(method, "serialized", False):
             setattr(DynamoDBBackend, name, _serialized(method))
