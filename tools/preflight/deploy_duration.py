@@ -14,11 +14,9 @@ the rest in parallel), with create times from ``create_times.py``. The CLI's def
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
 
 from config.environment import EnvironmentConfig
 from tools.preflight.assembly import Assembly, Resource
@@ -37,36 +35,14 @@ GITHUB_OIDC = "token.actions.githubusercontent.com"
 DEFAULT_MAX_SESSION_SECONDS = 3600
 
 
-def _references(node: Any, out: set[str]) -> None:
-    if isinstance(node, dict):
-        if "Ref" in node and isinstance(node["Ref"], str):
-            out.add(node["Ref"])
-        if "Fn::GetAtt" in node:
-            arg = node["Fn::GetAtt"]
-            out.add(str(arg[0] if isinstance(arg, list) else str(arg).split(".")[0]))
-        if "Fn::Sub" in node:
-            text = node["Fn::Sub"][0] if isinstance(node["Fn::Sub"], list) else node["Fn::Sub"]
-            out.update(m.split(".")[0] for m in re.findall(r"\$\{([^}!]+)\}", str(text)))
-        for v in node.values():
-            _references(v, out)
-    elif isinstance(node, list):
-        for v in node:
-            _references(v, out)
-
-
 def stack_minutes(assembly: Assembly, stack: str) -> tuple[float, list[str]]:
     """The longest chain of creations through the stack's resources, and that chain (logical ids)."""
     resources = assembly.stacks[stack].resources
 
-    def deps(r: Resource) -> set[str]:
-        found: set[str] = set()
-        _references(r.properties, found)
-        return {d for d in found | set(r.depends_on) if d in resources and d != r.logical_id}
-
     @cache
     def finish(lid: str) -> tuple[float, tuple[str, ...]]:
         r = resources[lid]
-        before = max((finish(d) for d in deps(r)), default=(0.0, ()))
+        before = max((finish(d) for d in assembly.dependencies(stack, lid)), default=(0.0, ()))
         return before[0] + create_minutes(r.type), (*before[1], lid)
 
     if not resources:
