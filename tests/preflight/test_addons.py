@@ -36,7 +36,8 @@ PINS = {
 def pinned(wb: Workbench) -> Workbench:
     """Repair the cluster as the check wants it: every add-on pinned, self-managed ones adopted, nodes versioned."""
     cluster = next(iter(wb.resources("Cluster", "AWS::EKS::Cluster")))
-    for name in ("kube-proxy", "coredns"):
+    installed = {b["Properties"]["AddonName"] for b in wb.resources("Cluster", "AWS::EKS::Addon").values()}
+    for name in sorted({"vpc-cni", "kube-proxy", "coredns"} - installed):
         wb.add("Cluster", f"Addon{name.replace('-', '')}", {"Type": "AWS::EKS::Addon", "Properties": {
             "AddonName": name, "ClusterName": {"Ref": cluster}}})
     for body in wb.resources("Cluster", "AWS::EKS::Addon").values():
@@ -50,9 +51,13 @@ def pinned(wb: Workbench) -> Workbench:
     return wb
 
 
-def addon(wb: Workbench, name: str) -> dict[str, Any]:
-    return next(b for b in wb.resources("Cluster", "AWS::EKS::Addon").values()
+def addon_id(wb: Workbench, name: str) -> str:
+    return next(lid for lid, b in wb.resources("Cluster", "AWS::EKS::Addon").items()
                 if b["Properties"]["AddonName"] == name)
+
+
+def addon(wb: Workbench, name: str) -> dict[str, Any]:
+    return dict(wb.template("Cluster")["Resources"][addon_id(wb, name)])
 
 
 def table(wb: Workbench) -> dict[str, dict[str, AddonPin]]:
@@ -76,7 +81,7 @@ def test_addon_without_version_fails(bench: Callable[[str], Workbench]) -> None:
     del addon(wb, "vpc-cni")["Properties"]["AddonVersion"]
     result = addons.check(wb.assembly(), wb.config, pins)
     assert len(result.findings) == 1
-    assert result.findings[0].resource.startswith("Dev-Cluster/PlatformVpcCniAddon")
+    assert result.findings[0].resource.split(" ")[0] == f"Dev-Cluster/{addon_id(wb, 'vpc-cni')}"
     assert "no AddonVersion" in result.findings[0].message and "v1.20.4-eksbuild.2" in result.findings[0].message
 
 
@@ -92,15 +97,18 @@ def test_addon_over_self_managed_without_overwrite_fails(bench: Callable[[str], 
     wb = pinned(bench("dev"))
     del addon(wb, "vpc-cni")["Properties"]["ResolveConflicts"]
     [finding] = addons.check(wb.assembly(), wb.config, table(wb)).findings
-    assert finding.resource.startswith("Dev-Cluster/PlatformVpcCniAddon")
+    assert finding.resource.split(" ")[0] == f"Dev-Cluster/{addon_id(wb, 'vpc-cni')}"
     assert "ResolveConflicts unset, not OVERWRITE" in finding.message
 
 
 def test_self_managed_component_left_unmanaged_fails(bench: Callable[[str], Workbench]) -> None:
     wb = pinned(bench("dev"))
-    del wb.template("Cluster")["Resources"]["Addonkubeproxy"]
-    [finding] = addons.check(wb.assembly(), wb.config, table(wb)).findings
-    assert finding.resource.startswith("Dev-Cluster/PlatformCluster")
+    pins = table(wb)
+    for lid, body in wb.resources("Cluster", "AWS::EKS::Addon").items():
+        if body["Properties"]["AddonName"] == "kube-proxy":
+            wb.remove("Cluster", lid)
+    [finding] = addons.check(wb.assembly(), wb.config, pins).findings
+    assert finding.resource.split(" ")[0] == f"Dev-Cluster/{next(iter(wb.resources('Cluster', 'AWS::EKS::Cluster')))}"
     assert "kube-proxy stays self-managed" in finding.message
 
 
