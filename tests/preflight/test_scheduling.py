@@ -13,6 +13,7 @@ from tests.preflight.workbench import Workbench
 from tools.preflight import scheduling
 from tools.preflight.assembly import Assembly, Resource, encode_json_with_tokens
 from tools.preflight.kube import Requests, pod_requests
+from tools.preflight.rollout import max_surge
 from tools.preflight.scheduling import NodeGroup, Pod, Workload, allocatable, build_nodes, reserved_cpu_millicores
 
 POD_ENI_LABEL = "platform/pod-eni"
@@ -260,7 +261,7 @@ def test_a_group_no_expander_priority_matches_never_grows(bench: Callable[[str],
 def test_max_surge_follows_the_deployment_strategy(strategy: dict[str, Any] | None, replicas: int,
                                                    surge: int) -> None:
     spec: dict[str, Any] = {"strategy": strategy} if strategy else {}
-    assert scheduling.max_surge({"kind": "Deployment", "spec": spec}, replicas) == surge
+    assert max_surge({"kind": "Deployment", "spec": spec}, replicas) == surge
 
 
 def test_unknown_instance_type_is_named(bench: Callable[[str], Workbench]) -> None:

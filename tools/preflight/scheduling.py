@@ -62,6 +62,7 @@ from tools.preflight.kube import (
     untolerated,
 )
 from tools.preflight.model import CheckResult, Finding
+from tools.preflight.rollout import max_surge
 from tools.preflight.system_workloads import ADDONS, CHARTS, SELF_MANAGED_BOOTSTRAP, Component
 
 NAME = "scheduling"
@@ -295,20 +296,6 @@ def app_workloads(assembly: Assembly) -> tuple[list[Workload], list[Finding]]:
             minimum = maximum = int(spec.get("replicas", 1))
         out.append(Workload(pod, minimum, maximum, surge=max_surge(o.manifest, minimum)))
     return out, findings
-
-
-def max_surge(deployment: dict[str, Any], replicas: int) -> int:
-    """How many pods above ``replicas`` a rolling update of the Deployment runs at once (``maxSurge``: a count, or
-    a percentage rounded up; 25% by default; none for a Recreate strategy or another kind)."""
-    if deployment.get("kind") != "Deployment":
-        return 0
-    strategy = deployment.get("spec", {}).get("strategy") or {}
-    if strategy.get("type", "RollingUpdate") != "RollingUpdate":
-        return 0
-    value = (strategy.get("rollingUpdate") or {}).get("maxSurge", "25%")
-    if isinstance(value, str) and value.endswith("%"):
-        return -(-replicas * int(value[:-1]) // 100)
-    return int(value)
 
 
 def _lookup(values: dict[str, Any], path: str | None) -> Any:
