@@ -10,6 +10,7 @@ import pytest
 
 from tests.preflight.workbench import Workbench
 from tools.preflight import addons
+from tools.preflight.assembly import encode_json_with_tokens
 
 
 @dataclass(frozen=True)
@@ -147,3 +148,38 @@ def test_missing_table_is_a_finding_not_a_crash(bench: Callable[[str], Workbench
     result = addons.check(wb.assembly(), wb.config, {})
     assert not result.ok
     assert any("no pin" in f.message for f in result.findings)
+
+
+@dataclass(frozen=True)
+class ChartPin:
+    """The shape of config.eks_addons.ChartPin."""
+
+    chart: str
+    version: str
+    image_tag: str
+
+
+def test_chart_off_its_pin_fails(bench: Callable[[str], Workbench]) -> None:
+    """A chart pinned per Kubernetes version (the Cluster Autoscaler) runs its pinned chart and image tag."""
+    wb = pinned(bench("dev"))
+    charts = {"1.34": {"cluster-autoscaler": ChartPin("cluster-autoscaler", "9.56.0", "v1.34.4")}}
+    for props, values in wb.helm_values("Cluster"):
+        if props["Chart"] == "cluster-autoscaler":
+            props["Version"] = "9.56.0"
+            values["image"]["tag"] = "v1.34.4"
+            props["Values"] = encode_json_with_tokens(values)
+    assert addons.check(wb.assembly(), wb.config, table(wb), charts).ok
+    for props, values in wb.helm_values("Cluster"):
+        if props["Chart"] == "cluster-autoscaler":
+            props["Version"] = "9.50.0"
+            values["image"]["tag"] = "v1.33.0"
+            props["Values"] = encode_json_with_tokens(values)
+    findings = addons.check(wb.assembly(), wb.config, table(wb), charts).findings
+    assert len(findings) == 2 and all("ClusterAutoscaler" in f.resource for f in findings)
+    assert "chart cluster-autoscaler is 9.50.0, the pin for Kubernetes 1.34 is 9.56.0" in findings[0].message
+    assert "runs image tag v1.33.0, the pin for Kubernetes 1.34 is v1.34.4" in findings[1].message
+
+
+def test_the_committed_chart_pins_are_read() -> None:
+    charts = addons.load_chart_pins()
+    assert {"1.34", "1.35"} <= set(charts) and all("cluster-autoscaler" in c for c in charts.values())
