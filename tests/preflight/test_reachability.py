@@ -152,3 +152,15 @@ def test_exec_prestop_sleep_is_understood() -> None:
     assert reachability._prestop_seconds({"lifecycle": {"preStop": {"exec": {"command": [
         "/bin/sh", "-c", "sleep 40 && kill -TERM 1"]}}}}) == 40
     assert reachability._prestop_seconds({"lifecycle": {"preStop": {"httpGet": {"path": "/drain"}}}}) is None
+
+
+def test_prestop_shorter_than_an_nlb_deregistration_is_a_caution(bench: Callable[[str], Workbench]) -> None:
+    """An NLB keeps sending new connections to a deregistering target for minutes: said, not failed (the
+    templates cannot shorten it)."""
+    wb = reachable(bench("dev"))
+    result = reachability.check(wb.assembly(), wb.config)
+    assert result.ok and len(result.details) == len(wb.resources("Edge", "AWS::ElasticLoadBalancingV2::TargetGroup"))
+    assert all(d.startswith("caution: ") and "Network Load Balancer" in d for d in result.details)
+    wb = reachable(bench("dev"), prestop=reachability.NLB_DEREGISTRATION_SECONDS)
+    result = reachability.check(wb.assembly(), wb.config)
+    assert result.ok and not result.details
