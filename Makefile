@@ -5,6 +5,9 @@ SHELL := /bin/bash
 ENV ?= dev
 # Where `make synth` writes the cloud assembly; `make synth-all ASSEMBLIES=dir` writes one per env (dir/ENV).
 OUT ?= cdk.out
+# make local / e2e: MODE=containers (the default) runs the Deployments in Docker from the images of $(OUT)
+# (make images); MODE=processes runs the same commands and environment as local processes (fast, for development).
+MODE ?= containers
 # Extra context for synth, e.g. CDK_CONTEXT=delivery=exclude (the pipeline leaves the Delivery stack out).
 CDK_CONTEXT ?=
 VENV := .venv
@@ -30,6 +33,7 @@ endif
 .PHONY: cost cost-seed cost-all diagram
 .PHONY: diff bootstrap-policy lint-workflows
 .PHONY: compliance access-report
+.PHONY: docker-engine base-image images e2e-containers
 .PHONY: preflight upgrade-check teardown-plan
 .PHONY: smoke
 
@@ -49,6 +53,7 @@ help:
 	@echo "make local | e2e | bench-services   run the services locally (PostgreSQL + moto) behind the local edge"
 	@echo "make smoke BASE_URL=... API_KEY=... SMOKE_SECRET=... [PAYMENT_TOPIC=...]  the workflows against a stage"
 	@echo "make smoke                          the same against a running make local (.local/edge.env)"
+	@echo "make images                         build every image asset of cdk.out/ as cdk-assets does (native platform)"
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt services/requirements.txt
 	python3 -m venv $(VENV)
@@ -80,19 +85,24 @@ lint: setup
 typecheck: setup
 	$(BIN)/mypy
 
-unit: setup
+# The image and runner tests build and run containers: a Docker engine and the base image first.
+unit: setup base-image
 	$(PY) -m pytest -q
 
-test: lint typecheck unit
+# The seed's workflows through the four services in containers started from the synthesized manifests.
+e2e-containers:
+	@$(MAKE) --no-print-directory e2e MODE=containers
+
+test: lint typecheck unit e2e-containers
 
 bench-synth: setup
 	$(PY) -m tools.bench_synth
 
-local: setup
-	$(PY) -m tools.local_platform
+local: setup $(if $(filter containers,$(MODE)),images)
+	$(PY) -m tools.local_platform --mode $(MODE) $(if $(filter containers,$(MODE)),--assembly $(OUT))
 
-e2e: setup
-	$(PY) -m tools.e2e
+e2e: setup $(if $(filter containers,$(MODE)),images)
+	$(PY) -m tools.e2e --mode $(MODE) $(if $(filter containers,$(MODE)),--assembly $(OUT))
 
 # Python only (no CDK CLI): the deploy pipeline runs it right after each environment's deploy. The API key and the
 # secret's id reach the tool through the environment, not its command line.
@@ -150,3 +160,15 @@ teardown-plan: setup
 # Which actions each role of the app may perform on which resources: cdk.out/access/$(ENV).md and .json.
 access-report: setup
 	$(PY) -m tools.access_report $(ENV)
+
+# A Docker engine (Debian's docker.io; dockerd started when nothing answers on its socket, log /var/log/dockerd.log).
+docker-engine:
+	@bash tools/docker_engine.sh
+
+# The Dockerfiles' base image (config/images.py): a local mmdebstrap stand-in, since no Docker registry is reachable.
+base-image: docker-engine setup
+	@$(PY) -m tools.base_image
+
+# Every dockerImages entry of $(OUT)/*.assets.json, built from its staged folder with cdk-assets' arguments.
+images: synth base-image
+	@$(PY) -m tools.images $(OUT)

@@ -13,6 +13,7 @@ from config.environment import ConfigError
 from config.environments import load
 from policies.report import format_violations, read_findings
 from stacks.platform import build_app
+from stacks.services_stack import EnvironmentContractError
 
 
 def main() -> None:
@@ -23,7 +24,11 @@ def main() -> None:
         # A user error: one line, no traceback.
         print(err, file=sys.stderr)
         raise SystemExit(2) from None
-    app, _ = build_app(config, outdir=probe.outdir)
+    try:
+        app, _ = build_app(config, outdir=probe.outdir)
+    except EnvironmentContractError as err:  # a service's rendered environment differs from its declaration
+        print(err, file=sys.stderr)
+        raise SystemExit(2) from None
     try:
         app.synth()
     except RuntimeError as err:

@@ -15,6 +15,7 @@ from constructs import Construct
 from cdk_constructs.service_monitoring import ServiceMonitoring, ServiceTelemetry
 from cdk_constructs.workload_manifests import WorkloadSpec, components, deployment, manifests, namespace
 from config.environment import ServiceSizing
+from config.images import BASE_IMAGE, BASE_IMAGE_ARG
 from config.telemetry import otel_environment
 from config.topology import Service
 from policies.load_balancer_controller import register_targets_statement
@@ -55,6 +56,7 @@ class Microservice(Construct):
             directory=str(SERVICES_DIR),
             file=f"{name}/Dockerfile",
             platform=ecr_assets.Platform.LINUX_ARM64,
+            build_args={BASE_IMAGE_ARG: BASE_IMAGE},
             # Only this service and the shared code go into its image (and into its asset hash).
             exclude=["**/tests", "**/__pycache__", "conftest.py",
                      *[s.value for s in Service if s != service]],

@@ -1,6 +1,7 @@
 """Shared fixtures: one local platform per test session (real PostgreSQL cluster, moto_server over HTTP, the four
-APIs and workers as processes started from the same entrypoints as the containers, and the local edge enforcing the
-synthesized dev API in front of them: `platform.edge_url`, `platform.api_key`)."""
+services' API and worker Deployments of the synthesized dev Services stack, run as processes with the commands and
+the environment their manifests give the containers, behind the local edge enforcing the synthesized dev API:
+`platform.edge_url`, `platform.api_key`; `make e2e MODE=containers` runs the containers themselves)."""
 
 from __future__ import annotations
 
@@ -14,8 +15,8 @@ import jwt
 import pytest
 
 from config.topology import Service
-from tests.conftest import synthesize
 from tools.local_platform import LocalPlatform
+from tools.pod_runner import PROCESSES
 from tools.workflows import wait_for
 
 T = TypeVar("T")
@@ -26,10 +27,8 @@ _counter = itertools.count()
 @pytest.fixture(scope="session")
 def platform() -> Iterator[LocalPlatform]:
     # The orders service reaches AWS through a switchable proxy, for the outbox-while-AWS-is-down test.
-    # The session's dev assembly, the one the infrastructure tests read (synthesized once per session).
-    assembly = synthesize("dev").outdir
     with LocalPlatform(free_ports=True, max_receive_count=MAX_RECEIVE_COUNT, proxied=(Service.ORDERS,),
-                       edge_assembly=assembly) as p:
+                       mode=PROCESSES) as p:
         yield p
 
 

@@ -1,5 +1,9 @@
 from __future__ import annotations
 
+import importlib.util
+from functools import cache
+from pathlib import Path
+from types import ModuleType
 from typing import Any, cast
 
 import aws_cdk as cdk
@@ -34,6 +38,30 @@ from policies import service_access as access
 from stacks.messaging_stack import MessagingStack
 
 PRODUCTS_URL = f"http://products.products.svc.cluster.local:{CONTAINER_PORT}"
+ENV_CONTRACT = Path(__file__).resolve().parent.parent / "services" / "common" / "env_contract.py"
+
+
+@cache
+def env_contract() -> ModuleType:
+    """services/common/env_contract.py, the services' declaration of the variables they read. Loaded from its file:
+    pure data, it needs none of the services' dependencies (the image's context is services/ alone)."""
+    spec = importlib.util.spec_from_file_location("services_env_contract", ENV_CONTRACT)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class EnvironmentContractError(ValueError):
+    """A service's rendered environment differs from what it declares it reads: one line naming the variable."""
+
+
+def check_environment(service: Service, environment: dict[str, str], *, telemetry: bool) -> None:
+    """Fail synth, in one line naming the variable, when the rendered environment and the service's declaration
+    differ."""
+    problem = env_contract().check(service.value, frozenset(environment), telemetry=telemetry)
+    if problem:
+        raise EnvironmentContractError(problem)
 
 
 class ServicesStack(cdk.Stack):
@@ -62,6 +90,7 @@ class ServicesStack(cdk.Stack):
                     queues=tuple(messaging.queues[q.name] for q in queues_consumed_by(service)),
                 ) if telemetry else None,
             )
+            check_environment(service, ms.spec.environment, telemetry=telemetry is not None)
             self.services[service] = ms
             self._grant(ms, messaging, tables, orders_database, users)
 
@@ -106,7 +135,6 @@ class ServicesStack(cdk.Stack):
                      orders_database: OrdersDatabase, users: UserDirectory) -> dict[str, str]:
         env = {
             "AWS_REGION": cdk.Aws.REGION,
-            "SERVICE_NAME": service.value,
             "COGNITO_ISSUER": users.issuer,
             "COGNITO_JWKS_URL": f"{users.issuer}/.well-known/jwks.json",
             "COGNITO_CLIENT_ID": users.web_client.user_pool_client_id,

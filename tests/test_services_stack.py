@@ -3,18 +3,17 @@ configuration each service reads is exactly what the stack renders."""
 
 from __future__ import annotations
 
-import importlib
 import json
 from typing import Any
 
 import kubernetes_validate
 import pytest
-from common.telemetry import TELEMETRY_ENV
 
 from cdk_constructs.workload_manifests import API_DRAIN_SECONDS, READINESS_GATE_INJECT, WorkloadSpec, manifests
 from config.environment import POD_ENI_LABEL, TRUNK_ENI_FAMILIES
 from config.environments import DEV
 from config.topology import SERVICES, Service
+from stacks.services_stack import EnvironmentContractError, check_environment, env_contract
 from tests.conftest import ROOT, Synthesized
 
 KUBERNETES_VERSION = "1.34.0"
@@ -103,13 +102,22 @@ def test_orders_pods_get_the_security_group_the_database_admits(env: Synthesized
 
 @pytest.mark.parametrize("service", list(SERVICES))
 def test_rendered_environment_is_the_contract_the_service_reads(env: Synthesized, service: Service) -> None:
-    settings = importlib.import_module(f"{service.value}.settings")
     rendered = {e["name"] for _, m in applied_manifests(env) if m["kind"] == "Deployment"
                 and m["metadata"]["namespace"] == service.value
                 for e in m["spec"]["template"]["spec"]["containers"][0]["env"]}
-    assert set(settings.REQUIRED_ENV) <= rendered
-    extra = rendered - set(settings.REQUIRED_ENV) - {"SERVICE_NAME"} - set(TELEMETRY_ENV)  # read by common/
-    assert not extra, f"{service.value} is given configuration it does not read: {extra}"
+    assert env_contract().check(service.value, frozenset(rendered), telemetry=True) is None
+    assert set(env_contract().REQUIRED[service.value]) < rendered
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    (lambda e: e.pop("TABLE_NAME"), "users: environment variable TABLE_NAME is read by the service but not rendered"),
+    (lambda e: e.update(SERVICE_NAME="users"), "users: environment variable SERVICE_NAME is rendered but not declared"),
+])
+def test_a_missing_or_extra_variable_fails_synth_naming_it(change: Any, message: str) -> None:
+    environment = dict.fromkeys(env_contract().REQUIRED["users"], "x")
+    change(environment)
+    with pytest.raises(EnvironmentContractError, match=f"^{message}"):
+        check_environment(Service.USERS, environment, telemetry=False)
 
 
 @pytest.mark.parametrize("service", list(SERVICES))

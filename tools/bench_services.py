@@ -25,7 +25,7 @@ from pathlib import Path
 import httpx
 
 from config.topology import Service
-from tools.local_platform import LocalPlatform, pg_bindir
+from tools.local_platform import LocalPlatform, add_mode_arguments, pg_bindir
 
 
 @dataclass
@@ -95,9 +95,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.bench_services", description=__doc__.split("\n\n")[0])
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--seconds", type=int, default=10)
+    add_mode_arguments(parser)
     args = parser.parse_args(argv)
     c, s = args.concurrency, args.seconds
-    with LocalPlatform(free_ports=True) as platform:
+    with LocalPlatform(free_ports=True, mode=args.mode, assembly=args.assembly) as platform:
         admin = {"Authorization": f"Bearer {platform.user_token('bench-admin@example.com', groups=('admin',))}"}
         user = {"Authorization": f"Bearer {platform.user_token('bench-user@example.com')}"}
         products, orders = platform.url(Service.PRODUCTS), platform.url(Service.ORDERS)

@@ -1,25 +1,30 @@
 """End-to-end check of the seed's three workflows (`make e2e`): bring the local platform up with the local edge in
 front of it, run each workflow over HTTP through the edge with the API key (tools/workflows.py), check the final
-states, tear down. Exit status 0 only if all three passed."""
+states, tear down. Exit status 0 only if all three passed.
+
+    python -m tools.e2e [--mode containers|processes] [--assembly cdk.out]
+
+``--mode containers`` runs the services' Deployments in Docker from the images `make images` built from the
+assembly's staged assets (`make e2e`, part of `make test`); ``processes`` runs the same commands and environment as
+local processes (fast, for development)."""
 
 from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
+import time
 
-from tools.local_edge.assembly import synthesize
-from tools.local_platform import LOCAL_ENVIRONMENT, LocalPlatform
+from tools.local_platform import LocalPlatform, add_mode_arguments
 from tools.workflows import WORKFLOWS, Client, run_all
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.e2e", description=__doc__)
-    parser.add_argument("--assembly", type=Path, default=None,
-                        help="cloud assembly whose Dev-Edge template the local edge enforces (default: synthesize dev)")
+    add_mode_arguments(parser)
     args = parser.parse_args(argv)
-    assembly = args.assembly or synthesize(LOCAL_ENVIRONMENT)
-    with LocalPlatform(free_ports=True, edge_assembly=assembly) as platform:
+    started_all = time.monotonic()
+    with LocalPlatform(free_ports=True, mode=args.mode, assembly=args.assembly, name_prefix="e2e") as platform:
+        print(f"platform up in {time.monotonic() - started_all:.1f} s\n{platform.describe()}", flush=True)
         print(f"through the local edge at {platform.edge_url}", flush=True)
 
         def show_logs(name: str) -> None:
@@ -27,7 +32,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"--- {proc} log tail ---\n{platform.log_tail(proc)}", flush=True)
 
         failures = run_all(Client(platform), on_failure=show_logs)
-    print(f"{len(WORKFLOWS) - failures}/{len(WORKFLOWS)} workflows passed")
+    print(f"{len(WORKFLOWS) - failures}/{len(WORKFLOWS)} workflows passed ({args.mode}, "
+          f"{time.monotonic() - started_all:.1f} s in all, start and teardown included)")
     return 1 if failures else 0
 
 

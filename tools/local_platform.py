@@ -1,16 +1,29 @@
-"""Run the four services locally against a throwaway PostgreSQL cluster and moto in server mode.
+"""Run the platform locally in its deployed shape: the Services stack's manifests, resolved to PostgreSQL and moto.
 
-    python -m tools.local_platform [--max-receive-count N] [--visibility-timeout S]
+    python -m tools.local_platform [--mode containers|processes] [--assembly DIR] [--max-receive-count N] ...
 
 creates the AWS resources of config/topology.py in moto (topics, queues with DLQs and redrive policies, filtered
 raw-delivery subscriptions, tables with their indexes, the Cognito pool/client/admin group, the orders DB secret,
 the resource servers and service app clients of topology.RESOURCE_SERVER_SCOPES / SERVICE_CALLS with their secrets),
-starts the client-credentials token endpoint moto lacks (tools/local_token_endpoint.py), then starts each
-service's API (uvicorn, ports = topology.LISTENER_PORTS) and worker (consumers + outbox relay) as
-processes from the same entrypoints as the container images, and, given a cloud assembly (or synthesizing dev when
-none is given on the command line), the local edge in front of them (tools/local_edge: the synthesized API Gateway
-with its API key, authorizer, models and throttles). Once ready it prints EDGE_URL=... and API_KEY=... on lines of
-their own and writes them to .local/edge.env. Ctrl-C / SIGTERM stops everything it started.
+starts the client-credentials token endpoint moto lacks (tools/local_token_endpoint.py) and a collector standing in
+for the CloudWatch agent (tools/otel_collector.py), then reads the Deployments of the synthesized Services stack
+(tools/manifest_resolver.py: every CloudFormation token followed to its resource and mapped to its local
+counterpart) and runs each one's container as its manifest says (tools/pod_runner.py): in Docker from the images
+`make images` built (``containers``), or as processes from services/ with the same command and environment
+(``processes``, the default here: fast). Ctrl-C / SIGTERM stops everything it started.
+
+What the cluster gives a pod rather than its manifest has a local stand-in here, and only these
+(:meth:`LocalPlatform.injected_environment`):
+- EKS Pod Identity credentials (AWS_CONTAINER_CREDENTIALS_FULL_URI and its token file) -> moto's static test keys
+  (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY);
+- AWS's public endpoints (and the VPC endpoints' private DNS) -> AWS_ENDPOINT_URL, moto (or a switchable proxy to
+  it for the services in `proxied`);
+- SQS_WAIT_SECONDS (long polls shortened for tests), LOG_LEVEL, and OTEL_BSP_SCHEDULE_DELAY (spans exported every
+  200 ms instead of 5 s, so tests see them soon), read by the services or their libraries with defaults.
+
+In front of the services runs the local edge (tools/local_edge: the synthesized API Gateway of the same assembly,
+with its API key, authorizer, models and throttles). `make local` prints EDGE_URL=... and API_KEY=... on lines of
+their own once everything is ready and writes them to .local/edge.env.
 
 `LocalPlatform` is the same thing as a context manager, used by the services' tests, tools/e2e.py and
 tools/bench_services.py.
@@ -19,6 +32,7 @@ tools/bench_services.py.
 from __future__ import annotations
 
 import argparse
+import atexit
 import contextlib
 import glob
 import json
@@ -32,7 +46,9 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -41,18 +57,64 @@ import httpx
 
 from config import environments, topology
 from config.topology import Service
-from tools.local_edge.assembly import edge_argv, synthesize
+from tools.images import image_assets, image_exists, image_for_uri
+from tools.local_edge.assembly import edge_argv
 from tools.local_edge.authorizer import CognitoPool
 from tools.local_edge.definition import EdgeDefinition
+from tools.manifest_resolver import (
+    LocalCounterparts,
+    Resolver,
+    UnresolvedToken,
+    deployments,
+    environment,
+    service_aliases,
+)
+from tools.otel_collector import Collector
+from tools.pod_runner import CONTAINERS, MODES, PROCESSES, DockerNetwork, Pod, image_cmd, pod_spec
+from tools.preflight.assembly import Assembly
 from tools.tcp_proxy import TcpProxy
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVICES_DIR = ROOT / "services"
-REGION = "us-east-1"
-LOCAL_ENVIRONMENT = "dev"  # the local platform mirrors the dev environment's messaging settings
+LOCAL_ENVIRONMENT = "dev"  # the local platform runs the dev environment's manifests and messaging settings
+# The environment's region: CDK renders it literally into some values (the Cognito issuer), so moto serves it too.
+REGION = environments.load(LOCAL_ENVIRONMENT).region
+MOTO_ACCOUNT = "123456789012"  # moto's default account: the ARNs of the resources it creates
 EDGE_ENV_FILE = ROOT / ".local" / "edge.env"
 SMOKE_ENV_FILE = ROOT / ".local" / "smoke.env"
 FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+# A process started on this machine also needs what the image sets (PATH, PYTHONUNBUFFERED; PYTHONPATH per run).
+PROCESS_ENV = {"PATH": os.environ.get("PATH", ""), "PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1"}
+
+
+@cache
+def synthesize(env: str) -> Path:
+    """The environment's cloud assembly, synthesized once per process into a temporary directory, as `cdk synth`
+    writes it (construct paths in the resources' metadata: the resolver identifies resources by them), without
+    the nag packs (only the templates are read here). In a child process: the CDK reads that context from the
+    environment of its Node runtime, which starts with the interpreter."""
+    outdir = Path(tempfile.mkdtemp(prefix=f"cdk.out.local-{env}."))
+    atexit.register(shutil.rmtree, outdir, ignore_errors=True)  # staged assets included: tens of MB a run
+    script = ("import sys; from config.environments import load; from stacks.platform import build_app; "
+              "build_app(load(sys.argv[1]), outdir=sys.argv[2], nag=False)[0].synth()")
+    context = json.dumps({"aws:cdk:enable-path-metadata": True})
+    # argv: this interpreter, a fixed script, an environment name and our temp dir
+    r = subprocess.run([sys.executable, "-c", script, env, str(outdir)], cwd=ROOT,  # noqa: S603
+                       env={**os.environ, "CDK_CONTEXT_JSON": context, "PYTHONPATH": str(ROOT)},
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        raise RuntimeError(f"synth of {env} for the local platform failed:\n{r.stderr[-3000:]}")
+    return outdir
+
+
+def check_contract(service: str, names: frozenset[str]) -> str | None:
+    """services/common/env_contract.py's check, for the environment read from the manifests (with telemetry where
+    the manifests route it to an agent)."""
+    from stacks.services_stack import env_contract
+
+    contract = env_contract()
+    result: str | None = contract.check(service, names, telemetry=bool(names & set(contract.TELEMETRY)))
+    return result
 
 
 def default_max_receive_count() -> int:
@@ -115,7 +177,9 @@ class Postgres:
         subprocess.run([*self.as_user, *cmd], check=True, stdout=subprocess.DEVNULL,  # noqa: S603
                        stderr=subprocess.PIPE)
 
-    def start(self) -> None:
+    def start(self, *, also_listen: str = "", admit: str = "") -> None:
+        """``also_listen``: one more address to listen on (the containers' bridge gateway); ``admit``: the CIDR
+        whose clients pg_hba lets in with a password (the containers' subnet)."""
         self.dir.mkdir()
         pwfile = self.dir / "pw"
         pwfile.write_text(self.superpass)
@@ -125,8 +189,12 @@ class Postgres:
         data = self.dir / "data"
         self._run(str(self.bindir / "initdb"), "-D", str(data), "-U", "postgres", "--pwfile", str(pwfile),
                   "--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8", "--no-sync")
+        if admit:
+            with (data / "pg_hba.conf").open("a") as hba:
+                hba.write(f"host all all {admit} scram-sha-256\n")
+        listen = ",".join(filter(None, ("127.0.0.1", also_listen)))
         # fsync off: the cluster is thrown away; durability would only slow tests and benchmarks alike.
-        opts = (f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300 "
+        opts = (f"-p {self.port} -k {self.dir} -c listen_addresses={listen} -c fsync=off -c max_connections=300 "
                 "-c shared_buffers=128MB")
         self._run(str(self.bindir / "pg_ctl"), "-D", str(data), "-w", "-t", "60", "-l", str(self.dir / "log"),
                   "-o", opts, "start")
@@ -150,6 +218,11 @@ class Postgres:
 
 
 class LocalPlatform:
+    """The platform in its deployed shape on this machine: PostgreSQL, moto, the token endpoint and a telemetry
+    collector on the host; the four services' Deployments, read from the synthesized Services stack and resolved to
+    those, run as containers (``mode="containers"``, the images `make images` built) or as processes
+    (``mode="processes"``, the same commands and environment, fast)."""
+
     def __init__(
         self,
         *,
@@ -163,13 +236,19 @@ class LocalPlatform:
         start_workers: bool = True,
         services: tuple[Service, ...] = topology.SERVICES,
         verbose: bool = False,
-        edge_assembly: Path | None = None,
+        mode: str = PROCESSES,
+        assembly: Path | None = None,
+        name_prefix: str = "local-platform",
+        edge: bool = True,
     ) -> None:
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+        self.mode = mode
         self.max_receive_count = max_receive_count or default_max_receive_count()
         self.visibility_timeout = visibility_timeout or default_visibility_timeout()
         if ports is None:
             ports = {s: free_port() for s in topology.SERVICES} if free_ports else dict(topology.LISTENER_PORTS)
-        self.ports = ports
+        self.ports = ports  # where url(service) listens: the API pod's address, open while it is ready
         self.moto_port = moto_port or (free_port() if free_ports else 5000)
         self.token_port = free_port()
         self.proxied = proxied
@@ -177,19 +256,26 @@ class LocalPlatform:
         self.start_workers = start_workers
         self.services = services
         self.verbose = verbose
+        self.assembly = assembly.resolve() if assembly else None  # processes run elsewhere (cwd services/)
+        self.name = f"{name_prefix}-{secrets.token_hex(3)}"
         self.workdir = Path(tempfile.mkdtemp(prefix="local-platform-"))
         self.workdir.chmod(0o755)  # the postgres OS user must reach its data directory inside
         self.logdir = self.workdir / "logs"
         self.logdir.mkdir()
-        # Spans of every process, one JSON line each (services/common/tracing.py, OTEL_TRACES_EXPORTER=file).
+        # Spans of every service, one JSON line each, written by the collector standing in for the CloudWatch agent.
         self.traces_dir = self.workdir / "traces"
         self.pg = Postgres(self.workdir, free_port())
         self.resources = Resources()
         self.proxies: dict[Service, TcpProxy] = {}
         self.procs: list[tuple[str, subprocess.Popen[bytes]]] = []
+        self.pods: dict[str, Pod] = {}
+        self.manifests: list[dict[str, Any]] = []
+        self.network: DockerNetwork | None = None
+        self.collector: Collector | None = None
+        self.host = "127.0.0.1"  # where the host side listens; containers mode: the bridge network's gateway
         self.db_password = secrets.token_urlsafe(16)
-        # The local edge (started last, when an assembly is given) and the value of its API key.
-        self.edge_assembly = edge_assembly
+        # The local edge in front of the services (started last, from the same assembly) and its API key's value.
+        self.edge = edge
         self.edge_port = free_port()
         self.api_key = secrets.token_urlsafe(24)
         self.edge_stage = ""
@@ -197,7 +283,7 @@ class LocalPlatform:
     # --- addresses -------------------------------------------------------------------------------------------
     @property
     def moto_url(self) -> str:
-        return f"http://127.0.0.1:{self.moto_port}"
+        return f"http://{self.host}:{self.moto_port}"
 
     def url(self, service: Service) -> str:
         return f"http://127.0.0.1:{self.ports[service]}"
@@ -209,7 +295,7 @@ class LocalPlatform:
     @property
     def token_url(self) -> str:
         """The pool's OAuth2 token endpoint (Cognito: https://<domain>.auth.<region>.amazoncognito.com/oauth2/token)."""
-        return f"http://127.0.0.1:{self.token_port}/oauth2/token"
+        return f"http://{self.host}:{self.token_port}/oauth2/token"
 
     @property
     def jwks_url(self) -> str:
@@ -220,7 +306,7 @@ class LocalPlatform:
     def edge_url(self) -> str:
         """The API as clients reach it: the local edge, stage included (like the Edge stack's ApiUrl output)."""
         if not self.edge_stage:
-            raise RuntimeError("the local edge is not running (no edge_assembly)")
+            raise RuntimeError("the local edge is not running (started with edge=False)")
         return f"http://127.0.0.1:{self.edge_port}/{self.edge_stage}"
 
     def orders_dsn(self) -> str:
@@ -245,36 +331,47 @@ class LocalPlatform:
         self.stop()
 
     def start(self) -> None:
-        self.pg.start()
+        if self.assembly is None:
+            self.assembly = synthesize(LOCAL_ENVIRONMENT)
+        if self.mode == CONTAINERS:
+            self.network = DockerNetwork(self.name)
+            self.network.create()
+            self.host = self.network.gateway
+        self.pg.start(also_listen=self.host if self.mode == CONTAINERS else "",
+                      admit=self.network.subnet if self.network else "")
         self.pg.create_database("orders", self.db_password, "orders")
-        self._spawn("moto", [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.moto_port)],
+        self._spawn("moto", [sys.executable, "-m", "moto.server", "-H", self.host, "-p", str(self.moto_port)],
                     env={**os.environ, **FAKE_CREDENTIALS})
         self._wait_http(f"{self.moto_url}/moto-api/", "moto")
         self._spawn("token-endpoint", [sys.executable, "-m", "uvicorn", "tools.local_token_endpoint:app", "--host",
-                                       "127.0.0.1", "--port", str(self.token_port), "--no-access-log"],
-                    env={**os.environ, **FAKE_CREDENTIALS, "MOTO_URL": self.moto_url, "PYTHONPATH": str(ROOT)})
-        self._wait_http(f"http://127.0.0.1:{self.token_port}/healthz", "token endpoint")
+                                       self.host, "--port", str(self.token_port), "--no-access-log"],
+                    env={**os.environ, **FAKE_CREDENTIALS, "MOTO_URL": self.moto_url, "AWS_REGION": REGION,
+                         "PYTHONPATH": str(ROOT)})
+        self._wait_http(f"http://{self.host}:{self.token_port}/healthz", "token endpoint")
+        self.collector = Collector(self.traces_dir, host=self.host)
+        self.collector.start()
         self.create_resources()
         for svc in self.proxied:
-            proxy = TcpProxy(self.moto_port)
+            proxy = TcpProxy(self.moto_port, host=self.host)
             proxy.up()
             self.proxies[svc] = proxy
+        self.manifests = self.resolved_manifests()
+        self._create_pods()
         for svc in self.services:
-            env = self.env_for(svc)
-            self._spawn(f"{svc.value}-api", [sys.executable, "-m", "uvicorn", f"{svc.value}.app:app", "--host",
-                                             "127.0.0.1", "--port", str(self.ports[svc]), "--no-access-log"], env)
+            self.pods[f"{svc.value}-api"].start()
         for svc in self.services:
-            self._wait_http(f"{self.url(svc)}/readyz", f"{svc.value} API")
+            self.pods[f"{svc.value}-api"].wait_ready()
         if self.start_workers:
             for svc in self.services:
-                self._spawn(f"{svc.value}-worker", [sys.executable, "-m", f"{svc.value}.worker"], self.env_for(svc))
-        if self.edge_assembly is not None:
-            self.start_edge(self.edge_assembly)
+                self.pods[f"{svc.value}-worker"].start()
+        if self.edge:
+            self.start_edge()
 
-    def start_edge(self, assembly: Path) -> None:
+    def start_edge(self) -> None:
+        assert self.assembly is not None
         prefix = environments.load(LOCAL_ENVIRONMENT).stack_prefix
-        self.edge_stage = EdgeDefinition.from_assembly(assembly, prefix).stage  # also fails early on a bad template
-        argv = edge_argv(assembly=assembly, stack_prefix=prefix,
+        self.edge_stage = EdgeDefinition.from_assembly(self.assembly, prefix).stage  # fails early on a bad template
+        argv = edge_argv(assembly=self.assembly, stack_prefix=prefix,
                          port=self.edge_port, upstreams={s: self.url(s) for s in self.services},
                          pool=CognitoPool(issuer=self.issuer, jwks_url=self.jwks_url))
         self._spawn("edge", argv, {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(ROOT),
@@ -282,7 +379,11 @@ class LocalPlatform:
         self._wait_http(f"http://127.0.0.1:{self.edge_port}/ping", "local edge")
 
     def stop(self) -> None:
-        # SIGTERM first so the workers finish the message in hand, as in Kubernetes; then SIGKILL stragglers.
+        # Pods first, all at once as a namespace deletion does (SIGTERM: workers finish the message in hand, the API
+        # drains), then what they depend on.
+        with ThreadPoolExecutor(max_workers=max(1, len(self.pods))) as pool:
+            for pod in self.pods.values():
+                pool.submit(pod.stop)
         for _, p in reversed(self.procs):
             if p.poll() is None:
                 p.send_signal(signal.SIGTERM)
@@ -296,7 +397,11 @@ class LocalPlatform:
         self.procs.clear()
         for proxy in self.proxies.values():
             proxy.down()
+        if self.collector is not None:
+            self.collector.stop()
         self.pg.stop()
+        if self.network is not None:
+            self.network.remove()
         if not os.environ.get("KEEP_LOCAL_PLATFORM"):
             shutil.rmtree(self.workdir, ignore_errors=True)
 
@@ -330,6 +435,85 @@ class LocalPlatform:
         for name, p in self.procs:
             if p.poll() is not None:
                 raise RuntimeError(f"{name} exited with {p.returncode}:\n{self.log_tail(name)}")
+        for name, pod in self.pods.items():
+            code = pod.exited()
+            if code is not None:
+                raise RuntimeError(f"{name} exited with {code}:\n{pod.log_tail()}")
+
+    # --- the manifests, resolved to this platform -------------------------------------------------------------
+    def counterparts(self) -> LocalCounterparts:
+        r = self.resources
+        assets = image_assets(self.assembly) if self.mode == CONTAINERS and self.assembly else []
+
+        def image(uri: str) -> str:
+            local = image_for_uri(uri, assets)
+            if not image_exists(local):
+                raise RuntimeError(f"image {local} for {uri} is not built: run `make images`")
+            return local
+
+        assert self.collector is not None
+        return LocalCounterparts(
+            region=REGION, account=MOTO_ACCOUNT, aws_endpoint=self.moto_url, token_url=self.token_url,
+            service_url=self._service_url, collector_otlp=self.collector.otlp_endpoint,
+            collector_emf=self.collector.emf_endpoint, topic_arns=r.topic_arns, queue_urls=r.queue_urls,
+            dlq_urls=r.dlq_urls, tables=r.tables, user_pool_id=r.user_pool_id, web_client_id=r.client_id,
+            service_client_ids=r.service_client_ids, service_secret_arns=r.service_secret_arns,
+            db_secret_arn=r.db_secret_arn, images=image if self.mode == CONTAINERS else None)
+
+    def _service_url(self, host_port: str) -> str:
+        """A Service's cluster DNS name: kept in containers mode (the API container carries it as a network
+        alias), the API pod's address in processes mode."""
+        name = host_port.split(".", 1)[0]
+        if name not in {s.value for s in topology.SERVICES}:
+            raise UnresolvedToken(f"http://{host_port}: no local process or container serves this Service")
+        return f"http://{host_port}" if self.mode == CONTAINERS else self.url(Service(name))
+
+    def resolved_manifests(self) -> list[dict[str, Any]]:
+        assert self.assembly is not None
+        return Resolver(Assembly(self.assembly), self.counterparts()).manifests()
+
+    def injected_environment(self, service: Service) -> dict[str, str]:
+        """What the cluster, not the manifest, gives a pod, and its local stand-in (INJECTED_BY_CLUSTER)."""
+        proxy = self.proxies.get(service)
+        return {
+            "AWS_ENDPOINT_URL": f"http://{self.host}:{proxy.port}" if proxy else self.moto_url,
+            **FAKE_CREDENTIALS,
+            "SQS_WAIT_SECONDS": str(self.sqs_wait_seconds),
+            "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
+            "OTEL_BSP_SCHEDULE_DELAY": "200",
+        }
+
+    def environment(self, service: Service, component: str = "api") -> dict[str, str]:
+        """A pod's whole environment: its Deployment's, resolved, plus what the cluster injects."""
+        deployment = deployments(self.manifests)[f"{service.value}-{component}"]
+        return {**environment(deployment), **self.injected_environment(service)}
+
+    def env_for(self, service: Service) -> dict[str, str]:
+        """The API pod's environment for a process started on this machine (as processes mode starts it)."""
+        return {**PROCESS_ENV, "PYTHONPATH": str(SERVICES_DIR), **self.environment(service)}
+
+    def _create_pods(self) -> None:
+        by_name = deployments(self.manifests)
+        aliases = service_aliases(self.manifests)
+        for svc in self.services:
+            problem = check_contract(svc.value, frozenset(environment(by_name[f"{svc.value}-api"])))
+            if problem:
+                raise RuntimeError(problem)
+            for component in ("api", "worker"):
+                d = by_name[f"{svc.value}-{component}"]
+                spec = pod_spec(d, aliases.get(d["metadata"]["name"], ()))
+                spec = replace(spec, env={**spec.env, **self.injected_environment(svc)})
+                pod = Pod(spec=spec, mode=self.mode, logfile=self.logdir / f"{spec.name}.log", cwd=SERVICES_DIR,
+                          process_env={**PROCESS_ENV, "PYTHONPATH": str(SERVICES_DIR)},
+                          default_cmd=self._image_cmd(svc), network=self.network.name if self.network else "",
+                          container_prefix=self.name, labels={"local-platform": self.name})
+                if spec.port is not None:
+                    pod.front = TcpProxy(0, listen_port=self.ports[svc])
+                self.pods[spec.name] = pod
+
+    def _image_cmd(self, service: Service) -> tuple[str, ...]:
+        """The image's CMD (what the API container runs; its manifest gives no command), from the Dockerfile."""
+        return image_cmd(SERVICES_DIR / service.value / "Dockerfile")
 
     # --- resources -------------------------------------------------------------------------------------------
     def create_resources(self) -> None:
@@ -387,7 +571,7 @@ class LocalPlatform:
         idp.create_group(UserPoolId=r.user_pool_id, GroupName="admin")
         self.create_service_clients()
         # The JSON shape RDS generates for a managed master secret.
-        secret = {"engine": "postgres", "host": "127.0.0.1", "port": self.pg.port, "username": "orders",
+        secret = {"engine": "postgres", "host": self.host, "port": self.pg.port, "username": "orders",
                   "password": self.db_password, "dbname": "orders"}
         r.db_secret_arn = self.client("secretsmanager").create_secret(
             Name="orders/db", SecretString=json.dumps(secret))["ARN"]
@@ -431,44 +615,6 @@ class LocalPlatform:
         return tuple(self.resources.service_client_ids[c] for c, scopes in topology.SERVICE_CALLS.items()
                      if any(s.startswith(prefix) for s in scopes))
 
-    def env_for(self, service: Service) -> dict[str, str]:
-        """The environment a service's API and worker get: the same variable names the CDK Deployments render."""
-        r = self.resources
-        endpoint = f"http://127.0.0.1:{self.proxies[service].port}" if service in self.proxies else self.moto_url
-        env = {
-            "PATH": os.environ.get("PATH", ""),
-            "PYTHONPATH": str(SERVICES_DIR),
-            "PYTHONUNBUFFERED": "1",
-            "AWS_REGION": REGION,
-            "AWS_ENDPOINT_URL": endpoint,
-            **FAKE_CREDENTIALS,
-            "COGNITO_USER_POOL_ID": r.user_pool_id,
-            "COGNITO_CLIENT_ID": r.client_id,
-            "COGNITO_ISSUER": self.issuer,
-            "COGNITO_JWKS_URL": self.jwks_url,
-            "SQS_WAIT_SECONDS": str(self.sqs_wait_seconds),
-            "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
-            # Tracing on, to files (OTEL_TRACES_EXPORTER=console prints spans instead); metrics as EMF on stdout.
-            "OTEL_TRACES_EXPORTER": os.environ.get("OTEL_TRACES_EXPORTER", "file"),
-            "OTEL_TRACES_DIR": str(self.traces_dir),
-            "OTEL_SERVICE_NAME": service.value,
-            "PLATFORM_ENVIRONMENT": "local",
-        }
-        for t in topology.topics_published_by(service):
-            env[topology.env_var("topic", t.name)] = r.topic_arns[t.name]
-        for q in (*topology.queues_consumed_by(service), *topology.queues_produced_by(service)):
-            env[topology.env_var("queue", q.name)] = r.queue_urls[q.name]
-        if service in r.tables:
-            env["TABLE_NAME"] = r.tables[service]
-        if service == Service.ORDERS:
-            env["DB_SECRET_ARN"] = r.db_secret_arn
-            env["PRODUCTS_URL"] = self.url(Service.PRODUCTS)
-            env["PRODUCTS_TOKEN_URL"] = self.token_url
-            env["SERVICE_CLIENT_SECRET_ARN"] = r.service_secret_arns[Service.ORDERS]
-        if service == Service.PRODUCTS:
-            env["SERVICE_CLIENT_IDS"] = ",".join(self.callers_of(Service.PRODUCTS))
-        return env
-
     # --- helpers for tests and tools -------------------------------------------------------------------------
     @contextlib.contextmanager
     def aws_down(self, service: Service) -> Iterator[None]:
@@ -499,7 +645,9 @@ class LocalPlatform:
     def describe(self) -> str:
         lines = [f"moto (AWS endpoint): {self.moto_url}", f"postgres: {self.pg.dsn()}",
                  f"token endpoint (client credentials): {self.token_url}"]
-        lines += [f"{s.value:9} API: {self.url(s)}  (docs: {self.url(s)}/docs)" for s in topology.SERVICES]
+        lines += [f"{s.value:9} API: {self.url(s)}  (docs: {self.url(s)}/docs)" for s in self.services]
+        lines += [f"mode: {self.mode}; Deployments of the Services stack in {self.assembly}:"]
+        lines += [f"  {pod.describe()}" for pod in self.pods.values()]
         lines += [f"cognito pool {self.resources.user_pool_id}, client {self.resources.client_id}",
                   f"logs: {self.logdir}", f"traces: {self.traces_dir} (one JSON line per span)"]
         return "\n".join(lines)
@@ -510,6 +658,15 @@ class LocalPlatform:
                 for line in path.read_text().splitlines() if line.strip()]
 
 
+def add_mode_arguments(parser: argparse.ArgumentParser) -> None:
+    """--mode and --assembly, for every tool that starts a LocalPlatform."""
+    parser.add_argument("--mode", choices=MODES, default=os.environ.get("MODE") or PROCESSES,
+                        help="run the Deployments as containers (images from `make images`) or as processes")
+    parser.add_argument("--assembly", type=Path, default=None,
+                        help="cloud assembly to read the manifests from (default: dev synthesized in process; "
+                             "containers mode: the one `make images` built from, e.g. cdk.out)")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.local_platform", description=__doc__.split("\n\n")[0])
     parser.add_argument("--max-receive-count", type=int, default=None,
@@ -517,13 +674,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--visibility-timeout", type=int, default=None,
                         help=f"queue visibility timeout in seconds (default {default_visibility_timeout()})")
     parser.add_argument("--moto-port", type=int, default=5000)
-    parser.add_argument("--verbose", action="store_true", help="service logs to this terminal instead of files")
-    parser.add_argument("--assembly", type=Path, default=None,
-                        help="cloud assembly whose Dev-Edge template the local edge enforces (default: synthesize dev)")
+    parser.add_argument("--verbose", action="store_true", help="moto's and the token endpoint's logs to this terminal")
+    add_mode_arguments(parser)
     args = parser.parse_args(argv)
     from tools.smoke import provision_local
 
-    assembly = args.assembly or synthesize(LOCAL_ENVIRONMENT)
     stop = False
 
     def on_signal(signum: int, frame: object) -> None:
@@ -533,7 +688,8 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     with LocalPlatform(max_receive_count=args.max_receive_count, visibility_timeout=args.visibility_timeout,
-                       moto_port=args.moto_port, verbose=args.verbose, edge_assembly=assembly) as platform:
+                       moto_port=args.moto_port, verbose=args.verbose, mode=args.mode,
+                       assembly=args.assembly) as platform:
         print(platform.describe(), flush=True)
         edge_env = f"EDGE_URL={platform.edge_url}\nAPI_KEY={platform.api_key}\n"
         EDGE_ENV_FILE.parent.mkdir(exist_ok=True)

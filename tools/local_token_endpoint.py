@@ -44,7 +44,7 @@ from starlette.routing import Route
 
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
 log = logging.getLogger("local_token_endpoint")
-REGION = "us-east-1"
+REGION = os.environ.get("AWS_REGION", "us-east-1")  # the local platform passes its region
 _UNIT_SECONDS = {"seconds": 1, "minutes": 60, "hours": 3600, "days": 86400}
 
 

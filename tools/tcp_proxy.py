@@ -40,6 +40,14 @@ class TcpProxy:
         for c in conns:
             _close(c)
 
+    def pause(self) -> None:
+        """Refuse new connections and let open ones finish (a pod leaving a Service's endpoints: connections already
+        established keep flowing)."""
+        with self._lock:
+            srv, self._server = self._server, None
+        if srv is not None:
+            srv.close()
+
     def _accept(self, srv: socket.socket) -> None:
         while True:
             try:

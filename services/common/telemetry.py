@@ -17,6 +17,8 @@ import time
 from typing import Any
 from urllib.parse import urlsplit
 
+from common import env_contract
+
 METRICS_NAMESPACE = "Ecommerce/Services"
 OUTBOX_BACKLOG_METRIC = "OutboxBacklog"
 METRIC_DIMENSIONS = ("Environment", "Service")
@@ -24,8 +26,7 @@ METRICS_INTERVAL_SECONDS = 60
 ENV_ENVIRONMENT = "PLATFORM_ENVIRONMENT"
 ENV_EMF_ENDPOINT = "EMF_AGENT_ENDPOINT"
 # Optional settings the shared code reads (tracing: common/tracing.py); rendered by CDK into every Deployment.
-TELEMETRY_ENV: tuple[str, ...] = (ENV_ENVIRONMENT, ENV_EMF_ENDPOINT, "OTEL_SERVICE_NAME", "OTEL_TRACES_EXPORTER",
-                                  "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_RESOURCE_ATTRIBUTES")
+TELEMETRY_ENV: tuple[str, ...] = env_contract.TELEMETRY
 
 log = logging.getLogger("telemetry")
 

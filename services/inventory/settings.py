@@ -5,20 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from common.config import optional_int, require_or_exit
+from common.env_contract import REQUIRED
 
 TOPIC = "TOPIC_ARN_INVENTORY_EVENTS"
 RESERVATIONS_QUEUE = "QUEUE_URL_INVENTORY_RESERVATIONS"
 PRODUCT_EVENTS_QUEUE = "QUEUE_URL_INVENTORY_PRODUCT_EVENTS"
-REQUIRED_ENV: tuple[str, ...] = (
-    "AWS_REGION",
-    "TABLE_NAME",
-    TOPIC,
-    RESERVATIONS_QUEUE,
-    PRODUCT_EVENTS_QUEUE,
-    "COGNITO_ISSUER",
-    "COGNITO_JWKS_URL",
-    "COGNITO_CLIENT_ID",
-)
+# The names, declared once for the service, the Services stack and the local platform (common/env_contract.py).
+REQUIRED_ENV: tuple[str, ...] = REQUIRED["inventory"]
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from common import aws
 from common.config import optional_int, require_or_exit
+from common.env_contract import REQUIRED
 
 TOPIC = "TOPIC_ARN_ORDER_EVENTS"
 RESERVATIONS_QUEUE = "QUEUE_URL_INVENTORY_RESERVATIONS"  # produced: ReserveStock / ReleaseStock commands
@@ -21,19 +22,8 @@ PRODUCTS_TOKEN_URL = "PRODUCTS_TOKEN_URL"  # noqa: S105 - an environment variabl
 SERVICE_CLIENT_SECRET_ARN = "SERVICE_CLIENT_SECRET_ARN"  # noqa: S105 - an environment variable's name
 # Scope requested for those calls (config/topology.py SERVICE_CALLS; a test checks it).
 PRODUCTS_SCOPE = "products/read"
-REQUIRED_ENV: tuple[str, ...] = (
-    "AWS_REGION",
-    "DB_SECRET_ARN",
-    "PRODUCTS_URL",
-    PRODUCTS_TOKEN_URL,
-    SERVICE_CLIENT_SECRET_ARN,
-    TOPIC,
-    RESERVATIONS_QUEUE,
-    *QUEUES,
-    "COGNITO_ISSUER",
-    "COGNITO_JWKS_URL",
-    "COGNITO_CLIENT_ID",
-)
+# The names, declared once for the service, the Services stack and the local platform (common/env_contract.py).
+REQUIRED_ENV: tuple[str, ...] = REQUIRED["orders"]
 
 
 @dataclass(frozen=True)

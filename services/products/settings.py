@@ -5,20 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from common.config import require_or_exit
+from common.env_contract import REQUIRED
 
 TOPIC = "TOPIC_ARN_PRODUCT_EVENTS"
 SERVICE_CLIENT_IDS = "SERVICE_CLIENT_IDS"  # comma-separated app client ids allowed to call the internal routes
 # Resource-server scope guarding the internal routes (config/topology.py RESOURCE_SERVER_SCOPES; a test checks it).
 READ_SCOPE = "products/read"
-REQUIRED_ENV: tuple[str, ...] = (
-    "AWS_REGION",
-    "TABLE_NAME",
-    TOPIC,
-    "COGNITO_ISSUER",
-    "COGNITO_JWKS_URL",
-    "COGNITO_CLIENT_ID",
-    SERVICE_CLIENT_IDS,
-)
+# The names, declared once for the service, the Services stack and the local platform (common/env_contract.py).
+REQUIRED_ENV: tuple[str, ...] = REQUIRED["products"]
 
 
 @dataclass(frozen=True)

@@ -5,16 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from common.config import require_or_exit
+from common.env_contract import REQUIRED
 
 TOPIC = "TOPIC_ARN_USER_EVENTS"
-REQUIRED_ENV: tuple[str, ...] = (
-    "AWS_REGION",
-    "TABLE_NAME",
-    TOPIC,
-    "COGNITO_ISSUER",
-    "COGNITO_JWKS_URL",
-    "COGNITO_CLIENT_ID",
-)
+# The names, declared once for the service, the Services stack and the local platform (common/env_contract.py).
+REQUIRED_ENV: tuple[str, ...] = REQUIRED["users"]
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Where the local edge's templates come from: a cloud assembly on disk, synthesized in-process when none is given."""
+"""How the local edge runs as a process of its own (the local platform starts it beside the services)."""
 
 from __future__ import annotations
 
@@ -8,20 +8,6 @@ from pathlib import Path
 
 from config.topology import Service
 from tools.local_edge.authorizer import CognitoPool
-
-ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_ASSEMBLY = ROOT / ".local" / "cdk.out"
-
-
-def synthesize(environment: str, outdir: Path = DEFAULT_ASSEMBLY) -> Path:
-    """Synthesize an environment in this process (as `make synth` does, cdk-nag included) into ``outdir``."""
-    from config.environments import load
-    from stacks.platform import build_app
-
-    outdir.mkdir(parents=True, exist_ok=True)
-    app, _ = build_app(load(environment), outdir=str(outdir))
-    app.synth()
-    return outdir
 
 
 def edge_argv(*, assembly: Path, stack_prefix: str, port: int, upstreams: Mapping[Service, str],

@@ -12,29 +12,27 @@ from pathlib import Path
 
 import pytest
 
+from common import env_contract
 from common.publisher import EVENT_TYPE_ATTRIBUTE
 from config import topology
 from config.topology import Service
 
 SERVICES_DIR = Path(__file__).resolve().parents[2]
-COMMON = {"AWS_REGION", "COGNITO_ISSUER", "COGNITO_JWKS_URL", "COGNITO_CLIENT_ID"}
-STORE = {Service.PRODUCTS: {"TABLE_NAME"}, Service.USERS: {"TABLE_NAME"}, Service.INVENTORY: {"TABLE_NAME"},
-         Service.ORDERS: {"DB_SECRET_ARN", "PRODUCTS_URL"}}
-# Service-to-service calls (client-credentials tokens): the caller's token endpoint and app client secret, the
-# callee's allowed app clients.
-SERVICE_AUTH = {Service.ORDERS: {"PRODUCTS_TOKEN_URL", "SERVICE_CLIENT_SECRET_ARN"},
-                Service.PRODUCTS: {"SERVICE_CLIENT_IDS"}}
 # Routes for other services only, behind client-credentials tokens; not routed through API Gateway (not in ROUTES).
 INTERNAL_ROUTES = {Service.PRODUCTS: {("GET", "/internal/products/{productId}")}}
 
 
 @pytest.mark.parametrize("service", topology.SERVICES, ids=lambda s: s.value)
-def test_env_var_names_match_topology(service: Service) -> None:
+def test_declared_topics_and_queues_are_the_topology(service: Service) -> None:
+    """The declaration's TOPIC_ARN_*/QUEUE_URL_* names are exactly the topics the service publishes to and the
+    queues it reads or sends to in config/topology.py, and its settings load that declaration."""
     settings = importlib.import_module(f"{service.value}.settings")
     expected = {topology.env_var("topic", t.name) for t in topology.topics_published_by(service)}
     expected |= {topology.env_var("queue", q.name) for q in topology.queues_consumed_by(service)}
     expected |= {topology.env_var("queue", q.name) for q in topology.queues_produced_by(service)}
-    assert set(settings.REQUIRED_ENV) == COMMON | STORE[service] | SERVICE_AUTH.get(service, set()) | expected
+    declared = env_contract.REQUIRED[service.value]
+    assert {n for n in declared if n.startswith(("TOPIC_ARN_", "QUEUE_URL_"))} == expected
+    assert settings.REQUIRED_ENV == declared
 
 
 @pytest.mark.parametrize("service", topology.SERVICES, ids=lambda s: s.value)
@@ -58,7 +56,9 @@ def test_type_attribute_matches_topology() -> None:
 @pytest.mark.parametrize("service", topology.SERVICES, ids=lambda s: s.value)
 def test_dockerfile_contract(service: Service) -> None:
     text = (SERVICES_DIR / service.value / "Dockerfile").read_text()
-    assert re.search(r"^FROM python:3\.\d+\.\d+-slim-bookworm AS build$", text, re.M)
+    # The base is a build argument without default: its one value is config/images.py's, through the asset.
+    assert re.search(r"^ARG BASE_IMAGE$", text, re.M)
+    assert re.findall(r"^FROM (\S+)", text, re.M) == ["${BASE_IMAGE}", "${BASE_IMAGE}"]
     assert f'"--port", "{topology.CONTAINER_PORT}"' in text
     assert re.search(r"^USER \d+:\d+$", text, re.M)
     assert "--no-cache-dir" in text

@@ -116,9 +116,9 @@ def test_beyond_the_burst_429(platform: LocalPlatform) -> None:
     """CORS preflight of / (a MOCK: no service behind it, its own per-method bucket), so the rest of the session's
     traffic is not throttled by this test. Requests go out in concurrent waves until one is throttled; before the
     first 429 at least the burst got through (the bucket refills meanwhile, so possibly more)."""
-    assert platform.edge_assembly is not None
+    assert platform.assembly is not None
     prefix = environments.load(LOCAL_ENVIRONMENT).stack_prefix
-    burst = EdgeDefinition.from_assembly(platform.edge_assembly, prefix).stage_throttle
+    burst = EdgeDefinition.from_assembly(platform.assembly, prefix).stage_throttle
     assert burst is not None
     codes: list[int] = []
     with httpx.Client(timeout=30, limits=httpx.Limits(max_connections=64)) as client, \
