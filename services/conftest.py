@@ -26,9 +26,10 @@ _counter = itertools.count()
 
 @pytest.fixture(scope="session")
 def platform() -> Iterator[LocalPlatform]:
-    # The orders service reaches AWS through a switchable proxy, for the outbox-while-AWS-is-down test.
+    # The orders service reaches AWS through a switchable proxy, for the outbox-while-AWS-is-down test; the users
+    # service reaches SES through one, for the notifications-while-SES-is-down test.
     with LocalPlatform(free_ports=True, max_receive_count=MAX_RECEIVE_COUNT, proxied=(Service.ORDERS,),
-                       mode=PROCESSES) as p:
+                       ses_proxied=(Service.USERS,), mode=PROCESSES) as p:
         yield p
 
 

@@ -16,7 +16,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from common import aws
-from common.envelope import Envelope, InvalidEnvelope, parse
+from common.envelope import Envelope, InvalidEnvelope
+from common.envelope import parse as parse_envelope
 from common.logging import correlation_id_var, trace_id_var
 from common.tracing import consumer_span
 
@@ -27,11 +28,16 @@ MAX_BACKOFF_SECONDS = 300
 
 
 class Consumer:
-    def __init__(self, name: str, queue_url: str, handlers: Mapping[str, Handler], wait_seconds: int = 20) -> None:
+    """``parse``: how a body becomes an envelope (the platform's envelope JSON by default; an adapter for a queue
+    fed by an AWS service in its own format). It raises InvalidEnvelope for anything that must not be applied."""
+
+    def __init__(self, name: str, queue_url: str, handlers: Mapping[str, Handler], wait_seconds: int = 20, *,
+                 parse: Callable[[str], Envelope] = parse_envelope) -> None:
         self.name = name
         self.queue_url = queue_url
         self.handlers = dict(handlers)
         self.wait_seconds = wait_seconds
+        self.parse = parse
 
     def run(self, stop: threading.Event) -> None:
         sqs = aws.client("sqs")
@@ -65,7 +71,7 @@ class Consumer:
         trace_token = trace_id_var.set(None)
         try:
             try:
-                envelope = parse(message["Body"])
+                envelope = self.parse(message["Body"])
             except InvalidEnvelope as exc:
                 log.error(
                     "invalid message left for the DLQ",

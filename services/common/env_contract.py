@@ -14,6 +14,8 @@ COMMON: tuple[str, ...] = ("AWS_REGION", "COGNITO_ISSUER", "COGNITO_JWKS_URL", "
 # Services stack renders them where the platform has an observability agent.
 TELEMETRY: tuple[str, ...] = ("PLATFORM_ENVIRONMENT", "EMF_AGENT_ENDPOINT", "OTEL_SERVICE_NAME",
                               "OTEL_TRACES_EXPORTER", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_RESOURCE_ATTRIBUTES")
+# The notifier (users worker): the SES sender address and display name, and the configuration set it sends with.
+EMAIL: tuple[str, ...] = ("EMAIL_SENDER", "EMAIL_SENDER_NAME", "EMAIL_CONFIGURATION_SET")
 # Tuning with defaults in code, never rendered by the stack (the local platform shortens SQS waits for tests).
 TUNING: tuple[str, ...] = ("SQS_WAIT_SECONDS", "DB_POOL_MAX", "LOG_LEVEL")
 
@@ -22,7 +24,8 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "orders": (*COMMON, "DB_SECRET_ARN", "PRODUCTS_URL", "PRODUCTS_TOKEN_URL", "SERVICE_CLIENT_SECRET_ARN",
                "TOPIC_ARN_ORDER_EVENTS", "QUEUE_URL_INVENTORY_RESERVATIONS", "QUEUE_URL_ORDERS_INVENTORY_EVENTS",
                "QUEUE_URL_ORDERS_PAYMENT_EVENTS", "QUEUE_URL_ORDERS_PRODUCT_EVENTS", "QUEUE_URL_ORDERS_USER_EVENTS"),
-    "users": (*COMMON, "TABLE_NAME", "TOPIC_ARN_USER_EVENTS"),
+    "users": (*COMMON, "TABLE_NAME", "TOPIC_ARN_USER_EVENTS", "QUEUE_URL_USERS_ORDER_EVENTS",
+              "QUEUE_URL_USERS_EMAIL_EVENTS", *EMAIL),
     "inventory": (*COMMON, "TABLE_NAME", "TOPIC_ARN_INVENTORY_EVENTS", "QUEUE_URL_INVENTORY_RESERVATIONS",
                   "QUEUE_URL_INVENTORY_PRODUCT_EVENTS"),
 }

@@ -170,7 +170,8 @@ class OrderService:
                                      data={"order_id": order["order_id"], "lines": stock_lines, "reason": reason}),
                       RESERVATIONS_QUEUE)
         outbox_insert(conn, Envelope(type="OrderCancelled", source=SOURCE, data={
-            "order_id": order["order_id"], "customer_id": order["customer_id"], "reason": reason}), TOPIC)
+            "order_id": order["order_id"], "customer_id": order["customer_id"], "reason": reason,
+            "status": status}), TOPIC)
 
     # --- consumed events ---------------------------------------------------------------------------------------
     def on_stock_reserved(self, event: Envelope) -> None:
@@ -201,7 +202,8 @@ class OrderService:
                 conn.execute("UPDATE orders SET status = 'REJECTED', reason = %s, updated_at = clock_timestamp() "
                              "WHERE id = %s", (reason, order["order_id"]))
                 outbox_insert(conn, Envelope(type="OrderCancelled", source=SOURCE, data={
-                    "order_id": order["order_id"], "customer_id": order["customer_id"], "reason": reason}), TOPIC)
+                    "order_id": order["order_id"], "customer_id": order["customer_id"], "reason": reason,
+                    "status": "REJECTED"}), TOPIC)
 
     def on_payment_confirmed(self, event: Envelope) -> None:
         with self.pool.connection() as conn, conn.transaction():
