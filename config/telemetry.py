@@ -10,6 +10,11 @@ METRICS_NAMESPACE = "Ecommerce/Services"
 # Records in a service's transactional outbox not yet published (DynamoDB OutboxPending index / PostgreSQL outbox
 # rows with published_at NULL), emitted by the outbox relay about once a minute.
 OUTBOX_BACKLOG_METRIC = "OutboxBacklog"
+# The users service's notifier (users/notifications.py): emails SES accepted, attempts that failed (refused or SES
+# unreachable), and notifications not yet sent or ended (due, or waiting for a retry), the last about once a minute.
+NOTIFICATIONS_SENT_METRIC = "NotificationsSent"
+NOTIFICATION_SEND_FAILURES_METRIC = "NotificationSendFailures"
+NOTIFICATION_BACKLOG_METRIC = "NotificationBacklog"
 # Dimension set of every custom metric: environments may share an account, so the environment is a dimension.
 METRIC_DIMENSIONS = ("Environment", "Service")
 METRICS_INTERVAL_SECONDS = 60

@@ -84,7 +84,8 @@ class Platform:
             logs_key=self.network.logs_key, log_retention_days=config.log_retention_days, removal=config.removal,
             messaging=self.messaging,
             tables=self.data.tables, orders_database=self.data.orders_database, users=self.data.users,
-            load_balancer=self.edge.load_balancer, telemetry=self.observability.telemetry,
+            load_balancer=self.edge.load_balancer, email_identity=self.data.email_identity,
+            telemetry=self.observability.telemetry,
             **props("Services", stateful=False))
         # Every log group: retention from config and the Network stack's logs CMK, or synth fails.
         cdk.Aspects.of(app).add(LogGroupGuard(
