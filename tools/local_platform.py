@@ -535,7 +535,7 @@ class LocalPlatform:
     # --- resources -------------------------------------------------------------------------------------------
     def create_resources(self) -> None:
         r = self.resources
-        sns, sqs, ddb = self.client("sns"), self.client("sqs"), self.client("dynamodb")
+        sns, sqs = self.client("sns"), self.client("sqs")
         for t in topology.TOPICS:
             r.topic_arns[t.name] = sns.create_topic(Name=t.name)["TopicArn"]
         for q in topology.QUEUES:
@@ -554,26 +554,7 @@ class LocalPlatform:
                                 "FilterPolicy": json.dumps(topology.filter_policy(sub))},
                 )
         for table in topology.TABLES:
-            name = f"{table.service.value}-table"
-            attrs = {table.partition_key, *([table.sort_key] if table.sort_key else [])}
-            gsis = []
-            for ix in table.indexes:
-                attrs.update([ix.partition_key, *([ix.sort_key] if ix.sort_key else [])])
-                schema = [{"AttributeName": ix.partition_key, "KeyType": "HASH"}]
-                if ix.sort_key:
-                    schema.append({"AttributeName": ix.sort_key, "KeyType": "RANGE"})
-                gsis.append({"IndexName": ix.name, "KeySchema": schema, "Projection": {"ProjectionType": "ALL"}})
-            key_schema = [{"AttributeName": table.partition_key, "KeyType": "HASH"}]
-            if table.sort_key:
-                key_schema.append({"AttributeName": table.sort_key, "KeyType": "RANGE"})
-            ddb.create_table(
-                TableName=name, BillingMode="PAY_PER_REQUEST", KeySchema=key_schema,
-                AttributeDefinitions=[{"AttributeName": a, "AttributeType": "S"} for a in sorted(attrs)],
-                GlobalSecondaryIndexes=gsis,
-            )
-            ddb.update_time_to_live(TableName=name,
-                                    TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"})
-            r.tables[table.service] = name
+            r.tables[table.service] = self.create_table(table, f"{table.service.value}-table")
         idp = self.client("cognito-idp")
         pool = idp.create_user_pool(
             PoolName="ecommerce-users", AutoVerifiedAttributes=["email"],
@@ -593,6 +574,30 @@ class LocalPlatform:
         r.db_secret_arn = self.client("secretsmanager").create_secret(
             Name="orders/db", SecretString=json.dumps(secret))["ARN"]
         self.create_email_resources()
+
+    def create_table(self, table: topology.Table, name: str) -> str:
+        """A table shaped as config/topology.py defines it (keys, indexes, TTL), named ``name``; also used by
+        tests that need a table of the same shape to themselves."""
+        attrs = {table.partition_key, *([table.sort_key] if table.sort_key else [])}
+        gsis = []
+        for ix in table.indexes:
+            attrs.update([ix.partition_key, *([ix.sort_key] if ix.sort_key else [])])
+            schema = [{"AttributeName": ix.partition_key, "KeyType": "HASH"}]
+            if ix.sort_key:
+                schema.append({"AttributeName": ix.sort_key, "KeyType": "RANGE"})
+            gsis.append({"IndexName": ix.name, "KeySchema": schema, "Projection": {"ProjectionType": "ALL"}})
+        key_schema = [{"AttributeName": table.partition_key, "KeyType": "HASH"}]
+        if table.sort_key:
+            key_schema.append({"AttributeName": table.sort_key, "KeyType": "RANGE"})
+        ddb = self.client("dynamodb")
+        ddb.create_table(
+            TableName=name, BillingMode="PAY_PER_REQUEST", KeySchema=key_schema,
+            AttributeDefinitions=[{"AttributeName": a, "AttributeType": "S"} for a in sorted(attrs)],
+            GlobalSecondaryIndexes=gsis,
+        )
+        ddb.update_time_to_live(TableName=name,
+                                TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"})
+        return name
 
     def create_email_resources(self) -> None:
         """The SES identities and configuration sets of the assembly, in moto. moto sends only from a verified
