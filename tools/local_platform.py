@@ -658,22 +658,14 @@ class LocalPlatform:
     @contextlib.contextmanager
     def aws_down(self, service: Service) -> Iterator[None]:
         """Make the AWS endpoint unreachable for one service (started with `proxied=(service,)`)."""
-        proxy = self.proxies[service]
-        proxy.down()
-        try:
+        with _cut(self.proxies[service]):
             yield
-        finally:
-            proxy.up()
 
     @contextlib.contextmanager
     def ses_down(self, service: Service) -> Iterator[None]:
         """Make SES alone unreachable for one service (started with `ses_proxied=(service,)`)."""
-        proxy = self.ses_proxies[service]
-        proxy.down()
-        try:
+        with _cut(self.ses_proxies[service]):
             yield
-        finally:
-            proxy.up()
 
     def sent_emails(self, to: str | None = None) -> list[dict[str, Any]]:
         """Every email moto's SES accepted (moto's /moto-api/data.json: source, destinations, subject, body), or
@@ -714,6 +706,15 @@ class LocalPlatform:
         """Every span the services have finished so far (file exporter)."""
         return [json.loads(line) for path in sorted(self.traces_dir.glob("*.jsonl"))
                 for line in path.read_text().splitlines() if line.strip()]
+
+
+@contextlib.contextmanager
+def _cut(proxy: TcpProxy) -> Iterator[None]:
+    proxy.down()
+    try:
+        yield
+    finally:
+        proxy.up()
 
 
 def add_mode_arguments(parser: argparse.ArgumentParser) -> None:

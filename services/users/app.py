@@ -30,7 +30,7 @@ from pydantic import BaseModel, Field
 
 from users import preferences
 from users import settings as settings_mod
-from users.models import Credentials, PreferencesUpdate, ProfileUpdate, Registration
+from users.models import Credentials, Notifications, PreferencesUpdate, ProfileUpdate, Registration
 
 SERVICE = "users"
 jlog.configure(SERVICE)
@@ -53,15 +53,6 @@ class Profile(BaseModel):
     address: str | None = None
     created_at: str
     updated_at: str
-
-
-class EmailNotifications(BaseModel):
-    order_updates: bool
-    marketing: bool
-
-
-class Notifications(BaseModel):
-    email: EmailNotifications
 
 
 class Preferences(BaseModel):

@@ -10,7 +10,6 @@ from tests.conftest import ROOT
 from tests.preflight.workbench import Workbench
 from tools.preflight import edge_auth
 
-
 PROTECTED = sum(1 for r in ROUTES if r.access != Access.PUBLIC)
 
 
