@@ -4,7 +4,7 @@ The same functions run against the local edge (`make e2e`, the services' tests, 
 and against a deployed stage (`make smoke BASE_URL=... API_KEY=...`, tools/smoke.py). What the API cannot do for a
 test by itself is asked of the :class:`Stage` it runs against: an administrator's credentials, a stand-in for the
 user following Cognito's confirmation email, the payment provider's PaymentConfirmed, and (locally) a look into the
-orders database. A deployed stage that cannot do one of these says so, and the workflow checks what it can instead.
+orders database and into the mail SES accepted (the customer's order notifications). A deployed stage that cannot do one of these says so, and the workflow checks what it can instead.
 
 Every workflow leaves nothing on sale: the products it creates are discontinued at the end.
 Each function raises AssertionError with a readable message when the platform does not reach the expected state.
