@@ -31,6 +31,9 @@ from cdk_constructs.consumer_queue import ConsumerQueue
 from config.environment import AlarmConfig
 from config.telemetry import (
     METRICS_NAMESPACE,
+    NOTIFICATION_BACKLOG_METRIC,
+    NOTIFICATION_SEND_FAILURES_METRIC,
+    NOTIFICATIONS_SENT_METRIC,
     ORDERS_PAST_DEADLINE_METRIC,
     OUTBOX_BACKLOG_METRIC,
     WORKER_LOOP_RESTARTS_METRIC,
@@ -54,6 +57,7 @@ class ServiceTelemetry:
     api: apigw.IRestApi
     stage_name: str
     queues: tuple[ConsumerQueue, ...]  # the queues the service consumes (each with its DLQ)
+    notifications: bool = False  # the service's worker emails customers (services/users/notifications.py)
 
 
 def alarm_facade(scope: Construct, construct_id: str, *, name_prefix: str, topic: sns.ITopic,
@@ -79,12 +83,15 @@ def route_slug(route: Route) -> str:
 
 
 def custom(metric: cw.IMetric, name: str, threshold: float, description: str,
-           operator: cw.ComparisonOperator = ABOVE) -> CustomMetricWithAlarm:
+           operator: cw.ComparisonOperator = ABOVE,
+           missing: cw.TreatMissingData | None = None) -> CustomMetricWithAlarm:
+    """``missing``: how a period without data counts (a metric emitted only when something happens: NOT_BREACHING)."""
     return CustomMetricWithAlarm(
         metric=metric,  # type: ignore[arg-type]
         alarm_friendly_name=name,
         add_alarm={SEVERITY: CustomThreshold(threshold=threshold, comparison_operator=operator,
-                                             alarm_description_override=description)},
+                                             alarm_description_override=description,
+                                             treat_missing_data_override=missing)},
     )
 
 
@@ -96,6 +103,7 @@ class ServiceMonitoring(Construct):
     * per consumed queue: DLQ depth above 0, age of the DLQ's oldest message, age of the queue's oldest message;
     * the outbox backlog the service's relay emits (EMF, ``config.telemetry``);
     * restarts of its worker loops (EMF), and for orders the open orders found past their deadline (EMF);
+    * for the service that emails customers, its notifier's send failures and backlog (EMF);
     * one composite alarm, ``<env>-<service>-health``, in ALARM while any of the above is.
     """
 
@@ -141,6 +149,8 @@ class ServiceMonitoring(Construct):
         )
         if "worker" in components:
             self._worker(name, t)
+        if t.notifications:
+            self._notifications(name, t)
         self.composite = self.facade.create_composite_alarm_using_disambiguator(
             SEVERITY, disambiguator=SEVERITY, alarm_name_override=f"{self.name_prefix}-health",
             alarm_description=(f"The {name} service is unhealthy: at least one of its alarms is in ALARM. Open the "
@@ -175,6 +185,38 @@ class ServiceMonitoring(Construct):
             metric_groups=[CustomMetricGroup(title="Worker loop restarts and orders past deadline (15 min)"
                                              if name == Service.ORDERS.value else "Worker loop restarts (15 min)",
                                              metrics=metrics)],
+        )
+
+    def _notifications(self, name: str, t: ServiceTelemetry) -> None:
+        """The notifier's emails (EMF from its sender loop): sent, failed attempts (alarm), backlog (alarm)."""
+        a = t.alarms
+        five = cdk.Duration.minutes(5)
+
+        def metric(metric_name: str, statistic: str, period: cdk.Duration) -> cw.Metric:
+            return cw.Metric(namespace=METRICS_NAMESPACE, metric_name=metric_name, statistic=statistic,
+                             dimensions_map={"Environment": t.environment, "Service": name}, period=period)
+
+        self.facade.monitor_custom(
+            alarm_friendly_name="notifications", human_readable_name=f"{name} notifications (SES)",
+            metric_groups=[
+                CustomMetricGroup(title="Emails sent and failed attempts (5 min)", metrics=[
+                    metric(NOTIFICATIONS_SENT_METRIC, "Sum", five),
+                    custom(metric(NOTIFICATION_SEND_FAILURES_METRIC, "Sum", five), "send-failures",
+                           a.notification_send_failures,
+                           f"More than {a.notification_send_failures} notification emails failed in 5 minutes: SES "
+                           f"refused them or could not be reached. Look at the {name}-worker logs ('SES refused', "
+                           f"'SES unavailable' with the error code): throttling or quota, paused sending, the "
+                           f"identity's DKIM status, the configuration set, or the role's ses:SendEmail.",
+                           missing=cw.TreatMissingData.NOT_BREACHING),
+                ]),
+                CustomMetricGroup(title="Notifications not yet sent", metrics=[
+                    custom(metric(NOTIFICATION_BACKLOG_METRIC, "Maximum", cdk.Duration.minutes(1)), "backlog",
+                           a.notification_backlog,
+                           f"More than {a.notification_backlog} notifications wait to be sent: SES has been failing "
+                           f"for a while (see the send-failures alarm) or the {name}-worker's notification loop is "
+                           f"not running. They are retried for days; nothing is lost yet."),
+                ]),
+            ],
         )
 
     def _pods(self, name: str, component: str, t: ServiceTelemetry) -> None:
@@ -249,6 +291,8 @@ class PlatformTelemetry:
     api: apigw.IRestApi
     stage_name: str
 
-    def for_service(self, *, cluster_name: str, queues: tuple[ConsumerQueue, ...]) -> ServiceTelemetry:
+    def for_service(self, *, cluster_name: str, queues: tuple[ConsumerQueue, ...],
+                    notifications: bool = False) -> ServiceTelemetry:
         return ServiceTelemetry(environment=self.environment, alarm_topic=self.alarm_topic, alarms=self.alarms,
-                                cluster_name=cluster_name, api=self.api, stage_name=self.stage_name, queues=queues)
+                                cluster_name=cluster_name, api=self.api, stage_name=self.stage_name, queues=queues,
+                                notifications=notifications)

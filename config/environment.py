@@ -267,6 +267,13 @@ class AlarmConfig:
     orders_past_deadline: int
     # Restarts of worker loops (consumers, relay, sweeper) that failed unexpectedly, per 15 minutes.
     worker_loop_restarts: int
+    # Notification emails (users worker): failed SES attempts in 5 minutes, and notifications waiting to be sent.
+    notification_send_failures: int = 10
+    notification_backlog: int = 100
+    # The SES account's reputation (CloudWatch AWS/SES, over every sender of the account). SES reviews an account at
+    # a bounce rate of 5% and a complaint rate of 0.1%; these alarm before that.
+    ses_bounce_rate_percent: float = 4.0
+    ses_complaint_rate_percent: float = 0.08
 
 
 @dataclass(frozen=True)
@@ -490,7 +497,7 @@ def _validate(c: EnvironmentConfig) -> None:
             _check(isinstance(value, (int, float)) and value > 0, f"{p}.alarms.{f_.name}", value, "a number > 0")
     for pct in ("pod_cpu_percent_of_limit", "pod_memory_percent_of_limit", "database_cpu_percent",
                 "database_capacity_percent", "node_cpu_percent", "node_memory_percent", "api_5xx_rate_percent",
-                "api_4xx_rate_percent"):
+                "api_4xx_rate_percent", "ses_bounce_rate_percent", "ses_complaint_rate_percent"):
         _check(getattr(al, pct) <= 100, f"{p}.alarms.{pct}", getattr(al, pct), "0 to 100 (percent)")
     retention_seconds = c.messaging.message_retention_days * 86400
     _check(al.queue_oldest_message_age_seconds < retention_seconds, f"{p}.alarms.queue_oldest_message_age_seconds",

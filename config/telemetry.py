@@ -14,6 +14,11 @@ OUTBOX_BACKLOG_METRIC = "OutboxBacklog"
 WORKER_LOOP_RESTARTS_METRIC = "WorkerLoopRestarts"
 # Open orders (PENDING, RESERVED) found past their deadline by the orders sweeper, each sweep (it then cancels them).
 ORDERS_PAST_DEADLINE_METRIC = "OrdersPastDeadline"
+# The users service's notifier (users/notifications.py): emails SES accepted, attempts that failed (refused or SES
+# unreachable), and notifications not yet sent or ended (due, or waiting for a retry), the last about once a minute.
+NOTIFICATIONS_SENT_METRIC = "NotificationsSent"
+NOTIFICATION_SEND_FAILURES_METRIC = "NotificationSendFailures"
+NOTIFICATION_BACKLOG_METRIC = "NotificationBacklog"
 # Dimension set of every custom metric: environments may share an account, so the environment is a dimension.
 METRIC_DIMENSIONS = ("Environment", "Service")
 METRICS_INTERVAL_SECONDS = 60

@@ -32,6 +32,10 @@ class Topic:
     publisher: Service | None
     event_types: tuple[str, ...]
     description: str
+    # For a topic an AWS service publishes to in its own format (SES event publishing): the field of the message
+    # body that names the event, which subscriptions filter on. None: the platform's envelope, typed by the `type`
+    # message attribute (EVENT_TYPE_ATTRIBUTE).
+    body_type_field: str | None = None
 
 
 @dataclass(frozen=True)
@@ -105,7 +109,7 @@ TOPICS: tuple[Topic, ...] = (
         name="user-events",
         construct_id="UserEventsTopic",
         publisher=Service.USERS,
-        event_types=("UserRegistered",),
+        event_types=("UserRegistered", "UserPreferencesChanged"),
         description="User lifecycle events published by the users service",
     ),
     Topic(
@@ -114,6 +118,14 @@ TOPICS: tuple[Topic, ...] = (
         publisher=None,
         event_types=("PaymentConfirmed",),
         description="Payment outcomes published by the payment provider integration",
+    ),
+    Topic(
+        name="email-events",
+        construct_id="EmailEventsTopic",
+        publisher=None,
+        event_types=("Bounce", "Complaint"),
+        description="Bounces and complaints SES publishes for the notifications configuration set",
+        body_type_field="eventType",
     ),
 )
 
@@ -160,6 +172,20 @@ QUEUES: tuple[Queue, ...] = (
         subscriptions=(Subscription(topic="product-events", event_types=("ProductCreated",)),),
         description="New products get a stock record in the inventory service",
     ),
+    Queue(
+        name="users-order-events",
+        construct_id="UsersOrderEventsQueue",
+        consumer=Service.USERS,
+        subscriptions=(Subscription(topic="order-events", event_types=("OrderConfirmed", "OrderCancelled")),),
+        description="Order status changes the users service emails to the customer (notifier)",
+    ),
+    Queue(
+        name="users-email-events",
+        construct_id="UsersEmailEventsQueue",
+        consumer=Service.USERS,
+        subscriptions=(Subscription(topic="email-events", event_types=("Bounce", "Complaint")),),
+        description="SES bounces and complaints: the users service suppresses the address",
+    ),
 )
 
 OUTBOX_INDEX = TableIndex(name="OutboxPending", partition_key="outbox_shard", sort_key="outbox_created_at")
@@ -182,11 +208,17 @@ TABLES: tuple[Table, ...] = (
         construct_id="UsersTable",
         partition_key="pk",
         sort_key="sk",
-        indexes=(OUTBOX_INDEX, TableIndex(name="ByEmail", partition_key="email")),
+        indexes=(OUTBOX_INDEX, TableIndex(name="ByEmail", partition_key="email"),
+                 TableIndex(name="NotificationsDue", partition_key="due_shard", sort_key="due_at")),
         access_patterns=(
-            "get profile by Cognito subject: pk=USER#<sub>, sk=PROFILE",
+            "get profile by Cognito subject (preferences included): pk=USER#<sub>, sk=PROFILE",
             "find a user by email: ByEmail index",
             "pending outbox records: sparse OutboxPending index",
+            "notification of an order status: pk=NOTIFICATION#<order id>, sk=STATUS#<status> (conditional put: "
+            "one per order and status)",
+            "notifications due to be sent: sparse NotificationsDue index (due_shard, due_at), removed once sent",
+            "suppressed address (bounce or complaint): pk=SUPPRESSED#<address>, sk=SUPPRESSED",
+            "processed event ids: pk=EVENT#<id>, sk=EVENT",
         ),
     ),
     Table(
@@ -232,8 +264,14 @@ def table_of(service: Service) -> Table | None:
 
 
 def filter_policy(subscription: Subscription) -> dict[str, list[str]]:
-    """The SNS filter policy (message-attribute scope) for a subscription."""
-    return {EVENT_TYPE_ATTRIBUTE: sorted(subscription.event_types)}
+    """The SNS filter policy for a subscription, in the scope :func:`filter_policy_scope` names: the `type` message
+    attribute of the platform's envelope, or the body field naming the event of an AWS service's messages."""
+    return {topic(subscription.topic).body_type_field or EVENT_TYPE_ATTRIBUTE: sorted(subscription.event_types)}
+
+
+def filter_policy_scope(subscription: Subscription) -> str:
+    """SNS's FilterPolicyScope for :func:`filter_policy`: ``MessageAttributes`` or ``MessageBody``."""
+    return "MessageBody" if topic(subscription.topic).body_type_field else "MessageAttributes"
 
 
 def env_var(kind: str, name: str) -> str:
@@ -292,6 +330,8 @@ ROUTES: tuple[Route, ...] = (
     Route(Service.USERS, "POST", "/users/login", Access.PUBLIC),
     Route(Service.USERS, "GET", "/users/me", Access.USER),
     Route(Service.USERS, "PUT", "/users/me", Access.USER),
+    Route(Service.USERS, "GET", "/users/me/preferences", Access.USER),
+    Route(Service.USERS, "PUT", "/users/me/preferences", Access.USER),
 )
 
 # Service-to-service calls authorised by Cognito client-credentials tokens (resource server scopes).

@@ -21,6 +21,7 @@ PUBLISH_ACTIONS = ("sns:Publish",)
 SECRET_ACTIONS = ("secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret")
 DECRYPT_ACTIONS = ("kms:Decrypt", "kms:DescribeKey")
 ENCRYPT_ACTIONS = ("kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey")
+SEND_EMAIL_ACTIONS = ("ses:SendEmail",)
 
 
 def table_read_write(table_arn: str, index_names: tuple[str, ...]) -> iam.PolicyStatement:
@@ -58,3 +59,11 @@ def key_decrypt(key_arn: str) -> iam.PolicyStatement:
 def key_encrypt(key_arn: str) -> iam.PolicyStatement:
     """Writing through a CMK (table items, published messages): data keys plus decrypt to read them back."""
     return iam.PolicyStatement(actions=list(ENCRYPT_ACTIONS), resources=[key_arn])
+
+
+def email_send(identity_arn: str, configuration_set_arn: str, from_address: str) -> iam.PolicyStatement:
+    """SESv2 SendEmail from one address of the platform's identity, with one configuration set. SES authorizes the
+    call against both resources (the identity the From address belongs to, the configuration set named in the
+    request); ``ses:FromAddress`` is the address alone, whatever display name goes with it."""
+    return iam.PolicyStatement(actions=list(SEND_EMAIL_ACTIONS), resources=[identity_arn, configuration_set_arn],
+                               conditions={"StringEquals": {"ses:FromAddress": from_address}})

@@ -30,9 +30,10 @@ CONFIG = dataclasses.replace(DEV, orders=dataclasses.replace(DEV.orders, db_pool
 
 @pytest.fixture(scope="session")
 def platform() -> Iterator[LocalPlatform]:
-    # Orders and inventory reach AWS, and orders PostgreSQL, through switchable proxies (outage tests).
+    # Orders and inventory reach AWS, and orders PostgreSQL, through switchable proxies (outage tests); the users
+    # service reaches SES through one, for the notifications-while-SES-is-down test.
     with LocalPlatform(free_ports=True, proxied=(Service.ORDERS, Service.INVENTORY), proxied_db=True,
-                       config=CONFIG, mode=PROCESSES) as p:
+                       ses_proxied=(Service.USERS,), config=CONFIG, mode=PROCESSES) as p:
         yield p
 
 

@@ -10,8 +10,9 @@ from constructs import Construct
 from cdk_constructs.consumer_queue import ConsumerQueue
 from cdk_constructs.encryption_key import EncryptionKey
 from cdk_constructs.event_topic import EventTopic
+from cdk_constructs.notification_email import NotificationEmail
 from config.environment import MessagingConfig, RemovalMode
-from config.topology import QUEUES, TOPICS, filter_policy
+from config.topology import QUEUES, TOPICS, Subscription, filter_policy, filter_policy_scope
 
 
 class MessagingStack(cdk.Stack):
@@ -43,8 +44,18 @@ class MessagingStack(cdk.Stack):
                           description=f"URL of the {q.name} dead-letter queue")
             for sub in q.subscriptions:
                 self.topics[sub.topic].topic.add_subscription(subscriptions.SqsSubscription(
-                    consumer.queue,
-                    raw_message_delivery=True,
-                    filter_policy={attr: sns.SubscriptionFilter.string_filter(allowlist=values)
-                                   for attr, values in filter_policy(sub).items()},
-                ))
+                    consumer.queue, raw_message_delivery=True, **self._filter(sub)))
+        # Notifications' SES configuration set: its bounces and complaints go to the email-events topic.
+        self.notification_email = NotificationEmail(self, "NotificationEmail",
+                                                    events_topic=self.topics["email-events"].topic,
+                                                    topic_key=self.topics_key)
+
+    @staticmethod
+    def _filter(sub: Subscription) -> dict[str, Any]:
+        """The subscription's filter policy in its scope: message attributes, or the body of an AWS service's
+        messages (config/topology.py)."""
+        allow = {attr: sns.SubscriptionFilter.string_filter(allowlist=values)
+                 for attr, values in filter_policy(sub).items()}
+        if filter_policy_scope(sub) == "MessageBody":
+            return {"filter_policy_with_message_body": {k: sns.FilterOrPolicy.filter(v) for k, v in allow.items()}}
+        return {"filter_policy": allow}

@@ -36,7 +36,8 @@ MIB = 1024 * 1024
 
 class ObservabilityStack(cdk.Stack):
     """Stateless: the alarm topic every alarm notifies, the alarms per shared resource (API, WAF, Aurora, DynamoDB,
-    NAT gateways, cluster nodes) with their dashboard ``<env>-platform``, and the overview dashboard.
+    NAT gateways, cluster nodes, the SES account's reputation) with their dashboard ``<env>-platform``, and the
+    overview dashboard.
 
     It comes before the Services stack, which takes :attr:`telemetry` (the topic among it) so that each
     Microservice's own alarms notify the same topic: Services depends on Observability, never the reverse.
@@ -163,6 +164,28 @@ class ObservabilityStack(cdk.Stack):
                 custom(node("node_memory_utilization"), "memory", a.node_memory_percent,
                        f"Cluster nodes average more than {a.node_memory_percent}% memory: evictions follow. Look at "
                        f"pods without limits and node group max sizes."),
+            ])],
+        )
+
+        def reputation(metric: str) -> cw.Metric:
+            # Account-wide rates over the account's recent sending (SES keeps them; no dimension).
+            return cw.Metric(namespace="AWS/SES", metric_name=metric, statistic="Maximum",
+                             period=cdk.Duration.minutes(15))
+
+        f.monitor_custom(
+            alarm_friendly_name="ses", human_readable_name="SES sending reputation (account)",
+            metric_groups=[CustomMetricGroup(title="Bounce and complaint rates (fraction of sent mail)", metrics=[
+                custom(reputation("Reputation.BounceRate"), "bounce-rate", a.ses_bounce_rate_percent / 100,
+                       f"The SES account's bounce rate is above {a.ses_bounce_rate_percent}%; SES reviews (and may "
+                       f"pause) sending at 5%. Bounced addresses are suppressed by the users service; look at the "
+                       f"email-events queue's consumer, at where addresses come from (sign-up typos, imports) and at "
+                       f"Cognito's own mail.", missing=cw.TreatMissingData.NOT_BREACHING),
+                custom(reputation("Reputation.ComplaintRate"), "complaint-rate",
+                       a.ses_complaint_rate_percent / 100,
+                       f"The SES account's complaint rate is above {a.ses_complaint_rate_percent}%; SES reviews "
+                       f"sending at 0.1%. Complaining addresses are suppressed; look at what was sent (only order "
+                       f"updates should go out, to users who kept them on).",
+                       missing=cw.TreatMissingData.NOT_BREACHING),
             ])],
         )
         self.overview = self._overview(environment, api.api, cluster.cluster_name, messaging)

@@ -84,8 +84,9 @@ class Platform:
             logs_key=self.network.logs_key, log_retention_days=config.log_retention_days, removal=config.removal,
             messaging=self.messaging,
             tables=self.data.tables, orders_database=self.data.orders_database, users=self.data.users,
-            load_balancer=self.edge.load_balancer, telemetry=self.observability.telemetry,
-            messaging_config=config.messaging, orders_config=config.orders, **props("Services", stateful=False))
+            load_balancer=self.edge.load_balancer, email_identity=self.data.email_identity,
+            telemetry=self.observability.telemetry, messaging_config=config.messaging, orders_config=config.orders,
+            **props("Services", stateful=False))
         # Every log group: retention from config and the Network stack's logs CMK, or synth fails.
         cdk.Aspects.of(app).add(LogGroupGuard(
             key_arn=self.network.logs_key.key_arn,

@@ -13,6 +13,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
+from cdk_constructs.email_identity import EmailIdentity
 from cdk_constructs.internal_load_balancer import InternalLoadBalancer
 from cdk_constructs.microservice import Microservice
 from cdk_constructs.network_interface_cleanup import NetworkInterfaceCleanup
@@ -38,6 +39,8 @@ from policies import service_access as access
 from stacks.messaging_stack import MessagingStack
 
 PRODUCTS_URL = f"http://products.products.svc.cluster.local:{CONTAINER_PORT}"
+# The service whose worker emails customers (services/users/notifications.py: it owns addresses and preferences).
+NOTIFIER = Service.USERS
 ENV_CONTRACT = Path(__file__).resolve().parent.parent / "services" / "common" / "env_contract.py"
 
 
@@ -71,12 +74,13 @@ class ServicesStack(cdk.Stack):
                  load_balancer_controller_role: iam.IRole, sizing: ServiceSizing, vpc: ec2.IVpc, vpc_cidr: str,
                  logs_key: kms.IKey, log_retention_days: int, removal: RemovalMode,
                  messaging: MessagingStack, tables: dict[Service, ServiceTable], orders_database: OrdersDatabase,
-                 users: UserDirectory, load_balancer: InternalLoadBalancer, messaging_config: MessagingConfig,
+                 users: UserDirectory, load_balancer: InternalLoadBalancer, email_identity: EmailIdentity,
+                 messaging_config: MessagingConfig,
                  orders_config: OrdersConfig, telemetry: PlatformTelemetry | None = None, **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
         self.services: dict[Service, Microservice] = {}
         for service in SERVICES:
-            env = self._environment(service, messaging, tables, orders_database, users)
+            env = self._environment(service, messaging, tables, orders_database, users, email_identity)
             if queues_consumed_by(service):  # how its consumers retry, and where they dead-letter
                 env.update(messaging_config.consumer_environment())
             if service == Service.ORDERS:
@@ -92,11 +96,12 @@ class ServicesStack(cdk.Stack):
                 telemetry=telemetry.for_service(
                     cluster_name=cluster.cluster_name,
                     queues=tuple(messaging.queues[q.name] for q in queues_consumed_by(service)),
+                    notifications=service == NOTIFIER,
                 ) if telemetry else None,
             )
             check_environment(service, ms.spec.environment, telemetry=telemetry is not None)
             self.services[service] = ms
-            self._grant(ms, messaging, tables, orders_database, users)
+            self._grant(ms, messaging, tables, orders_database, users, email_identity)
 
         # Pods with their own security group hold branch ENIs, which the VPC resource controller deletes only after
         # the pods are gone: deleted after their Deployments, this waits for that (and deletes any the controller
@@ -136,7 +141,8 @@ class ServicesStack(cdk.Stack):
 
     @staticmethod
     def _environment(service: Service, messaging: MessagingStack, tables: dict[Service, ServiceTable],
-                     orders_database: OrdersDatabase, users: UserDirectory) -> dict[str, str]:
+                     orders_database: OrdersDatabase, users: UserDirectory,
+                     email_identity: EmailIdentity) -> dict[str, str]:
         env = {
             "AWS_REGION": cdk.Aws.REGION,
             "COGNITO_ISSUER": users.issuer,
@@ -154,6 +160,10 @@ class ServicesStack(cdk.Stack):
         if service == Service.ORDERS:
             env["DB_SECRET_ARN"] = orders_database.secret.secret_arn
             env["PRODUCTS_URL"] = PRODUCTS_URL
+        if service == NOTIFIER:
+            env["EMAIL_SENDER"] = email_identity.sender
+            env["EMAIL_SENDER_NAME"] = email_identity.sender_name
+            env["EMAIL_CONFIGURATION_SET"] = messaging.notification_email.configuration_set_name
         if service in users.service_clients:
             env["PRODUCTS_TOKEN_URL"] = users.token_url()
             env["SERVICE_CLIENT_SECRET_ARN"] = users.service_client_secrets[service].secret_arn
@@ -165,7 +175,7 @@ class ServicesStack(cdk.Stack):
 
     @staticmethod
     def _grant(ms: Microservice, messaging: MessagingStack, tables: dict[Service, ServiceTable],
-               orders_database: OrdersDatabase, users: UserDirectory) -> None:
+               orders_database: OrdersDatabase, users: UserDirectory, email_identity: EmailIdentity) -> None:
         service = ms.service
         statements: list[iam.PolicyStatement] = []
         if table_of(service):
@@ -190,4 +200,8 @@ class ServicesStack(cdk.Stack):
                            access.key_decrypt(orders_database.key.key_arn)]
         if service in users.service_clients:
             statements.append(access.secret_read(users.service_client_secrets[service].secret_arn))
+        if service == NOTIFIER:
+            statements.append(access.email_send(email_identity.identity_arn,
+                                                messaging.notification_email.configuration_set_arn,
+                                                email_identity.sender))
         iam.ManagedPolicy(ms, "AccessPolicy", roles=[ms.role], statements=statements)

@@ -138,7 +138,7 @@ def edge_models_in(env: Synthesized) -> dict[tuple[str, str], dict[str, Any]]:
 def test_every_body_route_has_its_services_model_at_the_edge(env: Synthesized) -> None:
     found = edge_models_in(env)
     assert set(found) == {(r.method, r.path) for r in BODY_ROUTES}
-    assert len(BODY_ROUTES) == 7
+    assert len(BODY_ROUTES) == 8
     for route in BODY_ROUTES:
         converted = edge_model(route)
         assert converted is not None
@@ -174,6 +174,7 @@ def workflow_bodies() -> Iterator[tuple[tuple[str, str], dict[str, Any]]]:
     yield ("POST", "/users/register"), workflows.registration_body("a@example.com", "Str0ng-pass-local!", "Ann")
     yield ("POST", "/users/login"), workflows.credentials_body("a@example.com", "Str0ng-pass-local!")
     yield ("PUT", "/users/me"), workflows.profile_body("Ann", "1 Main St\nSpringfield")
+    yield ("PUT", "/users/me/preferences"), workflows.preferences_body("es-ES", "EUR", marketing=True)
 
 
 @pytest.mark.parametrize(("route", "body"), list(workflow_bodies()), ids=lambda v: str(v))
@@ -197,6 +198,8 @@ def test_the_bodies_of_the_old_hand_written_models_cannot_come_back() -> None:
 def strategy(schema: dict[str, Any]) -> st.SearchStrategy[Any]:
     """Values for the JSON Schema subset the request models use (their pydantic schemas, $refs resolved)."""
     kind = schema.get("type")
+    if "enum" in schema:
+        return st.sampled_from(schema["enum"])
     if "anyOf" in schema:
         return st.one_of(*(strategy(variant) for variant in schema["anyOf"]))
     if kind == "null":

@@ -43,10 +43,12 @@ _PRICES = {
     "logs.storage_gb_month": 0.03, "cloudwatch.metric_month": 0.30, "cloudwatch.alarm_standard_month": 0.10,
     "cloudwatch.alarm_high_res_month": 0.30, "cloudwatch.dashboard_month": 3.0, "elb.nlb_hour": 0.02,
     "elb.nlcu_hour": 0.006, "s3.standard_gb_month": 0.02, "cognito.mau_essentials": 0.015,
+    "ses.email_thousand": 0.10,
 }
 _FACTORS = {"spot_discount": 0.5, "log_storage_compression": 0.2, "never_expire_horizon_days": 730,
             "xray_sampling_ratio": 0.05, "dynamodb_gsi_write_share": 0.5, "dynamodb_peak_to_average": 3,
-            "sqs_requests_per_message": 3, "sqs_long_poll_seconds": 20, "alarm_notifications_per_month": 100}
+            "sqs_requests_per_message": 3, "sqs_long_poll_seconds": 20, "alarm_notifications_per_month": 100,
+            "notification_emails_per_order": 1, "ses_feedback_events_per_email": 0.02}
 TEST_PRICES: PriceTable = parse({
     "region": "eu-west-1", "hours_per_month": 730, "transcribed": "test", "note": "round test figures",
     "prices": {k: {"usd": v, "unit": k.split(".")[-1], "source": "https://example.com/", "date": "test"}
@@ -173,6 +175,33 @@ def test_hand_template_total_and_strategies() -> None:
     assert s["dynamodb_on_demand_vs_provisioned"]["break_even_write_utilisation"] == pytest.approx(0.2778, abs=1e-4)
     # NAT vs endpoint: 3 AZ x 730 x 0.01 = 21.90 a month / (0.05 - 0.01) per GB = 547.5 GB a month
     assert s["nat_vs_interface_endpoints"]["break_even_gib_per_endpoint_per_month"] == pytest.approx(547.5)
+
+
+def test_notification_emails_and_their_bounces_follow_the_orders() -> None:
+    """The notifications' configuration set carries one email per order; Cognito's (the one its pool names) is
+    priced at zero; SES's bounce and complaint topic and its queue carry a share of those emails, not of the
+    platform's events."""
+    template = {"Resources": {
+        "NotificationEmailConfigurationSet1A": _r("AWS::SES::ConfigurationSet"),
+        "UsersEmailConfigurationSet2B": _r("AWS::SES::ConfigurationSet"),
+        "UsersUserPool3C": _r("AWS::Cognito::UserPool", UserPoolTier="ESSENTIALS", EmailConfiguration={
+            "EmailSendingAccount": "DEVELOPER", "ConfigurationSet": {"Ref": "UsersEmailConfigurationSet2B"}}),
+        "EmailEventsTopic4D": _r("AWS::SNS::Topic"),
+        "OrderEventsTopicAB12": _r("AWS::SNS::Topic"),
+        "EmailQueue": _r("AWS::SQS::Queue"),
+        "EmailSub": _r("AWS::SNS::Subscription", Protocol="sqs", TopicArn={"Ref": "EmailEventsTopic4D"},
+                       Endpoint={"Fn::GetAtt": ["EmailQueue", "Arn"]}),
+    }}
+    lines, _ = price_resources(read_template("Hand", template), USAGE, TEST_PRICES)
+    got: dict[str, float] = {}
+    for line in lines:
+        got[line.logical_id] = got.get(line.logical_id, 0.0) + line.monthly_usd
+    assert got["NotificationEmailConfigurationSet1A"] == pytest.approx(10_000 / 1000 * 0.10)  # 1.00
+    assert got["UsersEmailConfigurationSet2B"] == 0.0
+    assert got["EmailEventsTopic4D"] == pytest.approx(200 / 1e6 * 0.50)  # 2% of 10,000 emails
+    assert got["OrderEventsTopicAB12"] == pytest.approx(0.2 * 0.50)  # every event on the one domain topic
+    # 200 messages x 3 requests + 131,400 idle polls
+    assert got["EmailQueue"] == pytest.approx((600 + 131_400) / 1e6 * 0.40)
 
 
 def test_unknown_type_fails_loudly() -> None:

@@ -125,3 +125,30 @@ def test_no_secret_value_in_any_template_or_manifest(env: Synthesized) -> None:
         manifest = json.dumps(r["Properties"]["Manifest"])
         names = re.findall(r'\\"name\\":\s*\\"([A-Z_]+)\\"', manifest)
         assert not [n for n in names if "PASSWORD" in n or n.endswith("_SECRET") or n == "CLIENT_SECRET"]
+
+
+def test_email_send_statement_is_one_identity_one_configuration_set_one_from_address() -> None:
+    from policies.service_access import email_send
+
+    doc = email_send("arn:aws:ses:eu-west-1:1:identity/shop.example.com",
+                     "arn:aws:ses:eu-west-1:1:configuration-set/n", "no-reply@shop.example.com").to_json()
+    assert doc == {"Action": "ses:SendEmail", "Effect": "Allow",
+                   "Resource": ["arn:aws:ses:eu-west-1:1:identity/shop.example.com",
+                                "arn:aws:ses:eu-west-1:1:configuration-set/n"],
+                   "Condition": {"StringEquals": {"ses:FromAddress": "no-reply@shop.example.com"}}}
+
+
+def test_only_the_notifier_sends_email_and_only_from_the_platform_identity(env: Synthesized) -> None:
+    """The users role may call SendEmail on the Data stack's identity and the notifications configuration set (not
+    Cognito's), from the configured sender only; no other role of the app may send email."""
+    senders = [(role, s) for role, s in statements(env) if any(a.startswith("ses:Send") for a in s["actions"])]
+    assert [role for role, _ in senders] == [service_role(env, Service.USERS)["role"]]
+    (_, statement), = senders
+    email = env.config.email
+    assert statement["actions"] == ["ses:SendEmail"]
+    assert statement["condition"] == {"StringEquals": {"ses:FromAddress": email.sender}}
+    identity = f"arn:aws:ses:{env.config.region}:{env.config.account}:identity/{email.domain}"
+    assert statement["resources"][0] == identity
+    assert statement["resources"][1].startswith(
+        f"arn:aws:ses:{env.config.region}:{env.config.account}:configuration-set/<import ")
+    assert "NotificationEmailConfigurationSet" in statement["resources"][1]

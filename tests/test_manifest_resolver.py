@@ -44,6 +44,7 @@ def counterparts() -> LocalCounterparts:
                              for s in topology.SERVICE_CALLS},
         db_secret_arn="arn:aws:secretsmanager:eu-west-1:123456789012:secret:orders/db",
         images=lambda uri: f"local-image:{uri.rsplit(':', 1)[1][:12]}",
+        configuration_sets={"NotificationEmail": "notifications-local"},
     )
 
 
@@ -102,6 +103,9 @@ def test_every_variable_is_its_local_counterpart(resolved: tuple[Resolver, list[
     assert orders["PRODUCTS_TOKEN_URL"] == TOKEN_URL
     assert orders["SERVICE_CLIENT_SECRET_ARN"] == local.service_secret_arns[Service.ORDERS]
     assert environment(by_name["products-api"])["SERVICE_CLIENT_IDS"] == "orders-client"
+    users = environment(by_name["users-worker"])
+    assert users["EMAIL_CONFIGURATION_SET"] == "notifications-local"
+    assert users["EMAIL_SENDER"].endswith(".shop.example.com") or users["EMAIL_SENDER"].endswith("@shop.example.com")
     # The resources were found by following the references to their producing stacks.
     assert any(s.startswith("Ref of AWS::SQS::Queue ") and "-Messaging/" in s for s in resolver.seen)
     assert any(s.startswith("Ref of AWS::Cognito::UserPoolClient ") and "-Data/" in s for s in resolver.seen)

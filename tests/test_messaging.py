@@ -3,7 +3,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from config.topology import QUEUES, TOPICS, filter_policy
+from config.topology import QUEUES, TOPICS, filter_policy, filter_policy_scope
 from tests.conftest import Synthesized
 
 
@@ -59,10 +59,54 @@ def test_queues_and_topics_refuse_requests_without_tls(env: Synthesized) -> None
 
 def test_subscriptions_fan_out_with_filter_policies_and_raw_delivery(env: Synthesized) -> None:
     subs = [s["Properties"] for s in env.resources("Messaging", "AWS::SNS::Subscription").values()]
-    expected = sorted(json.dumps(filter_policy(sub), sort_keys=True) for q in QUEUES for sub in q.subscriptions)
-    assert sorted(json.dumps(s["FilterPolicy"], sort_keys=True) for s in subs) == expected
+    expected = sorted(json.dumps([filter_policy_scope(sub), filter_policy(sub)], sort_keys=True)
+                      for q in QUEUES for sub in q.subscriptions)
+    assert sorted(json.dumps([s.get("FilterPolicyScope", "MessageAttributes"), s["FilterPolicy"]], sort_keys=True)
+                  for s in subs) == expected
     assert all(s["Protocol"] == "sqs" and s["RawMessageDelivery"] is True for s in subs)
-    assert all(s.get("FilterPolicyScope", "MessageAttributes") == "MessageAttributes" for s in subs)
+
+
+def rendered(value: Any) -> Any:
+    """Template values with ARNs joined (the partition as "aws", other references as <LogicalId>)."""
+    if isinstance(value, dict) and "Fn::Join" in value:
+        return "".join(rendered(v) for v in value["Fn::Join"][1])
+    if isinstance(value, dict) and "Ref" in value:
+        return "aws" if value["Ref"] == "AWS::Partition" else f"<{value['Ref']}>"
+    if isinstance(value, dict):
+        return {k: rendered(v) for k, v in value.items()}
+    return value
+
+
+def test_ses_reports_bounces_and_complaints_of_its_own_configuration_set(env: Synthesized) -> None:
+    """The notifications' configuration set (not Cognito's) sends its bounces and complaints to the email-events
+    topic, whose key and policy let SES publish for that configuration set only; the users queue reads them by
+    the body's eventType, SES's messages having no `type` attribute."""
+    resources = env.template_json("Messaging")["Resources"]
+    (config_set,) = [k for k, v in resources.items() if v["Type"] == "AWS::SES::ConfigurationSet"]
+    assert resources[config_set]["Properties"]["DeliveryOptions"] == {"TlsPolicy": "REQUIRE"}
+    assert resources[config_set]["Properties"]["ReputationOptions"] == {"ReputationMetricsEnabled": True}
+    (destination,) = [v["Properties"] for v in resources.values()
+                      if v["Type"] == "AWS::SES::ConfigurationSetEventDestination"]
+    assert destination["ConfigurationSetName"] == {"Ref": config_set}
+    assert sorted(destination["EventDestination"]["MatchingEventTypes"]) == ["bounce", "complaint"]
+    topic = destination["EventDestination"]["SnsDestination"]["TopicARN"]["Ref"]
+    assert topic.startswith("EmailEventsTopic")
+    source_arn = f"arn:aws:ses:{env.config.region}:{env.config.account}:configuration-set/<{config_set}>"
+    conditions = {"StringEquals": {"AWS:SourceAccount": env.config.account, "AWS:SourceArn": source_arn}}
+    topic_policy = [s for v in resources.values() if v["Type"] == "AWS::SNS::TopicPolicy"
+                    and {"Ref": topic} in v["Properties"]["Topics"]
+                    for s in v["Properties"]["PolicyDocument"]["Statement"] if s["Effect"] == "Allow"]
+    assert [rendered(s["Condition"]) for s in topic_policy
+            if s.get("Principal") == {"Service": "ses.amazonaws.com"}] == [conditions]
+    key_grants = [s for v in resources.values() if v["Type"] == "AWS::KMS::Key"
+                  for s in v["Properties"]["KeyPolicy"]["Statement"]
+                  if s.get("Principal") == {"Service": "ses.amazonaws.com"}]
+    assert [(sorted(s["Action"]), rendered(s["Condition"])) for s in key_grants] == [
+        (["kms:Decrypt", "kms:GenerateDataKey"],
+         {"StringEquals": {"aws:SourceAccount": env.config.account, "aws:SourceArn": source_arn}})]
+    (sub,) = [v["Properties"] for v in resources.values() if v["Type"] == "AWS::SNS::Subscription"
+              and v["Properties"]["TopicArn"] == {"Ref": topic}]
+    assert sub["FilterPolicyScope"] == "MessageBody" and sub["FilterPolicy"] == {"eventType": ["Bounce", "Complaint"]}
 
 
 def test_command_queue_has_no_subscription(env: Synthesized) -> None:

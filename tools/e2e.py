@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"through the local edge at {platform.edge_url}", flush=True)
 
         def show_logs(name: str) -> None:
-            for proc in ("edge", "orders-worker", "inventory-worker", "orders-api"):
+            for proc in ("edge", "orders-worker", "inventory-worker", "orders-api", "users-worker"):
                 print(f"--- {proc} log tail ---\n{platform.log_tail(proc)}", flush=True)
 
         failures = run_all(Client(platform), on_failure=show_logs)

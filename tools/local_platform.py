@@ -4,6 +4,7 @@
 
 creates the AWS resources of config/topology.py in moto (topics, queues with DLQs and redrive policies, filtered
 raw-delivery subscriptions, tables with their indexes, the Cognito pool/client/admin group, the orders DB secret,
+the assembly's SES identities (verified) and configuration sets,
 the resource servers and service app clients of topology.RESOURCE_SERVER_SCOPES / SERVICE_CALLS with their secrets),
 starts the client-credentials token endpoint moto lacks (tools/local_token_endpoint.py) and a collector standing in
 for the CloudWatch agent (tools/otel_collector.py), then reads the Deployments of the synthesized Services stack
@@ -17,7 +18,8 @@ What the cluster gives a pod rather than its manifest has a local stand-in here,
 - EKS Pod Identity credentials (AWS_CONTAINER_CREDENTIALS_FULL_URI and its token file) -> moto's static test keys
   (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY);
 - AWS's public endpoints (and the VPC endpoints' private DNS) -> AWS_ENDPOINT_URL, moto (or a switchable proxy to
-  it for the services in `proxied`);
+  it for the services in `proxied`), and for the services in `ses_proxied` AWS_ENDPOINT_URL_SESV2, a switchable
+  proxy for SES alone;
 - SQS_WAIT_SECONDS (long polls shortened for tests), LOG_LEVEL, and OTEL_BSP_SCHEDULE_DELAY (spans exported every
   200 ms instead of 5 s, so tests see them soon), read by the services or their libraries with defaults.
 
@@ -182,6 +184,10 @@ class Resources:
     # Service-to-service calls: each calling service's app client (client-credentials grant) and its secret's ARN.
     service_client_ids: dict[Service, str] = field(default_factory=dict)
     service_secret_arns: dict[Service, str] = field(default_factory=dict)
+    # SES configuration sets by the construct id of their owner (the Services manifests name them), and the SES
+    # identities (domains) the Data stack declares, verified here as DKIM would verify them in AWS.
+    configuration_sets: dict[str, str] = field(default_factory=dict)
+    email_identities: list[str] = field(default_factory=list)
 
 
 class Postgres:
@@ -256,6 +262,7 @@ class LocalPlatform:
         free_ports: bool = False,
         moto_port: int | None = None,
         proxied: tuple[Service, ...] = (),
+        ses_proxied: tuple[Service, ...] = (),
         sqs_wait_seconds: int = 1,
         start_workers: bool = True,
         services: tuple[Service, ...] = topology.SERVICES,
@@ -280,6 +287,7 @@ class LocalPlatform:
         self.moto_port = moto_port or (free_port() if free_ports else 5000)
         self.token_port = free_port()
         self.proxied = proxied
+        self.ses_proxied = ses_proxied
         self.sqs_wait_seconds = sqs_wait_seconds
         self.start_workers = start_workers
         self.services = services
@@ -295,6 +303,7 @@ class LocalPlatform:
         self.pg = Postgres(self.workdir, free_port())
         self.resources = Resources()
         self.proxies: dict[Service, TcpProxy] = {}
+        self.ses_proxies: dict[Service, TcpProxy] = {}
         self.procs: list[tuple[str, subprocess.Popen[bytes]]] = []
         self.pods: dict[str, Pod] = {}
         self.manifests: list[dict[str, Any]] = []
@@ -394,6 +403,10 @@ class LocalPlatform:
             proxy = TcpProxy(self.moto_port, host=self.host)
             proxy.up()
             self.proxies[svc] = proxy
+        for svc in self.ses_proxied:
+            proxy = TcpProxy(self.moto_port, host=self.host)
+            proxy.up()
+            self.ses_proxies[svc] = proxy
         self.manifests = self.resolved_manifests()
         self._create_pods()
         for svc in self.services:
@@ -448,7 +461,7 @@ class LocalPlatform:
                 p.kill()
                 p.wait()
         self.procs.clear()
-        for proxy in self.proxies.values():
+        for proxy in (*self.proxies.values(), *self.ses_proxies.values()):
             proxy.down()
         if self.db_proxy is not None:
             self.db_proxy.down()
@@ -513,7 +526,8 @@ class LocalPlatform:
             collector_emf=self.collector.emf_endpoint, topic_arns=r.topic_arns, queue_urls=r.queue_urls,
             dlq_urls=r.dlq_urls, tables=r.tables, user_pool_id=r.user_pool_id, web_client_id=r.client_id,
             service_client_ids=r.service_client_ids, service_secret_arns=r.service_secret_arns,
-            db_secret_arn=r.db_secret_arn, images=image if self.mode == CONTAINERS else None)
+            db_secret_arn=r.db_secret_arn, images=image if self.mode == CONTAINERS else None,
+            configuration_sets=r.configuration_sets)
 
     def _service_url(self, host_port: str) -> str:
         """A Service's cluster DNS name: kept in containers mode (the API container carries it as a network
@@ -530,8 +544,11 @@ class LocalPlatform:
     def injected_environment(self, service: Service) -> dict[str, str]:
         """What the cluster, not the manifest, gives a pod, and its local stand-in (INJECTED_BY_CLUSTER)."""
         proxy = self.proxies.get(service)
+        ses_proxy = self.ses_proxies.get(service)
         return {
             "AWS_ENDPOINT_URL": f"http://{self.host}:{proxy.port}" if proxy else self.moto_url,
+            # boto3 prefers a service's own endpoint variable: SES alone can then be cut for this service.
+            **({"AWS_ENDPOINT_URL_SESV2": f"http://{self.host}:{ses_proxy.port}"} if ses_proxy else {}),
             **FAKE_CREDENTIALS,
             "SQS_WAIT_SECONDS": str(self.sqs_wait_seconds),
             "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
@@ -587,7 +604,7 @@ class LocalPlatform:
     # --- resources -------------------------------------------------------------------------------------------
     def create_resources(self) -> None:
         r = self.resources
-        sns, sqs, ddb = self.client("sns"), self.client("sqs"), self.client("dynamodb")
+        sns, sqs = self.client("sns"), self.client("sqs")
         for t in topology.TOPICS:
             r.topic_arns[t.name] = sns.create_topic(Name=t.name)["TopicArn"]
         for q in topology.QUEUES:
@@ -602,30 +619,11 @@ class LocalPlatform:
             for sub in q.subscriptions:
                 sns.subscribe(
                     TopicArn=r.topic_arns[sub.topic], Protocol="sqs", Endpoint=arn, ReturnSubscriptionArn=True,
-                    Attributes={"RawMessageDelivery": "true", "FilterPolicyScope": "MessageAttributes",
+                    Attributes={"RawMessageDelivery": "true", "FilterPolicyScope": topology.filter_policy_scope(sub),
                                 "FilterPolicy": json.dumps(topology.filter_policy(sub))},
                 )
         for table in topology.TABLES:
-            name = f"{table.service.value}-table"
-            attrs = {table.partition_key, *([table.sort_key] if table.sort_key else [])}
-            gsis = []
-            for ix in table.indexes:
-                attrs.update([ix.partition_key, *([ix.sort_key] if ix.sort_key else [])])
-                schema = [{"AttributeName": ix.partition_key, "KeyType": "HASH"}]
-                if ix.sort_key:
-                    schema.append({"AttributeName": ix.sort_key, "KeyType": "RANGE"})
-                gsis.append({"IndexName": ix.name, "KeySchema": schema, "Projection": {"ProjectionType": "ALL"}})
-            key_schema = [{"AttributeName": table.partition_key, "KeyType": "HASH"}]
-            if table.sort_key:
-                key_schema.append({"AttributeName": table.sort_key, "KeyType": "RANGE"})
-            ddb.create_table(
-                TableName=name, BillingMode="PAY_PER_REQUEST", KeySchema=key_schema,
-                AttributeDefinitions=[{"AttributeName": a, "AttributeType": "S"} for a in sorted(attrs)],
-                GlobalSecondaryIndexes=gsis,
-            )
-            ddb.update_time_to_live(TableName=name,
-                                    TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"})
-            r.tables[table.service] = name
+            r.tables[table.service] = self.create_table(table, f"{table.service.value}-table")
         idp = self.client("cognito-idp")
         pool = idp.create_user_pool(
             PoolName="ecommerce-users", AutoVerifiedAttributes=["email"],
@@ -644,6 +642,47 @@ class LocalPlatform:
                   "password": self.db_password, "dbname": "orders"}
         r.db_secret_arn = self.client("secretsmanager").create_secret(
             Name="orders/db", SecretString=json.dumps(secret))["ARN"]
+        self.create_email_resources()
+
+    def create_table(self, table: topology.Table, name: str) -> str:
+        """A table shaped as config/topology.py defines it (keys, indexes, TTL), named ``name``; also used by
+        tests that need a table of the same shape to themselves."""
+        attrs = {table.partition_key, *([table.sort_key] if table.sort_key else [])}
+        gsis = []
+        for ix in table.indexes:
+            attrs.update([ix.partition_key, *([ix.sort_key] if ix.sort_key else [])])
+            schema = [{"AttributeName": ix.partition_key, "KeyType": "HASH"}]
+            if ix.sort_key:
+                schema.append({"AttributeName": ix.sort_key, "KeyType": "RANGE"})
+            gsis.append({"IndexName": ix.name, "KeySchema": schema, "Projection": {"ProjectionType": "ALL"}})
+        key_schema = [{"AttributeName": table.partition_key, "KeyType": "HASH"}]
+        if table.sort_key:
+            key_schema.append({"AttributeName": table.sort_key, "KeyType": "RANGE"})
+        ddb = self.client("dynamodb")
+        ddb.create_table(
+            TableName=name, BillingMode="PAY_PER_REQUEST", KeySchema=key_schema,
+            AttributeDefinitions=[{"AttributeName": a, "AttributeType": "S"} for a in sorted(attrs)],
+            GlobalSecondaryIndexes=gsis,
+        )
+        ddb.update_time_to_live(TableName=name,
+                                TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"})
+        return name
+
+    def create_email_resources(self) -> None:
+        """The SES identities and configuration sets of the assembly, in moto. moto sends only from a verified
+        identity; it records every message it accepts (``sent_emails``) but neither enforces the configuration set
+        nor publishes its events: tests publish SES-shaped bounces to the email-events topic themselves."""
+        assert self.assembly is not None
+        r, sesv2 = self.resources, self.client("sesv2")
+        assembly = Assembly(self.assembly)
+        for identity in assembly.resources("AWS::SES::EmailIdentity"):
+            domain = str(identity.properties["EmailIdentity"])
+            sesv2.create_email_identity(EmailIdentity=domain)
+            r.email_identities.append(domain)
+        for config_set in assembly.resources("AWS::SES::ConfigurationSet"):
+            owner = config_set.path.split("/")[1]
+            r.configuration_sets[owner] = name = f"{owner.lower()}-{secrets.token_hex(3)}"
+            sesv2.create_configuration_set(ConfigurationSetName=name)
 
     def create_service_clients(self) -> None:
         """Resource servers with their scopes, and per calling service an app client allowed the client-credentials
@@ -698,12 +737,23 @@ class LocalPlatform:
     @contextlib.contextmanager
     def aws_down(self, service: Service) -> Iterator[None]:
         """Make the AWS endpoint unreachable for one service (started with `proxied=(service,)`)."""
-        proxy = self.proxies[service]
-        proxy.down()
-        try:
+        with _cut(self.proxies[service]):
             yield
-        finally:
-            proxy.up()
+
+    @contextlib.contextmanager
+    def ses_down(self, service: Service) -> Iterator[None]:
+        """Make SES alone unreachable for one service (started with `ses_proxied=(service,)`)."""
+        with _cut(self.ses_proxies[service]):
+            yield
+
+    def sent_emails(self, to: str | None = None) -> list[dict[str, Any]]:
+        """Every email moto's SES accepted (moto's /moto-api/data.json: source, destinations, subject, body), or
+        those addressed to ``to``."""
+        data = httpx.get(f"{self.moto_url}/moto-api/data.json", timeout=30).json()
+        sent = [m for m in data.get("ses", {}).get("Message", [])]
+        if to is not None:
+            sent = [m for m in sent if to.lower() in (a.lower() for a in m["destinations"].get("ToAddresses", []))]
+        return sent
 
     def user_token(
         self, username: str, password: str = "Passw0rd-local", groups: tuple[str, ...] = ()  # noqa: S107 - local only
@@ -735,6 +785,15 @@ class LocalPlatform:
         """Every span the services have finished so far (file exporter)."""
         return [json.loads(line) for path in sorted(self.traces_dir.glob("*.jsonl"))
                 for line in path.read_text().splitlines() if line.strip()]
+
+
+@contextlib.contextmanager
+def _cut(proxy: TcpProxy) -> Iterator[None]:
+    proxy.down()
+    try:
+        yield
+    finally:
+        proxy.up()
 
 
 def add_mode_arguments(parser: argparse.ArgumentParser) -> None:

@@ -6,7 +6,7 @@ across stacks (``Fn::ImportValue`` through the producing stack's export, ``Fn::G
 to the resource they name. :class:`Resolver` evaluates every intrinsic as CloudFormation would (``Ref``,
 ``Fn::GetAtt``, ``Fn::Sub``, ``Fn::Join``, ``Fn::Select``, ``Fn::Split``), identifies each resource it reaches by
 its type and ``aws:cdk:path`` metadata, and asks :class:`LocalCounterparts` for the local value (a queue URL in
-moto, the user pool id, ...). Values that name an endpoint rather than a
+moto, the user pool id, an SES configuration set's name, ...). Values that name an endpoint rather than a
 resource (the Cognito JWKS and token URLs, cluster DNS names, the CloudWatch agent) are rewritten afterwards by
 :meth:`LocalCounterparts.endpoint`, one table of patterns. Anything it cannot map raises :class:`UnresolvedToken`
 naming the token, so no manifest reaches a container half-resolved.
@@ -58,7 +58,8 @@ class LocalCounterparts:
                  topic_arns: Mapping[str, str], queue_urls: Mapping[str, str], dlq_urls: Mapping[str, str],
                  tables: Mapping[Service, str], user_pool_id: str, web_client_id: str,
                  service_client_ids: Mapping[Service, str], service_secret_arns: Mapping[Service, str],
-                 db_secret_arn: str, images: Callable[[str], str] | None = None) -> None:
+                 db_secret_arn: str, images: Callable[[str], str] | None = None,
+                 configuration_sets: Mapping[str, str] | None = None) -> None:
         self.region, self.account = region, account
         self.aws_endpoint, self.token_url = aws_endpoint, token_url
         self.service_url = service_url  # "<name>.<namespace>.svc.cluster.local:<port>" -> base URL
@@ -68,6 +69,8 @@ class LocalCounterparts:
         self.service_client_ids, self.service_secret_arns = service_client_ids, service_secret_arns
         self.db_secret_arn = db_secret_arn
         self.images = images
+        # SES configuration sets by the construct id of their owner (e.g. "NotificationEmail") -> local name.
+        self.configuration_sets = dict(configuration_sets or {})
 
     # --- pseudo parameters -----------------------------------------------------------------------------------
     def pseudo(self, name: str) -> str:
@@ -139,6 +142,10 @@ class LocalCounterparts:
         return {None: pool, "Arn": self._arn("cognito-idp", f"userpool/{pool}"),
                 "ProviderURL": f"cognito-idp.{self.region}.amazonaws.com/{pool}"}.get(r.attribute)
 
+    def _configuration_set(self, r: ResourceRef) -> str | None:
+        name = self.configuration_sets.get(r.path[0])
+        return name if r.attribute is None else None
+
     def _domain(self, r: ResourceRef) -> str | None:
         # The token URL built from it is replaced as a whole by `endpoint`; the prefix only has to be stable.
         return f"local-{self.user_pool_id.split('_')[-1].lower()}" if r.attribute is None else None
@@ -202,6 +209,7 @@ _RULES: dict[str, _Rule] = {
     "AWS::Cognito::UserPoolDomain": LocalCounterparts._domain,
     "AWS::SecretsManager::Secret": LocalCounterparts._secret,
     "AWS::SecretsManager::SecretTargetAttachment": LocalCounterparts._secret,
+    "AWS::SES::ConfigurationSet": LocalCounterparts._configuration_set,
     "AWS::IAM::Role": LocalCounterparts._not_local,
     "AWS::ElasticLoadBalancingV2::TargetGroup": LocalCounterparts._not_local,
     "AWS::EC2::SecurityGroup": LocalCounterparts._not_local,

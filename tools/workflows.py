@@ -4,7 +4,8 @@ The same functions run against the local edge (`make e2e`, the services' tests, 
 and against a deployed stage (`make smoke BASE_URL=... API_KEY=...`, tools/smoke.py). What the API cannot do for a
 test by itself is asked of the :class:`Stage` it runs against: an administrator's credentials, a stand-in for the
 user following Cognito's confirmation email, the payment provider's PaymentConfirmed, and (locally) a look into the
-orders database. A deployed stage that cannot do one of these says so, and the workflow checks what it can instead.
+orders database and into the mail SES accepted (the customer's order notifications). A deployed stage that cannot
+do one of these says so, and the workflow checks what it can instead.
 
 Every workflow leaves nothing on sale: the products it creates are discontinued at the end.
 Each function raises AssertionError with a readable message when the platform does not reach the expected state.
@@ -30,6 +31,9 @@ if TYPE_CHECKING:
     from tools.local_platform import LocalPlatform
 
 T = TypeVar("T")
+# How long the e2e watches for a second email about the same order status once the first arrived: several of the
+# notifier's polls (users/notifications.py).
+EMAIL_SETTLE_SECONDS = 3.0
 
 
 def wait_for(probe: Callable[[], T | None], what: str, timeout: float = 30.0) -> T:
@@ -67,6 +71,12 @@ def credentials_body(email: str, password: str) -> dict[str, Any]:
 
 def profile_body(name: str, address: str) -> dict[str, Any]:
     return {"name": name, "address": address}
+
+
+def preferences_body(language: str, currency: str, order_updates: bool = True,
+                     marketing: bool = False) -> dict[str, Any]:
+    return {"language": language, "currency": currency,
+            "notifications": {"email": {"order_updates": order_updates, "marketing": marketing}}}
 
 
 def payment_event(order: Mapping[str, Any]) -> dict[str, Any]:
@@ -119,6 +129,10 @@ class Stage:
         """The orders service's record of a customer (id, email, name); None when not (yet) there."""
         raise NotImplementedError
 
+    def sent_emails(self, to: str) -> list[dict[str, Any]] | None:
+        """The emails SES accepted for ``to`` (subject, body, ...); None when this stage cannot read them."""
+        return None
+
     @property
     def observes_orders_database(self) -> bool:
         return False
@@ -166,11 +180,15 @@ class LocalStage(Stage):
     def observes_orders_database(self) -> bool:
         return True
 
+    def sent_emails(self, to: str) -> list[dict[str, Any]] | None:
+        return self.p.sent_emails(to)  # what moto's SES accepted
+
 
 @dataclass(frozen=True)
 class Session:
     user_id: str
     headers: dict[str, str]
+    email: str = ""
 
 
 class Client:
@@ -193,7 +211,8 @@ class Client:
         """Sign in and keep the token the clients really get: the access token of POST /users/login."""
         tokens = self.req("POST", "/users/login", 200, json=credentials_body(account.email, account.password))
         me = self.req("GET", "/users/me", 200, {"Authorization": f"Bearer {tokens['access_token']}"})
-        return Session(user_id=me["user_id"], headers={"Authorization": f"Bearer {tokens['access_token']}"})
+        return Session(user_id=me["user_id"], headers={"Authorization": f"Bearer {tokens['access_token']}"},
+                       email=account.email)
 
     def register(self, label: str, name: str) -> tuple[Account, dict[str, Any]]:
         account = Account(self.stage.new_email(label), new_password())
@@ -239,23 +258,60 @@ class Client:
     def stock(self, pid: str) -> dict[str, Any]:
         return dict(self.req("GET", f"/inventory/{pid}", 200, self.admin))
 
+    @contextlib.contextmanager
+    def preferences(self, session: Session, language: str) -> Iterator[dict[str, Any]]:
+        """The customer's preferences with ``language``, through the API; the previous ones back afterwards."""
+        before = self.req("GET", "/users/me/preferences", 200, session.headers)
+        email = before["notifications"]["email"]
+        body = preferences_body(language, before["currency"], email["order_updates"], email["marketing"])
+        changed = self.req("PUT", "/users/me/preferences", 200, session.headers, json=body)
+        assert changed["language"] == language and changed["version"] == before["version"] + (
+            language != before["language"]), (before, changed)
+        try:
+            yield changed
+        finally:
+            restore = preferences_body(before["language"], before["currency"], email["order_updates"],
+                                       email["marketing"])
+            self.req("PUT", "/users/me/preferences", 200, session.headers, json=restore)
+
+    def order_email(self, session: Session, order_id: str, subject: str) -> dict[str, Any] | None:
+        """The one email the customer got about this order's status change: waits for it (its subject holds
+        ``subject``), then checks that no second one follows. None where the stage cannot read sent mail."""
+        if self.stage.sent_emails(session.email) is None:
+            return None
+
+        def about_order() -> list[dict[str, Any]]:
+            return [m for m in self.stage.sent_emails(session.email) or [] if order_id in m["body"]]
+
+        mails = wait_for(lambda: [m for m in about_order() if subject in m["subject"]],
+                         f"the email about order {order_id} ({subject!r})")
+        time.sleep(EMAIL_SETTLE_SECONDS)  # a duplicate (a redelivery sent twice) would have arrived by now
+        again = about_order()
+        assert len(again) == 1 and again == mails, [m["subject"] for m in again]
+        return mails[0]
+
 
 def order_placement(c: Client) -> dict[str, Any]:
-    """Order -> ReserveStock -> StockReserved -> RESERVED -> PaymentConfirmed -> CONFIRMED (OrderConfirmed).
-    Where the stage cannot pay, the reserved order is cancelled instead and its stock released."""
+    """Order -> ReserveStock -> StockReserved -> RESERVED -> PaymentConfirmed -> CONFIRMED (OrderConfirmed) -> the
+    customer, who chose Spanish, gets one email saying so. Where the stage cannot pay, the reserved order is
+    cancelled instead, its stock released, and the email says that."""
     with c.product_with_stock(price_cents=1250, units=5) as pid:
         user = c.customer("buyer", "Buyer")
-        order = c.place(user, {pid: 2})
-        assert order["status"] == "PENDING" and order["total_cents"] == 2500, order
-        reserved = c.wait_order(user, order["order_id"], "RESERVED")
-        assert c.stock(pid) == {"product_id": pid, "available": 3, "reserved": 2}
-        if c.stage.pay(payment_event(reserved)):
-            final = c.wait_order(user, order["order_id"], "CONFIRMED")
-        else:
-            final = c.req("POST", f"/orders/{order['order_id']}/cancel", 200, user.headers)
-            assert final["status"] == "CANCELLED", final
-            wait_for(lambda: c.stock(pid)["reserved"] == 0, "reservation released")
-        return {"order_id": final["order_id"], "status": final["status"], "stock": c.stock(pid)}
+        with c.preferences(user, "es-ES"):
+            order = c.place(user, {pid: 2})
+            assert order["status"] == "PENDING" and order["total_cents"] == 2500, order
+            reserved = c.wait_order(user, order["order_id"], "RESERVED")
+            assert c.stock(pid) == {"product_id": pid, "available": 3, "reserved": 2}
+            if c.stage.pay(payment_event(reserved)):
+                final = c.wait_order(user, order["order_id"], "CONFIRMED")
+                email = c.order_email(user, order["order_id"], "está confirmado")
+            else:
+                final = c.req("POST", f"/orders/{order['order_id']}/cancel", 200, user.headers)
+                assert final["status"] == "CANCELLED", final
+                wait_for(lambda: c.stock(pid)["reserved"] == 0, "reservation released")
+                email = c.order_email(user, order["order_id"], "ha sido cancelado")
+        return {"order_id": final["order_id"], "status": final["status"], "stock": c.stock(pid),
+                "email": email["subject"] if email else "not observable on this stage"}
 
 
 def user_registration(c: Client) -> dict[str, Any]:
@@ -296,8 +352,10 @@ def product_update(c: Client) -> dict[str, Any]:
         assert "discontinued" in (rejected["reason"] or ""), rejected
         wait_for(lambda: c.stock(pid)["reserved"] == 0 and c.stock(other)["reserved"] == 0, "reservation released")
         assert c.stock(pid)["available"] == 10 and c.stock(other)["available"] == 10
+        email = c.order_email(user, o1["order_id"], "We could not complete your order")
+        assert email is None or "discontinued" in email["body"], email
         return {"order_id": o1["order_id"], "total_after_reprice": repriced["total_cents"],
-                "final": rejected["status"]}
+                "final": rejected["status"], "email": email["subject"] if email else "not observable on this stage"}
 
 
 WORKFLOWS: dict[str, Callable[[Client], dict[str, Any]]] = {

@@ -38,7 +38,8 @@ from typing import Any
 from common import aws, liveness
 from common.config import optional_int
 from common.env_contract import CONSUMER
-from common.envelope import Envelope, InvalidEnvelope, parse
+from common.envelope import Envelope, InvalidEnvelope
+from common.envelope import parse as parse_envelope
 from common.failures import Kind, classify, describe
 from common.logging import correlation_id_var, trace_id_var
 from common.tracing import consumer_span
@@ -107,9 +108,13 @@ class _Received:
 
 
 class Consumer:
+    """``parse``: how a body becomes an envelope (the platform's envelope JSON by default; an adapter for a queue
+    fed by an AWS service in its own format). Whatever it raises, the message is dead-lettered with the reason."""
+
     def __init__(self, name: str, queue_url: str, handlers: Mapping[str, Handler], wait_seconds: int = 20, *,
                  dead_letter_url: str, policy: RetryPolicy | None = None,
-                 probe: Callable[[], object] | None = None) -> None:
+                 probe: Callable[[], object] | None = None,
+                 parse: Callable[[str], Envelope] = parse_envelope) -> None:
         self.name = name
         self.queue_url = queue_url
         self.dead_letter_url = dead_letter_url
@@ -117,14 +122,16 @@ class Consumer:
         self.wait_seconds = wait_seconds
         self.policy = policy or RetryPolicy()
         self.probe = probe
+        self.parse = parse
 
     @classmethod
     def from_env(cls, name: str, queue_env: str, handlers: Mapping[str, Handler], wait_seconds: int = 20, *,
-                 probe: Callable[[], object] | None = None) -> Consumer:
+                 probe: Callable[[], object] | None = None,
+                 parse: Callable[[str], Envelope] = parse_envelope) -> Consumer:
         """A consumer of the queue in ``$queue_env`` dead-lettering to its DLQ, with the configured retry policy.
         The service's settings have checked that these variables are set (common/env_contract.py)."""
         return cls(name, os.environ[queue_env], handlers, wait_seconds, dead_letter_url=os.environ[
-            dead_letter_env(queue_env)], policy=RetryPolicy.from_env(), probe=probe)
+            dead_letter_env(queue_env)], policy=RetryPolicy.from_env(), probe=probe, parse=parse)
 
     @property
     def sqs(self) -> Any:
@@ -201,9 +208,11 @@ class Consumer:
         trace_token = trace_id_var.set(None)
         try:
             try:
-                envelope = parse(message.get("Body", ""))
+                envelope = self.parse(message.get("Body", ""))
             except InvalidEnvelope as exc:
                 return self._dead_letter(message, received, Kind.PERMANENT, f"invalid message: {exc}")
+            except Exception as exc:  # an adapter's parse (or a bug in one): the body can never be applied
+                return self._dead_letter(message, received, Kind.PERMANENT, f"invalid message: {describe(exc)}")
             correlation_id_var.set(envelope.correlation_id)
             trace_id_var.set(envelope.trace_id)
             handler = self.handlers.get(envelope.type)

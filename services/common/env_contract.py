@@ -21,6 +21,8 @@ CONSUMER: tuple[str, ...] = ("CONSUMER_RETRY_BUDGET_SECONDS", "CONSUMER_BACKOFF_
 # Orders: the deadlines of its open states, its sweeper's interval and its pool's idle time (config OrdersConfig).
 ORDERS: tuple[str, ...] = ("ORDER_PENDING_DEADLINE_SECONDS", "ORDER_PAYMENT_DEADLINE_SECONDS",
                            "ORDER_SWEEP_INTERVAL_SECONDS", "DB_POOL_MAX_IDLE_SECONDS")
+# The notifier (users worker): the SES sender address and display name, and the configuration set it sends with.
+EMAIL: tuple[str, ...] = ("EMAIL_SENDER", "EMAIL_SENDER_NAME", "EMAIL_CONFIGURATION_SET")
 # Tuning with defaults in code, never rendered by the stack (the local platform shortens SQS waits for tests).
 TUNING: tuple[str, ...] = ("SQS_WAIT_SECONDS", "DB_POOL_MAX", "LOG_LEVEL")
 
@@ -31,7 +33,9 @@ REQUIRED: dict[str, tuple[str, ...]] = {
                "QUEUE_URL_ORDERS_PAYMENT_EVENTS", "QUEUE_URL_ORDERS_PRODUCT_EVENTS", "QUEUE_URL_ORDERS_USER_EVENTS",
                "DLQ_URL_ORDERS_INVENTORY_EVENTS", "DLQ_URL_ORDERS_PAYMENT_EVENTS", "DLQ_URL_ORDERS_PRODUCT_EVENTS",
                "DLQ_URL_ORDERS_USER_EVENTS", *CONSUMER, *ORDERS),
-    "users": (*COMMON, "TABLE_NAME", "TOPIC_ARN_USER_EVENTS"),
+    "users": (*COMMON, "TABLE_NAME", "TOPIC_ARN_USER_EVENTS", "QUEUE_URL_USERS_ORDER_EVENTS",
+              "QUEUE_URL_USERS_EMAIL_EVENTS", "DLQ_URL_USERS_ORDER_EVENTS", "DLQ_URL_USERS_EMAIL_EVENTS",
+              *CONSUMER, *EMAIL),
     "inventory": (*COMMON, "TABLE_NAME", "TOPIC_ARN_INVENTORY_EVENTS", "QUEUE_URL_INVENTORY_RESERVATIONS",
                   "QUEUE_URL_INVENTORY_PRODUCT_EVENTS", "DLQ_URL_INVENTORY_RESERVATIONS",
                   "DLQ_URL_INVENTORY_PRODUCT_EVENTS", *CONSUMER),

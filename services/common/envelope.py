@@ -27,9 +27,14 @@ EVENT_TYPES: tuple[str, ...] = (
     "StockRejected",
     "InventoryUpdated",
     "UserRegistered",
+    "UserPreferencesChanged",
     "PaymentConfirmed",
     "ReserveStock",
     "ReleaseStock",
+    # SES's bounce and complaint events, as the users service reads them from the email-events topic
+    # (users/email_feedback.py); SES publishes its own JSON there, not this envelope.
+    "EmailBounced",
+    "EmailComplained",
 )
 
 

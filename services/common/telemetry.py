@@ -23,6 +23,11 @@ METRICS_NAMESPACE = "Ecommerce/Services"
 OUTBOX_BACKLOG_METRIC = "OutboxBacklog"
 WORKER_LOOP_RESTARTS_METRIC = "WorkerLoopRestarts"
 ORDERS_PAST_DEADLINE_METRIC = "OrdersPastDeadline"
+# The users service's notifier (users/notifications.py): emails SES accepted, attempts that failed (refused or SES
+# unreachable), and notifications not yet sent or ended (due, or waiting for a retry), the last about once a minute.
+NOTIFICATIONS_SENT_METRIC = "NotificationsSent"
+NOTIFICATION_SEND_FAILURES_METRIC = "NotificationSendFailures"
+NOTIFICATION_BACKLOG_METRIC = "NotificationBacklog"
 METRIC_DIMENSIONS = ("Environment", "Service")
 METRICS_INTERVAL_SECONDS = 60
 ENV_ENVIRONMENT = "PLATFORM_ENVIRONMENT"

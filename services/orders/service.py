@@ -253,7 +253,8 @@ class OrderService:
                              data={"order_id": order["order_id"], "lines": stock_lines, "reason": reason[:REASON_MAX]}),
                     RESERVATIONS_QUEUE)
         unit.outbox(Envelope(type="OrderCancelled", source=SOURCE, data={
-            "order_id": order["order_id"], "customer_id": order["customer_id"], "reason": reason[:REASON_MAX]}), TOPIC)
+            "order_id": order["order_id"], "customer_id": order["customer_id"], "reason": reason[:REASON_MAX],
+            "status": status}), TOPIC)
 
     # --- consumed events ---------------------------------------------------------------------------------------
     def on_stock_reserved(self, event: Envelope) -> None:
@@ -288,7 +289,8 @@ class OrderService:
                 unit.conn.execute("UPDATE orders SET status = 'REJECTED', reason = %s, "
                                   "updated_at = clock_timestamp() WHERE id = %s", (reason, order["order_id"]))
                 unit.outbox(Envelope(type="OrderCancelled", source=SOURCE, data={
-                    "order_id": order["order_id"], "customer_id": order["customer_id"], "reason": reason}), TOPIC)
+                    "order_id": order["order_id"], "customer_id": order["customer_id"], "reason": reason,
+                    "status": "REJECTED"}), TOPIC)
 
     def on_payment_confirmed(self, event: Envelope) -> None:
         with self._unit() as unit:

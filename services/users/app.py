@@ -28,8 +28,9 @@ from common.envelope import Envelope
 from fastapi import Depends
 from pydantic import BaseModel, Field
 
+from users import preferences
 from users import settings as settings_mod
-from users.models import Credentials, ProfileUpdate, Registration
+from users.models import Credentials, Notifications, PreferencesUpdate, ProfileUpdate, Registration
 
 SERVICE = "users"
 jlog.configure(SERVICE)
@@ -54,6 +55,14 @@ class Profile(BaseModel):
     updated_at: str
 
 
+class Preferences(BaseModel):
+    language: str = Field(description="BCP-47 tag")
+    currency: str = Field(description="ISO 4217 code")
+    notifications: Notifications
+    version: int = Field(description="0 until the user first changes a preference; one more per change")
+    updated_at: str | None = None
+
+
 class Registered(BaseModel):
     user_id: str
     email: str
@@ -71,7 +80,7 @@ class Tokens(BaseModel):
 app = create_app(
     SERVICE,
     "Users API",
-    "Registration and sign-in (Cognito) and the signed-in user's profile.",
+    "Registration and sign-in (Cognito), the signed-in user's profile and preferences.",
     ready=lambda: table_ready(settings.table),
     unavailable_errors=AWS_UNAVAILABLE,
 )
@@ -189,3 +198,28 @@ def put_me(body: ProfileUpdate, user: User) -> Profile:
         raise
     p = from_item(resp["Attributes"])
     return Profile(**{k: v for k, v in p.items() if k in Profile.model_fields})
+
+
+def _preferences(p: preferences.Preferences) -> Preferences:
+    return Preferences(**p.values, version=p.version, updated_at=p.updated_at)
+
+
+@app.get("/users/me/preferences", response_model=Preferences, tags=["users"], responses={401: {}, 404: {}})
+def get_preferences(user: User) -> Preferences:
+    try:
+        return _preferences(preferences.load(settings.table, user.sub))
+    except preferences.ProfileMissing:
+        raise ApiError(404, "not_found", "no profile for this user") from None
+
+
+@app.put("/users/me/preferences", response_model=Preferences, tags=["users"],
+         responses={401: {}, 404: {}, 409: {"description": "changed concurrently; read and try again"}, 422: {}})
+def put_preferences(body: PreferencesUpdate, user: User) -> Preferences:
+    """Replace the user's preferences; when they differ from those stored, UserPreferencesChanged is published."""
+    try:
+        stored, _ = preferences.update(settings.table, user.sub, body.model_dump(), destination=settings_mod.TOPIC)
+    except preferences.ProfileMissing:
+        raise ApiError(404, "not_found", "no profile for this user") from None
+    except preferences.ConcurrentChange:
+        raise ApiError(409, "conflict", "preferences changed concurrently; read them and try again") from None
+    return _preferences(stored)

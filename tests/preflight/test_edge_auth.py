@@ -5,9 +5,12 @@ from __future__ import annotations
 import ast
 from collections.abc import Callable
 
+from config.topology import ROUTES, Access
 from tests.conftest import ROOT
 from tests.preflight.workbench import Workbench
 from tools.preflight import edge_auth
+
+PROTECTED = sum(1 for r in ROUTES if r.access != Access.PUBLIC)
 
 
 def scoped(wb: Workbench, scopes: list[object] | None = None) -> Workbench:
@@ -21,7 +24,7 @@ def test_methods_with_the_sign_in_scope_pass(bench: Callable[[str], Workbench]) 
     wb = scoped(bench("dev"))
     result = edge_auth.check(wb.assembly(), wb.config)
     assert result.ok, result.findings
-    assert result.figure == ("11 protected methods, clients send access tokens with scope "
+    assert result.figure == (f"{PROTECTED} protected methods, clients send access tokens with scope "
                              "aws.cognito.signin.user.admin")
 
 
@@ -38,7 +41,7 @@ def test_method_without_scopes_fails(bench: Callable[[str], Workbench]) -> None:
 def test_scopes_the_tokens_do_not_carry_fail(bench: Callable[[str], Workbench]) -> None:
     wb = scoped(bench("dev"), ["products/read"])
     findings = edge_auth.check(wb.assembly(), wb.config).findings
-    assert len(findings) == 11
+    assert len(findings) == PROTECTED
     assert all("match none of the scopes in the clients' access tokens" in f.message for f in findings)
 
 

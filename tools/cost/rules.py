@@ -129,7 +129,7 @@ FREE: dict[str, str] = {
     "AWS::CloudFormation::WaitConditionHandle": "no charge",
     "AWS::CloudFormation::WaitCondition": "no charge",
     "AWS::SES::EmailIdentity": "identities have no charge (sign-up and recovery mails are under $0.10 a month here)",
-    "AWS::SES::ConfigurationSet": "no charge",
+    "AWS::SES::ConfigurationSetEventDestination": "no charge (its SNS publishes are priced on the topic)",
     "AWS::StepFunctions::StateMachine": "teardown waiter: a few state transitions per stack deletion (< $0.01)",
 }
 # Custom resources: Lambda-backed, invoked at deploy time only; their handler functions are priced as Lambda.
@@ -148,7 +148,9 @@ def free_reason(type_: str) -> str | None:
     return None
 
 
-_DOMAIN_TOPIC_IDS = tuple(t.construct_id for t in TOPICS)
+_DOMAIN_TOPIC_IDS = tuple(t.construct_id for t in TOPICS if t.body_type_field is None)
+# Topics an AWS service publishes to (SES's bounces and complaints): their volume follows the emails sent.
+_SES_TOPIC_IDS = tuple(t.construct_id for t in TOPICS if t.body_type_field is not None)
 
 
 class Context:
@@ -455,6 +457,18 @@ def _domain_topics(c: Context) -> list[Resource]:
     return [t for t in c.of_type("AWS::SNS::Topic") if t.logical_id.startswith(_DOMAIN_TOPIC_IDS)]
 
 
+def _notification_emails(c: Context) -> float:
+    return c.usage.orders_per_month * c.prices.factor("notification_emails_per_order")
+
+
+def _ses_events(c: Context) -> float:
+    return _notification_emails(c) * c.prices.factor("ses_feedback_events_per_email")
+
+
+def _from_ses(subscription: Resource) -> bool:
+    return str(ref_target(subscription.props.get("TopicArn")) or "").startswith(_SES_TOPIC_IDS)
+
+
 def sqs_queue(r: Resource, c: Context) -> list[Line]:
     if str(r.props.get("FifoQueue", "false")).lower() == "true":
         raise UnpricedOptionError(f"{r.stack}/{r.logical_id}: FIFO queue")
@@ -463,7 +477,10 @@ def sqs_queue(r: Resource, c: Context) -> list[Line]:
     per_topic = c.usage.events_per_month / max(1, len(_domain_topics(c)))
     subs = [s for s in c.of_type("AWS::SNS::Subscription")
             if s.props.get("Protocol") == "sqs" and ref_target(s.props.get("Endpoint")) == r.logical_id]
-    if subs:
+    if subs and all(_from_ses(s) for s in subs):
+        messages = _ses_events(c) * len(subs)
+        source = "SES bounces and complaints: emails sent x factors.ses_feedback_events_per_email"
+    elif subs:
         # Upper bound: every event of a subscribed topic is delivered (filter policies not applied).
         messages = per_topic * len(subs)
         source = f"{len(subs)} subscription(s) x usage.events_per_month / {len(_domain_topics(c))} topics"
@@ -479,6 +496,9 @@ def sqs_queue(r: Resource, c: Context) -> list[Line]:
 
 def sns_topic(r: Resource, c: Context) -> list[Line]:
     domain = _domain_topics(c)
+    if r.logical_id.startswith(_SES_TOPIC_IDS):
+        return [c.line(r, "publishes by SES: bounces and complaints (emails sent x "
+                          "factors.ses_feedback_events_per_email)", _ses_events(c) / 1e6, "sns.publish_million")]
     if r in domain:
         return [c.line(r, f"publishes (usage.events_per_month / {len(domain)} domain topics)",
                        c.usage.events_per_month / len(domain) / 1e6, "sns.publish_million")]
@@ -495,6 +515,18 @@ def sns_subscription(r: Resource, c: Context) -> list[Line]:
         n = c.prices.factor("alarm_notifications_per_month")
         return [c.line(r, f"email notifications: {n:g}", n / 1e5, "sns.email_100k")]
     raise UnpricedOptionError(f"{r.stack}/{r.logical_id}: SNS protocol {protocol}")
+
+
+def ses_configuration_set(r: Resource, c: Context) -> list[Line]:
+    """The notifications' configuration set carries their sends; Cognito's (the one a user pool names) carries the
+    sign-up and recovery codes, a few per new user."""
+    cognito = any(ref_target(p.props.get("EmailConfiguration", {}).get("ConfigurationSet")) == r.logical_id
+                  for p in c.of_type("AWS::Cognito::UserPool"))
+    if cognito:
+        return [c.zero(r, "Cognito's codes: a few per sign-up (< $0.10 a month at these volumes)")]
+    emails = _notification_emails(c)
+    return [c.line(r, f"emails sent: {emails:,.0f} (usage.orders_per_month x factors.notification_emails_per_order)",
+                   emails / 1e3, "ses.email_thousand")]
 
 
 # --- edge ------------------------------------------------------------------------------------------------------
@@ -609,6 +641,7 @@ RULES: dict[str, Rule] = {
     "AWS::SQS::Queue": sqs_queue,
     "AWS::SNS::Topic": sns_topic,
     "AWS::SNS::Subscription": sns_subscription,
+    "AWS::SES::ConfigurationSet": ses_configuration_set,
     "AWS::ApiGateway::Stage": api_stage,
     "AWS::WAFv2::WebACL": web_acl,
     "AWS::Logs::LogGroup": log_group,

@@ -21,7 +21,14 @@ from config import environments
 from config.topology import Route, Service
 from tools.local_edge import EdgeDefinition
 from tools.local_platform import LOCAL_ENVIRONMENT, LocalPlatform
-from tools.workflows import adjustment_body, order_body, product_body, profile_body, registration_body
+from tools.workflows import (
+    adjustment_body,
+    order_body,
+    preferences_body,
+    product_body,
+    profile_body,
+    registration_body,
+)
 
 
 class Edge:
@@ -151,6 +158,7 @@ def valid_bodies(pid: str) -> dict[tuple[str, str], dict[str, Any]]:
                                                        "Str0ng-pass-local!", "Ann"),
         ("POST", "/users/login"): {"email": "nobody@example.com", "password": "x"},
         ("PUT", "/users/me"): profile_body("Ann", "1 Main St"),
+        ("PUT", "/users/me/preferences"): preferences_body("es", "EUR"),
     }
 
 
@@ -159,6 +167,8 @@ BAD_BY_TYPE: dict[str, list[Any]] = {
     "integer": [True, "1", 1.5],
     "array": [{"x": 1}, "x"],
     "email": [7, "a\u0000@example.com"],
+    "boolean": [1, "true", None],
+    "object": [[], "x", 1],
 }
 
 
@@ -170,6 +180,8 @@ def fields_by_type(schema: dict[str, Any], path: tuple[str | int, ...] = ()) -> 
         yield (*path, name), kind
         if kind == "array" and sub["items"].get("type") == "object":
             yield from fields_by_type(sub["items"], (*path, name, 0))
+        if kind == "object":
+            yield from fields_by_type(sub, (*path, name))
 
 
 def cases() -> Iterator[Any]:

@@ -17,6 +17,10 @@ def test_names_match_the_cdk_app() -> None:
     assert telemetry.OUTBOX_BACKLOG_METRIC == infra.OUTBOX_BACKLOG_METRIC
     assert telemetry.WORKER_LOOP_RESTARTS_METRIC == infra.WORKER_LOOP_RESTARTS_METRIC
     assert telemetry.ORDERS_PAST_DEADLINE_METRIC == infra.ORDERS_PAST_DEADLINE_METRIC
+    assert (telemetry.NOTIFICATIONS_SENT_METRIC, telemetry.NOTIFICATION_SEND_FAILURES_METRIC,
+            telemetry.NOTIFICATION_BACKLOG_METRIC) == (infra.NOTIFICATIONS_SENT_METRIC,
+                                                       infra.NOTIFICATION_SEND_FAILURES_METRIC,
+                                                       infra.NOTIFICATION_BACKLOG_METRIC)
     assert telemetry.METRIC_DIMENSIONS == infra.METRIC_DIMENSIONS
     assert telemetry.METRICS_INTERVAL_SECONDS == infra.METRICS_INTERVAL_SECONDS
     assert (telemetry.ENV_ENVIRONMENT, telemetry.ENV_EMF_ENDPOINT) == (infra.ENV_ENVIRONMENT, infra.ENV_EMF_ENDPOINT)
