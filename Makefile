@@ -16,11 +16,11 @@ BIN := $(CURDIR)/$(VENV)/bin
 # Node 24 from the venv comes first: the machine's Node may be past end of life for jsii.
 export PATH := $(BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 CDK := $(CURDIR)/node_modules/.bin/cdk
-APT_PACKAGES := postgresql graphviz
+APT_PACKAGES := postgresql graphviz tzdata
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # Check the environment's config when the Makefile is read: a bad ENV or value stops make with one line.
-ifneq ($(filter synth bench-synth diff bootstrap-policy cost diagram compliance access-report teardown-plan,$(MAKECMDGOALS)),)
+ifneq ($(filter synth bench-synth diff bootstrap-policy cost diagram compliance access-report teardown-plan wake sleep,$(MAKECMDGOALS)),)
 ifneq ($(ENV),seed-literal)
 CONFIG_ERROR := $(shell python3 -m config $(ENV) 2>&1 >/dev/null)
 ifneq ($(CONFIG_ERROR),)
@@ -36,6 +36,7 @@ endif
 .PHONY: docker-engine base-image images e2e-containers
 .PHONY: preflight upgrade-check teardown-plan
 .PHONY: smoke
+.PHONY: wake sleep
 
 help:
 	@echo "make synth [ENV=dev|staging|prod]   synthesize one environment into cdk.out/ with cdk-nag"
@@ -54,6 +55,7 @@ help:
 	@echo "make smoke BASE_URL=... API_KEY=... SMOKE_SECRET=... [PAYMENT_TOPIC=...]  the workflows against a stage"
 	@echo "make smoke                          the same against a running make local (.local/edge.env)"
 	@echo "make images                         build every image asset of cdk.out/ as cdk-assets does (native platform)"
+	@echo "make wake ENV=dev [WAIT=1] | make sleep ENV=dev   node groups of an env with working hours, now (AWS creds)"
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt services/requirements.txt
 	python3 -m venv $(VENV)
@@ -113,6 +115,14 @@ else
 	BASE_URL="$(BASE_URL)" API_KEY="$(API_KEY)" SMOKE_SECRET="$(SMOKE_SECRET)" PAYMENT_TOPIC="$(PAYMENT_TOPIC)" \
 	  $(PY) -m tools.smoke
 endif
+
+# An environment with working hours (config cluster.schedule) gets its nodes now, or loses them now, instead of at
+# the next scheduled change (docs/cost.md, "Working hours"). Python only, with the caller's AWS credentials.
+wake: $(VENV)/.installed
+	$(PY) -m tools.wake $(ENV) $(if $(WAIT),--wait)
+
+sleep: $(VENV)/.installed
+	$(PY) -m tools.wake $(ENV) --sleep
 
 bench-services: setup
 	$(PY) -m tools.bench_services
