@@ -169,7 +169,7 @@ class Context:
     """Everything a rule may read: the usage of the environment, the price table and all resources (for shares)."""
 
     def __init__(self, resources: list[Resource], usage: UsageAssumptions, prices: PriceTable,
-                 without: frozenset[str] = frozenset()) -> None:
+                 without: frozenset[str] = frozenset(), load: float = 1.0) -> None:
         unknown = set(without) - set(STRATEGIES)
         if unknown:
             raise ValueError(f"unknown strategies {sorted(unknown)}; known: {', '.join(STRATEGIES)}")
@@ -178,6 +178,9 @@ class Context:
         self.prices = prices
         self.hours = prices.hours_per_month
         self.without = without
+        # Work relative to the usage assumptions: the part of each autoscaled node group above its minimum follows
+        # it (the HPAs add pods in proportion to CPU, the autoscaler nodes in proportion to pods).
+        self.load = load
         self._log_weights = {(r.stack, r.logical_id): log_group_weight(r)
                              for r in resources if r.type == "AWS::Logs::LogGroup"}
         self.autoscaling: Autoscaling = evidence.autoscaling(resources)
@@ -192,18 +195,26 @@ class Context:
         room = int(scaling.get("MinSize", 0)) < int(scaling.get("MaxSize", 0))
         return "autoscaling" not in self.without and self.autoscaling.pods and self.autoscaling.nodes and room
 
-    def node_weekly_counts(self, r: Resource) -> list[tuple[int, int]]:
+    def node_weekly_counts(self, r: Resource) -> list[tuple[int, float]]:
         """(minutes of the week, nodes) of a node group: its schedule's states, each priced at the desired size when
         the group autoscales and at its maximum when it does not (the peak must then be there all the time); an
         empty group is empty either way. Without a schedule, one span of the whole week."""
         scaling = r.props.get("ScalingConfig", {})
         desired = int(scaling.get("DesiredSize", scaling.get("MinSize", 1)))
         spans = evidence.weekly_state(self.resizes.get((r.stack, r.logical_id), []))
-        states = spans or [(MINUTES_PER_WEEK, {"DesiredSize": desired, "MaxSize": int(scaling.get("MaxSize",
-                                                                                                   desired))})]
+        states = spans or [(MINUTES_PER_WEEK, {"MinSize": int(scaling.get("MinSize", desired)), "DesiredSize": desired,
+                                               "MaxSize": int(scaling.get("MaxSize", desired))})]
         autoscaled = self.node_autoscaled(r)
-        return [(minutes, 0 if state["DesiredSize"] == 0 else state["DesiredSize"] if autoscaled
-                 else state["MaxSize"]) for minutes, state in states]
+
+        def nodes(state: dict[str, int]) -> float:
+            if state["DesiredSize"] == 0:
+                return 0
+            if not autoscaled:
+                return state["MaxSize"]
+            floor = state.get("MinSize", int(scaling.get("MinSize", 0)))
+            return min(state["MaxSize"], floor + (state["DesiredSize"] - floor) * self.load)
+
+        return [(minutes, nodes(state)) for minutes, state in states]
 
     def awake_fraction(self) -> float:
         """Share of the week in which some node group has nodes (pods run, metrics are sent, the database is
@@ -304,16 +315,16 @@ def eks_nodegroup(r: Resource, c: Context) -> list[Line]:
     node_hours = sum(minutes * nodes for minutes, nodes in spans) / MINUTES_PER_WEEK * c.hours
     autoscaled = c.node_autoscaled(r)
     scheduled = (r.stack, r.logical_id) in c.resizes
-    counted = "desired size" if autoscaled else "max size: no node autoscaling"
+    counted = f"desired size {desired}" if autoscaled else f"max size {max_size}: no node autoscaling"
     if scheduled:
         awake = sum(minutes for minutes, nodes in spans if nodes) / 60
         counted += f", {awake:g} h of 168 a week with nodes (working-hours schedule)"
     label = "/".join(types)
-    shown = desired if autoscaled else max_size
     extras = {"capacity": capacity, "desired": desired, "max": max_size, "on_demand_unit_usd": on_demand,
               "x86_on_demand_unit_usd": x86_od, "factor": factor, "instance_types": types,
               "autoscaled": autoscaled, "scheduled": scheduled, "node_hours": node_hours}
-    nodes = Line(r.stack, r.logical_id, r.type, f"nodes: {shown} x {label} {capacity.lower()} ({counted})",
+    nodes = Line(r.stack, r.logical_id, r.type,
+                 f"nodes: {node_hours / c.hours:.2f} on average x {label} {capacity.lower()} ({counted})",
                  node_hours, "instance-hour", on_demand * factor, keys, extras)
     # Root volumes go with their instances.
     disks = c.line(r, f"node root volumes: {disk} GiB gp3 per node-hour", node_hours / c.hours * disk,
@@ -733,15 +744,16 @@ def unpriced_types(types: set[str]) -> list[str]:
 
 
 def price_resources(resources: list[Resource], usage: UsageAssumptions, prices: PriceTable,
-                    without: frozenset[str] = frozenset()) -> tuple[list[Line], dict[str, int]]:
+                    without: frozenset[str] = frozenset(), load: float = 1.0) -> tuple[list[Line], dict[str, int]]:
     """Priced lines for every billable resource and a count of free resources by type; ``without`` prices the
-    same resources as if the named strategies (:data:`STRATEGIES`) were not there."""
+    same resources as if the named strategies (:data:`STRATEGIES`) were not there; ``load`` is the work relative to
+    ``usage`` that autoscaled node groups are sized for (``usage`` itself is scaled by the caller)."""
     missing = unpriced_types({r.type for r in resources})
     if missing:
         raise UnpricedResourceError(
             f"no pricing rule and no free listing for: {', '.join(missing)} (add one in tools/cost/rules.py)")
     try:
-        context = Context(resources, usage, prices, without)
+        context = Context(resources, usage, prices, without, load)
     except evidence.UnreadableEvidenceError as err:
         raise UnpricedOptionError(str(err)) from None
     lines: list[Line] = []
