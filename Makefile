@@ -30,7 +30,7 @@ endif
 endif
 
 .PHONY: help setup system-deps synth synth-all test lint typecheck unit bench-synth local e2e bench-services clean
-.PHONY: cost cost-seed cost-all diagram
+.PHONY: cost cost-seed cost-all cost-diff diagram
 .PHONY: diff bootstrap-policy lint-workflows
 .PHONY: compliance access-report
 .PHONY: docker-engine base-image images e2e-containers
@@ -43,6 +43,7 @@ help:
 	@echo "make test                           lint, type check and run every test"
 	@echo "make cost [ENV=dev|staging|prod|seed-literal]  monthly cost estimate -> cdk.out/cost.md, cdk.out/cost.json"
 	@echo "make cost-seed | cost-all            the seed taken literally; every env + summary -> cdk.out/cost/"
+	@echo "make cost-diff BASE=<git ref>        monthly cost of BASE and the working tree per env, budget gate -> cdk.out/cost-diff.md"
 	@echo "make diagram [ENV=...]               architecture diagram from the synthesized app -> cdk.out/diagram/"
 	@echo "make diff BASE=<git ref> [ENV=...]   offline cdk diff of BASE against the working tree -> cdk.out/diff.md"
 	@echo "make bootstrap-policy [ENV=...]      CloudFormation execution policy for cdk bootstrap -> cdk.out/bootstrap-policy.json"
@@ -135,6 +136,11 @@ cost-seed: setup
 
 cost-all: setup
 	$(PY) -m tools.cost --all --out cdk.out
+
+# Every environment priced at BASE and at the working tree (offline); fails when one exceeds its config's budget.
+cost-diff: setup
+	@test -n "$(BASE)" || { echo "usage: make cost-diff BASE=<git ref>" >&2; exit 2; }
+	$(PY) -m tools.cost.diff --base $(BASE)
 
 diagram: setup
 	$(PY) -m tools.diagram $(ENV) --out cdk.out/diagram

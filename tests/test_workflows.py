@@ -123,6 +123,29 @@ def test_ci_posts_one_sticky_comment(ci: dict[str, Any]) -> None:
     assert comments[0]["with"]["header"] and comments[0]["with"]["path"].endswith("diff.md")
 
 
+def test_the_comment_holds_the_template_diff_then_the_cost_diff_as_uploaded(ci: dict[str, Any]) -> None:
+    """The cost diff runs after the template diff (its budget gate fails the check), both are uploaded, and the
+    comment job reads them where the artifact puts them: below the uploaded paths' common directory."""
+    check, comment = ci["jobs"]["check"], ci["jobs"]["comment"]
+    commands = runs(check)
+    diff_at = next(i for i, c in enumerate(commands) if c.startswith("make diff BASE="))
+    cost_at = next(i for i, c in enumerate(commands) if c.startswith("make cost-diff BASE="))
+    assert commands[cost_at] == "make cost-diff BASE=origin/${{ github.base_ref }}" and diff_at < cost_at
+    assert any("GITHUB_STEP_SUMMARY" in c and "cost-diff.md" in c for c in commands)
+    (upload,) = uses(check, "actions/upload-artifact")
+    uploaded = [p.strip().rstrip("/") for p in upload["with"]["path"].split("\n") if p.strip()]
+    common = Path(*[parts[0] for parts in zip(*(Path(p).parts for p in uploaded), strict=False)
+                    if len(set(parts)) == 1]) if uploaded else Path()
+    (download,) = uses(comment, "actions/download-artifact")
+    root = Path(download["with"]["path"])
+    body = next(s["run"] for s in steps(comment) if "run" in s and "pr-diff.md" in s["run"])
+    expected = [str(root / Path(f).relative_to(common)) for f in ("cdk.out/diff.md", "cdk.out/cost-diff.md")]
+    assert all(f in uploaded for f in ("cdk.out/diff.md", "cdk.out/cost-diff.md"))
+    assert body.index(expected[0]) < body.index(expected[1])
+    (sticky,) = uses(comment, "marocchino/sticky-pull-request-comment")
+    assert sticky["with"]["path"] == str(root / "pr-diff.md") and "pr-diff.md" in body
+
+
 def test_deploy_triggers_and_order(deploy: dict[str, Any]) -> None:
     assert deploy["on"]["push"] == {"branches": ["main"]} and "workflow_dispatch" in deploy["on"]
     jobs = deploy["jobs"]
