@@ -56,7 +56,7 @@ help:
 	@echo "make smoke BASE_URL=... API_KEY=... SMOKE_SECRET=... [PAYMENT_TOPIC=...]  the workflows against a stage"
 	@echo "make smoke                          the same against a running make local (.local/edge.env)"
 	@echo "make images                         build every image asset of cdk.out/ as cdk-assets does (native platform)"
-	@echo "make wake ENV=dev [WAIT=1] | make sleep ENV=dev   node groups of an env with working hours, now (AWS creds)"
+	@echo "make wake ENV=dev [WAIT=1] | make sleep ENV=dev [OUTSIDE_HOURS_ONLY=1]   node groups of an env with working hours, now (AWS creds)"
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt services/requirements.txt
 	python3 -m venv $(VENV)
@@ -123,7 +123,7 @@ wake: $(VENV)/.installed
 	$(PY) -m tools.wake $(ENV) $(if $(WAIT),--wait)
 
 sleep: $(VENV)/.installed
-	$(PY) -m tools.wake $(ENV) --sleep
+	$(PY) -m tools.wake $(ENV) --sleep $(if $(OUTSIDE_HOURS_ONLY),--outside-hours-only)
 
 bench-services: setup
 	$(PY) -m tools.bench_services

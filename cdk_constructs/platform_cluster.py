@@ -22,7 +22,6 @@ from cdk_constructs.encryption_key import EncryptionKey
 from cdk_constructs.load_balancer_controller import LoadBalancerController
 from cdk_constructs.log_groups import adopt_library_log_groups
 from cdk_constructs.network_interface_cleanup import NetworkInterfaceCleanup
-from cdk_constructs.node_group_schedule import NodeGroupSchedule
 from cdk_constructs.replaceable_name import replaceable_name
 from cdk_constructs.retention import removal_policy, retention_days
 from config.environment import POD_ENI_LABEL, CapacityKind, ClusterConfig, RemovalMode
@@ -144,12 +143,6 @@ class PlatformCluster(Construct):
             self, "ClusterAutoscaler", cluster=self.cluster, cluster_name=self.cluster.cluster_name,
             kubernetes_version=version, pools=config.node_pools, region=Stack.of(self).region)
         self.cluster_autoscaler.chart.node.add_dependency(*self.node_groups.values())
-        # Working hours (config.cluster.schedule): no node at night; the autoscaler sizes the groups in between.
-        self.schedule: NodeGroupSchedule | None = None
-        if config.schedule is not None:
-            self.schedule = NodeGroupSchedule(self, "NodeGroupSchedule", schedule=config.schedule,
-                                              cluster_name=self.cluster.cluster_name, pools=config.node_pools,
-                                              node_groups=self.node_groups)
         # Reconciles the TargetGroupBindings that attach service pods to the Edge NLB's target groups.
         self.load_balancer_controller = LoadBalancerController(
             self, "LoadBalancerController", cluster=self.cluster, vpc_id=vpc.vpc_id, region=Stack.of(self).region)

@@ -32,3 +32,20 @@ def scheduler_principal(stack: cdk.Stack, schedule_group_name: str) -> iam.IPrin
         "StringEquals": {"aws:SourceAccount": stack.account},
         "ArnLike": {"aws:SourceArn": schedules},
     })
+
+
+WAKE_ACTIONS = ("eks:DescribeNodegroup", "eks:UpdateNodegroupConfig")
+
+
+def wake_statements(*, stack_id: str, cluster_arn: str, node_group_arns: Sequence[str]) -> list[iam.PolicyStatement]:
+    """What `make wake` / `make sleep` call (tools/wake.py), for the deploy pipeline's wake role: the cluster's name
+    from its stack's outputs, its node groups' names, and each group's scaling configuration."""
+    if not node_group_arns:
+        raise ValueError("waking needs at least one node group")
+    return [
+        iam.PolicyStatement(sid="ReadClusterStackOutputs", actions=["cloudformation:DescribeStacks"],
+                            resources=[stack_id]),
+        iam.PolicyStatement(sid="ListClusterNodeGroups", actions=["eks:ListNodegroups"], resources=[cluster_arn]),
+        iam.PolicyStatement(sid="ResizeClusterNodeGroups", actions=list(WAKE_ACTIONS),
+                            resources=list(node_group_arns)),
+    ]

@@ -47,7 +47,8 @@ class Platform:
                                     **props("Network", stateful=True))
         self.cluster = ClusterStack(app, f"{prefix}-Cluster", config=config.cluster, vpc=self.network.vpc,
                                     logs_key=self.network.logs_key, log_retention_days=config.log_retention_days,
-                                    removal=config.removal, **props("Cluster", stateful=False))
+                                    removal=config.removal, environment=config.name,
+                                    github_repository=config.github_repository, **props("Cluster", stateful=False))
         self.data = DataStack(app, f"{prefix}-Data", config=config.database, email=config.email, vpc=self.network.vpc,
                               logs_key=self.network.logs_key,
                               log_retention_days=config.log_retention_days, removal=config.removal,

@@ -117,6 +117,35 @@ def test_the_role_is_the_schedulers_and_may_resize_these_node_groups_only(dev: S
 def test_environments_without_a_schedule_have_none(prod: Synthesized) -> None:
     assert prod.config.cluster.schedule is None
     assert prod.resources("Cluster", "AWS::Scheduler::Schedule") == {}
+    assert "WakeRoleArn" not in prod.template_json("Cluster").get("Outputs", {})
+
+
+def test_the_pipelines_wake_role_may_read_the_cluster_and_resize_its_groups_only(dev: Synthesized) -> None:
+    """Assumed by GitHub Actions of this repository in this environment (as the deploy role), to call what
+    tools/wake.py calls: the stack's outputs, the cluster's node groups, their scaling configuration."""
+    template = dev.template_json("Cluster")
+    role_id = template["Outputs"]["WakeRoleArn"]["Value"]["Fn::GetAtt"][0]
+    (trust,) = template["Resources"][role_id]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Action"] == "sts:AssumeRoleWithWebIdentity"
+    assert trust["Condition"]["StringEquals"] == {
+        "token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
+        "token.actions.githubusercontent.com:sub": f"repo:{dev.config.github_repository}:environment:dev"}
+    (document,) = [r["Properties"]["PolicyDocument"] for r in template["Resources"].values()
+                   if r["Type"] == "AWS::IAM::ManagedPolicy" and {"Ref": role_id} in r["Properties"]["Roles"]]
+    by_sid = {st["Sid"]: st for st in document["Statement"]}
+    assert by_sid["ReadClusterStackOutputs"]["Action"] == "cloudformation:DescribeStacks"
+    assert by_sid["ReadClusterStackOutputs"]["Resource"] == {"Ref": "AWS::StackId"}
+    (cluster_id,) = dev.resources("Cluster", "AWS::EKS::Cluster")
+    assert by_sid["ListClusterNodeGroups"]["Resource"] == {"Fn::GetAtt": [cluster_id, "Arn"]}
+    assert sorted(by_sid["ResizeClusterNodeGroups"]["Action"]) == sorted(statements.WAKE_ACTIONS)
+    assert sorted(by_sid["ResizeClusterNodeGroups"]["Resource"], key=json.dumps) == sorted(
+        ({"Fn::GetAtt": [g, "Arn"]} for g in dev.resources("Cluster", NODE_GROUP)), key=json.dumps)
+    # what the tool calls is exactly what the role allows (botocore operation names -> IAM actions)
+    calls = {"cloudformation:DescribeStacks", "eks:ListNodegroups", "eks:DescribeNodegroup",
+             "eks:UpdateNodegroupConfig"}
+    allowed = {a for st in document["Statement"] for a in ([st["Action"]] if isinstance(st["Action"], str)
+                                                             else st["Action"])}
+    assert allowed == calls
 
 
 def test_statements() -> None:
@@ -191,6 +220,24 @@ def test_wake_and_sleep_resize_each_pools_node_group(moto: str) -> None:
 def test_wake_refuses_an_environment_without_a_schedule(moto: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert wake.main(["prod"], client=lambda name: None) == 1
     assert "prod has no working-hours schedule" in capsys.readouterr().err
+
+
+def test_after_a_deploy_the_pipeline_puts_dev_back_to_sleep_only_outside_working_hours(
+        moto: str, capsys: pytest.CaptureFixture[str]) -> None:
+    tuesday_noon = datetime(2026, 11, 24, 12, 0, tzinfo=ZoneInfo("Europe/Dublin"))
+
+    def no_client(name: str) -> Any:
+        raise AssertionError("inside working hours nothing is called")
+
+    assert wake.main(["dev", "--sleep", "--outside-hours-only"], client=no_client, now=tuesday_noon) == 0
+    assert "inside working hours" in capsys.readouterr().out
+    schedule = DEV.cluster.schedule
+    assert schedule is not None
+    assert wake.within_hours(schedule, tuesday_noon)
+    assert not wake.within_hours(schedule, datetime(2026, 11, 24, 18, 0, tzinfo=ZoneInfo("Europe/Dublin")))
+    assert not wake.within_hours(schedule, datetime(2026, 11, 28, 12, 0, tzinfo=ZoneInfo("Europe/Dublin")))  # Sat
+    # 07:30 UTC in summer is 08:30 in Dublin: awake
+    assert wake.within_hours(schedule, datetime(2026, 7, 7, 7, 30, tzinfo=ZoneInfo("UTC")))
 
 
 def test_next_scheduled_wake_and_sleep_follow_the_days_and_the_zone() -> None:

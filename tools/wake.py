@@ -4,6 +4,7 @@ its node groups now, or loses them now, instead of at the next scheduled change.
     python -m tools.wake dev            # every node group to its configured sizes; asleep again at the next sleep
     python -m tools.wake dev --sleep    # every node group to none, until the next scheduled wake
     python -m tools.wake dev --wait     # and wait until EKS reports every group ACTIVE at its new sizes
+    python -m tools.wake dev --sleep --outside-hours-only   # the pipeline after a deploy: asleep if it should be
 
 It makes the same call as the schedule (``eks:UpdateNodegroupConfig``, with the sizes of
 ``cdk_constructs/node_group_schedule.py``), with the caller's own credentials: it reads the cluster's name from the
@@ -59,6 +60,12 @@ def next_time(schedule: ComputeSchedule, hour: int, now: datetime) -> datetime:
     raise AssertionError("a schedule with at least one day recurs within a week")
 
 
+def within_hours(schedule: ComputeSchedule, now: datetime) -> bool:
+    """Whether the schedule has the node groups awake at ``now``."""
+    local = now.astimezone(ZoneInfo(schedule.timezone))
+    return WEEKDAYS[local.weekday()] in schedule.days and schedule.wake_hour <= local.hour < schedule.sleep_hour
+
+
 def _eks_scaling(scaling: dict[str, int]) -> dict[str, int]:
     """The scheduler's PascalCase request shape in the SDK's own member names."""
     return {"minSize": scaling["MinSize"], "maxSize": scaling["MaxSize"], "desiredSize": scaling["DesiredSize"]}
@@ -108,12 +115,20 @@ def main(argv: list[str] | None = None, *, client: Callable[..., Any] | None = N
     parser.add_argument("env", help="dev, staging or prod (one with config cluster.schedule)")
     parser.add_argument("--sleep", action="store_true", help="remove the nodes now instead")
     parser.add_argument("--wait", action="store_true", help="wait until every node group is ACTIVE")
+    parser.add_argument("--outside-hours-only", action="store_true",
+                        help="with --sleep: only outside the schedule's working hours (after a pipeline deploy)")
     args = parser.parse_args(argv)
     try:
         config = load(args.env)
     except ConfigError as err:
         print(err, file=sys.stderr)
         return 2
+    schedule = config.cluster.schedule
+    moment = now or datetime.now(tz=ZoneInfo("UTC"))
+    if args.sleep and args.outside_hours_only and schedule is not None and within_hours(schedule, moment):
+        print(f"{config.name}: inside working hours ({moment.astimezone(ZoneInfo(schedule.timezone)):%a %H:%M} "
+              f"{schedule.timezone}): left awake until the scheduled sleep")
+        return 0
     make = client or boto3.session.Session(region_name=config.region).client
     cloudformation, eks = make("cloudformation"), make("eks")
     try:
@@ -123,9 +138,7 @@ def main(argv: list[str] | None = None, *, client: Callable[..., Any] | None = N
         return 1
     for c in changes:
         print(f"{c.pool} ({c.node_group}): " + (f"{c.before} -> {c.after}" if c.changed else f"already {c.after}"))
-    schedule = config.cluster.schedule
     assert schedule is not None
-    moment = now or datetime.now(tz=ZoneInfo(schedule.timezone))
     if args.sleep:
         print(f"{config.name} is asleep until the scheduled wake at {next_time(schedule, schedule.wake_hour, moment)}")
     else:
