@@ -96,7 +96,7 @@ unit: setup base-image
 e2e-containers:
 	@$(MAKE) --no-print-directory e2e MODE=containers
 
-test: lint typecheck unit e2e-containers
+test: lint typecheck unit preflight e2e-containers
 
 bench-synth: setup
 	$(PY) -m tools.bench_synth

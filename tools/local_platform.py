@@ -256,7 +256,7 @@ class LocalPlatform:
         self.start_workers = start_workers
         self.services = services
         self.verbose = verbose
-        self.assembly = assembly
+        self.assembly = assembly.resolve() if assembly else None  # processes run elsewhere (cwd services/)
         self.name = f"{name_prefix}-{secrets.token_hex(3)}"
         self.workdir = Path(tempfile.mkdtemp(prefix="local-platform-"))
         self.workdir.chmod(0o755)  # the postgres OS user must reach its data directory inside

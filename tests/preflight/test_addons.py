@@ -10,6 +10,7 @@ import pytest
 
 from tests.preflight.workbench import Workbench
 from tools.preflight import addons
+from tools.preflight.assembly import encode_json_with_tokens
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,8 @@ PINS = {
 def pinned(wb: Workbench) -> Workbench:
     """Repair the cluster as the check wants it: every add-on pinned, self-managed ones adopted, nodes versioned."""
     cluster = next(iter(wb.resources("Cluster", "AWS::EKS::Cluster")))
-    for name in ("kube-proxy", "coredns"):
+    installed = {b["Properties"]["AddonName"] for b in wb.resources("Cluster", "AWS::EKS::Addon").values()}
+    for name in sorted({"vpc-cni", "kube-proxy", "coredns"} - installed):
         wb.add("Cluster", f"Addon{name.replace('-', '')}", {"Type": "AWS::EKS::Addon", "Properties": {
             "AddonName": name, "ClusterName": {"Ref": cluster}}})
     for body in wb.resources("Cluster", "AWS::EKS::Addon").values():
@@ -50,9 +52,13 @@ def pinned(wb: Workbench) -> Workbench:
     return wb
 
 
-def addon(wb: Workbench, name: str) -> dict[str, Any]:
-    return next(b for b in wb.resources("Cluster", "AWS::EKS::Addon").values()
+def addon_id(wb: Workbench, name: str) -> str:
+    return next(lid for lid, b in wb.resources("Cluster", "AWS::EKS::Addon").items()
                 if b["Properties"]["AddonName"] == name)
+
+
+def addon(wb: Workbench, name: str) -> dict[str, Any]:
+    return dict(wb.template("Cluster")["Resources"][addon_id(wb, name)])
 
 
 def table(wb: Workbench) -> dict[str, dict[str, AddonPin]]:
@@ -76,7 +82,7 @@ def test_addon_without_version_fails(bench: Callable[[str], Workbench]) -> None:
     del addon(wb, "vpc-cni")["Properties"]["AddonVersion"]
     result = addons.check(wb.assembly(), wb.config, pins)
     assert len(result.findings) == 1
-    assert result.findings[0].resource.startswith("Dev-Cluster/PlatformVpcCniAddon")
+    assert result.findings[0].resource.split(" ")[0] == f"Dev-Cluster/{addon_id(wb, 'vpc-cni')}"
     assert "no AddonVersion" in result.findings[0].message and "v1.20.4-eksbuild.2" in result.findings[0].message
 
 
@@ -92,15 +98,18 @@ def test_addon_over_self_managed_without_overwrite_fails(bench: Callable[[str], 
     wb = pinned(bench("dev"))
     del addon(wb, "vpc-cni")["Properties"]["ResolveConflicts"]
     [finding] = addons.check(wb.assembly(), wb.config, table(wb)).findings
-    assert finding.resource.startswith("Dev-Cluster/PlatformVpcCniAddon")
+    assert finding.resource.split(" ")[0] == f"Dev-Cluster/{addon_id(wb, 'vpc-cni')}"
     assert "ResolveConflicts unset, not OVERWRITE" in finding.message
 
 
 def test_self_managed_component_left_unmanaged_fails(bench: Callable[[str], Workbench]) -> None:
     wb = pinned(bench("dev"))
-    del wb.template("Cluster")["Resources"]["Addonkubeproxy"]
-    [finding] = addons.check(wb.assembly(), wb.config, table(wb)).findings
-    assert finding.resource.startswith("Dev-Cluster/PlatformCluster")
+    pins = table(wb)
+    for lid, body in wb.resources("Cluster", "AWS::EKS::Addon").items():
+        if body["Properties"]["AddonName"] == "kube-proxy":
+            wb.remove("Cluster", lid)
+    [finding] = addons.check(wb.assembly(), wb.config, pins).findings
+    assert finding.resource.split(" ")[0] == f"Dev-Cluster/{next(iter(wb.resources('Cluster', 'AWS::EKS::Cluster')))}"
     assert "kube-proxy stays self-managed" in finding.message
 
 
@@ -139,3 +148,38 @@ def test_missing_table_is_a_finding_not_a_crash(bench: Callable[[str], Workbench
     result = addons.check(wb.assembly(), wb.config, {})
     assert not result.ok
     assert any("no pin" in f.message for f in result.findings)
+
+
+@dataclass(frozen=True)
+class ChartPin:
+    """The shape of config.eks_addons.ChartPin."""
+
+    chart: str
+    version: str
+    image_tag: str
+
+
+def test_chart_off_its_pin_fails(bench: Callable[[str], Workbench]) -> None:
+    """A chart pinned per Kubernetes version (the Cluster Autoscaler) runs its pinned chart and image tag."""
+    wb = pinned(bench("dev"))
+    charts = {"1.34": {"cluster-autoscaler": ChartPin("cluster-autoscaler", "9.56.0", "v1.34.4")}}
+    for props, values in wb.helm_values("Cluster"):
+        if props["Chart"] == "cluster-autoscaler":
+            props["Version"] = "9.56.0"
+            values["image"]["tag"] = "v1.34.4"
+            props["Values"] = encode_json_with_tokens(values)
+    assert addons.check(wb.assembly(), wb.config, table(wb), charts).ok
+    for props, values in wb.helm_values("Cluster"):
+        if props["Chart"] == "cluster-autoscaler":
+            props["Version"] = "9.50.0"
+            values["image"]["tag"] = "v1.33.0"
+            props["Values"] = encode_json_with_tokens(values)
+    findings = addons.check(wb.assembly(), wb.config, table(wb), charts).findings
+    assert len(findings) == 2 and all("ClusterAutoscaler" in f.resource for f in findings)
+    assert "chart cluster-autoscaler is 9.50.0, the pin for Kubernetes 1.34 is 9.56.0" in findings[0].message
+    assert "runs image tag v1.33.0, the pin for Kubernetes 1.34 is v1.34.4" in findings[1].message
+
+
+def test_the_committed_chart_pins_are_read() -> None:
+    charts = addons.load_chart_pins()
+    assert {"1.34", "1.35"} <= set(charts) and all("cluster-autoscaler" in c for c in charts.values())

@@ -9,7 +9,14 @@ import yaml
 
 from tests.preflight.workbench import Workbench
 from tools.preflight import deploy_duration
-from tools.preflight.create_times import CREATE_MINUTES, STACK_OVERHEAD_MINUTES
+from tools.preflight.create_times import (
+    CREATE_MINUTES,
+    IMAGE_PULL_MINUTES,
+    NLB_TARGET_REGISTRATION_MINUTES,
+    STACK_OVERHEAD_MINUTES,
+)
+from tools.preflight.rollout import rollouts
+from tools.preflight.teardown import ENI_CLEANUP
 from tools.preflight.workflow import DEPLOY_WORKFLOW, cli_defaults, deploy_job
 
 
@@ -101,3 +108,48 @@ def test_cli_defaults_come_from_the_pinned_cli() -> None:
     assert (defaults["concurrency"], defaults["asset-build-concurrency"], defaults["asset-prebuild"]) == (1, 1, True)
     job = deploy_job("staging")
     assert job is not None and job.job == "deploy-staging" and job.runner_arch == "amd64"
+
+
+def test_the_first_deploy_waits_for_the_cleanups_and_the_rollouts(bench: Callable[[str], Workbench]) -> None:
+    """The cluster waits for its ENI cleanup (and that for its provider), the orders workloads for theirs, and each
+    rollout wait lasts until its pods are Ready, behind the NLB's registration when readiness gates wait for it."""
+    wb = bench("prod")
+    assembly = wb.assembly()
+    with_cleanup, chain = deploy_duration.stack_minutes(assembly, "Prod-Cluster")
+    [cleanup] = [r.logical_id for r in assembly.resources(ENI_CLEANUP) if r.stack == "Prod-Cluster"]
+    assert cleanup in chain
+    for body in wb.template("Cluster")["Resources"].values():  # the cluster no longer waits for it
+        body["DependsOn"] = [d for d in body.get("DependsOn", []) if d != cleanup]
+    assert deploy_duration.stack_minutes(wb.assembly(), "Prod-Cluster")[0] < with_cleanup
+    waits = rollouts(assembly)
+    assert len(waits) == len(assembly.objects("Deployment"))
+    api = [r for r in waits if r.target_group is not None]
+    assert api and all(r.pod_ready_minutes(first=True) >= NLB_TARGET_REGISTRATION_MINUTES + IMAGE_PULL_MINUTES
+                       for r in api)
+    minutes, chain = deploy_duration.stack_minutes(assembly, "Prod-Services")
+    assert chain[-1] in {r.wait.logical_id for r in api}  # the stack ends when the slowest rollout is done
+    assert minutes >= STACK_OVERHEAD_MINUTES + max(r.pod_ready_minutes(first=True) for r in api)
+
+
+def test_a_rollout_wait_shorter_than_a_rolling_update_fails(bench: Callable[[str], Workbench],
+                                                          tmp_path: Path) -> None:
+    """Replacing one pod at a time behind an NLB takes minutes per pod: at 10 replicas the wait gives up."""
+    wb = session(bench("prod"), 3 * 3600)
+    wb.edit_objects("Services", "HorizontalPodAutoscaler", lambda h: h["spec"].update(minReplicas=10, maxReplicas=12)
+                    if h["metadata"]["name"] == "users-api" else None)
+    wb.edit_objects("Services", "Deployment", lambda d: d["spec"].update(
+        strategy={"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}})
+        if d["metadata"]["name"] == "users-api" else None)
+    assembly = wb.assembly()
+    [finding] = deploy_duration.check(assembly, wb.config, workflow(tmp_path, duration=3 * 3600)).findings
+    [wait] = [r.wait for r in rollouts(assembly) if r.deployment.name == "users-api"]
+    assert finding.resource == wait.name
+    assert "at 10 replicas" in finding.message and "every deploy that changes the Deployment fails" in finding.message
+
+
+def test_a_wider_surge_shortens_the_rolling_update(bench: Callable[[str], Workbench]) -> None:
+    wb = bench("prod")
+    wb.edit_objects("Services", "Deployment", lambda d: d["spec"].update(
+        strategy={"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": "50%"}}))
+    for r in rollouts(wb.assembly()):
+        assert r.update_minutes(r.maximum) <= 2 * r.pod_ready_minutes(), r.deployment.ref

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -10,8 +11,9 @@ import pytest
 from config.instance_types import INSTANCE_TYPES, instance_type
 from tests.preflight.workbench import Workbench
 from tools.preflight import scheduling
-from tools.preflight.assembly import Resource
+from tools.preflight.assembly import Assembly, Resource, encode_json_with_tokens
 from tools.preflight.kube import Requests, pod_requests
+from tools.preflight.rollout import max_surge
 from tools.preflight.scheduling import NodeGroup, Pod, Workload, allocatable, build_nodes, reserved_cpu_millicores
 
 POD_ENI_LABEL = "platform/pod-eni"
@@ -115,18 +117,20 @@ def test_hard_zone_spread_and_first_fit_decreasing() -> None:
 # --- the check on a real assembly -------------------------------------------------------------------------------------
 
 def sized(wb: Workbench) -> Workbench:
-    """Prod repaired: node groups with room and the pod-ENI label, Deployments without replicas beside their HPA,
-    metrics-server and a node autoscaler installed, orders selecting the label the nodes carry."""
+    """Prod as the check wants it, repaired only where the app lacks it: node groups labelled for pod ENIs,
+    Deployments without replicas beside their HPA, metrics-server and a node autoscaler installed, orders selecting
+    the label the nodes carry."""
     for body in wb.resources("Cluster", "AWS::EKS::Nodegroup").values():
-        p = body["Properties"]
-        p["InstanceTypes"] = ["m7g.2xlarge", "m6g.2xlarge"]
-        p["Labels"][POD_ENI_LABEL] = "true"
+        body["Properties"].setdefault("Labels", {})[POD_ENI_LABEL] = "true"
     cluster = next(iter(wb.resources("Cluster", "AWS::EKS::Cluster")))
-    wb.add("Cluster", "MetricsServer", {"Type": "AWS::EKS::Addon", "Properties": {
-        "AddonName": "metrics-server", "ClusterName": {"Ref": cluster}}})
-    wb.add("Cluster", "Autoscaler", {"Type": "Custom::AWSCDK-EKS-HelmChart", "Properties": {
-        "Chart": "cluster-autoscaler", "Release": "cluster-autoscaler", "Namespace": "kube-system",
-        "Version": "9.59.0", "Values": '{"replicaCount": 1}'}})
+    addons = {b["Properties"]["AddonName"] for b in wb.resources("Cluster", "AWS::EKS::Addon").values()}
+    if "metrics-server" not in addons:
+        wb.add("Cluster", "MetricsServer", {"Type": "AWS::EKS::Addon", "Properties": {
+            "AddonName": "metrics-server", "ClusterName": {"Ref": cluster}}})
+    if not [p for p, _ in wb.helm_values("Cluster") if p["Chart"] == "cluster-autoscaler"]:
+        wb.add("Cluster", "Autoscaler", {"Type": "Custom::AWSCDK-EKS-HelmChart", "Properties": {
+            "Chart": "cluster-autoscaler", "Release": "cluster-autoscaler", "Namespace": "kube-system",
+            "Version": "9.59.0", "Values": '{"replicaCount": 1}'}})
 
     def fix(d: dict[str, Any]) -> None:
         d["spec"].pop("replicas", None)
@@ -138,24 +142,47 @@ def sized(wb: Workbench) -> Workbench:
     return wb
 
 
+def groups_of(wb: Workbench, capacity: str) -> list[dict[str, Any]]:
+    return [b["Properties"] for b in wb.resources("Cluster", "AWS::EKS::Nodegroup").values()
+            if b["Properties"]["CapacityType"] == capacity]
+
+
+def autoscaler_values(wb: Workbench, edit: Callable[[dict[str, Any]], None]) -> None:
+    for props, values in wb.helm_values("Cluster"):
+        if props["Chart"] == "cluster-autoscaler":
+            edit(values)
+            props["Values"] = encode_json_with_tokens(values)
+
+
+def deployment_ref(assembly: Assembly, name: str) -> str:
+    return next(o.ref for o in assembly.objects("Deployment") if o.name == name)
+
+
 def test_sized_platform_passes_and_reports_utilisation(bench: Callable[[str], Workbench]) -> None:
     wb = sized(bench("prod"))
+    [baseline] = groups_of(wb, "ON_DEMAND")
     result = scheduling.check(wb.assembly(), wb.config)
     assert result.ok, result.findings
-    assert result.figure.startswith("baseline 3xm7g.2xlarge: cpu ") and "; ceiling 18xm6g.2xlarge: " in result.figure
+    first = baseline["InstanceTypes"][0]
+    assert result.figure.startswith(f"baseline {baseline['ScalingConfig']['MinSize']}x{first}: cpu ")
+    ceiling = result.details[1]
+    assert ceiling.startswith("ceiling ")
+    every_max = sum(b["Properties"]["ScalingConfig"]["MaxSize"]
+                    for b in wb.resources("Cluster", "AWS::EKS::Nodegroup").values())
+    assert sum(int(n) for n in re.findall(r"(\d+)x", ceiling.split(":")[0])) == every_max
+    assert result.details[2].startswith("rollout ") and "maxSurge" in result.details[2]
 
 
 def test_minimum_replicas_that_do_not_fit_the_on_demand_baseline_fail(bench: Callable[[str], Workbench]) -> None:
     wb = sized(bench("prod"))
-    baseline = next(b for b in wb.resources("Cluster", "AWS::EKS::Nodegroup").values()
-                    if b["Properties"]["CapacityType"] == "ON_DEMAND")
-    baseline["Properties"]["ScalingConfig"]["MinSize"] = 1
-    baseline["Properties"]["InstanceTypes"] = ["m7g.medium"]
-    findings = scheduling.check(wb.assembly(), wb.config).findings
+    [baseline] = groups_of(wb, "ON_DEMAND")
+    baseline["ScalingConfig"]["MinSize"] = 1
+    baseline["InstanceTypes"] = ["m7g.medium"]
+    assembly = wb.assembly()
+    findings = [f for f in scheduling.check(assembly, wb.config).findings if "minimum replicas" in f.message]
     assert findings
     assert all("minimum replicas do not fit the on-demand baseline (1xm7g.medium)" in f.message for f in findings)
-    assert any(f.resource == "Prod-Services/UsersServiceWorkloadsD15A0316: Deployment users/users-worker"
-               for f in findings)
+    assert any(f.resource == deployment_ref(assembly, "users-worker") for f in findings)
 
 
 def test_maximum_replicas_above_the_node_ceiling_fail(bench: Callable[[str], Workbench]) -> None:
@@ -169,14 +196,72 @@ def test_replicas_beside_an_hpa_and_missing_autoscalers_fail(bench: Callable[[st
     wb = sized(bench("prod"))
     wb.edit_objects("Services", "Deployment", lambda d: d["spec"].update(replicas=3)
                     if d["metadata"]["name"] == "users-api" else None)
-    del wb.template("Cluster")["Resources"]["MetricsServer"]
-    del wb.template("Cluster")["Resources"]["Autoscaler"]
-    findings = scheduling.check(wb.assembly(), wb.config).findings
-    users_api = "Prod-Services/UsersServiceWorkloadsD15A0316: Deployment users/users-api"
-    assert any(f.resource == users_api and "sets spec.replicas=3 beside its HorizontalPodAutoscaler" in f.message
-               for f in findings)
+    for lid, body in list(wb.template("Cluster")["Resources"].items()):
+        props = body.get("Properties", {})
+        if props.get("AddonName") == "metrics-server" or props.get("Chart") == "cluster-autoscaler":
+            wb.remove("Cluster", lid)
+    assembly = wb.assembly()
+    findings = scheduling.check(assembly, wb.config).findings
+    assert any(f.resource == deployment_ref(assembly, "users-api")
+               and "sets spec.replicas=3 beside its HorizontalPodAutoscaler" in f.message for f in findings)
     assert any(f.resource == "assembly" and "without metrics-server" in f.message for f in findings)
     assert any("no node autoscaler" in f.message and "NodeGroup" in f.resource for f in findings)
+
+
+def test_chart_pods_go_where_their_values_pin_them(bench: Callable[[str], Workbench]) -> None:
+    """The Cluster Autoscaler's chart values pin it to on-demand nodes: with no node carrying that label it has
+    nowhere to run."""
+    wb = sized(bench("prod"))
+    pinned = {}
+    autoscaler_values(wb, lambda v: pinned.update(v["nodeSelector"]))
+    key, value = next((k, v) for k, v in pinned.items() if k != "kubernetes.io/arch")
+    for group in groups_of(wb, "ON_DEMAND"):
+        group["Labels"][key] = f"not-{value}"
+    findings = scheduling.check(wb.assembly(), wb.config).findings
+    autoscaler = [f for f in findings if f.resource == "Deployment kube-system/cluster-autoscaler (chart "
+                                                       "cluster-autoscaler)"]
+    assert autoscaler and f"nodeSelector {key}={value}" in autoscaler[0].message
+
+
+def test_pods_with_branch_enis_do_not_scale_a_group_up_from_zero(bench: Callable[[str], Workbench]) -> None:
+    """The autoscaler's template of a Spot group at zero nodes lacks vpc.amazonaws.com/pod-eni: the orders pods'
+    maxima must fit the on-demand groups, unless the Spot group's tags advertise the resource."""
+    wb = sized(bench("prod"))
+    for group in groups_of(wb, "ON_DEMAND"):
+        group["ScalingConfig"]["MaxSize"] = group["ScalingConfig"]["MinSize"]
+    wb.edit_objects("Services", "HorizontalPodAutoscaler", lambda h: h["spec"].update(maxReplicas=30)
+                    if h["metadata"]["namespace"] == "orders" else None)
+    assembly = wb.assembly()
+    findings = scheduling.check(assembly, wb.config).findings
+    assert findings and {f.resource for f in findings} <= {deployment_ref(assembly, "orders-api"),
+                                                           deployment_ref(assembly, "orders-worker")}
+    assert all("maximum replicas exceed the node ceiling" in f.message
+               and "its template node has no vpc.amazonaws.com/pod-eni" in f.message for f in findings)
+    for group in groups_of(wb, "SPOT"):
+        assert group["ScalingConfig"]["MinSize"] == 0
+        group["Tags"][f"{scheduling.CA_TEMPLATE_RESOURCE_TAG}vpc.amazonaws.com/pod-eni"] = "9"
+    assert not [f for f in scheduling.check(wb.assembly(), wb.config).findings if "template node" in f.message]
+
+
+def test_a_group_no_expander_priority_matches_never_grows(bench: Callable[[str], Workbench]) -> None:
+    wb = sized(bench("prod"))
+    autoscaler_values(wb, lambda v: v.update(expanderPriorities="50:\n  - ^eks-nothing-.*\n"))
+    findings = scheduling.check(wb.assembly(), wb.config).findings
+    growing = [lid for lid, b in wb.resources("Cluster", "AWS::EKS::Nodegroup").items()
+               if b["Properties"]["ScalingConfig"]["MaxSize"] > b["Properties"]["ScalingConfig"]["MinSize"]]
+    never = [f for f in findings if "the priority expander never scales it up" in f.message]
+    assert sorted(f.resource.split(" ")[0] for f in never) == sorted(f"Prod-Cluster/{lid}" for lid in growing)
+    # ...so those groups stay at their minimum, and the maxima no longer fit
+    assert all("maximum replicas exceed the node ceiling" in f.message for f in findings if f not in never)
+
+
+@pytest.mark.parametrize(("strategy", "replicas", "surge"), [
+    (None, 3, 1), ({"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 2}}, 3, 2),
+    ({"rollingUpdate": {"maxSurge": "50%"}}, 3, 2), ({"type": "Recreate"}, 3, 0)])
+def test_max_surge_follows_the_deployment_strategy(strategy: dict[str, Any] | None, replicas: int,
+                                                   surge: int) -> None:
+    spec: dict[str, Any] = {"strategy": strategy} if strategy else {}
+    assert max_surge({"kind": "Deployment", "spec": spec}, replicas) == surge
 
 
 def test_unknown_instance_type_is_named(bench: Callable[[str], Workbench]) -> None:

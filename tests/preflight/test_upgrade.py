@@ -4,16 +4,22 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from config.eks_addons import ChartPin
 from tests.preflight.test_addons import PINS, AddonPin
 from tests.preflight.workbench import Workbench
 from tools.preflight import upgrade
 
-NEXT = {"1.35": {**PINS["1.34"], "vpc-cni": AddonPin("vpc-cni", "v1.21.1-eksbuild.1", True)}}
+REPOSITORY = "https://kubernetes.github.io/autoscaler"
+CHARTS = {v: {"cluster-autoscaler": ChartPin(REPOSITORY, "cluster-autoscaler", "9.56.0", tag)}
+          for v, tag in (("1.34", "v1.34.4"), ("1.35", "v1.35.1"))}
+
+NEXT = {"1.35": {**PINS["1.34"], "vpc-cni": AddonPin("vpc-cni", "v1.21.1-eksbuild.1", True),
+                 "kube-proxy": AddonPin("kube-proxy", "v1.35.0-eksbuild.2", True)}}
 
 
 def test_valid_manifests_and_pinned_addons_pass(bench: Callable[[str], Workbench]) -> None:
     wb = bench("dev")
-    result = upgrade.check(wb.assembly(), "dev", "1.34", "1.35", {**PINS, **NEXT})
+    result = upgrade.check(wb.assembly(), "dev", "1.34", "1.35", {**PINS, **NEXT}, CHARTS)
     assert result.ok, result.findings
     assert "add-on vpc-cni: v1.20.4-eksbuild.2 -> v1.21.1-eksbuild.1" in result.details
     assert "add-on amazon-cloudwatch-observability: v4.5.0-eksbuild.1 -> v4.5.0-eksbuild.1 (unchanged)" in \
@@ -27,7 +33,7 @@ def test_manifest_invalid_for_the_next_version_fails(bench: Callable[[str], Work
                     if h["metadata"]["name"] == "orders-api" else None)
     wb.edit_objects("Services", "Deployment", lambda d: d["spec"]["template"]["spec"].update(hostname_typo="x")
                     if d["metadata"]["name"] == "users-worker" else None)
-    findings = upgrade.check(wb.assembly(), "dev", "1.34", "1.35", {**PINS, **NEXT}).findings
+    findings = upgrade.check(wb.assembly(), "dev", "1.34", "1.35", {**PINS, **NEXT}, CHARTS).findings
     assert {f.resource for f in findings} == {
         "Dev-Services/OrdersServiceWorkloads864370B8: HorizontalPodAutoscaler orders/orders-api",
         "Dev-Services/UsersServiceWorkloadsD15A0316: Deployment users/users-worker"}
@@ -43,3 +49,33 @@ def test_missing_pins_and_unsupported_versions_fail(bench: Callable[[str], Workb
     assert any("add-on vpc-cni has no pin for Kubernetes 1.35" in f.message for f in findings)
     [finding] = upgrade.check(assembly, "dev", "1.34", "1.99", PINS).findings
     assert "has no schemas for Kubernetes 1.99" in finding.message
+
+
+def test_pinned_charts_move_and_need_a_pin_for_the_next_version(bench: Callable[[str], Workbench]) -> None:
+    assembly = bench("dev").assembly()
+    result = upgrade.check(assembly, "dev", "1.34", "1.35", {**PINS, **NEXT}, CHARTS)
+    [tag] = [str(h.values["image"]["tag"]) for h in assembly.helm_releases if h.chart == "cluster-autoscaler"]
+    assert f"chart cluster-autoscaler: 9.56.0 (image {tag}) -> 9.56.0 (image v1.35.1)" in result.details
+    assert any(d.startswith("chart aws-load-balancer-controller ") and "not pinned per Kubernetes version" in d
+               for d in result.details)
+    [finding] = upgrade.check(assembly, "dev", "1.34", "1.35", {**PINS, **NEXT},
+                              {"1.34": CHARTS["1.34"]}).findings
+    assert "chart cluster-autoscaler has no pin for Kubernetes 1.35" in finding.message
+
+
+def test_kube_proxy_of_another_minor_fails(bench: Callable[[str], Workbench]) -> None:
+    stale = {"1.35": {**NEXT["1.35"], "kube-proxy": AddonPin("kube-proxy", "v1.34.6-eksbuild.2", True)}}
+    [finding] = upgrade.check(bench("dev").assembly(), "dev", "1.34", "1.35", {**PINS, **stale}, CHARTS).findings
+    assert "kube-proxy v1.34.6-eksbuild.2 (the pin for 1.35) is not a 1.35 build" in finding.message
+
+
+def test_kubectl_out_of_skew_fails(bench: Callable[[str], Workbench]) -> None:
+    """The kubectl layer runs one version; two minors past it, the custom resources' kubectl is out of skew."""
+    assembly = bench("dev").assembly()
+    [layer] = [r for r in assembly.resources("AWS::Lambda::LayerVersion")
+               if "kubectl" in str(r.properties.get("Description"))]
+    minor = int(str(layer.properties["Description"]).split("kubectl ")[1].split(".")[1])
+    far = f"1.{minor + 2}"
+    pins = {**PINS, far: NEXT["1.35"]}
+    findings = upgrade.check(assembly, "dev", "1.34", far, pins, {**CHARTS, far: CHARTS["1.35"]}).findings
+    assert [f.resource for f in findings if "kubectl" in f.message] == [layer.name]

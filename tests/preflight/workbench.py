@@ -46,8 +46,24 @@ class Workbench:
     def resources(self, part: str, type_: str) -> dict[str, dict[str, Any]]:
         return {k: v for k, v in self.template(part)["Resources"].items() if v["Type"] == type_}
 
+    @property
+    def parts(self) -> list[str]:
+        """Every stack of the assembly, by its part name (`Cluster` for `Dev-Cluster`)."""
+        prefix = f"{self.config.stack_prefix}-"
+        return sorted(f.name.removesuffix(".template.json").removeprefix(prefix)
+                      for f in self.dir.glob(f"{prefix}*.template.json"))
+
     def add(self, part: str, logical_id: str, body: dict[str, Any]) -> None:
         self.template(part)["Resources"][logical_id] = body
+
+    def remove(self, part: str, logical_id: str) -> None:
+        """Delete a resource and every `DependsOn` naming it (a template CloudFormation would still accept)."""
+        resources = self.template(part)["Resources"]
+        del resources[logical_id]
+        for body in resources.values():
+            if "DependsOn" in body:
+                deps = [body["DependsOn"]] if isinstance(body["DependsOn"], str) else body["DependsOn"]
+                body["DependsOn"] = [d for d in deps if d != logical_id]
 
     def objects(self, part: str) -> Iterator[dict[str, Any]]:
         """Every Kubernetes object of the stack's manifests, editable in place (written back by :meth:`assembly`)."""

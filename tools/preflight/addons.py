@@ -7,7 +7,9 @@
   ConfigurationConflict (amazon-vpc-cni-k8s#2607). And each such component is managed at all: a self-managed
   kube-proxy or CoreDNS stays at its old version when the control plane moves.
 - Every ``AWS::EKS::Nodegroup`` has a ``Version``: the nodes move with the control plane.
-- Every Helm chart has a ``Version``: an unpinned chart installs whatever is latest on the day of the deploy.
+- Every Helm chart has a ``Version``: an unpinned chart installs whatever is latest on the day of the deploy. A chart
+  pinned per Kubernetes version in ``config/eks_addons.py`` (the Cluster Autoscaler: chart version and image tag)
+  carries the pin of the config's version.
 """
 
 from __future__ import annotations
@@ -40,6 +42,22 @@ class Pin(Protocol):
 PinTable = Mapping[str, Mapping[str, Pin]]  # Kubernetes version -> add-on name -> pin
 
 
+class ChartPin(Protocol):
+    """The shape of ``config.eks_addons.ChartPin``."""
+
+    @property
+    def chart(self) -> str: ...
+
+    @property
+    def version(self) -> str: ...
+
+    @property
+    def image_tag(self) -> str: ...
+
+
+ChartTable = Mapping[str, Mapping[str, ChartPin]]  # Kubernetes version -> chart name -> pin
+
+
 class MissingTable(LookupError):
     pass
 
@@ -55,7 +73,32 @@ def load_pins() -> PinTable:
     return table
 
 
-def check(assembly: Assembly, config: EnvironmentConfig, pins: PinTable | None = None) -> CheckResult:
+def load_chart_pins() -> ChartTable:
+    """Every chart ``config/eks_addons.py`` pins per Kubernetes version (a module-level table of version -> pin
+    with ``chart``, ``version`` and ``image_tag``, such as ``CLUSTER_AUTOSCALER``), as version -> chart -> pin."""
+    try:
+        module = importlib.import_module("config.eks_addons")
+    except ModuleNotFoundError:
+        return {}
+    out: dict[str, dict[str, ChartPin]] = {}
+    for value in vars(module).values():
+        if not (isinstance(value, dict) and value and all(
+                isinstance(k, str) and all(hasattr(v, a) for a in ("chart", "version", "image_tag"))
+                for k, v in value.items())):
+            continue
+        for k8s, pin in value.items():
+            out.setdefault(k8s, {})[pin.chart] = pin
+    return out
+
+
+def image_tag(values: Mapping[str, object]) -> str | None:
+    image = values.get("image")
+    tag = image.get("tag") if isinstance(image, dict) else None
+    return str(tag) if tag is not None else None
+
+
+def check(assembly: Assembly, config: EnvironmentConfig, pins: PinTable | None = None,
+          chart_pins: ChartTable | None = None) -> CheckResult:
     k8s = config.cluster.kubernetes_version
     findings: list[Finding] = []
     try:
@@ -115,10 +158,22 @@ def check(assembly: Assembly, config: EnvironmentConfig, pins: PinTable | None =
             findings.append(Finding(g.name, f"node group Version is {have or 'a deploy-time value'}, the config "
                                             f"says {k8s}"))
     charts = assembly.helm_releases
+    pinned_charts = (load_chart_pins() if chart_pins is None else chart_pins).get(k8s, {})
     for h in charts:
         if not h.version:
             findings.append(Finding(h.resource.name, f"chart {h.chart} has no Version: each deploy installs "
                                                      "whatever is latest"))
+        chart_pin = pinned_charts.get(h.chart)
+        if chart_pin is None:
+            continue
+        if h.version and h.version != chart_pin.version:
+            findings.append(Finding(h.resource.name, f"chart {h.chart} is {h.version}, the pin for Kubernetes {k8s} "
+                                                     f"is {chart_pin.version}"))
+        tag = image_tag(h.values)
+        if tag != chart_pin.image_tag:
+            findings.append(Finding(h.resource.name, f"chart {h.chart} runs image tag {tag or 'the chart default'}, "
+                                                     f"the pin for Kubernetes {k8s} is {chart_pin.image_tag} (it "
+                                                     "supports only the Kubernetes minor it was built for)"))
     figure = (f"Kubernetes {k8s}: {len(addons)} add-ons, {len(groups)} node groups, {len(charts)} charts, "
               f"{len(version_pins)} pins")
     return CheckResult(NAME, config.name, figure, findings)

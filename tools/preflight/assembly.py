@@ -10,6 +10,7 @@ and intrinsics where it is part of one, so that checks can follow it to the reso
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -159,6 +160,7 @@ class Assembly:
             self.stacks[name] = stack
         if not self.stacks:
             raise AssemblyError(f"{self.directory}: the manifest lists no CloudFormation stack")
+        self._dependency_cache: dict[str, dict[str, frozenset[str]]] = {}
 
     # --- stacks and resources ------------------------------------------------------------------------------------
 
@@ -192,6 +194,55 @@ class Assembly:
         s = self.stacks.get(stack)
         return s.resources.get(logical_id) if s else None
 
+    def dependencies(self, stack: str, logical_id: str) -> frozenset[str]:
+        """The resources of the same stack this one waits for at create, and outlives at delete: ``DependsOn``
+        and every ``Ref``, ``Fn::GetAtt`` and ``Fn::Sub`` reference in its properties."""
+        return self._dependencies(stack)[logical_id]
+
+    def requires(self, stack: str, logical_id: str, other: str) -> bool:
+        """Whether ``logical_id`` depends on ``other`` (same stack), directly or through other resources: then
+        CloudFormation creates ``other`` first and deletes it last."""
+        seen: set[str] = set()
+        todo = [logical_id]
+        while todo:
+            for d in self.dependencies(stack, todo.pop()):
+                if d == other:
+                    return True
+                if d not in seen:
+                    seen.add(d)
+                    todo.append(d)
+        return False
+
+    def stack_requires(self, stack: str, other: str) -> bool:
+        """Whether ``stack`` depends on ``other``, directly or through other stacks: the CLI deploys ``other``
+        first and `cdk destroy` deletes it after ``stack``."""
+        todo = list(self.stacks[stack].dependencies)
+        seen: set[str] = set()
+        while todo:
+            s = todo.pop()
+            if s == other:
+                return True
+            if s not in seen and s in self.stacks:
+                seen.add(s)
+                todo += self.stacks[s].dependencies
+        return False
+
+    def deleted_after(self, first: Resource, then: Resource) -> bool:
+        """Whether `cdk destroy` deletes ``then`` only once ``first`` is gone."""
+        if first.stack == then.stack:
+            return self.requires(first.stack, first.logical_id, then.logical_id)
+        return self.stack_requires(first.stack, then.stack)
+
+    def _dependencies(self, stack: str) -> dict[str, frozenset[str]]:
+        if stack not in self._dependency_cache:
+            resources = self.stacks[stack].resources
+            table = {}
+            for lid, r in resources.items():
+                found = references(r.properties)
+                table[lid] = frozenset(d for d in found | set(r.depends_on) if d in resources and d != lid)
+            self._dependency_cache[stack] = table
+        return self._dependency_cache[stack]
+
     def asset_manifest(self, stack: str) -> dict[str, Any]:
         f = self.stacks[stack].assets_file
         return json.loads(f.read_text()) if f and f.is_file() else {}
@@ -209,19 +260,24 @@ class Assembly:
         if fn == "Fn::GetAtt":
             lid, attr = (arg.split(".", 1) if isinstance(arg, str) else (arg[0], arg[1]))
             return ResourceTarget(stack, str(lid), str(attr)) if lid in self.stacks[stack].resources else None
-        if fn == "Fn::GetStackOutput" and isinstance(arg, dict):
-            producer = str(arg.get("StackName"))
-            output = self.stacks.get(producer, None)
-            if output is None:
-                return None
-            out = output.outputs.get(str(arg.get("OutputName")))
-            return self.target(producer, out["Value"]) if out else None
+        if fn in ("Fn::GetStackOutput", "Fn::ImportValue"):
+            found = self.output_value(stack, value)
+            return self.target(found[0], found[1]) if found else None
+        return None
+
+    def output_value(self, stack: str, value: Any) -> tuple[str, Any] | None:
+        """The producing stack and the output's value expression behind an ``Fn::ImportValue`` or
+        ``Fn::GetStackOutput``; None for anything else or an export the assembly does not hold."""
+        if not isinstance(value, dict) or len(value) != 1:
+            return None
+        (fn, arg), = value.items()
         if fn == "Fn::ImportValue":
             export = self.literal(stack, arg)
-            if export is None:
-                return None
-            found = self._exports.get(export)
-            return self.target(found[0], found[1]) if found else None
+            return self._exports.get(export) if export is not None else None
+        if fn == "Fn::GetStackOutput" and isinstance(arg, dict):
+            producer = self.stacks.get(str(arg.get("StackName")))
+            out = producer.outputs.get(str(arg.get("OutputName"))) if producer else None
+            return (producer.name, out["Value"]) if producer and out else None
         return None
 
     @cached_property
@@ -322,6 +378,30 @@ NAME_PROPERTY = {
 REF_IS_NAME = frozenset({"AWS::EKS::Cluster", "AWS::RDS::DBCluster", "AWS::RDS::DBInstance", "AWS::Lambda::Function",
                          "AWS::Logs::LogGroup", "AWS::S3::Bucket", "AWS::DynamoDB::Table",
                          "AWS::DynamoDB::GlobalTable", "AWS::IAM::Role", "AWS::KMS::Alias"})
+
+
+def references(node: Any) -> set[str]:
+    """Logical ids (and pseudo parameters) a template value refers to: ``Ref``, ``Fn::GetAtt``, ``Fn::Sub``."""
+    out: set[str] = set()
+    _collect_references(node, out)
+    return out
+
+
+def _collect_references(node: Any, out: set[str]) -> None:
+    if isinstance(node, dict):
+        if "Ref" in node and isinstance(node["Ref"], str):
+            out.add(node["Ref"])
+        if "Fn::GetAtt" in node:
+            arg = node["Fn::GetAtt"]
+            out.add(str(arg[0] if isinstance(arg, list) else str(arg).split(".")[0]))
+        if "Fn::Sub" in node:
+            text = node["Fn::Sub"][0] if isinstance(node["Fn::Sub"], list) else node["Fn::Sub"]
+            out.update(m.split(".")[0] for m in re.findall(r"\$\{([^}!]+)\}", str(text)))
+        for v in node.values():
+            _collect_references(v, out)
+    elif isinstance(node, list):
+        for v in node:
+            _collect_references(v, out)
 
 
 def _environment(env: str) -> tuple[str, str]:

@@ -27,6 +27,9 @@ CREATE_MINUTES: dict[str, CreateTime] = {
     "Custom::AWSCDK-EKS-KubernetesResource": CreateTime(1, "assumption: the kubectl handler Lambda (in the VPC) "
                                                            "applies the manifest"),
     "Custom::AWSCDK-EKS-HelmChart": CreateTime(2, "assumption: helm install through the kubectl handler"),
+    # A rollout wait the assembly cannot tie to a Deployment: one pod pulling its image and starting. Those it can are
+    # estimated from the Deployment and its target group (tools/preflight/rollout.py).
+    "Custom::AWSCDK-EKS-KubernetesObjectValue": CreateTime(1.5, "assumption: image pull and start of one pod"),
     "AWS::RDS::DBCluster": CreateTime(5, "assumption: the Aurora cluster (storage, endpoints) before any instance"),
     "AWS::RDS::DBInstance": CreateTime(10, "assumption: an Aurora instance takes about 10 minutes to become "
                                            "available, each"),
@@ -56,6 +59,22 @@ STACK_OVERHEAD_MINUTES = 1.0
 IMAGE_BUILD_EMULATED_MINUTES = 6.0
 IMAGE_BUILD_NATIVE_MINUTES = 2.0
 IMAGE_PUSH_MINUTES = 1.0
+
+# A rollout wait (`Custom::AWSCDK-EKS-KubernetesObjectValue` on a Deployment's status) lasts as long as the rollout:
+# see tools/preflight/rollout.py, which builds each pod's time to Ready from these and the manifests.
+# A node pulls a service image from ECR in the same region the first time it runs it (assumption: 1 minute for the
+# Python service images, a few hundred MB). A rolling update's new image shares its base layers with the old one
+# already on the node and pulls only the rebuilt ones (virtualenv, code; assumption: half a minute).
+IMAGE_PULL_MINUTES = 1.0
+IMAGE_UPDATE_PULL_MINUTES = 0.5
+# A new IP target of a Network Load Balancer: AWS support, quoted in kubernetes-sigs/aws-load-balancer-controller#1834
+# (2023-09): "When you register a new target to your Network Load Balancer, it is expected to take between 3-5
+# minutes (180 and 300 seconds) to complete the registration process. After registration is complete, the Network
+# Load Balancer health check systems will begin to send health checks"; the same thread measures about 3 minutes
+# for the pod readiness gate to pass. A check fails on the lower bound (a deploy that fails even then) and warns on
+# the upper one.
+NLB_TARGET_REGISTRATION_MINUTES = 3.0
+NLB_TARGET_REGISTRATION_MAX_MINUTES = 5.0
 
 
 def create_minutes(resource_type: str) -> float:

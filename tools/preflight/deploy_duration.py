@@ -9,16 +9,22 @@ The estimate: the CLI builds every image first (``--asset-prebuild``, ``--asset-
 arm64 images on an x86 runner under QEMU), then deploys the stacks in dependency order, ``--concurrency`` at a time
 (1 by default: one after the other), each taking its change set overhead plus the longest chain of creations
 through its resources (``DependsOn``, ``Ref``, ``Fn::GetAtt``, ``Fn::Sub`` inside the template: CloudFormation creates
-the rest in parallel), with create times from ``create_times.py``. The CLI's defaults are read from the pinned CLI.
+the rest in parallel), with create times from ``create_times.py``; custom resources count on that chain like any
+resource (the ENI cleanups the cluster and the orders workloads wait for, with their provider functions). A rollout
+wait lasts until its Deployment's pods are Ready (``rollout.py``: image pull, readiness probe, and for pods behind an
+NLB with readiness gates the target's registration and health checks). The CLI's defaults are read from the pinned
+CLI.
+
+Each rollout wait must also outlast a rolling update of its Deployment at the HorizontalPodAutoscaler's minimum (else
+every deploy that changes it fails its stack); one that does not outlast an update at the maximum is said in the
+details: a deploy at peak load fails and rolls back.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
 
 from config.environment import EnvironmentConfig
 from tools.preflight.assembly import Assembly, Resource
@@ -30,6 +36,7 @@ from tools.preflight.create_times import (
     create_minutes,
 )
 from tools.preflight.model import CheckResult, Finding
+from tools.preflight.rollout import Rollout, rollouts
 from tools.preflight.workflow import CLI_REGISTRY, DEPLOY_WORKFLOW, deploy_job
 
 NAME = "deploy-duration"
@@ -37,42 +44,28 @@ GITHUB_OIDC = "token.actions.githubusercontent.com"
 DEFAULT_MAX_SESSION_SECONDS = 3600
 
 
-def _references(node: Any, out: set[str]) -> None:
-    if isinstance(node, dict):
-        if "Ref" in node and isinstance(node["Ref"], str):
-            out.add(node["Ref"])
-        if "Fn::GetAtt" in node:
-            arg = node["Fn::GetAtt"]
-            out.add(str(arg[0] if isinstance(arg, list) else str(arg).split(".")[0]))
-        if "Fn::Sub" in node:
-            text = node["Fn::Sub"][0] if isinstance(node["Fn::Sub"], list) else node["Fn::Sub"]
-            out.update(m.split(".")[0] for m in re.findall(r"\$\{([^}!]+)\}", str(text)))
-        for v in node.values():
-            _references(v, out)
-    elif isinstance(node, list):
-        for v in node:
-            _references(v, out)
-
-
-def stack_minutes(assembly: Assembly, stack: str) -> tuple[float, list[str]]:
-    """The longest chain of creations through the stack's resources, and that chain (logical ids)."""
+def stack_minutes(assembly: Assembly, stack: str,
+                  known: dict[tuple[str, str], float] | None = None) -> tuple[float, list[str]]:
+    """The longest chain of creations through the stack's resources, and that chain (logical ids). ``known``: create
+    minutes of particular resources ((stack, logical id)), in place of their type's."""
     resources = assembly.stacks[stack].resources
-
-    def deps(r: Resource) -> set[str]:
-        found: set[str] = set()
-        _references(r.properties, found)
-        return {d for d in found | set(r.depends_on) if d in resources and d != r.logical_id}
+    known = known if known is not None else first_rollouts(assembly)
 
     @cache
     def finish(lid: str) -> tuple[float, tuple[str, ...]]:
         r = resources[lid]
-        before = max((finish(d) for d in deps(r)), default=(0.0, ()))
-        return before[0] + create_minutes(r.type), (*before[1], lid)
+        before = max((finish(d) for d in assembly.dependencies(stack, lid)), default=(0.0, ()))
+        return before[0] + known.get((stack, lid), create_minutes(r.type)), (*before[1], lid)
 
     if not resources:
         return STACK_OVERHEAD_MINUTES, []
     longest = max((finish(lid) for lid in resources), key=lambda x: x[0])
     return STACK_OVERHEAD_MINUTES + longest[0], list(longest[1])
+
+
+def first_rollouts(assembly: Assembly) -> dict[tuple[str, str], float]:
+    """Each rollout wait's minutes on a first deploy: the Deployment's pods all start at once."""
+    return {(r.wait.stack, r.wait.logical_id): r.pod_ready_minutes(first=True) for r in rollouts(assembly)}
 
 
 def deploy_role(assembly: Assembly) -> Resource | None:
@@ -128,7 +121,8 @@ def estimate(assembly: Assembly, *, skip: set[str], concurrency: int, prebuild_w
             images += build + IMAGE_PUSH_MINUTES
     images /= max(prebuild_workers, 1)
     order = [s for s in assembly.stack_order() if s not in skip]
-    per_stack = {s: stack_minutes(assembly, s)[0] for s in order}
+    known = first_rollouts(assembly)
+    per_stack = {s: stack_minutes(assembly, s, known)[0] for s in order}
     deps = {s: {d for d in assembly.stacks[s].dependencies if d in per_stack} for s in order}
     return Estimate(images, schedule(order, deps, per_stack, max(concurrency, 1)), per_stack)
 
@@ -168,9 +162,37 @@ def check(assembly: Assembly, config: EnvironmentConfig, workflow: Path = DEPLOY
     if job.timeout_minutes <= minutes:
         findings.append(Finding(f"{workflow.name} job {job.job}", f"timeout-minutes {job.timeout_minutes} is below "
                                                                   f"the estimated first deploy ({minutes:.0f} min)"))
+    details = [f"  {s}: {m:.1f} min" for s, m in est.per_stack.items()]
+    for r in rollouts(assembly):
+        at_min, at_max = r.update_minutes(r.minimum), r.update_minutes(r.maximum)
+        slow_min = r.update_minutes(r.minimum, slow=True)
+        what = (f"{r.deployment.ref}: in a rolling update a new pod is Ready {r.pod_ready_minutes():.1f}"
+                + (f"-{r.pod_ready_minutes(slow=True):.1f} min after it starts (NLB registration and health checks of "
+                   f"{r.target_group.logical_id})" if r.target_group else " min after it starts")
+                + f", so the update takes {at_min:.1f}"
+                + (f"-{slow_min:.1f}" if slow_min != at_min else "")
+                + f" min at {r.minimum} replicas, {at_max:.1f} min at {r.maximum}; the rollout wait "
+                  f"{r.wait.logical_id} gives up after {r.timeout_minutes:.0f} min")
+        if at_min > r.timeout_minutes:
+            findings.append(Finding(r.wait.name, f"{what}: every deploy that changes the Deployment fails the "
+                                                 f"{r.wait.stack} stack, and it rolls back"))
+        elif slow_min > r.timeout_minutes or at_max > r.timeout_minutes:
+            limit = _fits(r)
+            details.append(f"  caution: {what}: "
+                           + ("with a slow NLB registration even a deploy at the minimum fails the stack"
+                              if slow_min > r.timeout_minutes else "")
+                           + ("; " if slow_min > r.timeout_minutes and at_max > r.timeout_minutes else "")
+                           + (f"a deploy while the HorizontalPodAutoscaler holds more than {limit} replicas fails the "
+                              "stack" if at_max > r.timeout_minutes else "")
+                           + ", and it rolls back")
     slowest = max(est.per_stack, key=lambda s: est.per_stack[s])
     figure = (f"first deploy ~{minutes:.0f} min (images {est.images_minutes:.0f}, stacks {est.stacks_minutes:.0f} "
               f"at concurrency {job.concurrency}; slowest {slowest} {est.per_stack[slowest]:.0f}); session "
               f"{session:.0f} min, job timeout {job.timeout_minutes} min")
-    details = [f"  {s}: {m:.1f} min" for s, m in est.per_stack.items()]
     return CheckResult(NAME, config.name, figure, findings, details)
+
+
+def _fits(r: Rollout) -> int:
+    """The most replicas a rolling update of ``r`` gets through within its wait's timeout."""
+    return max((n for n in range(r.minimum, r.maximum + 1) if r.update_minutes(n) <= r.timeout_minutes),
+               default=0)

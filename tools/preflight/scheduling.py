@@ -12,8 +12,8 @@ Pods: the app's Deployments (at their HPA's minimum and maximum) and DaemonSets 
 and charts' pods from ``system_workloads.py``. Placement honours nodeSelector, required node affinity, taints and
 tolerations, hard topology spread and required pod anti-affinity, max pods and branch ENIs for pods with their own
 security group, against the labels the nodes actually carry (the group's ``Labels`` plus the well-known labels EKS and
-the kubelet set). Placement is first-fit decreasing (largest CPU request first, onto the first node that fits), a
-heuristic: a fit it finds is real, a miss on a nearly full cluster could be a packing it did not try.
+the kubelet set). Placement is a first-fit heuristic (below): a fit it finds is real, a miss on a nearly full cluster
+could be a packing it did not try.
 
 Two scenarios, each must place every pod:
 - baseline: the ON_DEMAND node groups at their minimum size, first instance type (managed node groups fill
@@ -21,18 +21,36 @@ Two scenarios, each must place every pod:
   loss of all Spot capacity.
 - ceiling: every node group at its maximum (only if a node autoscaler is installed; otherwise nodes stay at their
   desired size), each node the group's smallest instance type (Spot may hand out any listed type), holding every
-  maximum replica.
+  maximum replica. The Cluster Autoscaler adds a node to a group only for pods that fit its template of that group's
+  node: a real node of the group when it has one, else (a group that scales from zero) the instance type, the
+  labels and taints EKS reports, and extended resources only from the group's
+  ``k8s.io/cluster-autoscaler/node-template/resources/<name>`` tags (kubernetes/autoscaler ``aws_manager.go``
+  ``buildNodeFromTemplate``; #6021: pods requesting ``vpc.amazonaws.com/pod-eni`` never scale such a group up). So in
+  the ceiling a pod requesting an extended resource takes nodes of a group with ``min_size`` 0 only if that tag says
+  the node has it.
+
+Placement: pods most constrained first (fewest nodes they may run on), then largest CPU request first, each onto the
+first node that takes it. A third line, not a pass/fail scenario, shows a rollout on the baseline: the minimum
+replicas plus each Deployment's ``maxSurge`` (its new pods start before old ones stop); a surge that does not fit
+waits for the Cluster Autoscaler to add a node, which the rollout wait then includes.
+
+Add-on and chart pods honour the ``nodeSelector`` and ``tolerations`` their configuration values set (the Cluster
+Autoscaler and the Load Balancer Controller pinned to on-demand nodes, for instance).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+import yaml
+
 from config.environment import EnvironmentConfig
 from config.instance_types import InstanceType, instance_type
+from tools.preflight import names
 from tools.preflight.assembly import Assembly, KubernetesObject, Resource
 from tools.preflight.kube import (
     Requests,
@@ -44,6 +62,7 @@ from tools.preflight.kube import (
     untolerated,
 )
 from tools.preflight.model import CheckResult, Finding
+from tools.preflight.rollout import max_surge
 from tools.preflight.system_workloads import ADDONS, CHARTS, SELF_MANAGED_BOOTSTRAP, Component
 
 NAME = "scheduling"
@@ -51,6 +70,7 @@ OS_MEMORY_OVERHEAD = 0.075
 EVICTION_HARD_MIB = 100
 POD_ENI = "vpc.amazonaws.com/pod-eni"
 NODE_AUTOSCALERS = ("cluster-autoscaler", "karpenter")
+CA_TEMPLATE_RESOURCE_TAG = "k8s.io/cluster-autoscaler/node-template/resources/"
 _TAINT_EFFECTS = {"NO_SCHEDULE": "NoSchedule", "NO_EXECUTE": "NoExecute", "PREFER_NO_SCHEDULE": "PreferNoSchedule"}
 
 
@@ -93,6 +113,10 @@ class NodeGroup:
     taints: tuple[dict[str, str], ...]
     arch: str
     zones: tuple[str, ...]
+    # Extended resources the Cluster Autoscaler's template node of this group has when the group has no node.
+    template_resources: frozenset[str] = frozenset()
+    # The group's name with deploy-time pieces as placeholders: what the autoscaler's patterns are matched against.
+    sample_name: str = ""
 
     @property
     def key(self) -> str:
@@ -112,6 +136,9 @@ class Node:
     pod_eni_capacity: int
     alloc: Allocatable
     pods: list[Pod] = field(default_factory=list)
+    # Extended resources a pod may request and still make the node autoscaler add this node (None: the node is
+    # there without it; any resource then).
+    autoscaled_for: frozenset[str] | None = None
 
 
 def node_groups(assembly: Assembly) -> tuple[list[NodeGroup], list[Finding]]:
@@ -140,10 +167,18 @@ def node_groups(assembly: Assembly) -> tuple[list[NodeGroup], list[Finding]]:
                 zones.append(zone)
         # The node group's name is generated unless set: its construct id reads better in figures than a token.
         has_path = "aws:cdk:path" in r.attributes.get("Metadata", {})
-        name = assembly.literal(r.stack, p.get("NodegroupName")) or (r.path.split("/")[-2] if has_path
-                                                                      else r.logical_id)
+        label = assembly.literal(r.stack, p.get("NodegroupName")) or (r.path.split("/")[-2] if has_path
+                                                                       else r.logical_id)
+        generated = names.name(assembly, r.stack, p["NodegroupName"]) if "NodegroupName" in p else None
+        sample = ("".join(x if isinstance(x, str) else "0" * 8 for x in generated.parts) if generated
+                  else f"{r.logical_id}-0")
         ami = str(p.get("AmiType", "AL2023_x86_64_STANDARD"))
-        groups.append(NodeGroup(resource=r, name=name, instance_types=types,
+        tags = p.get("Tags") or {}
+        tags = {str(t.get("Key")): t.get("Value") for t in tags} if isinstance(tags, list) else tags
+        template = frozenset(str(k).removeprefix(CA_TEMPLATE_RESOURCE_TAG) for k in tags
+                             if str(k).startswith(CA_TEMPLATE_RESOURCE_TAG))
+        groups.append(NodeGroup(resource=r, name=label, instance_types=types, template_resources=template,
+                                sample_name=sample,
                                 capacity=str(p.get("CapacityType", "ON_DEMAND")),
                                 min_size=int(scaling.get("MinSize", 1)),
                                 desired_size=int(scaling.get("DesiredSize", 1)),
@@ -164,18 +199,22 @@ def _node_labels(group: NodeGroup, t: InstanceType, zone: str, hostname: str, re
 
 
 def build_nodes(groups: list[NodeGroup], sizes: dict[str, int], pick: dict[str, InstanceType], region: str,
-                pod_eni_enabled: bool) -> list[Node]:
+                pod_eni_enabled: bool, autoscaled: bool = False) -> list[Node]:
+    """``sizes[group]`` nodes of each group. ``autoscaled``: the nodes above a group's minimum are the node
+    autoscaler's to add, and a group with minimum 0 gets them only for pods its template node fits."""
     nodes: list[Node] = []
     for g in groups:
         t = pick[g.key]
         a = allocatable(t)
         branch_enis = t.branch_enis if (t.trunk_eni and pod_eni_enabled) else 0
+        from_zero = autoscaled and g.min_size == 0
         for i in range(sizes[g.key]):
             hostname = f"{g.name}-{i + 1}"
             zone = g.zones[i % len(g.zones)]
             nodes.append(Node(name=hostname, group=g, type=t, labels=_node_labels(g, t, zone, hostname, region),
                               free_cpu=a.cpu_millicores, free_mib=a.memory_mib, free_pods=a.pods,
-                              free_pod_eni=branch_enis, pod_eni_capacity=branch_enis, alloc=a))
+                              free_pod_eni=branch_enis, pod_eni_capacity=branch_enis, alloc=a,
+                              autoscaled_for=g.template_resources if from_zero else None))
     return nodes
 
 
@@ -201,6 +240,8 @@ class Workload:
     minimum: int
     maximum: int
     daemon: bool = False
+    surge: int = 0  # extra pods a rolling update at the minimum starts before old ones stop (maxSurge)
+    system: bool = False  # an add-on's or a chart's: running since the cluster was created, before any app pod
 
 
 def _pod_from_template(owner: str, kind: str, namespace: str, template: dict[str, Any], pod_eni: bool) -> Pod:
@@ -250,10 +291,10 @@ def app_workloads(assembly: Assembly) -> tuple[list[Workload], list[Finding]]:
                 findings.append(Finding(o.ref, f"sets spec.replicas={spec['replicas']} beside its "
                                                f"HorizontalPodAutoscaler: every deploy resets the count the HPA chose"))
             hs = hpa.manifest.get("spec", {})
-            out.append(Workload(pod, int(hs.get("minReplicas", 1)), int(hs.get("maxReplicas", 1))))
+            minimum, maximum = int(hs.get("minReplicas", 1)), int(hs.get("maxReplicas", 1))
         else:
-            replicas = int(spec.get("replicas", 1))
-            out.append(Workload(pod, replicas, replicas))
+            minimum = maximum = int(spec.get("replicas", 1))
+        out.append(Workload(pod, minimum, maximum, surge=max_surge(o.manifest, minimum)))
     return out, findings
 
 
@@ -279,13 +320,15 @@ def _system_pods(component: Component, source: str, values: dict[str, Any]) -> l
             cpu = cpu_millicores(req["cpu"]) if "cpu" in req else 0
             mem = memory_mib(req["memory"]) if "memory" in req else 0.0
         tolerations = _lookup(values, "tolerations")
+        selector = _lookup(values, w.node_selector_path) if w.node_selector_path else None
         pod = Pod(owner=f"{w.kind} {w.namespace}/{w.name} ({source})", kind=w.kind, namespace=w.namespace,
                   labels={"app.kubernetes.io/name": w.name}, requests=Requests(cpu, mem),
-                  node_selector=dict(w.node_selector), affinity={},
+                  node_selector={str(k): str(v) for k, v in selector.items()} if isinstance(selector, dict)
+                  else dict(w.node_selector), affinity={},
                   tolerations=tuple(tolerations) if isinstance(tolerations, list) else w.tolerations, spread=(),
                   instance_families=w.instance_families)
         n = int(replicas) if isinstance(replicas, int) else w.replicas
-        out.append(Workload(pod, n, n, daemon=w.kind == "DaemonSet"))
+        out.append(Workload(pod, n, n, daemon=w.kind == "DaemonSet", system=True))
     return out
 
 
@@ -342,6 +385,12 @@ def _eligible(pod: Pod, node: Node) -> str | None:
     if pod.requests.get(POD_ENI) and not node.pod_eni_capacity:
         why = "no trunk ENI" if not node.type.trunk_eni else "vpc-cni ENABLE_POD_ENI is not true"
         return f"{POD_ENI} for its SecurityGroupPolicy ({node.type.name}: {why})"
+    if node.autoscaled_for is not None:
+        unknown = sorted(k for k, v in pod.requests.extended if v and k not in node.autoscaled_for)
+        if unknown:
+            return (f"the Cluster Autoscaler adds no {node.group.name} node for it: the group scales from zero and "
+                    f"its template node has no {', '.join(unknown)} (tag the node group "
+                    f"{CA_TEMPLATE_RESOURCE_TAG}{unknown[0]}; kubernetes/autoscaler#6021)")
     return None
 
 
@@ -434,13 +483,16 @@ class Outcome:
 
 
 def simulate(name: str, nodes: list[Node], workloads: Iterable[Workload], at_max: bool) -> Outcome:
-    """DaemonSet pods first (one per node they may run on), then every other pod, largest CPU request first,
-    each onto the first node that takes it."""
+    """DaemonSet pods first (one per node they may run on), then the add-ons' pods, then the app's, each most
+    constrained first, then largest CPU request first, onto the first node that takes it."""
     outcome = Outcome(name, nodes)
     queue: list[Pod] = []
+    system: set[int] = set()
     for w in workloads:
         if not w.daemon:
             queue += [w.pod] * (w.maximum if at_max else w.minimum)
+            if w.system:
+                system.add(id(w.pod))
             continue
         for node in nodes:
             if _eligible(w.pod, node) is not None:
@@ -451,7 +503,11 @@ def simulate(name: str, nodes: list[Node], workloads: Iterable[Workload], at_max
                 outcome.miss(w.pod, f"not enough {short} on {node.type.name} for the node's DaemonSets")
             else:
                 _place(w.pod, node)
-    queue.sort(key=lambda p: (-p.requests.cpu_millicores, -p.requests.memory_mib, p.owner))
+    # The add-ons' pods run before the app's; then most constrained first: a pod that only some nodes take gets them
+    # before pods that could go anywhere.
+    room = {id(p): sum(1 for n in nodes if _eligible(p, n) is None) for p in {id(p): p for p in queue}.values()}
+    queue.sort(key=lambda p: (id(p) not in system, room[id(p)], -p.requests.cpu_millicores, -p.requests.memory_mib,
+                              p.owner))
     for pod in queue:
         outcome.ask(pod)
         target = next((n for n in nodes if _eligible(pod, n) is None and _shortage(pod, n) is None
@@ -472,7 +528,9 @@ def _why_unplaced(pod: Pod, nodes: list[Node]) -> str:
         return "no node qualifies: " + "; ".join(sorted({f"{r}" for r in reasons.values() if r}))
     shortages = sorted({s for n in candidates if (s := _shortage(pod, n))})
     if shortages:
-        return f"not enough {', '.join(shortages)} left on the {len(candidates)} node(s) it may use"
+        others = sorted({r for r in reasons.values() if r})
+        return (f"not enough {', '.join(shortages)} left on the {len(candidates)} node(s) it may use"
+                + (f" (the other {len(nodes) - len(candidates)}: {'; '.join(others)})" if others else ""))
     return "topology spread or pod anti-affinity leaves no node"
 
 
@@ -484,6 +542,29 @@ def _pod_eni_enabled(assembly: Assembly) -> bool:
             env = addon_configuration(assembly, r).get("env", {})
             return str(env.get("ENABLE_POD_ENI", "false")).lower() == "true"
     return False
+
+
+def expander_priorities(assembly: Assembly) -> dict[int, list[str]] | None:
+    """The Cluster Autoscaler's priority expander table (``expanderPriorities`` in its chart values, priority ->
+    Auto Scaling group name patterns), when its ``expander`` list starts with ``priority``; else None."""
+    for h in assembly.helm_releases:
+        if h.chart != "cluster-autoscaler":
+            continue
+        expander = str((h.values.get("extraArgs") or {}).get("expander", ""))
+        table = h.values.get("expanderPriorities")
+        if not expander.split(",")[0].strip() == "priority" or table is None:
+            return None
+        parsed = yaml.safe_load(table) if isinstance(table, str) else table
+        return {int(k): [str(p) for p in v] for k, v in (parsed or {}).items()}
+    return None
+
+
+def group_priority(group: NodeGroup, priorities: dict[int, list[str]]) -> int | None:
+    """The highest priority whose pattern matches the group's Auto Scaling group (EKS names it
+    ``eks-<node group name>-<uuid>``); None when none matches (the priority expander then never picks it)."""
+    asg = f"eks-{group.sample_name}-00000000-0000-0000-0000-000000000000"
+    matching = [p for p, patterns in priorities.items() if any(re.search(x, asg) for x in patterns)]
+    return max(matching) if matching else None
 
 
 def _smallest(types: Iterable[str]) -> InstanceType:
@@ -530,8 +611,25 @@ def check(assembly: Assembly, config: EnvironmentConfig) -> CheckResult:
                                                 {g.key: instance_type(g.instance_types[0]) for g in on_demand},
                                                 region, pod_eni), workloads, at_max=False)
     sizes = {g.key: (g.max_size if autoscaler else g.desired_size) for g in groups}
-    ceiling = simulate("ceiling", build_nodes(groups, sizes, {g.key: _smallest(g.instance_types) for g in groups},
-                                              region, pod_eni), workloads, at_max=True)
+    priorities = expander_priorities(assembly) if autoscaler == "cluster-autoscaler" else None
+    ranked = groups
+    if priorities is not None:
+        # The autoscaler grows the groups it prefers first: pods that may go anywhere land there.
+        rank = {g.key: group_priority(g, priorities) for g in groups}
+        for g in groups:
+            if rank[g.key] is None and g.max_size > g.min_size:
+                findings.append(Finding(g.resource.name, f"no pattern of the Cluster Autoscaler's expanderPriorities "
+                                                         f"matches its Auto Scaling group (eks-{g.sample_name}-...): "
+                                                         "the priority expander never scales it up"))
+                sizes[g.key] = g.min_size
+        ranked = sorted(groups, key=lambda g: -(rank[g.key] or 0))
+    ceiling = simulate("ceiling", build_nodes(ranked, sizes, {g.key: _smallest(g.instance_types) for g in groups},
+                                              region, pod_eni, autoscaled=autoscaler is not None),
+                       workloads, at_max=True)
+    surging = [Workload(w.pod, w.minimum + w.surge, w.maximum, w.daemon, system=w.system) for w in workloads]
+    rollout = simulate("rollout", build_nodes(on_demand, {g.key: g.min_size for g in on_demand},
+                                              {g.key: instance_type(g.instance_types[0]) for g in on_demand},
+                                              region, pod_eni), surging, at_max=False)
     if not baseline.nodes:
         findings.append(Finding("node groups", "no ON_DEMAND node group has a minimum size above 0: losing Spot "
                                                "capacity leaves no node at all"))
@@ -542,8 +640,12 @@ def check(assembly: Assembly, config: EnvironmentConfig) -> CheckResult:
     for owner, missing in ceiling.missing.items():
         findings.append(Finding(owner, f"{missing} of {ceiling.wanted[owner]} pods at maximum replicas exceed the "
                                        f"node ceiling ({ceiling.describe_nodes()}): {ceiling.why[owner]}"))
-    details = [baseline.utilisation(), ceiling.utilisation()]
-    for outcome in (baseline, ceiling):
+    waiting = sum(rollout.missing.values())
+    details = [baseline.utilisation(), ceiling.utilisation(),
+               rollout.utilisation() + (" (minimum replicas + each Deployment's maxSurge): "
+                                        + (f"{waiting} surge pods wait for a node the autoscaler adds"
+                                           if waiting else "the surge fits"))]
+    for outcome in (baseline, ceiling, rollout):
         for n in outcome.nodes:
             details.append(f"  {outcome.name} {n.name} ({n.type.name}, {n.group.capacity}): "
                            f"{len(n.pods)} pods, cpu {n.alloc.cpu_millicores - n.free_cpu}/{n.alloc.cpu_millicores}m, "

@@ -51,6 +51,7 @@ class SystemWorkload:
     replicas_path: str | None = None
     resources_path: str | None = None
     enabled_path: str | None = None  # the workload exists only when this value is not false
+    node_selector_path: str | None = None  # replaces node_selector when set (charts render it as given)
 
 
 @dataclass(frozen=True)
@@ -72,7 +73,7 @@ ADDONS: dict[str, Component] = {c.key: c for c in (
                                             tolerations=TOLERATE_ALL, resources_path="resources"),)),
     Component("coredns", (SystemWorkload("coredns", "Deployment", "kube-system", 100, 70, replicas=2,
                                          tolerations=CRITICAL_ADDONS, replicas_path="replicaCount",
-                                         resources_path="resources"),)),
+                                         resources_path="resources", node_selector_path="nodeSelector"),)),
     Component("eks-pod-identity-agent", (SystemWorkload("eks-pod-identity-agent", "DaemonSet", "kube-system", 0, 0,
                                                         tolerations=TOLERATE_ALL, resources_path="resources"),)),
     Component("amazon-cloudwatch-observability", (
@@ -88,16 +89,17 @@ ADDONS: dict[str, Component] = {c.key: c for c in (
                        instance_families=_NEURON, enabled_path="neuronMonitor.enabled"),
     )),
     Component("metrics-server", (SystemWorkload("metrics-server", "Deployment", "kube-system", 100, 200, replicas=2,
-                                                replicas_path="replicas", resources_path="resources"),)),
+                                                replicas_path="replicas", resources_path="resources",
+                                                node_selector_path="nodeSelector"),)),
 )}
 
 CHARTS: dict[str, Component] = {c.key: c for c in (
     Component("aws-load-balancer-controller", (
         SystemWorkload("aws-load-balancer-controller", "Deployment", "kube-system", 0, 0, replicas=2,
-                       replicas_path="replicaCount", resources_path="resources"),)),
+                       replicas_path="replicaCount", resources_path="resources", node_selector_path="nodeSelector"),)),
     Component("cluster-autoscaler", (
         SystemWorkload("cluster-autoscaler", "Deployment", "kube-system", 0, 0, replicas=1,
-                       replicas_path="replicaCount", resources_path="resources"),)),
+                       replicas_path="replicaCount", resources_path="resources", node_selector_path="nodeSelector"),)),
     Component("metrics-server", ADDONS["metrics-server"].workloads),
 )}
 

@@ -5,13 +5,18 @@
   for 1.25 to 1.37). Custom resources (TargetGroupBinding, SecurityGroupPolicy) have no schema there and are listed,
   not validated; Helm charts render in the cluster and are listed with their pinned versions to review.
 - Every add-on the app installs must have a pin for the next version in ``config/eks_addons.py``; the table diff
-  (current pin -> next pin) says which add-on versions move.
-Exit status 1 when a manifest fails, the next version has no schemas, or an add-on has no pin for it.
+  (current pin -> next pin) says which add-on versions move. So must every chart that file pins per Kubernetes
+  version (the Cluster Autoscaler: chart and image tag); other charts are listed to review.
+- The kubectl the EKS custom resources run (the kubectl layer's version, in its description) must be within one
+  minor of the next version (Kubernetes' version skew policy for kubectl), or applying manifests may fail.
+Exit status 1 when a manifest fails, the next version has no schemas, an add-on or pinned chart has no pin for it, or
+kubectl is out of skew.
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import tempfile
 from pathlib import Path
@@ -20,11 +25,14 @@ import kubernetes_validate
 from kubernetes_validate import utils as kv_utils
 
 from config.environments import ENVIRONMENTS
-from tools.preflight.addons import MissingTable, PinTable, load_pins
+from tools.preflight.addons import ChartTable, MissingTable, PinTable, image_tag, load_chart_pins, load_pins
 from tools.preflight.assembly import Assembly, render_tokens
 from tools.preflight.model import CheckResult, Finding
 
 NAME = "upgrade-check"
+# Add-ons built for one Kubernetes minor only (EKS user guide, "Manage kube-proxy": the add-on's minor equals the
+# cluster's).
+SAME_MINOR = frozenset({"kube-proxy"})
 
 
 def supported_versions() -> list[str]:
@@ -38,7 +46,13 @@ def built_in(api_version: str) -> bool:
     return not group or "." not in group or group.endswith(".k8s.io")
 
 
-def check(assembly: Assembly, environment: str, current: str, target: str, pins: PinTable) -> CheckResult:
+def _minor(version: str) -> tuple[int, int]:
+    major, minor = version.split(".")[:2]
+    return int(major), int(minor)
+
+
+def check(assembly: Assembly, environment: str, current: str, target: str, pins: PinTable,
+          chart_pins: ChartTable | None = None) -> CheckResult:
     findings: list[Finding] = []
     details: list[str] = []
     if target not in supported_versions():
@@ -74,10 +88,36 @@ def check(assembly: Assembly, environment: str, current: str, target: str, pins:
             continue
         was = now.version if now else "unpinned"
         details.append(f"add-on {name}: {was} -> {then.version}" + ("" if was != then.version else " (unchanged)"))
+        if name in SAME_MINOR and not then.version.startswith(f"v{target}."):
+            findings.append(Finding(r.name, f"add-on {name} {then.version} (the pin for {target}) is not a "
+                                            f"{target} build: {name}'s minor must equal the cluster's"))
     for g in assembly.resources("AWS::EKS::Nodegroup"):
         details.append(f"node group {g.logical_id}: Version {g.properties.get('Version', 'unset')} -> {target}")
+    charts = load_chart_pins() if chart_pins is None else chart_pins
     for h in assembly.helm_releases:
-        details.append(f"chart {h.chart} {h.version or '(unpinned)'}: check its support for Kubernetes {target}")
+        now_chart, then_chart = charts.get(current, {}).get(h.chart), charts.get(target, {}).get(h.chart)
+        if now_chart is None and then_chart is None:
+            details.append(f"chart {h.chart} {h.version or '(unpinned)'}: not pinned per Kubernetes version; check "
+                           f"its support for Kubernetes {target}")
+        elif then_chart is None:
+            findings.append(Finding(h.resource.name, f"chart {h.chart} has no pin for Kubernetes {target} in "
+                                                     "config/eks_addons.py"))
+        else:
+            chart_was = f"{h.version or '(unpinned)'} (image {image_tag(h.values) or 'default'})"
+            chart_then = f"{then_chart.version} (image {then_chart.image_tag})"
+            details.append(f"chart {h.chart}: {chart_was} -> {chart_then}"
+                           + (" (unchanged)" if chart_was == chart_then else ""))
+    for layer in assembly.resources("AWS::Lambda::LayerVersion"):
+        m = re.search(r"kubectl (\d+\.\d+)", str(layer.properties.get("Description", "")))
+        if not m:
+            continue
+        skew = abs(_minor(m.group(1))[1] - _minor(target)[1]) if _minor(m.group(1))[0] == _minor(target)[0] else 99
+        if skew > 1:
+            findings.append(Finding(layer.name, f"kubectl {m.group(1)} is more than one minor away from Kubernetes "
+                                                f"{target}: move to the kubectl layer of {target} (aws-cdk-lib's "
+                                                "lambda-layer-kubectl-vNN) with the cluster"))
+        else:
+            details.append(f"kubectl layer {layer.logical_id}: kubectl {m.group(1)}, within one minor of {target}")
     figure = f"{current} -> {target}: {validated} objects valid, {skipped} custom resources not validated"
     return CheckResult(NAME, environment, figure, findings, details)
 
