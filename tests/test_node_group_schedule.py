@@ -6,7 +6,6 @@ same call against an EKS API (moto over HTTP)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -15,7 +14,6 @@ import aws_cdk as cdk
 import boto3
 import botocore.session
 import pytest
-from moto.server import ThreadedMotoServer
 
 from cdk_constructs.node_group_schedule import (
     ASLEEP,
@@ -164,15 +162,6 @@ def test_statements() -> None:
 
 
 # --- make wake / make sleep -----------------------------------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def moto() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-
 
 def test_wake_and_sleep_resize_each_pools_node_group(moto: str) -> None:
     session = boto3.session.Session(region_name=DEV.region, aws_access_key_id="testing",
