@@ -449,3 +449,21 @@ def test_dev_is_within_its_budget_and_every_saving_it_claims_exists(synth: Calla
     assert "AWS::EC2::VPCEndpoint" not in types or all(
         "gateway endpoint" in x.item for x in report.lines if x.type == "AWS::EC2::VPCEndpoint")
     assert all("plus" not in x.item for x in report.lines if x.type == "AWS::Cognito::UserPool")
+
+
+def test_the_orders_pool_settings_are_named_as_evidence_of_pausing_when_the_manifest_has_them() -> None:
+    """Once the orders Deployments carry their pool's idle timeout and sweep interval (the resilience work), the
+    report names them beside SecondsUntilAutoPause; the figure stays that of the hours without nodes."""
+    template = _scheduled((8, 18), MinCapacity=0, MaxCapacity=4, SecondsUntilAutoPause=300)
+    before = _report(template)
+    env = [{"name": "DB_POOL_MAX_IDLE_SECONDS", "value": "60"}, {"name": "ORDER_SWEEP_INTERVAL_SECONDS",
+                                                                   "value": "900"}]
+    template["Resources"]["Orders"] = _r("Custom::AWSCDK-EKS-KubernetesResource", Manifest=json.dumps([
+        {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "orders-worker", "namespace": "orders"},
+         "spec": {"template": {"spec": {"containers": [{"name": "worker", "env": env}]}}}}]))
+    after = _report(template)
+    evidence = after.strategies()["aurora_capacity"]["evidence"]
+    assert any("Deployment orders-worker: DB_POOL_MAX_IDLE_SECONDS=60, ORDER_SWEEP_INTERVAL_SECONDS=900" in e
+               for e in evidence)
+    assert not any("DB_POOL_MAX_IDLE_SECONDS" in e for e in before.strategies()["aurora_capacity"]["evidence"])
+    assert after.total == pytest.approx(before.total)
