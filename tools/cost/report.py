@@ -206,7 +206,7 @@ def to_markdown(report: CostReport) -> str:
             "| per million API requests | " + " | ".join(_usd(v) for v in units["per_million_requests_usd"]) + " |",
             "", f"Fixed lines: {_usd(units['fixed_usd'])} a month whatever the work; the rest grows with it "
             f"(1x→2x: {_usd(units['marginal_per_1000_orders_usd_1x_to_2x'] or 0)} per extra 1,000 orders). "
-            f"{units['how']}.", "",
+            f"How: {units['how']}.", "",
             "| resource type | " + " | ".join(f"{k}x" for k in units["factors"]) + " | kind |",
             "|---|" + "---:|" * len(units["factors"]) + "---|"]
     for t, row in units["by_type"].items():
