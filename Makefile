@@ -16,11 +16,11 @@ BIN := $(CURDIR)/$(VENV)/bin
 # Node 24 from the venv comes first: the machine's Node may be past end of life for jsii.
 export PATH := $(BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 CDK := $(CURDIR)/node_modules/.bin/cdk
-APT_PACKAGES := postgresql graphviz
+APT_PACKAGES := postgresql graphviz tzdata
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # Check the environment's config when the Makefile is read: a bad ENV or value stops make with one line.
-ifneq ($(filter synth bench-synth diff bootstrap-policy cost diagram compliance access-report teardown-plan redrive,$(MAKECMDGOALS)),)
+ifneq ($(filter synth bench-synth diff bootstrap-policy cost diagram compliance access-report teardown-plan redrive wake sleep,$(MAKECMDGOALS)),)
 ifneq ($(ENV),seed-literal)
 CONFIG_ERROR := $(shell python3 -m config $(ENV) 2>&1 >/dev/null)
 ifneq ($(CONFIG_ERROR),)
@@ -30,19 +30,21 @@ endif
 endif
 
 .PHONY: help setup system-deps synth synth-all test lint typecheck unit bench-synth local e2e bench-services clean
-.PHONY: cost cost-seed cost-all diagram
+.PHONY: cost cost-seed cost-all cost-diff diagram
 .PHONY: diff bootstrap-policy lint-workflows
 .PHONY: compliance access-report
 .PHONY: docker-engine base-image images e2e-containers
 .PHONY: preflight upgrade-check teardown-plan
 .PHONY: smoke
 .PHONY: redrive chaos
+.PHONY: wake sleep
 
 help:
 	@echo "make synth [ENV=dev|staging|prod]   synthesize one environment into cdk.out/ with cdk-nag"
 	@echo "make test                           lint, type check and run every test"
 	@echo "make cost [ENV=dev|staging|prod|seed-literal]  monthly cost estimate -> cdk.out/cost.md, cdk.out/cost.json"
 	@echo "make cost-seed | cost-all            the seed taken literally; every env + summary -> cdk.out/cost/"
+	@echo "make cost-diff BASE=<git ref>        monthly cost of BASE and the working tree per env, budget gate -> cdk.out/cost-diff.md"
 	@echo "make diagram [ENV=...]               architecture diagram from the synthesized app -> cdk.out/diagram/"
 	@echo "make diff BASE=<git ref> [ENV=...]   offline cdk diff of BASE against the working tree -> cdk.out/diff.md"
 	@echo "make bootstrap-policy [ENV=...]      CloudFormation execution policy for cdk bootstrap -> cdk.out/bootstrap-policy.json"
@@ -57,6 +59,7 @@ help:
 	@echo "make images                         build every image asset of cdk.out/ as cdk-assets does (native platform)"
 	@echo "make redrive QUEUE=<queue> [DRY_RUN=1] [RATE=n/s] [ENV=...|ENDPOINT=http://127.0.0.1:5000]  replay a DLQ"
 	@echo "make chaos [SEED=n] [DURATION=s] [ORDERS=n]  the local platform under load, kills, outages and poison"
+	@echo "make wake ENV=dev [WAIT=1] | make sleep ENV=dev [OUTSIDE_HOURS_ONLY=1]   node groups of an env with working hours, now (AWS creds)"
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt services/requirements.txt
 	python3 -m venv $(VENV)
@@ -117,6 +120,14 @@ else
 	  $(PY) -m tools.smoke
 endif
 
+# An environment with working hours (config cluster.schedule) gets its nodes now, or loses them now, instead of at
+# the next scheduled change (docs/cost.md, "Working hours"). Python only, with the caller's AWS credentials.
+wake: $(VENV)/.installed
+	$(PY) -m tools.wake $(ENV) $(if $(WAIT),--wait)
+
+sleep: $(VENV)/.installed
+	$(PY) -m tools.wake $(ENV) --sleep $(if $(OUTSIDE_HOURS_ONLY),--outside-hours-only)
+
 bench-services: setup
 	$(PY) -m tools.bench_services
 
@@ -139,6 +150,11 @@ cost-seed: setup
 
 cost-all: setup
 	$(PY) -m tools.cost --all --out cdk.out
+
+# Every environment priced at BASE and at the working tree (offline); fails when one exceeds its config's budget.
+cost-diff: setup
+	@test -n "$(BASE)" || { echo "usage: make cost-diff BASE=<git ref>" >&2; exit 2; }
+	$(PY) -m tools.cost.diff --base $(BASE)
 
 diagram: setup
 	$(PY) -m tools.diagram $(ENV) --out cdk.out/diagram

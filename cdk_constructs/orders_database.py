@@ -75,6 +75,9 @@ class OrdersDatabase(Construct):
                      for i in range(config.readers)],
             serverless_v2_min_capacity=config.min_capacity_acu,
             serverless_v2_max_capacity=config.max_capacity_acu,
+            # At 0 ACU minimum an instance pauses after this long without a user connection (config validates it).
+            serverless_v2_auto_pause_duration=(cdk.Duration.seconds(config.auto_pause_seconds)
+                                               if config.auto_pause_seconds is not None else None),
             vpc=vpc,
             vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED),
             security_groups=[self.security_group],

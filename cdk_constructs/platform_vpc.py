@@ -90,13 +90,17 @@ class PlatformVpc(Construct):
         self.vpc.add_gateway_endpoint("S3Endpoint", service=ec2.GatewayVpcEndpointAwsService.S3)
         self.vpc.add_gateway_endpoint("DynamoDbEndpoint", service=ec2.GatewayVpcEndpointAwsService.DYNAMODB)
 
+        self.interface_endpoints: dict[str, ec2.InterfaceVpcEndpoint] = {}
+        # No interface endpoint: the NAT gateways carry the AWS API traffic as well.
+        self.endpoint_security_group: ec2.SecurityGroup | None = None
+        if not config.interface_endpoints:
+            return
         self.endpoint_security_group = ec2.SecurityGroup(
             self, "EndpointSecurityGroup", vpc=self.vpc, allow_all_outbound=False,
             description="Interface endpoints: HTTPS from inside the VPC only",
         )
         self.endpoint_security_group.add_ingress_rule(
             ec2.Peer.ipv4(config.cidr), ec2.Port.tcp(443), "HTTPS to AWS APIs from the VPC")
-        self.interface_endpoints: dict[str, ec2.InterfaceVpcEndpoint] = {}
         for name in config.interface_endpoints:
             self.interface_endpoints[name] = self.vpc.add_interface_endpoint(
                 _construct_id(name),

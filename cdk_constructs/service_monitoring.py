@@ -58,10 +58,11 @@ class ServiceTelemetry:
     stage_name: str
     queues: tuple[ConsumerQueue, ...]  # the queues the service consumes (each with its DLQ)
     notifications: bool = False  # the service's worker emails customers (services/users/notifications.py)
+    dashboard: bool = True  # the service's own dashboard (config.dashboards); its alarms exist either way
 
 
 def alarm_facade(scope: Construct, construct_id: str, *, name_prefix: str, topic: sns.ITopic,
-                 alarms: AlarmConfig) -> MonitoringFacade:
+                 alarms: AlarmConfig, dashboard: bool = True) -> MonitoringFacade:
     """A MonitoringFacade whose alarms all notify ``topic`` after ``alarms.evaluation_periods`` breaching periods,
     and whose dashboard is named ``name_prefix``."""
     return MonitoringFacade(
@@ -72,7 +73,7 @@ def alarm_facade(scope: Construct, construct_id: str, *, name_prefix: str, topic
             evaluation_periods=alarms.evaluation_periods, datapoints_to_alarm=alarms.evaluation_periods),
         metric_factory_defaults=MetricFactoryDefaults(period=cdk.Duration.minutes(1)),
         dashboard_factory=DefaultDashboardFactory(scope, f"{construct_id}Dashboards", dashboard_name_prefix=name_prefix,
-                                                  create_dashboard=True, create_summary_dashboard=False,
+                                                  create_dashboard=dashboard, create_summary_dashboard=False,
                                                   create_alarm_dashboard=False),
     )
 
@@ -112,7 +113,8 @@ class ServiceMonitoring(Construct):
         super().__init__(scope, construct_id)
         t, a, name = telemetry, telemetry.alarms, service.value
         self.name_prefix = f"{t.environment}-{name}"
-        self.facade = alarm_facade(self, "Facade", name_prefix=self.name_prefix, topic=t.alarm_topic, alarms=a)
+        self.facade = alarm_facade(self, "Facade", name_prefix=self.name_prefix, topic=t.alarm_topic, alarms=a,
+                                   dashboard=t.dashboard)
         self.facade.add_large_header(f"{name} service ({t.environment})")
         for component in components:
             self._pods(name, component, t)
@@ -154,7 +156,9 @@ class ServiceMonitoring(Construct):
         self.composite = self.facade.create_composite_alarm_using_disambiguator(
             SEVERITY, disambiguator=SEVERITY, alarm_name_override=f"{self.name_prefix}-health",
             alarm_description=(f"The {name} service is unhealthy: at least one of its alarms is in ALARM. Open the "
-                               f"{self.name_prefix} dashboard to see which, then that alarm's description."),
+                               + (f"{self.name_prefix} dashboard" if t.dashboard else
+                                  f"alarm list filtered on {self.name_prefix}-")
+                               + " to see which, then that alarm's description."),
         )
 
     def _worker(self, name: str, t: ServiceTelemetry) -> None:
@@ -290,9 +294,10 @@ class PlatformTelemetry:
     alarms: AlarmConfig
     api: apigw.IRestApi
     stage_name: str
+    dashboards: bool = True  # a dashboard per service (config.dashboards is ALL)
 
     def for_service(self, *, cluster_name: str, queues: tuple[ConsumerQueue, ...],
                     notifications: bool = False) -> ServiceTelemetry:
         return ServiceTelemetry(environment=self.environment, alarm_topic=self.alarm_topic, alarms=self.alarms,
                                 cluster_name=cluster_name, api=self.api, stage_name=self.stage_name, queues=queues,
-                                notifications=notifications)
+                                notifications=notifications, dashboard=self.dashboards)

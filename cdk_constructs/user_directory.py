@@ -12,12 +12,14 @@ from constructs import Construct
 from cdk_constructs.email_identity import EmailIdentity
 from cdk_constructs.log_groups import adopt_library_log_groups
 from cdk_constructs.retention import removal_policy
-from config.environment import RemovalMode
+from config.environment import RemovalMode, UserPoolTier
 from config.topology import RESOURCE_SERVER_SCOPES, SERVICE_CALLS, Service
 from policies.nag import acknowledge
 
 ADMIN_GROUP = "admin"
 AWS_CUSTOM_RESOURCE_ID = "AWS679f53fac002430cb0da5b7982bd2287"  # aws-cdk-lib's fixed id of the singleton function
+_FEATURE_PLANS = {UserPoolTier.LITE: cognito.FeaturePlan.LITE, UserPoolTier.ESSENTIALS: cognito.FeaturePlan.ESSENTIALS,
+                  UserPoolTier.PLUS: cognito.FeaturePlan.PLUS}
 
 
 class UserDirectory(Construct):
@@ -31,7 +33,8 @@ class UserDirectory(Construct):
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, removal: RemovalMode, domain_prefix: str,
-                 secrets_key: kms.IKey, logs_key: kms.IKey, log_retention_days: int, email: EmailIdentity) -> None:
+                 secrets_key: kms.IKey, logs_key: kms.IKey, log_retention_days: int, email: EmailIdentity,
+                 tier: UserPoolTier = UserPoolTier.PLUS) -> None:
         super().__init__(scope, construct_id)
         # Verification and recovery codes go out through SES from the platform's domain: Cognito's own sender is
         # capped at 50 messages a day. A configuration set of its own keeps Cognito's sending apart from other
@@ -51,8 +54,10 @@ class UserDirectory(Construct):
                                                    temp_password_validity=cdk.Duration.days(3)),
             mfa=cognito.Mfa.OPTIONAL,
             mfa_second_factor=cognito.MfaSecondFactor(sms=False, otp=True),
-            feature_plan=cognito.FeaturePlan.PLUS,
-            standard_threat_protection_mode=cognito.StandardThreatProtectionMode.FULL_FUNCTION,
+            feature_plan=_FEATURE_PLANS[tier],
+            # Threat protection exists on the Plus plan only.
+            standard_threat_protection_mode=(cognito.StandardThreatProtectionMode.FULL_FUNCTION
+                                             if tier == UserPoolTier.PLUS else None),
             deletion_protection=removal != RemovalMode.DESTROY,
             removal_policy=removal_policy(removal),
             email=cognito.UserPoolEmail.with_ses(
@@ -62,9 +67,20 @@ class UserDirectory(Construct):
         )
         # Cognito checks the identity when the pool is created or updated with it.
         self.user_pool.node.add_dependency(email.identity)
-        acknowledge(self.user_pool, "AwsSolutions-COG2",
-                    "Shoppers may enrol TOTP MFA but are not forced to; threat protection in full-function mode "
-                    "adds adaptive authentication that challenges risky sign-ins instead.")
+        if tier == UserPoolTier.PLUS:
+            acknowledge(self.user_pool, "AwsSolutions-COG2",
+                        "Shoppers may enrol TOTP MFA but are not forced to; threat protection in full-function mode "
+                        "adds adaptive authentication that challenges risky sign-ins instead.")
+        else:
+            why = ("This environment's pool holds only the team's and the smoke test's accounts, no customer's, "
+                   f"so config puts it on the {tier.value.capitalize()} plan, which has no threat protection; "
+                   "environments with customers (staging, prod) run Plus in full-function mode, and the API's WAF "
+                   "rate-based rule limits sign-in attempts here too.")
+            acknowledge(self.user_pool, "AwsSolutions-COG8", why)
+            acknowledge(self.user_pool, "AwsSolutions-COG2",
+                        "Members may enrol TOTP MFA but are not forced to: they are the team and the smoke test's "
+                        "accounts of a pre-production environment; Plus-tier environments add adaptive "
+                        "authentication instead.")
         self.web_client = self.user_pool.add_client(
             "WebClient",
             auth_flows=cognito.AuthFlow(user_password=True, user_srp=True),

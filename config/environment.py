@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import zoneinfo
 from dataclasses import dataclass, field, fields, is_dataclass
 from enum import Enum, StrEnum
 from typing import Any
@@ -35,6 +36,26 @@ class RemovalMode(StrEnum):
 class CapacityKind(StrEnum):
     ON_DEMAND = "ON_DEMAND"
     SPOT = "SPOT"
+
+
+class UserPoolTier(StrEnum):
+    """Cognito's feature plans: threat protection (adaptive authentication, compromised-credential checks) comes
+    with PLUS only; ESSENTIALS has everything else the app uses (resource servers, TOTP MFA, the hosted domain)."""
+
+    LITE = "LITE"
+    ESSENTIALS = "ESSENTIALS"
+    PLUS = "PLUS"
+
+
+class DashboardSet(StrEnum):
+    """Which CloudWatch dashboards an environment has ($3 each a month): ALL is one per service, the platform's and
+    the overview; OVERVIEW is the overview alone (the alarms are the same either way)."""
+
+    ALL = "all"
+    OVERVIEW = "overview"
+
+
+WEEKDAYS = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")
 
 
 # CloudWatch Logs accepts only these retention periods (days).
@@ -103,10 +124,29 @@ class NodePoolConfig:
 
 
 @dataclass(frozen=True)
+class ComputeSchedule:
+    """Working hours of an environment's compute: on ``days`` the node groups are scaled to their configured sizes
+    at ``wake_hour`` and to zero at ``sleep_hour`` (and again half an hour later, for a node the Cluster Autoscaler
+    may have added while the others drained), in ``timezone`` (IANA name; EventBridge Scheduler follows its daylight
+    saving time). Outside those hours the cluster has no node: `make wake ENV=...` brings it back early."""
+
+    timezone: str
+    days: tuple[str, ...]
+    wake_hour: int
+    sleep_hour: int
+
+    @property
+    def hours_awake_per_week(self) -> int:
+        return len(self.days) * (self.sleep_hour - self.wake_hour)
+
+
+@dataclass(frozen=True)
 class ClusterConfig:
     kubernetes_version: str
     admin_role_arn: str
     node_pools: tuple[NodePoolConfig, ...]
+    # None: the node groups run around the clock (the Cluster Autoscaler alone sizes them).
+    schedule: ComputeSchedule | None = None
 
 
 @dataclass(frozen=True)
@@ -119,6 +159,8 @@ class DatabaseConfig:
     backup_retention_days: int
     deletion_protection: bool
     secret_rotation_days: int
+    # With min_capacity_acu 0: idle seconds (no user connection) before Aurora pauses an instance; None otherwise.
+    auto_pause_seconds: int | None = None
 
 
 @dataclass(frozen=True)
@@ -320,6 +362,11 @@ class EnvironmentConfig:
     delivery: DeliveryConfig = field(default_factory=DeliveryConfig)
     # "owner/name" of the GitHub repository whose workflows deploy this environment (Delivery stack's OIDC trust).
     github_repository: str = "example-org/ecommerce-platform"
+    # Cognito feature plan of the user pool, and the CloudWatch dashboards the environment keeps.
+    user_pool_tier: UserPoolTier = UserPoolTier.PLUS
+    dashboards: DashboardSet = DashboardSet.ALL
+    # The monthly estimate (`make cost`) this environment may reach; `make cost-diff` fails a change that exceeds it.
+    monthly_budget_usd: float = 0.0
 
     @property
     def stack_prefix(self) -> str:
@@ -410,6 +457,13 @@ def _validate(c: EnvironmentConfig) -> None:
         _check(20 <= pool.disk_gib <= 500, f"{key}.disk_gib", pool.disk_gib, "20 to 500")
     # Orders pods carry their own security group (branch ENIs): some on-demand pool must take them, so that they
     # are scheduled on day one and survive a Spot reclaim.
+    if k.schedule is not None:
+        _validate_schedule(k.schedule, f"{p}.cluster.schedule")
+        for pool in k.node_pools:
+            # A sleeping group is parked at min 0, desired 0, max 1: waking to the same sizes would change nothing.
+            _check((pool.min_size, pool.desired_size, pool.max_size) != (0, 0, 1),
+                   f"{p}.cluster.node_pools.{pool.name}.max_size", pool.max_size,
+                   "2 or more for a pool of min and desired 0 in an environment with a schedule")
     pod_eni_pools = [pool.name for pool in k.node_pools if pool.pod_eni and pool.capacity == CapacityKind.ON_DEMAND
                      and pool.max_size >= 1]
     _check(bool(pod_eni_pools), f"{p}.cluster.node_pools", names,
@@ -429,6 +483,13 @@ def _validate(c: EnvironmentConfig) -> None:
            "1 to 365")
     _check(d.deletion_protection == (c.removal != RemovalMode.DESTROY), f"{p}.database.deletion_protection",
            d.deletion_protection, "False when removal is destroy, True otherwise")
+    if d.min_capacity_acu == 0:
+        _check(d.auto_pause_seconds is not None and 300 <= d.auto_pause_seconds <= 86400,
+               f"{p}.database.auto_pause_seconds", d.auto_pause_seconds,
+               "300 to 86400 (Aurora's range) when min_capacity_acu is 0")
+    else:
+        _check(d.auto_pause_seconds is None, f"{p}.database.auto_pause_seconds", d.auto_pause_seconds,
+               "None unless min_capacity_acu is 0 (only an instance that can scale to 0 ACU pauses)")
 
     m = c.messaging
     _check(1 <= m.dlq_max_receive_count <= 1000, f"{p}.messaging.dlq_max_receive_count", m.dlq_max_receive_count,
@@ -503,6 +564,13 @@ def _validate(c: EnvironmentConfig) -> None:
     _check(al.queue_oldest_message_age_seconds < retention_seconds, f"{p}.alarms.queue_oldest_message_age_seconds",
            al.queue_oldest_message_age_seconds, f"less than the queues' retention ({retention_seconds} s)")
 
+    _check(isinstance(c.user_pool_tier, UserPoolTier), f"{p}.user_pool_tier", c.user_pool_tier,
+           ", ".join(t.value for t in UserPoolTier))
+    _check(isinstance(c.dashboards, DashboardSet), f"{p}.dashboards", c.dashboards,
+           ", ".join(d_.value for d_ in DashboardSet))
+    _check(isinstance(c.monthly_budget_usd, (int, float)) and c.monthly_budget_usd > 0, f"{p}.monthly_budget_usd",
+           c.monthly_budget_usd, "a monthly amount in USD > 0")
+
     u = c.usage
     for f_ in fields(u):
         _check(getattr(u, f_.name) >= 0, f"{p}.usage.{f_.name}", getattr(u, f_.name), ">= 0")
@@ -510,6 +578,19 @@ def _validate(c: EnvironmentConfig) -> None:
     acu_room = (d.max_capacity_acu - d.min_capacity_acu) * HOURS_PER_MONTH
     _check(u.database_acu_hours_above_min <= acu_room, f"{p}.usage.database_acu_hours_above_min",
            u.database_acu_hours_above_min, f"0 to {acu_room:g} ((max - min capacity) x {HOURS_PER_MONTH} h)")
+
+
+def _validate_schedule(s: ComputeSchedule, key: str) -> None:
+    try:
+        zone_ok = bool(s.timezone) and zoneinfo.ZoneInfo(s.timezone) is not None
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        zone_ok = False
+    _check(zone_ok, f"{key}.timezone", s.timezone, "an IANA time zone, e.g. Europe/Dublin")
+    _check(bool(s.days) and len(set(s.days)) == len(s.days) and all(d in WEEKDAYS for d in s.days),
+           f"{key}.days", list(s.days), f"distinct days from {', '.join(WEEKDAYS)}")
+    _check(isinstance(s.wake_hour, int) and 0 <= s.wake_hour <= 22, f"{key}.wake_hour", s.wake_hour, "0 to 22")
+    _check(isinstance(s.sleep_hour, int) and s.wake_hour < s.sleep_hour <= 23, f"{key}.sleep_hour", s.sleep_hour,
+           f"wake_hour + 1 ({s.wake_hour + 1}) to 23 (the same day)")
 
 
 def as_dict(obj: Any) -> Any:

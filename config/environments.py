@@ -7,7 +7,9 @@ from config.environment import (
     ApiConfig,
     CapacityKind,
     ClusterConfig,
+    ComputeSchedule,
     ConfigError,
+    DashboardSet,
     DatabaseConfig,
     EmailConfig,
     EnvironmentConfig,
@@ -18,6 +20,7 @@ from config.environment import (
     RemovalMode,
     ServiceSizing,
     UsageAssumptions,
+    UserPoolTier,
     WorkloadSizing,
 )
 
@@ -27,6 +30,12 @@ AZS = ("eu-west-1a", "eu-west-1b", "eu-west-1c")
 GITHUB_REPOSITORY = "example-org/ecommerce-platform"
 # Endpoints for the AWS APIs every pod and node calls on its hot path; the rest go through NAT.
 CORE_ENDPOINTS = ("ecr.api", "ecr.dkr", "sts", "eks-auth", "sqs", "sns", "secretsmanager", "logs")
+# Monthly budgets the cost gate holds each change to (`make cost-diff`). Dev's is the issue's $250. Staging's and
+# prod's are their estimates at the usage assumptions plus about 10% headroom: room for a reviewed change of normal
+# size, while a change that adds a NAT gateway, an endpoint set or a node pool's worth of cost has to raise the
+# budget in the same pull request, where a reviewer sees both.
+STAGING_BUDGET = 1_060
+PROD_BUDGET = 7_100
 
 
 def _alarms(evaluation_periods: int, emails: tuple[str, ...]) -> AlarmConfig:
@@ -62,8 +71,9 @@ DEV = EnvironmentConfig(
         cidr="10.10.0.0/16",
         availability_zones=AZS,
         nat_gateways=1,
-        # Dev pays for the four endpoints that carry image pulls and pod credentials; the rest use the one NAT.
-        interface_endpoints=("ecr.api", "ecr.dkr", "sts", "eks-auth"),
+        # None: the one NAT carries dev's AWS API traffic too. At dev's ~20 GB a month through them, four endpoints in
+        # three zones cost $96 a month against $1 of NAT data (docs/cost.md, "NAT gateways or interface endpoints").
+        interface_endpoints=(),
         flow_log_retention_days=14,
     ),
     cluster=ClusterConfig(
@@ -77,9 +87,13 @@ DEV = EnvironmentConfig(
             NodePoolConfig(name="workloads", instance_types=("m7g.large", "m6g.large"),
                            capacity=CapacityKind.SPOT, min_size=0, desired_size=0, max_size=3),
         ),
+        # Dev is used on working days: no node at night or at the weekend (`make wake ENV=dev` in between).
+        schedule=ComputeSchedule(timezone="Europe/Dublin", days=("MON", "TUE", "WED", "THU", "FRI"), wake_hour=8,
+                                 sleep_hour=18),
     ),
+    # Pauses after 5 idle minutes: at night (no pods) and whenever nobody uses dev.
     database=DatabaseConfig(min_capacity_acu=0, max_capacity_acu=2, readers=0, backup_retention_days=1,
-                            deletion_protection=False, secret_rotation_days=30),
+                            deletion_protection=False, secret_rotation_days=30, auto_pause_seconds=300),
     messaging=MessagingConfig(dlq_max_receive_count=200, message_retention_days=4, dlq_retention_days=14,
                               visibility_timeout_seconds=30, retry_budget_seconds=4 * 3600,
                               retry_backoff_max_seconds=300, ordering_backoff_max_seconds=120),
@@ -107,6 +121,13 @@ DEV = EnvironmentConfig(
     email=EmailConfig(domain="dev.shop.example.com", sender="no-reply@dev.shop.example.com", sender_name="Shop"),
     tags={"environment": "dev"},
     github_repository=GITHUB_REPOSITORY,
+    # Dev's users are the team and the smoke test's accounts: no customer account to take over, so no threat
+    # protection (Plus). The pool uses nothing Essentials adds (managed login, passwordless, access-token
+    # customization), so Lite: $5.50 a month at dev's 1,000 MAUs against $15.00 (Essentials) and $20.00 (Plus).
+    # The alarms stay; the per-service and platform dashboards go (the overview remains).
+    user_pool_tier=UserPoolTier.LITE,
+    dashboards=DashboardSet.OVERVIEW,
+    monthly_budget_usd=250,
 )
 
 STAGING = EnvironmentConfig(
@@ -160,6 +181,10 @@ STAGING = EnvironmentConfig(
                       sender_name="Shop"),
     tags={"environment": "staging"},
     github_repository=GITHUB_REPOSITORY,
+    # Staging rehearses prod: the same threat protection and dashboards.
+    user_pool_tier=UserPoolTier.PLUS,
+    dashboards=DashboardSet.ALL,
+    monthly_budget_usd=STAGING_BUDGET,
 )
 
 PROD = EnvironmentConfig(
@@ -218,6 +243,9 @@ PROD = EnvironmentConfig(
     email=EmailConfig(domain="shop.example.com", sender="no-reply@shop.example.com", sender_name="Shop"),
     tags={"environment": "prod"},
     github_repository=GITHUB_REPOSITORY,
+    user_pool_tier=UserPoolTier.PLUS,
+    dashboards=DashboardSet.ALL,
+    monthly_budget_usd=PROD_BUDGET,
 )
 
 ENVIRONMENTS: dict[str, EnvironmentConfig] = {c.name: c for c in (DEV, STAGING, PROD)}

@@ -7,6 +7,8 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
+from cdk_constructs.node_group_schedule import NodeGroupSchedule
+from cdk_constructs.node_group_wake_access import NodeGroupWakeAccess
 from cdk_constructs.observability_addon import ObservabilityAddon
 from cdk_constructs.platform_cluster import PlatformCluster
 from config.environment import ClusterConfig, RemovalMode
@@ -16,7 +18,8 @@ class ClusterStack(cdk.Stack):
     """Stateless: the EKS cluster, its compute, access entries and add-ons."""
 
     def __init__(self, scope: Construct, construct_id: str, *, config: ClusterConfig, vpc: ec2.IVpc,
-                 logs_key: kms.IKey, log_retention_days: int, removal: RemovalMode, **kwargs: Any) -> None:
+                 logs_key: kms.IKey, log_retention_days: int, removal: RemovalMode, environment: str = "",
+                 github_repository: str = "", **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
         self.platform = PlatformCluster(self, "Platform", config=config, vpc=vpc, logs_key=logs_key,
                                         log_retention_days=log_retention_days, removal=removal)
@@ -29,3 +32,17 @@ class ClusterStack(cdk.Stack):
         # Its collector runs as a Deployment besides the DaemonSets: created once there are nodes to run it.
         self.observability.addon.node.add_dependency(*self.platform.node_groups.values())
         cdk.CfnOutput(self, "ClusterName", value=self.cluster.cluster_name)
+        # Working hours (config.cluster.schedule): no node at night; the autoscaler sizes the groups in between. The
+        # pipeline wakes them for a deploy outside those hours (docs/cost.md, "Working hours").
+        self.schedule: NodeGroupSchedule | None = None
+        self.wake_access: NodeGroupWakeAccess | None = None
+        if config.schedule is not None:
+            groups = self.platform.node_groups
+            self.schedule = NodeGroupSchedule(self, "NodeGroupSchedule", schedule=config.schedule,
+                                              cluster_name=self.cluster.cluster_name, pools=config.node_pools,
+                                              node_groups=groups)
+            self.wake_access = NodeGroupWakeAccess(
+                self, "WakeAccess", environment=environment, github_repository=github_repository,
+                cluster_arn=self.cluster.cluster_arn, node_group_arns=[g.nodegroup_arn for g in groups.values()])
+            cdk.CfnOutput(self, "WakeRoleArn", value=self.wake_access.role.role_arn,
+                          description="Set as AWS_WAKE_ROLE_ARN of the GitHub environment (docs/deploying.md)")

@@ -12,7 +12,7 @@ from cdk_constructs.encryption_key import EncryptionKey
 from cdk_constructs.orders_database import OrdersDatabase
 from cdk_constructs.service_table import ServiceTable
 from cdk_constructs.user_directory import UserDirectory
-from config.environment import DatabaseConfig, EmailConfig, RemovalMode
+from config.environment import DatabaseConfig, EmailConfig, RemovalMode, UserPoolTier
 from config.topology import TABLES, Service
 
 
@@ -27,7 +27,7 @@ class DataStack(cdk.Stack):
 
     def __init__(self, scope: Construct, construct_id: str, *, config: DatabaseConfig, email: EmailConfig,
                  vpc: ec2.IVpc, logs_key: kms.IKey, log_retention_days: int, removal: RemovalMode,
-                 **kwargs: Any) -> None:
+                 user_pool_tier: UserPoolTier = UserPoolTier.PLUS, **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
         self.database_key = EncryptionKey(self, "OrdersDatabaseKey", removal=removal,
                                           description="Orders database storage, secret and Performance Insights").key
@@ -49,4 +49,4 @@ class DataStack(cdk.Stack):
         self.users = UserDirectory(self, "Users", removal=removal, email=self.email_identity,
                                    domain_prefix=f"{self.stack_name.lower()}-{self.account}",
                                    secrets_key=self.database_key, logs_key=logs_key,
-                                   log_retention_days=log_retention_days)
+                                   log_retention_days=log_retention_days, tier=user_pool_tier)

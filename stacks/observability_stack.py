@@ -25,7 +25,7 @@ from cdk_constructs.platform_api import STAGE_NAME, PlatformApi
 from cdk_constructs.service_monitoring import SEVERITY, PlatformTelemetry, alarm_facade, custom
 from cdk_constructs.service_table import ServiceTable
 from cdk_constructs.web_acl import WebAcl
-from config.environment import AlarmConfig, DatabaseConfig, RemovalMode
+from config.environment import AlarmConfig, DashboardSet, DatabaseConfig, RemovalMode
 from config.telemetry import METRICS_NAMESPACE, ORDERS_PAST_DEADLINE_METRIC, OUTBOX_BACKLOG_METRIC
 from config.topology import ROUTES, SERVICES, Service, queues_consumed_by
 from stacks.messaging_stack import MessagingStack
@@ -46,14 +46,16 @@ class ObservabilityStack(cdk.Stack):
     def __init__(self, scope: Construct, construct_id: str, *, environment: str, alarms: AlarmConfig,
                  database: DatabaseConfig, removal: RemovalMode, vpc: ec2.IVpc, cluster: eks.ICluster,
                  api: PlatformApi, web_acl: WebAcl, orders_database: OrdersDatabase,
-                 tables: dict[Service, ServiceTable], messaging: MessagingStack, **kwargs: Any) -> None:
+                 tables: dict[Service, ServiceTable], messaging: MessagingStack,
+                 dashboards: DashboardSet = DashboardSet.ALL, **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
         a = alarms
+        every = dashboards == DashboardSet.ALL
         self.alarm_topic = AlarmTopic(self, "AlarmTopic", emails=a.email_subscriptions, removal=removal).topic
         self.telemetry = PlatformTelemetry(environment=environment, alarm_topic=self.alarm_topic, alarms=a,
-                                           api=api.api, stage_name=STAGE_NAME)
+                                           api=api.api, stage_name=STAGE_NAME, dashboards=every)
         self.facade = alarm_facade(self, "Platform", name_prefix=f"{environment}-platform", topic=self.alarm_topic,
-                                   alarms=a)
+                                   alarms=a, dashboard=every)
         f = self.facade
 
         f.add_large_header(f"Shared resources ({environment})")
@@ -188,11 +190,11 @@ class ObservabilityStack(cdk.Stack):
                        missing=cw.TreatMissingData.NOT_BREACHING),
             ])],
         )
-        self.overview = self._overview(environment, api.api, cluster.cluster_name, messaging)
+        self.overview = self._overview(environment, api.api, cluster.cluster_name, messaging, every)
         cdk.CfnOutput(self, "AlarmTopicArn", value=self.alarm_topic.topic_arn)
 
     def _overview(self, environment: str, api: apigw.IRestApi, cluster_name: str,
-                  messaging: MessagingStack) -> cw.Dashboard:
+                  messaging: MessagingStack, details: bool) -> cw.Dashboard:
         """Traffic, errors, latency, queue depths and outbox backlog, one line per service."""
         period = cdk.Duration.minutes(5)
 
@@ -227,8 +229,10 @@ class ObservabilityStack(cdk.Stack):
                                  default_interval=cdk.Duration.hours(6))
         dashboard.add_widgets(cw.TextWidget(width=24, height=2, markdown=(
             f"# {environment}: platform overview\nPer service: requests, 5XX, worst route p99 through API Gateway, "
-            f"queue depths and outbox backlog. Details: the `{environment}-<service>` and `{environment}-platform` "
-            f"dashboards; traces: X-Ray (cluster `{cluster_name}`).")))
+            f"queue depths and outbox backlog. Details: "
+            + (f"the `{environment}-<service>` and `{environment}-platform` dashboards" if details else
+               f"the alarms named `{environment}-<service>-...` and `{environment}-platform-...`")
+            + f"; traces: X-Ray (cluster `{cluster_name}`).")))
         dashboard.add_widgets(
             cw.GraphWidget(title="Requests per service (5 min)", width=8,
                            left=per_service("Count", "Sum", "sum")),

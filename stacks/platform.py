@@ -47,11 +47,12 @@ class Platform:
                                     **props("Network", stateful=True))
         self.cluster = ClusterStack(app, f"{prefix}-Cluster", config=config.cluster, vpc=self.network.vpc,
                                     logs_key=self.network.logs_key, log_retention_days=config.log_retention_days,
-                                    removal=config.removal, **props("Cluster", stateful=False))
+                                    removal=config.removal, environment=config.name,
+                                    github_repository=config.github_repository, **props("Cluster", stateful=False))
         self.data = DataStack(app, f"{prefix}-Data", config=config.database, email=config.email, vpc=self.network.vpc,
                               logs_key=self.network.logs_key,
                               log_retention_days=config.log_retention_days, removal=config.removal,
-                              **props("Data", stateful=True))
+                              user_pool_tier=config.user_pool_tier, **props("Data", stateful=True))
         self.messaging = MessagingStack(app, f"{prefix}-Messaging", config=config.messaging, removal=config.removal,
                                         **props("Messaging", stateful=True))
         self.edge = EdgeStack(app, f"{prefix}-Edge", config=config.api, vpc=self.network.vpc,
@@ -76,7 +77,8 @@ class Platform:
             app, f"{prefix}-Observability", environment=config.name, alarms=config.alarms, database=config.database,
             removal=config.removal, vpc=self.network.vpc, cluster=self.cluster.platform.cluster_ref,
             api=self.edge.api, web_acl=self.edge.web_acl, orders_database=self.data.orders_database,
-            tables=self.data.tables, messaging=self.messaging, **props("Observability", stateful=False))
+            tables=self.data.tables, messaging=self.messaging, dashboards=config.dashboards,
+            **props("Observability", stateful=False))
         self.services = ServicesStack(
             app, f"{prefix}-Services", cluster=self.cluster.cluster,
             load_balancer_controller_role=self.cluster.platform.load_balancer_controller.role,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from aws_cdk.assertions import Template
+from moto.server import ThreadedMotoServer
 
 from config.environment import EnvironmentConfig
 from config.environments import load
@@ -78,3 +79,13 @@ def prod() -> Synthesized:
 def env(request: pytest.FixtureRequest) -> Synthesized:
     """Parametrizes a test over dev and prod."""
     return synthesize(request.param)
+
+
+@pytest.fixture(scope="module")
+def moto() -> Iterator[str]:
+    """A moto server over HTTP on a free port, for one test module: the URL to give boto3 as endpoint_url."""
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()

@@ -176,3 +176,47 @@ def test_no_receive_count_within_the_retry_budget_reaches_the_redrive_policy() -
                 receives += 1
                 elapsed += policy.visibility(kind, receives)
             assert receives <= m.receives_within_budget() < m.dlq_max_receive_count, (cfg.name, kind)
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "expected"),
+    [
+        ("cluster.schedule.timezone", "Mars/Olympus", "dev.cluster.schedule.timezone='Mars/Olympus' is invalid; "
+                                                      "allowed: an IANA time zone"),
+        ("cluster.schedule.days", ("MON", "MON"), "dev.cluster.schedule.days"),
+        ("cluster.schedule.days", ("Monday",), "dev.cluster.schedule.days"),
+        ("cluster.schedule.days", (), "dev.cluster.schedule.days"),
+        ("cluster.schedule.wake_hour", 23, "dev.cluster.schedule.wake_hour=23"),
+        ("cluster.schedule.sleep_hour", 8, "dev.cluster.schedule.sleep_hour=8 is invalid; allowed: wake_hour + 1"),
+        ("database.auto_pause_seconds", 60, "dev.database.auto_pause_seconds=60 is invalid; allowed: 300 to 86400"),
+        ("database.auto_pause_seconds", None, "dev.database.auto_pause_seconds=None"),
+        ("monthly_budget_usd", 0, "dev.monthly_budget_usd=0 is invalid; allowed: a monthly amount in USD > 0"),
+        ("user_pool_tier", "gold", "dev.user_pool_tier='gold'"),
+        ("dashboards", "some", "dev.dashboards='some'"),
+    ],
+)
+def test_cost_settings_fail_with_one_line_naming_the_key(path: str, value: object, expected: str) -> None:
+    assert expected in error_of(replace(DEV, path, value))
+
+
+def test_auto_pause_only_where_the_database_can_reach_zero() -> None:
+    message = error_of(replace(PROD, "database.auto_pause_seconds", 300))
+    assert "prod.database.auto_pause_seconds=300" in message and "only an instance that can scale to 0" in message
+
+
+def test_a_scheduled_pool_must_not_wake_to_its_sleeping_sizes() -> None:
+    """A sleeping group is parked at 0/0/1: a pool configured so would make the morning call change nothing."""
+    pool = NodePoolConfig(name="burst", instance_types=("m7g.large", "m6g.large"), capacity=CapacityKind.SPOT,
+                          min_size=0, desired_size=0, max_size=1)
+    message = error_of(replace(DEV, "cluster.node_pools", (*DEV.cluster.node_pools[:1], pool)))
+    assert "dev.cluster.node_pools.burst.max_size=1" in message
+    # the same pool is fine where nothing sleeps
+    no_schedule = replace(DEV, "cluster.schedule", None)
+    assert replace(no_schedule, "cluster.node_pools", (*DEV.cluster.node_pools[:1], pool)).validate()
+
+
+def test_every_environment_has_a_budget_and_dev_sleeps() -> None:
+    assert DEV.monthly_budget_usd == 250
+    assert all(c.monthly_budget_usd > 0 for c in ENVIRONMENTS.values())
+    assert DEV.cluster.schedule is not None and 0 < DEV.cluster.schedule.hours_awake_per_week < 168
+    assert all(c.cluster.schedule is None for c in ENVIRONMENTS.values() if c.name != "dev")

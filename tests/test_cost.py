@@ -50,8 +50,9 @@ _FACTORS = {"spot_discount": 0.5, "log_storage_compression": 0.2, "never_expire_
             "sqs_requests_per_message": 3, "sqs_long_poll_seconds": 20, "alarm_notifications_per_month": 100,
             "notification_emails_per_order": 1, "ses_feedback_events_per_email": 0.02}
 TEST_PRICES: PriceTable = parse({
-    "region": "eu-west-1", "hours_per_month": 730, "transcribed": "test", "note": "round test figures",
-    "prices": {k: {"usd": v, "unit": k.split(".")[-1], "source": "https://example.com/", "date": "test"}
+    "region": "eu-west-1", "hours_per_month": 730, "transcribed": "2026-01-15", "as_of": "2026-01-15",
+    "note": "round test figures",
+    "prices": {k: {"usd": v, "unit": k.split(".")[-1], "source": "https://example.com/", "date": "2026-01"}
                for k, v in _PRICES.items()},
     "factors": {k: {"value": v, "note": k} for k, v in _FACTORS.items()},
     "graviton_x86_equivalent": {"m7g.large": "m7i.large", "m6g.large": "m6i.large"},
@@ -102,6 +103,13 @@ HAND_TEMPLATE: dict[str, Any] = {"Resources": {
     "Alarm": _r("AWS::CloudWatch::Alarm", Period=300),
     "Board": _r("AWS::CloudWatch::Dashboard"),
     "Nlb": _r("AWS::ElasticLoadBalancingV2::LoadBalancer", Type="network"),
+    # What makes the node groups autoscale: HPAs fed by metrics-server, the Cluster Autoscaler on this cluster.
+    "MetricsServer": _r("AWS::EKS::Addon", AddonName="metrics-server", ClusterName={"Ref": "Cluster"}),
+    "Autoscaler": _r("Custom::AWSCDK-EKS-HelmChart", Chart="cluster-autoscaler", Values={"Fn::Join": ["", [
+        '{"autoDiscovery":{"clusterName":"', {"Ref": "Cluster"}, '"}}']]}),
+    "Workloads": _r("Custom::AWSCDK-EKS-KubernetesResource", Manifest=json.dumps([
+        {"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
+         "metadata": {"name": "api", "namespace": "shop"}, "spec": {"minReplicas": 2, "maxReplicas": 8}}])),
 }}
 
 # Each figure worked out by hand (730 h/month):
@@ -139,20 +147,31 @@ EXPECTED = {
 }
 
 
+def _report(template: dict[str, Any], usage: UsageAssumptions = USAGE) -> CostReport:
+    resources = read_template("Hand", template)
+    lines, free = price_resources(resources, usage, TEST_PRICES)
+    return CostReport("hand", usage, TEST_PRICES, lines, free, ("Hand",), resources)
+
+
 def _hand_report() -> CostReport:
-    lines, free = price_resources(read_template("Hand", HAND_TEMPLATE), USAGE, TEST_PRICES)
-    return CostReport("hand", USAGE, TEST_PRICES, lines, free)
+    return _report(HAND_TEMPLATE)
+
+
+def _by_resource(report: CostReport) -> dict[str, float]:
+    got: dict[str, float] = {}
+    for line in report.lines:
+        got[line.logical_id] = got.get(line.logical_id, 0.0) + line.monthly_usd
+    return got
 
 
 def test_hand_template_per_resource() -> None:
     report = _hand_report()
-    got: dict[str, float] = {}
-    for line in report.lines:
-        got[line.logical_id] = got.get(line.logical_id, 0.0) + line.monthly_usd
+    got = _by_resource(report)
     assert set(got) == set(EXPECTED)
     for logical_id, figure in EXPECTED.items():
         assert got[logical_id] == pytest.approx(figure, abs=0.005), logical_id
-    assert report.free == {"AWS::IAM::Role": 1}
+    assert report.free == {"AWS::IAM::Role": 1, "AWS::EKS::Addon": 1, "Custom::AWSCDK-EKS-HelmChart": 1,
+                           "Custom::AWSCDK-EKS-KubernetesResource": 1}
 
 
 def test_hand_template_total_and_strategies() -> None:
@@ -165,12 +184,20 @@ def test_hand_template_total_and_strategies() -> None:
     assert s["graviton_vs_x86"]["saving_usd"] == pytest.approx(36.50)
     # Spot: the Spot pool on demand would be 730 x 0.09 = 65.70, on Spot 32.85
     assert s["spot"]["same_pools_on_demand_usd"] == pytest.approx(65.70)
-    assert s["spot"]["saving_ratio"] == pytest.approx(0.5)
-    # Node autoscaling: static at max = 4 x 730 x 0.10 + 3 x 730 x 0.045 = 292.00 + 98.55 = 390.55
-    assert s["node_autoscaling"]["nodes_static_at_max_usd"] == pytest.approx(390.55)
-    # Aurora: floor 0.5 ACU x 730 x 0.10 = 36.50; each 0.5 ACU of minimum = 36.50; held at 4 ACU = 292.00
-    assert s["aurora_min_capacity"]["floor_usd"] == pytest.approx(36.50)
-    assert s["aurora_min_capacity"]["compute_if_held_at_max_usd"] == pytest.approx(292.00)
+    assert s["spot"]["saving_usd"] == pytest.approx(32.85)
+    # Node autoscaling: static at max = 4 x 730 x 0.10 + 3 x 730 x 0.045 = 292.00 + 98.55 = 390.55 (against 146.00
+    # + 32.85 = 178.85 at desired); the saving also counts the root volumes: (4 - 2) x 30 + (3 - 1) x 20 GiB = 100
+    # GiB x 0.10 = 10.00 -> 390.55 - 178.85 + 10.00 = 221.70
+    auto = s["pod_and_node_autoscaling"]
+    assert auto["priced"] and auto["nodes_static_at_max_usd"] == pytest.approx(390.55)
+    assert auto["saving_usd"] == pytest.approx(221.70)
+    assert any("Hand/Autoscaler" in e for e in auto["evidence"])
+    assert any("HorizontalPodAutoscaler shop/api: 2 to 8" in e for e in auto["evidence"])
+    # Aurora: floor 0.5 ACU x 730 x 0.10 = 36.50; each 0.5 ACU of minimum = 36.50; held at 4 ACU = 292.00, against
+    # 36.50 + 100 ACU-h x 0.10 = 46.50 of compute
+    assert s["aurora_capacity"]["floor_usd"] == pytest.approx(36.50)
+    assert s["aurora_capacity"]["compute_if_held_at_max_usd"] == pytest.approx(292.00)
+    assert s["aurora_capacity"]["saving_usd"] == pytest.approx(292.00 - 46.50)
     # DynamoDB break-even: a WCU-hour costs 0.001; the same hour used fully on demand = 3600 x 1.0 / 1e6 = 0.0036
     assert s["dynamodb_on_demand_vs_provisioned"]["break_even_write_utilisation"] == pytest.approx(0.2778, abs=1e-4)
     # NAT vs endpoint: 3 AZ x 730 x 0.01 = 21.90 a month / (0.05 - 0.01) per GB = 547.5 GB a month
@@ -265,7 +292,8 @@ def test_environments_and_seed_literal(synth: Callable[[str], Any], seed_assembl
     s = prod.strategies()
     assert s["graviton_vs_x86"]["saving_usd"] > 0
     assert s["spot"]["saving_usd"] > 0
-    assert s["node_autoscaling"]["saving_usd"] > 0
+    assert s["pod_and_node_autoscaling"]["saving_usd"] > 0
+    assert not seed.strategies()["pod_and_node_autoscaling"]["priced"]
     # Database compute: Aurora Serverless v2 in prod costs less than the seed's four Multi-AZ instances.
     assert prod.by_type()["AWS::RDS::DBInstance"] < seed.by_type()["AWS::RDS::DBInstance"]
 
@@ -287,3 +315,184 @@ def test_usage_validation_rejects_impossible_acu_hours() -> None:
     bad = replace(PROD, usage=replace(PROD.usage, database_acu_hours_above_min=1e9))
     with pytest.raises(ConfigError, match="database_acu_hours_above_min"):
         bad.validate()
+
+
+# --- evidence: a saving is priced only when the template holds what produces it --------------------------------
+
+def _without(*logical_ids: str) -> dict[str, Any]:
+    return {"Resources": {k: v for k, v in HAND_TEMPLATE["Resources"].items() if k not in logical_ids}}
+
+
+@pytest.mark.parametrize("missing", ["Autoscaler", "MetricsServer", "Workloads"])
+def test_without_autoscaling_evidence_nodes_are_priced_at_their_maximum(missing: str) -> None:
+    report = _report(_without(missing))
+    # on demand 4 x 730 x 0.10 + 4 x 30 x 0.10 = 292.00 + 12.00; Spot 3 x 730 x 0.045 + 3 x 20 x 0.10 = 98.55 + 6.00
+    got = _by_resource(report)
+    assert got["Pool"] == pytest.approx(304.00) and got["SpotPool"] == pytest.approx(104.55)
+    auto = report.strategies()["pod_and_node_autoscaling"]
+    assert not auto["priced"] and auto["saving_usd"] == 0 and auto["missing"]
+
+
+def _scheduled(hours: tuple[int, int], days: str = "MON-FRI", **db: Any) -> dict[str, Any]:
+    """A one-group cluster whose group is woken at hours[0] and emptied at hours[1] (and half an hour later)."""
+    wake, sleep = hours
+
+    def schedule(expression: str, scaling: str) -> dict[str, Any]:
+        return _r("AWS::Scheduler::Schedule", ScheduleExpression=expression, ScheduleExpressionTimezone="Europe/Dublin",
+                  Target={"Arn": "arn:aws:scheduler:::aws-sdk:eks:updateNodegroupConfig", "RoleArn": "r",
+                          "Input": {"Fn::Join": ["", ['{"ClusterName":"', {"Ref": "Cluster"}, '","NodegroupName":"',
+                                                      {"Fn::GetAtt": ["Pool", "NodegroupName"]},
+                                                      f'","ScalingConfig":{scaling}}}']]}})
+    keep = ("Cluster", "Pool", "MetricsServer", "Autoscaler", "Workloads", "Queue", "Dlq", "Sub",
+            "OrderEventsTopicAB12")
+    resources = {k: v for k, v in HAND_TEMPLATE["Resources"].items() if k in keep}
+    resources["Wake"] = schedule(f"cron(0 {wake} ? * {days} *)", '{"MinSize":2,"MaxSize":4,"DesiredSize":2}')
+    resources["Sleep"] = schedule(f"cron(0,30 {sleep} ? * {days} *)", '{"MinSize":0,"MaxSize":1,"DesiredSize":0}')
+    if db:
+        resources["Db"] = _r("AWS::RDS::DBCluster", Engine="aurora-postgresql", ServerlessV2ScalingConfiguration=db)
+        resources["DbWriter"] = HAND_TEMPLATE["Resources"]["DbWriter"]
+    return {"Resources": resources}
+
+
+def test_a_working_hours_schedule_prices_the_hours_with_nodes() -> None:
+    report = _report(_scheduled((8, 18)))
+    got = _by_resource(report)
+    # 10 h x 5 days = 50 h of 168: 730 x 50 / 168 = 217.26 h x 2 nodes x 0.10 + 2 x 30 GiB x 50/168 x 0.10
+    share = 50 / 168
+    assert got["Pool"] == pytest.approx(730 * share * 2 * 0.10 + 2 * 30 * share * 0.10)
+    # metrics are billed for the hours they are sent: 10 x 0.30 x share; the control plane runs on
+    assert got["Cluster"] == pytest.approx(73.0 + 10 * 0.30 * share)
+    # the consumer long-polls only while its pod runs
+    polls = 730 * share * 3600 / 20
+    assert got["Queue"] == pytest.approx((0.6 + polls / 1e6) * 0.40)
+    schedule = report.strategies()["working_hours_schedule"]
+    assert schedule["priced"] and schedule["hours_with_nodes_per_week"] == 50
+    assert {e.split(" ")[0] for e in schedule["evidence"]} == {"Hand/Wake", "Hand/Sleep"}
+    assert schedule["saving_usd"] == pytest.approx(_report(_scheduled((0, 23), "MON-SUN")).total - report.total,
+                                                   abs=20)  # awake 23 h a day: nearly the whole week
+
+
+def test_weekly_schedule_reading() -> None:
+    from tools.cost.evidence import UnreadableEvidenceError, fire_times
+
+    assert fire_times("cron(0,30 18 ? * MON,FRI *)") == (1080, 1110, 4 * 1440 + 1080, 4 * 1440 + 1110)
+    assert len(fire_times("cron(0 8 ? * * *)")) == 7
+    for unpriceable in ("rate(1 hour)", "cron(0 8 1 * ? *)", "cron(0 8 ? 1 MON *)", "at(2026-01-01T00:00:00)"):
+        with pytest.raises(UnreadableEvidenceError):
+            fire_times(unpriceable)
+
+
+def test_aurora_at_zero_pauses_only_with_auto_pause_and_for_the_hours_without_nodes() -> None:
+    share = 50 / 168
+    paused = _by_resource(_report(_scheduled((8, 18), MinCapacity=0, MaxCapacity=4, SecondsUntilAutoPause=300)))
+    # running 0.5 ACU for the 217.26 hours with nodes + 100 ACU-hours above it
+    assert paused["DbWriter"] == pytest.approx((0.5 * 730 * share + 100) * 0.10)
+    never = _by_resource(_report(_scheduled((8, 18), MinCapacity=0, MaxCapacity=4)))
+    assert never["DbWriter"] == pytest.approx((0.5 * 730 + 100) * 0.10)  # no SecondsUntilAutoPause: never paused
+    # logical replication keeps a cluster from pausing (Aurora's documented limits): priced as never paused
+    template = _scheduled((8, 18), MinCapacity=0, MaxCapacity=4, SecondsUntilAutoPause=300)
+    template["Resources"]["Params"] = _r("AWS::RDS::DBClusterParameterGroup",
+                                         Parameters={"rds.logical_replication": "1"})
+    template["Resources"]["Db"]["Properties"] = {**template["Resources"]["Db"]["Properties"],
+                                                 "DBClusterParameterGroupName": {"Ref": "Params"}}
+    report = _report(template)
+    assert _by_resource(report)["DbWriter"] == pytest.approx((0.5 * 730 + 100) * 0.10)
+    aurora = report.strategies()["aurora_capacity"]
+    assert not aurora["pauses"] and "logical replication is on (rds.logical_replication=1)" in aurora["missing"]
+
+
+def test_units_per_order_and_request_and_what_scales() -> None:
+    report = _hand_report()
+    units = report.units()
+    assert units["factors"] == [1, 2, 4]
+    assert units["per_1000_orders_usd"][0] == pytest.approx(report.total / 10, abs=1e-3)  # 10,000 orders
+    assert units["per_million_requests_usd"][0] == pytest.approx(report.total / 10, abs=1e-3)  # 10M requests
+    rows = units["by_type"]
+    assert rows["AWS::KMS::Key"]["kind"] == rows["AWS::EKS::Cluster"]["kind"] == "fixed"  # metrics count: shape
+    assert rows["AWS::ApiGateway::Stage"]["kind"] == "scales" and rows["AWS::ApiGateway::Stage"]["growth_at_2x"] == 2
+    # the Spot pool sits above its minimum (0 of desired 1): it doubles; the on-demand pool is at its minimum
+    twice = _by_resource(CostReport("x", USAGE, TEST_PRICES, report.repriced_lines(factor=2), {}, (),
+                                    report.resources))
+    assert twice["Pool"] == pytest.approx(EXPECTED["Pool"])
+    assert twice["SpotPool"] == pytest.approx(2 * EXPECTED["SpotPool"])
+    assert units["total_usd"][1] > units["total_usd"][0] and units["per_1000_orders_usd"][1] < units[
+        "per_1000_orders_usd"][0]  # the fixed part is shared by more orders
+
+
+# --- the price table's dates ------------------------------------------------------------------------------------
+
+def test_every_price_is_within_a_year_of_the_tables_review() -> None:
+    """A property of the committed table, not of today's date: a review (moving as_of) must bring every entry within
+    a year of it. How old the table is today is reported by `make cost` and on each pull request instead."""
+    table = price_table.load()
+    raw = json.loads(price_table.PRICES_FILE.read_text())
+    assert table.as_of <= price_table.parse_date(raw["transcribed"])
+    dated = table.dated_entries()
+    assert set(dated) >= set(table.prices) and len(dated) == len(table.prices) + len(table.factors)
+    future = {k: str(d) for k, (d, _) in dated.items() if d > table.as_of}
+    assert future == {}, f"dated after the table's as_of {table.as_of}: {future}"
+    stale = table.entries_older_than_a_year(table.as_of)
+    assert stale == {}, (f"more than a year older than as_of {table.as_of} -- re-read and re-date these, by page: "
+                         + "; ".join(f"{src}: {', '.join(keys)}" for src, keys in stale.items()))
+
+
+def test_the_staleness_report_names_each_entry_and_its_page() -> None:
+    table = price_table.load()
+    a_year_later = table.as_of + price_table.MAX_AGE + price_table.timedelta(days=400)
+    stale = price_table.stale_entries(table, a_year_later)
+    assert sorted(k for keys in stale.values() for k in keys) == sorted(table.dated_entries())
+    assert "https://aws.amazon.com/eks/pricing/" in stale and "eks.cluster_hour" in stale[
+        "https://aws.amazon.com/eks/pricing/"]
+    note = price_table.staleness_note(table, a_year_later)
+    assert note is not None and "eks.cluster_hour" in note and table.as_of.isoformat() in note
+    assert price_table.staleness_note(table, table.as_of) is None
+
+
+# --- the synthesized environments -------------------------------------------------------------------------------
+
+def test_every_priced_saving_names_resources_of_the_templates(synth: Callable[[str], Any]) -> None:
+    for name in ("dev", "prod"):
+        env = synth(name)
+        report = price_assembly(name, env.outdir, env.config.usage, price_table.load())
+        ids = {(r.stack, r.logical_id) for r in report.resources}
+        for key, fig in report.strategies().items():
+            if fig["priced"] and fig["saving_usd"] > 0:
+                assert fig["evidence"], key
+            for line in fig["evidence"]:
+                stack, rest = line.split("/", 1)
+                assert (stack, rest.split(" ", 1)[0]) in ids, (key, line)
+
+
+def test_dev_is_within_its_budget_and_every_saving_it_claims_exists(synth: Callable[[str], Any]) -> None:
+    env = synth("dev")
+    report = price_assembly("dev", env.outdir, env.config.usage, price_table.load())
+    assert report.total <= env.config.monthly_budget_usd
+    s = report.strategies()
+    for key in ("working_hours_schedule", "pod_and_node_autoscaling", "aurora_capacity", "user_pool_tier",
+                "fewer_dashboards", "nat_vs_interface_endpoints"):
+        assert s[key]["priced"] and s[key]["saving_usd"] > 0, key
+    assert s["aurora_capacity"]["pauses"] and any("SecondsUntilAutoPause 300" in e
+                                                  for e in s["aurora_capacity"]["evidence"])
+    # nothing pays for an interface endpoint, a Plus-tier user or a per-service dashboard in dev
+    types = report.by_type()
+    assert "AWS::EC2::VPCEndpoint" not in types or all(
+        "gateway endpoint" in x.item for x in report.lines if x.type == "AWS::EC2::VPCEndpoint")
+    assert all("plus" not in x.item for x in report.lines if x.type == "AWS::Cognito::UserPool")
+
+
+def test_the_orders_pool_settings_are_named_as_evidence_of_pausing_when_the_manifest_has_them() -> None:
+    """Once the orders Deployments carry their pool's idle timeout and sweep interval (the resilience work), the
+    report names them beside SecondsUntilAutoPause; the figure stays that of the hours without nodes."""
+    template = _scheduled((8, 18), MinCapacity=0, MaxCapacity=4, SecondsUntilAutoPause=300)
+    before = _report(template)
+    env = [{"name": "DB_POOL_MAX_IDLE_SECONDS", "value": "60"}, {"name": "ORDER_SWEEP_INTERVAL_SECONDS",
+                                                                   "value": "900"}]
+    template["Resources"]["Orders"] = _r("Custom::AWSCDK-EKS-KubernetesResource", Manifest=json.dumps([
+        {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "orders-worker", "namespace": "orders"},
+         "spec": {"template": {"spec": {"containers": [{"name": "worker", "env": env}]}}}}]))
+    after = _report(template)
+    evidence = after.strategies()["aurora_capacity"]["evidence"]
+    assert any("Deployment orders-worker: DB_POOL_MAX_IDLE_SECONDS=60, ORDER_SWEEP_INTERVAL_SECONDS=900" in e
+               for e in evidence)
+    assert not any("DB_POOL_MAX_IDLE_SECONDS" in e for e in before.strategies()["aurora_capacity"]["evidence"])
+    assert after.total == pytest.approx(before.total)

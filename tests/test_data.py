@@ -18,8 +18,10 @@ def test_orders_database_is_aurora_postgresql_serverless_v2_encrypted_with_a_cmk
     props = db_cluster(env)["Properties"]
     assert props["Engine"] == "aurora-postgresql"
     assert props["StorageEncrypted"] is True and "Fn::GetAtt" in props["KmsKeyId"]
+    pause = env.config.database.auto_pause_seconds  # dev: pauses at 0 ACU after this long without a connection
     assert props["ServerlessV2ScalingConfiguration"] == {
-        "MinCapacity": env.config.database.min_capacity_acu, "MaxCapacity": env.config.database.max_capacity_acu}
+        "MinCapacity": env.config.database.min_capacity_acu, "MaxCapacity": env.config.database.max_capacity_acu,
+        **({"SecondsUntilAutoPause": pause} if pause is not None else {})}
     assert props["BackupRetentionPeriod"] == env.config.database.backup_retention_days
     instances = env.resources("Data", "AWS::RDS::DBInstance").values()
     assert {i["Properties"]["DBInstanceClass"] for i in instances} == {"db.serverless"}

@@ -168,10 +168,17 @@ def test_shared_resource_alarms(env: Synthesized) -> None:
 
 
 def test_dashboards_overview_and_one_per_service(env: Synthesized) -> None:
+    """Every environment has the overview; those with config dashboards ALL also one per service and the
+    platform's (dev keeps the overview alone: docs/cost.md)."""
+    from config.environment import DashboardSet
+
     names = {json.dumps(v["Properties"].get("DashboardName")) for part in ("Observability", "Services")
              for v in env.resources(part, "AWS::CloudWatch::Dashboard").values()}
-    expected = {f'"{env.config.name}-{s}"' for s in ("overview", "platform", *(s.value for s in SERVICES))}
-    assert expected <= names
+    every = {f'"{env.config.name}-{s}"' for s in ("overview", "platform", *(s.value for s in SERVICES))}
+    if env.config.dashboards == DashboardSet.ALL:
+        assert every <= names
+    else:
+        assert names == {f'"{env.config.name}-overview"'}
 
 
 def test_every_log_group_has_retention_and_the_logs_key(env: Synthesized) -> None:

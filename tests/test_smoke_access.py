@@ -6,12 +6,10 @@ over HTTP, as it runs against Cognito and Secrets Manager in a deploy."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
 from cdk_constructs import smoke_accounts_handler
 from cdk_constructs.smoke_test_access import HANDLER
@@ -76,15 +74,6 @@ def test_the_accounts_function_manages_two_users_of_one_pool(env: Synthesized) -
                    if "smoke" in r["Properties"].get("Description", "")]
     assert function["Code"]["ZipFile"] == HANDLER.read_text()
     assert len(HANDLER.read_text()) < 4096  # CloudFormation's limit for inline code
-
-
-@pytest.fixture(scope="module")
-def moto() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
 
 
 def test_the_accounts_handler_sets_up_replaces_and_removes_the_accounts(moto: str) -> None:

@@ -123,6 +123,29 @@ def test_ci_posts_one_sticky_comment(ci: dict[str, Any]) -> None:
     assert comments[0]["with"]["header"] and comments[0]["with"]["path"].endswith("diff.md")
 
 
+def test_the_comment_holds_the_template_diff_then_the_cost_diff_as_uploaded(ci: dict[str, Any]) -> None:
+    """The cost diff runs after the template diff (its budget gate fails the check), both are uploaded, and the
+    comment job reads them where the artifact puts them: below the uploaded paths' common directory."""
+    check, comment = ci["jobs"]["check"], ci["jobs"]["comment"]
+    commands = runs(check)
+    diff_at = next(i for i, c in enumerate(commands) if c.startswith("make diff BASE="))
+    cost_at = next(i for i, c in enumerate(commands) if c.startswith("make cost-diff BASE="))
+    assert commands[cost_at] == "make cost-diff BASE=origin/${{ github.base_ref }}" and diff_at < cost_at
+    assert any("GITHUB_STEP_SUMMARY" in c and "cost-diff.md" in c for c in commands)
+    (upload,) = uses(check, "actions/upload-artifact")
+    uploaded = [p.strip().rstrip("/") for p in upload["with"]["path"].split("\n") if p.strip()]
+    common = Path(*[parts[0] for parts in zip(*(Path(p).parts for p in uploaded), strict=False)
+                    if len(set(parts)) == 1]) if uploaded else Path()
+    (download,) = uses(comment, "actions/download-artifact")
+    root = Path(download["with"]["path"])
+    body = next(s["run"] for s in steps(comment) if "run" in s and "pr-diff.md" in s["run"])
+    expected = [str(root / Path(f).relative_to(common)) for f in ("cdk.out/diff.md", "cdk.out/cost-diff.md")]
+    assert all(f in uploaded for f in ("cdk.out/diff.md", "cdk.out/cost-diff.md"))
+    assert body.index(expected[0]) < body.index(expected[1])
+    (sticky,) = uses(comment, "marocchino/sticky-pull-request-comment")
+    assert sticky["with"]["path"] == str(root / "pr-diff.md") and "pr-diff.md" in body
+
+
 def test_deploy_triggers_and_order(deploy: dict[str, Any]) -> None:
     assert deploy["on"]["push"] == {"branches": ["main"]} and "workflow_dispatch" in deploy["on"]
     jobs = deploy["jobs"]
@@ -137,11 +160,13 @@ def test_deploy_job_per_environment(deploy: dict[str, Any], env: str) -> None:
     job = deploy["jobs"][f"deploy-{env}"]
     assert job["environment"] == env
     assert job["concurrency"] == {"group": f"deploy-{env}", "cancel-in-progress": False}
-    creds, smoke = uses(job, "aws-actions/configure-aws-credentials")
-    assert creds["with"]["role-to-assume"] == "${{ secrets.AWS_DEPLOY_ROLE_ARN }}"
+    roles = {c["with"]["role-to-assume"]: c for c in uses(job, "aws-actions/configure-aws-credentials")}
+    creds = roles.pop("${{ secrets.AWS_DEPLOY_ROLE_ARN }}")
     # The smoke test runs as the stage's own smoke role (an output of the deployed Edge stack), not the deploy role.
-    assert smoke["with"]["role-to-assume"] == "${{ steps.stage.outputs.smoke_role }}"
+    smoke = roles.pop("${{ steps.stage.outputs.smoke_role }}")
     assert smoke["with"]["unset-current-credentials"] is True
+    # An environment with working hours is woken (and put back to sleep) as the Cluster stack's wake role.
+    assert set(roles) == ({"${{ env.WAKE_ROLE_ARN }}"} if ENVIRONMENTS[env].cluster.schedule else set())
     for c in (creds, smoke):
         assert c["with"]["aws-region"] == ENVIRONMENTS[env].region
         assert not any(k.startswith("aws-access-key") or k.startswith("aws-secret") for k in c["with"])
@@ -163,7 +188,11 @@ def test_deploys_the_assemblies_it_synthesized(deploy: dict[str, Any]) -> None:
         # Nothing is synthesized again: the deploy step reads the downloaded assembly.
         assert not any("cdk synth" in c or "make synth" in c for c in commands), commands
         make_lines = [line.strip() for c in commands for line in c.splitlines() if line.strip().startswith("make")]
-        assert make_lines == ['make smoke BASE_URL="$BASE_URL"'], make_lines  # the smoke test only
+        # the smoke test only; where the environment sleeps, the wake before and the sleep after
+        expected = ['make smoke BASE_URL="$BASE_URL"']
+        if ENVIRONMENTS[env].cluster.schedule:
+            expected = [f"make wake ENV={env} WAIT=1", *expected, f"make sleep ENV={env} OUTSIDE_HOURS_ONLY=1"]
+        assert make_lines == expected, make_lines
         assert (f"npx cdk deploy --app assemblies/{env} --all --require-approval never "
                 "--outputs-file cdk-outputs.json") in commands
         assert any("needs.synth.outputs.digest" in c for c in commands)
@@ -178,9 +207,13 @@ def test_each_deploy_is_smoke_tested_before_the_next_environment(deploy: dict[st
     job = deploy["jobs"][f"deploy-{env}"]
     names = [s.get("name") or s.get("uses", "").split("@")[0] for s in steps(job)]
     deploy_at, outputs_at, smoke_at = names.index("Deploy"), names.index("Stage outputs"), names.index("Smoke test")
-    smoke_creds_at = max(i for i, s in enumerate(steps(job))
-                         if str(s.get("uses", "")).startswith("aws-actions/configure-aws-credentials"))
-    assert deploy_at < outputs_at < smoke_creds_at < smoke_at == len(names) - 1
+    smoke_creds_at = next(i for i, s in enumerate(steps(job))
+                          if s.get("with", {}).get("role-to-assume") == "${{ steps.stage.outputs.smoke_role }}")
+    assert deploy_at < outputs_at < smoke_creds_at < smoke_at
+    # After the smoke test, only the return to sleep of an environment with working hours, whatever happened.
+    after = steps(job)[smoke_at + 1:]
+    assert all(s["if"].startswith("always()") and "WAKE_ROLE_ARN" in s["if"] for s in after)
+    assert len(after) == (2 if ENVIRONMENTS[env].cluster.schedule else 0)
     stage_outputs = steps(job)[outputs_at]["run"]
     assert f'"{env.capitalize()}-Edge"' in stage_outputs and "cdk-outputs.json" in stage_outputs
     for output in ("ApiUrl", "ApiKeyId", "SmokeRoleArn", "SmokeSecretArn", "PaymentTopicArn"):
@@ -240,3 +273,27 @@ def test_deploy_session_lasts_as_long_as_the_role_allows_and_outlives_the_job(de
     assert seconds == MAX_SESSION_HOURS * 3600 >= 3 * 3600
     # The job is cancelled before the session it deploys with can expire.
     assert job["timeout-minutes"] * 60 < seconds
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_an_environment_with_working_hours_is_woken_before_its_deploy(deploy: dict[str, Any], env: str) -> None:
+    """Outside working hours dev has no node: its rollout waits and smoke test need the nodes back first. The wake
+    role comes from the environment's secret (an output of its Cluster stack); before the first deploy it is unset and
+    there is nothing to wake."""
+    job = deploy["jobs"][f"deploy-{env}"]
+    names = [s.get("name") or s.get("uses", "").split("@")[0] for s in steps(job)]
+    if not ENVIRONMENTS[env].cluster.schedule:
+        assert "Wake the node groups" not in names and "WAKE_ROLE_ARN" not in str(job)
+        return
+    assert job["env"]["WAKE_ROLE_ARN"] == "${{ secrets.AWS_WAKE_ROLE_ARN }}"
+    wake_at, deploy_at = names.index("Wake the node groups"), names.index("Deploy")
+    assert steps(job)[wake_at]["run"] == f"make wake ENV={env} WAIT=1" and wake_at < deploy_at
+    creds = steps(job)[wake_at - 1]
+    assert creds["with"]["role-to-assume"] == "${{ env.WAKE_ROLE_ARN }}" and creds["if"] == "env.WAKE_ROLE_ARN != ''"
+    assert names.index("actions/setup-python") < wake_at
+    # the deploy then runs as the deploy role alone
+    deploy_creds = [s for s in steps(job)[wake_at:deploy_at]
+                    if str(s.get("uses", "")).startswith("aws-actions/configure-aws-credentials")]
+    assert [c["with"]["role-to-assume"] for c in deploy_creds] == ["${{ secrets.AWS_DEPLOY_ROLE_ARN }}"]
+    assert deploy_creds[0]["with"]["unset-current-credentials"] is True
+    assert steps(job)[-1]["run"] == f"make sleep ENV={env} OUTSIDE_HOURS_ONLY=1"

@@ -14,9 +14,11 @@ async function main() {
     const dir = path.join(".github", "workflows");
     files = fs.readdirSync(dir).filter((f) => /\.ya?ml$/.test(f)).sort().map((f) => path.join(dir, f));
   }
-  const lint = await createLinter();
   let count = 0;
   for (const file of files) {
+    // A fresh instance per file: the wasm build's allocator can hand a second, larger workflow a pointer past the
+    // end of its memory ("RangeError: offset is out of bounds"), depending on the sizes of the files before it.
+    const lint = await createLinter();
     for (const r of lint(fs.readFileSync(file, "utf8"), file)) {
       console.log(`${r.file}:${r.line}:${r.column}: ${r.message} [${r.kind}]`);
       count += 1;

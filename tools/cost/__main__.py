@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from datetime import date
 from pathlib import Path
 
 from config.environment import ConfigError
@@ -21,7 +22,11 @@ from tools.cost.synth import NAMES, synthesize, usage_of
 
 def run(name: str, out: Path, assembly: Path | None = None) -> CostReport:
     outdir = assembly or synthesize(name, out / "cost" / name / "assembly")
-    return price_assembly(name, outdir, usage_of(name), price_table.load())
+    return price_assembly(name, outdir, usage_of(name), price_table.load(), today=date.today())
+
+
+# The security baseline both shapes carry (seed_literal.py): requirements of the work, not strategies.
+SECURITY_BASELINE = ("AWS::Cognito::UserPool", "AWS::WAFv2::WebACL", "AWS::KMS::Key")
 
 
 def summary(reports: dict[str, CostReport]) -> tuple[str, dict[str, object]]:
@@ -34,26 +39,43 @@ def summary(reports: dict[str, CostReport]) -> tuple[str, dict[str, object]]:
     lines = ["# Monthly cost per environment", "", "| environment | monthly USD |", "|---|---:|"]
     lines += [f"| {n} | ${t:,.2f} |" for n, t in totals.items()]
     if prod and seed:
-        data["prod_over_seed_literal"] = round(prod / seed, 4)
-        lines += ["", f"prod / seed-literal = {prod / seed:.3f} (saving {1 - prod / seed:.1%} on the same usage)"]
-    if prod and seed:
-        # The seed has no WAF, no customer managed keys and a default-tier (Essentials) user pool: those are
-        # security additions, not resource-management strategies, so the like-for-like ratio leaves them out.
-        extra = ("AWS::Cognito::UserPool", "AWS::WAFv2::WebACL", "AWS::KMS::Key")
-        p_like = sum(v for k, v in reports["prod"].by_type().items() if k not in extra)
-        s_like = sum(v for k, v in reports["seed-literal"].by_type().items() if k not in extra)
-        data["like_for_like"] = {"excluded_types": list(extra), "prod_usd": round(p_like, 2),
+        # Like for like first: the security baseline is the same work in both shapes, so the ratio without it is
+        # what the resource-management strategies buy.
+        p_like = sum(v for k, v in reports["prod"].by_type().items() if k not in SECURITY_BASELINE)
+        s_like = sum(v for k, v in reports["seed-literal"].by_type().items() if k not in SECURITY_BASELINE)
+        data["like_for_like"] = {"excluded_types": list(SECURITY_BASELINE), "prod_usd": round(p_like, 2),
                                  "seed_literal_usd": round(s_like, 2), "ratio": round(p_like / s_like, 4)}
-        lines += [f"like for like (without {', '.join(extra)}): prod ${p_like:,.2f} / seed-literal "
-                  f"${s_like:,.2f} = {p_like / s_like:.3f}"]
+        data["prod_over_seed_literal"] = round(prod / seed, 4)
+        lines += ["", f"**prod / seed-literal without the security baseline ({', '.join(SECURITY_BASELINE)}): "
+                  f"${p_like:,.2f} / ${s_like:,.2f} = {p_like / s_like:.3f}** (saving {1 - p_like / s_like:.1%})",
+                  f"prod / seed-literal overall = {prod / seed:.3f} (saving {1 - prod / seed:.1%} on the same usage)"]
     if prod and dev:
         data["dev_over_prod"] = round(dev / prod, 4)
         lines += [f"dev / prod = {dev / prod:.3f}"]
-    lines += ["", "## Strategies", ""]
+    if "prod" in reports:
+        units = reports["prod"].units()
+        data["prod_units"] = units
+        lines += ["", "## Prod per unit of work", "", "| work | 1x | 2x | 4x |", "|---|---:|---:|---:|",
+                  "| orders a month | " + " | ".join(f"{v:,}" for v in units["orders_per_month"]) + " |",
+                  "| API requests a month | " + " | ".join(f"{v:,}" for v in units["api_requests_per_month"]) + " |",
+                  "| monthly total | " + " | ".join(f"${v:,.2f}" for v in units["total_usd"]) + " |",
+                  "| per 1,000 orders | " + " | ".join(f"${v:,.2f}" for v in units["per_1000_orders_usd"]) + " |",
+                  "| per million API requests | " + " | ".join(f"${v:,.2f}" for v in units["per_million_requests_usd"])
+                  + " |", "",
+                  f"Fixed: ${units['fixed_usd']:,.2f} a month; doubling the work adds "
+                  f"${units['marginal_per_1000_orders_usd_1x_to_2x']:,.2f} per extra 1,000 orders "
+                  f"(${units['marginal_per_million_requests_usd_1x_to_2x']:,.2f} per extra million requests).", "",
+                  "| resource type | 1x | 2x | 4x | kind |", "|---|---:|---:|---:|---|"]
+        lines += [f"| {t} | " + " | ".join(f"${v:,.2f}" for v in row["usd"]) + f" | {row['kind']} |"
+                  for t, row in units["by_type"].items()]
+    lines += ["", "## Savings and their evidence", ""]
     for n, r in reports.items():
         lines.append(f"### {n}")
         for key, fig in r.strategies().items():
-            lines.append(f"- {key}: " + ", ".join(f"{k}={v}" for k, v in fig.items() if k != "how"))
+            missing = "; ".join(fig.get("missing", []))
+            state = f"${fig['saving_usd']:,.2f}" if fig["priced"] else f"not priced: {missing}"
+            lines.append(f"- {key}: {state}" + (f" (evidence: {len(fig['evidence'])} resource(s), e.g. "
+                                                f"{fig['evidence'][0]})" if fig["evidence"] else ""))
         lines.append("")
     return "\n".join(lines) + "\n", data
 

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import json
-import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields, replace
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 from config.environment import UsageAssumptions, as_dict
-from tools.cost.prices import PriceTable
+from tools.cost.prices import PriceTable, stale_entries, staleness_note
 from tools.cost.rules import Line, Resource, free_reason, price_resources
+from tools.cost.strategies import strategies
 
 
 def read_assembly(outdir: Path) -> list[Resource]:
@@ -30,6 +31,21 @@ def read_template(stack: str, template: dict[str, Any]) -> list[Resource]:
             for logical_id, r in template.get("Resources", {}).items()]
 
 
+# Usage fields that describe the shape of the work, not its amount: they stay put when the work doubles.
+SHAPE_FIELDS = ("custom_metrics", "api_kib_per_request")
+GROWTH_FACTORS = (1, 2, 4)
+
+
+def scaled_usage(usage: UsageAssumptions, factor: float) -> UsageAssumptions:
+    """The same environment doing ``factor`` times the work: every amount scales, the shape fields do not."""
+    changes: dict[str, Any] = {}
+    for f in fields(usage):
+        value = getattr(usage, f.name)
+        if f.name not in SHAPE_FIELDS:
+            changes[f.name] = type(value)(value * factor) if isinstance(value, int) else value * factor
+    return replace(usage, **changes)
+
+
 @dataclass
 class CostReport:
     name: str
@@ -38,6 +54,10 @@ class CostReport:
     lines: list[Line]
     free: dict[str, int]
     stacks: tuple[str, ...] = ()
+    resources: list[Resource] = field(default_factory=list)
+    # The day the report is made: only for saying how old the price table is (tools/cost/prices.py).
+    today: date | None = None
+    _memo: dict[Any, Any] = field(default_factory=dict, repr=False)
 
     @property
     def total(self) -> float:
@@ -50,13 +70,63 @@ class CostReport:
         return dict(sorted(out.items()))
 
     def by_type(self) -> dict[str, float]:
-        out: dict[str, float] = {}
-        for line in self.lines:
-            out[line.type] = out.get(line.type, 0.0) + line.monthly_usd
-        return dict(sorted(out.items(), key=lambda kv: -kv[1]))
+        return by_type(self.lines)
+
+    def repriced(self, without: frozenset[str] = frozenset(), factor: float = 1.0) -> float:
+        """The total with strategies taken away and/or ``factor`` times the work."""
+        return sum(x.monthly_usd for x in self.repriced_lines(without, factor))
+
+    def repriced_lines(self, without: frozenset[str] = frozenset(), factor: float = 1.0) -> list[Line]:
+        key = (without, factor)
+        if key not in self._memo:
+            self._memo[key] = price_resources(self.resources, scaled_usage(self.usage, factor), self.prices,
+                                              without, load=factor)[0]
+        return list(self._memo[key])
 
     def strategies(self) -> dict[str, dict[str, Any]]:
-        return strategies(self)
+        if "strategies" not in self._memo:
+            self._memo["strategies"] = strategies(self)
+        return dict(self._memo["strategies"])
+
+    def units(self) -> dict[str, Any]:
+        """The bill per unit of work at the usage assumptions and at 2x and 4x of them, and which lines (by resource
+        type) stay fixed and which grow with the work."""
+        totals, types = {}, {}
+        for k in GROWTH_FACTORS:
+            lines = self.lines if k == 1 else self.repriced_lines(factor=k)
+            totals[k] = sum(x.monthly_usd for x in lines)
+            types[k] = by_type(lines)
+        u = self.usage
+        per_orders = {k: totals[k] / (u.orders_per_month * k / 1000) for k in GROWTH_FACTORS} \
+            if u.orders_per_month else {}
+        per_requests = {k: totals[k] / (u.api_requests_per_month * k / 1e6) for k in GROWTH_FACTORS} \
+            if u.api_requests_per_month else {}
+        rows: dict[str, dict[str, Any]] = {}
+        fixed = 0.0
+        for t in sorted(set().union(*(set(v) for v in types.values())), key=lambda t: -types[1].get(t, 0.0)):
+            usd = [types[k].get(t, 0.0) for k in GROWTH_FACTORS]
+            kind = "fixed" if abs(usd[1] - usd[0]) < 0.005 else "scales"
+            fixed += usd[0] if kind == "fixed" else 0.0
+            rows[t] = {"usd": [_r(x) for x in usd], "kind": kind,
+                       "growth_at_2x": round(usd[1] / usd[0], 3) if usd[0] else None}
+        return {
+            "factors": list(GROWTH_FACTORS),
+            "orders_per_month": [u.orders_per_month * k for k in GROWTH_FACTORS],
+            "api_requests_per_month": [u.api_requests_per_month * k for k in GROWTH_FACTORS],
+            "total_usd": [_r(totals[k]) for k in GROWTH_FACTORS],
+            "per_1000_orders_usd": [round(v, 4) for v in per_orders.values()],
+            "per_million_requests_usd": [round(v, 4) for v in per_requests.values()],
+            "marginal_per_1000_orders_usd_1x_to_2x": round((totals[2] - totals[1]) / (u.orders_per_month / 1000), 4)
+            if u.orders_per_month else None,
+            "marginal_per_million_requests_usd_1x_to_2x": round(
+                (totals[2] - totals[1]) / (u.api_requests_per_month / 1e6), 4) if u.api_requests_per_month else None,
+            "fixed_usd": _r(fixed),
+            "scaling_usd": [_r(totals[k] - fixed) for k in GROWTH_FACTORS],
+            "by_type": rows,
+            "how": "every usage amount times 1, 2 and 4 (not the shape: custom metrics, request size); the part of "
+                   "each autoscaled node group above its minimum follows the work; a type is fixed when doubling "
+                   "the work leaves it unchanged",
+        }
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -65,7 +135,9 @@ class CostReport:
             "currency": "USD",
             "hours_per_month": self.prices.hours_per_month,
             "prices_transcribed": self.prices.transcribed,
+            "prices_as_of": self.prices.as_of.isoformat(),
             "prices_note": self.prices.note,
+            "prices_stale_today": stale_entries(self.prices, self.today) if self.today else {},
             "total_monthly_usd": round(self.total, 2),
             "stacks": {name: {"monthly_usd": round(total, 2),
                               "lines": [x.as_dict() for x in self.lines if x.stack == name]}
@@ -75,109 +147,27 @@ class CostReport:
             "usage": as_dict(self.usage),
             "factors": {k: {"value": v, "note": self.prices.factor_notes[k]} for k, v in self.prices.factors.items()},
             "strategies": self.strategies(),
+            "units": self.units(),
         }
 
 
-def price_assembly(name: str, outdir: Path, usage: UsageAssumptions, prices: PriceTable) -> CostReport:
+def by_type(lines: list[Line]) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for line in lines:
+        out[line.type] = out.get(line.type, 0.0) + line.monthly_usd
+    return dict(sorted(out.items(), key=lambda kv: -kv[1]))
+
+
+def price_assembly(name: str, outdir: Path, usage: UsageAssumptions, prices: PriceTable,
+                   today: date | None = None) -> CostReport:
     resources = read_assembly(outdir)
     lines, free = price_resources(resources, usage, prices)
-    return CostReport(name, usage, prices, lines, free, tuple(sorted({r.stack for r in resources})))
+    return CostReport(name, usage, prices, lines, free, tuple(sorted({r.stack for r in resources})), resources,
+                      today)
 
 
 def _r(x: float) -> float:
     return round(x, 2)
-
-
-def _ratio(saved: float, base: float) -> float:
-    return round(saved / base, 4) if base else 0.0
-
-
-def strategies(report: CostReport) -> dict[str, dict[str, Any]]:
-    """Each resource-management strategy's figure for this environment, measured on its own templates."""
-    p, h, lines = report.prices, report.prices.hours_per_month, report.lines
-    out: dict[str, dict[str, Any]] = {}
-
-    nodes = [x for x in lines if x.type == "AWS::EKS::Nodegroup" and "on_demand_unit_usd" in x.extras]
-    actual = sum(x.monthly_usd for x in nodes)
-    x86 = sum(x.quantity * x.extras["x86_on_demand_unit_usd"] * x.extras["factor"] for x in nodes
-              if x.extras["x86_on_demand_unit_usd"] is not None)
-    graviton = sum(x.monthly_usd for x in nodes if x.extras["x86_on_demand_unit_usd"] is not None)
-    out["graviton_vs_x86"] = {
-        "graviton_nodes_usd": _r(graviton), "same_pools_on_x86_usd": _r(x86), "saving_usd": _r(x86 - graviton),
-        "saving_ratio": _ratio(x86 - graviton, x86),
-        "how": "each Graviton pool re-priced with its same-generation x86 type (prices.json graviton_x86_equivalent),"
-               " same purchase option and size"}
-
-    spot = [x for x in nodes if x.extras["capacity"] == "SPOT"]
-    spot_usd = sum(x.monthly_usd for x in spot)
-    spot_od = sum(x.quantity * x.extras["on_demand_unit_usd"] for x in spot)
-    out["spot"] = {"spot_pools_usd": _r(spot_usd), "same_pools_on_demand_usd": _r(spot_od),
-                   "saving_usd": _r(spot_od - spot_usd), "saving_ratio": _ratio(spot_od - spot_usd, spot_od),
-                   "all_nodes_usd": _r(actual), "spot_discount": p.factor("spot_discount")}
-
-    at_max = sum(x.extras["max"] * h * x.unit_usd for x in nodes)
-    out["node_autoscaling"] = {
-        "nodes_at_desired_usd": _r(actual), "nodes_static_at_max_usd": _r(at_max),
-        "saving_usd": _r(at_max - actual), "saving_ratio": _ratio(at_max - actual, at_max),
-        "how": "node groups priced at their desired size versus provisioned statically for their max size; "
-               "the HPA keeps pods between min and max replicas and Cluster Autoscaler / Karpenter follow them"}
-
-    floor = [x for x in lines if x.extras.get("role") == "floor"]
-    floor_usd = sum(x.monthly_usd for x in floor)
-    at_ceiling = sum(x.extras["max_acu"] * h * x.unit_usd for x in floor)
-    half_acu = 0.5 * h * p.usd("aurora.serverless_v2_acu_hour")
-    aurora_total = sum(x.monthly_usd for x in lines if x.extras.get("role") in ("floor", "above-floor"))
-    out["aurora_min_capacity"] = {
-        "instances": len(floor), "min_acu": [x.extras["min_acu"] for x in floor],
-        "floor_usd": _r(floor_usd), "compute_usd": _r(aurora_total),
-        "each_half_acu_of_min_per_instance_usd": _r(half_acu),
-        "compute_if_held_at_max_usd": _r(at_ceiling), "saving_vs_max_usd": _r(at_ceiling - aurora_total)}
-
-    on_demand_write_hour = 3600 * p.usd("dynamodb.ondemand_write_million") / 1e6
-    on_demand_read_hour = 3600 * p.usd("dynamodb.ondemand_read_million") / 1e6
-    u = report.usage
-    peak = p.factor("dynamodb_peak_to_average")
-    seconds = h * 3600
-    wcu = math.ceil(u.dynamodb_write_units_per_month / seconds * peak)
-    rcu = math.ceil(u.dynamodb_read_units_per_month / seconds * peak)
-    provisioned = (wcu * p.usd("dynamodb.wcu_hour") + rcu * p.usd("dynamodb.rcu_hour")) * h
-    on_demand = (u.dynamodb_write_units_per_month * p.usd("dynamodb.ondemand_write_million")
-                 + u.dynamodb_read_units_per_month * p.usd("dynamodb.ondemand_read_million")) / 1e6
-    out["dynamodb_on_demand_vs_provisioned"] = {
-        "break_even_write_utilisation": round(p.usd("dynamodb.wcu_hour") / on_demand_write_hour, 4),
-        "break_even_read_utilisation": round(p.usd("dynamodb.rcu_hour") / on_demand_read_hour, 4),
-        "this_env_on_demand_requests_usd": _r(on_demand),
-        "this_env_provisioned_for_peak_usd": _r(provisioned), "provisioned_wcu": wcu, "provisioned_rcu": rcu,
-        "how": f"provisioned sized for the peak hour ({peak:g}x the monthly average rate), no auto scaling; "
-               "break-even = WCU-hour price / cost of the same hour fully used on demand"}
-
-    nat_gb = p.usd("vpc.nat_gateway_gb")
-    ep_gb = p.usd("vpc.interface_endpoint_gb")
-    endpoints = [x for x in lines if x.extras.get("azs")]
-    per_endpoint = 3 * h * p.usd("vpc.interface_endpoint_az_hour")
-    ep_fixed = sum(x.monthly_usd for x in endpoints)
-    out["nat_vs_interface_endpoints"] = {
-        "endpoint_3_az_monthly_usd": _r(per_endpoint),
-        "break_even_gib_per_endpoint_per_month": round(per_endpoint / (nat_gb - ep_gb), 1),
-        "interface_endpoints": len(endpoints), "endpoints_hourly_usd": _r(ep_fixed),
-        "endpoint_traffic_gib": u.endpoint_processed_gib,
-        "endpoint_traffic_usd": _r(u.endpoint_processed_gib * ep_gb) if endpoints else 0.0,
-        "same_traffic_through_nat_usd": _r(u.endpoint_processed_gib * nat_gb),
-        "nat_gateways": sum(1 for x in lines if x.type == "AWS::EC2::NatGateway" and "hours" in x.item),
-        "nat_gateway_hourly_usd_each": _r(h * p.usd("vpc.nat_gateway_hour"))}
-
-    storage = [x for x in lines if x.type == "AWS::Logs::LogGroup" and x.price_keys == ("logs.storage_gb_month",)]
-    stored_usd = sum(x.monthly_usd for x in storage)
-    horizon = p.factor("never_expire_horizon_days")
-    never = sum(x.extras["ingested_gib"] * horizon / (365 / 12) * p.factor("log_storage_compression")
-                * x.unit_usd for x in storage)
-    ingest = sum(x.monthly_usd for x in lines if x.type == "AWS::Logs::LogGroup" and x not in storage)
-    filters = [x for x in lines if x.type == "AWS::Logs::MetricFilter"]
-    out["log_retention_and_metric_filters"] = {
-        "ingestion_usd": _r(ingest), "storage_at_configured_retention_usd": _r(stored_usd),
-        "storage_if_never_expire_usd": _r(never), "saving_usd": _r(never - stored_usd),
-        "metric_filters": len(filters), "metric_filter_metrics_usd": _r(sum(x.monthly_usd for x in filters))}
-    return out
 
 
 def _usd(x: float) -> str:
@@ -186,24 +176,54 @@ def _usd(x: float) -> str:
 
 def to_markdown(report: CostReport) -> str:
     out = [f"# Estimated monthly cost: {report.name}", "",
-           f"**{_usd(report.total)} per month** ({report.prices.region}, list prices, "
-           f"{report.prices.hours_per_month} h/month). Offline estimate from the synthesized templates, the price "
-           "table `tools/cost/prices.json` and the usage assumptions below.", "",
-           f"> {report.prices.note}", "", "## Per stack", "", "| stack | monthly USD |", "|---|---:|"]
+           f"**{_usd(report.total)} per month** ({report.prices.region}, list prices as of "
+           f"{report.prices.as_of.isoformat()}, {report.prices.hours_per_month} h/month). Offline estimate from the "
+           "synthesized templates, the price table `tools/cost/prices.json` and the usage assumptions below.", "",
+           f"> {report.prices.note}", ""]
+    note = staleness_note(report.prices, report.today) if report.today else None
+    if note:
+        out += [f":warning: {note}", ""]
+    out += ["## Per stack", "", "| stack | monthly USD |", "|---|---:|"]
     out += [f"| {name} | {_usd(total)} |" for name, total in report.by_stack().items()]
-    out += [f"| **total** | **{_usd(report.total)}** |", "", "## Per resource type", "",
-            "| type | monthly USD |", "|---|---:|"]
+    out += [f"| **total** | **{_usd(report.total)}** |", "", "## Savings and what produces them", "",
+            "A saving is priced only when the templates hold what produces it; each figure is the difference to the "
+            "same templates priced without it.", "",
+            "| strategy | priced | monthly saving | evidence in the templates |", "|---|---|---:|---|"]
+    for name, fig in report.strategies().items():
+        shown = "<br>".join(fig["evidence"][:6]) + (f"<br>... {len(fig['evidence']) - 6} more"
+                                                     if len(fig["evidence"]) > 6 else "")
+        if fig.get("missing"):
+            shown += ("<br>" if shown else "") + "**missing:** " + "; ".join(fig["missing"])
+        out.append(f"| {name} | {'yes' if fig['priced'] else 'no'} | {_usd(fig['saving_usd'])} | {shown or '-'} |")
+    units = report.units()
+    out += ["", "## Per unit of work", "",
+            "| work | " + " | ".join(f"{k}x" for k in units["factors"]) + " |",
+            "|---|" + "---:|" * len(units["factors"]),
+            "| orders a month | " + " | ".join(f"{v:,}" for v in units["orders_per_month"]) + " |",
+            "| API requests a month | " + " | ".join(f"{v:,}" for v in units["api_requests_per_month"]) + " |",
+            "| monthly total | " + " | ".join(_usd(v) for v in units["total_usd"]) + " |",
+            "| per 1,000 orders | " + " | ".join(_usd(v) for v in units["per_1000_orders_usd"]) + " |",
+            "| per million API requests | " + " | ".join(_usd(v) for v in units["per_million_requests_usd"]) + " |",
+            "", f"Fixed lines: {_usd(units['fixed_usd'])} a month whatever the work; the rest grows with it "
+            f"(1x→2x: {_usd(units['marginal_per_1000_orders_usd_1x_to_2x'] or 0)} per extra 1,000 orders). "
+            f"How: {units['how']}.", "",
+            "| resource type | " + " | ".join(f"{k}x" for k in units["factors"]) + " | kind |",
+            "|---|" + "---:|" * len(units["factors"]) + "---|"]
+    for t, row in units["by_type"].items():
+        grow = f" (x{row['growth_at_2x']:g} at 2x)" if row["kind"] == "scales" and row["growth_at_2x"] else ""
+        out.append(f"| {t} | " + " | ".join(_usd(v) for v in row["usd"]) + f" | {row['kind']}{grow} |")
+    out += ["", "## Per resource type", "", "| type | monthly USD |", "|---|---:|"]
     out += [f"| {t} | {_usd(v)} |" for t, v in report.by_type().items()]
     out += ["", "## Lines", "", "| stack | resource | item | quantity | unit | unit USD | monthly USD |",
             "|---|---|---|---:|---|---:|---:|"]
     for x in sorted(report.lines, key=lambda x: (x.stack, -x.monthly_usd)):
         out.append(f"| {x.stack} | {x.logical_id} | {x.item} | {x.quantity:,.3f} | {x.unit} | {x.unit_usd:g} | "
                    f"{_usd(x.monthly_usd)} |")
-    out += ["", "## Strategies", ""]
+    out += ["", "## Strategy figures", ""]
     for name, fig in report.strategies().items():
-        out.append(f"- **{name}**: " + ", ".join(f"{k}={v}" for k, v in fig.items() if k != "how"))
-        if "how" in fig:
-            out.append(f"  - {fig['how']}")
+        out.append(f"- **{name}**: " + ", ".join(f"{k}={v}" for k, v in fig.items()
+                                                  if k not in ("how", "evidence", "missing")))
+        out.append(f"  - {fig['how']}")
     out += ["", "## Free resources (listed explicitly, no charge)", "", "| type | count | why |", "|---|---:|---|"]
     out += [f"| {t} | {n} | {free_reason(t)} |" for t, n in sorted(report.free.items())]
     out += ["", "## Usage assumptions", "", "| field | value |", "|---|---:|"]

@@ -18,7 +18,18 @@ from typing import Any
 
 from config.environment import UsageAssumptions
 from config.topology import TOPICS
+from tools.cost import evidence
+from tools.cost.evidence import MINUTES_PER_WEEK, Autoscaling, Evidence, ScheduledResize
 from tools.cost.prices import PriceTable
+
+# Strategies a report can price again "taken away" (``price_resources(..., without=...)``), to measure each saving
+# on the environment's own templates.
+STRATEGIES = ("graviton", "spot", "autoscaling", "schedule", "auto_pause", "user_pool_tier")
+# An active Aurora Serverless v2 instance runs at 0.5 ACU or more; only a paused one (minimum 0) bills none.
+AURORA_ACTIVE_MIN_ACU = 0.5
+# Aurora documents these as keeping a cluster from pausing (RDS Proxy, global databases, zero-ETL integrations).
+_NO_PAUSE_WITH = ("AWS::RDS::DBProxy", "AWS::RDS::DBProxyTargetGroup", "AWS::RDS::GlobalCluster",
+                  "AWS::RDS::Integration")
 
 
 class UnpricedResourceError(ValueError):
@@ -131,6 +142,9 @@ FREE: dict[str, str] = {
     "AWS::SES::EmailIdentity": "identities have no charge (sign-up and recovery mails are under $0.10 a month here)",
     "AWS::SES::ConfigurationSetEventDestination": "no charge (its SNS publishes are priced on the topic)",
     "AWS::StepFunctions::StateMachine": "teardown waiter: a few state transitions per stack deletion (< $0.01)",
+    "AWS::Scheduler::Schedule": "14 million invocations a month are free; a working-hours schedule fires a few "
+                                "times a day (its effect on the node groups is priced on them)",
+    "AWS::Scheduler::ScheduleGroup": "no charge",
 }
 # Custom resources: Lambda-backed, invoked at deploy time only; their handler functions are priced as Lambda.
 FREE_PREFIXES: dict[str, str] = {
@@ -156,13 +170,71 @@ _SES_TOPIC_IDS = tuple(t.construct_id for t in TOPICS if t.body_type_field is no
 class Context:
     """Everything a rule may read: the usage of the environment, the price table and all resources (for shares)."""
 
-    def __init__(self, resources: list[Resource], usage: UsageAssumptions, prices: PriceTable) -> None:
+    def __init__(self, resources: list[Resource], usage: UsageAssumptions, prices: PriceTable,
+                 without: frozenset[str] = frozenset(), load: float = 1.0) -> None:
+        unknown = set(without) - set(STRATEGIES)
+        if unknown:
+            raise ValueError(f"unknown strategies {sorted(unknown)}; known: {', '.join(STRATEGIES)}")
         self.resources = resources
         self.usage = usage
         self.prices = prices
         self.hours = prices.hours_per_month
+        self.without = without
+        # Work relative to the usage assumptions: the part of each autoscaled node group above its minimum follows
+        # it (the HPAs add pods in proportion to CPU, the autoscaler nodes in proportion to pods).
+        self.load = load
         self._log_weights = {(r.stack, r.logical_id): log_group_weight(r)
                              for r in resources if r.type == "AWS::Logs::LogGroup"}
+        self.autoscaling: Autoscaling = evidence.autoscaling(resources)
+        self.resizes: dict[tuple[str, str], list[ScheduledResize]] = {}
+        if "schedule" not in without:
+            for resize in evidence.scheduled_resizes(resources):
+                self.resizes.setdefault((resize.evidence.stack, resize.node_group), []).append(resize)
+
+    def node_autoscaled(self, r: Resource) -> bool:
+        """Pods follow load (HPAs and metrics-server) and nodes follow pods (the autoscaler, room to grow)."""
+        scaling = r.props.get("ScalingConfig", {})
+        room = int(scaling.get("MinSize", 0)) < int(scaling.get("MaxSize", 0))
+        return "autoscaling" not in self.without and self.autoscaling.pods and self.autoscaling.nodes and room
+
+    def node_weekly_counts(self, r: Resource) -> list[tuple[int, float]]:
+        """(minutes of the week, nodes) of a node group: its schedule's states, each priced at the desired size when
+        the group autoscales and at its maximum when it does not (the peak must then be there all the time); an
+        empty group is empty either way. Without a schedule, one span of the whole week."""
+        scaling = r.props.get("ScalingConfig", {})
+        desired = int(scaling.get("DesiredSize", scaling.get("MinSize", 1)))
+        spans = evidence.weekly_state(self.resizes.get((r.stack, r.logical_id), []))
+        states = spans or [(MINUTES_PER_WEEK, {"MinSize": int(scaling.get("MinSize", desired)), "DesiredSize": desired,
+                                               "MaxSize": int(scaling.get("MaxSize", desired))})]
+        autoscaled = self.node_autoscaled(r)
+
+        def nodes(state: dict[str, int]) -> float:
+            if state["DesiredSize"] == 0:
+                return 0
+            if not autoscaled:
+                return state["MaxSize"]
+            floor = state.get("MinSize", int(scaling.get("MinSize", 0)))
+            return min(state["MaxSize"], floor + (state["DesiredSize"] - floor) * self.load)
+
+        return [(minutes, nodes(state)) for minutes, state in states]
+
+    def awake_fraction(self) -> float:
+        """Share of the week in which some node group has nodes (pods run, metrics are sent, the database is
+        used); 1.0 without schedules."""
+        groups = self.of_type("AWS::EKS::Nodegroup")
+        if not groups:
+            return 1.0
+        awake = [False] * MINUTES_PER_WEEK
+        for g in groups:
+            position = 0
+            for minutes, nodes in self.node_weekly_counts(g):
+                if nodes:
+                    awake[position:position + minutes] = [True] * minutes
+                position += minutes
+        return sum(awake) / MINUTES_PER_WEEK
+
+    def schedule_evidence(self) -> list[Evidence]:
+        return [x.evidence for resizes in self.resizes.values() for x in resizes]
 
     def of_type(self, *types: str) -> list[Resource]:
         return [r for r in self.resources if r.type in types]
@@ -209,10 +281,13 @@ def eks_cluster(r: Resource, c: Context) -> list[Line]:
     if r.props.get("ComputeConfig", {}).get("Enabled") is True:
         raise UnpricedOptionError(f"{r.stack}/{r.logical_id}: EKS Auto Mode management fee is not modelled")
     n = c.count("AWS::EKS::Cluster")
+    # Custom metrics are billed by the hour in which they are sent: none while no node runs.
+    awake = c.awake_fraction()
+    note = f" x {awake:.1%} of hours with nodes (working-hours schedule)" if awake < 1 else ""
     return [
         c.line(r, "EKS control plane", c.hours, "eks.cluster_hour"),
-        c.line(r, "custom metrics: Container Insights and application (usage.custom_metrics)",
-               c.usage.custom_metrics / n, "cloudwatch.metric_month"),
+        c.line(r, f"custom metrics: Container Insights and application (usage.custom_metrics){note}",
+               c.usage.custom_metrics / n * awake, "cloudwatch.metric_month", awake_fraction=awake),
     ]
 
 
@@ -226,26 +301,36 @@ def eks_nodegroup(r: Resource, c: Context) -> list[Line]:
     desired = int(scaling.get("DesiredSize", scaling.get("MinSize", 1)))
     max_size = int(scaling.get("MaxSize", desired))
     disk = int(p.get("DiskSize", 20))
+    if capacity not in ("SPOT", "ON_DEMAND"):
+        raise UnpricedOptionError(f"{r.stack}/{r.logical_id}: capacity type {capacity}")
     # On-demand node groups launch the first listed type; Spot ones (price-capacity-optimized) spread over all of
     # them, so a Spot pool is priced at the mean on-demand price of its types less the documented average discount.
     od_types = types[:1] if capacity == "ON_DEMAND" else types
-    on_demand = sum(c.prices.ec2_hour(t) for t in od_types) / len(od_types)
     x86 = [c.prices.x86_equivalent.get(t) for t in od_types]
     x86_od = (sum(c.prices.ec2_hour(t) for t in x86 if t) / len(x86)) if all(x86) else None
-    if capacity == "SPOT":
-        factor = 1 - c.prices.factor("spot_discount")
-    elif capacity == "ON_DEMAND":
-        factor = 1.0
-    else:
-        raise UnpricedOptionError(f"{r.stack}/{r.logical_id}: capacity type {capacity}")
-    keys = tuple(f"ec2.{t}" for t in od_types) + (("factors.spot_discount",) if capacity == "SPOT" else ())
+    priced_types = [t or "" for t in x86] if "graviton" in c.without and x86_od is not None else od_types
+    on_demand = sum(c.prices.ec2_hour(t) for t in priced_types) / len(priced_types)
+    spot = capacity == "SPOT" and "spot" not in c.without
+    factor = 1 - c.prices.factor("spot_discount") if spot else 1.0
+    keys = tuple(f"ec2.{t}" for t in priced_types) + (("factors.spot_discount",) if spot else ())
+    spans = c.node_weekly_counts(r)
+    node_hours = sum(minutes * nodes for minutes, nodes in spans) / MINUTES_PER_WEEK * c.hours
+    autoscaled = c.node_autoscaled(r)
+    scheduled = (r.stack, r.logical_id) in c.resizes
+    counted = f"desired size {desired}" if autoscaled else f"max size {max_size}: no node autoscaling"
+    if scheduled:
+        awake = sum(minutes for minutes, nodes in spans if nodes) / 60
+        counted += f", {awake:g} h of 168 a week with nodes (working-hours schedule)"
     label = "/".join(types)
-    nodes = Line(r.stack, r.logical_id, r.type, f"nodes: {desired} x {label} {capacity.lower()} (desired size)",
-                 desired * c.hours, "instance-hour", on_demand * factor, keys,
-                 {"capacity": capacity, "desired": desired, "max": max_size, "on_demand_unit_usd": on_demand,
-                  "x86_on_demand_unit_usd": x86_od, "factor": factor, "instance_types": types})
-    disks = c.line(r, f"node root volumes: {desired} x {disk} GiB gp3", desired * disk, "ebs.gp3_gb_month",
-                   disk_gib=disk, max=max_size)
+    extras = {"capacity": capacity, "desired": desired, "max": max_size, "on_demand_unit_usd": on_demand,
+              "x86_on_demand_unit_usd": x86_od, "factor": factor, "instance_types": types,
+              "autoscaled": autoscaled, "scheduled": scheduled, "node_hours": node_hours}
+    nodes = Line(r.stack, r.logical_id, r.type,
+                 f"nodes: {node_hours / c.hours:.2f} on average x {label} {capacity.lower()} ({counted})",
+                 node_hours, "instance-hour", on_demand * factor, keys, extras)
+    # Root volumes go with their instances.
+    disks = c.line(r, f"node root volumes: {disk} GiB gp3 per node-hour", node_hours / c.hours * disk,
+                   "ebs.gp3_gb_month", disk_gib=disk, max=max_size)
     return [nodes, disks]
 
 
@@ -342,12 +427,25 @@ def db_instance(r: Resource, c: Context) -> list[Line]:
         cluster_id = ref_target(p.get("DBClusterIdentifier"))
         if cluster_id is None:
             raise UnpricedOptionError(f"{r.stack}/{r.logical_id}: serverless instance outside this stack's cluster")
-        scaling = c.find(r.stack, cluster_id).props.get("ServerlessV2ScalingConfiguration", {})
+        cluster = c.find(r.stack, cluster_id)
+        scaling = cluster.props.get("ServerlessV2ScalingConfiguration", {})
         floor, ceiling = float(scaling.get("MinCapacity", 0.5)), float(scaling.get("MaxCapacity", 1))
         extra = c.usage.database_acu_hours_above_min
+        hours, label = float(c.hours), f"Aurora Serverless v2 floor: {floor:g} ACU min x {c.hours} h"
+        pauses = floor == 0 and pause_blockers(cluster, c) == [] and "auto_pause" not in c.without
+        if floor == 0:
+            # Paused, an instance bills nothing; running, 0.5 ACU at least. It can pause only while no client is
+            # connected, which the templates show for the hours no node runs (no pod, so no connection).
+            hours = c.hours * c.awake_fraction() if pauses else float(c.hours)
+            floor = AURORA_ACTIVE_MIN_ACU
+            label = (f"Aurora Serverless v2 running floor: {floor:g} ACU x {hours:,.1f} h "
+                     + ("(paused when no node runs: SecondsUntilAutoPause "
+                        f"{scaling.get('SecondsUntilAutoPause')} s)" if pauses else
+                        "(minimum 0 but nothing shows it pausing: priced as never paused)"))
         # Readers in promotion tier 0-1 scale with the writer, so each instance carries the same ACU-hours.
-        return [c.line(r, f"Aurora Serverless v2 floor: {floor:g} ACU min x {c.hours} h", floor * c.hours,
-                       "aurora.serverless_v2_acu_hour", min_acu=floor, max_acu=ceiling, role="floor"),
+        return [c.line(r, label, floor * hours, "aurora.serverless_v2_acu_hour", min_acu=float(
+                    scaling.get("MinCapacity", 0.5)), max_acu=ceiling, role="floor", pauses=pauses,
+                    running_hours=hours),
                 c.line(r, "Aurora Serverless v2 above the floor (usage.database_acu_hours_above_min)", extra,
                        "aurora.serverless_v2_acu_hour", min_acu=floor, max_acu=ceiling, role="above-floor")]
     engine = str(p.get("Engine", ""))
@@ -366,6 +464,24 @@ def db_instance(r: Resource, c: Context) -> list[Line]:
                    unit=f"instance-hour ({az})"),
             c.line(r, f"RDS storage {gib:g} GiB {storage_type} {az}", gib, f"rds.storage_{storage_type}_gb_month",
                    scale=copies, unit=f"GB-month ({az})")]
+
+
+def pause_blockers(cluster: Resource, c: Context) -> list[str]:
+    """Why an Aurora cluster at 0 ACU minimum would not pause, as far as the templates tell; empty: it can."""
+    scaling = cluster.props.get("ServerlessV2ScalingConfiguration", {})
+    out = []
+    if "SecondsUntilAutoPause" not in scaling:
+        out.append("no SecondsUntilAutoPause in its ServerlessV2ScalingConfiguration")
+    blockers = [x for x in c.resources if x.type in _NO_PAUSE_WITH]
+    if blockers:
+        out.append(f"{blockers[0].type} {blockers[0].logical_id} keeps it from pausing")
+    if cluster.props.get("GlobalClusterIdentifier"):
+        out.append("it is part of a global database")
+    for group in c.of_type("AWS::RDS::DBClusterParameterGroup"):
+        if ref_target(cluster.props.get("DBClusterParameterGroupName")) == group.logical_id and str(
+                group.props.get("Parameters", {}).get("rds.logical_replication", "0")) == "1":
+            out.append("logical replication is on (rds.logical_replication=1)")
+    return out
 
 
 def _gsi_count(r: Resource) -> int:
@@ -422,7 +538,7 @@ def kms_key(r: Resource, c: Context) -> list[Line]:
 
 
 def user_pool(r: Resource, c: Context) -> list[Line]:
-    tier = str(r.props.get("UserPoolTier", "ESSENTIALS")).lower()
+    tier = "plus" if "user_pool_tier" in c.without else str(r.props.get("UserPoolTier", "ESSENTIALS")).lower()
     n = c.count("AWS::Cognito::UserPool")
     return [c.line(r, f"Cognito {tier} MAUs (usage.monthly_active_users)", c.usage.monthly_active_users / n,
                    f"cognito.mau_{tier}")]
@@ -488,10 +604,13 @@ def sqs_queue(r: Resource, c: Context) -> list[Line]:
         messages = c.usage.orders_per_month * 2
         source = "command queue: 2 commands per order (usage.orders_per_month)"
     per_message = c.prices.factor("sqs_requests_per_message")
-    polls = c.hours * 3600 / c.prices.factor("sqs_long_poll_seconds")
+    # The consumer polls only while its pod runs.
+    awake = c.awake_fraction()
+    polls = c.hours * awake * 3600 / c.prices.factor("sqs_long_poll_seconds")
+    note = f" ({awake:.1%} of hours with nodes)" if awake < 1 else ""
     return [c.line(r, f"requests: {messages:,.0f} messages x {per_message:g} ({source})",
                    messages * per_message / 1e6, "sqs.standard_million"),
-            c.line(r, "requests: idle long polling by one consumer", polls / 1e6, "sqs.standard_million")]
+            c.line(r, f"requests: idle long polling by one consumer{note}", polls / 1e6, "sqs.standard_million")]
 
 
 def sns_topic(r: Resource, c: Context) -> list[Line]:
@@ -657,14 +776,19 @@ def unpriced_types(types: set[str]) -> list[str]:
     return sorted(t for t in types if t not in RULES and free_reason(t) is None)
 
 
-def price_resources(resources: list[Resource], usage: UsageAssumptions,
-                    prices: PriceTable) -> tuple[list[Line], dict[str, int]]:
-    """Priced lines for every billable resource and a count of free resources by type."""
+def price_resources(resources: list[Resource], usage: UsageAssumptions, prices: PriceTable,
+                    without: frozenset[str] = frozenset(), load: float = 1.0) -> tuple[list[Line], dict[str, int]]:
+    """Priced lines for every billable resource and a count of free resources by type; ``without`` prices the
+    same resources as if the named strategies (:data:`STRATEGIES`) were not there; ``load`` is the work relative to
+    ``usage`` that autoscaled node groups are sized for (``usage`` itself is scaled by the caller)."""
     missing = unpriced_types({r.type for r in resources})
     if missing:
         raise UnpricedResourceError(
             f"no pricing rule and no free listing for: {', '.join(missing)} (add one in tools/cost/rules.py)")
-    context = Context(resources, usage, prices)
+    try:
+        context = Context(resources, usage, prices, without, load)
+    except evidence.UnreadableEvidenceError as err:
+        raise UnpricedOptionError(str(err)) from None
     lines: list[Line] = []
     free: dict[str, int] = {}
     for r in resources:

@@ -69,7 +69,11 @@ def deploy_job(environment: str, workflow: Path = DEPLOY_WORKFLOW, registry: Pat
             continue
         line = next(ln for ln in str(command).splitlines() if "cdk deploy" in ln)
         args = shlex.split(line)
-        creds: dict[str, Any] = next((s for s in steps if str(s.get("uses", "")).startswith(CREDENTIALS_ACTION)), {})
+        # The credentials in force when `cdk deploy` runs: the last credentials step before it (a job may assume
+        # another role first, e.g. dev's wake role).
+        deploy_at = next(i for i, s in enumerate(steps) if s.get("run") == command)
+        creds: dict[str, Any] = next((s for s in reversed(steps[:deploy_at])
+                                      if str(s.get("uses", "")).startswith(CREDENTIALS_ACTION)), {})
         duration = (creds.get("with") or {}).get("role-duration-seconds")
         runs_on = str(job.get("runs-on", "ubuntu-latest"))
         return DeployJob(
