@@ -21,10 +21,16 @@ WORKER_LIVENESS_MAX_AGE_SECONDS = 180
 # before it stops an old one.
 READINESS_GATE_INJECT = "elbv2.k8s.aws/pod-readiness-gate-inject"
 # A stopping API pod first keeps serving until the controller has deregistered it and the NLB has stopped sending it
-# new connections (longer than the target group's deregistration delay), then uvicorn drains in-flight requests
-# (`--timeout-graceful-shutdown 20` in every service's Dockerfile CMD); the kubelet's grace period covers both.
-API_PRE_STOP_SECONDS = TARGET_DEREGISTRATION_DELAY_SECONDS + 10
+# new connections, then uvicorn drains in-flight requests (`--timeout-graceful-shutdown 20` in every service's
+# Dockerfile CMD); the kubelet's grace period covers both. An NLB goes on opening new connections to a deregistering
+# target until the deregistration has reached all its nodes, which AWS support puts at minutes rather than the target
+# group's delay: 90 s covers the propagation the Load Balancer Controller's documentation plans for, and costs only
+# the old pods' lifetime (a rollout does not wait for them to stop).
+API_PRE_STOP_SECONDS = max(TARGET_DEREGISTRATION_DELAY_SECONDS + 10, 90)
 API_DRAIN_SECONDS = 20
+# New pods a rollout starts at once, never fewer than it keeps serving: a quarter of the replicas, rounded up (one at
+# dev's and staging's sizes; three of prod's twelve, so a rollout at the HPA's maximum stays inside its wait).
+ROLLOUT_MAX_SURGE = "25%"
 TERMINATION_GRACE_SECONDS = {
     "api": API_PRE_STOP_SECONDS + API_DRAIN_SECONDS + 10,
     # Consumers finish the message in hand on SIGTERM (well inside the queues' visibility timeout).
@@ -107,7 +113,7 @@ def deployment(spec: WorkloadSpec, component: str) -> Manifest:
         "metadata": {"name": f"{spec.name}-{component}", "namespace": spec.name, "labels": labels},
         "spec": {
             "selector": {"matchLabels": labels},
-            "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
+            "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": ROLLOUT_MAX_SURGE}},
             "template": {
                 "metadata": {"labels": labels},
                 "spec": {
