@@ -25,11 +25,14 @@ from cdk_constructs.network_interface_cleanup import NetworkInterfaceCleanup
 from cdk_constructs.replaceable_name import replaceable_name
 from cdk_constructs.retention import removal_policy, retention_days
 from config.environment import POD_ENI_LABEL, CapacityKind, ClusterConfig, RemovalMode
+from config.instance_types import instance_type
 from policies.nag import acknowledge, acknowledge_child
 
 _VERSIONS = {"1.34": eks.KubernetesVersion.V1_34, "1.35": eks.KubernetesVersion.V1_35}
 _CAPACITY = {CapacityKind.ON_DEMAND: eks.CapacityType.ON_DEMAND, CapacityKind.SPOT: eks.CapacityType.SPOT}
 
+# The Cluster Autoscaler's template of a group's nodes: the branch ENIs (pods with their own security group) each has.
+POD_ENI_TEMPLATE_TAG = "k8s.io/cluster-autoscaler/node-template/resources/vpc.amazonaws.com/pod-eni"
 
 
 class PlatformCluster(Construct):
@@ -99,8 +102,14 @@ class PlatformCluster(Construct):
         self.node_groups: dict[str, eks.Nodegroup] = {}
         for pool in config.node_pools:
             labels = {"platform/pool": pool.name, "platform/capacity": pool.capacity.value.lower()}
+            tags: dict[str, str] = {}
             if pool.pod_eni:  # every instance type carries a trunk ENI: pods with their own security group fit
                 labels[POD_ENI_LABEL] = "true"
+                # A group at zero nodes (scaled from zero, or asleep outside working hours) is known to the Cluster
+                # Autoscaler only by its template: extended resources come from this tag on the managed node group
+                # (read with eks:DescribeNodegroup), or pods requesting a branch ENI never scale it up
+                # (kubernetes/autoscaler#6021). The smallest type's count, since Spot may hand out any listed type.
+                tags[POD_ENI_TEMPLATE_TAG] = str(min(instance_type(t).branch_enis for t in pool.instance_types))
             # Named <pool>-<hash of its create-only properties>-<stack creation id>: the autoscaler's priority
             # expander finds the pools by that prefix, and a replacing change still gets a fresh name.
             group_id = "".join(p.capitalize() for p in pool.name.split("-")) + "NodeGroup"
@@ -116,6 +125,7 @@ class PlatformCluster(Construct):
                 disk_size=pool.disk_gib,
                 subnets=private,
                 labels=labels,
+                tags=tags or None,
             )
             # The nodes follow the control plane on a version bump (the L2 has no property for it).
             cast(eks_l1.CfnNodegroup, group.node.default_child).version = version

@@ -113,7 +113,8 @@ def deployment(spec: WorkloadSpec, component: str) -> Manifest:
         "metadata": {"name": f"{spec.name}-{component}", "namespace": spec.name, "labels": labels},
         "spec": {
             "selector": {"matchLabels": labels},
-            "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": ROLLOUT_MAX_SURGE}},
+            "strategy": {"type": "RollingUpdate",
+                         "rollingUpdate": {"maxUnavailable": 0, "maxSurge": ROLLOUT_MAX_SURGE}},
             "template": {
                 "metadata": {"labels": labels},
                 "spec": {

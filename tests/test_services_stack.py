@@ -10,9 +10,11 @@ from typing import Any
 import kubernetes_validate
 import pytest
 
+from cdk_constructs.platform_cluster import POD_ENI_TEMPLATE_TAG
 from cdk_constructs.workload_manifests import API_DRAIN_SECONDS, READINESS_GATE_INJECT, WorkloadSpec, manifests
 from config.environment import POD_ENI_LABEL, TRUNK_ENI_FAMILIES
 from config.environments import DEV
+from config.instance_types import instance_type
 from config.topology import SERVICES, Service
 from stacks.services_stack import EnvironmentContractError, check_environment, env_contract
 from tests.conftest import ROOT, Synthesized
@@ -167,6 +169,19 @@ def test_only_node_groups_of_trunk_eni_types_carry_the_pod_eni_label(env: Synthe
         props = group["Properties"]
         trunk = all(t.split(".")[0] in TRUNK_ENI_FAMILIES for t in props["InstanceTypes"])
         assert (props["Labels"].get(POD_ENI_LABEL) == "true") == trunk, props["Labels"]["platform/pool"]
+
+
+def test_pod_eni_groups_tell_the_autoscaler_their_branch_enis_for_scaling_from_zero(env: Synthesized) -> None:
+    """At zero nodes (Spot burst, or asleep outside working hours) the Cluster Autoscaler knows a group only by its
+    template; without the resource tag, an orders pod (it requests vpc.amazonaws.com/pod-eni) never scales it up."""
+    groups = [g["Properties"] for g in env.resources("Cluster", "AWS::EKS::Nodegroup").values()]
+    assert any(g["ScalingConfig"]["MinSize"] == 0 and g["Labels"].get(POD_ENI_LABEL) for g in groups)
+    for props in groups:
+        tag = (props.get("Tags") or {}).get(POD_ENI_TEMPLATE_TAG)
+        if props["Labels"].get(POD_ENI_LABEL) != "true":
+            assert tag is None
+            continue
+        assert tag == str(min(instance_type(t).branch_enis for t in props["InstanceTypes"])) and int(tag) > 0
 
 
 def test_hpa_managed_deployments_leave_the_replica_count_to_their_hpa(env: Synthesized) -> None:
