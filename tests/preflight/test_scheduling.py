@@ -224,9 +224,13 @@ def test_chart_pods_go_where_their_values_pin_them(bench: Callable[[str], Workbe
 
 
 def test_pods_with_branch_enis_do_not_scale_a_group_up_from_zero(bench: Callable[[str], Workbench]) -> None:
-    """The autoscaler's template of a Spot group at zero nodes lacks vpc.amazonaws.com/pod-eni: the orders pods'
-    maxima must fit the on-demand groups, unless the Spot group's tags advertise the resource."""
+    """Without the resource tag, the autoscaler's template of a Spot group at zero nodes lacks
+    vpc.amazonaws.com/pod-eni: the orders pods' maxima must fit the on-demand groups, unless the Spot group's tags
+    advertise the resource (as the app's do)."""
     wb = sized(bench("prod"))
+    tag = f"{scheduling.CA_TEMPLATE_RESOURCE_TAG}vpc.amazonaws.com/pod-eni"
+    for group in groups_of(wb, "SPOT"):
+        assert group["Tags"].pop(tag) == "9"  # what the app sets: m6g.large/m7g.large carry 9 branch ENIs
     for group in groups_of(wb, "ON_DEMAND"):
         group["ScalingConfig"]["MaxSize"] = group["ScalingConfig"]["MinSize"]
     wb.edit_objects("Services", "HorizontalPodAutoscaler", lambda h: h["spec"].update(maxReplicas=30)
@@ -239,7 +243,7 @@ def test_pods_with_branch_enis_do_not_scale_a_group_up_from_zero(bench: Callable
                and "its template node has no vpc.amazonaws.com/pod-eni" in f.message for f in findings)
     for group in groups_of(wb, "SPOT"):
         assert group["ScalingConfig"]["MinSize"] == 0
-        group["Tags"][f"{scheduling.CA_TEMPLATE_RESOURCE_TAG}vpc.amazonaws.com/pod-eni"] = "9"
+        group["Tags"][tag] = "9"
     assert not [f for f in scheduling.check(wb.assembly(), wb.config).findings if "template node" in f.message]
 
 
