@@ -186,6 +186,13 @@ QUEUES: tuple[Queue, ...] = (
         subscriptions=(Subscription(topic="email-events", event_types=("Bounce", "Complaint")),),
         description="SES bounces and complaints: the users service suppresses the address",
     ),
+    Queue(
+        name="products-inventory-events",
+        construct_id="ProductsInventoryEventsQueue",
+        consumer=Service.PRODUCTS,
+        subscriptions=(Subscription(topic="inventory-events", event_types=("InventoryUpdated",)),),
+        description="Stock level changes the catalog shows as availability (in stock, low, out of stock)",
+    ),
 )
 
 OUTBOX_INDEX = TableIndex(name="OutboxPending", partition_key="outbox_shard", sort_key="outbox_created_at")
@@ -201,6 +208,8 @@ TABLES: tuple[Table, ...] = (
             "get product by id: pk=PRODUCT#<id>, sk=PRODUCT",
             "list the catalog page by page: Catalog index, partition 'catalog', sorted by product id",
             "pending outbox records: sparse OutboxPending index, removed from it once published",
+            "availability of a product: stock_available/stock_version on its item, set from InventoryUpdated "
+            "(conditional on a newer stock version)",
         ),
     ),
     Table(

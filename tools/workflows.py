@@ -1,4 +1,4 @@
-"""The seed's three workflows, driven over HTTP through the API as clients reach it: an API URL and its API key.
+"""The seed's workflows, driven over HTTP through the API as clients reach it: an API URL and its API key.
 
 The same functions run against the local edge (`make e2e`, the services' tests, `make smoke` against `make local`)
 and against a deployed stage (`make smoke BASE_URL=... API_KEY=...`, tools/smoke.py). What the API cannot do for a
@@ -358,10 +358,45 @@ def product_update(c: Client) -> dict[str, Any]:
                 "final": rejected["status"], "email": email["subject"] if email else "not observable on this stage"}
 
 
+def catalog_availability(c: Client) -> dict[str, Any]:
+    """Stock changes -> InventoryUpdated -> inventory-events -> products-inventory-events -> the band the catalog
+    shows on GET /products and GET /products/{id} (in stock, low, out of stock), with no call to inventory."""
+
+    def listed(pid: str) -> str | None:
+        cursor: str | None = None
+        while True:
+            page = c.req("GET", "/products", 200, params={"limit": 100, **({"next": cursor} if cursor else {})})
+            found = [p["availability"] for p in page["items"] if p["product_id"] == pid]
+            if found:
+                return str(found[0])
+            cursor = page["next"]
+            if not cursor:
+                return None
+
+    def shown(pid: str) -> str:
+        return str(c.req("GET", f"/products/{pid}", 200)["availability"])
+
+    def becomes(band: str, read: Callable[[str], str | None], pid: str, where: str) -> str:
+        wait_for(lambda: read(pid) == band, f"{band} on {where}")
+        return band
+
+    seen: list[str] = []
+    with c.product_with_stock(price_cents=700, units=20) as pid:
+        seen.append(becomes("IN_STOCK", listed, pid, "GET /products"))
+        c.req("POST", f"/inventory/{pid}/adjust", 200, c.admin, json=adjustment_body(-17))
+        seen.append(becomes("LOW_STOCK", listed, pid, "GET /products"))
+        assert shown(pid) == "LOW_STOCK"
+        c.req("POST", f"/inventory/{pid}/adjust", 200, c.admin, json=adjustment_body(-3))
+        seen.append(becomes("OUT_OF_STOCK", shown, pid, "GET /products/{id}"))
+        assert listed(pid) == "OUT_OF_STOCK"
+        return {"product_id": pid, "availability": seen}
+
+
 WORKFLOWS: dict[str, Callable[[Client], dict[str, Any]]] = {
     "order placement": order_placement,
     "user registration": user_registration,
     "product update": product_update,
+    "catalog availability": catalog_availability,
 }
 
 

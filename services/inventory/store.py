@@ -83,10 +83,13 @@ class InventoryStore:
             }
         }
 
-    def _inventory_updated(self, product_id: str, available: int, reserved: int, reason: str) -> dict[str, Any]:
+    def _inventory_updated(self, product_id: str, available: int, reserved: int, reason: str,
+                           version: int) -> dict[str, Any]:
+        """``version``: the stock record's version after the change, so consumers can ignore an older level that
+        arrives after a newer one (SNS and SQS do not keep order)."""
         env = Envelope(type="InventoryUpdated", source=SOURCE,
                        data={"product_id": product_id, "available": available, "reserved": reserved,
-                             "reason": reason[:200]})
+                             "reason": reason[:200], "version": version})
         return ddb.outbox_put(self.table, env, self.topic_env)
 
     def _transact(self, items: list[dict[str, Any]]) -> list[str]:
@@ -117,7 +120,8 @@ class InventoryStore:
             if new_available < 0:
                 raise InsufficientStock(f"only {s.available} available")
             codes = self._transact([self._stock_update(s, new_available, s.reserved),
-                                    self._inventory_updated(product_id, new_available, s.reserved, reason)])
+                                    self._inventory_updated(product_id, new_available, s.reserved, reason,
+                                                         s.version + 1)])
             if not codes:
                 return Stock(product_id, new_available, s.reserved, s.version + 1)
         raise Conflict("stock changed concurrently")
@@ -131,7 +135,7 @@ class InventoryStore:
                        "Item": to_item({"pk": f"PRODUCT#{product_id}", "sk": "STOCK", "product_id": product_id,
                                         "available": 0, "reserved": 0, "version": 1})}}
         codes = self._transact([ddb.dedupe_put(self.table, event.id), put,
-                                self._inventory_updated(product_id, 0, 0, "product created")])
+                                self._inventory_updated(product_id, 0, 0, "product created", 1)])
         if codes and codes[0] == "None" and codes[1] == "ConditionalCheckFailed":
             # The record exists already (e.g. restored); only remember that the event was handled.
             codes = self._transact([ddb.dedupe_put(self.table, event.id)])
@@ -161,7 +165,8 @@ class InventoryStore:
                     "TableName": self.table, "ConditionExpression": "attribute_not_exists(pk)",
                     "Item": to_item({"pk": f"PRODUCT#{pid}", "sk": f"RESERVATION#{order_id}", "order_id": order_id,
                                      "product_id": pid, "quantity": q, "status": "RESERVED"})}})
-                items.append(self._inventory_updated(pid, s.available - q, s.reserved + q, f"reserved for {order_id}"))
+                items.append(self._inventory_updated(pid, s.available - q, s.reserved + q, f"reserved for {order_id}",
+                                                     s.version + 1))
             items.append(ddb.outbox_put(self.table, Envelope(
                 type="StockReserved", source=SOURCE,
                 data={"order_id": order_id, "lines": [{"product_id": p, "quantity": q} for p, q in lines]}),
@@ -219,7 +224,7 @@ class InventoryStore:
                     "ExpressionAttributeNames": {"#s": "status"},
                     "ExpressionAttributeValues": values(released="RELEASED", reserved="RESERVED")}})
                 items.append(self._inventory_updated(pid, s.available + q, max(0, s.reserved - q),
-                                                     f"released for {order_id}: {reason}"))
+                                                     f"released for {order_id}: {reason}", s.version + 1))
             codes = self._transact(items)
             if not codes or codes[0] == "ConditionalCheckFailed":
                 return
