@@ -334,6 +334,7 @@ ROUTES: tuple[Route, ...] = (
     Route(Service.ORDERS, "POST", "/orders", Access.USER),
     Route(Service.ORDERS, "GET", "/orders", Access.USER),
     Route(Service.ORDERS, "GET", "/orders/{orderId}", Access.USER),
+    Route(Service.ORDERS, "PUT", "/orders/{orderId}", Access.USER),
     Route(Service.ORDERS, "POST", "/orders/{orderId}/cancel", Access.USER),
     Route(Service.USERS, "POST", "/users/register", Access.PUBLIC),
     Route(Service.USERS, "POST", "/users/login", Access.PUBLIC),

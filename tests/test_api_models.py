@@ -171,6 +171,8 @@ def workflow_bodies() -> Iterator[tuple[tuple[str, str], dict[str, Any]]]:
     yield ("PUT", "/products/{productId}"), workflows.product_body("Repriced", 800)
     yield ("POST", "/inventory/{productId}/adjust"), workflows.adjustment_body(5)
     yield ("POST", "/orders"), workflows.order_body({"p-1": 2, "p-2": 1})
+    yield ("PUT", "/orders/{orderId}"), workflows.order_change_body({"p-1": 6, "p-2": 1}, "2 Harbour Rd\nPortsmouth")
+    yield ("PUT", "/orders/{orderId}"), workflows.order_change_body({"p-1": 1})
     yield ("POST", "/users/register"), workflows.registration_body("a@example.com", "Str0ng-pass-local!", "Ann")
     yield ("POST", "/users/login"), workflows.credentials_body("a@example.com", "Str0ng-pass-local!")
     yield ("PUT", "/users/me"), workflows.profile_body("Ann", "1 Main St\nSpringfield")

@@ -61,6 +61,12 @@ def order_body(quantities: Mapping[str, int]) -> dict[str, Any]:
     return {"lines": [{"product_id": pid, "quantity": q} for pid, q in quantities.items()]}
 
 
+def order_change_body(quantities: Mapping[str, int] | None = None, shipping_address: str | None = None
+                      ) -> dict[str, Any]:
+    return {**({"lines": order_body(quantities)["lines"]} if quantities is not None else {}),
+            **({"shipping_address": shipping_address} if shipping_address is not None else {})}
+
+
 def registration_body(email: str, password: str, name: str) -> dict[str, Any]:
     return {"email": email, "password": password, "name": name}
 
@@ -248,6 +254,10 @@ class Client:
         return dict(self.req("POST", "/orders", 201, {**session.headers, "Idempotency-Key": str(uuid.uuid4())},
                              json=order_body(quantities)))
 
+    def change(self, session: Session, oid: str, body: Mapping[str, Any], key: str | None = None) -> dict[str, Any]:
+        return dict(self.req("PUT", f"/orders/{oid}", 200,
+                             {**session.headers, "Idempotency-Key": key or str(uuid.uuid4())}, json=body))
+
     def order(self, session: Session, oid: str) -> dict[str, Any]:
         return dict(self.req("GET", f"/orders/{oid}", 200, session.headers))
 
@@ -358,6 +368,38 @@ def product_update(c: Client) -> dict[str, Any]:
                 "final": rejected["status"], "email": email["subject"] if email else "not observable on this stage"}
 
 
+def order_change(c: Client) -> dict[str, Any]:
+    """A reserved, unpaid order changed (more of one product, a new one, a shipping address) -> ReserveStock of
+    revision 1, which releases revision 0 in the same transaction -> PENDING -> RESERVED with the new lines' stock
+    held; the same change again (same Idempotency-Key) is answered as before; cancelled -> all of it released."""
+    with c.product_with_stock(price_cents=400, units=6) as pid, \
+            c.product_with_stock(price_cents=250, units=4) as other:
+        user = c.customer("changer", "Changer")
+        order = c.place(user, {pid: 2})
+        c.wait_order(user, order["order_id"], "RESERVED")
+        assert c.stock(pid) == {"product_id": pid, "available": 4, "reserved": 2}
+        key = str(uuid.uuid4())
+        body = order_change_body({pid: 6, other: 1}, "2 Harbour Rd\nPortsmouth")
+        changed = c.change(user, order["order_id"], body, key)
+        assert changed["revision"] == 1 and changed["total_cents"] == 6 * 400 + 250, changed
+        assert changed["shipping_address"] == "2 Harbour Rd\nPortsmouth", changed
+        r = c.http.put(f"/orders/{order['order_id']}", headers={**user.headers, "Idempotency-Key": key}, json=body)
+        assert r.status_code == 200 and r.headers.get("Idempotent-Replayed") == "true" and \
+            r.json()["revision"] == 1, r.text
+        # All 6 units of pid: only possible because the 2 of revision 0 come back in the same transaction.
+        reserved = c.wait_order(user, order["order_id"], "RESERVED")
+        wait_for(lambda: c.stock(pid)["reserved"] == 6 and c.stock(other)["reserved"] == 1,
+                 "the reservation following the change")
+        assert c.stock(pid)["available"] == 0 and c.stock(other)["available"] == 3
+        cancelled = c.req("POST", f"/orders/{order['order_id']}/cancel", 200, user.headers)
+        r = c.http.put(f"/orders/{order['order_id']}", headers={**user.headers, "Idempotency-Key": str(uuid.uuid4())},
+                       json=order_change_body({pid: 1}))
+        assert r.status_code == 409 and r.json()["error"] == "invalid_state", r.text
+        wait_for(lambda: c.stock(pid)["reserved"] == 0 and c.stock(other)["reserved"] == 0, "reservation released")
+        return {"order_id": order["order_id"], "revision": reserved["revision"], "total": reserved["total_cents"],
+                "final": cancelled["status"]}
+
+
 def catalog_availability(c: Client) -> dict[str, Any]:
     """Stock changes -> InventoryUpdated -> inventory-events -> products-inventory-events -> the band the catalog
     shows on GET /products and GET /products/{id} (in stock, low, out of stock), with no call to inventory."""
@@ -396,6 +438,7 @@ WORKFLOWS: dict[str, Callable[[Client], dict[str, Any]]] = {
     "order placement": order_placement,
     "user registration": user_registration,
     "product update": product_update,
+    "order change": order_change,
     "catalog availability": catalog_availability,
 }
 

@@ -27,9 +27,10 @@ from pydantic import BaseModel, Field
 
 from orders import db
 from orders import settings as settings_mod
-from orders.models import IDEMPOTENCY_KEY, OrderIn
+from orders.models import IDEMPOTENCY_KEY, OrderChangeIn, OrderIn, OrderLineIn
 from orders.products_client import ProductsAuthRejected, ProductsClient, ProductsUnavailable
 from orders.service import (
+    CurrencyChange,
     Deadlines,
     IdempotencyMismatch,
     InvalidTransition,
@@ -98,6 +99,8 @@ class Order(BaseModel):
     total_cents: int
     currency: str
     reason: str | None
+    shipping_address: str | None
+    revision: int = Field(description="0 as placed; +1 each time the customer changes the lines")
     created_at: datetime
     updated_at: datetime
 
@@ -110,7 +113,8 @@ class OrderPage(BaseModel):
 app = create_app(
     SERVICE,
     "Orders API",
-    "Place, read and cancel orders. POST /orders requires an Idempotency-Key header.",
+    "Place, read, change and cancel orders. POST /orders and PUT /orders/{orderId} require an Idempotency-Key "
+    "header.",
     ready=_ready,
     unavailable_errors=(psycopg.OperationalError, PoolTimeout),
     lifespan=lifespan,
@@ -126,8 +130,8 @@ def place_order(
     user: User,
     idempotency_key: Annotated[str, Header(alias=IDEMPOTENCY_KEY, min_length=1, max_length=128), PlainText],
 ) -> Any:
-    raw = body.model_dump()
-    body_hash = request_hash(raw)
+    # Without the absent optional fields: a body without them hashes as it did before they existed.
+    body_hash = request_hash(body.model_dump(exclude_none=True))
     try:
         existing = service().find_by_key(user.sub, idempotency_key, body_hash)
     except IdempotencyMismatch:
@@ -135,10 +139,23 @@ def place_order(
     if existing is not None:
         return JSONResponse(status_code=201, content=Order(**existing).model_dump(mode="json"),
                             headers={"Idempotent-Replayed": "true"})
+    lines, currency = _priced(body.lines)
+    try:
+        order, created = service().place_idempotent(user.sub, idempotency_key, body_hash, lines, currency,
+                                                    body.shipping_address)
+    except IdempotencyMismatch:
+        raise ApiError(409, "idempotency_key_reused", "Idempotency-Key was used with a different request") from None
+    headers = {} if created else {"Idempotent-Replayed": "true"}
+    return JSONResponse(status_code=201, content=Order(**order).model_dump(mode="json"), headers=headers)
+
+
+def _priced(body_lines: list[OrderLineIn]) -> tuple[list[Line], str]:
+    """The lines with the products' current prices and versions (from the products service), and their currency;
+    a 422 naming the line of an unknown product, a duplicate or a mix of currencies."""
     seen: set[str] = set()
     lines: list[Line] = []
     currencies: set[str] = set()
-    for i, ln in enumerate(body.lines):
+    for i, ln in enumerate(body_lines):
         if ln.product_id in seen:
             raise field_error(f"lines[{i}].product_id", "duplicate product; combine the quantities")
         seen.add(ln.product_id)
@@ -154,12 +171,43 @@ def place_order(
         lines.append(Line(ln.product_id, ln.quantity, info.price_cents, info.version))
     if len(currencies) > 1:
         raise field_error("lines", "all products of an order must have the same currency")
+    return lines, currencies.pop()
+
+
+@app.put("/orders/{orderId}", response_model=Order, tags=["orders"],
+         responses={401: {}, 404: {},
+                    409: {"description": "order no longer open (paid, rejected or cancelled), or Idempotency-Key "
+                                         "reused with another body"},
+                    422: {}, 502: {"description": "products service refused orders' service credentials"},
+                    503: {"description": "products service or database unavailable"}})
+def change_order(
+    order_id: OrderId,
+    body: OrderChangeIn,
+    user: User,
+    idempotency_key: Annotated[str, Header(alias=IDEMPOTENCY_KEY, min_length=1, max_length=128), PlainText],
+) -> Any:
+    """Change an order that is not paid yet (PENDING or RESERVED): new lines replace its lines at today's prices
+    and the reservation follows (the order is PENDING until inventory reserves them), a new shipping address
+    replaces the old. The same Idempotency-Key with the same body answers as the first time."""
+    if body.lines is None and body.shipping_address is None:
+        raise field_error("lines", "give the new lines, a shipping_address, or both")
+    body_hash = request_hash({"change": str(order_id), **body.model_dump(exclude_none=True)})
+    priced = _priced(body.lines) if body.lines is not None else None
     try:
-        order, created = service().place_idempotent(user.sub, idempotency_key, body_hash, lines, currencies.pop())
+        order, changed = service().change(str(order_id), user.sub, idempotency_key, body_hash,
+                                          priced[0] if priced else None, priced[1] if priced else None,
+                                          body.shipping_address)
+    except OrderNotFound:
+        raise ApiError(404, "not_found", f"order {order_id} not found") from None
     except IdempotencyMismatch:
         raise ApiError(409, "idempotency_key_reused", "Idempotency-Key was used with a different request") from None
-    headers = {} if created else {"Idempotent-Replayed": "true"}
-    return JSONResponse(status_code=201, content=Order(**order).model_dump(mode="json"), headers=headers)
+    except InvalidTransition as exc:
+        raise ApiError(409, "invalid_state", f"order is {exc.status}: only an order that is not paid yet (PENDING "
+                                             f"or RESERVED) can be changed") from None
+    except CurrencyChange as exc:
+        raise field_error("lines", f"{exc}; its lines must all be priced in {exc.currency}") from None
+    headers = {} if changed else {"Idempotent-Replayed": "true"}
+    return JSONResponse(status_code=200, content=Order(**order).model_dump(mode="json"), headers=headers)
 
 
 def _decode_cursor(cursor: str) -> tuple[datetime, str]:

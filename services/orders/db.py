@@ -63,6 +63,12 @@ ALTER TABLE orders ADD COLUMN deadline_at timestamptz;
 UPDATE orders SET deadline_at = clock_timestamp() + interval '1 hour' WHERE status IN ('PENDING', 'RESERVED');
 CREATE INDEX orders_open_by_deadline ON orders (deadline_at) WHERE status IN ('PENDING', 'RESERVED');
 """),
+    # Changes of open orders (PUT /orders/{id}): the shipping address, and the revision of the lines, which names
+    # the reservation inventory holds for them (each revision has its own; reservation outcomes carry it).
+    (3, """
+ALTER TABLE orders ADD COLUMN shipping_address text;
+ALTER TABLE orders ADD COLUMN revision integer NOT NULL DEFAULT 0 CHECK (revision >= 0);
+"""),
 )
 
 

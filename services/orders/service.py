@@ -37,7 +37,7 @@ SOURCE = "orders"
 OPEN_STATES = ("PENDING", "RESERVED")
 REASON_MAX = 500  # the events' schemas bound `reason`
 _SELECT_ORDER = ("SELECT id::text AS order_id, customer_id, status, total_cents, currency, reason, created_at, "
-                 "updated_at FROM orders WHERE id = %s")
+                 "updated_at, shipping_address, revision FROM orders WHERE id = %s")
 _SELECT_ORDER_FOR_UPDATE = _SELECT_ORDER + " FOR UPDATE"
 log = logging.getLogger("orders.service")
 
@@ -54,6 +54,14 @@ class InvalidTransition(RuntimeError):
 
 class IdempotencyMismatch(RuntimeError):
     """The Idempotency-Key was used before with a different request body."""
+
+
+class CurrencyChange(ValueError):
+    """New lines priced in another currency than the order's."""
+
+    def __init__(self, currency: str) -> None:
+        super().__init__(f"the order is in {currency}")
+        self.currency = currency
 
 
 class RetryLater(_RetryLater):
@@ -165,16 +173,17 @@ class OrderService:
             return self._load(conn, row[0])
 
     # --- commands from the API ---------------------------------------------------------------------------------
-    def place(self, customer_id: str, key: str, body_hash: str, lines: list[Line], currency: str
-              ) -> tuple[dict[str, Any], bool]:
+    def place(self, customer_id: str, key: str, body_hash: str, lines: list[Line], currency: str,
+              shipping_address: str | None = None) -> tuple[dict[str, Any], bool]:
         """Create the order, or return the one created earlier with this Idempotency-Key: (order, created)."""
         order_id = str(uuid.uuid4())
         total = sum(line.quantity * line.unit_price_cents for line in lines)
         with self._unit() as unit:
             conn = unit.conn
-            conn.execute("INSERT INTO orders (id, customer_id, status, total_cents, currency, deadline_at) "
-                         "VALUES (%s, %s, 'PENDING', %s, %s, clock_timestamp() + make_interval(secs => %s))",
-                         (order_id, customer_id, total, currency, self.deadlines.pending_seconds))
+            conn.execute("INSERT INTO orders (id, customer_id, status, total_cents, currency, deadline_at, "
+                         "shipping_address) VALUES (%s, %s, 'PENDING', %s, %s, "
+                         "clock_timestamp() + make_interval(secs => %s), %s)",
+                         (order_id, customer_id, total, currency, self.deadlines.pending_seconds, shipping_address))
             with conn.cursor() as cur:
                 cur.executemany(
                     "INSERT INTO order_lines (order_id, product_id, quantity, unit_price_cents, product_version)"
@@ -199,10 +208,10 @@ class OrderService:
         assert order is not None
         return order, True
 
-    def place_idempotent(self, customer_id: str, key: str, body_hash: str, lines: list[Line], currency: str
-                         ) -> tuple[dict[str, Any], bool]:
+    def place_idempotent(self, customer_id: str, key: str, body_hash: str, lines: list[Line], currency: str,
+                         shipping_address: str | None = None) -> tuple[dict[str, Any], bool]:
         try:
-            return self.place(customer_id, key, body_hash, lines, currency)
+            return self.place(customer_id, key, body_hash, lines, currency, shipping_address)
         except _LostRace:
             existing = self.find_by_key(customer_id, key, body_hash)
             assert existing is not None
@@ -222,6 +231,81 @@ class OrderService:
             result = self._load(conn, order_id)
         assert result is not None
         return result
+
+    def change(self, order_id: str, customer_id: str, key: str, body_hash: str, lines: list[Line] | None,
+               currency: str | None, shipping_address: str | None) -> tuple[dict[str, Any], bool]:
+        """Change an open order (PENDING or RESERVED: not paid yet), or return it as it is when this Idempotency-Key
+        changed it before: (order, changed). New lines are a new revision: the order is PENDING again until
+        inventory reserves them, and one ReserveStock both reserves them and releases the previous revision."""
+        replayed = False
+        try:
+            with self._unit() as unit:
+                conn = unit.conn
+                order = self._load(conn, order_id, lock=True)
+                if order is None or order["customer_id"] != customer_id:
+                    raise OrderNotFound(order_id)
+                replayed = self._replayed(conn, customer_id, key, body_hash)
+                if not replayed:
+                    self._apply_change(unit, order, key, body_hash, lines, currency, shipping_address)
+        except _LostRace:
+            with self.pool.connection() as conn:  # a concurrent request with this key committed first
+                replayed = self._replayed(conn, customer_id, key, body_hash)
+        with self.pool.connection() as conn:
+            result = self._load(conn, order_id)
+        assert result is not None
+        return result, not replayed
+
+    def _apply_change(self, unit: _Unit, order: dict[str, Any], key: str, body_hash: str, lines: list[Line] | None,
+                      currency: str | None, shipping_address: str | None) -> None:
+        conn, order_id = unit.conn, order["order_id"]
+        if order["status"] not in OPEN_STATES:
+            raise InvalidTransition(order["status"])
+        if lines is not None and currency != order["currency"]:
+            raise CurrencyChange(order["currency"])
+        won = conn.execute("INSERT INTO idempotency_keys (customer_id, key, request_hash, order_id) "
+                           "VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING RETURNING 1",
+                           (order["customer_id"], key, body_hash, order_id)).fetchone()
+        if won is None:
+            raise _LostRace
+        if shipping_address is not None:
+            conn.execute("UPDATE orders SET shipping_address = %s, updated_at = clock_timestamp() WHERE id = %s",
+                         (shipping_address, order_id))
+        current = {ln["product_id"]: ln["quantity"] for ln in order["lines"]}
+        if lines is not None and {ln.product_id: ln.quantity for ln in lines} != current:
+            self._revise(unit, order, lines)
+
+    def _replayed(self, conn: psycopg.Connection[Any], customer_id: str, key: str, body_hash: str) -> bool:
+        row = conn.execute("SELECT request_hash FROM idempotency_keys WHERE customer_id = %s AND key = %s",
+                           (customer_id, key)).fetchone()
+        if row is None:
+            return False
+        if row[0] != body_hash:
+            raise IdempotencyMismatch(key)
+        return True
+
+    def _revise(self, unit: _Unit, order: dict[str, Any], lines: list[Line]) -> None:
+        conn, order_id = unit.conn, order["order_id"]
+        revision = int(order["revision"]) + 1
+        conn.execute("DELETE FROM order_lines WHERE order_id = %s", (order_id,))
+        with conn.cursor() as cur:
+            cur.executemany(
+                "INSERT INTO order_lines (order_id, product_id, quantity, unit_price_cents, product_version)"
+                " VALUES (%s, %s, %s, %s, %s)",
+                [(order_id, ln.product_id, ln.quantity, ln.unit_price_cents, ln.product_version) for ln in lines])
+        row = conn.execute(
+            "UPDATE orders SET status = 'PENDING', revision = %s, total_cents = %s, updated_at = clock_timestamp(), "
+            "deadline_at = clock_timestamp() + make_interval(secs => %s) WHERE id = %s RETURNING deadline_at",
+            (revision, sum(ln.quantity * ln.unit_price_cents for ln in lines), self.deadlines.pending_seconds,
+             order_id)).fetchone()
+        assert row is not None
+        unit.deadlines.append(row[0])
+        unit.outbox(Envelope(type="ReserveStock", source=SOURCE, data={
+            "order_id": order_id, "revision": revision,
+            "lines": [{"product_id": ln.product_id, "quantity": ln.quantity} for ln in lines],
+            "replaces": {"revision": int(order["revision"]),
+                         "lines": [{"product_id": ln["product_id"], "quantity": ln["quantity"]}
+                                   for ln in order["lines"]]}}), RESERVATIONS_QUEUE)
+        log.info("order lines changed", extra={"order_id": order_id, "revision": revision})
 
     def expire(self, limit: int = 100) -> tuple[int, datetime | None]:
         """Cancel open orders past their deadline (at most ``limit``, skipping rows other sweepers hold): their
@@ -250,7 +334,8 @@ class OrderService:
                           (status, reason, order["order_id"]))
         stock_lines = [{"product_id": ln["product_id"], "quantity": ln["quantity"]} for ln in order["lines"]]
         unit.outbox(Envelope(type="ReleaseStock", source=SOURCE,
-                             data={"order_id": order["order_id"], "lines": stock_lines, "reason": reason[:REASON_MAX]}),
+                             data={"order_id": order["order_id"], "lines": stock_lines, "reason": reason[:REASON_MAX],
+                                   **_revision(order["revision"])}),
                     RESERVATIONS_QUEUE)
         unit.outbox(Envelope(type="OrderCancelled", source=SOURCE, data={
             "order_id": order["order_id"], "customer_id": order["customer_id"], "reason": reason[:REASON_MAX],
@@ -264,6 +349,12 @@ class OrderService:
             order = self._load(unit.conn, event.data["order_id"], lock=True)
             if order is None:
                 raise UnknownOrder(event.data["order_id"])
+            if int(event.data.get("revision", 0)) != order["revision"]:
+                # The outcome of lines the customer has changed since: the command that reserves the new lines
+                # releases this reservation (or, if it came first, made sure this one was rejected).
+                log.info("outcome of a replaced revision ignored", extra={
+                    "order_id": order["order_id"], "revision": event.data.get("revision", 0)})
+                return
             if order["status"] == "PENDING":
                 row = unit.conn.execute(
                     "UPDATE orders SET status = 'RESERVED', updated_at = clock_timestamp(), "
@@ -275,7 +366,8 @@ class OrderService:
                 # Closed while the reservation was in flight: give the stock back.
                 unit.outbox(Envelope(type="ReleaseStock", source=SOURCE, data={
                     "order_id": order["order_id"], "lines": event.data["lines"],
-                    "reason": f"order {order['status'].lower()} before reservation completed"}), RESERVATIONS_QUEUE)
+                    "reason": f"order {order['status'].lower()} before reservation completed",
+                    **_revision(order["revision"])}), RESERVATIONS_QUEUE)
 
     def on_stock_rejected(self, event: Envelope) -> None:
         with self._unit() as unit:
@@ -284,7 +376,7 @@ class OrderService:
             order = self._load(unit.conn, event.data["order_id"], lock=True)
             if order is None:
                 raise UnknownOrder(event.data["order_id"])
-            if order["status"] == "PENDING":
+            if order["status"] == "PENDING" and int(event.data.get("revision", 0)) == order["revision"]:
                 reason = f"stock rejected: {event.data['reason']}"[:REASON_MAX]
                 unit.conn.execute("UPDATE orders SET status = 'REJECTED', reason = %s, "
                                   "updated_at = clock_timestamp() WHERE id = %s", (reason, order["order_id"]))
@@ -352,3 +444,9 @@ class OrderService:
 
 class _LostRace(Exception):
     """Another request with the same Idempotency-Key committed first."""
+
+
+def _revision(revision: int) -> dict[str, int]:
+    """The ``revision`` field of a command or event about an order's lines: absent for revision 0 (as placed), so
+    those messages are what they were before orders could change."""
+    return {"revision": revision} if revision else {}

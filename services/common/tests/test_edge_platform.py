@@ -24,6 +24,7 @@ from tools.local_platform import LOCAL_ENVIRONMENT, LocalPlatform
 from tools.workflows import (
     adjustment_body,
     order_body,
+    order_change_body,
     preferences_body,
     product_body,
     profile_body,
@@ -154,6 +155,7 @@ def valid_bodies(pid: str) -> dict[tuple[str, str], dict[str, Any]]:
         ("PUT", "/products/{productId}"): product_body("Mug", 100),
         ("POST", "/inventory/{productId}/adjust"): adjustment_body(1),
         ("POST", "/orders"): order_body({pid: 1}),
+        ("PUT", "/orders/{orderId}"): order_change_body({pid: 1}, "1 Main St"),
         ("POST", "/users/register"): registration_body(f"f-{uuid.uuid4().hex[:6]}@example.com",
                                                        "Str0ng-pass-local!", "Ann"),
         ("POST", "/users/login"): {"email": "nobody@example.com", "password": "x"},
@@ -207,7 +209,7 @@ def test_each_field_refuses_wrong_types_and_control_characters_at_the_edge_and_t
     pid = make_product(stock=1) if route.service == Service.ORDERS else "p-1"
     headers = {**(admin if route.service in (Service.PRODUCTS, Service.INVENTORY) else new_user().headers),
                "Idempotency-Key": str(uuid.uuid4())}
-    path = route.path.replace("{productId}", pid)
+    path = route.path.replace("{productId}", pid).replace("{orderId}", str(uuid.uuid4()))
     assert BAD_BY_TYPE[kind]
     for bad in BAD_BY_TYPE[kind]:
         body = copy.deepcopy(valid_bodies(pid)[(route.method, route.path)])
