@@ -173,6 +173,9 @@ def workflow_bodies() -> Iterator[tuple[tuple[str, str], dict[str, Any]]]:
     yield ("POST", "/orders"), workflows.order_body({"p-1": 2, "p-2": 1})
     yield ("PUT", "/orders/{orderId}"), workflows.order_change_body({"p-1": 6, "p-2": 1}, "2 Harbour Rd\nPortsmouth")
     yield ("PUT", "/orders/{orderId}"), workflows.order_change_body({"p-1": 1})
+    order = {"order_id": "5f0c6f7e-3c43-4a8e-9d8e-0b7f1a2b3c4d", "total_cents": 990, "currency": "EUR"}
+    yield ("POST", "/payments/webhook"), workflows.payment_report(order)
+    yield ("POST", "/payments/webhook"), workflows.payment_report(order, succeeded=False)
     yield ("POST", "/users/register"), workflows.registration_body("a@example.com", "Str0ng-pass-local!", "Ann")
     yield ("POST", "/users/login"), workflows.credentials_body("a@example.com", "Str0ng-pass-local!")
     yield ("PUT", "/users/me"), workflows.profile_body("Ann", "1 Main St\nSpringfield")

@@ -14,6 +14,8 @@ Each function raises AssertionError with a readable message when the platform do
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import hmac
 import json
 import secrets
 import time
@@ -65,6 +67,24 @@ def order_change_body(quantities: Mapping[str, int] | None = None, shipping_addr
                       ) -> dict[str, Any]:
     return {**({"lines": order_body(quantities)["lines"]} if quantities is not None else {}),
             **({"shipping_address": shipping_address} if shipping_address is not None else {})}
+
+
+def payment_report(order: Mapping[str, Any], *, succeeded: bool = True, amount_cents: int | None = None
+                   ) -> dict[str, Any]:
+    """A payment outcome as the payment provider posts it to POST /payments/webhook (orders/models.py)."""
+    return {"event_id": f"evt-{uuid.uuid4().hex}", "type": "payment.succeeded" if succeeded else "payment.failed",
+            "occurred_at": int(time.time()), "order_id": order["order_id"],
+            "payment_id": f"pay-{uuid.uuid4().hex[:12]}",
+            "amount_cents": order["total_cents"] if amount_cents is None else amount_cents,
+            "currency": order["currency"], "method_type": "card",
+            **({} if succeeded else {"failure_reason": "card declined"})}
+
+
+def signed(secret: str, body: bytes, timestamp: int | None = None) -> dict[str, str]:
+    """The headers with which the provider signs ``body`` (services/orders/webhook.py)."""
+    ts = str(int(time.time()) if timestamp is None else timestamp)
+    mac = hmac.new(secret.encode(), ts.encode() + b"." + body, hashlib.sha256).hexdigest()
+    return {"Webhook-Timestamp": ts, "Webhook-Signature": f"v1={mac}", "Content-Type": "application/json"}
 
 
 def registration_body(email: str, password: str, name: str) -> dict[str, Any]:
@@ -131,6 +151,10 @@ class Stage:
         """Publish PaymentConfirmed as the payment provider does; False when this stage cannot."""
         return False
 
+    def webhook_secret(self) -> str | None:
+        """The secret the payment provider signs webhook requests with; None when this stage does not share it."""
+        return None
+
     def customer_row(self, user_id: str) -> tuple[Any, ...] | None:
         """The orders service's record of a customer (id, email, name); None when not (yet) there."""
         raise NotImplementedError
@@ -175,6 +199,9 @@ class LocalStage(Stage):
             TopicArn=self.p.resources.topic_arns["payment-events"], Message=json.dumps(event),
             MessageAttributes={EVENT_TYPE_ATTRIBUTE: {"DataType": "String", "StringValue": str(event["type"])}})
         return True
+
+    def webhook_secret(self) -> str | None:
+        return self.p.resources.payment_webhook_secret
 
     def customer_row(self, user_id: str) -> tuple[Any, ...] | None:
         import psycopg
@@ -400,6 +427,41 @@ def order_change(c: Client) -> dict[str, Any]:
                 "final": cancelled["status"]}
 
 
+def payment_webhook(c: Client) -> dict[str, Any]:
+    """The payment provider's signed webhook confirms a reserved order (PaymentConfirmed through the outbox ->
+    orders-payment-events -> CONFIRMED); unsigned, badly signed, stale, replayed, wrong-amount and unknown-order
+    requests are refused with a 4xx JSON body naming the problem. Where the stage does not share the signing
+    secret, only the refusals of unsigned and badly signed requests are checked."""
+    secret = c.stage.webhook_secret()
+    with c.product_with_stock(price_cents=990, units=3) as pid:
+        user = c.customer("payer", "Payer")
+        order = c.place(user, {pid: 1})
+        reserved = c.wait_order(user, order["order_id"], "RESERVED")
+        body = json.dumps(payment_report(reserved)).encode()
+        refused: dict[str, int] = {}
+
+        def refuse(headers: Mapping[str, str], payload: bytes, status: int, names: str) -> None:
+            r = c.http.post("/payments/webhook", content=payload, headers=dict(headers))
+            assert r.status_code == status and names in r.text, (status, names, r.status_code, r.text)
+            refused[names] = r.status_code
+
+        refuse({"Content-Type": "application/json"}, body, 400, "Webhook-Signature")  # unsigned: the edge refuses
+        refuse(signed("not-the-secret", body), body, 401, "bad_signature")
+        if secret is None:
+            return {"order_id": order["order_id"], "refused": refused, "confirmed": "not observable on this stage"}
+        refuse(signed(secret, body, int(time.time()) - 3600), body, 401, "stale_timestamp")
+        wrong = json.dumps(payment_report(reserved, amount_cents=reserved["total_cents"] - 1)).encode()
+        refuse(signed(secret, wrong), wrong, 422, "amount_mismatch")
+        unknown = json.dumps(payment_report({**reserved, "order_id": str(uuid.uuid4())})).encode()
+        refuse(signed(secret, unknown), unknown, 422, "unknown_order")
+        headers = signed(secret, body)
+        accepted = c.http.post("/payments/webhook", content=body, headers=headers)
+        assert accepted.status_code == 202 and accepted.json()["event"] == "PaymentConfirmed", accepted.text
+        refuse(headers, body, 409, "replayed_event")  # the same signed request again
+        confirmed = c.wait_order(user, order["order_id"], "CONFIRMED")
+        return {"order_id": confirmed["order_id"], "status": confirmed["status"], "refused": refused}
+
+
 def catalog_availability(c: Client) -> dict[str, Any]:
     """Stock changes -> InventoryUpdated -> inventory-events -> products-inventory-events -> the band the catalog
     shows on GET /products and GET /products/{id} (in stock, low, out of stock), with no call to inventory."""
@@ -439,6 +501,7 @@ WORKFLOWS: dict[str, Callable[[Client], dict[str, Any]]] = {
     "user registration": user_registration,
     "product update": product_update,
     "order change": order_change,
+    "payment webhook": payment_webhook,
     "catalog availability": catalog_availability,
 }
 

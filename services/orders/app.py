@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -13,6 +15,7 @@ from typing import Annotated, Any
 from uuid import UUID
 
 import psycopg
+from common import aws
 from common import logging as jlog
 from common.api import ApiError, Unavailable, auth_dependencies, create_app, field_error
 from common.auth import Principal, Verifier
@@ -20,14 +23,23 @@ from common.fields import PlainText
 from common.pg import OutboxFlusher
 from common.publisher import Publisher
 from common.service_auth import ClientCredentials, secret_from_secrets_manager
-from fastapi import Depends, FastAPI, Header, Path, Query
+from fastapi import Depends, FastAPI, Header, Path, Query, Request
 from fastapi.responses import JSONResponse
 from psycopg_pool import ConnectionPool, PoolTimeout
 from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
 
-from orders import db
+from orders import db, webhook
 from orders import settings as settings_mod
-from orders.models import IDEMPOTENCY_KEY, OrderChangeIn, OrderIn, OrderLineIn
+from orders.models import (
+    IDEMPOTENCY_KEY,
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    OrderChangeIn,
+    OrderIn,
+    OrderLineIn,
+    PaymentWebhookIn,
+)
 from orders.products_client import ProductsAuthRejected, ProductsClient, ProductsUnavailable
 from orders.service import (
     CurrencyChange,
@@ -42,11 +54,14 @@ from orders.service import (
 
 SERVICE = "orders"
 jlog.configure(SERVICE)
+log = logging.getLogger("orders.api")
 settings = settings_mod.load()
 products = ProductsClient(settings.products_url, ClientCredentials(
     settings.products_token_url, settings_mod.PRODUCTS_SCOPE,
     secret_from_secrets_manager(settings.service_client_secret_arn)))
 _state: dict[str, Any] = {}
+signing_secret = webhook.SigningSecret(lambda: str(aws.client("secretsmanager").get_secret_value(
+    SecretId=settings.payment_webhook_secret_arn)["SecretString"]))
 
 
 @cache
@@ -67,6 +82,7 @@ def service() -> OrderService:
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     products.tokens.credentials()  # read the app client secret now: a missing secret fails startup, not an order
+    signing_secret.get()  # and the webhook's: a missing one fails startup, not a payment
     pool: ConnectionPool = db.open_pool(settings.conninfo, settings.db_pool_max, settings.db_pool_max_idle_seconds)
     db.migrate(pool)  # also proves the database reachable before the pod is ready
     flusher = OutboxFlusher(pool, Publisher(settings.destinations).publish)
@@ -250,3 +266,37 @@ def cancel_order(order_id: OrderId, user: User) -> Order:
         raise ApiError(404, "not_found", f"order {order_id} not found") from None
     except InvalidTransition as exc:
         raise ApiError(409, "invalid_state", f"order is {exc.status} and can no longer be cancelled") from None
+
+
+class PaymentAccepted(BaseModel):
+    event_id: str
+    event: str = Field(description="PaymentConfirmed or PaymentFailed, published through the outbox")
+
+
+@app.post("/payments/webhook", status_code=202, response_model=PaymentAccepted, tags=["payments"],
+          responses={401: {"description": "bad_signature, bad_timestamp or stale_timestamp"},
+                     409: {"description": "replayed_event: this event_id was accepted before"},
+                     422: {"description": "invalid body or headers, unknown_order or amount_mismatch"},
+                     503: {"description": "database or Secrets Manager unavailable"}})
+async def payment_webhook(
+    request: Request,
+    report: PaymentWebhookIn,
+    signed: Annotated[str, Header(alias=SIGNATURE_HEADER, min_length=1, max_length=200), PlainText],
+    timestamp: Annotated[str, Header(alias=TIMESTAMP_HEADER, min_length=1, max_length=20), PlainText],
+) -> Any:
+    """The payment provider reports a payment's outcome (orders/webhook.py: HMAC-SHA256 over "<timestamp>.<body>",
+    a replay window and one acceptance per event id). Refusals are recorded and answered with a 4xx JSON body
+    naming the problem."""
+    body = await request.body()  # the bytes that were signed, not the parsed model
+
+    def handle() -> PaymentAccepted:
+        try:
+            webhook.verify(signing_secret, timestamp, signed, body, time.time())
+            env = service().accept_payment_report(report)
+        except webhook.Rejection as rejection:
+            service().record_webhook_rejection(rejection, body, report)
+            log.warning("payment webhook refused", extra={"error": rejection.error, "event_id": report.event_id})
+            raise ApiError(rejection.status, rejection.error, rejection.message) from None
+        return PaymentAccepted(event_id=report.event_id, event=env.type)
+
+    return await run_in_threadpool(handle)

@@ -31,6 +31,8 @@ from common.pg import claim_event, outbox_insert
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
+from orders import webhook
+from orders.models import PaymentWebhookIn
 from orders.settings import RESERVATIONS_QUEUE, TOPIC
 
 SOURCE = "orders"
@@ -307,6 +309,19 @@ class OrderService:
                                    for ln in order["lines"]]}}), RESERVATIONS_QUEUE)
         log.info("order lines changed", extra={"order_id": order_id, "revision": revision})
 
+    def accept_payment_report(self, report: PaymentWebhookIn) -> Envelope:
+        """A verified webhook report: checked against its order, its event id recorded and its event in the outbox,
+        in one transaction (orders/webhook.py); raises webhook.Rejection with nothing written."""
+        with self._unit() as unit:
+            env = webhook.accept(unit.conn, report)
+            unit.events.append(env.id)
+        return env
+
+    def record_webhook_rejection(self, rejection: webhook.Rejection, body: bytes,
+                                 report: PaymentWebhookIn | None) -> None:
+        with self.pool.connection() as conn:
+            webhook.record_rejection(conn, rejection, body, report)
+
     def expire(self, limit: int = 100) -> tuple[int, datetime | None]:
         """Cancel open orders past their deadline (at most ``limit``, skipping rows other sweepers hold): their
         stock is released and OrderCancelled published. Returns (how many, the next deadline of an open order)."""
@@ -394,17 +409,33 @@ class OrderService:
             if not claim_event(unit.conn, event):
                 return
             if order["status"] != "RESERVED":
+                # The money moved all the same: its record is what a refund starts from.
+                record_payment(unit.conn, event, "CONFIRMED")
                 log.warning("payment for an order that is not reserved; refund is the provider's job",
                             extra={"order_id": order["order_id"], "status": order["status"]})
                 return
             if int(event.data["amount_cents"]) != int(order["total_cents"]) or \
                     event.data["currency"] != order["currency"]:
                 raise Permanent("payment amount does not match the order total")  # -> DLQ for a human
+            record_payment(unit.conn, event, "CONFIRMED")
             unit.conn.execute("UPDATE orders SET status = 'CONFIRMED', updated_at = clock_timestamp() WHERE id = %s",
                               (order["order_id"],))
             unit.outbox(Envelope(type="OrderConfirmed", source=SOURCE, data={
                 "order_id": order["order_id"], "customer_id": order["customer_id"],
                 "total_cents": int(order["total_cents"]), "currency": order["currency"]}), TOPIC)
+
+    def on_payment_failed(self, event: Envelope) -> None:
+        """A declined or failed payment is recorded; the order stays as it is (the customer may pay again until its
+        payment deadline, after which the sweeper cancels it)."""
+        with self._unit() as unit:
+            order = self._load(unit.conn, event.data["order_id"], lock=True)
+            if order is None:
+                raise UnknownOrder(event.data["order_id"])
+            if not claim_event(unit.conn, event):
+                return
+            record_payment(unit.conn, event, "FAILED")
+            log.info("payment failed", extra={"order_id": order["order_id"], "status": order["status"],
+                                              "reason": event.data["reason"]})
 
     def on_product_updated(self, event: Envelope) -> None:
         d = event.data
@@ -444,6 +475,23 @@ class OrderService:
 
 class _LostRace(Exception):
     """Another request with the same Idempotency-Key committed first."""
+
+
+DEFAULT_PROVIDER = "payment-provider"  # events published before they named their provider
+
+
+def record_payment(conn: psycopg.Connection[Any], event: Envelope, status: str) -> bool:
+    """The payment an event reports, once: the provider's reference and outcome are unique, so a redelivery (or the
+    same payment reported by another event) adds nothing. True when this call recorded it."""
+    d = event.data
+    row = conn.execute(
+        "INSERT INTO payments (id, order_id, provider, provider_reference, method_type, amount_cents, currency, "
+        "status, failure_reason, occurred_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
+        "ON CONFLICT (provider, provider_reference, status) DO NOTHING RETURNING 1",
+        (str(uuid.uuid4()), d["order_id"], d.get("provider", DEFAULT_PROVIDER), d["payment_id"],
+         d.get("method_type", "unknown"), int(d["amount_cents"]), d["currency"], status, d.get("reason"),
+         d.get("occurred_at", event.time))).fetchone()
+    return row is not None
 
 
 def _revision(revision: int) -> dict[str, int]:
