@@ -138,7 +138,7 @@ def edge_models_in(env: Synthesized) -> dict[tuple[str, str], dict[str, Any]]:
 def test_every_body_route_has_its_services_model_at_the_edge(env: Synthesized) -> None:
     found = edge_models_in(env)
     assert set(found) == {(r.method, r.path) for r in BODY_ROUTES}
-    assert len(BODY_ROUTES) == 8
+    assert len(BODY_ROUTES) == 10
     for route in BODY_ROUTES:
         converted = edge_model(route)
         assert converted is not None
@@ -161,6 +161,11 @@ def test_required_headers_reach_the_edge(env: Synthesized) -> None:
                       and m["Properties"].get("RequestModels", {}).get("application/json", {}).get("Ref", "")
                       .startswith("ApiRestApiOrderIn")]
     assert orders_post["RequestParameters"] == {"method.request.header.Idempotency-Key": True}
+    (webhook,) = [m["Properties"] for m in env.resources("Edge", "AWS::ApiGateway::Method").values()
+                  if m["Properties"].get("RequestModels", {}).get("application/json", {}).get("Ref", "")
+                  .startswith("ApiRestApiPaymentWebhookIn")]
+    assert webhook["RequestParameters"] == {"method.request.header.Webhook-Signature": True,
+                                            "method.request.header.Webhook-Timestamp": True}
 
 
 # --- what the services send, the edge lets through -------------------------------------------------------------

@@ -60,7 +60,7 @@ products = ProductsClient(settings.products_url, ClientCredentials(
     settings.products_token_url, settings_mod.PRODUCTS_SCOPE,
     secret_from_secrets_manager(settings.service_client_secret_arn)))
 _state: dict[str, Any] = {}
-signing_secret = webhook.SigningSecret(lambda: str(aws.client("secretsmanager").get_secret_value(
+signing_secret = webhook.signing_secret(lambda: str(aws.client("secretsmanager").get_secret_value(
     SecretId=settings.payment_webhook_secret_arn)["SecretString"]))
 
 
@@ -82,7 +82,7 @@ def service() -> OrderService:
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     products.tokens.credentials()  # read the app client secret now: a missing secret fails startup, not an order
-    signing_secret.get()  # and the webhook's: a missing one fails startup, not a payment
+    signing_secret()  # and the webhook's: a missing one fails startup, not a payment
     pool: ConnectionPool = db.open_pool(settings.conninfo, settings.db_pool_max, settings.db_pool_max_idle_seconds)
     db.migrate(pool)  # also proves the database reachable before the pod is ready
     flusher = OutboxFlusher(pool, Publisher(settings.destinations).publish)

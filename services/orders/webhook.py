@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import threading
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -27,6 +25,7 @@ import psycopg
 from common.envelope import Envelope
 from common.pg import outbox_insert
 
+from orders.db import SecretConninfo
 from orders.models import PaymentWebhookIn
 from orders.settings import PAYMENT_TOPIC
 
@@ -50,44 +49,22 @@ def signature(secret: str, timestamp: str, body: bytes) -> str:
     return f"{SIGNATURE_VERSION}={mac}"
 
 
-class SigningSecret:
-    """The shared secret, read from Secrets Manager by ``load`` and cached; :meth:`refresh` reads it again (at most
-    once per ``SECRET_REFRESH_SECONDS``), so a rotation reaches running pods without letting bad signatures make
-    a Secrets Manager call each."""
-
-    def __init__(self, load: Callable[[], str]) -> None:
-        self._load = load
-        self._lock = threading.Lock()
-        self._value: str | None = None
-        self._read_at = 0.0
-
-    def get(self) -> str:
-        with self._lock:
-            if self._value is None:
-                self._read()
-            assert self._value is not None
-            return self._value
-
-    def refresh(self) -> str | None:
-        """The secret read again, or None when it was read too recently to try."""
-        with self._lock:
-            if time.monotonic() - self._read_at < SECRET_REFRESH_SECONDS:
-                return None
-            self._read()
-            return self._value
-
-    def _read(self) -> None:
-        self._value = self._load()
-        self._read_at = time.monotonic()
+def signing_secret(load: Callable[[], str]) -> SecretConninfo:
+    """The shared secret, read by ``load`` and cached; read again (at most once per ``SECRET_REFRESH_SECONDS``)
+    when a signature does not verify, so a rotation reaches running pods without letting bad signatures make a
+    Secrets Manager call each (the same cache as the database password's)."""
+    return SecretConninfo(load, min_interval=SECRET_REFRESH_SECONDS)
 
 
-def verify(secret: SigningSecret, timestamp: str, provided: str, body: bytes, now: float) -> None:
+def verify(secret: SecretConninfo, timestamp: str, provided: str, body: bytes, now: float) -> None:
     """Raise :class:`Rejection` unless ``provided`` signs ``timestamp`` and ``body`` and the timestamp is recent."""
     if not timestamp.isdigit() or len(timestamp) > 12:
         raise Rejection(401, "bad_timestamp", "Webhook-Timestamp must be the signing time in Unix seconds")
-    if not hmac.compare_digest(signature(secret.get(), timestamp, body).encode(), provided.encode()):
+    current = secret()
+    if not hmac.compare_digest(signature(current, timestamp, body).encode(), provided.encode()):
         fresh = secret.refresh()  # the secret may have been rotated since it was read
-        if fresh is None or not hmac.compare_digest(signature(fresh, timestamp, body).encode(), provided.encode()):
+        if fresh == current or not hmac.compare_digest(signature(fresh, timestamp, body).encode(),
+                                                       provided.encode()):
             raise Rejection(401, "bad_signature", "Webhook-Signature does not match the body and timestamp")
     if abs(now - int(timestamp)) > TOLERANCE_SECONDS:
         raise Rejection(401, "stale_timestamp", f"Webhook-Timestamp is more than {TOLERANCE_SECONDS} s from now")

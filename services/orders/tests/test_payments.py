@@ -165,3 +165,25 @@ def test_unsigned_requests_name_the_missing_header(api: Api) -> None:
     body = json.dumps(payment_report({"order_id": str(uuid.uuid4()), "total_cents": 1, "currency": "EUR"}))
     r = api.call("POST", ORD, "/payments/webhook", {"Content-Type": "application/json"}, content=body)
     assert r.status_code == 422 and {"Webhook-Signature", "Webhook-Timestamp"} <= set(fields(r)), r.text
+
+
+def test_a_rotated_secret_is_read_again_once_a_signature_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    from orders import webhook
+
+    reads: list[str] = []
+
+    def load() -> str:  # rotated after the first read
+        reads.append("new-secret" if reads else "old-secret")
+        return reads[-1]
+
+    monkeypatch.setattr(webhook, "SECRET_REFRESH_SECONDS", 0)
+    secret = webhook.signing_secret(load)
+    now = int(time.time())
+    body = b'{"x": 1}'
+    webhook.verify(secret, str(now), signed("old-secret", body, now)["Webhook-Signature"], body, now)
+    # the provider switched to the rotated value: one more read, then it verifies
+    webhook.verify(secret, str(now), signed("new-secret", body, now)["Webhook-Signature"], body, now)
+    assert reads == ["old-secret", "new-secret"]
+    with pytest.raises(webhook.Rejection) as refused:
+        webhook.verify(secret, str(now), "v1=" + "0" * 64, body, now)
+    assert refused.value.error == "bad_signature"
