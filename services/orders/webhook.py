@@ -20,6 +20,7 @@ import hmac
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
+from uuid import UUID
 
 import psycopg
 from common.envelope import Envelope
@@ -86,8 +87,12 @@ def envelope(report: PaymentWebhookIn) -> Envelope:
 def accept(conn: psycopg.Connection[Any], report: PaymentWebhookIn) -> Envelope:
     """In the caller's transaction: check the report against the order and record its event id, then put its event
     in the outbox. Raises :class:`Rejection` (nothing written) for a replay, an unknown order or a wrong amount."""
-    row = conn.execute("SELECT total_cents, currency FROM orders WHERE id::text = %s FOR SHARE",
-                       (report.order_id,)).fetchone()
+    try:
+        order_id: UUID | None = UUID(report.order_id)
+    except ValueError:
+        order_id = None  # not even an order id's shape
+    row = None if order_id is None else conn.execute(
+        "SELECT total_cents, currency FROM orders WHERE id = %s FOR SHARE", (order_id,)).fetchone()
     if row is None:
         raise Rejection(422, "unknown_order", f"order_id {report.order_id} is not an order of this shop")
     if report.type == "payment.succeeded" and (int(row[0]) != report.amount_cents or row[1] != report.currency):

@@ -78,6 +78,7 @@ def test_refusals_name_the_problem_and_are_recorded(platform: LocalPlatform, api
         (payment_report(order, amount_cents=2999), {}, 422, "amount_mismatch"),
         (payment_report({**order, "currency": "USD"}), {}, 422, "amount_mismatch"),
         (payment_report({**order, "order_id": str(uuid.uuid4())}), {}, 422, "unknown_order"),
+        (payment_report({**order, "order_id": "not-an-order"}), {}, 422, "unknown_order"),
     ]
     for report, how, status, error in cases:
         r = post(api, platform, report, **how)
