@@ -172,8 +172,11 @@ class PlatformApi(Construct):
             self.methods[(route.method, route.path)] = method
             if public:
                 why = ("it is a public catalog read that anonymous shoppers make"
-                       if route.method == "GET" else "it is how an anonymous visitor obtains a token in the first "
-                                                     "place (sign-up or sign-in), so it cannot require one")
+                       if route.method == "GET" else
+                       "the payment provider's servers have no user; the orders service checks each request's "
+                       "HMAC signature, timestamp and event id" if route.path == "/payments/webhook" else
+                       "it is how an anonymous visitor obtains a token in the first place (sign-up or sign-in), so "
+                       "it cannot require one")
                 for rule in ("AwsSolutions-APIG4", "AwsSolutions-COG4"):
                     acknowledge(method, rule, f"{route.method} {route.path} has no authorizer because {why}; "
                                               f"WAF, throttling and the API key usage plan still apply to it.")

@@ -115,9 +115,10 @@ TOPICS: tuple[Topic, ...] = (
     Topic(
         name="payment-events",
         construct_id="PaymentEventsTopic",
-        publisher=None,
-        event_types=("PaymentConfirmed",),
-        description="Payment outcomes published by the payment provider integration",
+        publisher=Service.ORDERS,
+        event_types=("PaymentConfirmed", "PaymentFailed"),
+        description="Payment outcomes: the orders service publishes what the payment provider's signed webhook "
+                    "reports (POST /payments/webhook)",
     ),
     Topic(
         name="email-events",
@@ -148,8 +149,9 @@ QUEUES: tuple[Queue, ...] = (
         name="orders-payment-events",
         construct_id="OrdersPaymentEventsQueue",
         consumer=Service.ORDERS,
-        subscriptions=(Subscription(topic="payment-events", event_types=("PaymentConfirmed",)),),
-        description="Payment confirmations that move reserved orders to CONFIRMED",
+        subscriptions=(Subscription(topic="payment-events", event_types=("PaymentConfirmed", "PaymentFailed")),),
+        description="Payment outcomes: recorded as the order's payments; a confirmation moves a reserved order to "
+                    "CONFIRMED",
     ),
     Queue(
         name="orders-product-events",
@@ -186,6 +188,13 @@ QUEUES: tuple[Queue, ...] = (
         subscriptions=(Subscription(topic="email-events", event_types=("Bounce", "Complaint")),),
         description="SES bounces and complaints: the users service suppresses the address",
     ),
+    Queue(
+        name="products-inventory-events",
+        construct_id="ProductsInventoryEventsQueue",
+        consumer=Service.PRODUCTS,
+        subscriptions=(Subscription(topic="inventory-events", event_types=("InventoryUpdated",)),),
+        description="Stock level changes the catalog shows as availability (in stock, low, out of stock)",
+    ),
 )
 
 OUTBOX_INDEX = TableIndex(name="OutboxPending", partition_key="outbox_shard", sort_key="outbox_created_at")
@@ -201,6 +210,8 @@ TABLES: tuple[Table, ...] = (
             "get product by id: pk=PRODUCT#<id>, sk=PRODUCT",
             "list the catalog page by page: Catalog index, partition 'catalog', sorted by product id",
             "pending outbox records: sparse OutboxPending index, removed from it once published",
+            "availability of a product: stock_available/stock_version on its item, set from InventoryUpdated "
+            "(conditional on a newer stock version)",
         ),
     ),
     Table(
@@ -288,7 +299,9 @@ def env_var(kind: str, name: str) -> str:
 class Access(StrEnum):
     """Who may call a route through API Gateway."""
 
-    PUBLIC = "public"  # no token: catalog reads, and sign-up / sign-in which by nature precede a token
+    # No token: catalog reads, sign-up / sign-in which by nature precede a token, and the payment provider's webhook
+    # (its servers have no user; the orders service checks its HMAC signature itself).
+    PUBLIC = "public"
     USER = "user"  # a valid Cognito user-pool token
     ADMIN = "admin"  # a valid token whose user is in the pool's admin group (checked again by the service)
 
@@ -325,7 +338,9 @@ ROUTES: tuple[Route, ...] = (
     Route(Service.ORDERS, "POST", "/orders", Access.USER),
     Route(Service.ORDERS, "GET", "/orders", Access.USER),
     Route(Service.ORDERS, "GET", "/orders/{orderId}", Access.USER),
+    Route(Service.ORDERS, "PUT", "/orders/{orderId}", Access.USER),
     Route(Service.ORDERS, "POST", "/orders/{orderId}/cancel", Access.USER),
+    Route(Service.ORDERS, "POST", "/payments/webhook", Access.PUBLIC),
     Route(Service.USERS, "POST", "/users/register", Access.PUBLIC),
     Route(Service.USERS, "POST", "/users/login", Access.PUBLIC),
     Route(Service.USERS, "GET", "/users/me", Access.USER),

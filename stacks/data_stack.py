@@ -10,6 +10,7 @@ from constructs import Construct
 from cdk_constructs.email_identity import EmailIdentity
 from cdk_constructs.encryption_key import EncryptionKey
 from cdk_constructs.orders_database import OrdersDatabase
+from cdk_constructs.payment_webhook_secret import PaymentWebhookSecret
 from cdk_constructs.service_table import ServiceTable
 from cdk_constructs.user_directory import UserDirectory
 from config.environment import DatabaseConfig, EmailConfig, RemovalMode, UserPoolTier
@@ -36,6 +37,8 @@ class DataStack(cdk.Stack):
         self.orders_database = OrdersDatabase(
             self, "OrdersDatabase", config=config, vpc=vpc, key=self.database_key, logs_key=logs_key,
             log_retention_days=log_retention_days, removal=removal)
+        # Shared with the payment provider, which signs its webhook requests with it: orders' data, orders' key.
+        self.payment_webhook = PaymentWebhookSecret(self, "PaymentWebhook", key=self.database_key, removal=removal)
         self.tables: dict[Service, ServiceTable] = {
             definition.service: ServiceTable(
                 self, definition.construct_id, definition=definition, key=self.tables_key, removal=removal,

@@ -87,6 +87,7 @@ class Platform:
             messaging=self.messaging,
             tables=self.data.tables, orders_database=self.data.orders_database, users=self.data.users,
             load_balancer=self.edge.load_balancer, email_identity=self.data.email_identity,
+            payment_webhook_secret=self.data.payment_webhook.secret,
             telemetry=self.observability.telemetry, messaging_config=config.messaging, orders_config=config.orders,
             **props("Services", stateful=False))
         # Every log group: retention from config and the Network stack's logs CMK, or synth fails.

@@ -11,6 +11,7 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_eks_v2 as eks
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from cdk_constructs.email_identity import EmailIdentity
@@ -75,12 +76,14 @@ class ServicesStack(cdk.Stack):
                  logs_key: kms.IKey, log_retention_days: int, removal: RemovalMode,
                  messaging: MessagingStack, tables: dict[Service, ServiceTable], orders_database: OrdersDatabase,
                  users: UserDirectory, load_balancer: InternalLoadBalancer, email_identity: EmailIdentity,
-                 messaging_config: MessagingConfig,
+                 payment_webhook_secret: secretsmanager.ISecret, messaging_config: MessagingConfig,
                  orders_config: OrdersConfig, telemetry: PlatformTelemetry | None = None, **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
         self.services: dict[Service, Microservice] = {}
         for service in SERVICES:
             env = self._environment(service, messaging, tables, orders_database, users, email_identity)
+            if service == Service.ORDERS:  # the payment provider's webhook verifies signatures with it
+                env["PAYMENT_WEBHOOK_SECRET_ARN"] = payment_webhook_secret.secret_arn
             if queues_consumed_by(service):  # how its consumers retry, and where they dead-letter
                 env.update(messaging_config.consumer_environment())
             if service == Service.ORDERS:
@@ -101,7 +104,8 @@ class ServicesStack(cdk.Stack):
             )
             check_environment(service, ms.spec.environment, telemetry=telemetry is not None)
             self.services[service] = ms
-            self._grant(ms, messaging, tables, orders_database, users, email_identity)
+            self._grant(ms, messaging, tables, orders_database, users, email_identity,
+                        payment_webhook_secret if service == Service.ORDERS else None)
 
         # Pods with their own security group hold branch ENIs, which the VPC resource controller deletes only after
         # the pods are gone: deleted after their Deployments, this waits for that (and deletes any the controller
@@ -175,7 +179,8 @@ class ServicesStack(cdk.Stack):
 
     @staticmethod
     def _grant(ms: Microservice, messaging: MessagingStack, tables: dict[Service, ServiceTable],
-               orders_database: OrdersDatabase, users: UserDirectory, email_identity: EmailIdentity) -> None:
+               orders_database: OrdersDatabase, users: UserDirectory, email_identity: EmailIdentity,
+               payment_webhook_secret: secretsmanager.ISecret | None = None) -> None:
         service = ms.service
         statements: list[iam.PolicyStatement] = []
         if table_of(service):
@@ -200,6 +205,8 @@ class ServicesStack(cdk.Stack):
                            access.key_decrypt(orders_database.key.key_arn)]
         if service in users.service_clients:
             statements.append(access.secret_read(users.service_client_secrets[service].secret_arn))
+        if payment_webhook_secret is not None:  # encrypted with the orders database key, decrypted above
+            statements.append(access.secret_read(payment_webhook_secret.secret_arn))
         if service == NOTIFIER:
             statements.append(access.email_send(email_identity.identity_arn,
                                                 messaging.notification_email.configuration_set_arn,

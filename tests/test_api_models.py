@@ -138,7 +138,7 @@ def edge_models_in(env: Synthesized) -> dict[tuple[str, str], dict[str, Any]]:
 def test_every_body_route_has_its_services_model_at_the_edge(env: Synthesized) -> None:
     found = edge_models_in(env)
     assert set(found) == {(r.method, r.path) for r in BODY_ROUTES}
-    assert len(BODY_ROUTES) == 8
+    assert len(BODY_ROUTES) == 10
     for route in BODY_ROUTES:
         converted = edge_model(route)
         assert converted is not None
@@ -161,6 +161,11 @@ def test_required_headers_reach_the_edge(env: Synthesized) -> None:
                       and m["Properties"].get("RequestModels", {}).get("application/json", {}).get("Ref", "")
                       .startswith("ApiRestApiOrderIn")]
     assert orders_post["RequestParameters"] == {"method.request.header.Idempotency-Key": True}
+    (webhook,) = [m["Properties"] for m in env.resources("Edge", "AWS::ApiGateway::Method").values()
+                  if m["Properties"].get("RequestModels", {}).get("application/json", {}).get("Ref", "")
+                  .startswith("ApiRestApiPaymentWebhookIn")]
+    assert webhook["RequestParameters"] == {"method.request.header.Webhook-Signature": True,
+                                            "method.request.header.Webhook-Timestamp": True}
 
 
 # --- what the services send, the edge lets through -------------------------------------------------------------
@@ -171,6 +176,11 @@ def workflow_bodies() -> Iterator[tuple[tuple[str, str], dict[str, Any]]]:
     yield ("PUT", "/products/{productId}"), workflows.product_body("Repriced", 800)
     yield ("POST", "/inventory/{productId}/adjust"), workflows.adjustment_body(5)
     yield ("POST", "/orders"), workflows.order_body({"p-1": 2, "p-2": 1})
+    yield ("PUT", "/orders/{orderId}"), workflows.order_change_body({"p-1": 6, "p-2": 1}, "2 Harbour Rd\nPortsmouth")
+    yield ("PUT", "/orders/{orderId}"), workflows.order_change_body({"p-1": 1})
+    order = {"order_id": "5f0c6f7e-3c43-4a8e-9d8e-0b7f1a2b3c4d", "total_cents": 990, "currency": "EUR"}
+    yield ("POST", "/payments/webhook"), workflows.payment_report(order)
+    yield ("POST", "/payments/webhook"), workflows.payment_report(order, succeeded=False)
     yield ("POST", "/users/register"), workflows.registration_body("a@example.com", "Str0ng-pass-local!", "Ann")
     yield ("POST", "/users/login"), workflows.credentials_body("a@example.com", "Str0ng-pass-local!")
     yield ("PUT", "/users/me"), workflows.profile_body("Ann", "1 Main St\nSpringfield")

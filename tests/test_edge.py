@@ -53,7 +53,7 @@ def test_integrations_go_through_the_vpc_link_to_each_service_listener(env: Synt
 
 def test_request_bodies_are_validated_against_models(env: Synthesized) -> None:
     posted = [m for m in methods(env) if m["HttpMethod"] in ("POST", "PUT") and "RequestModels" in m]
-    assert len(posted) == 8
+    assert len(posted) == 10
     env.template("Edge").has_resource_properties("AWS::ApiGateway::RequestValidator", {
         "ValidateRequestBody": True, "ValidateRequestParameters": True})
 

@@ -20,6 +20,8 @@ PINNED: dict[str, dict[str, str]] = {
         "UsersTable695FA693": "AWS::DynamoDB::GlobalTable",
         "InventoryTable0EC4A984": "AWS::DynamoDB::GlobalTable",
         "UsersUserPool7E610616": "AWS::Cognito::UserPool",
+        # A new one would be a new signing key the payment provider does not know: every webhook refused.
+        "PaymentWebhookSecret7647850D": "AWS::SecretsManager::Secret",
     },
     "Messaging": {
         "TopicsKey9F724072": "AWS::KMS::Key",

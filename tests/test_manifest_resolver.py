@@ -45,6 +45,7 @@ def counterparts() -> LocalCounterparts:
         db_secret_arn="arn:aws:secretsmanager:eu-west-1:123456789012:secret:orders/db",
         images=lambda uri: f"local-image:{uri.rsplit(':', 1)[1][:12]}",
         configuration_sets={"NotificationEmail": "notifications-local"},
+        payment_webhook_secret_arn="arn:aws:secretsmanager:eu-west-1:123456789012:secret:orders/payment-webhook",
     )
 
 
@@ -99,6 +100,7 @@ def test_every_variable_is_its_local_counterpart(resolved: tuple[Resolver, list[
         assert image.startswith("local-image:")
     orders = environment(by_name["orders-api"])
     assert orders["DB_SECRET_ARN"] == local.db_secret_arn
+    assert orders["PAYMENT_WEBHOOK_SECRET_ARN"] == local.payment_webhook_secret_arn
     assert orders["PRODUCTS_URL"] == "http://local-products:8080"
     assert orders["PRODUCTS_TOKEN_URL"] == TOKEN_URL
     assert orders["SERVICE_CLIENT_SECRET_ARN"] == local.service_secret_arns[Service.ORDERS]

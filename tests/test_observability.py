@@ -248,5 +248,5 @@ def test_alarm_counts(env: Synthesized) -> None:
     per_part = {part: len(env.resources(part, "AWS::CloudWatch::Alarm")) for part in ("Observability", "Services")}
     composites = len(env.resources("Services", "AWS::CloudWatch::CompositeAlarm"))
     nat = env.config.network.nat_gateways
-    assert per_part == {"Observability": 21 + nat, "Services": 93}
+    assert per_part == {"Observability": 21 + nat, "Services": 100}
     assert composites == len(SERVICES)

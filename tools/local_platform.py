@@ -181,6 +181,10 @@ class Resources:
     user_pool_id: str = ""
     client_id: str = ""
     db_secret_arn: str = ""
+    # The payment provider's webhook signing secret (the Data stack's PaymentWebhook) and its value, with which
+    # tests and the e2e sign webhook requests as the provider does.
+    payment_webhook_secret_arn: str = ""
+    payment_webhook_secret: str = ""
     # Service-to-service calls: each calling service's app client (client-credentials grant) and its secret's ARN.
     service_client_ids: dict[Service, str] = field(default_factory=dict)
     service_secret_arns: dict[Service, str] = field(default_factory=dict)
@@ -527,7 +531,7 @@ class LocalPlatform:
             dlq_urls=r.dlq_urls, tables=r.tables, user_pool_id=r.user_pool_id, web_client_id=r.client_id,
             service_client_ids=r.service_client_ids, service_secret_arns=r.service_secret_arns,
             db_secret_arn=r.db_secret_arn, images=image if self.mode == CONTAINERS else None,
-            configuration_sets=r.configuration_sets)
+            configuration_sets=r.configuration_sets, payment_webhook_secret_arn=r.payment_webhook_secret_arn)
 
     def _service_url(self, host_port: str) -> str:
         """A Service's cluster DNS name: kept in containers mode (the API container carries it as a network
@@ -642,6 +646,9 @@ class LocalPlatform:
                   "password": self.db_password, "dbname": "orders"}
         r.db_secret_arn = self.client("secretsmanager").create_secret(
             Name="orders/db", SecretString=json.dumps(secret))["ARN"]
+        r.payment_webhook_secret = secrets.token_urlsafe(48)
+        r.payment_webhook_secret_arn = self.client("secretsmanager").create_secret(
+            Name="orders/payment-webhook", SecretString=r.payment_webhook_secret)["ARN"]
         self.create_email_resources()
 
     def create_table(self, table: topology.Table, name: str) -> str:

@@ -59,7 +59,7 @@ class LocalCounterparts:
                  tables: Mapping[Service, str], user_pool_id: str, web_client_id: str,
                  service_client_ids: Mapping[Service, str], service_secret_arns: Mapping[Service, str],
                  db_secret_arn: str, images: Callable[[str], str] | None = None,
-                 configuration_sets: Mapping[str, str] | None = None) -> None:
+                 configuration_sets: Mapping[str, str] | None = None, payment_webhook_secret_arn: str = "") -> None:
         self.region, self.account = region, account
         self.aws_endpoint, self.token_url = aws_endpoint, token_url
         self.service_url = service_url  # "<name>.<namespace>.svc.cluster.local:<port>" -> base URL
@@ -68,6 +68,7 @@ class LocalCounterparts:
         self.tables, self.user_pool_id, self.web_client_id = tables, user_pool_id, web_client_id
         self.service_client_ids, self.service_secret_arns = service_client_ids, service_secret_arns
         self.db_secret_arn = db_secret_arn
+        self.payment_webhook_secret_arn = payment_webhook_secret_arn
         self.images = images
         # SES configuration sets by the construct id of their owner (e.g. "NotificationEmail") -> local name.
         self.configuration_sets = dict(configuration_sets or {})
@@ -134,6 +135,8 @@ class LocalCounterparts:
             return None
         if r.path[0] == "OrdersDatabase":  # the cluster's generated secret and its attachment: the same ARN
             return self.db_secret_arn
+        if r.path[0] == "PaymentWebhook":
+            return self.payment_webhook_secret_arn or None
         caller = self._caller(r.path[-1], "ServiceClientSecret")
         return self.service_secret_arns.get(caller) if caller else None
 

@@ -69,6 +69,8 @@ def valid_data(event_type: str, ident: str) -> dict[str, Any]:
         "Bounce": {"feedback_id": ident, "ses_message_id": ident, "addresses": ["poison@example.com"]},
         "Complaint": {"feedback_id": ident, "ses_message_id": ident, "addresses": ["poison@example.com"]},
         "PaymentConfirmed": {"order_id": ident, "payment_id": ident, "amount_cents": 100, "currency": "EUR"},
+        "PaymentFailed": {"order_id": ident, "payment_id": ident, "amount_cents": 100, "currency": "EUR",
+                          "reason": ident},
         "ReserveStock": {"order_id": ident, "lines": [line]},
         "ReleaseStock": {"order_id": ident, "lines": [line], "reason": ident},
     }

@@ -1,4 +1,4 @@
-"""The seed's three workflows, driven over HTTP through the API as clients reach it: an API URL and its API key.
+"""The seed's workflows, driven over HTTP through the API as clients reach it: an API URL and its API key.
 
 The same functions run against the local edge (`make e2e`, the services' tests, `make smoke` against `make local`)
 and against a deployed stage (`make smoke BASE_URL=... API_KEY=...`, tools/smoke.py). What the API cannot do for a
@@ -14,6 +14,8 @@ Each function raises AssertionError with a readable message when the platform do
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import hmac
 import json
 import secrets
 import time
@@ -59,6 +61,30 @@ def adjustment_body(delta: int) -> dict[str, Any]:
 
 def order_body(quantities: Mapping[str, int]) -> dict[str, Any]:
     return {"lines": [{"product_id": pid, "quantity": q} for pid, q in quantities.items()]}
+
+
+def order_change_body(quantities: Mapping[str, int] | None = None, shipping_address: str | None = None
+                      ) -> dict[str, Any]:
+    return {**({"lines": order_body(quantities)["lines"]} if quantities is not None else {}),
+            **({"shipping_address": shipping_address} if shipping_address is not None else {})}
+
+
+def payment_report(order: Mapping[str, Any], *, succeeded: bool = True, amount_cents: int | None = None
+                   ) -> dict[str, Any]:
+    """A payment outcome as the payment provider posts it to POST /payments/webhook (orders/models.py)."""
+    return {"event_id": f"evt-{uuid.uuid4().hex}", "type": "payment.succeeded" if succeeded else "payment.failed",
+            "occurred_at": int(time.time()), "order_id": order["order_id"],
+            "payment_id": f"pay-{uuid.uuid4().hex[:12]}",
+            "amount_cents": order["total_cents"] if amount_cents is None else amount_cents,
+            "currency": order["currency"], "method_type": "card",
+            **({} if succeeded else {"failure_reason": "card declined"})}
+
+
+def signed(secret: str, body: bytes, timestamp: int | None = None) -> dict[str, str]:
+    """The headers with which the provider signs ``body`` (services/orders/webhook.py)."""
+    ts = str(int(time.time()) if timestamp is None else timestamp)
+    mac = hmac.new(secret.encode(), ts.encode() + b"." + body, hashlib.sha256).hexdigest()
+    return {"Webhook-Timestamp": ts, "Webhook-Signature": f"v1={mac}", "Content-Type": "application/json"}
 
 
 def registration_body(email: str, password: str, name: str) -> dict[str, Any]:
@@ -125,6 +151,10 @@ class Stage:
         """Publish PaymentConfirmed as the payment provider does; False when this stage cannot."""
         return False
 
+    def webhook_secret(self) -> str | None:
+        """The secret the payment provider signs webhook requests with; None when this stage does not share it."""
+        return None
+
     def customer_row(self, user_id: str) -> tuple[Any, ...] | None:
         """The orders service's record of a customer (id, email, name); None when not (yet) there."""
         raise NotImplementedError
@@ -169,6 +199,9 @@ class LocalStage(Stage):
             TopicArn=self.p.resources.topic_arns["payment-events"], Message=json.dumps(event),
             MessageAttributes={EVENT_TYPE_ATTRIBUTE: {"DataType": "String", "StringValue": str(event["type"])}})
         return True
+
+    def webhook_secret(self) -> str | None:
+        return self.p.resources.payment_webhook_secret
 
     def customer_row(self, user_id: str) -> tuple[Any, ...] | None:
         import psycopg
@@ -247,6 +280,10 @@ class Client:
     def place(self, session: Session, quantities: Mapping[str, int]) -> dict[str, Any]:
         return dict(self.req("POST", "/orders", 201, {**session.headers, "Idempotency-Key": str(uuid.uuid4())},
                              json=order_body(quantities)))
+
+    def change(self, session: Session, oid: str, body: Mapping[str, Any], key: str | None = None) -> dict[str, Any]:
+        return dict(self.req("PUT", f"/orders/{oid}", 200,
+                             {**session.headers, "Idempotency-Key": key or str(uuid.uuid4())}, json=body))
 
     def order(self, session: Session, oid: str) -> dict[str, Any]:
         return dict(self.req("GET", f"/orders/{oid}", 200, session.headers))
@@ -358,10 +395,114 @@ def product_update(c: Client) -> dict[str, Any]:
                 "final": rejected["status"], "email": email["subject"] if email else "not observable on this stage"}
 
 
+def order_change(c: Client) -> dict[str, Any]:
+    """A reserved, unpaid order changed (more of one product, a new one, a shipping address) -> ReserveStock of
+    revision 1, which releases revision 0 in the same transaction -> PENDING -> RESERVED with the new lines' stock
+    held; the same change again (same Idempotency-Key) is answered as before; cancelled -> all of it released."""
+    with c.product_with_stock(price_cents=400, units=6) as pid, \
+            c.product_with_stock(price_cents=250, units=4) as other:
+        user = c.customer("changer", "Changer")
+        order = c.place(user, {pid: 2})
+        c.wait_order(user, order["order_id"], "RESERVED")
+        assert c.stock(pid) == {"product_id": pid, "available": 4, "reserved": 2}
+        key = str(uuid.uuid4())
+        body = order_change_body({pid: 6, other: 1}, "2 Harbour Rd\nPortsmouth")
+        changed = c.change(user, order["order_id"], body, key)
+        assert changed["revision"] == 1 and changed["total_cents"] == 6 * 400 + 250, changed
+        assert changed["shipping_address"] == "2 Harbour Rd\nPortsmouth", changed
+        r = c.http.put(f"/orders/{order['order_id']}", headers={**user.headers, "Idempotency-Key": key}, json=body)
+        assert r.status_code == 200 and r.headers.get("Idempotent-Replayed") == "true" and \
+            r.json()["revision"] == 1, r.text
+        # All 6 units of pid: only possible because the 2 of revision 0 come back in the same transaction.
+        reserved = c.wait_order(user, order["order_id"], "RESERVED")
+        wait_for(lambda: c.stock(pid)["reserved"] == 6 and c.stock(other)["reserved"] == 1,
+                 "the reservation following the change")
+        assert c.stock(pid)["available"] == 0 and c.stock(other)["available"] == 3
+        cancelled = c.req("POST", f"/orders/{order['order_id']}/cancel", 200, user.headers)
+        r = c.http.put(f"/orders/{order['order_id']}", headers={**user.headers, "Idempotency-Key": str(uuid.uuid4())},
+                       json=order_change_body({pid: 1}))
+        assert r.status_code == 409 and r.json()["error"] == "invalid_state", r.text
+        wait_for(lambda: c.stock(pid)["reserved"] == 0 and c.stock(other)["reserved"] == 0, "reservation released")
+        return {"order_id": order["order_id"], "revision": reserved["revision"], "total": reserved["total_cents"],
+                "final": cancelled["status"]}
+
+
+def payment_webhook(c: Client) -> dict[str, Any]:
+    """The payment provider's signed webhook confirms a reserved order (PaymentConfirmed through the outbox ->
+    orders-payment-events -> CONFIRMED); unsigned, badly signed, stale, replayed, wrong-amount and unknown-order
+    requests are refused with a 4xx JSON body naming the problem. Where the stage does not share the signing
+    secret, only the refusals of unsigned and badly signed requests are checked."""
+    secret = c.stage.webhook_secret()
+    with c.product_with_stock(price_cents=990, units=3) as pid:
+        user = c.customer("payer", "Payer")
+        order = c.place(user, {pid: 1})
+        reserved = c.wait_order(user, order["order_id"], "RESERVED")
+        body = json.dumps(payment_report(reserved)).encode()
+        refused: dict[str, int] = {}
+
+        def refuse(headers: Mapping[str, str], payload: bytes, status: int, names: str) -> None:
+            r = c.http.post("/payments/webhook", content=payload, headers=dict(headers))
+            assert r.status_code == status and names in r.text, (status, names, r.status_code, r.text)
+            refused[names] = r.status_code
+
+        refuse({"Content-Type": "application/json"}, body, 400, "Webhook-Signature")  # unsigned: the edge refuses
+        refuse(signed("not-the-secret", body), body, 401, "bad_signature")
+        if secret is None:
+            return {"order_id": order["order_id"], "refused": refused, "confirmed": "not observable on this stage"}
+        refuse(signed(secret, body, int(time.time()) - 3600), body, 401, "stale_timestamp")
+        wrong = json.dumps(payment_report(reserved, amount_cents=reserved["total_cents"] - 1)).encode()
+        refuse(signed(secret, wrong), wrong, 422, "amount_mismatch")
+        unknown = json.dumps(payment_report({**reserved, "order_id": str(uuid.uuid4())})).encode()
+        refuse(signed(secret, unknown), unknown, 422, "unknown_order")
+        headers = signed(secret, body)
+        accepted = c.http.post("/payments/webhook", content=body, headers=headers)
+        assert accepted.status_code == 202 and accepted.json()["event"] == "PaymentConfirmed", accepted.text
+        refuse(headers, body, 409, "replayed_event")  # the same signed request again
+        confirmed = c.wait_order(user, order["order_id"], "CONFIRMED")
+        return {"order_id": confirmed["order_id"], "status": confirmed["status"], "refused": refused}
+
+
+def catalog_availability(c: Client) -> dict[str, Any]:
+    """Stock changes -> InventoryUpdated -> inventory-events -> products-inventory-events -> the band the catalog
+    shows on GET /products and GET /products/{id} (in stock, low, out of stock), with no call to inventory."""
+
+    def listed(pid: str) -> str | None:
+        cursor: str | None = None
+        while True:
+            page = c.req("GET", "/products", 200, params={"limit": 100, **({"next": cursor} if cursor else {})})
+            found = [p["availability"] for p in page["items"] if p["product_id"] == pid]
+            if found:
+                return str(found[0])
+            cursor = page["next"]
+            if not cursor:
+                return None
+
+    def shown(pid: str) -> str:
+        return str(c.req("GET", f"/products/{pid}", 200)["availability"])
+
+    def becomes(band: str, read: Callable[[str], str | None], pid: str, where: str) -> str:
+        wait_for(lambda: read(pid) == band, f"{band} on {where}")
+        return band
+
+    seen: list[str] = []
+    with c.product_with_stock(price_cents=700, units=20) as pid:
+        seen.append(becomes("IN_STOCK", listed, pid, "GET /products"))
+        c.req("POST", f"/inventory/{pid}/adjust", 200, c.admin, json=adjustment_body(-17))
+        seen.append(becomes("LOW_STOCK", listed, pid, "GET /products"))
+        assert shown(pid) == "LOW_STOCK"
+        c.req("POST", f"/inventory/{pid}/adjust", 200, c.admin, json=adjustment_body(-3))
+        seen.append(becomes("OUT_OF_STOCK", shown, pid, "GET /products/{id}"))
+        assert listed(pid) == "OUT_OF_STOCK"
+        return {"product_id": pid, "availability": seen}
+
+
 WORKFLOWS: dict[str, Callable[[Client], dict[str, Any]]] = {
     "order placement": order_placement,
     "user registration": user_registration,
     "product update": product_update,
+    "order change": order_change,
+    "payment webhook": payment_webhook,
+    "catalog availability": catalog_availability,
 }
 
 

@@ -29,6 +29,7 @@ EVENT_TYPES: tuple[str, ...] = (
     "UserRegistered",
     "UserPreferencesChanged",
     "PaymentConfirmed",
+    "PaymentFailed",
     "ReserveStock",
     "ReleaseStock",
     # SES's bounce and complaint events, as the users service reads them from the email-events topic

@@ -47,8 +47,21 @@ def stock_key(product_id: str) -> dict[str, Any]:
     return to_item({"pk": f"PRODUCT#{product_id}", "sk": "STOCK"})
 
 
-def reservation_key(product_id: str, order_id: str) -> dict[str, Any]:
-    return to_item({"pk": f"PRODUCT#{product_id}", "sk": f"RESERVATION#{order_id}"})
+def reservation_sk(order_id: str, revision: int = 0) -> str:
+    """An order's reservation of a product, one per revision of the order (revision 0 keeps its original key)."""
+    return f"RESERVATION#{order_id}" + (f"#{revision}" if revision else "")
+
+
+def reservation_key(product_id: str, order_id: str, revision: int = 0) -> dict[str, Any]:
+    return to_item({"pk": f"PRODUCT#{product_id}", "sk": reservation_sk(order_id, revision)})
+
+
+@dataclass
+class _Release:
+    """The items releasing one revision of an order's reservation, and the quantity each product gets back."""
+
+    items: list[dict[str, Any]]
+    returned: dict[str, int]
 
 
 class InventoryStore:
@@ -64,9 +77,9 @@ class InventoryStore:
         d = from_item(item["Item"])
         return Stock(product_id, int(d["available"]), int(d["reserved"]), int(d["version"]))
 
-    def _get_reservation(self, product_id: str, order_id: str) -> dict[str, Any] | None:
+    def _get_reservation(self, product_id: str, order_id: str, revision: int = 0) -> dict[str, Any] | None:
         item = aws.client("dynamodb").get_item(
-            TableName=self.table, Key=reservation_key(product_id, order_id), ConsistentRead=True
+            TableName=self.table, Key=reservation_key(product_id, order_id, revision), ConsistentRead=True
         )
         return from_item(item["Item"]) if "Item" in item else None
 
@@ -83,10 +96,13 @@ class InventoryStore:
             }
         }
 
-    def _inventory_updated(self, product_id: str, available: int, reserved: int, reason: str) -> dict[str, Any]:
+    def _inventory_updated(self, product_id: str, available: int, reserved: int, reason: str,
+                           version: int) -> dict[str, Any]:
+        """``version``: the stock record's version after the change, so consumers can ignore an older level that
+        arrives after a newer one (SNS and SQS do not keep order)."""
         env = Envelope(type="InventoryUpdated", source=SOURCE,
                        data={"product_id": product_id, "available": available, "reserved": reserved,
-                             "reason": reason[:200]})
+                             "reason": reason[:200], "version": version})
         return ddb.outbox_put(self.table, env, self.topic_env)
 
     def _transact(self, items: list[dict[str, Any]]) -> list[str]:
@@ -117,7 +133,8 @@ class InventoryStore:
             if new_available < 0:
                 raise InsufficientStock(f"only {s.available} available")
             codes = self._transact([self._stock_update(s, new_available, s.reserved),
-                                    self._inventory_updated(product_id, new_available, s.reserved, reason)])
+                                    self._inventory_updated(product_id, new_available, s.reserved, reason,
+                                                         s.version + 1)])
             if not codes:
                 return Stock(product_id, new_available, s.reserved, s.version + 1)
         raise Conflict("stock changed concurrently")
@@ -131,7 +148,7 @@ class InventoryStore:
                        "Item": to_item({"pk": f"PRODUCT#{product_id}", "sk": "STOCK", "product_id": product_id,
                                         "available": 0, "reserved": 0, "version": 1})}}
         codes = self._transact([ddb.dedupe_put(self.table, event.id), put,
-                                self._inventory_updated(product_id, 0, 0, "product created")])
+                                self._inventory_updated(product_id, 0, 0, "product created", 1)])
         if codes and codes[0] == "None" and codes[1] == "ConditionalCheckFailed":
             # The record exists already (e.g. restored); only remember that the event was handled.
             codes = self._transact([ddb.dedupe_put(self.table, event.id)])
@@ -140,52 +157,105 @@ class InventoryStore:
 
     # --- ReserveStock --------------------------------------------------------------------------------------------
     def reserve(self, command: Envelope) -> None:
+        """Reserve every line of the order's revision, or none. A command that ``replaces`` an earlier revision (the
+        customer changed the order) releases that revision's reservation in the same transaction, whatever the
+        outcome: its stock counts as available to the new lines, and an order whose change cannot be reserved
+        holds nothing."""
         if ddb.already_processed(self.table, command.id):
             return
         order_id = str(command.data["order_id"])
+        revision = int(command.data.get("revision", 0))
         lines = [(str(line["product_id"]), int(line["quantity"])) for line in command.data["lines"]]
+        replaces = command.data.get("replaces")
+        old_lines = [(str(ln["product_id"]), int(ln["quantity"])) for ln in replaces["lines"]] if replaces else []
+        products = list(dict.fromkeys([pid for pid, _ in lines] + [pid for pid, _ in old_lines]))
         for _ in range(MAX_ATTEMPTS):
-            stocks = {pid: self.get_stock(pid) for pid, _ in lines}
-            missing = [pid for pid, s in stocks.items() if s is None]
-            short = [pid for pid, q in lines if (s := stocks[pid]) is not None and s.available < q]
+            stocks = {pid: self.get_stock(pid) for pid in products}
+            freed = (self._release_part(order_id, int(replaces["revision"]), [pid for pid, _ in old_lines])
+                     if replaces else _Release([], {}))
+            missing = [pid for pid, _ in lines if stocks[pid] is None]
+            short = [pid for pid, q in lines
+                     if (s := stocks[pid]) is not None and s.available + freed.returned.get(pid, 0) < q]
             if missing or short:
                 reason = f"unknown product {missing[0]}" if missing else f"insufficient stock for {short[0]}"
-                self._reject(command, order_id, reason)
+                self._reject(command, order_id, revision, reason, stocks, freed)
                 return
-            items = [ddb.dedupe_put(self.table, command.id)]
+            items = [ddb.dedupe_put(self.table, command.id), *freed.items]
+            items += self._stock_changes(stocks, freed.returned, dict(lines),
+                                         f"reserved for {order_id}" + (f" (revision {revision})" if revision else ""))
+            first_reservation = len(items)
             for pid, q in lines:
-                s = stocks[pid]
-                assert s is not None
-                items.append(self._stock_update(s, s.available - q, s.reserved + q))
                 items.append({"Put": {
                     "TableName": self.table, "ConditionExpression": "attribute_not_exists(pk)",
-                    "Item": to_item({"pk": f"PRODUCT#{pid}", "sk": f"RESERVATION#{order_id}", "order_id": order_id,
-                                     "product_id": pid, "quantity": q, "status": "RESERVED"})}})
-                items.append(self._inventory_updated(pid, s.available - q, s.reserved + q, f"reserved for {order_id}"))
+                    "Item": to_item({"pk": f"PRODUCT#{pid}", "sk": reservation_sk(order_id, revision),
+                                     "order_id": order_id, "product_id": pid, "quantity": q, "status": "RESERVED",
+                                     **({"revision": revision} if revision else {})})}})
             items.append(ddb.outbox_put(self.table, Envelope(
                 type="StockReserved", source=SOURCE,
-                data={"order_id": order_id, "lines": [{"product_id": p, "quantity": q} for p, q in lines]}),
+                data={"order_id": order_id, "lines": [{"product_id": p, "quantity": q} for p, q in lines],
+                      **({"revision": revision} if revision else {})}),
                 self.topic_env))
             codes = self._transact(items)
             if not codes:
                 return
             if codes[0] == "ConditionalCheckFailed":
                 return  # a concurrent delivery of the same command won
-            reservation_codes = [codes[1 + 3 * i + 1] for i in range(len(lines))]
-            if "ConditionalCheckFailed" in reservation_codes:
-                # A reservation record exists: the order was released (cancelled) before this command arrived.
-                self._reject(command, order_id, "order was released before it could be reserved")
+            if "ConditionalCheckFailed" in codes[first_reservation:first_reservation + len(lines)]:
+                # A reservation record exists: this revision was released (the order cancelled or changed again)
+                # before this command arrived.
+                self._reject(command, order_id, revision, "order was released before it could be reserved",
+                             stocks, freed)
                 return
-            # otherwise a stock item changed since we read it: read again and retry
+            # otherwise a stock item or the replaced reservation changed since we read it: read again and retry
         raise Conflict(f"could not reserve order {order_id}: stock kept changing")
 
-    def _reject(self, command: Envelope, order_id: str, reason: str) -> None:
-        env = Envelope(type="StockRejected", source=SOURCE, data={"order_id": order_id, "reason": reason})
-        codes = self._transact([ddb.dedupe_put(self.table, command.id),
+    def _reject(self, command: Envelope, order_id: str, revision: int, reason: str,
+                stocks: dict[str, Stock | None], freed: _Release) -> None:
+        env = Envelope(type="StockRejected", source=SOURCE, data={
+            "order_id": order_id, "reason": reason, **({"revision": revision} if revision else {})})
+        codes = self._transact([ddb.dedupe_put(self.table, command.id), *freed.items,
+                                *self._stock_changes(stocks, freed.returned, {}, f"released for {order_id}: {reason}"),
                                 ddb.outbox_put(self.table, env, self.topic_env)])
         if codes and codes[0] != "ConditionalCheckFailed":
             raise Conflict(f"could not record rejection: {codes}")
-        log.info("reservation rejected", extra={"order_id": order_id, "reason": reason})
+        log.info("reservation rejected", extra={"order_id": order_id, "revision": revision, "reason": reason})
+
+    def _release_part(self, order_id: str, revision: int, products: list[str]) -> _Release:
+        """Release ``revision`` of the order's reservation of ``products``. A product not reserved (yet) gets a
+        tombstone so that a late ReserveStock of this revision is rejected; one released already stays as it is."""
+        out = _Release([], {})
+        for pid in products:
+            res = self._get_reservation(pid, order_id, revision)
+            if res is None:
+                out.items.append({"Put": {
+                    "TableName": self.table, "ConditionExpression": "attribute_not_exists(pk)",
+                    "Item": to_item({"pk": f"PRODUCT#{pid}", "sk": reservation_sk(order_id, revision),
+                                     "order_id": order_id, "product_id": pid, "quantity": 0,
+                                     "status": "RELEASED"})}})
+            elif res["status"] == "RESERVED":
+                out.returned[pid] = int(res["quantity"])
+                out.items.append({"Update": {
+                    "TableName": self.table, "Key": reservation_key(pid, order_id, revision),
+                    "UpdateExpression": "SET #s = :released", "ConditionExpression": "#s = :reserved",
+                    "ExpressionAttributeNames": {"#s": "status"},
+                    "ExpressionAttributeValues": values(released="RELEASED", reserved="RESERVED")}})
+        return out
+
+    def _stock_changes(self, stocks: dict[str, Stock | None], returned: dict[str, int], taken: dict[str, int],
+                       reason: str) -> list[dict[str, Any]]:
+        """One version-checked update per product whose level changes (a transaction may touch an item once), with
+        its InventoryUpdated: ``returned`` units go back to available, ``taken`` units are reserved."""
+        items: list[dict[str, Any]] = []
+        for pid, s in stocks.items():
+            back, take = returned.get(pid, 0), taken.get(pid, 0)
+            if not back and not take:
+                continue
+            if s is None:
+                raise Conflict(f"reservation without stock record for {pid}")
+            available, reserved = s.available + back - take, max(0, s.reserved - back) + take
+            items.append(self._stock_update(s, available, reserved))
+            items.append(self._inventory_updated(pid, available, reserved, reason, s.version + 1))
+        return items
 
     # --- ReleaseStock --------------------------------------------------------------------------------------------
     def release(self, command: Envelope) -> None:
@@ -193,34 +263,14 @@ class InventoryStore:
             return
         order_id = str(command.data["order_id"])
         reason = str(command.data["reason"])
-        lines = [str(line["product_id"]) for line in command.data["lines"]]
+        revision = int(command.data.get("revision", 0))
+        products = list(dict.fromkeys(str(line["product_id"]) for line in command.data["lines"]))
         for _ in range(MAX_ATTEMPTS):
-            items = [ddb.dedupe_put(self.table, command.id)]
-            for pid in lines:
-                res = self._get_reservation(pid, order_id)
-                if res is None:
-                    # Not reserved (yet): leave a tombstone so a late ReserveStock for this order is rejected.
-                    items.append({"Put": {
-                        "TableName": self.table, "ConditionExpression": "attribute_not_exists(pk)",
-                        "Item": to_item({"pk": f"PRODUCT#{pid}", "sk": f"RESERVATION#{order_id}",
-                                         "order_id": order_id, "product_id": pid, "quantity": 0,
-                                         "status": "RELEASED"})}})
-                    continue
-                if res["status"] != "RESERVED":
-                    continue
-                s = self.get_stock(pid)
-                if s is None:
-                    raise Conflict(f"reservation without stock record for {pid}")
-                q = int(res["quantity"])
-                items.append(self._stock_update(s, s.available + q, max(0, s.reserved - q)))
-                items.append({"Update": {
-                    "TableName": self.table, "Key": reservation_key(pid, order_id),
-                    "UpdateExpression": "SET #s = :released", "ConditionExpression": "#s = :reserved",
-                    "ExpressionAttributeNames": {"#s": "status"},
-                    "ExpressionAttributeValues": values(released="RELEASED", reserved="RESERVED")}})
-                items.append(self._inventory_updated(pid, s.available + q, max(0, s.reserved - q),
-                                                     f"released for {order_id}: {reason}"))
-            codes = self._transact(items)
+            freed = self._release_part(order_id, revision, products)
+            stocks = {pid: self.get_stock(pid) for pid in freed.returned}
+            codes = self._transact([ddb.dedupe_put(self.table, command.id), *freed.items,
+                                    *self._stock_changes(stocks, freed.returned, {},
+                                                         f"released for {order_id}: {reason}")])
             if not codes or codes[0] == "ConditionalCheckFailed":
                 return
         raise Conflict(f"could not release order {order_id}: state kept changing")

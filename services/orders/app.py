@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -13,6 +15,7 @@ from typing import Annotated, Any
 from uuid import UUID
 
 import psycopg
+from common import aws
 from common import logging as jlog
 from common.api import ApiError, Unavailable, auth_dependencies, create_app, field_error
 from common.auth import Principal, Verifier
@@ -20,16 +23,26 @@ from common.fields import PlainText
 from common.pg import OutboxFlusher
 from common.publisher import Publisher
 from common.service_auth import ClientCredentials, secret_from_secrets_manager
-from fastapi import Depends, FastAPI, Header, Path, Query
+from fastapi import Depends, FastAPI, Header, Path, Query, Request
 from fastapi.responses import JSONResponse
 from psycopg_pool import ConnectionPool, PoolTimeout
 from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
 
-from orders import db
+from orders import db, webhook
 from orders import settings as settings_mod
-from orders.models import IDEMPOTENCY_KEY, OrderIn
+from orders.models import (
+    IDEMPOTENCY_KEY,
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    OrderChangeIn,
+    OrderIn,
+    OrderLineIn,
+    PaymentWebhookIn,
+)
 from orders.products_client import ProductsAuthRejected, ProductsClient, ProductsUnavailable
 from orders.service import (
+    CurrencyChange,
     Deadlines,
     IdempotencyMismatch,
     InvalidTransition,
@@ -41,11 +54,14 @@ from orders.service import (
 
 SERVICE = "orders"
 jlog.configure(SERVICE)
+log = logging.getLogger("orders.api")
 settings = settings_mod.load()
 products = ProductsClient(settings.products_url, ClientCredentials(
     settings.products_token_url, settings_mod.PRODUCTS_SCOPE,
     secret_from_secrets_manager(settings.service_client_secret_arn)))
 _state: dict[str, Any] = {}
+signing_secret = webhook.signing_secret(lambda: str(aws.client("secretsmanager").get_secret_value(
+    SecretId=settings.payment_webhook_secret_arn)["SecretString"]))
 
 
 @cache
@@ -66,6 +82,7 @@ def service() -> OrderService:
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     products.tokens.credentials()  # read the app client secret now: a missing secret fails startup, not an order
+    signing_secret()  # and the webhook's: a missing one fails startup, not a payment
     pool: ConnectionPool = db.open_pool(settings.conninfo, settings.db_pool_max, settings.db_pool_max_idle_seconds)
     db.migrate(pool)  # also proves the database reachable before the pod is ready
     flusher = OutboxFlusher(pool, Publisher(settings.destinations).publish)
@@ -98,6 +115,8 @@ class Order(BaseModel):
     total_cents: int
     currency: str
     reason: str | None
+    shipping_address: str | None
+    revision: int = Field(description="0 as placed; +1 each time the customer changes the lines")
     created_at: datetime
     updated_at: datetime
 
@@ -110,7 +129,8 @@ class OrderPage(BaseModel):
 app = create_app(
     SERVICE,
     "Orders API",
-    "Place, read and cancel orders. POST /orders requires an Idempotency-Key header.",
+    "Place, read, change and cancel orders. POST /orders and PUT /orders/{orderId} require an Idempotency-Key "
+    "header.",
     ready=_ready,
     unavailable_errors=(psycopg.OperationalError, PoolTimeout),
     lifespan=lifespan,
@@ -126,8 +146,8 @@ def place_order(
     user: User,
     idempotency_key: Annotated[str, Header(alias=IDEMPOTENCY_KEY, min_length=1, max_length=128), PlainText],
 ) -> Any:
-    raw = body.model_dump()
-    body_hash = request_hash(raw)
+    # Without the absent optional fields: a body without them hashes as it did before they existed.
+    body_hash = request_hash(body.model_dump(exclude_none=True))
     try:
         existing = service().find_by_key(user.sub, idempotency_key, body_hash)
     except IdempotencyMismatch:
@@ -135,10 +155,23 @@ def place_order(
     if existing is not None:
         return JSONResponse(status_code=201, content=Order(**existing).model_dump(mode="json"),
                             headers={"Idempotent-Replayed": "true"})
+    lines, currency = _priced(body.lines)
+    try:
+        order, created = service().place_idempotent(user.sub, idempotency_key, body_hash, lines, currency,
+                                                    body.shipping_address)
+    except IdempotencyMismatch:
+        raise ApiError(409, "idempotency_key_reused", "Idempotency-Key was used with a different request") from None
+    headers = {} if created else {"Idempotent-Replayed": "true"}
+    return JSONResponse(status_code=201, content=Order(**order).model_dump(mode="json"), headers=headers)
+
+
+def _priced(body_lines: list[OrderLineIn]) -> tuple[list[Line], str]:
+    """The lines with the products' current prices and versions (from the products service), and their currency;
+    a 422 naming the line of an unknown product, a duplicate or a mix of currencies."""
     seen: set[str] = set()
     lines: list[Line] = []
     currencies: set[str] = set()
-    for i, ln in enumerate(body.lines):
+    for i, ln in enumerate(body_lines):
         if ln.product_id in seen:
             raise field_error(f"lines[{i}].product_id", "duplicate product; combine the quantities")
         seen.add(ln.product_id)
@@ -154,12 +187,43 @@ def place_order(
         lines.append(Line(ln.product_id, ln.quantity, info.price_cents, info.version))
     if len(currencies) > 1:
         raise field_error("lines", "all products of an order must have the same currency")
+    return lines, currencies.pop()
+
+
+@app.put("/orders/{orderId}", response_model=Order, tags=["orders"],
+         responses={401: {}, 404: {},
+                    409: {"description": "order no longer open (paid, rejected or cancelled), or Idempotency-Key "
+                                         "reused with another body"},
+                    422: {}, 502: {"description": "products service refused orders' service credentials"},
+                    503: {"description": "products service or database unavailable"}})
+def change_order(
+    order_id: OrderId,
+    body: OrderChangeIn,
+    user: User,
+    idempotency_key: Annotated[str, Header(alias=IDEMPOTENCY_KEY, min_length=1, max_length=128), PlainText],
+) -> Any:
+    """Change an order that is not paid yet (PENDING or RESERVED): new lines replace its lines at today's prices
+    and the reservation follows (the order is PENDING until inventory reserves them), a new shipping address
+    replaces the old. The same Idempotency-Key with the same body answers as the first time."""
+    if body.lines is None and body.shipping_address is None:
+        raise field_error("lines", "give the new lines, a shipping_address, or both")
+    body_hash = request_hash({"change": str(order_id), **body.model_dump(exclude_none=True)})
+    priced = _priced(body.lines) if body.lines is not None else None
     try:
-        order, created = service().place_idempotent(user.sub, idempotency_key, body_hash, lines, currencies.pop())
+        order, changed = service().change(str(order_id), user.sub, idempotency_key, body_hash,
+                                          priced[0] if priced else None, priced[1] if priced else None,
+                                          body.shipping_address)
+    except OrderNotFound:
+        raise ApiError(404, "not_found", f"order {order_id} not found") from None
     except IdempotencyMismatch:
         raise ApiError(409, "idempotency_key_reused", "Idempotency-Key was used with a different request") from None
-    headers = {} if created else {"Idempotent-Replayed": "true"}
-    return JSONResponse(status_code=201, content=Order(**order).model_dump(mode="json"), headers=headers)
+    except InvalidTransition as exc:
+        raise ApiError(409, "invalid_state", f"order is {exc.status}: only an order that is not paid yet (PENDING "
+                                             f"or RESERVED) can be changed") from None
+    except CurrencyChange as exc:
+        raise field_error("lines", f"{exc}; its lines must all be priced in {exc.currency}") from None
+    headers = {} if changed else {"Idempotent-Replayed": "true"}
+    return JSONResponse(status_code=200, content=Order(**order).model_dump(mode="json"), headers=headers)
 
 
 def _decode_cursor(cursor: str) -> tuple[datetime, str]:
@@ -202,3 +266,37 @@ def cancel_order(order_id: OrderId, user: User) -> Order:
         raise ApiError(404, "not_found", f"order {order_id} not found") from None
     except InvalidTransition as exc:
         raise ApiError(409, "invalid_state", f"order is {exc.status} and can no longer be cancelled") from None
+
+
+class PaymentAccepted(BaseModel):
+    event_id: str
+    event: str = Field(description="PaymentConfirmed or PaymentFailed, published through the outbox")
+
+
+@app.post("/payments/webhook", status_code=202, response_model=PaymentAccepted, tags=["payments"],
+          responses={401: {"description": "bad_signature, bad_timestamp or stale_timestamp"},
+                     409: {"description": "replayed_event: this event_id was accepted before"},
+                     422: {"description": "invalid body or headers, unknown_order or amount_mismatch"},
+                     503: {"description": "database or Secrets Manager unavailable"}})
+async def payment_webhook(
+    request: Request,
+    report: PaymentWebhookIn,
+    signed: Annotated[str, Header(alias=SIGNATURE_HEADER, min_length=1, max_length=200), PlainText],
+    timestamp: Annotated[str, Header(alias=TIMESTAMP_HEADER, min_length=1, max_length=20), PlainText],
+) -> Any:
+    """The payment provider reports a payment's outcome (orders/webhook.py: HMAC-SHA256 over "<timestamp>.<body>",
+    a replay window and one acceptance per event id). Refusals are recorded and answered with a 4xx JSON body
+    naming the problem."""
+    body = await request.body()  # the bytes that were signed, not the parsed model
+
+    def handle() -> PaymentAccepted:
+        try:
+            webhook.verify(signing_secret, timestamp, signed, body, time.time())
+            env = service().accept_payment_report(report)
+        except webhook.Rejection as rejection:
+            service().record_webhook_rejection(rejection, body, report)
+            log.warning("payment webhook refused", extra={"error": rejection.error, "event_id": report.event_id})
+            raise ApiError(rejection.status, rejection.error, rejection.message) from None
+        return PaymentAccepted(event_id=report.event_id, event=env.type)
+
+    return await run_in_threadpool(handle)

@@ -63,6 +63,47 @@ ALTER TABLE orders ADD COLUMN deadline_at timestamptz;
 UPDATE orders SET deadline_at = clock_timestamp() + interval '1 hour' WHERE status IN ('PENDING', 'RESERVED');
 CREATE INDEX orders_open_by_deadline ON orders (deadline_at) WHERE status IN ('PENDING', 'RESERVED');
 """),
+    # Changes of open orders (PUT /orders/{id}): the shipping address, and the revision of the lines, which names
+    # the reservation inventory holds for them (each revision has its own; reservation outcomes carry it).
+    (3, """
+ALTER TABLE orders ADD COLUMN shipping_address text;
+ALTER TABLE orders ADD COLUMN revision integer NOT NULL DEFAULT 0 CHECK (revision >= 0);
+"""),
+    # Payments: what the payment provider reported for an order. No card number, expiry, CVC or cardholder name: the
+    # provider holds those and this database never sees them (docs/security.md, "Payment data"). The webhook's
+    # accepted event ids (replays are refused) and the requests it refused, with why.
+    (4, """
+CREATE TABLE payments (
+    id                 uuid PRIMARY KEY,
+    order_id           uuid NOT NULL REFERENCES orders (id),
+    provider           text NOT NULL,
+    provider_reference text NOT NULL,
+    method_type        text NOT NULL
+                       CHECK (method_type IN ('card', 'bank_transfer', 'wallet', 'direct_debit', 'other', 'unknown')),
+    amount_cents       bigint NOT NULL CHECK (amount_cents >= 0),
+    currency           char(3) NOT NULL,
+    status             text NOT NULL CHECK (status IN ('CONFIRMED', 'FAILED')),
+    failure_reason     text,
+    occurred_at        timestamptz NOT NULL,
+    recorded_at        timestamptz NOT NULL DEFAULT clock_timestamp(),
+    UNIQUE (provider, provider_reference, status)
+);
+CREATE INDEX payments_by_order ON payments (order_id, occurred_at);
+CREATE TABLE payment_webhook_events (
+    event_id    text PRIMARY KEY,
+    order_id    text NOT NULL,
+    received_at timestamptz NOT NULL DEFAULT clock_timestamp()
+);
+CREATE TABLE payment_webhook_rejections (
+    id          bigserial PRIMARY KEY,
+    received_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+    error       text NOT NULL,
+    message     text NOT NULL,
+    event_id    text,
+    order_id    text,
+    body_sha256 text NOT NULL
+);
+"""),
 )
 
 

@@ -31,13 +31,15 @@ from common.pg import claim_event, outbox_insert
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
+from orders import webhook
+from orders.models import PaymentWebhookIn
 from orders.settings import RESERVATIONS_QUEUE, TOPIC
 
 SOURCE = "orders"
 OPEN_STATES = ("PENDING", "RESERVED")
 REASON_MAX = 500  # the events' schemas bound `reason`
 _SELECT_ORDER = ("SELECT id::text AS order_id, customer_id, status, total_cents, currency, reason, created_at, "
-                 "updated_at FROM orders WHERE id = %s")
+                 "updated_at, shipping_address, revision FROM orders WHERE id = %s")
 _SELECT_ORDER_FOR_UPDATE = _SELECT_ORDER + " FOR UPDATE"
 log = logging.getLogger("orders.service")
 
@@ -54,6 +56,14 @@ class InvalidTransition(RuntimeError):
 
 class IdempotencyMismatch(RuntimeError):
     """The Idempotency-Key was used before with a different request body."""
+
+
+class CurrencyChange(ValueError):
+    """New lines priced in another currency than the order's."""
+
+    def __init__(self, currency: str) -> None:
+        super().__init__(f"the order is in {currency}")
+        self.currency = currency
 
 
 class RetryLater(_RetryLater):
@@ -165,16 +175,17 @@ class OrderService:
             return self._load(conn, row[0])
 
     # --- commands from the API ---------------------------------------------------------------------------------
-    def place(self, customer_id: str, key: str, body_hash: str, lines: list[Line], currency: str
-              ) -> tuple[dict[str, Any], bool]:
+    def place(self, customer_id: str, key: str, body_hash: str, lines: list[Line], currency: str,
+              shipping_address: str | None = None) -> tuple[dict[str, Any], bool]:
         """Create the order, or return the one created earlier with this Idempotency-Key: (order, created)."""
         order_id = str(uuid.uuid4())
         total = sum(line.quantity * line.unit_price_cents for line in lines)
         with self._unit() as unit:
             conn = unit.conn
-            conn.execute("INSERT INTO orders (id, customer_id, status, total_cents, currency, deadline_at) "
-                         "VALUES (%s, %s, 'PENDING', %s, %s, clock_timestamp() + make_interval(secs => %s))",
-                         (order_id, customer_id, total, currency, self.deadlines.pending_seconds))
+            conn.execute("INSERT INTO orders (id, customer_id, status, total_cents, currency, deadline_at, "
+                         "shipping_address) VALUES (%s, %s, 'PENDING', %s, %s, "
+                         "clock_timestamp() + make_interval(secs => %s), %s)",
+                         (order_id, customer_id, total, currency, self.deadlines.pending_seconds, shipping_address))
             with conn.cursor() as cur:
                 cur.executemany(
                     "INSERT INTO order_lines (order_id, product_id, quantity, unit_price_cents, product_version)"
@@ -199,10 +210,10 @@ class OrderService:
         assert order is not None
         return order, True
 
-    def place_idempotent(self, customer_id: str, key: str, body_hash: str, lines: list[Line], currency: str
-                         ) -> tuple[dict[str, Any], bool]:
+    def place_idempotent(self, customer_id: str, key: str, body_hash: str, lines: list[Line], currency: str,
+                         shipping_address: str | None = None) -> tuple[dict[str, Any], bool]:
         try:
-            return self.place(customer_id, key, body_hash, lines, currency)
+            return self.place(customer_id, key, body_hash, lines, currency, shipping_address)
         except _LostRace:
             existing = self.find_by_key(customer_id, key, body_hash)
             assert existing is not None
@@ -222,6 +233,94 @@ class OrderService:
             result = self._load(conn, order_id)
         assert result is not None
         return result
+
+    def change(self, order_id: str, customer_id: str, key: str, body_hash: str, lines: list[Line] | None,
+               currency: str | None, shipping_address: str | None) -> tuple[dict[str, Any], bool]:
+        """Change an open order (PENDING or RESERVED: not paid yet), or return it as it is when this Idempotency-Key
+        changed it before: (order, changed). New lines are a new revision: the order is PENDING again until
+        inventory reserves them, and one ReserveStock both reserves them and releases the previous revision."""
+        replayed = False
+        try:
+            with self._unit() as unit:
+                conn = unit.conn
+                order = self._load(conn, order_id, lock=True)
+                if order is None or order["customer_id"] != customer_id:
+                    raise OrderNotFound(order_id)
+                replayed = self._replayed(conn, customer_id, key, body_hash)
+                if not replayed:
+                    self._apply_change(unit, order, key, body_hash, lines, currency, shipping_address)
+        except _LostRace:
+            with self.pool.connection() as conn:  # a concurrent request with this key committed first
+                replayed = self._replayed(conn, customer_id, key, body_hash)
+        with self.pool.connection() as conn:
+            result = self._load(conn, order_id)
+        assert result is not None
+        return result, not replayed
+
+    def _apply_change(self, unit: _Unit, order: dict[str, Any], key: str, body_hash: str, lines: list[Line] | None,
+                      currency: str | None, shipping_address: str | None) -> None:
+        conn, order_id = unit.conn, order["order_id"]
+        if order["status"] not in OPEN_STATES:
+            raise InvalidTransition(order["status"])
+        if lines is not None and currency != order["currency"]:
+            raise CurrencyChange(order["currency"])
+        won = conn.execute("INSERT INTO idempotency_keys (customer_id, key, request_hash, order_id) "
+                           "VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING RETURNING 1",
+                           (order["customer_id"], key, body_hash, order_id)).fetchone()
+        if won is None:
+            raise _LostRace
+        if shipping_address is not None:
+            conn.execute("UPDATE orders SET shipping_address = %s, updated_at = clock_timestamp() WHERE id = %s",
+                         (shipping_address, order_id))
+        current = {ln["product_id"]: ln["quantity"] for ln in order["lines"]}
+        if lines is not None and {ln.product_id: ln.quantity for ln in lines} != current:
+            self._revise(unit, order, lines)
+
+    def _replayed(self, conn: psycopg.Connection[Any], customer_id: str, key: str, body_hash: str) -> bool:
+        row = conn.execute("SELECT request_hash FROM idempotency_keys WHERE customer_id = %s AND key = %s",
+                           (customer_id, key)).fetchone()
+        if row is None:
+            return False
+        if row[0] != body_hash:
+            raise IdempotencyMismatch(key)
+        return True
+
+    def _revise(self, unit: _Unit, order: dict[str, Any], lines: list[Line]) -> None:
+        conn, order_id = unit.conn, order["order_id"]
+        revision = int(order["revision"]) + 1
+        conn.execute("DELETE FROM order_lines WHERE order_id = %s", (order_id,))
+        with conn.cursor() as cur:
+            cur.executemany(
+                "INSERT INTO order_lines (order_id, product_id, quantity, unit_price_cents, product_version)"
+                " VALUES (%s, %s, %s, %s, %s)",
+                [(order_id, ln.product_id, ln.quantity, ln.unit_price_cents, ln.product_version) for ln in lines])
+        row = conn.execute(
+            "UPDATE orders SET status = 'PENDING', revision = %s, total_cents = %s, updated_at = clock_timestamp(), "
+            "deadline_at = clock_timestamp() + make_interval(secs => %s) WHERE id = %s RETURNING deadline_at",
+            (revision, sum(ln.quantity * ln.unit_price_cents for ln in lines), self.deadlines.pending_seconds,
+             order_id)).fetchone()
+        assert row is not None
+        unit.deadlines.append(row[0])
+        unit.outbox(Envelope(type="ReserveStock", source=SOURCE, data={
+            "order_id": order_id, "revision": revision,
+            "lines": [{"product_id": ln.product_id, "quantity": ln.quantity} for ln in lines],
+            "replaces": {"revision": int(order["revision"]),
+                         "lines": [{"product_id": ln["product_id"], "quantity": ln["quantity"]}
+                                   for ln in order["lines"]]}}), RESERVATIONS_QUEUE)
+        log.info("order lines changed", extra={"order_id": order_id, "revision": revision})
+
+    def accept_payment_report(self, report: PaymentWebhookIn) -> Envelope:
+        """A verified webhook report: checked against its order, its event id recorded and its event in the outbox,
+        in one transaction (orders/webhook.py); raises webhook.Rejection with nothing written."""
+        with self._unit() as unit:
+            env = webhook.accept(unit.conn, report)
+            unit.events.append(env.id)
+        return env
+
+    def record_webhook_rejection(self, rejection: webhook.Rejection, body: bytes,
+                                 report: PaymentWebhookIn | None) -> None:
+        with self.pool.connection() as conn:
+            webhook.record_rejection(conn, rejection, body, report)
 
     def expire(self, limit: int = 100) -> tuple[int, datetime | None]:
         """Cancel open orders past their deadline (at most ``limit``, skipping rows other sweepers hold): their
@@ -250,7 +349,8 @@ class OrderService:
                           (status, reason, order["order_id"]))
         stock_lines = [{"product_id": ln["product_id"], "quantity": ln["quantity"]} for ln in order["lines"]]
         unit.outbox(Envelope(type="ReleaseStock", source=SOURCE,
-                             data={"order_id": order["order_id"], "lines": stock_lines, "reason": reason[:REASON_MAX]}),
+                             data={"order_id": order["order_id"], "lines": stock_lines, "reason": reason[:REASON_MAX],
+                                   **_revision(order["revision"])}),
                     RESERVATIONS_QUEUE)
         unit.outbox(Envelope(type="OrderCancelled", source=SOURCE, data={
             "order_id": order["order_id"], "customer_id": order["customer_id"], "reason": reason[:REASON_MAX],
@@ -264,6 +364,12 @@ class OrderService:
             order = self._load(unit.conn, event.data["order_id"], lock=True)
             if order is None:
                 raise UnknownOrder(event.data["order_id"])
+            if int(event.data.get("revision", 0)) != order["revision"]:
+                # The outcome of lines the customer has changed since: the command that reserves the new lines
+                # releases this reservation (or, if it came first, made sure this one was rejected).
+                log.info("outcome of a replaced revision ignored", extra={
+                    "order_id": order["order_id"], "revision": event.data.get("revision", 0)})
+                return
             if order["status"] == "PENDING":
                 row = unit.conn.execute(
                     "UPDATE orders SET status = 'RESERVED', updated_at = clock_timestamp(), "
@@ -275,7 +381,8 @@ class OrderService:
                 # Closed while the reservation was in flight: give the stock back.
                 unit.outbox(Envelope(type="ReleaseStock", source=SOURCE, data={
                     "order_id": order["order_id"], "lines": event.data["lines"],
-                    "reason": f"order {order['status'].lower()} before reservation completed"}), RESERVATIONS_QUEUE)
+                    "reason": f"order {order['status'].lower()} before reservation completed",
+                    **_revision(order["revision"])}), RESERVATIONS_QUEUE)
 
     def on_stock_rejected(self, event: Envelope) -> None:
         with self._unit() as unit:
@@ -284,7 +391,7 @@ class OrderService:
             order = self._load(unit.conn, event.data["order_id"], lock=True)
             if order is None:
                 raise UnknownOrder(event.data["order_id"])
-            if order["status"] == "PENDING":
+            if order["status"] == "PENDING" and int(event.data.get("revision", 0)) == order["revision"]:
                 reason = f"stock rejected: {event.data['reason']}"[:REASON_MAX]
                 unit.conn.execute("UPDATE orders SET status = 'REJECTED', reason = %s, "
                                   "updated_at = clock_timestamp() WHERE id = %s", (reason, order["order_id"]))
@@ -302,17 +409,33 @@ class OrderService:
             if not claim_event(unit.conn, event):
                 return
             if order["status"] != "RESERVED":
+                # The money moved all the same: its record is what a refund starts from.
+                record_payment(unit.conn, event, "CONFIRMED")
                 log.warning("payment for an order that is not reserved; refund is the provider's job",
                             extra={"order_id": order["order_id"], "status": order["status"]})
                 return
             if int(event.data["amount_cents"]) != int(order["total_cents"]) or \
                     event.data["currency"] != order["currency"]:
                 raise Permanent("payment amount does not match the order total")  # -> DLQ for a human
+            record_payment(unit.conn, event, "CONFIRMED")
             unit.conn.execute("UPDATE orders SET status = 'CONFIRMED', updated_at = clock_timestamp() WHERE id = %s",
                               (order["order_id"],))
             unit.outbox(Envelope(type="OrderConfirmed", source=SOURCE, data={
                 "order_id": order["order_id"], "customer_id": order["customer_id"],
                 "total_cents": int(order["total_cents"]), "currency": order["currency"]}), TOPIC)
+
+    def on_payment_failed(self, event: Envelope) -> None:
+        """A declined or failed payment is recorded; the order stays as it is (the customer may pay again until its
+        payment deadline, after which the sweeper cancels it)."""
+        with self._unit() as unit:
+            order = self._load(unit.conn, event.data["order_id"], lock=True)
+            if order is None:
+                raise UnknownOrder(event.data["order_id"])
+            if not claim_event(unit.conn, event):
+                return
+            record_payment(unit.conn, event, "FAILED")
+            log.info("payment failed", extra={"order_id": order["order_id"], "status": order["status"],
+                                              "reason": event.data["reason"]})
 
     def on_product_updated(self, event: Envelope) -> None:
         d = event.data
@@ -352,3 +475,26 @@ class OrderService:
 
 class _LostRace(Exception):
     """Another request with the same Idempotency-Key committed first."""
+
+
+DEFAULT_PROVIDER = "payment-provider"  # events published before they named their provider
+
+
+def record_payment(conn: psycopg.Connection[Any], event: Envelope, status: str) -> bool:
+    """The payment an event reports, once: the provider's reference and outcome are unique, so a redelivery (or the
+    same payment reported by another event) adds nothing. True when this call recorded it."""
+    d = event.data
+    row = conn.execute(
+        "INSERT INTO payments (id, order_id, provider, provider_reference, method_type, amount_cents, currency, "
+        "status, failure_reason, occurred_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
+        "ON CONFLICT (provider, provider_reference, status) DO NOTHING RETURNING 1",
+        (str(uuid.uuid4()), d["order_id"], d.get("provider", DEFAULT_PROVIDER), d["payment_id"],
+         d.get("method_type", "unknown"), int(d["amount_cents"]), d["currency"], status, d.get("reason"),
+         d.get("occurred_at", event.time))).fetchone()
+    return row is not None
+
+
+def _revision(revision: int) -> dict[str, int]:
+    """The ``revision`` field of a command or event about an order's lines: absent for revision 0 (as placed), so
+    those messages are what they were before orders could change."""
+    return {"revision": revision} if revision else {}

@@ -10,6 +10,9 @@ from common.config import optional_int, require_or_exit
 from common.env_contract import ORDERS, REQUIRED
 
 TOPIC = "TOPIC_ARN_ORDER_EVENTS"
+PAYMENT_TOPIC = "TOPIC_ARN_PAYMENT_EVENTS"  # published: what the payment provider's webhook reports
+# The secret the payment provider signs its webhook requests with (a generated string in Secrets Manager).
+PAYMENT_WEBHOOK_SECRET_ARN = "PAYMENT_WEBHOOK_SECRET_ARN"  # noqa: S105 - an environment variable's name
 RESERVATIONS_QUEUE = "QUEUE_URL_INVENTORY_RESERVATIONS"  # produced: ReserveStock / ReleaseStock commands
 INVENTORY_EVENTS_QUEUE = "QUEUE_URL_ORDERS_INVENTORY_EVENTS"
 PAYMENT_EVENTS_QUEUE = "QUEUE_URL_ORDERS_PAYMENT_EVENTS"
@@ -35,6 +38,7 @@ class Settings:
     products_url: str
     products_token_url: str
     service_client_secret_arn: str
+    payment_webhook_secret_arn: str
     destinations: dict[str, str]  # env var name -> topic ARN / queue URL (published to)
     queue_urls: dict[str, str]  # env var name -> queue URL (consumed)
     jwks_url: str
@@ -71,7 +75,8 @@ def load() -> Settings:
         products_url=env["PRODUCTS_URL"].rstrip("/"),
         products_token_url=env[PRODUCTS_TOKEN_URL],
         service_client_secret_arn=env[SERVICE_CLIENT_SECRET_ARN],
-        destinations={name: env[name] for name in (TOPIC, RESERVATIONS_QUEUE)},
+        payment_webhook_secret_arn=env[PAYMENT_WEBHOOK_SECRET_ARN],
+        destinations={name: env[name] for name in (TOPIC, RESERVATIONS_QUEUE, PAYMENT_TOPIC)},
         queue_urls={name: env[name] for name in QUEUES},
         jwks_url=env["COGNITO_JWKS_URL"],
         issuer=env["COGNITO_ISSUER"],

@@ -34,6 +34,7 @@ from fastapi import Depends, Path, Query, Response
 from pydantic import BaseModel, Field
 
 from products import settings as settings_mod
+from products.availability import Availability, availability
 from products.models import ProductIn
 
 SERVICE = "products"
@@ -71,6 +72,9 @@ class Product(BaseModel):
     version: int
     created_at: str
     updated_at: str
+    availability: Availability = Field(
+        default=Availability.OUT_OF_STOCK,
+        description="IN_STOCK, LOW_STOCK or OUT_OF_STOCK, from the inventory service's InventoryUpdated events")
 
 
 class ProductPage(BaseModel):
@@ -96,7 +100,9 @@ def _now() -> str:
 
 
 def _product(item: dict[str, Any]) -> Product:
-    return Product(**{k: v for k, v in from_item(item).items() if k in Product.model_fields})
+    d = from_item(item)
+    return Product(**{k: v for k, v in d.items() if k in Product.model_fields},
+                   availability=availability(int(d.get("stock_available", 0))))
 
 
 def _event(event_type: str, p: Product) -> Envelope:
@@ -125,7 +131,9 @@ def create_product(body: ProductIn, _: AdminUser) -> Product:
     now = _now()
     p = Product(product_id=str(uuid.uuid4()), status="ACTIVE", version=1, created_at=now, updated_at=now,
                 **body.model_dump())
-    item = {"pk": f"PRODUCT#{p.product_id}", "sk": "PRODUCT", "catalog": CATALOG, **p.model_dump()}
+    # availability is derived on read from stock_available, which only the availability consumer writes.
+    item = {"pk": f"PRODUCT#{p.product_id}", "sk": "PRODUCT", "catalog": CATALOG,
+            **p.model_dump(mode="json", exclude={"availability"})}
     aws.client("dynamodb").transact_write_items(
         TransactItems=[
             {"Put": {"TableName": settings.table, "Item": to_item(item),

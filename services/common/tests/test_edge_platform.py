@@ -24,6 +24,8 @@ from tools.local_platform import LOCAL_ENVIRONMENT, LocalPlatform
 from tools.workflows import (
     adjustment_body,
     order_body,
+    order_change_body,
+    payment_report,
     preferences_body,
     product_body,
     profile_body,
@@ -154,6 +156,9 @@ def valid_bodies(pid: str) -> dict[tuple[str, str], dict[str, Any]]:
         ("PUT", "/products/{productId}"): product_body("Mug", 100),
         ("POST", "/inventory/{productId}/adjust"): adjustment_body(1),
         ("POST", "/orders"): order_body({pid: 1}),
+        ("PUT", "/orders/{orderId}"): order_change_body({pid: 1}, "1 Main St"),
+        ("POST", "/payments/webhook"): payment_report({"order_id": str(uuid.uuid4()), "total_cents": 100,
+                                                       "currency": "EUR"}),
         ("POST", "/users/register"): registration_body(f"f-{uuid.uuid4().hex[:6]}@example.com",
                                                        "Str0ng-pass-local!", "Ann"),
         ("POST", "/users/login"): {"email": "nobody@example.com", "password": "x"},
@@ -206,8 +211,8 @@ def test_each_field_refuses_wrong_types_and_control_characters_at_the_edge_and_t
         admin: dict[str, str], new_user: Callable[[], UserSession], make_product: Callable[..., str]) -> None:
     pid = make_product(stock=1) if route.service == Service.ORDERS else "p-1"
     headers = {**(admin if route.service in (Service.PRODUCTS, Service.INVENTORY) else new_user().headers),
-               "Idempotency-Key": str(uuid.uuid4())}
-    path = route.path.replace("{productId}", pid)
+               "Idempotency-Key": str(uuid.uuid4()), "Webhook-Signature": "v1=0", "Webhook-Timestamp": "1"}
+    path = route.path.replace("{productId}", pid).replace("{orderId}", str(uuid.uuid4()))
     assert BAD_BY_TYPE[kind]
     for bad in BAD_BY_TYPE[kind]:
         body = copy.deepcopy(valid_bodies(pid)[(route.method, route.path)])

@@ -29,7 +29,10 @@ SAMPLES: dict[str, dict[str, Any]] = {
                      "feedback_id": "f1", "ses_message_id": "m1"},
     "EmailComplained": {"addresses": ["a@example.com"], "complaint_feedback_type": "abuse", "feedback_id": "f1",
                         "ses_message_id": "m1"},
-    "PaymentConfirmed": {"order_id": "o1", "payment_id": "pay1", "amount_cents": 2400, "currency": "EUR"},
+    "PaymentConfirmed": {"order_id": "o1", "payment_id": "pay1", "amount_cents": 2400, "currency": "EUR",
+                         "provider": "payment-provider", "method_type": "card", "occurred_at": "2026-11-27T10:00:00Z"},
+    "PaymentFailed": {"order_id": "o1", "payment_id": "pay1", "amount_cents": 2400, "currency": "EUR",
+                      "reason": "card declined", "method_type": "wallet"},
     "ReserveStock": {"order_id": "o1", "lines": [{"product_id": "p1", "quantity": 2}]},
     "ReleaseStock": {"order_id": "o1", "lines": [{"product_id": "p1", "quantity": 2}], "reason": "cancelled"},
 }
