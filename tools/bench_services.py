@@ -163,10 +163,15 @@ class Run:
         return {k: round(1000 * v / n, 3) for k, v in sorted(self.cpu_s.items(), key=lambda kv: -kv[1]) if v > 0}
 
 
-def measured(name: str, procs: Processes, load: Callable[[], tuple[Run, float]]) -> Run:
-    """Run ``load`` (which returns its figures and its own tool's CPU seconds) between two CPU samples."""
+def measured(name: str, procs: Processes, load: Callable[[], tuple[Run, float]],
+             settle: Callable[[], None] | None = None) -> Run:
+    """Run ``load`` (which returns its figures and its own tool's CPU seconds) between two CPU samples; ``settle``
+    waits, before the second sample, for the work the requests left behind (orders' publish after commit), so its
+    CPU counts here rather than in the next variant."""
     before = procs.sample()
     result, tool_cpu = load()
+    if settle is not None:
+        settle()
     after = procs.sample()
     result.cpu_s = {k: after[k] - before.get(k, 0.0) for k in after}
     result.cpu_s[name.split(":")[0] if ":" in name else "load generator"] = tool_cpu
@@ -184,7 +189,8 @@ def run_tool(cmd: list[str], env: dict[str, str] | None = None) -> tuple[str, fl
     return out, usage.ru_utime + usage.ru_stime
 
 
-def wrk(name: str, url: str, script: str, concurrency: int, seconds: int, procs: Processes) -> Run:
+def wrk(name: str, url: str, script: str, concurrency: int, seconds: int, procs: Processes,
+        settle: Callable[[], None] | None = None) -> Run:
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
         f.write(script)
 
@@ -197,15 +203,16 @@ def wrk(name: str, url: str, script: str, concurrency: int, seconds: int, procs:
                     figures["p99_ms"]), after - (before.ru_utime + before.ru_stime))
 
     try:
-        return measured("wrk: " + name, procs, load)
+        return measured("wrk: " + name, procs, load, settle)
     finally:
         Path(f.name).unlink()
 
 
-def pgbench_script(statements: list[str] | None = None) -> str:
+def pgbench_script() -> tuple[str, str]:
     """POST /orders' transaction as OrderService.place runs it, one order line: the Idempotency-Key lookup (a lone
     read), then BEGIN and the inserts in one pipeline, then COMMIT. Its SQL comes from orders/service.py; each %s
-    becomes a pgbench variable, sent as a parameter (-M extended) as psycopg sends it."""
+    becomes a pgbench variable, sent as a parameter (-M extended) as psycopg sends it. Returns the script and the
+    event id its outbox rows carry (they are deleted after the run: nobody publishes them)."""
     sys.path.insert(0, str(SERVICES_DIR))
     from common.envelope import Envelope
     from common.pg import OUTBOX_INSERT
@@ -235,12 +242,13 @@ def pgbench_script(statements: list[str] | None = None) -> str:
              "md5(:n::text || 'b')::uuid", "'QUEUE_URL_INVENTORY_RESERVATIONS'", "'ReserveStock'", payload),
         r"\endpipeline",
         "COMMIT;",
-    ]).replace(":customer", "'bench-customer'") + "\n"
+    ]).replace(":customer", "'bench-customer'") + "\n", envelope.id
 
 
 def pgbench(platform: LocalPlatform, concurrency: int, seconds: int, procs: Processes) -> Run:
+    script, event_id = pgbench_script()
     with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as f:
-        f.write(pgbench_script())
+        f.write(script)
     Path(f.name).chmod(0o644)
     cmd = [str(pg_bindir("pgbench") / "pgbench"), "-n", "-M", "extended", "-f", f.name, "-c", str(concurrency),
            "-j", "2", "-T", str(seconds), "-r", "-h", "127.0.0.1", "-p", str(platform.pg.port), "-U", "orders",
@@ -261,6 +269,10 @@ def pgbench(platform: LocalPlatform, concurrency: int, seconds: int, procs: Proc
         return measured("pgbench: POST /orders' transaction", procs, load)
     finally:
         Path(f.name).unlink()
+        import psycopg
+
+        with psycopg.connect(platform.orders_dsn(), autocommit=True) as conn:
+            conn.execute("DELETE FROM outbox WHERE published_at IS NULL AND payload->>'id' = %s", (event_id,))
 
 
 def start_stub(platform: LocalPlatform, service: Service) -> tuple[subprocess.Popen[bytes], str]:
@@ -287,6 +299,22 @@ def start_stub(platform: LocalPlatform, service: Service) -> tuple[subprocess.Po
             pass
         time.sleep(0.2)
     raise RuntimeError(f"{service.value} stub not ready")
+
+
+def outbox_drained(platform: LocalPlatform, timeout: float = 120) -> Callable[[], None]:
+    """Waits until orders has published every outbox row (its after-commit flusher), at most ``timeout`` s."""
+    import psycopg
+
+    def wait() -> None:
+        deadline = time.monotonic() + timeout
+        with psycopg.connect(platform.orders_dsn(), autocommit=True) as conn:
+            while time.monotonic() < deadline:
+                row = conn.execute("SELECT count(*) FROM outbox WHERE published_at IS NULL").fetchone()
+                if not row or not row[0]:
+                    return
+                time.sleep(0.1)
+
+    return wait
 
 
 def api_url(platform: LocalPlatform, service: Service) -> str:
@@ -407,7 +435,8 @@ def main(argv: list[str] | None = None) -> int:
                 "GET /products/{id} stub": lambda: wrk("stub", f"{stubs[0][1]}/products/{pid}",
                                                        wrk_script("GET", {}, None, False), c, s, procs),
                 "POST /orders": lambda: wrk("POST /orders", f"{orders}/orders",
-                                            wrk_script("POST", post, body, True), c, s, procs),
+                                            wrk_script("POST", post, body, True), c, s, procs,
+                                            outbox_drained(platform)),
                 "POST /orders stub": lambda: wrk("stub", f"{stubs[1][1]}/orders",
                                                  wrk_script("POST", post, body, True), c, s, procs),
                 "pgbench (POST /orders' transaction)": lambda: pgbench(platform, c, s, procs),
