@@ -16,7 +16,7 @@ BIN := $(CURDIR)/$(VENV)/bin
 # Node 24 from the venv comes first: the machine's Node may be past end of life for jsii.
 export PATH := $(BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 CDK := $(CURDIR)/node_modules/.bin/cdk
-APT_PACKAGES := postgresql graphviz tzdata
+APT_PACKAGES := postgresql graphviz tzdata wrk
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # Check the environment's config when the Makefile is read: a bad ENV or value stops make with one line.

@@ -91,8 +91,8 @@ class Platform:
             telemetry=self.observability.telemetry, messaging_config=config.messaging, orders_config=config.orders,
             **props("Services", stateful=False))
         # Every log group: retention from config and the Network stack's logs CMK, or synth fails.
-        cdk.Aspects.of(app).add(LogGroupGuard(
-            key_arn=self.network.logs_key.key_arn,
+        cdk.Validations.of(app).add_plugins(LogGroupGuard(
+            key_stack=self.network, key=self.network.logs_key,
             retention_days={config.log_retention_days, config.network.flow_log_retention_days},
             deletion_policy=LOG_GROUP_DELETION[config.removal]))
         for key, value in {"environment": config.name, "application": "ecommerce-platform", **config.tags}.items():

@@ -4,13 +4,13 @@ the CloudWatch Observability add-on and its Pod Identity role, the services' tel
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
-from aws_cdk.assertions import Annotations, Match
 
 from config.telemetry import (
     AGENT_NAMESPACE,
@@ -191,22 +191,31 @@ def test_every_log_group_has_retention_and_the_logs_key(env: Synthesized) -> Non
                 assert "LogsKey" in json.dumps(props.get("KmsKeyId")), f"{name}/{logical_id}"
 
 
-def test_log_group_guard_fails_synth_on_a_bad_log_group() -> None:
-    app = cdk.App()
+def test_log_group_guard_fails_synth_on_a_bad_log_group(tmp_path: Path) -> None:
+    app = cdk.App(outdir=str(tmp_path))
+    keys = cdk.Stack(app, "Keys")
+    key = kms.Key(keys, "LogsKey")
+    logs.LogGroup(keys, "Good", retention=logs.RetentionDays.TWO_WEEKS, encryption_key=key,
+                  removal_policy=cdk.RemovalPolicy.DESTROY)
     stack = cdk.Stack(app, "Guarded")
-    key = kms.Key(stack, "LogsKey")
-    logs.LogGroup(stack, "Good", retention=logs.RetentionDays.TWO_WEEKS, encryption_key=key,
+    logs.LogGroup(stack, "Imported", retention=logs.RetentionDays.TWO_WEEKS, encryption_key=key,
                   removal_policy=cdk.RemovalPolicy.DESTROY)
     logs.LogGroup(stack, "Unencrypted", retention=logs.RetentionDays.TWO_WEEKS)
     logs.LogGroup(stack, "Forever", retention=logs.RetentionDays.INFINITE, encryption_key=key)
     logs.LogGroup(stack, "Kept", retention=logs.RetentionDays.TWO_WEEKS, encryption_key=key,
                   removal_policy=cdk.RemovalPolicy.RETAIN)
-    cdk.Aspects.of(app).add(LogGroupGuard(key_arn=key.key_arn, retention_days={14},
-                                          deletion_policy=cdk.CfnDeletionPolicy.DELETE))
-    annotations = Annotations.from_stack(stack)
-    errors = annotations.find_error("*", Match.string_like_regexp("log group guard"))
-    # Good is destroyed with the stack as configured; the others break retention, encryption or removal.
-    assert sorted(e.id.split("/")[2] for e in errors) == ["Forever", "Kept", "Unencrypted"]
+    logs.LogGroup(stack, "OtherKey", retention=logs.RetentionDays.TWO_WEEKS, encryption_key=kms.Key(stack, "Other"),
+                  removal_policy=cdk.RemovalPolicy.DESTROY)
+    cdk.Validations.of(app).add_plugins(LogGroupGuard(key_stack=keys, key=key, retention_days={14},
+                                                      deletion_policy=cdk.CfnDeletionPolicy.DELETE))
+    with pytest.raises(RuntimeError, match="ValidationFailed"):
+        app.synth()
+    report = json.loads((tmp_path / "validation-report.json").read_text())
+    (guard,) = [r for r in report["pluginReports"] if r["pluginName"] == "LogGroupGuard"]
+    flagged = sorted(c["constructPath"].split("/")[1] for v in guard["violations"] for c in v["violatingConstructs"])
+    # Good (in the key's stack) and Imported (through the key stack's export) are as configured; the others break
+    # retention, encryption, the key or removal.
+    assert flagged == ["Forever", "Kept", "OtherKey", "Unencrypted"]
 
 
 def test_no_stack_has_error_annotations(env: Synthesized) -> None:

@@ -38,6 +38,7 @@ CREATE TABLE IF NOT EXISTS processed_events (
     processed_at timestamptz NOT NULL DEFAULT now()
 );
 """
+OUTBOX_INSERT = "INSERT INTO outbox (id, destination, type, payload) VALUES "
 PUBLISHED_RETENTION = "7 days"
 log = logging.getLogger("outbox")
 
@@ -45,10 +46,17 @@ log = logging.getLogger("outbox")
 def outbox_insert(conn: psycopg.Connection, envelope: Envelope, destination: str) -> None:
     """`destination` is the env var naming the topic ARN / queue URL (e.g. TOPIC_ARN_ORDER_EVENTS)."""
     envelope.validate()
-    conn.execute(
-        "INSERT INTO outbox (id, destination, type, payload) VALUES (%s, %s, %s, %s)",
-        (envelope.id, destination, envelope.type, Jsonb(envelope.to_dict())),
-    )
+    conn.execute(OUTBOX_INSERT + "(%s, %s, %s, %s)",
+                 (envelope.id, destination, envelope.type, Jsonb(envelope.to_dict())))
+
+
+def outbox_values(rows: list[tuple[Envelope, str]]) -> tuple[str, list[object]]:
+    """One multi-row INSERT of several outbox rows (one round trip instead of one per row): its SQL and parameters."""
+    params: list[object] = []
+    for envelope, destination in rows:
+        envelope.validate()
+        params += [envelope.id, destination, envelope.type, Jsonb(envelope.to_dict())]
+    return OUTBOX_INSERT + ", ".join(["(%s, %s, %s, %s)"] * len(rows)), params
 
 
 def claim_event(conn: psycopg.Connection, envelope: Envelope) -> bool:

@@ -184,9 +184,12 @@ def _connection_class(conninfo: SecretConninfo) -> type[psycopg.Connection[Any]]
 def open_pool(conninfo: Callable[[], str], max_size: int, max_idle: float = 60.0) -> ConnectionPool:
     """A pool over the connection string ``conninfo()`` returns (the secret, read through :class:`SecretConninfo`).
 
-    ``min_size=0``: opening it connects nowhere; the first use does, and ``migrate`` uses it at once at startup."""
+    ``min_size=0``: opening it connects nowhere; the first use does, and ``migrate`` uses it at once at startup.
+    Autocommit: a lone read is one round trip (no BEGIN/COMMIT around it); every write and every read that needs
+    one snapshot opens its transaction explicitly (``conn.transaction()``)."""
     source = conninfo if isinstance(conninfo, SecretConninfo) else SecretConninfo(conninfo)
     pool: ConnectionPool = ConnectionPool(source, connection_class=_connection_class(source), min_size=0,
-                                          max_size=max_size, max_idle=max_idle, timeout=5, open=False, name="orders")
+                                          max_size=max_size, max_idle=max_idle, timeout=5, open=False, name="orders",
+                                          kwargs={"autocommit": True})
     pool.open(wait=True, timeout=30)
     return pool

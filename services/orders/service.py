@@ -13,6 +13,7 @@ their stock through the command queue and tells subscribers (OrderCancelled).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -27,7 +28,7 @@ import psycopg
 from common.envelope import Envelope
 from common.failures import Permanent
 from common.failures import RetryLater as _RetryLater
-from common.pg import claim_event, outbox_insert
+from common.pg import claim_event, outbox_insert, outbox_values
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
@@ -41,6 +42,14 @@ REASON_MAX = 500  # the events' schemas bound `reason`
 _SELECT_ORDER = ("SELECT id::text AS order_id, customer_id, status, total_cents, currency, reason, created_at, "
                  "updated_at, shipping_address, revision FROM orders WHERE id = %s")
 _SELECT_ORDER_FOR_UPDATE = _SELECT_ORDER + " FOR UPDATE"
+# POST /orders' transaction (OrderService.place; tools/bench_services.py runs the same statements in pgbench).
+PLACE_ORDER = ("INSERT INTO orders (id, customer_id, status, total_cents, currency, deadline_at, shipping_address) "
+               "VALUES (%s, %s, 'PENDING', %s, %s, clock_timestamp() + make_interval(secs => %s), %s) "
+               "RETURNING created_at, updated_at, revision")
+PLACE_LINES = "INSERT INTO order_lines (order_id, product_id, quantity, unit_price_cents, product_version) VALUES "
+PLACE_KEY = ("INSERT INTO idempotency_keys (customer_id, key, request_hash, order_id) "
+             "VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING RETURNING 1")
+FIND_KEY = "SELECT order_id::text, request_hash FROM idempotency_keys WHERE customer_id = %s AND key = %s"
 log = logging.getLogger("orders.service")
 
 
@@ -121,11 +130,12 @@ class OrderService:
         self.on_deadline = on_deadline
 
     @contextmanager
-    def _unit(self) -> Iterator[_Unit]:
+    def _unit(self, pipeline: bool = False) -> Iterator[_Unit]:
         """A transaction; after it commits, its outbox rows go to ``after_commit`` and its deadlines to
-        ``on_deadline``. Nothing is handed on when it rolls back."""
+        ``on_deadline``. Nothing is handed on when it rolls back. ``pipeline``: statements are sent without waiting
+        for each one's result (libpq pipeline mode); a result is waited for only where the caller reads it."""
         with self.pool.connection() as conn:
-            with conn.transaction():
+            with conn.pipeline() if pipeline else contextlib.nullcontext(), conn.transaction():
                 unit = _Unit(conn)
                 yield unit
         if unit.events and self.after_commit is not None:
@@ -147,14 +157,14 @@ class OrderService:
         return order
 
     def get(self, order_id: str, customer_id: str) -> dict[str, Any]:
-        with self.pool.connection() as conn:
+        with self.pool.connection() as conn, conn.transaction():  # the order and its lines from one snapshot
             order = self._load(conn, order_id)
         if order is None or order["customer_id"] != customer_id:
             raise OrderNotFound(order_id)  # another customer's order is indistinguishable from a missing one
         return order
 
     def list_for(self, customer_id: str, limit: int, before: tuple[datetime, str] | None) -> list[dict[str, Any]]:
-        with self.pool.connection() as conn:
+        with self.pool.connection() as conn, conn.transaction():
             if before is None:
                 rows = conn.execute("SELECT id::text FROM orders WHERE customer_id = %s "
                                     "ORDER BY created_at DESC, id DESC LIMIT %s", (customer_id, limit)).fetchall()
@@ -166,48 +176,53 @@ class OrderService:
 
     def find_by_key(self, customer_id: str, key: str, body_hash: str) -> dict[str, Any] | None:
         with self.pool.connection() as conn:
-            row = conn.execute("SELECT order_id::text, request_hash FROM idempotency_keys WHERE customer_id = %s "
-                               "AND key = %s", (customer_id, key)).fetchone()
+            row = conn.execute(FIND_KEY, (customer_id, key)).fetchone()
             if row is None:
                 return None
             if row[1] != body_hash:
                 raise IdempotencyMismatch(key)
-            return self._load(conn, row[0])
+            with conn.transaction():
+                return self._load(conn, row[0])
 
     # --- commands from the API ---------------------------------------------------------------------------------
     def place(self, customer_id: str, key: str, body_hash: str, lines: list[Line], currency: str,
               shipping_address: str | None = None) -> tuple[dict[str, Any], bool]:
-        """Create the order, or return the one created earlier with this Idempotency-Key: (order, created)."""
+        """Create the order, or return the one created earlier with this Idempotency-Key: (order, created).
+
+        Two round trips: the transaction's statements go out as one pipeline (the order, its lines and its outbox
+        rows as multi-row inserts, the reply's timestamps from RETURNING), then its COMMIT."""
         order_id = str(uuid.uuid4())
         total = sum(line.quantity * line.unit_price_cents for line in lines)
-        with self._unit() as unit:
-            conn = unit.conn
-            conn.execute("INSERT INTO orders (id, customer_id, status, total_cents, currency, deadline_at, "
-                         "shipping_address) VALUES (%s, %s, 'PENDING', %s, %s, "
-                         "clock_timestamp() + make_interval(secs => %s), %s)",
-                         (order_id, customer_id, total, currency, self.deadlines.pending_seconds, shipping_address))
-            with conn.cursor() as cur:
-                cur.executemany(
-                    "INSERT INTO order_lines (order_id, product_id, quantity, unit_price_cents, product_version)"
-                    " VALUES (%s, %s, %s, %s, %s)",
-                    [(order_id, ln.product_id, ln.quantity, ln.unit_price_cents, ln.product_version)
-                     for ln in lines])
-            # A concurrent request with the same key blocks here until the first commits, then inserts nothing.
-            won = conn.execute("INSERT INTO idempotency_keys (customer_id, key, request_hash, order_id) "
-                               "VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING RETURNING 1",
-                               (customer_id, key, body_hash, order_id)).fetchone()
-            if won is None:
-                raise _LostRace
-            stock_lines = [{"product_id": ln.product_id, "quantity": ln.quantity} for ln in lines]
-            unit.outbox(Envelope(type="OrderPlaced", source=SOURCE, data={
+        stock_lines = [{"product_id": ln.product_id, "quantity": ln.quantity} for ln in lines]
+        events = [
+            (Envelope(type="OrderPlaced", source=SOURCE, data={
                 "order_id": order_id, "customer_id": customer_id, "total_cents": total, "currency": currency,
                 "lines": [{"product_id": ln.product_id, "quantity": ln.quantity,
-                           "unit_price_cents": ln.unit_price_cents} for ln in lines]}), TOPIC)
-            unit.outbox(Envelope(type="ReserveStock", source=SOURCE,
-                                 data={"order_id": order_id, "lines": stock_lines}), RESERVATIONS_QUEUE)
-        with self.pool.connection() as conn:
-            order = self._load(conn, order_id)
-        assert order is not None
+                           "unit_price_cents": ln.unit_price_cents} for ln in lines]}), TOPIC),
+            (Envelope(type="ReserveStock", source=SOURCE, data={"order_id": order_id, "lines": stock_lines}),
+             RESERVATIONS_QUEUE),
+        ]
+        outbox_sql, outbox_params = outbox_values(events)
+        with self._unit(pipeline=True) as unit:
+            conn = unit.conn
+            placed = conn.execute(PLACE_ORDER, (order_id, customer_id, total, currency,
+                                                self.deadlines.pending_seconds, shipping_address))
+            conn.execute(place_lines_sql(len(lines)),
+                         [v for ln in lines for v in (order_id, ln.product_id, ln.quantity, ln.unit_price_cents,
+                                                      ln.product_version)])
+            # A concurrent request with the same key blocks here until the first commits, then inserts nothing.
+            won = conn.execute(PLACE_KEY, (customer_id, key, body_hash, order_id))
+            conn.execute(outbox_sql, outbox_params)
+            if won.fetchone() is None:  # the pipeline's one wait: every statement above has run
+                raise _LostRace
+            created_at, updated_at, revision = placed.fetchone() or (None, None, None)
+            unit.events.extend(envelope.id for envelope, _ in events)
+        order = {"order_id": order_id, "customer_id": customer_id, "status": "PENDING", "total_cents": total,
+                 "currency": currency, "reason": None, "created_at": created_at, "updated_at": updated_at,
+                 "shipping_address": shipping_address, "revision": revision,
+                 "lines": sorted(({"product_id": ln.product_id, "quantity": ln.quantity,
+                                   "unit_price_cents": ln.unit_price_cents} for ln in lines),
+                                 key=lambda ln: str(ln["product_id"]))}
         return order, True
 
     def place_idempotent(self, customer_id: str, key: str, body_hash: str, lines: list[Line], currency: str,
@@ -229,7 +244,7 @@ class OrderService:
             if order["status"] not in OPEN_STATES:
                 raise InvalidTransition(order["status"])
             self._close(unit, order, "CANCELLED", "cancelled by customer")
-        with self.pool.connection() as conn:
+        with self.pool.connection() as conn, conn.transaction():
             result = self._load(conn, order_id)
         assert result is not None
         return result
@@ -252,7 +267,7 @@ class OrderService:
         except _LostRace:
             with self.pool.connection() as conn:  # a concurrent request with this key committed first
                 replayed = self._replayed(conn, customer_id, key, body_hash)
-        with self.pool.connection() as conn:
+        with self.pool.connection() as conn, conn.transaction():  # the order and its lines from one snapshot
             result = self._load(conn, order_id)
         assert result is not None
         return result, not replayed
@@ -471,6 +486,11 @@ class OrderService:
                 return
             unit.conn.execute("INSERT INTO customers (id, email, name) VALUES (%s, %s, %s) ON CONFLICT (id) DO UPDATE "
                               "SET email = EXCLUDED.email, name = EXCLUDED.name", (d["user_id"], d["email"], d["name"]))
+
+
+def place_lines_sql(n: int) -> str:
+    """The multi-row INSERT of an order's ``n`` lines."""
+    return PLACE_LINES + ", ".join(["(%s, %s, %s, %s, %s)"] * n)
 
 
 class _LostRace(Exception):

@@ -36,12 +36,15 @@ from pydantic import BaseModel, Field
 from products import settings as settings_mod
 from products.availability import Availability, availability
 from products.models import ProductIn
+from products.read_cache import ReadCache
 
 SERVICE = "products"
 jlog.configure(SERVICE)
 settings = settings_mod.load()
 CATALOG = "catalog"
 MAX_RETRIES = 3
+# Public reads of one product: served from memory for at most this long (products/read_cache.py).
+PUBLIC_READ_CACHE_SECONDS = 2.0
 
 
 @cache
@@ -120,6 +123,14 @@ def _event(event_type: str, p: Product) -> Envelope:
     )
 
 
+def _active(product_id: str) -> Product | None:
+    p = _get(product_id)
+    return p if p is not None and p.status == "ACTIVE" else None
+
+
+public_reads: ReadCache[Product] = ReadCache(PUBLIC_READ_CACHE_SECONDS, max_entries=10_000)
+
+
 def _get(product_id: str) -> Product | None:
     item = aws.client("dynamodb").get_item(TableName=settings.table, Key=_key(product_id), ConsistentRead=True)
     return _product(item["Item"]) if "Item" in item else None
@@ -185,6 +196,7 @@ def _change(product_id: str, body: ProductIn | None) -> Product:
         changes: dict[str, Any] = body.model_dump() if body else {"status": "DISCONTINUED"}
         new = current.model_copy(update={**changes, "version": current.version + 1, "updated_at": _now()})
         if _write_version(current, new, discontinue=body is None):
+            public_reads.drop(product_id)
             return new
     raise ApiError(409, "conflict", "product changed concurrently; retry")
 
@@ -204,8 +216,8 @@ def delete_product(product_id: ProductId, _: AdminUser) -> Response:
 
 @app.get("/products/{productId}", response_model=Product, tags=["products"], responses={404: {}})
 def get_product(product_id: ProductId) -> Product:
-    p = _get(product_id)
-    if p is None or p.status != "ACTIVE":
+    p = public_reads.get(product_id, _active)
+    if p is None:
         raise ApiError(404, "not_found", f"product {product_id} not found")
     return p
 
@@ -215,8 +227,12 @@ def get_product(product_id: ProductId) -> Product:
                     403: {"description": "service client not allowed, or token without products/read"},
                     404: {}})
 def get_product_internal(product_id: ProductId, _: ProductsReader) -> Product:
-    """Product lookup for other services (orders validates products and prices). Not exposed by API Gateway."""
-    return get_product(product_id)
+    """Product lookup for other services (orders validates products and prices): a consistent read, never the
+    public reads' cache. Not exposed by API Gateway."""
+    p = _active(product_id)
+    if p is None:
+        raise ApiError(404, "not_found", f"product {product_id} not found")
+    return p
 
 
 def _encode_cursor(key: dict[str, Any]) -> str:

@@ -109,3 +109,22 @@ def test_one_order_is_one_trace_across_orders_inventory_orders(
     ours = [s for s in spans if "event.type" in s["attributes"]]  # not botocore's own SNS/SQS spans
     assert {s["attributes"]["event.type"] for s in ours} >= {"OrderPlaced", "ReserveStock", "StockReserved"}
     assert {s["attributes"]["correlation_id"] for s in ours} == {cid}
+
+
+def test_roots_are_sampled_at_the_configured_ratio_and_children_follow_their_parent() -> None:
+    sampled_parent = tracing._parent(PARENT)
+    unsampled_parent = tracing._parent(PARENT[:-2] + "00")
+    none = tracing.NoUnparentedClients(tracing.sample_ratio({"OTEL_TRACES_SAMPLER_ARG": "0"}))
+    every = tracing.NoUnparentedClients(tracing.sample_ratio({}))
+    trace_id = int(PARENT[3:35], 16)
+
+    def sampled(sampler: tracing.NoUnparentedClients, parent: object, kind: SpanKind = SpanKind.SERVER) -> bool:
+        return sampler.should_sample(parent, trace_id, "span", kind).decision.is_sampled()  # type: ignore[arg-type]
+
+    assert not sampled(none, None) and sampled(every, None)  # a request without a trace: the ratio decides
+    # a message's span follows the decision its envelope carries, whatever this process's ratio
+    assert sampled(none, sampled_parent, SpanKind.CONSUMER) and not sampled(every, unsampled_parent, SpanKind.CONSUMER)
+    assert not sampled(every, None, SpanKind.CLIENT)  # polls stay unsampled
+    for bad in ("1.5", "-0.1", "often"):
+        with pytest.raises(ValueError, match="OTEL_TRACES_SAMPLER_ARG"):
+            tracing.sample_ratio({"OTEL_TRACES_SAMPLER_ARG": bad})

@@ -22,6 +22,7 @@ def test_crud_and_admin_only(api: Api, admin: dict[str, str], new_user: Callable
     assert api.call("GET", P, f"/products/{pid}").json()["name"] == "Kettle"
     r = api.call("PUT", P, f"/products/{pid}", admin, json={**body, "price_cents": 4499})
     assert r.status_code == 200 and r.json()["version"] == 2 and r.json()["price_cents"] == 4499
+    assert api.call("GET", P, f"/products/{pid}").json()["price_cents"] == 4499  # the read cache dropped its entry
     assert api.call("DELETE", P, f"/products/{pid}", new_user().headers).status_code == 403
     assert api.call("DELETE", P, f"/products/{pid}", admin).status_code == 204
     assert api.call("GET", P, f"/products/{pid}").status_code == 404
