@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import functools
+import json
 import os
 import sys
 import threading
@@ -30,7 +31,8 @@ from types import SimpleNamespace
 from typing import Any
 
 import moto.dynamodb.models as dynamodb_models
-from moto import server
+from moto import server, settings
+from moto.core.authorization import ActionAuthenticatorMixin
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.dynamo_type import DynamoType, Item
 from moto.dynamodb.models.table import Table
@@ -143,6 +145,65 @@ def serialize_dynamodb() -> None:
             setattr(DynamoDBBackend, name, _serialized(method))
 
 
+def _request_requirements(response: Any) -> tuple[tuple[str, str], ...]:
+    """What IAM authorizes for a request (tools/access_proof.call_of): (action, resource ARN) pairs, from its
+    signing scope, operation and parameters."""
+    from tools.access_proof import call_of
+
+    scope = response.headers.get("Authorization", "").split("Credential=", 1)[-1].split(",", 1)[0].split("/")
+    if len(scope) < 5:
+        return ()
+    params: dict[str, Any] = {}
+    parsed, body = getattr(response, "params", None), response.body
+    if isinstance(parsed, dict) and parsed:  # moto's own parse of the request (DynamoDB, newer handlers)
+        params = parsed
+    elif isinstance(body, dict):
+        params = body
+    else:
+        text = body.decode(errors="replace") if isinstance(body, bytes) else str(body or "")
+        if text.lstrip().startswith("{"):
+            with contextlib.suppress(ValueError):
+                params = json.loads(text)
+        if not params:
+            params = {k: v[0] for k, v in (response.querystring or {}).items() if v}
+    record = {"pod": "", "service": scope[3], "operation": response._get_action(), "params": params}
+    return call_of(record, region=scope[2], account=response.current_account).requirements
+
+
+def _with_resources(method: Callable[..., Any]) -> Callable[..., Any]:
+    """moto authorizes most services' requests against ``*`` (SQS alone names its queue), which no
+    least-privilege statement matches, and a DynamoDB transaction as ``dynamodb:TransactWriteItems``, which IAM
+    does not have: once it enforces IAM, each (action, resource) IAM would check is checked instead."""
+
+    @functools.wraps(method)
+    def authorize(self: Any, resource: str = "*") -> None:
+        enforcing = ActionAuthenticatorMixin.request_count >= settings.INITIAL_NO_AUTH_ACTION_COUNT
+        requirements = _request_requirements(self) if enforcing and resource == "*" else ()
+        if not requirements:
+            method(self, resource)
+            return
+        operation = self._get_action()
+        for action, arn in requirements:
+            # moto's check reads the action from _get_action(); the item's own action for a transaction's items
+            self._get_action = functools.partial(str, action.split(":", 1)[1])
+            try:
+                method(self, arn)
+            finally:
+                del self._get_action
+        assert self._get_action() == operation
+
+    authorize.__dict__["with_resources"] = True
+    return authorize
+
+
+def authorize_named_resources() -> None:
+    """Have moto's IAM enforcement check the resources each request names (idempotent)."""
+    method = ActionAuthenticatorMixin._authenticate_and_authorize_normal_action
+    if not getattr(method, "with_resources", False):
+        ActionAuthenticatorMixin._authenticate_and_authorize_normal_action = _with_resources(  # type: ignore
+            method)
+
+
 def _exit_now(signum: int, frame: object) -> None:
     # moto's own handler raises SystemExit, and the interpreter then waits on the server's worker threads as long
     # as clients keep connections open; the state is in memory only, so there is nothing to lose by leaving now.
@@ -151,6 +212,7 @@ def _exit_now(signum: int, frame: object) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     serialize_dynamodb()
+    authorize_named_resources()
     server.signal_handler = _exit_now  # installed by server.main for SIGINT/SIGTERM
     server.main(argv)
 
