@@ -48,11 +48,15 @@ PUBLIC_OPERATIONS = frozenset({
 JUSTIFIED: Mapping[str, str] = {
     "kms:Decrypt": "called by SQS, SNS, DynamoDB and Secrets Manager on the service's behalf (the key encrypts the "
                    "queue, topic, table or secret; moto encrypts nothing, so no local call reaches it): "
-                   "tests/test_iam.py checks each key statement names the key of a resource the service uses",
+                   "tests/test_iam.py::test_each_key_grant_names_the_key_of_a_resource_the_service_uses",
     "kms:GenerateDataKey": "called by SNS, SQS and DynamoDB on the service's behalf when it publishes, sends or "
                            "writes through a CMK-encrypted resource (not reachable locally, see kms:Decrypt)",
     "kms:DescribeKey": "called by DynamoDB and Secrets Manager on the service's behalf to validate the CMK (not "
                        "reachable locally, see kms:Decrypt)",
+    "sqs:ChangeMessageVisibility": "a handler's transient failure sets the message's retry backoff, and a stopping "
+                                   "worker releases what it received (common/consumer.py _set_visibility, "
+                                   "_release): services/common/tests/test_resilience.py::"
+                                   "test_database_outage_of_20s_backpressures_and_dead_letters_nothing reaches it",
 }
 
 
@@ -342,6 +346,10 @@ class Proof:
                 if not any(label == s.label and fnmatch.fnmatchcase(a, action.lower()) for label, a in used):
                     out.append((s, action))
         return out
+
+    def problems(self) -> list[str]:
+        """One line per denied call: the call, its code path, and why."""
+        return [f"access denied: {d.call.describe()}: {d.reason}" for d in self.denied]
 
     def to_json(self) -> dict[str, Any]:
         services = {}
