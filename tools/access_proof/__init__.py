@@ -142,7 +142,8 @@ class Call:
 
     @property
     def where(self) -> str:
-        return self.code_path[-1] if self.code_path else "(no frame under services/)"
+        """The innermost two frames of the service's own code: the call and what it served."""
+        return " > ".join(self.code_path[-2:]) if self.code_path else "(no frame under services/)"
 
     def describe(self) -> str:
         return f"{self.pod}: {self.action} on {', '.join(self.resources) or '*'} from {' > '.join(self.code_path)}"
