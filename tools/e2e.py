@@ -1,6 +1,7 @@
 """End-to-end check of the seed's three workflows (`make e2e`): bring the local platform up with the local edge in
 front of it, run each workflow over HTTP through the edge with the API key (tools/workflows.py), check the final
-states, tear down. Exit status 0 only if all three passed.
+states, check every AWS call the services made against their synthesized roles (tools/access_proof), tear down.
+Exit status 0 only if all three passed and no call was denied.
 
     python -m tools.e2e [--mode containers|processes] [--assembly cdk.out]
 

@@ -15,6 +15,10 @@ moto's whole-table copy also makes every transaction cost as much as the table i
 stall all DynamoDB traffic as tables grow (a chaos run writes thousands of items). Here a transaction instead keeps a
 copy of just the items it touches and puts those back when it is cancelled: the same all-or-nothing outcome, at the
 cost of the transaction's own items.
+
+When the local platform has moto enforce IAM (``LocalPlatform(enforce_iam=True)``, tools/access_proof), moto would
+authorize most requests against resource ``*`` and a DynamoDB transaction as an action IAM does not have; here each
+request is authorized as IAM does, per (action, resource) it names (:func:`authorize_named_resources`).
 """
 
 from __future__ import annotations
