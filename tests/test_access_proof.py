@@ -22,6 +22,7 @@ from tools.access_proof import (
     call_of,
     decide,
     failure_message,
+    prove,
     read_calls,
     render_markdown,
 )
@@ -151,3 +152,13 @@ def test_removing_an_action_from_a_synthesized_policy_fails_naming_the_call() ->
         message = failure_message(proof)
         assert "sns:Publish" in message and "publisher.py" in message
         assert json.dumps(proof.to_json()["services"]["products"]["denied"])
+
+
+def test_a_service_with_no_recorded_call_is_a_problem_not_a_pass() -> None:
+    """A broken record (AWS_CALL_LOG not written) must not read as "nothing denied"."""
+    allow = Statement(policy="P", index=0, effect="Allow", actions=("dynamodb:GetItem",), resources=(TABLE,))
+    roles = {"users": role(allow), "orders": ServiceRole(service="orders", role="R", deployments=("orders-api",),
+                                                         statements=(allow,))}
+    proof = prove(roles, [call("GetItem", TableName="users-table")], region=REGION, account=MOTO_ACCOUNT)
+    assert not proof.denied
+    assert proof.problems() == ["access: no AWS call of orders was recorded (AWS_CALL_LOG)"]

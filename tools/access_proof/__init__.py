@@ -349,8 +349,11 @@ class Proof:
         return out
 
     def problems(self) -> list[str]:
-        """One line per denied call: the call, its code path, and why."""
-        return [f"access denied: {d.call.describe()}: {d.reason}" for d in self.denied]
+        """One line per denied call (the call, its code path, and why), and one per service none of whose calls
+        was recorded (the record is then missing, which must not pass as "nothing denied")."""
+        silent = [name for name in self.roles if not any(service_of(d.call.pod) == name for d in self.decisions)]
+        return ([f"access denied: {d.call.describe()}: {d.reason}" for d in self.denied]
+                + [f"access: no AWS call of {name} was recorded (AWS_CALL_LOG)" for name in silent])
 
     def to_json(self) -> dict[str, Any]:
         services = {}
