@@ -38,6 +38,7 @@ endif
 .PHONY: smoke
 .PHONY: redrive chaos
 .PHONY: wake sleep
+.PHONY: access-proof contract-check
 
 help:
 	@echo "make synth [ENV=dev|staging|prod]   synthesize one environment into cdk.out/ with cdk-nag"
@@ -59,6 +60,8 @@ help:
 	@echo "make images                         build every image asset of cdk.out/ as cdk-assets does (native platform)"
 	@echo "make redrive QUEUE=<queue> [DRY_RUN=1] [RATE=n/s] [ENV=...|ENDPOINT=http://127.0.0.1:5000]  replay a DLQ"
 	@echo "make chaos [SEED=n] [DURATION=s] [ORDERS=n]  the local platform under load, kills, outages and poison"
+	@echo "make access-proof [MODE=...]        the workflows with moto enforcing each service's synthesized role -> cdk.out/access/proof.md"
+	@echo "make contract-check BASE=<git ref>   event schemas of BASE against the working tree: fails a change old consumers cannot read"
 	@echo "make wake ENV=dev [WAIT=1] | make sleep ENV=dev [OUTSIDE_HOURS_ONLY=1]   node groups of an env with working hours, now (AWS creds)"
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt services/requirements.txt
@@ -190,6 +193,16 @@ teardown-plan: setup
 # Which actions each role of the app may perform on which resources: cdk.out/access/$(ENV).md and .json.
 access-report: setup
 	$(PY) -m tools.access_report $(ENV)
+
+# The workflows and poison through the local platform with moto enforcing each service's synthesized role; every
+# AWS call evaluated against it: cdk.out/access/proof.md and .json (tools/access_proof). Fails on a denied call.
+access-proof: setup $(if $(filter containers,$(MODE)),images)
+	$(PY) -m tools.access_proof --mode $(MODE) $(if $(filter containers,$(MODE)),--assembly $(OUT))
+
+# Every event schema of BASE against the working tree (tools/contract_check.py).
+contract-check: $(VENV)/.installed
+	@test -n "$(BASE)" || { echo "usage: make contract-check BASE=<git ref>" >&2; exit 2; }
+	$(PY) -m tools.contract_check --base $(BASE)
 
 # A Docker engine (Debian's docker.io; dockerd started when nothing answers on its socket, log /var/log/dockerd.log).
 docker-engine:

@@ -35,6 +35,9 @@ def platform() -> Iterator[LocalPlatform]:
     with LocalPlatform(free_ports=True, proxied=(Service.ORDERS, Service.INVENTORY), proxied_db=True,
                        ses_proxied=(Service.USERS,), config=CONFIG, mode=PROCESSES) as p:
         yield p
+        # Every AWS call the services made during the tests, against the roles the Services stack gives them.
+        denied = p.access_proof().problems()
+        assert not denied, "\n".join(denied)
 
 
 def wait_until(probe: Callable[[], T | None], timeout: float = 20.0, what: str = "condition") -> T:

@@ -201,12 +201,12 @@ class ServicesStack(cdk.Stack):
         if queues_consumed_by(service) or queues_produced_by(service):
             statements.append(access.key_encrypt(messaging.queues_key.key_arn))
         if service == Service.ORDERS:
-            statements += [access.secret_read(orders_database.secret.secret_arn),
+            statements += [access.secret_value_read(orders_database.secret.secret_arn),
                            access.key_decrypt(orders_database.key.key_arn)]
         if service in users.service_clients:
-            statements.append(access.secret_read(users.service_client_secrets[service].secret_arn))
+            statements.append(access.secret_value_read(users.service_client_secrets[service].secret_arn))
         if payment_webhook_secret is not None:  # encrypted with the orders database key, decrypted above
-            statements.append(access.secret_read(payment_webhook_secret.secret_arn))
+            statements.append(access.secret_value_read(payment_webhook_secret.secret_arn))
         if service == NOTIFIER:
             statements.append(access.email_send(email_identity.identity_arn,
                                                 messaging.notification_email.configuration_set_arn,

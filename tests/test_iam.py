@@ -76,6 +76,21 @@ def test_each_service_role_reaches_only_its_own_resources(env: Synthesized, serv
     assert reached == {q.construct_id for q in queues_consumed_by(service)}
 
 
+@pytest.mark.parametrize("service", list(SERVICES))
+def test_each_key_grant_names_the_key_of_a_resource_the_service_uses(env: Synthesized, service: Service) -> None:
+    """The kms: grants are used by SQS, SNS, DynamoDB and Secrets Manager on the service's behalf, which the local
+    platform cannot exercise (moto encrypts nothing; `make access-proof` lists them as justified): each names only
+    the key of a table, topic, queue or database secret the service uses."""
+    role = service_role(env, service)
+    text = json.dumps([s["resources"] for s in role["statements"] if any(a.startswith("kms:") for a in s["actions"])])
+    keys = set(re.findall(r"(TablesKey|TopicsKey|QueuesKey|OrdersDatabaseKey)", text))
+    expected = {"TablesKey"} if service in (Service.PRODUCTS, Service.USERS, Service.INVENTORY) else set()
+    expected |= {"TopicsKey"} if topics_published_by(service) else set()
+    expected |= {"QueuesKey"} if queues_consumed_by(service) or queues_produced_by(service) else set()
+    expected |= {"OrdersDatabaseKey"} if service == Service.ORDERS else set()
+    assert keys == expected
+
+
 def test_orders_role_has_no_dynamodb_and_inventory_cannot_read_the_orders_secret(env: Synthesized) -> None:
     orders = service_role(env, Service.ORDERS)
     assert not [a for s in orders["statements"] for a in s["actions"] if a.startswith("dynamodb:")]

@@ -117,6 +117,13 @@ def test_ci_runs_the_make_targets(ci: dict[str, Any]) -> None:
     assert "cdk.out/diff.md" in upload["with"]["path"] and upload.get("if") == "always()"
 
 
+def test_ci_gates_event_contracts_beside_the_template_diff(ci: dict[str, Any]) -> None:
+    commands = runs(ci["jobs"]["check"])
+    diff_at = next(i for i, c in enumerate(commands) if c.startswith("make diff BASE="))
+    contract_at = commands.index("make contract-check BASE=origin/${{ github.base_ref }}")
+    assert contract_at == diff_at + 1
+
+
 def test_ci_posts_one_sticky_comment(ci: dict[str, Any]) -> None:
     comments = [s for job in ci["jobs"].values() for s in uses(job, "marocchino/sticky-pull-request-comment")]
     assert len(comments) == 1

@@ -545,6 +545,8 @@ def run(settings: Settings, out: Callable[[str], None] = print) -> tuple[Figures
                        edge=False) as platform:
         chaos = Chaos(platform, settings, out)
         problems = chaos.run()
+        # Every AWS call the services made under load and faults, against the roles they ship with.
+        problems += platform.access_proof().problems()
         return chaos.figures, problems
 
 

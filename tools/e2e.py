@@ -1,6 +1,7 @@
 """End-to-end check of the seed's workflows (`make e2e`): bring the local platform up with the local edge in
 front of it, run each workflow over HTTP through the edge with the API key (tools/workflows.py), check the final
-states, tear down. Exit status 0 only if all of them passed.
+states, check every AWS call the services made against their synthesized roles (tools/access_proof), tear down.
+Exit status 0 only if every workflow passed and no call was denied.
 
     python -m tools.e2e [--mode containers|processes] [--assembly cdk.out]
 
@@ -32,6 +33,12 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"--- {proc} log tail ---\n{platform.log_tail(proc)}", flush=True)
 
         failures = run_all(Client(platform), on_failure=show_logs)
+        # Every AWS call the services made, against the roles the Services stack gives them.
+        proof = platform.access_proof()
+        denied = proof.problems()
+        print("\n".join(denied) or f"access: all {len(proof.decisions)} AWS calls of the services allowed by their "
+              "synthesized roles", flush=True)
+        failures += bool(denied)
     print(f"{len(WORKFLOWS) - failures}/{len(WORKFLOWS)} workflows passed ({args.mode}, "
           f"{time.monotonic() - started_all:.1f} s in all, start and teardown included)")
     return 1 if failures else 0

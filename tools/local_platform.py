@@ -36,6 +36,11 @@ Harness settings (how the local platform differs from AWS on purpose, for tests 
   AWS (`aws_down`) or the database (`db_down`).
 - `config=` synthesizes the assembly from another environment config than dev's (e.g. shorter order deadlines for a
   chaos run); the manifests then carry its values, as they would in AWS.
+- Every AWS call of every pod is recorded (services/common/aws.py, AWS_CALL_LOG: a file per pod under the work
+  directory, bind-mounted into containers) and :meth:`LocalPlatform.access_proof` evaluates them against the roles
+  of the synthesized Services stack (tools/access_proof). ``enforce_iam=True`` also has moto enforce those roles:
+  each service's role is created in moto with its synthesized policy and the pods run with credentials of that
+  role (an assumed-role session), the harness itself with an administrator user of its own.
 - Each worker writes its liveness heartbeat file (WORKER_HEARTBEAT_FILE) under the platform's work directory rather
   than in the container's /tmp, so that several workers on one machine keep their own.
 
@@ -72,6 +77,8 @@ import httpx
 from config import environments, topology
 from config.environment import EnvironmentConfig
 from config.topology import Service
+from tools import access_proof
+from tools.access_proof import iam_enforcement
 from tools.images import image_assets, image_exists, image_for_uri
 from tools.local_edge.assembly import edge_argv
 from tools.local_edge.authorizer import CognitoPool
@@ -99,6 +106,7 @@ EDGE_ENV_FILE = ROOT / ".local" / "edge.env"
 SMOKE_ENV_FILE = ROOT / ".local" / "smoke.env"
 FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
 # A process started on this machine also needs what the image sets (PATH, PYTHONUNBUFFERED; PYTHONPATH per run).
+CALLS_MOUNT = "/var/run/aws-calls"  # where a container writes its AWS_CALL_LOG (the host's calls_dir)
 PROCESS_ENV = {"PATH": os.environ.get("PATH", ""), "PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1"}
 
 
@@ -277,6 +285,7 @@ class LocalPlatform:
         edge: bool = True,
         proxied_db: bool = False,
         config: EnvironmentConfig | None = None,
+        enforce_iam: bool = False,
     ) -> None:
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
@@ -323,6 +332,15 @@ class LocalPlatform:
         self.proxied_db = proxied_db
         self.db_proxy: TcpProxy | None = None
         self.heartbeat_dir = self.workdir / "heartbeats"
+        # Each pod's AWS calls (AWS_CALL_LOG); writable by the containers' non-root users.
+        self.calls_dir = self.workdir / "aws-calls"
+        self.calls_dir.mkdir()
+        self.calls_dir.chmod(0o777)
+        self.enforce_iam = enforce_iam
+        # The harness's own credentials (moto's dummy keys; an administrator user's when moto enforces IAM) and
+        # each service's (the dummy keys, or an assumed-role session of the service's synthesized role).
+        self.credentials = dict(FAKE_CREDENTIALS)
+        self.service_credentials: dict[Service, dict[str, str]] = {}
 
     # --- addresses -------------------------------------------------------------------------------------------
     @property
@@ -363,8 +381,8 @@ class LocalPlatform:
 
     def client(self, name: str) -> Any:
         return boto3.session.Session(
-            region_name=REGION, aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+            region_name=REGION, aws_access_key_id=self.credentials["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=self.credentials["AWS_SECRET_ACCESS_KEY"],
         ).client(name, endpoint_url=self.moto_url)
 
     # --- lifecycle -------------------------------------------------------------------------------------------
@@ -395,9 +413,11 @@ class LocalPlatform:
         self._spawn("moto", [sys.executable, "-m", "tools.moto_server", "-H", self.host, "-p", str(self.moto_port)],
                     env={**os.environ, **FAKE_CREDENTIALS, "PYTHONPATH": str(ROOT)})
         self._wait_http(f"{self.moto_url}/moto-api/", "moto")
+        if self.enforce_iam:
+            self.credentials = iam_enforcement.administrator(self.client("iam"))
         self._spawn("token-endpoint", [sys.executable, "-m", "uvicorn", "tools.local_token_endpoint:app", "--host",
                                        self.host, "--port", str(self.token_port), "--no-access-log"],
-                    env={**os.environ, **FAKE_CREDENTIALS, "MOTO_URL": self.moto_url, "AWS_REGION": REGION,
+                    env={**os.environ, **self.credentials, "MOTO_URL": self.moto_url, "AWS_REGION": REGION,
                          "PYTHONPATH": str(ROOT)})
         self._wait_http(f"http://{self.host}:{self.token_port}/healthz", "token endpoint")
         self.collector = Collector(self.traces_dir, host=self.host)
@@ -412,6 +432,10 @@ class LocalPlatform:
             proxy.up()
             self.ses_proxies[svc] = proxy
         self.manifests = self.resolved_manifests()
+        if self.enforce_iam:
+            self.service_credentials = iam_enforcement.service_roles(self.client("iam"), self.client("sts"),
+                                                                     self.roles())
+            iam_enforcement.enforce(self.moto_url)
         self._create_pods()
         for svc in self.services:
             self.pods[f"{svc.value}-api"].start()
@@ -430,6 +454,7 @@ class LocalPlatform:
         spec = pod_spec(by_name[f"{service.value}-worker"])
         spec = replace(spec, name=name, env={**spec.env, **self.injected_environment(service),
                                              **self._worker_environment(name)})
+        spec = self._observed(spec)
         self.pods[name] = self._pod(service, spec)
         self.pods[name].start()
         return name
@@ -513,7 +538,7 @@ class LocalPlatform:
                 raise RuntimeError(f"{name} exited with {code}:\n{pod.log_tail()}")
 
     # --- the manifests, resolved to this platform -------------------------------------------------------------
-    def counterparts(self) -> LocalCounterparts:
+    def counterparts(self, kind: type[LocalCounterparts] = LocalCounterparts) -> LocalCounterparts:
         r = self.resources
         assets = image_assets(self.assembly) if self.mode == CONTAINERS and self.assembly else []
 
@@ -524,7 +549,7 @@ class LocalPlatform:
             return local
 
         assert self.collector is not None
-        return LocalCounterparts(
+        return kind(
             region=REGION, account=MOTO_ACCOUNT, aws_endpoint=self.moto_url, token_url=self.token_url,
             service_url=self._service_url, collector_otlp=self.collector.otlp_endpoint,
             collector_emf=self.collector.emf_endpoint, topic_arns=r.topic_arns, queue_urls=r.queue_urls,
@@ -553,7 +578,7 @@ class LocalPlatform:
             "AWS_ENDPOINT_URL": f"http://{self.host}:{proxy.port}" if proxy else self.moto_url,
             # boto3 prefers a service's own endpoint variable: SES alone can then be cut for this service.
             **({"AWS_ENDPOINT_URL_SESV2": f"http://{self.host}:{ses_proxy.port}"} if ses_proxy else {}),
-            **FAKE_CREDENTIALS,
+            **self.service_credentials.get(service, FAKE_CREDENTIALS),
             "SQS_WAIT_SECONDS": str(self.sqs_wait_seconds),
             "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
             "OTEL_BSP_SCHEDULE_DELAY": "200",
@@ -581,7 +606,7 @@ class LocalPlatform:
                 env = {**spec.env, **self.injected_environment(svc)}
                 if component == "worker":
                     env.update(self._worker_environment(spec.name))
-                spec = replace(spec, env=env)
+                spec = self._observed(replace(spec, env=env))
                 pod = self._pod(svc, spec)
                 if spec.port is not None:
                     pod.front = TcpProxy(0, listen_port=self.ports[svc])
@@ -592,6 +617,24 @@ class LocalPlatform:
                    process_env={**PROCESS_ENV, "PYTHONPATH": str(SERVICES_DIR)},
                    default_cmd=self._image_cmd(service), network=self.network.name if self.network else "",
                    container_prefix=self.name, labels={"local-platform": self.name})
+
+    def _observed(self, spec: PodSpec) -> PodSpec:
+        """The pod with its AWS calls recorded to a file of its own in calls_dir (bind-mounted into a container)."""
+        if self.mode == CONTAINERS:
+            return replace(spec, env={**spec.env, "AWS_CALL_LOG": f"{CALLS_MOUNT}/{spec.name}"},
+                           mounts=(*spec.mounts, (str(self.calls_dir), CALLS_MOUNT)))
+        return replace(spec, env={**spec.env, "AWS_CALL_LOG": str(self.calls_dir / spec.name)})
+
+    def roles(self) -> dict[str, access_proof.ServiceRole]:
+        """Each service's role as the Services stack synthesizes it, resolved to this platform's resources."""
+        assert self.assembly is not None
+        return access_proof.service_roles(Assembly(self.assembly), self.counterparts(access_proof.PolicyCounterparts),
+                                          environment_account=self.config.account)
+
+    def access_proof(self) -> access_proof.Proof:
+        """The AWS calls the pods have made so far, evaluated against their services' synthesized roles."""
+        return access_proof.prove(self.roles(), access_proof.read_calls(self.calls_dir), region=REGION,
+                                  account=MOTO_ACCOUNT)
 
     def _worker_environment(self, name: str) -> dict[str, str]:
         """Processes share this machine's /tmp: each worker keeps its heartbeat file in the platform's work

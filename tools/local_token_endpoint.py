@@ -83,8 +83,9 @@ class OAuthError(Exception):
 
 @functools.cache
 def _idp() -> Any:
-    return boto3.session.Session(region_name=REGION, aws_access_key_id="testing",
-                                 aws_secret_access_key="testing").client(  # noqa: S106 - moto's dummy keys
+    # moto's dummy keys, or the harness's own user's when the platform has moto enforce IAM (enforce_iam)
+    return boto3.session.Session(region_name=REGION, aws_access_key_id=os.environ.get("AWS_ACCESS_KEY_ID", "testing"),
+                                 aws_secret_access_key=os.environ.get("AWS_SECRET_ACCESS_KEY", "testing")).client(
         "cognito-idp", endpoint_url=os.environ["MOTO_URL"])
 
 

@@ -15,6 +15,10 @@ moto's whole-table copy also makes every transaction cost as much as the table i
 stall all DynamoDB traffic as tables grow (a chaos run writes thousands of items). Here a transaction instead keeps a
 copy of just the items it touches and puts those back when it is cancelled: the same all-or-nothing outcome, at the
 cost of the transaction's own items.
+
+When the local platform has moto enforce IAM (``LocalPlatform(enforce_iam=True)``, tools/access_proof), moto would
+authorize most requests against resource ``*`` and a DynamoDB transaction as an action IAM does not have; here each
+request is authorized as IAM does, per (action, resource) it names (:func:`authorize_named_resources`).
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import functools
+import json
 import os
 import sys
 import threading
@@ -30,7 +35,8 @@ from types import SimpleNamespace
 from typing import Any
 
 import moto.dynamodb.models as dynamodb_models
-from moto import server
+from moto import server, settings
+from moto.core.authorization import ActionAuthenticatorMixin
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.dynamo_type import DynamoType, Item
 from moto.dynamodb.models.table import Table
@@ -143,6 +149,65 @@ def serialize_dynamodb() -> None:
             setattr(DynamoDBBackend, name, _serialized(method))
 
 
+def _request_requirements(response: Any) -> tuple[tuple[str, str], ...]:
+    """What IAM authorizes for a request (tools/access_proof.call_of): (action, resource ARN) pairs, from its
+    signing scope, operation and parameters."""
+    from tools.access_proof import call_of
+
+    scope = response.headers.get("Authorization", "").split("Credential=", 1)[-1].split(",", 1)[0].split("/")
+    if len(scope) < 5:
+        return ()
+    params: dict[str, Any] = {}
+    parsed, body = getattr(response, "params", None), response.body
+    if isinstance(parsed, dict) and parsed:  # moto's own parse of the request (DynamoDB, newer handlers)
+        params = parsed
+    elif isinstance(body, dict):
+        params = body
+    else:
+        text = body.decode(errors="replace") if isinstance(body, bytes) else str(body or "")
+        if text.lstrip().startswith("{"):
+            with contextlib.suppress(ValueError):
+                params = json.loads(text)
+        if not params:
+            params = {k: v[0] for k, v in (response.querystring or {}).items() if v}
+    record = {"pod": "", "service": scope[3], "operation": response._get_action(), "params": params}
+    return call_of(record, region=scope[2], account=response.current_account).requirements
+
+
+def _with_resources(method: Callable[..., Any]) -> Callable[..., Any]:
+    """moto authorizes most services' requests against ``*`` (SQS alone names its queue), which no
+    least-privilege statement matches, and a DynamoDB transaction as ``dynamodb:TransactWriteItems``, which IAM
+    does not have: once it enforces IAM, each (action, resource) IAM would check is checked instead."""
+
+    @functools.wraps(method)
+    def authorize(self: Any, resource: str = "*") -> None:
+        enforcing = ActionAuthenticatorMixin.request_count >= settings.INITIAL_NO_AUTH_ACTION_COUNT
+        requirements = _request_requirements(self) if enforcing and resource == "*" else ()
+        if not requirements:
+            method(self, resource)
+            return
+        operation = self._get_action()
+        for action, arn in requirements:
+            # moto's check reads the action from _get_action(); the item's own action for a transaction's items
+            self._get_action = functools.partial(str, action.split(":", 1)[1])
+            try:
+                method(self, arn)
+            finally:
+                del self._get_action
+        assert self._get_action() == operation
+
+    authorize.__dict__["with_resources"] = True
+    return authorize
+
+
+def authorize_named_resources() -> None:
+    """Have moto's IAM enforcement check the resources each request names (idempotent)."""
+    method = ActionAuthenticatorMixin._authenticate_and_authorize_normal_action
+    if not getattr(method, "with_resources", False):
+        ActionAuthenticatorMixin._authenticate_and_authorize_normal_action = _with_resources(  # type: ignore
+            method)
+
+
 def _exit_now(signum: int, frame: object) -> None:
     # moto's own handler raises SystemExit, and the interpreter then waits on the server's worker threads as long
     # as clients keep connections open; the state is in memory only, so there is nothing to lose by leaving now.
@@ -151,6 +216,7 @@ def _exit_now(signum: int, frame: object) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     serialize_dynamodb()
+    authorize_named_resources()
     server.signal_handler = _exit_now  # installed by server.main for SIGINT/SIGTERM
     server.main(argv)
 

@@ -104,6 +104,7 @@ class PodSpec:
     liveness: Probe | None
     aliases: tuple[str, ...] = ()
     grace_seconds: int = 30
+    mounts: tuple[tuple[str, str], ...] = ()  # (host directory, container path): harness bind mounts only
 
 
 def pod_spec(deployment: Manifest, aliases: tuple[str, ...] = ()) -> PodSpec:
@@ -148,6 +149,7 @@ def docker_run_args(spec: PodSpec, *, name: str, network: str, labels: dict[str,
     if spec.read_only:
         args.append("--read-only")
     args += [a for path, size in spec.tmpfs for a in ("--tmpfs", f"{path}:rw,nosuid,nodev,size={size}")]
+    args += [a for host, path in spec.mounts for a in ("--volume", f"{host}:{path}")]
     if spec.cpus is not None:
         args += ["--cpus", f"{spec.cpus:g}"]
     if spec.memory is not None:

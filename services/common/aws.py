@@ -6,12 +6,21 @@ code runs against AWS (Pod Identity credentials) and against moto without a bran
 
 Clients are thread-safe and sessions are not: each client is built once, under a lock, from a session used only
 there, and shared by every thread of the process (consumers, relay, request handlers).
+
+Observed calls: when the local platform sets AWS_CALL_LOG (a path prefix), every call of every client of this
+process is appended, one JSON line each, to ``<prefix>.<pid>.jsonl``: the operation, the request's identifying
+parameters (which resources it names), its outcome and the code path that made it. `make access-proof`
+(tools/access_proof) evaluates them against the role the service ships with. In AWS the variable is never set.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import sys
 import threading
+import traceback
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -37,5 +46,69 @@ def client(name: str, *, read_timeout: int = READ_TIMEOUT_SECONDS) -> Any:
     with _lock:
         if key not in _clients:
             config = Config(connect_timeout=CONNECT_TIMEOUT_SECONDS, read_timeout=read_timeout, retries=_RETRIES)
-            _clients[key] = boto3.session.Session(region_name=os.environ["AWS_REGION"]).client(name, config=config)
+            _clients[key] = observed(
+                boto3.session.Session(region_name=os.environ["AWS_REGION"]).client(name, config=config))
         return _clients[key]
+
+
+# The request parameters that name a resource (and the one condition key the roles use, ses:FromAddress): what the
+# access proof needs to find the resource ARNs of a call. Values of items and messages are never recorded.
+IDENTIFYING = ("TableName", "IndexName", "QueueUrl", "TopicArn", "TargetArn", "SecretId", "KeyId", "ClientId",
+               "UserPoolId", "FromEmailAddress", "ConfigurationSetName")
+SERVICES_ROOT = str(Path(__file__).resolve().parent.parent)
+_log_lock = threading.Lock()
+
+
+def observed(client: Any) -> Any:
+    """``client`` with its calls recorded when AWS_CALL_LOG is set (see the module's docstring); else unchanged."""
+    prefix = os.environ.get("AWS_CALL_LOG")
+    if prefix:
+        client.meta.events.register("before-parameter-build", _before_call)
+        client.meta.events.register("after-call", _after_call)
+        client.meta.events.register("after-call-error", _after_call_error)
+    return client
+
+
+def identifying(params: dict[str, Any]) -> dict[str, Any]:
+    """The parameters of a request that name its resources, batch and transaction items included."""
+    out: dict[str, Any] = {k: params[k] for k in IDENTIFYING if isinstance(params.get(k), str)}
+    if isinstance(params.get("RequestItems"), dict):
+        out["RequestItems"] = sorted(params["RequestItems"])
+    if isinstance(params.get("TransactItems"), list):
+        out["TransactItems"] = [{op: {"TableName": body.get("TableName")} for op, body in item.items()}
+                                for item in params["TransactItems"] if isinstance(item, dict)]
+    return out
+
+
+def code_path() -> list[str]:
+    """The service's own frames (outermost first) that led to the call: file:line function."""
+    frames = traceback.extract_stack()[:-3]
+    own = [f for f in frames if f.filename.startswith(SERVICES_ROOT) and not f.filename.endswith("common/aws.py")]
+    return [f"{os.path.relpath(f.filename, SERVICES_ROOT)}:{f.lineno} {f.name}" for f in own][-6:]
+
+
+def _before_call(params: dict[str, Any], model: Any, context: dict[str, Any], **_: Any) -> None:
+    context["observed_call"] = {"service": model.service_model.signing_name, "api": model.service_model.service_name,
+                                "operation": model.name, "params": identifying(params), "code_path": code_path()}
+
+
+def _after_call(http_response: Any, parsed: dict[str, Any], model: Any, context: dict[str, Any], **_: Any) -> None:
+    error = parsed.get("Error", {}).get("Code") if isinstance(parsed.get("Error"), dict) else None
+    _write(context, status=int(getattr(http_response, "status_code", 0)), error=error)
+
+
+def _after_call_error(exception: BaseException, context: dict[str, Any], **_: Any) -> None:
+    _write(context, status=0, error=type(exception).__name__)
+
+
+def _write(context: dict[str, Any], *, status: int, error: str | None) -> None:
+    call = context.get("observed_call")
+    prefix = os.environ.get("AWS_CALL_LOG")
+    if call is None or not prefix:
+        return
+    line = json.dumps({**call, "status": status, "error": error}, separators=(",", ":")) + "\n"
+    try:
+        with _log_lock, open(f"{prefix}.{os.getpid()}.jsonl", "a") as log:
+            log.write(line)
+    except OSError as exc:  # the record is evidence, not the service's work: say so and carry on
+        print(f"aws call log: {exc}", file=sys.stderr)

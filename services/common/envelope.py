@@ -1,8 +1,15 @@
-"""The event envelope shared by every event and command, validated against JSON Schema on publish and on consume."""
+"""The event envelope shared by every event and command, validated against JSON Schema on publish and on consume.
+
+Versions: the schema ``schemas/<Type>.json`` is the version publishers write (the number its ``$id`` ends with);
+``schemas/<Type>.v<N>.json`` keeps an older version consumers still read during a transition (messages already in
+queues and DLQs, producers not yet deployed). A message of any other version is invalid: the consumer dead-letters
+it with the reason. ``make contract-check BASE=<ref>`` (tools/contract_check.py) fails a change of a schema that a
+consumer of the previous version cannot read, unless the version is raised with the previous one kept."""
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
@@ -58,16 +65,43 @@ def _check(name: str, instance: Any) -> None:
         raise InvalidEnvelope(f"{name}: {where}: {first.message}")
 
 
+def _schema_version(name: str) -> int:
+    found = re.search(r":(\d+)$", str(json.loads((SCHEMA_DIR / f"{name}.json").read_text()).get("$id", "")))
+    return int(found.group(1)) if found else SCHEMA_VERSION
+
+
+@cache
+def published_version(event_type: str) -> int:
+    """The version of ``event_type`` publishers write: the one its current schema declares."""
+    return _schema_version(event_type)
+
+
+@cache
+def accepted_versions(event_type: str) -> tuple[int, ...]:
+    """The versions of ``event_type`` consumers read: the current one and each older one whose schema is kept."""
+    older = (_schema_version(p.stem) for p in SCHEMA_DIR.glob(f"{event_type}.v*.json"))
+    return tuple(sorted({published_version(event_type), *older}))
+
+
+def _data_schema(event_type: str, version: int) -> str:
+    return event_type if version == published_version(event_type) else f"{event_type}.v{version}"
+
+
 @dataclass(frozen=True)
 class Envelope:
     type: str
     data: dict[str, Any]
     source: str
     id: str = field(default_factory=new_id)
-    version: int = SCHEMA_VERSION
+    version: int = 0  # 0: the version publishers write now (published_version)
     time: str = field(default_factory=lambda: datetime.now(UTC).isoformat().replace("+00:00", "Z"))
     correlation_id: str = field(default_factory=current_correlation_id)
     trace_id: str | None = field(default_factory=trace_id_var.get)
+
+    def __post_init__(self) -> None:
+        if not self.version:
+            object.__setattr__(self, "version", published_version(self.type) if self.type in EVENT_TYPES
+                               else SCHEMA_VERSION)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -91,7 +125,12 @@ class Envelope:
 
 def validate(message: dict[str, Any]) -> None:
     _check("envelope", message)
-    _check(str(message["type"]), message["data"])
+    event_type, version = str(message["type"]), message["version"]
+    accepted = accepted_versions(event_type)
+    if version not in accepted:
+        raise InvalidEnvelope(f"{event_type}: version {version} is not one this consumer reads "
+                              f"({', '.join(map(str, accepted))})")
+    _check(_data_schema(event_type, version), message["data"])
 
 
 def parse(body: str) -> Envelope:

@@ -106,7 +106,7 @@ def is_permanent(exc: Exception) -> bool:
 
 
 def ses_client() -> Any:
-    return boto3.session.Session(region_name=os.environ["AWS_REGION"]).client("sesv2", config=_SES_CONFIG)
+    return aws.observed(boto3.session.Session(region_name=os.environ["AWS_REGION"]).client("sesv2", config=_SES_CONFIG))
 
 
 @dataclass(frozen=True)
