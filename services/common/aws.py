@@ -31,21 +31,24 @@ from botocore.config import Config
 # retried with jittered backoff (3 attempts in all), with a retry quota that stops retry storms.
 CONNECT_TIMEOUT_SECONDS = 2
 READ_TIMEOUT_SECONDS = 10
-_RETRIES = {"mode": "standard", "max_attempts": 3}
+_RETRIES: dict[str, Any] = {"mode": "standard", "max_attempts": 3}
 _lock = threading.Lock()
-_clients: dict[tuple[str, int], Any] = {}
+_clients: dict[tuple[str, int, int], Any] = {}
 
 
-def client(name: str, *, read_timeout: int = READ_TIMEOUT_SECONDS) -> Any:
+def client(name: str, *, read_timeout: int = READ_TIMEOUT_SECONDS,
+           max_attempts: int = 3) -> Any:
     """The process's client for service ``name``. ``read_timeout`` must outlast a long poll (SQS ReceiveMessage
-    with WaitTimeSeconds), whose reply only comes when the wait is over."""
-    key = (name, read_timeout)
+    with WaitTimeSeconds), whose reply only comes when the wait is over; ``max_attempts`` 1 for a caller that
+    retries on its own schedule."""
+    key = (name, read_timeout, max_attempts)
     found = _clients.get(key)
     if found is not None:
         return found
     with _lock:
         if key not in _clients:
-            config = Config(connect_timeout=CONNECT_TIMEOUT_SECONDS, read_timeout=read_timeout, retries=_RETRIES)
+            config = Config(connect_timeout=CONNECT_TIMEOUT_SECONDS, read_timeout=read_timeout,
+                            retries={**_RETRIES, "max_attempts": max_attempts})
             _clients[key] = observed(
                 boto3.session.Session(region_name=os.environ["AWS_REGION"]).client(name, config=config))
         return _clients[key]

@@ -41,7 +41,6 @@ timeout. Nothing can make an email and a database write atomic; SES has no idemp
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable
@@ -50,8 +49,6 @@ from datetime import UTC, datetime
 from email.utils import formataddr
 from typing import Any
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
 from common import aws, ddb, liveness, telemetry
 from common.ddb import from_item, to_item, values
@@ -80,9 +77,6 @@ BACKLOG_METRIC = telemetry.NOTIFICATION_BACKLOG_METRIC
 # configuration's or the service's, and may clear: throttling, quota, paused sending, missing configuration set,
 # access denied while a policy is fixed, 5xx).
 PERMANENT_SES_ERRORS = frozenset({"BadRequestException", "MessageRejected"})
-# One attempt per call: the notifier's own schedule retries, after the lease protects the item.
-_SES_CONFIG = Config(connect_timeout=2, read_timeout=10, retries={"mode": "standard", "max_attempts": 1})
-
 STATUS_OF_EVENT = {"OrderConfirmed": "CONFIRMED"}  # OrderCancelled carries its status (CANCELLED or REJECTED)
 
 
@@ -106,7 +100,8 @@ def is_permanent(exc: Exception) -> bool:
 
 
 def ses_client() -> Any:
-    return aws.observed(boto3.session.Session(region_name=os.environ["AWS_REGION"]).client("sesv2", config=_SES_CONFIG))
+    # One attempt per call: the notifier's own schedule retries, after the lease protects the item.
+    return aws.client("sesv2", max_attempts=1)
 
 
 @dataclass(frozen=True)
