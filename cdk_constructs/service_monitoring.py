@@ -36,6 +36,7 @@ from config.telemetry import (
     NOTIFICATIONS_SENT_METRIC,
     ORDERS_PAST_DEADLINE_METRIC,
     OUTBOX_BACKLOG_METRIC,
+    OUTBOX_DEAD_LETTERED_METRIC,
     WORKER_LOOP_RESTARTS_METRIC,
 )
 from config.topology import ROUTES, Route, Service
@@ -85,14 +86,16 @@ def route_slug(route: Route) -> str:
 
 def custom(metric: cw.IMetric, name: str, threshold: float, description: str,
            operator: cw.ComparisonOperator = ABOVE,
-           missing: cw.TreatMissingData | None = None) -> CustomMetricWithAlarm:
-    """``missing``: how a period without data counts (a metric emitted only when something happens: NOT_BREACHING)."""
+           missing: cw.TreatMissingData | None = None, periods: int | None = None) -> CustomMetricWithAlarm:
+    """``missing``: how a period without data counts (a metric emitted only when something happens: NOT_BREACHING);
+    ``periods``: breaching periods (of as many) that raise the alarm, instead of the facade's default."""
     return CustomMetricWithAlarm(
         metric=metric,  # type: ignore[arg-type]
         alarm_friendly_name=name,
         add_alarm={SEVERITY: CustomThreshold(threshold=threshold, comparison_operator=operator,
                                              alarm_description_override=description,
-                                             treat_missing_data_override=missing)},
+                                             treat_missing_data_override=missing, datapoints_to_alarm=periods,
+                                             evaluation_periods=periods)},
     )
 
 
@@ -102,7 +105,7 @@ class ServiceMonitoring(Construct):
     * per pod component (api, worker): CPU and memory against the pod limit, container restarts (Container Insights);
     * per API route: 5XX rate and p99 latency (API Gateway per resource and method);
     * per consumed queue: DLQ depth above 0, age of the DLQ's oldest message, age of the queue's oldest message;
-    * the outbox backlog the service's relay emits (EMF, ``config.telemetry``);
+    * the outbox backlog the service's relay emits, and records it dead-letters (EMF, ``config.telemetry``);
     * restarts of its worker loops (EMF), and for orders the open orders found past their deadline (EMF);
     * for the service that emails customers, its notifier's send failures and backlog (EMF);
     * one composite alarm, ``<env>-<service>-health``, in ALARM while any of the above is.
@@ -141,13 +144,24 @@ class ServiceMonitoring(Construct):
         backlog = cw.Metric(namespace=METRICS_NAMESPACE, metric_name=OUTBOX_BACKLOG_METRIC,
                             dimensions_map={"Environment": t.environment, "Service": name},
                             statistic="Maximum", period=cdk.Duration.minutes(1))
+        dead_lettered = cw.Metric(namespace=METRICS_NAMESPACE, metric_name=OUTBOX_DEAD_LETTERED_METRIC,
+                                  dimensions_map={"Environment": t.environment, "Service": name},
+                                  statistic="Sum", period=cdk.Duration.minutes(5))
         self.facade.monitor_custom(
             alarm_friendly_name="outbox", human_readable_name=f"{name} outbox",
             metric_groups=[CustomMetricGroup(title="Outbox backlog (unpublished events)", metrics=[custom(
                 backlog, "backlog", a.outbox_backlog,
                 f"More than {a.outbox_backlog} events of {name} wait in its outbox: the relay in the {name}-worker "
                 f"pods is not publishing. Look at its logs ('relay could not publish'), SNS/SQS errors and KMS "
-                f"access of the service role.")])],
+                f"access of the service role.")]), CustomMetricGroup(
+                title="Outbox records dead-lettered (5 min)", metrics=[custom(
+                    dead_lettered, "dead-lettered", 0,
+                    f"The {name} relay set aside outbox records it can no longer publish: their destination is no "
+                    f"longer in the service contract, or their payload fails its current schema. Consumers never "
+                    f"get these events. The {name}-worker logs 'outbox record dead-lettered' with the record and the "
+                    f"reason; the records are kept (DynamoDB: dead_lettered_at set; PostgreSQL: table "
+                    f"outbox_dead_letters) for an operator to repair and re-publish.",
+                    missing=cw.TreatMissingData.NOT_BREACHING, periods=1)])],  # one record is one too many
         )
         if "worker" in components:
             self._worker(name, t)

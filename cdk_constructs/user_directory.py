@@ -8,12 +8,12 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_ses as ses
 from constructs import Construct
+from contract import Contract, Service
 
 from cdk_constructs.email_identity import EmailIdentity
 from cdk_constructs.log_groups import adopt_library_log_groups
 from cdk_constructs.retention import removal_policy
 from config.environment import RemovalMode, UserPoolTier
-from config.topology import RESOURCE_SERVER_SCOPES, SERVICE_CALLS, Service
 from policies.nag import acknowledge
 
 ADMIN_GROUP = "admin"
@@ -29,12 +29,12 @@ class UserDirectory(Construct):
       by the API Gateway authorizer.
     - ``resource_servers``: one per called service (identifier = the service name, e.g. ``products/read``), and
       ``service_clients``: one confidential client per calling service, client-credentials grant only, holding only
-      the scopes that service needs (``config.topology.SERVICE_CALLS``).
+      the scopes that service needs (the contract's ``ServiceSpec.calls``; the callees' ``ServiceSpec.scopes``).
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, removal: RemovalMode, domain_prefix: str,
                  secrets_key: kms.IKey, logs_key: kms.IKey, log_retention_days: int, email: EmailIdentity,
-                 tier: UserPoolTier = UserPoolTier.PLUS) -> None:
+                 contract: Contract, tier: UserPoolTier = UserPoolTier.PLUS) -> None:
         super().__init__(scope, construct_id)
         # Verification and recovery codes go out through SES from the platform's domain: Cognito's own sender is
         # capped at 50 messages a day. A configuration set of its own keeps Cognito's sending apart from other
@@ -98,7 +98,7 @@ class UserDirectory(Construct):
 
         self.resource_servers: dict[Service, cognito.UserPoolResourceServer] = {}
         self._scopes: dict[str, cognito.OAuthScope] = {}
-        for service, scopes in RESOURCE_SERVER_SCOPES.items():
+        for service, scopes in ((s.service, s.scopes) for s in contract.services if s.scopes):
             server_scopes = [cognito.ResourceServerScope(scope_name=s, scope_description=f"{s} on {service.value}")
                              for s in scopes]
             server = self.user_pool.add_resource_server(
@@ -109,7 +109,8 @@ class UserDirectory(Construct):
 
         self.service_clients: dict[Service, cognito.UserPoolClient] = {}
         self.service_client_secrets: dict[Service, secretsmanager.Secret] = {}
-        for caller, wanted in SERVICE_CALLS.items():
+        for caller, calls in ((s.service, s.calls) for s in contract.services if s.calls):
+            wanted = [scope for call in calls for scope in call.qualified_scopes]
             self.service_clients[caller] = client = self.user_pool.add_client(
                 f"{caller.value.capitalize()}ServiceClient",
                 generate_secret=True,

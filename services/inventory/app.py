@@ -20,7 +20,7 @@ from inventory.store import Conflict, InsufficientStock, InventoryStore, NotFoun
 SERVICE = "inventory"
 jlog.configure(SERVICE)
 settings = settings_mod.load()
-store = InventoryStore(settings.table, settings_mod.TOPIC)
+store = InventoryStore(settings.table)
 
 
 @cache

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 import psycopg
-from common.pg import OUTBOX_DDL
+from common.pg import OUTBOX_DDL, OUTBOX_DEAD_LETTERS_DDL
 from psycopg_pool import ConnectionPool
 
 log = logging.getLogger("orders.db")
@@ -104,6 +104,9 @@ CREATE TABLE payment_webhook_rejections (
     body_sha256 text NOT NULL
 );
 """),
+    # Outbox rows name their destination by the contract's logical name; rows that can never be published are
+    # moved aside with the reason (common/pg.py).
+    (5, OUTBOX_DEAD_LETTERS_DDL),
 )
 
 

@@ -30,6 +30,7 @@ from common.ddb_service import AWS_UNAVAILABLE, table_ready
 from common.envelope import Envelope
 from common.fields import PlainText
 from common.service_auth import ServicePrincipal, ServiceTokenVerifier, service_caller
+from contract import EventType
 from fastapi import Depends, Path, Query, Response
 from pydantic import BaseModel, Field
 
@@ -149,7 +150,7 @@ def create_product(body: ProductIn, _: AdminUser) -> Product:
         TransactItems=[
             {"Put": {"TableName": settings.table, "Item": to_item(item),
                      "ConditionExpression": "attribute_not_exists(pk)"}},
-            outbox_put(settings.table, _event("ProductCreated", p), settings_mod.TOPIC),
+            outbox_put(settings.table, _event(EventType.PRODUCT_CREATED, p)),
         ]
     )
     return p
@@ -178,7 +179,7 @@ def _write_version(current: Product, new: Product, discontinue: bool) -> bool:
                         active="ACTIVE",
                     ),
                 }},
-                outbox_put(settings.table, _event("ProductUpdated", new), settings_mod.TOPIC),
+                outbox_put(settings.table, _event(EventType.PRODUCT_UPDATED, new)),
             ]
         )
     except ClientError as exc:
