@@ -59,6 +59,7 @@ class ServiceTelemetry:
     stage_name: str
     queues: tuple[ConsumerQueue, ...]  # the queues the service consumes (each with its DLQ)
     notifications: bool = False  # the service's worker emails customers (services/users/notifications.py)
+    metrics: tuple[str, ...] = ()  # custom metrics of the service's own (the contract's ServiceSpec.metrics)
     dashboard: bool = True  # the service's own dashboard (config.dashboards); its alarms exist either way
 
 
@@ -190,7 +191,8 @@ class ServiceMonitoring(Construct):
             f"{a.worker_loop_restarts} times in 15 minutes. Each restart logs 'worker loop crashed' with the "
             f"exception: a bug or a dependency that fails in a way the loop does not expect. The other loops go on; "
             f"a loop that stops beating is restarted by the liveness probe.")]
-        if name == Service.ORDERS.value:
+        deadlines = ORDERS_PAST_DEADLINE_METRIC in t.metrics
+        if deadlines:
             metrics.append(custom(
                 metric(ORDERS_PAST_DEADLINE_METRIC, "Maximum"), "past-deadline", a.orders_past_deadline,
                 f"The orders sweeper found more than {a.orders_past_deadline} open orders past their deadline in "
@@ -201,7 +203,7 @@ class ServiceMonitoring(Construct):
         self.facade.monitor_custom(
             alarm_friendly_name="worker", human_readable_name=f"{name} worker",
             metric_groups=[CustomMetricGroup(title="Worker loop restarts and orders past deadline (15 min)"
-                                             if name == Service.ORDERS.value else "Worker loop restarts (15 min)",
+                                             if deadlines else "Worker loop restarts (15 min)",
                                              metrics=metrics)],
         )
 
@@ -311,7 +313,7 @@ class PlatformTelemetry:
     dashboards: bool = True  # a dashboard per service (config.dashboards is ALL)
 
     def for_service(self, *, cluster_name: str, queues: tuple[ConsumerQueue, ...],
-                    notifications: bool = False) -> ServiceTelemetry:
+                    notifications: bool = False, metrics: tuple[str, ...] = ()) -> ServiceTelemetry:
         return ServiceTelemetry(environment=self.environment, alarm_topic=self.alarm_topic, alarms=self.alarms,
                                 cluster_name=cluster_name, api=self.api, stage_name=self.stage_name, queues=queues,
-                                notifications=notifications, dashboard=self.dashboards)
+                                notifications=notifications, metrics=metrics, dashboard=self.dashboards)

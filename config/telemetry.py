@@ -5,42 +5,9 @@ dashboards, the add-on's configuration, the pods' environment).
 
 from __future__ import annotations
 
-from contract.telemetry import (
-    ENV_EMF_ENDPOINT,
-    ENV_ENVIRONMENT,
-    METRIC_DIMENSIONS,
-    METRICS_INTERVAL_SECONDS,
-    METRICS_NAMESPACE,
-    NOTIFICATION_BACKLOG_METRIC,
-    NOTIFICATION_SEND_FAILURES_METRIC,
-    NOTIFICATIONS_SENT_METRIC,
-    ORDERS_PAST_DEADLINE_METRIC,
-    OUTBOX_BACKLOG_METRIC,
-    OUTBOX_DEAD_LETTERED_METRIC,
-    WORKER_LOOP_RESTARTS_METRIC,
-)
-
-__all__ = [
-    "AGENT_HOST",
-    "AGENT_NAMESPACE",
-    "AGENT_SERVICE_ACCOUNT",
-    "CONTAINER_INSIGHTS_LOG_GROUPS",
-    "EMF_PORT",
-    "ENV_EMF_ENDPOINT",
-    "ENV_ENVIRONMENT",
-    "METRICS_INTERVAL_SECONDS",
-    "METRICS_NAMESPACE",
-    "METRIC_DIMENSIONS",
-    "NOTIFICATIONS_SENT_METRIC",
-    "NOTIFICATION_BACKLOG_METRIC",
-    "NOTIFICATION_SEND_FAILURES_METRIC",
-    "ORDERS_PAST_DEADLINE_METRIC",
-    "OTLP_HTTP_PORT",
-    "OUTBOX_BACKLOG_METRIC",
-    "OUTBOX_DEAD_LETTERED_METRIC",
-    "WORKER_LOOP_RESTARTS_METRIC",
-    "otel_environment",
-]
+from contract.telemetry import *  # noqa: F403 - the names the services use, for the CDK app
+from contract.telemetry import ENV_EMF_ENDPOINT, ENV_ENVIRONMENT
+from contract.telemetry import __all__ as _CONTRACT_NAMES
 
 # The CloudWatch Observability EKS add-on: its namespace, the agent's service account and service, and the ports
 # the agent listens on for OTLP traces (forwarded to X-Ray) and EMF metrics.
@@ -51,6 +18,10 @@ OTLP_HTTP_PORT = 4318
 EMF_PORT = 25888
 # Container Insights log groups the add-on writes to (created by CDK first, with retention and the logs CMK).
 CONTAINER_INSIGHTS_LOG_GROUPS = ("application", "dataplane", "host", "performance")
+
+
+__all__ = [*_CONTRACT_NAMES, "AGENT_HOST", "AGENT_NAMESPACE", "AGENT_SERVICE_ACCOUNT",
+           "CONTAINER_INSIGHTS_LOG_GROUPS", "EMF_PORT", "OTLP_HTTP_PORT", "otel_environment"]
 
 
 def otel_environment(service: str, environment: str) -> dict[str, str]:

@@ -73,7 +73,7 @@ class ServicesStack(cdk.Stack):
                 telemetry=telemetry.for_service(
                     cluster_name=cluster.cluster_name,
                     queues=tuple(messaging.queues[q.name] for q in contract.queues_consumed_by(service)),
-                    notifications=spec.sends_email,
+                    notifications=spec.sends_email, metrics=spec.metrics,
                 ) if telemetry else None,
             )
             check_environment(contract, service, ms.spec.environment, telemetry=telemetry is not None)

@@ -9,6 +9,8 @@ from typing import Any
 
 import kubernetes_validate
 import pytest
+from contract import CONTRACT, Call
+from contract.environment import check, required
 
 from cdk_constructs.platform_cluster import POD_ENI_TEMPLATE_TAG
 from cdk_constructs.workload_manifests import API_DRAIN_SECONDS, READINESS_GATE_INJECT, WorkloadSpec, manifests
@@ -16,8 +18,6 @@ from config.environment import POD_ENI_LABEL, TRUNK_ENI_FAMILIES
 from config.environments import DEV
 from config.instance_types import instance_type
 from config.topology import SERVICES, Service
-from contract import CONTRACT, Call
-from contract.environment import check, required
 from stacks.services_stack import EnvironmentContractError, check_environment
 from tests.conftest import ROOT, Synthesized
 

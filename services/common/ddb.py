@@ -118,14 +118,7 @@ def relay_once(table: str, publish: Callable[[str, str, str], None], limit: int 
     ddb = aws.client("dynamodb")
     published = 0
     for shard in range(OUTBOX_SHARDS):
-        resp = ddb.query(
-            TableName=table,
-            IndexName=OUTBOX_INDEX,
-            KeyConditionExpression="outbox_shard = :s",
-            ExpressionAttributeValues=values(s=f"S{shard}"),
-            Limit=limit,
-        )
-        for raw in resp.get("Items", []):
+        for raw in _pending(table, shard, Limit=limit).get("Items", []):
             rec = from_item(raw)
             key = to_item({"pk": rec["pk"], "sk": rec["sk"]})
             now = int(time.time())
@@ -176,18 +169,15 @@ def _dead_letter(table: str, key: dict[str, Any], reason: str) -> None:
 
 
 def pending_count(table: str) -> int:
-    ddb = aws.client("dynamodb")
-    total = 0
-    for shard in range(OUTBOX_SHARDS):
-        resp = ddb.query(
-            TableName=table,
-            IndexName=OUTBOX_INDEX,
-            KeyConditionExpression="outbox_shard = :s",
-            ExpressionAttributeValues=values(s=f"S{shard}"),
-            Select="COUNT",
-        )
-        total += int(resp.get("Count", 0))
-    return total
+    return sum(int(_pending(table, shard, Select="COUNT").get("Count", 0)) for shard in range(OUTBOX_SHARDS))
+
+
+def _pending(table: str, shard: int, **query: Any) -> dict[str, Any]:
+    """One shard of the sparse OutboxPending index: the records not yet published."""
+    resp: dict[str, Any] = aws.client("dynamodb").query(
+        TableName=table, IndexName=OUTBOX_INDEX, KeyConditionExpression="outbox_shard = :s",
+        ExpressionAttributeValues=values(s=f"S{shard}"), **query)
+    return resp
 
 
 def _is_uuid(value: str) -> bool:

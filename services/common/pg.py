@@ -100,7 +100,7 @@ def _publish_rows(conn: psycopg.Connection, publish: Callable[[str, str, str], N
     published (Undeliverable) moves to outbox_dead_letters with the reason, and the rows behind it go on."""
     failure: Exception | None = None
     done: list[str] = []
-    dead: list[tuple[str, str]] = []
+    dead: list[tuple[Undeliverable, str, str, str]] = []
     with conn.transaction():
         # `where` is one of this module's own fixed fragments; values are parameters.
         rows = conn.execute(
@@ -111,8 +111,7 @@ def _publish_rows(conn: psycopg.Connection, publish: Callable[[str, str, str], N
             try:
                 publish(destination, event_type, json.dumps(payload, separators=(",", ":"), sort_keys=True))
             except Undeliverable as exc:
-                dead.append((event_id, exc.reason))
-                dead_lettered(exc, event_id, event_type, destination)
+                dead.append((exc, event_id, event_type, destination))
                 continue
             except Exception as exc:  # keep what was published so far; retry the rest later
                 failure = exc
@@ -120,10 +119,13 @@ def _publish_rows(conn: psycopg.Connection, publish: Callable[[str, str, str], N
             done.append(event_id)
         if done:
             conn.execute("UPDATE outbox SET published_at = now() WHERE id = ANY(%s::uuid[])", (done,))
-        for event_id, reason in dead:
+        for exc, event_id, _, _ in dead:
             conn.execute("WITH moved AS (DELETE FROM outbox WHERE id = %s::uuid RETURNING *) "
                          "INSERT INTO outbox_dead_letters (id, destination, type, payload, created_at, reason) "
-                         "SELECT id, destination, type, payload, created_at, %s FROM moved", (event_id, reason[:1000]))
+                         "SELECT id, destination, type, payload, created_at, %s FROM moved",
+                         (event_id, exc.reason[:1000]))
+    for exc, event_id, event_type, destination in dead:  # reported once moved
+        dead_lettered(exc, event_id, event_type, destination)
     if failure is not None:
         raise failure
     return len(done)

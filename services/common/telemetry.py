@@ -16,39 +16,11 @@ import time
 from typing import Any
 from urllib.parse import urlsplit
 
-from contract.telemetry import (
-    ENV_EMF_ENDPOINT,
-    ENV_ENVIRONMENT,
-    METRIC_DIMENSIONS,
-    METRICS_INTERVAL_SECONDS,
-    METRICS_NAMESPACE,
-    NOTIFICATION_BACKLOG_METRIC,
-    NOTIFICATION_SEND_FAILURES_METRIC,
-    NOTIFICATIONS_SENT_METRIC,
-    ORDERS_PAST_DEADLINE_METRIC,
-    OUTBOX_BACKLOG_METRIC,
-    OUTBOX_DEAD_LETTERED_METRIC,
-    TELEMETRY_ENV,
-    WORKER_LOOP_RESTARTS_METRIC,
-)
+from contract.telemetry import *  # noqa: F403 - the contract's metric names, for the services' callers
+from contract.telemetry import ENV_EMF_ENDPOINT, ENV_ENVIRONMENT, METRIC_DIMENSIONS, METRICS_NAMESPACE
+from contract.telemetry import __all__ as _CONTRACT_NAMES
 
-__all__ = [
-    "ENV_EMF_ENDPOINT",
-    "ENV_ENVIRONMENT",
-    "METRICS_INTERVAL_SECONDS",
-    "METRICS_NAMESPACE",
-    "METRIC_DIMENSIONS",
-    "NOTIFICATIONS_SENT_METRIC",
-    "NOTIFICATION_BACKLOG_METRIC",
-    "NOTIFICATION_SEND_FAILURES_METRIC",
-    "ORDERS_PAST_DEADLINE_METRIC",
-    "OUTBOX_BACKLOG_METRIC",
-    "OUTBOX_DEAD_LETTERED_METRIC",
-    "TELEMETRY_ENV",
-    "WORKER_LOOP_RESTARTS_METRIC",
-    "emf_record",
-    "emit",
-]
+__all__ = [*_CONTRACT_NAMES, "emf_record", "emit"]
 
 log = logging.getLogger("telemetry")
 

@@ -10,6 +10,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import TypeVar
+
+__all__ = ["EVENT_TYPE_ATTRIBUTE", "Access", "Call", "Contract", "ContractError", "Destination", "DestinationKind",
+           "Event", "Queue", "Route", "Secret", "Service", "ServiceSpec", "StoreKind", "Subscription", "Table",
+           "TableIndex", "Topic"]
 
 
 class Service(StrEnum):
@@ -139,7 +144,8 @@ class ServiceSpec:
 
     ``settings``: environment variables the platform's configuration renders for this service alone (their values
     come from ``config.environment``); ``sends_email``: the service emails customers through SES (its sender
-    identity and configuration set reach it as environment)."""
+    identity and configuration set reach it as environment); ``metrics``: custom metrics of its own beyond every
+    service's (contract/telemetry.py), each alarmed and charted on its dashboard."""
 
     service: Service
     store: StoreKind
@@ -148,6 +154,7 @@ class ServiceSpec:
     settings: tuple[str, ...] = ()
     secrets: tuple[Secret, ...] = ()
     sends_email: bool = False
+    metrics: tuple[str, ...] = ()
 
     @property
     def own_security_group(self) -> bool:
@@ -191,6 +198,17 @@ class ContractError(ValueError):
     """The contract contradicts itself (an event type without a topic, a queue of an unknown topic, ...)."""
 
 
+T = TypeVar("T")
+
+
+def _find(items: Iterable[T], attribute: str, value: object) -> T:
+    """The item whose ``attribute`` is ``value``; KeyError naming both otherwise."""
+    for item in items:
+        if getattr(item, attribute) == value:
+            return item
+    raise KeyError(f"no {attribute} {value!r} in the contract")
+
+
 def _one(items: Iterable[object], what: str) -> None:
     seen: set[object] = set()
     for item in items:
@@ -221,32 +239,20 @@ class Contract:
         return tuple(s.service for s in self.services)
 
     def service(self, service: Service) -> ServiceSpec:
-        for s in self.services:
-            if s.service == service:
-                return s
-        raise KeyError(f"unknown service {service!r}")
+        return _find(self.services, "service", service)
 
     def event(self, event_type: str) -> Event:
-        for e in self.events:
-            if e.type == event_type:
-                return e
-        raise KeyError(f"unknown event type {event_type!r}")
+        return _find(self.events, "type", event_type)
 
     @property
     def event_types(self) -> tuple[str, ...]:
         return tuple(e.type for e in self.events)
 
     def topic(self, name: str) -> Topic:
-        for t in self.topics:
-            if t.name == name:
-                return t
-        raise KeyError(f"unknown topic {name!r}")
+        return _find(self.topics, "name", name)
 
     def queue(self, name: str) -> Queue:
-        for q in self.queues:
-            if q.name == name:
-                return q
-        raise KeyError(f"unknown queue {name!r}")
+        return _find(self.queues, "name", name)
 
     def queues_consumed_by(self, service: Service) -> tuple[Queue, ...]:
         return tuple(q for q in self.queues if q.consumer == service)
@@ -258,10 +264,7 @@ class Contract:
         return tuple(t for t in self.topics if t.publisher == service)
 
     def table_of(self, service: Service) -> Table | None:
-        for t in self.tables:
-            if t.service == service:
-                return t
-        return None
+        return next((t for t in self.tables if t.service == service), None)
 
     def callers_of(self, service: Service) -> tuple[Service, ...]:
         """The services that call ``service``'s internal routes (``ServiceSpec.calls``)."""

@@ -26,6 +26,7 @@ from .model import (
     TableIndex,
     Topic,
 )
+from .telemetry import ORDERS_PAST_DEADLINE_METRIC
 
 
 class EventType(StrEnum):
@@ -230,6 +231,7 @@ SERVICES: tuple[ServiceSpec, ...] = (
         Service.ORDERS, StoreKind.POSTGRES,
         calls=(Call(Service.PRODUCTS, ("read",), purpose="validating order lines"),),
         settings=ORDERS_SETTINGS,
+        metrics=(ORDERS_PAST_DEADLINE_METRIC,),  # the sweeper's count of open orders past their deadline
         # The payment provider signs its webhook requests with it (a generated string in Secrets Manager).
         secrets=(Secret("payment-webhook", "PAYMENT_WEBHOOK_SECRET_ARN",
                         "the payment provider's webhook signing secret"),),

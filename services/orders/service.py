@@ -371,13 +371,20 @@ class OrderService:
             "status": status}))
 
     # --- consumed events ---------------------------------------------------------------------------------------
+    def _claimed_order(self, unit: _Unit, event: Envelope) -> dict[str, Any] | None:
+        """The event's order, locked, with the event recorded as processed; None if it was processed already."""
+        if not claim_event(unit.conn, event):
+            return None
+        order = self._load(unit.conn, event.data["order_id"], lock=True)
+        if order is None:
+            raise UnknownOrder(event.data["order_id"])
+        return order
+
     def on_stock_reserved(self, event: Envelope) -> None:
         with self._unit() as unit:
-            if not claim_event(unit.conn, event):
-                return
-            order = self._load(unit.conn, event.data["order_id"], lock=True)
+            order = self._claimed_order(unit, event)
             if order is None:
-                raise UnknownOrder(event.data["order_id"])
+                return
             if int(event.data.get("revision", 0)) != order["revision"]:
                 # The outcome of lines the customer has changed since: the command that reserves the new lines
                 # releases this reservation (or, if it came first, made sure this one was rejected).
@@ -400,11 +407,9 @@ class OrderService:
 
     def on_stock_rejected(self, event: Envelope) -> None:
         with self._unit() as unit:
-            if not claim_event(unit.conn, event):
-                return
-            order = self._load(unit.conn, event.data["order_id"], lock=True)
+            order = self._claimed_order(unit, event)
             if order is None:
-                raise UnknownOrder(event.data["order_id"])
+                return
             if order["status"] == OrderStatus.PENDING and int(event.data.get("revision", 0)) == order["revision"]:
                 reason = f"stock rejected: {event.data['reason']}"[:REASON_MAX]
                 unit.conn.execute("UPDATE orders SET status = 'REJECTED', reason = %s, "

@@ -6,7 +6,7 @@ import json
 
 from common import aws
 from common.config import optional_int
-from common.settings import ServiceSettings
+from common.settings import IntVar, ServiceSettings, Var
 from contract import CONTRACT, Service
 from contract.environment import DB_SECRET_ARN, SERVICE_CLIENT_SECRET_ARN, service_url_env, token_url_env
 from contract.platform import ORDERS_SETTINGS
@@ -22,46 +22,23 @@ PENDING_DEADLINE, PAYMENT_DEADLINE, SWEEP_INTERVAL, POOL_MAX_IDLE = ORDERS_SETTI
 
 
 class Settings(ServiceSettings):
-    @property
-    def db_secret_arn(self) -> str:
-        return self.environ[DB_SECRET_ARN]
+    db_secret_arn = Var(DB_SECRET_ARN)
+    products_token_url = Var(token_url_env(PRODUCTS_CALL.service))
+    service_client_secret_arn = Var(SERVICE_CLIENT_SECRET_ARN)
+    # The secret the payment provider signs its webhook requests with (a generated string).
+    payment_webhook_secret_arn = Var(PAYMENT_WEBHOOK_SECRET.env)
+    db_pool_max_idle_seconds = IntVar(POOL_MAX_IDLE)
+    pending_deadline_seconds = IntVar(PENDING_DEADLINE)
+    payment_deadline_seconds = IntVar(PAYMENT_DEADLINE)
+    sweep_interval_seconds = IntVar(SWEEP_INTERVAL)
 
     @property
     def products_url(self) -> str:
         return self.environ[service_url_env(PRODUCTS_CALL.service)].rstrip("/")
 
     @property
-    def products_token_url(self) -> str:
-        return self.environ[token_url_env(PRODUCTS_CALL.service)]
-
-    @property
-    def service_client_secret_arn(self) -> str:
-        return self.environ[SERVICE_CLIENT_SECRET_ARN]
-
-    @property
-    def payment_webhook_secret_arn(self) -> str:
-        """The secret the payment provider signs its webhook requests with (a generated string)."""
-        return self.environ[PAYMENT_WEBHOOK_SECRET.env]
-
-    @property
     def db_pool_max(self) -> int:
         return optional_int("DB_POOL_MAX", 10)
-
-    @property
-    def db_pool_max_idle_seconds(self) -> int:
-        return self.integer(POOL_MAX_IDLE)
-
-    @property
-    def pending_deadline_seconds(self) -> int:
-        return self.integer(PENDING_DEADLINE)
-
-    @property
-    def payment_deadline_seconds(self) -> int:
-        return self.integer(PAYMENT_DEADLINE)
-
-    @property
-    def sweep_interval_seconds(self) -> int:
-        return self.integer(SWEEP_INTERVAL)
 
     def conninfo(self) -> str:
         """Connection string from the Secrets Manager secret (the JSON document RDS generates)."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from common.settings import ServiceSettings
+from common.settings import ServiceSettings, Var
 from contract import Service
 
 SERVICE = Service.USERS
@@ -10,17 +10,9 @@ SERVICE = Service.USERS
 
 class Settings(ServiceSettings):
     # The notifier's SES sender and configuration set (the contract's ServiceSpec.sends_email).
-    @property
-    def email_sender(self) -> str:
-        return self.environ["EMAIL_SENDER"]
-
-    @property
-    def email_sender_name(self) -> str:
-        return self.environ["EMAIL_SENDER_NAME"]
-
-    @property
-    def email_configuration_set(self) -> str:
-        return self.environ["EMAIL_CONFIGURATION_SET"]
+    email_sender = Var("EMAIL_SENDER")
+    email_sender_name = Var("EMAIL_SENDER_NAME")
+    email_configuration_set = Var("EMAIL_CONFIGURATION_SET")
 
 
 def load() -> Settings:
