@@ -87,16 +87,15 @@ def route_slug(route: Route) -> str:
 
 def custom(metric: cw.IMetric, name: str, threshold: float, description: str,
            operator: cw.ComparisonOperator = ABOVE,
-           missing: cw.TreatMissingData | None = None, periods: int | None = None) -> CustomMetricWithAlarm:
+           missing: cw.TreatMissingData | None = None, datapoints: int | None = None) -> CustomMetricWithAlarm:
     """``missing``: how a period without data counts (a metric emitted only when something happens: NOT_BREACHING);
-    ``periods``: breaching periods (of as many) that raise the alarm, instead of the facade's default."""
+    ``datapoints``: breaching periods, of the configured evaluation periods, that raise the alarm (default: all)."""
     return CustomMetricWithAlarm(
         metric=metric,  # type: ignore[arg-type]
         alarm_friendly_name=name,
         add_alarm={SEVERITY: CustomThreshold(threshold=threshold, comparison_operator=operator,
                                              alarm_description_override=description,
-                                             treat_missing_data_override=missing, datapoints_to_alarm=periods,
-                                             evaluation_periods=periods)},
+                                             treat_missing_data_override=missing, datapoints_to_alarm=datapoints)},
     )
 
 
@@ -162,7 +161,7 @@ class ServiceMonitoring(Construct):
                     f"get these events. The {name}-worker logs 'outbox record dead-lettered' with the record and the "
                     f"reason; the records are kept (DynamoDB: dead_lettered_at set; PostgreSQL: table "
                     f"outbox_dead_letters) for an operator to repair and re-publish.",
-                    missing=cw.TreatMissingData.NOT_BREACHING, periods=1)])],  # one record is one too many
+                    missing=cw.TreatMissingData.NOT_BREACHING, datapoints=1)])],  # one record is one too many
         )
         if "worker" in components:
             self._worker(name, t)

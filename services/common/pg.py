@@ -119,13 +119,13 @@ def _publish_rows(conn: psycopg.Connection, publish: Callable[[str, str, str], N
             done.append(event_id)
         if done:
             conn.execute("UPDATE outbox SET published_at = now() WHERE id = ANY(%s::uuid[])", (done,))
-        for exc, event_id, _, _ in dead:
+        for undeliverable, event_id, _, _ in dead:
             conn.execute("WITH moved AS (DELETE FROM outbox WHERE id = %s::uuid RETURNING *) "
                          "INSERT INTO outbox_dead_letters (id, destination, type, payload, created_at, reason) "
                          "SELECT id, destination, type, payload, created_at, %s FROM moved",
-                         (event_id, exc.reason[:1000]))
-    for exc, event_id, event_type, destination in dead:  # reported once moved
-        dead_lettered(exc, event_id, event_type, destination)
+                         (event_id, undeliverable.reason[:1000]))
+    for undeliverable, event_id, event_type, destination in dead:  # reported once moved
+        dead_lettered(undeliverable, event_id, event_type, destination)
     if failure is not None:
         raise failure
     return len(done)
