@@ -51,7 +51,7 @@ SCHEMA = {
 def changed_contract() -> Contract:
     topics = tuple(dataclasses.replace(t, event_types=(*t.event_types, NEW_TYPE)) if t.name == "product-events"
                    else t for t in CONTRACT.topics)
-    queue = Queue(name=NEW_QUEUE, construct_id="InventoryProductArchivesQueue", consumer=Service.INVENTORY,
+    queue = Queue(name=NEW_QUEUE, consumer=Service.INVENTORY,
                   subscriptions=(Subscription(topic="product-events", event_types=(NEW_TYPE,)),),
                   description="Archived products: their stock records are closed")
     services = tuple(dataclasses.replace(s, calls=(Call(Service.PRODUCTS, ("read",), "checking archived products"),))

@@ -55,7 +55,6 @@ class Topic:
     """An SNS topic carrying one domain's events."""
 
     name: str
-    construct_id: str
     publisher: Service | None
     event_types: tuple[str, ...]
     description: str
@@ -63,6 +62,11 @@ class Topic:
     # body that names the event, which subscriptions filter on. None: the platform's envelope, typed by the `type`
     # message attribute (EVENT_TYPE_ATTRIBUTE).
     body_type_field: str | None = None
+
+    @property
+    def construct_id(self) -> str:
+        """``product-events`` -> ``ProductEventsTopic``: the construct (and logical id) of the topic."""
+        return _pascal(self.name) + "Topic"
 
 
 @dataclass(frozen=True)
@@ -82,12 +86,16 @@ class Queue:
     """
 
     name: str
-    construct_id: str
     consumer: Service
     producer: Service | None = None
     subscriptions: tuple[Subscription, ...] = ()
     description: str = ""
     commands: tuple[str, ...] = ()
+
+    @property
+    def construct_id(self) -> str:
+        """``orders-payment-events`` -> ``OrdersPaymentEventsQueue``: the construct (and logical ids) of the queue."""
+        return _pascal(self.name) + "Queue"
 
     @property
     def event_types(self) -> tuple[str, ...]:
@@ -199,6 +207,10 @@ class ContractError(ValueError):
 
 
 T = TypeVar("T")
+
+
+def _pascal(name: str) -> str:
+    return "".join(part.capitalize() for part in name.split("-"))
 
 
 def _find(items: Iterable[T], attribute: str, value: object) -> T:

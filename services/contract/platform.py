@@ -84,88 +84,57 @@ EVENTS: tuple[Event, ...] = (
 )
 
 TOPICS: tuple[Topic, ...] = (
-    Topic(
-        name="product-events",
-        construct_id="ProductEventsTopic",
-        publisher=Service.PRODUCTS,
-        event_types=(E.PRODUCT_CREATED, E.PRODUCT_UPDATED),
-        description="Catalog changes published by the products service",
-    ),
-    Topic(
-        name="order-events",
-        construct_id="OrderEventsTopic",
-        publisher=Service.ORDERS,
-        event_types=(E.ORDER_PLACED, E.ORDER_CONFIRMED, E.ORDER_CANCELLED),
-        description="Order lifecycle events published by the orders service (notifications subscribe here)",
-    ),
-    Topic(
-        name="inventory-events",
-        construct_id="InventoryEventsTopic",
-        publisher=Service.INVENTORY,
-        event_types=(E.STOCK_RESERVED, E.STOCK_REJECTED, E.INVENTORY_UPDATED),
-        description="Stock reservations and stock level changes published by the inventory service",
-    ),
-    Topic(
-        name="user-events",
-        construct_id="UserEventsTopic",
-        publisher=Service.USERS,
-        event_types=(E.USER_REGISTERED, E.USER_PREFERENCES_CHANGED),
-        description="User lifecycle events published by the users service",
-    ),
-    Topic(
-        name="payment-events",
-        construct_id="PaymentEventsTopic",
-        publisher=Service.ORDERS,
-        event_types=(E.PAYMENT_CONFIRMED, E.PAYMENT_FAILED),
-        description="Payment outcomes: the orders service publishes what the payment provider's signed webhook "
-                    "reports (POST /payments/webhook)",
-    ),
-    Topic(
-        name="email-events",
-        construct_id="EmailEventsTopic",
-        publisher=None,
-        event_types=(E.EMAIL_BOUNCED, E.EMAIL_COMPLAINED),
-        description="Bounces and complaints SES publishes for the notifications configuration set",
-        body_type_field="eventType",
-    ),
+    Topic("product-events", Service.PRODUCTS, (E.PRODUCT_CREATED, E.PRODUCT_UPDATED),
+          "Catalog changes published by the products service"),
+    Topic("order-events", Service.ORDERS, (E.ORDER_PLACED, E.ORDER_CONFIRMED, E.ORDER_CANCELLED),
+          "Order lifecycle events published by the orders service (notifications subscribe here)"),
+    Topic("inventory-events", Service.INVENTORY, (E.STOCK_RESERVED, E.STOCK_REJECTED, E.INVENTORY_UPDATED),
+          "Stock reservations and stock level changes published by the inventory service"),
+    Topic("user-events", Service.USERS, (E.USER_REGISTERED, E.USER_PREFERENCES_CHANGED),
+          "User lifecycle events published by the users service"),
+    Topic("payment-events", Service.ORDERS, (E.PAYMENT_CONFIRMED, E.PAYMENT_FAILED),
+          "Payment outcomes: the orders service publishes what the payment provider's signed webhook reports "
+          "(POST /payments/webhook)"),
+    Topic("email-events", None, (E.EMAIL_BOUNCED, E.EMAIL_COMPLAINED),
+          "Bounces and complaints SES publishes for the notifications configuration set",
+          body_type_field="eventType"),
 )
 
 
-def _fed(name: str, construct_id: str, consumer: Service, topic: str, *event_types: str, description: str) -> Queue:
+def _fed(name: str, consumer: Service, topic: str, *event_types: str, description: str) -> Queue:
     """A queue fed by one topic's subscription, filtered to ``event_types``."""
-    return Queue(name=name, construct_id=construct_id, consumer=consumer, description=description,
+    return Queue(name=name, consumer=consumer, description=description,
                  subscriptions=(Subscription(topic=topic, event_types=event_types),))
 
 
 QUEUES: tuple[Queue, ...] = (
     Queue(
         name="inventory-reservations",
-        construct_id="InventoryReservationsQueue",
         consumer=Service.INVENTORY,
         producer=Service.ORDERS,
         commands=(E.RESERVE_STOCK, E.RELEASE_STOCK),
         description="Commands from orders to inventory: ReserveStock and ReleaseStock",
     ),
-    _fed("orders-inventory-events", "OrdersInventoryEventsQueue", Service.ORDERS, "inventory-events",
+    _fed("orders-inventory-events", Service.ORDERS, "inventory-events",
          E.STOCK_RESERVED, E.STOCK_REJECTED,
          description="Reservation outcomes that move orders to RESERVED or REJECTED"),
-    _fed("orders-payment-events", "OrdersPaymentEventsQueue", Service.ORDERS, "payment-events",
+    _fed("orders-payment-events", Service.ORDERS, "payment-events",
          E.PAYMENT_CONFIRMED, E.PAYMENT_FAILED,
          description="Payment outcomes: recorded as the order's payments; a confirmation moves a reserved order to "
                      "CONFIRMED"),
-    _fed("orders-product-events", "OrdersProductEventsQueue", Service.ORDERS, "product-events", E.PRODUCT_UPDATED,
+    _fed("orders-product-events", Service.ORDERS, "product-events", E.PRODUCT_UPDATED,
          description="Product updates applied to pending orders (repricing, discontinuation)"),
-    _fed("orders-user-events", "OrdersUserEventsQueue", Service.ORDERS, "user-events", E.USER_REGISTERED,
+    _fed("orders-user-events", Service.ORDERS, "user-events", E.USER_REGISTERED,
          description="New users recorded as customers by the orders service"),
-    _fed("inventory-product-events", "InventoryProductEventsQueue", Service.INVENTORY, "product-events",
+    _fed("inventory-product-events", Service.INVENTORY, "product-events",
          E.PRODUCT_CREATED, description="New products get a stock record in the inventory service"),
-    _fed("users-order-events", "UsersOrderEventsQueue", Service.USERS, "order-events",
+    _fed("users-order-events", Service.USERS, "order-events",
          E.ORDER_CONFIRMED, E.ORDER_CANCELLED,
          description="Order status changes the users service emails to the customer (notifier)"),
-    _fed("users-email-events", "UsersEmailEventsQueue", Service.USERS, "email-events",
+    _fed("users-email-events", Service.USERS, "email-events",
          E.EMAIL_BOUNCED, E.EMAIL_COMPLAINED,
          description="SES bounces and complaints: the users service suppresses the address"),
-    _fed("products-inventory-events", "ProductsInventoryEventsQueue", Service.PRODUCTS, "inventory-events",
+    _fed("products-inventory-events", Service.PRODUCTS, "inventory-events",
          E.INVENTORY_UPDATED,
          description="Stock level changes the catalog shows as availability (in stock, low, out of stock)"),
 )
