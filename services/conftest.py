@@ -17,9 +17,9 @@ import pytest
 
 from config.environments import DEV
 from config.topology import Service
-from tools.local_platform import LocalPlatform
-from tools.pod_runner import PROCESSES
-from tools.workflows import wait_for
+from tools.local.local_platform import LocalPlatform
+from tools.local.pod_runner import PROCESSES
+from tools.local.workflows import wait_for
 
 T = TypeVar("T")
 _counter = itertools.count()

@@ -13,12 +13,12 @@ import pytest
 
 from config.environment import UsageAssumptions
 from config.environments import PROD
-from tools.cost import prices as price_table
-from tools.cost import seed_literal
-from tools.cost.__main__ import main as cost_main
-from tools.cost.prices import PriceTable, parse
-from tools.cost.report import CostReport, price_assembly, read_assembly, read_template
-from tools.cost.rules import (
+from tools.reports.cost import prices as price_table
+from tools.reports.cost import seed_literal
+from tools.reports.cost.__main__ import main as cost_main
+from tools.reports.cost.prices import PriceTable, parse
+from tools.reports.cost.report import CostReport, price_assembly, read_assembly, read_template
+from tools.reports.cost.rules import (
     FREE,
     RULES,
     UnpricedOptionError,
@@ -26,7 +26,7 @@ from tools.cost.rules import (
     price_resources,
     unpriced_types,
 )
-from tools.cost.synth import synthesize
+from tools.reports.cost.synth import synthesize
 
 # --- a price table with round figures, so the hand arithmetic below is easy to follow --------------------------
 
@@ -373,7 +373,7 @@ def test_a_working_hours_schedule_prices_the_hours_with_nodes() -> None:
 
 
 def test_weekly_schedule_reading() -> None:
-    from tools.cost.evidence import UnreadableEvidenceError, fire_times
+    from tools.reports.cost.evidence import UnreadableEvidenceError, fire_times
 
     assert fire_times("cron(0,30 18 ? * MON,FRI *)") == (1080, 1110, 4 * 1440 + 1080, 4 * 1440 + 1110)
     assert len(fire_times("cron(0 8 ? * * *)")) == 7

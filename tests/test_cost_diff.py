@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 
 from config.environments import ENVIRONMENTS
-from tools.cost import prices as price_table
-from tools.cost.diff import EnvDiff, budget_gate, line_changes, render
-from tools.cost.report import CostReport, price_assembly
+from tools.reports.cost import prices as price_table
+from tools.reports.cost.diff import EnvDiff, budget_gate, line_changes, render
+from tools.reports.cost.report import CostReport, price_assembly
 
 
 @pytest.fixture(scope="module")

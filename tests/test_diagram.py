@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from config.topology import QUEUES, SERVICES, TABLES, TOPICS
-from tools.cost.report import read_assembly
-from tools.diagram import architecture, physical_name, render
+from tools.reports.cost.report import read_assembly
+from tools.reports.diagram import architecture, physical_name, render
 
 
 @pytest.fixture(scope="module")

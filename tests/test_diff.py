@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import ROOT
-from tools import diff_report
+from tools.reports import diff_report
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from config.topology import (
 )
 from policies.no_resource_actions import NO_RESOURCE_ACTIONS
 from tests.conftest import Synthesized
-from tools.access_report import access_matrix
+from tools.reports.access_report import access_matrix
 
 
 def roles(env: Synthesized) -> list[dict[str, Any]]:

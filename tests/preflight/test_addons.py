@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from tests.preflight.workbench import Workbench
-from tools.preflight import addons
-from tools.preflight.assembly import encode_json_with_tokens
+from tools.assembly import encode_json_with_tokens
+from tools.reports.preflight import addons
 
 
 @dataclass(frozen=True)

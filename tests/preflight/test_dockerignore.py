@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tools.preflight.dockerignore import DockerIgnore, go_clean, included_files, read_patterns
+from tools.reports.preflight.dockerignore import DockerIgnore, go_clean, included_files, read_patterns
 
 # https://docs.docker.com/build/concepts/context/#dockerignore-files : (patterns, path, excluded)
 DOCKER_DOCS = [

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.conftest import Synthesized
-from tools.preflight.assembly import (
+from tools.assembly import (
     HELM_CHART,
     KUBERNETES_RESOURCE,
     Assembly,

@@ -35,7 +35,7 @@ from conftest import Api, UserSession
 from schemathesis import Case, GenerationMode
 
 from config.topology import ROUTES, Service
-from tools.local_platform import LocalPlatform
+from tools.local.local_platform import LocalPlatform
 
 # Per operation: all coverage-phase cases plus at most this many Hypothesis examples (positive and negative modes).
 MAX_EXAMPLES = 12

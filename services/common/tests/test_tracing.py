@@ -20,7 +20,7 @@ from opentelemetry.trace import SpanKind
 from common import tracing
 from common.logging import JsonFormatter, trace_id_var
 from config.topology import Service
-from tools.local_platform import LocalPlatform
+from tools.local.local_platform import LocalPlatform
 
 PARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 

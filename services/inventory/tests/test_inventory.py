@@ -12,7 +12,7 @@ from common.envelope import Envelope
 from conftest import CONFIG, Api, UserSession, fields, stock, wait_status, wait_until
 
 from config.topology import Service
-from tools.local_platform import LocalPlatform
+from tools.local.local_platform import LocalPlatform
 
 INV = Service.INVENTORY
 

@@ -23,7 +23,7 @@ from orders import settings as orders_settings
 from orders.db import open_pool
 from orders.service import Deadlines, Line, OrderService
 from orders.sweeper import Sweeper
-from tools.local_platform import LocalPlatform
+from tools.local.local_platform import LocalPlatform
 
 ORD = Service.ORDERS
 

@@ -16,8 +16,8 @@ import pytest
 from conftest import Api, UserSession, fields, stock, wait_status, wait_until
 
 from config.topology import Service
-from tools.local_platform import LocalPlatform
-from tools.workflows import Client, payment_event
+from tools.local.local_platform import LocalPlatform
+from tools.local.workflows import Client, payment_event
 
 ORD = Service.ORDERS
 

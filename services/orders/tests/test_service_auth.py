@@ -15,7 +15,7 @@ from common.service_auth import REFRESH_MARGIN_SECONDS, ClientCredentials, Clien
 from conftest import Api, UserSession, wait_until
 
 from config.topology import SERVICE_CALLS, Service
-from tools.local_platform import SERVICES_DIR, LocalPlatform, free_port
+from tools.local.local_platform import SERVICES_DIR, LocalPlatform, free_port
 
 ORD = Service.ORDERS
 SCOPE = "products/read"

@@ -13,7 +13,7 @@ from conftest import Api, wait_until
 
 from config.topology import EVENT_TYPE_ATTRIBUTE, Service
 from products.availability import LOW_STOCK_THRESHOLD, Availability, availability
-from tools.local_platform import LocalPlatform
+from tools.local.local_platform import LocalPlatform
 
 P, INV = Service.PRODUCTS, Service.INVENTORY
 

@@ -14,8 +14,8 @@ from common.envelope import parse
 from conftest import Api, UserSession, fields, wait_until
 
 from config.topology import Service
-from tools.local_platform import LocalPlatform
-from tools.workflows import preferences_body
+from tools.local.local_platform import LocalPlatform
+from tools.local.workflows import preferences_body
 from users.models import SUPPORTED_CURRENCIES, SUPPORTED_LANGUAGES
 from users.tests.customers import register
 

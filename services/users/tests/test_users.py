@@ -9,7 +9,7 @@ from conftest import Api, fields
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from config.topology import Service
-from tools.local_platform import LocalPlatform
+from tools.local.local_platform import LocalPlatform
 
 USR = Service.USERS
 
