@@ -23,7 +23,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from cdk_constructs.api_models import ModelConversionError, edge_model, request_model, routes_with_bodies, to_draft4
 from config.topology import ROUTES, Route
-from tests.conftest import Synthesized
+from tests.synthesis import Synthesized
 from tools.local import workflows
 
 BODY_ROUTES = routes_with_bodies()

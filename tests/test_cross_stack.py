@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import ROOT, synthesize
+from tests.synthesis import ROOT, synthesize
 
 
 def _find(node: Any, key: str) -> Iterator[Any]:

@@ -9,7 +9,7 @@ import pytest
 
 from cdk_constructs.github_deploy import BOOTSTRAP_ROLE_KINDS, MAX_SESSION_HOURS
 from policies.report import read_findings
-from tests.conftest import Synthesized
+from tests.synthesis import Synthesized
 
 
 def _roles(env: Synthesized) -> dict[str, dict[str, Any]]:

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.synthesis import ROOT
 from tools.reports import diff_report
 
 

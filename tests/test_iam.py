@@ -19,7 +19,7 @@ from config.topology import (
     topics_published_by,
 )
 from policies.no_resource_actions import NO_RESOURCE_ACTIONS
-from tests.conftest import Synthesized
+from tests.synthesis import Synthesized
 from tools.reports.access_report import access_matrix
 
 

@@ -13,7 +13,7 @@ import pytest
 from aws_cdk import aws_ecr_assets as ecr_assets
 
 from config.images import BASE_IMAGE, BASE_IMAGE_ARG, local_reference
-from tests.conftest import ROOT, Synthesized
+from tests.synthesis import ROOT, Synthesized
 from tools.local.images import (
     ImageAsset,
     ImageBuildError,

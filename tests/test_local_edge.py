@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from starlette.types import Receive, Scope, Send
 
 from config.topology import LISTENER_PORTS, ROUTES, Access, Service
-from tests.conftest import Synthesized
+from tests.synthesis import Synthesized
 from tools.local.local_edge import CognitoPool, DefinitionError, EdgeDefinition, LocalEdge, serve
 from tools.local.local_edge.definition import Throttle
 from tools.local.local_edge.throttle import Buckets, TokenBucket

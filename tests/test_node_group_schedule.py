@@ -25,7 +25,7 @@ from cdk_constructs.node_group_schedule import (
 from config.environment import ComputeSchedule
 from config.environments import DEV
 from policies import node_group_schedule as statements
-from tests.conftest import Synthesized
+from tests.synthesis import Synthesized
 from tools.ops import wake
 from tools.reports.cost.evidence import TOKEN, flatten, references
 

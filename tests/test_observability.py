@@ -22,7 +22,7 @@ from config.telemetry import (
 )
 from config.topology import QUEUES, SERVICES, TABLES
 from policies.log_group_guard import LogGroupGuard
-from tests.conftest import Synthesized
+from tests.synthesis import Synthesized
 
 ALARM_TYPES = ("AWS::CloudWatch::Alarm", "AWS::CloudWatch::CompositeAlarm")
 

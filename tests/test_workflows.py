@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from config.environments import ENVIRONMENTS
-from tests.conftest import ROOT
+from tests.synthesis import ROOT
 
 WORKFLOWS = ROOT / ".github" / "workflows"
 ENVS = ("dev", "staging", "prod")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import Synthesized
+from tests.synthesis import Synthesized
 from tools.reports.preflight.__main__ import main
 from tools.reports.preflight.runner import CHECKS
 

@@ -6,8 +6,8 @@ import ast
 from collections.abc import Callable
 
 from config.topology import ROUTES, Access
-from tests.conftest import ROOT
 from tests.preflight.workbench import Workbench
+from tests.synthesis import ROOT
 from tools.reports.preflight import edge_auth
 
 PROTECTED = sum(1 for r in ROUTES if r.access != Access.PUBLIC)

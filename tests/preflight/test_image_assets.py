@@ -6,8 +6,8 @@ import json
 import shutil
 from collections.abc import Callable
 
-from tests.conftest import ROOT
 from tests.preflight.workbench import Workbench
+from tests.synthesis import ROOT
 from tools.reports.preflight import image_assets
 from tools.reports.preflight.dockerfile import parse
 

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import Synthesized
+from tests.synthesis import Synthesized
 from tools.assembly import (
     HELM_CHART,
     KUBERNETES_RESOURCE,

@@ -14,13 +14,13 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import Api, UserSession
 
 from cdk_constructs.api_models import edge_model, routes_with_bodies
 from config import environments
 from config.topology import Route, Service
 from tools.local.local_edge import EdgeDefinition
 from tools.local.local_platform import LOCAL_ENVIRONMENT, LocalPlatform
+from tools.local.testkit import Api, UserSession
 from tools.local.workflows import (
     adjustment_body,
     order_body,

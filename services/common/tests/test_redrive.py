@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import wait_until
 
 from config.topology import EVENT_TYPE_ATTRIBUTE
 from tools.local.local_platform import LocalPlatform
+from tools.local.testkit import wait_until
 from tools.local.workflows import Client, Session
 from tools.ops.redrive import main
 

@@ -16,11 +16,11 @@ from contextlib import contextmanager
 from typing import Any
 
 import httpx
-from conftest import Api, UserSession, stock, wait_until
 
 from config.topology import EVENT_TYPE_ATTRIBUTE, QUEUES, Service
 from tools.local.local_platform import LocalPlatform
 from tools.local.poison import poison_set, reached_queues, send, traces_to_poison
+from tools.local.testkit import Api, UserSession, stock, wait_until
 
 ORD, INV = Service.ORDERS, Service.INVENTORY
 WORKERS = ("products-worker", "orders-worker", "users-worker", "inventory-worker")

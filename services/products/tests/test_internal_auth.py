@@ -16,12 +16,12 @@ from typing import Any
 import httpx
 import jwt
 import pytest
-from conftest import Api
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from config.topology import RESOURCE_SERVER_SCOPES, SERVICE_CALLS, Service
 from tools.local.local_platform import LocalPlatform
 from tools.local.local_token_endpoint import access_token_claims, sign
+from tools.local.testkit import Api
 
 P = Service.PRODUCTS
 SCOPE = "products/read"
