@@ -15,6 +15,7 @@ from aws_cdk.assertions import Template
 from config.environment import EnvironmentConfig
 from config.environments import load
 from stacks.platform import Platform, build_app
+from tools.assembly import Assembly
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -28,8 +29,7 @@ class Synthesized:
     platform: Platform
 
     def stack_names(self) -> list[str]:
-        manifest = json.loads((self.outdir / "manifest.json").read_text())
-        return sorted(k for k, v in manifest["artifacts"].items() if v["type"] == "aws:cloudformation:stack")
+        return sorted(Assembly(self.outdir).stacks)
 
     def template_json(self, part: str) -> dict[str, Any]:
         return json.loads((self.outdir / f"{self.config.stack_prefix}-{part}.template.json").read_text())
@@ -41,7 +41,7 @@ class Synthesized:
         return {k: v for k, v in self.template_json(part)["Resources"].items() if v["Type"] == type_}
 
     def all_templates(self) -> dict[str, dict[str, Any]]:
-        return {name: json.loads((self.outdir / f"{name}.template.json").read_text()) for name in self.stack_names()}
+        return {name: stack.template for name, stack in sorted(Assembly(self.outdir).stacks.items())}
 
     def validation_report(self) -> dict[str, Any]:
         data: dict[str, Any] = json.loads((self.outdir / "validation-report.json").read_text())

@@ -282,11 +282,11 @@ def test_environments_and_seed_literal(synth: Callable[[str], Any], seed_assembl
     seed_types = {r.type: r for r in read_assembly(seed_assembly)}
     assert "AWS::EC2::VPCEndpoint" not in seed_types
     rds = [r for r in read_assembly(seed_assembly) if r.type == "AWS::RDS::DBInstance"]
-    assert len(rds) == 4 and all(str(r.props["MultiAZ"]).lower() == "true" for r in rds)
+    assert len(rds) == 4 and all(str(r.properties["MultiAZ"]).lower() == "true" for r in rds)
     nodes = [r for r in read_assembly(seed_assembly) if r.type == "AWS::EKS::Nodegroup"]
-    assert [n.props["InstanceTypes"] for n in nodes] == [[seed_literal.X86_NODE_TYPE]]
+    assert [n.properties["InstanceTypes"] for n in nodes] == [[seed_literal.X86_NODE_TYPE]]
     assert sum(1 for r in read_assembly(seed_assembly) if r.type == "AWS::EC2::NatGateway") == 3
-    assert all(r.props.get("BillingMode", "PROVISIONED") == "PROVISIONED"
+    assert all(r.properties.get("BillingMode", "PROVISIONED") == "PROVISIONED"
                for r in read_assembly(seed_assembly) if r.type == "AWS::DynamoDB::Table")
     # Strategies measured on prod's own templates save money.
     s = prod.strategies()

@@ -55,7 +55,7 @@ def test_lines_are_paired_by_resource_and_kind_whatever_their_figures(dev_report
     assert changes and all(c.delta < 0 for c in changes)
     by_id = {(c.logical_id, c.item.split(":")[0]) for c in changes}
     groups = [r.logical_id for r in dev_report.resources if r.type == "AWS::EKS::Nodegroup"
-              and r.props["ScalingConfig"]["DesiredSize"] > 0]
+              and r.properties["ScalingConfig"]["DesiredSize"] > 0]
     assert {(g, "nodes") for g in groups} <= by_id
     assert sum(c.delta for c in changes) == pytest.approx(dev_report.total - sum(x.monthly_usd
                                                                                    for x in around_the_clock))

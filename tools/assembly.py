@@ -113,6 +113,7 @@ class ResourceTarget:
 @dataclass
 class Stack:
     name: str
+    template_file: Path
     template: dict[str, Any]
     dependencies: tuple[str, ...]
     termination_protection: bool
@@ -124,6 +125,14 @@ class Stack:
     @property
     def outputs(self) -> dict[str, Any]:
         return dict(self.template.get("Outputs", {}))
+
+
+def template_resources(stack: str, template: dict[str, Any]) -> dict[str, Resource]:
+    """The resources of one stack's template, by logical id, in template order."""
+    return {lid: Resource(stack=stack, logical_id=lid, type=str(body.get("Type", "")),
+                          properties=dict(body.get("Properties", {})),
+                          attributes={k: v for k, v in body.items() if k not in ("Type", "Properties")})
+            for lid, body in template.get("Resources", {}).items()}
 
 
 class Assembly:
@@ -141,22 +150,19 @@ class Assembly:
             if artifact.get("type") != STACK_ARTIFACT:
                 continue
             props = artifact.get("properties", {})
-            template = json.loads((self.directory / props["templateFile"]).read_text())
+            template_file = self.directory / props["templateFile"]
+            template = json.loads(template_file.read_text())
             account, region = _environment(artifact.get("environment", ""))
             assets = next((artifacts[d]["properties"]["file"] for d in artifact.get("dependencies", [])
                            if artifacts.get(d, {}).get("type") == "cdk:asset-manifest"), None)
             name = str(props.get("stackName", artifact_id))
-            stack = Stack(name=name, template=template,
+            stack = Stack(name=name, template_file=template_file, template=template,
                           dependencies=tuple(d for d in artifact.get("dependencies", [])
                                              if artifacts.get(d, {}).get("type") == STACK_ARTIFACT),
                           termination_protection=bool(props.get("terminationProtection", False)),
                           account=account, region=region,
-                          assets_file=self.directory / assets if assets else None)
-            for lid, body in template.get("Resources", {}).items():
-                stack.resources[lid] = Resource(
-                    stack=name, logical_id=lid, type=str(body.get("Type", "")),
-                    properties=dict(body.get("Properties", {})),
-                    attributes={k: v for k, v in body.items() if k not in ("Type", "Properties")})
+                          assets_file=self.directory / assets if assets else None,
+                          resources=template_resources(name, template))
             self.stacks[name] = stack
         if not self.stacks:
             raise AssemblyError(f"{self.directory}: the manifest lists no CloudFormation stack")

@@ -31,6 +31,8 @@ from typing import Any
 
 import cfnlint
 
+from tools.assembly import Assembly, AssemblyError
+
 SCHEMAS = Path(cfnlint.__file__).resolve().parent / "data" / "schemas"
 HANDLERS = ("create", "read", "update", "delete")
 MANAGED_POLICY_MAX_CHARS = 6144
@@ -109,18 +111,14 @@ def _extra_key(resource_type: str) -> str | None:
 
 def resource_types(assembly: Path) -> tuple[set[str], str]:
     """Resource types of every stack in the assembly, and the region they deploy to."""
-    manifest = json.loads((assembly / "manifest.json").read_text())
-    types: set[str] = set()
-    regions: set[str] = set()
-    for artifact in manifest.get("artifacts", {}).values():
-        if artifact.get("type") != "aws:cloudformation:stack":
-            continue
-        regions.add(artifact.get("environment", "aws://unknown/us-east-1").rsplit("/", 1)[-1])
-        template = json.loads((assembly / artifact["properties"]["templateFile"]).read_text())
-        types |= {r["Type"] for r in template.get("Resources", {}).values()}
+    try:
+        stacks = Assembly(assembly).stacks.values()
+    except AssemblyError as err:
+        raise SystemExit(f"bootstrap-policy: {err}") from err
+    types = {r.type for s in stacks for r in s.resources.values()}
     if not types:
         raise SystemExit(f"bootstrap-policy: no stack templates in {assembly}")
-    return types, sorted(regions)[0]
+    return types, sorted(s.region or "us-east-1" for s in stacks)[0]
 
 
 def build_policy(types: set[str], region: str) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from config.topology import LISTENER_PORTS, QUEUES, SERVICES, TABLES, TOPICS, Service
+from tools.assembly import Resource
 from tools.reports.cost.report import read_assembly
-from tools.reports.cost.rules import Resource, ref_target
+from tools.reports.cost.rules import ref_target
 
 
 @dataclass
@@ -73,7 +74,7 @@ def architecture(name: str, resources: list[Resource]) -> Architecture:
     topic_of: dict[str, str] = {}
     queue_of: dict[str, str] = {}
     for r in resources:
-        p = r.props
+        p = r.properties
         if r.type == "AWS::EC2::VPC":
             a.vpc_cidr = str(p.get("CidrBlock", ""))
         elif r.type == "AWS::EC2::Subnet":
@@ -140,11 +141,11 @@ def architecture(name: str, resources: list[Resource]) -> Architecture:
         elif r.type == "AWS::Logs::LogGroup":
             a.log_groups += 1
     for r in resources:
-        if r.type == "AWS::SNS::Subscription" and r.props.get("Protocol") == "sqs":
-            topic_ref, queue_ref = ref_target(r.props.get("TopicArn")), ref_target(r.props.get("Endpoint"))
+        if r.type == "AWS::SNS::Subscription" and r.properties.get("Protocol") == "sqs":
+            topic_ref, queue_ref = ref_target(r.properties.get("TopicArn")), ref_target(r.properties.get("Endpoint"))
             topic, queue = topic_of.get(topic_ref or ""), queue_of.get(queue_ref or "")
             if topic and queue:
-                policy = r.props.get("FilterPolicy", {})
+                policy = r.properties.get("FilterPolicy", {})
                 flt = ", ".join(v for values in policy.values() if isinstance(values, list) for v in values
                                 if isinstance(v, str))
                 a.subscriptions.append((topic, queue, flt))

@@ -36,6 +36,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tools.assembly import Assembly
+
 ROOT = Path(__file__).resolve().parents[2]
 
 # Resources whose replacement or removal loses data or identity that other systems hold on to.
@@ -136,13 +138,7 @@ class StackDiff:
 
 def stack_templates(assembly: Path) -> dict[str, Path]:
     """Stack name -> template path of every CloudFormation stack in a cloud assembly."""
-    manifest = json.loads((assembly / "manifest.json").read_text())
-    out: dict[str, Path] = {}
-    for artifact_id, artifact in manifest.get("artifacts", {}).items():
-        if artifact.get("type") == "aws:cloudformation:stack":
-            name = artifact.get("displayName") or artifact_id
-            out[name] = assembly / artifact["properties"]["templateFile"]
-    return out
+    return {name: stack.template_file for name, stack in Assembly(assembly).stacks.items()}
 
 
 def _significant(resource: dict[str, Any]) -> dict[str, Any]:

@@ -14,7 +14,9 @@ import json
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
+
+from tools.assembly import Resource
 
 HELM_CHART = "Custom::AWSCDK-EKS-HelmChart"
 KUBERNETES_RESOURCE = "Custom::AWSCDK-EKS-KubernetesResource"
@@ -23,20 +25,6 @@ WEEKDAYS = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")
 MINUTES_PER_WEEK = 7 * 24 * 60
 # Stands for an intrinsic function (a deploy-time value) inside a flattened template string.
 TOKEN = "\u0000INTRINSIC\u0000"  # noqa: S105 - a placeholder, not a secret
-
-
-class ResourceLike(Protocol):
-    @property
-    def stack(self) -> str: ...
-
-    @property
-    def logical_id(self) -> str: ...
-
-    @property
-    def type(self) -> str: ...
-
-    @property
-    def props(self) -> dict[str, Any]: ...
 
 
 class UnreadableEvidenceError(ValueError):
@@ -54,7 +42,7 @@ class Evidence:
         return f"{self.stack}/{self.logical_id} ({self.type}): {self.setting}"
 
 
-def of(r: ResourceLike, setting: str) -> Evidence:
+def of(r: Resource, setting: str) -> Evidence:
     return Evidence(r.stack, r.logical_id, r.type, setting)
 
 
@@ -138,13 +126,13 @@ def fire_times(expression: str) -> tuple[int, ...]:
     return tuple(sorted(d * 1440 + h * 60 + mi for d in days for h in hours for mi in minutes))
 
 
-def scheduled_resizes(resources: Iterable[ResourceLike]) -> list[ScheduledResize]:
+def scheduled_resizes(resources: Iterable[Resource]) -> list[ScheduledResize]:
     """Every enabled schedule whose target is EKS's UpdateNodegroupConfig, with the node group it names."""
     out: list[ScheduledResize] = []
     for r in resources:
-        if r.type != "AWS::Scheduler::Schedule" or r.props.get("State", "ENABLED") != "ENABLED":
+        if r.type != "AWS::Scheduler::Schedule" or r.properties.get("State", "ENABLED") != "ENABLED":
             continue
-        target = r.props.get("Target", {})
+        target = r.properties.get("Target", {})
         if target.get("Arn") != UPDATE_NODEGROUP_TARGET:
             continue
         groups = [ref for ref, attr in references(target.get("Input")) if attr == "NodegroupName"]
@@ -155,8 +143,8 @@ def scheduled_resizes(resources: Iterable[ResourceLike]) -> list[ScheduledResize
             scaling = {k: int(v) for k, v in body["ScalingConfig"].items()}
         except (KeyError, ValueError, TypeError):
             raise UnreadableEvidenceError(f"{r.stack}/{r.logical_id}: input has no ScalingConfig") from None
-        expression = str(r.props.get("ScheduleExpression"))
-        timezone = str(r.props.get("ScheduleExpressionTimezone", "UTC"))
+        expression = str(r.properties.get("ScheduleExpression"))
+        timezone = str(r.properties.get("ScheduleExpressionTimezone", "UTC"))
         out.append(ScheduledResize(
             of(r, f"{expression} {timezone}: {groups[0]} to {json.dumps(scaling, separators=(',', ':'))}"),
             groups[0], fire_times(expression), timezone, scaling))
@@ -182,9 +170,9 @@ def weekly_state(resizes: Sequence[ScheduledResize]) -> list[tuple[int, dict[str
 
 # --- autoscaling ----------------------------------------------------------------------------------------------
 
-def manifests(r: ResourceLike) -> list[dict[str, Any]]:
+def manifests(r: Resource) -> list[dict[str, Any]]:
     """The Kubernetes objects a KubernetesManifest custom resource applies (its Manifest is a JSON list string)."""
-    text = flatten(r.props.get("Manifest", "[]")).replace(TOKEN, "token")
+    text = flatten(r.properties.get("Manifest", "[]")).replace(TOKEN, "token")
     try:
         data = json.loads(text)
     except ValueError:
@@ -220,7 +208,7 @@ class Autoscaling:
         return out
 
 
-def autoscaling(resources: Sequence[ResourceLike]) -> Autoscaling:
+def autoscaling(resources: Sequence[Resource]) -> Autoscaling:
     hpas: list[Evidence] = []
     for r in resources:
         if r.type == KUBERNETES_RESOURCE:
@@ -230,14 +218,14 @@ def autoscaling(resources: Sequence[ResourceLike]) -> Autoscaling:
                     name = f"{m.get('metadata', {}).get('namespace')}/{m.get('metadata', {}).get('name')}"
                     hpas.append(of(r, f"HorizontalPodAutoscaler {name}: {spec.get('minReplicas')} to "
                                       f"{spec.get('maxReplicas')} replicas"))
-    metrics = [of(r, f"add-on metrics-server {r.props.get('AddonVersion', '')}".strip())
-               for r in resources if r.type == "AWS::EKS::Addon" and r.props.get("AddonName") == "metrics-server"]
+    metrics = [of(r, f"add-on metrics-server {r.properties.get('AddonVersion', '')}".strip())
+               for r in resources if r.type == "AWS::EKS::Addon" and r.properties.get("AddonName") == "metrics-server"]
     clusters = {r.logical_id for r in resources if r.type == "AWS::EKS::Cluster"}
     autoscaler: list[Evidence] = []
     for r in resources:
-        if r.type == HELM_CHART and r.props.get("Chart") == "cluster-autoscaler":
-            discovers = {ref for ref, _ in references(r.props.get("Values"))} & clusters
-            if "autoDiscovery" in flatten(r.props.get("Values", "")) and discovers:
-                autoscaler.append(of(r, f"Helm chart cluster-autoscaler {r.props.get('Version', '')}, "
+        if r.type == HELM_CHART and r.properties.get("Chart") == "cluster-autoscaler":
+            discovers = {ref for ref, _ in references(r.properties.get("Values"))} & clusters
+            if "autoDiscovery" in flatten(r.properties.get("Values", "")) and discovers:
+                autoscaler.append(of(r, f"Helm chart cluster-autoscaler {r.properties.get('Version', '')}, "
                                         f"auto-discovery of cluster {sorted(discovers)[0]}'s node groups"))
     return Autoscaling(tuple(hpas), tuple(metrics), tuple(autoscaler))

@@ -9,26 +9,20 @@ from pathlib import Path
 from typing import Any
 
 from config.environment import UsageAssumptions, as_dict
+from tools.assembly import Assembly, Resource, template_resources
 from tools.reports.cost.prices import PriceTable, stale_entries, staleness_note
-from tools.reports.cost.rules import Line, Resource, free_reason, price_resources
+from tools.reports.cost.rules import Line, free_reason, price_resources
 from tools.reports.cost.strategies import strategies
 
 
 def read_assembly(outdir: Path) -> list[Resource]:
-    """Every resource of every CloudFormation stack in a synthesized cloud assembly (read from its manifest)."""
-    manifest = json.loads((outdir / "manifest.json").read_text())
-    resources: list[Resource] = []
-    for name, artifact in sorted(manifest["artifacts"].items()):
-        if artifact.get("type") != "aws:cloudformation:stack":
-            continue
-        template = json.loads((outdir / artifact["properties"]["templateFile"]).read_text())
-        resources.extend(read_template(name, template))
-    return resources
+    """Every resource of every CloudFormation stack in a synthesized cloud assembly, stack by stack in name order."""
+    assembly = Assembly(outdir)
+    return [r for name in sorted(assembly.stacks) for r in assembly.stacks[name].resources.values()]
 
 
 def read_template(stack: str, template: dict[str, Any]) -> list[Resource]:
-    return [Resource(stack, logical_id, r["Type"], r.get("Properties", {}))
-            for logical_id, r in template.get("Resources", {}).items()]
+    return list(template_resources(stack, template).values())
 
 
 # Usage fields that describe the shape of the work, not its amount: they stay put when the work doubles.

@@ -18,6 +18,7 @@ from typing import Any
 
 from config.environment import UsageAssumptions
 from config.topology import TOPICS
+from tools.assembly import Resource
 from tools.reports.cost import evidence
 from tools.reports.cost.evidence import MINUTES_PER_WEEK, Autoscaling, Evidence, ScheduledResize
 from tools.reports.cost.prices import PriceTable
@@ -38,14 +39,6 @@ class UnpricedResourceError(ValueError):
 
 class UnpricedOptionError(ValueError):
     """A priced resource uses an option with its own charge that the rule does not model."""
-
-
-@dataclass(frozen=True)
-class Resource:
-    stack: str
-    logical_id: str
-    type: str
-    props: dict[str, Any]
 
 
 @dataclass
@@ -193,7 +186,7 @@ class Context:
 
     def node_autoscaled(self, r: Resource) -> bool:
         """Pods follow load (HPAs and metrics-server) and nodes follow pods (the autoscaler, room to grow)."""
-        scaling = r.props.get("ScalingConfig", {})
+        scaling = r.properties.get("ScalingConfig", {})
         room = int(scaling.get("MinSize", 0)) < int(scaling.get("MaxSize", 0))
         return "autoscaling" not in self.without and self.autoscaling.pods and self.autoscaling.nodes and room
 
@@ -201,7 +194,7 @@ class Context:
         """(minutes of the week, nodes) of a node group: its schedule's states, each priced at the desired size when
         the group autoscales and at its maximum when it does not (the peak must then be there all the time); an
         empty group is empty either way. Without a schedule, one span of the whole week."""
-        scaling = r.props.get("ScalingConfig", {})
+        scaling = r.properties.get("ScalingConfig", {})
         desired = int(scaling.get("DesiredSize", scaling.get("MinSize", 1)))
         spans = evidence.weekly_state(self.resizes.get((r.stack, r.logical_id), []))
         states = spans or [(MINUTES_PER_WEEK, {"MinSize": int(scaling.get("MinSize", desired)), "DesiredSize": desired,
@@ -278,7 +271,7 @@ def ref_target(value: Any) -> str | None:
 # --- compute ---------------------------------------------------------------------------------------------------
 
 def eks_cluster(r: Resource, c: Context) -> list[Line]:
-    if r.props.get("ComputeConfig", {}).get("Enabled") is True:
+    if r.properties.get("ComputeConfig", {}).get("Enabled") is True:
         raise UnpricedOptionError(f"{r.stack}/{r.logical_id}: EKS Auto Mode management fee is not modelled")
     n = c.count("AWS::EKS::Cluster")
     # Custom metrics are billed by the hour in which they are sent: none while no node runs.
@@ -292,7 +285,7 @@ def eks_cluster(r: Resource, c: Context) -> list[Line]:
 
 
 def eks_nodegroup(r: Resource, c: Context) -> list[Line]:
-    p = r.props
+    p = r.properties
     if "LaunchTemplate" in p and "InstanceTypes" not in p:
         raise UnpricedOptionError(f"{r.stack}/{r.logical_id}: instance type set in a launch template")
     types = list(p.get("InstanceTypes") or ["t3.medium"])
@@ -335,7 +328,7 @@ def eks_nodegroup(r: Resource, c: Context) -> list[Line]:
 
 
 def lambda_function(r: Resource, c: Context) -> list[Line]:
-    text = f"{r.logical_id} {r.props.get('Description', '')}".lower()
+    text = f"{r.logical_id} {r.properties.get('Description', '')}".lower()
     deploy_time = ("provider", "customresource", "custom resource", "framework", "onevent", "restrictdefaultsg",
                    "autodeleteobjects", "logretention", "bucketnotification", "awscdk", "singleton",
                    # aws-cdk-lib's AwsCustomResource singleton (fixed id), e.g. reading Cognito client secrets
@@ -352,7 +345,7 @@ def nat_gateway(r: Resource, c: Context) -> list[Line]:
     gib = c.usage.nat_processed_gib / n
     lines = [c.line(r, "NAT gateway hours", c.hours, "vpc.nat_gateway_hour"),
              c.line(r, f"NAT data processed (usage.nat_processed_gib / {n} gateways)", gib, "vpc.nat_gateway_gb")]
-    if not any(e.props.get("VpcEndpointType") == "Interface" for e in c.of_type("AWS::EC2::VPCEndpoint")):
+    if not any(e.properties.get("VpcEndpointType") == "Interface" for e in c.of_type("AWS::EC2::VPCEndpoint")):
         # Without interface endpoints the AWS API traffic they would carry crosses the NATs instead.
         lines.append(c.line(r, f"NAT data for AWS APIs, no interface endpoints (usage.endpoint_processed_gib / {n})",
                             c.usage.endpoint_processed_gib / n, "vpc.nat_gateway_gb"))
@@ -364,19 +357,19 @@ def eip(r: Resource, c: Context) -> list[Line]:
 
 
 def vpc_endpoint(r: Resource, c: Context) -> list[Line]:
-    kind = r.props.get("VpcEndpointType", "Gateway")
-    service = r.props.get("ServiceName")
+    kind = r.properties.get("VpcEndpointType", "Gateway")
+    service = r.properties.get("ServiceName")
     name = service if isinstance(service, str) else "gateway endpoint"
     if kind == "Gateway":
         return [c.zero(r, f"{name.rsplit('.', 1)[-1] if isinstance(service, str) else name}: gateway endpoint, "
                           "no charge")]
     if kind != "Interface":
         raise UnpricedOptionError(f"{r.stack}/{r.logical_id}: endpoint type {kind}")
-    subnets = r.props.get("SubnetIds")
+    subnets = r.properties.get("SubnetIds")
     if not isinstance(subnets, list):
         raise UnpricedOptionError(f"{r.stack}/{r.logical_id}: cannot count the endpoint's subnets")
     azs = len(subnets)
-    n = sum(1 for e in c.of_type("AWS::EC2::VPCEndpoint") if e.props.get("VpcEndpointType") == "Interface")
+    n = sum(1 for e in c.of_type("AWS::EC2::VPCEndpoint") if e.properties.get("VpcEndpointType") == "Interface")
     short = name.rsplit(".", 1)[-1] if "." in name else name
     if short == "api" or short == "dkr":
         short = ".".join(name.split(".")[-2:])
@@ -387,7 +380,7 @@ def vpc_endpoint(r: Resource, c: Context) -> list[Line]:
 
 
 def load_balancer(r: Resource, c: Context) -> list[Line]:
-    kind = r.props.get("Type", "application")
+    kind = r.properties.get("Type", "application")
     n = c.count("AWS::ElasticLoadBalancingV2::LoadBalancer")
     requests = c.usage.api_requests_per_month / n
     gib_per_hour = requests * c.usage.api_kib_per_request / 1024**2 / c.hours
@@ -408,11 +401,11 @@ def load_balancer(r: Resource, c: Context) -> list[Line]:
 # --- data ------------------------------------------------------------------------------------------------------
 
 def db_cluster(r: Resource, c: Context) -> list[Line]:
-    engine = str(r.props.get("Engine", ""))
+    engine = str(r.properties.get("Engine", ""))
     if not engine.startswith("aurora"):
         raise UnpricedOptionError(f"{r.stack}/{r.logical_id}: Multi-AZ DB cluster engine {engine}")
-    if r.props.get("StorageType", "aurora") != "aurora":
-        raise UnpricedOptionError(f"{r.stack}/{r.logical_id}: storage type {r.props['StorageType']}")
+    if r.properties.get("StorageType", "aurora") != "aurora":
+        raise UnpricedOptionError(f"{r.stack}/{r.logical_id}: storage type {r.properties['StorageType']}")
     n = c.count("AWS::RDS::DBCluster")
     return [c.line(r, "Aurora storage (usage.stored_gib_database)", c.usage.stored_gib_database / n,
                    "aurora.storage_gb_month"),
@@ -421,14 +414,14 @@ def db_cluster(r: Resource, c: Context) -> list[Line]:
 
 
 def db_instance(r: Resource, c: Context) -> list[Line]:
-    p = r.props
+    p = r.properties
     klass = p.get("DBInstanceClass")
     if klass == "db.serverless":
         cluster_id = ref_target(p.get("DBClusterIdentifier"))
         if cluster_id is None:
             raise UnpricedOptionError(f"{r.stack}/{r.logical_id}: serverless instance outside this stack's cluster")
         cluster = c.find(r.stack, cluster_id)
-        scaling = cluster.props.get("ServerlessV2ScalingConfiguration", {})
+        scaling = cluster.properties.get("ServerlessV2ScalingConfiguration", {})
         floor, ceiling = float(scaling.get("MinCapacity", 0.5)), float(scaling.get("MaxCapacity", 1))
         extra = c.usage.database_acu_hours_above_min
         hours, label = float(c.hours), f"Aurora Serverless v2 floor: {floor:g} ACU min x {c.hours} h"
@@ -468,28 +461,28 @@ def db_instance(r: Resource, c: Context) -> list[Line]:
 
 def pause_blockers(cluster: Resource, c: Context) -> list[str]:
     """Why an Aurora cluster at 0 ACU minimum would not pause, as far as the templates tell; empty: it can."""
-    scaling = cluster.props.get("ServerlessV2ScalingConfiguration", {})
+    scaling = cluster.properties.get("ServerlessV2ScalingConfiguration", {})
     out = []
     if "SecondsUntilAutoPause" not in scaling:
         out.append("no SecondsUntilAutoPause in its ServerlessV2ScalingConfiguration")
     blockers = [x for x in c.resources if x.type in _NO_PAUSE_WITH]
     if blockers:
         out.append(f"{blockers[0].type} {blockers[0].logical_id} keeps it from pausing")
-    if cluster.props.get("GlobalClusterIdentifier"):
+    if cluster.properties.get("GlobalClusterIdentifier"):
         out.append("it is part of a global database")
     for group in c.of_type("AWS::RDS::DBClusterParameterGroup"):
-        if ref_target(cluster.props.get("DBClusterParameterGroupName")) == group.logical_id and str(
-                group.props.get("Parameters", {}).get("rds.logical_replication", "0")) == "1":
+        if ref_target(cluster.properties.get("DBClusterParameterGroupName")) == group.logical_id and str(
+                group.properties.get("Parameters", {}).get("rds.logical_replication", "0")) == "1":
             out.append("logical replication is on (rds.logical_replication=1)")
     return out
 
 
 def _gsi_count(r: Resource) -> int:
-    return len(r.props.get("GlobalSecondaryIndexes", []))
+    return len(r.properties.get("GlobalSecondaryIndexes", []))
 
 
 def dynamodb_table(r: Resource, c: Context) -> list[Line]:
-    p = r.props
+    p = r.properties
     n = c.count("AWS::DynamoDB::Table", "AWS::DynamoDB::GlobalTable")
     replicas = len(p.get("Replicas", [])) or 1
     if p.get("TableClass", "STANDARD") != "STANDARD":
@@ -538,14 +531,14 @@ def kms_key(r: Resource, c: Context) -> list[Line]:
 
 
 def user_pool(r: Resource, c: Context) -> list[Line]:
-    tier = "plus" if "user_pool_tier" in c.without else str(r.props.get("UserPoolTier", "ESSENTIALS")).lower()
+    tier = "plus" if "user_pool_tier" in c.without else str(r.properties.get("UserPoolTier", "ESSENTIALS")).lower()
     n = c.count("AWS::Cognito::UserPool")
     return [c.line(r, f"Cognito {tier} MAUs (usage.monthly_active_users)", c.usage.monthly_active_users / n,
                    f"cognito.mau_{tier}")]
 
 
 def s3_bucket(r: Resource, c: Context) -> list[Line]:
-    if r.props.get("IntelligentTieringConfigurations") or r.props.get("AccelerateConfiguration"):
+    if r.properties.get("IntelligentTieringConfigurations") or r.properties.get("AccelerateConfiguration"):
         raise UnpricedOptionError(f"{r.stack}/{r.logical_id}: S3 option with its own charge")
     n = c.count("AWS::S3::Bucket")
     return [c.line(r, f"S3 Standard storage (usage.s3_stored_gib / {n} buckets)", c.usage.s3_stored_gib / n,
@@ -553,7 +546,7 @@ def s3_bucket(r: Resource, c: Context) -> list[Line]:
 
 
 def ssm_parameter(r: Resource, c: Context) -> list[Line]:
-    if r.props.get("Tier") == "Advanced":
+    if r.properties.get("Tier") == "Advanced":
         return [c.line(r, "advanced parameter", 1, "ssm.advanced_parameter_month")]
     return [c.zero(r, "standard parameter: no charge")]
 
@@ -563,7 +556,7 @@ def ssm_parameter(r: Resource, c: Context) -> list[Line]:
 def _dlq_ids(c: Context) -> set[tuple[str, str]]:
     out = set()
     for q in c.of_type("AWS::SQS::Queue"):
-        target = ref_target(q.props.get("RedrivePolicy", {}).get("deadLetterTargetArn"))
+        target = ref_target(q.properties.get("RedrivePolicy", {}).get("deadLetterTargetArn"))
         if target:
             out.add((q.stack, target))
     return out
@@ -582,17 +575,17 @@ def _ses_events(c: Context) -> float:
 
 
 def _from_ses(subscription: Resource) -> bool:
-    return str(ref_target(subscription.props.get("TopicArn")) or "").startswith(_SES_TOPIC_IDS)
+    return str(ref_target(subscription.properties.get("TopicArn")) or "").startswith(_SES_TOPIC_IDS)
 
 
 def sqs_queue(r: Resource, c: Context) -> list[Line]:
-    if str(r.props.get("FifoQueue", "false")).lower() == "true":
+    if str(r.properties.get("FifoQueue", "false")).lower() == "true":
         raise UnpricedOptionError(f"{r.stack}/{r.logical_id}: FIFO queue")
     if (r.stack, r.logical_id) in _dlq_ids(c):
         return [c.zero(r, "dead-letter queue: no traffic expected")]
     per_topic = c.usage.events_per_month / max(1, len(_domain_topics(c)))
     subs = [s for s in c.of_type("AWS::SNS::Subscription")
-            if s.props.get("Protocol") == "sqs" and ref_target(s.props.get("Endpoint")) == r.logical_id]
+            if s.properties.get("Protocol") == "sqs" and ref_target(s.properties.get("Endpoint")) == r.logical_id]
     if subs and all(_from_ses(s) for s in subs):
         messages = _ses_events(c) * len(subs)
         source = "SES bounces and complaints: emails sent x factors.ses_feedback_events_per_email"
@@ -627,7 +620,7 @@ def sns_topic(r: Resource, c: Context) -> list[Line]:
 
 
 def sns_subscription(r: Resource, c: Context) -> list[Line]:
-    protocol = r.props.get("Protocol")
+    protocol = r.properties.get("Protocol")
     if protocol in ("sqs", "lambda"):
         return [c.zero(r, f"delivery to {protocol}: no SNS charge")]
     if protocol == "email":
@@ -639,7 +632,7 @@ def sns_subscription(r: Resource, c: Context) -> list[Line]:
 def ses_configuration_set(r: Resource, c: Context) -> list[Line]:
     """The notifications' configuration set carries their sends; Cognito's (the one a user pool names) carries the
     sign-up and recovery codes, a few per new user."""
-    cognito = any(ref_target(p.props.get("EmailConfiguration", {}).get("ConfigurationSet")) == r.logical_id
+    cognito = any(ref_target(p.properties.get("EmailConfiguration", {}).get("ConfigurationSet")) == r.logical_id
                   for p in c.of_type("AWS::Cognito::UserPool"))
     if cognito:
         return [c.zero(r, "Cognito's codes: a few per sign-up (< $0.10 a month at these volumes)")]
@@ -651,13 +644,13 @@ def ses_configuration_set(r: Resource, c: Context) -> list[Line]:
 # --- edge ------------------------------------------------------------------------------------------------------
 
 def api_stage(r: Resource, c: Context) -> list[Line]:
-    if r.props.get("CacheClusterEnabled") is True:
+    if r.properties.get("CacheClusterEnabled") is True:
         raise UnpricedOptionError(f"{r.stack}/{r.logical_id}: API cache cluster")
     n = c.count("AWS::ApiGateway::Stage")
     requests = c.usage.api_requests_per_month / n
     lines = [c.line(r, f"REST API requests (usage.api_requests_per_month / {n} stages)", requests / 1e6,
                     "apigw.rest_million")]
-    if r.props.get("TracingEnabled") is True:
+    if r.properties.get("TracingEnabled") is True:
         ratio = c.prices.factor("xray_sampling_ratio")
         lines.append(c.line(r, f"X-Ray traces recorded: {ratio:.0%} of requests", requests * ratio / 1e6,
                             "xray.traces_million"))
@@ -669,7 +662,7 @@ _WAF_EXTRA_FEE_GROUPS = ("AWSManagedRulesBotControlRuleSet", "AWSManagedRulesATP
 
 
 def web_acl(r: Resource, c: Context) -> list[Line]:
-    rules = r.props.get("Rules", [])
+    rules = r.properties.get("Rules", [])
     for rule in rules:
         name = rule.get("Statement", {}).get("ManagedRuleGroupStatement", {}).get("Name")
         if name in _WAF_EXTRA_FEE_GROUPS:
@@ -685,7 +678,7 @@ def web_acl(r: Resource, c: Context) -> list[Line]:
 
 def log_group_weight(r: Resource) -> float:
     """Share of the environment's log volume a log group receives (relative weights, documented in docs/cost.md)."""
-    name = str(r.props.get("LogGroupName", "")) + " " + r.logical_id
+    name = str(r.properties.get("LogGroupName", "")) + " " + r.logical_id
     lowered = name.lower()
     if "containerinsights" in lowered or "application" in lowered:
         return 8.0
@@ -701,11 +694,11 @@ def log_group_weight(r: Resource) -> float:
 
 
 def log_group(r: Resource, c: Context) -> list[Line]:
-    if r.props.get("LogGroupClass", "STANDARD") != "STANDARD":
-        raise UnpricedOptionError(f"{r.stack}/{r.logical_id}: log class {r.props['LogGroupClass']}")
+    if r.properties.get("LogGroupClass", "STANDARD") != "STANDARD":
+        raise UnpricedOptionError(f"{r.stack}/{r.logical_id}: log class {r.properties['LogGroupClass']}")
     share = c.log_share(r)
     ingested = c.usage.log_ingested_gib * share
-    retention = r.props.get("RetentionInDays")
+    retention = r.properties.get("RetentionInDays")
     days = float(retention) if retention else c.prices.factor("never_expire_horizon_days")
     ratio = c.prices.factor("log_storage_compression")
     stored = ingested * days / (365 / 12) * ratio
@@ -717,16 +710,16 @@ def log_group(r: Resource, c: Context) -> list[Line]:
 
 
 def metric_filter(r: Resource, c: Context) -> list[Line]:
-    n = len(r.props.get("MetricTransformations", [])) or 1
+    n = len(r.properties.get("MetricTransformations", [])) or 1
     return [c.line(r, f"custom metrics from a metric filter: {n}", n, "cloudwatch.metric_month")]
 
 
 def alarm(r: Resource, c: Context) -> list[Line]:
-    metrics = r.props.get("Metrics")
+    metrics = r.properties.get("Metrics")
     count = sum(1 for m in metrics if "MetricStat" in m) if metrics else 1
     periods = [m["MetricStat"].get("Period", 60) for m in metrics or [] if "MetricStat" in m]
-    period = min(periods) if periods else r.props.get("Period", 60)
-    if r.props.get("ThresholdMetricId"):
+    period = min(periods) if periods else r.properties.get("Period", 60)
+    if r.properties.get("ThresholdMetricId"):
         raise UnpricedOptionError(f"{r.stack}/{r.logical_id}: anomaly detection alarm")
     key = "cloudwatch.alarm_high_res_month" if int(period) < 60 else "cloudwatch.alarm_standard_month"
     return [c.line(r, f"alarm over {count} metric(s)", count, key)]

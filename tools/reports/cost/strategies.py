@@ -15,9 +15,10 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from config.topology import SERVICES
+from tools.assembly import Resource
 from tools.reports.cost import evidence
 from tools.reports.cost.evidence import Evidence, of
-from tools.reports.cost.rules import Context, Line, Resource, pause_blockers
+from tools.reports.cost.rules import Context, Line, pause_blockers
 
 if TYPE_CHECKING:
     from tools.reports.cost.report import CostReport
@@ -66,10 +67,11 @@ def strategies(report: CostReport) -> dict[str, dict[str, Any]]:
     node_lines = [x for x in lines if x.type == "AWS::EKS::Nodegroup" and "on_demand_unit_usd" in x.extras]
     nodes_usd = sum(x.monthly_usd for x in node_lines)
 
-    graviton = [g for g in groups if all(t in p.x86_equivalent for t in g.props.get("InstanceTypes", []))]
+    graviton = [g for g in groups if all(t in p.x86_equivalent for t in g.properties.get("InstanceTypes", []))]
     saving = without("graviton")
     out["graviton_vs_x86"] = _entry(
-        bool(graviton), [of(g, f"{g.props.get('AmiType')} {'/'.join(g.props['InstanceTypes'])}") for g in graviton],
+        bool(graviton),
+        [of(g, f"{g.properties.get('AmiType')} {'/'.join(g.properties['InstanceTypes'])}") for g in graviton],
         [] if graviton else ["no node group of Graviton types"], saving,
         "each Graviton pool re-priced with its same-generation x86 type (prices.json graviton_x86_equivalent), "
         "same purchase option and size",
@@ -78,11 +80,11 @@ def strategies(report: CostReport) -> dict[str, dict[str, Any]]:
                                  + saving),
         saving_ratio=_ratio(saving, nodes_usd + saving))
 
-    spot = [g for g in groups if g.props.get("CapacityType") == "SPOT"]
+    spot = [g for g in groups if g.properties.get("CapacityType") == "SPOT"]
     spot_usd = sum(x.monthly_usd for x in node_lines if x.extras["capacity"] == "SPOT")
     saving = without("spot")
     out["spot"] = _entry(
-        bool(spot), [of(g, f"CapacityType SPOT over {'/'.join(g.props['InstanceTypes'])}") for g in spot],
+        bool(spot), [of(g, f"CapacityType SPOT over {'/'.join(g.properties['InstanceTypes'])}") for g in spot],
         [] if spot else ["no node group with CapacityType SPOT"], saving,
         f"Spot pools priced at the mean on-demand price of their types less the average Spot discount "
         f"({p.factor('spot_discount'):.0%}, factors.spot_discount), against the same pools on demand",
@@ -91,11 +93,11 @@ def strategies(report: CostReport) -> dict[str, dict[str, Any]]:
         saving_ratio=_ratio(saving, spot_usd + saving), spot_discount=p.factor("spot_discount"))
 
     a = c.autoscaling
-    room = [g for g in groups if int(g.props["ScalingConfig"].get("MinSize", 0))
-            < int(g.props["ScalingConfig"].get("MaxSize", 0))]
+    room = [g for g in groups if int(g.properties["ScalingConfig"].get("MinSize", 0))
+            < int(g.properties["ScalingConfig"].get("MaxSize", 0))]
     found = [*a.hpas, *a.metrics_server, *a.node_autoscaler,
-             *(of(g, f"ScalingConfig min {g.props['ScalingConfig']['MinSize']} < max "
-                     f"{g.props['ScalingConfig']['MaxSize']}") for g in room)]
+             *(of(g, f"ScalingConfig min {g.properties['ScalingConfig']['MinSize']} < max "
+                     f"{g.properties['ScalingConfig']['MaxSize']}") for g in room)]
     missing = a.missing() + ([] if room else ["no node group whose minimum is below its maximum"])
     saving = without("autoscaling")
     out["pod_and_node_autoscaling"] = _entry(
@@ -119,7 +121,7 @@ def strategies(report: CostReport) -> dict[str, dict[str, Any]]:
     out["aurora_capacity"] = _aurora(report, c, without)
 
     tables = of_type("AWS::DynamoDB::Table", "AWS::DynamoDB::GlobalTable")
-    on_demand_tables = [t for t in tables if t.props.get("BillingMode") == "PAY_PER_REQUEST"]
+    on_demand_tables = [t for t in tables if t.properties.get("BillingMode") == "PAY_PER_REQUEST"]
     on_demand_write_hour = 3600 * p.usd("dynamodb.ondemand_write_million") / 1e6
     on_demand_read_hour = 3600 * p.usd("dynamodb.ondemand_read_million") / 1e6
     u = report.usage
@@ -151,11 +153,11 @@ def strategies(report: CostReport) -> dict[str, dict[str, Any]]:
                 * x.unit_usd for x in storage)
     ingest = sum(x.monthly_usd for x in lines if x.type == "AWS::Logs::LogGroup" and x not in storage)
     filters = [x for x in lines if x.type == "AWS::Logs::MetricFilter"]
-    expiring = [g for g in groups_logs if g.props.get("RetentionInDays")]
-    retention_days = sorted({int(g.props["RetentionInDays"]) for g in expiring})
+    expiring = [g for g in groups_logs if g.properties.get("RetentionInDays")]
+    retention_days = sorted({int(g.properties["RetentionInDays"]) for g in expiring})
     out["log_retention_and_metric_filters"] = _entry(
         bool(expiring),
-        [Evidence(g.stack, g.logical_id, g.type, f"RetentionInDays {g.props['RetentionInDays']}") for g in expiring],
+        [of(g, f"RetentionInDays {g.properties['RetentionInDays']}") for g in expiring],
         [f"{len(groups_logs) - len(expiring)} log group(s) never expire"] if len(expiring) < len(groups_logs)
         else [], never - stored_usd,
         "storage at the configured retention against log groups that never expire (priced at their 2-year volume)",
@@ -164,7 +166,7 @@ def strategies(report: CostReport) -> dict[str, dict[str, Any]]:
         metric_filter_metrics_usd=_r(sum(x.monthly_usd for x in filters)))
 
     pools = of_type("AWS::Cognito::UserPool")
-    tiers = [str(x.props.get("UserPoolTier", "ESSENTIALS")) for x in pools]
+    tiers = [str(x.properties.get("UserPoolTier", "ESSENTIALS")) for x in pools]
     saving = without("user_pool_tier")
     out["user_pool_tier"] = _entry(
         any(t != "PLUS" for t in tiers), [of(x, f"UserPoolTier {t}") for x, t in zip(pools, tiers, strict=True)],
@@ -187,11 +189,11 @@ def _aurora(report: CostReport, c: Context, without: Callable[..., float]) -> di
     p, h, lines = report.prices, report.prices.hours_per_month, report.lines
     floor = [x for x in lines if x.extras.get("role") == "floor"]
     clusters = [r for r in report.resources if r.type == "AWS::RDS::DBCluster"
-                and "ServerlessV2ScalingConfiguration" in r.props]
+                and "ServerlessV2ScalingConfiguration" in r.properties]
     found: list[Evidence] = []
     missing: list[str] = []
     for cluster in clusters:
-        scaling = cluster.props["ServerlessV2ScalingConfiguration"]
+        scaling = cluster.properties["ServerlessV2ScalingConfiguration"]
         setting = f"MinCapacity {scaling.get('MinCapacity')}, MaxCapacity {scaling.get('MaxCapacity')}"
         if "SecondsUntilAutoPause" in scaling:
             setting += f", SecondsUntilAutoPause {scaling['SecondsUntilAutoPause']}"
@@ -245,13 +247,13 @@ def _orders_pool_evidence(resources: list[Resource]) -> Evidence | None:
 def _endpoints(report: CostReport, of_type: Callable[..., list[Resource]]) -> dict[str, Any]:
     p, h, u = report.prices, report.prices.hours_per_month, report.usage
     nat_gb, ep_gb = p.usd("vpc.nat_gateway_gb"), p.usd("vpc.interface_endpoint_gb")
-    interfaces = [e for e in of_type("AWS::EC2::VPCEndpoint") if e.props.get("VpcEndpointType") == "Interface"]
+    interfaces = [e for e in of_type("AWS::EC2::VPCEndpoint") if e.properties.get("VpcEndpointType") == "Interface"]
     nats = of_type("AWS::EC2::NatGateway")
     per_endpoint = 3 * h * p.usd("vpc.interface_endpoint_az_hour")
     endpoint_lines: list[Line] = [x for x in report.lines if x.extras.get("azs")]
     ep_fixed = sum(x.monthly_usd for x in endpoint_lines)
     found = [of(n, "NAT gateway") for n in nats]
-    found += [of(e, f"interface endpoint in {len(e.props.get('SubnetIds', []))} subnet(s)") for e in interfaces]
+    found += [of(e, f"interface endpoint in {len(e.properties.get('SubnetIds', []))} subnet(s)") for e in interfaces]
     if nats and not interfaces:
         found.append(Evidence(nats[0].stack, nats[0].logical_id, nats[0].type,
                               "no interface endpoint: the NAT carries the AWS API traffic"))

@@ -14,10 +14,10 @@
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Mapping
-from typing import Protocol
 
+from config import eks_addons
+from config.eks_addons import AddonPin, ChartPin
 from config.environment import EnvironmentConfig
 from tools.assembly import Assembly
 from tools.reports.preflight.model import CheckResult, Finding
@@ -25,69 +25,23 @@ from tools.reports.preflight.system_workloads import SELF_MANAGED_BOOTSTRAP
 
 NAME = "addons"
 
-
-class Pin(Protocol):
-    """The shape of ``config.eks_addons.AddonPin``."""
-
-    @property
-    def name(self) -> str: ...
-
-    @property
-    def version(self) -> str: ...
-
-    @property
-    def replaces_self_managed(self) -> bool: ...
-
-
-PinTable = Mapping[str, Mapping[str, Pin]]  # Kubernetes version -> add-on name -> pin
-
-
-class ChartPin(Protocol):
-    """The shape of ``config.eks_addons.ChartPin``."""
-
-    @property
-    def chart(self) -> str: ...
-
-    @property
-    def version(self) -> str: ...
-
-    @property
-    def image_tag(self) -> str: ...
-
-
+PinTable = Mapping[str, Mapping[str, AddonPin]]  # Kubernetes version -> add-on name -> pin
 ChartTable = Mapping[str, Mapping[str, ChartPin]]  # Kubernetes version -> chart name -> pin
 
 
-class MissingTable(LookupError):
-    pass
-
-
 def load_pins() -> PinTable:
-    """``config.eks_addons.ADDONS`` (looked up at run time: the table is the infra branch's to own)."""
-    try:
-        module = importlib.import_module("config.eks_addons")
-    except ModuleNotFoundError as err:
-        raise MissingTable("config/eks_addons.py is missing: there is no add-on compatibility table to pin "
-                           "versions from") from err
-    table: PinTable = module.ADDONS
-    return table
+    """``config.eks_addons.ADDONS``: Kubernetes version -> add-on name -> pin."""
+    return eks_addons.ADDONS
 
 
 def load_chart_pins() -> ChartTable:
-    """Every chart ``config/eks_addons.py`` pins per Kubernetes version (a module-level table of version -> pin
-    with ``chart``, ``version`` and ``image_tag``, such as ``CLUSTER_AUTOSCALER``), as version -> chart -> pin."""
-    try:
-        module = importlib.import_module("config.eks_addons")
-    except ModuleNotFoundError:
-        return {}
+    """Every chart ``config/eks_addons.py`` pins per Kubernetes version (a module-level table of version ->
+    :class:`ChartPin`, such as ``CLUSTER_AUTOSCALER``), as version -> chart -> pin."""
     out: dict[str, dict[str, ChartPin]] = {}
-    for value in vars(module).values():
-        if not (isinstance(value, dict) and value and all(
-                isinstance(k, str) and all(hasattr(v, a) for a in ("chart", "version", "image_tag"))
-                for k, v in value.items())):
-            continue
-        for k8s, pin in value.items():
-            out.setdefault(k8s, {})[pin.chart] = pin
+    for value in vars(eks_addons).values():
+        if isinstance(value, dict) and value and all(isinstance(v, ChartPin) for v in value.values()):
+            for k8s, pin in value.items():
+                out.setdefault(k8s, {})[pin.chart] = pin
     return out
 
 
@@ -101,11 +55,7 @@ def check(assembly: Assembly, config: EnvironmentConfig, pins: PinTable | None =
           chart_pins: ChartTable | None = None) -> CheckResult:
     k8s = config.cluster.kubernetes_version
     findings: list[Finding] = []
-    try:
-        table = load_pins() if pins is None else pins
-    except MissingTable as err:
-        table = {}
-        findings.append(Finding("config/eks_addons.py", str(err)))
+    table = load_pins() if pins is None else pins
     version_pins = table.get(k8s)
     if version_pins is None and table:
         findings.append(Finding("config/eks_addons.py", f"no pins for Kubernetes {k8s} (the config's version); "

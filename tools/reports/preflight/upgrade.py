@@ -26,7 +26,7 @@ from kubernetes_validate import utils as kv_utils
 
 from config.environments import ENVIRONMENTS
 from tools.assembly import Assembly, render_tokens
-from tools.reports.preflight.addons import ChartTable, MissingTable, PinTable, image_tag, load_chart_pins, load_pins
+from tools.reports.preflight.addons import ChartTable, PinTable, image_tag, load_chart_pins, load_pins
 from tools.reports.preflight.model import CheckResult, Finding
 
 NAME = "upgrade-check"
@@ -131,11 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--env", action="append", choices=list(ENVIRONMENTS), help="default: all")
     parser.add_argument("--assembly", type=Path)
     args = parser.parse_args(argv)
-    try:
-        pins = load_pins()
-    except MissingTable as err:
-        print(err, file=sys.stderr)
-        pins = {}
+    pins = load_pins()
     envs: list[str | None] = list(args.env or ([None] if args.assembly else list(ENVIRONMENTS)))
     failed = False
     for env in envs:
