@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from config.images import BASE_IMAGE_ARG, local_reference
+from tools.assembly import Assembly, AssemblyError
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -48,7 +49,8 @@ class ImageAsset:
 
 def image_assets(assembly: Path) -> list[ImageAsset]:
     out: list[ImageAsset] = []
-    for path in sorted(assembly.glob("*.assets.json")):
+    stacks = Assembly(assembly).stacks.values()
+    for path in sorted({s.assets_file for s in stacks if s.assets_file}):
         for asset_id, entry in json.loads(path.read_text()).get("dockerImages", {}).items():
             source = entry["source"]
             if "directory" not in source:
@@ -107,7 +109,10 @@ def build(asset: ImageAsset, *, quiet: bool = True) -> float:
 
 
 def build_all(assembly: Path, *, quiet: bool = True) -> list[ImageAsset]:
-    assets = image_assets(assembly)
+    try:
+        assets = image_assets(assembly)
+    except AssemblyError as err:
+        raise ImageBuildError(f"{err} (run make synth first)") from err
     if not assets:
         raise ImageBuildError(f"no dockerImages in {assembly}/*.assets.json (run make synth first)")
     for asset in assets:

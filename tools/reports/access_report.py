@@ -15,6 +15,7 @@ from typing import Any
 
 from config.environments import load
 from stacks.platform import build_app
+from tools.assembly import Assembly
 
 ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / "cdk.out" / "access"
@@ -102,8 +103,7 @@ def main(argv: list[str]) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         app, _ = build_app(load(env), outdir=tmp)
         app.synth()
-        templates = {p.name.removesuffix(".template.json"): json.loads(p.read_text())
-                     for p in Path(tmp).glob("*.template.json")}
+        templates = {name: stack.template for name, stack in Assembly(Path(tmp)).stacks.items()}
     roles = access_matrix(templates)
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / f"{env}.json").write_text(json.dumps(roles, indent=2) + "\n")

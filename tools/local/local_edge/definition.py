@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from config.topology import Service
+from tools.assembly import Assembly, AssemblyError
 
 Template = Mapping[str, Any]
 
@@ -91,14 +92,13 @@ class EdgeDefinition:
     @classmethod
     def from_assembly(cls, assembly: Path, stack_prefix: str) -> EdgeDefinition:
         """Read ``<prefix>-Edge`` and ``<prefix>-Services`` from a cloud assembly directory (cdk.out)."""
-        def load(part: str) -> dict[str, Any]:
-            path = assembly / f"{stack_prefix}-{part}.template.json"
-            if not path.exists():
-                raise DefinitionError(f"{path} not found: synthesize the app first (make synth)")
-            data: dict[str, Any] = json.loads(path.read_text())
-            return data
-
-        return cls.from_templates(load("Edge"), load("Services"), edge_stack_name=f"{stack_prefix}-Edge")
+        try:
+            stacks = Assembly(assembly).stacks
+            edge, services = (stacks[f"{stack_prefix}-{part}"].template for part in ("Edge", "Services"))
+        except (AssemblyError, KeyError) as err:
+            raise DefinitionError(f"{assembly}: no {stack_prefix}-Edge and {stack_prefix}-Services stacks ({err}): "
+                                  "synthesize the app first (make synth)") from err
+        return cls.from_templates(edge, services, edge_stack_name=f"{stack_prefix}-Edge")
 
     @classmethod
     def from_templates(cls, edge: Template, services: Template, *, edge_stack_name: str) -> EdgeDefinition:
