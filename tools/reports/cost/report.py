@@ -97,7 +97,8 @@ class CostReport:
             if u.api_requests_per_month else {}
         rows: dict[str, dict[str, Any]] = {}
         fixed = 0.0
-        for t in sorted(set().union(*(set(v) for v in types.values())), key=lambda t: -types[1].get(t, 0.0)):
+        # Ties in name order: the union is a set, whose order changes from one process to the next.
+        for t in sorted(set().union(*(set(v) for v in types.values())), key=lambda t: (-types[1].get(t, 0.0), t)):
             usd = [types[k].get(t, 0.0) for k in GROWTH_FACTORS]
             kind = "fixed" if abs(usd[1] - usd[0]) < 0.005 else "scales"
             fixed += usd[0] if kind == "fixed" else 0.0
