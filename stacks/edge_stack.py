@@ -31,20 +31,20 @@ class EdgeStack(cdk.Stack):
                                                   removal=removal, log_settings=log_settings,
                                                   listener_ports=LISTENER_PORTS, target_port=CONTAINER_PORT,
                                                   deregistration_delay_seconds=TARGET_DEREGISTRATION_DELAY_SECONDS)
-        self.api = PlatformApi(self, "Api", config=config, user_pool=user_pool,
+        self.platform_api = PlatformApi(self, "Api", config=config, user_pool=user_pool,
                                load_balancer=self.load_balancer, log_settings=log_settings, routes=ROUTES)
         self.web_acl = WebAcl(self, "ApiWebAcl", rate_limit_per_5_min=config.waf_rate_limit_per_5_min,
                               log_settings=log_settings)
-        self.web_acl.associate("StageAssociation", self.api.api.deployment_stage.stage_arn)
-        cdk.CfnOutput(self, "ApiUrl", value=self.api.api.url)
+        self.web_acl.associate("StageAssociation", self.platform_api.api.deployment_stage.stage_arn)
+        cdk.CfnOutput(self, "ApiUrl", value=self.platform_api.api.url)
         # The smoke test after each deploy (docs/smoke.md): its accounts, its role, the outputs the pipeline reads.
         pays = config.smoke_test_pays
         self.smoke = SmokeTestAccess(
             self, "SmokeTest", environment=environment, github_repository=github_repository,
-            user_pool=user_pool, admin_group=ADMIN_GROUP, secrets_key=secrets_key, api_key=self.api.api_key,
+            user_pool=user_pool, admin_group=ADMIN_GROUP, secrets_key=secrets_key, api_key=self.platform_api.api_key,
             payment_topic=payment_topic if pays else None, topics_key=topics_key if pays else None,
             log_settings=log_settings)
-        cdk.CfnOutput(self, "ApiKeyId", value=self.api.api_key.key_id)
+        cdk.CfnOutput(self, "ApiKeyId", value=self.platform_api.api_key.key_id)
         cdk.CfnOutput(self, "SmokeRoleArn", value=self.smoke.role.role_arn)
         cdk.CfnOutput(self, "SmokeSecretArn", value=self.smoke.secret.secret_arn)
         cdk.CfnOutput(self, "PaymentTopicArn", value=payment_topic.topic_arn if pays else "")

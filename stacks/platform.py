@@ -77,7 +77,8 @@ class Platform:
         self.observability = ObservabilityStack(
             app, f"{prefix}-Observability", environment=config.name, alarms=config.alarms, database=config.database,
             removal=config.removal, vpc=self.network.vpc, cluster_name=self.cluster.cluster.cluster_name,
-            api=self.edge.api.api, web_acl=self.edge.web_acl.web_acl, orders_cluster=self.data.orders_database.cluster,
+            api=self.edge.platform_api.api, web_acl=self.edge.web_acl.web_acl,
+            orders_cluster=self.data.orders_database.cluster,
             tables={service: table.table for service, table in self.data.tables.items()},
             queues=self.messaging.queues, dashboards=config.dashboards,
             **props("Observability", stateful=False))
