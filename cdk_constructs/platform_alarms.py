@@ -25,7 +25,7 @@ from cdk_monitoring_constructs import (
 )
 from constructs import Construct
 
-from cdk_constructs.service_monitoring import SEVERITY, api_alarms, custom, facade_props
+from cdk_constructs.service_monitoring import api_alarms, critical, custom, facade_props
 from config.environment import AlarmConfig
 from config.topology import Service
 
@@ -58,36 +58,36 @@ class PlatformAlarms(MonitoringFacade):
                             f"the cluster."),
                 latency=(f"API p99 latency above {a.api_p99_latency_ms} ms across all routes. Look at the per-route "
                          f"alarms and at X-Ray's service map for the slow service.")),
-            add4_xx_error_rate_alarm={SEVERITY: ErrorRateThreshold(
+            add4_xx_error_rate_alarm=critical(ErrorRateThreshold,
                 max_error_rate=a.api_4xx_rate_percent / 100,
-                alarm_description_override=(
+                description=(
                     f"More than {a.api_4xx_rate_percent}% of API requests are rejected with 4XX: a broken client "
                     f"release, expired API key or tokens, throttling (429) or a scan. Look at the access log "
-                    f"(status, resourcePath, ip) and WAF."))},
+                    f"(status, resourcePath, ip) and WAF.")),
         )
         self.monitor_web_application_firewall_acl_v2(
             acl=web_acl, region=cdk.Stack.of(self).region, alarm_friendly_name="waf",
             human_readable_name="API web ACL",
-            add_blocked_requests_count_alarm={SEVERITY: ErrorCountThreshold(
+            add_blocked_requests_count_alarm=critical(ErrorCountThreshold,
                 max_error_count=a.waf_blocked_requests_per_5_min, period=cdk.Duration.minutes(5),
-                alarm_description_override=(
+                description=(
                     f"WAF blocked more than {a.waf_blocked_requests_per_5_min} requests in 5 minutes: an attack, "
                     f"a scan, or a rule blocking real customers. Look at the WAF log group (terminatingRuleId, "
-                    f"clientIp) and sampled requests."))},
+                    f"clientIp) and sampled requests.")),
         )
         db = database
         self.monitor_aurora_cluster(
             cluster=db, alarm_friendly_name="orders-db", human_readable_name="Orders Aurora PostgreSQL",
-            add_cpu_usage_alarm={SEVERITY: UsageThreshold(
+            add_cpu_usage_alarm=critical(UsageThreshold,
                 max_usage_percent=a.database_cpu_percent,
-                alarm_description_override=(
+                description=(
                     f"Orders database CPU above {a.database_cpu_percent}%. Look at Performance Insights (top SQL, "
-                    f"waits) and the orders request rate."))},
-            add_max_connection_count_alarm={SEVERITY: HighConnectionCountThreshold(
+                    f"waits) and the orders request rate.")),
+            add_max_connection_count_alarm=critical(HighConnectionCountThreshold,
                 max_connection_count=a.database_connections,
-                alarm_description_override=(
+                description=(
                     f"More than {a.database_connections} connections to the orders database: pools of too many "
-                    f"orders pods (HPA scale-out) or leaked connections. Compare with replicas x pool size."))},
+                    f"orders pods (HPA scale-out) or leaked connections. Compare with replicas x pool size.")),
         )
 
         def rds(metric: str, statistic: str) -> cw.Metric:
@@ -115,17 +115,17 @@ class PlatformAlarms(MonitoringFacade):
             self.monitor_dynamo_table(
                 table=itable, billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
                 alarm_friendly_name=f"{service.value}-table", human_readable_name=f"{service.value} DynamoDB table",
-                add_read_throttled_events_count_alarm={SEVERITY: ThrottledEventsThreshold(
+                add_read_throttled_events_count_alarm=critical(ThrottledEventsThreshold,
                     max_throttled_events_threshold=0,
-                    alarm_description_override=f"Reads of the {service.value} table are throttled. {what}")},
-                add_write_throttled_events_count_alarm={SEVERITY: ThrottledEventsThreshold(
+                    description=f"Reads of the {service.value} table are throttled. {what}"),
+                add_write_throttled_events_count_alarm=critical(ThrottledEventsThreshold,
                     max_throttled_events_threshold=0,
-                    alarm_description_override=f"Writes to the {service.value} table are throttled. {what}")},
-                add_system_error_count_alarm={SEVERITY: ErrorCountThreshold(
+                    description=f"Writes to the {service.value} table are throttled. {what}"),
+                add_system_error_count_alarm=critical(ErrorCountThreshold,
                     max_error_count=0,
-                    alarm_description_override=(
+                    description=(
                         f"DynamoDB returned internal errors (5xx) for the {service.value} table. The service "
-                        f"retries; check the AWS Health Dashboard if it persists."))},
+                        f"retries; check the AWS Health Dashboard if it persists.")),
             )
         nat_ids = [s.node.find_child("NATGateway") for s in vpc.public_subnets if s.node.try_find_child("NATGateway")]
         self.monitor_custom(

@@ -5,8 +5,9 @@ dashboard; the Container Insights and outbox metrics it has no monitor for are g
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import aws_cdk as cdk
 from aws_cdk import aws_apigateway as apigw
@@ -45,6 +46,7 @@ from config.topology import Route, Service
 SEVERITY = "Critical"
 CONTAINER_INSIGHTS = "ContainerInsights"
 ABOVE = cw.ComparisonOperator.GREATER_THAN_THRESHOLD
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,12 @@ class ServiceTelemetry:
     queues: tuple[ConsumerQueue, ...]  # the queues the service consumes (each with its DLQ)
     notifications: bool = False  # the service's worker emails customers (services/users/notifications.py)
     dashboard: bool = True  # the service's own dashboard (config.dashboards); its alarms exist either way
+
+
+def critical(kind: Callable[..., T], /, *, description: str, **props: Any) -> dict[str, T]:
+    """An alarm of this app's one severity (:data:`SEVERITY`), as cdk-monitoring-constructs' ``add_*_alarm`` props
+    take it: the threshold ``kind(**props)``, described by ``description`` (what fired, where to look)."""
+    return {SEVERITY: kind(alarm_description_override=description, **props)}
 
 
 def facade_props(scope: Construct, construct_id: str, *, name_prefix: str, topic: sns.ITopic,
@@ -91,10 +99,10 @@ def api_alarms(alarms: AlarmConfig, *, fault_rate: str, latency: str) -> dict[st
     """``monitor_api_gateway``'s 5XX-rate and p99-latency alarms at the config's thresholds, described by
     ``fault_rate`` and ``latency`` (what to look at when each fires)."""
     return {
-        "add5_xx_fault_rate_alarm": {SEVERITY: ErrorRateThreshold(max_error_rate=alarms.api_5xx_rate_percent / 100,
-                                                                  alarm_description_override=fault_rate)},
-        "add_latency_p99_alarm": {SEVERITY: LatencyThreshold(max_latency=cdk.Duration.millis(alarms.api_p99_latency_ms),
-                                                             alarm_description_override=latency)},
+        "add5_xx_fault_rate_alarm": critical(ErrorRateThreshold, description=fault_rate,
+                                             max_error_rate=alarms.api_5xx_rate_percent / 100),
+        "add_latency_p99_alarm": critical(LatencyThreshold, description=latency,
+                                          max_latency=cdk.Duration.millis(alarms.api_p99_latency_ms)),
     }
 
 
@@ -110,9 +118,8 @@ def custom(metric: cw.IMetric, name: str, threshold: float, description: str,
     return CustomMetricWithAlarm(
         metric=metric,  # type: ignore[arg-type]
         alarm_friendly_name=name,
-        add_alarm={SEVERITY: CustomThreshold(threshold=threshold, comparison_operator=operator,
-                                             alarm_description_override=description,
-                                             treat_missing_data_override=missing)},
+        add_alarm=critical(CustomThreshold, description=description, threshold=threshold,
+                           comparison_operator=operator, treat_missing_data_override=missing),
     )
 
 
@@ -282,22 +289,22 @@ class ServiceMonitoring(Construct):
         self.facade.monitor_sqs_queue_with_dlq(
             queue=queue.queue, dead_letter_queue=queue.dead_letter_queue,
             alarm_friendly_name=f"queue-{q}", human_readable_name=f"{q} queue ({queue.definition.description})",
-            add_dead_letter_queue_max_size_alarm={SEVERITY: MaxMessageCountThreshold(
+            add_dead_letter_queue_max_size_alarm=critical(MaxMessageCountThreshold,
                 max_message_count=0,
-                alarm_description_override=(
+                description=(
                     f"Messages of {q} reached its DLQ: {name} failed to apply them after every retry. Look at the "
                     f"{name}-worker logs for 'handler failed' or 'invalid message' with the event id, fix, then "
-                    f"redrive the DLQ."))},
-            add_dead_letter_queue_max_message_age_alarm={SEVERITY: MaxMessageAgeThreshold(
+                    f"redrive the DLQ.")),
+            add_dead_letter_queue_max_message_age_alarm=critical(MaxMessageAgeThreshold,
                 max_age_in_seconds=a.dlq_oldest_message_age_seconds,
-                alarm_description_override=(
+                description=(
                     f"A message has sat in the DLQ of {q} for more than {a.dlq_oldest_message_age_seconds} s "
-                    f"without a redrive; it expires after the DLQ's retention. Inspect it and redrive or discard."))},
-            add_queue_max_message_age_alarm={SEVERITY: MaxMessageAgeThreshold(
+                    f"without a redrive; it expires after the DLQ's retention. Inspect it and redrive or discard.")),
+            add_queue_max_message_age_alarm=critical(MaxMessageAgeThreshold,
                 max_age_in_seconds=a.queue_oldest_message_age_seconds,
-                alarm_description_override=(
+                description=(
                     f"The oldest message of {q} is older than {a.queue_oldest_message_age_seconds} s: {name} is "
-                    f"not consuming. Look at the {name}-worker pods (running? restarts?) and their logs."))},
+                    f"not consuming. Look at the {name}-worker pods (running? restarts?) and their logs.")),
         )
 
 
