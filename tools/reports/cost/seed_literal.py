@@ -43,6 +43,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subs
 from aws_cdk import aws_sqs as sqs
 
+from cdk_constructs.log_groups import LogSettings
 from cdk_constructs.web_acl import WebAcl
 from config.environment import HOURS_PER_MONTH, EnvironmentConfig, RemovalMode
 from config.environments import PROD
@@ -164,9 +165,9 @@ class SeedApp:
                                                      "integration.request.path.proxy": "method.request.path.proxy"})))
 
         WebAcl(edge, "ApiWebAcl", rate_limit_per_5_min=reference.api.waf_rate_limit_per_5_min,
-               logs_key=kms.Key(edge, "LogsKey", enable_key_rotation=True),
-               log_retention_days=reference.log_retention_days,
-               removal=RemovalMode.DESTROY).associate("StageAssociation", api.deployment_stage.stage_arn)
+               log_settings=LogSettings(key=kms.Key(edge, "LogsKey", enable_key_rotation=True),
+                                        retention_days=reference.log_retention_days, removal=RemovalMode.DESTROY),
+               ).associate("StageAssociation", api.deployment_stage.stage_arn)
         # Same number of customer-managed keys as the real environment's data, messages and cluster secrets.
         for name in ("DatabaseKey", "TablesKey", "TopicsKey", "QueuesKey", "ClusterSecretsKey"):
             kms.Key(edge, name, enable_key_rotation=True, removal_policy=cdk.RemovalPolicy.DESTROY)
