@@ -4,5 +4,6 @@
 the platform (local_platform) with its stand-ins for what AWS and EKS provide (moto_server, local_token_endpoint,
 otel_collector, local_edge), the pieces that run the synthesized Deployments (manifest_resolver, pod_runner,
 images, base_image, docker_engine.sh), switchable network paths (tcp_proxy), and the drivers that exercise it
-(workflows, smoke, e2e, chaos, poison, access_proof). `service_api` holds the helpers the services' tests share.
+(workflows, smoke, e2e, chaos, poison, access_proof). `testkit` holds the helpers the services' tests share (their
+fixtures stay in services/conftest.py).
 """
