@@ -1,6 +1,6 @@
 """What the smoke test after each deploy needs from a stage, and nothing more (docs/smoke.md).
 
-The smoke test (tools/smoke.py, `make smoke`) drives the seed's workflows through the public API like any client.
+The smoke test (tools/local/smoke.py, `make smoke`) drives the seed's workflows through the public API like any client.
 It holds no AWS admin rights; a stage gives it:
 
 - two accounts in the user pool, an admin-group member (catalog and stock writes) and a confirmed customer

@@ -3,7 +3,7 @@ from __future__ import annotations
 import json
 
 from config.environment import CapacityKind
-from tests.conftest import Synthesized
+from tests.synthesis import Synthesized
 
 
 def test_cluster_runs_a_supported_version_privately_with_encrypted_secrets_and_full_logging(env: Synthesized) -> None:
