@@ -86,6 +86,5 @@ LISTENER_PORTS: dict[Service, int] = {
 TARGET_DEREGISTRATION_DELAY_SECONDS = 15
 
 # Service-to-service calls authorised by Cognito client-credentials tokens (resource server scopes).
-RESOURCE_SERVER_SCOPES: dict[Service, tuple[str, ...]] = {s.service: s.scopes for s in CONTRACT.services if s.scopes}
-SERVICE_CALLS: dict[Service, tuple[str, ...]] = {
-    s.service: tuple(q for c in s.calls for q in c.qualified_scopes) for s in CONTRACT.services if s.calls}
+RESOURCE_SERVER_SCOPES: dict[Service, tuple[str, ...]] = CONTRACT.resource_server_scopes()
+SERVICE_CALLS: dict[Service, tuple[str, ...]] = CONTRACT.service_calls()

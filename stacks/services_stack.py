@@ -7,7 +7,6 @@ import aws_cdk as cdk
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_eks_v2 as eks
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_kms as kms
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 from contract import Contract, EnvironmentContractError, Ref, RefKind, Service, StoreKind
@@ -15,6 +14,7 @@ from contract import environment as contract_environment
 
 from cdk_constructs.email_identity import EmailIdentity
 from cdk_constructs.internal_load_balancer import InternalLoadBalancer
+from cdk_constructs.log_groups import LogSettings
 from cdk_constructs.microservice import Microservice
 from cdk_constructs.network_interface_cleanup import NetworkInterfaceCleanup
 from cdk_constructs.orders_database import OrdersDatabase
@@ -22,7 +22,7 @@ from cdk_constructs.service_monitoring import PlatformTelemetry
 from cdk_constructs.service_table import ServiceTable
 from cdk_constructs.user_directory import UserDirectory
 from cdk_constructs.workload_manifests import cluster_egress
-from config.environment import MessagingConfig, OrdersConfig, RemovalMode, ServiceSizing
+from config.environment import MessagingConfig, OrdersConfig, ServiceSizing
 from config.topology import CONTAINER_PORT
 from policies import service_access as access
 from stacks.messaging_stack import MessagingStack
@@ -44,8 +44,7 @@ class ServicesStack(cdk.Stack):
 
     def __init__(self, scope: Construct, construct_id: str, *, contract: Contract, cluster: eks.Cluster,
                  load_balancer_controller_role: iam.IRole, sizing: ServiceSizing, vpc: ec2.IVpc, vpc_cidr: str,
-                 logs_key: kms.IKey, log_retention_days: int, removal: RemovalMode,
-                 messaging: MessagingStack, tables: Mapping[Service, ServiceTable],
+                 log_settings: LogSettings, messaging: MessagingStack, tables: Mapping[Service, ServiceTable],
                  databases: Mapping[Service, OrdersDatabase], users: UserDirectory,
                  load_balancer: InternalLoadBalancer, email_identity: EmailIdentity,
                  secrets: Mapping[str, secretsmanager.ISecret], messaging_config: MessagingConfig,
@@ -86,7 +85,7 @@ class ServicesStack(cdk.Stack):
         self.interface_cleanup = NetworkInterfaceCleanup(
             self, "PodInterfaceCleanup", vpc=vpc, cluster_name=cluster.cluster_name,
             security_group_ids=[g for ms in self.services.values() for g in ms.spec.security_group_ids],
-            logs_key=logs_key, log_retention_days=log_retention_days, removal=removal)
+            log_settings=log_settings)
         for ms in self.services.values():
             if ms.spec.security_group_ids:
                 ms.workloads.node.add_dependency(self.interface_cleanup.resource)

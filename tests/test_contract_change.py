@@ -34,7 +34,7 @@ from contract import (
 
 from config.environments import load
 from stacks.platform import build_app
-from tests.conftest import ROOT, Synthesized
+from tests.synthesis import ROOT, Synthesized
 
 NEW_TYPE = "ProductArchived"
 NEW_QUEUE = "inventory-product-archives"

@@ -282,6 +282,14 @@ class Contract:
         """The services that call ``service``'s internal routes (``ServiceSpec.calls``)."""
         return tuple(s.service for s in self.services if any(c.service == service for c in s.calls))
 
+    def resource_server_scopes(self) -> dict[Service, tuple[str, ...]]:
+        """Per service offering internal routes, its resource server's scopes (``read``)."""
+        return {s.service: s.scopes for s in self.services if s.scopes}
+
+    def service_calls(self) -> dict[Service, tuple[str, ...]]:
+        """Per calling service, the scopes its client-credentials tokens carry (``products/read``)."""
+        return {s.service: tuple(q for c in s.calls for q in c.qualified_scopes) for s in self.services if s.calls}
+
     def consumed_types(self, service: Service) -> dict[str, tuple[str, ...]]:
         """Per queue the service reads: the event types its worker must handle, no more, no fewer."""
         return {q.name: q.event_types for q in self.queues_consumed_by(service)}

@@ -12,10 +12,10 @@ from contextlib import contextmanager
 import httpx
 import pytest
 from common.service_auth import REFRESH_MARGIN_SECONDS, ClientCredentials, ClientSecret, TokenRejected, TokenUnavailable
-from conftest import Api, UserSession, wait_until
 
 from config.topology import SERVICE_CALLS, Service
-from tools.local_platform import SERVICES_DIR, LocalPlatform, free_port
+from tools.local.local_platform import SERVICES_DIR, LocalPlatform, free_port
+from tools.local.testkit import Api, UserSession, wait_until
 
 ORD = Service.ORDERS
 SCOPE = "products/read"
