@@ -115,11 +115,15 @@ class Table:
     """A DynamoDB table owned by one service (single-table design: ``pk``/``sk`` string keys)."""
 
     service: Service
-    construct_id: str
     partition_key: str
     sort_key: str | None
     indexes: tuple[TableIndex, ...] = ()
     access_patterns: tuple[str, ...] = field(default=())
+
+    @property
+    def construct_id(self) -> str:
+        """``ProductsTable``: the construct (and logical ids) of the service's table."""
+        return _pascal(self.service.value) + "Table"
 
 
 @dataclass(frozen=True)

@@ -144,7 +144,6 @@ OUTBOX_INDEX = TableIndex(name="OutboxPending", partition_key="outbox_shard", so
 TABLES: tuple[Table, ...] = (
     Table(
         service=Service.PRODUCTS,
-        construct_id="ProductsTable",
         partition_key="pk",
         sort_key="sk",
         indexes=(OUTBOX_INDEX, TableIndex(name="Catalog", partition_key="catalog", sort_key="product_id")),
@@ -158,7 +157,6 @@ TABLES: tuple[Table, ...] = (
     ),
     Table(
         service=Service.USERS,
-        construct_id="UsersTable",
         partition_key="pk",
         sort_key="sk",
         indexes=(OUTBOX_INDEX, TableIndex(name="ByEmail", partition_key="email"),
@@ -176,7 +174,6 @@ TABLES: tuple[Table, ...] = (
     ),
     Table(
         service=Service.INVENTORY,
-        construct_id="InventoryTable",
         partition_key="pk",
         sort_key="sk",
         indexes=(OUTBOX_INDEX,),
