@@ -16,7 +16,7 @@ from common import aws, ddb
 from common.envelope import Envelope
 from common.publisher import Publisher
 from config.topology import table_of
-from tools.local_platform import LocalPlatform
+from tools.local.local_platform import LocalPlatform
 
 USERS = Service.USERS
 

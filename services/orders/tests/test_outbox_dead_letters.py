@@ -19,7 +19,7 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
 from orders import settings as orders_settings
-from tools.local_platform import LocalPlatform
+from tools.local.local_platform import LocalPlatform
 
 ORD = Service.ORDERS
 
