@@ -47,13 +47,15 @@ class ObservabilityStack(cdk.Stack):
                  database: DatabaseConfig, removal: RemovalMode, vpc: ec2.IVpc, cluster: eks.ICluster,
                  api: PlatformApi, web_acl: WebAcl, orders_database: OrdersDatabase,
                  tables: dict[Service, ServiceTable], messaging: MessagingStack,
-                 dashboards: DashboardSet = DashboardSet.ALL, **kwargs: Any) -> None:
+                 dashboards: DashboardSet = DashboardSet.ALL, trace_sampling_ratio: float = 1.0,
+                 **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
         a = alarms
         every = dashboards == DashboardSet.ALL
         self.alarm_topic = AlarmTopic(self, "AlarmTopic", emails=a.email_subscriptions, removal=removal).topic
         self.telemetry = PlatformTelemetry(environment=environment, alarm_topic=self.alarm_topic, alarms=a,
-                                           api=api.api, stage_name=STAGE_NAME, dashboards=every)
+                                           api=api.api, stage_name=STAGE_NAME, dashboards=every,
+                                           trace_sampling_ratio=trace_sampling_ratio)
         self.facade = alarm_facade(self, "Platform", name_prefix=f"{environment}-platform", topic=self.alarm_topic,
                                    alarms=a, dashboard=every)
         f = self.facade

@@ -78,7 +78,7 @@ class Platform:
             removal=config.removal, vpc=self.network.vpc, cluster=self.cluster.platform.cluster_ref,
             api=self.edge.api, web_acl=self.edge.web_acl, orders_database=self.data.orders_database,
             tables=self.data.tables, messaging=self.messaging, dashboards=config.dashboards,
-            **props("Observability", stateful=False))
+            trace_sampling_ratio=config.trace_sampling_ratio, **props("Observability", stateful=False))
         self.services = ServicesStack(
             app, f"{prefix}-Services", cluster=self.cluster.cluster,
             load_balancer_controller_role=self.cluster.platform.load_balancer_controller.role,
