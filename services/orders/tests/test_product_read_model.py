@@ -5,14 +5,11 @@ nothing. Against the local platform's real PostgreSQL, products service and even
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
-import psycopg
 import pytest
 from common.envelope import Envelope
 from conftest import Api, UserSession, fields, wait_until
@@ -20,15 +17,10 @@ from conftest import Api, UserSession, fields, wait_until
 from config.topology import Service
 from orders.db import open_pool
 from orders.service import Deadlines, OrderService
-from tools.local_platform import SERVICES_DIR, LocalPlatform, free_port
+from orders.tests.second_api import forget_product, orders_api, read_model
+from tools.local_platform import LocalPlatform, free_port
 
 ORD = Service.ORDERS
-
-
-def read_model(platform: LocalPlatform, pid: str) -> tuple[Any, ...] | None:
-    with psycopg.connect(platform.orders_dsn()) as conn:
-        return conn.execute("SELECT price_cents, currency, status, version FROM product_read_model "
-                            "WHERE product_id = %s", (pid,)).fetchone()
 
 
 def learned(platform: LocalPlatform, pid: str, expected: tuple[Any, ...]) -> None:
@@ -39,24 +31,8 @@ def learned(platform: LocalPlatform, pid: str, expected: tuple[Any, ...]) -> Non
 def blind_orders(platform: LocalPlatform) -> Iterator[str]:
     """A second orders API, as the platform runs it, whose PRODUCTS_URL is a closed port: any call to products from
     it fails (503), so an order it places was priced from the read model alone."""
-    port = free_port()
-    env = {**platform.env_for(ORD), "PRODUCTS_URL": f"http://127.0.0.1:{free_port()}"}
-    proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "orders.app:app", "--port", str(port)],
-                            cwd=SERVICES_DIR, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-
-    def up() -> bool:
-        try:
-            return httpx.get(base + "/readyz").status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    try:
-        wait_until(up, what="orders API without products")
+    with orders_api(platform, PRODUCTS_URL=f"http://127.0.0.1:{free_port()}") as base:
         yield base
-    finally:
-        proc.terminate()
-        proc.wait(10)
 
 
 def order(base: str, user: UserSession, pid: str) -> httpx.Response:
@@ -95,9 +71,7 @@ def test_a_product_unknown_to_the_read_model_is_fetched_and_stored(
         platform: LocalPlatform, api: Api, blind_orders: str, new_user: Callable[[], UserSession],
         make_product: Callable[..., str]) -> None:
     pid = make_product(price_cents=777, stock=2)
-    learned(platform, pid, (777, "EUR", "ACTIVE", 1))
-    with psycopg.connect(platform.orders_dsn()) as conn:  # as if created before orders subscribed to ProductCreated
-        conn.execute("DELETE FROM product_read_model WHERE product_id = %s", (pid,))
+    forget_product(platform, pid)
     user = new_user()
     r = order(blind_orders, user, pid)
     assert r.status_code == 503, r.text  # unknown to the read model: priced only by asking products
