@@ -143,10 +143,12 @@ class ProductPrice:
 
 
 def remember_products(conn: psycopg.Connection[Any], products: list[ProductPrice]) -> None:
-    """Upsert ``products`` into the read model, each only if newer than the version it holds (idempotent)."""
+    """Upsert ``products`` into the read model, each only if newer than the version it holds (idempotent). Rows are
+    locked in product id order, so two orders learning the same products cannot deadlock."""
     if products:
-        conn.execute(REMEMBER_PRODUCTS + ", ".join(["(%s, %s, %s, %s, %s)"] * len(products)) + _REMEMBER_CONFLICT,
-                     [v for p in products for v in (p.product_id, p.price_cents, p.currency, p.status, p.version)])
+        ordered = sorted(products, key=lambda p: p.product_id)
+        conn.execute(REMEMBER_PRODUCTS + ", ".join(["(%s, %s, %s, %s, %s)"] * len(ordered)) + _REMEMBER_CONFLICT,
+                     [v for p in ordered for v in (p.product_id, p.price_cents, p.currency, p.status, p.version)])
 
 
 def _products(rows: list[tuple[Any, ...]]) -> dict[str, ProductPrice]:
@@ -236,9 +238,10 @@ class OrderService:
         Staleness bound: a row is as fresh as the product events orders has consumed. A price change or a
         discontinuation reaches it within the event pipeline's latency (products' outbox relay, SNS, SQS, this
         worker: about a second when healthy; while the pipeline is down, until it catches up, the queue keeping
-        every event). An order placed in that window is priced at the previous version, exactly as an order whose
-        synchronous call to products raced the update; the ProductUpdated then reprices or rejects it while it is
-        still PENDING or RESERVED (:meth:`on_product_updated`), as it did every order before the read model."""
+        every event; an event dead-lettered, until it is redriven, its DLQ alarm calling for that). An order placed
+        in that window is priced at the previous version, exactly as an order whose synchronous call to products
+        raced the update; the ProductUpdated then reprices or rejects it while it is still PENDING or RESERVED
+        (:meth:`on_product_updated`), as it did every order before the read model."""
         with self.pool.connection() as conn:
             return _products(conn.execute(READ_PRODUCTS, (product_ids,)).fetchall())
 
