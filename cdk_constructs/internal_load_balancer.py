@@ -2,25 +2,32 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import aws_cdk as cdk
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
-from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from cdk_constructs.log_groups import provider_log_group
+from cdk_constructs.log_groups import LogSettings, provider_log_group
 from cdk_constructs.retention import removal_policy
 from config.environment import RemovalMode
-from config.topology import CONTAINER_PORT, LISTENER_PORTS, TARGET_DEREGISTRATION_DELAY_SECONDS, Service
+from config.topology import Service
 from policies.nag import acknowledge
 
 
 class InternalLoadBalancer(Construct):
-    """Targets are pod IPs, registered by the AWS Load Balancer Controller from each service's TargetGroupBinding."""
+    """Targets are pod IPs, registered by the AWS Load Balancer Controller from each service's TargetGroupBinding.
+
+    One listener and target group per service of ``listener_ports`` (service -> listener port); targets listen on
+    ``target_port`` and drain for ``deregistration_delay_seconds`` (the pods' preStop waits longer).
+    """
 
     def __init__(self, scope: Construct, construct_id: str, *, vpc: ec2.IVpc, vpc_cidr: str, removal: RemovalMode,
-                 log_retention_days: int, logs_key: kms.IKey) -> None:
+                 log_settings: LogSettings, listener_ports: Mapping[Service, int], target_port: int,
+                 deregistration_delay_seconds: int) -> None:
+        """``removal``: the NLB's deletion protection; ``log_settings``: its access logs bucket's."""
         super().__init__(scope, construct_id)
         # NLB access logs require SSE-S3 (not KMS) on the bucket.
         self.access_logs_bucket = s3.Bucket(
@@ -30,17 +37,17 @@ class InternalLoadBalancer(Construct):
             enforce_ssl=True,
             versioned=True,
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            lifecycle_rules=[s3.LifecycleRule(expiration=cdk.Duration.days(log_retention_days),
+            lifecycle_rules=[s3.LifecycleRule(expiration=cdk.Duration.days(log_settings.retention_days),
                                               noncurrent_version_expiration=cdk.Duration.days(1))],
-            removal_policy=removal_policy(removal),
+            removal_policy=removal_policy(log_settings.removal),
             # A bucket that still holds objects cannot be deleted: where the environment destroys its resources,
             # the stack empties it first, so a teardown does not stop here.
-            auto_delete_objects=removal == RemovalMode.DESTROY,
+            auto_delete_objects=log_settings.removal == RemovalMode.DESTROY,
         )
-        if removal == RemovalMode.DESTROY:
+        if log_settings.removal == RemovalMode.DESTROY:
             provider_log_group(self, "AutoDeleteObjectsLogGroup", provider="S3AutoDeleteObjectsCustomResourceProvider",
                                users=[self.access_logs_bucket.node.find_child("AutoDeleteObjectsCustomResource")],
-                               logs_key=logs_key, log_retention_days=log_retention_days, removal=removal)
+                               log_settings=log_settings)
         for pack in ("NIST.800.53.R5", "PCI.DSS.321"):
             acknowledge(self.access_logs_bucket, f"{pack}-S3BucketLoggingEnabled",
                         "This bucket is itself the access log destination of the internal NLB; its readers are "
@@ -69,7 +76,7 @@ class InternalLoadBalancer(Construct):
             # NLB is internal and its listeners are the only way in.
             enforce_security_group_inbound_rules_on_private_link_traffic=False,
         )
-        self.security_group.add_egress_rule(ec2.Peer.ipv4(vpc_cidr), ec2.Port.tcp(CONTAINER_PORT),
+        self.security_group.add_egress_rule(ec2.Peer.ipv4(vpc_cidr), ec2.Port.tcp(target_port),
                                             "To service pods (IP targets) in the VPC")
         self.load_balancer.log_access_logs(self.access_logs_bucket)
         if removal == RemovalMode.DESTROY:
@@ -78,15 +85,16 @@ class InternalLoadBalancer(Construct):
                         "config destroys them, so the internal NLB may be deleted with its stack.")
         self.listeners: dict[Service, elbv2.NetworkListener] = {}
         self.target_groups: dict[Service, elbv2.NetworkTargetGroup] = {}
-        for service, port in LISTENER_PORTS.items():
+        self.listener_ports: dict[Service, int] = dict(listener_ports)
+        for service, port in self.listener_ports.items():
             name = service.value.capitalize()
             target_group = elbv2.NetworkTargetGroup(
                 self, f"{name}TargetGroup",
                 vpc=vpc,
-                port=CONTAINER_PORT,
+                port=target_port,
                 protocol=elbv2.Protocol.TCP,
                 target_type=elbv2.TargetType.IP,
-                deregistration_delay=cdk.Duration.seconds(TARGET_DEREGISTRATION_DELAY_SECONDS),
+                deregistration_delay=cdk.Duration.seconds(deregistration_delay_seconds),
                 health_check=elbv2.HealthCheck(protocol=elbv2.Protocol.HTTP, path="/readyz",
                                                healthy_threshold_count=2, unhealthy_threshold_count=2,
                                                interval=cdk.Duration.seconds(10)),

@@ -11,15 +11,11 @@ from typing import cast
 import aws_cdk as cdk
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_logs as logs
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
-from cdk_constructs.log_groups import adopt_library_log_groups
-from cdk_constructs.retention import removal_policy, retention_days
-from config.environment import RemovalMode
+from cdk_constructs.log_groups import LogSettings, adopt_library_log_groups
 from policies import network_interface_cleanup as statements
 from policies.nag import acknowledge, acknowledge_child
 
@@ -37,12 +33,11 @@ class NetworkInterfaceCleanup(Construct):
 
     def __init__(self, scope: Construct, construct_id: str, *, vpc: ec2.IVpc, cluster_name: str,
                  security_group_ids: Sequence[str] = (), delete_cluster_security_group: bool = False,
-                 logs_key: kms.IKey, log_retention_days: int, removal: RemovalMode) -> None:
+                 log_settings: LogSettings) -> None:
         super().__init__(scope, construct_id)
         stack = cdk.Stack.of(self)
         vpc_arn = stack.format_arn(service="ec2", resource="vpc", resource_name=vpc.vpc_id)
-        self.log_group = logs.LogGroup(self, "HandlerLogGroup", retention=retention_days(log_retention_days),
-                                       encryption_key=logs_key, removal_policy=removal_policy(removal))
+        self.log_group = log_settings.log_group(self, "HandlerLogGroup")
         role = iam.Role(self, "HandlerRole", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
                         description="Releases leftover ENIs of the cluster when its stack is deleted")
         granted = [statements.describe_statement(), statements.delete_branch_interfaces_statement(stack, vpc_arn)]
@@ -90,7 +85,7 @@ class NetworkInterfaceCleanup(Construct):
                                total_timeout=TOTAL_TIMEOUT, disable_waiter_state_machine_logging=True)
         self._acknowledge_provider(provider, handlers=[stack.get_logical_id(cast(cdk.CfnElement, f.node.default_child))
                                                        for f in functions.values()])
-        adopt_library_log_groups(provider, logs_key=logs_key, log_retention_days=log_retention_days, removal=removal)
+        adopt_library_log_groups(provider, log_settings=log_settings)
         self.resource = cdk.CustomResource(
             self, "Resource", service_token=provider.service_token, resource_type=RESOURCE_TYPE,
             removal_policy=cdk.RemovalPolicy.DESTROY,

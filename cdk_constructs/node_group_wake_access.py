@@ -1,5 +1,5 @@
 """The role the deploy pipeline assumes to wake an environment's node groups before it deploys and smoke-tests
-outside working hours, and to put them back to sleep afterwards (`make wake` / `make sleep`, tools/wake.py).
+outside working hours, and to put them back to sleep afterwards (`make wake` / `make sleep`, tools/ops/wake.py).
 
 A deploy waits for every Deployment's rollout, and the smoke test calls the services: both need nodes. The role is
 trusted, through the account's GitHub OIDC provider, by the same repository and GitHub environment as the deploy role,

@@ -8,13 +8,10 @@ from typing import Any
 from aws_cdk import aws_eks as eks_l1
 from aws_cdk import aws_eks_v2 as eks
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_kms as kms
-from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from cdk_constructs.addons import pinned_addon
-from cdk_constructs.retention import removal_policy, retention_days
-from config.environment import RemovalMode
+from cdk_constructs.log_groups import LogSettings
 from config.telemetry import (
     AGENT_NAMESPACE,
     AGENT_SERVICE_ACCOUNT,
@@ -56,14 +53,12 @@ class ObservabilityAddon(Construct):
     association (namespace ``amazon-cloudwatch``, service account ``cloudwatch-agent``), then the add-on."""
 
     def __init__(self, scope: Construct, construct_id: str, *, cluster: eks.ICluster, kubernetes_version: str,
-                 logs_key: kms.IKey, log_retention_days: int, removal: RemovalMode) -> None:
+                 log_settings: LogSettings) -> None:
         super().__init__(scope, construct_id)
         self.log_groups = {
-            name: logs.LogGroup(
+            name: log_settings.log_group(
                 self, f"{name.capitalize()}LogGroup",
-                log_group_name=f"/aws/containerinsights/{cluster.cluster_name}/{name}",
-                retention=retention_days(log_retention_days), encryption_key=logs_key,
-                removal_policy=removal_policy(removal))
+                log_group_name=f"/aws/containerinsights/{cluster.cluster_name}/{name}")
             for name in CONTAINER_INSIGHTS_LOG_GROUPS
         }
         self.role = iam.Role(

@@ -7,13 +7,13 @@ from typing import cast
 import aws_cdk as cdk
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_kms as kms
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_rds as rds
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
+from cdk_constructs.log_groups import LogSettings
 from cdk_constructs.replaceable_name import per_stack_creation_name, replaceable_name
-from cdk_constructs.retention import removal_policy, retention_days
+from cdk_constructs.retention import removal_policy
 from config.environment import DatabaseConfig, RemovalMode
 from policies.nag import acknowledge
 
@@ -33,7 +33,7 @@ class OrdersDatabase(Construct):
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, config: DatabaseConfig, vpc: ec2.IVpc,
-                 key: kms.IKey, logs_key: kms.IKey, log_retention_days: int, removal: RemovalMode) -> None:
+                 key: kms.IKey, removal: RemovalMode, log_settings: LogSettings) -> None:
         super().__init__(scope, construct_id)
         self.key = key
         self.security_group = ec2.SecurityGroup(
@@ -57,10 +57,8 @@ class OrdersDatabase(Construct):
         # retained log group (cdk_constructs/replaceable_name.py).
         identifier = replaceable_name(f"{cdk.Stack.of(self).stack_name.lower()}-orders",
                                       lambda: cast(cdk.CfnResource, self.cluster.node.default_child))
-        self.log_group = logs.LogGroup(
-            self, "PostgresqlLogGroup", log_group_name=f"/aws/rds/cluster/{identifier}/postgresql",
-            retention=retention_days(log_retention_days), encryption_key=logs_key,
-            removal_policy=removal_policy(removal))
+        self.log_group = log_settings.log_group(
+            self, "PostgresqlLogGroup", log_group_name=f"/aws/rds/cluster/{identifier}/postgresql")
         self.cluster = rds.DatabaseCluster(
             self, "Cluster",
             cluster_identifier=identifier,
@@ -106,10 +104,8 @@ class OrdersDatabase(Construct):
         function_name = per_stack_creation_name(f"{cdk.Stack.of(self).stack_name}-orders-rotation")
         application = cast(cdk.CfnResource, self.rotation.node.find_child("Resource"))
         application.add_property_override("Parameters.functionName", function_name)
-        self.rotation_log_group = logs.LogGroup(
-            self, "RotationLogGroup", log_group_name=f"/aws/lambda/{function_name}",
-            retention=retention_days(log_retention_days), encryption_key=logs_key,
-            removal_policy=removal_policy(removal))
+        self.rotation_log_group = log_settings.log_group(
+            self, "RotationLogGroup", log_group_name=f"/aws/lambda/{function_name}")
         application.node.add_dependency(self.rotation_log_group)
         acknowledge(self.cluster, "AwsSolutions-RDS11",
                     "Port 5432 is the PostgreSQL default; the cluster is in isolated subnets and admits only the "

@@ -1,4 +1,5 @@
-"""The public REST API: every route of config.topology.ROUTES, through a VPC Link to the services' NLB listeners.
+"""The public REST API: every route it is given (config.topology.ROUTES), through a VPC Link to the services'
+NLB listeners.
 
 Authorization: protected methods carry the Cognito authorizer *and* authorization scopes. Without scopes, API
 Gateway's Cognito authorizer treats the token as an ID token; with scopes it treats it as an access token and lets
@@ -21,20 +22,19 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from typing import Any
 
 import aws_cdk as cdk
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_cognito as cognito
-from aws_cdk import aws_kms as kms
-from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from cdk_constructs.api_models import as_cdk_json_schema, edge_model, required_headers
 from cdk_constructs.internal_load_balancer import InternalLoadBalancer
-from cdk_constructs.retention import removal_policy, retention_days
-from config.environment import ApiConfig, RemovalMode
-from config.topology import LISTENER_PORTS, ROUTES, Access, Route
+from cdk_constructs.log_groups import LogSettings
+from config.environment import ApiConfig
+from config.topology import Access, Route
 from policies.nag import acknowledge
 
 STAGE_NAME = "v1"
@@ -76,12 +76,10 @@ class PlatformApi(Construct):
     plan and API key, request validation, JSON access logs and X-Ray tracing."""
 
     def __init__(self, scope: Construct, construct_id: str, *, config: ApiConfig, user_pool: cognito.IUserPool,
-                 load_balancer: InternalLoadBalancer, logs_key: kms.IKey, log_retention_days: int,
-                 removal: RemovalMode) -> None:
+                 load_balancer: InternalLoadBalancer, log_settings: LogSettings, routes: Sequence[Route]) -> None:
+        """``routes``: every route of the API, each to its service's listener on ``load_balancer``."""
         super().__init__(scope, construct_id)
-        self.access_log_group = logs.LogGroup(
-            self, "AccessLogGroup", retention=retention_days(log_retention_days), encryption_key=logs_key,
-            removal_policy=removal_policy(removal))
+        self.access_log_group = log_settings.log_group(self, "AccessLogGroup")
         self.api = apigw.RestApi(
             self, "RestApi",
             # API Gateway metrics are keyed by API name: one per environment, so environments can share an account.
@@ -118,11 +116,9 @@ class PlatformApi(Construct):
         stage = self.api.deployment_stage
         # The stage logs executions (INFO) to a group API Gateway names itself and would create on first use,
         # without our CMK and without expiry; created here first, the group is ours: key, retention, removal.
-        self.execution_log_group = logs.LogGroup(
+        self.execution_log_group = log_settings.log_group(
             self, "ExecutionLogGroup",
-            log_group_name=f"API-Gateway-Execution-Logs_{self.api.rest_api_id}/{STAGE_NAME}",
-            retention=retention_days(log_retention_days), encryption_key=logs_key,
-            removal_policy=removal_policy(removal))
+            log_group_name=f"API-Gateway-Execution-Logs_{self.api.rest_api_id}/{STAGE_NAME}")
         stage.node.add_dependency(self.execution_log_group)
         for pack in ("NIST.800.53.R5", "PCI.DSS.321"):
             acknowledge(stage, f"{pack}-APIGWCacheEnabledAndEncrypted",
@@ -139,13 +135,13 @@ class PlatformApi(Construct):
         dns = load_balancer.load_balancer.load_balancer_dns_name
         self.models: dict[str, tuple[apigw.Model, dict[str, Any]]] = {}
         self.methods: dict[tuple[str, str], apigw.Method] = {}
-        for route in ROUTES:
+        for route in routes:
             resource = self.api.root.resource_for_path(route.path)
             params = re.findall(r"{(\w+)}", route.path)
             integration = apigw.Integration(
                 type=apigw.IntegrationType.HTTP_PROXY,
                 integration_http_method=route.method,
-                uri=f"http://{dns}:{LISTENER_PORTS[route.service]}{route.path}",
+                uri=f"http://{dns}:{load_balancer.listener_ports[route.service]}{route.path}",
                 options=apigw.IntegrationOptions(
                     connection_type=apigw.ConnectionType.VPC_LINK,
                     vpc_link=self.vpc_link,

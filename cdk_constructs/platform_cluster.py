@@ -11,8 +11,6 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_eks as eks_l1
 from aws_cdk import aws_eks_v2 as eks
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_kms as kms
-from aws_cdk import aws_logs as logs
 from aws_cdk.lambda_layer_kubectl_v35 import KubectlV35Layer
 from constructs import Construct
 
@@ -20,10 +18,9 @@ from cdk_constructs.addons import pin_existing, pinned_addon
 from cdk_constructs.cluster_autoscaler import ClusterAutoscaler
 from cdk_constructs.encryption_key import EncryptionKey
 from cdk_constructs.load_balancer_controller import LoadBalancerController
-from cdk_constructs.log_groups import adopt_library_log_groups
+from cdk_constructs.log_groups import LogSettings, adopt_library_log_groups
 from cdk_constructs.network_interface_cleanup import NetworkInterfaceCleanup
 from cdk_constructs.replaceable_name import replaceable_name
-from cdk_constructs.retention import removal_policy, retention_days
 from config.environment import POD_ENI_LABEL, CapacityKind, ClusterConfig, RemovalMode
 from config.instance_types import instance_type
 from policies.nag import acknowledge, acknowledge_child
@@ -44,7 +41,7 @@ class PlatformCluster(Construct):
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, config: ClusterConfig, vpc: ec2.IVpc,
-                 logs_key: kms.IKey, log_retention_days: int, removal: RemovalMode) -> None:
+                 removal: RemovalMode, log_settings: LogSettings) -> None:
         super().__init__(scope, construct_id)
         self.secrets_key = EncryptionKey(self, "SecretsKey", description="Envelope encryption of Kubernetes secrets",
                                          removal=removal).key
@@ -53,10 +50,8 @@ class PlatformCluster(Construct):
         # any replacing change and with each creation of the stack, so neither meets a retained log group.
         cluster_name = replaceable_name(Stack.of(self).stack_name.lower(),
                                         lambda: cast(cdk.CfnResource, self.cluster.node.default_child))
-        self.control_plane_log_group = logs.LogGroup(
-            self, "ControlPlaneLogGroup", log_group_name=f"/aws/eks/{cluster_name}/cluster",
-            retention=retention_days(log_retention_days), encryption_key=logs_key,
-            removal_policy=removal_policy(removal))
+        self.control_plane_log_group = log_settings.log_group(
+            self, "ControlPlaneLogGroup", log_group_name=f"/aws/eks/{cluster_name}/cluster")
         private = ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS)
         self.cluster = eks.Cluster(
             self, "Cluster",
@@ -83,7 +78,7 @@ class PlatformCluster(Construct):
         # delete while those were attached, so that the VPC can go.
         self.interface_cleanup = NetworkInterfaceCleanup(
             self, "NetworkInterfaceCleanup", vpc=vpc, cluster_name=cluster_name, delete_cluster_security_group=True,
-            logs_key=logs_key, log_retention_days=log_retention_days, removal=removal)
+            log_settings=log_settings)
         self.cluster.node.add_dependency(self.interface_cleanup.resource)
         # The jsii stubs give ICluster a member the concrete class lacks statically; one cast, used everywhere.
         self.cluster_ref = cast(eks.ICluster, self.cluster)
@@ -160,7 +155,7 @@ class PlatformCluster(Construct):
         assert self.pod_identity_agent is not None  # created by the first Pod Identity service account above
         pin_existing(self.pod_identity_agent, kubernetes_version=version)
         # The kubectl provider's Lambda log groups come from aws_eks_v2 unencrypted, kept two years.
-        adopt_library_log_groups(self, logs_key=logs_key, log_retention_days=log_retention_days, removal=removal)
+        adopt_library_log_groups(self, log_settings=log_settings)
         self._acknowledge_library_resources()
 
     def _acknowledge_library_resources(self) -> None:

@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 from aws_cdk import aws_ec2 as ec2
-from aws_cdk import aws_kms as kms
-from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from cdk_constructs.log_groups import provider_log_group
-from cdk_constructs.retention import removal_policy, retention_days
-from config.environment import NetworkConfig, RemovalMode
+from cdk_constructs.log_groups import LogSettings, provider_log_group
+from config.environment import NetworkConfig
 from policies.nag import acknowledge
 
 PUBLIC = "Public"
@@ -42,16 +39,12 @@ class PlatformVpc(Construct):
     configured interface endpoints; databases sit in the isolated subnets, which have no route out.
     """
 
-    def __init__(self, scope: Construct, construct_id: str, *, config: NetworkConfig, logs_key: kms.IKey,
-                 removal: RemovalMode) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, config: NetworkConfig,
+                 log_settings: LogSettings) -> None:
+        """``log_settings``: the environment's; the flow logs keep their own retention (``config``)."""
         super().__init__(scope, construct_id)
-
-        self.flow_log_group = logs.LogGroup(
-            self, "FlowLogGroup",
-            retention=retention_days(config.flow_log_retention_days),
-            encryption_key=logs_key,
-            removal_policy=removal_policy(removal),
-        )
+        flow_logs = log_settings.with_retention(config.flow_log_retention_days)
+        self.flow_log_group = flow_logs.log_group(self, "FlowLogGroup")
         self.vpc = ec2.Vpc(
             self, "Vpc",
             ip_addresses=ec2.IpAddresses.cidr(config.cidr),
@@ -76,7 +69,7 @@ class PlatformVpc(Construct):
         provider_log_group(self, "RestrictDefaultSecurityGroupLogGroup",
                            provider="VpcRestrictDefaultSGCustomResourceProvider",
                            users=[self.vpc.node.find_child("RestrictDefaultSecurityGroupCustomResource")],
-                           logs_key=logs_key, log_retention_days=config.flow_log_retention_days, removal=removal)
+                           log_settings=flow_logs)
         flow_log_policy = self.vpc.node.find_child("All").node.find_child("IAMRole").node.find_child("DefaultPolicy")
         for pack in ("NIST.800.53.R5", "PCI.DSS.321"):
             acknowledge(flow_log_policy, f"{pack}-IAMNoInlinePolicy",

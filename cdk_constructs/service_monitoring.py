@@ -5,7 +5,9 @@ dashboard; the Container Insights and outbox metrics it has no monitor for are g
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import aws_cdk as cdk
 from aws_cdk import aws_apigateway as apigw
@@ -38,12 +40,13 @@ from config.telemetry import (
     OUTBOX_BACKLOG_METRIC,
     WORKER_LOOP_RESTARTS_METRIC,
 )
-from config.topology import ROUTES, Route, Service
+from config.topology import Route, Service
 
 # Every alarm of this app is created under this disambiguator; a service's composite alarm combines all of its own.
 SEVERITY = "Critical"
 CONTAINER_INSIGHTS = "ContainerInsights"
 ABOVE = cw.ComparisonOperator.GREATER_THAN_THRESHOLD
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -56,27 +59,52 @@ class ServiceTelemetry:
     cluster_name: str
     api: apigw.IRestApi
     stage_name: str
+    routes: tuple[Route, ...]  # the API's routes (config.topology.ROUTES); the service alarms on its own
     queues: tuple[ConsumerQueue, ...]  # the queues the service consumes (each with its DLQ)
     notifications: bool = False  # the service's worker emails customers (services/users/notifications.py)
     dashboard: bool = True  # the service's own dashboard (config.dashboards); its alarms exist either way
     trace_sampling_ratio: float = 1.0  # share of root spans sampled (config trace_sampling_ratio)
 
 
-def alarm_facade(scope: Construct, construct_id: str, *, name_prefix: str, topic: sns.ITopic,
-                 alarms: AlarmConfig, dashboard: bool = True) -> MonitoringFacade:
-    """A MonitoringFacade whose alarms all notify ``topic`` after ``alarms.evaluation_periods`` breaching periods,
-    and whose dashboard is named ``name_prefix``."""
-    return MonitoringFacade(
-        scope, construct_id,
-        alarm_factory_defaults=AlarmFactoryDefaults(
+def critical(kind: Callable[..., T], /, *, description: str, **props: Any) -> dict[str, T]:
+    """An alarm of this app's one severity (:data:`SEVERITY`), as cdk-monitoring-constructs' ``add_*_alarm`` props
+    take it: the threshold ``kind(**props)``, described by ``description`` (what fired, where to look)."""
+    return {SEVERITY: kind(alarm_description_override=description, **props)}
+
+
+def facade_props(scope: Construct, construct_id: str, *, name_prefix: str, topic: sns.ITopic,
+                 alarms: AlarmConfig, dashboard: bool = True) -> dict[str, Any]:
+    """The props of a MonitoringFacade ``construct_id`` under ``scope`` whose alarms all notify ``topic`` after
+    ``alarms.evaluation_periods`` breaching periods, and whose dashboard is named ``name_prefix``. The dashboard
+    factory is the facade's sibling ``<construct_id>Dashboards``: the dashboards' logical IDs hang on that path."""
+    return {
+        "alarm_factory_defaults": AlarmFactoryDefaults(
             actions_enabled=True, alarm_name_prefix=name_prefix,
             action=SnsAlarmActionStrategy(on_alarm_topic=topic),
             evaluation_periods=alarms.evaluation_periods, datapoints_to_alarm=alarms.evaluation_periods),
-        metric_factory_defaults=MetricFactoryDefaults(period=cdk.Duration.minutes(1)),
-        dashboard_factory=DefaultDashboardFactory(scope, f"{construct_id}Dashboards", dashboard_name_prefix=name_prefix,
-                                                  create_dashboard=dashboard, create_summary_dashboard=False,
-                                                  create_alarm_dashboard=False),
-    )
+        "metric_factory_defaults": MetricFactoryDefaults(period=cdk.Duration.minutes(1)),
+        "dashboard_factory": DefaultDashboardFactory(scope, f"{construct_id}Dashboards",
+                                                     dashboard_name_prefix=name_prefix, create_dashboard=dashboard,
+                                                     create_summary_dashboard=False, create_alarm_dashboard=False),
+    }
+
+
+def alarm_facade(scope: Construct, construct_id: str, *, name_prefix: str, topic: sns.ITopic,
+                 alarms: AlarmConfig, dashboard: bool = True) -> MonitoringFacade:
+    """A MonitoringFacade with :func:`facade_props`."""
+    return MonitoringFacade(scope, construct_id, **facade_props(scope, construct_id, name_prefix=name_prefix,
+                                                                topic=topic, alarms=alarms, dashboard=dashboard))
+
+
+def api_alarms(alarms: AlarmConfig, *, fault_rate: str, latency: str) -> dict[str, Any]:
+    """``monitor_api_gateway``'s 5XX-rate and p99-latency alarms at the config's thresholds, described by
+    ``fault_rate`` and ``latency`` (what to look at when each fires)."""
+    return {
+        "add5_xx_fault_rate_alarm": critical(ErrorRateThreshold, description=fault_rate,
+                                             max_error_rate=alarms.api_5xx_rate_percent / 100),
+        "add_latency_p99_alarm": critical(LatencyThreshold, description=latency,
+                                          max_latency=cdk.Duration.millis(alarms.api_p99_latency_ms)),
+    }
 
 
 def route_slug(route: Route) -> str:
@@ -91,9 +119,8 @@ def custom(metric: cw.IMetric, name: str, threshold: float, description: str,
     return CustomMetricWithAlarm(
         metric=metric,  # type: ignore[arg-type]
         alarm_friendly_name=name,
-        add_alarm={SEVERITY: CustomThreshold(threshold=threshold, comparison_operator=operator,
-                                             alarm_description_override=description,
-                                             treat_missing_data_override=missing)},
+        add_alarm=critical(CustomThreshold, description=description, threshold=threshold,
+                           comparison_operator=operator, treat_missing_data_override=missing),
     )
 
 
@@ -119,23 +146,19 @@ class ServiceMonitoring(Construct):
         self.facade.add_large_header(f"{name} service ({t.environment})")
         for component in components:
             self._pods(name, component, t)
-        self.routes = tuple(r for r in ROUTES if r.service == service)
+        self.routes = tuple(r for r in t.routes if r.service == service)
         for route in self.routes:
             self.facade.monitor_api_gateway(
                 api=t.api, api_stage=t.stage_name, api_method=route.method, api_resource=route.path,
                 alarm_friendly_name=f"api-{route_slug(route)}", human_readable_name=f"{route.method} {route.path}",
-                add5_xx_fault_rate_alarm={SEVERITY: ErrorRateThreshold(
-                    max_error_rate=a.api_5xx_rate_percent / 100,
-                    alarm_description_override=(
-                        f"{route.method} {route.path}: more than {a.api_5xx_rate_percent}% of requests end in 5XX. "
-                        f"Look at the {name}-api pods' logs (ERROR lines, correlation_id) and their readiness; 503 "
-                        f"means the store was unreachable, 504 the NLB target timed out."))},
-                add_latency_p99_alarm={SEVERITY: LatencyThreshold(
-                    max_latency=cdk.Duration.millis(a.api_p99_latency_ms),
-                    alarm_description_override=(
-                        f"{route.method} {route.path}: p99 latency above {a.api_p99_latency_ms} ms. Look at the "
-                        f"{name} traces in X-Ray for the slow segment (store, downstream call), and at pod CPU "
-                        f"throttling and HPA replicas."))},
+                **api_alarms(
+                    a,
+                    fault_rate=(f"{route.method} {route.path}: more than {a.api_5xx_rate_percent}% of requests end "
+                                f"in 5XX. Look at the {name}-api pods' logs (ERROR lines, correlation_id) and their "
+                                f"readiness; 503 means the store was unreachable, 504 the NLB target timed out."),
+                    latency=(f"{route.method} {route.path}: p99 latency above {a.api_p99_latency_ms} ms. Look at the "
+                             f"{name} traces in X-Ray for the slow segment (store, downstream call), and at pod CPU "
+                             f"throttling and HPA replicas.")),
             )
         for queue in t.queues:
             self._queue(name, queue, a)
@@ -267,22 +290,22 @@ class ServiceMonitoring(Construct):
         self.facade.monitor_sqs_queue_with_dlq(
             queue=queue.queue, dead_letter_queue=queue.dead_letter_queue,
             alarm_friendly_name=f"queue-{q}", human_readable_name=f"{q} queue ({queue.definition.description})",
-            add_dead_letter_queue_max_size_alarm={SEVERITY: MaxMessageCountThreshold(
+            add_dead_letter_queue_max_size_alarm=critical(MaxMessageCountThreshold,
                 max_message_count=0,
-                alarm_description_override=(
+                description=(
                     f"Messages of {q} reached its DLQ: {name} failed to apply them after every retry. Look at the "
                     f"{name}-worker logs for 'handler failed' or 'invalid message' with the event id, fix, then "
-                    f"redrive the DLQ."))},
-            add_dead_letter_queue_max_message_age_alarm={SEVERITY: MaxMessageAgeThreshold(
+                    f"redrive the DLQ.")),
+            add_dead_letter_queue_max_message_age_alarm=critical(MaxMessageAgeThreshold,
                 max_age_in_seconds=a.dlq_oldest_message_age_seconds,
-                alarm_description_override=(
+                description=(
                     f"A message has sat in the DLQ of {q} for more than {a.dlq_oldest_message_age_seconds} s "
-                    f"without a redrive; it expires after the DLQ's retention. Inspect it and redrive or discard."))},
-            add_queue_max_message_age_alarm={SEVERITY: MaxMessageAgeThreshold(
+                    f"without a redrive; it expires after the DLQ's retention. Inspect it and redrive or discard.")),
+            add_queue_max_message_age_alarm=critical(MaxMessageAgeThreshold,
                 max_age_in_seconds=a.queue_oldest_message_age_seconds,
-                alarm_description_override=(
+                description=(
                     f"The oldest message of {q} is older than {a.queue_oldest_message_age_seconds} s: {name} is "
-                    f"not consuming. Look at the {name}-worker pods (running? restarts?) and their logs."))},
+                    f"not consuming. Look at the {name}-worker pods (running? restarts?) and their logs.")),
         )
 
 
@@ -295,12 +318,14 @@ class PlatformTelemetry:
     alarms: AlarmConfig
     api: apigw.IRestApi
     stage_name: str
+    routes: tuple[Route, ...]
     dashboards: bool = True  # a dashboard per service (config.dashboards is ALL)
     trace_sampling_ratio: float = 1.0  # share of root spans the services sample (config trace_sampling_ratio)
 
     def for_service(self, *, cluster_name: str, queues: tuple[ConsumerQueue, ...],
                     notifications: bool = False) -> ServiceTelemetry:
         return ServiceTelemetry(environment=self.environment, alarm_topic=self.alarm_topic, alarms=self.alarms,
-                                cluster_name=cluster_name, api=self.api, stage_name=self.stage_name, queues=queues,
+                                cluster_name=cluster_name, api=self.api, stage_name=self.stage_name,
+                                routes=self.routes, queues=queues,
                                 notifications=notifications, dashboard=self.dashboards,
                                 trace_sampling_ratio=self.trace_sampling_ratio)

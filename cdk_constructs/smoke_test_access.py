@@ -1,6 +1,6 @@
 """What the smoke test after each deploy needs from a stage, and nothing more (docs/smoke.md).
 
-The smoke test (tools/smoke.py, `make smoke`) drives the seed's workflows through the public API like any client.
+The smoke test (tools/local/smoke.py, `make smoke`) drives the seed's workflows through the public API like any client.
 It holds no AWS admin rights; a stage gives it:
 
 - two accounts in the user pool, an admin-group member (catalog and stock writes) and a confirmed customer
@@ -24,14 +24,12 @@ from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from cdk_constructs.github_deploy import GITHUB_OIDC_HOST, STS_AUDIENCE, github_subject
-from cdk_constructs.retention import removal_policy, retention_days
-from config.environment import RemovalMode
+from cdk_constructs.log_groups import LogSettings
 from policies import service_access, smoke_access
 from policies.nag import acknowledge
 
@@ -43,8 +41,7 @@ EMAIL_DOMAIN = "simulator.amazonses.com"
 class SmokeTestAccess(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, environment: str, github_repository: str,
                  user_pool: cognito.IUserPool, admin_group: str, secrets_key: kms.IKey, api_key: apigw.IApiKey,
-                 payment_topic: sns.ITopic | None, topics_key: kms.IKey | None, logs_key: kms.IKey,
-                 log_retention_days: int, removal: RemovalMode) -> None:
+                 payment_topic: sns.ITopic | None, topics_key: kms.IKey | None, log_settings: LogSettings) -> None:
         super().__init__(scope, construct_id)
         stack = cdk.Stack.of(self)
         self.secret = secretsmanager.Secret(
@@ -57,8 +54,7 @@ class SmokeTestAccess(Construct):
         for pack in ("NIST.800.53.R5", "PCI.DSS.321"):
             acknowledge(self.secret, f"{pack}-SecretsManagerRotationEnabled", why_not_rotated)
 
-        log_group = logs.LogGroup(self, "AccountsFunctionLogs", retention=retention_days(log_retention_days),
-                                  encryption_key=logs_key, removal_policy=removal_policy(removal))
+        log_group = log_settings.log_group(self, "AccountsFunctionLogs")
         function_role = iam.Role(self, "AccountsFunctionRole",
                                  assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
                                  description="Smoke accounts custom resource: two users of one pool and their secret")

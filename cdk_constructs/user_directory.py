@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+
 import aws_cdk as cdk
 from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_kms as kms
@@ -10,10 +12,10 @@ from aws_cdk import aws_ses as ses
 from constructs import Construct
 
 from cdk_constructs.email_identity import EmailIdentity
-from cdk_constructs.log_groups import adopt_library_log_groups
+from cdk_constructs.log_groups import LogSettings, adopt_library_log_groups
 from cdk_constructs.retention import removal_policy
 from config.environment import RemovalMode, UserPoolTier
-from config.topology import RESOURCE_SERVER_SCOPES, SERVICE_CALLS, Service
+from config.topology import Service
 from policies.nag import acknowledge
 
 ADMIN_GROUP = "admin"
@@ -29,12 +31,16 @@ class UserDirectory(Construct):
       by the API Gateway authorizer.
     - ``resource_servers``: one per called service (identifier = the service name, e.g. ``products/read``), and
       ``service_clients``: one confidential client per calling service, client-credentials grant only, holding only
-      the scopes that service needs (``config.topology.SERVICE_CALLS``).
+      the scopes that service needs.
+
+    ``resource_server_scopes`` (called service -> its scopes) and ``service_calls`` (calling service -> the
+    ``<service>/<scope>`` it needs) are the topology's (``config.topology``).
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, removal: RemovalMode, domain_prefix: str,
-                 secrets_key: kms.IKey, logs_key: kms.IKey, log_retention_days: int, email: EmailIdentity,
-                 tier: UserPoolTier = UserPoolTier.PLUS) -> None:
+                 secrets_key: kms.IKey, log_settings: LogSettings, email: EmailIdentity,
+                 resource_server_scopes: Mapping[Service, Sequence[str]],
+                 service_calls: Mapping[Service, Sequence[str]], tier: UserPoolTier = UserPoolTier.PLUS) -> None:
         super().__init__(scope, construct_id)
         # Verification and recovery codes go out through SES from the platform's domain: Cognito's own sender is
         # capped at 50 messages a day. A configuration set of its own keeps Cognito's sending apart from other
@@ -98,7 +104,7 @@ class UserDirectory(Construct):
 
         self.resource_servers: dict[Service, cognito.UserPoolResourceServer] = {}
         self._scopes: dict[str, cognito.OAuthScope] = {}
-        for service, scopes in RESOURCE_SERVER_SCOPES.items():
+        for service, scopes in resource_server_scopes.items():
             server_scopes = [cognito.ResourceServerScope(scope_name=s, scope_description=f"{s} on {service.value}")
                              for s in scopes]
             server = self.user_pool.add_resource_server(
@@ -109,7 +115,7 @@ class UserDirectory(Construct):
 
         self.service_clients: dict[Service, cognito.UserPoolClient] = {}
         self.service_client_secrets: dict[Service, secretsmanager.Secret] = {}
-        for caller, wanted in SERVICE_CALLS.items():
+        for caller, wanted in service_calls.items():
             self.service_clients[caller] = client = self.user_pool.add_client(
                 f"{caller.value.capitalize()}ServiceClient",
                 generate_secret=True,
@@ -142,14 +148,14 @@ class UserDirectory(Construct):
                         "place; rotating it means a new app client, rolled out by a deploy of this stack.")
 
         if self.service_clients:
-            self._harden_secret_reader(logs_key, log_retention_days, removal)
+            self._harden_secret_reader(log_settings)
 
-    def _harden_secret_reader(self, logs_key: kms.IKey, days: int, removal: RemovalMode) -> None:
+    def _harden_secret_reader(self, log_settings: LogSettings) -> None:
         """``user_pool_client_secret`` reads the secret at deploy time with aws-cdk-lib's AwsCustomResource function
         (one per stack). Its log group gets our CMK and retention; its other findings are acknowledged here."""
         stack = cdk.Stack.of(self)
         fn = stack.node.find_child(AWS_CUSTOM_RESOURCE_ID)
-        adopt_library_log_groups(fn, logs_key=logs_key, log_retention_days=days, removal=removal)
+        adopt_library_log_groups(fn, log_settings=log_settings)
         acknowledge(fn.node.find_child("ServiceRole"),
                     "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
                     "AWSLambdaBasicExecutionRole]",

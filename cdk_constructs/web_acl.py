@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import aws_cdk as cdk
-from aws_cdk import aws_kms as kms
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
 
+from cdk_constructs.log_groups import LogSettings
 from cdk_constructs.replaceable_name import per_stack_creation_name
-from cdk_constructs.retention import removal_policy, retention_days
-from config.environment import RemovalMode
 
 MANAGED_RULE_GROUPS = ("AWSManagedRulesCommonRuleSet", "AWSManagedRulesKnownBadInputsRuleSet",
                        "AWSManagedRulesSQLiRuleSet")
@@ -22,8 +19,8 @@ def _visibility(name: str) -> wafv2.CfnWebACL.VisibilityConfigProperty:
 
 
 class WebAcl(Construct):
-    def __init__(self, scope: Construct, construct_id: str, *, rate_limit_per_5_min: int, logs_key: kms.IKey,
-                 log_retention_days: int, removal: RemovalMode) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, rate_limit_per_5_min: int,
+                 log_settings: LogSettings) -> None:
         super().__init__(scope, construct_id)
         prefix = cdk.Stack.of(self).stack_name
         rules = [
@@ -56,10 +53,8 @@ class WebAcl(Construct):
         )
         # WAF only logs to log groups whose name starts with aws-waf-logs-. The rest names the stack's creation: a
         # re-created stack must not meet the group a previous one retained.
-        self.log_group = logs.LogGroup(
-            self, "LogGroup", log_group_name=per_stack_creation_name(f"aws-waf-logs-{prefix.lower()}"),
-            retention=retention_days(log_retention_days), encryption_key=logs_key,
-            removal_policy=removal_policy(removal))
+        self.log_group = log_settings.log_group(
+            self, "LogGroup", log_group_name=per_stack_creation_name(f"aws-waf-logs-{prefix.lower()}"))
         self.logging = wafv2.CfnLoggingConfiguration(
             self, "Logging", resource_arn=self.web_acl.attr_arn,
             log_destination_configs=[cdk.Stack.of(self).format_arn(

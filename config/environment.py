@@ -328,7 +328,7 @@ class UsageAssumptions:
     stored_gib_database: float
     nat_processed_gib: float
     log_ingested_gib: float
-    # Added for the cost report (tools/cost): each is a monthly total for the whole environment.
+    # Added for the cost report (tools/reports/cost): each is a monthly total for the whole environment.
     monthly_active_users: int  # Cognito MAUs
     events_per_month: int  # SNS publishes (every domain event)
     dynamodb_read_units_per_month: int  # read request units over all tables

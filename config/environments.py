@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from config.environment import (
     AlarmConfig,
     ApiConfig,
@@ -36,6 +38,28 @@ CORE_ENDPOINTS = ("ecr.api", "ecr.dkr", "sts", "eks-auth", "sqs", "sns", "secret
 # budget in the same pull request, where a reviewer sees both.
 STAGING_BUDGET = 1_060
 PROD_BUDGET = 7_100
+
+
+def _admin_role(account: str) -> str:
+    """The account's role that administers the cluster (an EKS access entry)."""
+    return f"arn:aws:iam::{account}:role/PlatformAdmin"
+
+
+def _email(domain: str) -> EmailConfig:
+    """The environment's sending domain; notifications come from ``no-reply@`` it, signed "Shop"."""
+    return EmailConfig(domain=domain, sender=f"no-reply@{domain}", sender_name="Shop")
+
+
+# Dev and staging keep messages 4 days and retry a failing one for 4 hours; prod differs where its volume does.
+MESSAGING = MessagingConfig(dlq_max_receive_count=200, message_retention_days=4, dlq_retention_days=14,
+                            visibility_timeout_seconds=30, retry_budget_seconds=4 * 3600,
+                            retry_backoff_max_seconds=300, ordering_backoff_max_seconds=120)
+# Staging and prod sweep expired orders every minute and keep database connections for 5 minutes.
+ORDERS = OrdersConfig(pending_reservation_deadline_seconds=900, awaiting_payment_deadline_seconds=1800,
+                      sweep_interval_seconds=60, db_pool_max_idle_seconds=300)
+# Staging's workers; prod's run more replicas of the same pod.
+WORKER = WorkloadSizing(min_replicas=1, max_replicas=3, cpu_request_millicores=100, cpu_limit_millicores=500,
+                        memory_request_mib=256, memory_limit_mib=512, target_cpu_utilization_percent=70)
 
 
 def _alarms(evaluation_periods: int, emails: tuple[str, ...]) -> AlarmConfig:
@@ -78,7 +102,7 @@ DEV = EnvironmentConfig(
     ),
     cluster=ClusterConfig(
         kubernetes_version="1.34",
-        admin_role_arn="arn:aws:iam::111111111111:role/PlatformAdmin",
+        admin_role_arn=_admin_role("111111111111"),
         node_pools=(
             # One on-demand node holds every minimum replica and the add-ons (docs/deploying.md, "Sizing"); m7g, not
             # t4g, because the orders pods need a trunk ENI. The Cluster Autoscaler adds Spot nodes for surges.
@@ -94,9 +118,7 @@ DEV = EnvironmentConfig(
     # Pauses after 5 idle minutes: at night (no pods) and whenever nobody uses dev.
     database=DatabaseConfig(min_capacity_acu=0, max_capacity_acu=2, readers=0, backup_retention_days=1,
                             deletion_protection=False, secret_rotation_days=30, auto_pause_seconds=300),
-    messaging=MessagingConfig(dlq_max_receive_count=200, message_retention_days=4, dlq_retention_days=14,
-                              visibility_timeout_seconds=30, retry_budget_seconds=4 * 3600,
-                              retry_backoff_max_seconds=300, ordering_backoff_max_seconds=120),
+    messaging=MESSAGING,
     api=ApiConfig(throttle_rate_limit=50, throttle_burst_limit=100, quota_requests_per_day=100_000,
                   waf_rate_limit_per_5_min=1000, cors_allowed_origins=("https://dev.shop.example.com",)),
     services=ServiceSizing(
@@ -114,11 +136,10 @@ DEV = EnvironmentConfig(
                            endpoint_processed_gib=20, custom_metrics=100, api_kib_per_request=8,
                            s3_stored_gib=1),
     # Sweeps every 15 minutes unless an order's deadline comes first: an idle dev database can pause in between.
-    orders=OrdersConfig(pending_reservation_deadline_seconds=900, awaiting_payment_deadline_seconds=1800,
-                        sweep_interval_seconds=900, db_pool_max_idle_seconds=60),
+    orders=replace(ORDERS, sweep_interval_seconds=900, db_pool_max_idle_seconds=60),
     log_retention_days=14,
     removal=RemovalMode.DESTROY,
-    email=EmailConfig(domain="dev.shop.example.com", sender="no-reply@dev.shop.example.com", sender_name="Shop"),
+    email=_email("dev.shop.example.com"),
     tags={"environment": "dev"},
     github_repository=GITHUB_REPOSITORY,
     # Dev's users are the team and the smoke test's accounts: no customer account to take over, so no threat
@@ -145,7 +166,7 @@ STAGING = EnvironmentConfig(
     ),
     cluster=ClusterConfig(
         kubernetes_version="1.34",
-        admin_role_arn="arn:aws:iam::222222222222:role/PlatformAdmin",
+        admin_role_arn=_admin_role("222222222222"),
         node_pools=(
             # One on-demand node per zone holds every minimum replica and the add-ons; Spot takes the surges.
             NodePoolConfig(name="system", instance_types=("m7g.large",), capacity=CapacityKind.ON_DEMAND,
@@ -156,16 +177,13 @@ STAGING = EnvironmentConfig(
     ),
     database=DatabaseConfig(min_capacity_acu=0.5, max_capacity_acu=4, readers=1, backup_retention_days=7,
                             deletion_protection=True, secret_rotation_days=30),
-    messaging=MessagingConfig(dlq_max_receive_count=200, message_retention_days=4, dlq_retention_days=14,
-                              visibility_timeout_seconds=30, retry_budget_seconds=4 * 3600,
-                              retry_backoff_max_seconds=300, ordering_backoff_max_seconds=120),
+    messaging=MESSAGING,
     api=ApiConfig(throttle_rate_limit=200, throttle_burst_limit=400, quota_requests_per_day=1_000_000,
                   waf_rate_limit_per_5_min=2000, cors_allowed_origins=("https://staging.shop.example.com",)),
     services=ServiceSizing(
         api=WorkloadSizing(min_replicas=2, max_replicas=6, cpu_request_millicores=200, cpu_limit_millicores=1000,
                            memory_request_mib=320, memory_limit_mib=640, target_cpu_utilization_percent=70),
-        worker=WorkloadSizing(min_replicas=1, max_replicas=3, cpu_request_millicores=100, cpu_limit_millicores=500,
-                              memory_request_mib=256, memory_limit_mib=512, target_cpu_utilization_percent=70),
+        worker=WORKER,
     ),
     alarms=_alarms(evaluation_periods=3, emails=("platform-staging@example.com",)),
     usage=UsageAssumptions(api_requests_per_month=10_000_000, orders_per_month=100_000, stored_gib_dynamodb=10,
@@ -175,12 +193,10 @@ STAGING = EnvironmentConfig(
                            database_io_requests_per_month=25_000_000, database_acu_hours_above_min=150,
                            endpoint_processed_gib=100, custom_metrics=150, api_kib_per_request=8,
                            s3_stored_gib=5),
-    orders=OrdersConfig(pending_reservation_deadline_seconds=900, awaiting_payment_deadline_seconds=1800,
-                        sweep_interval_seconds=60, db_pool_max_idle_seconds=300),
+    orders=ORDERS,
     log_retention_days=90,
     removal=RemovalMode.SNAPSHOT,
-    email=EmailConfig(domain="staging.shop.example.com", sender="no-reply@staging.shop.example.com",
-                      sender_name="Shop"),
+    email=_email("staging.shop.example.com"),
     tags={"environment": "staging"},
     github_repository=GITHUB_REPOSITORY,
     # Staging rehearses prod: the same threat protection and dashboards.
@@ -205,7 +221,7 @@ PROD = EnvironmentConfig(
     ),
     cluster=ClusterConfig(
         kubernetes_version="1.34",
-        admin_role_arn="arn:aws:iam::333333333333:role/PlatformAdmin",
+        admin_role_arn=_admin_role("333333333333"),
         node_pools=(
             # On-demand baseline, one node per zone: holds every minimum replica, the add-ons and a rollout's surge
             # even if all Spot capacity is reclaimed (docs/deploying.md, "Sizing"). Spot bursts up to the HPA maxima;
@@ -219,9 +235,7 @@ PROD = EnvironmentConfig(
     ),
     database=DatabaseConfig(min_capacity_acu=1, max_capacity_acu=16, readers=1, backup_retention_days=30,
                             deletion_protection=True, secret_rotation_days=30),
-    messaging=MessagingConfig(dlq_max_receive_count=500, message_retention_days=7, dlq_retention_days=14,
-                              visibility_timeout_seconds=30, retry_budget_seconds=12 * 3600,
-                              retry_backoff_max_seconds=300, ordering_backoff_max_seconds=120),
+    messaging=replace(MESSAGING, dlq_max_receive_count=500, message_retention_days=7, retry_budget_seconds=12 * 3600),
     api=ApiConfig(throttle_rate_limit=1000, throttle_burst_limit=2000, quota_requests_per_day=20_000_000,
                   waf_rate_limit_per_5_min=2000, cors_allowed_origins=("https://shop.example.com",
                                                                        "https://www.shop.example.com"),
@@ -230,8 +244,7 @@ PROD = EnvironmentConfig(
     services=ServiceSizing(
         api=WorkloadSizing(min_replicas=3, max_replicas=12, cpu_request_millicores=250, cpu_limit_millicores=1000,
                            memory_request_mib=384, memory_limit_mib=768, target_cpu_utilization_percent=65),
-        worker=WorkloadSizing(min_replicas=2, max_replicas=6, cpu_request_millicores=100, cpu_limit_millicores=500,
-                              memory_request_mib=256, memory_limit_mib=512, target_cpu_utilization_percent=70),
+        worker=replace(WORKER, min_replicas=2, max_replicas=6),
     ),
     alarms=_alarms(evaluation_periods=2, emails=("platform-oncall@example.com",)),
     usage=UsageAssumptions(api_requests_per_month=100_000_000, orders_per_month=1_000_000, stored_gib_dynamodb=50,
@@ -241,11 +254,10 @@ PROD = EnvironmentConfig(
                            database_io_requests_per_month=250_000_000, database_acu_hours_above_min=1_500,
                            endpoint_processed_gib=500, custom_metrics=300, api_kib_per_request=8,
                            s3_stored_gib=20),
-    orders=OrdersConfig(pending_reservation_deadline_seconds=900, awaiting_payment_deadline_seconds=1800,
-                        sweep_interval_seconds=60, db_pool_max_idle_seconds=300),
+    orders=ORDERS,
     log_retention_days=365,
     removal=RemovalMode.RETAIN,
-    email=EmailConfig(domain="shop.example.com", sender="no-reply@shop.example.com", sender_name="Shop"),
+    email=_email("shop.example.com"),
     tags={"environment": "prod"},
     github_repository=GITHUB_REPOSITORY,
     user_pool_tier=UserPoolTier.PLUS,

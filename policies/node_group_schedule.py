@@ -38,7 +38,7 @@ WAKE_ACTIONS = ("eks:DescribeNodegroup", "eks:UpdateNodegroupConfig")
 
 
 def wake_statements(*, stack_id: str, cluster_arn: str, node_group_arns: Sequence[str]) -> list[iam.PolicyStatement]:
-    """What `make wake` / `make sleep` call (tools/wake.py), for the deploy pipeline's wake role: the cluster's name
+    """What `make wake` / `make sleep` call (tools/ops/wake.py), for the deploy pipeline's wake role: the cluster's name
     from its stack's outputs, its node groups' names, and each group's scaling configuration."""
     if not node_group_arns:
         raise ValueError("waking needs at least one node group")

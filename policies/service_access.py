@@ -25,46 +25,50 @@ ENCRYPT_ACTIONS = ("kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey")
 SEND_EMAIL_ACTIONS = ("ses:SendEmail",)
 
 
+def allow(actions: tuple[str, ...], *resources: str) -> iam.PolicyStatement:
+    """``actions`` on exactly ``resources``: every statement of this module, with nothing added."""
+    return iam.PolicyStatement(actions=list(actions), resources=list(resources))
+
+
 def table_read_write(table_arn: str, index_names: tuple[str, ...]) -> iam.PolicyStatement:
     """Items of one table and each named index (catalog, email and outbox queries); no Scan, no wildcard."""
-    return iam.PolicyStatement(actions=list(TABLE_ACTIONS),
-                               resources=[table_arn, *(f"{table_arn}/index/{name}" for name in index_names)])
+    return allow(TABLE_ACTIONS, table_arn, *(f"{table_arn}/index/{name}" for name in index_names))
 
 
 def queue_consume(queue_arn: str) -> iam.PolicyStatement:
-    return iam.PolicyStatement(actions=list(CONSUME_ACTIONS), resources=[queue_arn])
+    return allow(CONSUME_ACTIONS, queue_arn)
 
 
 def queue_send(queue_arn: str) -> iam.PolicyStatement:
-    return iam.PolicyStatement(actions=list(SEND_ACTIONS), resources=[queue_arn])
+    return allow(SEND_ACTIONS, queue_arn)
 
 
 def dead_letter_send(dead_letter_queue_arn: str) -> iam.PolicyStatement:
     """A consumer copying a message it can never apply to its own queue's DLQ (it reads nothing there)."""
-    return iam.PolicyStatement(actions=list(DEAD_LETTER_ACTIONS), resources=[dead_letter_queue_arn])
+    return allow(DEAD_LETTER_ACTIONS, dead_letter_queue_arn)
 
 
 def topic_publish(topic_arn: str) -> iam.PolicyStatement:
-    return iam.PolicyStatement(actions=list(PUBLISH_ACTIONS), resources=[topic_arn])
+    return allow(PUBLISH_ACTIONS, topic_arn)
 
 
 def secret_read(secret_arn: str) -> iam.PolicyStatement:
-    return iam.PolicyStatement(actions=list(SECRET_ACTIONS), resources=[secret_arn])
+    return allow(SECRET_ACTIONS, secret_arn)
 
 
 def secret_value_read(secret_arn: str) -> iam.PolicyStatement:
     """A service reading a secret's value (the database credentials, its client secret): nothing else of it."""
-    return iam.PolicyStatement(actions=list(SECRET_VALUE_ACTIONS), resources=[secret_arn])
+    return allow(SECRET_VALUE_ACTIONS, secret_arn)
 
 
 def key_decrypt(key_arn: str) -> iam.PolicyStatement:
     """Reading what a CMK protects (messages received, secret values)."""
-    return iam.PolicyStatement(actions=list(DECRYPT_ACTIONS), resources=[key_arn])
+    return allow(DECRYPT_ACTIONS, key_arn)
 
 
 def key_encrypt(key_arn: str) -> iam.PolicyStatement:
     """Writing through a CMK (table items, published messages): data keys plus decrypt to read them back."""
-    return iam.PolicyStatement(actions=list(ENCRYPT_ACTIONS), resources=[key_arn])
+    return allow(ENCRYPT_ACTIONS, key_arn)
 
 
 def email_send(identity_arn: str, configuration_set_arn: str, from_address: str) -> iam.PolicyStatement:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from aws_cdk import aws_iam as iam
 
+from policies.service_access import allow
+
 SMOKE_ACCOUNT_ACTIONS = ("cognito-idp:AdminCreateUser", "cognito-idp:AdminSetUserPassword",
                          "cognito-idp:AdminAddUserToGroup", "cognito-idp:AdminDeleteUser")
 SECRET_WRITE_ACTIONS = ("secretsmanager:PutSecretValue",)
@@ -24,11 +26,11 @@ def api_key_read(partition: str, region: str, key_id: str) -> iam.PolicyStatemen
 
 def pool_accounts(user_pool_arn: str) -> iam.PolicyStatement:
     """Create, set the password of, make admin and delete users of one pool (the two smoke accounts)."""
-    return iam.PolicyStatement(actions=list(SMOKE_ACCOUNT_ACTIONS), resources=[user_pool_arn])
+    return allow(SMOKE_ACCOUNT_ACTIONS, user_pool_arn)
 
 
 def secret_write(secret_arn: str) -> iam.PolicyStatement:
-    return iam.PolicyStatement(actions=list(SECRET_WRITE_ACTIONS), resources=[secret_arn])
+    return allow(SECRET_WRITE_ACTIONS, secret_arn)
 
 
 def key_use_via_secrets_manager(key_arn: str, region: str) -> iam.PolicyStatement:
@@ -47,4 +49,4 @@ def secret_key_decrypt(key_arn: str, region: str) -> iam.PolicyStatement:
 def log_write(log_group_arn: str) -> iam.PolicyStatement:
     """A function's own log group (instead of AWSLambdaBasicExecutionRole, which names every log group). A log
     group's ``Arn`` attribute already ends in ``:*``, which covers its streams."""
-    return iam.PolicyStatement(actions=list(LOG_WRITE_ACTIONS), resources=[log_group_arn])
+    return allow(LOG_WRITE_ACTIONS, log_group_arn)

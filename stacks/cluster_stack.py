@@ -4,9 +4,9 @@ from typing import Any
 
 import aws_cdk as cdk
 from aws_cdk import aws_ec2 as ec2
-from aws_cdk import aws_kms as kms
 from constructs import Construct
 
+from cdk_constructs.log_groups import LogSettings
 from cdk_constructs.node_group_schedule import NodeGroupSchedule
 from cdk_constructs.node_group_wake_access import NodeGroupWakeAccess
 from cdk_constructs.observability_addon import ObservabilityAddon
@@ -18,26 +18,25 @@ class ClusterStack(cdk.Stack):
     """Stateless: the EKS cluster, its compute, access entries and add-ons."""
 
     def __init__(self, scope: Construct, construct_id: str, *, config: ClusterConfig, vpc: ec2.IVpc,
-                 logs_key: kms.IKey, log_retention_days: int, removal: RemovalMode, environment: str = "",
+                 log_settings: LogSettings, removal: RemovalMode, environment: str = "",
                  github_repository: str = "", **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
-        self.platform = PlatformCluster(self, "Platform", config=config, vpc=vpc, logs_key=logs_key,
-                                        log_retention_days=log_retention_days, removal=removal)
-        self.cluster = self.platform.cluster
+        self.platform_cluster = PlatformCluster(self, "Platform", config=config, vpc=vpc, removal=removal,
+                                        log_settings=log_settings)
+        self.cluster = self.platform_cluster.cluster
         # Container Insights, container logs and the telemetry collector (OTLP traces -> X-Ray, EMF metrics).
-        self.observability = ObservabilityAddon(self, "Observability", cluster=self.platform.cluster_ref,
-                                                kubernetes_version=config.kubernetes_version,
-                                                logs_key=logs_key, log_retention_days=log_retention_days,
-                                                removal=removal)
+        self.observability_addon = ObservabilityAddon(self, "Observability", cluster=self.platform_cluster.cluster_ref,
+                                                      kubernetes_version=config.kubernetes_version,
+                                                      log_settings=log_settings)
         # Its collector runs as a Deployment besides the DaemonSets: created once there are nodes to run it.
-        self.observability.addon.node.add_dependency(*self.platform.node_groups.values())
+        self.observability_addon.addon.node.add_dependency(*self.platform_cluster.node_groups.values())
         cdk.CfnOutput(self, "ClusterName", value=self.cluster.cluster_name)
         # Working hours (config.cluster.schedule): no node at night; the autoscaler sizes the groups in between. The
         # pipeline wakes them for a deploy outside those hours (docs/cost.md, "Working hours").
         self.schedule: NodeGroupSchedule | None = None
         self.wake_access: NodeGroupWakeAccess | None = None
         if config.schedule is not None:
-            groups = self.platform.node_groups
+            groups = self.platform_cluster.node_groups
             self.schedule = NodeGroupSchedule(self, "NodeGroupSchedule", schedule=config.schedule,
                                               cluster_name=self.cluster.cluster_name, pools=config.node_pools,
                                               node_groups=groups)

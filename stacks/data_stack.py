@@ -4,17 +4,17 @@ from typing import Any
 
 import aws_cdk as cdk
 from aws_cdk import aws_ec2 as ec2
-from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 from cdk_constructs.email_identity import EmailIdentity
 from cdk_constructs.encryption_key import EncryptionKey
+from cdk_constructs.log_groups import LogSettings
 from cdk_constructs.orders_database import OrdersDatabase
 from cdk_constructs.payment_webhook_secret import PaymentWebhookSecret
 from cdk_constructs.service_table import ServiceTable
 from cdk_constructs.user_directory import UserDirectory
 from config.environment import DatabaseConfig, EmailConfig, RemovalMode, UserPoolTier
-from config.topology import TABLES, Service
+from config.topology import RESOURCE_SERVER_SCOPES, SERVICE_CALLS, TABLES, Service
 
 
 class DataStack(cdk.Stack):
@@ -27,7 +27,7 @@ class DataStack(cdk.Stack):
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, config: DatabaseConfig, email: EmailConfig,
-                 vpc: ec2.IVpc, logs_key: kms.IKey, log_retention_days: int, removal: RemovalMode,
+                 vpc: ec2.IVpc, log_settings: LogSettings, removal: RemovalMode,
                  user_pool_tier: UserPoolTier = UserPoolTier.PLUS, **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
         self.database_key = EncryptionKey(self, "OrdersDatabaseKey", removal=removal,
@@ -35,8 +35,8 @@ class DataStack(cdk.Stack):
         self.tables_key = EncryptionKey(self, "TablesKey", removal=removal,
                                         description="DynamoDB tables of products, users and inventory").key
         self.orders_database = OrdersDatabase(
-            self, "OrdersDatabase", config=config, vpc=vpc, key=self.database_key, logs_key=logs_key,
-            log_retention_days=log_retention_days, removal=removal)
+            self, "OrdersDatabase", config=config, vpc=vpc, key=self.database_key, removal=removal,
+            log_settings=log_settings)
         # Shared with the payment provider, which signs its webhook requests with it: orders' data, orders' key.
         self.payment_webhook = PaymentWebhookSecret(self, "PaymentWebhook", key=self.database_key, removal=removal)
         self.tables: dict[Service, ServiceTable] = {
@@ -51,5 +51,6 @@ class DataStack(cdk.Stack):
         # Customer accounts are state too: the users service's identity store.
         self.users = UserDirectory(self, "Users", removal=removal, email=self.email_identity,
                                    domain_prefix=f"{self.stack_name.lower()}-{self.account}",
-                                   secrets_key=self.database_key, logs_key=logs_key,
-                                   log_retention_days=log_retention_days, tier=user_pool_tier)
+                                   secrets_key=self.database_key, log_settings=log_settings,
+                                   resource_server_scopes=RESOURCE_SERVER_SCOPES, service_calls=SERVICE_CALLS,
+                                   tier=user_pool_tier)

@@ -3,45 +3,48 @@ from __future__ import annotations
 from typing import Any
 
 import aws_cdk as cdk
+from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from cdk_constructs.internal_load_balancer import InternalLoadBalancer
+from cdk_constructs.log_groups import LogSettings
 from cdk_constructs.platform_api import PlatformApi
 from cdk_constructs.smoke_test_access import SmokeTestAccess
-from cdk_constructs.user_directory import ADMIN_GROUP, UserDirectory
+from cdk_constructs.user_directory import ADMIN_GROUP
 from cdk_constructs.web_acl import WebAcl
 from config.environment import ApiConfig, RemovalMode
+from config.topology import CONTAINER_PORT, LISTENER_PORTS, ROUTES, TARGET_DEREGISTRATION_DELAY_SECONDS
 
 
 class EdgeStack(cdk.Stack):
     """Stateless: API Gateway -> VPC Link -> internal NLB (one listener and target group per service), WAF."""
 
     def __init__(self, scope: Construct, construct_id: str, *, config: ApiConfig, vpc: ec2.IVpc, vpc_cidr: str,
-                 users: UserDirectory, logs_key: kms.IKey, log_retention_days: int, removal: RemovalMode,
+                 user_pool: cognito.IUserPool, log_settings: LogSettings, removal: RemovalMode,
                  environment: str, github_repository: str, secrets_key: kms.IKey, payment_topic: sns.ITopic,
                  topics_key: kms.IKey, **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
         self.load_balancer = InternalLoadBalancer(self, "ServicesLoadBalancer", vpc=vpc, vpc_cidr=vpc_cidr,
-                                                  removal=removal, log_retention_days=log_retention_days,
-                                                  logs_key=logs_key)
-        self.api = PlatformApi(self, "Api", config=config, user_pool=users.user_pool,
-                               load_balancer=self.load_balancer, logs_key=logs_key,
-                               log_retention_days=log_retention_days, removal=removal)
+                                                  removal=removal, log_settings=log_settings,
+                                                  listener_ports=LISTENER_PORTS, target_port=CONTAINER_PORT,
+                                                  deregistration_delay_seconds=TARGET_DEREGISTRATION_DELAY_SECONDS)
+        self.platform_api = PlatformApi(self, "Api", config=config, user_pool=user_pool,
+                               load_balancer=self.load_balancer, log_settings=log_settings, routes=ROUTES)
         self.web_acl = WebAcl(self, "ApiWebAcl", rate_limit_per_5_min=config.waf_rate_limit_per_5_min,
-                              logs_key=logs_key, log_retention_days=log_retention_days, removal=removal)
-        self.web_acl.associate("StageAssociation", self.api.api.deployment_stage.stage_arn)
-        cdk.CfnOutput(self, "ApiUrl", value=self.api.api.url)
+                              log_settings=log_settings)
+        self.web_acl.associate("StageAssociation", self.platform_api.api.deployment_stage.stage_arn)
+        cdk.CfnOutput(self, "ApiUrl", value=self.platform_api.api.url)
         # The smoke test after each deploy (docs/smoke.md): its accounts, its role, the outputs the pipeline reads.
         pays = config.smoke_test_pays
         self.smoke = SmokeTestAccess(
             self, "SmokeTest", environment=environment, github_repository=github_repository,
-            user_pool=users.user_pool, admin_group=ADMIN_GROUP, secrets_key=secrets_key, api_key=self.api.api_key,
+            user_pool=user_pool, admin_group=ADMIN_GROUP, secrets_key=secrets_key, api_key=self.platform_api.api_key,
             payment_topic=payment_topic if pays else None, topics_key=topics_key if pays else None,
-            logs_key=logs_key, log_retention_days=log_retention_days, removal=removal)
-        cdk.CfnOutput(self, "ApiKeyId", value=self.api.api_key.key_id)
+            log_settings=log_settings)
+        cdk.CfnOutput(self, "ApiKeyId", value=self.platform_api.api_key.key_id)
         cdk.CfnOutput(self, "SmokeRoleArn", value=self.smoke.role.role_arn)
         cdk.CfnOutput(self, "SmokeSecretArn", value=self.smoke.secret.secret_arn)
         cdk.CfnOutput(self, "PaymentTopicArn", value=payment_topic.topic_arn if pays else "")

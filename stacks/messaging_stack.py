@@ -37,7 +37,7 @@ class MessagingStack(cdk.Stack):
         for q in QUEUES:
             consumer = ConsumerQueue(self, q.construct_id, definition=q, config=config, key=self.queues_key)
             self.queues[q.name] = consumer
-            # Read by `make redrive QUEUE=<name>` (tools/redrive.py) to find a queue and its DLQ in AWS.
+            # Read by `make redrive QUEUE=<name>` (tools/ops/redrive.py) to find a queue and its DLQ in AWS.
             cdk.CfnOutput(self, f"{q.construct_id}Url", value=consumer.queue.queue_url,
                           description=f"URL of the {q.name} queue")
             cdk.CfnOutput(self, f"{q.construct_id}DeadLetterUrl", value=consumer.dead_letter_queue.queue_url,

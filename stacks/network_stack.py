@@ -5,6 +5,7 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from cdk_constructs.encryption_key import EncryptionKey
+from cdk_constructs.log_groups import LogSettings
 from cdk_constructs.platform_vpc import PlatformVpc
 from config.environment import NetworkConfig, RemovalMode
 
@@ -27,5 +28,8 @@ class NetworkStack(cdk.Stack):
                 "kms:EncryptionContext:aws:logs:arn": f"arn:{self.partition}:logs:{self.region}:{self.account}:*"}},
         ))
         self.logs_key = logs_key
-        self.network = PlatformVpc(self, "Network", config=config, logs_key=logs_key, removal=removal)
-        self.vpc = self.network.vpc
+        # Its own log groups (flow logs) keep config.flow_log_retention_days; the environment's days apply to the rest.
+        self.platform_vpc = PlatformVpc(self, "Network", config=config,
+                                   log_settings=LogSettings(key=logs_key, retention_days=config.flow_log_retention_days,
+                                                            removal=removal))
+        self.vpc = self.platform_vpc.vpc

@@ -8,6 +8,7 @@ from typing import Any
 
 import aws_cdk as cdk
 
+from cdk_constructs.log_groups import LogSettings
 from config.environment import EnvironmentConfig, RemovalMode
 from policies.log_group_guard import LogGroupGuard
 from policies.nag import apply_packs
@@ -45,20 +46,20 @@ class Platform:
 
         self.network = NetworkStack(app, f"{prefix}-Network", config=config.network, removal=config.removal,
                                     **props("Network", stateful=True))
+        # Every log group of the environment but the flow logs: the Network stack's CMK, the configured retention.
+        log_settings = LogSettings(key=self.network.logs_key, retention_days=config.log_retention_days,
+                                   removal=config.removal)
         self.cluster = ClusterStack(app, f"{prefix}-Cluster", config=config.cluster, vpc=self.network.vpc,
-                                    logs_key=self.network.logs_key, log_retention_days=config.log_retention_days,
-                                    removal=config.removal, environment=config.name,
+                                    log_settings=log_settings, removal=config.removal, environment=config.name,
                                     github_repository=config.github_repository, **props("Cluster", stateful=False))
         self.data = DataStack(app, f"{prefix}-Data", config=config.database, email=config.email, vpc=self.network.vpc,
-                              logs_key=self.network.logs_key,
-                              log_retention_days=config.log_retention_days, removal=config.removal,
+                              log_settings=log_settings, removal=config.removal,
                               user_pool_tier=config.user_pool_tier, **props("Data", stateful=True))
         self.messaging = MessagingStack(app, f"{prefix}-Messaging", config=config.messaging, removal=config.removal,
                                         **props("Messaging", stateful=True))
         self.edge = EdgeStack(app, f"{prefix}-Edge", config=config.api, vpc=self.network.vpc,
                               vpc_cidr=config.network.cidr,
-                              users=self.data.users, logs_key=self.network.logs_key,
-                              log_retention_days=config.log_retention_days, removal=config.removal,
+                              user_pool=self.data.users.user_pool, log_settings=log_settings, removal=config.removal,
                               environment=config.name, github_repository=config.github_repository,
                               secrets_key=self.data.database_key,
                               payment_topic=self.messaging.topics["payment-events"].topic,
@@ -75,16 +76,17 @@ class Platform:
         # Before Services: each Microservice's alarms notify this stack's topic (no dependency back).
         self.observability = ObservabilityStack(
             app, f"{prefix}-Observability", environment=config.name, alarms=config.alarms, database=config.database,
-            removal=config.removal, vpc=self.network.vpc, cluster=self.cluster.platform.cluster_ref,
-            api=self.edge.api, web_acl=self.edge.web_acl, orders_database=self.data.orders_database,
-            tables=self.data.tables, messaging=self.messaging, dashboards=config.dashboards,
+            removal=config.removal, vpc=self.network.vpc, cluster_name=self.cluster.cluster.cluster_name,
+            api=self.edge.platform_api.api, web_acl=self.edge.web_acl.web_acl,
+            orders_cluster=self.data.orders_database.cluster,
+            tables={service: table.table for service, table in self.data.tables.items()},
+            queues=self.messaging.queues, dashboards=config.dashboards,
             trace_sampling_ratio=config.trace_sampling_ratio, **props("Observability", stateful=False))
         self.services = ServicesStack(
             app, f"{prefix}-Services", cluster=self.cluster.cluster,
-            load_balancer_controller_role=self.cluster.platform.load_balancer_controller.role,
+            load_balancer_controller_role=self.cluster.platform_cluster.load_balancer_controller.role,
             sizing=config.services, vpc=self.network.vpc, vpc_cidr=config.network.cidr,
-            logs_key=self.network.logs_key, log_retention_days=config.log_retention_days, removal=config.removal,
-            messaging=self.messaging,
+            log_settings=log_settings, messaging=self.messaging,
             tables=self.data.tables, orders_database=self.data.orders_database, users=self.data.users,
             load_balancer=self.edge.load_balancer, email_identity=self.data.email_identity,
             payment_webhook_secret=self.data.payment_webhook.secret,

@@ -10,12 +10,12 @@ import aws_cdk as cdk
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_eks_v2 as eks
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_kms as kms
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from cdk_constructs.email_identity import EmailIdentity
 from cdk_constructs.internal_load_balancer import InternalLoadBalancer
+from cdk_constructs.log_groups import LogSettings
 from cdk_constructs.microservice import Microservice
 from cdk_constructs.network_interface_cleanup import NetworkInterfaceCleanup
 from cdk_constructs.orders_database import OrdersDatabase
@@ -23,7 +23,7 @@ from cdk_constructs.service_monitoring import PlatformTelemetry
 from cdk_constructs.service_table import ServiceTable
 from cdk_constructs.user_directory import UserDirectory
 from cdk_constructs.workload_manifests import cluster_egress
-from config.environment import MessagingConfig, OrdersConfig, RemovalMode, ServiceSizing
+from config.environment import MessagingConfig, OrdersConfig, ServiceSizing
 from config.topology import (
     CONTAINER_PORT,
     RESOURCE_SERVER_SCOPES,
@@ -73,7 +73,7 @@ class ServicesStack(cdk.Stack):
 
     def __init__(self, scope: Construct, construct_id: str, *, cluster: eks.Cluster,
                  load_balancer_controller_role: iam.IRole, sizing: ServiceSizing, vpc: ec2.IVpc, vpc_cidr: str,
-                 logs_key: kms.IKey, log_retention_days: int, removal: RemovalMode,
+                 log_settings: LogSettings,
                  messaging: MessagingStack, tables: dict[Service, ServiceTable], orders_database: OrdersDatabase,
                  users: UserDirectory, load_balancer: InternalLoadBalancer, email_identity: EmailIdentity,
                  payment_webhook_secret: secretsmanager.ISecret, messaging_config: MessagingConfig,
@@ -113,7 +113,7 @@ class ServicesStack(cdk.Stack):
         pod_groups = [g for ms in self.services.values() for g in ms.spec.security_group_ids]
         self.interface_cleanup = NetworkInterfaceCleanup(
             self, "PodInterfaceCleanup", vpc=vpc, cluster_name=cluster.cluster_name, security_group_ids=pod_groups,
-            logs_key=logs_key, log_retention_days=log_retention_days, removal=removal)
+            log_settings=log_settings)
         for ms in self.services.values():
             if ms.spec.security_group_ids:
                 ms.workloads.node.add_dependency(self.interface_cleanup.resource)

@@ -1,5 +1,5 @@
 """The access proof: the services' AWS calls against the roles the Services stack synthesizes, with moto enforcing
-those roles (tools/access_proof). The full report is `make access-proof`; here its short form: the evaluator's
+those roles (tools/local/access_proof). The full report is `make access-proof`; here its short form: the evaluator's
 rules, one workflow with every role enforced, and a role with one action removed failing on the call that needs it.
 """
 
@@ -15,7 +15,7 @@ import pytest
 
 from config import topology
 from config.topology import Service
-from tools.access_proof import (
+from tools.local.access_proof import (
     Proof,
     ServiceRole,
     Statement,
@@ -26,10 +26,10 @@ from tools.access_proof import (
     read_calls,
     render_markdown,
 )
-from tools.access_proof.__main__ import ProofPlatform
-from tools.local_platform import MOTO_ACCOUNT, REGION, LocalPlatform
-from tools.pod_runner import PROCESSES
-from tools.workflows import WORKFLOWS, Client, product_body, wait_for
+from tools.local.access_proof.__main__ import ProofPlatform
+from tools.local.local_platform import MOTO_ACCOUNT, REGION, LocalPlatform
+from tools.local.pod_runner import PROCESSES
+from tools.local.workflows import WORKFLOWS, Client, product_body, wait_for
 
 TABLE = f"arn:aws:dynamodb:{REGION}:{MOTO_ACCOUNT}:table/users-table"
 IDENTITY = f"arn:aws:ses:{REGION}:{MOTO_ACCOUNT}:identity/shop.example.com"

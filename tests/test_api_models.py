@@ -23,8 +23,8 @@ from pydantic import BaseModel, Field, ValidationError
 
 from cdk_constructs.api_models import ModelConversionError, edge_model, request_model, routes_with_bodies, to_draft4
 from config.topology import ROUTES, Route
-from tests.conftest import Synthesized
-from tools import workflows
+from tests.synthesis import Synthesized
+from tools.local import workflows
 
 BODY_ROUTES = routes_with_bodies()
 
@@ -171,7 +171,7 @@ def test_required_headers_reach_the_edge(env: Synthesized) -> None:
 # --- what the services send, the edge lets through -------------------------------------------------------------
 
 def workflow_bodies() -> Iterator[tuple[tuple[str, str], dict[str, Any]]]:
-    """The bodies tools/workflows.py sends (the seed's workflows and the smoke test), by route."""
+    """The bodies tools/local/workflows.py sends (the seed's workflows and the smoke test), by route."""
     yield ("POST", "/products"), workflows.product_body("Mug", 1250)
     yield ("PUT", "/products/{productId}"), workflows.product_body("Repriced", 800)
     yield ("POST", "/inventory/{productId}/adjust"), workflows.adjustment_body(5)

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import synthesize
+from tests.synthesis import synthesize
 
 
 def test_no_cfn_lint_error_in_any_environment() -> None:

@@ -1,11 +1,11 @@
-"""The short form of `make chaos` (tools/chaos.py): a minute of order load on the local platform while every kind of
-fault happens at least once (a worker and an API SIGKILLed, AWS cut, PostgreSQL cut for 20 s, a worker paused,
+"""The short form of `make chaos` (tools/local/chaos.py): a minute of order load on the local platform while every kind
+of fault happens at least once (a worker and an API SIGKILLed, AWS cut, PostgreSQL cut for 20 s, a worker paused,
 poison on every topic and queue), then every invariant checked. Runs before the services' tests start their own
 platform (tests/ comes first), so the two do not share the machine's two cores."""
 
 from __future__ import annotations
 
-from tools.chaos import FAULTS, Settings, run
+from tools.local.chaos import FAULTS, Settings, run
 
 
 def test_short_chaos_run_keeps_every_invariant() -> None:

@@ -3,7 +3,7 @@ from __future__ import annotations
 import json
 
 from config.environment import CapacityKind
-from tests.conftest import Synthesized
+from tests.synthesis import Synthesized
 
 
 def test_cluster_runs_a_supported_version_privately_with_encrypted_secrets_and_full_logging(env: Synthesized) -> None:
@@ -129,6 +129,7 @@ def test_a_version_bump_moves_nodes_add_ons_and_autoscaler_with_the_control_plan
 
     import aws_cdk as cdk
 
+    from cdk_constructs.log_groups import LogSettings
     from config.eks_addons import addon_pin, cluster_autoscaler
     from config.environments import DEV
     from stacks.cluster_stack import ClusterStack
@@ -138,8 +139,9 @@ def test_a_version_bump_moves_nodes_add_ons_and_autoscaler_with_the_control_plan
     app = cdk.App()
     env = cdk.Environment(account=config.account, region=config.region)
     network = NetworkStack(app, "Net", config=config.network, removal=config.removal, env=env)
-    cluster = ClusterStack(app, "Eks", config=config.cluster, vpc=network.vpc, logs_key=network.logs_key,
-                           log_retention_days=config.log_retention_days, removal=config.removal, env=env)
+    cluster = ClusterStack(app, "Eks", config=config.cluster, vpc=network.vpc, removal=config.removal, env=env,
+                           log_settings=LogSettings(key=network.logs_key, retention_days=config.log_retention_days,
+                                                    removal=config.removal))
     resources = app.synth().get_stack_by_name(cluster.stack_name).template["Resources"]
     of_type = {t: [r["Properties"] for r in resources.values() if r["Type"] == t]
                for t in ("AWS::EKS::Cluster", "AWS::EKS::Nodegroup", "AWS::EKS::Addon", "Custom::AWSCDK-EKS-HelmChart")}

@@ -14,7 +14,7 @@ from cdk_constructs.cluster_autoscaler import SERVICE_ACCOUNT, expander_prioriti
 from config.eks_addons import cluster_autoscaler
 from config.environment import CapacityKind, NodePoolConfig
 from policies import cluster_autoscaler as statements
-from tests.conftest import Synthesized
+from tests.synthesis import Synthesized
 
 
 def _chart(env: Synthesized) -> tuple[dict[str, Any], dict[str, Any]]:

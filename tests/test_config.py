@@ -14,7 +14,7 @@ import pytest
 from config.__main__ import CONTEXT_FILE, expected_context
 from config.environment import CapacityKind, ConfigError, EnvironmentConfig, NodePoolConfig, RemovalMode
 from config.environments import DEV, ENVIRONMENTS, PROD, load
-from tests.conftest import ROOT
+from tests.synthesis import ROOT
 
 
 def replace(cfg: Any, path: str, value: object) -> Any:

@@ -1,5 +1,5 @@
 """`make contract-check`: event schema changes that a consumer of the previous version cannot read fail, unless the
-version is raised with the previous schema kept (tools/contract_check.py)."""
+version is raised with the previous schema kept (tools/reports/contract_check.py)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tools.contract_check import ROOT, SCHEMAS, breaking_changes, main
+from tools.reports.contract_check import ROOT, SCHEMAS, breaking_changes, main
 
 SOURCE = ROOT / SCHEMAS
 

@@ -13,12 +13,12 @@ import pytest
 
 from config.environment import UsageAssumptions
 from config.environments import PROD
-from tools.cost import prices as price_table
-from tools.cost import seed_literal
-from tools.cost.__main__ import main as cost_main
-from tools.cost.prices import PriceTable, parse
-from tools.cost.report import CostReport, price_assembly, read_assembly, read_template
-from tools.cost.rules import (
+from tools.reports.cost import prices as price_table
+from tools.reports.cost import seed_literal
+from tools.reports.cost.__main__ import main as cost_main
+from tools.reports.cost.prices import PriceTable, parse
+from tools.reports.cost.report import CostReport, price_assembly, read_assembly, read_template
+from tools.reports.cost.rules import (
     FREE,
     RULES,
     UnpricedOptionError,
@@ -26,7 +26,7 @@ from tools.cost.rules import (
     price_resources,
     unpriced_types,
 )
-from tools.cost.synth import synthesize
+from tools.reports.cost.synth import synthesize
 
 # --- a price table with round figures, so the hand arithmetic below is easy to follow --------------------------
 
@@ -282,11 +282,11 @@ def test_environments_and_seed_literal(synth: Callable[[str], Any], seed_assembl
     seed_types = {r.type: r for r in read_assembly(seed_assembly)}
     assert "AWS::EC2::VPCEndpoint" not in seed_types
     rds = [r for r in read_assembly(seed_assembly) if r.type == "AWS::RDS::DBInstance"]
-    assert len(rds) == 4 and all(str(r.props["MultiAZ"]).lower() == "true" for r in rds)
+    assert len(rds) == 4 and all(str(r.properties["MultiAZ"]).lower() == "true" for r in rds)
     nodes = [r for r in read_assembly(seed_assembly) if r.type == "AWS::EKS::Nodegroup"]
-    assert [n.props["InstanceTypes"] for n in nodes] == [[seed_literal.X86_NODE_TYPE]]
+    assert [n.properties["InstanceTypes"] for n in nodes] == [[seed_literal.X86_NODE_TYPE]]
     assert sum(1 for r in read_assembly(seed_assembly) if r.type == "AWS::EC2::NatGateway") == 3
-    assert all(r.props.get("BillingMode", "PROVISIONED") == "PROVISIONED"
+    assert all(r.properties.get("BillingMode", "PROVISIONED") == "PROVISIONED"
                for r in read_assembly(seed_assembly) if r.type == "AWS::DynamoDB::Table")
     # Strategies measured on prod's own templates save money.
     s = prod.strategies()
@@ -373,7 +373,7 @@ def test_a_working_hours_schedule_prices_the_hours_with_nodes() -> None:
 
 
 def test_weekly_schedule_reading() -> None:
-    from tools.cost.evidence import UnreadableEvidenceError, fire_times
+    from tools.reports.cost.evidence import UnreadableEvidenceError, fire_times
 
     assert fire_times("cron(0,30 18 ? * MON,FRI *)") == (1080, 1110, 4 * 1440 + 1080, 4 * 1440 + 1110)
     assert len(fire_times("cron(0 8 ? * * *)")) == 7

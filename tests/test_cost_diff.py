@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 
 from config.environments import ENVIRONMENTS
-from tools.cost import prices as price_table
-from tools.cost.diff import EnvDiff, budget_gate, line_changes, render
-from tools.cost.report import CostReport, price_assembly
+from tools.reports.cost import prices as price_table
+from tools.reports.cost.diff import EnvDiff, budget_gate, line_changes, render
+from tools.reports.cost.report import CostReport, price_assembly
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +55,7 @@ def test_lines_are_paired_by_resource_and_kind_whatever_their_figures(dev_report
     assert changes and all(c.delta < 0 for c in changes)
     by_id = {(c.logical_id, c.item.split(":")[0]) for c in changes}
     groups = [r.logical_id for r in dev_report.resources if r.type == "AWS::EKS::Nodegroup"
-              and r.props["ScalingConfig"]["DesiredSize"] > 0]
+              and r.properties["ScalingConfig"]["DesiredSize"] > 0]
     assert {(g, "nodes") for g in groups} <= by_id
     assert sum(c.delta for c in changes) == pytest.approx(dev_report.total - sum(x.monthly_usd
                                                                                    for x in around_the_clock))

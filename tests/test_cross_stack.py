@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import ROOT, synthesize
+from tests.synthesis import ROOT, synthesize
+from tools.assembly import Assembly
 
 
 def _find(node: Any, key: str) -> Iterator[Any]:
@@ -35,7 +36,7 @@ def test_every_cross_stack_value_is_an_import_of_an_existing_export(env: str) ->
     templates = synthesized.all_templates()
     exports = {out["Export"]["Name"]: stack for stack, t in templates.items()
                for out in t.get("Outputs", {}).values() if "Export" in out}
-    manifest = json.loads((synthesized.outdir / "manifest.json").read_text())["artifacts"]
+    stacks = Assembly(synthesized.outdir).stacks
     imports = 0
     for stack, template in templates.items():
         assert not list(_find(template, "Fn::GetStackOutput")), f"{stack} uses a weak reference"
@@ -45,5 +46,5 @@ def test_every_cross_stack_value_is_an_import_of_an_existing_export(env: str) ->
             producer = exports[name]
             assert producer != stack
             # The consumer is deployed after (and destroyed before) the stack it imports from.
-            assert producer in manifest[stack].get("dependencies", []), (stack, producer)
+            assert producer in stacks[stack].dependencies, (stack, producer)
     assert imports > 0

@@ -6,7 +6,7 @@ import pytest
 from aws_cdk.assertions import Match
 
 from config.topology import TABLES
-from tests.conftest import Synthesized
+from tests.synthesis import Synthesized
 
 
 def db_cluster(env: Synthesized) -> dict[str, Any]:

@@ -9,7 +9,7 @@ import pytest
 
 from cdk_constructs.github_deploy import BOOTSTRAP_ROLE_KINDS, MAX_SESSION_HOURS
 from policies.report import read_findings
-from tests.conftest import Synthesized
+from tests.synthesis import Synthesized
 
 
 def _roles(env: Synthesized) -> dict[str, dict[str, Any]]:
@@ -90,7 +90,7 @@ def test_repository_must_be_owner_slash_name(repository: str) -> None:
 
 
 def test_execution_policy_covers_the_app_without_wildcard_actions(env: Synthesized) -> None:
-    from tools.bootstrap_policy import build_policy, resource_types, split_policy
+    from tools.reports.bootstrap_policy import build_policy, resource_types, split_policy
 
     types, region = resource_types(env.outdir)
     policy, summary = build_policy(types, region)
@@ -117,7 +117,7 @@ def test_execution_policy_covers_the_app_without_wildcard_actions(env: Synthesiz
 def test_execution_policy_names_describe_stacks_whatever_the_schemas_list(env: Synthesized) -> None:
     """CloudFormation reads other stacks (nested stack outputs, Fn::GetStackOutput) with the execution role: the
     action is curated, so it stays even for an app whose resource types' schemas never mention it."""
-    from tools.bootstrap_policy import build_policy, resource_types
+    from tools.reports.bootstrap_policy import build_policy, resource_types
 
     types, region = resource_types(env.outdir)
     for subset in (types, {"AWS::SQS::Queue"}):

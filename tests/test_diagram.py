@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from config.topology import QUEUES, SERVICES, TABLES, TOPICS
-from tools.cost.report import read_assembly
-from tools.diagram import architecture, physical_name, render
+from tools.reports.cost.report import read_assembly
+from tools.reports.diagram import architecture, physical_name, render
 
 
 @pytest.fixture(scope="module")
@@ -52,9 +52,9 @@ def test_template_resources_in_diagram(drawn: tuple[str, list[Any], Path]) -> No
     clusters = [r for r in resources if r.type == "AWS::RDS::DBCluster"]
     assert clusters
     for r in clusters:
-        assert physical_name(r.props["DBClusterIdentifier"], r.logical_id) in dot
+        assert physical_name(r.properties["DBClusterIdentifier"], r.logical_id) in dot
     eks = [r for r in resources if r.type == "AWS::EKS::Cluster"]
-    assert eks and all(physical_name(r.props["Name"], r.logical_id) in dot for r in eks)
+    assert eks and all(physical_name(r.properties["Name"], r.logical_id) in dot for r in eks)
     nats = sum(1 for r in resources if r.type == "AWS::EC2::NatGateway")
     assert dot.count("NAT gateway ") == nats
     for label in ("API Gateway REST", "WAF web ACL", "VPC link", "internal NLB", "CloudWatch", "VPC endpoints"):

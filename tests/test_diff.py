@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import ROOT
-from tools import diff_report
+from tests.synthesis import ROOT
+from tools.reports import diff_report
 
 
 @dataclass(frozen=True)

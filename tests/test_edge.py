@@ -7,7 +7,7 @@ from aws_cdk.assertions import Match
 
 from cdk_constructs.platform_api import GATEWAY_ERRORS, USER_SIGN_IN_SCOPE
 from config.topology import LISTENER_PORTS, ROUTES, Access
-from tests.conftest import Synthesized
+from tests.synthesis import Synthesized
 
 
 def methods(env: Synthesized) -> list[dict[str, Any]]:

@@ -1,5 +1,5 @@
 """The local platform's harness settings: a proxy that goes down and up with clients attached, and moto serving
-DynamoDB transactions isolated from concurrent writes (tools/moto_server.py)."""
+DynamoDB transactions isolated from concurrent writes (tools/local/moto_server.py)."""
 
 from __future__ import annotations
 
@@ -18,8 +18,8 @@ import httpx
 import pytest
 from botocore.exceptions import ClientError
 
-from tools.local_platform import free_port
-from tools.tcp_proxy import TcpProxy
+from tools.local.local_platform import free_port
+from tools.local.tcp_proxy import TcpProxy
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -87,7 +87,7 @@ def test_proxy_goes_down_and_up_twenty_times_with_a_client_attached(echo_server:
 def moto() -> Iterator[str]:
     port = free_port()
     env = {**os.environ, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen([sys.executable, "-m", "tools.moto_server", "-H", "127.0.0.1", "-p", str(port)],
+    proc = subprocess.Popen([sys.executable, "-m", "tools.local.moto_server", "-H", "127.0.0.1", "-p", str(port)],
                             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -108,7 +108,7 @@ def moto() -> Iterator[str]:
 
 def test_failed_transactions_do_not_wipe_concurrent_writes(moto: str) -> None:
     """moto's own transact_write_items restores a copy of the whole table when a condition fails, erasing writes
-    that landed meanwhile; through tools/moto_server.py every one of them survives, as in DynamoDB."""
+    that landed meanwhile; through tools/local/moto_server.py every one of them survives, as in DynamoDB."""
 
     def client() -> Any:
         return boto3.client("dynamodb", region_name="us-east-1", endpoint_url=moto, aws_access_key_id="testing",

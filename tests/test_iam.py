@@ -19,8 +19,8 @@ from config.topology import (
     topics_published_by,
 )
 from policies.no_resource_actions import NO_RESOURCE_ACTIONS
-from tests.conftest import Synthesized
-from tools.access_report import access_matrix
+from tests.synthesis import Synthesized
+from tools.reports.access_report import access_matrix
 
 
 def roles(env: Synthesized) -> list[dict[str, Any]]:

@@ -13,8 +13,16 @@ import pytest
 from aws_cdk import aws_ecr_assets as ecr_assets
 
 from config.images import BASE_IMAGE, BASE_IMAGE_ARG, local_reference
-from tests.conftest import ROOT, Synthesized
-from tools.images import ImageAsset, ImageBuildError, build, build_command, image_assets, image_exists, image_for_uri
+from tests.synthesis import ROOT, Synthesized
+from tools.local.images import (
+    ImageAsset,
+    ImageBuildError,
+    build,
+    build_command,
+    image_assets,
+    image_exists,
+    image_for_uri,
+)
 
 SERVICES_DIR = ROOT / "services"
 CDK_ASSETS_JS = ROOT / "node_modules" / "aws-cdk" / "lib" / "index.js"

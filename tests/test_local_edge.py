@@ -1,6 +1,6 @@
 """The local edge on its own: the synthesized dev templates in front of a recording backend, a user pool of our own.
 
-Each behaviour API Gateway documents is asserted here with its source (the list in tools/local_edge/__init__.py);
+Each behaviour API Gateway documents is asserted here with its source (the list in tools/local/local_edge/__init__.py);
 the same edge in front of the real services is exercised by services/common/tests/test_edge_platform.py.
 """
 
@@ -26,10 +26,10 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from starlette.types import Receive, Scope, Send
 
 from config.topology import LISTENER_PORTS, ROUTES, Access, Service
-from tests.conftest import Synthesized
-from tools.local_edge import CognitoPool, DefinitionError, EdgeDefinition, LocalEdge, serve
-from tools.local_edge.definition import Throttle
-from tools.local_edge.throttle import Buckets, TokenBucket
+from tests.synthesis import Synthesized
+from tools.local.local_edge import CognitoPool, DefinitionError, EdgeDefinition, LocalEdge, serve
+from tools.local.local_edge.definition import Throttle
+from tools.local.local_edge.throttle import Buckets, TokenBucket
 
 API_KEY = "local-edge-test-key"
 ISSUER = "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_TestPool"

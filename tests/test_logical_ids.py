@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import Synthesized
+from tests.synthesis import Synthesized
 
 PINNED: dict[str, dict[str, str]] = {
     "Network": {

@@ -12,8 +12,9 @@ import pytest
 
 from config import topology
 from config.topology import Service
-from tools.local_platform import check_contract, synthesize
-from tools.manifest_resolver import (
+from tools.assembly import Assembly
+from tools.local.local_platform import check_contract, synthesize
+from tools.local.manifest_resolver import (
     INTRINSICS,
     LocalCounterparts,
     Resolver,
@@ -22,7 +23,6 @@ from tools.manifest_resolver import (
     environment,
     service_aliases,
 )
-from tools.preflight.assembly import Assembly
 
 MOTO = "http://127.0.0.1:5000"
 TOKEN_URL = "http://127.0.0.1:5001/oauth2/token"

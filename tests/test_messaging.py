@@ -4,7 +4,7 @@ import json
 from typing import Any
 
 from config.topology import QUEUES, TOPICS, filter_policy, filter_policy_scope
-from tests.conftest import Synthesized
+from tests.synthesis import Synthesized
 
 
 def queues(env: Synthesized) -> dict[str, dict[str, Any]]:

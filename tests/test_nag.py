@@ -7,7 +7,7 @@ import pytest
 
 from policies.nag import MIN_REASON_WORDS
 from policies.report import read_findings
-from tests.conftest import synthesize
+from tests.synthesis import synthesize
 
 
 @pytest.mark.parametrize("env", ["dev", "staging", "prod"])

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from aws_cdk.assertions import Match
 
-from tests.conftest import Synthesized
+from tests.synthesis import Synthesized
 
 
 def test_vpc_spans_three_explicit_zones_with_three_tiers(env: Synthesized) -> None:

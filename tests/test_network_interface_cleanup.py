@@ -3,11 +3,6 @@ waits while anything else still uses a watched security group, then deletes the 
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
 from typing import Any
 
 import boto3
@@ -18,34 +13,11 @@ from cdk_constructs.handlers.network_interface_cleanup import index as cleanup
 CLUSTER = "dev-cluster-0a1b2c3d-4e5f6a7b"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 @pytest.fixture(scope="module")
-def ec2() -> Iterator[Any]:
-    port = _free_port()
-    server = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    client = boto3.client("ec2", endpoint_url=f"http://127.0.0.1:{port}", region_name="eu-west-1",
-                          aws_access_key_id="test", aws_secret_access_key="test")
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                client.describe_vpcs()
-                break
-            except Exception:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.2)
-        yield client
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
+def ec2(moto: str) -> Any:
+    """EC2 of the module's moto server (tests/conftest.py)."""
+    return boto3.client("ec2", endpoint_url=moto, region_name="eu-west-1", aws_access_key_id="test",
+                        aws_secret_access_key="test")
 
 
 def _tags(**tags: str) -> list[dict[str, Any]]:

@@ -25,9 +25,9 @@ from cdk_constructs.node_group_schedule import (
 from config.environment import ComputeSchedule
 from config.environments import DEV
 from policies import node_group_schedule as statements
-from tests.conftest import Synthesized
-from tools import wake
-from tools.cost.evidence import TOKEN, flatten, references
+from tests.synthesis import Synthesized
+from tools.ops import wake
+from tools.reports.cost.evidence import TOKEN, flatten, references
 
 # Node groups' logical ids start with this; their NodegroupName attribute is what a schedule's input names.
 NODE_GROUP = "AWS::EKS::Nodegroup"
@@ -120,7 +120,7 @@ def test_environments_without_a_schedule_have_none(prod: Synthesized) -> None:
 
 def test_the_pipelines_wake_role_may_read_the_cluster_and_resize_its_groups_only(dev: Synthesized) -> None:
     """Assumed by GitHub Actions of this repository in this environment (as the deploy role), to call what
-    tools/wake.py calls: the stack's outputs, the cluster's node groups, their scaling configuration."""
+    tools/ops/wake.py calls: the stack's outputs, the cluster's node groups, their scaling configuration."""
     template = dev.template_json("Cluster")
     role_id = template["Outputs"]["WakeRoleArn"]["Value"]["Fn::GetAtt"][0]
     (trust,) = template["Resources"][role_id]["Properties"]["AssumeRolePolicyDocument"]["Statement"]

@@ -22,7 +22,8 @@ from config.telemetry import (
 )
 from config.topology import QUEUES, SERVICES, TABLES
 from policies.log_group_guard import LogGroupGuard
-from tests.conftest import Synthesized
+from tests.synthesis import Synthesized
+from tools.assembly import Assembly
 
 ALARM_TYPES = ("AWS::CloudWatch::Alarm", "AWS::CloudWatch::CompositeAlarm")
 
@@ -219,7 +220,7 @@ def test_log_group_guard_fails_synth_on_a_bad_log_group(tmp_path: Path) -> None:
 
 
 def test_no_stack_has_error_annotations(env: Synthesized) -> None:
-    manifest = json.loads((env.outdir / "manifest.json").read_text())
+    manifest = Assembly(env.outdir).manifest
     errors = [(path, e["data"]) for a in manifest["artifacts"].values()
               for path, entries in (a.get("metadata") or {}).items() for e in entries if e["type"] == "aws:cdk:error"]
     assert errors == []

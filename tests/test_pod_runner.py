@@ -16,9 +16,9 @@ import httpx
 import pytest
 
 from config.images import BASE_IMAGE, local_reference
-from tools.images import image_exists
-from tools.pod_runner import CONTAINERS, DockerNetwork, Pod, docker_run_args, pod_spec
-from tools.workflows import wait_for
+from tools.local.images import image_exists
+from tools.local.pod_runner import CONTAINERS, DockerNetwork, Pod, docker_run_args, pod_spec
+from tools.local.workflows import wait_for
 
 # A tiny HTTP server in the base image: /readyz answers 200 while /tmp/ready exists, /healthz while /tmp/dead
 # does not; it counts its starts in /tmp (memory-backed: a restarted container starts from an empty /tmp).

@@ -15,7 +15,7 @@ from aws_cdk import aws_eks as eks_l1
 from aws_cdk import aws_logs as logs
 
 from cdk_constructs.replaceable_name import CREATE_ONLY, replaceable_name, stack_creation_id
-from tests.conftest import synthesize
+from tests.synthesis import synthesize
 
 SCHEMAS = Path(cfnlint.__file__).resolve().parent / "data" / "schemas"
 STACK_CREATION_ID = cdk.Stack(cdk.App(), "Probe").resolve(stack_creation_id())

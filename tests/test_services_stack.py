@@ -17,7 +17,7 @@ from config.environments import DEV
 from config.instance_types import instance_type
 from config.topology import SERVICES, Service
 from stacks.services_stack import EnvironmentContractError, check_environment, env_contract
-from tests.conftest import ROOT, Synthesized
+from tests.synthesis import ROOT, Synthesized
 
 KUBERNETES_VERSION = "1.34.0"
 CRDS = {"TargetGroupBinding", "SecurityGroupPolicy"}

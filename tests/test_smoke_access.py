@@ -13,7 +13,7 @@ import pytest
 
 from cdk_constructs import smoke_accounts_handler
 from cdk_constructs.smoke_test_access import HANDLER
-from tests.conftest import Synthesized
+from tests.synthesis import Synthesized
 
 
 def policy_statements(env: Synthesized, name_part: str) -> list[dict[str, Any]]:

@@ -14,7 +14,7 @@ import pytest
 from syrupy.assertion import SnapshotAssertion
 from syrupy.extensions.json import JSONSnapshotExtension
 
-from tests.conftest import synthesize
+from tests.synthesis import synthesize
 
 ASSET_HASH = re.compile(r"[0-9a-f]{64}")
 PARTS = ("Network", "Cluster", "Data", "Messaging", "Edge", "Observability", "Services", "Delivery")

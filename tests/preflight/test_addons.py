@@ -3,24 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
+from config.eks_addons import AUTOSCALER_REPOSITORY, AddonPin, ChartPin
 from tests.preflight.workbench import Workbench
-from tools.preflight import addons
-from tools.preflight.assembly import encode_json_with_tokens
-
-
-@dataclass(frozen=True)
-class AddonPin:
-    """The shape of config.eks_addons.AddonPin."""
-
-    name: str
-    version: str
-    replaces_self_managed: bool
-
+from tools.assembly import encode_json_with_tokens
+from tools.reports.preflight import addons
 
 PINS = {
     "1.34": {p.name: p for p in (
@@ -129,13 +119,9 @@ def test_addon_without_a_pin_for_the_version_fails(bench: Callable[[str], Workbe
 
 
 def test_the_committed_table_has_the_agreed_shape() -> None:
-    """config/eks_addons.py (the infra branch's) is read as ADDONS[k8s][name] -> AddonPin; until it exists the check
-    fails naming it."""
-    try:
-        table = addons.load_pins()
-    except addons.MissingTable as err:
-        assert "config/eks_addons.py" in str(err)
-        return
+    """config/eks_addons.py is read as ADDONS[k8s][name] -> AddonPin."""
+    table = addons.load_pins()
+    assert table
     for version, pins in table.items():
         for name, pin in pins.items():
             assert (pin.name, isinstance(pin.version, str), isinstance(pin.replaces_self_managed, bool)) == (
@@ -150,19 +136,11 @@ def test_missing_table_is_a_finding_not_a_crash(bench: Callable[[str], Workbench
     assert any("no pin" in f.message for f in result.findings)
 
 
-@dataclass(frozen=True)
-class ChartPin:
-    """The shape of config.eks_addons.ChartPin."""
-
-    chart: str
-    version: str
-    image_tag: str
-
-
 def test_chart_off_its_pin_fails(bench: Callable[[str], Workbench]) -> None:
     """A chart pinned per Kubernetes version (the Cluster Autoscaler) runs its pinned chart and image tag."""
     wb = pinned(bench("dev"))
-    charts = {"1.34": {"cluster-autoscaler": ChartPin("cluster-autoscaler", "9.56.0", "v1.34.4")}}
+    pin = ChartPin(AUTOSCALER_REPOSITORY, "cluster-autoscaler", "9.56.0", "v1.34.4")
+    charts = {"1.34": {"cluster-autoscaler": pin}}
     for props, values in wb.helm_values("Cluster"):
         if props["Chart"] == "cluster-autoscaler":
             props["Version"] = "9.56.0"

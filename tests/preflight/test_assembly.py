@@ -7,7 +7,7 @@ from collections.abc import Callable
 import pytest
 
 from tests.preflight.workbench import Workbench
-from tools.preflight.assembly import (
+from tools.assembly import (
     Assembly,
     AssemblyError,
     ResourceTarget,

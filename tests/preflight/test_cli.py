@@ -1,12 +1,12 @@
-"""`python -m tools.preflight`: one line per check and environment, findings after, exit 1 on any failure."""
+"""`python -m tools.reports.preflight`: one line per check and environment, findings after, exit 1 on any failure."""
 
 from __future__ import annotations
 
 import pytest
 
-from tests.conftest import Synthesized
-from tools.preflight.__main__ import main
-from tools.preflight.runner import CHECKS
+from tests.synthesis import Synthesized
+from tools.reports.preflight.__main__ import main
+from tools.reports.preflight.runner import CHECKS
 
 
 def test_one_line_per_check_and_environment(dev: Synthesized, capsys: pytest.CaptureFixture[str]) -> None:

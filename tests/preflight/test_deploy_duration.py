@@ -8,16 +8,16 @@ from pathlib import Path
 import yaml
 
 from tests.preflight.workbench import Workbench
-from tools.preflight import deploy_duration
-from tools.preflight.create_times import (
+from tools.reports.preflight import deploy_duration
+from tools.reports.preflight.create_times import (
     CREATE_MINUTES,
     IMAGE_PULL_MINUTES,
     NLB_TARGET_REGISTRATION_MINUTES,
     STACK_OVERHEAD_MINUTES,
 )
-from tools.preflight.rollout import rollouts
-from tools.preflight.teardown import ENI_CLEANUP
-from tools.preflight.workflow import DEPLOY_WORKFLOW, cli_defaults, deploy_job
+from tools.reports.preflight.rollout import rollouts
+from tools.reports.preflight.teardown import ENI_CLEANUP
+from tools.reports.preflight.workflow import DEPLOY_WORKFLOW, cli_defaults, deploy_job
 
 
 def workflow(tmp_path: Path, *, duration: int | None, timeout: int = 180) -> Path:

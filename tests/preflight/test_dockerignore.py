@@ -6,36 +6,27 @@ from pathlib import Path
 
 import pytest
 
-from tools.preflight.dockerignore import DockerIgnore, go_clean, included_files, read_patterns
+from tools.reports.preflight.dockerignore import DockerIgnore, go_clean, included_files, read_patterns
 
 # https://docs.docker.com/build/concepts/context/#dockerignore-files : (patterns, path, excluded)
-DOCKER_DOCS = [
-    (["*/temp*"], "somedir/temporary.txt", True),
-    (["*/temp*"], "somedir/temp", True),
-    (["*/temp*"], "temporary.txt", False),
-    (["*/temp*"], "somedir/subdir/temporary.txt", False),
-    (["*/*/temp*"], "somedir/subdir/temporary.txt", True),
-    (["*/*/temp*"], "somedir/temporary.txt", False),
-    (["temp?"], "tempa", True),
-    (["temp?"], "tempb", True),
-    (["temp?"], "temp", False),
-    (["temp?"], "somedir/tempa", False),
-    (["**/*.go"], "main.go", True),
-    (["**/*.go"], "pkg/deep/er/file.go", True),
-    (["**/*.go"], "pkg/file.gox", False),
-    (["*.md", "!README.md"], "CHANGES.md", True),
-    (["*.md", "!README.md"], "README.md", False),
-    (["*.md", "!README.md"], "docs/guide.md", False),  # *.md does not cross a directory
-    (["*.md", "!README*.md", "README-secret.md"], "README-secret.md", True),
-    (["*.md", "!README*.md", "README-secret.md"], "README-public.md", False),
-    (["*.md", "!README*.md", "README-secret.md"], "notes.md", True),
-    (["*.md", "README-secret.md", "!README*.md"], "README-secret.md", False),
-    (["/foo/bar"], "foo/bar", True),
-    (["foo/bar"], "foo/bar/baz.txt", True),  # excluding a directory excludes what is inside
+DOCKER_DOCS_CASES: dict[tuple[str, ...], list[tuple[str, bool]]] = {
+    ("*/temp*",): [("somedir/temporary.txt", True), ("somedir/temp", True), ("temporary.txt", False),
+                   ("somedir/subdir/temporary.txt", False)],
+    ("*/*/temp*",): [("somedir/subdir/temporary.txt", True), ("somedir/temporary.txt", False)],
+    ("temp?",): [("tempa", True), ("tempb", True), ("temp", False), ("somedir/tempa", False)],
+    ("**/*.go",): [("main.go", True), ("pkg/deep/er/file.go", True), ("pkg/file.gox", False)],
+    ("*.md", "!README.md"): [("CHANGES.md", True), ("README.md", False),
+                             ("docs/guide.md", False)],  # *.md does not cross a directory
+    ("*.md", "!README*.md", "README-secret.md"): [("README-secret.md", True), ("README-public.md", False),
+                                                  ("notes.md", True)],
+    ("*.md", "README-secret.md", "!README*.md"): [("README-secret.md", False)],
+    ("/foo/bar",): [("foo/bar", True)],
+    ("foo/bar",): [("foo/bar/baz.txt", True)],  # excluding a directory excludes what is inside
     # aws-cdk-lib stages with the app's patterns plus `!Dockerfile`: only the root Dockerfile comes back.
-    (["**/Dockerfile", "!Dockerfile"], "Dockerfile", False),
-    (["**/Dockerfile", "!Dockerfile"], "orders/Dockerfile", True),
-]
+    ("**/Dockerfile", "!Dockerfile"): [("Dockerfile", False), ("orders/Dockerfile", True)],
+}
+DOCKER_DOCS = [(list(patterns), path, excluded)
+               for patterns, cases in DOCKER_DOCS_CASES.items() for path, excluded in cases]
 
 # moby/patternmatcher patternmatcher_test.go TestMatches (commit 5a6d842), single patterns: (pattern, path, matches)
 MOBY = [

@@ -6,9 +6,9 @@ import ast
 from collections.abc import Callable
 
 from config.topology import ROUTES, Access
-from tests.conftest import ROOT
 from tests.preflight.workbench import Workbench
-from tools.preflight import edge_auth
+from tests.synthesis import ROOT
+from tools.reports.preflight import edge_auth
 
 PROTECTED = sum(1 for r in ROUTES if r.access != Access.PUBLIC)
 
@@ -53,8 +53,9 @@ def test_a_pre_token_generation_trigger_may_add_custom_scopes(bench: Callable[[s
 
 
 def test_the_clients_send_the_access_token_from_login() -> None:
-    """The token type the check assumes is the one tools/workflows.py (the project's client) puts in Authorization."""
-    tree = ast.parse((ROOT / "tools" / "workflows.py").read_text())
+    """The token type the check assumes is the one tools/local/workflows.py (the project's client) puts in
+    Authorization."""
+    tree = ast.parse((ROOT / "tools" / "local" / "workflows.py").read_text())
     bearer = [n for n in ast.walk(tree) if isinstance(n, ast.JoinedStr)
               and any(isinstance(v, ast.Constant) and "Bearer" in str(v.value) for v in n.values)]
     keys = {sub.slice.value for f in bearer for v in f.values if isinstance(v, ast.FormattedValue)

@@ -6,10 +6,10 @@ import json
 import shutil
 from collections.abc import Callable
 
-from tests.conftest import ROOT
 from tests.preflight.workbench import Workbench
-from tools.preflight import image_assets
-from tools.preflight.dockerfile import parse
+from tests.synthesis import ROOT
+from tools.reports.preflight import image_assets
+from tools.reports.preflight.dockerfile import parse
 
 
 def images(wb: Workbench) -> dict[str, dict[str, str]]:

@@ -8,8 +8,8 @@ from collections.abc import Callable
 import pytest
 
 from tests.preflight.workbench import Workbench
-from tools.preflight.assembly import Assembly
-from tools.preflight.names import Name, name, resource_name
+from tools.assembly import Assembly
+from tools.reports.preflight.names import Name, name, resource_name
 
 STACK_ID = {"Ref": "AWS::StackId"}
 CREATION_ID = {"Fn::Select": [0, {"Fn::Split": ["-", {"Fn::Select": [2, {"Fn::Split": ["/", STACK_ID]}]}]}]}

@@ -8,7 +8,7 @@ from typing import Any
 
 from config import telemetry
 from tests.preflight.workbench import Workbench
-from tools.preflight import reachability
+from tools.reports.preflight import reachability
 
 FLOWS = {"DnsUdp": ("udp", 53), "DnsTcp": ("tcp", 53), "Otlp": ("tcp", telemetry.OTLP_HTTP_PORT),
          "Emf": ("udp", telemetry.EMF_PORT)}

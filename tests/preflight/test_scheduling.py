@@ -10,11 +10,18 @@ import pytest
 
 from config.instance_types import INSTANCE_TYPES, instance_type
 from tests.preflight.workbench import Workbench
-from tools.preflight import scheduling
-from tools.preflight.assembly import Assembly, Resource, encode_json_with_tokens
-from tools.preflight.kube import Requests, pod_requests
-from tools.preflight.rollout import max_surge
-from tools.preflight.scheduling import NodeGroup, Pod, Workload, allocatable, build_nodes, reserved_cpu_millicores
+from tools.assembly import Assembly, Resource, encode_json_with_tokens
+from tools.reports.preflight import scheduling
+from tools.reports.preflight.kube import Requests, pod_requests
+from tools.reports.preflight.rollout import max_surge
+from tools.reports.preflight.scheduling import (
+    NodeGroup,
+    Pod,
+    Workload,
+    allocatable,
+    build_nodes,
+    reserved_cpu_millicores,
+)
 
 POD_ENI_LABEL = "platform/pod-eni"
 

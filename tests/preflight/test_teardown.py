@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 
 from tests.preflight.workbench import Workbench
-from tools.preflight import teardown
-from tools.preflight.assembly import encode_json_with_tokens, parse_json_with_tokens
-from tools.preflight.names import name
+from tools.assembly import encode_json_with_tokens, parse_json_with_tokens
+from tools.reports.preflight import teardown
+from tools.reports.preflight.names import name
 
 
 def log_group(name_: Any) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from config.eks_addons import ChartPin
 from tests.preflight.test_addons import PINS, AddonPin
 from tests.preflight.workbench import Workbench
-from tools.preflight import upgrade
+from tools.reports.preflight import upgrade
 
 REPOSITORY = "https://kubernetes.github.io/autoscaler"
 CHARTS = {v: {"cluster-autoscaler": ChartPin(REPOSITORY, "cluster-autoscaler", "9.56.0", tag)}

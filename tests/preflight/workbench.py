@@ -13,8 +13,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import Synthesized
-from tools.preflight.assembly import (
+from tests.synthesis import Synthesized
+from tools.assembly import (
     HELM_CHART,
     KUBERNETES_RESOURCE,
     Assembly,

@@ -90,7 +90,7 @@ def test_hadolint_clean() -> None:
 def test_routes_match_topology(platform: object) -> None:
     import httpx
 
-    from tools.local_platform import LocalPlatform
+    from tools.local.local_platform import LocalPlatform
 
     assert isinstance(platform, LocalPlatform)
     for service in topology.SERVICES:

@@ -14,14 +14,14 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import Api, UserSession
 
 from cdk_constructs.api_models import edge_model, routes_with_bodies
 from config import environments
 from config.topology import Route, Service
-from tools.local_edge import EdgeDefinition
-from tools.local_platform import LOCAL_ENVIRONMENT, LocalPlatform
-from tools.workflows import (
+from tools.local.local_edge import EdgeDefinition
+from tools.local.local_platform import LOCAL_ENVIRONMENT, LocalPlatform
+from tools.local.testkit import Api, UserSession
+from tools.local.workflows import (
     adjustment_body,
     order_body,
     order_change_body,
@@ -140,7 +140,7 @@ def test_beyond_the_burst_429(platform: LocalPlatform) -> None:
 
 
 def test_the_workflows_run_through_the_edge_with_the_api_key(platform: LocalPlatform) -> None:
-    from tools.workflows import WORKFLOWS, Client
+    from tools.local.workflows import WORKFLOWS, Client
 
     client = Client(platform)
     assert client.http.base_url == httpx.URL(platform.edge_url + "/")

@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from conftest import Api, UserSession, fields
 
 from config.topology import Service
+from tools.local.testkit import Api, UserSession, fields
 
 ROUTES = [
     (Service.PRODUCTS, "POST", "/products", "admin"),

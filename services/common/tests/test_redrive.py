@@ -13,12 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import wait_until
 
 from config.topology import EVENT_TYPE_ATTRIBUTE
-from tools.local_platform import LocalPlatform
-from tools.redrive import main
-from tools.workflows import Client, Session
+from tools.local.local_platform import LocalPlatform
+from tools.local.testkit import wait_until
+from tools.local.workflows import Client, Session
+from tools.ops.redrive import main
 
 QUEUE = "orders-payment-events"
 ROOT = Path(__file__).resolve().parents[3]
@@ -92,7 +92,7 @@ def test_make_redrive_needs_a_queue() -> None:
     r = subprocess.run(["make", "--no-print-directory", "redrive"], cwd=ROOT, capture_output=True, text=True,
                        timeout=120)
     assert r.returncode != 0 and "usage: make redrive QUEUE=" in r.stderr
-    r = subprocess.run([sys.executable, "-m", "tools.redrive", "no-such-queue", "--endpoint-url", "http://127.0.0.1:9"],
+    r = subprocess.run([sys.executable, "-m", "tools.ops.redrive", "no-such-queue", "--endpoint-url", "http://127.0.0.1:9"],
                        cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert r.returncode != 0 and "unknown queue 'no-such-queue'" in r.stderr
 
@@ -105,7 +105,7 @@ def test_in_aws_the_queue_is_found_from_the_messaging_stack_outputs(platform: Lo
 
     from config.environments import DEV
     from config.topology import QUEUES
-    from tools.redrive import resolve
+    from tools.ops.redrive import resolve
 
     for name, value in (("AWS_ENDPOINT_URL", platform.moto_url), ("AWS_ACCESS_KEY_ID", "testing"),
                         ("AWS_SECRET_ACCESS_KEY", "testing")):

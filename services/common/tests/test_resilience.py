@@ -16,11 +16,11 @@ from contextlib import contextmanager
 from typing import Any
 
 import httpx
-from conftest import Api, UserSession, stock, wait_until
 
 from config.topology import EVENT_TYPE_ATTRIBUTE, QUEUES, Service
-from tools.local_platform import LocalPlatform
-from tools.poison import poison_set, reached_queues, send, traces_to_poison
+from tools.local.local_platform import LocalPlatform
+from tools.local.poison import poison_set, reached_queues, send, traces_to_poison
+from tools.local.testkit import Api, UserSession, stock, wait_until
 
 ORD, INV = Service.ORDERS, Service.INVENTORY
 WORKERS = ("products-worker", "orders-worker", "users-worker", "inventory-worker")
@@ -253,7 +253,7 @@ def test_two_inventory_workers_keep_stock_exact(platform: LocalPlatform, api: Ap
                                                 new_user: Callable[[], UserSession],
                                                 make_product: Callable[..., str]) -> None:
     """Contention: 90 orders over 3 small stocks, reserved by two inventory workers at once (staging and prod run
-    two or three). With moto's transactions isolated (tools/moto_server.py), stock must add up exactly."""
+    two or three). With moto's transactions isolated (tools/local/moto_server.py), stock must add up exactly."""
     second = platform.start_worker(INV, "inventory-worker-2")
     try:
         pids = [make_product(stock=10, price_cents=100) for _ in range(3)]

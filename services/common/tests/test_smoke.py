@@ -10,9 +10,9 @@ import sys
 
 import pytest
 
-from tools.local_platform import ROOT, LocalPlatform
-from tools.smoke import DeployedStage, SmokeAccounts, provision_local
-from tools.workflows import WORKFLOWS, Client, order_placement, user_registration
+from tools.local.local_platform import ROOT, LocalPlatform
+from tools.local.smoke import DeployedStage, SmokeAccounts, provision_local
+from tools.local.workflows import WORKFLOWS, Client, order_placement, user_registration
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +32,7 @@ def test_make_smoke_passes_against_the_local_edge(platform: LocalPlatform, smoke
     # What `make smoke BASE_URL=... API_KEY=... SMOKE_SECRET=... PAYMENT_TOPIC=...` runs (checked below).
     env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(ROOT), **smoke_env,
            "BASE_URL": platform.edge_url, "API_KEY": platform.api_key}
-    r = subprocess.run([sys.executable, "-m", "tools.smoke"], cwd=ROOT, env=env, capture_output=True, text=True,
+    r = subprocess.run([sys.executable, "-m", "tools.local.smoke"], cwd=ROOT, env=env, capture_output=True, text=True,
                        timeout=600)
     assert r.returncode == 0, r.stdout + r.stderr
     assert f"smoke: {len(WORKFLOWS)}/{len(WORKFLOWS)} workflows passed" in r.stdout
@@ -46,10 +46,10 @@ def test_make_smoke_runs_the_tool_with_its_settings_in_the_environment() -> None
     assert dry.returncode == 0, dry.stderr
     command = dry.stdout.replace("\\\n", " ")
     assert 'BASE_URL="https://api.example/v1" API_KEY="the-key" SMOKE_SECRET="the-secret"' in command
-    assert 'PAYMENT_TOPIC="arn:topic"' in command and "-m tools.smoke" in command
+    assert 'PAYMENT_TOPIC="arn:topic"' in command and "-m tools.local.smoke" in command
     local = subprocess.run(["make", "-n", "--no-print-directory", "smoke"], cwd=ROOT, capture_output=True, text=True,
                            timeout=60)
-    assert "-m tools.smoke --local" in local.stdout
+    assert "-m tools.local.smoke --local" in local.stdout
 
 
 def test_without_payments_the_order_is_cancelled_and_its_stock_released(prod_like: DeployedStage) -> None:

@@ -10,7 +10,6 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from conftest import Api, UserSession, wait_status, wait_until
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -20,7 +19,8 @@ from opentelemetry.trace import SpanKind
 from common import tracing
 from common.logging import JsonFormatter, trace_id_var
 from config.topology import Service
-from tools.local_platform import LocalPlatform
+from tools.local.local_platform import LocalPlatform
+from tools.local.testkit import Api, UserSession, wait_status, wait_until
 
 PARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 

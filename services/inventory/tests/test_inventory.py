@@ -9,10 +9,10 @@ from typing import Any
 import httpx
 import pytest
 from common.envelope import Envelope
-from conftest import CONFIG, Api, UserSession, fields, stock, wait_status, wait_until
 
 from config.topology import Service
-from tools.local_platform import LocalPlatform
+from tools.local.local_platform import LocalPlatform
+from tools.local.testkit import CONFIG, Api, UserSession, fields, stock, wait_status, wait_until
 
 INV = Service.INVENTORY
 

@@ -11,10 +11,10 @@ from typing import Any
 
 import httpx
 import psycopg
-from conftest import wait_until
 
 from config.topology import Service
-from tools.local_platform import SERVICES_DIR, LocalPlatform, free_port
+from tools.local.local_platform import SERVICES_DIR, LocalPlatform, free_port
+from tools.local.testkit import wait_until
 
 
 @contextmanager

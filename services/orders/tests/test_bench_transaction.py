@@ -9,8 +9,8 @@ from pathlib import Path
 
 import psycopg
 
-from tools.bench_services import pgbench_script
-from tools.local_platform import LocalPlatform, pg_bindir
+from tools.bench.bench_services import pgbench_script
+from tools.local.local_platform import LocalPlatform, pg_bindir
 
 
 def test_the_ceiling_transaction_writes_what_an_order_writes(platform: LocalPlatform) -> None:

@@ -9,12 +9,12 @@ import uuid
 from collections.abc import Callable
 
 import psycopg
-from conftest import CONFIG, Api, UserSession, wait_status, wait_until
 
 from config.topology import Service
 from orders.db import SecretConninfo, open_pool
 from orders.settings import psycopg_conninfo
-from tools.local_platform import LocalPlatform
+from tools.local.local_platform import LocalPlatform
+from tools.local.testkit import CONFIG, Api, UserSession, wait_status, wait_until
 
 
 def test_rotated_password_is_read_again_and_open_connections_stay(platform: LocalPlatform) -> None:

@@ -16,14 +16,14 @@ from common import telemetry
 from common.envelope import Envelope
 from common.pg import OutboxFlusher, make_relay, pending_count
 from common.publisher import Publisher
-from conftest import Api, UserSession, stock, wait_status, wait_until
 
 from config.topology import Service
 from orders import settings as orders_settings
 from orders.db import open_pool
 from orders.service import Deadlines, Line, OrderService
 from orders.sweeper import Sweeper
-from tools.local_platform import LocalPlatform
+from tools.local.local_platform import LocalPlatform
+from tools.local.testkit import Api, UserSession, stock, wait_status, wait_until
 
 ORD = Service.ORDERS
 

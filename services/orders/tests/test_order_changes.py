@@ -13,11 +13,11 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
-from conftest import Api, UserSession, fields, stock, wait_status, wait_until
 
 from config.topology import Service
-from tools.local_platform import LocalPlatform
-from tools.workflows import Client, payment_event
+from tools.local.local_platform import LocalPlatform
+from tools.local.testkit import Api, UserSession, fields, stock, wait_status, wait_until
+from tools.local.workflows import Client, payment_event
 
 ORD = Service.ORDERS
 

@@ -11,11 +11,11 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import psycopg
 import pytest
-from conftest import Api, UserSession, fields, stock, wait_status, wait_until
 
 from config.topology import Service
-from tools.local_platform import SERVICES_DIR, LocalPlatform, free_port
-from tools.workflows import WORKFLOWS, Client, payment_event
+from tools.local.local_platform import SERVICES_DIR, LocalPlatform, free_port
+from tools.local.testkit import Api, UserSession, fields, stock, wait_status, wait_until
+from tools.local.workflows import WORKFLOWS, Client, payment_event
 
 ORD = Service.ORDERS
 

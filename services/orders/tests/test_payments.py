@@ -15,12 +15,12 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
-from conftest import Api, UserSession, fields, wait_status, wait_until
 
 from config.topology import EVENT_TYPE_ATTRIBUTE, Service
 from orders.webhook import TOLERANCE_SECONDS
-from tools.local_platform import LocalPlatform
-from tools.workflows import payment_report, signed
+from tools.local.local_platform import LocalPlatform
+from tools.local.testkit import Api, UserSession, fields, wait_status, wait_until
+from tools.local.workflows import payment_report, signed
 
 ORD = Service.ORDERS
 

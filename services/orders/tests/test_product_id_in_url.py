@@ -8,9 +8,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from conftest import Api, UserSession, fields
 
 from config.topology import Service
+from tools.local.testkit import Api, UserSession, fields
 
 
 @pytest.mark.parametrize("product_id", ["\x1f", "bad\nid", "../../healthz", "../../readyz", "x?y=1", "x#y", "a/b",

@@ -12,13 +12,13 @@ from typing import Any
 import httpx
 import pytest
 from common.envelope import Envelope
-from conftest import Api, UserSession, fields, wait_until
 
 from config.topology import Service
 from orders.db import open_pool
 from orders.service import Deadlines, OrderService
 from orders.tests.second_api import forget_product, orders_api, read_model
-from tools.local_platform import LocalPlatform, free_port
+from tools.local.local_platform import LocalPlatform, free_port
+from tools.local.testkit import Api, UserSession, fields, wait_until
 
 ORD = Service.ORDERS
 

@@ -9,11 +9,11 @@ from collections.abc import Callable
 import httpx
 import pytest
 from common.service_auth import REFRESH_MARGIN_SECONDS, ClientCredentials, ClientSecret, TokenRejected, TokenUnavailable
-from conftest import Api, UserSession
 
 from config.topology import SERVICE_CALLS, Service
 from orders.tests.second_api import forget_product, orders_api
-from tools.local_platform import LocalPlatform, free_port
+from tools.local.local_platform import LocalPlatform, free_port
+from tools.local.testkit import Api, UserSession
 
 ORD = Service.ORDERS
 SCOPE = "products/read"

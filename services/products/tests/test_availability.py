@@ -9,11 +9,11 @@ from collections.abc import Callable
 from typing import Any
 
 from common.envelope import Envelope
-from conftest import Api, wait_until
 
 from config.topology import EVENT_TYPE_ATTRIBUTE, Service
 from products.availability import LOW_STOCK_THRESHOLD, Availability, availability
-from tools.local_platform import LocalPlatform
+from tools.local.local_platform import LocalPlatform
+from tools.local.testkit import Api, wait_until
 
 P, INV = Service.PRODUCTS, Service.INVENTORY
 

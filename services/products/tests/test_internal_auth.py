@@ -1,7 +1,8 @@
 """The internal product lookup only answers callers holding a client-credentials token of an allowed service client
 with the products/read scope, checked against the running products API.
 
-Tokens come from the local client-credentials endpoint (tools/local_token_endpoint.py, decided against moto's Cognito
+Tokens come from the local client-credentials endpoint (tools/local/local_token_endpoint.py, decided against moto's
+Cognito
 state) wherever one can be had that way; the cases Cognito would never issue (expired, ID token, no scope) are signed
 here with the same moto key, and the foreign-pool keys are a key pair made here.
 """
@@ -15,12 +16,12 @@ from typing import Any
 import httpx
 import jwt
 import pytest
-from conftest import Api
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from config.topology import RESOURCE_SERVER_SCOPES, SERVICE_CALLS, Service
-from tools.local_platform import LocalPlatform
-from tools.local_token_endpoint import access_token_claims, sign
+from tools.local.local_platform import LocalPlatform
+from tools.local.local_token_endpoint import access_token_claims, sign
+from tools.local.testkit import Api
 
 P = Service.PRODUCTS
 SCOPE = "products/read"

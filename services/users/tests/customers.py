@@ -9,11 +9,10 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from conftest import Api, wait_until
-
 from config.topology import EVENT_TYPE_ATTRIBUTE, Service
-from tools.local_platform import LocalPlatform
-from tools.workflows import payment_event
+from tools.local.local_platform import LocalPlatform
+from tools.local.testkit import Api, wait_until
+from tools.local.workflows import payment_event
 
 PASSWORD = "Passw0rd-users"  # a local test account's
 

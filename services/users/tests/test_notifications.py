@@ -11,10 +11,10 @@ from collections.abc import Callable
 from typing import Any
 
 from common.envelope import Envelope
-from conftest import Api, wait_until
 
 from config.topology import EVENT_TYPE_ATTRIBUTE, Service
-from tools.local_platform import LocalPlatform
+from tools.local.local_platform import LocalPlatform
+from tools.local.testkit import Api, wait_until
 from users.tests.customers import (
     Customer,
     confirmed_order,

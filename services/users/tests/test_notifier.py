@@ -16,7 +16,7 @@ from common.ddb import from_item, to_item
 from common.envelope import Envelope
 
 from config.topology import Service, table_of
-from tools.local_platform import FAKE_CREDENTIALS, REGION, LocalPlatform, free_port
+from tools.local.local_platform import FAKE_CREDENTIALS, REGION, LocalPlatform, free_port
 from users import notifications
 from users.notifications import LEASE_SECONDS, Notifier, Sender, SesUnavailable
 

@@ -11,11 +11,11 @@ from typing import Any
 import httpx
 import pytest
 from common.envelope import parse
-from conftest import Api, UserSession, fields, wait_until
 
 from config.topology import Service
-from tools.local_platform import LocalPlatform
-from tools.workflows import preferences_body
+from tools.local.local_platform import LocalPlatform
+from tools.local.testkit import Api, UserSession, fields, wait_until
+from tools.local.workflows import preferences_body
 from users.models import SUPPORTED_CURRENCIES, SUPPORTED_LANGUAGES
 from users.tests.customers import register
 

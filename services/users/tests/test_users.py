@@ -5,11 +5,11 @@ import uuid
 
 import jwt
 import pytest
-from conftest import Api, fields
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from config.topology import Service
-from tools.local_platform import LocalPlatform
+from tools.local.local_platform import LocalPlatform
+from tools.local.testkit import Api, fields
 
 USR = Service.USERS
 

@@ -1,0 +1,153 @@
+"""Smoke test of a stage: the seed's workflows (tools/local/workflows.py) against an API URL with its API key.
+
+    make smoke BASE_URL=https://<api>.execute-api.<region>.amazonaws.com/v1 API_KEY=... \\
+        SMOKE_SECRET=<secret ARN> [PAYMENT_TOPIC=<payment-events topic ARN>]
+    make smoke                      # against `make local` (reads .local/edge.env and .local/smoke.env)
+
+A deployed stage gives the smoke test no AWS admin rights (docs/smoke.md): it signs in, through the API like any
+client, with two accounts the Edge stack provisions (cdk_constructs/smoke_test_access.py) whose credentials are in one
+Secrets Manager secret: a member of the `admin` group (catalog and stock writes) and a confirmed customer (orders).
+Read with the smoke role the pipeline assumes, which may read that secret, read the API key's value, and, outside
+prod, publish PaymentConfirmed on the payment-events topic as the payment provider does.
+
+- registration: a new sign-up (SES mailbox simulator address, so no real mail bounces) must come back unconfirmed
+  and be refused sign-in until confirmed; the stage offers no way around the confirmation email;
+- orders: the customer orders a product the admin created and stocked; it is reserved, then paid and confirmed
+  where the stage may publish payments (dev, staging), else cancelled and its stock released (prod);
+- product update: a reserved order is repriced when the admin reprices, and rejected when the product is
+  discontinued, its stock released.
+Every product the smoke test creates is discontinued at the end, whatever happens.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import boto3
+
+from config.topology import EVENT_TYPE_ATTRIBUTE
+from tools.local.workflows import WORKFLOWS, Account, Client, Stage, new_password, run_all
+
+if TYPE_CHECKING:
+    from tools.local.local_platform import LocalPlatform
+
+ROOT = Path(__file__).resolve().parents[2]
+LOCAL_DIR = ROOT / ".local"
+SES_SIMULATOR = "simulator.amazonses.com"  # "success@" accepts every message and never bounces
+
+
+@dataclass(frozen=True)
+class SmokeAccounts:
+    admin: Account
+    customer: Account
+
+    @classmethod
+    def from_secret(cls, secret: str) -> SmokeAccounts:
+        """The secret's JSON: {"admin": {"email", "password"}, "customer": {"email", "password"}}."""
+        data = json.loads(secret)
+        return cls(admin=Account(data["admin"]["email"], data["admin"]["password"]),
+                   customer=Account(data["customer"]["email"], data["customer"]["password"]))
+
+    def to_secret(self) -> str:
+        return json.dumps({"admin": {"email": self.admin.email, "password": self.admin.password},
+                           "customer": {"email": self.customer.email, "password": self.customer.password}})
+
+
+class DeployedStage(Stage):
+    """A stage reached only through its API, plus the smoke role's secret and (outside prod) payment topic."""
+
+    def __init__(self, base_url: str, api_key: str, *, accounts: SmokeAccounts, payment_topic_arn: str | None,
+                 sns: Any = None) -> None:
+        super().__init__(base_url, api_key)
+        self.accounts = accounts
+        self.payment_topic_arn = payment_topic_arn
+        self.sns = sns
+
+    def admin(self) -> Account:
+        return self.accounts.admin
+
+    def customer(self) -> Account:
+        return self.accounts.customer
+
+    def new_email(self, label: str) -> str:
+        return f"success+smoke-{label}-{uuid.uuid4().hex[:8]}@{SES_SIMULATOR}"
+
+    def pay(self, event: Mapping[str, Any]) -> bool:
+        if not self.payment_topic_arn:
+            return False
+        self.sns.publish(TopicArn=self.payment_topic_arn, Message=json.dumps(event),
+                         MessageAttributes={EVENT_TYPE_ATTRIBUTE: {"DataType": "String",
+                                                                   "StringValue": str(event["type"])}})
+        return True
+
+
+def run(stage: Stage) -> int:
+    failures = run_all(Client(stage))
+    print(f"smoke: {len(WORKFLOWS) - failures}/{len(WORKFLOWS)} workflows passed against {stage.base_url}", flush=True)
+    return 1 if failures else 0
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    if not path.exists():
+        raise SystemExit(f"{path} not found: start `make local` first, or give BASE_URL and API_KEY")
+    return dict(line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tools.local.smoke", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--base-url", default=os.environ.get("BASE_URL", ""),
+                        help="the stage's API URL, stage included (the Edge stack's ApiUrl output)")
+    parser.add_argument("--secret", default=os.environ.get("SMOKE_SECRET", ""),
+                        help="id or ARN of the smoke accounts' secret (the Edge stack's SmokeSecretArn output)")
+    parser.add_argument("--payment-topic", default=os.environ.get("PAYMENT_TOPIC", ""),
+                        help="payment-events topic ARN; without it orders are cancelled instead of paid")
+    parser.add_argument("--local", action="store_true", help="target `make local` (.local/edge.env, .local/smoke.env)")
+    args = parser.parse_args(argv)
+    api_key = os.environ.get("API_KEY", "")
+    if args.local:
+        edge, local = read_env_file(LOCAL_DIR / "edge.env"), read_env_file(LOCAL_DIR / "smoke.env")
+        os.environ.update({k: v for k, v in local.items() if k.startswith("AWS_")})
+        args.base_url, api_key = edge["EDGE_URL"], edge["API_KEY"]
+        args.secret, args.payment_topic = local["SMOKE_SECRET"], local["PAYMENT_TOPIC"]
+    if not (args.base_url and api_key and args.secret):
+        parser.error("BASE_URL, API_KEY (environment) and SMOKE_SECRET are required (or --local)")
+    # configure-aws-credentials sets AWS_REGION; botocore itself reads only AWS_DEFAULT_REGION.
+    session = boto3.session.Session(region_name=os.environ.get("AWS_REGION") or None)
+    accounts = SmokeAccounts.from_secret(
+        session.client("secretsmanager").get_secret_value(SecretId=args.secret)["SecretString"])
+    stage = DeployedStage(args.base_url, api_key, accounts=accounts, payment_topic_arn=args.payment_topic or None,
+                          sns=session.client("sns") if args.payment_topic else None)
+    return run(stage)
+
+
+def provision_local(platform: LocalPlatform) -> dict[str, str]:
+    """What the Edge stack's SmokeTestAccess provides, in the local platform: the two accounts (created with moto's
+    admin APIs, as the stack's custom resource does in AWS) and their secret. Returns .local/smoke.env's values."""
+    idp, pool = platform.client("cognito-idp"), platform.resources.user_pool_id
+    accounts = SmokeAccounts(admin=Account(f"smoke-admin-{uuid.uuid4().hex[:6]}@example.com", new_password()),
+                             customer=Account(f"smoke-customer-{uuid.uuid4().hex[:6]}@example.com", new_password()))
+    for account in (accounts.admin, accounts.customer):
+        idp.admin_create_user(UserPoolId=pool, Username=account.email, MessageAction="SUPPRESS",
+                              UserAttributes=[{"Name": "email", "Value": account.email},
+                                              {"Name": "email_verified", "Value": "true"}])
+        idp.admin_set_user_password(UserPoolId=pool, Username=account.email, Password=account.password,
+                                    Permanent=True)
+    idp.admin_add_user_to_group(UserPoolId=pool, Username=accounts.admin.email, GroupName="admin")
+    secret = platform.client("secretsmanager").create_secret(
+        Name=f"smoke/accounts-{uuid.uuid4().hex[:6]}", SecretString=accounts.to_secret())["ARN"]
+    from tools.local.local_platform import FAKE_CREDENTIALS, REGION
+
+    return {"AWS_ENDPOINT_URL": platform.moto_url, "AWS_REGION": REGION, **FAKE_CREDENTIALS,
+            "SMOKE_SECRET": str(secret), "PAYMENT_TOPIC": platform.resources.topic_arns["payment-events"]}
+
+
+if __name__ == "__main__":
+    sys.exit(main())

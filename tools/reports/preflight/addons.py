@@ -1,0 +1,129 @@
+"""Add-ons and versions: what runs in the cluster moves with the Kubernetes version, on purpose.
+
+- Every ``AWS::EKS::Addon`` has an ``AddonVersion`` equal to the pin for the config's Kubernetes version in
+  ``config/eks_addons.py``; without one EKS installs its default at creation and never moves it.
+- An add-on that replaces a component EKS installs self-managed (vpc-cni, kube-proxy, coredns) carries
+  ``ResolveConflicts: OVERWRITE``: created over the self-managed objects with other settings, it otherwise fails with
+  ConfigurationConflict (amazon-vpc-cni-k8s#2607). And each such component is managed at all: a self-managed
+  kube-proxy or CoreDNS stays at its old version when the control plane moves.
+- Every ``AWS::EKS::Nodegroup`` has a ``Version``: the nodes move with the control plane.
+- Every Helm chart has a ``Version``: an unpinned chart installs whatever is latest on the day of the deploy. A chart
+  pinned per Kubernetes version in ``config/eks_addons.py`` (the Cluster Autoscaler: chart version and image tag)
+  carries the pin of the config's version.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from config import eks_addons
+from config.eks_addons import AddonPin, ChartPin
+from config.environment import EnvironmentConfig
+from tools.assembly import Assembly
+from tools.reports.preflight.model import CheckResult, Finding
+from tools.reports.preflight.system_workloads import SELF_MANAGED_BOOTSTRAP
+
+NAME = "addons"
+
+PinTable = Mapping[str, Mapping[str, AddonPin]]  # Kubernetes version -> add-on name -> pin
+ChartTable = Mapping[str, Mapping[str, ChartPin]]  # Kubernetes version -> chart name -> pin
+
+
+def load_pins() -> PinTable:
+    """``config.eks_addons.ADDONS``: Kubernetes version -> add-on name -> pin."""
+    return eks_addons.ADDONS
+
+
+def load_chart_pins() -> ChartTable:
+    """Every chart ``config/eks_addons.py`` pins per Kubernetes version (a module-level table of version ->
+    :class:`ChartPin`, such as ``CLUSTER_AUTOSCALER``), as version -> chart -> pin."""
+    out: dict[str, dict[str, ChartPin]] = {}
+    for value in vars(eks_addons).values():
+        if isinstance(value, dict) and value and all(isinstance(v, ChartPin) for v in value.values()):
+            for k8s, pin in value.items():
+                out.setdefault(k8s, {})[pin.chart] = pin
+    return out
+
+
+def image_tag(values: Mapping[str, object]) -> str | None:
+    image = values.get("image")
+    tag = image.get("tag") if isinstance(image, dict) else None
+    return str(tag) if tag is not None else None
+
+
+def check(assembly: Assembly, config: EnvironmentConfig, pins: PinTable | None = None,
+          chart_pins: ChartTable | None = None) -> CheckResult:
+    k8s = config.cluster.kubernetes_version
+    findings: list[Finding] = []
+    table = load_pins() if pins is None else pins
+    version_pins = table.get(k8s)
+    if version_pins is None and table:
+        findings.append(Finding("config/eks_addons.py", f"no pins for Kubernetes {k8s} (the config's version); "
+                                                        f"the table covers {', '.join(sorted(table))}"))
+    version_pins = version_pins or {}
+    bootstraps = False
+    cluster_name = "AWS::EKS::Cluster"
+    for cluster in assembly.resources("AWS::EKS::Cluster"):
+        cluster_name = cluster.name
+        bootstraps = bootstraps or cluster.properties.get("BootstrapSelfManagedAddons", True) not in (False, "false")
+        have = assembly.literal(cluster.stack, cluster.properties.get("Version"))
+        if have != k8s:
+            findings.append(Finding(cluster.name, f"Version is {have or 'unset'}, the config says {k8s}"))
+    addons = list(assembly.resources("AWS::EKS::Addon"))
+    installed = {str(a.properties.get("AddonName")) for a in addons}
+    # What EKS installs self-managed is a fact of EKS, known with or without the table.
+    self_managed = ({n for n, p in version_pins.items() if p.replaces_self_managed}
+                    | (set(SELF_MANAGED_BOOTSTRAP) if bootstraps else set()))
+    for a in addons:
+        name = str(a.properties.get("AddonName"))
+        have = assembly.literal(a.stack, a.properties.get("AddonVersion"))
+        pin = version_pins.get(name)
+        if have is None:
+            findings.append(Finding(a.name, f"add-on {name} has no AddonVersion: EKS installs its default for the "
+                                            f"cluster version at creation and never moves it"
+                                            + (f" (the pin for {k8s} is {pin.version})" if pin else "")))
+        elif pin is None:
+            findings.append(Finding(a.name, f"add-on {name} {have}: no pin for Kubernetes {k8s} in "
+                                            "config/eks_addons.py"))
+        elif have != pin.version:
+            findings.append(Finding(a.name, f"add-on {name} is {have}, the pin for Kubernetes {k8s} is {pin.version}"))
+        if name in self_managed and a.properties.get("ResolveConflicts") != "OVERWRITE":
+            findings.append(Finding(a.name, f"add-on {name} replaces the self-managed {name} EKS installs but has "
+                                            f"ResolveConflicts {a.properties.get('ResolveConflicts', 'unset')}, not "
+                                            "OVERWRITE: creating it over changed settings fails with "
+                                            "ConfigurationConflict"))
+    if bootstraps:
+        for name in sorted(self_managed - installed):
+            findings.append(Finding(cluster_name, f"{name} stays self-managed (EKS installs it, no "
+                                                             f"AWS::EKS::Addon manages it): a Kubernetes version bump "
+                                                             f"leaves it at its old version"))
+    groups = list(assembly.resources("AWS::EKS::Nodegroup"))
+    for g in groups:
+        version = g.properties.get("Version")
+        have = assembly.literal(g.stack, version) if version is not None else None
+        if version is None:
+            findings.append(Finding(g.name, f"node group has no Version: its nodes stay on their Kubernetes version "
+                                            f"when the control plane moves (config: {k8s})"))
+        elif have != k8s:
+            findings.append(Finding(g.name, f"node group Version is {have or 'a deploy-time value'}, the config "
+                                            f"says {k8s}"))
+    charts = assembly.helm_releases
+    pinned_charts = (load_chart_pins() if chart_pins is None else chart_pins).get(k8s, {})
+    for h in charts:
+        if not h.version:
+            findings.append(Finding(h.resource.name, f"chart {h.chart} has no Version: each deploy installs "
+                                                     "whatever is latest"))
+        chart_pin = pinned_charts.get(h.chart)
+        if chart_pin is None:
+            continue
+        if h.version and h.version != chart_pin.version:
+            findings.append(Finding(h.resource.name, f"chart {h.chart} is {h.version}, the pin for Kubernetes {k8s} "
+                                                     f"is {chart_pin.version}"))
+        tag = image_tag(h.values)
+        if tag != chart_pin.image_tag:
+            findings.append(Finding(h.resource.name, f"chart {h.chart} runs image tag {tag or 'the chart default'}, "
+                                                     f"the pin for Kubernetes {k8s} is {chart_pin.image_tag} (it "
+                                                     "supports only the Kubernetes minor it was built for)"))
+    figure = (f"Kubernetes {k8s}: {len(addons)} add-ons, {len(groups)} node groups, {len(charts)} charts, "
+              f"{len(version_pins)} pins")
+    return CheckResult(NAME, config.name, figure, findings)

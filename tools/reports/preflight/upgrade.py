@@ -1,0 +1,151 @@
+"""`make upgrade-check K8S=<next>`: is the app ready for the next Kubernetes version?
+
+- Every Kubernetes object the app applies (the manifests inside the EKS custom resources, tokens standing in as
+  text) is validated strictly against the next version's OpenAPI schemas (kubernetes-validate, which ships schemas
+  for 1.25 to 1.37). Custom resources (TargetGroupBinding, SecurityGroupPolicy) have no schema there and are listed,
+  not validated; Helm charts render in the cluster and are listed with their pinned versions to review.
+- Every add-on the app installs must have a pin for the next version in ``config/eks_addons.py``; the table diff
+  (current pin -> next pin) says which add-on versions move. So must every chart that file pins per Kubernetes
+  version (the Cluster Autoscaler: chart and image tag); other charts are listed to review.
+- The kubectl the EKS custom resources run (the kubectl layer's version, in its description) must be within one
+  minor of the next version (Kubernetes' version skew policy for kubectl), or applying manifests may fail.
+Exit status 1 when a manifest fails, the next version has no schemas, an add-on or pinned chart has no pin for it, or
+kubectl is out of skew.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+import tempfile
+from pathlib import Path
+
+import kubernetes_validate
+from kubernetes_validate import utils as kv_utils
+
+from config.environments import ENVIRONMENTS
+from tools.assembly import Assembly, render_tokens
+from tools.reports.preflight.addons import ChartTable, PinTable, image_tag, load_chart_pins, load_pins
+from tools.reports.preflight.model import CheckResult, Finding
+
+NAME = "upgrade-check"
+# Add-ons built for one Kubernetes minor only (EKS user guide, "Manage kube-proxy": the add-on's minor equals the
+# cluster's).
+SAME_MINOR = frozenset({"kube-proxy"})
+
+
+def supported_versions() -> list[str]:
+    return sorted({kv_utils.major_minor(v) for v in kv_utils.all_versions()},
+                  key=lambda v: tuple(int(x) for x in v.split(".")))
+
+
+def built_in(api_version: str) -> bool:
+    """Whether an apiVersion belongs to Kubernetes itself (core, `apps`, `*.k8s.io`), not to a CRD."""
+    group = api_version.rpartition("/")[0]
+    return not group or "." not in group or group.endswith(".k8s.io")
+
+
+def _minor(version: str) -> tuple[int, int]:
+    major, minor = version.split(".")[:2]
+    return int(major), int(minor)
+
+
+def check(assembly: Assembly, environment: str, current: str, target: str, pins: PinTable,
+          chart_pins: ChartTable | None = None) -> CheckResult:
+    findings: list[Finding] = []
+    details: list[str] = []
+    if target not in supported_versions():
+        findings.append(Finding("kubernetes-validate", f"has no schemas for Kubernetes {target} (it covers "
+                                                       f"{supported_versions()[0]} to {supported_versions()[-1]})"))
+        return CheckResult(NAME, environment, f"{current} -> {target}: no schemas", findings, details)
+    validated = skipped = 0
+    for o in assembly.kubernetes_objects:
+        manifest = render_tokens(o.manifest)
+        try:
+            kubernetes_validate.validate(manifest, f"{target}.0", strict=True)
+            validated += 1
+        except kubernetes_validate.SchemaNotFoundError:
+            api_version = str(o.manifest.get("apiVersion", ""))
+            if built_in(api_version):
+                findings.append(Finding(o.ref, f"{api_version} {o.kind} is not served by Kubernetes {target}"))
+                continue
+            skipped += 1
+            details.append(f"not validated (custom resource, no schema): {o.ref}")
+        except kubernetes_validate.ValidationError as err:
+            path = ".".join(str(p) for p in err.path)
+            findings.append(Finding(o.ref, f"invalid for Kubernetes {target}: {path}: {err.message}"))
+    current_pins, next_pins = pins.get(current, {}), pins.get(target)
+    if next_pins is None:
+        findings.append(Finding("config/eks_addons.py", f"no pins for Kubernetes {target}"))
+        next_pins = {}
+    for r in assembly.resources("AWS::EKS::Addon"):
+        name = str(r.properties.get("AddonName"))
+        now = current_pins.get(name)
+        then = next_pins.get(name)
+        if then is None:
+            findings.append(Finding(r.name, f"add-on {name} has no pin for Kubernetes {target}"))
+            continue
+        was = now.version if now else "unpinned"
+        details.append(f"add-on {name}: {was} -> {then.version}" + ("" if was != then.version else " (unchanged)"))
+        if name in SAME_MINOR and not then.version.startswith(f"v{target}."):
+            findings.append(Finding(r.name, f"add-on {name} {then.version} (the pin for {target}) is not a "
+                                            f"{target} build: {name}'s minor must equal the cluster's"))
+    for g in assembly.resources("AWS::EKS::Nodegroup"):
+        details.append(f"node group {g.logical_id}: Version {g.properties.get('Version', 'unset')} -> {target}")
+    charts = load_chart_pins() if chart_pins is None else chart_pins
+    for h in assembly.helm_releases:
+        now_chart, then_chart = charts.get(current, {}).get(h.chart), charts.get(target, {}).get(h.chart)
+        if now_chart is None and then_chart is None:
+            details.append(f"chart {h.chart} {h.version or '(unpinned)'}: not pinned per Kubernetes version; check "
+                           f"its support for Kubernetes {target}")
+        elif then_chart is None:
+            findings.append(Finding(h.resource.name, f"chart {h.chart} has no pin for Kubernetes {target} in "
+                                                     "config/eks_addons.py"))
+        else:
+            chart_was = f"{h.version or '(unpinned)'} (image {image_tag(h.values) or 'default'})"
+            chart_then = f"{then_chart.version} (image {then_chart.image_tag})"
+            details.append(f"chart {h.chart}: {chart_was} -> {chart_then}"
+                           + (" (unchanged)" if chart_was == chart_then else ""))
+    for layer in assembly.resources("AWS::Lambda::LayerVersion"):
+        m = re.search(r"kubectl (\d+\.\d+)", str(layer.properties.get("Description", "")))
+        if not m:
+            continue
+        skew = abs(_minor(m.group(1))[1] - _minor(target)[1]) if _minor(m.group(1))[0] == _minor(target)[0] else 99
+        if skew > 1:
+            findings.append(Finding(layer.name, f"kubectl {m.group(1)} is more than one minor away from Kubernetes "
+                                                f"{target}: move to the kubectl layer of {target} (aws-cdk-lib's "
+                                                "lambda-layer-kubectl-vNN) with the cluster"))
+        else:
+            details.append(f"kubectl layer {layer.logical_id}: kubectl {m.group(1)}, within one minor of {target}")
+    figure = f"{current} -> {target}: {validated} objects valid, {skipped} custom resources not validated"
+    return CheckResult(NAME, environment, figure, findings, details)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from tools.reports.preflight.runner import load_assembly
+
+    parser = argparse.ArgumentParser(prog="python -m tools.reports.preflight.upgrade",
+                                     description=__doc__.splitlines()[0])
+    parser.add_argument("--k8s", required=True, help="the next Kubernetes version, e.g. 1.35")
+    parser.add_argument("--env", action="append", choices=list(ENVIRONMENTS), help="default: all")
+    parser.add_argument("--assembly", type=Path)
+    args = parser.parse_args(argv)
+    pins = load_pins()
+    envs: list[str | None] = list(args.env or ([None] if args.assembly else list(ENVIRONMENTS)))
+    failed = False
+    for env in envs:
+        with tempfile.TemporaryDirectory(prefix="preflight.") as workdir:
+            assembly, config = load_assembly(env, args.assembly, Path(workdir))
+            result = check(assembly, config.name, config.cluster.kubernetes_version, args.k8s, pins)
+        print(result.line())
+        for d in result.details:
+            print(f"    {d}")
+        for f in result.findings:
+            print(f"  - {f}")
+        failed = failed or not result.ok
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
