@@ -38,8 +38,9 @@ EMF_PORT = 25888
 CONTAINER_INSIGHTS_LOG_GROUPS = ("application", "dataplane", "host", "performance")
 
 
-def otel_environment(service: str, environment: str) -> dict[str, str]:
-    """What a service's pods need to export traces over OTLP/HTTP to the agent and metrics to its EMF port."""
+def otel_environment(service: str, environment: str, sampling_ratio: float) -> dict[str, str]:
+    """What a service's pods need to export traces over OTLP/HTTP to the agent (``sampling_ratio`` of root spans,
+    config ``trace_sampling_ratio``) and metrics to its EMF port."""
     return {
         ENV_ENVIRONMENT: environment,
         ENV_EMF_ENDPOINT: f"udp://{AGENT_HOST}:{EMF_PORT}",
@@ -47,4 +48,5 @@ def otel_environment(service: str, environment: str) -> dict[str, str]:
         "OTEL_TRACES_EXPORTER": "otlp",
         "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": f"http://{AGENT_HOST}:{OTLP_HTTP_PORT}/v1/traces",
         "OTEL_RESOURCE_ATTRIBUTES": f"deployment.environment={environment}",
+        "OTEL_TRACES_SAMPLER_ARG": f"{sampling_ratio:g}",
     }

@@ -157,7 +157,7 @@ QUEUES: tuple[Queue, ...] = (
         name="orders-product-events",
         construct_id="OrdersProductEventsQueue",
         consumer=Service.ORDERS,
-        subscriptions=(Subscription(topic="product-events", event_types=("ProductUpdated",)),),
+        subscriptions=(Subscription(topic="product-events", event_types=("ProductCreated", "ProductUpdated")),),
         description="Product updates applied to pending orders (repricing, discontinuation)",
     ),
     Queue(

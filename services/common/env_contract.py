@@ -13,7 +13,8 @@ COMMON: tuple[str, ...] = ("AWS_REGION", "COGNITO_ISSUER", "COGNITO_JWKS_URL", "
 # Read by the shared code when present (common/telemetry.py, common/tracing.py): where telemetry goes. The
 # Services stack renders them where the platform has an observability agent.
 TELEMETRY: tuple[str, ...] = ("PLATFORM_ENVIRONMENT", "EMF_AGENT_ENDPOINT", "OTEL_SERVICE_NAME",
-                              "OTEL_TRACES_EXPORTER", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_RESOURCE_ATTRIBUTES")
+                              "OTEL_TRACES_EXPORTER", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_RESOURCE_ATTRIBUTES",
+                              "OTEL_TRACES_SAMPLER_ARG")
 # Every consumer: how it retries before dead-lettering (config.environment.MessagingConfig; common/consumer.py).
 # It also reads the URL of each consumed queue's DLQ (DLQ_URL_<QUEUE>): it dead-letters what it can never apply.
 CONSUMER: tuple[str, ...] = ("CONSUMER_RETRY_BUDGET_SECONDS", "CONSUMER_BACKOFF_MAX_SECONDS",

@@ -41,7 +41,8 @@ def main() -> None:
                                           {"PaymentConfirmed": svc.on_payment_confirmed,
                                            "PaymentFailed": svc.on_payment_failed}),
         "orders-product-events": consumer("orders-product-events", settings_mod.PRODUCT_EVENTS_QUEUE,
-                                          {"ProductUpdated": svc.on_product_updated}),
+                                          {"ProductCreated": svc.on_product_created,
+                                           "ProductUpdated": svc.on_product_updated}),
         "orders-user-events": consumer("orders-user-events", settings_mod.USER_EVENTS_QUEUE,
                                        {"UserRegistered": svc.on_user_registered}),
     }
