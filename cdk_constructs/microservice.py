@@ -51,7 +51,8 @@ class Microservice(Construct):
         super().__init__(scope, construct_id)
         name = service.value
         if telemetry:  # traces over OTLP and EMF metrics to the cluster's CloudWatch agent
-            environment = {**environment, **otel_environment(name, telemetry.environment)}
+            environment = {**environment, **otel_environment(name, telemetry.environment,
+                                                             telemetry.trace_sampling_ratio)}
         self.service = service
         self.image = ecr_assets.DockerImageAsset(
             self, "Image",

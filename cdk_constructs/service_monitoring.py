@@ -65,6 +65,7 @@ class ServiceTelemetry:
     notifications: bool = False  # the service's worker emails customers (services/users/notifications.py)
     metrics: tuple[str, ...] = ()  # custom metrics of the service's own (the contract's ServiceSpec.metrics)
     dashboard: bool = True  # the service's own dashboard (config.dashboards); its alarms exist either way
+    trace_sampling_ratio: float = 1.0  # share of root spans sampled (config trace_sampling_ratio)
 
 
 def critical(kind: Callable[..., T], /, *, description: str, **props: Any) -> dict[str, T]:
@@ -335,10 +336,12 @@ class PlatformTelemetry:
     stage_name: str
     routes: tuple[Route, ...]
     dashboards: bool = True  # a dashboard per service (config.dashboards is ALL)
+    trace_sampling_ratio: float = 1.0  # share of root spans the services sample (config trace_sampling_ratio)
 
     def for_service(self, *, cluster_name: str, queues: tuple[ConsumerQueue, ...],
                     notifications: bool = False, metrics: tuple[str, ...] = ()) -> ServiceTelemetry:
         return ServiceTelemetry(environment=self.environment, alarm_topic=self.alarm_topic, alarms=self.alarms,
                                 cluster_name=cluster_name, api=self.api, stage_name=self.stage_name,
                                 routes=self.routes, queues=queues,
-                                notifications=notifications, metrics=metrics, dashboard=self.dashboards)
+                                notifications=notifications, metrics=metrics, dashboard=self.dashboards,
+                                trace_sampling_ratio=self.trace_sampling_ratio)

@@ -367,6 +367,10 @@ class EnvironmentConfig:
     dashboards: DashboardSet = DashboardSet.ALL
     # The monthly estimate (`make cost`) this environment may reach; `make cost-diff` fails a change that exceeds it.
     monthly_budget_usd: float = 0.0
+    # Share of root spans (requests, messages without a trace) the services sample (OTEL_TRACES_SAMPLER_ARG,
+    # services/common/tracing.py); every later span of a trace follows its root, so a sampled order is one whole
+    # trace and an unsampled one costs no span anywhere.
+    trace_sampling_ratio: float = 1.0
 
     @property
     def stack_prefix(self) -> str:
@@ -570,6 +574,9 @@ def _validate(c: EnvironmentConfig) -> None:
            ", ".join(d_.value for d_ in DashboardSet))
     _check(isinstance(c.monthly_budget_usd, (int, float)) and c.monthly_budget_usd > 0, f"{p}.monthly_budget_usd",
            c.monthly_budget_usd, "a monthly amount in USD > 0")
+    _check(isinstance(c.trace_sampling_ratio, (int, float)) and not isinstance(c.trace_sampling_ratio, bool)
+           and 0 <= c.trace_sampling_ratio <= 1, f"{p}.trace_sampling_ratio", c.trace_sampling_ratio,
+           "a ratio from 0 to 1 (1: every trace)")
 
     u = c.usage
     for f_ in fields(u):

@@ -149,6 +149,8 @@ DEV = EnvironmentConfig(
     user_pool_tier=UserPoolTier.LITE,
     dashboards=DashboardSet.OVERVIEW,
     monthly_budget_usd=250,
+    # Every trace: dev's traffic is the team's and the tests', each of whose orders must be findable as one trace.
+    trace_sampling_ratio=1.0,
 )
 
 STAGING = EnvironmentConfig(
@@ -201,6 +203,9 @@ STAGING = EnvironmentConfig(
     user_pool_tier=UserPoolTier.PLUS,
     dashboards=DashboardSet.ALL,
     monthly_budget_usd=STAGING_BUDGET,
+    # A tenth: at usage's 10 M requests a month about 1 M traces (X-Ray: ~$5 a month), enough to see every route's
+    # shape under load tests; a rehearsal's single order is found by its correlation id in the logs, not its trace.
+    trace_sampling_ratio=0.1,
 )
 
 PROD = EnvironmentConfig(
@@ -258,6 +263,10 @@ PROD = EnvironmentConfig(
     user_pool_tier=UserPoolTier.PLUS,
     dashboards=DashboardSet.ALL,
     monthly_budget_usd=PROD_BUDGET,
+    # One in twenty: at usage's 100 M requests a month about 5 M traces (X-Ray: ~$25 a month, against ~$500 at
+    # 1.0), still ~50,000 sampled orders a month, dozens per route per hour for latency analysis; and a span per
+    # request at full sampling cost orders' API about a third of its CPU (docs/performance.md).
+    trace_sampling_ratio=0.05,
 )
 
 ENVIRONMENTS: dict[str, EnvironmentConfig] = {c.name: c for c in (DEV, STAGING, PROD)}

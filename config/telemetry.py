@@ -24,8 +24,9 @@ __all__ = [*_CONTRACT_NAMES, "AGENT_HOST", "AGENT_NAMESPACE", "AGENT_SERVICE_ACC
            "CONTAINER_INSIGHTS_LOG_GROUPS", "EMF_PORT", "OTLP_HTTP_PORT", "otel_environment"]
 
 
-def otel_environment(service: str, environment: str) -> dict[str, str]:
-    """What a service's pods need to export traces over OTLP/HTTP to the agent and metrics to its EMF port."""
+def otel_environment(service: str, environment: str, sampling_ratio: float) -> dict[str, str]:
+    """What a service's pods need to export traces over OTLP/HTTP to the agent (``sampling_ratio`` of root spans,
+    config ``trace_sampling_ratio``) and metrics to its EMF port."""
     return {
         ENV_ENVIRONMENT: environment,
         ENV_EMF_ENDPOINT: f"udp://{AGENT_HOST}:{EMF_PORT}",
@@ -33,4 +34,5 @@ def otel_environment(service: str, environment: str) -> dict[str, str]:
         "OTEL_TRACES_EXPORTER": "otlp",
         "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": f"http://{AGENT_HOST}:{OTLP_HTTP_PORT}/v1/traces",
         "OTEL_RESOURCE_ATTRIBUTES": f"deployment.environment={environment}",
+        "OTEL_TRACES_SAMPLER_ARG": f"{sampling_ratio:g}",
     }

@@ -34,13 +34,14 @@ class ObservabilityStack(cdk.Stack):
                  database: DatabaseConfig, removal: RemovalMode, vpc: ec2.IVpc, cluster_name: str,
                  api: apigw.IRestApi, web_acl: wafv2.CfnWebACL, orders_cluster: rds.IDatabaseCluster,
                  tables: Mapping[Service, dynamodb.ITableV2], queues: Mapping[str, ConsumerQueue],
-                 dashboards: DashboardSet = DashboardSet.ALL, **kwargs: Any) -> None:
+                 dashboards: DashboardSet = DashboardSet.ALL, trace_sampling_ratio: float = 1.0,
+                 **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
         every = dashboards == DashboardSet.ALL
         self.alarm_topic = AlarmTopic(self, "AlarmTopic", emails=alarms.email_subscriptions, removal=removal).topic
         self.telemetry = PlatformTelemetry(environment=environment, alarm_topic=self.alarm_topic, alarms=alarms,
                                            api=api, stage_name=STAGE_NAME, routes=ROUTES,
-                                           dashboards=every)
+                                           dashboards=every, trace_sampling_ratio=trace_sampling_ratio)
         self.platform_alarms = PlatformAlarms(
             self, "Platform", environment=environment, topic=self.alarm_topic, alarms=alarms, dashboard=every,
             api=api, stage_name=STAGE_NAME, web_acl=web_acl, database=orders_cluster,

@@ -89,7 +89,7 @@ class Platform:
             orders_cluster=self.data.orders_database.cluster,
             tables={service: table.table for service, table in self.data.tables.items()},
             queues=self.messaging.queues, dashboards=config.dashboards,
-            **props("Observability", stateful=False))
+            trace_sampling_ratio=config.trace_sampling_ratio, **props("Observability", stateful=False))
         self.services = ServicesStack(
             app, f"{prefix}-Services", contract=contract, cluster=self.cluster.cluster,
             load_balancer_controller_role=self.cluster.platform_cluster.load_balancer_controller.role,

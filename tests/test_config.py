@@ -85,6 +85,10 @@ def test_unknown_environment_names_the_allowed_ones() -> None:
         ("services.worker.cpu_request_millicores", 10, "dev.services.worker.cpu_limit_millicores"),
         ("alarms.evaluation_periods", 0, "dev.alarms.evaluation_periods=0 is invalid; allowed: a number > 0"),
         ("removal", "explode", "dev.removal='explode'"),
+        ("trace_sampling_ratio", 1.5, "dev.trace_sampling_ratio=1.5 is invalid; allowed: a ratio from 0 to 1"),
+        ("trace_sampling_ratio", -0.1, "dev.trace_sampling_ratio=-0.1 is invalid"),
+        ("trace_sampling_ratio", "0.1", "dev.trace_sampling_ratio='0.1' is invalid"),
+        ("trace_sampling_ratio", True, "dev.trace_sampling_ratio=True is invalid"),
     ],
 )
 def test_bad_value_fails_with_one_line_naming_the_key(path: str, value: object, expected: str) -> None:

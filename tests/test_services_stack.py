@@ -114,6 +114,15 @@ def test_rendered_environment_is_the_contract_the_service_reads(env: Synthesized
     assert set(required(CONTRACT, service)) < rendered
 
 
+def test_every_pod_samples_traces_at_its_environments_ratio(env: Synthesized) -> None:
+    """The ratio comes from config (dev 1.0, so the services' tests see one whole trace per order; prod fewer)."""
+    ratio = env.config.trace_sampling_ratio
+    values = {e["value"] for _, m in applied_manifests(env) if m["kind"] == "Deployment"
+              for e in m["spec"]["template"]["spec"]["containers"][0]["env"] if e["name"] == "OTEL_TRACES_SAMPLER_ARG"}
+    assert values == {f"{ratio:g}"}
+    assert (env.config.name == "dev") == (ratio == 1.0)
+
+
 @pytest.mark.parametrize(("change", "message"), [
     (lambda e: e.pop("TABLE_NAME"), "users: environment variable TABLE_NAME is read by the service but not rendered"),
     (lambda e: e.update(SERVICE_NAME="users"),

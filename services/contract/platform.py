@@ -122,7 +122,7 @@ QUEUES: tuple[Queue, ...] = (
          E.PAYMENT_CONFIRMED, E.PAYMENT_FAILED,
          description="Payment outcomes: recorded as the order's payments; a confirmation moves a reserved order to "
                      "CONFIRMED"),
-    _fed("orders-product-events", Service.ORDERS, "product-events", E.PRODUCT_UPDATED,
+    _fed("orders-product-events", Service.ORDERS, "product-events", E.PRODUCT_CREATED, E.PRODUCT_UPDATED,
          description="Product updates applied to pending orders (repricing, discontinuation)"),
     _fed("orders-user-events", Service.ORDERS, "user-events", E.USER_REGISTERED,
          description="New users recorded as customers by the orders service"),

@@ -29,7 +29,8 @@ ENV_EMF_ENDPOINT = "EMF_AGENT_ENDPOINT"  # udp://host:port of the CloudWatch age
 # Read by the shared code when present (common/telemetry.py, common/tracing.py): rendered where the platform has an
 # observability agent, all of them or none.
 TELEMETRY_ENV: tuple[str, ...] = (ENV_ENVIRONMENT, ENV_EMF_ENDPOINT, "OTEL_SERVICE_NAME", "OTEL_TRACES_EXPORTER",
-                                  "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_RESOURCE_ATTRIBUTES")
+                                  "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_RESOURCE_ATTRIBUTES",
+                                  "OTEL_TRACES_SAMPLER_ARG")
 
 __all__ = [
     "ENV_EMF_ENDPOINT",

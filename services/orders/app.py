@@ -1,5 +1,7 @@
-"""Orders API (PostgreSQL). Placing an order validates products and prices against the products service over REST,
-then writes the order (PENDING) with its OrderPlaced event and ReserveStock command in one transaction."""
+"""Orders API (PostgreSQL). Placing an order prices its products from the products read model in the orders database
+(fed by product events; OrderService.read_products states its staleness bound), asking the products service over REST
+only for a product the read model does not know yet, then writes the order (PENDING) with its OrderPlaced event and
+ReserveStock command in one transaction."""
 
 from __future__ import annotations
 
@@ -49,6 +51,7 @@ from orders.service import (
     Line,
     OrderNotFound,
     OrderService,
+    ProductPrice,
     request_hash,
 )
 
@@ -149,45 +152,59 @@ def place_order(
     # Without the absent optional fields: a body without them hashes as it did before they existed.
     body_hash = request_hash(body.model_dump(exclude_none=True))
     try:
-        existing = service().find_by_key(user.sub, idempotency_key, body_hash)
+        existing, known = service().lookup(user.sub, idempotency_key, body_hash,
+                                           [ln.product_id for ln in body.lines])
     except IdempotencyMismatch:
         raise ApiError(409, "idempotency_key_reused", "Idempotency-Key was used with a different request") from None
     if existing is not None:
         return JSONResponse(status_code=201, content=Order(**existing).model_dump(mode="json"),
                             headers={"Idempotent-Replayed": "true"})
-    lines, currency = _priced(body.lines)
+    lines, currency, learned = _priced(body.lines, known)
     try:
         order, created = service().place_idempotent(user.sub, idempotency_key, body_hash, lines, currency,
-                                                    body.shipping_address)
+                                                    body.shipping_address, learned)
     except IdempotencyMismatch:
         raise ApiError(409, "idempotency_key_reused", "Idempotency-Key was used with a different request") from None
     headers = {} if created else {"Idempotent-Replayed": "true"}
     return JSONResponse(status_code=201, content=Order(**order).model_dump(mode="json"), headers=headers)
 
 
-def _priced(body_lines: list[OrderLineIn]) -> tuple[list[Line], str]:
-    """The lines with the products' current prices and versions (from the products service), and their currency;
-    a 422 naming the line of an unknown product, a duplicate or a mix of currencies."""
+def _priced(body_lines: list[OrderLineIn],
+            known: dict[str, ProductPrice]) -> tuple[list[Line], str, list[ProductPrice]]:
+    """The lines with the products' prices and versions, their currency, and the products learned on the way: each
+    from ``known`` (the read model's rows), else from the products service (the synchronous call, for a product
+    whose ProductCreated has not reached the read model: the caller stores the answer). A 422 naming the line of an
+    unknown or discontinued product, a duplicate or a mix of currencies."""
     seen: set[str] = set()
     lines: list[Line] = []
     currencies: set[str] = set()
+    learned: list[ProductPrice] = []
     for i, ln in enumerate(body_lines):
         if ln.product_id in seen:
             raise field_error(f"lines[{i}].product_id", "duplicate product; combine the quantities")
         seen.add(ln.product_id)
-        try:
-            info = products.get(ln.product_id)
-        except ProductsUnavailable:
-            raise Unavailable("products service unavailable") from None
-        except ProductsAuthRejected:
-            raise ApiError(502, "bad_gateway", "products service refused this service's credentials") from None
-        if info is None:
+        product = known.get(ln.product_id)
+        if product is None and (product := _fetch(ln.product_id)) is not None:
+            learned.append(product)
+        if product is None or product.status != "ACTIVE":
             raise field_error(f"lines[{i}].product_id", f"unknown or discontinued product {ln.product_id}")
-        currencies.add(info.currency)
-        lines.append(Line(ln.product_id, ln.quantity, info.price_cents, info.version))
+        currencies.add(product.currency)
+        lines.append(Line(ln.product_id, ln.quantity, product.price_cents, product.version))
     if len(currencies) > 1:
         raise field_error("lines", "all products of an order must have the same currency")
-    return lines, currencies.pop()
+    return lines, currencies.pop(), learned
+
+
+def _fetch(product_id: str) -> ProductPrice | None:
+    """The product from the products service if it is ACTIVE, None if it is unknown or discontinued there."""
+    try:
+        info = products.get(product_id)
+    except ProductsUnavailable:
+        raise Unavailable("products service unavailable") from None
+    except ProductsAuthRejected:
+        raise ApiError(502, "bad_gateway", "products service refused this service's credentials") from None
+    return None if info is None else ProductPrice(info.product_id, info.price_cents, info.currency, "ACTIVE",
+                                                  info.version)
 
 
 @app.put("/orders/{orderId}", response_model=Order, tags=["orders"],
@@ -208,11 +225,12 @@ def change_order(
     if body.lines is None and body.shipping_address is None:
         raise field_error("lines", "give the new lines, a shipping_address, or both")
     body_hash = request_hash({"change": str(order_id), **body.model_dump(exclude_none=True)})
-    priced = _priced(body.lines) if body.lines is not None else None
+    priced = _priced(body.lines, service().read_products([ln.product_id for ln in body.lines])) \
+        if body.lines is not None else None
     try:
         order, changed = service().change(str(order_id), user.sub, idempotency_key, body_hash,
                                           priced[0] if priced else None, priced[1] if priced else None,
-                                          body.shipping_address)
+                                          body.shipping_address, priced[2] if priced else None)
     except OrderNotFound:
         raise ApiError(404, "not_found", f"order {order_id} not found") from None
     except IdempotencyMismatch:

@@ -104,9 +104,22 @@ CREATE TABLE payment_webhook_rejections (
     body_sha256 text NOT NULL
 );
 """),
+    # The read model of products (OrderService.read_products): the price, currency and status an order needs, fed by
+    # ProductCreated/ProductUpdated (orders-product-events) and by the synchronous call to products when a product is
+    # not here yet. A row only moves to a newer product version. updated_at: when this database learned that version.
+    (5, """
+CREATE TABLE product_read_model (
+    product_id  text PRIMARY KEY,
+    price_cents bigint NOT NULL CHECK (price_cents >= 0),
+    currency    char(3) NOT NULL,
+    status      text NOT NULL CHECK (status IN ('ACTIVE', 'DISCONTINUED')),
+    version     integer NOT NULL CHECK (version >= 1),
+    updated_at  timestamptz NOT NULL DEFAULT clock_timestamp()
+);
+"""),
     # Outbox rows name their destination by the contract's logical name; rows that can never be published are
     # moved aside with the reason (common/pg.py).
-    (5, OUTBOX_DEAD_LETTERS_DDL),
+    (6, OUTBOX_DEAD_LETTERS_DDL),
 )
 
 

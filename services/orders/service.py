@@ -50,6 +50,15 @@ PLACE_LINES = "INSERT INTO order_lines (order_id, product_id, quantity, unit_pri
 PLACE_KEY = ("INSERT INTO idempotency_keys (customer_id, key, request_hash, order_id) "
              "VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING RETURNING 1")
 FIND_KEY = "SELECT order_id::text, request_hash FROM idempotency_keys WHERE customer_id = %s AND key = %s"
+# The products read model (migration 5), read in the same round trip as FIND_KEY.
+READ_PRODUCTS = ("SELECT product_id, price_cents, currency, status, version FROM product_read_model "
+                 "WHERE product_id = ANY(%s)")
+# A row only moves to a newer version: a repeated or older event (SNS/SQS deliver twice and out of order) or a
+# synchronous answer older than what an event already brought changes nothing.
+REMEMBER_PRODUCTS = "INSERT INTO product_read_model (product_id, price_cents, currency, status, version) VALUES "
+_REMEMBER_CONFLICT = (" ON CONFLICT (product_id) DO UPDATE SET price_cents = EXCLUDED.price_cents, "
+                      "currency = EXCLUDED.currency, status = EXCLUDED.status, version = EXCLUDED.version, "
+                      "updated_at = clock_timestamp() WHERE product_read_model.version < EXCLUDED.version")
 log = logging.getLogger("orders.service")
 
 
@@ -116,6 +125,36 @@ class Line:
     product_version: int
 
 
+@dataclass(frozen=True)
+class ProductPrice:
+    """What an order needs of a product: its price, currency and status at ``version`` (the product's version)."""
+
+    product_id: str
+    price_cents: int
+    currency: str
+    status: str
+    version: int
+
+    @classmethod
+    def from_event(cls, data: dict[str, Any]) -> ProductPrice:
+        """From a ProductCreated/ProductUpdated event's data."""
+        return cls(str(data["product_id"]), int(data["price_cents"]), str(data["currency"]), str(data["status"]),
+                   int(data["product_version"]))
+
+
+def remember_products(conn: psycopg.Connection[Any], products: list[ProductPrice]) -> None:
+    """Upsert ``products`` into the read model, each only if newer than the version it holds (idempotent). Rows are
+    locked in product id order, so two orders learning the same products cannot deadlock."""
+    if products:
+        ordered = sorted(products, key=lambda p: p.product_id)
+        conn.execute(REMEMBER_PRODUCTS + ", ".join(["(%s, %s, %s, %s, %s)"] * len(ordered)) + _REMEMBER_CONFLICT,
+                     [v for p in ordered for v in (p.product_id, p.price_cents, p.currency, p.status, p.version)])
+
+
+def _products(rows: list[tuple[Any, ...]]) -> dict[str, ProductPrice]:
+    return {r[0]: ProductPrice(r[0], int(r[1]), r[2], r[3], int(r[4])) for r in rows}
+
+
 def request_hash(body: Any) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
@@ -175,22 +214,46 @@ class OrderService:
             return [o for (oid,) in rows if (o := self._load(conn, oid)) is not None]
 
     def find_by_key(self, customer_id: str, key: str, body_hash: str) -> dict[str, Any] | None:
+        return self.lookup(customer_id, key, body_hash, [])[0]
+
+    def lookup(self, customer_id: str, key: str, body_hash: str,
+               product_ids: list[str]) -> tuple[dict[str, Any] | None, dict[str, ProductPrice]]:
+        """POST /orders' first round trip: the order placed earlier with this Idempotency-Key (None if none), and
+        what the products read model knows of ``product_ids`` (see :meth:`read_products`), as one pipeline."""
         with self.pool.connection() as conn:
-            row = conn.execute(FIND_KEY, (customer_id, key)).fetchone()
+            with conn.pipeline():
+                found = conn.execute(FIND_KEY, (customer_id, key))
+                known = conn.execute(READ_PRODUCTS, (product_ids,)) if product_ids else None
+            row = found.fetchone()
             if row is None:
-                return None
+                return None, _products(known.fetchall()) if known else {}
             if row[1] != body_hash:
                 raise IdempotencyMismatch(key)
             with conn.transaction():
-                return self._load(conn, row[0])
+                return self._load(conn, row[0]), {}
+
+    def read_products(self, product_ids: list[str]) -> dict[str, ProductPrice]:
+        """The products read model's rows of ``product_ids`` (absent: unknown to it; the caller asks products).
+
+        Staleness bound: a row is as fresh as the product events orders has consumed. A price change or a
+        discontinuation reaches it within the event pipeline's latency (products' outbox relay, SNS, SQS, this
+        worker: about a second when healthy; while the pipeline is down, until it catches up, the queue keeping
+        every event; an event dead-lettered, until it is redriven, its DLQ alarm calling for that). An order placed
+        in that window is priced at the previous version, exactly as an order whose synchronous call to products
+        raced the update; the ProductUpdated then reprices or rejects it while it is still PENDING or RESERVED
+        (:meth:`on_product_updated`), as it did every order before the read model."""
+        with self.pool.connection() as conn:
+            return _products(conn.execute(READ_PRODUCTS, (product_ids,)).fetchall())
 
     # --- commands from the API ---------------------------------------------------------------------------------
     def place(self, customer_id: str, key: str, body_hash: str, lines: list[Line], currency: str,
-              shipping_address: str | None = None) -> tuple[dict[str, Any], bool]:
+              shipping_address: str | None = None,
+              learned: list[ProductPrice] | None = None) -> tuple[dict[str, Any], bool]:
         """Create the order, or return the one created earlier with this Idempotency-Key: (order, created).
 
         Two round trips: the transaction's statements go out as one pipeline (the order, its lines and its outbox
-        rows as multi-row inserts, the reply's timestamps from RETURNING), then its COMMIT."""
+        rows as multi-row inserts, the reply's timestamps from RETURNING, and the ``learned`` products, those the
+        read model did not know and products answered for, into the read model), then its COMMIT."""
         order_id = str(uuid.uuid4())
         total = sum(line.quantity * line.unit_price_cents for line in lines)
         stock_lines = [{"product_id": ln.product_id, "quantity": ln.quantity} for ln in lines]
@@ -212,6 +275,7 @@ class OrderService:
             # A concurrent request with the same key blocks here until the first commits, then inserts nothing.
             won = conn.execute(PLACE_KEY, (customer_id, key, body_hash, order_id))
             conn.execute(outbox_sql, outbox_params)
+            remember_products(conn, learned or [])
             if won.fetchone() is None:  # the pipeline's one wait: every statement above has run
                 raise _LostRace
             created_at, updated_at, revision = placed.fetchone() or (None, None, None)
@@ -226,9 +290,10 @@ class OrderService:
         return order, True
 
     def place_idempotent(self, customer_id: str, key: str, body_hash: str, lines: list[Line], currency: str,
-                         shipping_address: str | None = None) -> tuple[dict[str, Any], bool]:
+                         shipping_address: str | None = None,
+                         learned: list[ProductPrice] | None = None) -> tuple[dict[str, Any], bool]:
         try:
-            return self.place(customer_id, key, body_hash, lines, currency, shipping_address)
+            return self.place(customer_id, key, body_hash, lines, currency, shipping_address, learned)
         except _LostRace:
             existing = self.find_by_key(customer_id, key, body_hash)
             assert existing is not None
@@ -250,14 +315,17 @@ class OrderService:
         return result
 
     def change(self, order_id: str, customer_id: str, key: str, body_hash: str, lines: list[Line] | None,
-               currency: str | None, shipping_address: str | None) -> tuple[dict[str, Any], bool]:
+               currency: str | None, shipping_address: str | None,
+               learned: list[ProductPrice] | None = None) -> tuple[dict[str, Any], bool]:
         """Change an open order (PENDING or RESERVED: not paid yet), or return it as it is when this Idempotency-Key
         changed it before: (order, changed). New lines are a new revision: the order is PENDING again until
-        inventory reserves them, and one ReserveStock both reserves them and releases the previous revision."""
+        inventory reserves them, and one ReserveStock both reserves them and releases the previous revision.
+        ``learned``: products the read model did not know (priced by the call to products), stored with it."""
         replayed = False
         try:
             with self._unit() as unit:
                 conn = unit.conn
+                remember_products(conn, learned or [])
                 order = self._load(conn, order_id, lock=True)
                 if order is None or order["customer_id"] != customer_id:
                     raise OrderNotFound(order_id)
@@ -456,12 +524,21 @@ class OrderService:
             log.info("payment failed", extra={"order_id": order["order_id"], "status": order["status"],
                                               "reason": event.data["reason"]})
 
+    def on_product_created(self, event: Envelope) -> None:
+        """A new product enters the read model, so the first order of it needs no call to products."""
+        with self._unit() as unit:
+            if claim_event(unit.conn, event):
+                remember_products(unit.conn, [ProductPrice.from_event(event.data)])
+
     def on_product_updated(self, event: Envelope) -> None:
+        """The read model moves to the new version; pending orders of the product are repriced, or rejected when
+        it was discontinued."""
         d = event.data
         with self._unit() as unit:
             conn = unit.conn
             if not claim_event(conn, event):
                 return
+            remember_products(conn, [ProductPrice.from_event(d)])
             ids = [r[0] for r in conn.execute(
                 "SELECT o.id::text FROM orders o JOIN order_lines l ON l.order_id = o.id "
                 "WHERE l.product_id = %s AND o.status IN ('PENDING', 'RESERVED') ORDER BY o.id FOR UPDATE OF o",

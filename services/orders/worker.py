@@ -36,6 +36,7 @@ def main() -> None:
         EventType.STOCK_REJECTED: svc.on_stock_rejected,
         EventType.PAYMENT_CONFIRMED: svc.on_payment_confirmed,
         EventType.PAYMENT_FAILED: svc.on_payment_failed,
+        EventType.PRODUCT_CREATED: svc.on_product_created,
         EventType.PRODUCT_UPDATED: svc.on_product_updated,
         EventType.USER_REGISTERED: svc.on_user_registered,
     }, s.sqs_wait_seconds, probe=probe)

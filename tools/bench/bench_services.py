@@ -209,14 +209,15 @@ def wrk(name: str, url: str, script: str, concurrency: int, seconds: int, procs:
 
 
 def pgbench_script() -> tuple[str, str]:
-    """POST /orders' transaction as OrderService.place runs it, one order line: the Idempotency-Key lookup (a lone
-    read), then BEGIN and the inserts in one pipeline, then COMMIT. Its SQL comes from orders/service.py; each %s
-    becomes a pgbench variable, sent as a parameter (-M extended) as psycopg sends it. Returns the script and the
-    event id its outbox rows carry (they are deleted after the run: nobody publishes them)."""
+    """POST /orders' transaction as OrderService.place runs it, one order line: the Idempotency-Key lookup and the
+    products read model's row in one pipeline (OrderService.lookup), then BEGIN and the inserts in one pipeline,
+    then COMMIT. Its SQL comes from orders/service.py; each %s becomes a pgbench variable, sent as a parameter
+    (-M extended) as psycopg sends it. Returns the script and the event id its outbox rows carry (they are deleted
+    after the run: nobody publishes them)."""
     sys.path.insert(0, str(SERVICES_DIR))
     from common.envelope import Envelope
     from common.pg import OUTBOX_INSERT
-    from orders.service import FIND_KEY, PLACE_KEY, PLACE_ORDER, place_lines_sql
+    from orders.service import FIND_KEY, PLACE_KEY, PLACE_ORDER, READ_PRODUCTS, place_lines_sql
 
     def bind(sql: str, *values: str) -> str:
         parts = sql.split("%s")
@@ -232,7 +233,10 @@ def pgbench_script() -> tuple[str, str]:
     payload = "'" + json.dumps(envelope.to_dict()).replace("'", "''") + "'::jsonb"
     return "\n".join([
         r"\set n random(1, 1000000000000)",
+        r"\startpipeline",
         bind(FIND_KEY, ":customer", ":n::text"),
+        bind(READ_PRODUCTS, "ARRAY['bench-product']"),
+        r"\endpipeline",
         r"\startpipeline",
         "BEGIN;",
         bind(PLACE_ORDER, order_id, ":customer", "100", "'USD'", "3600", "NULL"),

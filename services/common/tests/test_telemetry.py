@@ -24,7 +24,7 @@ def test_names_match_the_cdk_app() -> None:
     assert telemetry.METRIC_DIMENSIONS == infra.METRIC_DIMENSIONS
     assert telemetry.METRICS_INTERVAL_SECONDS == infra.METRICS_INTERVAL_SECONDS
     assert (telemetry.ENV_ENVIRONMENT, telemetry.ENV_EMF_ENDPOINT) == (infra.ENV_ENVIRONMENT, infra.ENV_EMF_ENDPOINT)
-    assert set(telemetry.TELEMETRY_ENV) == set(infra.otel_environment("orders", "dev"))
+    assert set(telemetry.TELEMETRY_ENV) == set(infra.otel_environment("orders", "dev", 1.0))
 
 
 def test_record_is_embedded_metric_format() -> None:

@@ -1,9 +1,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -13,7 +10,8 @@ import psycopg
 import pytest
 
 from config.topology import Service
-from tools.local.local_platform import SERVICES_DIR, LocalPlatform, free_port
+from orders.tests.second_api import orders_api
+from tools.local.local_platform import LocalPlatform, free_port
 from tools.local.testkit import Api, UserSession, fields, stock, wait_status, wait_until
 from tools.local.workflows import WORKFLOWS, Client, payment_event
 
@@ -148,29 +146,12 @@ def test_order_placed_while_aws_down_is_published_when_back(
 
 
 def test_products_down_is_503(platform: LocalPlatform, new_user: Callable[[], UserSession]) -> None:
-    """A second orders API whose PRODUCTS_URL points at a closed port answers 503 JSON, not 500."""
-    port = free_port()
-    env = {**platform.env_for(Service.ORDERS), "PRODUCTS_URL": f"http://127.0.0.1:{free_port()}"}
-    proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "orders.app:app", "--port", str(port)],
-                            cwd=SERVICES_DIR, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        base = f"http://127.0.0.1:{port}"
-
-        def up() -> bool:
-            try:
-                return httpx.get(base + "/readyz").status_code == 200
-            except httpx.HTTPError:
-                return False
-
-        wait_until(up, what="second orders API")
-        u = new_user()
-        r = httpx.post(base + "/orders", headers=u.order_headers(), timeout=30,
+    """A second orders API whose PRODUCTS_URL points at a closed port answers 503 JSON, not 500, for a product its
+    read model does not know (the only kind it asks products about)."""
+    with orders_api(platform, PRODUCTS_URL=f"http://127.0.0.1:{free_port()}") as base:
+        r = httpx.post(base + "/orders", headers=new_user().order_headers(), timeout=30,
                        json={"lines": [{"product_id": "p", "quantity": 1}]})
-        assert r.status_code == 503 and r.json()["error"] == "unavailable"
-    finally:
-        proc.terminate()
-        proc.wait(10)
-    assert os.environ is not None
+    assert r.status_code == 503 and r.json()["error"] == "unavailable"
 
 
 def test_same_event_twice_changes_state_once(platform: LocalPlatform, client: Client) -> None:

@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 
 import httpx
 import pytest
 from common.service_auth import REFRESH_MARGIN_SECONDS, ClientCredentials, ClientSecret, TokenRejected, TokenUnavailable
 
 from config.topology import SERVICE_CALLS, Service
-from tools.local.local_platform import SERVICES_DIR, LocalPlatform, free_port
-from tools.local.testkit import Api, UserSession, wait_until
+from orders.tests.second_api import forget_product, orders_api
+from tools.local.local_platform import LocalPlatform, free_port
+from tools.local.testkit import Api, UserSession
 
 ORD = Service.ORDERS
 SCOPE = "products/read"
@@ -93,6 +91,7 @@ def test_orders_service_reuses_its_token(platform: LocalPlatform, api: Api, new_
     u = new_user()
 
     def place() -> None:
+        forget_product(platform, pid)  # so that the order asks products (its fallback) and needs a token
         r = api.call("POST", ORD, "/orders", u.order_headers(), json={"lines": [{"product_id": pid, "quantity": 1}]})
         assert r.status_code == 201, r.text
 
@@ -108,29 +107,6 @@ def test_orders_service_reuses_its_token(platform: LocalPlatform, api: Api, new_
     assert issued() == before
 
 
-@contextmanager
-def orders_api(platform: LocalPlatform, **env: str) -> Iterator[str]:
-    """A second orders API process with some of its environment changed; yields its base URL."""
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "orders.app:app", "--port", str(port)],
-                            cwd=SERVICES_DIR, env={**platform.env_for(ORD), **env},
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-
-    def up() -> bool:
-        try:
-            return httpx.get(base + "/readyz").status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    try:
-        wait_until(up, what="second orders API")
-        yield base
-    finally:
-        proc.terminate()
-        proc.wait(10)
-
-
 def place(base: str, user: UserSession, pid: str) -> httpx.Response:
     return httpx.post(base + "/orders", headers=user.order_headers(), timeout=30,
                       json={"lines": [{"product_id": pid, "quantity": 1}]})
@@ -140,6 +116,7 @@ def test_products_refusing_the_client_is_502(platform: LocalPlatform, new_user: 
                                              make_product: Callable[..., str]) -> None:
     """403 from products: orders runs with a valid service client of the pool that products does not allow."""
     pid = make_product(stock=1)
+    forget_product(platform, pid)  # known to orders' read model, the order would not ask products
     _, _, arn = platform.add_service_client(f"not-allowed-{uuid.uuid4().hex[:6]}", (SCOPE,))
     with orders_api(platform, SERVICE_CLIENT_SECRET_ARN=arn) as base:
         r = place(base, new_user(), pid)
@@ -151,6 +128,7 @@ def test_products_rejecting_the_token_is_502(platform: LocalPlatform, new_user: 
                                              make_product: Callable[..., str]) -> None:
     """401 from products (twice: the retry with a fresh token is refused too): the token is of another pool."""
     pid = make_product(stock=1)
+    forget_product(platform, pid)
     idp = platform.client("cognito-idp")
     other_pool = idp.create_user_pool(PoolName=f"other-{uuid.uuid4().hex[:6]}")["UserPool"]["Id"]
     platform.create_resource_servers(other_pool)
@@ -164,6 +142,7 @@ def test_products_rejecting_the_token_is_502(platform: LocalPlatform, new_user: 
 def test_token_endpoint_down_is_503(platform: LocalPlatform, new_user: Callable[[], UserSession],
                                     make_product: Callable[..., str]) -> None:
     pid = make_product(stock=1)
+    forget_product(platform, pid)
     with orders_api(platform, PRODUCTS_TOKEN_URL=f"http://127.0.0.1:{free_port()}/oauth2/token") as base:
         r = place(base, new_user(), pid)
     assert r.status_code == 503, r.text

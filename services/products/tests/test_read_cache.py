@@ -1,4 +1,5 @@
-"""The public reads' cache: entries expire after their TTL, a write drops its entry, the size stays bounded."""
+"""The public reads' cache: entries expire after their TTL, a write drops its entry (also under a read in flight), the
+size stays bounded."""
 
 from __future__ import annotations
 
@@ -31,6 +32,21 @@ def test_entries_expire_and_drops_take_effect_at_once() -> None:
     store["a"] = "v3"
     cache.drop("a")  # the writing replica's own change
     assert cache.get("a", load) == "v3"
+
+
+def test_a_read_racing_a_write_does_not_cache_the_old_value() -> None:
+    """The load read the product before the write committed; the write's drop came before the load returned."""
+    cache: ReadCache[str] = ReadCache(60.0, max_entries=10, clock=Clock())
+    store = {"a": "v1"}
+
+    def load_then_write(key: str) -> str | None:
+        old = store[key]
+        store[key] = "v2"
+        cache.drop(key)  # the writer's drop, while this read is still in flight
+        return old
+
+    assert cache.get("a", load_then_write) == "v1"  # answered (it was current when read) ...
+    assert cache.get("a", store.get) == "v2"  # ... but not kept
 
 
 def test_missing_values_are_not_cached_and_size_is_bounded() -> None:
