@@ -23,10 +23,10 @@ from typing import Annotated, Any
 from botocore.exceptions import ClientError
 from common import aws
 from common import logging as jlog
-from common.api import ApiError, auth_dependencies, create_app, field_error
+from common.api import ApiError, auth_dependencies, field_error
 from common.auth import Principal, Verifier
 from common.ddb import cancellation_codes, from_item, outbox_put, to_item, values
-from common.ddb_service import AWS_UNAVAILABLE, table_ready
+from common.ddb_service import create_table_app
 from common.envelope import Envelope
 from common.fields import PlainText
 from common.service_auth import ServicePrincipal, ServiceTokenVerifier, service_caller
@@ -86,13 +86,9 @@ class ProductPage(BaseModel):
     next: str | None = Field(description="Opaque cursor for the next page; absent on the last page")
 
 
-app = create_app(
-    SERVICE,
-    "Products API",
-    "Product catalog. GET is public; POST/PUT/DELETE require a token of the `admin` group.",
-    ready=lambda: table_ready(settings.table),
-    unavailable_errors=AWS_UNAVAILABLE,
-)
+app = create_table_app(SERVICE, "Products API",
+                       "Product catalog. GET is public; POST/PUT/DELETE require a token of the `admin` group.",
+                       table=settings.table)
 
 
 def _key(product_id: str) -> dict[str, Any]:

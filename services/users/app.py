@@ -20,10 +20,10 @@ from typing import Annotated, Any
 from botocore.exceptions import ClientError
 from common import aws, ddb
 from common import logging as jlog
-from common.api import ApiError, auth_dependencies, create_app, field_error
+from common.api import ApiError, auth_dependencies, field_error
 from common.auth import AuthError, Principal, Verifier
 from common.ddb import from_item, to_item, values
-from common.ddb_service import AWS_UNAVAILABLE, table_ready
+from common.ddb_service import create_table_app
 from common.envelope import Envelope
 from contract import EventType
 from fastapi import Depends
@@ -78,13 +78,9 @@ class Tokens(BaseModel):
     token_type: str = "Bearer"  # noqa: S105 - the OAuth token type, not a secret
 
 
-app = create_app(
-    SERVICE,
-    "Users API",
-    "Registration and sign-in (Cognito), the signed-in user's profile and preferences.",
-    ready=lambda: table_ready(settings.table),
-    unavailable_errors=AWS_UNAVAILABLE,
-)
+app = create_table_app(SERVICE, "Users API",
+                       "Registration and sign-in (Cognito), the signed-in user's profile and preferences.",
+                       table=settings.table)
 
 
 def _now() -> str:
