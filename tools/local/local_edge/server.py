@@ -312,8 +312,11 @@ class LocalEdge:
     def _client(self) -> httpx.AsyncClient:
         if self._http is None:
             # The integration's own timeout (asyncio.timeout above) bounds each call; this one is only a backstop.
+            # Idle connections are dropped after 2 s, before uvicorn closes its side (5 s keep-alive): httpx's
+            # default of 5 s raced the server's close and a reused connection failed as a 504 now and then.
             self._http = httpx.AsyncClient(timeout=httpx.Timeout(60.0), follow_redirects=False,
-                                           limits=httpx.Limits(max_connections=200, max_keepalive_connections=50))
+                                           limits=httpx.Limits(max_connections=200, max_keepalive_connections=50,
+                                                               keepalive_expiry=2.0))
         return self._http
 
     # --- gateway responses ------------------------------------------------------------------------------------------
