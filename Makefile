@@ -70,6 +70,12 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt services/requirements.
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
+# services/ on the venv's path: the CDK app, tools and tests import the service contract as `contract`, as the
+# images do (services/contract; one module, one enum per concept on both sides).
+$(VENV)/.services-path: $(VENV)/.installed
+	$(PY) -c "import pathlib, sysconfig; pathlib.Path(sysconfig.get_paths()['purelib'], 'ecommerce-services.pth').write_text('$(CURDIR)/services\n')"
+	touch $@
+
 node_modules/.installed: package.json package-lock.json $(VENV)/.installed
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
@@ -79,7 +85,7 @@ system-deps:
 	if [ -n "$$missing" ]; then echo "installing:$$missing"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; fi
 
-setup: system-deps $(VENV)/.installed node_modules/.installed
+setup: system-deps $(VENV)/.installed $(VENV)/.services-path node_modules/.installed
 
 synth: setup
 	$(CDK) synth --quiet -c env=$(ENV) $(foreach c,$(CDK_CONTEXT),-c $(c)) --output $(OUT)

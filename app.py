@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import aws_cdk as cdk
+from contract import ContractError
 
 from config.environment import ConfigError
 from config.environments import load
@@ -26,7 +27,7 @@ def main() -> None:
         raise SystemExit(2) from None
     try:
         app, _ = build_app(config, outdir=probe.outdir)
-    except EnvironmentContractError as err:  # a service's rendered environment differs from its declaration
+    except (EnvironmentContractError, ContractError) as err:  # the service contract contradicts itself
         print(err, file=sys.stderr)
         raise SystemExit(2) from None
     try:

@@ -11,6 +11,7 @@ from aws_cdk import aws_eks_v2 as eks
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from aws_cdk import aws_iam as iam
 from constructs import Construct
+from contract import Call
 
 from cdk_constructs.service_monitoring import ServiceMonitoring, ServiceTelemetry
 from cdk_constructs.workload_manifests import WorkloadSpec, components, deployment, manifests, namespace
@@ -45,6 +46,7 @@ class Microservice(Construct):
                  sizing: ServiceSizing, environment: dict[str, str], target_group: elbv2.INetworkTargetGroup,
                  load_balancer_controller_role: iam.IRole, vpc_cidr: str,
                  security_group_ids: tuple[str, ...] = (), allowed_callers: tuple[str, ...] = (),
+                 calls: tuple[Call, ...] = (), postgres: bool = False,
                  telemetry: ServiceTelemetry | None = None) -> None:
         super().__init__(scope, construct_id)
         name = service.value
@@ -72,6 +74,8 @@ class Microservice(Construct):
             security_group_ids=security_group_ids,
             allowed_callers=allowed_callers,
             vpc_cidr=vpc_cidr,
+            calls=calls,
+            postgres=postgres,
         )
         self.namespace = eks.KubernetesManifest(self, "Namespace", cluster=cluster, manifest=[namespace(self.spec)])
         self.service_account = eks.ServiceAccount(

@@ -20,9 +20,11 @@ class OverviewDashboard(cw.Dashboard):
 
     def __init__(self, scope: Construct, construct_id: str, *, environment: str, api: apigw.IRestApi,
                  stage_name: str, cluster_name: str, routes: Sequence[Route],
-                 consumed: Mapping[Service, Sequence[ConsumerQueue]], details: bool) -> None:
+                 consumed: Mapping[Service, Sequence[ConsumerQueue]], sweepers: Sequence[Service],
+                 details: bool) -> None:
         """``routes``: the API's, drawn per service; ``consumed``: every service (in drawing order) with the queues
-        it consumes; ``details``: whether per-service dashboards exist to point at (else their alarms)."""
+        it consumes; ``sweepers``: the services that emit ORDERS_PAST_DEADLINE_METRIC (the contract's
+        ServiceSpec.metrics); ``details``: whether per-service dashboards exist to point at (else their alarms)."""
         period = cdk.Duration.minutes(5)
 
         def route_metric(service: Service, metric: str, statistic: str) -> dict[str, cw.IMetric]:
@@ -76,5 +78,6 @@ class OverviewDashboard(cw.Dashboard):
                       period=period, label=s.value, dimensions_map={"Environment": environment, "Service": s.value})
             for s in consumed]), cw.GraphWidget(title="Orders past deadline per sweep (cancelled)", width=6, left=[
                 cw.Metric(namespace=METRICS_NAMESPACE, metric_name=ORDERS_PAST_DEADLINE_METRIC, statistic="Sum",
-                          period=period, label="orders",
-                          dimensions_map={"Environment": environment, "Service": Service.ORDERS.value})]))
+                          period=period, label=s.value,
+                          dimensions_map={"Environment": environment, "Service": s.value})
+                for s in sweepers]))

@@ -38,6 +38,7 @@ from config.telemetry import (
     NOTIFICATIONS_SENT_METRIC,
     ORDERS_PAST_DEADLINE_METRIC,
     OUTBOX_BACKLOG_METRIC,
+    OUTBOX_DEAD_LETTERED_METRIC,
     WORKER_LOOP_RESTARTS_METRIC,
 )
 from config.topology import Route, Service
@@ -62,6 +63,7 @@ class ServiceTelemetry:
     routes: tuple[Route, ...]  # the API's routes (config.topology.ROUTES); the service alarms on its own
     queues: tuple[ConsumerQueue, ...]  # the queues the service consumes (each with its DLQ)
     notifications: bool = False  # the service's worker emails customers (services/users/notifications.py)
+    metrics: tuple[str, ...] = ()  # custom metrics of the service's own (the contract's ServiceSpec.metrics)
     dashboard: bool = True  # the service's own dashboard (config.dashboards); its alarms exist either way
     trace_sampling_ratio: float = 1.0  # share of root spans sampled (config trace_sampling_ratio)
 
@@ -114,13 +116,15 @@ def route_slug(route: Route) -> str:
 
 def custom(metric: cw.IMetric, name: str, threshold: float, description: str,
            operator: cw.ComparisonOperator = ABOVE,
-           missing: cw.TreatMissingData | None = None) -> CustomMetricWithAlarm:
-    """``missing``: how a period without data counts (a metric emitted only when something happens: NOT_BREACHING)."""
+           missing: cw.TreatMissingData | None = None, datapoints: int | None = None) -> CustomMetricWithAlarm:
+    """``missing``: how a period without data counts (a metric emitted only when something happens: NOT_BREACHING);
+    ``datapoints``: breaching periods, of the configured evaluation periods, that raise the alarm (default: all)."""
     return CustomMetricWithAlarm(
         metric=metric,  # type: ignore[arg-type]
         alarm_friendly_name=name,
         add_alarm=critical(CustomThreshold, description=description, threshold=threshold,
-                           comparison_operator=operator, treat_missing_data_override=missing),
+                           comparison_operator=operator, treat_missing_data_override=missing,
+                           datapoints_to_alarm=datapoints),
     )
 
 
@@ -130,7 +134,7 @@ class ServiceMonitoring(Construct):
     * per pod component (api, worker): CPU and memory against the pod limit, container restarts (Container Insights);
     * per API route: 5XX rate and p99 latency (API Gateway per resource and method);
     * per consumed queue: DLQ depth above 0, age of the DLQ's oldest message, age of the queue's oldest message;
-    * the outbox backlog the service's relay emits (EMF, ``config.telemetry``);
+    * the outbox backlog the service's relay emits, and records it dead-letters (EMF, ``config.telemetry``);
     * restarts of its worker loops (EMF), and for orders the open orders found past their deadline (EMF);
     * for the service that emails customers, its notifier's send failures and backlog (EMF);
     * one composite alarm, ``<env>-<service>-health``, in ALARM while any of the above is.
@@ -165,13 +169,24 @@ class ServiceMonitoring(Construct):
         backlog = cw.Metric(namespace=METRICS_NAMESPACE, metric_name=OUTBOX_BACKLOG_METRIC,
                             dimensions_map={"Environment": t.environment, "Service": name},
                             statistic="Maximum", period=cdk.Duration.minutes(1))
+        dead_lettered = cw.Metric(namespace=METRICS_NAMESPACE, metric_name=OUTBOX_DEAD_LETTERED_METRIC,
+                                  dimensions_map={"Environment": t.environment, "Service": name},
+                                  statistic="Sum", period=cdk.Duration.minutes(5))
         self.facade.monitor_custom(
             alarm_friendly_name="outbox", human_readable_name=f"{name} outbox",
             metric_groups=[CustomMetricGroup(title="Outbox backlog (unpublished events)", metrics=[custom(
                 backlog, "backlog", a.outbox_backlog,
                 f"More than {a.outbox_backlog} events of {name} wait in its outbox: the relay in the {name}-worker "
                 f"pods is not publishing. Look at its logs ('relay could not publish'), SNS/SQS errors and KMS "
-                f"access of the service role.")])],
+                f"access of the service role.")]), CustomMetricGroup(
+                title="Outbox records dead-lettered (5 min)", metrics=[custom(
+                    dead_lettered, "dead-lettered", 0,
+                    f"The {name} relay set aside outbox records it can no longer publish: their destination is no "
+                    f"longer in the service contract, or their payload fails its current schema. Consumers never "
+                    f"get these events. The {name}-worker logs 'outbox record dead-lettered' with the record and the "
+                    f"reason; the records are kept (DynamoDB: dead_lettered_at set; PostgreSQL: table "
+                    f"outbox_dead_letters) for an operator to repair and re-publish.",
+                    missing=cw.TreatMissingData.NOT_BREACHING, datapoints=1)])],  # one record is one too many
         )
         if "worker" in components:
             self._worker(name, t)
@@ -200,7 +215,8 @@ class ServiceMonitoring(Construct):
             f"{a.worker_loop_restarts} times in 15 minutes. Each restart logs 'worker loop crashed' with the "
             f"exception: a bug or a dependency that fails in a way the loop does not expect. The other loops go on; "
             f"a loop that stops beating is restarted by the liveness probe.")]
-        if name == Service.ORDERS.value:
+        deadlines = ORDERS_PAST_DEADLINE_METRIC in t.metrics
+        if deadlines:
             metrics.append(custom(
                 metric(ORDERS_PAST_DEADLINE_METRIC, "Maximum"), "past-deadline", a.orders_past_deadline,
                 f"The orders sweeper found more than {a.orders_past_deadline} open orders past their deadline in "
@@ -211,7 +227,7 @@ class ServiceMonitoring(Construct):
         self.facade.monitor_custom(
             alarm_friendly_name="worker", human_readable_name=f"{name} worker",
             metric_groups=[CustomMetricGroup(title="Worker loop restarts and orders past deadline (15 min)"
-                                             if name == Service.ORDERS.value else "Worker loop restarts (15 min)",
+                                             if deadlines else "Worker loop restarts (15 min)",
                                              metrics=metrics)],
         )
 
@@ -323,9 +339,9 @@ class PlatformTelemetry:
     trace_sampling_ratio: float = 1.0  # share of root spans the services sample (config trace_sampling_ratio)
 
     def for_service(self, *, cluster_name: str, queues: tuple[ConsumerQueue, ...],
-                    notifications: bool = False) -> ServiceTelemetry:
+                    notifications: bool = False, metrics: tuple[str, ...] = ()) -> ServiceTelemetry:
         return ServiceTelemetry(environment=self.environment, alarm_topic=self.alarm_topic, alarms=self.alarms,
                                 cluster_name=cluster_name, api=self.api, stage_name=self.stage_name,
                                 routes=self.routes, queues=queues,
-                                notifications=notifications, dashboard=self.dashboards,
+                                notifications=notifications, metrics=metrics, dashboard=self.dashboards,
                                 trace_sampling_ratio=self.trace_sampling_ratio)

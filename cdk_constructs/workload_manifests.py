@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from contract import Call
+
 from config.environment import POD_ENI_LABEL, ServiceSizing
 from config.telemetry import AGENT_NAMESPACE, EMF_PORT, ENV_EMF_ENDPOINT, OTLP_HTTP_PORT
 from config.topology import CONTAINER_PORT, TARGET_DEREGISTRATION_DELAY_SECONDS
@@ -49,6 +51,8 @@ class WorkloadSpec:
     security_group_ids: tuple[str, ...] = ()  # security groups for pods, where the service has its own
     allowed_callers: tuple[str, ...] = ()  # namespaces whose pods may call this service (e.g. orders -> products)
     vpc_cidr: str = "10.0.0.0/16"
+    calls: tuple[Call, ...] = ()  # other services' APIs its pods call (the contract's ServiceSpec.calls)
+    postgres: bool = False  # its store is a PostgreSQL database in the VPC
 
 
 def _labels(spec: WorkloadSpec, component: str) -> dict[str, str]:
@@ -223,9 +227,10 @@ def cluster_egress(spec: WorkloadSpec) -> list[ClusterEgress]:
         out.append(ClusterEgress("Telemetry", _namespace_peer(AGENT_NAMESPACE),
                                  (("TCP", OTLP_HTTP_PORT), ("UDP", EMF_PORT)),
                                  "the CloudWatch agent: OTLP traces and EMF metrics"))
-    if "PRODUCTS_URL" in spec.environment:
-        out.append(ClusterEgress("Products", _namespace_peer("products"), (("TCP", CONTAINER_PORT),),
-                                 "the products API (validating order lines)"))
+    for call in spec.calls:
+        callee = call.service.value
+        out.append(ClusterEgress(callee.capitalize(), _namespace_peer(callee), (("TCP", CONTAINER_PORT),),
+                                 f"the {callee} API ({call.purpose})"))
     return out
 
 
@@ -242,7 +247,7 @@ def network_policies(spec: WorkloadSpec) -> list[Manifest]:
         # EKS Pod Identity agent on the node (link-local) hands out the service role's credentials.
         {"to": [{"ipBlock": {"cidr": "169.254.170.23/32"}}], "ports": [{"protocol": "TCP", "port": 80}]},
     ]
-    if "DB_SECRET_ARN" in spec.environment:
+    if spec.postgres:
         egress.append({"to": [{"ipBlock": {"cidr": spec.vpc_cidr}}], "ports": [{"protocol": "TCP", "port": 5432}]})
     egress += [{"to": [e.peer], "ports": [{"protocol": proto, "port": port} for proto, port in e.ports]}
                for e in cluster_egress(spec)]

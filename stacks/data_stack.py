@@ -5,6 +5,7 @@ from typing import Any
 import aws_cdk as cdk
 from aws_cdk import aws_ec2 as ec2
 from constructs import Construct
+from contract import Contract
 
 from cdk_constructs.email_identity import EmailIdentity
 from cdk_constructs.encryption_key import EncryptionKey
@@ -14,7 +15,7 @@ from cdk_constructs.payment_webhook_secret import PaymentWebhookSecret
 from cdk_constructs.service_table import ServiceTable
 from cdk_constructs.user_directory import UserDirectory
 from config.environment import DatabaseConfig, EmailConfig, RemovalMode, UserPoolTier
-from config.topology import RESOURCE_SERVER_SCOPES, SERVICE_CALLS, TABLES, Service
+from config.topology import Service
 
 
 class DataStack(cdk.Stack):
@@ -27,7 +28,7 @@ class DataStack(cdk.Stack):
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, config: DatabaseConfig, email: EmailConfig,
-                 vpc: ec2.IVpc, log_settings: LogSettings, removal: RemovalMode,
+                 vpc: ec2.IVpc, log_settings: LogSettings, removal: RemovalMode, contract: Contract,
                  user_pool_tier: UserPoolTier = UserPoolTier.PLUS, **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
         self.database_key = EncryptionKey(self, "OrdersDatabaseKey", removal=removal,
@@ -43,7 +44,7 @@ class DataStack(cdk.Stack):
             definition.service: ServiceTable(
                 self, definition.construct_id, definition=definition, key=self.tables_key, removal=removal,
                 deletion_protection=config.deletion_protection)
-            for definition in TABLES
+            for definition in contract.tables
         }
         # The platform's SES sending domain: Cognito now, order notifications later, each with its own
         # configuration set.
@@ -52,5 +53,6 @@ class DataStack(cdk.Stack):
         self.users = UserDirectory(self, "Users", removal=removal, email=self.email_identity,
                                    domain_prefix=f"{self.stack_name.lower()}-{self.account}",
                                    secrets_key=self.database_key, log_settings=log_settings,
-                                   resource_server_scopes=RESOURCE_SERVER_SCOPES, service_calls=SERVICE_CALLS,
+                                   resource_server_scopes=contract.resource_server_scopes(),
+                                   service_calls=contract.service_calls(),
                                    tier=user_pool_tier)

@@ -18,7 +18,8 @@ from cdk_constructs.platform_alarms import PlatformAlarms
 from cdk_constructs.platform_api import STAGE_NAME
 from cdk_constructs.service_monitoring import PlatformTelemetry
 from config.environment import AlarmConfig, DashboardSet, DatabaseConfig, RemovalMode
-from config.topology import ROUTES, SERVICES, Service, queues_consumed_by
+from config.telemetry import ORDERS_PAST_DEADLINE_METRIC
+from config.topology import CONTRACT, ROUTES, SERVICES, Service, queues_consumed_by
 
 
 class ObservabilityStack(cdk.Stack):
@@ -49,5 +50,6 @@ class ObservabilityStack(cdk.Stack):
         self.overview = OverviewDashboard(
             self, "Overview", environment=environment, api=api, stage_name=STAGE_NAME, cluster_name=cluster_name,
             routes=ROUTES, consumed={s: tuple(queues[q.name] for q in queues_consumed_by(s)) for s in SERVICES},
+            sweepers=[s.service for s in CONTRACT.services if ORDERS_PAST_DEADLINE_METRIC in s.metrics],
             details=every)
         cdk.CfnOutput(self, "AlarmTopicArn", value=self.alarm_topic.topic_arn)

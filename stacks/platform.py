@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import aws_cdk as cdk
+from contract import CONTRACT, Contract, ContractError, StoreKind
 
 from cdk_constructs.log_groups import LogSettings
 from config.environment import EnvironmentConfig, RemovalMode
@@ -32,7 +33,7 @@ CDK_JSON = CONTEXT_FILE.with_name("cdk.json")
 class Platform:
     """The stacks of one environment, exposed as typed attributes."""
 
-    def __init__(self, app: cdk.App, config: EnvironmentConfig) -> None:
+    def __init__(self, app: cdk.App, config: EnvironmentConfig, contract: Contract = CONTRACT) -> None:
         env = cdk.Environment(account=config.account, region=config.region)
         prefix = config.stack_prefix
 
@@ -54,8 +55,10 @@ class Platform:
                                     github_repository=config.github_repository, **props("Cluster", stateful=False))
         self.data = DataStack(app, f"{prefix}-Data", config=config.database, email=config.email, vpc=self.network.vpc,
                               log_settings=log_settings, removal=config.removal,
-                              user_pool_tier=config.user_pool_tier, **props("Data", stateful=True))
-        self.messaging = MessagingStack(app, f"{prefix}-Messaging", config=config.messaging, removal=config.removal,
+                              user_pool_tier=config.user_pool_tier, contract=contract,
+                              **props("Data", stateful=True))
+        self.messaging = MessagingStack(app, f"{prefix}-Messaging", contract=contract, config=config.messaging,
+                                        removal=config.removal,
                                         **props("Messaging", stateful=True))
         self.edge = EdgeStack(app, f"{prefix}-Edge", config=config.api, vpc=self.network.vpc,
                               vpc_cidr=config.network.cidr,
@@ -73,6 +76,11 @@ class Platform:
                                           environment=config.name,
                                           existing_oidc_provider_arn=config.delivery.existing_oidc_provider_arn,
                                           **props("Delivery", stateful=True))
+        # The Data stack holds one PostgreSQL database (and the payment webhook's secret beside it).
+        postgres = [s.service for s in contract.services if s.store is StoreKind.POSTGRES]
+        if len(postgres) > 1:
+            raise ContractError(f"services {', '.join(postgres)} each need a PostgreSQL database; the Data stack "
+                                "holds one (OrdersDatabase)")
         # Before Services: each Microservice's alarms notify this stack's topic (no dependency back).
         self.observability = ObservabilityStack(
             app, f"{prefix}-Observability", environment=config.name, alarms=config.alarms, database=config.database,
@@ -83,13 +91,13 @@ class Platform:
             queues=self.messaging.queues, dashboards=config.dashboards,
             trace_sampling_ratio=config.trace_sampling_ratio, **props("Observability", stateful=False))
         self.services = ServicesStack(
-            app, f"{prefix}-Services", cluster=self.cluster.cluster,
+            app, f"{prefix}-Services", contract=contract, cluster=self.cluster.cluster,
             load_balancer_controller_role=self.cluster.platform_cluster.load_balancer_controller.role,
             sizing=config.services, vpc=self.network.vpc, vpc_cidr=config.network.cidr,
             log_settings=log_settings, messaging=self.messaging,
-            tables=self.data.tables, orders_database=self.data.orders_database, users=self.data.users,
-            load_balancer=self.edge.load_balancer, email_identity=self.data.email_identity,
-            payment_webhook_secret=self.data.payment_webhook.secret,
+            tables=self.data.tables, databases=dict.fromkeys(postgres, self.data.orders_database),
+            users=self.data.users, load_balancer=self.edge.load_balancer, email_identity=self.data.email_identity,
+            secrets={"payment-webhook": self.data.payment_webhook.secret},
             telemetry=self.observability.telemetry, messaging_config=config.messaging, orders_config=config.orders,
             **props("Services", stateful=False))
         # Every log group: retention from config and the Network stack's logs CMK, or synth fails.
@@ -101,11 +109,14 @@ class Platform:
             cdk.Tags.of(app).add(key, value)
 
 
-def build_app(config: EnvironmentConfig, *, outdir: str | None = None, nag: bool = True) -> tuple[cdk.App, Platform]:
+def build_app(config: EnvironmentConfig, *, outdir: str | None = None, nag: bool = True,
+              contract: Contract = CONTRACT) -> tuple[cdk.App, Platform]:
+    """The environment's app; ``contract``: the service contract its stacks derive from (the platform's own, or a
+    changed copy a test synthesizes)."""
     # The same feature flags as the CLI (cdk.json), and the committed context holding the configs' zones so synth
     # never looks anything up (see `python -m config`); in-process synth in tests thus matches `cdk synth`.
     context: dict[str, object] = {**json.loads(CDK_JSON.read_text())["context"], **json.loads(CONTEXT_FILE.read_text())}
     app = cdk.App(outdir=outdir, context={**context, "env": config.name})
     if nag:
         apply_packs(app)
-    return app, Platform(app, config)
+    return app, Platform(app, config, contract.validate())

@@ -1,9 +1,6 @@
 from __future__ import annotations
 
-import importlib.util
-from functools import cache
-from pathlib import Path
-from types import ModuleType
+from collections.abc import Mapping
 from typing import Any, cast
 
 import aws_cdk as cdk
@@ -12,6 +9,8 @@ from aws_cdk import aws_eks_v2 as eks
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
+from contract import Contract, EnvironmentContractError, Ref, RefKind, Service, StoreKind
+from contract import environment as contract_environment
 
 from cdk_constructs.email_identity import EmailIdentity
 from cdk_constructs.internal_load_balancer import InternalLoadBalancer
@@ -24,95 +23,68 @@ from cdk_constructs.service_table import ServiceTable
 from cdk_constructs.user_directory import UserDirectory
 from cdk_constructs.workload_manifests import cluster_egress
 from config.environment import MessagingConfig, OrdersConfig, ServiceSizing
-from config.topology import (
-    CONTAINER_PORT,
-    RESOURCE_SERVER_SCOPES,
-    SERVICE_CALLS,
-    SERVICES,
-    Service,
-    env_var,
-    queues_consumed_by,
-    queues_produced_by,
-    table_of,
-    topics_published_by,
-)
+from config.topology import CONTAINER_PORT
 from policies import service_access as access
 from stacks.messaging_stack import MessagingStack
 
-PRODUCTS_URL = f"http://products.products.svc.cluster.local:{CONTAINER_PORT}"
-# The service whose worker emails customers (services/users/notifications.py: it owns addresses and preferences).
-NOTIFIER = Service.USERS
-ENV_CONTRACT = Path(__file__).resolve().parent.parent / "services" / "common" / "env_contract.py"
+__all__ = ["EnvironmentContractError", "ServicesStack", "check_environment"]
 
 
-@cache
-def env_contract() -> ModuleType:
-    """services/common/env_contract.py, the services' declaration of the variables they read. Loaded from its file:
-    pure data, it needs none of the services' dependencies (the image's context is services/ alone)."""
-    spec = importlib.util.spec_from_file_location("services_env_contract", ENV_CONTRACT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-class EnvironmentContractError(ValueError):
-    """A service's rendered environment differs from what it declares it reads: one line naming the variable."""
-
-
-def check_environment(service: Service, environment: dict[str, str], *, telemetry: bool) -> None:
-    """Fail synth, in one line naming the variable, when the rendered environment and the service's declaration
-    differ."""
-    problem = env_contract().check(service.value, frozenset(environment), telemetry=telemetry)
+def check_environment(contract: Contract, service: Service, environment: Mapping[str, str], *,
+                      telemetry: bool) -> None:
+    """Fail synth, in one line naming the variable, when the rendered environment and the contract's differ."""
+    problem = contract_environment.check(contract, service, frozenset(environment), telemetry=telemetry)
     if problem:
         raise EnvironmentContractError(problem)
 
 
 class ServicesStack(cdk.Stack):
-    """Stateless: the four services on the cluster, each granted only its own store, secret, queues and topics."""
+    """Stateless: the services on the cluster, each granted only its own store, secret, queues and topics, all
+    derived from the service contract (``contract``): environment, IAM statements, network rules."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, cluster: eks.Cluster,
+    def __init__(self, scope: Construct, construct_id: str, *, contract: Contract, cluster: eks.Cluster,
                  load_balancer_controller_role: iam.IRole, sizing: ServiceSizing, vpc: ec2.IVpc, vpc_cidr: str,
-                 log_settings: LogSettings,
-                 messaging: MessagingStack, tables: dict[Service, ServiceTable], orders_database: OrdersDatabase,
-                 users: UserDirectory, load_balancer: InternalLoadBalancer, email_identity: EmailIdentity,
-                 payment_webhook_secret: secretsmanager.ISecret, messaging_config: MessagingConfig,
+                 log_settings: LogSettings, messaging: MessagingStack, tables: Mapping[Service, ServiceTable],
+                 databases: Mapping[Service, OrdersDatabase], users: UserDirectory,
+                 load_balancer: InternalLoadBalancer, email_identity: EmailIdentity,
+                 secrets: Mapping[str, secretsmanager.ISecret], messaging_config: MessagingConfig,
                  orders_config: OrdersConfig, telemetry: PlatformTelemetry | None = None, **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
+        self.contract = contract
+        self._messaging, self._tables, self._databases = messaging, tables, databases
+        self._users, self._email_identity, self._secrets = users, email_identity, secrets
+        # Values of the settings the contract names (ServiceSpec.settings, the consumers' retry policy).
+        self._settings = {**messaging_config.consumer_environment(), **orders_config.environment()}
         self.services: dict[Service, Microservice] = {}
-        for service in SERVICES:
-            env = self._environment(service, messaging, tables, orders_database, users, email_identity)
-            if service == Service.ORDERS:  # the payment provider's webhook verifies signatures with it
-                env["PAYMENT_WEBHOOK_SECRET_ARN"] = payment_webhook_secret.secret_arn
-            if queues_consumed_by(service):  # how its consumers retry, and where they dead-letter
-                env.update(messaging_config.consumer_environment())
-            if service == Service.ORDERS:
-                env.update(orders_config.environment())
+        for spec in contract.services:
+            service = spec.service
+            env = contract_environment.render(contract, service, self._resolve)
+            pod_groups = ((databases[service].workload_security_group.security_group_id,)
+                          if spec.own_security_group else ())
             ms = Microservice(
                 self, f"{service.value.capitalize()}Service",
                 service=service, cluster=cast(eks.ICluster, cluster), sizing=sizing, environment=env,
                 target_group=load_balancer.target_groups[service],
                 load_balancer_controller_role=load_balancer_controller_role, vpc_cidr=vpc_cidr,
-                security_group_ids=((orders_database.workload_security_group.security_group_id,)
-                                    if service == Service.ORDERS else ()),
-                allowed_callers=("orders",) if service == Service.PRODUCTS else (),
+                security_group_ids=pod_groups,
+                allowed_callers=tuple(c.value for c in contract.callers_of(service)),
+                calls=spec.calls, postgres=spec.store is StoreKind.POSTGRES,
                 telemetry=telemetry.for_service(
                     cluster_name=cluster.cluster_name,
-                    queues=tuple(messaging.queues[q.name] for q in queues_consumed_by(service)),
-                    notifications=service == NOTIFIER,
+                    queues=tuple(messaging.queues[q.name] for q in contract.queues_consumed_by(service)),
+                    notifications=spec.sends_email, metrics=spec.metrics,
                 ) if telemetry else None,
             )
-            check_environment(service, ms.spec.environment, telemetry=telemetry is not None)
+            check_environment(contract, service, ms.spec.environment, telemetry=telemetry is not None)
             self.services[service] = ms
-            self._grant(ms, messaging, tables, orders_database, users, email_identity,
-                        payment_webhook_secret if service == Service.ORDERS else None)
+            self._grant(ms)
 
         # Pods with their own security group hold branch ENIs, which the VPC resource controller deletes only after
         # the pods are gone: deleted after their Deployments, this waits for that (and deletes any the controller
         # left behind) so that the security group in the Data stack can be deleted.
-        pod_groups = [g for ms in self.services.values() for g in ms.spec.security_group_ids]
         self.interface_cleanup = NetworkInterfaceCleanup(
-            self, "PodInterfaceCleanup", vpc=vpc, cluster_name=cluster.cluster_name, security_group_ids=pod_groups,
+            self, "PodInterfaceCleanup", vpc=vpc, cluster_name=cluster.cluster_name,
+            security_group_ids=[g for ms in self.services.values() for g in ms.spec.security_group_ids],
             log_settings=log_settings)
         for ms in self.services.values():
             if ms.spec.security_group_ids:
@@ -121,12 +93,15 @@ class ServicesStack(cdk.Stack):
         # Pods not bound to a security group of their own use the cluster security group.
         nlb_sg = load_balancer.security_group.security_group_id
         cluster_sg = cluster.cluster_security_group_id
-        orders_sg = orders_database.workload_security_group.security_group_id
-        for rule_id, group, source, why in (
-            ("ApiPodsFromNlb", cluster_sg, nlb_sg, "API pods from the services NLB"),
-            ("OrdersPodsFromNlb", orders_sg, nlb_sg, "Orders API pods from the services NLB"),
-            ("OrdersPodsFromKubelet", orders_sg, cluster_sg, "Kubelet probes of the orders pods"),
-        ):
+        rules = [("ApiPodsFromNlb", cluster_sg, nlb_sg, "API pods from the services NLB")]
+        for ms in self.services.values():
+            name = ms.service.value
+            for pod_sg in ms.spec.security_group_ids:
+                rules += [(f"{name.capitalize()}PodsFromNlb", pod_sg, nlb_sg,
+                           f"{name.capitalize()} API pods from the services NLB"),
+                          (f"{name.capitalize()}PodsFromKubelet", pod_sg, cluster_sg,
+                           f"Kubelet probes of the {name} pods")]
+        for rule_id, group, source, why in rules:
             ec2.CfnSecurityGroupIngress(self, rule_id, group_id=group, source_security_group_id=source,
                                         ip_protocol="tcp", from_port=CONTAINER_PORT, to_port=CONTAINER_PORT,
                                         description=why)
@@ -143,72 +118,83 @@ class ServicesStack(cdk.Stack):
                             source_security_group_id=pod_sg, ip_protocol=protocol.lower(), from_port=port,
                             to_port=port, description=f"{name} pods (own security group) to {egress.why}")
 
-    @staticmethod
-    def _environment(service: Service, messaging: MessagingStack, tables: dict[Service, ServiceTable],
-                     orders_database: OrdersDatabase, users: UserDirectory,
-                     email_identity: EmailIdentity) -> dict[str, str]:
-        env = {
-            "AWS_REGION": cdk.Aws.REGION,
-            "COGNITO_ISSUER": users.issuer,
-            "COGNITO_JWKS_URL": f"{users.issuer}/.well-known/jwks.json",
-            "COGNITO_CLIENT_ID": users.web_client.user_pool_client_id,
-        }
-        if table_of(service):
-            env["TABLE_NAME"] = tables[service].table.table_name
-        for topic in topics_published_by(service):
-            env[env_var("topic", topic.name)] = messaging.topics[topic.name].topic.topic_arn
-        for queue in (*queues_consumed_by(service), *queues_produced_by(service)):
-            env[env_var("queue", queue.name)] = messaging.queues[queue.name].queue.queue_url
-        for queue in queues_consumed_by(service):
-            env[env_var("dlq", queue.name)] = messaging.queues[queue.name].dead_letter_queue.queue_url
-        if service == Service.ORDERS:
-            env["DB_SECRET_ARN"] = orders_database.secret.secret_arn
-            env["PRODUCTS_URL"] = PRODUCTS_URL
-        if service == NOTIFIER:
-            env["EMAIL_SENDER"] = email_identity.sender
-            env["EMAIL_SENDER_NAME"] = email_identity.sender_name
-            env["EMAIL_CONFIGURATION_SET"] = messaging.notification_email.configuration_set_name
-        if service in users.service_clients:
-            env["PRODUCTS_TOKEN_URL"] = users.token_url()
-            env["SERVICE_CLIENT_SECRET_ARN"] = users.service_client_secrets[service].secret_arn
-        if service in RESOURCE_SERVER_SCOPES:
-            callers = [c for c, scopes in SERVICE_CALLS.items()
-                       if any(s.startswith(f"{service.value}/") for s in scopes)]
-            env["SERVICE_CLIENT_IDS"] = ",".join(users.service_clients[c].user_pool_client_id for c in callers)
-        return env
+    def _resolve(self, ref: Ref) -> str:
+        """The token of the construct that owns what an environment variable names (contract.environment)."""
+        messaging, users = self._messaging, self._users
+        match ref.kind:
+            case RefKind.REGION:
+                return cdk.Aws.REGION
+            case RefKind.ISSUER:
+                return users.issuer
+            case RefKind.JWKS_URL:
+                return f"{users.issuer}/.well-known/jwks.json"
+            case RefKind.WEB_CLIENT_ID:
+                return users.web_client.user_pool_client_id
+            case RefKind.TABLE:
+                return self._tables[Service(ref.key)].table.table_name
+            case RefKind.DB_SECRET:
+                return self._databases[Service(ref.key)].secret.secret_arn
+            case RefKind.TOPIC:
+                return messaging.topics[ref.key].topic.topic_arn
+            case RefKind.QUEUE:
+                return messaging.queues[ref.key].queue.queue_url
+            case RefKind.DLQ:
+                return messaging.queues[ref.key].dead_letter_queue.queue_url
+            case RefKind.SERVICE_URL:
+                return contract_environment.service_url(Service(ref.key))
+            case RefKind.TOKEN_URL:
+                return users.token_url()
+            case RefKind.CLIENT_SECRET:
+                return users.service_client_secrets[Service(ref.key)].secret_arn
+            case RefKind.CALLER_CLIENT_IDS:
+                return ",".join(users.service_clients[c].user_pool_client_id
+                                for c in self.contract.callers_of(Service(ref.key)))
+            case RefKind.SECRET:
+                return self._secrets[ref.key].secret_arn
+            case RefKind.SETTING:
+                if ref.key not in self._settings:
+                    raise EnvironmentContractError(f"setting {ref.key} has no value in the environment's config")
+                return self._settings[ref.key]
+            case RefKind.EMAIL:
+                return {"EMAIL_SENDER": self._email_identity.sender,
+                        "EMAIL_SENDER_NAME": self._email_identity.sender_name,
+                        "EMAIL_CONFIGURATION_SET": messaging.notification_email.configuration_set_name}[ref.key]
+        raise EnvironmentContractError(f"no source for {ref}")
 
-    @staticmethod
-    def _grant(ms: Microservice, messaging: MessagingStack, tables: dict[Service, ServiceTable],
-               orders_database: OrdersDatabase, users: UserDirectory, email_identity: EmailIdentity,
-               payment_webhook_secret: secretsmanager.ISecret | None = None) -> None:
-        service = ms.service
+    def _grant(self, ms: Microservice) -> None:
+        """The service's role: its own store, topics, queues and secrets, and SES if it sends email; nothing else."""
+        service, messaging, users = ms.service, self._messaging, self._users
+        spec = self.contract.service(service)
         statements: list[iam.PolicyStatement] = []
-        if table_of(service):
-            table = tables[service].table
-            indexes = tuple(i.name for i in tables[service].definition.indexes)
-            statements += [access.table_read_write(table.table_arn, indexes),
-                           access.key_encrypt(tables[service].key.key_arn)]
-        for topic in topics_published_by(service):
+        if spec.store is StoreKind.DYNAMODB:
+            table = self._tables[service]
+            indexes = tuple(i.name for i in table.definition.indexes)
+            statements += [access.table_read_write(table.table.table_arn, indexes),
+                           access.key_encrypt(table.key.key_arn)]
+        topics = self.contract.topics_published_by(service)
+        for topic in topics:
             statements.append(access.topic_publish(messaging.topics[topic.name].topic.topic_arn))
-        if topics_published_by(service):
+        if topics:
             statements.append(access.key_encrypt(messaging.topics_key.key_arn))
-        for queue in queues_consumed_by(service):
+        consumed, produced = self.contract.queues_consumed_by(service), self.contract.queues_produced_by(service)
+        for queue in consumed:
             statements.append(access.queue_consume(messaging.queues[queue.name].queue.queue_arn))
             # The consumer moves what it can never apply to the queue's DLQ itself, with the reason.
             statements.append(access.dead_letter_send(messaging.queues[queue.name].dead_letter_queue.queue_arn))
-        for queue in queues_produced_by(service):
+        for queue in produced:
             statements.append(access.queue_send(messaging.queues[queue.name].queue.queue_arn))
-        if queues_consumed_by(service) or queues_produced_by(service):
+        if consumed or produced:
             statements.append(access.key_encrypt(messaging.queues_key.key_arn))
-        if service == Service.ORDERS:
-            statements += [access.secret_value_read(orders_database.secret.secret_arn),
-                           access.key_decrypt(orders_database.key.key_arn)]
-        if service in users.service_clients:
+        if spec.store is StoreKind.POSTGRES:
+            database = self._databases[service]
+            statements += [access.secret_value_read(database.secret.secret_arn),
+                           access.key_decrypt(database.key.key_arn)]
+        if spec.calls:
             statements.append(access.secret_value_read(users.service_client_secrets[service].secret_arn))
-        if payment_webhook_secret is not None:  # encrypted with the orders database key, decrypted above
-            statements.append(access.secret_value_read(payment_webhook_secret.secret_arn))
-        if service == NOTIFIER:
-            statements.append(access.email_send(email_identity.identity_arn,
+        # Encrypted with the key of the service's store (decrypt granted above).
+        statements += [access.secret_value_read(self._secrets[s.name].secret_arn) for s in spec.secrets]
+        if spec.sends_email:
+            statements.append(access.email_send(self._email_identity.identity_arn,
                                                 messaging.notification_email.configuration_set_arn,
-                                                email_identity.sender))
+                                                self._email_identity.sender))
         iam.ManagedPolicy(ms, "AccessPolicy", roles=[ms.role], statements=statements)

@@ -121,7 +121,7 @@ def test_start_up_checks_the_manifests_environment_against_the_declaration(
         service = name.split("-")[0]
         assert check_contract(service, names) is None, name
         assert check_contract(service, names | {"STRAY"}) == (
-            f"{service}: environment variable STRAY is rendered but not declared in services/common/env_contract.py")
+            f"{service}: environment variable STRAY is rendered but not derived from the contract")
         assert check_contract(service, names - {"COGNITO_ISSUER"}) == (
             f"{service}: environment variable COGNITO_ISSUER is read by the service but not rendered")
 

@@ -9,6 +9,8 @@ from typing import Any
 
 import kubernetes_validate
 import pytest
+from contract import CONTRACT, Call
+from contract.environment import check, required
 
 from cdk_constructs.platform_cluster import POD_ENI_TEMPLATE_TAG
 from cdk_constructs.workload_manifests import API_DRAIN_SECONDS, READINESS_GATE_INJECT, WorkloadSpec, manifests
@@ -16,7 +18,7 @@ from config.environment import POD_ENI_LABEL, TRUNK_ENI_FAMILIES
 from config.environments import DEV
 from config.instance_types import instance_type
 from config.topology import SERVICES, Service
-from stacks.services_stack import EnvironmentContractError, check_environment, env_contract
+from stacks.services_stack import EnvironmentContractError, check_environment
 from tests.synthesis import ROOT, Synthesized
 
 KUBERNETES_VERSION = "1.34.0"
@@ -108,8 +110,8 @@ def test_rendered_environment_is_the_contract_the_service_reads(env: Synthesized
     rendered = {e["name"] for _, m in applied_manifests(env) if m["kind"] == "Deployment"
                 and m["metadata"]["namespace"] == service.value
                 for e in m["spec"]["template"]["spec"]["containers"][0]["env"]}
-    assert env_contract().check(service.value, frozenset(rendered), telemetry=True) is None
-    assert set(env_contract().REQUIRED[service.value]) < rendered
+    assert check(CONTRACT, service, frozenset(rendered), telemetry=True) is None
+    assert set(required(CONTRACT, service)) < rendered
 
 
 def test_every_pod_samples_traces_at_its_environments_ratio(env: Synthesized) -> None:
@@ -123,19 +125,21 @@ def test_every_pod_samples_traces_at_its_environments_ratio(env: Synthesized) ->
 
 @pytest.mark.parametrize(("change", "message"), [
     (lambda e: e.pop("TABLE_NAME"), "users: environment variable TABLE_NAME is read by the service but not rendered"),
-    (lambda e: e.update(SERVICE_NAME="users"), "users: environment variable SERVICE_NAME is rendered but not declared"),
+    (lambda e: e.update(SERVICE_NAME="users"),
+     "users: environment variable SERVICE_NAME is rendered but not derived from the contract"),
 ])
 def test_a_missing_or_extra_variable_fails_synth_naming_it(change: Any, message: str) -> None:
-    environment = dict.fromkeys(env_contract().REQUIRED["users"], "x")
+    environment = dict.fromkeys(required(CONTRACT, Service.USERS), "x")
     change(environment)
     with pytest.raises(EnvironmentContractError, match=f"^{message}"):
-        check_environment(Service.USERS, environment, telemetry=False)
+        check_environment(CONTRACT, Service.USERS, environment, telemetry=False)
 
 
 @pytest.mark.parametrize("service", list(SERVICES))
 def test_manifests_are_valid_kubernetes(service: Service) -> None:
     spec = WorkloadSpec(name=service.value, image="123456789012.dkr.ecr.eu-west-1.amazonaws.com/x:tag",
                         environment={"AWS_REGION": "eu-west-1", "DB_SECRET_ARN": "arn", "PRODUCTS_URL": "http://p"},
+                        calls=(Call(Service.PRODUCTS, ("read",), "checking"),), postgres=True,
                         sizing=DEV.services, target_group_arn="arn:aws:elasticloadbalancing:tg",
                         worker_command=("python", "-m", f"{service.value}.worker"),
                         security_group_ids=("sg-123",), allowed_callers=("orders",))

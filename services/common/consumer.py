@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -35,9 +36,11 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
+from contract import CONTRACT, Contract, HandlerRegistrationError, Service, env_var, handler_map
+from contract.environment import CONSUMER
+
 from common import aws, liveness
 from common.config import optional_int
-from common.env_contract import CONSUMER
 from common.envelope import Envelope, InvalidEnvelope
 from common.envelope import parse as parse_envelope
 from common.failures import Kind, classify, describe
@@ -48,7 +51,7 @@ from common.worker import Backoff
 Handler = Callable[[Envelope], None]
 log = logging.getLogger("consumer")
 
-# Environment of every consuming service (declared in common/env_contract.py, rendered from config's MessagingConfig).
+# Environment of every consuming service (contract/environment.py, rendered from config's MessagingConfig).
 CONSUMER_ENV: tuple[str, ...] = CONSUMER
 RETRY_BUDGET_ENV, BACKOFF_MAX_ENV, ORDERING_BACKOFF_MAX_ENV = CONSUMER
 # Message attributes a dead-lettered message carries (SQS allows 10 attributes; the original `type` is kept).
@@ -129,9 +132,10 @@ class Consumer:
                  probe: Callable[[], object] | None = None,
                  parse: Callable[[str], Envelope] = parse_envelope) -> Consumer:
         """A consumer of the queue in ``$queue_env`` dead-lettering to its DLQ, with the configured retry policy.
-        The service's settings have checked that these variables are set (common/env_contract.py)."""
+        The service's settings have checked that these variables are set (contract/environment.py)."""
         return cls(name, os.environ[queue_env], handlers, wait_seconds, dead_letter_url=os.environ[
             dead_letter_env(queue_env)], policy=RetryPolicy.from_env(), probe=probe, parse=parse)
+
 
     @property
     def sqs(self) -> Any:
@@ -301,3 +305,32 @@ class Consumer:
 
 def _now_ms() -> int:
     return int(time.time() * 1000)
+
+
+def consumers(service: Service, handlers: Mapping[str, Handler], wait_seconds: int = 20, *,
+              probe: Callable[[], object] | None = None,
+              parsers: Mapping[str, Callable[[str], Envelope]] | None = None,
+              contract: Contract = CONTRACT) -> dict[str, Consumer]:
+    """One consumer per queue the contract says ``service`` reads, each given the handlers of its queue's types
+    (``handlers``: event type -> handler). ``parsers``: per topic that an AWS service publishes to in its own
+    format, the adapter that reads its messages as envelopes.
+
+    A consumed type without a handler, a handler of a type the service does not consume, or a queue fed by such
+    a topic without its parser stops the worker at start-up with one line naming it (exit status 2)."""
+    parsers = parsers or {}
+    try:
+        by_queue = handler_map(contract, service, handlers)
+        for queue in contract.queues_consumed_by(service):
+            for sub in queue.subscriptions:
+                if contract.topic(sub.topic).body_type_field and sub.topic not in parsers:
+                    raise HandlerRegistrationError(f"{service}: no parser for the messages of topic {sub.topic} "
+                                                   f"(its publisher's own format), consumed from queue {queue.name}")
+    except HandlerRegistrationError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr, flush=True)
+        raise SystemExit(2) from None
+    out: dict[str, Consumer] = {}
+    for queue in contract.queues_consumed_by(service):
+        parse = next((parsers[s.topic] for s in queue.subscriptions if s.topic in parsers), parse_envelope)
+        out[queue.name] = Consumer.from_env(queue.name, env_var("queue", queue.name), by_queue[queue.name],
+                                            wait_seconds, probe=probe, parse=parse)
+    return out

@@ -2,8 +2,9 @@
 
 The outbox record is written in the same TransactWriteItems as the change that causes it, so an event is published
 if and only if the change committed. It carries `outbox_shard`/`outbox_created_at`, the keys of the sparse
-OutboxPending index (config/topology.OUTBOX_INDEX); the relay removes them once published, which drops the record
-from the index, and sets `expires_at` so table TTL (attribute `expires_at`) deletes it later.
+OutboxPending index (contract.OUTBOX_INDEX); the relay removes them once published, which drops the record
+from the index, and sets `expires_at` so table TTL (attribute `expires_at`) deletes it later. A record it can no
+longer publish leaves the index the same way, kept with ``dead_lettered_at`` and ``dead_reason`` for an operator.
 """
 
 from __future__ import annotations
@@ -17,11 +18,13 @@ from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
+from contract import OUTBOX_INDEX as CONTRACT_OUTBOX_INDEX
 
 from common import aws
 from common.envelope import Envelope
+from common.publisher import Undeliverable, dead_lettered, destination_of
 
-OUTBOX_INDEX = "OutboxPending"
+OUTBOX_INDEX = CONTRACT_OUTBOX_INDEX.name
 OUTBOX_SHARDS = 4  # spreads the index's partitions; every relay replica scans all shards
 CLAIM_SECONDS = 30  # a replica that dies mid-publish loses its claim after this long
 PUBLISHED_RETENTION_SECONDS = 7 * 24 * 3600
@@ -56,12 +59,9 @@ def cancellation_codes(exc: ClientError) -> list[str]:
     return [str(r.get("Code", "None")) for r in exc.response.get("CancellationReasons", [])]
 
 
-def outbox_put(table: str, envelope: Envelope, destination: str) -> dict[str, Any]:
-    """The TransactWriteItems element that records `envelope` for the relay to publish to `destination`.
-
-    `destination` is the name of the environment variable that holds the topic ARN or queue URL, so the record
-    stays valid whatever the physical names are.
-    """
+def outbox_put(table: str, envelope: Envelope) -> dict[str, Any]:
+    """The TransactWriteItems element that records `envelope` for the relay to publish to the destination the
+    contract gives its type (a topic's or queue's logical name, valid whatever the physical names are)."""
     envelope.validate()
     shard = uuid.UUID(envelope.id).int % OUTBOX_SHARDS if _is_uuid(envelope.id) else hash(envelope.id) % OUTBOX_SHARDS
     return {
@@ -73,8 +73,8 @@ def outbox_put(table: str, envelope: Envelope, destination: str) -> dict[str, An
                     "sk": "OUTBOX",
                     "outbox_shard": f"S{shard}",
                     "outbox_created_at": f"{envelope.time}#{envelope.id}",
-                    "destination": destination,
-                    "type": envelope.type,
+                    "destination": destination_of(envelope.type),
+                    "type": str(envelope.type),
                     "payload": envelope.to_json(),
                 }
             ),
@@ -118,14 +118,7 @@ def relay_once(table: str, publish: Callable[[str, str, str], None], limit: int 
     ddb = aws.client("dynamodb")
     published = 0
     for shard in range(OUTBOX_SHARDS):
-        resp = ddb.query(
-            TableName=table,
-            IndexName=OUTBOX_INDEX,
-            KeyConditionExpression="outbox_shard = :s",
-            ExpressionAttributeValues=values(s=f"S{shard}"),
-            Limit=limit,
-        )
-        for raw in resp.get("Items", []):
+        for raw in _pending(table, shard, Limit=limit).get("Items", []):
             rec = from_item(raw)
             key = to_item({"pk": rec["pk"], "sk": rec["sk"]})
             now = int(time.time())
@@ -146,7 +139,13 @@ def relay_once(table: str, publish: Callable[[str, str, str], None], limit: int 
             if item is None:
                 continue
             full = from_item(item)
-            publish(str(full["destination"]), str(full["type"]), str(full["payload"]))
+            destination, event_type = str(full["destination"]), str(full["type"])
+            try:
+                publish(destination, event_type, str(full["payload"]))
+            except Undeliverable as exc:
+                _dead_letter(table, key, exc.reason)
+                dead_lettered(exc, str(rec["pk"]), event_type, destination)
+                continue
             ddb.update_item(
                 TableName=table,
                 Key=key,
@@ -158,19 +157,27 @@ def relay_once(table: str, publish: Callable[[str, str, str], None], limit: int 
     return published
 
 
+def _dead_letter(table: str, key: dict[str, Any], reason: str) -> None:
+    """Take a record the relay can never publish out of the pending index, with the reason (kept: no TTL)."""
+    aws.client("dynamodb").update_item(
+        TableName=table,
+        Key=key,
+        UpdateExpression="REMOVE outbox_shard, outbox_created_at, claimed_until "
+        "SET dead_lettered_at = :t, dead_reason = :r",
+        ExpressionAttributeValues=values(t=_now(), r=reason[:1000]),
+    )
+
+
 def pending_count(table: str) -> int:
-    ddb = aws.client("dynamodb")
-    total = 0
-    for shard in range(OUTBOX_SHARDS):
-        resp = ddb.query(
-            TableName=table,
-            IndexName=OUTBOX_INDEX,
-            KeyConditionExpression="outbox_shard = :s",
-            ExpressionAttributeValues=values(s=f"S{shard}"),
-            Select="COUNT",
-        )
-        total += int(resp.get("Count", 0))
-    return total
+    return sum(int(_pending(table, shard, Select="COUNT").get("Count", 0)) for shard in range(OUTBOX_SHARDS))
+
+
+def _pending(table: str, shard: int, **query: Any) -> dict[str, Any]:
+    """One shard of the sparse OutboxPending index: the records not yet published."""
+    resp: dict[str, Any] = aws.client("dynamodb").query(
+        TableName=table, IndexName=OUTBOX_INDEX, KeyConditionExpression="outbox_shard = :s",
+        ExpressionAttributeValues=values(s=f"S{shard}"), **query)
+    return resp
 
 
 def _is_uuid(value: str) -> bool:

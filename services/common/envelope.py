@@ -16,6 +16,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from contract import CONTRACT
 from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import ValidationError
 
@@ -24,26 +25,8 @@ from common.logging import current_correlation_id, new_id, trace_id_var
 SCHEMA_DIR = Path(__file__).parent / "schemas"
 SCHEMA_VERSION = 1
 
-EVENT_TYPES: tuple[str, ...] = (
-    "ProductCreated",
-    "ProductUpdated",
-    "OrderPlaced",
-    "OrderConfirmed",
-    "OrderCancelled",
-    "StockReserved",
-    "StockRejected",
-    "InventoryUpdated",
-    "UserRegistered",
-    "UserPreferencesChanged",
-    "PaymentConfirmed",
-    "PaymentFailed",
-    "ReserveStock",
-    "ReleaseStock",
-    # SES's bounce and complaint events, as the users service reads them from the email-events topic
-    # (users/email_feedback.py); SES publishes its own JSON there, not this envelope.
-    "EmailBounced",
-    "EmailComplained",
-)
+# Every event and command type of the contract (contract/platform.py EventType), each with its schema here.
+EVENT_TYPES: tuple[str, ...] = CONTRACT.event_types
 
 
 class InvalidEnvelope(ValueError):
@@ -99,6 +82,7 @@ class Envelope:
     trace_id: str | None = field(default_factory=trace_id_var.get)
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "type", str(self.type))  # the wire value of an EventType
         if not self.version:
             object.__setattr__(self, "version", published_version(self.type) if self.type in EVENT_TYPES
                                else SCHEMA_VERSION)
@@ -106,7 +90,7 @@ class Envelope:
     def to_dict(self) -> dict[str, Any]:
         return {
             "id": self.id,
-            "type": self.type,
+            "type": str(self.type),
             "version": self.version,
             "time": self.time,
             "source": self.source,

@@ -21,6 +21,7 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
 from common.envelope import Envelope
+from common.publisher import Undeliverable, dead_lettered, destination_of
 
 OUTBOX_DDL = """
 CREATE TABLE IF NOT EXISTS outbox (
@@ -38,25 +39,42 @@ CREATE TABLE IF NOT EXISTS processed_events (
     processed_at timestamptz NOT NULL DEFAULT now()
 );
 """
+# Rows the relay can never publish (destination gone from the contract, payload failing its schema), moved out of
+# the outbox with the reason so that the rows behind them go on. Outbox destinations were environment variable
+# names before (TOPIC_ARN_ORDER_EVENTS); they become the contract's logical names (common/publisher.py reads both).
+OUTBOX_DEAD_LETTERS_DDL = """
+CREATE TABLE IF NOT EXISTS outbox_dead_letters (
+    id               uuid PRIMARY KEY,
+    destination      text NOT NULL,
+    type             text NOT NULL,
+    payload          jsonb NOT NULL,
+    created_at       timestamptz NOT NULL,
+    dead_lettered_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+    reason           text NOT NULL
+);
+UPDATE outbox SET destination = 'topic/' || replace(lower(substr(destination, 11)), '_', '-')
+    WHERE destination LIKE 'TOPIC\\_ARN\\_%' AND published_at IS NULL;
+UPDATE outbox SET destination = 'queue/' || replace(lower(substr(destination, 11)), '_', '-')
+    WHERE destination LIKE 'QUEUE\\_URL\\_%' AND published_at IS NULL;
+"""
 OUTBOX_INSERT = "INSERT INTO outbox (id, destination, type, payload) VALUES "
 PUBLISHED_RETENTION = "7 days"
 log = logging.getLogger("outbox")
 
 
-def outbox_insert(conn: psycopg.Connection, envelope: Envelope, destination: str) -> None:
-    """`destination` is the env var naming the topic ARN / queue URL (e.g. TOPIC_ARN_ORDER_EVENTS)."""
-    envelope.validate()
-    conn.execute(OUTBOX_INSERT + "(%s, %s, %s, %s)",
-                 (envelope.id, destination, envelope.type, Jsonb(envelope.to_dict())))
+def outbox_insert(conn: psycopg.Connection, envelope: Envelope) -> None:
+    """An outbox row for the destination the contract gives the envelope's type (``topic/order-events``)."""
+    sql, params = outbox_values([envelope])
+    conn.execute(sql, params)
 
 
-def outbox_values(rows: list[tuple[Envelope, str]]) -> tuple[str, list[object]]:
+def outbox_values(envelopes: list[Envelope]) -> tuple[str, list[object]]:
     """One multi-row INSERT of several outbox rows (one round trip instead of one per row): its SQL and parameters."""
     params: list[object] = []
-    for envelope, destination in rows:
+    for envelope in envelopes:
         envelope.validate()
-        params += [envelope.id, destination, envelope.type, Jsonb(envelope.to_dict())]
-    return OUTBOX_INSERT + ", ".join(["(%s, %s, %s, %s)"] * len(rows)), params
+        params += [envelope.id, destination_of(envelope.type), str(envelope.type), Jsonb(envelope.to_dict())]
+    return OUTBOX_INSERT + ", ".join(["(%s, %s, %s, %s)"] * len(envelopes)), params
 
 
 def claim_event(conn: psycopg.Connection, envelope: Envelope) -> bool:
@@ -78,9 +96,11 @@ def pending_count(pool: ConnectionPool) -> int:
 def _publish_rows(conn: psycopg.Connection, publish: Callable[[str, str, str], None], where: str,
                   params: tuple[object, ...], limit: int | None = None) -> int:
     """Publish the pending rows ``where`` selects, locked (SKIP LOCKED: another publisher has the rest), in order;
-    mark those published. A publish failure keeps what was published so far and raises."""
+    mark those published. A publish failure keeps what was published so far and raises; a row that can never be
+    published (Undeliverable) moves to outbox_dead_letters with the reason, and the rows behind it go on."""
     failure: Exception | None = None
     done: list[str] = []
+    dead: list[tuple[Undeliverable, str, str, str]] = []
     with conn.transaction():
         # `where` is one of this module's own fixed fragments; values are parameters.
         rows = conn.execute(
@@ -90,12 +110,22 @@ def _publish_rows(conn: psycopg.Connection, publish: Callable[[str, str, str], N
         for event_id, destination, event_type, payload in rows:
             try:
                 publish(destination, event_type, json.dumps(payload, separators=(",", ":"), sort_keys=True))
+            except Undeliverable as exc:
+                dead.append((exc, event_id, event_type, destination))
+                continue
             except Exception as exc:  # keep what was published so far; retry the rest later
                 failure = exc
                 break
             done.append(event_id)
         if done:
             conn.execute("UPDATE outbox SET published_at = now() WHERE id = ANY(%s::uuid[])", (done,))
+        for undeliverable, event_id, _, _ in dead:
+            conn.execute("WITH moved AS (DELETE FROM outbox WHERE id = %s::uuid RETURNING *) "
+                         "INSERT INTO outbox_dead_letters (id, destination, type, payload, created_at, reason) "
+                         "SELECT id, destination, type, payload, created_at, %s FROM moved",
+                         (event_id, undeliverable.reason[:1000]))
+    for undeliverable, event_id, event_type, destination in dead:  # reported once moved
+        dead_lettered(undeliverable, event_id, event_type, destination)
     if failure is not None:
         raise failure
     return len(done)

@@ -1,7 +1,6 @@
 """Custom metrics in CloudWatch Embedded Metric Format (EMF), and the telemetry settings every pod may be given.
 
-The names mirror ``config/telemetry.py`` (the CDK app's alarms and dashboards read them there; this image holds
-``services/`` only, so they are spelled out again; ``common/tests/test_telemetry.py`` checks that the two agree).
+The names are the service contract's (``contract/telemetry.py``), which the CDK app's alarms and dashboards read.
 In the cluster ``EMF_AGENT_ENDPOINT`` (udp://host:port) points at the CloudWatch agent's EMF listener; elsewhere the
 record is one JSON line on stdout, like every log line.
 """
@@ -17,23 +16,11 @@ import time
 from typing import Any
 from urllib.parse import urlsplit
 
-from common import env_contract
+from contract.telemetry import *  # noqa: F403 - the contract's metric names, for the services' callers
+from contract.telemetry import ENV_EMF_ENDPOINT, ENV_ENVIRONMENT, METRIC_DIMENSIONS, METRICS_NAMESPACE
+from contract.telemetry import __all__ as _CONTRACT_NAMES
 
-METRICS_NAMESPACE = "Ecommerce/Services"
-OUTBOX_BACKLOG_METRIC = "OutboxBacklog"
-WORKER_LOOP_RESTARTS_METRIC = "WorkerLoopRestarts"
-ORDERS_PAST_DEADLINE_METRIC = "OrdersPastDeadline"
-# The users service's notifier (users/notifications.py): emails SES accepted, attempts that failed (refused or SES
-# unreachable), and notifications not yet sent or ended (due, or waiting for a retry), the last about once a minute.
-NOTIFICATIONS_SENT_METRIC = "NotificationsSent"
-NOTIFICATION_SEND_FAILURES_METRIC = "NotificationSendFailures"
-NOTIFICATION_BACKLOG_METRIC = "NotificationBacklog"
-METRIC_DIMENSIONS = ("Environment", "Service")
-METRICS_INTERVAL_SECONDS = 60
-ENV_ENVIRONMENT = "PLATFORM_ENVIRONMENT"
-ENV_EMF_ENDPOINT = "EMF_AGENT_ENDPOINT"
-# Optional settings the shared code reads (tracing: common/tracing.py); rendered by CDK into every Deployment.
-TELEMETRY_ENV: tuple[str, ...] = env_contract.TELEMETRY
+__all__ = [*_CONTRACT_NAMES, "emf_record", "emit"]
 
 log = logging.getLogger("telemetry")
 

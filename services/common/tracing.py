@@ -184,9 +184,9 @@ def _parent(trace_id: str | None) -> context.Context | None:
     return None
 
 
-def _attributes(queue_or_topic: str, event: Mapping[str, Any]) -> dict[str, str]:
-    return {"messaging.system": "aws_sqs" if "QUEUE" in queue_or_topic or "/" in queue_or_topic else "aws_sns",
-            "messaging.destination.name": queue_or_topic, "messaging.message.id": str(event.get("id")),
+def _attributes(queue_or_topic: str, event: Mapping[str, Any], system: str) -> dict[str, str]:
+    return {"messaging.system": system, "messaging.destination.name": queue_or_topic,
+            "messaging.message.id": str(event.get("id")),
             "event.type": str(event.get("type")), "correlation_id": str(event.get("correlation_id"))}
 
 
@@ -196,7 +196,7 @@ def consumer_span(queue: str, event: Mapping[str, Any]) -> Iterator[None]:
     events the handler writes carry this span as their parent."""
     tracer = trace.get_tracer(TRACER_NAME)
     with tracer.start_as_current_span(f"{queue} process", context=_parent(event.get("trace_id")),
-                                      kind=SpanKind.CONSUMER, attributes=_attributes(queue, event)):
+                                      kind=SpanKind.CONSUMER, attributes=_attributes(queue, event, "aws_sqs")):
         token = trace_id_var.set(traceparent() or event.get("trace_id"))
         try:
             yield
@@ -205,9 +205,10 @@ def consumer_span(queue: str, event: Mapping[str, Any]) -> Iterator[None]:
 
 
 @contextmanager
-def producer_span(destination: str, event: Mapping[str, Any]) -> Iterator[None]:
-    """Publish an outbox record as a PRODUCER span in the trace of the request or message that wrote it."""
+def producer_span(destination: str, event: Mapping[str, Any], *, system: str = "aws_sns") -> Iterator[None]:
+    """Publish an outbox record as a PRODUCER span in the trace of the request or message that wrote it:
+    ``destination`` is the topic's or queue's logical name, ``system`` ``aws_sns`` or ``aws_sqs``."""
     tracer = trace.get_tracer(TRACER_NAME)
     with tracer.start_as_current_span(f"{destination} publish", context=_parent(event.get("trace_id")),
-                                      kind=SpanKind.PRODUCER, attributes=_attributes(destination, event)):
+                                      kind=SpanKind.PRODUCER, attributes=_attributes(destination, event, system)):
         yield

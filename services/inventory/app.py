@@ -6,9 +6,9 @@ from functools import cache
 from typing import Annotated
 
 from common import logging as jlog
-from common.api import ApiError, auth_dependencies, create_app
+from common.api import ApiError, auth_dependencies
 from common.auth import Principal, Verifier
-from common.ddb_service import AWS_UNAVAILABLE, table_ready
+from common.ddb_service import create_table_app
 from common.fields import PlainText
 from fastapi import Depends, Path
 from pydantic import BaseModel
@@ -20,7 +20,7 @@ from inventory.store import Conflict, InsufficientStock, InventoryStore, NotFoun
 SERVICE = "inventory"
 jlog.configure(SERVICE)
 settings = settings_mod.load()
-store = InventoryStore(settings.table, settings_mod.TOPIC)
+store = InventoryStore(settings.table)
 
 
 @cache
@@ -38,13 +38,8 @@ class StockLevel(BaseModel):
     reserved: int
 
 
-app = create_app(
-    SERVICE,
-    "Inventory API",
-    "Stock levels. Reservations for orders are made asynchronously from the inventory-reservations queue.",
-    ready=lambda: table_ready(settings.table),
-    unavailable_errors=AWS_UNAVAILABLE,
-)
+app = create_table_app(SERVICE, "Inventory API", "Stock levels. Reservations for orders are made asynchronously "
+                       "from the inventory-reservations queue.", table=settings.table)
 
 
 @app.get("/inventory/{productId}", response_model=StockLevel, tags=["inventory"], responses={401: {}, 404: {}})

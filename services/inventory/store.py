@@ -17,6 +17,7 @@ from common import aws, ddb
 from common.ddb import from_item, to_item, values
 from common.envelope import Envelope
 from common.failures import Permanent, RetryLater, Unavailable
+from contract import EventType
 
 SOURCE = "inventory"
 MAX_ATTEMPTS = 8
@@ -65,9 +66,8 @@ class _Release:
 
 
 class InventoryStore:
-    def __init__(self, table: str, topic_env: str) -> None:
+    def __init__(self, table: str) -> None:
         self.table = table
-        self.topic_env = topic_env
 
     # --- reads -------------------------------------------------------------------------------------------------
     def get_stock(self, product_id: str) -> Stock | None:
@@ -100,10 +100,10 @@ class InventoryStore:
                            version: int) -> dict[str, Any]:
         """``version``: the stock record's version after the change, so consumers can ignore an older level that
         arrives after a newer one (SNS and SQS do not keep order)."""
-        env = Envelope(type="InventoryUpdated", source=SOURCE,
+        env = Envelope(type=EventType.INVENTORY_UPDATED, source=SOURCE,
                        data={"product_id": product_id, "available": available, "reserved": reserved,
                              "reason": reason[:200], "version": version})
-        return ddb.outbox_put(self.table, env, self.topic_env)
+        return ddb.outbox_put(self.table, env)
 
     def _transact(self, items: list[dict[str, Any]]) -> list[str]:
         """Run a transaction; [] on success, else the per-item cancellation codes when every one is a condition or
@@ -191,10 +191,9 @@ class InventoryStore:
                                      "order_id": order_id, "product_id": pid, "quantity": q, "status": "RESERVED",
                                      **({"revision": revision} if revision else {})})}})
             items.append(ddb.outbox_put(self.table, Envelope(
-                type="StockReserved", source=SOURCE,
+                type=EventType.STOCK_RESERVED, source=SOURCE,
                 data={"order_id": order_id, "lines": [{"product_id": p, "quantity": q} for p, q in lines],
-                      **({"revision": revision} if revision else {})}),
-                self.topic_env))
+                      **({"revision": revision} if revision else {})})))
             codes = self._transact(items)
             if not codes:
                 return
@@ -211,11 +210,11 @@ class InventoryStore:
 
     def _reject(self, command: Envelope, order_id: str, revision: int, reason: str,
                 stocks: dict[str, Stock | None], freed: _Release) -> None:
-        env = Envelope(type="StockRejected", source=SOURCE, data={
+        env = Envelope(type=EventType.STOCK_REJECTED, source=SOURCE, data={
             "order_id": order_id, "reason": reason, **({"revision": revision} if revision else {})})
         codes = self._transact([ddb.dedupe_put(self.table, command.id), *freed.items,
                                 *self._stock_changes(stocks, freed.returned, {}, f"released for {order_id}: {reason}"),
-                                ddb.outbox_put(self.table, env, self.topic_env)])
+                                ddb.outbox_put(self.table, env)])
         if codes and codes[0] != "ConditionalCheckFailed":
             raise Conflict(f"could not record rejection: {codes}")
         log.info("reservation rejected", extra={"order_id": order_id, "revision": revision, "reason": reason})

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 import psycopg
-from common.pg import OUTBOX_DDL
+from common.pg import OUTBOX_DDL, OUTBOX_DEAD_LETTERS_DDL
 from psycopg_pool import ConnectionPool
 
 log = logging.getLogger("orders.db")
@@ -117,6 +117,9 @@ CREATE TABLE product_read_model (
     updated_at  timestamptz NOT NULL DEFAULT clock_timestamp()
 );
 """),
+    # Outbox rows name their destination by the contract's logical name; rows that can never be published are
+    # moved aside with the reason (common/pg.py).
+    (6, OUTBOX_DEAD_LETTERS_DDL),
 )
 
 

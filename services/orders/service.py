@@ -29,15 +29,15 @@ from common.envelope import Envelope
 from common.failures import Permanent
 from common.failures import RetryLater as _RetryLater
 from common.pg import claim_event, outbox_insert, outbox_values
+from contract import EventType, OrderStatus
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
 from orders import webhook
 from orders.models import PaymentWebhookIn
-from orders.settings import RESERVATIONS_QUEUE, TOPIC
 
 SOURCE = "orders"
-OPEN_STATES = ("PENDING", "RESERVED")
+OPEN_STATES = (OrderStatus.PENDING, OrderStatus.RESERVED)
 REASON_MAX = 500  # the events' schemas bound `reason`
 _SELECT_ORDER = ("SELECT id::text AS order_id, customer_id, status, total_cents, currency, reason, created_at, "
                  "updated_at, shipping_address, revision FROM orders WHERE id = %s")
@@ -112,8 +112,8 @@ class _Unit:
     events: list[str] = field(default_factory=list)
     deadlines: list[datetime] = field(default_factory=list)
 
-    def outbox(self, envelope: Envelope, destination: str) -> None:
-        outbox_insert(self.conn, envelope, destination)
+    def outbox(self, envelope: Envelope) -> None:
+        outbox_insert(self.conn, envelope)
         self.events.append(envelope.id)
 
 
@@ -258,12 +258,11 @@ class OrderService:
         total = sum(line.quantity * line.unit_price_cents for line in lines)
         stock_lines = [{"product_id": ln.product_id, "quantity": ln.quantity} for ln in lines]
         events = [
-            (Envelope(type="OrderPlaced", source=SOURCE, data={
+            Envelope(type=EventType.ORDER_PLACED, source=SOURCE, data={
                 "order_id": order_id, "customer_id": customer_id, "total_cents": total, "currency": currency,
                 "lines": [{"product_id": ln.product_id, "quantity": ln.quantity,
-                           "unit_price_cents": ln.unit_price_cents} for ln in lines]}), TOPIC),
-            (Envelope(type="ReserveStock", source=SOURCE, data={"order_id": order_id, "lines": stock_lines}),
-             RESERVATIONS_QUEUE),
+                           "unit_price_cents": ln.unit_price_cents} for ln in lines]}),
+            Envelope(type=EventType.RESERVE_STOCK, source=SOURCE, data={"order_id": order_id, "lines": stock_lines}),
         ]
         outbox_sql, outbox_params = outbox_values(events)
         with self._unit(pipeline=True) as unit:
@@ -280,8 +279,9 @@ class OrderService:
             if won.fetchone() is None:  # the pipeline's one wait: every statement above has run
                 raise _LostRace
             created_at, updated_at, revision = placed.fetchone() or (None, None, None)
-            unit.events.extend(envelope.id for envelope, _ in events)
-        order = {"order_id": order_id, "customer_id": customer_id, "status": "PENDING", "total_cents": total,
+            unit.events.extend(envelope.id for envelope in events)
+        order = {"order_id": order_id, "customer_id": customer_id, "status": OrderStatus.PENDING,
+                 "total_cents": total,
                  "currency": currency, "reason": None, "created_at": created_at, "updated_at": updated_at,
                  "shipping_address": shipping_address, "revision": revision,
                  "lines": sorted(({"product_id": ln.product_id, "quantity": ln.quantity,
@@ -304,11 +304,11 @@ class OrderService:
             order = self._load(unit.conn, order_id, lock=True)
             if order is None or order["customer_id"] != customer_id:
                 raise OrderNotFound(order_id)
-            if order["status"] == "CANCELLED":
+            if order["status"] == OrderStatus.CANCELLED:
                 return order  # cancelling twice is not an error
             if order["status"] not in OPEN_STATES:
                 raise InvalidTransition(order["status"])
-            self._close(unit, order, "CANCELLED", "cancelled by customer")
+            self._close(unit, order, OrderStatus.CANCELLED, "cancelled by customer")
         with self.pool.connection() as conn, conn.transaction():
             result = self._load(conn, order_id)
         assert result is not None
@@ -384,12 +384,12 @@ class OrderService:
              order_id)).fetchone()
         assert row is not None
         unit.deadlines.append(row[0])
-        unit.outbox(Envelope(type="ReserveStock", source=SOURCE, data={
+        unit.outbox(Envelope(type=EventType.RESERVE_STOCK, source=SOURCE, data={
             "order_id": order_id, "revision": revision,
             "lines": [{"product_id": ln.product_id, "quantity": ln.quantity} for ln in lines],
             "replaces": {"revision": int(order["revision"]),
                          "lines": [{"product_id": ln["product_id"], "quantity": ln["quantity"]}
-                                   for ln in order["lines"]]}}), RESERVATIONS_QUEUE)
+                                   for ln in order["lines"]]}}))
         log.info("order lines changed", extra={"order_id": order_id, "revision": revision})
 
     def accept_payment_report(self, report: PaymentWebhookIn) -> Envelope:
@@ -415,12 +415,12 @@ class OrderService:
             for oid in ids:
                 order = self._load(unit.conn, oid)
                 assert order is not None
-                if order["status"] == "PENDING":
+                if order["status"] == OrderStatus.PENDING:
                     reason = (f"deadline passed: no reservation outcome within "
                               f"{self.deadlines.pending_seconds} s of placing the order")
                 else:
                     reason = f"deadline passed: no payment within {self.deadlines.payment_seconds} s of reservation"
-                self._close(unit, order, "CANCELLED", reason)
+                self._close(unit, order, OrderStatus.CANCELLED, reason)
                 log.info("order expired", extra={"order_id": oid, "status": order["status"]})
             row = unit.conn.execute("SELECT min(deadline_at) FROM orders WHERE status IN ('PENDING', 'RESERVED')"
                                     ).fetchone()
@@ -431,81 +431,85 @@ class OrderService:
         unit.conn.execute("UPDATE orders SET status = %s, reason = %s, updated_at = clock_timestamp() WHERE id = %s",
                           (status, reason, order["order_id"]))
         stock_lines = [{"product_id": ln["product_id"], "quantity": ln["quantity"]} for ln in order["lines"]]
-        unit.outbox(Envelope(type="ReleaseStock", source=SOURCE,
+        unit.outbox(Envelope(type=EventType.RELEASE_STOCK, source=SOURCE,
                              data={"order_id": order["order_id"], "lines": stock_lines, "reason": reason[:REASON_MAX],
-                                   **_revision(order["revision"])}),
-                    RESERVATIONS_QUEUE)
-        unit.outbox(Envelope(type="OrderCancelled", source=SOURCE, data={
+                                   **_revision(order["revision"])}))
+        unit.outbox(Envelope(type=EventType.ORDER_CANCELLED, source=SOURCE, data={
             "order_id": order["order_id"], "customer_id": order["customer_id"], "reason": reason[:REASON_MAX],
-            "status": status}), TOPIC)
+            "status": status}))
 
     # --- consumed events ---------------------------------------------------------------------------------------
+    def _claimed_order(self, unit: _Unit, event: Envelope) -> dict[str, Any] | None:
+        """The event's order, locked, with the event recorded as processed; None if it was processed already."""
+        if not claim_event(unit.conn, event):
+            return None
+        order = self._load(unit.conn, event.data["order_id"], lock=True)
+        if order is None:
+            raise UnknownOrder(event.data["order_id"])
+        return order
+
     def on_stock_reserved(self, event: Envelope) -> None:
         with self._unit() as unit:
-            if not claim_event(unit.conn, event):
-                return
-            order = self._load(unit.conn, event.data["order_id"], lock=True)
+            order = self._claimed_order(unit, event)
             if order is None:
-                raise UnknownOrder(event.data["order_id"])
+                return
             if int(event.data.get("revision", 0)) != order["revision"]:
                 # The outcome of lines the customer has changed since: the command that reserves the new lines
                 # releases this reservation (or, if it came first, made sure this one was rejected).
                 log.info("outcome of a replaced revision ignored", extra={
                     "order_id": order["order_id"], "revision": event.data.get("revision", 0)})
                 return
-            if order["status"] == "PENDING":
+            if order["status"] == OrderStatus.PENDING:
                 row = unit.conn.execute(
                     "UPDATE orders SET status = 'RESERVED', updated_at = clock_timestamp(), "
                     "deadline_at = clock_timestamp() + make_interval(secs => %s) WHERE id = %s RETURNING deadline_at",
                     (self.deadlines.payment_seconds, order["order_id"])).fetchone()
                 assert row is not None
                 unit.deadlines.append(row[0])
-            elif order["status"] in ("CANCELLED", "REJECTED"):
+            elif order["status"] in (OrderStatus.CANCELLED, OrderStatus.REJECTED):
                 # Closed while the reservation was in flight: give the stock back.
-                unit.outbox(Envelope(type="ReleaseStock", source=SOURCE, data={
+                unit.outbox(Envelope(type=EventType.RELEASE_STOCK, source=SOURCE, data={
                     "order_id": order["order_id"], "lines": event.data["lines"],
                     "reason": f"order {order['status'].lower()} before reservation completed",
-                    **_revision(order["revision"])}), RESERVATIONS_QUEUE)
+                    **_revision(order["revision"])}))
 
     def on_stock_rejected(self, event: Envelope) -> None:
         with self._unit() as unit:
-            if not claim_event(unit.conn, event):
-                return
-            order = self._load(unit.conn, event.data["order_id"], lock=True)
+            order = self._claimed_order(unit, event)
             if order is None:
-                raise UnknownOrder(event.data["order_id"])
-            if order["status"] == "PENDING" and int(event.data.get("revision", 0)) == order["revision"]:
+                return
+            if order["status"] == OrderStatus.PENDING and int(event.data.get("revision", 0)) == order["revision"]:
                 reason = f"stock rejected: {event.data['reason']}"[:REASON_MAX]
                 unit.conn.execute("UPDATE orders SET status = 'REJECTED', reason = %s, "
                                   "updated_at = clock_timestamp() WHERE id = %s", (reason, order["order_id"]))
-                unit.outbox(Envelope(type="OrderCancelled", source=SOURCE, data={
+                unit.outbox(Envelope(type=EventType.ORDER_CANCELLED, source=SOURCE, data={
                     "order_id": order["order_id"], "customer_id": order["customer_id"], "reason": reason,
-                    "status": "REJECTED"}), TOPIC)
+                    "status": OrderStatus.REJECTED}))
 
     def on_payment_confirmed(self, event: Envelope) -> None:
         with self._unit() as unit:
             order = self._load(unit.conn, event.data["order_id"], lock=True)
             if order is None:
                 raise UnknownOrder(event.data["order_id"])
-            if order["status"] == "PENDING":
+            if order["status"] == OrderStatus.PENDING:
                 raise RetryLater("payment arrived before the reservation outcome")
             if not claim_event(unit.conn, event):
                 return
-            if order["status"] != "RESERVED":
+            if order["status"] != OrderStatus.RESERVED:
                 # The money moved all the same: its record is what a refund starts from.
-                record_payment(unit.conn, event, "CONFIRMED")
+                record_payment(unit.conn, event, OrderStatus.CONFIRMED)
                 log.warning("payment for an order that is not reserved; refund is the provider's job",
                             extra={"order_id": order["order_id"], "status": order["status"]})
                 return
             if int(event.data["amount_cents"]) != int(order["total_cents"]) or \
                     event.data["currency"] != order["currency"]:
                 raise Permanent("payment amount does not match the order total")  # -> DLQ for a human
-            record_payment(unit.conn, event, "CONFIRMED")
+            record_payment(unit.conn, event, OrderStatus.CONFIRMED)
             unit.conn.execute("UPDATE orders SET status = 'CONFIRMED', updated_at = clock_timestamp() WHERE id = %s",
                               (order["order_id"],))
-            unit.outbox(Envelope(type="OrderConfirmed", source=SOURCE, data={
+            unit.outbox(Envelope(type=EventType.ORDER_CONFIRMED, source=SOURCE, data={
                 "order_id": order["order_id"], "customer_id": order["customer_id"],
-                "total_cents": int(order["total_cents"]), "currency": order["currency"]}), TOPIC)
+                "total_cents": int(order["total_cents"]), "currency": order["currency"]}))
 
     def on_payment_failed(self, event: Envelope) -> None:
         """A declined or failed payment is recorded; the order stays as it is (the customer may pay again until its
@@ -543,7 +547,7 @@ class OrderService:
                 order = self._load(conn, oid)
                 assert order is not None
                 if d["status"] == "DISCONTINUED":
-                    self._close(unit, order, "REJECTED", f"product {d['product_id']} was discontinued")
+                    self._close(unit, order, OrderStatus.REJECTED, f"product {d['product_id']} was discontinued")
                     continue
                 # Reprice; product_version guards against an older update delivered after a newer one.
                 cur = conn.execute(

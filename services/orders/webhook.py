@@ -25,10 +25,10 @@ from uuid import UUID
 import psycopg
 from common.envelope import Envelope
 from common.pg import outbox_insert
+from contract import EventType
 
 from orders.db import SecretConninfo
 from orders.models import PaymentWebhookIn
-from orders.settings import PAYMENT_TOPIC
 
 SIGNATURE_VERSION = "v1"
 TOLERANCE_SECONDS = 300  # how old (or how far ahead) a signed timestamp may be
@@ -79,8 +79,8 @@ def envelope(report: PaymentWebhookIn) -> Envelope:
         "occurred_at": datetime.fromtimestamp(report.occurred_at, UTC).isoformat().replace("+00:00", "Z"),
     }
     if report.type == "payment.succeeded":
-        return Envelope(type="PaymentConfirmed", source=SOURCE, data=data)
-    return Envelope(type="PaymentFailed", source=SOURCE,
+        return Envelope(type=EventType.PAYMENT_CONFIRMED, source=SOURCE, data=data)
+    return Envelope(type=EventType.PAYMENT_FAILED, source=SOURCE,
                     data={**data, "reason": report.failure_reason or "declined by the payment provider"})
 
 
@@ -103,7 +103,7 @@ def accept(conn: psycopg.Connection[Any], report: PaymentWebhookIn) -> Envelope:
     if first is None:
         raise Rejection(409, "replayed_event", f"event_id {report.event_id} was accepted before; it is applied once")
     env = envelope(report)
-    outbox_insert(conn, env, PAYMENT_TOPIC)
+    outbox_insert(conn, env)
     return env
 
 

@@ -23,13 +23,14 @@ from typing import Annotated, Any
 from botocore.exceptions import ClientError
 from common import aws
 from common import logging as jlog
-from common.api import ApiError, auth_dependencies, create_app, field_error
+from common.api import ApiError, auth_dependencies, field_error
 from common.auth import Principal, Verifier
 from common.ddb import cancellation_codes, from_item, outbox_put, to_item, values
-from common.ddb_service import AWS_UNAVAILABLE, table_ready
+from common.ddb_service import create_table_app
 from common.envelope import Envelope
 from common.fields import PlainText
 from common.service_auth import ServicePrincipal, ServiceTokenVerifier, service_caller
+from contract import EventType
 from fastapi import Depends, Path, Query, Response
 from pydantic import BaseModel, Field
 
@@ -85,13 +86,9 @@ class ProductPage(BaseModel):
     next: str | None = Field(description="Opaque cursor for the next page; absent on the last page")
 
 
-app = create_app(
-    SERVICE,
-    "Products API",
-    "Product catalog. GET is public; POST/PUT/DELETE require a token of the `admin` group.",
-    ready=lambda: table_ready(settings.table),
-    unavailable_errors=AWS_UNAVAILABLE,
-)
+app = create_table_app(SERVICE, "Products API",
+                       "Product catalog. GET is public; POST/PUT/DELETE require a token of the `admin` group.",
+                       table=settings.table)
 
 
 def _key(product_id: str) -> dict[str, Any]:
@@ -149,7 +146,7 @@ def create_product(body: ProductIn, _: AdminUser) -> Product:
         TransactItems=[
             {"Put": {"TableName": settings.table, "Item": to_item(item),
                      "ConditionExpression": "attribute_not_exists(pk)"}},
-            outbox_put(settings.table, _event("ProductCreated", p), settings_mod.TOPIC),
+            outbox_put(settings.table, _event(EventType.PRODUCT_CREATED, p)),
         ]
     )
     return p
@@ -178,7 +175,7 @@ def _write_version(current: Product, new: Product, discontinue: bool) -> bool:
                         active="ACTIVE",
                     ),
                 }},
-                outbox_put(settings.table, _event("ProductUpdated", new), settings_mod.TOPIC),
+                outbox_put(settings.table, _event(EventType.PRODUCT_UPDATED, new)),
             ]
         )
     except ClientError as exc:

@@ -20,11 +20,12 @@ from typing import Annotated, Any
 from botocore.exceptions import ClientError
 from common import aws, ddb
 from common import logging as jlog
-from common.api import ApiError, auth_dependencies, create_app, field_error
+from common.api import ApiError, auth_dependencies, field_error
 from common.auth import AuthError, Principal, Verifier
 from common.ddb import from_item, to_item, values
-from common.ddb_service import AWS_UNAVAILABLE, table_ready
+from common.ddb_service import create_table_app
 from common.envelope import Envelope
+from contract import EventType
 from fastapi import Depends
 from pydantic import BaseModel, Field
 
@@ -77,13 +78,9 @@ class Tokens(BaseModel):
     token_type: str = "Bearer"  # noqa: S105 - the OAuth token type, not a secret
 
 
-app = create_app(
-    SERVICE,
-    "Users API",
-    "Registration and sign-in (Cognito), the signed-in user's profile and preferences.",
-    ready=lambda: table_ready(settings.table),
-    unavailable_errors=AWS_UNAVAILABLE,
-)
+app = create_table_app(SERVICE, "Users API",
+                       "Registration and sign-in (Cognito), the signed-in user's profile and preferences.",
+                       table=settings.table)
 
 
 def _now() -> str:
@@ -97,13 +94,14 @@ def _key(sub: str) -> dict[str, Any]:
 def _ensure_profile(sub: str, email: str, name: str) -> None:
     """Profile + UserRegistered in one transaction, once per user (the condition makes repeats no-ops)."""
     now = _now()
-    event = Envelope(type="UserRegistered", source=SERVICE, data={"user_id": sub, "email": email, "name": name})
+    event = Envelope(type=EventType.USER_REGISTERED, source=SERVICE,
+                     data={"user_id": sub, "email": email, "name": name})
     try:
         aws.client("dynamodb").transact_write_items(TransactItems=[
             {"Put": {"TableName": settings.table, "ConditionExpression": "attribute_not_exists(pk)",
                      "Item": to_item({"pk": f"USER#{sub}", "sk": "PROFILE", "user_id": sub, "email": email,
                                       "name": name, "created_at": now, "updated_at": now})}},
-            ddb.outbox_put(settings.table, event, settings_mod.TOPIC),
+            ddb.outbox_put(settings.table, event),
         ])
     except ClientError as exc:
         if ddb.cancellation_codes(exc)[:1] == ["ConditionalCheckFailed"]:
@@ -217,7 +215,7 @@ def get_preferences(user: User) -> Preferences:
 def put_preferences(body: PreferencesUpdate, user: User) -> Preferences:
     """Replace the user's preferences; when they differ from those stored, UserPreferencesChanged is published."""
     try:
-        stored, _ = preferences.update(settings.table, user.sub, body.model_dump(), destination=settings_mod.TOPIC)
+        stored, _ = preferences.update(settings.table, user.sub, body.model_dump())
     except preferences.ProfileMissing:
         raise ApiError(404, "not_found", "no profile for this user") from None
     except preferences.ConcurrentChange:

@@ -24,6 +24,7 @@ from common import aws, ddb
 from common.ddb import to_item
 from common.envelope import Envelope, InvalidEnvelope
 from common.logging import new_id
+from contract import EventType
 
 SOURCE = "ses"
 log = logging.getLogger("users.email_feedback")
@@ -43,13 +44,13 @@ def parse(body: str) -> Envelope:
         mail = raw.get("mail") or {}
         if kind == "Bounce":
             detail = raw["bounce"]
-            event_type = "EmailBounced"
+            event_type = EventType.EMAIL_BOUNCED
             data: dict[str, Any] = {"addresses": _addresses(detail["bouncedRecipients"]),
                                     "bounce_type": detail["bounceType"],
                                     "bounce_sub_type": detail["bounceSubType"]}
         elif kind == "Complaint":
             detail = raw["complaint"]
-            event_type = "EmailComplained"
+            event_type = EventType.EMAIL_COMPLAINED
             data = {"addresses": _addresses(detail["complainedRecipients"]),
                     "complaint_feedback_type": detail.get("complaintFeedbackType")}
         else:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from contract import OrderStatus
+
 DEFAULT_LANGUAGE = "en"
 
 
@@ -71,7 +73,7 @@ _TEXTS: dict[str, _Texts] = {
         decimal=",", thousands="."),
 }
 TRANSLATIONS: tuple[str, ...] = tuple(_TEXTS)
-STATUSES: tuple[str, ...] = ("CONFIRMED", "CANCELLED", "REJECTED")
+STATUSES: tuple[str, ...] = (OrderStatus.CONFIRMED, OrderStatus.CANCELLED, OrderStatus.REJECTED)
 
 
 def translation_for(language: str) -> str:
@@ -97,7 +99,7 @@ def order_update(*, language: str, status: str, order_id: str, name: str, sender
     lines = [t.greeting.format(name=name), "", t.intros[status].format(order_id=order_id)]
     if total_cents is not None and currency:
         lines += ["", t.total.format(amount=money(total_cents, currency, t))]
-    if reason and status != "CONFIRMED":
+    if reason and status != OrderStatus.CONFIRMED:
         lines += ["", t.reason.format(reason=reason)]
     lines += ["", t.footer.format(sender=sender_name)]
     return Email(language=lang, subject=t.subjects[status].format(ref=ref), body="\n".join(lines) + "\n")

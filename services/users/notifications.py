@@ -53,6 +53,7 @@ from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
 from common import aws, ddb, liveness, telemetry
 from common.ddb import from_item, to_item, values
 from common.envelope import Envelope
+from contract import EventType, OrderStatus
 
 from users import email_feedback, messages, preferences
 
@@ -77,7 +78,8 @@ BACKLOG_METRIC = telemetry.NOTIFICATION_BACKLOG_METRIC
 # configuration's or the service's, and may clear: throttling, quota, paused sending, missing configuration set,
 # access denied while a policy is fixed, 5xx).
 PERMANENT_SES_ERRORS = frozenset({"BadRequestException", "MessageRejected"})
-STATUS_OF_EVENT = {"OrderConfirmed": "CONFIRMED"}  # OrderCancelled carries its status (CANCELLED or REJECTED)
+# OrderCancelled carries its status (CANCELLED or REJECTED).
+STATUS_OF_EVENT: dict[str, str] = {EventType.ORDER_CONFIRMED: OrderStatus.CONFIRMED}
 
 
 class SesUnavailable(RuntimeError):
@@ -129,7 +131,7 @@ class Notifier:
     # --- 1. record (the users-order-events consumer) ---------------------------------------------------------
     def on_order_event(self, event: Envelope) -> None:
         d = event.data
-        status = STATUS_OF_EVENT.get(event.type) or str(d.get("status", "CANCELLED"))
+        status = STATUS_OF_EVENT.get(event.type) or str(d.get("status", OrderStatus.CANCELLED))
         if status not in messages.STATUSES:
             log.warning("no notification for this order status", extra={"order_id": d["order_id"], "status": status})
             return

@@ -20,6 +20,7 @@ from botocore.exceptions import ClientError
 from common import aws, ddb
 from common.ddb import from_item, to_item, values
 from common.envelope import Envelope
+from contract import EventType
 
 SOURCE = "users"
 DEFAULTS: dict[str, Any] = {
@@ -84,7 +85,7 @@ def load(table: str, user_id: str) -> Preferences:
     return of_profile(_profile(table, user_id))
 
 
-def update(table: str, user_id: str, wanted: dict[str, Any], *, destination: str) -> tuple[Preferences, bool]:
+def update(table: str, user_id: str, wanted: dict[str, Any]) -> tuple[Preferences, bool]:
     """Store ``wanted`` (a whole set) and publish UserPreferencesChanged with it, unless it is what is stored.
     Returns the preferences now stored and whether they changed."""
     for _ in range(ATTEMPTS):
@@ -94,7 +95,7 @@ def update(table: str, user_id: str, wanted: dict[str, Any], *, destination: str
             return current, False
         version = current.version + 1
         now = datetime.now(UTC).isoformat().replace("+00:00", "Z")
-        event = Envelope(type="UserPreferencesChanged", source=SOURCE,
+        event = Envelope(type=EventType.USER_PREFERENCES_CHANGED, source=SOURCE,
                          data={"user_id": user_id, "version": version, **new})
         guard = ("attribute_not_exists(preferences_version)" if current.version == 0
                  else "preferences_version = :seen")
@@ -106,7 +107,7 @@ def update(table: str, user_id: str, wanted: dict[str, Any], *, destination: str
                                                 "preferences_updated_at = :now, updated_at = :now",
                             "ConditionExpression": f"attribute_exists(pk) AND {guard}",
                             "ExpressionAttributeValues": values(p=new, v=version, now=now, **seen)}},
-                ddb.outbox_put(table, event, destination),
+                ddb.outbox_put(table, event),
             ])
         except ClientError as exc:
             if ddb.cancellation_codes(exc)[:1] == ["ConditionalCheckFailed"]:

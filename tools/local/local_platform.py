@@ -74,6 +74,8 @@ from typing import Any
 
 import boto3
 import httpx
+from contract import environment as contract_environment
+from contract.telemetry import TELEMETRY_ENV
 
 from config import environments, topology
 from config.environment import EnvironmentConfig
@@ -143,13 +145,10 @@ def synthesize(env: str | EnvironmentConfig) -> Path:
 
 
 def check_contract(service: str, names: frozenset[str]) -> str | None:
-    """services/common/env_contract.py's check, for the environment read from the manifests (with telemetry where
-    the manifests route it to an agent)."""
-    from stacks.services_stack import env_contract
-
-    contract = env_contract()
-    result: str | None = contract.check(service, names, telemetry=bool(names & set(contract.TELEMETRY)))
-    return result
+    """The contract's check of a service's environment (contract/environment.py), for the environment read from the
+    manifests (with telemetry where the manifests route it to an agent)."""
+    return contract_environment.check(topology.CONTRACT, Service(service), names,
+                                      telemetry=bool(names & set(TELEMETRY_ENV)))
 
 
 def default_max_receive_count() -> int:

@@ -1,5 +1,5 @@
-"""Poison messages for every topic and queue of config/topology.py, as a hostile or broken publisher would send them
-(used by the services' resilience tests and `make chaos`).
+"""Poison messages for every topic and queue of the service contract, as a hostile or broken publisher would send
+them (used by the services' resilience tests and `make chaos`).
 
 Each carries the `type` message attribute of an event its destination routes, so SNS filter policies deliver it to
 the consumer queues, and a marker (in its text, and in every id it carries) so that a dead letter can be traced back
@@ -12,13 +12,19 @@ import json
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
 from typing import Any
 
-from config.topology import EVENT_TYPE_ATTRIBUTE, QUEUES, TOPICS, Queue
+from jsonschema import Draft202012Validator, FormatChecker
+
+from config.topology import CONTRACT, EVENT_TYPE_ATTRIBUTE, QUEUES, TOPICS, Queue
 
 KINDS = ("nested", "oversized", "wrong-type", "schema-invalid", "nul", "surrogate", "not-json")
-# Command queues have no subscription; what they accept is what their producer sends.
-COMMANDS: dict[str, tuple[str, ...]] = {"inventory-reservations": ("ReserveStock", "ReleaseStock")}
+SCHEMA_DIR = Path(__file__).resolve().parents[2] / "services" / CONTRACT.schema_dir
+# Strings tried, in order, for a string field of a schema: the marker first (ids and free text carry it).
+_STRINGS = ("{marker}", "EUR", "en", "poison@example.com", "2025-01-01T00:00:00Z")
+_PLACEHOLDER = "poison-00000000-0000-4000-8000-000000000000"
 OVERSIZED_BYTES = 240 * 1024  # near SQS's 256 KiB limit: the DLQ copy must still fit with its reason
 
 
@@ -37,7 +43,8 @@ class Poison:
 
 
 def accepted_types(queue: Queue) -> tuple[str, ...]:
-    return COMMANDS.get(queue.name) or tuple(t for s in queue.subscriptions for t in s.event_types)
+    """The types a queue carries: its commands, or its subscriptions' events (the contract's Queue.event_types)."""
+    return queue.event_types
 
 
 def reached_queues(p: Poison) -> tuple[str, ...]:
@@ -47,34 +54,47 @@ def reached_queues(p: Poison) -> tuple[str, ...]:
     return tuple(q.name for q in QUEUES for s in q.subscriptions if s.topic == p.name and p.event_type in s.event_types)
 
 
+@cache
+def _schema(event_type: str) -> dict[str, Any]:
+    schema: dict[str, Any] = json.loads((SCHEMA_DIR / f"{event_type}.json").read_text())
+    return schema
+
+
+def _sample(schema: dict[str, Any], marker: str) -> Any:
+    """The smallest instance of a (sub)schema of the events' JSON Schema subset: required properties only, the
+    lower bounds of numbers and arrays, the first enum value, and for a string the first of _STRINGS it accepts."""
+    if "enum" in schema:
+        return schema["enum"][0]
+    kind = schema.get("type")
+    if kind == "object":
+        props = schema.get("properties", {})
+        return {name: _sample(props[name], marker) for name in schema.get("required", [])}
+    if kind == "array":
+        return [_sample(schema["items"], marker) for _ in range(max(1, schema.get("minItems", 1)))]
+    if kind == "integer":
+        return max(1, schema.get("minimum", 1))
+    if kind == "boolean":
+        return True
+    checker = Draft202012Validator(schema, format_checker=FormatChecker())
+    for candidate in (c.format(marker=marker) for c in _STRINGS):
+        if checker.is_valid(candidate):
+            return candidate
+    raise ValueError(f"no sample string for {schema}")
+
+
+def _put(value: Any, ident: str) -> Any:
+    if isinstance(value, dict):
+        return {k: _put(v, ident) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_put(v, ident) for v in value]
+    return ident if value == _PLACEHOLDER else value
+
+
 def valid_data(event_type: str, ident: str) -> dict[str, Any]:
-    """Schema-valid data of ``event_type`` whose ids are ``ident`` (the marker, possibly with NUL appended)."""
-    line: dict[str, Any] = {"product_id": ident, "quantity": 1}
-    samples: dict[str, dict[str, Any]] = {
-        "ProductCreated": {"product_id": ident, "name": ident, "price_cents": 100, "currency": "EUR",
-                           "status": "ACTIVE", "product_version": 1},
-        "ProductUpdated": {"product_id": ident, "name": ident, "price_cents": 100, "currency": "EUR",
-                           "status": "ACTIVE", "product_version": 2},
-        "OrderPlaced": {"order_id": ident, "customer_id": ident, "total_cents": 100, "currency": "EUR",
-                        "lines": [{**line, "unit_price_cents": 100}]},
-        "OrderConfirmed": {"order_id": ident, "customer_id": ident, "total_cents": 100, "currency": "EUR"},
-        "OrderCancelled": {"order_id": ident, "customer_id": ident, "reason": ident},
-        "StockReserved": {"order_id": ident, "lines": [line]},
-        "StockRejected": {"order_id": ident, "reason": ident},
-        "InventoryUpdated": {"product_id": ident, "available": 1, "reserved": 0, "reason": ident},
-        "UserRegistered": {"user_id": ident, "email": "poison@example.com", "name": ident},
-        "UserPreferencesChanged": {"user_id": ident, "version": 1, "language": "en", "currency": "EUR",
-                                   "notifications": {"email": {"order_updates": True, "marketing": False}}},
-        # SES's own events (email-events): as an envelope they are poison on the users-email-events queue anyway.
-        "Bounce": {"feedback_id": ident, "ses_message_id": ident, "addresses": ["poison@example.com"]},
-        "Complaint": {"feedback_id": ident, "ses_message_id": ident, "addresses": ["poison@example.com"]},
-        "PaymentConfirmed": {"order_id": ident, "payment_id": ident, "amount_cents": 100, "currency": "EUR"},
-        "PaymentFailed": {"order_id": ident, "payment_id": ident, "amount_cents": 100, "currency": "EUR",
-                          "reason": ident},
-        "ReserveStock": {"order_id": ident, "lines": [line]},
-        "ReleaseStock": {"order_id": ident, "lines": [line], "reason": ident},
-    }
-    return samples[event_type]
+    """Data of ``event_type`` valid against its schema (services/common/schemas) where its ids and free text are
+    ``ident``: the marker, possibly with NUL or a lone surrogate appended (then no longer valid)."""
+    data: dict[str, Any] = _put(_sample(_schema(event_type), _PLACEHOLDER), ident)
+    return data
 
 
 def envelope(event_type: str, data: dict[str, Any], marker: str) -> dict[str, Any]:
@@ -85,7 +105,7 @@ def envelope(event_type: str, data: dict[str, Any], marker: str) -> dict[str, An
 def foreign_type(accepted: tuple[str, ...]) -> str:
     """A valid event type none of the destination's consumers handles (it must be dead-lettered, not applied)."""
     known = sorted({t for topic in TOPICS if topic.body_type_field is None for t in topic.event_types}
-                   | {t for types in COMMANDS.values() for t in types})
+                   | {t for q in QUEUES for t in q.commands})
     return next(t for t in known if t not in accepted)
 
 

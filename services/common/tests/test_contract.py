@@ -1,8 +1,7 @@
-"""Contracts with the CDK side: env var names, message attribute, container port, routes, Dockerfiles (hadolint)."""
+"""Contracts with the CDK side: configuration names, start-up errors, container port, routes, Dockerfiles (hadolint)."""
 
 from __future__ import annotations
 
-import importlib
 import os
 import re
 import shutil
@@ -11,10 +10,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from contract.platform import ORDERS_SETTINGS
 
-from common import env_contract
 from common.consumer import CONSUMER_ENV
-from common.publisher import EVENT_TYPE_ATTRIBUTE
 from config import topology
 from config.environments import DEV
 from config.topology import Service
@@ -24,30 +22,9 @@ SERVICES_DIR = Path(__file__).resolve().parents[2]
 INTERNAL_ROUTES = {Service.PRODUCTS: {("GET", "/internal/products/{productId}")}}
 
 
-@pytest.mark.parametrize("service", topology.SERVICES, ids=lambda s: s.value)
-def test_declared_topics_and_queues_are_the_topology(service: Service) -> None:
-    """The declaration's TOPIC_ARN_*/QUEUE_URL_* names are exactly the topics the service publishes to and the
-    queues it reads or sends to in config/topology.py, and its settings load that declaration."""
-    settings = importlib.import_module(f"{service.value}.settings")
-    expected = {topology.env_var("topic", t.name) for t in topology.topics_published_by(service)}
-    expected |= {topology.env_var("queue", q.name) for q in topology.queues_consumed_by(service)}
-    expected |= {topology.env_var("queue", q.name) for q in topology.queues_produced_by(service)}
-    declared = env_contract.REQUIRED[service.value]
-    assert {n for n in declared if n.startswith(("TOPIC_ARN_", "QUEUE_URL_"))} == expected
-    assert settings.REQUIRED_ENV == declared
-    # A consumer reads its queues' DLQs (it dead-letters itself) and the retry policy; orders its deadlines.
-    consumed = topology.queues_consumed_by(service)
-    assert {n for n in declared if n.startswith("DLQ_URL_")} == {topology.env_var("dlq", q.name) for q in consumed}
-    assert (set(CONSUMER_ENV) <= set(declared)) == bool(consumed)
-    if service == Service.ORDERS:
-        assert set(settings.ORDERS_ENV) <= set(declared)
-
-
 def test_retry_and_deadline_settings_are_the_names_config_renders() -> None:
-    from orders import settings as orders_settings
-
     assert set(DEV.messaging.consumer_environment()) == set(CONSUMER_ENV)
-    assert set(DEV.orders.environment()) == set(orders_settings.ORDERS_ENV)
+    assert set(DEV.orders.environment()) == set(ORDERS_SETTINGS)
 
 
 @pytest.mark.parametrize("service", topology.SERVICES, ids=lambda s: s.value)
@@ -62,10 +39,6 @@ def test_missing_env_var_fails_startup_with_one_line(service: Service) -> None:
         assert len(lines) == 1, r.stderr
         assert lines[0].startswith("configuration error: missing required environment variable(s): ")
         assert "TABLE_NAME" in lines[0] or "DB_SECRET_ARN" in lines[0]
-
-
-def test_type_attribute_matches_topology() -> None:
-    assert EVENT_TYPE_ATTRIBUTE == topology.EVENT_TYPE_ATTRIBUTE
 
 
 @pytest.mark.parametrize("service", topology.SERVICES, ids=lambda s: s.value)

@@ -57,13 +57,15 @@ def test_consumer_span_continues_the_envelopes_trace(memory: InMemorySpanExporte
 
 def test_producer_span_and_unparented_clients(memory: InMemorySpanExporter) -> None:
     memory.clear()
-    with tracing.producer_span("TOPIC_ARN_ORDER_EVENTS", {"id": "e2", "type": "OrderPlaced", "trace_id": PARENT}):
+    with tracing.producer_span("order-events", {"id": "e2", "type": "OrderPlaced", "trace_id": PARENT}):
         pass
     tracer = trace.get_tracer("test")
     with tracer.start_as_current_span("poll", kind=SpanKind.CLIENT):  # a relay's poll: not sampled
         pass
     (span,) = memory.get_finished_spans()
     assert span.kind == SpanKind.PRODUCER and format(span.context.trace_id, "032x") == PARENT[3:35]
+    assert span.name == "order-events publish" and span.attributes
+    assert span.attributes["messaging.system"] == "aws_sns"
 
 
 def test_log_lines_carry_the_trace_id() -> None:

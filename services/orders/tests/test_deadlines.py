@@ -34,7 +34,8 @@ def orders(platform: LocalPlatform, monkeypatch: pytest.MonkeyPatch) -> Iterator
     for name in ("AWS_REGION", "AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
         monkeypatch.setenv(name, env[name] if name != "AWS_ENDPOINT_URL" else platform.moto_url)
     pool = open_pool(platform.orders_dsn, max_size=3, max_idle=5)
-    publish = Publisher({d: env[d] for d in (orders_settings.TOPIC, orders_settings.RESERVATIONS_QUEUE)}).publish
+    settings = orders_settings.Settings(service=ORD, environ=env, sqs_wait_seconds=1)
+    publish = Publisher(ORD, settings.destinations).publish
     flusher = OutboxFlusher(pool, publish)
     svc = OrderService(pool, Deadlines(pending_seconds=3600, payment_seconds=1), after_commit=flusher)
     sweeper = Sweeper(svc, make_relay(pool, publish), lambda: pending_count(pool), interval=3600)
