@@ -7,16 +7,20 @@ import aws_cdk as cdk
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_eks_v2 as eks
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 from contract import Contract, EnvironmentContractError, Ref, RefKind, Service, StoreKind
 from contract import environment as contract_environment
 
+from cdk_constructs.consumer_queue import ConsumerQueue
 from cdk_constructs.email_identity import EmailIdentity
+from cdk_constructs.event_topic import EventTopic
 from cdk_constructs.internal_load_balancer import InternalLoadBalancer
 from cdk_constructs.log_groups import LogSettings
 from cdk_constructs.microservice import Microservice
 from cdk_constructs.network_interface_cleanup import NetworkInterfaceCleanup
+from cdk_constructs.notification_email import NotificationEmail
 from cdk_constructs.orders_database import OrdersDatabase
 from cdk_constructs.service_monitoring import PlatformTelemetry
 from cdk_constructs.service_table import ServiceTable
@@ -25,7 +29,6 @@ from cdk_constructs.workload_manifests import cluster_egress
 from config.environment import MessagingConfig, OrdersConfig, ServiceSizing
 from config.topology import CONTAINER_PORT
 from policies import service_access as access
-from stacks.messaging_stack import MessagingStack
 
 __all__ = ["EnvironmentContractError", "ServicesStack", "check_environment"]
 
@@ -44,14 +47,17 @@ class ServicesStack(cdk.Stack):
 
     def __init__(self, scope: Construct, construct_id: str, *, contract: Contract, cluster: eks.Cluster,
                  load_balancer_controller_role: iam.IRole, sizing: ServiceSizing, vpc: ec2.IVpc, vpc_cidr: str,
-                 log_settings: LogSettings, messaging: MessagingStack, tables: Mapping[Service, ServiceTable],
+                 log_settings: LogSettings, topics: Mapping[str, EventTopic], topics_key: kms.IKey,
+                 queues: Mapping[str, ConsumerQueue], queues_key: kms.IKey,
+                 notification_email: NotificationEmail, tables: Mapping[Service, ServiceTable],
                  databases: Mapping[Service, OrdersDatabase], users: UserDirectory,
                  load_balancer: InternalLoadBalancer, email_identity: EmailIdentity,
                  secrets: Mapping[str, secretsmanager.ISecret], messaging_config: MessagingConfig,
                  orders_config: OrdersConfig, telemetry: PlatformTelemetry | None = None, **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
         self.contract = contract
-        self._messaging, self._tables, self._databases = messaging, tables, databases
+        self._topics, self._topics_key, self._queues, self._queues_key = topics, topics_key, queues, queues_key
+        self._notification_email, self._tables, self._databases = notification_email, tables, databases
         self._users, self._email_identity, self._secrets = users, email_identity, secrets
         # Values of the settings the contract names (ServiceSpec.settings, the consumers' retry policy).
         self._settings = {**messaging_config.consumer_environment(), **orders_config.environment()}
@@ -71,7 +77,7 @@ class ServicesStack(cdk.Stack):
                 calls=spec.calls, postgres=spec.store is StoreKind.POSTGRES,
                 telemetry=telemetry.for_service(
                     cluster_name=cluster.cluster_name,
-                    queues=tuple(messaging.queues[q.name] for q in contract.queues_consumed_by(service)),
+                    queues=tuple(queues[q.name] for q in contract.queues_consumed_by(service)),
                     notifications=spec.sends_email, metrics=spec.metrics,
                 ) if telemetry else None,
             )
@@ -120,7 +126,7 @@ class ServicesStack(cdk.Stack):
 
     def _resolve(self, ref: Ref) -> str:
         """The token of the construct that owns what an environment variable names (contract.environment)."""
-        messaging, users = self._messaging, self._users
+        users = self._users
         match ref.kind:
             case RefKind.REGION:
                 return cdk.Aws.REGION
@@ -135,11 +141,11 @@ class ServicesStack(cdk.Stack):
             case RefKind.DB_SECRET:
                 return self._databases[Service(ref.key)].secret.secret_arn
             case RefKind.TOPIC:
-                return messaging.topics[ref.key].topic.topic_arn
+                return self._topics[ref.key].topic.topic_arn
             case RefKind.QUEUE:
-                return messaging.queues[ref.key].queue.queue_url
+                return self._queues[ref.key].queue.queue_url
             case RefKind.DLQ:
-                return messaging.queues[ref.key].dead_letter_queue.queue_url
+                return self._queues[ref.key].dead_letter_queue.queue_url
             case RefKind.SERVICE_URL:
                 return contract_environment.service_url(Service(ref.key))
             case RefKind.TOKEN_URL:
@@ -158,12 +164,12 @@ class ServicesStack(cdk.Stack):
             case RefKind.EMAIL:
                 return {"EMAIL_SENDER": self._email_identity.sender,
                         "EMAIL_SENDER_NAME": self._email_identity.sender_name,
-                        "EMAIL_CONFIGURATION_SET": messaging.notification_email.configuration_set_name}[ref.key]
+                        "EMAIL_CONFIGURATION_SET": self._notification_email.configuration_set_name}[ref.key]
         raise EnvironmentContractError(f"no source for {ref}")
 
     def _grant(self, ms: Microservice) -> None:
         """The service's role: its own store, topics, queues and secrets, and SES if it sends email; nothing else."""
-        service, messaging, users = ms.service, self._messaging, self._users
+        service, users, topics_by_name, queues_by_name = ms.service, self._users, self._topics, self._queues
         spec = self.contract.service(service)
         statements: list[iam.PolicyStatement] = []
         if spec.store is StoreKind.DYNAMODB:
@@ -173,18 +179,18 @@ class ServicesStack(cdk.Stack):
                            access.key_encrypt(table.key.key_arn)]
         topics = self.contract.topics_published_by(service)
         for topic in topics:
-            statements.append(access.topic_publish(messaging.topics[topic.name].topic.topic_arn))
+            statements.append(access.topic_publish(topics_by_name[topic.name].topic.topic_arn))
         if topics:
-            statements.append(access.key_encrypt(messaging.topics_key.key_arn))
+            statements.append(access.key_encrypt(self._topics_key.key_arn))
         consumed, produced = self.contract.queues_consumed_by(service), self.contract.queues_produced_by(service)
         for queue in consumed:
-            statements.append(access.queue_consume(messaging.queues[queue.name].queue.queue_arn))
+            statements.append(access.queue_consume(queues_by_name[queue.name].queue.queue_arn))
             # The consumer moves what it can never apply to the queue's DLQ itself, with the reason.
-            statements.append(access.dead_letter_send(messaging.queues[queue.name].dead_letter_queue.queue_arn))
+            statements.append(access.dead_letter_send(queues_by_name[queue.name].dead_letter_queue.queue_arn))
         for queue in produced:
-            statements.append(access.queue_send(messaging.queues[queue.name].queue.queue_arn))
+            statements.append(access.queue_send(queues_by_name[queue.name].queue.queue_arn))
         if consumed or produced:
-            statements.append(access.key_encrypt(messaging.queues_key.key_arn))
+            statements.append(access.key_encrypt(self._queues_key.key_arn))
         if spec.store is StoreKind.POSTGRES:
             database = self._databases[service]
             statements += [access.secret_value_read(database.secret.secret_arn),
@@ -195,6 +201,6 @@ class ServicesStack(cdk.Stack):
         statements += [access.secret_value_read(self._secrets[s.name].secret_arn) for s in spec.secrets]
         if spec.sends_email:
             statements.append(access.email_send(self._email_identity.identity_arn,
-                                                messaging.notification_email.configuration_set_arn,
+                                                self._notification_email.configuration_set_arn,
                                                 self._email_identity.sender))
         iam.ManagedPolicy(ms, "AccessPolicy", roles=[ms.role], statements=statements)
