@@ -16,7 +16,7 @@ from cdk_constructs.smoke_test_access import SmokeTestAccess
 from cdk_constructs.user_directory import ADMIN_GROUP
 from cdk_constructs.web_acl import WebAcl
 from config.environment import ApiConfig, RemovalMode
-from config.topology import CONTAINER_PORT, LISTENER_PORTS, ROUTES, TARGET_DEREGISTRATION_DELAY_SECONDS
+from config.topology import CONTAINER_PORT, LISTENER_PORTS, TARGET_DEREGISTRATION_DELAY_SECONDS, Route
 
 
 class EdgeStack(cdk.Stack):
@@ -25,14 +25,14 @@ class EdgeStack(cdk.Stack):
     def __init__(self, scope: Construct, construct_id: str, *, config: ApiConfig, vpc: ec2.IVpc, vpc_cidr: str,
                  user_pool: cognito.IUserPool, log_settings: LogSettings, removal: RemovalMode,
                  environment: str, github_repository: str, secrets_key: kms.IKey, payment_topic: sns.ITopic,
-                 topics_key: kms.IKey, **kwargs: Any) -> None:
+                 topics_key: kms.IKey, routes: tuple[Route, ...], **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
         self.load_balancer = InternalLoadBalancer(self, "ServicesLoadBalancer", vpc=vpc, vpc_cidr=vpc_cidr,
                                                   removal=removal, log_settings=log_settings,
                                                   listener_ports=LISTENER_PORTS, target_port=CONTAINER_PORT,
                                                   deregistration_delay_seconds=TARGET_DEREGISTRATION_DELAY_SECONDS)
         self.platform_api = PlatformApi(self, "Api", config=config, user_pool=user_pool,
-                               load_balancer=self.load_balancer, log_settings=log_settings, routes=ROUTES)
+                               load_balancer=self.load_balancer, log_settings=log_settings, routes=routes)
         self.web_acl = WebAcl(self, "ApiWebAcl", rate_limit_per_5_min=config.waf_rate_limit_per_5_min,
                               log_settings=log_settings)
         self.web_acl.associate("StageAssociation", self.platform_api.api.deployment_stage.stage_arn)

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import aws_cdk as cdk
@@ -18,8 +18,7 @@ from cdk_constructs.platform_alarms import PlatformAlarms
 from cdk_constructs.platform_api import STAGE_NAME
 from cdk_constructs.service_monitoring import PlatformTelemetry
 from config.environment import AlarmConfig, DashboardSet, DatabaseConfig, RemovalMode
-from config.telemetry import ORDERS_PAST_DEADLINE_METRIC
-from config.topology import CONTRACT, ROUTES, SERVICES, Service, queues_consumed_by
+from config.topology import Route, Service
 
 
 class ObservabilityStack(cdk.Stack):
@@ -34,14 +33,15 @@ class ObservabilityStack(cdk.Stack):
     def __init__(self, scope: Construct, construct_id: str, *, environment: str, alarms: AlarmConfig,
                  database: DatabaseConfig, removal: RemovalMode, vpc: ec2.IVpc, cluster_name: str,
                  api: apigw.IRestApi, web_acl: wafv2.CfnWebACL, orders_cluster: rds.IDatabaseCluster,
-                 tables: Mapping[Service, dynamodb.ITableV2], queues: Mapping[str, ConsumerQueue],
+                 tables: Mapping[Service, dynamodb.ITableV2], routes: tuple[Route, ...],
+                 consumed: Mapping[Service, tuple[ConsumerQueue, ...]], sweepers: Sequence[Service],
                  dashboards: DashboardSet = DashboardSet.ALL, trace_sampling_ratio: float = 1.0,
                  **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
         every = dashboards == DashboardSet.ALL
         self.alarm_topic = AlarmTopic(self, "AlarmTopic", emails=alarms.email_subscriptions, removal=removal).topic
         self.telemetry = PlatformTelemetry(environment=environment, alarm_topic=self.alarm_topic, alarms=alarms,
-                                           api=api, stage_name=STAGE_NAME, routes=ROUTES,
+                                           api=api, stage_name=STAGE_NAME, routes=routes,
                                            dashboards=every, trace_sampling_ratio=trace_sampling_ratio)
         self.platform_alarms = PlatformAlarms(
             self, "Platform", environment=environment, topic=self.alarm_topic, alarms=alarms, dashboard=every,
@@ -49,7 +49,6 @@ class ObservabilityStack(cdk.Stack):
             database_max_capacity_acu=database.max_capacity_acu, tables=tables, vpc=vpc, cluster_name=cluster_name)
         self.overview = OverviewDashboard(
             self, "Overview", environment=environment, api=api, stage_name=STAGE_NAME, cluster_name=cluster_name,
-            routes=ROUTES, consumed={s: tuple(queues[q.name] for q in queues_consumed_by(s)) for s in SERVICES},
-            sweepers=[s.service for s in CONTRACT.services if ORDERS_PAST_DEADLINE_METRIC in s.metrics],
+            routes=routes, consumed=consumed, sweepers=sweepers,
             details=every)
         cdk.CfnOutput(self, "AlarmTopicArn", value=self.alarm_topic.topic_arn)

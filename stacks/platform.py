@@ -11,6 +11,7 @@ from contract import CONTRACT, Contract, ContractError, StoreKind
 
 from cdk_constructs.log_groups import LogSettings
 from config.environment import EnvironmentConfig, RemovalMode
+from config.telemetry import ORDERS_PAST_DEADLINE_METRIC
 from policies.log_group_guard import LogGroupGuard
 from policies.nag import apply_packs
 from stacks.cluster_stack import ClusterStack
@@ -66,7 +67,7 @@ class Platform:
                               environment=config.name, github_repository=config.github_repository,
                               secrets_key=self.data.database_key,
                               payment_topic=self.messaging.topics["payment-events"].topic,
-                              topics_key=self.messaging.topics_key,
+                              topics_key=self.messaging.topics_key, routes=contract.routes,
                               **props("Edge", stateful=False))
         # Deployed by an administrator (docs/deploying.md); the pipeline synthesizes with `-c delivery=exclude` so
         # that it never deploys the role it runs as.
@@ -88,7 +89,11 @@ class Platform:
             api=self.edge.platform_api.api, web_acl=self.edge.web_acl.web_acl,
             orders_cluster=self.data.orders_database.cluster,
             tables={service: table.table for service, table in self.data.tables.items()},
-            queues=self.messaging.queues, dashboards=config.dashboards,
+            routes=contract.routes,
+            consumed={s: tuple(self.messaging.queues[q.name] for q in contract.queues_consumed_by(s))
+                      for s in contract.service_names},
+            sweepers=[s.service for s in contract.services if ORDERS_PAST_DEADLINE_METRIC in s.metrics],
+            dashboards=config.dashboards,
             trace_sampling_ratio=config.trace_sampling_ratio, **props("Observability", stateful=False))
         self.services = ServicesStack(
             app, f"{prefix}-Services", contract=contract, cluster=self.cluster.cluster,

@@ -152,6 +152,13 @@ def test_network_policies_of_the_new_call(changed: Synthesized) -> None:
     assert namespaces(ingress["from"]) == {"orders", "inventory"}
 
 
+def test_overview_dashboard_shows_the_new_queue(changed: Synthesized) -> None:
+    """The Observability stack draws each service's consumed queues from the contract it was given."""
+    (dashboard,) = [d["Properties"] for k, d in changed.resources("Observability", "AWS::CloudWatch::Dashboard").items()
+                    if k.startswith("Overview")]
+    assert "InventoryProductArchivesQueue" in json.dumps(dashboard["DashboardBody"])
+
+
 def test_the_worker_must_register_a_handler_for_the_new_type(capsys: pytest.CaptureFixture[str]) -> None:
     contract = changed_contract()
     today: dict[str, object] = {EventType.RESERVE_STOCK: 1, EventType.RELEASE_STOCK: 2, EventType.PRODUCT_CREATED: 3}
