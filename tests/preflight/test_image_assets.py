@@ -29,7 +29,8 @@ def test_staged_folder_with_its_dockerfile_and_sources_passes(bench: Callable[[s
     restore_dockerfiles(wb)
     result = image_assets.check(wb.assembly(), wb.config)
     assert result.ok, result.findings
-    assert result.figure.startswith("4 images, 12 context sources")
+    # Each image copies requirements.txt, common/, contract/ and its own package.
+    assert result.figure.startswith("4 images, 16 context sources")
 
 
 def test_staged_folder_without_its_dockerfile_fails(bench: Callable[[str], Workbench]) -> None:
