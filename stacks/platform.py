@@ -28,8 +28,6 @@ LOG_GROUP_DELETION = {RemovalMode.DESTROY: cdk.CfnDeletionPolicy.DELETE,
                       RemovalMode.SNAPSHOT: cdk.CfnDeletionPolicy.RETAIN}
 CONTEXT_FILE = Path(__file__).resolve().parent.parent / "cdk.context.json"
 CDK_JSON = CONTEXT_FILE.with_name("cdk.json")
-# Context key of aws-cdk-lib (cx-api DISABLE_CREATION_STACK_TRACES); the CLI refuses `aws:` keys from cdk.json.
-CREATION_STACK_TRACES_OFF = "aws:cdk:disable-creation-stack-traces"
 
 
 class Platform:
@@ -120,9 +118,7 @@ def build_app(config: EnvironmentConfig, *, outdir: str | None = None, nag: bool
     # The same feature flags as the CLI (cdk.json), and the committed context holding the configs' zones so synth
     # never looks anything up (see `python -m config`); in-process synth in tests thus matches `cdk synth`.
     context: dict[str, object] = {**json.loads(CDK_JSON.read_text())["context"], **json.loads(CONTEXT_FILE.read_text())}
-    # No creation stack trace on each resource's metadata: from Python they are all jsii's own frames ("no user code
-    # in 10 frames"), and capturing ~1,000 of them costs synth time. `cdk synth --debug` still records them.
-    app = cdk.App(outdir=outdir, context={**context, "env": config.name, CREATION_STACK_TRACES_OFF: True})
+    app = cdk.App(outdir=outdir, context={**context, "env": config.name})
     if nag:
         apply_packs(app)
     return app, Platform(app, config, contract.validate())
