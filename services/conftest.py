@@ -57,8 +57,9 @@ def make_product(api: Api, admin: dict[str, str]) -> Callable[..., str]:
         r = api.call("POST", Service.PRODUCTS, "/products", admin, json={"name": name, "price_cents": price_cents})
         assert r.status_code == 201, r.text
         pid = str(r.json()["product_id"])
+        # Relay, SNS, SQS and the inventory worker: that path took over 20 s once in a loaded full run.
         wait_until(lambda: api.call("GET", Service.INVENTORY, f"/inventory/{pid}", admin).status_code == 200,
-                   what="stock record from ProductCreated")
+                   what="stock record from ProductCreated", timeout=60)
         if stock:
             r = api.call("POST", Service.INVENTORY, f"/inventory/{pid}/adjust", admin, json={"delta": stock})
             assert r.status_code == 200, r.text
