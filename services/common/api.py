@@ -68,7 +68,14 @@ class LimitedRequest(Request):
             refusal = json_refusal(body)
             if refusal is not None:
                 raise RefusedRequest(refusal)
-            self._json = json.loads(body)
+            try:
+                self._json = json.loads(body)
+            except json.JSONDecodeError:
+                raise  # FastAPI's own 422 json_invalid, naming the position
+            except ValueError as exc:  # not UTF-8, or a number of more than 4,300 digits (Python's int limit)
+                what = "is not valid UTF-8" if isinstance(exc, UnicodeDecodeError) else f"cannot be read: {exc}"
+                message = excerpt(f"JSON decode error: the body {what}", MESSAGE_CHARS.value)
+                raise RefusedRequest(Refusal(422, "validation_failed", message)) from None
         return self._json
 
 
@@ -205,10 +212,6 @@ def create_app(
             return refusal_response(exc.refusal)
         if exc.status_code == 413:  # FastAPI's body limit (max_body_size above)
             return refusal_response(too_large())
-        if exc.status_code == 400 and isinstance(exc.__cause__, UnicodeDecodeError):
-            # FastAPI answers a JSON body that is not UTF-8 with a bare 400; it is malformed JSON like any other.
-            return JSONResponse(status_code=422, content={"error": "validation_failed", "fields": [
-                {"field": "body", "message": "JSON decode error: body is not valid UTF-8"}]})
         code = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 401: "unauthorized",
                 403: "forbidden"}.get(
             exc.status_code, "error"

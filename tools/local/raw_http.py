@@ -63,13 +63,20 @@ def request_bytes(method: str, target: str | bytes, headers: Headers = (), body:
 
 
 class _SharedFile:
-    """Lets several HTTPResponse objects read one socket in turn (pipelined responses) through one buffer."""
+    """Lets several HTTPResponse objects read one socket in turn (pipelined responses) through one buffer: each gets
+    the same buffered file, whose ``close`` (HTTPResponse closes its file once it has read a body) does nothing."""
 
     def __init__(self, fp: BinaryIO) -> None:
         self.fp = fp
 
-    def makefile(self, mode: str) -> BinaryIO:
-        return self.fp
+    def makefile(self, mode: str) -> _SharedFile:
+        return self
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.fp, name)
+
+    def close(self) -> None:
+        pass
 
 
 def exchange(url: str, chunks: Iterable[bytes], *, pause: float = 0.0, timeout: float = 15.0,
@@ -79,8 +86,9 @@ def exchange(url: str, chunks: Iterable[bytes], *, pause: float = 0.0, timeout: 
     ``responses`` responses (``method`` tells the parser whether a body follows: HEAD has none).
 
     A server may answer before the request is complete (413 on a Content-Length it refuses): before each chunk after
-    the first, the socket is polled (``early_response_wait`` seconds at most) and sending stops once a response is
-    readable or the server has closed, so that the response is read rather than lost to a connection reset.
+    the first, the socket is polled (``early_response_wait`` seconds before the second chunk, the one that follows
+    a head, not at all before the others) and sending stops once a response is readable or the server has closed,
+    so that the response is read rather than lost to a connection reset.
     ``half_close`` shuts the sending side when all is sent (a client that stops short of its Content-Length)."""
     parts = urlsplit(url)
     out = Exchange()
@@ -88,7 +96,7 @@ def exchange(url: str, chunks: Iterable[bytes], *, pause: float = 0.0, timeout: 
     with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 80), timeout=timeout) as sock:
         try:
             for i, chunk in enumerate(chunks):
-                if i and select.select([sock], [], [], early_response_wait)[0]:
+                if i and select.select([sock], [], [], early_response_wait if i == 1 else 0)[0]:
                     break  # the server answered (or closed) already
                 sock.sendall(chunk)
                 if pause:
@@ -110,6 +118,10 @@ def exchange(url: str, chunks: Iterable[bytes], *, pause: float = 0.0, timeout: 
             out.responses.append(RawResponse(
                 status=response.status, headers={k.lower(): v for k, v in response.getheaders()}, body=body,
                 seconds=time.perf_counter() - started))
+            if response.will_close:  # Connection: close: nothing more comes on this connection
+                if len(out.responses) < responses:
+                    out.error = "closed by the server after this response"
+                break
     return out
 
 
