@@ -79,8 +79,8 @@ def _convert(node: Mapping[str, Any], defs: Mapping[str, Any], path: str, seen: 
         kinds = inner["type"] if isinstance(inner["type"], list) else [inner["type"]]
         rest = {k: v for k, v in node.items() if k not in ("anyOf", "title")}
         return {**inner, **_convert(rest, defs, path, seen), "type": [*kinds, "null"]}
-    kinds = node.get("type")
-    if "array" in (kinds if isinstance(kinds, list) else [kinds]) and not (
+    declared = node.get("type")
+    if "array" in (declared if isinstance(declared, list) else [declared]) and not (
             isinstance(node.get("maxItems"), int) and node["maxItems"] <= ARRAY_ITEMS.value):
         raise ModelConversionError(f"{path}: an array needs maxItems of at most {ARRAY_ITEMS.describe()} "
                                    f"(Field(max_length=...)), got {node.get('maxItems')!r}")

@@ -3,7 +3,7 @@
 Every API process runs it (the images' CMD: ``uvicorn <svc>.app:app --http common.http_protocol:GuardedH11Protocol``)
 and so does the local edge. Two things change from uvicorn's own protocol:
 
-- A request whose line or headers break contract/limits.py (URL length, request line and header values, header
+- A request whose line or headers break contract/limits.py (URL length, size of the header values, header
   values that are not UTF-8 text or carry control characters, a Content-Length above the body limit) is refused
   here, as soon as its head has arrived, before the application is called (common/request_limits.py,
   ``head_refusal``).
@@ -22,7 +22,7 @@ import json
 from typing import Any
 
 import h11
-from contract.limits import HEAD_BYTES, URL_CHARS, service_head_bytes
+from contract.limits import HEADER_BYTES, URL_CHARS, service_header_bytes
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from common.request_limits import Refusal, head_refusal
@@ -35,9 +35,9 @@ _BUFFER_FACTOR = 2
 class _LimitedConnection(h11.Connection):
     """h11's server connection, checking each request's head as it is parsed."""
 
-    def __init__(self, head_limit: int) -> None:
-        super().__init__(h11.SERVER, max_incomplete_event_size=_BUFFER_FACTOR * head_limit + URL_CHARS.value)
-        self.head_limit = head_limit
+    def __init__(self, header_limit: int) -> None:
+        super().__init__(h11.SERVER, max_incomplete_event_size=_BUFFER_FACTOR * header_limit + URL_CHARS.value)
+        self.header_limit = header_limit
         self.refusal: Refusal | None = None
 
     def next_event(self) -> Any:
@@ -48,7 +48,7 @@ class _LimitedConnection(h11.Connection):
             raise
         if isinstance(event, h11.Request):
             self.refusal = head_refusal(event.method, event.target, event.headers.raw_items(),
-                                        head_limit=self.head_limit)
+                                        header_limit=self.header_limit)
             if self.refusal is not None:
                 raise h11.RemoteProtocolError(self.refusal.message, self.refusal.status)
         return event
@@ -59,19 +59,18 @@ class _LimitedConnection(h11.Connection):
             if len(first_line) > URL_CHARS.value + 30:  # method, spaces and HTTP version take < 30 bytes
                 return Refusal(414, "uri_too_long", f"the URL is longer than {URL_CHARS.describe()}", URL_CHARS)
             return Refusal(431, "request_header_fields_too_large",
-                           f"the request line and header values are longer than {HEAD_BYTES.describe()}",
-                           HEAD_BYTES)
+                           f"the header values are longer than {HEADER_BYTES.describe()} together", HEADER_BYTES)
         return Refusal(400, "malformed_request", f"not a valid HTTP/1.1 request: {str(exc)[:120]}")
 
 
 class GuardedH11Protocol(H11Protocol):
     """uvicorn's h11 protocol, with contract/limits.py enforced on each request's head and JSON refusals."""
 
-    head_limit = service_head_bytes()
+    header_limit = service_header_bytes()
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.conn = _LimitedConnection(self.head_limit)
+        self.conn = _LimitedConnection(self.header_limit)
 
     def error_response(self, refusal: Refusal) -> tuple[list[tuple[bytes, bytes]], bytes]:
         """Headers (besides Connection: close) and body of a refusal; the edge renders its gateway responses."""

@@ -1,7 +1,7 @@
 """The checks of contract/limits.py that look at a request's bytes, shared by the services and the local edge.
 
 - :func:`head_refusal`: the request line and headers, as the HTTP protocol parsed them (common/http_protocol.py
-  calls it before the application sees the request): URL length, size of the request line and header values,
+  calls it before the application sees the request): URL length, size of the header values together,
   header values that are not UTF-8 text or carry control characters, a Content-Length above the body limit.
 - :func:`json_refusal`: a JSON body's nesting and number of values, measured on its bytes before any parser builds
   an object (common/api.py and the edge call it, then parse with the standard library).
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from itertools import accumulate
 from typing import Any
 
-from contract.limits import BODY_BYTES, HEAD_BYTES, JSON_DEPTH, JSON_VALUES, URL_CHARS, Limit, excerpt
+from contract.limits import BODY_BYTES, HEADER_BYTES, JSON_DEPTH, JSON_VALUES, URL_CHARS, Limit, excerpt
 
 # Control characters a header value cannot carry (RFC 9110, 5.5: field-vchar is VCHAR or obs-text; only SP and HTAB
 # may separate them). h11 already refuses NUL, CR and LF.
@@ -53,12 +53,12 @@ class Refusal:
 
 
 def head_refusal(method: bytes, target: bytes, headers: Iterable[tuple[bytes, bytes]], *,
-                 head_limit: int) -> Refusal | None:
-    """Refusal of a request line and headers, or None. ``head_limit``: bytes of request line and header values
-    (HEAD_BYTES at the edge, more behind it: contract.limits.service_head_bytes)."""
+                 header_limit: int) -> Refusal | None:
+    """Refusal of a request line and headers, or None. ``header_limit``: bytes of all header values together
+    (HEADER_BYTES at the edge, more behind it: contract.limits.service_header_bytes)."""
     if len(target) > URL_CHARS.value:
         return Refusal(414, "uri_too_long", f"the URL is longer than {URL_CHARS.describe()}", URL_CHARS)
-    size = len(method) + len(target) + 10  # "GET <target> HTTP/1.1"
+    size = 0  # of the header values (API Gateway's quota counts the values, not the names)
     content_length = b""
     seen: set[bytes] = set()
     for name, value in headers:
@@ -77,11 +77,11 @@ def head_refusal(method: bytes, target: bytes, headers: Iterable[tuple[bytes, by
                 return Refusal(400, "invalid_header", f"header {_name(name)} is not valid UTF-8 text")
         if key == b"content-length":
             content_length = value
-    if size > head_limit:
-        limit = HEAD_BYTES if head_limit == HEAD_BYTES.value else Limit(
-            HEAD_BYTES.name, head_limit, HEAD_BYTES.unit, HEAD_BYTES.why)
+    if size > header_limit:
+        limit = HEADER_BYTES if header_limit == HEADER_BYTES.value else Limit(
+            HEADER_BYTES.name, header_limit, HEADER_BYTES.unit, HEADER_BYTES.why)
         return Refusal(431, "request_header_fields_too_large",
-                       f"the request line and header values are longer than {limit.describe()}", limit)
+                       f"the header values are longer than {limit.describe()} together", limit)
     # h11 has checked that Content-Length is ASCII digits, and one value.
     if content_length and int(content_length.split(b",")[0]) > BODY_BYTES.value:
         return too_large()

@@ -39,12 +39,12 @@ BODY_BYTES = Limit(
 URL_CHARS = Limit(
     "url_chars", 10_240, "characters",
     "API Gateway's URL length of a regional API: path and query string together; 414 beyond")
-HEAD_BYTES = Limit(
-    "head_bytes", 10_240, "bytes",
-    "API Gateway's quota on the request line and header values together; 431 beyond")
-EDGE_ADDED_HEAD_BYTES = 2_048
+HEADER_BYTES = Limit(
+    "header_bytes", 10_240, "bytes",
+    "API Gateway's quota on all header values of a request together; 431 beyond")
+EDGE_ADDED_HEADER_BYTES = 2_048
 """What the edge may add to a request it forwards (X-Forwarded-For, X-Forwarded-Proto, X-Amzn-Trace-Id,
-X-Correlation-Id and API Gateway's own x-amzn-* headers): a service accepts ``HEAD_BYTES`` plus this, so that no
+X-Correlation-Id and API Gateway's own x-amzn-* headers): a service accepts ``HEADER_BYTES`` plus this, so that no
 request the edge accepted is refused behind it."""
 JSON_DEPTH = Limit(
     "json_depth", 32, "levels",
@@ -68,14 +68,14 @@ IDEMPOTENCY_KEY_CHARS = Limit(
 WEBHOOK_TIMESTAMP_DIGITS = Limit(
     "webhook_timestamp_digits", 12, "ASCII digits", "of Webhook-Timestamp (Unix seconds)")
 
-ALL: tuple[Limit, ...] = (BODY_BYTES, URL_CHARS, HEAD_BYTES, JSON_DEPTH, JSON_VALUES, ARRAY_ITEMS,
+ALL: tuple[Limit, ...] = (BODY_BYTES, URL_CHARS, HEADER_BYTES, JSON_DEPTH, JSON_VALUES, ARRAY_ITEMS,
                           VALIDATION_ERRORS, EXCERPT_CHARS, MESSAGE_CHARS, IDEMPOTENCY_KEY_CHARS,
                           WEBHOOK_TIMESTAMP_DIGITS)
 
 
-def service_head_bytes() -> int:
-    """The request line and header values a service accepts: the edge's limit plus what the edge adds."""
-    return HEAD_BYTES.value + EDGE_ADDED_HEAD_BYTES
+def service_header_bytes() -> int:
+    """The header values a service accepts together: the edge's limit plus what the edge adds."""
+    return HEADER_BYTES.value + EDGE_ADDED_HEADER_BYTES
 
 
 def excerpt(text: str, limit: int = EXCERPT_CHARS.value) -> str:

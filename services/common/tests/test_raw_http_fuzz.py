@@ -38,7 +38,7 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
-from contract.limits import BODY_BYTES, HEAD_BYTES, URL_CHARS, service_head_bytes
+from contract.limits import BODY_BYTES, HEADER_BYTES, URL_CHARS, service_header_bytes
 
 from cdk_constructs.api_models import routes_with_bodies
 from config.topology import Route, Service
@@ -103,7 +103,9 @@ def state(platform: LocalPlatform) -> dict[str, int]:
     out: dict[str, int] = {}
     with psycopg.connect(platform.orders_dsn()) as conn:
         for table in ("orders", "order_lines", "idempotency_keys", "payments", "payment_webhook_events"):
-            out[table] = int(conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+            row = conn.execute(f"SELECT count(*) FROM {table}").fetchone()
+            assert row is not None
+            out[table] = int(row[0])
     ddb = platform.client("dynamodb")
     for service, prefix in ((Service.PRODUCTS, "PRODUCT#"), (Service.USERS, "USER#")):
         count, start = 0, None
@@ -257,8 +259,9 @@ def header_cases(target: Target, ctx: Context) -> Iterator[Case]:
     if target.name in (EDGE, Service.ORDERS.value):
         order = json.dumps({"lines": [{"product_id": ctx.product, "quantity": 0}]}).encode()  # refused: no order
         for name, value, expect in values:
-            headers = [("Content-Type", "application/json"), ("Authorization", f"Bearer {ctx.user_token}"),
-                       ("Idempotency-Key", value)]
+            headers: list[tuple[str, str | bytes]] = [
+                ("Content-Type", "application/json"), ("Authorization", f"Bearer {ctx.user_token}"),
+                ("Idempotency-Key", value)]
             # A valid key reaches the body's validation (quantity 0: 422 at the service, 400 at the edge's model).
             ok = frozenset({400}) if target.is_edge else frozenset({422})
             yield Case(f"POST /orders: Idempotency-Key: {name}", target,
@@ -301,11 +304,11 @@ def head_cases(target: Target, ctx: Context) -> Iterator[Case]:
     """Oversized, repeated and malformed heads; long and raw query strings."""
     read, auth = read_request(target, ctx)
     catalog = target.name in (EDGE, Service.PRODUCTS.value)  # GET /products and its `next` (at most 1,024)
-    head_limit = HEAD_BYTES.value if target.is_edge else service_head_bytes()
+    header_limit = HEADER_BYTES.value if target.is_edge else service_header_bytes()
     cases: list[tuple[str, list[bytes], frozenset[int] | None, str | None]] = [
         ("70 KB header", send(target, "GET", read, [("X-Big", "b" * 70_000)]), frozenset({431}),
          "request_header_fields_too_large"),
-        ("header values just over the limit", send(target, "GET", read, [("X-Big", "b" * (head_limit + 1))]),
+        ("header values just over the limit", send(target, "GET", read, [("X-Big", "b" * (header_limit + 1))]),
          frozenset({431}), "request_header_fields_too_large"),
         ("2,000 repeated headers", send(target, "GET", read, [*auth, *[("X-Repeated", "1")] * 2_000]),
          frozenset({200}), None),

@@ -21,7 +21,7 @@ import httpx
 import uvicorn
 from common.http_protocol import GuardedH11Protocol
 from common.request_limits import Refusal, json_refusal
-from contract.limits import BODY_BYTES, EXCERPT_CHARS, HEAD_BYTES, VALIDATION_ERRORS, excerpt
+from contract.limits import BODY_BYTES, EXCERPT_CHARS, HEADER_BYTES, VALIDATION_ERRORS, excerpt
 from jsonschema import Draft4Validator, FormatChecker
 from starlette.types import Receive, Scope, Send
 
@@ -438,10 +438,10 @@ def _value_excerpt(value: Any) -> str:
 
 def edge_protocol(edge: LocalEdge) -> type[GuardedH11Protocol]:
     """The services' HTTP protocol (the same head limits, the same decoding of header values) with API Gateway's
-    limit on the request line and headers, answering with the edge's gateway responses."""
+    limit on the header values, answering with the edge's gateway responses."""
 
     class EdgeProtocol(GuardedH11Protocol):
-        head_limit = HEAD_BYTES.value
+        header_limit = HEADER_BYTES.value
 
         def error_response(self, refusal: Refusal) -> tuple[list[tuple[bytes, bytes]], bytes]:
             error = GatewayError.of(refusal)
