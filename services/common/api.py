@@ -251,8 +251,11 @@ class CognitoToken(HTTPBearer):
         return None if token is None else HTTPAuthorizationCredentials(scheme="Bearer", credentials=token)
 
 
-_bearer = CognitoToken(auto_error=False, description="Cognito user pool access token: `Bearer <token>`, or the token "
-                                                     "alone as API Gateway's Cognito authorizer takes it")
+# The scheme keeps the name FastAPI gave HTTPBearer, so the published OpenAPI documents (and clients typed from them)
+# name it as before.
+_bearer = CognitoToken(auto_error=False, scheme_name="HTTPBearer",
+                       description="Cognito user pool access token: `Bearer <token>`, or the token alone as API "
+                                   "Gateway's Cognito authorizer takes it")
 
 
 def auth_dependencies(

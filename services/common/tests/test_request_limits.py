@@ -213,3 +213,17 @@ def test_an_idempotency_key_of_any_script_arrives_as_sent(server: str) -> None:
         assert ok.status == 200 and ok.json()["key"] == key, ok.body
     refused = post(server, b'{"name": "x"}', "a\u200bb".encode())
     assert refused.status == 422 and refused.json()["fields"][0]["field"] == "Idempotency-Key"
+
+
+def test_the_security_page_states_the_limits_of_the_contract() -> None:
+    """docs/security.md's table ("Input limits") has one row per limit of contract/limits.py, with its value."""
+    from pathlib import Path
+
+    from contract.limits import ALL
+
+    page = (Path(__file__).resolve().parents[3] / "docs" / "security.md").read_text()
+    rows = {line.split("|")[1].strip().strip("`"): line.split("|")[2].strip() for line in
+            page.split("## Input limits", 1)[1].splitlines() if line.startswith("| `")}
+    assert set(rows) == {limit.name for limit in ALL}
+    for limit in ALL:
+        assert rows[limit.name].startswith(f"{limit.value:,} "), (limit.name, rows[limit.name])
