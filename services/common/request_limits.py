@@ -57,8 +57,8 @@ def head_refusal(method: bytes, target: bytes, headers: Iterable[tuple[bytes, by
     """Refusal of a request line and headers, or None. ``header_limit``: bytes of all header values together
     (HEADER_BYTES at the edge, more behind it: contract.limits.service_header_bytes).
 
-    Runs on every request: about 6 us of CPU for the dozen headers of an order placed through the edge, against
-    about 44 us for h11 to parse them (and 12 ms of CPU for orders-api to place the order: docs/performance.md)."""
+    Runs on every request: about 6.5 us of CPU for the dozen headers of an order placed through the edge, against
+    about 44 us for h11 to parse them (tools/bench/bench_request_limits.py)."""
     if len(target) > URL_CHARS.value:
         return Refusal(414, "uri_too_long", f"the URL is longer than {URL_CHARS.describe()}", URL_CHARS)
     size = 0  # of the header values (API Gateway's quota counts the values, not the names)
@@ -117,8 +117,8 @@ def json_refusal(body: bytes) -> Refusal | None:
 
     Why not a streaming parser with limits: ijson 3.6's C backend raised SystemError and then crashed the process
     (segfault) on a 10,000-digit integer, and its Python backend takes seconds on 10 MB of escaped quotes; the
-    standard library's json and pydantic-core's parser have no value limit. This check costs about 3.5 us of CPU for an
-    order's body and at most a few tens of ms for 10 MB.
+    standard library's json and pydantic-core's parser have no value limit. This check costs about 3.5 us of CPU for
+    an order's body and 30 to 70 ms for the worst 10 MB (tools/bench/bench_request_limits.py).
     """
     if b"\x00" in body:  # UTF-16 and UTF-32 JSON always carry NUL bytes; valid UTF-8 JSON never does
         return _invalid_body("the JSON body is not UTF-8 text")
