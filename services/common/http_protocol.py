@@ -13,12 +13,13 @@ and so does the local edge. Two things change from uvicorn's own protocol:
   implement becomes 400: no client input is answered with a 5xx.
 
 It overrides ``send_400_response``, uvicorn's hook for a request h11 refused, and wraps h11's ``next_event``; both
-are tested against the pinned uvicorn (services/common/tests/test_http_protocol.py).
+are tested against the pinned uvicorn (services/common/tests/test_request_limits.py).
 """
 
 from __future__ import annotations
 
 import json
+from http import HTTPStatus
 from typing import Any
 
 import h11
@@ -72,16 +73,16 @@ class GuardedH11Protocol(H11Protocol):
         super().__init__(*args, **kwargs)
         self.conn = _LimitedConnection(self.header_limit)
 
-    def error_response(self, refusal: Refusal) -> tuple[list[tuple[bytes, bytes]], bytes]:
-        """Headers (besides Connection: close) and body of a refusal; the edge renders its gateway responses."""
-        return [(b"content-type", b"application/json")], json.dumps(refusal.body()).encode()
+    def error_response(self, refusal: Refusal) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+        """Status, headers (besides Connection: close) and body of a refusal; the edge renders its gateway
+        responses."""
+        return refusal.status, [(b"content-type", b"application/json")], json.dumps(refusal.body()).encode()
 
     def send_400_response(self, msg: str) -> None:
         refusal = self.conn.refusal if isinstance(self.conn, _LimitedConnection) else None
-        refusal = refusal or Refusal(400, "malformed_request", msg)
-        headers, body = self.error_response(refusal)
+        status, headers, body = self.error_response(refusal or Refusal(400, "malformed_request", msg))
         headers = [*headers, (b"content-length", str(len(body)).encode()), (b"connection", b"close")]
-        for event in (h11.Response(status_code=refusal.status, headers=headers), h11.Data(data=body),
-                      h11.EndOfMessage()):
+        response = h11.Response(status_code=status, headers=headers, reason=HTTPStatus(status).phrase.encode())
+        for event in (response, h11.Data(data=body), h11.EndOfMessage()):
             self.transport.write(self.conn.send(event) or b"")
         self.transport.close()

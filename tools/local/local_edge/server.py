@@ -20,7 +20,7 @@ from urllib.parse import unquote
 import httpx
 import uvicorn
 from common.http_protocol import GuardedH11Protocol
-from common.request_limits import Refusal, json_refusal
+from common.request_limits import Refusal, json_refusal, too_large
 from contract.limits import BODY_BYTES, EXCERPT_CHARS, HEADER_BYTES, VALIDATION_ERRORS, excerpt
 from jsonschema import Draft4Validator, FormatChecker
 from starlette.types import Receive, Scope, Send
@@ -433,7 +433,7 @@ def _value_excerpt(value: Any) -> str:
         return "an object"
     if isinstance(value, list):
         return f"an array of {len(value)} items"
-    return excerpt(json.dumps(value), 32)
+    return excerpt(json.dumps(value[:40] if isinstance(value, str) else value), 32)
 
 
 def edge_protocol(edge: LocalEdge) -> type[GuardedH11Protocol]:
@@ -443,13 +443,11 @@ def edge_protocol(edge: LocalEdge) -> type[GuardedH11Protocol]:
     class EdgeProtocol(GuardedH11Protocol):
         header_limit = HEADER_BYTES.value
 
-        def error_response(self, refusal: Refusal) -> tuple[list[tuple[bytes, bytes]], bytes]:
-            error = GatewayError.of(refusal)
+        def error_response(self, refusal: Refusal) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
             request = Request(str(uuid.uuid4()), "", "", b"", {}, "", "")
-            status, headers, body = edge._gateway_response(error, request)
-            assert status == refusal.status, (status, refusal)
-            return [(k.encode("latin-1"), v.encode()) for k, v in
-                    [*headers, ("x-amzn-requestid", request.request_id)]], body
+            status, headers, body = edge._gateway_response(GatewayError.of(refusal), request)
+            return status, [(k.encode("latin-1"), v.encode()) for k, v in
+                            [*headers, ("x-amzn-requestid", request.request_id)]], body
 
     return EdgeProtocol
 
@@ -464,7 +462,7 @@ async def _read_body(receive: Receive) -> bytes:
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > MAX_PAYLOAD:
-            raise GatewayError("REQUEST_TOO_LARGE")
+            raise GatewayError.of(too_large())
         chunks.append(chunk)
         if not message.get("more_body"):
             break
