@@ -13,7 +13,9 @@ guide: "API Gateway models are defined using JSON schema draft 4"). The conversi
   does not define are dropped, as are property titles and defaults (annotations only; the service applies
   defaults); a keyword that would *validate*
   something draft 4 cannot express (``if``, ``prefixItems``, ``dependentRequired``, ...) stops the synth with the
-  keyword and its location, rather than silently letting more through at the edge than the service accepts.
+  keyword and its location, rather than silently letting more through at the edge than the service accepts;
+- every array must declare ``maxItems`` at or below contract/limits.py's ARRAY_ITEMS (an unbounded array stops the
+  synth), so that API Gateway bounds each array of a body as the service does.
 
 The services' images do not contain this module; the models it reads are pydantic only and need no environment.
 """
@@ -26,6 +28,8 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+
+from contract.limits import ARRAY_ITEMS
 
 from config.topology import ROUTES, Route, Service
 
@@ -75,6 +79,11 @@ def _convert(node: Mapping[str, Any], defs: Mapping[str, Any], path: str, seen: 
         kinds = inner["type"] if isinstance(inner["type"], list) else [inner["type"]]
         rest = {k: v for k, v in node.items() if k not in ("anyOf", "title")}
         return {**inner, **_convert(rest, defs, path, seen), "type": [*kinds, "null"]}
+    declared = node.get("type")
+    if "array" in (declared if isinstance(declared, list) else [declared]) and not (
+            isinstance(node.get("maxItems"), int) and node["maxItems"] <= ARRAY_ITEMS.value):
+        raise ModelConversionError(f"{path}: an array needs maxItems of at most {ARRAY_ITEMS.describe()} "
+                                   f"(Field(max_length=...)), got {node.get('maxItems')!r}")
     out: dict[str, Any] = {}
     for key, value in node.items():
         where = f"{path}/{key}"

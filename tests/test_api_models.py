@@ -16,6 +16,7 @@ from typing import Annotated, Any
 
 import pytest
 from common.fields import Email, RequestModel, line, prose
+from contract.limits import ARRAY_ITEMS
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft4Validator, FormatChecker
@@ -47,7 +48,7 @@ def test_defs_are_inlined_and_the_result_is_a_draft4_schema() -> None:
         sku: str
 
     class Basket(BaseModel):
-        lines: list[Line]
+        lines: list[Line] = Field(max_length=5)
         gift: Line | None = None
 
     out = to_draft4(Basket.model_json_schema())
@@ -96,9 +97,35 @@ def test_a_validation_keyword_draft4_lacks_stops_the_synth(keyword: str) -> None
         to_draft4({"type": "object", "properties": {"x": {keyword: {}}}})
 
 
+@pytest.mark.parametrize("bound", [None, ARRAY_ITEMS.value + 1])
+def test_an_array_without_a_bound_within_the_limit_stops_the_synth(bound: int | None) -> None:
+    class Basket(RequestModel):
+        items: list[str] = Field(max_length=bound) if bound else Field()
+
+    with pytest.raises(ModelConversionError, match=r"#/properties/items: an array needs maxItems of at most 100"):
+        to_draft4(Basket.model_json_schema())
+
+
+def test_every_array_of_every_request_model_is_bounded_within_the_limit() -> None:
+    def arrays(schema: Any) -> Iterator[dict[str, Any]]:
+        if isinstance(schema, dict):
+            kinds = schema.get("type")
+            if "array" in (kinds if isinstance(kinds, list) else [kinds]):
+                yield schema
+            for value in schema.values():
+                yield from arrays(value)
+        elif isinstance(schema, list):
+            for value in schema:
+                yield from arrays(value)
+
+    found = [a for route in BODY_ROUTES for a in arrays(edge_validator(route).schema)]
+    assert found, "no request model has an array: the check would be empty"
+    assert all(0 < a["maxItems"] <= ARRAY_ITEMS.value for a in found), found
+
+
 def test_recursive_models_and_foreign_refs_are_refused() -> None:
     class Node(BaseModel):
-        children: list[Node] = []
+        children: list[Node] = Field(default=[], max_length=5)
 
     with pytest.raises(ModelConversionError, match="recursive model 'Node'"):
         to_draft4(Node.model_json_schema())

@@ -22,6 +22,7 @@ import httpx
 import jwt
 import pytest
 import uvicorn
+from contract.limits import HEADER_BYTES, JSON_DEPTH, VALIDATION_ERRORS
 from cryptography.hazmat.primitives.asymmetric import rsa
 from starlette.types import Receive, Scope, Send
 
@@ -30,6 +31,7 @@ from tests.synthesis import Synthesized
 from tools.local.local_edge import CognitoPool, DefinitionError, EdgeDefinition, LocalEdge, serve
 from tools.local.local_edge.definition import Throttle
 from tools.local.local_edge.throttle import Buckets, TokenBucket
+from tools.local.raw_http import RawResponse, exchange, request_bytes, split_url
 
 API_KEY = "local-edge-test-key"
 ISSUER = "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_TestPool"
@@ -305,6 +307,104 @@ def test_large_bodies_are_refused(edge: tuple[str, Backend], pool: Pool) -> None
     r = call(url, "POST", "/users/login", content=b" " * (10 * 1024 * 1024 + 1))
     assert r.status_code == 413 and error_of(r) == "request_too_large"
     assert backend.seen == []
+
+
+# --- contract/limits.py at the edge -----------------------------------------------------------------------------
+
+def raw(url: str, data: bytes, **kw: Any) -> RawResponse:
+    base, _ = split_url(url)
+    got = exchange(base, [data[:65_536], data[65_536:]] if len(data) > 65_536 else [data], early_response_wait=1,
+                   **kw)
+    assert got.responses, got.error
+    return got.responses[0]
+
+
+def test_what_the_protocol_refuses_is_a_gateway_response_naming_the_limit(edge: tuple[str, Backend]) -> None:
+    """Header values over API Gateway's 10,240 bytes ("Quotas for configuring and running a REST API"), a URL over
+    its 10,240 characters, a Content-Length over its 10 MB payload, header values that are not UTF-8: refused before
+    the request is routed, as the template's gateway responses (DEFAULT_4XX with the limit's status, or
+    REQUEST_TOO_LARGE)."""
+    url, backend = edge
+    _, stage = split_url(url)
+    key = [("x-api-key", API_KEY)]
+    cases = [
+        (request_bytes("GET", f"{stage}/products", [*key, ("X-Big", "b" * HEADER_BYTES.value)]), 431, "bad_request",
+         "header_bytes"),
+        (request_bytes("GET", f"{stage}/products?next=" + "a" * 100_000, key), 414, "bad_request", "url_chars"),
+        (request_bytes("POST", f"{stage}/users/login", key, b"{}").replace(b"Content-Length: 2",
+                                                                          b"Content-Length: 10485761"),
+         413, "request_too_large", "body_bytes"),
+        (request_bytes("GET", f"{stage}/products", [*key, ("User-Agent", b"caf\xe9")]), 400, "bad_request",
+         "User-Agent is not valid UTF-8"),
+    ]
+    for data, status, error, named in cases:
+        r = raw(url, data)
+        body = r.json()
+        assert (r.status, body["error"]) == (status, error), r.body
+        assert named in body["message"] and body["request_id"] == r.headers["x-amzn-requestid"], body
+    assert backend.seen == []
+    assert raw(url, request_bytes("GET", f"{stage}/products", [*key, ("X-Big", "b" * (HEADER_BYTES.value - 100))])
+               ).status == 200
+
+
+def test_header_values_are_utf8_and_reach_the_service_as_sent(edge: tuple[str, Backend], pool: Pool) -> None:
+    url, backend = edge
+    _, stage = split_url(url)
+    r = raw(url, request_bytes("GET", f"{stage}/products", [("x-api-key", API_KEY), ("X-Name", "ключ café")]))
+    assert r.status == 200
+    assert backend.seen[-1]["headers"]["x-name"] == "ключ café"
+
+
+def test_bodies_are_measured_before_parsing_and_refusals_quote_no_input(edge: tuple[str, Backend],
+                                                                         pool: Pool) -> None:
+    url, backend = edge
+    headers = {"Idempotency-Key": str(uuid.uuid4()), "Content-Type": "application/json"}
+    deep = call(url, "POST", "/orders", token=pool.token(), headers=headers, content=b"[" * 100_000)
+    assert deep.status_code == 400 and error_of(deep) == "invalid_request_body"
+    assert f"{JSON_DEPTH.value:,} levels (limit json_depth)" in deep.json()["details"], deep.text
+    lines = call(url, "POST", "/orders", token=pool.token(), headers=headers,
+                 content=b'{"lines":[' + b",".join([b"0"] * 600_000) + b"]}")
+    assert lines.status_code == 400 and "limit json_values" in lines.json()["details"], lines.text
+    # 1.5 MB of name and 30 unknown fields: at most VALIDATION_ERRORS failures, each quoting an excerpt.
+    product = {"name": "n" * 1_500_000, "price_cents": 1, **{f"extra{i}" * 1_000: i for i in range(30)}}
+    big = call(url, "POST", "/products", token=pool.token(), json=product)
+    assert big.status_code == 400 and len(big.content) < 2_000, len(big.content)
+    details = big.json()["details"]
+    assert "/name: failed maxLength 200" in details and "and more" not in details  # one failure per keyword
+    many = call(url, "POST", "/orders", token=pool.token(), headers=headers,
+                json={"lines": [{"product_id": True, "quantity": "x"}] * 20})
+    assert many.status_code == 400 and many.json()["details"].count("failed type") == VALIDATION_ERRORS.value
+    assert f"at most {VALIDATION_ERRORS.value} errors" in many.json()["details"]
+    assert backend.seen == []
+
+
+def test_a_large_body_is_validated_off_the_event_loop(dev: Synthesized, definition: EdgeDefinition,
+                                                      backend: tuple[Backend, str], pool: Pool) -> None:
+    """A body above INLINE_VALIDATION_BYTES is validated in a worker thread: a read sent while it is being
+    validated (made slow here) is answered before it."""
+    _, backend_url = backend
+    app = edge_for(definition, backend_url)
+    validate = app._validate
+
+    def slow(method: Any, request: Any, body: bytes) -> None:
+        if body:  # the POST's; the GET has none
+            time.sleep(3)
+        validate(method, request, body)
+
+    app._validate = slow  # type: ignore[method-assign]
+    done: dict[str, float] = {}
+    with serve(app) as url:
+        def post() -> None:
+            call(url, "POST", "/users/login", json={"email": "a@example.com", "password": "p" * 200_000})
+            done["post"] = time.monotonic()
+
+        poster = threading.Thread(target=post)
+        poster.start()
+        time.sleep(0.5)
+        assert call(url, "GET", "/products").status_code == 200
+        done["get"] = time.monotonic()
+        poster.join(30)
+    assert done["get"] < done["post"], done
 
 
 # --- integration ------------------------------------------------------------------------------------------------

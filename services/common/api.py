@@ -4,22 +4,27 @@ No `from __future__ import annotations` here: FastAPI resolves the dependency an
 `auth_dependencies` at runtime, and postponed (string) annotations cannot see closure variables.
 """
 
+import json
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Request
+from contract.limits import BODY_BYTES, MESSAGE_CHARS, VALIDATION_ERRORS, excerpt
+from fastapi import Depends, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from common import tracing
-from common.auth import AuthError, Principal, Verifier
+from common.auth import AuthError, Principal, Verifier, bearer_token
 from common.logging import correlation_id_var, new_id, trace_id_var
+from common.request_limits import Refusal, json_refusal, too_large
 
 log = logging.getLogger("api")
 
@@ -45,6 +50,47 @@ def field_error(field: str, message: str, status: int = 422) -> ApiError:
     return ApiError(status, "validation_failed", message, fields=[{"field": field, "message": message}])
 
 
+class RefusedRequest(StarletteHTTPException):
+    """A request refused by a limit of contract/limits.py before any work (common/request_limits.py). An
+    HTTPException, so that FastAPI's body parsing lets it through to the handler that renders it."""
+
+    def __init__(self, refusal: Refusal) -> None:
+        super().__init__(status_code=refusal.status, detail=refusal.message)
+        self.refusal = refusal
+
+
+class LimitedRequest(Request):
+    """A request whose JSON body is measured (nesting, number of values) before the standard library parses it."""
+
+    async def json(self) -> Any:
+        if not hasattr(self, "_json"):
+            body = await self.body()
+            refusal = json_refusal(body)
+            if refusal is not None:
+                raise RefusedRequest(refusal)
+            try:
+                self._json = json.loads(body)
+            except json.JSONDecodeError:
+                raise  # FastAPI's own 422 json_invalid, naming the position
+            except ValueError as exc:  # not UTF-8, or a number of more than 4,300 digits (Python's int limit)
+                what = "is not valid UTF-8" if isinstance(exc, UnicodeDecodeError) else f"cannot be read: {exc}"
+                message = excerpt(f"JSON decode error: the body {what}", MESSAGE_CHARS.value)
+                raise RefusedRequest(Refusal(422, "validation_failed", message)) from None
+        return self._json
+
+
+class LimitedRoute(APIRoute):
+    """FastAPI's route with :class:`LimitedRequest` (FastAPI's documented "custom Request and APIRoute class")."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def limited(request: Request) -> Response:
+            return await handler(LimitedRequest(request.scope, request.receive))
+
+        return limited
+
+
 def _field_name(loc: Sequence[int | str]) -> str:
     parts = list(loc)
     where = parts.pop(0) if parts else "body"
@@ -59,13 +105,28 @@ def _field_name(loc: Sequence[int | str]) -> str:
         if isinstance(p, int):
             name += f"[{p}]"
         else:
-            name += f".{p}" if name else str(p)
+            # A name is the client's input (an unknown field may be a megabyte long): an excerpt only.
+            name += f".{excerpt(str(p))}" if name else excerpt(str(p))
     return name
 
 
 def _validation_response(exc: RequestValidationError) -> JSONResponse:
-    fields = [{"field": _field_name(e.get("loc", ())), "message": str(e.get("msg", "invalid"))} for e in exc.errors()]
-    return JSONResponse(status_code=422, content={"error": "validation_failed", "fields": fields})
+    """At most VALIDATION_ERRORS fields, each message cut to MESSAGE_CHARS; how many more failed is counted."""
+    errors = exc.errors()
+    fields = [{"field": _field_name(e.get("loc", ())), "message": str(e.get("msg", "invalid"))[:MESSAGE_CHARS.value]}
+              for e in errors[:VALIDATION_ERRORS.value]]
+    content: dict[str, Any] = {"error": "validation_failed", "fields": fields}
+    if len(errors) > len(fields):
+        content["more_errors"] = len(errors) - len(fields)
+        content["limit"] = {"name": VALIDATION_ERRORS.name, "value": VALIDATION_ERRORS.value}
+    return JSONResponse(status_code=422, content=content)
+
+
+def refusal_response(refusal: Refusal) -> JSONResponse:
+    content = refusal.body()
+    if refusal.error == "validation_failed":  # the shape of every 422 of the API: the field at fault is the body
+        content["fields"] = [{"field": "body", "message": refusal.message}]
+    return JSONResponse(status_code=refusal.status, content=content)
 
 
 class RequestContext:
@@ -78,7 +139,7 @@ class RequestContext:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        headers = {k.decode("latin-1").lower(): v.decode("utf-8", "replace") for k, v in scope.get("headers", [])}
         cid = headers.get("x-correlation-id", "")
         # Only a printable id travels on: it lands in every event of the request, whose schemas refuse control
         # characters (a client could send a TAB in a header).
@@ -119,8 +180,13 @@ def create_app(
     version: str = "1.0.0",
     **kw: Any,
 ) -> FastAPI:
-    """`unavailable_errors`: exceptions meaning the store or a dependency is unreachable, answered with 503."""
-    app = FastAPI(title=title, description=description, version=version, **kw)
+    """`unavailable_errors`: exceptions meaning the store or a dependency is unreachable, answered with 503.
+
+    Bodies are limited to BODY_BYTES (FastAPI's own limit: 413 when Content-Length or the bytes received pass it;
+    common/http_protocol.py has already refused a larger Content-Length), JSON bodies to JSON_DEPTH and JSON_VALUES
+    before they are parsed (:class:`LimitedRoute`)."""
+    app = FastAPI(title=title, description=description, version=version, max_body_size=BODY_BYTES.value, **kw)
+    app.router.route_class = LimitedRoute
     app.add_middleware(RequestContext)
     tracing.instrument_app(app)  # server spans around everything, RequestContext included
 
@@ -137,14 +203,15 @@ def create_app(
 
     @app.exception_handler(ApiError)
     async def on_api_error(request: Request, exc: ApiError) -> JSONResponse:
-        return JSONResponse(status_code=exc.status, content={"error": exc.error, "message": exc.message, **exc.extra})
+        return JSONResponse(status_code=exc.status, content={"error": exc.error,
+                                                             "message": exc.message[:MESSAGE_CHARS.value], **exc.extra})
 
     @app.exception_handler(StarletteHTTPException)
     async def on_http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        if exc.status_code == 400 and isinstance(exc.__cause__, UnicodeDecodeError):
-            # FastAPI answers a JSON body that is not UTF-8 with a bare 400; it is malformed JSON like any other.
-            return JSONResponse(status_code=422, content={"error": "validation_failed", "fields": [
-                {"field": "body", "message": "JSON decode error: body is not valid UTF-8"}]})
+        if isinstance(exc, RefusedRequest):
+            return refusal_response(exc.refusal)
+        if exc.status_code == 413:  # FastAPI's body limit (max_body_size above)
+            return refusal_response(too_large())
         code = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 401: "unauthorized",
                 403: "forbidden"}.get(
             exc.status_code, "error"
@@ -175,7 +242,20 @@ def create_app(
     return app
 
 
-_bearer = HTTPBearer(auto_error=False, description="Cognito user pool token (access or ID token)")
+class CognitoToken(HTTPBearer):
+    """The OpenAPI documents keep the bearer scheme; the token is read in every form the edge's Cognito authorizer
+    takes (common/auth.py, ``bearer_token``), so that the two layers agree on which requests carry one."""
+
+    async def __call__(self, request: HTTPConnection) -> HTTPAuthorizationCredentials | None:
+        token = bearer_token(request.headers.get("Authorization"))
+        return None if token is None else HTTPAuthorizationCredentials(scheme="Bearer", credentials=token)
+
+
+# The scheme keeps the name FastAPI gave HTTPBearer, so the published OpenAPI documents (and clients typed from them)
+# name it as before.
+_bearer = CognitoToken(auto_error=False, scheme_name="HTTPBearer",
+                       description="Cognito user pool access token: `Bearer <token>`, or the token alone as API "
+                                   "Gateway's Cognito authorizer takes it")
 
 
 def auth_dependencies(
@@ -184,8 +264,8 @@ def auth_dependencies(
     """(current_user, admin_user) FastAPI dependencies bound to a lazily built verifier."""
 
     async def current_user(creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Principal:
-        if creds is None or creds.scheme.lower() != "bearer":
-            raise ApiError(401, "unauthorized", "missing bearer token")
+        if creds is None:
+            raise ApiError(401, "unauthorized", "missing token: Authorization: Bearer <token>")
         try:
             # JWKS fetch is blocking I/O (first call, key rotation): keep it off the event loop.
             return await run_in_threadpool(verifier().verify, creds.credentials)

@@ -20,6 +20,23 @@ class AuthError(Exception):
     """The token is missing, malformed, expired or not issued for this platform."""
 
 
+def bearer_token(header: str | None) -> str | None:
+    """The token of an Authorization header, in the forms API Gateway's Cognito authorizer takes: ``Bearer <token>``
+    (the scheme in any case) or the token alone. None when the header is absent or blank.
+
+    The one definition of the accepted forms: the services' auth dependency (common/api.py) and the local edge's
+    authorizer (tools/local/local_edge/authorizer.py) both call it, so a request the edge lets through is never
+    refused behind it for the form of its header (services/common/tests/test_raw_http_fuzz.py sends each form
+    through the edge and to each service).
+    """
+    if header is None:
+        return None
+    value = header.strip()
+    if value[:7].lower() == "bearer ":
+        value = value[7:].strip()
+    return value or None
+
+
 @dataclass(frozen=True)
 class Principal:
     sub: str

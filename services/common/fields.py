@@ -22,8 +22,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 from pydantic.networks import validate_email
+
+from common.request_limits import header_text
 
 SINGLE_LINE = r"^[^\u0000-\u001F\u007F-\u009F]*(?![\s\S])"
 """No control character at all."""
@@ -66,3 +68,16 @@ def reject_control_characters(value: str) -> str:
 
 PlainText = AfterValidator(reject_control_characters)
 """Annotated metadata for path and query parameters: ``Annotated[str, Path(...), PlainText]``."""
+
+
+def _printable(value: str) -> str:
+    if not value.isprintable():
+        raise ValueError("must be printable text: no control, format or line separator characters")
+    return value
+
+
+HeaderText = BeforeValidator(header_text)
+"""Annotated metadata for a header whose value is text: its UTF-8 decoded (Starlette hands header values over decoded
+as Latin-1), before any length or pattern is checked, so lengths count characters (common/request_limits.py)."""
+Printable = AfterValidator(_printable)
+"""Annotated metadata: every character printable (``str.isprintable``); any script, no control or format character."""

@@ -21,10 +21,11 @@ from common import aws
 from common import logging as jlog
 from common.api import ApiError, Unavailable, auth_dependencies, create_app, field_error
 from common.auth import Principal, Verifier
-from common.fields import PlainText
+from common.fields import HeaderText, PlainText, Printable
 from common.pg import OutboxFlusher
 from common.publisher import Publisher
 from common.service_auth import ClientCredentials, secret_from_secrets_manager
+from contract.limits import IDEMPOTENCY_KEY_CHARS
 from fastapi import Depends, FastAPI, Header, Path, Query, Request
 from fastapi.responses import JSONResponse
 from psycopg_pool import ConnectionPool, PoolTimeout
@@ -75,6 +76,10 @@ def verifier() -> Verifier:
 current_user, _admin = auth_dependencies(verifier)
 User = Annotated[Principal, Depends(current_user)]
 OrderId = Annotated[UUID, Path(alias="orderId")]
+IdempotencyKey = Annotated[str, Header(alias=IDEMPOTENCY_KEY, min_length=1, max_length=IDEMPOTENCY_KEY_CHARS.value,
+                                       description="Any printable UTF-8 text, up to "
+                                                   f"{IDEMPOTENCY_KEY_CHARS.value} characters"),
+                           HeaderText, Printable]
 
 
 def service() -> OrderService:
@@ -147,7 +152,7 @@ app = create_app(
 def place_order(
     body: OrderIn,
     user: User,
-    idempotency_key: Annotated[str, Header(alias=IDEMPOTENCY_KEY, min_length=1, max_length=128), PlainText],
+    idempotency_key: IdempotencyKey,
 ) -> Any:
     # Without the absent optional fields: a body without them hashes as it did before they existed.
     body_hash = request_hash(body.model_dump(exclude_none=True))
@@ -217,7 +222,7 @@ def change_order(
     order_id: OrderId,
     body: OrderChangeIn,
     user: User,
-    idempotency_key: Annotated[str, Header(alias=IDEMPOTENCY_KEY, min_length=1, max_length=128), PlainText],
+    idempotency_key: IdempotencyKey,
 ) -> Any:
     """Change an order that is not paid yet (PENDING or RESERVED): new lines replace its lines at today's prices
     and the reservation follows (the order is PENDING until inventory reserves them), a new shipping address

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -26,6 +27,7 @@ import psycopg
 from common.envelope import Envelope
 from common.pg import outbox_insert
 from contract import EventType
+from contract.limits import WEBHOOK_TIMESTAMP_DIGITS
 
 from orders.db import SecretConninfo
 from orders.models import PaymentWebhookIn
@@ -34,6 +36,8 @@ SIGNATURE_VERSION = "v1"
 TOLERANCE_SECONDS = 300  # how old (or how far ahead) a signed timestamp may be
 SECRET_REFRESH_SECONDS = 60  # a rotated secret is read again at most this often when a signature does not verify
 SOURCE = "orders"
+# ASCII digits only: str.isdigit() also takes "²" or "٣", which int() then refuses or reads as another number.
+_UNIX_SECONDS = re.compile(f"[0-9]{{1,{WEBHOOK_TIMESTAMP_DIGITS.value}}}")
 
 
 class Rejection(Exception):
@@ -59,7 +63,7 @@ def signing_secret(load: Callable[[], str]) -> SecretConninfo:
 
 def verify(secret: SecretConninfo, timestamp: str, provided: str, body: bytes, now: float) -> None:
     """Raise :class:`Rejection` unless ``provided`` signs ``timestamp`` and ``body`` and the timestamp is recent."""
-    if not timestamp.isdigit() or len(timestamp) > 12:
+    if _UNIX_SECONDS.fullmatch(timestamp) is None:
         raise Rejection(401, "bad_timestamp", "Webhook-Timestamp must be the signing time in Unix seconds")
     current = secret()
     if not hmac.compare_digest(signature(current, timestamp, body).encode(), provided.encode()):

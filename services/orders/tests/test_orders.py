@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import psycopg
 import pytest
+from contract.limits import IDEMPOTENCY_KEY_CHARS
 
 from config.topology import Service
 from orders.tests.line_cases import confirmed_order, line_cases
@@ -79,6 +80,35 @@ def test_idempotency_key(platform: LocalPlatform, api: Api, new_user: Callable[[
     other = new_user()
     assert api.call("POST", ORD, "/orders", other.order_headers("retry-me"), json=body).json()["order_id"] != \
         first.json()["order_id"]
+
+
+def test_an_idempotency_key_is_any_printable_utf8_text_through_the_edge_and_at_the_service(
+        platform: LocalPlatform, api: Api, new_user: Callable[[], UserSession],
+        make_product: Callable[..., str]) -> None:
+    """UTF-8 header bytes are the key's text (orders read them as Latin-1 once: 'clé' was stored as 'clÃ©' and
+    'ключ' refused as control characters), up to IDEMPOTENCY_KEY_CHARS characters, printable only."""
+    pid = make_product(stock=100)
+    u = new_user()
+    body = {"lines": [{"product_id": pid, "quantity": 1}]}
+    edge = httpx.Client(base_url=platform.edge_url, headers={"x-api-key": platform.api_key}, timeout=30)
+    unique = uuid.uuid4().hex[:8]
+    keys = [f"ключ-{unique}", f"clé {unique}", f"注文-{unique}", "é" * (IDEMPOTENCY_KEY_CHARS.value - 8) + unique]
+    def headers(key: str) -> list[tuple[bytes, bytes]]:  # bytes: httpx sends a str header value as ASCII only
+        return [(b"Authorization", u.headers["Authorization"].encode()), (b"Idempotency-Key", key.encode())]
+
+    for key in keys:
+        placed = edge.post("/orders", headers=headers(key), json=body)
+        assert placed.status_code == 201, (key, placed.text)
+        replayed = api.http.post(api.url(ORD, "/orders"), headers=headers(key), json=body)  # the service itself
+        assert replayed.status_code == 201 and replayed.headers.get("Idempotent-Replayed") == "true", replayed.text
+        assert replayed.json()["order_id"] == placed.json()["order_id"]
+    with psycopg.connect(platform.orders_dsn()) as conn:
+        stored = {r[0] for r in conn.execute("SELECT key FROM idempotency_keys WHERE customer_id = %s", (u.sub,))}
+    assert stored == set(keys)
+    for bad in ("é" * (IDEMPOTENCY_KEY_CHARS.value + 1), f"zero\u200bwidth-{unique}", f"next\u0085line-{unique}"):
+        for client, url in ((edge, "/orders"), (api.http, api.url(ORD, "/orders"))):
+            r = client.post(url, headers=headers(bad), json=body)
+            assert r.status_code == 422 and fields(r) == ["Idempotency-Key"], (bad, r.text)
 
 
 def test_only_own_orders_listing_and_cancel(api: Api, admin: dict[str, str], new_user: Callable[[], UserSession],

@@ -188,3 +188,17 @@ def test_a_rotated_secret_is_read_again_once_a_signature_fails(monkeypatch: pyte
     with pytest.raises(webhook.Rejection) as refused:
         webhook.verify(secret, str(now), "v1=" + "0" * 64, body, now)
     assert refused.value.error == "bad_signature"
+
+
+@pytest.mark.parametrize("timestamp", ["\u00b2", "\u0661\u0667\u0660\u0660\u0660\u0660\u0660\u0660\u0660\u0660",
+                                       "+1700000000", " 1700000000", "1" * 13, ""])
+def test_a_timestamp_that_is_not_ascii_digits_is_refused_even_when_signed(timestamp: str) -> None:
+    """'²' and Arabic-Indic digits pass str.isdigit(), and int() then raised (a 500) or read another number: the
+    timestamp is 1 to 12 ASCII digits, checked before the signature."""
+    from orders import webhook
+
+    body = b'{"x": 1}'
+    secret = webhook.signing_secret(lambda: "the-secret")
+    with pytest.raises(webhook.Rejection) as refused:
+        webhook.verify(secret, timestamp, webhook.signature("the-secret", timestamp, body), body, time.time())
+    assert refused.value.error == "bad_timestamp"

@@ -34,7 +34,8 @@ deployed stage; each item names its source):
    pool, which the local edge cannot list).
 2. The token is read from the Authorization header, raw or as ``Bearer <token>`` ("add them as bearer tokens to an
    Authorization header": Cognito developer guide, "Accessing resources with API Gateway after sign-in",
-   user-pool-accessing-resources-api-gateway-and-lambda.html); a missing header is 401.
+   user-pool-accessing-resources-api-gateway-and-lambda.html); a missing header is 401. The services take the
+   same forms, by the same function (services/common/auth.py, ``bearer_token``).
 3. Access tokens from sign-in through the user pool API carry ``scope: aws.cognito.signin.user.admin`` (Cognito
    developer guide, "Understanding the access token", its example token); moto issues the same claim.
 4. Unknown resource or method: 403 ``Missing Authentication Token`` ("including the cases when the client attempts
@@ -78,6 +79,20 @@ deployed stage; each item names its source):
     target produces is not documented). Payloads over 10 MB are 413 REQUEST_TOO_LARGE ("API Gateway quotas").
 12. ``/ping`` and ``/sping`` answer 200: "Paths of /ping and /sping are reserved for the service health check"
     ("Amazon API Gateway important notes").
+13. The request's head is checked before it is routed, by the services' own HTTP protocol
+    (services/common/http_protocol.py, ``edge_protocol`` in server.py) with services/contract/limits.py: the URL is
+    at most 10,240 characters ("Length, in characters, of the URL for a regional API: 10240"), the header values at
+    most 10,240 bytes together ("Total combined size of all header values: 10240 Bytes"), the payload at most 10 MB
+    ("Payload size: 10 MB"; all three from "Quotas for configuring and running a REST API in API Gateway",
+    api-gateway-execution-service-limits-table.html). Which response API Gateway gives past the first two is not
+    documented: here DEFAULT_4XX with status 414 and 431 (414 is what the quotas page says a client gets when a
+    method's ARN outgrows its limit), and REQUEST_TOO_LARGE (413) for the payload. Header values are UTF-8 text,
+    as at the services; one that is not, or carries a control character, or a single-value header sent twice, is a
+    DEFAULT_4XX 400 naming the header (API Gateway's handling of such bytes is not documented).
+14. A JSON body with a model is measured (nesting, number of values: services/contract/limits.py) before it is
+    parsed and then validated reporting at most 10 failures, each naming the field and the keyword that failed and
+    quoting at most an excerpt of the value; a body over 64 KB is validated in a worker thread. API Gateway documents
+    no nesting or value limit for its validator: these are the platform's own, the same the services enforce.
 """
 
 from tools.local.local_edge.authorizer import CognitoPool

@@ -12,7 +12,7 @@ import uvicorn
 from config.topology import Service
 from tools.local.local_edge.authorizer import CognitoPool
 from tools.local.local_edge.definition import EdgeDefinition
-from tools.local.local_edge.server import LocalEdge, api_key_from_env
+from tools.local.local_edge.server import LocalEdge, api_key_from_env, edge_protocol
 
 
 def upstream(value: str) -> tuple[Service, str]:
@@ -38,7 +38,8 @@ def main(argv: list[str] | None = None) -> int:
     definition = EdgeDefinition.from_assembly(args.assembly, args.stack_prefix)
     edge = LocalEdge(definition, upstreams=dict(args.upstream), api_key=api_key_from_env(),
                      user_pool=CognitoPool(issuer=args.issuer, jwks_url=args.jwks_url))
-    uvicorn.run(edge, host=args.host, port=args.port, log_level="warning", access_log=False, lifespan="on")
+    uvicorn.run(edge, host=args.host, port=args.port, log_level="warning", access_log=False, lifespan="on",
+                http=edge_protocol(edge))
     return 0
 
 

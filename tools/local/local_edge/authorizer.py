@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import jwt
+from common.auth import bearer_token
 
 
 @dataclass(frozen=True)
@@ -32,11 +33,9 @@ class CognitoAuthorizer:
         With method scopes the token must be an access token whose ``scope`` claim holds one of them; without, an
         ID token. Either way: RS256 signature by a key of the pool's JWKS, the pool as issuer, not expired.
         """
-        if not header or not header.strip():
+        token = bearer_token(header)  # the forms the services accept too: one definition
+        if token is None:
             raise Unauthorized("no token")
-        token = header.strip()
-        if token[:7].lower() == "bearer ":
-            token = token[7:].strip()
         try:
             key = self._keys.get_signing_key_from_jwt(token)
             claims: dict[str, Any] = jwt.decode(token, key.key, algorithms=["RS256"], issuer=self.pool.issuer,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import json
 import logging
 import os
@@ -18,6 +19,9 @@ from urllib.parse import unquote
 
 import httpx
 import uvicorn
+from common.http_protocol import GuardedH11Protocol
+from common.request_limits import Refusal, json_refusal, too_large
+from contract.limits import BODY_BYTES, EXCERPT_CHARS, HEADER_BYTES, VALIDATION_ERRORS, excerpt
 from jsonschema import Draft4Validator, FormatChecker
 from starlette.types import Receive, Scope, Send
 
@@ -40,6 +44,7 @@ DEFAULT_RESPONSES: dict[str, tuple[int, str]] = {
     "REQUEST_TOO_LARGE": (413, "Request Too Long"),
     "INTEGRATION_TIMEOUT": (504, "Endpoint request timed out"),
     "INTEGRATION_FAILURE": (504, "Network error communicating with endpoint"),
+    "DEFAULT_4XX": (400, "Bad Request"),
 }
 ERROR_TYPES = {
     "MISSING_AUTHENTICATION_TOKEN": "MissingAuthenticationTokenException",
@@ -52,9 +57,13 @@ ERROR_TYPES = {
     "REQUEST_TOO_LARGE": "RequestTooLargeException",
     "INTEGRATION_TIMEOUT": "InternalServerErrorException",
     "INTEGRATION_FAILURE": "InternalServerErrorException",
+    "DEFAULT_4XX": "BadRequestException",
 }
 DEFAULT_TEMPLATE = '{"message":$context.error.messageString}'
-MAX_PAYLOAD = 10 * 1024 * 1024  # API Gateway's payload quota for REST APIs
+MAX_PAYLOAD = BODY_BYTES.value  # API Gateway's payload quota for REST APIs (contract/limits.py)
+# A body above this size is parsed and validated in a worker thread, so that the event loop serves other requests
+# meanwhile (jsonschema is Python: it gives the loop its turn); smaller ones take less than a millisecond inline.
+INLINE_VALIDATION_BYTES = 64 * 1024
 ACCOUNT_THROTTLE = Throttle(rate=10_000, burst=5_000)  # API Gateway's default account-level limits per region
 HOP_BY_HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
               "transfer-encoding", "upgrade", "host", "content-length"}
@@ -69,21 +78,35 @@ class Request:
     method: str
     path: str  # below the stage, percent-encoded as received
     query: bytes
-    headers: dict[str, str]  # lower-case names
+    headers: dict[str, str]  # lower-case names, UTF-8 text (common/http_protocol.py refused any other value)
     client_ip: str
     scheme: str
     resource_path: str = ""
     path_params: dict[str, str] | None = None
+    raw_headers: list[tuple[bytes, bytes]] | None = None  # as received, repeated headers included
 
 
 class GatewayError(Exception):
     """API Gateway answers with one of its gateway responses instead of calling the integration."""
 
-    def __init__(self, response_type: str, message: str | None = None, validation: str = "") -> None:
+    def __init__(self, response_type: str, message: str | None = None, validation: str = "",
+                 status: int | None = None) -> None:
         super().__init__(response_type)
         self.response_type = response_type
         self.message = message or DEFAULT_RESPONSES[response_type][1]
         self.validation = validation
+        self.status = status  # a status of its own, for a DEFAULT_4XX of a limit (414, 431)
+
+    @classmethod
+    def of(cls, refusal: Refusal) -> GatewayError:
+        """The gateway response for a refusal of contract/limits.py: a body over the payload quota is API
+        Gateway's REQUEST_TOO_LARGE; other limits have no response type of their own, so DEFAULT_4XX with the
+        limit's status."""
+        if refusal.status == 413:
+            return cls("REQUEST_TOO_LARGE", refusal.message)
+        if refusal.error == "validation_failed":
+            return cls("BAD_REQUEST_BODY", validation=f"[{refusal.message}]")
+        return cls("DEFAULT_4XX", refusal.message, status=refusal.status)
 
 
 class LocalEdge:
@@ -129,8 +152,9 @@ class LocalEdge:
         started = time.perf_counter()
         request = Request(
             request_id=str(uuid.uuid4()), method=scope["method"], path="", query=scope.get("query_string", b""),
-            headers={k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]},
-            client_ip=(scope.get("client") or ("127.0.0.1", 0))[0], scheme=scope.get("scheme", "http"))
+            headers={k.decode("latin-1").lower(): v.decode("utf-8", "replace") for k, v in scope["headers"]},
+            client_ip=(scope.get("client") or ("127.0.0.1", 0))[0], scheme=scope.get("scheme", "http"),
+            raw_headers=list(scope["headers"]))
         raw_path = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1").split("?", 1)[0]
         status, headers, body = await self._handle(request, raw_path, receive)
         headers = [*headers, ("x-amzn-requestid", request.request_id)]
@@ -165,7 +189,11 @@ class LocalEdge:
             self._authorize(method, request)
             self._check_api_key(method, request)
             self._throttle(method, request)
-            self._validate(method, request, body)
+            self._check_parameters(method, request)
+            if len(body) > INLINE_VALIDATION_BYTES:
+                await asyncio.to_thread(self._validate, method, request, body)
+            else:
+                self._validate(method, request, body)
             if method.integration.type == "MOCK":
                 return method.integration.mock_status, list(method.integration.mock_headers.items()), b""
             return await self._integrate(method, request, body)
@@ -225,12 +253,17 @@ class LocalEdge:
         if method.api_key_required and self.quota is not None and not self.quota.admit(self.api_key):
             raise GatewayError("QUOTA_EXCEEDED")
 
-    def _validate(self, method: Method, request: Request, body: bytes) -> None:
+    def _check_parameters(self, method: Method, request: Request) -> None:
         if method.validate_parameters:
             missing = [name for name in method.required_parameters if not self._parameter(request, name).strip()]
             if missing:
                 names = ", ".join(n.rsplit(".", 1)[1] for n in missing)
                 raise GatewayError("BAD_REQUEST_PARAMETERS", f"Missing required request parameters: [{names}]")
+
+    def _validate(self, method: Method, request: Request, body: bytes) -> None:
+        """The body against its model: measured before it is parsed (nesting and values, contract/limits.py), then
+        validated reporting at most VALIDATION_ERRORS failures, each naming its field and the keyword that failed,
+        quoting at most an excerpt of the input."""
         if not (method.validate_body and method.models):
             return
         content_type = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
@@ -238,13 +271,19 @@ class LocalEdge:
         validator = validators.get(content_type) or validators.get("$default")
         if validator is None:
             return
+        refusal = json_refusal(body)
+        if refusal is not None:
+            raise GatewayError.of(refusal)
         try:
             document = json.loads(body)
         except ValueError:
             raise GatewayError("BAD_REQUEST_BODY", validation="[body is not valid JSON]") from None
-        errors = sorted(validator.iter_errors(document), key=lambda e: list(map(str, e.absolute_path)))
+        found = list(itertools.islice(validator.iter_errors(document), VALIDATION_ERRORS.value + 1))
+        errors = sorted(found[:VALIDATION_ERRORS.value], key=lambda e: list(map(str, e.absolute_path)))
         if errors:
-            detail = ", ".join(f"{_pointer(e.absolute_path)}: {e.message}" for e in errors)
+            detail = ", ".join(_failure(e) for e in errors)
+            if len(found) > len(errors):
+                detail += f", and more (at most {VALIDATION_ERRORS.describe()} are listed)"
             raise GatewayError("BAD_REQUEST_BODY", validation=f"[{detail}]")
 
     def _parameter(self, request: Request, name: str) -> str:
@@ -267,20 +306,24 @@ class LocalEdge:
         integration = method.integration
         assert integration.service is not None
         path = integration.path
-        headers = {k: v for k, v in request.headers.items() if k not in HOP_BY_HOP}
+        # Passed on as received: bytes, repeated headers included (httpx would refuse to encode a non-ASCII str).
+        headers = [(k, v) for k, v in request.raw_headers or () if k.decode("latin-1").lower() not in HOP_BY_HOP]
+        mapped: dict[str, str] = {}
         for target, source in integration.request_parameters.items():
             _, _, where, name = target.split(".", 3)
             value = self._source(request, source)
             if where == "path":
                 path = path.replace("{" + name + "}", value)
             elif where == "header":
-                headers[name.lower()] = value
+                mapped[name.lower()] = value
             else:
                 raise DefinitionError(f"integration parameter {target} is not emulated")
-        headers["x-forwarded-for"] = request.client_ip
-        headers["x-forwarded-proto"] = request.scheme
+        mapped["x-forwarded-for"] = request.client_ip
+        mapped["x-forwarded-proto"] = request.scheme
         if self.definition.tracing:
-            headers["x-amzn-trace-id"] = f"Root=1-{int(time.time()):08x}-{uuid.uuid4().hex[:24]}"
+            mapped["x-amzn-trace-id"] = f"Root=1-{int(time.time()):08x}-{uuid.uuid4().hex[:24]}"
+        headers = [(k, v) for k, v in headers if k.decode("latin-1").lower() not in mapped]
+        headers += [(k.encode("latin-1"), v.encode()) for k, v in mapped.items()]
         url = self.upstreams[integration.service] + path + (f"?{request.query.decode('latin-1')}"
                                                             if request.query else "")
         self.forwarded[integration.service] += 1
@@ -326,8 +369,8 @@ class LocalEdge:
         own = self.definition.gateway_responses.get(error.response_type)
         general = self.definition.gateway_responses.get(fallback)
         chosen: GatewayResponse | None = own or general
-        status = (own.status if own and own.status else None) or (general.status if general else None) \
-            or default_status
+        status = (own.status if own and own.status else None) or error.status \
+            or (general.status if general else None) or default_status
         content_type, template = "application/json", DEFAULT_TEMPLATE
         if chosen and chosen.templates:
             content_type = "application/json" if "application/json" in chosen.templates else next(
@@ -364,7 +407,49 @@ def _render(template: str, error: GatewayError, request: Request, stage: str) ->
 
 
 def _pointer(path: Any) -> str:
-    return "/" + "/".join(str(p) for p in path)
+    return excerpt("/" + "/".join(str(p) for p in path))
+
+
+def _failure(error: Any) -> str:
+    """``<JSON pointer>: <what failed>`` without jsonschema's message, which quotes the whole instance (a 1.5 MB name
+    came back in full): the keyword and its bound, and an excerpt of the value."""
+    keyword, bound = error.validator, error.validator_value
+    if keyword in ("maxLength", "minLength", "maxItems", "minItems", "maximum", "minimum", "type", "enum",
+                   "multipleOf", "maxProperties", "minProperties"):
+        what = f"{keyword} {json.dumps(bound)[:EXCERPT_CHARS.value]}"
+    elif keyword == "additionalProperties":
+        extra = sorted(set(error.instance) - set(error.schema.get("properties", {}))) if isinstance(
+            error.instance, dict) else []
+        what = f"additionalProperties false ({', '.join(repr(excerpt(str(k), 32)) for k in extra[:3])})"
+    elif keyword == "required":
+        what = excerpt(error.message)
+    else:
+        what = keyword
+    return f"{_pointer(error.absolute_path)}: failed {what}, got {_value_excerpt(error.instance)}"
+
+
+def _value_excerpt(value: Any) -> str:
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, list):
+        return f"an array of {len(value)} items"
+    return excerpt(json.dumps(value[:40] if isinstance(value, str) else value), 32)
+
+
+def edge_protocol(edge: LocalEdge) -> type[GuardedH11Protocol]:
+    """The services' HTTP protocol (the same head limits, the same decoding of header values) with API Gateway's
+    limit on the header values, answering with the edge's gateway responses."""
+
+    class EdgeProtocol(GuardedH11Protocol):
+        header_limit = HEADER_BYTES.value
+
+        def error_response(self, refusal: Refusal) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+            request = Request(str(uuid.uuid4()), "", "", b"", {}, "", "")
+            status, headers, body = edge._gateway_response(GatewayError.of(refusal), request)
+            return status, [(k.encode("latin-1"), v.encode()) for k, v in
+                            [*headers, ("x-amzn-requestid", request.request_id)]], body
+
+    return EdgeProtocol
 
 
 async def _read_body(receive: Receive) -> bytes:
@@ -377,7 +462,7 @@ async def _read_body(receive: Receive) -> bytes:
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > MAX_PAYLOAD:
-            raise GatewayError("REQUEST_TOO_LARGE")
+            raise GatewayError.of(too_large())
         chunks.append(chunk)
         if not message.get("more_body"):
             break
@@ -388,7 +473,7 @@ async def _read_body(receive: Receive) -> bytes:
 def serve(app: LocalEdge, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
     """Run the edge in a background thread of this process; yields its base URL (stage included)."""
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on",
-                                           access_log=False))
+                                           access_log=False, http=edge_protocol(app)))
     thread = threading.Thread(target=server.run, name="local-edge", daemon=True)
     thread.start()
     deadline = time.monotonic() + 15
