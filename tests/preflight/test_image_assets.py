@@ -29,7 +29,7 @@ def test_staged_folder_with_its_dockerfile_and_sources_passes(bench: Callable[[s
     restore_dockerfiles(wb)
     result = image_assets.check(wb.assembly(), wb.config)
     assert result.ok, result.findings
-    # Each image copies requirements.txt, common/, contract/ and its own package.
+    # Each image copies requirements.lock, common/, contract/ and its own package.
     assert result.figure.startswith("4 images, 16 context sources")
 
 
@@ -63,10 +63,10 @@ def test_copy_source_missing_from_the_folder_fails(bench: Callable[[str], Workbe
     wb = bench("dev")
     restore_dockerfiles(wb)
     products = images(wb)["ProductsService/Image"]
-    (wb.dir / products["directory"] / "requirements.txt").unlink()
+    (wb.dir / products["directory"] / "requirements.lock").unlink()
     result = image_assets.check(wb.assembly(), wb.config)
     assert len(result.findings) == 1
-    assert "COPY requirements.txt: not in the staged folder" in result.findings[0].message
+    assert "COPY requirements.lock: not in the staged folder" in result.findings[0].message
 
 
 def test_dockerfile_parser_knows_what_reads_the_context() -> None:
