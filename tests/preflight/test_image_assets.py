@@ -88,3 +88,20 @@ def test_dockerfile_parser_knows_what_reads_the_context() -> None:
     assert [(s.instruction, s.source, s.unresolved) for s in parsed.sources] == [
         ("COPY", "a b", ()), ("COPY", "c", ()), ("COPY", "requirements.txt", ()), ("COPY", "${NOPE}", ("NOPE",)),
         ("RUN", "setup.cfg", ())]
+
+
+def test_the_parser_is_buildkits_own() -> None:
+    """Lower-case keywords, quoted ENV values and a legacy ENV read as `docker build` reads them; what BuildKit's
+    parser refuses is an error naming it, not a guess."""
+    parsed = parse(
+        "from python:3.13 as base\n"
+        'env DIR="app dir" LEGACY_UNUSED=1\n'
+        "ENV OLD legacy value\n"
+        "copy ${DIR}/x /y\n")
+    assert parsed.stages == ["base"]
+    assert [(s.instruction, s.line, s.source) for s in parsed.sources] == [("COPY", 4, "app dir/x")]
+    assert parse("FROM x\nCOPY <<EOF /y\nno end of heredoc\n").errors == [
+        "BuildKit's parser refuses it: unterminated heredoc"]
+    assert parse("# escape=x\nFROM x\n").errors == [
+        "BuildKit's parser refuses it: invalid escape token 'x' does not match ` or \\"]
+    assert parse("FROM x\nCOPY\n").errors == ["line 2: COPY needs a source and a destination"]
