@@ -32,7 +32,7 @@ endif
 endif
 
 .PHONY: help setup lock system-deps synth synth-all test lint typecheck unit bench-synth local e2e bench-services clean
-.PHONY: cost cost-seed cost-all cost-diff diagram
+.PHONY: cost cost-seed cost-all cost-diff prices-refresh diagram
 .PHONY: diff bootstrap-policy lint-workflows
 .PHONY: compliance access-report
 .PHONY: docker-engine base-image images e2e-containers
@@ -49,6 +49,7 @@ help:
 	@echo "make cost [ENV=dev|staging|prod|seed-literal]  monthly cost estimate -> cdk.out/cost.md, cdk.out/cost.json"
 	@echo "make cost-seed | cost-all            the seed taken literally; every env + summary -> cdk.out/cost/"
 	@echo "make cost-diff BASE=<git ref>        monthly cost of BASE and the working tree per env, budget gate -> cdk.out/cost-diff.md"
+	@echo "make prices-refresh [DRY_RUN=1]      prices.json from the AWS Price List (read-only creds) and the cost diff it causes"
 	@echo "make diagram [ENV=...]               architecture diagram from the synthesized app -> cdk.out/diagram/"
 	@echo "make diff BASE=<git ref> [ENV=...]   offline cdk diff of BASE against the working tree -> cdk.out/diff.md"
 	@echo "make bootstrap-policy [ENV=...]      CloudFormation execution policy for cdk bootstrap -> cdk.out/bootstrap-policy.json"
@@ -164,6 +165,12 @@ cost-seed: setup
 
 cost-all: setup
 	$(PY) -m tools.reports.cost --all --out cdk.out
+
+# Every price of tools/reports/cost/prices.json read again from the AWS Price List (read-only pricing:GetProducts
+# credentials), then the monthly cost of every environment before and after -> cdk.out/prices-diff.md (DRY_RUN=1: the
+# diff only). The scheduled workflow .github/workflows/prices.yml opens a pull request with both.
+prices-refresh: setup
+	$(PY) -m tools.reports.cost.refresh --out cdk.out $(if $(DRY_RUN),--dry-run)
 
 # Every environment priced at BASE and at the working tree (offline); fails when one exceeds its config's budget.
 cost-diff: setup
