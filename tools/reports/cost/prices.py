@@ -147,8 +147,10 @@ def age_problem(table: PriceTable, today: date) -> str | None:
 def staleness_note(table: PriceTable, today: date) -> str | None:
     """One paragraph for a report when the table has aged past a year or holds entries its last review carried
     forward without re-reading them, naming what to refresh; None otherwise."""
-    stale = stale_entries(table, today)
     carried = table.carried_entries()
+    # A carried entry is listed once, below, with its review's reason.
+    stale = {src: kept for src, keys in stale_entries(table, today).items()
+             if (kept := [k for k in keys if k not in carried])}
     parts: list[str] = []
     if stale:
         count = sum(len(v) for v in stale.values())
