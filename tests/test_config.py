@@ -161,7 +161,9 @@ def test_each_environments_kubernetes_version_has_a_row(name: str) -> None:
 
     version = ENVIRONMENTS[name].cluster.kubernetes_version
     assert version in ROWS, f"{name} runs Kubernetes {version}, which has no row in config/eks_addons.py"
-    assert row(version).kubectl_layer.layer  # the whole row is there, kubectl layer included
+    pins = row(version)  # the whole row is there: add-ons, charts and kubectl layer
+    assert pins.addons and pins.cluster_autoscaler.image_tag and pins.load_balancer_controller.version
+    assert pins.kubectl_layer.package.startswith("aws-cdk.lambda-layer-kubectl-v")
 
 
 def test_a_kubernetes_version_without_a_row_fails_in_one_line() -> None:
