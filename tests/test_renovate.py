@@ -47,13 +47,6 @@ def test_each_lock_header_is_a_command_renovate_can_rerun(lock: Any) -> None:
             continue
         option, eq, _ = arg.partition("=")
         assert (option in RENOVATE_UV_OPTIONS and not eq) or (option in RENOVATE_UV_OPTIONS_WITH_VALUES and eq), arg
-    assert CONFIG["constraints"]["uv"] == f"=={uv_version()}"
-
-
-def uv_version() -> str:
-    m = re.search(r"^uv==(\S+)$", (ROOT / "requirements-dev.txt").read_text(), re.M)
-    assert m
-    return m.group(1)
 
 
 def test_the_base_image_is_found_with_its_tag_and_digest() -> None:
