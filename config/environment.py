@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, fields, is_dataclass
 from enum import Enum, StrEnum
 from typing import Any
 
-from config.eks_addons import ADDONS, CLUSTER_AUTOSCALER
+from config.eks_addons import ROWS
 
 
 class ConfigError(ValueError):
@@ -65,8 +65,8 @@ LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 
 INTERFACE_ENDPOINTS = ("ecr.api", "ecr.dkr", "sts", "sqs", "sns", "secretsmanager", "logs", "xray", "kms",
                        "eks-auth", "monitoring")
 
-# The versions config/eks_addons.py has a column of add-on and autoscaler versions for.
-KUBERNETES_VERSIONS = tuple(v for v in ADDONS if v in CLUSTER_AUTOSCALER)
+# The versions config/eks_addons.py has a row of add-on, chart and kubectl layer pins for.
+KUBERNETES_VERSIONS = tuple(ROWS)
 
 GRAVITON_FAMILIES = re.compile(r"^(t4g|m6g|m7g|m8g|c6g|c7g|c8g|r6g|r7g|r8g)\.[a-z0-9]+$")
 # Graviton families whose every size takes a trunk ENI, so pods with their own security group (security groups for

@@ -119,11 +119,21 @@ def test_pods_with_their_own_security_group_need_an_on_demand_trunk_eni_pool() -
     assert "dev.cluster.node_pools=['system', 'spot']" in message and "ON_DEMAND pool made only of trunk-ENI" in message
 
 
-def test_every_accepted_kubernetes_version_has_its_add_ons_and_autoscaler_pinned() -> None:
-    from config.eks_addons import ADDONS, CLUSTER_AUTOSCALER, addon_pin, cluster_autoscaler
+def test_every_accepted_kubernetes_version_has_its_row_of_pins() -> None:
+    from config.eks_addons import (
+        ADDONS,
+        CLUSTER_AUTOSCALER,
+        KUBECTL_LAYERS,
+        LOAD_BALANCER_CONTROLLER,
+        ROWS,
+        addon_pin,
+        cluster_autoscaler,
+    )
     from config.environment import KUBERNETES_VERSIONS
 
-    assert set(KUBERNETES_VERSIONS) == set(ADDONS) == set(CLUSTER_AUTOSCALER) >= {"1.34", "1.35"}
+    assert set(KUBERNETES_VERSIONS) == set(ROWS) >= {"1.34", "1.35", "1.36"}
+    assert set(ADDONS) == set(CLUSTER_AUTOSCALER) == set(LOAD_BALANCER_CONTROLLER) == set(KUBECTL_LAYERS) == set(ROWS)
+    requirements = (ROOT / "requirements.txt").read_text()
     for version in KUBERNETES_VERSIONS:
         assert set(ADDONS[version]) == {"vpc-cni", "coredns", "kube-proxy", "eks-pod-identity-agent",
                                         "metrics-server", "amazon-cloudwatch-observability"}
@@ -134,10 +144,36 @@ def test_every_accepted_kubernetes_version_has_its_add_ons_and_autoscaler_pinned
         # kube-proxy and the Cluster Autoscaler must match the cluster's minor version.
         assert ADDONS[version]["kube-proxy"].version.startswith(f"v{version}.")
         assert cluster_autoscaler(version).image_tag.startswith(f"v{version}.")
+        assert re.fullmatch(r"v\d+\.\d+\.\d+", LOAD_BALANCER_CONTROLLER[version].image_tag)
+        # kubectl within one minor of the API server (Kubernetes' version skew policy), from a pinned package.
+        layer = KUBECTL_LAYERS[version]
+        assert abs(int(layer.kubectl.split(".")[1]) - int(version.split(".")[1])) <= 1, (version, layer)
+        assert re.search(rf"^{re.escape(layer.package)}==", requirements, re.M), layer.package
     with pytest.raises(KeyError, match=r"Kubernetes 1\.20"):
         addon_pin("1.20", "coredns")
     with pytest.raises(KeyError, match="'nope'"):
         addon_pin("1.34", "nope")
+
+
+@pytest.mark.parametrize("name", sorted(ENVIRONMENTS))
+def test_each_environments_kubernetes_version_has_a_row(name: str) -> None:
+    from config.eks_addons import ROWS, row
+
+    version = ENVIRONMENTS[name].cluster.kubernetes_version
+    assert version in ROWS, f"{name} runs Kubernetes {version}, which has no row in config/eks_addons.py"
+    pins = row(version)  # the whole row is there: add-ons, charts and kubectl layer
+    assert pins.addons and pins.cluster_autoscaler.image_tag and pins.load_balancer_controller.version
+    assert pins.kubectl_layer.package.startswith("aws-cdk.lambda-layer-kubectl-v")
+
+
+def test_a_kubernetes_version_without_a_row_fails_in_one_line() -> None:
+    from config.eks_addons import row
+
+    message = error_of(replace(DEV, "cluster.kubernetes_version", "1.37"))
+    assert "dev.cluster.kubernetes_version='1.37'" in message and "1.34, 1.35, 1.36" in message
+    assert "\n" not in message.strip()
+    with pytest.raises(KeyError, match=r"no row for Kubernetes 1\.37 in config/eks_addons\.py"):
+        row("1.37")
 
 
 def test_retained_environment_must_protect_its_database() -> None:

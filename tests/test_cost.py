@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -252,8 +253,11 @@ def test_committed_price_table() -> None:
     assert table.region == "eu-west-1"
     raw = json.loads(price_table.PRICES_FILE.read_text())
     for key, entry in raw["prices"].items():
-        assert entry["source"].startswith("https://aws.amazon.com/"), key
+        # AWS's price page of the service, or the Price List offer file `make prices-refresh` read it from
+        assert entry["source"].startswith(("https://aws.amazon.com/", "https://pricing.us-east-1.amazonaws.com/")), key
         assert entry["date"] and entry["unit"], key
+        # a hand review that read the figure elsewhere says where
+        assert entry.get("read_in", "https://").startswith("https://"), key
     for graviton, x86 in table.x86_equivalent.items():
         assert table.ec2_hour(x86) > table.ec2_hour(graviton)
 
@@ -421,9 +425,25 @@ def test_units_per_order_and_request_and_what_scales() -> None:
 
 # --- the price table's dates ------------------------------------------------------------------------------------
 
-def test_every_price_is_within_a_year_of_the_tables_review() -> None:
-    """A property of the committed table, not of today's date: a review (moving as_of) must bring every entry within
-    a year of it. How old the table is today is reported by `make cost` and on each pull request instead."""
+def test_the_price_table_is_not_older_than_180_days_today() -> None:
+    """Against today's date: a table not refreshed for half a year fails, with the line that says how to refresh it
+    (faking today's date past as_of + 180 days fails this test)."""
+    table = price_table.load()
+    problem = price_table.age_problem(table, date.today())
+    assert problem is None, problem
+
+
+def test_the_age_check_fails_past_180_days_with_a_line_that_says_to_refresh() -> None:
+    table = price_table.load()
+    assert price_table.age_problem(table, table.as_of + price_table.MAX_TABLE_AGE) is None
+    problem = price_table.age_problem(table, table.as_of + price_table.MAX_TABLE_AGE + timedelta(days=1))
+    assert problem is not None and "181 days old" in problem and "make prices-refresh" in problem
+    assert "\n" not in problem
+
+
+def test_every_entry_is_within_a_year_of_the_review_or_carried_with_a_reason() -> None:
+    """A review (moving as_of) brings every entry within a year of it, or says in the entry why it kept the figure
+    without re-reading it; and an entry it did re-read is not marked carried."""
     table = price_table.load()
     raw = json.loads(price_table.PRICES_FILE.read_text())
     assert table.as_of <= price_table.parse_date(raw["transcribed"])
@@ -431,21 +451,27 @@ def test_every_price_is_within_a_year_of_the_tables_review() -> None:
     assert set(dated) >= set(table.prices) and len(dated) == len(table.prices) + len(table.factors)
     future = {k: str(d) for k, (d, _) in dated.items() if d > table.as_of}
     assert future == {}, f"dated after the table's as_of {table.as_of}: {future}"
-    stale = table.entries_older_than_a_year(table.as_of)
-    assert stale == {}, (f"more than a year older than as_of {table.as_of} -- re-read and re-date these, by page: "
-                         + "; ".join(f"{src}: {', '.join(keys)}" for src, keys in stale.items()))
+    stale = {k for keys in table.entries_older_than_a_year(table.as_of).values() for k in keys}
+    carried = table.carried_entries()
+    assert stale - set(carried) == set(), (f"more than a year older than as_of {table.as_of} and not marked carried "
+                                           f"-- re-read and re-date these: {sorted(stale - set(carried))}")
+    assert all(note.startswith(f"{table.as_of.isoformat()} review: ") and len(note) > 40 for note in carried.values())
 
 
-def test_the_staleness_report_names_each_entry_and_its_page() -> None:
+def test_the_report_lists_old_and_carried_entries_by_page() -> None:
     table = price_table.load()
-    a_year_later = table.as_of + price_table.MAX_AGE + price_table.timedelta(days=400)
+    a_year_later = table.as_of + price_table.MAX_AGE + timedelta(days=400)
     stale = price_table.stale_entries(table, a_year_later)
     assert sorted(k for keys in stale.values() for k in keys) == sorted(table.dated_entries())
-    assert "https://aws.amazon.com/eks/pricing/" in stale and "eks.cluster_hour" in stale[
-        "https://aws.amazon.com/eks/pricing/"]
     note = price_table.staleness_note(table, a_year_later)
     assert note is not None and "eks.cluster_hour" in note and table.as_of.isoformat() in note
-    assert price_table.staleness_note(table, table.as_of) is None
+    carried = table.carried_entries()
+    today_note = price_table.staleness_note(table, table.as_of)
+    if carried:
+        assert today_note is not None and f"{len(carried)} of {len(table.dated_entries())} entries" in today_note
+        assert all(key in today_note for key in carried)
+    else:
+        assert today_note is None
 
 
 # --- the synthesized environments -------------------------------------------------------------------------------

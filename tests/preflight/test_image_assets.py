@@ -29,7 +29,7 @@ def test_staged_folder_with_its_dockerfile_and_sources_passes(bench: Callable[[s
     restore_dockerfiles(wb)
     result = image_assets.check(wb.assembly(), wb.config)
     assert result.ok, result.findings
-    # Each image copies requirements.txt, common/, contract/ and its own package.
+    # Each image copies requirements.lock, common/, contract/ and its own package.
     assert result.figure.startswith("4 images, 16 context sources")
 
 
@@ -63,10 +63,10 @@ def test_copy_source_missing_from_the_folder_fails(bench: Callable[[str], Workbe
     wb = bench("dev")
     restore_dockerfiles(wb)
     products = images(wb)["ProductsService/Image"]
-    (wb.dir / products["directory"] / "requirements.txt").unlink()
+    (wb.dir / products["directory"] / "requirements.lock").unlink()
     result = image_assets.check(wb.assembly(), wb.config)
     assert len(result.findings) == 1
-    assert "COPY requirements.txt: not in the staged folder" in result.findings[0].message
+    assert "COPY requirements.lock: not in the staged folder" in result.findings[0].message
 
 
 def test_dockerfile_parser_knows_what_reads_the_context() -> None:
@@ -88,3 +88,20 @@ def test_dockerfile_parser_knows_what_reads_the_context() -> None:
     assert [(s.instruction, s.source, s.unresolved) for s in parsed.sources] == [
         ("COPY", "a b", ()), ("COPY", "c", ()), ("COPY", "requirements.txt", ()), ("COPY", "${NOPE}", ("NOPE",)),
         ("RUN", "setup.cfg", ())]
+
+
+def test_the_parser_is_buildkits_own() -> None:
+    """Lower-case keywords, quoted ENV values and a legacy ENV read as `docker build` reads them; what BuildKit's
+    parser refuses is an error naming it, not a guess."""
+    parsed = parse(
+        "from python:3.13 as base\n"
+        'env DIR="app dir" LEGACY_UNUSED=1\n'
+        "ENV OLD legacy value\n"
+        "copy ${DIR}/x /y\n")
+    assert parsed.stages == ["base"]
+    assert [(s.instruction, s.line, s.source) for s in parsed.sources] == [("COPY", 4, "app dir/x")]
+    assert parse("FROM x\nCOPY <<EOF /y\nno end of heredoc\n").errors == [
+        "BuildKit's parser refuses it: unterminated heredoc"]
+    assert parse("# escape=x\nFROM x\n").errors == [
+        "BuildKit's parser refuses it: invalid escape token 'x' does not match ` or \\"]
+    assert parse("FROM x\nCOPY\n").errors == ["line 2: COPY needs a source and a destination"]

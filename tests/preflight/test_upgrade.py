@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from config.eks_addons import ChartPin
+from config.eks_addons import ChartPin, KubectlLayerPin
 from tests.preflight.test_addons import PINS, AddonPin
 from tests.preflight.workbench import Workbench
 from tools.reports.preflight import upgrade
@@ -79,3 +79,27 @@ def test_kubectl_out_of_skew_fails(bench: Callable[[str], Workbench]) -> None:
     pins = {**PINS, far: NEXT["1.35"]}
     findings = upgrade.check(assembly, "dev", "1.34", far, pins, {**CHARTS, far: CHARTS["1.35"]}).findings
     assert [f.resource for f in findings if "kubectl" in f.message] == [layer.name]
+
+
+def test_kubectl_moves_with_the_row_of_the_next_version(bench: Callable[[str], Workbench]) -> None:
+    """With a kubectl layer pinned in the next version's row, that layer decides the skew, not the assembly's."""
+    assembly = bench("dev").assembly()
+    pins = {**PINS, "1.35": NEXT["1.35"]}
+    result = upgrade.check(assembly, "dev", "1.34", "1.35", pins, CHARTS, {"1.35": KubectlLayerPin("1.35")})
+    assert result.ok, result.findings
+    assert any(d.startswith("the kubectl layer of 1.35's row, aws-cdk.lambda-layer-kubectl-v35: kubectl 1.35")
+               for d in result.details)
+    stale = upgrade.check(assembly, "dev", "1.34", "1.35", pins, CHARTS, {"1.35": KubectlLayerPin("1.33")}).findings
+    assert [(f.resource, "more than one minor away" in f.message) for f in stale] == [("config/eks_addons.py", True)]
+
+
+def test_a_jump_of_two_minors_needs_the_row_between(bench: Callable[[str], Workbench]) -> None:
+    assembly = bench("dev").assembly()
+    target = {"1.36": {**NEXT["1.35"], "kube-proxy": AddonPin("kube-proxy", "v1.36.0-eksbuild.21", True)}}
+    charts = {**CHARTS, "1.36": CHARTS["1.35"]}
+    layers = {"1.36": KubectlLayerPin("1.36")}
+    without = upgrade.check(assembly, "dev", "1.34", "1.36", {**PINS, **target}, charts, layers)
+    assert "EKS moves one minor per update: 1.34 -> 1.35 -> 1.36, a deploy each" in without.details
+    assert [f.message for f in without.findings] == [
+        "no pins for Kubernetes 1.35, which a cluster on 1.34 passes through to reach 1.36"]
+    assert upgrade.check(assembly, "dev", "1.34", "1.36", {**PINS, **NEXT, **target}, charts, layers).ok

@@ -2,9 +2,11 @@
 
     python -m tools.local.base_image [--force]
 
-Builds a minimal Debian bookworm with ``mmdebstrap`` (python3, venv, pip, ca-certificates; ``python`` on PATH as in
-the official image) and imports it under the exact reference the Dockerfiles build from (config/images.py), so
-``docker build`` uses it without pulling. Skipped when an image of that reference exists.
+Builds a minimal Debian of the base's own release (the suite in its tag, ``slim-trixie`` -> trixie) with
+``mmdebstrap`` (python3, venv, pip, ca-certificates; ``python`` on PATH as in the official image) and imports it under
+the exact reference the Dockerfiles build from (config/images.py), so ``docker build`` uses it without pulling. Then
+it runs the stand-in's Python and refuses it (removes the image, exits 1) when its minor is not the base tag's: the
+services must be tested on the Python minor they ship on. Skipped when an image of that reference exists.
 
 The build's ``pip install`` must reach the package index this machine reaches: the machine's CA bundle goes into the
 image and pip's network settings (index URLs, find-links, timeout) are carried over from ``pip config list``;
@@ -24,10 +26,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from config.images import BASE_IMAGE, local_reference
+from config.images import BASE_IMAGE, debian_suite, local_reference, python_minor
 from tools.local.images import image_exists
 
-SUITE = "bookworm"
+# Debian trixie ships Python 3.13, the base tag's minor; a base of another minor needs the suite that ships it.
+SUITE = debian_suite(BASE_IMAGE)
 MIRRORS = (
     f"deb http://deb.debian.org/debian {SUITE} main",
     f"deb http://deb.debian.org/debian {SUITE}-updates main",
@@ -109,6 +112,15 @@ def build(reference: str) -> None:
             raise SystemExit(f"docker import failed: {imported.stderr.strip()}")
 
 
+def stand_in_python_minor(reference: str) -> str:
+    """The Python minor the stand-in runs (``python`` on its PATH, as the Dockerfiles call it), read by running it."""
+    # fixed argv, the reference from config/images.py
+    argv = ["docker", "run", "--rm", "--network", "none", reference, "python", "-c",
+            "import sys; print('%d.%d' % sys.version_info[:2])"]
+    out = subprocess.run(argv, capture_output=True, text=True, check=True)  # noqa: S603
+    return out.stdout.strip()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.local.base_image", description=__doc__.split("\n\n")[0])
     parser.add_argument("--force", action="store_true", help="rebuild even when the reference exists")
@@ -119,8 +131,13 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     started = time.monotonic()
     build(reference)
-    print(f"base image {reference}: local stand-in (mmdebstrap {SUITE}: {', '.join(PACKAGES)}) built in "
-          f"{time.monotonic() - started:.1f} s")
+    minor = stand_in_python_minor(reference)
+    if minor != python_minor(BASE_IMAGE):
+        subprocess.run(["docker", "image", "rm", reference], capture_output=True)  # noqa: S603, S607
+        raise SystemExit(f"base image {reference}: the stand-in (Debian {SUITE}) runs Python {minor}, the base's tag "
+                         f"says {python_minor(BASE_IMAGE)}: pick a base whose Debian suite ships its Python minor")
+    print(f"base image {reference}: local stand-in (mmdebstrap {SUITE}: {', '.join(PACKAGES)}; Python {minor}) built "
+          f"in {time.monotonic() - started:.1f} s")
     return 0
 
 

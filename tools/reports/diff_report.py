@@ -14,8 +14,10 @@ its data (``cdk.out/diff.json``):
 
 The classification is computed here from the two templates, so it does not depend on the CLI's text format. A
 replacement is: the logical id of a resource changing (same construct path and type, new id), the type changing, a
-property that CloudFormation cannot update in place changing (:data:`REPLACING_PROPERTIES`), or the CLI marking
-the resource ``replace``; ``may replace`` is shown as a possible replacement.
+property that CloudFormation cannot update in place changing (the ``createOnlyProperties`` of the type's resource
+schema, as cfn-lint ships it, and a few documented additions: :mod:`tools.reports.replacement_rules`), or the CLI
+marking the resource ``replace``; a conditionally create-only property changing, or the CLI's ``may replace``, is
+shown as a possible replacement.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from tools.assembly import Assembly
+from tools.reports.replacement_rules import replacing_changes
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -47,38 +50,6 @@ STATEFUL_TYPES = frozenset({
     "AWS::SNS::Topic", "AWS::S3::Bucket", "AWS::SecretsManager::Secret", "AWS::Logs::LogGroup", "AWS::EKS::Cluster",
     "AWS::EFS::FileSystem", "AWS::ElastiCache::ReplicationGroup",
 })
-
-# Top-level properties whose change makes CloudFormation replace the resource ("Update requires: Replacement" in
-# the CloudFormation resource reference). KMS keys have none: an immutable key property makes the update fail.
-REPLACING_PROPERTIES: dict[str, frozenset[str]] = {k: frozenset(v) for k, v in {
-    "AWS::RDS::DBCluster": ("DBClusterIdentifier", "Engine", "EngineMode", "StorageEncrypted", "KmsKeyId",
-                            "DatabaseName", "DBSubnetGroupName", "MasterUsername", "AvailabilityZones",
-                            "SnapshotIdentifier", "SourceDBClusterIdentifier", "SourceRegion", "RestoreType",
-                            "RestoreToTime", "UseLatestRestorableTime", "DBSystemId"),
-    "AWS::RDS::DBInstance": ("DBInstanceIdentifier", "DBClusterIdentifier", "Engine", "StorageEncrypted",
-                             "KmsKeyId", "DBName", "MasterUsername", "CharacterSetName", "NcharCharacterSetName",
-                             "DBSubnetGroupName", "SourceDBInstanceIdentifier", "SourceRegion", "Timezone"),
-    "AWS::DynamoDB::Table": ("KeySchema", "TableName", "LocalSecondaryIndexes", "ImportSourceSpecification"),
-    "AWS::DynamoDB::GlobalTable": ("KeySchema", "TableName", "LocalSecondaryIndexes"),
-    "AWS::KMS::Key": (),
-    "AWS::EC2::VPC": ("CidrBlock", "Ipv4IpamPoolId", "Ipv4NetmaskLength"),
-    "AWS::EC2::Subnet": ("CidrBlock", "AvailabilityZone", "AvailabilityZoneId", "VpcId", "Ipv4IpamPoolId",
-                         "Ipv4NetmaskLength", "Ipv6Native", "OutpostArn"),
-    "AWS::Cognito::UserPool": ("AliasAttributes", "UsernameAttributes", "UsernameConfiguration"),
-    "AWS::SQS::Queue": ("QueueName", "FifoQueue"),
-    "AWS::SNS::Topic": ("TopicName", "FifoTopic"),
-    "AWS::S3::Bucket": ("BucketName",),
-    "AWS::SecretsManager::Secret": ("Name",),
-    "AWS::Logs::LogGroup": ("LogGroupName", "LogGroupClass"),
-    "AWS::EKS::Cluster": ("Name", "RoleArn", "KubernetesNetworkConfig", "BootstrapSelfManagedAddons"),
-    "AWS::EC2::SecurityGroup": ("GroupDescription", "GroupName", "VpcId"),
-    "AWS::IAM::Role": ("RoleName", "Path"),
-    "AWS::IAM::ManagedPolicy": ("ManagedPolicyName", "Path"),
-    "AWS::IAM::OIDCProvider": ("Url",),
-    "AWS::Lambda::Function": ("FunctionName",),
-    "AWS::EC2::NatGateway": ("SubnetId", "AllocationId", "ConnectivityType"),
-    "AWS::EC2::EIP": ("Domain",),
-}.items()}
 
 # Resources that grant or change access (IAM, resource policies); a KMS key counts when its KeyPolicy changes.
 IAM_TYPES = frozenset({
@@ -201,10 +172,14 @@ def compare_templates(name: str, old: dict[str, Any] | None, new: dict[str, Any]
             diff.changes.append(ResourceChange(logical_id, kind_of, _path(after), "replaced", props,
                                                reason=f"type changed from {before['Type']}"))
         else:
-            replacing = [p for p in props if p in REPLACING_PROPERTIES.get(kind_of, ())]
+            replacing, maybe = replacing_changes(kind_of, before.get("Properties", {}), after.get("Properties", {}))
             if replacing:
                 diff.changes.append(ResourceChange(logical_id, kind_of, _path(after), "replaced", props,
                                                    reason="changes " + ", ".join(replacing)))
+            elif maybe:
+                diff.changes.append(ResourceChange(logical_id, kind_of, _path(after), "changed", props,
+                                                   reason="may replace: changes " + ", ".join(maybe),
+                                                   possible_replacement=True))
             else:
                 diff.changes.append(ResourceChange(logical_id, kind_of, _path(after), "changed", props))
 
@@ -308,7 +283,8 @@ def render_markdown(diffs: list[StackDiff], *, base: str, head: str, env: str) -
                 attention.append(f"- :warning: **stateful resource removed** {where}"
                                  + (" (the whole stack is removed)" if d.status == "removed" else ""))
             elif c.stateful and c.possible_replacement:
-                attention.append(f"- :warning: stateful resource may be replaced {where}")
+                attention.append(f"- :warning: stateful resource may be replaced {where}"
+                                 + (f": {c.reason}" if c.reason else ""))
     iam = [(d.name, c) for d in diffs for c in d.changes if is_iam_change(c)]
     sgs = [(d.name, c) for d in diffs for c in d.changes if is_security_group_change(c)]
     attention += [f"- IAM {c.kind}: {name}: `{c.logical_id}` ({c.type})" for name, c in iam]

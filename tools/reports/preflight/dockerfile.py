@@ -1,21 +1,21 @@
-"""Just enough of the Dockerfile grammar to know what a build reads from its context.
+"""What a Dockerfile's build reads from its context, from BuildKit's own parser.
 
-Follows the Dockerfile reference (https://docs.docker.com/reference/dockerfile/): the ``# escape=`` parser directive,
-line continuations with the escape character, comment lines, heredocs (``<<EOF`` bodies are not instructions and
-heredoc sources are not context files), the exec (JSON) and shell forms of COPY/ADD, their flags (``--from`` reads
-another stage or image, not the context), ARG/ENV substitution in sources, URL and git sources of ADD, and
-``RUN --mount=type=bind`` (which reads the context when it has no ``from``).
+The grammar (parser directives such as ``# escape=``, line continuations, comments, heredocs, the exec (JSON) and
+shell forms, instruction flags, line numbers) is parsed by the ``dockerfile`` package: Go bindings of
+moby/buildkit's ``frontend/dockerfile/parser``, the parser ``docker build`` itself runs, so a Dockerfile is read here
+exactly as the build reads it. What the parser leaves to BuildKit's frontend is done here, after
+https://docs.docker.com/reference/dockerfile/: ARG/ENV scoping and substitution in sources (global ARGs reach a stage
+only when re-declared in it), ``--from`` (another stage or image, not the context), URL and git sources of ADD,
+heredoc sources (not context files) and ``RUN --mount=type=bind`` without ``from`` (which reads the context).
 """
 
 from __future__ import annotations
 
-import json
 import re
-import shlex
 from dataclasses import dataclass, field
 
-_DIRECTIVE = re.compile(r"^#\s*([a-zA-Z][a-zA-Z0-9]*)\s*=\s*(.+?)\s*$")
-_HEREDOC = re.compile(r"<<(-?)([\"']?)([A-Za-z_][A-Za-z0-9_]*)\2")
+import dockerfile as buildkit
+
 _VAR = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-+])([^}]*))?\}|([A-Za-z_][A-Za-z0-9_]*))")
 
 
@@ -36,55 +36,6 @@ class Dockerfile:
     errors: list[str] = field(default_factory=list)
 
 
-def _logical_lines(text: str) -> list[tuple[int, str]]:
-    """(first physical line number, instruction) pairs, continuations joined, comments and heredoc bodies dropped."""
-    lines = text.splitlines()
-    escape = "\\"
-    start = 0
-    # Parser directives: only at the very top, before any comment that is not a directive or any instruction.
-    for i, line in enumerate(lines):
-        m = _DIRECTIVE.match(line.strip())
-        if not m:
-            break
-        if m.group(1).lower() == "escape" and m.group(2) in ("\\", "`"):
-            escape = m.group(2)
-        start = i + 1
-    out: list[tuple[int, str]] = []
-    i = start
-    while i < len(lines):
-        line = lines[i]
-        stripped = line.strip()
-        if not stripped or stripped.startswith("#"):
-            i += 1
-            continue
-        first = i + 1
-        parts: list[str] = []
-        while True:
-            body = lines[i].rstrip()
-            if body.endswith(escape):
-                parts.append(body[: -len(escape)])
-                i += 1
-                # Comment and empty lines inside a continuation are skipped, not ends of the instruction.
-                while i < len(lines) and (not lines[i].strip() or lines[i].strip().startswith("#")):
-                    i += 1
-                if i >= len(lines):
-                    break
-                continue
-            parts.append(body)
-            i += 1
-            break
-        instruction = " ".join(p.strip() for p in parts)
-        out.append((first, instruction))
-        for m in _HEREDOC.finditer(instruction):
-            strip_tabs, word = m.group(1) == "-", m.group(3)
-            while i < len(lines):
-                body = lines[i].lstrip("\t") if strip_tabs else lines[i]
-                i += 1
-                if body == word:
-                    break
-    return out
-
-
 def _substitute(value: str, env: dict[str, str]) -> tuple[str, tuple[str, ...]]:
     missing: list[str] = []
 
@@ -102,29 +53,21 @@ def _substitute(value: str, env: dict[str, str]) -> tuple[str, tuple[str, ...]]:
     return _VAR.sub(repl, value), tuple(missing)
 
 
-def _split_flags(args: str) -> tuple[dict[str, list[str]], str]:
-    flags: dict[str, list[str]] = {}
-    rest = args.strip()
-    while rest.startswith("--"):
-        token, _, rest = rest.partition(" ")
-        name, _, value = token[2:].partition("=")
-        flags.setdefault(name.lower(), []).append(value)
-        rest = rest.strip()
-    return flags, rest
+def _unquote(word: str) -> str:
+    """A shell-form word without the quotes around it (BuildKit's word processing removes them)."""
+    return word[1:-1] if len(word) >= 2 and word[0] == word[-1] and word[0] in "\"'" else word
 
 
-def _operands(rest: str) -> list[str]:
-    if rest.startswith("["):
-        try:
-            parsed = json.loads(rest)
-            if isinstance(parsed, list) and all(isinstance(x, str) for x in parsed):
-                return parsed
-        except json.JSONDecodeError:
-            pass
-    try:
-        return shlex.split(rest, posix=True)
-    except ValueError:
-        return rest.split()
+def _flags(command: buildkit.Command) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for flag in command.flags:
+        name, _, value = flag.removeprefix("--").partition("=")
+        out.setdefault(name.lower(), []).append(value)
+    return out
+
+
+def _words(command: buildkit.Command) -> list[str]:
+    return list(command.value) if command.json else [_unquote(v) for v in command.value]
 
 
 def _is_remote(source: str) -> bool:
@@ -133,59 +76,51 @@ def _is_remote(source: str) -> bool:
 
 def parse(text: str) -> Dockerfile:
     result = Dockerfile()
+    try:
+        commands = buildkit.parse_string(text)
+    except buildkit.GoParseError as err:
+        result.errors.append(f"BuildKit's parser refuses it: {err}")
+        return result
     global_args: dict[str, str] = {}
     env: dict[str, str] = {}
     in_stage = False
-    for line_no, instruction in _logical_lines(text):
-        keyword, _, args = instruction.partition(" ")
-        keyword = keyword.upper()
+    for command in commands:
+        keyword, line = command.cmd.upper(), command.start_line
         if keyword == "FROM":
-            ops = _operands(_split_flags(args)[1])
-            name = ops[2] if len(ops) >= 3 and ops[1].lower() == "as" else ""
-            result.stages.append(name.lower())
+            words = list(command.value)
+            result.stages.append(words[2].lower() if len(words) >= 3 and words[1].lower() == "as" else "")
             env = {}
             in_stage = True
-            continue
-        if keyword == "ARG":
-            for op in _operands(args):
-                key, eq, value = op.partition("=")
+        elif keyword == "ARG":
+            for word in command.value:
+                key, eq, value = word.partition("=")
                 if not in_stage:
                     if eq:
-                        global_args[key] = value
+                        global_args[key] = _unquote(value)
                 elif eq:
-                    env[key] = _substitute(value, env)[0]
+                    env[key] = _substitute(_unquote(value), env)[0]
                 elif key in global_args:
                     env[key] = global_args[key]
-            continue
-        if keyword == "ENV":
-            ops = _operands(args)
-            if len(ops) >= 2 and "=" not in ops[0]:
-                env[ops[0]] = _substitute(" ".join(ops[1:]), env)[0]
-            else:
-                for op in ops:
-                    key, _, value = op.partition("=")
-                    env[key] = _substitute(value, env)[0]
-            continue
-        if keyword in ("COPY", "ADD"):
-            flags, rest = _split_flags(args)
-            if flags.get("from"):
+        elif keyword == "ENV":
+            pairs = list(command.value)  # key, value, key, value, ... (both the = and the legacy form)
+            for key, value in zip(pairs[::2], pairs[1::2], strict=False):
+                env[key] = _substitute(_unquote(value), env)[0]
+        elif keyword in ("COPY", "ADD"):
+            if _flags(command).get("from"):
                 continue  # another stage or an image, not the build context
-            ops = _operands(rest)
-            if len(ops) < 2:
-                result.errors.append(f"line {line_no}: {keyword} needs a source and a destination")
+            words = _words(command)
+            if len(words) < 2:
+                result.errors.append(f"line {line}: {keyword} needs a source and a destination")
                 continue
-            for src in ops[:-1]:
+            for src in words[:-1]:
                 if src.startswith("<<") or (keyword == "ADD" and _is_remote(src)):
-                    continue
+                    continue  # a heredoc (its body is the source) or a remote source
                 value, missing = _substitute(src, env)
-                result.sources.append(ContextSource(keyword, line_no, value, missing))
-            continue
-        if keyword == "RUN":
-            flags, _ = _split_flags(args)
-            for mount in flags.get("mount", []):
+                result.sources.append(ContextSource(keyword, line, value, missing))
+        elif keyword == "RUN":
+            for mount in _flags(command).get("mount", []):
                 opts = dict(o.partition("=")[::2] for o in mount.split(","))
                 if opts.get("type", "bind") == "bind" and not opts.get("from"):
-                    src = opts.get("source", opts.get("src", "."))
-                    value, missing = _substitute(src, env)
-                    result.sources.append(ContextSource("RUN", line_no, value, missing))
+                    value, missing = _substitute(opts.get("source", opts.get("src", ".")), env)
+                    result.sources.append(ContextSource("RUN", line, value, missing))
     return result

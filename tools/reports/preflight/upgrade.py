@@ -7,10 +7,14 @@
 - Every add-on the app installs must have a pin for the next version in ``config/eks_addons.py``; the table diff
   (current pin -> next pin) says which add-on versions move. So must every chart that file pins per Kubernetes
   version (the Cluster Autoscaler: chart and image tag); other charts are listed to review.
-- The kubectl the EKS custom resources run (the kubectl layer's version, in its description) must be within one
-  minor of the next version (Kubernetes' version skew policy for kubectl), or applying manifests may fail.
-Exit status 1 when a manifest fails, the next version has no schemas, an add-on or pinned chart has no pin for it, or
-kubectl is out of skew.
+- The kubectl the EKS custom resources run must be within one minor of the next version (Kubernetes' version skew
+  policy for kubectl), or applying manifests may fail: the kubectl layer of the next version's row in
+  ``config/eks_addons.py`` (it moves with the cluster), or, for a version without one, the layer in the assembly
+  (its version in its description).
+- EKS moves a cluster one minor per update: a next version more than one minor ahead is reached through every
+  version between, each of which needs its row of pins too.
+Exit status 1 when a manifest fails, the next version has no schemas, an add-on or pinned chart has no pin for it, an
+intermediate version has no row, or kubectl is out of skew.
 """
 
 from __future__ import annotations
@@ -19,11 +23,14 @@ import argparse
 import re
 import sys
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 
 import kubernetes_validate
 from kubernetes_validate import utils as kv_utils
 
+from config import eks_addons
+from config.eks_addons import KubectlLayerPin
 from config.environments import ENVIRONMENTS
 from tools.assembly import Assembly, render_tokens
 from tools.reports.preflight.addons import ChartTable, PinTable, image_tag, load_chart_pins, load_pins
@@ -51,8 +58,13 @@ def _minor(version: str) -> tuple[int, int]:
     return int(major), int(minor)
 
 
+def _skew(kubectl: str, target: str) -> int:
+    return abs(_minor(kubectl)[1] - _minor(target)[1]) if _minor(kubectl)[0] == _minor(target)[0] else 99
+
+
 def check(assembly: Assembly, environment: str, current: str, target: str, pins: PinTable,
-          chart_pins: ChartTable | None = None) -> CheckResult:
+          chart_pins: ChartTable | None = None,
+          kubectl_layers: Mapping[str, KubectlLayerPin] | None = None) -> CheckResult:
     findings: list[Finding] = []
     details: list[str] = []
     if target not in supported_versions():
@@ -107,17 +119,29 @@ def check(assembly: Assembly, environment: str, current: str, target: str, pins:
             chart_then = f"{then_chart.version} (image {then_chart.image_tag})"
             details.append(f"chart {h.chart}: {chart_was} -> {chart_then}"
                            + (" (unchanged)" if chart_was == chart_then else ""))
+    layers = eks_addons.KUBECTL_LAYERS if kubectl_layers is None else kubectl_layers
     for layer in assembly.resources("AWS::Lambda::LayerVersion"):
         m = re.search(r"kubectl (\d+\.\d+)", str(layer.properties.get("Description", "")))
         if not m:
             continue
-        skew = abs(_minor(m.group(1))[1] - _minor(target)[1]) if _minor(m.group(1))[0] == _minor(target)[0] else 99
-        if skew > 1:
-            findings.append(Finding(layer.name, f"kubectl {m.group(1)} is more than one minor away from Kubernetes "
-                                                f"{target}: move to the kubectl layer of {target} (aws-cdk-lib's "
-                                                "lambda-layer-kubectl-vNN) with the cluster"))
+        pinned = layers.get(target)
+        kubectl = pinned.kubectl if pinned else m.group(1)
+        where = (f"the kubectl layer of {target}'s row, {pinned.package}" if pinned
+                 else f"kubectl layer {layer.logical_id} (no kubectl layer pinned for {target})")
+        if _skew(kubectl, target) > 1:
+            findings.append(Finding("config/eks_addons.py" if pinned else layer.name,
+                                    f"kubectl {kubectl} ({where}) is more than one minor away from Kubernetes "
+                                    f"{target}: pin the kubectl layer of {target} (aws-cdk-lib's "
+                                    "lambda-layer-kubectl-vNN) in its row"))
         else:
-            details.append(f"kubectl layer {layer.logical_id}: kubectl {m.group(1)}, within one minor of {target}")
+            details.append(f"{where}: kubectl {kubectl} (now {m.group(1)}), within one minor of {target}")
+    hops = [f"{_minor(current)[0]}.{m}" for m in range(_minor(current)[1] + 1, _minor(target)[1])]
+    if hops and _minor(current)[0] == _minor(target)[0]:
+        details.append(f"EKS moves one minor per update: {' -> '.join([current, *hops, target])}, a deploy each")
+        for hop in hops:
+            if hop not in pins:
+                findings.append(Finding("config/eks_addons.py", f"no pins for Kubernetes {hop}, which a cluster "
+                                                                f"on {current} passes through to reach {target}"))
     figure = f"{current} -> {target}: {validated} objects valid, {skipped} custom resources not validated"
     return CheckResult(NAME, environment, figure, findings, details)
 
