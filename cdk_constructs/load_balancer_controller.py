@@ -2,26 +2,45 @@
 
 from __future__ import annotations
 
-from typing import cast
+import json
+from pathlib import Path
+from typing import Any, cast
 
 from aws_cdk import aws_eks_v2 as eks
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
+from config.eks_addons import load_balancer_controller
 from policies.load_balancer_controller import discovery_statement
 from policies.nag import acknowledge
 
-CHART_VERSION = "1.14.1"  # controller v2.14.1
 NAMESPACE = "kube-system"
 SERVICE_ACCOUNT = "aws-load-balancer-controller"
+CRDS_DIR = Path(__file__).resolve().parent / "crds"
+# Which chart version a CRD was applied for (tools/reports/preflight/addons.py holds the two to each other).
+CRD_CHART_ANNOTATION = "ecommerce-platform/chart"
+
+
+def chart_crds(chart: str, version: str) -> list[dict[str, Any]]:
+    """The CustomResourceDefinitions the chart's ``crds/`` holds at ``version`` (``cdk_constructs/crds/``, copied from
+    the chart's source at that release), annotated with the chart version they belong to."""
+    path = CRDS_DIR / f"{chart}-{version}.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing: copy the CRDs of {chart} {version} there (the chart's crds/ "
+                                "directory at that release, as JSON) before pinning it in config/eks_addons.py")
+    crds: list[dict[str, Any]] = json.loads(path.read_text())["crds"]
+    for crd in crds:
+        crd["metadata"].setdefault("annotations", {})[CRD_CHART_ANNOTATION] = f"{chart}-{version}"
+    return crds
 
 
 class LoadBalancerController(Construct):
     """Installs the controller; :class:`~cdk_constructs.microservice.Microservice` grants it its target group."""
 
     def __init__(self, scope: Construct, construct_id: str, *, cluster: eks.Cluster, vpc_id: str,
-                 region: str) -> None:
+                 region: str, kubernetes_version: str) -> None:
         super().__init__(scope, construct_id)
+        pin = load_balancer_controller(kubernetes_version)
         self.service_account = eks.ServiceAccount(
             self, "ServiceAccount", cluster=cast(eks.ICluster, cluster),
             name=SERVICE_ACCOUNT, namespace=NAMESPACE,
@@ -33,14 +52,26 @@ class LoadBalancerController(Construct):
         acknowledge(policy, "AwsSolutions-IAM5[Resource::*]",
                     "These ELB and EC2 Describe calls support no resource-level permissions; they are read-only "
                     "and are how the controller resolves pod IPs and target group state.")
+        # Helm installs a chart's CRDs on the first install only and never upgrades them ("There is no support at this
+        # time for upgrading or deleting CRDs using Helm": Helm documentation, "Custom Resource Definitions"): the app
+        # applies those of the pinned chart version itself, before the chart, so a chart upgrade brings its CRDs.
+        # Applied (not created) on creation too: a cluster whose first chart install put them there already keeps
+        # working. Each CRD is an object of its own manifest, so that one the chart drops is deleted with it.
+        self.crds = [eks.KubernetesManifest(self, f"Crd{crd['spec']['names']['kind']}",
+                                            cluster=cast(eks.ICluster, cluster), manifest=[crd], overwrite=True,
+                                            prune=False)
+                     for crd in chart_crds(pin.chart, pin.version)]
         self.chart = cluster.add_helm_chart(
             "Chart",
-            chart="aws-load-balancer-controller",
-            repository="https://aws.github.io/eks-charts",
+            chart=pin.chart,
+            repository=pin.repository,
             release="aws-load-balancer-controller",
-            version=CHART_VERSION,
+            version=pin.version,
             namespace=NAMESPACE,
             values={
+                # The controller's image of the pinned chart version (the chart's default would be the same today;
+                # pinned so that a chart bump and its image move together, checked by make preflight).
+                "image": {"tag": pin.image_tag},
                 "clusterName": cluster.cluster_name,
                 "region": region,
                 "vpcId": vpc_id,
@@ -65,4 +96,4 @@ class LoadBalancerController(Construct):
                 "nodeSelector": {"platform/capacity": "on_demand"},
             },
         )
-        self.chart.node.add_dependency(self.service_account)
+        self.chart.node.add_dependency(self.service_account, *self.crds)

@@ -30,6 +30,10 @@ Sources, read 2026-11-27 (check them with ``describe-addon-versions`` before a f
   cluster-autoscaler-chart-9.56.0, 2026-03-02), image tag of the cluster's minor as kubernetes/kops pins it
   (pkg/model/components/clusterautoscaler.go: 1.34 -> v1.34.4, 1.35 -> v1.35.1): the autoscaler supports only the
   Kubernetes minor it was built for.
+- AWS Load Balancer Controller: chart ``aws-load-balancer-controller`` 1.14.1 from https://aws.github.io/eks-charts
+  (Chart.yaml at kubernetes-sigs/aws-load-balancer-controller v2.14.1: appVersion v2.14.1); the controller supports
+  Kubernetes 1.22 and later. Helm installs a chart's CRDs on the first install only and never upgrades them, so the
+  app applies the CRDs of the pinned version itself (``cdk_constructs/crds/``).
 """
 
 from __future__ import annotations
@@ -83,6 +87,13 @@ CLUSTER_AUTOSCALER: dict[str, ChartPin] = {
 }
 
 
+EKS_CHARTS_REPOSITORY = "https://aws.github.io/eks-charts"
+LOAD_BALANCER_CONTROLLER: dict[str, ChartPin] = {
+    "1.34": ChartPin(EKS_CHARTS_REPOSITORY, "aws-load-balancer-controller", "1.14.1", "v2.14.1"),
+    "1.35": ChartPin(EKS_CHARTS_REPOSITORY, "aws-load-balancer-controller", "1.14.1", "v2.14.1"),
+}
+
+
 def addon_pin(kubernetes_version: str, name: str) -> AddonPin:
     """The pinned version of add-on ``name`` for a cluster on ``kubernetes_version``; a KeyError names what is
     missing from the table (a new Kubernetes version or add-on must be added here first)."""
@@ -100,3 +111,10 @@ def cluster_autoscaler(kubernetes_version: str) -> ChartPin:
     if kubernetes_version not in CLUSTER_AUTOSCALER:
         raise KeyError(f"no Cluster Autoscaler for Kubernetes {kubernetes_version} in config/eks_addons.py")
     return CLUSTER_AUTOSCALER[kubernetes_version]
+
+
+def load_balancer_controller(kubernetes_version: str) -> ChartPin:
+    """The AWS Load Balancer Controller chart and image for a cluster on ``kubernetes_version``."""
+    if kubernetes_version not in LOAD_BALANCER_CONTROLLER:
+        raise KeyError(f"no Load Balancer Controller for Kubernetes {kubernetes_version} in config/eks_addons.py")
+    return LOAD_BALANCER_CONTROLLER[kubernetes_version]
