@@ -23,7 +23,8 @@ def test_dev_deletes_everything_it_creates() -> None:
         assert len(emptiers) == len(buckets), f"{stack}: a bucket with objects cannot be deleted"
 
 
-@pytest.mark.parametrize(("env", "policy"), [("dev", "Delete"), ("staging", "Retain"), ("prod", "Retain")])
+@pytest.mark.parametrize(("env", "policy"), [("dev", "Delete"), ("staging", "RetainExceptOnCreate"),
+                                            ("prod", "RetainExceptOnCreate")])
 def test_every_log_groups_removal_comes_from_config(env: str, policy: str) -> None:
     groups = [(stack, lid, r.get("DeletionPolicy")) for stack, t in synthesize(env).all_templates().items()
               for lid, r in t["Resources"].items() if r["Type"] == "AWS::Logs::LogGroup"]
