@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any, cast
 
+import aws_cdk as cdk
 from aws_cdk import aws_eks_v2 as eks
 from aws_cdk import aws_iam as iam
 from constructs import Construct
@@ -57,10 +58,15 @@ class LoadBalancerController(Construct):
         # applies those of the pinned chart version itself, before the chart, so a chart upgrade brings its CRDs.
         # Applied (not created) on creation too: a cluster whose first chart install put them there already keeps
         # working. Each CRD is an object of its own manifest, so that one the chart drops is deleted with it.
+        # Retained on delete: CloudFormation deleting one of these (the rollback of the update that added it, or a
+        # rename) would run `kubectl delete crd`, which deletes every object of the kind in the cluster, every
+        # TargetGroupBinding with it. Like Helm, the app never deletes a CRD; the cluster's deletion takes them.
         self.crds = [eks.KubernetesManifest(self, f"Crd{crd['spec']['names']['kind']}",
                                             cluster=cast(eks.ICluster, cluster), manifest=[crd], overwrite=True,
                                             prune=False)
                      for crd in chart_crds(pin.chart, pin.version)]
+        for manifest in self.crds:
+            cast(cdk.CfnResource, manifest.node.default_child).apply_removal_policy(cdk.RemovalPolicy.RETAIN)
         self.chart = cluster.add_helm_chart(
             "Chart",
             chart=pin.chart,

@@ -63,6 +63,9 @@ DELETION_PROTECTION = {
     "AWS::DynamoDB::GlobalTable": ("DeletionProtectionEnabled", (True, "true")),
 }
 CONTAINER_INSIGHTS = ("application", "dataplane", "host", "performance")
+# What the kubectl provider's custom resources hold lives inside the cluster and goes with it: retained, they leave
+# nothing in the account (and a CRD is retained on purpose: deleting it deletes every object of its kind).
+IN_CLUSTER = ("Custom::AWSCDK-EKS-KubernetesResource", "Custom::AWSCDK-EKS-HelmChart")
 # Terraform AWS provider, aws_security_group and aws_subnet timeouts: "Lambda ENIs can take up to 45 minutes to
 # delete" (the provider's retry window agreed with the Lambda service team for Hyperplane ENIs).
 LAMBDA_ENI_RELEASE_MINUTES = 45
@@ -337,11 +340,14 @@ def plan(assembly: Assembly, config: EnvironmentConfig) -> Plan:
         for r in s.resources.values():
             named = fixed_name(assembly, r)
             label = f"{r.logical_id} ({r.type}{f', {named}' if named else ''})"
-            if r.deletion_policy == "Retain":
+            if r.type in IN_CLUSTER and r.deletion_policy in RETAINED:
+                sp.handled.append(Leftover(stack, label, f"DeletionPolicy {r.deletion_policy} keeps the object in "
+                                                         "the cluster, which the teardown deletes with it"))
+            elif r.deletion_policy == "Retain":
                 create_leftovers.append(Leftover(stack, label, "DeletionPolicy Retain keeps it even when the create "
                                                                "that made it rolls back; RetainExceptOnCreate deletes "
                                                                "it then and retains it afterwards"))
-            if r.deletion_policy in RETAINED:
+            if r.deletion_policy in RETAINED and r.type not in IN_CLUSTER:
                 sp.retained.append(Leftover(stack, label, f"DeletionPolicy {r.deletion_policy}"))
                 if named and not s.termination_protection:
                     hazards.append(Leftover(stack, f"{r.logical_id} ({r.type} {named})",
