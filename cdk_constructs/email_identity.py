@@ -20,6 +20,9 @@ class EmailIdentity(Construct):
         self.domain = config.domain
         self.sender = config.sender
         self.sender_name = config.sender_name
+        # Whether SES has verified it (config: set once `make account-check` says so); Cognito sends through it only
+        # then, since a pool created or updated with a pending identity fails.
+        self.verified = config.ses_identity_verified
         self.identity = ses.EmailIdentity(
             self, "Identity", identity=ses.Identity.domain(config.domain),
             dkim_identity=ses.DkimIdentity.easy_dkim(ses.EasyDkimSigningKeyLength.RSA_2048_BIT))

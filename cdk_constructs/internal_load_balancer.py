@@ -7,11 +7,8 @@ from collections.abc import Mapping
 import aws_cdk as cdk
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
-from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from cdk_constructs.log_groups import LogSettings, provider_log_group
-from cdk_constructs.retention import removal_policy
 from config.environment import RemovalMode
 from config.topology import Service
 from policies.nag import acknowledge
@@ -25,42 +22,9 @@ class InternalLoadBalancer(Construct):
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, vpc: ec2.IVpc, vpc_cidr: str, removal: RemovalMode,
-                 log_settings: LogSettings, listener_ports: Mapping[Service, int], target_port: int,
-                 deregistration_delay_seconds: int) -> None:
-        """``removal``: the NLB's deletion protection; ``log_settings``: its access logs bucket's."""
+                 listener_ports: Mapping[Service, int], target_port: int, deregistration_delay_seconds: int) -> None:
+        """``removal``: the NLB's deletion protection."""
         super().__init__(scope, construct_id)
-        # NLB access logs require SSE-S3 (not KMS) on the bucket.
-        self.access_logs_bucket = s3.Bucket(
-            self, "AccessLogsBucket",
-            encryption=s3.BucketEncryption.S3_MANAGED,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            enforce_ssl=True,
-            versioned=True,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            lifecycle_rules=[s3.LifecycleRule(expiration=cdk.Duration.days(log_settings.retention_days),
-                                              noncurrent_version_expiration=cdk.Duration.days(1))],
-            removal_policy=removal_policy(log_settings.removal),
-            # A bucket that still holds objects cannot be deleted: where the environment destroys its resources,
-            # the stack empties it first, so a teardown does not stop here.
-            auto_delete_objects=log_settings.removal == RemovalMode.DESTROY,
-        )
-        if log_settings.removal == RemovalMode.DESTROY:
-            provider_log_group(self, "AutoDeleteObjectsLogGroup", provider="S3AutoDeleteObjectsCustomResourceProvider",
-                               users=[self.access_logs_bucket.node.find_child("AutoDeleteObjectsCustomResource")],
-                               log_settings=log_settings)
-        for pack in ("NIST.800.53.R5", "PCI.DSS.321"):
-            acknowledge(self.access_logs_bucket, f"{pack}-S3BucketLoggingEnabled",
-                        "This bucket is itself the access log destination of the internal NLB; its readers are "
-                        "recorded by CloudTrail, and logging it to another bucket would recurse.")
-            acknowledge(self.access_logs_bucket, f"{pack}-S3DefaultEncryptionKMS",
-                        "Elastic Load Balancing delivers access logs only to buckets encrypted with SSE-S3, so this "
-                        "log bucket cannot use a KMS key; it is private, versioned and TLS-only.")
-            acknowledge(self.access_logs_bucket, f"{pack}-S3BucketReplicationEnabled",
-                        "NLB access logs are diagnostic data kept for the log retention period; replicating them "
-                        "to another region would double their cost without protecting any business record.")
-        acknowledge(self.access_logs_bucket, "AwsSolutions-S1",
-                    "This bucket only receives the internal NLB's access logs; logging its own access would need a "
-                    "second bucket whose logs would need a third, and reads of it are in CloudTrail data events.")
         self.security_group = ec2.SecurityGroup(
             self, "SecurityGroup", vpc=vpc, allow_all_outbound=False,
             description="Services NLB: reached only through the API VPC Link; sends only to service pods")
@@ -78,7 +42,14 @@ class InternalLoadBalancer(Construct):
         )
         self.security_group.add_egress_rule(ec2.Peer.ipv4(vpc_cidr), ec2.Port.tcp(target_port),
                                             "To service pods (IP targets) in the VPC")
-        self.load_balancer.log_access_logs(self.access_logs_bucket)
+        # No access logs: an NLB writes them for TLS listeners only ("Access logs are created only if the load
+        # balancer has a TLS listener": Elastic Load Balancing, "Access logs for your Network Load Balancer"), and
+        # these listeners are TCP (TLS ends at API Gateway; the VPC Link arrives over PrivateLink). API Gateway's
+        # access logs record every request, and the VPC's flow logs every connection to the NLB's interfaces.
+        why = ("This internal NLB has TCP listeners only, and an NLB writes access logs for TLS listeners alone; "
+               "every request is in API Gateway's access logs and every connection in the VPC's flow logs.")
+        for rule in ("AwsSolutions-ELB2", "NIST.800.53.R5-ELBLoggingEnabled", "PCI.DSS.321-ELBLoggingEnabled"):
+            acknowledge(self.load_balancer, rule, why)
         if removal == RemovalMode.DESTROY:
             acknowledge(self.load_balancer, "NIST.800.53.R5-ELBDeletionProtectionEnabled",
                         "Deletion protection is on wherever the environment keeps its resources; this environment's "

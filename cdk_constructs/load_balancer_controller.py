@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from typing import cast
+import json
+from pathlib import Path
+from typing import Any, cast
 
+import aws_cdk as cdk
 from aws_cdk import aws_eks_v2 as eks
 from aws_cdk import aws_iam as iam
 from constructs import Construct
@@ -14,6 +17,22 @@ from policies.nag import acknowledge
 
 NAMESPACE = "kube-system"
 SERVICE_ACCOUNT = "aws-load-balancer-controller"
+CRDS_DIR = Path(__file__).resolve().parent / "crds"
+# Which chart version a CRD was applied for (tools/reports/preflight/addons.py holds the two to each other).
+CRD_CHART_ANNOTATION = "ecommerce-platform/chart"
+
+
+def chart_crds(chart: str, version: str) -> list[dict[str, Any]]:
+    """The CustomResourceDefinitions the chart's ``crds/`` holds at ``version`` (``cdk_constructs/crds/``, copied from
+    the chart's source at that release), annotated with the chart version they belong to."""
+    path = CRDS_DIR / f"{chart}-{version}.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing: copy the CRDs of {chart} {version} there (the chart's crds/ "
+                                "directory at that release, as JSON) before pinning it in config/eks_addons.py")
+    crds: list[dict[str, Any]] = json.loads(path.read_text())["crds"]
+    for crd in crds:
+        crd["metadata"].setdefault("annotations", {})[CRD_CHART_ANNOTATION] = f"{chart}-{version}"
+    return crds
 
 
 class LoadBalancerController(Construct):
@@ -34,6 +53,20 @@ class LoadBalancerController(Construct):
         acknowledge(policy, "AwsSolutions-IAM5[Resource::*]",
                     "These ELB and EC2 Describe calls support no resource-level permissions; they are read-only "
                     "and are how the controller resolves pod IPs and target group state.")
+        # Helm installs a chart's CRDs on the first install only and never upgrades them ("There is no support at this
+        # time for upgrading or deleting CRDs using Helm": Helm documentation, "Custom Resource Definitions"): the app
+        # applies those of the pinned chart version itself, before the chart, so a chart upgrade brings its CRDs.
+        # Applied (not created) on creation too: a cluster whose first chart install put them there already keeps
+        # working. Each CRD is an object of its own manifest, so that one the chart drops is deleted with it.
+        # Retained on delete: CloudFormation deleting one of these (the rollback of the update that added it, or a
+        # rename) would run `kubectl delete crd`, which deletes every object of the kind in the cluster, every
+        # TargetGroupBinding with it. Like Helm, the app never deletes a CRD; the cluster's deletion takes them.
+        self.crds = [eks.KubernetesManifest(self, f"Crd{crd['spec']['names']['kind']}",
+                                            cluster=cast(eks.ICluster, cluster), manifest=[crd], overwrite=True,
+                                            prune=False)
+                     for crd in chart_crds(pin.chart, pin.version)]
+        for manifest in self.crds:
+            cast(cdk.CfnResource, manifest.node.default_child).apply_removal_policy(cdk.RemovalPolicy.RETAIN)
         self.chart = cluster.add_helm_chart(
             "Chart",
             chart=pin.chart,
@@ -68,4 +101,4 @@ class LoadBalancerController(Construct):
                 "nodeSelector": {"platform/capacity": "on_demand"},
             },
         )
-        self.chart.node.add_dependency(self.service_account)
+        self.chart.node.add_dependency(self.service_account, *self.crds)

@@ -14,7 +14,14 @@ from constructs import Construct
 from contract import Call
 
 from cdk_constructs.service_monitoring import ServiceMonitoring, ServiceTelemetry
-from cdk_constructs.workload_manifests import WorkloadSpec, components, deployment, manifests, namespace
+from cdk_constructs.workload_manifests import (
+    SHARED_MANIFEST_KINDS,
+    WorkloadSpec,
+    components,
+    deployment,
+    manifests,
+    namespace,
+)
 from config.environment import ServiceSizing
 from config.images import BASE_IMAGE, BASE_IMAGE_ARG
 from config.telemetry import otel_environment
@@ -70,6 +77,7 @@ class Microservice(Construct):
             environment=environment,
             sizing=sizing,
             target_group_arn=target_group.target_group_arn,
+            target_group_id=_logical_id(target_group),
             worker_command=("python", "-m", f"{name}.worker"),
             security_group_ids=security_group_ids,
             allowed_callers=allowed_callers,
@@ -83,9 +91,33 @@ class Microservice(Construct):
             identity_type=eks.IdentityType.POD_IDENTITY)
         self.service_account.node.add_dependency(self.namespace)
         self.role: iam.IRole = self.service_account.role
-        # The Namespace is applied above (the service account needs it first); the rest in one manifest.
-        self.workloads = eks.KubernetesManifest(self, "Workloads", cluster=cluster, manifest=manifests(self.spec)[1:])
-        self.workloads.node.add_dependency(self.service_account)
+        # The Load Balancer Controller may (de)register targets in this service's target group only. The binding
+        # depends on this policy, so CloudFormation deletes the policy only after the binding: the controller's
+        # finalizer deregisters the targets first (without the permission it would hang the deletion until the
+        # kubectl handler's 15 minutes run out).
+        self.target_registration_policy = iam.ManagedPolicy(
+            self, "TargetRegistrationPolicy", roles=[load_balancer_controller_role],
+            statements=[register_targets_statement([target_group.target_group_arn])])
+        # The Namespace is applied above (the service account needs it first). Services and Deployments share one
+        # manifest, which `kubectl apply --prune` keeps in step; every other object (TargetGroupBinding,
+        # SecurityGroupPolicy, NetworkPolicies, HPAs, PDBs: kinds kubectl's default prune allowlist lacks) is a
+        # manifest of its own, which CloudFormation deletes when the object leaves the app. Applied, not created, so
+        # that an object moving out of the shared manifest is taken over in place.
+        objects = manifests(self.spec)[1:]
+        self.objects: dict[str, eks.KubernetesManifest] = {}
+        for obj in (o for o in objects if o["kind"] not in SHARED_MANIFEST_KINDS):
+            construct_id = obj["kind"] + "".join(w.capitalize() for w in obj["metadata"]["name"].split("-"))
+            m = eks.KubernetesManifest(self, construct_id, cluster=cluster, manifest=[obj], overwrite=True,
+                                       prune=False)
+            m.node.add_dependency(self.service_account)
+            if obj["kind"] == "TargetGroupBinding":
+                m.node.add_dependency(self.target_registration_policy)
+            self.objects[construct_id] = m
+        # Pods get their readiness gate and their security group only if the TargetGroupBinding and the
+        # SecurityGroupPolicy exist when they are created: the Deployments come after every other object.
+        self.workloads = eks.KubernetesManifest(
+            self, "Workloads", cluster=cluster, manifest=[o for o in objects if o["kind"] in SHARED_MANIFEST_KINDS])
+        self.workloads.node.add_dependency(self.service_account, *self.objects.values())
         # The stack (and so the promotion to the next environment) completes only once every Deployment runs its new
         # pods: kubectl apply alone succeeds as soon as the objects are accepted.
         self.rollouts: dict[str, eks.KubernetesObjectValue] = {}
@@ -102,11 +134,15 @@ class Microservice(Construct):
                 "Deployment", cdk.Stack.of(self).to_json_string(deployment(self.spec, component)))
             self.rollouts[component] = rollout
         # The cluster pulls the image with the node role's ECR read-only access to the asset repository.
-        # The Load Balancer Controller may (de)register targets in this service's target group only.
-        iam.ManagedPolicy(self, "TargetRegistrationPolicy", roles=[load_balancer_controller_role],
-                   statements=[register_targets_statement([target_group.target_group_arn])])
         # Alarms on the alarm topic and the service's dashboard (pods, API routes, queues, outbox).
         self.monitoring: ServiceMonitoring | None = None
         if telemetry:
             self.monitoring = ServiceMonitoring(self, "Monitoring", service=service, components=components(self.spec),
                                                 telemetry=telemetry)
+
+
+def _logical_id(target_group: elbv2.INetworkTargetGroup) -> str:
+    """The target group's CloudFormation logical id in its own stack (a literal at synth)."""
+    resource = cast(cdk.CfnResource, target_group.node.default_child)
+    stack = cdk.Stack.of(resource)
+    return str(stack.resolve(stack.get_logical_id(resource)))

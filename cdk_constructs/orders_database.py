@@ -92,6 +92,14 @@ class OrdersDatabase(Construct):
             monitoring_interval=cdk.Duration.seconds(60),
         )
         self.cluster.node.add_dependency(self.log_group)
+        if removal == RemovalMode.RETAIN:
+            # aws-cdk-lib gives the cluster's instances and subnet group RETAIN only for exactly RemovalPolicy.RETAIN
+            # and DESTROY otherwise (aws-rds helperRemovalPolicy). A retained cluster must keep them: RDS refuses to
+            # delete a subnet group a cluster still uses, which would fail the stack's deletion. Retained the same
+            # way as the cluster, so a failed first create still removes them.
+            for child in self.cluster.node.find_all():
+                if isinstance(child, (rds.CfnDBInstance, rds.CfnDBSubnetGroup)):
+                    child.apply_removal_policy(removal_policy(removal))
         self.secret: secretsmanager.ISecret = self.cluster.secret  # type: ignore[assignment]
         self.rotation = self.cluster.add_rotation_single_user(
             automatically_after=cdk.Duration.days(config.secret_rotation_days),

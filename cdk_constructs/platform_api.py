@@ -86,8 +86,11 @@ class PlatformApi(Construct):
             rest_api_name=f"{cdk.Stack.of(self).stack_name}-api",
             description="E-commerce platform public API",
             endpoint_types=[apigw.EndpointType.REGIONAL],
-            cloud_watch_role=True,
-            cloud_watch_role_removal_policy=cdk.RemovalPolicy.DESTROY,
+            # The CloudWatch role API Gateway logs with is a setting of the account (AWS::ApiGateway::Account), one
+            # per account and region for every API in it: no environment's stack owns it (a teardown would leave the
+            # setting pointing at a deleted role). It is a declared prerequisite (config/prerequisites.py), set once
+            # per account (docs/deploying.md) and checked by `make account-check` before each deploy.
+            cloud_watch_role=False,
             deploy_options=apigw.StageOptions(
                 stage_name=STAGE_NAME,
                 throttling_rate_limit=config.throttle_rate_limit,
@@ -108,11 +111,6 @@ class PlatformApi(Construct):
                 max_age=cdk.Duration.hours(1),
             ),
         )
-        acknowledge(self.api.node.find_child("CloudWatchRole"),
-                    "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
-                    "AmazonAPIGatewayPushToCloudWatchLogs]",
-                    "API Gateway's account-level logging role must carry AmazonAPIGatewayPushToCloudWatchLogs; "
-                    "it is assumable only by apigateway.amazonaws.com and writes only this account's API logs.")
         stage = self.api.deployment_stage
         # The stage logs executions (INFO) to a group API Gateway names itself and would create on first use,
         # without our CMK and without expiry; created here first, the group is ours: key, retention, removal.
@@ -153,13 +151,16 @@ class PlatformApi(Construct):
                     },
                 ),
             )
-            public = route.access == Access.PUBLIC
+            public = route.access in (Access.PUBLIC, Access.SIGNED)
             method = resource.add_method(
                 route.method, integration,
                 authorizer=None if public else self.authorizer,
                 authorization_type=apigw.AuthorizationType.NONE if public else apigw.AuthorizationType.COGNITO,
                 authorization_scopes=None if public else [USER_SIGN_IN_SCOPE],
-                api_key_required=True,
+                # A third party's callback carries no API key (the provider sends none, and the storefront's would
+                # put its calls in the storefront's quota); its HMAC signature authenticates it, checked by the
+                # service. WAF and the stage's throttles still apply.
+                api_key_required=route.access is not Access.SIGNED,
                 request_validator=self.validator,
                 request_parameters={**{f"method.request.path.{p}": True for p in params},
                                     **{f"method.request.header.{h}": True for h in required_headers(route)}} or None,
@@ -173,9 +174,11 @@ class PlatformApi(Construct):
                        "HMAC signature, timestamp and event id" if route.path == "/payments/webhook" else
                        "it is how an anonymous visitor obtains a token in the first place (sign-up or sign-in), so "
                        "it cannot require one")
+                applies = ("WAF and the stage's throttling still apply to it" if route.access is Access.SIGNED
+                           else "WAF, throttling and the API key usage plan still apply to it")
                 for rule in ("AwsSolutions-APIG4", "AwsSolutions-COG4"):
                     acknowledge(method, rule, f"{route.method} {route.path} has no authorizer because {why}; "
-                                              f"WAF, throttling and the API key usage plan still apply to it.")
+                                              f"{applies}.")
         for response_type in GATEWAY_ERRORS:
             self.api.add_gateway_response(
                 f"{response_type.title().replace('_', '')}Response", type=apigw.ResponseType.of(response_type),

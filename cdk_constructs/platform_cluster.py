@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from typing import cast
 
@@ -138,12 +139,22 @@ class PlatformCluster(Construct):
             addon.node.add_dependency(*self.node_groups.values())
         self.cluster.role.add_managed_policy(
             iam.ManagedPolicy.from_aws_managed_policy_name("AmazonEKSVPCResourceController"))
-        self.admin_role = iam.Role.from_role_arn(self, "AdminRole", config.admin_role_arn, mutable=False)
-        self.cluster.grant_access(
-            "PlatformAdminAccess", config.admin_role_arn,
-            [eks.AccessPolicy.from_access_policy_name(
-                "AmazonEKSClusterAdminPolicy", access_scope_type=eks.AccessScopeType.CLUSTER)],
-        )
+        # The cluster's administrators assume this role (`aws eks update-kubeconfig --role-arn`, the stack output
+        # AdminRoleArn): created here, so that its access entry can never name a principal that does not exist
+        # (CreateAccessEntry refuses one, after the cluster's 15 minutes). It trusts the account, so the account's
+        # own IAM policies decide who may assume it; roles that exist already (config cluster.admin_role_arns) get
+        # the same access as declared prerequisites, verified by `make account-check` before each deploy.
+        self.admin_role = iam.Role(
+            self, "AdminRole", assumed_by=iam.AccountRootPrincipal(),
+            description=f"Administers the EKS cluster of {Stack.of(self).stack_name} (an EKS access entry)")
+        iam.ManagedPolicy(self, "AdminRoleKubeconfig", roles=[self.admin_role], statements=[iam.PolicyStatement(
+            actions=["eks:DescribeCluster"], resources=[self.cluster.cluster_arn])])
+        admin = [eks.AccessPolicy.from_access_policy_name("AmazonEKSClusterAdminPolicy",
+                                                          access_scope_type=eks.AccessScopeType.CLUSTER)]
+        self.cluster.grant_access("PlatformAdminAccess", self.admin_role.role_arn, admin)
+        for arn in config.admin_role_arns:
+            self.cluster.grant_access(f"ExistingAdminAccess{hashlib.sha256(arn.encode()).hexdigest()[:8]}", arn,
+                                      admin)
         # Service accounts bound by Pod Identity make the cluster install the eks-pod-identity-agent add-on.
         # Node autoscaling: pending pods get nodes within the node groups' limits, idle nodes go away.
         self.cluster_autoscaler = ClusterAutoscaler(

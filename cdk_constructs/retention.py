@@ -25,9 +25,13 @@ def retention_days(days: int) -> logs.RetentionDays:
 
 
 def removal_policy(mode: RemovalMode, *, snapshot_supported: bool = False) -> cdk.RemovalPolicy:
-    """DESTROY / RETAIN, or SNAPSHOT where the resource supports it (databases); RETAIN otherwise."""
+    """DESTROY; SNAPSHOT where the resource supports it (databases); otherwise retained on delete and on replacement,
+    but deleted when the create that made it rolls back (``DeletionPolicy: RetainExceptOnCreate``): a failed first
+    deploy leaves no key, table or secret behind to block the next one by name or to pay for (CloudFormation user
+    guide, DeletionPolicy attribute: "RetainExceptOnCreate behaves like Retain for stack operations, except for the
+    stack operation that initially created the resource")."""
     if mode == RemovalMode.DESTROY:
         return cdk.RemovalPolicy.DESTROY
     if mode == RemovalMode.SNAPSHOT and snapshot_supported:
         return cdk.RemovalPolicy.SNAPSHOT
-    return cdk.RemovalPolicy.RETAIN
+    return cdk.RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE

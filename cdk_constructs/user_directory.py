@@ -42,9 +42,13 @@ class UserDirectory(Construct):
                  resource_server_scopes: Mapping[Service, Sequence[str]],
                  service_calls: Mapping[Service, Sequence[str]], tier: UserPoolTier = UserPoolTier.PLUS) -> None:
         super().__init__(scope, construct_id)
-        # Verification and recovery codes go out through SES from the platform's domain: Cognito's own sender is
-        # capped at 50 messages a day. A configuration set of its own keeps Cognito's sending apart from other
-        # users of the same identity.
+        # Verification and recovery codes go out through SES from the platform's domain once SES has verified it:
+        # Cognito's own sender is capped at 50 messages a day. A configuration set of its own keeps Cognito's sending
+        # apart from other users of the same identity. Until the identity is verified (config
+        # email.ses_identity_verified, proved by `make account-check` before each deploy) Cognito sends with its own
+        # sender: a pool created or updated with an identity SES still has pending fails ("Email address is not
+        # verified"), and the identity is created by this very deploy, so no first deploy could pass otherwise
+        # (docs/deploying.md, "Mail"). Switching later is an update of the pool in place.
         self.email_configuration_set = ses.ConfigurationSet(
             self, "EmailConfigurationSet", reputation_metrics=True, sending_enabled=True,
             suppression_reasons=ses.SuppressionReasons.BOUNCES_AND_COMPLAINTS,
@@ -61,22 +65,34 @@ class UserDirectory(Construct):
             mfa=cognito.Mfa.OPTIONAL,
             mfa_second_factor=cognito.MfaSecondFactor(sms=False, otp=True),
             feature_plan=_FEATURE_PLANS[tier],
-            # Threat protection exists on the Plus plan only.
-            standard_threat_protection_mode=(cognito.StandardThreatProtectionMode.FULL_FUNCTION
+            # Threat protection exists on the Plus plan only, and it audits rather than enforces: every sign-in is
+            # the users service calling InitiateAuth (USER_PASSWORD_AUTH) from behind the NAT gateways, through a
+            # public client that cannot pass the user's context (EnablePropagateAdditionalUserContextData needs a
+            # client secret), so risk scoring would see one user at three addresses and block or challenge real
+            # users together, each answered 401. Audit mode still scores and logs every sign-in and detects
+            # compromised credentials, for the alarms and for an operator to act on (docs/security.md).
+            standard_threat_protection_mode=(cognito.StandardThreatProtectionMode.AUDIT_ONLY
                                              if tier == UserPoolTier.PLUS else None),
             deletion_protection=removal != RemovalMode.DESTROY,
             removal_policy=removal_policy(removal),
             email=cognito.UserPoolEmail.with_ses(
                 from_email=email.sender, from_name=email.sender_name, ses_verified_domain=email.domain,
                 ses_region=cdk.Stack.of(self).region,
-                configuration_set_name=self.email_configuration_set.configuration_set_name),
+                configuration_set_name=self.email_configuration_set.configuration_set_name)
+            if email.verified else cognito.UserPoolEmail.with_cognito(reply_to=email.sender),
         )
-        # Cognito checks the identity when the pool is created or updated with it.
-        self.user_pool.node.add_dependency(email.identity)
+        if email.verified:
+            # Cognito checks the identity when the pool is created or updated with it.
+            self.user_pool.node.add_dependency(email.identity)
         if tier == UserPoolTier.PLUS:
             acknowledge(self.user_pool, "AwsSolutions-COG2",
-                        "Shoppers may enrol TOTP MFA but are not forced to; threat protection in full-function mode "
-                        "adds adaptive authentication that challenges risky sign-ins instead.")
+                        "Shoppers may enrol TOTP MFA but are not forced to; threat protection scores and logs every "
+                        "sign-in and flags compromised credentials instead.")
+            acknowledge(self.user_pool, "AwsSolutions-COG3",
+                        "Threat protection audits instead of enforcing: the users service signs every user in "
+                        "server-side from the NAT gateways' addresses through a client without a secret, which "
+                        "cannot pass user context data, so enforcement would score all users as one and refuse "
+                        "them together; audit mode keeps the risk scores and compromised-credential detection.")
         else:
             why = ("This environment's pool holds only the team's and the smoke test's accounts, no customer's, "
                    f"so config puts it on the {tier.value.capitalize()} plan, which has no threat protection; "

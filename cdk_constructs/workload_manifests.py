@@ -3,6 +3,7 @@ Kubernetes schemas). Pure functions: no CDK scope, so tests can render them with
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,17 +23,50 @@ WORKER_LIVENESS_MAX_AGE_SECONDS = 180
 # pods created in namespaces with this label: a rollout then waits for each new pod to be registered and healthy
 # before it stops an old one.
 READINESS_GATE_INJECT = "elbv2.k8s.aws/pod-readiness-gate-inject"
-# A stopping API pod first keeps serving until the controller has deregistered it and the NLB has stopped sending it
-# new connections, then uvicorn drains in-flight requests (`--timeout-graceful-shutdown 20` in every service's
-# Dockerfile CMD); the kubelet's grace period covers both. An NLB goes on opening new connections to a deregistering
-# target until the deregistration has reached all its nodes, which AWS support puts at minutes rather than the target
-# group's delay: 90 s covers the propagation the Load Balancer Controller's documentation plans for, and costs only
-# the old pods' lifetime (a rollout does not wait for them to stop).
-API_PRE_STOP_SECONDS = max(TARGET_DEREGISTRATION_DELAY_SECONDS + 10, 90)
+# A stopping API pod first keeps serving until the NLB has stopped sending it new connections, then uvicorn drains
+# in-flight requests (`--timeout-graceful-shutdown 20` in every service's Dockerfile CMD); the kubelet's grace period
+# covers both. The Load Balancer Controller deregisters the pod within seconds of it terminating, but an NLB goes on
+# opening new connections to a deregistering target until the deregistration is processed, "3-5 minutes" by AWS
+# support's statement (kubernetes-sigs/aws-load-balancer-controller#1834), and then drains it for the target group's
+# deregistration delay. So the preStop outlasts the upper bound, the delay and the controller's reaction:
+# `make preflight` (reachability) fails a shorter one. The cost is the old pods' lifetime and the room they hold for
+# those minutes after a rollout (a rollout does not wait for them to stop: terminating pods do not count).
+NLB_DEREGISTRATION_SECONDS = 300
+CONTROLLER_DEREGISTRATION_SECONDS = 15  # the controller sees the pod terminating and calls DeregisterTargets
+API_PRE_STOP_SECONDS = (NLB_DEREGISTRATION_SECONDS + TARGET_DEREGISTRATION_DELAY_SECONDS
+                        + CONTROLLER_DEREGISTRATION_SECONDS)
 API_DRAIN_SECONDS = 20
-# New pods a rollout starts at once, never fewer than it keeps serving: a quarter of the replicas, rounded up (one at
-# dev's and staging's sizes; three of prod's twelve, so a rollout at the HPA's maximum stays inside its wait).
-ROLLOUT_MAX_SURGE = "25%"
+# New pods a rollout starts at once, never fewer than it keeps serving (maxUnavailable 0). An API pod is Ready only
+# once the NLB has registered it and its health checks pass (pod readiness gates): 4 to 6 minutes each. One pod at a
+# time, an API at prod's minimum (3) took 12 to 18 minutes, past its rollout wait (12 minutes, inside the kubectl
+# handler's 15-minute Lambda limit), and the rollback ran the same wait. So an API's whole new ReplicaSet starts at
+# once (100%): one registration wait at any replica count, and room for the surge is checked by make preflight
+# (scheduling: on the baseline at the minimum, on the groups' maxima at the maximum). Workers have no NLB in their
+# readiness: a quarter at a time.
+ROLLOUT_MAX_SURGE = {"api": "100%", "worker": "25%"}
+# A TargetGroupBinding's targetGroupARN is immutable (the Load Balancer Controller's webhook refuses a change) and a
+# target group can be bound once: a replaced target group (a new logical id) needs a new binding, named after it. The
+# binding records the group's logical id here, and tools/reports/preflight/immutable_fields.py holds it to both.
+TARGET_GROUP_ANNOTATION = "ecommerce-platform/target-group"
+# The target group each service's binding was first created for (Edge stack logical ids, the same in every
+# environment): that binding keeps the name it was deployed with, the service's, since renaming a binding of the same
+# group cannot roll (the new one is refused while the old one binds the group). Any other group's binding is
+# ``<service>-<8 hex digits of its logical id>``.
+FIRST_TARGET_GROUPS = {
+    "products": "ServicesLoadBalancerProductsTargetGroupC573AD01",
+    "orders": "ServicesLoadBalancerOrdersTargetGroupEE310AD2",
+    "users": "ServicesLoadBalancerUsersTargetGroupD31348C8",
+    "inventory": "ServicesLoadBalancerInventoryTargetGroup0B02F3BC",
+}
+
+
+def target_group_binding_name(service: str, target_group_logical_id: str) -> str:
+    """The name of ``service``'s TargetGroupBinding to the target group with that logical id."""
+    if FIRST_TARGET_GROUPS.get(service) == target_group_logical_id:
+        return service
+    return f"{service}-{hashlib.sha256(target_group_logical_id.encode()).hexdigest()[:8]}"
+
+
 TERMINATION_GRACE_SECONDS = {
     "api": API_PRE_STOP_SECONDS + API_DRAIN_SECONDS + 10,
     # Consumers finish the message in hand on SIGTERM (well inside the queues' visibility timeout).
@@ -47,6 +81,7 @@ class WorkloadSpec:
     environment: dict[str, str]
     sizing: ServiceSizing
     target_group_arn: str
+    target_group_id: str  # the target group's logical id: the TargetGroupBinding is named after it
     worker_command: tuple[str, ...] | None
     security_group_ids: tuple[str, ...] = ()  # security groups for pods, where the service has its own
     allowed_callers: tuple[str, ...] = ()  # namespaces whose pods may call this service (e.g. orders -> products)
@@ -118,7 +153,7 @@ def deployment(spec: WorkloadSpec, component: str) -> Manifest:
         "spec": {
             "selector": {"matchLabels": labels},
             "strategy": {"type": "RollingUpdate",
-                         "rollingUpdate": {"maxUnavailable": 0, "maxSurge": ROLLOUT_MAX_SURGE}},
+                         "rollingUpdate": {"maxUnavailable": 0, "maxSurge": ROLLOUT_MAX_SURGE[component]}},
             "template": {
                 "metadata": {"labels": labels},
                 "spec": {
@@ -154,6 +189,12 @@ def namespace(spec: WorkloadSpec) -> Manifest:
     }
 
 
+# Kinds `kubectl apply --prune` removes when they leave a manifest with its default allowlist (kubectl apply/prune):
+# the only kinds that may share a manifest custom resource. Every other object is a manifest of its own, deleted by
+# CloudFormation when it leaves the app (tools/reports/preflight/prune.py).
+SHARED_MANIFEST_KINDS = frozenset({"Service", "Deployment"})
+
+
 def manifests(spec: WorkloadSpec) -> list[Manifest]:
     """Namespace, Service, TargetGroupBinding, the SecurityGroupPolicy (where the service has its own security group),
     NetworkPolicies, then the Deployments (API and worker), HPAs and PDBs. In that order: kubectl applies the list in
@@ -170,7 +211,8 @@ def manifests(spec: WorkloadSpec) -> list[Manifest]:
     })
     out.append({
         "apiVersion": "elbv2.k8s.aws/v1beta1", "kind": "TargetGroupBinding",
-        "metadata": {"name": spec.name, "namespace": ns},
+        "metadata": {"name": target_group_binding_name(spec.name, spec.target_group_id), "namespace": ns,
+                     "annotations": {TARGET_GROUP_ANNOTATION: spec.target_group_id}},
         # No `networking` block: the controller must not edit security groups; the CDK app owns those rules.
         "spec": {"serviceRef": {"name": spec.name, "port": CONTAINER_PORT}, "targetGroupARN": spec.target_group_arn,
                  "targetType": "ip"},

@@ -36,8 +36,11 @@ Sources (check each add-on with ``describe-addon-versions`` before a first deplo
   - Cluster Autoscaler: image ``v1.36.1`` (kubernetes/autoscaler release notes, cluster-autoscaler-1.36.1) on chart
     9.59.0, which still defaults to app v1.35.0: the image tag is pinned over it, as for every version here; a
     public 1.36 cluster ran that pair with no RBAC denial (2026-07-30).
-- Every version: AWS Load Balancer Controller chart 1.14.1 (controller v2.14.1; the chart's ``kubeVersion`` is an
-  open floor, ``>= 1.19.0-0``), its image tag pinned to the controller it ships.
+- Every version: AWS Load Balancer Controller chart ``aws-load-balancer-controller`` 1.14.1 from
+  https://aws.github.io/eks-charts (Chart.yaml at kubernetes-sigs/aws-load-balancer-controller v2.14.1: appVersion
+  v2.14.1; the chart's ``kubeVersion`` is an open floor, ``>= 1.19.0-0``), its image tag pinned to the controller it
+  ships. Helm installs a chart's CRDs on the first install only and never upgrades them, so the app applies the CRDs
+  of the pinned version itself (``cdk_constructs/crds/``).
 - kubectl layers (PyPI ``aws-cdk.lambda-layer-kubectl-vNN``, aws-cdk-lib's own): kubectl is supported within one
   minor of the API server, so 1.34 keeps the 1.35 layer it was deployed with (no layer change without a cluster
   change), 1.35 runs 1.35 and 1.36 runs 1.36.

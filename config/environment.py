@@ -143,10 +143,13 @@ class ComputeSchedule:
 @dataclass(frozen=True)
 class ClusterConfig:
     kubernetes_version: str
-    admin_role_arn: str
     node_pools: tuple[NodePoolConfig, ...]
     # None: the node groups run around the clock (the Cluster Autoscaler alone sizes them).
     schedule: ComputeSchedule | None = None
+    # Roles that exist in the account already (an SSO administrator role, say) and get cluster admin besides the
+    # admin role the Cluster stack creates itself. Each is a prerequisite: EKS refuses an access entry for a principal
+    # that does not exist, after the cluster's 15 minutes, so `make account-check` proves it exists before a deploy.
+    admin_role_arns: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -172,6 +175,12 @@ class EmailConfig:
     domain: str
     sender: str
     sender_name: str
+    # Whether the domain identity is verified (its DKIM records published and seen by SES). Until it is, Cognito
+    # sends its codes with its own sender: a user pool created or updated with an SES identity that is still pending
+    # fails ("Email address is not verified"), and the identity is created by the same deploy, so a first deploy
+    # cannot have a verified one. Set it once `make account-check ENV=...` reports the identity verified; from
+    # then on account-check proves it before every deploy (docs/deploying.md, "Mail").
+    ses_identity_verified: bool = False
 
 
 @dataclass(frozen=True)
@@ -342,6 +351,27 @@ class UsageAssumptions:
 
 
 @dataclass(frozen=True)
+class PreflightAcknowledgement:
+    """A failure `make preflight` computes and this environment accepts: the report prints it as acknowledged, with
+    ``reason``, instead of failing. ``check`` is the check's name (``deploy-duration``); the acknowledgement covers
+    the findings of that check whose resource contains ``resource`` (a logical id, ``Deployment orders/orders-api``).
+    One that matches no finding fails the check, so none outlives what it acknowledged."""
+
+    check: str
+    resource: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class DeployLimits:
+    """How long a deploy of the environment may take by `make preflight`'s estimate (deploy-duration fails above):
+    a first deploy of every stack, and a change of one service's code (its image and the Services stack)."""
+
+    first_deploy_minutes: float = 60
+    code_update_minutes: float = 10
+
+
+@dataclass(frozen=True)
 class EnvironmentConfig:
     name: str
     account: str
@@ -371,6 +401,9 @@ class EnvironmentConfig:
     # services/common/tracing.py); every later span of a trace follows its root, so a sampled order is one whole
     # trace and an unsampled one costs no span anywhere.
     trace_sampling_ratio: float = 1.0
+    # Failures the preflight computes and this environment accepts, each with the reason its report prints.
+    preflight_acknowledgements: tuple[PreflightAcknowledgement, ...] = ()
+    deploy_limits: DeployLimits = field(default_factory=DeployLimits)
 
     @property
     def stack_prefix(self) -> str:
@@ -441,8 +474,9 @@ def _validate(c: EnvironmentConfig) -> None:
     k = c.cluster
     _check(k.kubernetes_version in KUBERNETES_VERSIONS, f"{p}.cluster.kubernetes_version", k.kubernetes_version,
            ", ".join(KUBERNETES_VERSIONS))
-    _check(bool(re.fullmatch(r"arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+", k.admin_role_arn)),
-           f"{p}.cluster.admin_role_arn", k.admin_role_arn, "an IAM role ARN")
+    _check(all(re.fullmatch(rf"arn:aws[a-z-]*:iam::{c.account}:role/[\w+=,.@/-]+", a) for a in k.admin_role_arns)
+           and len(set(k.admin_role_arns)) == len(k.admin_role_arns),
+           f"{p}.cluster.admin_role_arns", list(k.admin_role_arns), f"distinct IAM role ARNs of account {c.account}")
     _check(len(k.node_pools) >= 1, f"{p}.cluster.node_pools", len(k.node_pools), "at least one node pool")
     names = [pool.name for pool in k.node_pools]
     _check(len(set(names)) == len(names), f"{p}.cluster.node_pools", names, "distinct pool names")
@@ -568,6 +602,16 @@ def _validate(c: EnvironmentConfig) -> None:
     _check(al.queue_oldest_message_age_seconds < retention_seconds, f"{p}.alarms.queue_oldest_message_age_seconds",
            al.queue_oldest_message_age_seconds, f"less than the queues' retention ({retention_seconds} s)")
 
+    for i, ack in enumerate(c.preflight_acknowledgements):
+        key = f"{p}.preflight_acknowledgements[{i}]"
+        _check(bool(re.fullmatch(r"[a-z][a-z-]*", ack.check)), f"{key}.check", ack.check, "a preflight check's name")
+        _check(bool(ack.resource.strip()), f"{key}.resource", ack.resource, "the resource the finding names")
+        _check(len(ack.reason.strip()) >= 40, f"{key}.reason", ack.reason,
+               "a reason of 40 characters or more, specific to the resource (the report prints it)")
+    lim = c.deploy_limits
+    for name_ in ("first_deploy_minutes", "code_update_minutes"):
+        _check(isinstance(getattr(lim, name_), (int, float)) and 0 < getattr(lim, name_) <= 600,
+               f"{p}.deploy_limits.{name_}", getattr(lim, name_), "minutes, more than 0 and at most 600")
     _check(isinstance(c.user_pool_tier, UserPoolTier), f"{p}.user_pool_tier", c.user_pool_tier,
            ", ".join(t.value for t in UserPoolTier))
     _check(isinstance(c.dashboards, DashboardSet), f"{p}.dashboards", c.dashboards,

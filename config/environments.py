@@ -40,11 +40,6 @@ STAGING_BUDGET = 1_060
 PROD_BUDGET = 7_100
 
 
-def _admin_role(account: str) -> str:
-    """The account's role that administers the cluster (an EKS access entry)."""
-    return f"arn:aws:iam::{account}:role/PlatformAdmin"
-
-
 def _email(domain: str) -> EmailConfig:
     """The environment's sending domain; notifications come from ``no-reply@`` it, signed "Shop"."""
     return EmailConfig(domain=domain, sender=f"no-reply@{domain}", sender_name="Shop")
@@ -102,7 +97,6 @@ DEV = EnvironmentConfig(
     ),
     cluster=ClusterConfig(
         kubernetes_version="1.34",
-        admin_role_arn=_admin_role("111111111111"),
         node_pools=(
             # One on-demand node holds every minimum replica and the add-ons (docs/deploying.md, "Sizing"); m7g, not
             # t4g, because the orders pods need a trunk ENI. The Cluster Autoscaler adds Spot nodes for surges.
@@ -166,7 +160,6 @@ STAGING = EnvironmentConfig(
     ),
     cluster=ClusterConfig(
         kubernetes_version="1.34",
-        admin_role_arn=_admin_role("222222222222"),
         node_pools=(
             # One on-demand node per zone holds every minimum replica and the add-ons; Spot takes the surges.
             NodePoolConfig(name="system", instance_types=("m7g.large",), capacity=CapacityKind.ON_DEMAND,
@@ -221,7 +214,6 @@ PROD = EnvironmentConfig(
     ),
     cluster=ClusterConfig(
         kubernetes_version="1.34",
-        admin_role_arn=_admin_role("333333333333"),
         node_pools=(
             # On-demand baseline, one node per zone: holds every minimum replica, the add-ons and a rollout's surge
             # even if all Spot capacity is reclaimed (docs/deploying.md, "Sizing"). Spot bursts up to the HPA maxima;

@@ -18,6 +18,7 @@ import jsii
 RULE = "LogGroupGuard"
 # How CloudFormation spells each deletion policy in a template (an absent DeletionPolicy means Delete).
 TEMPLATE_DELETION = {cdk.CfnDeletionPolicy.DELETE: "Delete", cdk.CfnDeletionPolicy.RETAIN: "Retain",
+                     cdk.CfnDeletionPolicy.RETAIN_EXCEPT_ON_CREATE: "RetainExceptOnCreate",
                      cdk.CfnDeletionPolicy.SNAPSHOT: "Snapshot"}
 
 

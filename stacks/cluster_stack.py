@@ -31,6 +31,8 @@ class ClusterStack(cdk.Stack):
         # Its collector runs as a Deployment besides the DaemonSets: created once there are nodes to run it.
         self.observability_addon.addon.node.add_dependency(*self.platform_cluster.node_groups.values())
         cdk.CfnOutput(self, "ClusterName", value=self.cluster.cluster_name)
+        cdk.CfnOutput(self, "AdminRoleArn", value=self.platform_cluster.admin_role.role_arn,
+                      description="Cluster admins: aws eks update-kubeconfig --name <ClusterName> --role-arn <this>")
         # Working hours (config.cluster.schedule): no node at night; the autoscaler sizes the groups in between. The
         # pipeline wakes them for a deploy outside those hours (docs/cost.md, "Working hours").
         self.schedule: NodeGroupSchedule | None = None

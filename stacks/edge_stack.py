@@ -28,8 +28,8 @@ class EdgeStack(cdk.Stack):
                  topics_key: kms.IKey, routes: tuple[Route, ...], **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
         self.load_balancer = InternalLoadBalancer(self, "ServicesLoadBalancer", vpc=vpc, vpc_cidr=vpc_cidr,
-                                                  removal=removal, log_settings=log_settings,
-                                                  listener_ports=LISTENER_PORTS, target_port=CONTAINER_PORT,
+                                                  removal=removal, listener_ports=LISTENER_PORTS,
+                                                  target_port=CONTAINER_PORT,
                                                   deregistration_delay_seconds=TARGET_DEREGISTRATION_DELAY_SECONDS)
         self.platform_api = PlatformApi(self, "Api", config=config, user_pool=user_pool,
                                load_balancer=self.load_balancer, log_settings=log_settings, routes=routes)

@@ -24,7 +24,8 @@ from config.topology import Route, Service
 class ObservabilityStack(cdk.Stack):
     """Stateless: the alarm topic every alarm notifies, the platform-wide alarms per shared resource (API, WAF,
     Aurora, DynamoDB, NAT gateways, cluster nodes, the SES account's reputation) with their dashboard
-    ``<env>-platform``, and the overview dashboard.
+    ``<env>-platform``, the overview dashboard, the service level objectives (error budgets on the overview,
+    burn-rate pages where config says so) and the synthetic customers' canary.
 
     It comes before the Services stack, which takes :attr:`telemetry` (the topic among it) so that each
     Microservice's own alarms notify the same topic: Services depends on Observability, never the reverse.

@@ -23,10 +23,10 @@ from stacks.network_stack import NetworkStack
 from stacks.observability_stack import ObservabilityStack
 from stacks.services_stack import ServicesStack
 
-# Log groups take no snapshot: what each removal mode leaves of them.
+# Log groups take no snapshot: what each removal mode leaves of them (cdk_constructs/retention.py, removal_policy).
 LOG_GROUP_DELETION = {RemovalMode.DESTROY: cdk.CfnDeletionPolicy.DELETE,
-                      RemovalMode.RETAIN: cdk.CfnDeletionPolicy.RETAIN,
-                      RemovalMode.SNAPSHOT: cdk.CfnDeletionPolicy.RETAIN}
+                      RemovalMode.RETAIN: cdk.CfnDeletionPolicy.RETAIN_EXCEPT_ON_CREATE,
+                      RemovalMode.SNAPSHOT: cdk.CfnDeletionPolicy.RETAIN_EXCEPT_ON_CREATE}
 CONTEXT_FILE = Path(__file__).resolve().parent.parent / "cdk.context.json"
 CDK_JSON = CONTEXT_FILE.with_name("cdk.json")
 

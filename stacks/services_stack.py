@@ -94,7 +94,9 @@ class ServicesStack(cdk.Stack):
             log_settings=log_settings)
         for ms in self.services.values():
             if ms.spec.security_group_ids:
-                ms.workloads.node.add_dependency(self.interface_cleanup.resource)
+                # Deleted after the pods and after the SecurityGroupPolicy that gave them the group.
+                for manifest in (ms.workloads, *ms.objects.values()):
+                    manifest.node.add_dependency(self.interface_cleanup.resource)
 
         # Pods not bound to a security group of their own use the cluster security group.
         nlb_sg = load_balancer.security_group.security_group_id

@@ -21,10 +21,20 @@ def test_cluster_uses_api_authentication_mode(env: Synthesized) -> None:
     assert cluster["AccessConfig"]["AuthenticationMode"] == "API"
 
 
-def test_admin_access_entry_comes_from_config(env: Synthesized) -> None:
+def test_admin_access_entry_names_the_admin_role_the_stack_creates(env: Synthesized) -> None:
+    """Issue 22, finding 2: an access entry for a principal that does not exist fails the Cluster stack after the
+    cluster's 15 minutes; the admin role is the stack's own, and no entry names a literal principal (the preflight's
+    prerequisites check fails one config does not declare)."""
+    roles = env.resources("Cluster", "AWS::IAM::Role")
+    [admin] = [lid for lid, r in roles.items() if lid.startswith("PlatformAdminRole")]
+    assert roles[admin]["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"]["AWS"] == (
+        f"arn:aws:iam::{env.config.account}:root")
     entries = [e["Properties"] for e in env.resources("Cluster", "AWS::EKS::AccessEntry").values()
-               if e["Properties"]["PrincipalArn"] == env.config.cluster.admin_role_arn]
+               if e["Properties"]["PrincipalArn"] == {"Fn::GetAtt": [admin, "Arn"]}]
     assert len(entries) == 1
+    assert all(not isinstance(e["Properties"]["PrincipalArn"], str)
+               for e in env.resources("Cluster", "AWS::EKS::AccessEntry").values())
+    assert env.template_json("Cluster")["Outputs"]["AdminRoleArn"]["Value"] == {"Fn::GetAtt": [admin, "Arn"]}
     (policy,) = entries[0]["AccessPolicies"]
     assert policy["AccessScope"] == {"Type": "cluster"}
     assert policy["PolicyArn"]["Fn::Join"][1][-1].endswith("/AmazonEKSClusterAdminPolicy")

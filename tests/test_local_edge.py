@@ -156,9 +156,10 @@ def test_every_route_maps_to_its_service_by_following_listener_target_group_and_
         method = definition.methods[(route.path, route.method)]
         assert method.integration.service == route.service, route
         assert method.integration.path == route.path
-        assert method.api_key_required
-        assert (method.authorization == "NONE") == (route.access == Access.PUBLIC)
-        assert method.scopes == (() if route.access == Access.PUBLIC else (USER_SCOPE,))
+        assert method.api_key_required == (route.access != Access.SIGNED)
+        open_ = route.access in (Access.PUBLIC, Access.SIGNED)
+        assert (method.authorization == "NONE") == open_
+        assert method.scopes == (() if open_ else (USER_SCOPE,))
     assert definition.stage == "v1" and definition.services == frozenset(Service)
 
 
@@ -228,6 +229,19 @@ def test_the_api_key_is_required_and_must_match(edge: tuple[str, Backend]) -> No
         assert r.json()["message"] == "Forbidden"
     assert backend.seen == []
     assert call(url, "GET", "/products").status_code == 200 and len(backend.seen) == 1
+
+
+def test_the_payment_webhook_needs_no_api_key(edge: tuple[str, Backend]) -> None:
+    """Issue 22, finding 5: the provider's callback reaches the service without the storefront's key (its signature,
+    checked by the service, authenticates it); a field the provider adds passes the edge's model."""
+    url, backend = edge
+    body = {"event_id": "evt-1", "type": "payment.succeeded", "occurred_at": 1_700_000_000, "order_id": "o-1",
+            "payment_id": "p-1", "amount_cents": 1250, "currency": "EUR", "method_type": "card",
+            "provider_added": {"risk": "low"}}
+    r = call(url, "POST", "/payments/webhook", key=None, json=body,
+             headers={"Webhook-Signature": "v1=abc", "Webhook-Timestamp": "1700000000"})
+    assert r.is_success and len(backend.seen) == 1, r.text
+    assert json.loads(backend.seen[0]["body"])["provider_added"] == {"risk": "low"}
 
 
 def test_scoped_methods_take_access_tokens_only(edge: tuple[str, Backend], pool: Pool) -> None:

@@ -11,8 +11,9 @@ from cdk_constructs.log_groups import LogSettings, adopt_library_log_groups
 from config.environment import RemovalMode
 
 
-@pytest.mark.parametrize(("removal", "deletion"), [(RemovalMode.DESTROY, "Delete"), (RemovalMode.RETAIN, "Retain"),
-                                                   (RemovalMode.SNAPSHOT, "Retain")])
+@pytest.mark.parametrize(("removal", "deletion"), [(RemovalMode.DESTROY, "Delete"),
+                                                   (RemovalMode.RETAIN, "RetainExceptOnCreate"),
+                                                   (RemovalMode.SNAPSHOT, "RetainExceptOnCreate")])
 def test_a_log_group_gets_the_key_the_retention_and_the_removal_mode(removal: RemovalMode, deletion: str) -> None:
     stack = cdk.Stack(cdk.App(), "Logs")
     key = kms.Key(stack, "Key")

@@ -13,7 +13,13 @@ from contract import CONTRACT, Call
 from contract.environment import check, required
 
 from cdk_constructs.platform_cluster import POD_ENI_TEMPLATE_TAG
-from cdk_constructs.workload_manifests import API_DRAIN_SECONDS, READINESS_GATE_INJECT, WorkloadSpec, manifests
+from cdk_constructs.workload_manifests import (
+    API_DRAIN_SECONDS,
+    NLB_DEREGISTRATION_SECONDS,
+    READINESS_GATE_INJECT,
+    WorkloadSpec,
+    manifests,
+)
 from config.environment import POD_ENI_LABEL, TRUNK_ENI_FAMILIES
 from config.environments import DEV
 from config.instance_types import instance_type
@@ -141,6 +147,7 @@ def test_manifests_are_valid_kubernetes(service: Service) -> None:
                         environment={"AWS_REGION": "eu-west-1", "DB_SECRET_ARN": "arn", "PRODUCTS_URL": "http://p"},
                         calls=(Call(Service.PRODUCTS, ("read",), "checking"),), postgres=True,
                         sizing=DEV.services, target_group_arn="arn:aws:elasticloadbalancing:tg",
+                        target_group_id="ServicesLoadBalancerOrdersTargetGroupEE310AD2",
                         worker_command=("python", "-m", f"{service.value}.worker"),
                         security_group_ids=("sg-123",), allowed_callers=("orders",))
     for manifest in manifests(spec):
@@ -215,22 +222,43 @@ def test_hpa_managed_deployments_leave_the_replica_count_to_their_hpa(env: Synth
 
 
 def test_target_group_namespaces_inject_readiness_gates_before_any_pod_exists(env: Synthesized) -> None:
-    by_construct: dict[str, list[dict[str, Any]]] = {}
+    """A pod gets its readiness gate and its security group only if the binding and the security group policy exist
+    when it is created: the manifest holding the Deployments depends on theirs."""
+    resources = env.template_json("Services")["Resources"]
+    by_kind: dict[tuple[str, str], str] = {}
     for construct, m in applied_manifests(env):
-        by_construct.setdefault(construct, []).append(m)
+        by_kind[(m["metadata"].get("namespace", m["metadata"]["name"]), m["kind"])] = construct
     namespaces = {m["metadata"]["name"]: m for _, m in applied_manifests(env) if m["kind"] == "Namespace"}
-    for items in by_construct.values():
-        kinds = [m["kind"] for m in items]
-        if "TargetGroupBinding" not in kinds:
-            continue
-        ns = items[kinds.index("TargetGroupBinding")]["metadata"]["namespace"]
+    bound = [ns for ns, kind in by_kind if kind == "TargetGroupBinding"]
+    assert sorted(bound) == sorted(s.value for s in SERVICES)
+    for ns in bound:
         assert namespaces[ns]["metadata"]["labels"][READINESS_GATE_INJECT] == "enabled"
-        # kubectl applies in order: the binding (readiness gate) and the security group policy exist before the
-        # Deployments create pods.
-        first_deployment = kinds.index("Deployment")
-        assert kinds.index("TargetGroupBinding") < first_deployment
-        if "SecurityGroupPolicy" in kinds:
-            assert kinds.index("SecurityGroupPolicy") < first_deployment
+        deployments = resources[by_kind[(ns, "Deployment")]]
+        needs = {by_kind[(ns, "TargetGroupBinding")]} | (
+            {by_kind[(ns, "SecurityGroupPolicy")]} if (ns, "SecurityGroupPolicy") in by_kind else set())
+        assert needs <= set(deployments["DependsOn"]), ns
+
+
+def test_objects_outside_kubectls_prune_allowlist_are_manifests_of_their_own(env: Synthesized) -> None:
+    """Issue 22, finding 9: only Services and Deployments share a manifest (kubectl --prune removes them when they
+    leave it); every other object is its own custom resource, deleted by CloudFormation when it leaves the app."""
+    count: dict[str, int] = {}
+    for construct, _ in applied_manifests(env):
+        count[construct] = count.get(construct, 0) + 1
+    for construct, m in applied_manifests(env):
+        assert (count[construct] > 1) == (m["kind"] in ("Service", "Deployment")), (construct, m["kind"])
+
+
+def test_the_binding_outlives_its_registration_policy(env: Synthesized) -> None:
+    """Issue 22, finding 6: CloudFormation deletes the Load Balancer Controller's permission on a target group only
+    after the binding whose finalizer needs it."""
+    resources = env.template_json("Services")["Resources"]
+    for construct, m in applied_manifests(env):
+        if m["kind"] != "TargetGroupBinding":
+            continue
+        policies = [d for d in resources[construct]["DependsOn"] if "TargetRegistrationPolicy" in d]
+        assert len(policies) == 1, construct
+        assert resources[policies[0]]["Type"] == "AWS::IAM::ManagedPolicy"
 
 
 def test_api_pods_outlast_the_target_groups_deregistration_delay(env: Synthesized) -> None:
@@ -249,9 +277,21 @@ def test_api_pods_outlast_the_target_groups_deregistration_delay(env: Synthesize
             continue
         pre_stop = container["lifecycle"]["preStop"]["sleep"]["seconds"]
         assert pre_stop > delay
-        # An NLB keeps opening connections to a deregistering target while the change propagates (minutes at worst).
-        assert pre_stop >= 90
+        # Issue 22, finding 4: an NLB keeps opening connections to a deregistering target until the deregistration is
+        # processed (up to 5 minutes), then drains it for the delay; main's pods stopped after 90 s.
+        assert pre_stop >= NLB_DEREGISTRATION_SECONDS + delay
         assert pod["terminationGracePeriodSeconds"] > pre_stop + API_DRAIN_SECONDS
+
+
+def test_an_api_rolls_its_whole_replicaset_at_once_and_a_worker_a_quarter(env: Synthesized) -> None:
+    """Issue 22, finding 3: one API pod at a time behind an NLB registration outran the rollout wait at prod's
+    minimum; the API's new ReplicaSet starts whole, never below the serving count."""
+    for _, m in applied_manifests(env):
+        if m["kind"] != "Deployment":
+            continue
+        rolling = m["spec"]["strategy"]["rollingUpdate"]
+        component = m["metadata"]["labels"]["app.kubernetes.io/component"]
+        assert rolling == {"maxUnavailable": 0, "maxSurge": "100%" if component == "api" else "25%"}
 
 
 @pytest.mark.parametrize("service", [s.value for s in SERVICES])

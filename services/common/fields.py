@@ -40,6 +40,15 @@ class RequestModel(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, regex_engine="python-re")
 
 
+class CallbackModel(BaseModel):
+    """Base of a body a third party sends back (the payment provider's webhook): the same strict types for the
+    fields the platform reads, but fields it does not know are ignored, not refused. The sender adds fields without
+    telling us, and its signature over the raw body, not the body's shape, is what authenticates the request; API
+    Gateway's model derived from this one has no ``additionalProperties: false`` either."""
+
+    model_config = ConfigDict(extra="ignore", strict=True, regex_engine="python-re")
+
+
 def line(*, max_length: int, min_length: int = 0) -> StringConstraints:
     """``Annotated[str, line(max_length=...)]``: a single line of text, no control character."""
     return StringConstraints(min_length=min_length, max_length=max_length, pattern=SINGLE_LINE)

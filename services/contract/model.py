@@ -32,11 +32,15 @@ class StoreKind(StrEnum):
 class Access(StrEnum):
     """Who may call a route through API Gateway."""
 
-    # No token: catalog reads, sign-up / sign-in which by nature precede a token, and the payment provider's webhook
-    # (its servers have no user; the orders service checks its HMAC signature itself).
+    # No token: catalog reads, sign-up / sign-in which by nature precede a token. The storefront's API key still
+    # applies.
     PUBLIC = "public"
     USER = "user"  # a valid Cognito user-pool token
     ADMIN = "admin"  # a valid token whose user is in the pool's admin group (checked again by the service)
+    # A third party's server calling back (the payment provider's webhook): no user, no token, and no API key either
+    # (the provider sends none, and the storefront's key would put its calls in the storefront's quota). Each request
+    # is authenticated by its HMAC signature, which the service checks; fields the sender adds are ignored, not refused.
+    SIGNED = "signed"
 
 
 @dataclass(frozen=True)

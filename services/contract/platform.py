@@ -220,7 +220,7 @@ ROUTES: tuple[Route, ...] = (
     Route(Service.ORDERS, "GET", "/orders/{orderId}", Access.USER),
     Route(Service.ORDERS, "PUT", "/orders/{orderId}", Access.USER),
     Route(Service.ORDERS, "POST", "/orders/{orderId}/cancel", Access.USER),
-    Route(Service.ORDERS, "POST", "/payments/webhook", Access.PUBLIC),
+    Route(Service.ORDERS, "POST", "/payments/webhook", Access.SIGNED),
     Route(Service.USERS, "POST", "/users/register", Access.PUBLIC),
     Route(Service.USERS, "POST", "/users/login", Access.PUBLIC),
     Route(Service.USERS, "GET", "/users/me", Access.USER),

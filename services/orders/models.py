@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from common.fields import RequestModel, line, prose
+from common.fields import CallbackModel, RequestModel, line, prose
 from pydantic import BaseModel, Field
 
 IDEMPOTENCY_KEY = "Idempotency-Key"
@@ -37,9 +37,10 @@ SIGNATURE_HEADER = "Webhook-Signature"
 TIMESTAMP_HEADER = "Webhook-Timestamp"
 
 
-class PaymentWebhookIn(RequestModel):
+class PaymentWebhookIn(CallbackModel):
     """One payment outcome as the provider reports it. Only what the order needs: never a card number, expiry,
-    security code or cardholder name (docs/security.md, "Payment data")."""
+    security code or cardholder name (docs/security.md, "Payment data"); other fields the provider sends are
+    ignored."""
 
     event_id: Annotated[str, line(min_length=1, max_length=128)] = Field(
         description="The provider's id of this notification: a second request with it is a replay")
@@ -53,6 +54,15 @@ class PaymentWebhookIn(RequestModel):
     method_type: Literal["card", "bank_transfer", "wallet", "direct_debit", "other"]
     failure_reason: Annotated[str, line(min_length=1, max_length=200)] | None = Field(
         default=None, description="Why a payment failed (payment.failed only)")
+    # Cardholder data (the primary account number, cardholder name, expiry, the card's security code) must never
+    # reach the platform (docs/security.md, "Payment data"): a report carrying one of these fields is refused, naming
+    # it (422 here, 400 at the edge, whose model types them null), where any other field the provider adds is ignored.
+    card_number: None = Field(default=None, description="Never accepted: cardholder data")
+    pan: None = Field(default=None, description="Never accepted: cardholder data")
+    cardholder_name: None = Field(default=None, description="Never accepted: cardholder data")
+    expiry: None = Field(default=None, description="Never accepted: cardholder data")
+    cvv: None = Field(default=None, description="Never accepted: sensitive authentication data")
+    cvc: None = Field(default=None, description="Never accepted: sensitive authentication data")
 
 
 REQUEST_BODIES: dict[tuple[str, str], type[BaseModel]] = {

@@ -7,9 +7,10 @@ from typing import Any
 
 import pytest
 
+from cdk_constructs.load_balancer_controller import CRD_CHART_ANNOTATION
 from config.eks_addons import AUTOSCALER_REPOSITORY, AddonPin, ChartPin
 from tests.preflight.workbench import Workbench
-from tools.assembly import encode_json_with_tokens
+from tools.assembly import encode_json_with_tokens, parse_json_with_tokens
 from tools.reports.preflight import addons
 
 PINS = {
@@ -140,7 +141,7 @@ def test_chart_off_its_pin_fails(bench: Callable[[str], Workbench]) -> None:
     """A chart pinned per Kubernetes version (the Cluster Autoscaler) runs its pinned chart and image tag."""
     wb = pinned(bench("dev"))
     pin = ChartPin(AUTOSCALER_REPOSITORY, "cluster-autoscaler", "9.56.0", "v1.34.4")
-    charts = {"1.34": {"cluster-autoscaler": pin}}
+    charts = {"1.34": {**addons.load_chart_pins()["1.34"], "cluster-autoscaler": pin}}
     for props, values in wb.helm_values("Cluster"):
         if props["Chart"] == "cluster-autoscaler":
             props["Version"] = "9.56.0"
@@ -160,4 +161,58 @@ def test_chart_off_its_pin_fails(bench: Callable[[str], Workbench]) -> None:
 
 def test_the_committed_chart_pins_are_read() -> None:
     charts = addons.load_chart_pins()
-    assert {"1.34", "1.35"} <= set(charts) and all("cluster-autoscaler" in c for c in charts.values())
+    assert {"1.34", "1.35"} <= set(charts)
+    assert all({"cluster-autoscaler", "aws-load-balancer-controller"} <= set(c) for c in charts.values())
+
+
+def test_a_chart_pinned_outside_the_table_fails(bench: Callable[[str], Workbench]) -> None:
+    """Issue 22, finding 8: the Load Balancer Controller's chart was pinned in its construct, outside the table."""
+    wb = pinned(bench("dev"))
+    charts = {"1.34": {k: v for k, v in addons.load_chart_pins()["1.34"].items()
+                       if k != "aws-load-balancer-controller"}}
+    [finding] = addons.check(wb.assembly(), wb.config, table(wb), charts).findings
+    [chart] = [lid for lid, body in wb.resources("Cluster", "Custom::AWSCDK-EKS-HelmChart").items()
+               if body["Properties"]["Chart"] == "aws-load-balancer-controller"]
+    assert finding.resource.startswith(f"Dev-Cluster/{chart}")
+    assert "chart aws-load-balancer-controller 1.14.1 is pinned outside config/eks_addons.py" in finding.message
+
+
+def lbc_crds(wb: Workbench) -> dict[str, str]:
+    """Logical id of each CRD manifest of the Load Balancer Controller, by CRD name."""
+    out = {}
+    for lid, body in wb.resources("Cluster", "Custom::AWSCDK-EKS-KubernetesResource").items():
+        for doc in parse_json_with_tokens(body["Properties"]["Manifest"]):
+            if doc["kind"] == "CustomResourceDefinition":
+                out[doc["metadata"]["name"]] = lid
+    return out
+
+
+def test_chart_crds_the_app_does_not_apply_fail(bench: Callable[[str], Workbench]) -> None:
+    """Finding 8: Helm installs a chart's CRDs once and never upgrades them; without the app's own manifests the
+    check names each CRD."""
+    wb = pinned(bench("dev"))
+    assert addons.check(wb.assembly(), wb.config, table(wb)).ok
+    for lid in lbc_crds(wb).values():
+        wb.remove("Cluster", lid)
+    findings = addons.check(wb.assembly(), wb.config, table(wb)).findings
+    assert sorted(f.message.split(" ships the CRD ")[1].split(",")[0] for f in findings) == sorted(
+        addons.CHART_CRDS["aws-load-balancer-controller"])
+    assert all("never upgrades" in f.message for f in findings)
+
+
+def test_crds_of_another_chart_version_or_after_the_chart_fail(bench: Callable[[str], Workbench]) -> None:
+    wb = pinned(bench("dev"))
+    crds = lbc_crds(wb)
+    tgb = wb.template("Cluster")["Resources"][crds["targetgroupbindings.elbv2.k8s.aws"]]
+    docs = parse_json_with_tokens(tgb["Properties"]["Manifest"])
+    docs[0]["metadata"]["annotations"][CRD_CHART_ANNOTATION] = "aws-load-balancer-controller-1.13.4"
+    tgb["Properties"]["Manifest"] = encode_json_with_tokens(docs)
+    [chart] = [lid for lid, body in wb.resources("Cluster", "Custom::AWSCDK-EKS-HelmChart").items()
+               if body["Properties"]["Chart"] == "aws-load-balancer-controller"]
+    body = wb.template("Cluster")["Resources"][chart]
+    body["DependsOn"] = [d for d in body["DependsOn"] if d != crds["ingressclassparams.elbv2.k8s.aws"]]
+    messages = sorted(f.message for f in addons.check(wb.assembly(), wb.config, table(wb)).findings)
+    assert messages == [
+        "is applied for aws-load-balancer-controller-1.13.4, the chart runs aws-load-balancer-controller-1.14.1",
+        f"is not created before {chart} (nothing makes the chart depend on it): Helm installs its own copy first",
+    ]

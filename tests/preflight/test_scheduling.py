@@ -280,3 +280,18 @@ def test_unknown_instance_type_is_named(bench: Callable[[str], Workbench]) -> No
     next(iter(wb.resources("Cluster", "AWS::EKS::Nodegroup").values()))["Properties"]["InstanceTypes"] = ["x9g.huge"]
     [finding] = scheduling.check(wb.assembly(), wb.config).findings
     assert "'x9g.huge' is not in config/instance_types.py" in finding.message
+
+
+def test_a_surge_at_maximum_replicas_that_finds_no_node_fails(bench: Callable[[str], Workbench]) -> None:
+    """A rollout while the HPAs hold their maxima starts each Deployment's maxSurge on top (the APIs' whole
+    ReplicaSet): with fewer burst nodes the maxima still fit but the surge does not, and the rollout never
+    completes. The app's sizes fit it."""
+    wb = sized(bench("prod"))
+    assert scheduling.check(wb.assembly(), wb.config).ok
+    assert scheduling.peak_surge_waiting(wb.assembly()) == 0
+    [baseline] = groups_of(wb, "ON_DEMAND")
+    baseline["ScalingConfig"]["MaxSize"] = baseline["ScalingConfig"]["MinSize"]  # no on-demand growth
+    findings = scheduling.check(wb.assembly(), wb.config).findings
+    assert findings and all("maximum + maxSurge" in f.message and "never completes its rollout" in f.message
+                            for f in findings), findings
+    assert scheduling.peak_surge_waiting(wb.assembly()) > 0

@@ -35,7 +35,7 @@ def test_manifest_invalid_for_the_next_version_fails(bench: Callable[[str], Work
                     if d["metadata"]["name"] == "users-worker" else None)
     findings = upgrade.check(wb.assembly(), "dev", "1.34", "1.35", {**PINS, **NEXT}, CHARTS).findings
     assert {f.resource for f in findings} == {
-        "Dev-Services/OrdersServiceWorkloads864370B8: HorizontalPodAutoscaler orders/orders-api",
+        "Dev-Services/OrdersServiceHorizontalPodAutoscalerOrdersApi7FA4AD9F: HorizontalPodAutoscaler orders/orders-api",
         "Dev-Services/UsersServiceWorkloadsD15A0316: Deployment users/users-worker"}
     assert any("autoscaling/v2beta2 HorizontalPodAutoscaler is not served by Kubernetes 1.35" in f.message
                for f in findings)

@@ -66,6 +66,21 @@ def test_a_signed_confirmation_confirms_the_order_and_records_the_payment(
         ("payment-provider", report["payment_id"], "card", 3000, "EUR", "CONFIRMED", None)]
 
 
+def test_a_field_the_provider_adds_is_ignored_not_refused(
+        platform: LocalPlatform, api: Api, new_user: Callable[[], UserSession],
+        make_product: Callable[..., str]) -> None:
+    """Issue 22, finding 5: a provider adds fields without telling us; its signed report is still accepted (the
+    signature covers the raw body) and the added field is stored nowhere."""
+    u = new_user()
+    order = reserved_order(api, u, make_product)
+    report = {**payment_report(order), "risk_score": {"level": "low"}, "api_version": "2027-01"}
+    r = post(api, platform, report)
+    assert r.status_code == 202, r.text
+    wait_status(api, u, order["order_id"], "CONFIRMED")
+    assert payments(platform, order["order_id"]) == [
+        ("payment-provider", report["payment_id"], "card", 3000, "EUR", "CONFIRMED", None)]
+
+
 def test_refusals_name_the_problem_and_are_recorded(platform: LocalPlatform, api: Api,
                                                     new_user: Callable[[], UserSession],
                                                     make_product: Callable[..., str]) -> None:

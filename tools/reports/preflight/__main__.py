@@ -41,10 +41,12 @@ def main(argv: list[str] | None = None) -> int:
     for r in results:
         print(r.line())
     for r in results:
-        if r.findings or args.verbose:
+        if r.findings or r.acknowledged or args.verbose:
             print(f"\n{r.check} / {r.environment}:")
         for f in r.findings:
             print(f"  - {f}")
+        for a in r.acknowledged:
+            print(f"  - {a}")
         if args.verbose:
             for d in r.details:
                 print(f"    {d}")

@@ -7,23 +7,32 @@
   ConfigurationConflict (amazon-vpc-cni-k8s#2607). And each such component is managed at all: a self-managed
   kube-proxy or CoreDNS stays at its old version when the control plane moves.
 - Every ``AWS::EKS::Nodegroup`` has a ``Version``: the nodes move with the control plane.
-- Every Helm chart has a ``Version``: an unpinned chart installs whatever is latest on the day of the deploy. A chart
-  pinned per Kubernetes version in ``config/eks_addons.py`` (the Cluster Autoscaler: chart version and image tag)
-  carries the pin of the config's version.
+- Every Helm chart has a ``Version``: an unpinned chart installs whatever is latest on the day of the deploy. Every
+  chart is pinned per Kubernetes version in ``config/eks_addons.py`` (chart version and image tag), so a version bump
+  plans its moves and `make upgrade-check` lists them, and it carries the pin of the config's version.
+- A chart that ships CustomResourceDefinitions (:data:`CHART_CRDS`) has them applied by a manifest of the app, at the
+  chart's version (annotation :data:`CRD_CHART_ANNOTATION`), created before the chart: Helm installs a chart's
+  ``crds/`` on the first install only and never upgrades or deletes them (Helm documentation, "Custom Resource
+  Definitions": "There is no support at this time for upgrading or deleting CRDs using Helm"), so a chart upgrade
+  would otherwise run a new controller against the old CRDs.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
+from cdk_constructs.load_balancer_controller import CRD_CHART_ANNOTATION
 from config import eks_addons
 from config.eks_addons import AddonPin, ChartPin
 from config.environment import EnvironmentConfig
-from tools.assembly import Assembly
+from tools.assembly import Assembly, HelmRelease
 from tools.reports.preflight.model import CheckResult, Finding
 from tools.reports.preflight.system_workloads import SELF_MANAGED_BOOTSTRAP
 
 NAME = "addons"
+# The CRDs a chart's crds/ directory installs (aws-load-balancer-controller helm/.../crds/crds.yaml at v2.14.1).
+CHART_CRDS = {"aws-load-balancer-controller": ("ingressclassparams.elbv2.k8s.aws",
+                                               "targetgroupbindings.elbv2.k8s.aws")}
 
 PinTable = Mapping[str, Mapping[str, AddonPin]]  # Kubernetes version -> add-on name -> pin
 ChartTable = Mapping[str, Mapping[str, ChartPin]]  # Kubernetes version -> chart name -> pin
@@ -114,7 +123,11 @@ def check(assembly: Assembly, config: EnvironmentConfig, pins: PinTable | None =
             findings.append(Finding(h.resource.name, f"chart {h.chart} has no Version: each deploy installs "
                                                      "whatever is latest"))
         chart_pin = pinned_charts.get(h.chart)
+        _crd_findings(assembly, h, findings)
         if chart_pin is None:
+            findings.append(Finding(h.resource.name, f"chart {h.chart} {h.version or ''} is pinned outside "
+                                                     f"config/eks_addons.py's per-version tables (none for "
+                                                     f"Kubernetes {k8s}): a version bump does not plan its move"))
             continue
         if h.version and h.version != chart_pin.version:
             findings.append(Finding(h.resource.name, f"chart {h.chart} is {h.version}, the pin for Kubernetes {k8s} "
@@ -122,8 +135,28 @@ def check(assembly: Assembly, config: EnvironmentConfig, pins: PinTable | None =
         tag = image_tag(h.values)
         if tag != chart_pin.image_tag:
             findings.append(Finding(h.resource.name, f"chart {h.chart} runs image tag {tag or 'the chart default'}, "
-                                                     f"the pin for Kubernetes {k8s} is {chart_pin.image_tag} (it "
-                                                     "supports only the Kubernetes minor it was built for)"))
+                                                     f"the pin for Kubernetes {k8s} is {chart_pin.image_tag}"))
     figure = (f"Kubernetes {k8s}: {len(addons)} add-ons, {len(groups)} node groups, {len(charts)} charts, "
               f"{len(version_pins)} pins")
     return CheckResult(NAME, config.name, figure, findings)
+
+
+def _crd_findings(assembly: Assembly, h: HelmRelease, findings: list[Finding]) -> None:
+    crds = CHART_CRDS.get(h.chart)
+    if not crds:
+        return
+    applied = {o.name: o for o in assembly.objects("CustomResourceDefinition")}
+    for crd in crds:
+        o = applied.get(crd)
+        if o is None:
+            findings.append(Finding(h.resource.name, f"chart {h.chart} ships the CRD {crd}, which Helm installs once "
+                                                     "and never upgrades; no manifest of the app applies it, so a "
+                                                     "chart upgrade runs the new controller against the old CRD"))
+            continue
+        version = ((o.manifest.get("metadata") or {}).get("annotations") or {}).get(CRD_CHART_ANNOTATION)
+        if version != f"{h.chart}-{h.version}":
+            findings.append(Finding(o.ref, f"is applied for {version or 'no chart version'}, the chart runs "
+                                           f"{h.chart}-{h.version}"))
+        if not assembly.deleted_after(h.resource, o.resource):
+            findings.append(Finding(o.ref, f"is not created before {h.resource.logical_id} (nothing makes the chart "
+                                           "depend on it): Helm installs its own copy first"))

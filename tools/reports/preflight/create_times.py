@@ -41,7 +41,11 @@ CREATE_MINUTES: dict[str, CreateTime] = {
     "AWS::ElasticLoadBalancingV2::LoadBalancer": CreateTime(3, "assumption: an NLB is active in 2-5 minutes"),
     "AWS::EC2::NatGateway": CreateTime(2, "assumption: a NAT gateway is available in 1-3 minutes"),
     "AWS::EC2::VPCEndpoint": CreateTime(2, "assumption: interface endpoints are available in about 2 minutes"),
-    "AWS::Lambda::Function": CreateTime(1, "assumption: VPC functions wait for their Hyperplane ENIs"),
+    # Lambda developer guide, "Lambda function states": a new function stays Pending while Lambda creates its VPC (or
+    # EFS) resources, and CloudFormation waits for Active. A function outside a VPC: DEFAULT_MINUTES.
+    "AWS::Lambda::Function": CreateTime(1, "assumption: a VPC function waits for its Hyperplane ENIs (Lambda "
+                                           "developer guide, 'Lambda function states': Pending while Lambda creates "
+                                           "VPC resources); one outside a VPC is Active in seconds"),
     "AWS::DynamoDB::GlobalTable": CreateTime(1.5, "assumption"),
     "AWS::DynamoDB::Table": CreateTime(1, "assumption"),
     "AWS::Cognito::UserPoolDomain": CreateTime(1, "assumption: a prefix domain (a custom domain takes far longer: "
@@ -54,6 +58,11 @@ CREATE_MINUTES: dict[str, CreateTime] = {
 DEFAULT_MINUTES = 0.25
 # Creating the change set, starting it and the CLI noticing completion, per stack (assumption).
 STACK_OVERHEAD_MINUTES = 1.0
+# A stack whose template did not change: the CLI compares it with the deployed one and skips it without a change
+# set ("no changes", aws-cdk deploy-stack canSkipDeploy): a few API calls (assumption: 6 seconds).
+STACK_UNCHANGED_MINUTES = 0.1
+# A Kubernetes manifest applied again on an update (kubectl apply through the kubectl handler): assumption.
+MANIFEST_UPDATE_MINUTES = 1.0
 # One service image: pip installing wheels and copying code. Under QEMU (an arm64 image on an x86 runner) every RUN
 # step is emulated, several times slower (assumption: 6 minutes, against 2 native); then the push to ECR.
 IMAGE_BUILD_EMULATED_MINUTES = 6.0
@@ -75,8 +84,20 @@ IMAGE_UPDATE_PULL_MINUTES = 0.5
 # the upper one.
 NLB_TARGET_REGISTRATION_MINUTES = 3.0
 NLB_TARGET_REGISTRATION_MAX_MINUTES = 5.0
+# Pods that fit no node wait for the Cluster Autoscaler: its scan (every 10 s), the Auto Scaling group launching an
+# instance, AL2023 booting, the kubelet joining and the VPC CNI marking the node Ready (assumption: 3 minutes; the
+# node group's own creation, all nodes at once, is AWS::EKS::Nodegroup above).
+NODE_PROVISION_MINUTES = 3.0
+# An NLB keeps sending new connections to a deregistering target until the deregistration has been processed,
+# "3-5 minutes" by AWS support's statement quoted in kubernetes-sigs/aws-load-balancer-controller#1834 (the same
+# thread as the registration above; #3270 measures about 2 minutes): a pod must keep serving that long after the
+# controller deregisters it. Checks use the upper bound.
+NLB_DEREGISTRATION_MAX_MINUTES = 5.0
 
 
-def create_minutes(resource_type: str) -> float:
+def create_minutes(resource_type: str, *, in_vpc: bool = True) -> float:
+    """A resource of the type; ``in_vpc`` False for a Lambda function outside a VPC (Active in seconds)."""
+    if resource_type == "AWS::Lambda::Function" and not in_vpc:
+        return DEFAULT_MINUTES
     entry = CREATE_MINUTES.get(resource_type)
     return entry.minutes if entry else DEFAULT_MINUTES

@@ -1,4 +1,13 @@
-"""Edge authorization: every method behind the Cognito authorizer accepts the token the clients send.
+"""Edge authorization: every method accepts the callers the contract names, with what they send.
+
+Three parts: the Cognito authorizer accepts the clients' tokens (below); a route a third party calls back
+(``Access.SIGNED``: the payment provider's webhook, authenticated by its HMAC signature) requires no API key, which
+the provider does not send and which would put its calls in the storefront's usage plan (its quota and throttle), and
+refuses no field the sender adds (``additionalProperties: false`` in its request model answers 400 to a provider that
+adds one, and the payment is never recorded); a user pool enforcing threat protection (``AdvancedSecurityMode:
+ENFORCED``) signs users in through app clients that pass the user's context
+(``EnablePropagateAdditionalUserContextData``) -- else every sign-in the services make server-side scores as one user
+at the NAT gateways' few addresses, and a risk it blocks or challenges reaches the user as a failed login.
 
 API Gateway's COGNITO_USER_POOLS authorizer validates an ID token when the method has no ``AuthorizationScopes``
 and an access token when it has some; then "the method invocation is authorized if any method scope matches a
@@ -14,6 +23,8 @@ I get custom scopes in the access token when I make an InitiateAuth or AdminInit
 """
 
 from __future__ import annotations
+
+from contract import CONTRACT, Access, Contract
 
 from config.environment import EnvironmentConfig
 from tools.assembly import Assembly, Resource
@@ -64,6 +75,55 @@ def _pool_adds_scopes(assembly: Assembly, client: Resource) -> bool:
     return str(config.get("LambdaVersion", "V1_0")) in ("V2_0", "V3_0")
 
 
+def _request_schema(assembly: Assembly, method: Resource) -> dict[str, object] | None:
+    models = method.properties.get("RequestModels") or {}
+    t = assembly.target(method.stack, models.get("application/json"))
+    model = assembly.resource(t.stack, t.logical_id) if t else None
+    schema = model.properties.get("Schema") if model is not None else None
+    return schema if isinstance(schema, dict) else None
+
+
+def signed_routes(assembly: Assembly, contract: Contract = CONTRACT) -> list[Finding]:
+    """Routes a third party calls back must not need the storefront's key nor refuse the sender's new fields."""
+    signed = {f"{r.method} {r.path}" for r in contract.routes if r.access is Access.SIGNED}
+    findings: list[Finding] = []
+    for m in assembly.resources("AWS::ApiGateway::Method"):
+        label = method_label(assembly, m)
+        if label not in signed:
+            continue
+        if m.properties.get("ApiKeyRequired") in (True, "true"):
+            findings.append(Finding(f"{m.name} [{label}]", "requires an API key, but the third party calling it back "
+                                                          "sends none (its HMAC signature authenticates it), and a key "
+                                                          "would share the storefront's usage plan: 403, or 429 when "
+                                                          "the storefront's traffic spends the quota"))
+        schema = _request_schema(assembly, m)
+        if schema is not None and schema.get("additionalProperties") is False:
+            findings.append(Finding(f"{m.name} [{label}]", "its request model refuses unknown fields "
+                                                          "(additionalProperties: false): a field the sender adds is "
+                                                          "answered 400 and the callback is lost"))
+    return findings
+
+
+def threat_protection(assembly: Assembly, clients: list[Resource]) -> list[Finding]:
+    findings: list[Finding] = []
+    for pool in assembly.resources("AWS::Cognito::UserPool"):
+        mode = ((pool.properties.get("UserPoolAddOns") or {}).get("AdvancedSecurityMode"))
+        if mode != "ENFORCED":
+            continue
+        for c in clients:
+            t = assembly.target(c.stack, c.properties.get("UserPoolId"))
+            if t is None or (t.stack, t.logical_id) != (pool.stack, pool.logical_id):
+                continue
+            if c.properties.get("EnablePropagateAdditionalUserContextData") not in (True, "true"):
+                findings.append(Finding(pool.name, f"threat protection is ENFORCED, but the services sign users in "
+                                                   f"server-side through {c.logical_id}, which passes no user context "
+                                                   "(EnablePropagateAdditionalUserContextData): risk scoring sees "
+                                                   "every sign-in come from the NAT gateways' addresses, and a "
+                                                   "blocked or challenged sign-in answers the user 401; use AUDIT "
+                                                   "until the client propagates the user's context"))
+    return findings
+
+
 def check(assembly: Assembly, config: EnvironmentConfig, token_use: str = CLIENT_TOKEN_USE) -> CheckResult:
     findings: list[Finding] = []
     clients = login_clients(assembly)
@@ -99,6 +159,8 @@ def check(assembly: Assembly, config: EnvironmentConfig, token_use: str = CLIENT
                                            f"access tokens ({', '.join(sorted(carried))}, from InitiateAuth): "
                                            "custom scopes need the OAuth endpoints or a pre token generation "
                                            "trigger"))
+    findings += signed_routes(assembly)
+    findings += threat_protection(assembly, clients)
     figure = (f"{len(methods)} protected methods, clients send {token_use} tokens"
               + (f" with scope {', '.join(sorted(carried))}" if carried else ""))
     return CheckResult(NAME, config.name, figure, findings)

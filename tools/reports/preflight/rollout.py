@@ -14,7 +14,8 @@ new pod is Ready, and fails the stack when its ``TimeoutSeconds`` runs out first
 
 A Deployment created for the first time starts all its replicas at once: one such wait. A rolling update replaces
 ``maxSurge + maxUnavailable`` pods at a time (at least one), each step waiting for its new pods to be Ready: the
-rollout takes ``ceil(replicas / step)`` waits, at the replica count the HorizontalPodAutoscaler holds at the time.
+rollout takes ``ceil(replicas / step)`` waits, at the replica count the HorizontalPodAutoscaler holds at the time,
+plus a node's provisioning when the surge does not fit the nodes there are (``scheduling.surge_waiting``).
 """
 
 from __future__ import annotations
@@ -59,10 +60,11 @@ class Rollout:
         registration = (NLB_TARGET_REGISTRATION_MAX_MINUTES if slow else NLB_TARGET_REGISTRATION_MINUTES)
         return pull + self.probe_minutes + (registration + self.health_check_minutes if self.target_group else 0.0)
 
-    def update_minutes(self, replicas: int, *, slow: bool = False) -> float:
-        """A rolling update of ``replicas`` pods."""
+    def update_minutes(self, replicas: int, *, slow: bool = False, node_minutes: float = 0.0) -> float:
+        """A rolling update of ``replicas`` pods; ``node_minutes``: the wait of surge pods for a node the autoscaler
+        adds (once: the first step's pods wait for it, later steps reuse the room the old pods leave)."""
         steps = math.ceil(replicas / rolling_step(self.deployment.manifest, replicas))
-        return steps * self.pod_ready_minutes(slow=slow)
+        return steps * self.pod_ready_minutes(slow=slow) + node_minutes
 
 
 def _int_or_percent(value: Any, replicas: int, round_up: bool) -> int:

@@ -3,25 +3,29 @@ reads an assembly that is already on disk."""
 
 from __future__ import annotations
 
-import json
-import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 from config.environment import EnvironmentConfig
 from config.environments import ENVIRONMENTS, load
-from tools.assembly import Assembly, AssemblyError
+from tools.assembly import Assembly, AssemblyError, synthesize
 from tools.reports.preflight import (
+    access_logs,
     addons,
     deploy_duration,
     edge_auth,
+    finalizers,
     image_assets,
+    immutable_fields,
+    prerequisites,
+    prune,
     reachability,
     scheduling,
+    singletons,
     teardown,
 )
-from tools.reports.preflight.model import CheckResult
+from tools.reports.preflight.model import CheckResult, acknowledge
 
 Check = Callable[[Assembly, EnvironmentConfig], CheckResult]
 CHECKS: dict[str, Check] = {
@@ -32,18 +36,13 @@ CHECKS: dict[str, Check] = {
     edge_auth.NAME: edge_auth.check,
     deploy_duration.NAME: deploy_duration.check,
     teardown.NAME: teardown.check,
+    prerequisites.NAME: prerequisites.check,
+    finalizers.NAME: finalizers.check,
+    singletons.NAME: singletons.check,
+    immutable_fields.NAME: immutable_fields.check,
+    prune.NAME: prune.check,
+    access_logs.NAME: access_logs.check,
 }
-
-
-def synthesize(config: EnvironmentConfig, outdir: Path) -> Path:
-    # Construct paths in the template metadata, as `cdk synth` writes them, so findings can name them. The CDK app
-    # reads this from its environment, and its Node process starts with aws-cdk-lib's first import just below.
-    os.environ.setdefault("CDK_CONTEXT_JSON", json.dumps({"aws:cdk:enable-path-metadata": True}))
-    from stacks.platform import build_app
-
-    app, _ = build_app(config, outdir=str(outdir), nag=False)
-    app.synth()
-    return outdir
 
 
 def environment_of(assembly: Assembly) -> EnvironmentConfig:
@@ -70,4 +69,6 @@ def load_assembly(env: str | None, directory: Path | None, workdir: Path) -> tup
 
 
 def run(assembly: Assembly, config: EnvironmentConfig, names: list[str] | None = None) -> list[CheckResult]:
-    return [CHECKS[n](assembly, config) for n in (names or list(CHECKS))]
+    """Each check's result, with the findings the config acknowledges moved aside (printed with their reasons)."""
+    return [acknowledge(CHECKS[n](assembly, config), config.preflight_acknowledgements)
+            for n in (names or list(CHECKS))]

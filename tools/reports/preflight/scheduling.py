@@ -32,7 +32,10 @@ Two scenarios, each must place every pod:
 Placement: pods most constrained first (fewest nodes they may run on), then largest CPU request first, each onto the
 first node that takes it. A third line, not a pass/fail scenario, shows a rollout on the baseline: the minimum
 replicas plus each Deployment's ``maxSurge`` (its new pods start before old ones stop); a surge that does not fit
-waits for the Cluster Autoscaler to add a node, which the rollout wait then includes.
+waits for the Cluster Autoscaler to add a node, which the rollout wait then includes (deploy-duration adds the node's
+time). A fourth, a pass/fail one: a rollout while every HorizontalPodAutoscaler holds its maximum, each Deployment's
+``maxSurge`` at the maximum on top, on the ceiling's nodes: a surge pod that finds no node there keeps the rollout
+from ever completing.
 
 Add-on and chart pods honour the ``nodeSelector`` and ``tolerations`` their configuration values set (the Cluster
 Autoscaler and the Load Balancer Controller pinned to on-demand nodes, for instance).
@@ -241,6 +244,7 @@ class Workload:
     maximum: int
     daemon: bool = False
     surge: int = 0  # extra pods a rolling update at the minimum starts before old ones stop (maxSurge)
+    peak_surge: int = 0  # the same at the maximum
     system: bool = False  # an add-on's or a chart's: running since the cluster was created, before any app pod
 
 
@@ -294,7 +298,8 @@ def app_workloads(assembly: Assembly) -> tuple[list[Workload], list[Finding]]:
             minimum, maximum = int(hs.get("minReplicas", 1)), int(hs.get("maxReplicas", 1))
         else:
             minimum = maximum = int(spec.get("replicas", 1))
-        out.append(Workload(pod, minimum, maximum, surge=max_surge(o.manifest, minimum)))
+        out.append(Workload(pod, minimum, maximum, surge=max_surge(o.manifest, minimum),
+                            peak_surge=max_surge(o.manifest, maximum)))
     return out, findings
 
 
@@ -573,13 +578,38 @@ def _smallest(types: Iterable[str]) -> InstanceType:
                key=lambda t: (allocatable(t).cpu_millicores, allocatable(t).memory_mib, t.name))
 
 
-def check(assembly: Assembly, config: EnvironmentConfig) -> CheckResult:
+@dataclass
+class Cluster:
+    """The node groups and workloads of an assembly, and the node sets the scenarios start from."""
+
+    groups: list[NodeGroup]
+    workloads: list[Workload]
+    findings: list[Finding]
+    region: str
+    pod_eni: bool
+    autoscaler: str | None
+    ranked: list[NodeGroup]
+    sizes: dict[str, int]
+
+    def baseline_nodes(self) -> list[Node]:
+        """The ON_DEMAND groups at their minimum size, first instance type."""
+        on_demand = [g for g in self.groups if g.capacity == "ON_DEMAND"]
+        return build_nodes(on_demand, {g.key: g.min_size for g in on_demand},
+                           {g.key: instance_type(g.instance_types[0]) for g in on_demand}, self.region, self.pod_eni)
+
+    def ceiling_nodes(self) -> list[Node]:
+        """Every group at its maximum (as the autoscaler grows them, in its expander's order), smallest type."""
+        return build_nodes(self.ranked, self.sizes, {g.key: _smallest(g.instance_types) for g in self.groups},
+                           self.region, self.pod_eni, autoscaled=self.autoscaler is not None)
+
+
+def cluster(assembly: Assembly) -> Cluster | CheckResult:
+    """The cluster the scenarios run on; a failed CheckResult when the assembly cannot be simulated at all."""
     groups, findings = node_groups(assembly)
     apps, f = app_workloads(assembly)
     findings += f
     system, f = system_workloads(assembly)
     findings += f
-    workloads = system + apps
     region = next(iter(assembly.stacks.values())).region
     unknown = []
     for g in groups:
@@ -589,10 +619,9 @@ def check(assembly: Assembly, config: EnvironmentConfig) -> CheckResult:
             except KeyError as err:
                 unknown.append(Finding(g.resource.name, str(err.args[0])))
     if unknown:
-        return CheckResult(NAME, config.name, "instance types missing from the table", unknown)
+        return CheckResult(NAME, "", "instance types missing from the table", unknown)
     if not groups:
-        return CheckResult(NAME, config.name, "no node groups", [Finding("assembly", "no AWS::EKS::Nodegroup")])
-
+        return CheckResult(NAME, "", "no node groups", [Finding("assembly", "no AWS::EKS::Nodegroup")])
     installed = {h.chart for h in assembly.helm_releases} | {
         str(r.properties.get("AddonName")) for r in assembly.resources("AWS::EKS::Addon")}
     autoscaler = next((a for a in NODE_AUTOSCALERS if a in installed), None)
@@ -605,12 +634,6 @@ def check(assembly: Assembly, config: EnvironmentConfig) -> CheckResult:
     if any(assembly.objects("HorizontalPodAutoscaler")) and "metrics-server" not in installed:
         findings.append(Finding("assembly", "HorizontalPodAutoscalers without metrics-server (add-on or chart): "
                                             "every HPA reports FailedGetResourceMetric and never scales"))
-
-    pod_eni = _pod_eni_enabled(assembly)
-    on_demand = [g for g in groups if g.capacity == "ON_DEMAND"]
-    baseline = simulate("baseline", build_nodes(on_demand, {g.key: g.min_size for g in on_demand},
-                                                {g.key: instance_type(g.instance_types[0]) for g in on_demand},
-                                                region, pod_eni), workloads, at_max=False)
     sizes = {g.key: (g.max_size if autoscaler else g.desired_size) for g in groups}
     priorities = expander_priorities(assembly) if autoscaler == "cluster-autoscaler" else None
     ranked = groups
@@ -624,13 +647,44 @@ def check(assembly: Assembly, config: EnvironmentConfig) -> CheckResult:
                                                          "the priority expander never scales it up"))
                 sizes[g.key] = g.min_size
         ranked = sorted(groups, key=lambda g: -(rank[g.key] or 0))
-    ceiling = simulate("ceiling", build_nodes(ranked, sizes, {g.key: _smallest(g.instance_types) for g in groups},
-                                              region, pod_eni, autoscaled=autoscaler is not None),
-                       workloads, at_max=True)
+    return Cluster(groups, system + apps, findings, region, _pod_eni_enabled(assembly), autoscaler, ranked, sizes)
+
+
+def surge_waiting(assembly: Assembly, owners: set[str] | None = None) -> int:
+    """Pods of a rolling update at the minimum replicas that do not fit the on-demand baseline and wait for a node
+    the autoscaler adds: every Deployment's surge, or only those of ``owners`` (Kubernetes object refs)."""
+    c = cluster(assembly)
+    if isinstance(c, CheckResult):
+        return 0
+    surging = [Workload(w.pod, w.minimum + (w.surge if owners is None or w.pod.owner in owners else 0), w.maximum,
+                        w.daemon, system=w.system) for w in c.workloads]
+    return sum(simulate("rollout", c.baseline_nodes(), surging, at_max=False).missing.values())
+
+
+def peak_surge_waiting(assembly: Assembly) -> int:
+    """Pods of a rolling update while every HorizontalPodAutoscaler holds its maximum that do not fit the nodes
+    the groups have then (their maxima are the ceiling's): the autoscaler cannot add any."""
+    c = cluster(assembly)
+    if isinstance(c, CheckResult):
+        return 0
+    peak = [Workload(w.pod, w.minimum, w.maximum + w.peak_surge, w.daemon, system=w.system) for w in c.workloads]
+    return sum(simulate("peak rollout", c.ceiling_nodes(), peak, at_max=True).missing.values())
+
+
+def check(assembly: Assembly, config: EnvironmentConfig) -> CheckResult:
+    c = cluster(assembly)
+    if isinstance(c, CheckResult):
+        c.environment = config.name
+        return c
+    findings = c.findings
+    workloads = c.workloads
+    baseline = simulate("baseline", c.baseline_nodes(), workloads, at_max=False)
+    ceiling = simulate("ceiling", c.ceiling_nodes(), workloads, at_max=True)
     surging = [Workload(w.pod, w.minimum + w.surge, w.maximum, w.daemon, system=w.system) for w in workloads]
-    rollout = simulate("rollout", build_nodes(on_demand, {g.key: g.min_size for g in on_demand},
-                                              {g.key: instance_type(g.instance_types[0]) for g in on_demand},
-                                              region, pod_eni), surging, at_max=False)
+    rollout = simulate("rollout", c.baseline_nodes(), surging, at_max=False)
+    peak = simulate("peak rollout", c.ceiling_nodes(),
+                    [Workload(w.pod, w.minimum, w.maximum + w.peak_surge, w.daemon, system=w.system)
+                     for w in workloads], at_max=True)
     if not baseline.nodes:
         findings.append(Finding("node groups", "no ON_DEMAND node group has a minimum size above 0: losing Spot "
                                                "capacity leaves no node at all"))
@@ -641,11 +695,20 @@ def check(assembly: Assembly, config: EnvironmentConfig) -> CheckResult:
     for owner, missing in ceiling.missing.items():
         findings.append(Finding(owner, f"{missing} of {ceiling.wanted[owner]} pods at maximum replicas exceed the "
                                        f"node ceiling ({ceiling.describe_nodes()}): {ceiling.why[owner]}"))
+    if not ceiling.missing:
+        # A deploy while the HPAs hold their maxima starts each Deployment's maxSurge on top: pods that find no node
+        # even at the groups' maxima keep the rollout from completing, and its wait fails the stack.
+        for owner, missing in peak.missing.items():
+            findings.append(Finding(owner, f"a rolling update at maximum replicas starts {peak.wanted[owner]} pods "
+                                           f"(maximum + maxSurge); {missing} find no node even at the groups' "
+                                           f"maxima ({peak.describe_nodes()}): {peak.why[owner]}, so a deploy at "
+                                           "peak load never completes its rollout"))
     waiting = sum(rollout.missing.values())
     details = [baseline.utilisation(), ceiling.utilisation(),
                rollout.utilisation() + (" (minimum replicas + each Deployment's maxSurge): "
                                         + (f"{waiting} surge pods wait for a node the autoscaler adds"
-                                           if waiting else "the surge fits"))]
+                                           if waiting else "the surge fits")),
+               peak.utilisation() + " (maximum replicas + each Deployment's maxSurge at the maximum)"]
     for outcome in (baseline, ceiling, rollout):
         for n in outcome.nodes:
             details.append(f"  {outcome.name} {n.name} ({n.type.name}, {n.group.capacity}): "

@@ -24,7 +24,11 @@ use them, releases the branch interfaces of pods with their own security group; 
 
 The check fails where the config says ``removal: destroy`` and anything survives; in every environment it fails for
 a retained resource with a fixed name in a stack that is not termination-protected (the stack can be deleted and
-created again, and the create then fails: "already exists").
+created again, and the create then fails: "already exists"), and for ``DeletionPolicy: Retain`` where
+``RetainExceptOnCreate`` would do: CloudFormation keeps a Retain resource even when the create that made it rolls
+back, so a failed first deploy leaves databases, keys and tables behind that block the next try by name or cost money
+("RetainExceptOnCreate behaves like Retain for stack operations, except for the stack operation that initially
+created the resource": CloudFormation user guide, DeletionPolicy attribute).
 """
 
 from __future__ import annotations
@@ -59,6 +63,9 @@ DELETION_PROTECTION = {
     "AWS::DynamoDB::GlobalTable": ("DeletionProtectionEnabled", (True, "true")),
 }
 CONTAINER_INSIGHTS = ("application", "dataplane", "host", "performance")
+# What the kubectl provider's custom resources hold lives inside the cluster and goes with it: retained, they leave
+# nothing in the account (and a CRD is retained on purpose: deleting it deletes every object of its kind).
+IN_CLUSTER = ("Custom::AWSCDK-EKS-KubernetesResource", "Custom::AWSCDK-EKS-HelmChart")
 # Terraform AWS provider, aws_security_group and aws_subnet timeouts: "Lambda ENIs can take up to 45 minutes to
 # delete" (the provider's retry window agreed with the Lambda service team for Hyperplane ENIs).
 LAMBDA_ENI_RELEASE_MINUTES = 45
@@ -80,7 +87,6 @@ class StackPlan:
     retained: list[Leftover] = field(default_factory=list)
     created_outside: list[Leftover] = field(default_factory=list)
     blockers: list[Leftover] = field(default_factory=list)
-    cautions: list[Leftover] = field(default_factory=list)
     handled: list[Leftover] = field(default_factory=list)  # would survive or block, but the app releases it
 
 
@@ -90,6 +96,8 @@ class Plan:
     removal: RemovalMode
     stacks: list[StackPlan]
     replace_hazards: list[Leftover]
+    # Retain (not RetainExceptOnCreate): survives the rollback of the create that made it.
+    create_leftovers: list[Leftover] = field(default_factory=list)
 
     def survivors(self) -> list[Leftover]:
         return [x for s in self.stacks for x in (*s.retained, *s.created_outside, *s.blockers)]
@@ -101,8 +109,7 @@ class Plan:
             out.append(f"{i:>2}. {s.name} ({s.resources} resources)")
             for label, items in (("survives", s.retained), ("created outside CloudFormation, survives",
                                                             s.created_outside),
-                                 ("blocks deletion", s.blockers), ("caution", s.cautions),
-                                 ("released", s.handled)):
+                                 ("blocks deletion", s.blockers), ("released", s.handled)):
                 out += [f"      {label}: {x.what} -- {x.why}" for x in items]
         survivors = self.survivors()
         out.append(f"Left behind: {len(survivors)}" + ("" if survivors else " (nothing)"))
@@ -324,6 +331,7 @@ def plan(assembly: Assembly, config: EnvironmentConfig) -> Plan:
     cleanups = _cleanups(assembly)
     stacks: list[StackPlan] = []
     hazards: list[Leftover] = []
+    create_leftovers: list[Leftover] = []
     for stack in order:
         s = assembly.stacks[stack]
         sp = StackPlan(stack, len(s.resources))
@@ -332,7 +340,14 @@ def plan(assembly: Assembly, config: EnvironmentConfig) -> Plan:
         for r in s.resources.values():
             named = fixed_name(assembly, r)
             label = f"{r.logical_id} ({r.type}{f', {named}' if named else ''})"
-            if r.deletion_policy in RETAINED:
+            if r.type in IN_CLUSTER and r.deletion_policy in RETAINED:
+                sp.handled.append(Leftover(stack, label, f"DeletionPolicy {r.deletion_policy} keeps the object in "
+                                                         "the cluster, which the teardown deletes with it"))
+            elif r.deletion_policy == "Retain":
+                create_leftovers.append(Leftover(stack, label, "DeletionPolicy Retain keeps it even when the create "
+                                                               "that made it rolls back; RetainExceptOnCreate deletes "
+                                                               "it then and retains it afterwards"))
+            if r.deletion_policy in RETAINED and r.type not in IN_CLUSTER:
                 sp.retained.append(Leftover(stack, label, f"DeletionPolicy {r.deletion_policy}"))
                 if named and not s.termination_protection:
                     hazards.append(Leftover(stack, f"{r.logical_id} ({r.type} {named})",
@@ -371,11 +386,12 @@ def plan(assembly: Assembly, config: EnvironmentConfig) -> Plan:
             if releaser:
                 sp.handled.append(Leftover(stack, what, releaser))
             else:
-                sp.cautions.append(Leftover(stack, what, "deleted by the VPC resource controller after the pods go; "
-                                                         "if the cluster is deleted first they remain and hold those "
-                                                         "security groups and the VPC"))
+                sp.blockers.append(Leftover(stack, what, "deleted by the VPC resource controller after the pods go; "
+                                                         "nothing deleted after the workloads waits for that, so if "
+                                                         "the cluster goes first they remain and hold those security "
+                                                         "groups and the VPC"))
         stacks.append(sp)
-    return Plan(config.name, config.removal, stacks, hazards)
+    return Plan(config.name, config.removal, stacks, hazards, create_leftovers)
 
 
 def check(assembly: Assembly, config: EnvironmentConfig) -> CheckResult:
@@ -385,6 +401,7 @@ def check(assembly: Assembly, config: EnvironmentConfig) -> CheckResult:
         findings += [Finding(f"{x.stack}: {x.what}", f"survives cdk destroy in {config.name} (removal: destroy): "
                                                      f"{x.why}") for x in p.survivors()]
     findings += [Finding(f"{h.stack}: {h.what}", h.why) for h in p.replace_hazards]
+    findings += [Finding(f"{x.stack}: {x.what}", x.why) for x in p.create_leftovers]
     survivors = p.survivors()
     figure = (f"{len(p.stacks)} stacks, {len(survivors)} left behind"
               + (f" (removal {config.removal.value})" if config.removal != RemovalMode.DESTROY else ""))

@@ -1,0 +1,222 @@
+"""`make account-check`: the account checks against moto's server over HTTP (every call moto serves) and the
+committed recordings (the calls it does not: tools.ops.account_check.REPLAYED)."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from config.environment import EnvironmentConfig
+from config.environments import load
+from config.prerequisites import github_oidc_provider_arn
+from tests.synthesis import Synthesized
+from tools.assembly import Assembly
+from tools.ops.account_check import REPLAYED, run
+from tools.ops.account_check.__main__ import RECORDINGS, lookup_role_arn, main, session_for
+from tools.ops.account_check.checks import Account, needs, recorded_fetch
+from tools.ops.account_check.replay import Recorder, Replay
+
+APIGW_TRUST = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                       "Principal": {"Service": "apigateway.amazonaws.com"}}]}
+ADMIN = "arn:aws:iam::111111111111:role/PlatformAdmin"
+
+
+@pytest.fixture(autouse=True)
+def credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.setenv(key, "testing")
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
+
+
+def account_session(moto: str, config: EnvironmentConfig) -> boto3.Session:
+    """The environment's account in moto: moto answers an assumed role's calls in the role's account."""
+    return session_for(config, role_arn=lookup_role_arn(config), endpoint_url=moto)
+
+
+def create_prerequisites(moto: str, config: EnvironmentConfig, *, skip: str = "") -> None:
+    """What docs/deploying.md's first-deploy runbook creates, less ``skip``."""
+    s = account_session(moto, config)
+    iam, apigw = s.client("iam", endpoint_url=moto), s.client("apigateway", endpoint_url=moto)
+    if skip != "api-gateway-logging":
+        role = iam.create_role(RoleName="APIGatewayCloudWatchLogs", AssumeRolePolicyDocument=json.dumps(APIGW_TRUST))
+        apigw.update_account(patchOperations=[{"op": "replace", "path": "/cloudwatchRoleArn",
+                                               "value": role["Role"]["Arn"]}])
+    if skip != "oidc-provider":
+        iam.create_open_id_connect_provider(Url="https://token.actions.githubusercontent.com",
+                                            ClientIDList=["sts.amazonaws.com"], ThumbprintList=["f" * 40])
+    if skip != "bootstrap":
+        s.client("ssm", endpoint_url=moto).put_parameter(Name="/cdk-bootstrap/hnb659fds/version", Value="30",
+                                                         Type="String")
+    if skip != "iam-role" and config.cluster.admin_role_arns:
+        iam.create_role(RoleName="PlatformAdmin", AssumeRolePolicyDocument=json.dumps(
+            {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                     "Principal": {"AWS": f"arn:aws:iam::{config.account}:root"}}]}))
+    if skip != "ses-identity" and config.email.ses_identity_verified:
+        ses = s.client("ses", endpoint_url=moto)
+        ses.verify_domain_identity(Domain=config.email.domain)
+        ses.verify_domain_dkim(Domain=config.email.domain)
+
+
+@pytest.fixture
+def fresh_moto(moto: str) -> str:
+    """The module's moto server with every account emptied (its backends live in this process): each test creates
+    the prerequisites it needs."""
+    urllib.request.urlopen(urllib.request.Request(f"{moto}/moto-api/reset", method="POST"), timeout=30).close()
+    return moto
+
+
+def check(moto: str, config: EnvironmentConfig, assembly: Assembly) -> tuple[list[Any], Account]:
+    account = Account(account_session(moto, config), endpoint_url=moto,
+                      replay=Replay(RECORDINGS, set(REPLAYED)), fetch=recorded_fetch(RECORDINGS))
+    return run(account, config, assembly), account
+
+
+def with_every_prerequisite(config: EnvironmentConfig) -> EnvironmentConfig:
+    """The config with an existing admin role and the SES identity declared verified: every prerequisite kind."""
+    return replace(config, cluster=replace(config.cluster, admin_role_arns=(ADMIN,)),
+                   email=replace(config.email, ses_identity_verified=True))
+
+
+def test_dev_passes_against_the_local_account_once_its_prerequisites_exist(
+        fresh_moto: str, dev: Synthesized, capsys: pytest.CaptureFixture[str]) -> None:
+    """`make account-check ENV=dev` against moto: the runbook's prerequisites created, every check passes."""
+    create_prerequisites(fresh_moto, dev.config)
+    code = main(["dev", "--assembly", str(dev.outdir), "--endpoint-url", fresh_moto, "--replay",
+                 "--assume-lookup-role"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    checks = {line.split()[1] for line in out.splitlines() if line.startswith(("PASS", "FAIL"))}
+    assert checks == {"caller", "prerequisite", "addon-version", "chart-version", "bootstrap", "quota"}
+    assert f"{github_oidc_provider_arn(dev.config)}: exists" in out
+    assert out.count("PASS  addon-version") == 6 and out.count("PASS  chart-version") == 2
+
+
+@pytest.mark.parametrize("missing", ["api-gateway-logging", "oidc-provider", "iam-role", "ses-identity"])
+def test_each_missing_prerequisite_fails_naming_it(fresh_moto: str, dev: Synthesized, missing: str) -> None:
+    config = with_every_prerequisite(dev.config)
+    create_prerequisites(fresh_moto, config, skip=missing)
+    lines, _ = check(fresh_moto, config, Assembly(dev.outdir))
+    failed = [line for line in lines if not line.ok]
+    assert [(line.check, line.text.split(":")[0].split()[0]) for line in failed] == [("prerequisite", missing)]
+
+
+def test_every_prerequisite_present_passes(fresh_moto: str, dev: Synthesized) -> None:
+    config = with_every_prerequisite(dev.config)
+    create_prerequisites(fresh_moto, config)
+    lines, _ = check(fresh_moto, config, Assembly(dev.outdir))
+    assert all(line.ok for line in lines), [str(line) for line in lines if not line.ok]
+    texts = [line.text for line in lines if line.check == "prerequisite"]
+    assert any(t.startswith(f"ses-identity {config.email.domain}: verification Success, DKIM Success") for t in texts)
+    assert any(t.startswith(f"iam-role {ADMIN}: exists") for t in texts)
+
+
+def test_a_missing_bootstrap_fails(fresh_moto: str, dev: Synthesized) -> None:
+    create_prerequisites(fresh_moto, dev.config, skip="bootstrap")
+    lines, _ = check(fresh_moto, dev.config, Assembly(dev.outdir))
+    [failed] = [line for line in lines if not line.ok]
+    assert failed.check == "bootstrap" and "ParameterNotFound" in failed.text
+
+
+def test_an_api_gateway_role_an_environment_owns_fails(fresh_moto: str, dev: Synthesized) -> None:
+    """The account's setting pointing at a role of an environment's stack (what Dev-Edge once created): a teardown
+    of that stack would delete it."""
+    create_prerequisites(fresh_moto, dev.config)
+    s = account_session(fresh_moto, dev.config)
+    role = s.client("iam", endpoint_url=fresh_moto).create_role(
+        RoleName="Dev-Edge-ApiRestApiCloudWatchRoleB7879BFC-x1", AssumeRolePolicyDocument=json.dumps(APIGW_TRUST))
+    s.client("apigateway", endpoint_url=fresh_moto).update_account(
+        patchOperations=[{"op": "replace", "path": "/cloudwatchRoleArn", "value": role["Role"]["Arn"]}])
+    lines, _ = check(fresh_moto, dev.config, Assembly(dev.outdir))
+    [failed] = [line for line in lines if not line.ok]
+    assert "is a role of dev's stacks" in failed.text
+
+
+def test_a_pin_the_region_does_not_offer_fails(fresh_moto: str, dev: Synthesized, tmp_path: Path) -> None:
+    """A recorded DescribeAddonVersions without the pinned vpc-cni build: the add-on check names it."""
+    create_prerequisites(fresh_moto, dev.config)
+    recordings = tmp_path / "recorded"
+    recordings.mkdir()
+    for f in RECORDINGS.glob("*.json"):
+        doc = json.loads(f.read_text())
+        if f.name.startswith("eks."):
+            for c in doc["calls"]:
+                for addon in c["response"]["addons"]:
+                    if addon["addonName"] == "vpc-cni":
+                        addon["addonVersions"][0]["addonVersion"] = "v1.20.0-eksbuild.1"
+        (recordings / f.name).write_text(json.dumps(doc))
+    account = Account(account_session(fresh_moto, dev.config), endpoint_url=fresh_moto,
+                      replay=Replay(recordings, set(REPLAYED)), fetch=recorded_fetch(RECORDINGS))
+    [failed] = [line for line in run(account, dev.config, Assembly(dev.outdir)) if not line.ok]
+    assert failed.check == "addon-version" and failed.text.startswith("vpc-cni v1.21.1-eksbuild.7")
+
+
+def test_quotas_count_what_the_account_uses_already(fresh_moto: str, prod: Synthesized) -> None:
+    """Prod's three NAT gateways need three Elastic IPs: with three already allocated in the account, the recorded
+    quota of 5 is exceeded."""
+    config = load("prod")
+    create_prerequisites(fresh_moto, config)
+    ec2 = account_session(fresh_moto, config).client("ec2", endpoint_url=fresh_moto)
+    for _ in range(3):
+        ec2.allocate_address(Domain="vpc")
+    lines, _ = check(fresh_moto, config, Assembly(prod.outdir))
+    [failed] = [line for line in lines if not line.ok]
+    assert failed.check == "quota" and failed.text == "EC2-VPC Elastic IPs: 3 needed + 3 in use > 5"
+
+
+def test_needs_follow_the_assembly(prod: Synthesized) -> None:
+    n = needs(Assembly(prod.outdir))
+    assert n.vpcs == 1 and n.eips == 3 and sorted(n.nat_per_zone.values()) == [1, 1, 1]
+    assert n.endpoints_per_vpc == len(prod.config.network.interface_endpoints)
+    baseline, burst = prod.config.cluster.node_pools
+    assert n.on_demand_vcpus == baseline.max_size * 4 and n.spot_vcpus == burst.max_size * 2
+
+
+def test_which_calls_moto_serves_and_which_are_recorded(fresh_moto: str, dev: Synthesized) -> None:
+    """Every call goes to moto over HTTP except the REPLAYED operations, which the recordings answer (and for
+    GetServiceQuota only EC2's quotas: moto serves the VPC ones)."""
+    create_prerequisites(fresh_moto, dev.config)
+    _, account = check(fresh_moto, dev.config, Assembly(dev.outdir))
+    replayed = {(s, o) for s, o, recorded in account.calls if recorded}
+    served = {(s, o) for s, o, recorded in account.calls if not recorded}
+    assert replayed == {("eks", "DescribeAddonVersions"), ("service-quotas", "GetServiceQuota")}
+    assert ("service-quotas", "GetServiceQuota") in served  # the VPC quotas
+    assert {("sts", "GetCallerIdentity"), ("iam", "GetRole"), ("iam", "GetOpenIDConnectProvider"),
+            ("api-gateway", "GetAccount"), ("ssm", "GetParameter"), ("ec2", "DescribeVpcs"),
+            ("ec2", "DescribeNatGateways"), ("ec2", "DescribeAddresses"), ("ec2", "DescribeInstances")} <= served
+    assert replayed <= set(REPLAYED)
+
+
+def test_recordings_match_the_api(fresh_moto: str, dev: Synthesized) -> None:
+    """Every committed recording validates against botocore's model of its operation (Replay loads them so)."""
+    session = account_session(fresh_moto, dev.config)
+    replay = Replay(RECORDINGS, set(REPLAYED))
+    for service, operation in REPLAYED:
+        client = session.client(service, endpoint_url=fresh_moto)
+        assert isinstance(replay.calls(client, service, operation), list)
+    assert (RECORDINGS / "eks.DescribeAddonVersions.json").is_file()
+
+
+def test_record_writes_what_the_account_answered(fresh_moto: str, dev: Synthesized, tmp_path: Path) -> None:
+    """--record keeps the answers of the replayed operations: here moto's VPC quotas through GetServiceQuota."""
+    recorder = Recorder(set(REPLAYED))
+    account = Account(account_session(fresh_moto, dev.config), endpoint_url=fresh_moto, recorder=recorder)
+    quota = account.client("service-quotas").get_service_quota(ServiceCode="vpc", QuotaCode="L-F678F1CE")
+    [path] = recorder.write(tmp_path, "test")
+    doc = json.loads(path.read_text())
+    assert path.name == "service-quotas.GetServiceQuota.json"
+    assert doc["calls"][0]["params"] == {"ServiceCode": "vpc", "QuotaCode": "L-F678F1CE"}
+    assert doc["calls"][0]["response"]["Quota"]["Value"] == quota["Quota"]["Value"]
+
+
+def test_wrong_account_stops_at_once(fresh_moto: str, dev: Synthesized) -> None:
+    session = session_for(load("prod"), role_arn=lookup_role_arn(load("prod")), endpoint_url=fresh_moto)
+    account = Account(session, endpoint_url=fresh_moto)
+    [line] = run(account, dev.config, Assembly(dev.outdir))
+    assert not line.ok and line.check == "caller" and "dev is 111111111111" in line.text

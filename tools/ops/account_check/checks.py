@@ -1,0 +1,357 @@
+"""The account checks (see the package docstring): each returns lines, PASS or FAIL with what it found."""
+
+from __future__ import annotations
+
+import json
+import re
+import urllib.request
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import yaml
+from botocore.exceptions import ClientError
+
+from config.environment import EnvironmentConfig
+from config.environments import ENVIRONMENTS
+from config.instance_types import instance_type
+from config.prerequisites import Prerequisite, PrerequisiteKind, prerequisites
+from tools.assembly import Assembly
+from tools.ops.account_check.replay import Recorder, Replay
+
+# The calls moto 5.2.5's server does not serve (answered from recordings offline; recorded with --record), each with
+# why: moto implements EKS clusters and node groups but not the add-on catalogue, and Service Quotas for the VPC
+# service only. Everything else runs against moto in the tests.
+REPLAYED: dict[tuple[str, str], str] = {
+    ("eks", "DescribeAddonVersions"): "moto implements no EKS add-on catalogue",
+    ("service-quotas", "GetServiceQuota"): "moto serves the VPC service's quotas only, not EC2's",
+    ("service-quotas", "GetAWSDefaultServiceQuota"): "moto implements no GetAWSDefaultServiceQuota",
+}
+# Not an AWS call: the Helm repositories' index.yaml, fetched over HTTPS (or read from the recordings).
+CHART_INDEX_RECORDING = "charts"
+BOOTSTRAP_QUALIFIER = "hnb659fds"
+# Service Quotas codes (Service Quotas console, "Amazon Virtual Private Cloud (Amazon VPC)" and "Amazon Elastic
+# Compute Cloud (Amazon EC2)").
+QUOTAS = {
+    "vpcs": ("vpc", "L-F678F1CE", "VPCs per Region"),
+    "nat": ("vpc", "L-FE5A380F", "NAT gateways per Availability Zone"),
+    "endpoints": ("vpc", "L-29B6F2EB", "Interface VPC endpoints per VPC"),
+    "eips": ("ec2", "L-0263D0A3", "EC2-VPC Elastic IPs"),
+    "on_demand": ("ec2", "L-1216C47A", "Running On-Demand Standard (A, C, D, H, I, M, R, T, Z) instances (vCPUs)"),
+    "spot": ("ec2", "L-34B43A08", "All Standard (A, C, D, H, I, M, R, T, Z) Spot Instance Requests (vCPUs)"),
+}
+STANDARD_FAMILIES = re.compile(r"^[acdhimrtz]")
+
+
+@dataclass(frozen=True)
+class Line:
+    ok: bool
+    check: str
+    text: str
+
+    def __str__(self) -> str:
+        return f"{'PASS' if self.ok else 'FAIL'}  {self.check:<16} {self.text}"
+
+
+class Account:
+    """Clients of the account under check: a session (the caller's, or the lookup role's), an endpoint (moto), and
+    the recordings that answer what that endpoint does not serve."""
+
+    def __init__(self, session: boto3.session.Session, *, endpoint_url: str | None = None,
+                 replay: Replay | None = None, recorder: Recorder | None = None,
+                 fetch: Callable[[str], str] | None = None) -> None:
+        self.session = session
+        self.endpoint_url = endpoint_url
+        self.replay = replay
+        self.recorder = recorder
+        self._clients: dict[str, Any] = {}
+        self.fetch = fetch or _https_get
+        # Every call made, (service id, operation, answered by a recording): which calls the endpoint served.
+        self.calls: list[tuple[str, str, bool]] = []
+
+    def client(self, name: str) -> Any:
+        if name not in self._clients:
+            c = self.session.client(name, endpoint_url=self.endpoint_url)
+            if self.replay is not None:
+                self.replay.attach(c)
+            if self.recorder is not None:
+                self.recorder.attach(c)
+            service = c.meta.service_model.service_id.hyphenize()
+
+            def log(http_response: Any, model: Any, **_: Any) -> None:
+                self.calls.append((service, model.name, str(getattr(http_response, "url", "")).startswith(
+                    "replay://")))
+
+            c.meta.events.register(f"after-call.{service}", log)
+            self._clients[name] = c
+        return self._clients[name]
+
+
+def _https_get(url: str) -> str:
+    if not url.startswith("https://"):
+        raise ValueError(f"{url}: only https chart repositories are read")
+    with urllib.request.urlopen(url, timeout=30) as response:  # noqa: S310 - https only, checked above
+        return str(response.read().decode())
+
+
+def _error(err: ClientError) -> str:
+    return str(err.response.get("Error", {}).get("Code", err))
+
+
+# --- prerequisites ----------------------------------------------------------------------------------------------------
+
+def _role_name(arn: str) -> str:
+    return arn.rsplit("/", 1)[-1]
+
+
+def _stack_owned(role_name: str) -> str | None:
+    """The environment whose stacks would have created a role of that name (CloudFormation names a role it creates
+    ``<stack name>-<logical id>-<suffix>``), or None."""
+    return next((c.name for c in ENVIRONMENTS.values() if role_name.startswith(f"{c.stack_prefix}-")), None)
+
+
+def check_prerequisite(account: Account, config: EnvironmentConfig, p: Prerequisite) -> Line:
+    what = str(p)
+    try:
+        if p.kind is PrerequisiteKind.IAM_ROLE:
+            role = account.client("iam").get_role(RoleName=_role_name(p.identifier))["Role"]
+            return Line(True, "prerequisite", f"{what}: exists ({role['Arn']})")
+        if p.kind is PrerequisiteKind.OIDC_PROVIDER:
+            account.client("iam").get_open_id_connect_provider(OpenIDConnectProviderArn=p.identifier)
+            return Line(True, "prerequisite", f"{what}: exists")
+        if p.kind is PrerequisiteKind.SES_IDENTITY:
+            return _ses_identity(account, p.identifier, what)
+        if p.kind is PrerequisiteKind.API_GATEWAY_LOGGING:
+            return _api_gateway_logging(account, what)
+        if p.kind is PrerequisiteKind.HOSTED_ZONE:
+            account.client("route53").get_hosted_zone(Id=p.identifier)
+            return Line(True, "prerequisite", f"{what}: exists")
+        if p.kind is PrerequisiteKind.CERTIFICATE:
+            cert = account.client("acm").describe_certificate(CertificateArn=p.identifier)["Certificate"]
+            status = cert.get("Status")
+            return Line(status == "ISSUED", "prerequisite", f"{what}: {status}")
+    except ClientError as err:
+        return Line(False, "prerequisite", f"{what}: {_error(err)} ({p.why})")
+    raise AssertionError(p.kind)
+
+
+def _ses_identity(account: Account, identity: str, what: str) -> Line:
+    ses = account.client("ses")
+    verification = ses.get_identity_verification_attributes(Identities=[identity])["VerificationAttributes"]
+    status = verification.get(identity, {}).get("VerificationStatus", "absent")
+    dkim = ses.get_identity_dkim_attributes(Identities=[identity])["DkimAttributes"].get(identity, {})
+    dkim_status = dkim.get("DkimVerificationStatus", "absent") if dkim.get("DkimEnabled") else "DKIM not enabled"
+    ok = status == "Success" and dkim_status == "Success"
+    return Line(ok, "prerequisite", f"{what}: verification {status}, DKIM {dkim_status}"
+                + ("" if ok else " (publish the Data stack's EmailIdentityDkimRecord outputs in DNS; Cognito refuses "
+                                 "an identity that is not verified)"))
+
+
+def _api_gateway_logging(account: Account, what: str) -> Line:
+    arn = account.client("apigateway").get_account().get("cloudwatchRoleArn")
+    if not arn:
+        return Line(False, "prerequisite", f"{what}: the account has no CloudWatch role set (API Gateway refuses a "
+                                           "stage that logs executions)")
+    name = _role_name(arn)
+    owner = _stack_owned(name)
+    if owner:
+        return Line(False, "prerequisite", f"{what}: {arn} is a role of {owner}'s stacks, which a teardown or "
+                                           "redeploy deletes: set a role of the account's own (docs/deploying.md)")
+    role = account.client("iam").get_role(RoleName=name)["Role"]
+    trust = role.get("AssumeRolePolicyDocument")
+    text = trust if isinstance(trust, str) else json.dumps(trust)
+    if "apigateway.amazonaws.com" not in text:
+        return Line(False, "prerequisite", f"{what}: {arn} does not trust apigateway.amazonaws.com")
+    return Line(True, "prerequisite", f"{what}: {arn}, assumable by API Gateway")
+
+
+# --- what the assembly pins ---------------------------------------------------------------------------------------
+
+def check_addon_versions(account: Account, assembly: Assembly) -> Iterator[Line]:
+    eks = account.client("eks")
+    versions = {assembly.literal(c.stack, c.properties.get("Version")) for c in assembly.resources("AWS::EKS::Cluster")}
+    kubernetes = next(iter(versions), None)
+    for a in assembly.resources("AWS::EKS::Addon"):
+        name = str(a.properties.get("AddonName"))
+        wanted = assembly.literal(a.stack, a.properties.get("AddonVersion"))
+        offered: set[str] = set()
+        try:
+            pages = eks.get_paginator("describe_addon_versions").paginate(addonName=name,
+                                                                          kubernetesVersion=kubernetes)
+            for page in pages:
+                for addon in page.get("addons", []):
+                    offered |= {v["addonVersion"] for v in addon.get("addonVersions", [])}
+        except ClientError as err:
+            yield Line(False, "addon-version", f"{name} {wanted}: {_error(err)}")
+            continue
+        ok = wanted in offered
+        yield Line(ok, "addon-version", f"{name} {wanted} for Kubernetes {kubernetes}"
+                   + (" is offered" if ok else f" is not offered in the region (offered: "
+                                              f"{', '.join(sorted(offered)[-3:]) or 'none'})"))
+
+
+def chart_index_name(repository: str) -> str:
+    return re.sub(r"[^A-Za-z0-9.-]+", "_", repository.removeprefix("https://").rstrip("/")) + ".index.yaml"
+
+
+def check_chart_versions(account: Account, assembly: Assembly) -> Iterator[Line]:
+    for h in assembly.helm_releases:
+        url = f"{h.repository.rstrip('/')}/index.yaml"
+        try:
+            index = yaml.safe_load(account.fetch(url)) or {}
+        except (OSError, ValueError) as err:
+            yield Line(False, "chart-version", f"{h.chart} {h.version}: cannot read {url}: {err}")
+            continue
+        versions = {str(e.get("version")) for e in (index.get("entries") or {}).get(h.chart, [])}
+        ok = h.version in versions
+        yield Line(ok, "chart-version", f"{h.chart} {h.version} " + ("is in" if ok else "is not in") + f" {url}")
+
+
+def check_bootstrap(account: Account, assembly: Assembly) -> Line:
+    required = 0
+    parameter = f"/cdk-bootstrap/{BOOTSTRAP_QUALIFIER}/version"
+    for artifact in assembly.manifest.get("artifacts", {}).values():
+        props = artifact.get("properties") or {}
+        required = max(required, int(props.get("requiresBootstrapStackVersion") or 0))
+        parameter = props.get("bootstrapStackVersionSsmParameter", parameter)
+    try:
+        have = int(account.client("ssm").get_parameter(Name=parameter)["Parameter"]["Value"])
+    except ClientError as err:
+        return Line(False, "bootstrap", f"{parameter}: {_error(err)} (run `cdk bootstrap` with the execution "
+                                        "policies of `make bootstrap-policy`: docs/deploying.md)")
+    return Line(have >= required, "bootstrap", f"{parameter} is {have}; the assembly needs {required} or later")
+
+
+# --- quotas -----------------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Needs:
+    vpcs: int
+    nat_per_zone: dict[str, int]
+    endpoints_per_vpc: int
+    eips: int
+    on_demand_vcpus: int
+    spot_vcpus: int
+
+
+def needs(assembly: Assembly) -> Needs:
+    """What the assembly creates that counts against a quota (node groups at their maximum sizes)."""
+    nat: Counter[str] = Counter()
+    for n in assembly.resources("AWS::EC2::NatGateway"):
+        t = assembly.target(n.stack, n.properties.get("SubnetId"))
+        subnet = assembly.resource(t.stack, t.logical_id) if t else None
+        zone = assembly.literal(subnet.stack, subnet.properties.get("AvailabilityZone")) if subnet else None
+        nat[zone or "?"] += 1
+    endpoints: Counter[str] = Counter()
+    for e in assembly.resources("AWS::EC2::VPCEndpoint"):
+        if e.properties.get("VpcEndpointType") == "Interface":
+            endpoints[json.dumps(e.properties.get("VpcId"), sort_keys=True)] += 1
+    vcpus = {"ON_DEMAND": 0, "SPOT": 0}
+    for g in assembly.resources("AWS::EKS::Nodegroup"):
+        types = [str(t) for t in g.properties.get("InstanceTypes") or []]
+        size = int((g.properties.get("ScalingConfig") or {}).get("MaxSize", 0))
+        if types:
+            largest = max(instance_type(t).vcpus for t in types if STANDARD_FAMILIES.match(t))
+            vcpus[str(g.properties.get("CapacityType", "ON_DEMAND"))] += size * largest
+    return Needs(vpcs=sum(1 for _ in assembly.resources("AWS::EC2::VPC")), nat_per_zone=dict(nat),
+                 endpoints_per_vpc=max(endpoints.values(), default=0),
+                 eips=sum(1 for _ in assembly.resources("AWS::EC2::EIP")),
+                 on_demand_vcpus=vcpus["ON_DEMAND"], spot_vcpus=vcpus["SPOT"])
+
+
+def _quota(account: Account, key: str) -> float:
+    service, code, _ = QUOTAS[key]
+    quotas = account.client("service-quotas")
+    try:
+        return float(quotas.get_service_quota(ServiceCode=service, QuotaCode=code)["Quota"]["Value"])
+    except ClientError as err:
+        if _error(err) != "NoSuchResourceException":
+            raise
+        return float(quotas.get_aws_default_service_quota(ServiceCode=service, QuotaCode=code)["Quota"]["Value"])
+
+
+def _in_use(account: Account, config: EnvironmentConfig) -> dict[str, Any]:
+    ec2 = account.client("ec2")
+    vpcs = [v for page in ec2.get_paginator("describe_vpcs").paginate() for v in page["Vpcs"]]
+    gateways = [g for page in ec2.get_paginator("describe_nat_gateways").paginate(
+        Filters=[{"Name": "state", "Values": ["pending", "available"]}]) for g in page["NatGateways"]]
+    subnet_ids = sorted({g["SubnetId"] for g in gateways})
+    zones = {s["SubnetId"]: s["AvailabilityZone"]
+             for s in (ec2.describe_subnets(SubnetIds=subnet_ids)["Subnets"] if subnet_ids else [])}
+    addresses = ec2.describe_addresses()["Addresses"]
+    running: dict[str, int] = {"ON_DEMAND": 0, "SPOT": 0}
+    types: dict[str, int] = {}
+    instances = [i for page in ec2.get_paginator("describe_instances").paginate(
+        Filters=[{"Name": "instance-state-name", "Values": ["pending", "running"]}])
+        for r in page["Reservations"] for i in r["Instances"]]
+    wanted_types = sorted({i["InstanceType"] for i in instances if STANDARD_FAMILIES.match(i["InstanceType"])})
+    if wanted_types:
+        for t in ec2.describe_instance_types(InstanceTypes=wanted_types)["InstanceTypes"]:
+            types[t["InstanceType"]] = int(t["VCpuInfo"]["DefaultVCpus"])
+    for i in instances:
+        if i["InstanceType"] in types:
+            running["SPOT" if i.get("InstanceLifecycle") == "spot" else "ON_DEMAND"] += types[i["InstanceType"]]
+    return {"vpcs": len(vpcs), "nat": Counter(zones.get(g["SubnetId"], "?") for g in gateways),
+            "eips": len(addresses), "vcpus": running}
+
+
+def check_quotas(account: Account, config: EnvironmentConfig, assembly: Assembly) -> Iterator[Line]:
+    need = needs(assembly)
+    try:
+        used = _in_use(account, config)
+    except ClientError as err:
+        yield Line(False, "quota", f"cannot read the account's usage: {_error(err)}")
+        return
+
+    def line(key: str, wanted: int, in_use: int, where: str = "") -> Line:
+        try:
+            limit = _quota(account, key)
+        except ClientError as err:
+            return Line(False, "quota", f"{QUOTAS[key][2]}: {_error(err)}")
+        ok = wanted + in_use <= limit
+        return Line(ok, "quota", f"{QUOTAS[key][2]}{where}: {wanted} needed + {in_use} in use "
+                                 f"{'<=' if ok else '>'} {limit:g}")
+
+    yield line("vpcs", need.vpcs, used["vpcs"])
+    for zone, n in sorted(need.nat_per_zone.items()):
+        yield line("nat", n, used["nat"].get(zone, 0), f" ({zone})")
+    if need.endpoints_per_vpc:
+        yield line("endpoints", need.endpoints_per_vpc, 0, " (the new VPC)")
+    yield line("eips", need.eips, used["eips"])
+    yield line("on_demand", need.on_demand_vcpus, used["vcpus"]["ON_DEMAND"], " at the node groups' maxima")
+    if need.spot_vcpus:
+        yield line("spot", need.spot_vcpus, used["vcpus"]["SPOT"], " at the node groups' maxima")
+
+
+# --- all of it --------------------------------------------------------------------------------------------------------
+
+def run(account: Account, config: EnvironmentConfig, assembly: Assembly) -> list[Line]:
+    lines: list[Line] = []
+    try:
+        caller = account.client("sts").get_caller_identity()
+        lines.append(Line(caller["Account"] == config.account, "caller",
+                          f"account {caller['Account']} ({caller['Arn']}); {config.name} is {config.account}"))
+    except ClientError as err:
+        return [Line(False, "caller", f"no usable credentials: {_error(err)}")]
+    if not lines[0].ok:
+        return lines
+    lines += [check_prerequisite(account, config, p) for p in prerequisites(config)]
+    lines += check_addon_versions(account, assembly)
+    lines += check_chart_versions(account, assembly)
+    lines.append(check_bootstrap(account, assembly))
+    lines += check_quotas(account, config, assembly)
+    return lines
+
+
+def recorded_fetch(directory: Path) -> Callable[[str], str]:
+    def fetch(url: str) -> str:
+        repository = url.removesuffix("/index.yaml")
+        path = directory / CHART_INDEX_RECORDING / chart_index_name(repository)
+        if not path.is_file():
+            raise OSError(f"no recorded index at {path}")
+        return path.read_text()
+
+    return fetch
