@@ -15,6 +15,7 @@ from enum import Enum, StrEnum
 from typing import Any
 
 from config.eks_addons import ADDONS, CLUSTER_AUTOSCALER
+from config.slo import BURN_ALERTS, MAX_ROUTES_PER_GROUP, ROUTE_GROUPS, route_key
 
 
 class ConfigError(ValueError):
@@ -319,6 +320,33 @@ class AlarmConfig:
 
 
 @dataclass(frozen=True)
+class RouteGroupObjective:
+    """The objectives of one route group (config/slo.py ROUTE_GROUPS) over the environment's window: the share of
+    its requests answered without a 5xx, and the share answered within ``latency_ms``."""
+
+    group: str
+    availability_percent: float
+    latency_ms: int
+    latency_percent: float
+
+
+@dataclass(frozen=True)
+class ObjectivesConfig:
+    """Service level objectives per public route group, their error budgets over ``window_days`` (drawn on the
+    overview dashboard), and whether their burn rate pages (config/slo.py BURN_ALERTS). A burn-rate window with
+    fewer than ``min_requests_per_hour`` requests (pro rata for the short windows) does not alarm: at canary-only
+    traffic one failed request in an hour would otherwise page."""
+
+    window_days: int
+    objectives: tuple[RouteGroupObjective, ...]
+    alerting: bool
+    min_requests_per_hour: int
+
+    def of(self, group: str) -> RouteGroupObjective:
+        return next(o for o in self.objectives if o.group == group)
+
+
+@dataclass(frozen=True)
 class UsageAssumptions:
     """Monthly work used by the offline cost report (`make cost`)."""
 
@@ -355,6 +383,7 @@ class EnvironmentConfig:
     alarms: AlarmConfig
     usage: UsageAssumptions
     orders: OrdersConfig
+    objectives: ObjectivesConfig
     log_retention_days: int
     removal: RemovalMode
     email: EmailConfig
@@ -578,6 +607,8 @@ def _validate(c: EnvironmentConfig) -> None:
            and 0 <= c.trace_sampling_ratio <= 1, f"{p}.trace_sampling_ratio", c.trace_sampling_ratio,
            "a ratio from 0 to 1 (1: every trace)")
 
+    _validate_objectives(c.objectives, f"{p}.objectives")
+
     u = c.usage
     for f_ in fields(u):
         _check(getattr(u, f_.name) >= 0, f"{p}.usage.{f_.name}", getattr(u, f_.name), ">= 0")
@@ -585,6 +616,43 @@ def _validate(c: EnvironmentConfig) -> None:
     acu_room = (d.max_capacity_acu - d.min_capacity_acu) * HOURS_PER_MONTH
     _check(u.database_acu_hours_above_min <= acu_room, f"{p}.usage.database_acu_hours_above_min",
            u.database_acu_hours_above_min, f"0 to {acu_room:g} ((max - min capacity) x {HOURS_PER_MONTH} h)")
+
+
+def _validate_objectives(o: ObjectivesConfig, key: str) -> None:
+    from config.topology import ROUTES  # the contract's routes (config.topology imports nothing of this module)
+
+    _check(isinstance(o.window_days, int) and 7 <= o.window_days <= 31, f"{key}.window_days", o.window_days,
+           "7 to 31 days (28: four whole weeks, the SRE workbook's window)")
+    _check(isinstance(o.min_requests_per_hour, int) and o.min_requests_per_hour >= 0,
+           f"{key}.min_requests_per_hour", o.min_requests_per_hour, "an integer >= 0")
+    routes = {route_key(r.method, r.path) for r in ROUTES}
+    grouped = [r for group in ROUTE_GROUPS.values() for r in group]
+    unknown = sorted(set(grouped) - routes)
+    _check(not unknown, "config.slo.ROUTE_GROUPS", unknown, "routes of the contract (services/contract/platform.py)")
+    ungrouped = sorted(routes - set(grouped))
+    _check(not ungrouped, "config.slo.ROUTE_GROUPS", ungrouped, "every route of the contract in one group")
+    twice = sorted({r for r in grouped if grouped.count(r) > 1})
+    _check(not twice, "config.slo.ROUTE_GROUPS", twice, "each route in one group only")
+    for group, members in ROUTE_GROUPS.items():
+        _check(1 <= len(members) <= MAX_ROUTES_PER_GROUP, f"config.slo.ROUTE_GROUPS.{group}", len(members),
+               f"1 to {MAX_ROUTES_PER_GROUP} routes (an alarm reads at most 10 metrics, two per route)")
+    names = [g.group for g in o.objectives]
+    _check(sorted(names) == sorted(ROUTE_GROUPS), f"{key}.objectives", names,
+           f"one objective per route group: {', '.join(ROUTE_GROUPS)}")
+    # A burn alert whose threshold exceeds the burn of every request failing could never fire: the objective must
+    # leave a budget small enough for the fastest alert to be reachable.
+    fastest = max(a.threshold(o.window_days) for a in BURN_ALERTS) if 7 <= o.window_days <= 31 else 1.0
+    floor = 100 - 100 / fastest
+    for objective in o.objectives:
+        k = f"{key}.{objective.group}"
+        for field_name in ("availability_percent", "latency_percent"):
+            value = getattr(objective, field_name)
+            _check(isinstance(value, (int, float)) and not isinstance(value, bool) and floor < value < 100,
+                   f"{k}.{field_name}", value,
+                   f"above {floor:.2f} and below 100 (at or under {floor:.2f}% even every request failing burns the "
+                   f"budget slower than the {fastest:g}x page threshold)")
+        _check(isinstance(objective.latency_ms, int) and 1 <= objective.latency_ms <= 29_000,
+               f"{k}.latency_ms", objective.latency_ms, "1 to 29000 ms (API Gateway's integration timeout)")
 
 
 def _validate_schedule(s: ComputeSchedule, key: str) -> None:

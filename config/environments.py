@@ -18,8 +18,10 @@ from config.environment import (
     MessagingConfig,
     NetworkConfig,
     NodePoolConfig,
+    ObjectivesConfig,
     OrdersConfig,
     RemovalMode,
+    RouteGroupObjective,
     ServiceSizing,
     UsageAssumptions,
     UserPoolTier,
@@ -60,6 +62,26 @@ ORDERS = OrdersConfig(pending_reservation_deadline_seconds=900, awaiting_payment
 # Staging's workers; prod's run more replicas of the same pod.
 WORKER = WorkloadSizing(min_replicas=1, max_replicas=3, cpu_request_millicores=100, cpu_limit_millicores=500,
                         memory_request_mib=256, memory_limit_mib=512, target_cpu_utilization_percent=70)
+
+
+# Prod's objectives, over 28 days (four whole weeks: every weekday weighs the same). Availability: browsing and
+# paying are where a failure loses the sale outright (99.95%: 20 minutes of total outage in 28 days); checkout,
+# tracking, sign-in and profile at 99.9% (40 minutes); the staff's catalog writes at 99.5%. Latency, at the share of
+# requests a customer notices: a catalog read is one DynamoDB query (within 300 ms), a placement or change is a
+# products read-model lookup and one PostgreSQL transaction (99.9% within 1 s, the example), sign-in and
+# sign-up call Cognito (1.5 s), the staff's writes go through a conditional write and an event (2 s for 95%).
+PROD_OBJECTIVES = (
+    RouteGroupObjective("catalog", availability_percent=99.95, latency_ms=300, latency_percent=99.0),
+    RouteGroupObjective("checkout", availability_percent=99.9, latency_ms=1000, latency_percent=99.9),
+    RouteGroupObjective("order-tracking", availability_percent=99.9, latency_ms=500, latency_percent=99.0),
+    RouteGroupObjective("sign-in", availability_percent=99.9, latency_ms=1500, latency_percent=99.0),
+    RouteGroupObjective("profile", availability_percent=99.9, latency_ms=800, latency_percent=99.0),
+    RouteGroupObjective("payments", availability_percent=99.95, latency_ms=1000, latency_percent=99.9),
+    RouteGroupObjective("catalog-admin", availability_percent=99.5, latency_ms=2000, latency_percent=95.0),
+)
+# Dev runs on one on-demand node and Spot, and its database pauses: the first request after five idle minutes waits
+# for Aurora to resume (~15 s). Its budgets are drawn, not paged: 99% answered, 95% within the thresholds.
+DEV_OBJECTIVES = tuple(replace(o, availability_percent=99.0, latency_percent=95.0) for o in PROD_OBJECTIVES)
 
 
 def _alarms(evaluation_periods: int, emails: tuple[str, ...]) -> AlarmConfig:
@@ -137,6 +159,9 @@ DEV = EnvironmentConfig(
                            s3_stored_gib=1),
     # Sweeps every 15 minutes unless an order's deadline comes first: an idle dev database can pause in between.
     orders=replace(ORDERS, sweep_interval_seconds=900, db_pool_max_idle_seconds=60),
+    # Drawn on the overview dashboard, not paged: the burn-rate alarms would cost about $45 a month, a fifth of
+    # dev's budget, to page the team about an environment that sleeps every night.
+    objectives=ObjectivesConfig(window_days=28, objectives=DEV_OBJECTIVES, alerting=False, min_requests_per_hour=60),
     log_retention_days=14,
     removal=RemovalMode.DESTROY,
     email=_email("dev.shop.example.com"),
@@ -194,6 +219,9 @@ STAGING = EnvironmentConfig(
                            endpoint_processed_gib=100, custom_metrics=150, api_kib_per_request=8,
                            s3_stored_gib=5),
     orders=ORDERS,
+    # Staging rehearses prod's objectives: a release that would burn prod's budget burns staging's first. Its
+    # traffic is the canaries' and the load tests', so an hour needs 60 requests before a burn counts.
+    objectives=ObjectivesConfig(window_days=28, objectives=PROD_OBJECTIVES, alerting=True, min_requests_per_hour=60),
     log_retention_days=90,
     removal=RemovalMode.SNAPSHOT,
     email=_email("staging.shop.example.com"),
@@ -255,6 +283,8 @@ PROD = EnvironmentConfig(
                            endpoint_processed_gib=500, custom_metrics=300, api_kib_per_request=8,
                            s3_stored_gib=20),
     orders=ORDERS,
+    objectives=ObjectivesConfig(window_days=28, objectives=PROD_OBJECTIVES, alerting=True,
+                                min_requests_per_hour=120),
     log_retention_days=365,
     removal=RemovalMode.RETAIN,
     email=_email("shop.example.com"),
