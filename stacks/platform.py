@@ -93,6 +93,7 @@ class Platform:
             consumed={s: tuple(self.messaging.queues[q.name] for q in contract.queues_consumed_by(s))
                       for s in contract.service_names},
             sweepers=[s.service for s in contract.services if ORDERS_PAST_DEADLINE_METRIC in s.metrics],
+            objectives=config.objectives,
             dashboards=config.dashboards,
             trace_sampling_ratio=config.trace_sampling_ratio, **props("Observability", stateful=False))
         self.services = ServicesStack(

@@ -226,7 +226,7 @@ def test_every_environment_has_a_budget_and_dev_sleeps() -> None:
     assert all(c.cluster.schedule is None for c in ENVIRONMENTS.values() if c.name != "dev")
 
 
-def _objective(cfg: EnvironmentConfig, name: str, **changes: object) -> EnvironmentConfig:
+def _objective(cfg: EnvironmentConfig, name: str, **changes: Any) -> EnvironmentConfig:
     objectives = tuple(dataclasses.replace(o, **changes) if o.group == name else o
                        for o in cfg.objectives.objectives)
     return dataclasses.replace(cfg, objectives=dataclasses.replace(cfg.objectives, objectives=objectives))
@@ -241,7 +241,7 @@ def _objective(cfg: EnvironmentConfig, name: str, **changes: object) -> Environm
     ({"latency_ms": 30_000}, "prod.objectives.checkout.latency_ms=30000 is invalid; allowed: 1 to 29000 ms"),
     ({"group": "basket"}, "prod.objectives.objectives="),
 ])
-def test_a_bad_objective_fails_with_one_line_naming_it(changes: dict[str, object], expected: str) -> None:
+def test_a_bad_objective_fails_with_one_line_naming_it(changes: dict[str, Any], expected: str) -> None:
     assert expected in error_of(_objective(PROD, "checkout", **changes))
 
 
