@@ -347,6 +347,20 @@ class ObjectivesConfig:
 
 
 @dataclass(frozen=True)
+class SyntheticsConfig:
+    """The synthetic customers: a CloudWatch Synthetics canary running the smoke test's workflows against the
+    public API every ``interval_minutes`` (in an environment with working hours, only while its nodes are awake),
+    alarmed after ``failed_runs_to_alarm`` failed runs in a row and when a run takes longer than
+    ``duration_alarm_seconds`` that often; its artifacts (logs, reports) kept ``artifact_retention_days``."""
+
+    interval_minutes: int
+    timeout_seconds: int
+    failed_runs_to_alarm: int
+    duration_alarm_seconds: int
+    artifact_retention_days: int
+
+
+@dataclass(frozen=True)
 class UsageAssumptions:
     """Monthly work used by the offline cost report (`make cost`)."""
 
@@ -384,6 +398,7 @@ class EnvironmentConfig:
     usage: UsageAssumptions
     orders: OrdersConfig
     objectives: ObjectivesConfig
+    synthetics: SyntheticsConfig
     log_retention_days: int
     removal: RemovalMode
     email: EmailConfig
@@ -608,6 +623,17 @@ def _validate(c: EnvironmentConfig) -> None:
            "a ratio from 0 to 1 (1: every trace)")
 
     _validate_objectives(c.objectives, f"{p}.objectives")
+    y, key = c.synthetics, f"{p}.synthetics"
+    _check(y.interval_minutes in (1, 2, 5, 10, 15, 30, 60), f"{key}.interval_minutes", y.interval_minutes,
+           "1, 2, 5, 10, 15, 30 or 60 (a divisor of the hour, so runs keep the same minutes every hour)")
+    _check(60 <= y.timeout_seconds <= min(840, y.interval_minutes * 60), f"{key}.timeout_seconds",
+           y.timeout_seconds, f"60 to {min(840, y.interval_minutes * 60)} (Synthetics' 14 minutes, and within "
+                              "the interval so that runs never overlap)")
+    _check(1 <= y.failed_runs_to_alarm <= 10, f"{key}.failed_runs_to_alarm", y.failed_runs_to_alarm, "1 to 10")
+    _check(1 <= y.duration_alarm_seconds < y.timeout_seconds, f"{key}.duration_alarm_seconds",
+           y.duration_alarm_seconds, f"1 to {y.timeout_seconds - 1} (below the timeout, which fails the run)")
+    _check(1 <= y.artifact_retention_days <= 455, f"{key}.artifact_retention_days", y.artifact_retention_days,
+           "1 to 455 (Synthetics' longest run retention)")
 
     u = c.usage
     for f_ in fields(u):

@@ -23,6 +23,7 @@ from config.environment import (
     RemovalMode,
     RouteGroupObjective,
     ServiceSizing,
+    SyntheticsConfig,
     UsageAssumptions,
     UserPoolTier,
     WorkloadSizing,
@@ -82,6 +83,13 @@ PROD_OBJECTIVES = (
 # Dev runs on one on-demand node and Spot, and its database pauses: the first request after five idle minutes waits
 # for Aurora to resume (~15 s). Its budgets are drawn, not paged: 99% answered, 95% within the thresholds.
 DEV_OBJECTIVES = tuple(replace(o, availability_percent=99.0, latency_percent=95.0) for o in PROD_OBJECTIVES)
+
+
+# A customer every five minutes: a failure pages after two runs in a row (10 minutes), as does a run that takes over
+# three minutes twice (the workflows take well under a minute when the platform is healthy; each waits up to 30 s for
+# an order's state). Four minutes before a run is cut off.
+SYNTHETICS = SyntheticsConfig(interval_minutes=5, timeout_seconds=240, failed_runs_to_alarm=2,
+                              duration_alarm_seconds=180, artifact_retention_days=30)
 
 
 def _alarms(evaluation_periods: int, emails: tuple[str, ...]) -> AlarmConfig:
@@ -162,6 +170,8 @@ DEV = EnvironmentConfig(
     # Drawn on the overview dashboard, not paged: the burn-rate alarms would cost about $45 a month, a fifth of
     # dev's budget, to page the team about an environment that sleeps every night.
     objectives=ObjectivesConfig(window_days=28, objectives=DEV_OBJECTIVES, alerting=False, min_requests_per_hour=60),
+    # Every 15 minutes while dev is awake (its working hours): about 870 runs, $1 a month.
+    synthetics=replace(SYNTHETICS, interval_minutes=15, artifact_retention_days=7),
     log_retention_days=14,
     removal=RemovalMode.DESTROY,
     email=_email("dev.shop.example.com"),
@@ -222,6 +232,7 @@ STAGING = EnvironmentConfig(
     # Staging rehearses prod's objectives: a release that would burn prod's budget burns staging's first. Its
     # traffic is the canaries' and the load tests', so an hour needs 60 requests before a burn counts.
     objectives=ObjectivesConfig(window_days=28, objectives=PROD_OBJECTIVES, alerting=True, min_requests_per_hour=60),
+    synthetics=SYNTHETICS,
     log_retention_days=90,
     removal=RemovalMode.SNAPSHOT,
     email=_email("staging.shop.example.com"),
@@ -285,6 +296,7 @@ PROD = EnvironmentConfig(
     orders=ORDERS,
     objectives=ObjectivesConfig(window_days=28, objectives=PROD_OBJECTIVES, alerting=True,
                                 min_requests_per_hour=120),
+    synthetics=replace(SYNTHETICS, artifact_retention_days=90),
     log_retention_days=365,
     removal=RemovalMode.RETAIN,
     email=_email("shop.example.com"),

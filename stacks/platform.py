@@ -10,6 +10,7 @@ import aws_cdk as cdk
 from contract import CONTRACT, Contract, ContractError, StoreKind
 
 from cdk_constructs.log_groups import LogSettings
+from cdk_constructs.synthetic_customers import CanaryTarget
 from config.environment import EnvironmentConfig, RemovalMode
 from config.telemetry import ORDERS_PAST_DEADLINE_METRIC
 from policies.log_group_guard import LogGroupGuard
@@ -93,7 +94,13 @@ class Platform:
             consumed={s: tuple(self.messaging.queues[q.name] for q in contract.queues_consumed_by(s))
                       for s in contract.service_names},
             sweepers=[s.service for s in contract.services if ORDERS_PAST_DEADLINE_METRIC in s.metrics],
-            objectives=config.objectives,
+            objectives=config.objectives, synthetics=config.synthetics, working_hours=config.cluster.schedule,
+            canary_target=CanaryTarget(
+                api=self.edge.platform_api.api, api_key=self.edge.platform_api.api_key,
+                accounts_secret=self.edge.smoke.secret, secrets_key=self.data.database_key,
+                payment_topic=self.messaging.topics["payment-events"].topic if config.api.smoke_test_pays else None,
+                topics_key=self.messaging.topics_key if config.api.smoke_test_pays else None),
+            log_settings=log_settings,
             dashboards=config.dashboards,
             trace_sampling_ratio=config.trace_sampling_ratio, **props("Observability", stateful=False))
         self.services = ServicesStack(

@@ -101,11 +101,14 @@ def test_every_alarm_notifies_the_alarm_topic(env: Synthesized) -> None:
 
 def test_alarms_use_the_configured_evaluation_periods(env: Synthesized) -> None:
     """Every alarm but the burn-rate windows of the objectives, whose one period is the window they measure
-    (tests/test_objectives.py)."""
+    (tests/test_objectives.py), and the canary's, which count runs (tests/test_synthetics.py)."""
     for part in ("Observability", "Services"):
         for logical_id, props in alarms(env, part).items():
             if re.fullmatch(r"[a-z]+-slo-.+-burn-\d+[mh]", props.get("AlarmName", "")):
                 assert props["EvaluationPeriods"] == 1, logical_id
+                continue
+            if "-synthetics-" in props.get("AlarmName", ""):
+                assert props["EvaluationPeriods"] == env.config.synthetics.failed_runs_to_alarm, logical_id
                 continue
             assert props["EvaluationPeriods"] == env.config.alarms.evaluation_periods, logical_id
 
@@ -285,6 +288,7 @@ def test_alarm_counts(env: Synthesized) -> None:
     # 2 SLIs x 4 windows, and per objective 2 composite pages, plus the any-fast-burn stop condition.
     paging = env.config.objectives.alerting
     # Services: per service, its outbox records dead-lettered (the contract's destinations and schemas) since #13.
-    assert per_part == {"Observability": 21 + nat + (56 if paging else 0), "Services": 104}
+    # And the synthetic customers' failed and slow runs (#27).
+    assert per_part == {"Observability": 21 + nat + 2 + (56 if paging else 0), "Services": 104}
     assert composites == len(SERVICES)
     assert len(env.resources("Observability", "AWS::CloudWatch::CompositeAlarm")) == (29 if paging else 0)
