@@ -44,7 +44,8 @@ ROOT_DISTRIBUTIONS = ("httpx",)
 def runtime_distributions() -> list[str]:
     """``httpx`` and what it requires, recursively, under the runtime's Python; without extras and without what the
     runtime already has."""
-    env: dict[str, str] = {**{k: str(v) for k, v in default_environment().items()}, "python_version": RUNTIME_PYTHON, "python_full_version": f"{RUNTIME_PYTHON}.0",
+    env: dict[str, str] = {**{k: str(v) for k, v in default_environment().items()},
+                           "python_version": RUNTIME_PYTHON, "python_full_version": f"{RUNTIME_PYTHON}.0",
            "platform_python_implementation": "CPython", "sys_platform": "linux", "platform_system": "Linux"}
     seen: dict[str, None] = {}
     todo = list(ROOT_DISTRIBUTIONS)

@@ -117,6 +117,9 @@ class NodePoolConfig:
     desired_size: int
     max_size: int
     disk_gib: int = 30
+    # Non-empty: the pool takes only pods that tolerate the taint platform/dedicated=<value>:NoSchedule and select
+    # its label (the load generator's Job: its load must not share nodes with what it measures).
+    dedicated_to: str = ""
 
     @property
     def pod_eni(self) -> bool:
@@ -381,6 +384,10 @@ class UsageAssumptions:
     custom_metrics: int  # Container Insights and application metrics
     api_kib_per_request: float  # request + response size through API Gateway and the NLB
     s3_stored_gib: float  # objects in the environment's buckets (access logs)
+    # Operations (#27): hours of load tests a month (the load pool's nodes run only then) and the minutes FIS
+    # actions run in a month of fault experiments (FIS bills per action-minute).
+    load_test_hours_per_month: float = 0.0
+    fault_action_minutes_per_month: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -503,6 +510,10 @@ def _validate(c: EnvironmentConfig) -> None:
                f"{key}.desired_size", pool.desired_size, f"0 <= min ({pool.min_size}) <= desired <= max "
                                                           f"({pool.max_size}), max >= 1")
         _check(20 <= pool.disk_gib <= 500, f"{key}.disk_gib", pool.disk_gib, "20 to 500")
+        _check(pool.dedicated_to == "" or (bool(re.fullmatch(r"[a-z][a-z0-9-]{0,30}", pool.dedicated_to))
+                                           and pool.min_size == 0),
+               f"{key}.dedicated_to", pool.dedicated_to,
+               "empty, or a lowercase name on a pool of min_size 0 (it holds nodes only while its workload runs)")
     # Orders pods carry their own security group (branch ENIs): some on-demand pool must take them, so that they
     # are scheduled on day one and survive a Spot reclaim.
     if k.schedule is not None:
@@ -513,7 +524,7 @@ def _validate(c: EnvironmentConfig) -> None:
                    f"{p}.cluster.node_pools.{pool.name}.max_size", pool.max_size,
                    "2 or more for a pool of min and desired 0 in an environment with a schedule")
     pod_eni_pools = [pool.name for pool in k.node_pools if pool.pod_eni and pool.capacity == CapacityKind.ON_DEMAND
-                     and pool.max_size >= 1]
+                     and pool.max_size >= 1 and not pool.dedicated_to]
     _check(bool(pod_eni_pools), f"{p}.cluster.node_pools", names,
            f"at least one ON_DEMAND pool made only of trunk-ENI types ({', '.join(TRUNK_ENI_FAMILIES)}) for pods "
            "with their own security group")

@@ -40,6 +40,10 @@ CORE_ENDPOINTS = ("ecr.api", "ecr.dkr", "sts", "eks-auth", "sqs", "sns", "secret
 # size, while a change that adds a NAT gateway, an endpoint set or a node pool's worth of cost has to raise the
 # budget in the same pull request, where a reviewer sees both.
 STAGING_BUDGET = 1_060
+# The load generator's nodes (`make load ENV=...`, a Kubernetes Job): Spot, from zero, tainted so that nothing else
+# lands there; 4 vCPUs each run one Locust process with room for several hundred users.
+LOAD_POOL = NodePoolConfig(name="load", instance_types=("c7g.xlarge", "m7g.xlarge"), capacity=CapacityKind.SPOT,
+                           min_size=0, desired_size=0, max_size=2, dedicated_to="load-generator")
 PROD_BUDGET = 7_100
 
 
@@ -208,6 +212,7 @@ STAGING = EnvironmentConfig(
                            min_size=3, desired_size=3, max_size=4),
             NodePoolConfig(name="workloads", instance_types=("m7g.large", "m6g.large"),
                            capacity=CapacityKind.SPOT, min_size=0, desired_size=0, max_size=6),
+            LOAD_POOL,
         ),
     ),
     database=DatabaseConfig(min_capacity_acu=0.5, max_capacity_acu=4, readers=1, backup_retention_days=7,
@@ -227,7 +232,9 @@ STAGING = EnvironmentConfig(
                            dynamodb_read_units_per_month=25_000_000, dynamodb_write_units_per_month=2_500_000,
                            database_io_requests_per_month=25_000_000, database_acu_hours_above_min=150,
                            endpoint_processed_gib=100, custom_metrics=150, api_kib_per_request=8,
-                           s3_stored_gib=5),
+                           s3_stored_gib=5,
+                           # Two one-hour load tests a week; four 10-minute experiments of two actions a month.
+                           load_test_hours_per_month=8, fault_action_minutes_per_month=80),
     orders=ORDERS,
     # Staging rehearses prod's objectives: a release that would burn prod's budget burns staging's first. Its
     # traffic is the canaries' and the load tests', so an hour needs 60 requests before a burn counts.
@@ -270,6 +277,7 @@ PROD = EnvironmentConfig(
             # Desired 1: what the cost report prices as the average burst; the autoscaler sets the real count.
             NodePoolConfig(name="burst", instance_types=("m7g.large", "m6g.large"),
                            capacity=CapacityKind.SPOT, min_size=0, desired_size=1, max_size=10),
+            LOAD_POOL,
         ),
     ),
     database=DatabaseConfig(min_capacity_acu=1, max_capacity_acu=16, readers=1, backup_retention_days=30,
@@ -292,7 +300,9 @@ PROD = EnvironmentConfig(
                            dynamodb_read_units_per_month=250_000_000, dynamodb_write_units_per_month=25_000_000,
                            database_io_requests_per_month=250_000_000, database_acu_hours_above_min=1_500,
                            endpoint_processed_gib=500, custom_metrics=300, api_kib_per_request=8,
-                           s3_stored_gib=20),
+                           s3_stored_gib=20,
+                           # A one-hour load test before each release, twice a month; no fault experiments.
+                           load_test_hours_per_month=2),
     orders=ORDERS,
     objectives=ObjectivesConfig(window_days=28, objectives=PROD_OBJECTIVES, alerting=True,
                                 min_requests_per_hour=120),

@@ -75,6 +75,8 @@ class ObservabilityStack(cdk.Stack):
             self, "SyntheticCustomers", environment=environment, config=synthetics, target=canary_target,
             working_hours=working_hours, alarm_topic=self.alarm_topic, removal=removal, log_settings=log_settings)
         cdk.CfnOutput(self, "AlarmTopicArn", value=self.alarm_topic.topic_arn)
+        # Canary artifacts and load test results (`make load ENV=...` reads its run's results here).
+        cdk.CfnOutput(self, "OperationsBucketName", value=self.customers.bucket.bucket_name)
         if self.objectives.stop_condition is not None:
             # What `make fault` and `make load` report on (tools/ops): is any objective burning fast?
             cdk.CfnOutput(self, "SloFastBurnAlarmArn", value=self.objectives.stop_condition.alarm_arn)

@@ -17,6 +17,7 @@ from cdk_constructs.consumer_queue import ConsumerQueue
 from cdk_constructs.email_identity import EmailIdentity
 from cdk_constructs.event_topic import EventTopic
 from cdk_constructs.internal_load_balancer import InternalLoadBalancer
+from cdk_constructs.load_generator import LoadGenerator, LoadTestRequest
 from cdk_constructs.log_groups import LogSettings
 from cdk_constructs.microservice import Microservice
 from cdk_constructs.network_interface_cleanup import NetworkInterfaceCleanup
@@ -53,7 +54,8 @@ class ServicesStack(cdk.Stack):
                  databases: Mapping[Service, OrdersDatabase], users: UserDirectory,
                  load_balancer: InternalLoadBalancer, email_identity: EmailIdentity,
                  secrets: Mapping[str, secretsmanager.ISecret], messaging_config: MessagingConfig,
-                 orders_config: OrdersConfig, telemetry: PlatformTelemetry | None = None, **kwargs: Any) -> None:
+                 orders_config: OrdersConfig, telemetry: PlatformTelemetry | None = None,
+                 load_test: LoadTestRequest | None = None, **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
         self.contract = contract
         self._topics, self._topics_key, self._queues, self._queues_key = topics, topics_key, queues, queues_key
@@ -123,6 +125,12 @@ class ServicesStack(cdk.Stack):
                             self, f"{egress.name}{protocol.capitalize()}{port}From{name}Pods", group_id=cluster_sg,
                             source_security_group_id=pod_sg, ip_protocol=protocol.lower(), from_port=port,
                             to_port=port, description=f"{name} pods (own security group) to {egress.why}")
+
+        # `make load ENV=...`: the load generator's Job, only in the deploy that asks for it (config/load_test.py).
+        self.load_generator: LoadGenerator | None = None
+        if load_test is not None:
+            self.load_generator = LoadGenerator(self, "LoadGenerator", cluster=cast(eks.ICluster, cluster),
+                                                request=load_test)
 
     def _resolve(self, ref: Ref) -> str:
         """The token of the construct that owns what an environment variable names (contract.environment)."""
