@@ -105,7 +105,9 @@ class PlatformCluster(Construct):
                 taints.append(eks.TaintSpec(effect=eks.TaintEffect.NO_SCHEDULE, key=DEDICATED_LABEL,
                                             value=pool.dedicated_to))
             tags: dict[str, str] = {}
-            if pool.pod_eni:  # every instance type carries a trunk ENI: pods with their own security group fit
+            # Every instance type carries a trunk ENI: pods with their own security group fit (not on a pool kept for
+            # one workload, which they could not tolerate anyway).
+            if pool.pod_eni and not pool.dedicated_to:
                 labels[POD_ENI_LABEL] = "true"
                 # A group at zero nodes (scaled from zero, or asleep outside working hours) is known to the Cluster
                 # Autoscaler only by its template: extended resources come from this tag on the managed node group

@@ -350,6 +350,16 @@ class ObjectivesConfig:
 
 
 @dataclass(frozen=True)
+class FaultConfig:
+    """AWS FIS experiment templates for the faults `make chaos` simulates locally (cdk_constructs/fault_experiments.py),
+    started by `make fault`: each fault lasts ``fault_minutes`` (network cuts) and touches ``percent`` of its targets
+    (pods of a service, instances of a node group)."""
+
+    fault_minutes: int
+    percent: int
+
+
+@dataclass(frozen=True)
 class SyntheticsConfig:
     """The synthetic customers: a CloudWatch Synthetics canary running the smoke test's workflows against the
     public API every ``interval_minutes`` (in an environment with working hours, only while its nodes are awake),
@@ -422,6 +432,8 @@ class EnvironmentConfig:
     # services/common/tracing.py); every later span of a trace follows its root, so a sampled order is one whole
     # trace and an unsampled one costs no span anywhere.
     trace_sampling_ratio: float = 1.0
+    # None: no fault experiment templates (they need the burn-rate alarms as their stop conditions).
+    faults: FaultConfig | None = None
 
     @property
     def stack_prefix(self) -> str:
@@ -634,6 +646,11 @@ def _validate(c: EnvironmentConfig) -> None:
            "a ratio from 0 to 1 (1: every trace)")
 
     _validate_objectives(c.objectives, f"{p}.objectives")
+    if c.faults is not None:
+        _check(c.objectives.alerting, f"{p}.faults", "set", "None unless objectives.alerting (the burn-rate alarms "
+                                                            "are every experiment's stop condition)")
+        _check(1 <= c.faults.fault_minutes <= 60, f"{p}.faults.fault_minutes", c.faults.fault_minutes, "1 to 60")
+        _check(1 <= c.faults.percent <= 100, f"{p}.faults.percent", c.faults.percent, "1 to 100")
     y, key = c.synthetics, f"{p}.synthetics"
     _check(y.interval_minutes in (1, 2, 5, 10, 15, 30, 60), f"{key}.interval_minutes", y.interval_minutes,
            "1, 2, 5, 10, 15, 30 or 60 (a divisor of the hour, so runs keep the same minutes every hour)")

@@ -15,6 +15,7 @@ from config.environment import (
     DatabaseConfig,
     EmailConfig,
     EnvironmentConfig,
+    FaultConfig,
     MessagingConfig,
     NetworkConfig,
     NodePoolConfig,
@@ -249,6 +250,10 @@ STAGING = EnvironmentConfig(
     user_pool_tier=UserPoolTier.PLUS,
     dashboards=DashboardSet.ALL,
     monthly_budget_usd=STAGING_BUDGET,
+    # Faults on purpose (`make fault ENV=staging`): half of a service's pods or a node group's instances, network cuts
+    # of five minutes. Prod has none: its templates would be one deploy away from a prod outage, and staging
+    # rehearses the same platform.
+    faults=FaultConfig(fault_minutes=5, percent=50),
     # A tenth: at usage's 10 M requests a month about 1 M traces (X-Ray: ~$5 a month), enough to see every route's
     # shape under load tests; a rehearsal's single order is found by its correlation id in the logs, not its trace.
     trace_sampling_ratio=0.1,

@@ -9,6 +9,7 @@ from typing import Any
 import aws_cdk as cdk
 from contract import CONTRACT, Contract, ContractError, StoreKind
 
+from cdk_constructs.fault_experiments import FaultTargets
 from cdk_constructs.load_generator import LoadTestRequest
 from cdk_constructs.log_groups import LogSettings
 from cdk_constructs.synthetic_customers import CanaryTarget
@@ -120,6 +121,15 @@ class Platform:
             load_test=LoadTestRequest(run=load_test, environment=config.name, target=canary_target,
                                       results_bucket=self.observability.customers.bucket,
                                       results_key=self.observability.customers.key) if load_test else None,
+            faults=(config.faults, FaultTargets(
+                node_groups={name: group for name, group in self.cluster.platform_cluster.node_groups.items()
+                             if not next(p for p in config.cluster.node_pools if p.name == name).dedicated_to},
+                vpc=self.network.vpc, zones=config.network.availability_zones,
+                database=self.data.orders_database.cluster,
+                messaging_endpoints={k: v for k, v in self.network.platform_vpc.interface_endpoints.items()
+                                     if k in ("sqs", "sns")},
+                stop_condition=self.observability.objectives.stop_condition))
+            if config.faults is not None and self.observability.objectives.stop_condition is not None else None,
             **props("Services", stateful=False))
         # Every log group: retention from config and the Network stack's logs CMK, or synth fails.
         cdk.Validations.of(app).add_plugins(LogGroupGuard(
