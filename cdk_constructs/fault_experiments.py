@@ -44,6 +44,8 @@ from policies.nag import acknowledge
 # The Kubernetes user FIS acts as (access entry username) and the service account of its pod, per namespace.
 FIS_USER = "fis-experiment"
 EXPERIMENT_TAG = "experiment"
+# Every experiment is named <kind>-<target> (or the kind alone).
+EXPERIMENT_KINDS = ("pods-deleted", "node-group-terminated", "zone-cut", "aurora-failover", "messaging-cut")
 
 
 @dataclass(frozen=True)
