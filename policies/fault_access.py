@@ -57,7 +57,7 @@ def disrupt_subnets(partition: str, region: str, account: str, vpc_id: str) -> l
         iam.PolicyStatement(actions=["ec2:ReplaceNetworkAclAssociation"], resources=[acl, subnet],
                             conditions={"StringEquals": {"ec2:Vpc": vpc}}),
         iam.PolicyStatement(actions=["ec2:DescribeNetworkAcls", "ec2:DescribeSubnets", "ec2:DescribeVpcs",
-                                     "ec2:DescribeManagedPrefixLists", "ec2:GetManagedPrefixListEntries"],
+                                     "ec2:DescribeManagedPrefixLists"],
                             resources=["*"]),
     ]
 
