@@ -27,7 +27,7 @@ from cdk_constructs.synthetic_customers import CanaryTarget
 from cdk_constructs.workload_manifests import RUN_AS_USER
 from config.images import BASE_IMAGE, BASE_IMAGE_ARG
 from config.load_test import LOAD_GENERATOR, LoadTestRun
-from policies import load_access, service_access, smoke_access
+from policies import load_access
 
 ROOT = Path(__file__).resolve().parent.parent
 NAMESPACE = "load"
@@ -132,15 +132,10 @@ class LoadGenerator(Construct):
         self.service_account.node.add_dependency(self.namespace)
         target = request.target
         statements = [
-            service_access.secret_read(target.accounts_secret.secret_arn),
-            smoke_access.secret_key_decrypt(target.secrets_key.key_arn, stack.region),
-            smoke_access.api_key_read(stack.partition, stack.region, target.api_key.key_id),
+            *target.client_statements(stack),
             load_access.results_write(request.results_bucket.bucket_arn, results_key(request.run.run_id)),
             load_access.results_key(request.results_key.key_arn, stack.region),
         ]
-        if target.payment_topic is not None and target.topics_key is not None:
-            statements += [service_access.topic_publish(target.payment_topic.topic_arn),
-                           service_access.key_encrypt(target.topics_key.key_arn)]
         iam.ManagedPolicy(self, "RolePolicy", roles=[self.service_account.role], statements=statements,
                           description=f"Load test {request.run.run_id}: the smoke accounts, the API key, its results")
         environment = {"BASE_URL": target.api.url, "API_KEY_ID": target.api_key.key_id,

@@ -32,7 +32,7 @@ from cdk_constructs.log_groups import LogSettings, provider_log_group
 from cdk_constructs.retention import removal_policy
 from config.environment import ComputeSchedule, RemovalMode, SyntheticsConfig
 from config.synthetics import RUNTIME_VERSION
-from policies import service_access, smoke_access, synthetics_access
+from policies import smoke_access, synthetics_access
 from policies.nag import acknowledge
 
 ARTIFACTS_PREFIX = "canary"
@@ -49,6 +49,14 @@ class CanaryTarget:
     secrets_key: kms.IKey
     payment_topic: sns.ITopic | None
     topics_key: kms.IKey | None
+
+    def client_statements(self, stack: cdk.Stack) -> list[iam.PolicyStatement]:
+        """The smoke role's statements for this stage (policies/smoke_access.py ``stage_client``)."""
+        return smoke_access.stage_client(
+            partition=stack.partition, region=stack.region, accounts_secret_arn=self.accounts_secret.secret_arn,
+            secrets_key_arn=self.secrets_key.key_arn, api_key_id=self.api_key.key_id,
+            payment_topic_arn=self.payment_topic.topic_arn if self.payment_topic else None,
+            topics_key_arn=self.topics_key.key_arn if self.topics_key else None)
 
 
 def awake_utc_hours(schedule: ComputeSchedule) -> tuple[int, int]:
@@ -107,13 +115,8 @@ class SyntheticCustomers(Construct):
             synthetics_access.list_buckets(),
             synthetics_access.artifacts_key(self.key.key_arn, stack.region),
             synthetics_access.synthetics_metrics(),
-            service_access.secret_read(target.accounts_secret.secret_arn),
-            smoke_access.secret_key_decrypt(target.secrets_key.key_arn, stack.region),
-            smoke_access.api_key_read(stack.partition, stack.region, target.api_key.key_id),
+            *target.client_statements(stack),
         ]
-        if target.payment_topic is not None and target.topics_key is not None:
-            statements += [service_access.topic_publish(target.payment_topic.topic_arn),
-                           service_access.key_encrypt(target.topics_key.key_arn)]
         self.policy = iam.ManagedPolicy(self, "RolePolicy", roles=[self.role], statements=statements,
                                         description=f"Synthetic customers of {environment}")
         acknowledge(self.policy, "AwsSolutions-IAM5[Resource::*]",

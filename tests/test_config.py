@@ -272,3 +272,30 @@ def test_make_synth_with_a_bad_objective_stops_in_one_line(tmp_path: Any) -> Non
     r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert r.returncode == 2 and r.stderr.count("\n") == 1, r.stderr
     assert r.stderr.startswith("config error: prod.objectives.catalog.latency_percent=101 is invalid")
+
+
+@pytest.mark.parametrize(("path", "value", "expected"), [
+    ("synthetics.interval_minutes", 7, "dev.synthetics.interval_minutes=7 is invalid; allowed: 1, 2, 5, 10, 15, 30"),
+    ("synthetics.timeout_seconds", 1000, "dev.synthetics.timeout_seconds=1000 is invalid; allowed: 60 to 840"),
+    ("synthetics.duration_alarm_seconds", 240, "dev.synthetics.duration_alarm_seconds=240"),
+    ("synthetics.artifact_retention_days", 0, "dev.synthetics.artifact_retention_days=0"),
+])
+def test_a_bad_canary_setting_fails_in_one_line(path: str, value: object, expected: str) -> None:
+    assert expected in error_of(replace(DEV, path, value))
+
+
+def test_fault_experiments_need_the_burn_rate_alarms_to_stop_on() -> None:
+    from config.environment import FaultConfig
+    from config.environments import STAGING
+
+    assert "dev.faults='set' is invalid; allowed: None unless objectives.alerting" in error_of(
+        dataclasses.replace(DEV, faults=FaultConfig(fault_minutes=5, percent=50)))
+    assert "staging.faults.percent=0" in error_of(replace(STAGING, "faults.percent", 0))
+
+
+def test_a_dedicated_pool_starts_empty() -> None:
+    from config.environments import LOAD_POOL
+
+    pools = (*PROD.cluster.node_pools[:-1], dataclasses.replace(LOAD_POOL, min_size=1, desired_size=1))
+    assert "prod.cluster.node_pools.load.dedicated_to='load-generator'" in error_of(
+        replace(PROD, "cluster.node_pools", pools))
