@@ -122,7 +122,8 @@ class LoadGenerator(Construct):
             self, "Image", directory=str(ROOT), file="tools/load/Dockerfile",
             platform=ecr_assets.Platform.LINUX_ARM64, build_args={BASE_IMAGE_ARG: BASE_IMAGE},
             ignore_mode=cdk.IgnoreMode.DOCKER,
-            exclude=["*", "**/__pycache__", "**/tests", *(f"!{path}" for path in CONTEXT)])
+            # Later patterns win: the re-included paths first, then what must stay out of them.
+            exclude=["*", *(f"!{path}" for path in CONTEXT), "**/__pycache__", "**/tests"])
         self.namespace = eks.KubernetesManifest(self, "Namespace", cluster=cluster, manifest=[{
             "apiVersion": "v1", "kind": "Namespace",
             "metadata": {"name": NAMESPACE, "labels": {"app.kubernetes.io/part-of": "ecommerce-platform",

@@ -14,10 +14,11 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from cdk_constructs.load_generator import results_key
+from cdk_constructs.load_generator import CONTEXT, results_key
 from cdk_constructs.platform_cluster import DEDICATED_LABEL
 from config.environment import ConfigError
 from config.environments import DEV, PROD, STAGING
+from config.images import BASE_IMAGE, BASE_IMAGE_ARG
 from config.load_test import LOAD_GENERATOR, LoadTestRun, parse
 from stacks.platform import build_app
 from tests.synthesis import ROOT, Synthesized
@@ -26,11 +27,24 @@ from tools.ops import load_job
 RUN = LoadTestRun("20261128-120000", users=50, seconds=600)
 
 
+OUTDIR = Path(tempfile.mkdtemp(prefix="cdk.out.load."))
+
+
 @pytest.fixture(scope="module")
 def staging_with_job() -> dict[str, Any]:
-    app, platform = build_app(STAGING, outdir=tempfile.mkdtemp(prefix="cdk.out.load."), load_test=RUN)
+    app, platform = build_app(STAGING, outdir=str(OUTDIR), load_test=RUN)
     assembly = app.synth()
     return dict(assembly.get_stack_by_name(platform.services.stack_name).template)
+
+
+def test_the_image_context_holds_the_scenario_and_what_it_imports_only(staging_with_job: dict[str, Any]) -> None:
+    images = json.loads((OUTDIR / "Staging-Services.assets.json").read_text())["dockerImages"]
+    (source,) = [v["source"] for v in images.values() if v["source"].get("dockerFile") == "tools/load/Dockerfile"]
+    staged = OUTDIR / source["directory"]
+    files = sorted(str(f.relative_to(staged)) for f in staged.rglob("*") if f.is_file())
+    contract = sorted(f"services/contract/{f.name}" for f in (ROOT / "services/contract").glob("*.py"))
+    assert files == sorted([p for p in CONTEXT if p != "services/contract"] + contract)
+    assert source["dockerBuildArgs"] == {BASE_IMAGE_ARG: BASE_IMAGE}
 
 
 def test_the_job_runs_the_scenario_on_the_load_pool_and_writes_its_results(staging_with_job: dict[str, Any]) -> None:
