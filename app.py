@@ -30,7 +30,8 @@ def main() -> None:
         raise SystemExit(2) from None
     try:
         app, _ = build_app(config, outdir=probe.outdir, load_test=load_test)
-    except (EnvironmentContractError, ContractError) as err:  # the service contract contradicts itself
+    except (EnvironmentContractError, ContractError, ConfigError) as err:  # the contract contradicts itself, or a
+        # route has no group of the service level objectives
         print(err, file=sys.stderr)
         raise SystemExit(2) from None
     try:

@@ -14,6 +14,7 @@ written down: ``budget_share x window_hours / long_window_hours`` (14.4 and 6 fo
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -64,3 +65,23 @@ ROUTE_GROUPS: dict[str, tuple[str, ...]] = {
 
 def route_key(method: str, path: str) -> str:
     return f"{method} {path}"
+
+
+def check_route_groups(routes: Iterable[tuple[str, str]]) -> None:
+    """Every route of the contract (``(method, path)``) in exactly one group, and every group a route of it and at
+    most :data:`MAX_ROUTES_PER_GROUP` long; else :class:`ConfigError` in one line. Checked when the app is built (the
+    contract is there; the Makefile's config check runs before the venv that has it)."""
+    from config.environment import ConfigError
+
+    keys = {route_key(method, path) for method, path in routes}
+    grouped = [r for group in ROUTE_GROUPS.values() for r in group]
+    problems = ((sorted(set(grouped) - keys), "routes of the contract (services/contract/platform.py)"),
+                (sorted(keys - set(grouped)), "every route of the contract in one group"),
+                (sorted({r for r in grouped if grouped.count(r) > 1}), "each route in one group only"))
+    for wrong, allowed in problems:
+        if wrong:
+            raise ConfigError("config.slo.ROUTE_GROUPS", wrong, allowed)
+    for group, members in ROUTE_GROUPS.items():
+        if not 1 <= len(members) <= MAX_ROUTES_PER_GROUP:
+            raise ConfigError(f"config.slo.ROUTE_GROUPS.{group}", len(members),
+                              f"1 to {MAX_ROUTES_PER_GROUP} routes (an alarm reads at most 10 metrics, two per route)")

@@ -15,6 +15,7 @@ from cdk_constructs.log_groups import LogSettings
 from cdk_constructs.synthetic_customers import CanaryTarget
 from config.environment import EnvironmentConfig, RemovalMode
 from config.load_test import LoadTestRun
+from config.slo import check_route_groups
 from config.telemetry import ORDERS_PAST_DEADLINE_METRIC
 from policies.log_group_guard import LogGroupGuard
 from policies.nag import apply_packs
@@ -40,6 +41,8 @@ class Platform:
 
     def __init__(self, app: cdk.App, config: EnvironmentConfig, contract: Contract = CONTRACT,
                  load_test: LoadTestRun | None = None) -> None:
+        # Every route in one route group of the objectives (config/slo.py): one line naming a route otherwise.
+        check_route_groups((r.method, r.path) for r in contract.routes)
         env = cdk.Environment(account=config.account, region=config.region)
         prefix = config.stack_prefix
 
