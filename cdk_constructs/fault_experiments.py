@@ -37,15 +37,13 @@ from constructs import Construct
 
 from cdk_constructs.log_groups import LogSettings
 from config.environment import FaultConfig
+from config.faults import EXPERIMENT_TAG
 from config.topology import Service
 from policies import fault_access
 from policies.nag import acknowledge
 
 # The Kubernetes user FIS acts as (access entry username) and the service account of its pod, per namespace.
 FIS_USER = "fis-experiment"
-EXPERIMENT_TAG = "experiment"
-# Every experiment is named <kind>-<target> (or the kind alone).
-EXPERIMENT_KINDS = ("pods-deleted", "node-group-terminated", "zone-cut", "aurora-failover", "messaging-cut")
 
 
 @dataclass(frozen=True)

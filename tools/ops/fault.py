@@ -18,9 +18,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from cdk_constructs.fault_experiments import EXPERIMENT_TAG
 from config.environment import ConfigError
 from config.environments import load
+from config.faults import EXPERIMENT_TAG
 
 TERMINAL = ("completed", "stopped", "failed", "cancelled")
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cdk_constructs.fault_experiments import EXPERIMENT_KINDS
+from config.faults import EXPERIMENT_KINDS
 from config.topology import LISTENER_PORTS, QUEUES, SERVICES, TABLES, TOPICS, Service
 from tools.assembly import Resource
 from tools.reports.cost.report import read_assembly
