@@ -38,7 +38,7 @@ endif
 .PHONY: docker-engine base-image images e2e-containers
 .PHONY: preflight upgrade-check teardown-plan
 .PHONY: smoke
-.PHONY: redrive chaos
+.PHONY: redrive chaos load fault
 .PHONY: wake sleep
 .PHONY: access-proof contract-check account-check
 
@@ -64,6 +64,8 @@ help:
 	@echo "make images                         build every image asset of cdk.out/ as cdk-assets does (native platform)"
 	@echo "make redrive QUEUE=<queue> [DRY_RUN=1] [RATE=n/s] [ENV=...|ENDPOINT=http://127.0.0.1:5000]  replay a DLQ"
 	@echo "make chaos [SEED=n] [DURATION=s] [ORDERS=n]  the local platform under load, kills, outages and poison"
+	@echo "make load [ENV=...] USERS=n DURATION=s [ALLOW_PROD=yes]  traffic-shaped Locust load: make local, or a Job in ENV's cluster"
+	@echo "make fault ENV=staging [EXPERIMENT=name]  start a FIS experiment and print what the objectives did (no EXPERIMENT: list)"
 	@echo "make access-proof [MODE=...]        the workflows with moto enforcing each service's synthesized role -> cdk.out/access/proof.md"
 	@echo "make contract-check BASE=<git ref>   event schemas of BASE against the working tree: fails a change old consumers cannot read"
 	@echo "make wake ENV=dev [WAIT=1] | make sleep ENV=dev [OUTSIDE_HOURS_ONLY=1]   node groups of an env with working hours, now (AWS creds)"
@@ -165,6 +167,21 @@ redrive: setup
 # paused and poison published; checks the invariants and prints the figures (tools/local/chaos.py).
 chaos: setup
 	$(PY) -m tools.local.chaos $(if $(SEED),--seed $(SEED)) $(if $(DURATION),--duration $(DURATION)) $(if $(ORDERS),--orders $(ORDERS))
+
+# Traffic-shaped load (tools/load): against a running `make local` without ENV; with ENV, as a Kubernetes Job of the
+# Services stack in that environment's cluster (tools/ops/load_job.py; refuses prod unless ALLOW_PROD=yes).
+USERS ?= 20
+load: $(VENV)/.installed
+ifeq ($(origin ENV),command line)
+	$(PY) -m tools.ops.load_job --env $(ENV) --users $(USERS) --duration $(or $(DURATION),300) $(if $(filter yes,$(ALLOW_PROD)),--allow-prod)
+else
+	$(PY) -m tools.load --users $(USERS) --duration $(or $(DURATION),60) --out cdk.out/load/results.json
+endif
+
+# One AWS FIS experiment of ENV (cdk_constructs/fault_experiments.py) and the objectives' burn while it ran.
+fault: $(VENV)/.installed
+	@test "$(origin ENV)" = "command line" || { echo "usage: make fault ENV=staging [EXPERIMENT=<name>]" >&2; exit 2; }
+	$(PY) -m tools.ops.fault --env $(ENV) $(if $(EXPERIMENT),--experiment $(EXPERIMENT))
 
 cost: setup
 	$(PY) -m tools.reports.cost $(ENV) --out cdk.out

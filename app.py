@@ -12,6 +12,7 @@ from contract import ContractError
 
 from config.environment import ConfigError
 from config.environments import load
+from config.load_test import parse as parse_load_test
 from policies.report import format_violations, read_findings
 from stacks.platform import build_app
 from stacks.services_stack import EnvironmentContractError
@@ -21,13 +22,16 @@ def main() -> None:
     probe = cdk.App()
     try:
         config = load(probe.node.try_get_context("env"))
+        # `make load ENV=...` asks the Services stack for the load Job with -c load=... (config/load_test.py).
+        load_test = parse_load_test(probe.node.try_get_context("load"), config)
     except ConfigError as err:
         # A user error: one line, no traceback.
         print(err, file=sys.stderr)
         raise SystemExit(2) from None
     try:
-        app, _ = build_app(config, outdir=probe.outdir)
-    except (EnvironmentContractError, ContractError) as err:  # the service contract contradicts itself
+        app, _ = build_app(config, outdir=probe.outdir, load_test=load_test)
+    except (EnvironmentContractError, ContractError, ConfigError) as err:  # the contract contradicts itself, or a
+        # route has no group of the service level objectives
         print(err, file=sys.stderr)
         raise SystemExit(2) from None
     try:

@@ -31,6 +31,8 @@ _CAPACITY = {CapacityKind.ON_DEMAND: eks.CapacityType.ON_DEMAND, CapacityKind.SP
 
 # The Cluster Autoscaler's template of a group's nodes: the branch ENIs (pods with their own security group) each has.
 POD_ENI_TEMPLATE_TAG = "k8s.io/cluster-autoscaler/node-template/resources/vpc.amazonaws.com/pod-eni"
+# Label and NoSchedule taint (same key, the pool's config dedicated_to as value) of a pool kept for one workload.
+DEDICATED_LABEL = "platform/dedicated"
 
 
 class PlatformCluster(Construct):
@@ -100,8 +102,15 @@ class PlatformCluster(Construct):
         self.node_groups: dict[str, eks.Nodegroup] = {}
         for pool in config.node_pools:
             labels = {"platform/pool": pool.name, "platform/capacity": pool.capacity.value.lower()}
+            taints: list[eks.TaintSpec] = []
+            if pool.dedicated_to:  # only its workload: it tolerates the taint and selects the label
+                labels[DEDICATED_LABEL] = pool.dedicated_to
+                taints.append(eks.TaintSpec(effect=eks.TaintEffect.NO_SCHEDULE, key=DEDICATED_LABEL,
+                                            value=pool.dedicated_to))
             tags: dict[str, str] = {}
-            if pool.pod_eni:  # every instance type carries a trunk ENI: pods with their own security group fit
+            # Every instance type carries a trunk ENI: pods with their own security group fit (not on a pool kept for
+            # one workload, which they could not tolerate anyway).
+            if pool.pod_eni and not pool.dedicated_to:
                 labels[POD_ENI_LABEL] = "true"
                 # A group at zero nodes (scaled from zero, or asleep outside working hours) is known to the Cluster
                 # Autoscaler only by its template: extended resources come from this tag on the managed node group
@@ -123,6 +132,7 @@ class PlatformCluster(Construct):
                 disk_size=pool.disk_gib,
                 subnets=private,
                 labels=labels,
+                taints=taints or None,
                 tags=tags or None,
             )
             # The nodes follow the control plane on a version bump (the L2 has no property for it).

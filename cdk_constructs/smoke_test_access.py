@@ -30,7 +30,7 @@ from constructs import Construct
 
 from cdk_constructs.github_deploy import GITHUB_OIDC_HOST, STS_AUDIENCE, github_subject
 from cdk_constructs.log_groups import LogSettings
-from policies import service_access, smoke_access
+from policies import smoke_access
 from policies.nag import acknowledge
 
 HANDLER = Path(__file__).with_name("smoke_accounts_handler.py")
@@ -92,14 +92,12 @@ class SmokeTestAccess(Construct):
                 f"{GITHUB_OIDC_HOST}:aud": STS_AUDIENCE,
                 f"{GITHUB_OIDC_HOST}:sub": github_subject(github_repository, environment),
             }}))
-        statements = [
-            service_access.secret_read(self.secret.secret_arn),
-            smoke_access.secret_key_decrypt(secrets_key.key_arn, stack.region),
-            smoke_access.api_key_read(stack.partition, stack.region, api_key.key_id),
-        ]
-        if payment_topic is not None and topics_key is not None:
-            statements += [service_access.topic_publish(payment_topic.topic_arn),
-                           service_access.key_encrypt(topics_key.key_arn)]
+        pays = payment_topic is not None and topics_key is not None
+        statements = smoke_access.stage_client(
+            partition=stack.partition, region=stack.region, accounts_secret_arn=self.secret.secret_arn,
+            secrets_key_arn=secrets_key.key_arn, api_key_id=api_key.key_id,
+            payment_topic_arn=payment_topic.topic_arn if pays and payment_topic else None,
+            topics_key_arn=topics_key.key_arn if pays and topics_key else None)
         iam.ManagedPolicy(self, "RolePolicy", roles=[self.role], statements=statements,
                           description=f"Smoke test of {environment}: its accounts' secret, the API key's value"
                                       + (", payments" if payment_topic is not None else ""))

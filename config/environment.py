@@ -15,6 +15,7 @@ from enum import Enum, StrEnum
 from typing import Any
 
 from config.eks_addons import ROWS
+from config.slo import BURN_ALERTS, ROUTE_GROUPS
 
 
 class ConfigError(ValueError):
@@ -116,6 +117,9 @@ class NodePoolConfig:
     desired_size: int
     max_size: int
     disk_gib: int = 30
+    # Non-empty: the pool takes only pods that tolerate the taint platform/dedicated=<value>:NoSchedule and select
+    # its label (the load generator's Job: its load must not share nodes with what it measures).
+    dedicated_to: str = ""
 
     @property
     def pod_eni(self) -> bool:
@@ -328,6 +332,57 @@ class AlarmConfig:
 
 
 @dataclass(frozen=True)
+class RouteGroupObjective:
+    """The objectives of one route group (config/slo.py ROUTE_GROUPS) over the environment's window: the share of
+    its requests answered without a 5xx, and the share answered within ``latency_ms``."""
+
+    group: str
+    availability_percent: float
+    latency_ms: int
+    latency_percent: float
+
+
+@dataclass(frozen=True)
+class ObjectivesConfig:
+    """Service level objectives per public route group, their error budgets over ``window_days`` (drawn on the
+    overview dashboard), and whether their burn rate pages (config/slo.py BURN_ALERTS). A burn-rate window with
+    fewer than ``min_requests_per_hour`` requests (pro rata for the short windows) does not alarm: at canary-only
+    traffic one failed request in an hour would otherwise page."""
+
+    window_days: int
+    objectives: tuple[RouteGroupObjective, ...]
+    alerting: bool
+    min_requests_per_hour: int
+
+    def of(self, group: str) -> RouteGroupObjective:
+        return next(o for o in self.objectives if o.group == group)
+
+
+@dataclass(frozen=True)
+class FaultConfig:
+    """AWS FIS experiment templates for the faults `make chaos` simulates locally (cdk_constructs/fault_experiments.py),
+    started by `make fault`: each fault lasts ``fault_minutes`` (network cuts) and touches ``percent`` of its targets
+    (pods of a service, instances of a node group)."""
+
+    fault_minutes: int
+    percent: int
+
+
+@dataclass(frozen=True)
+class SyntheticsConfig:
+    """The synthetic customers: a CloudWatch Synthetics canary running the smoke test's workflows against the
+    public API every ``interval_minutes`` (in an environment with working hours, only while its nodes are awake),
+    alarmed after ``failed_runs_to_alarm`` failed runs in a row and when a run takes longer than
+    ``duration_alarm_seconds`` that often; its artifacts (logs, reports) kept ``artifact_retention_days``."""
+
+    interval_minutes: int
+    timeout_seconds: int
+    failed_runs_to_alarm: int
+    duration_alarm_seconds: int
+    artifact_retention_days: int
+
+
+@dataclass(frozen=True)
 class UsageAssumptions:
     """Monthly work used by the offline cost report (`make cost`)."""
 
@@ -348,6 +403,10 @@ class UsageAssumptions:
     custom_metrics: int  # Container Insights and application metrics
     api_kib_per_request: float  # request + response size through API Gateway and the NLB
     s3_stored_gib: float  # objects in the environment's buckets (access logs)
+    # Operations (#27): hours of load tests a month (the load pool's nodes run only then) and the minutes FIS
+    # actions run in a month of fault experiments (FIS bills per action-minute).
+    load_test_hours_per_month: float = 0.0
+    fault_action_minutes_per_month: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -385,6 +444,8 @@ class EnvironmentConfig:
     alarms: AlarmConfig
     usage: UsageAssumptions
     orders: OrdersConfig
+    objectives: ObjectivesConfig
+    synthetics: SyntheticsConfig
     log_retention_days: int
     removal: RemovalMode
     email: EmailConfig
@@ -404,6 +465,8 @@ class EnvironmentConfig:
     # Failures the preflight computes and this environment accepts, each with the reason its report prints.
     preflight_acknowledgements: tuple[PreflightAcknowledgement, ...] = ()
     deploy_limits: DeployLimits = field(default_factory=DeployLimits)
+    # None: no fault experiment templates (they need the burn-rate alarms as their stop conditions).
+    faults: FaultConfig | None = None
 
     @property
     def stack_prefix(self) -> str:
@@ -493,6 +556,10 @@ def _validate(c: EnvironmentConfig) -> None:
                f"{key}.desired_size", pool.desired_size, f"0 <= min ({pool.min_size}) <= desired <= max "
                                                           f"({pool.max_size}), max >= 1")
         _check(20 <= pool.disk_gib <= 500, f"{key}.disk_gib", pool.disk_gib, "20 to 500")
+        _check(pool.dedicated_to == "" or (bool(re.fullmatch(r"[a-z][a-z0-9-]{0,30}", pool.dedicated_to))
+                                           and pool.min_size == 0),
+               f"{key}.dedicated_to", pool.dedicated_to,
+               "empty, or a lowercase name on a pool of min_size 0 (it holds nodes only while its workload runs)")
     # Orders pods carry their own security group (branch ENIs): some on-demand pool must take them, so that they
     # are scheduled on day one and survive a Spot reclaim.
     if k.schedule is not None:
@@ -503,7 +570,7 @@ def _validate(c: EnvironmentConfig) -> None:
                    f"{p}.cluster.node_pools.{pool.name}.max_size", pool.max_size,
                    "2 or more for a pool of min and desired 0 in an environment with a schedule")
     pod_eni_pools = [pool.name for pool in k.node_pools if pool.pod_eni and pool.capacity == CapacityKind.ON_DEMAND
-                     and pool.max_size >= 1]
+                     and pool.max_size >= 1 and not pool.dedicated_to]
     _check(bool(pod_eni_pools), f"{p}.cluster.node_pools", names,
            f"at least one ON_DEMAND pool made only of trunk-ENI types ({', '.join(TRUNK_ENI_FAMILIES)}) for pods "
            "with their own security group")
@@ -622,6 +689,24 @@ def _validate(c: EnvironmentConfig) -> None:
            and 0 <= c.trace_sampling_ratio <= 1, f"{p}.trace_sampling_ratio", c.trace_sampling_ratio,
            "a ratio from 0 to 1 (1: every trace)")
 
+    _validate_objectives(c.objectives, f"{p}.objectives")
+    if c.faults is not None:
+        _check(c.objectives.alerting, f"{p}.faults", "set", "None unless objectives.alerting (the burn-rate alarms "
+                                                            "are every experiment's stop condition)")
+        _check(1 <= c.faults.fault_minutes <= 60, f"{p}.faults.fault_minutes", c.faults.fault_minutes, "1 to 60")
+        _check(1 <= c.faults.percent <= 100, f"{p}.faults.percent", c.faults.percent, "1 to 100")
+    y, key = c.synthetics, f"{p}.synthetics"
+    _check(y.interval_minutes in (1, 2, 5, 10, 15, 30, 60), f"{key}.interval_minutes", y.interval_minutes,
+           "1, 2, 5, 10, 15, 30 or 60 (a divisor of the hour, so runs keep the same minutes every hour)")
+    _check(60 <= y.timeout_seconds <= min(840, y.interval_minutes * 60), f"{key}.timeout_seconds",
+           y.timeout_seconds, f"60 to {min(840, y.interval_minutes * 60)} (Synthetics' 14 minutes, and within "
+                              "the interval so that runs never overlap)")
+    _check(1 <= y.failed_runs_to_alarm <= 10, f"{key}.failed_runs_to_alarm", y.failed_runs_to_alarm, "1 to 10")
+    _check(1 <= y.duration_alarm_seconds < y.timeout_seconds, f"{key}.duration_alarm_seconds",
+           y.duration_alarm_seconds, f"1 to {y.timeout_seconds - 1} (below the timeout, which fails the run)")
+    _check(1 <= y.artifact_retention_days <= 455, f"{key}.artifact_retention_days", y.artifact_retention_days,
+           "1 to 455 (Synthetics' longest run retention)")
+
     u = c.usage
     for f_ in fields(u):
         _check(getattr(u, f_.name) >= 0, f"{p}.usage.{f_.name}", getattr(u, f_.name), ">= 0")
@@ -629,6 +714,30 @@ def _validate(c: EnvironmentConfig) -> None:
     acu_room = (d.max_capacity_acu - d.min_capacity_acu) * HOURS_PER_MONTH
     _check(u.database_acu_hours_above_min <= acu_room, f"{p}.usage.database_acu_hours_above_min",
            u.database_acu_hours_above_min, f"0 to {acu_room:g} ((max - min capacity) x {HOURS_PER_MONTH} h)")
+
+
+def _validate_objectives(o: ObjectivesConfig, key: str) -> None:
+    _check(isinstance(o.window_days, int) and 7 <= o.window_days <= 31, f"{key}.window_days", o.window_days,
+           "7 to 31 days (28: four whole weeks, the SRE workbook's window)")
+    _check(isinstance(o.min_requests_per_hour, int) and o.min_requests_per_hour >= 0,
+           f"{key}.min_requests_per_hour", o.min_requests_per_hour, "an integer >= 0")
+    names = [g.group for g in o.objectives]
+    _check(sorted(names) == sorted(ROUTE_GROUPS), f"{key}.objectives", names,
+           f"one objective per route group: {', '.join(ROUTE_GROUPS)}")
+    # A burn alert whose threshold exceeds the burn of every request failing could never fire: the objective must
+    # leave a budget small enough for the fastest alert to be reachable.
+    fastest = max(a.threshold(o.window_days) for a in BURN_ALERTS) if 7 <= o.window_days <= 31 else 1.0
+    floor = 100 - 100 / fastest
+    for objective in o.objectives:
+        k = f"{key}.{objective.group}"
+        for field_name in ("availability_percent", "latency_percent"):
+            value = getattr(objective, field_name)
+            _check(isinstance(value, (int, float)) and not isinstance(value, bool) and floor < value < 100,
+                   f"{k}.{field_name}", value,
+                   f"above {floor:.2f} and below 100 (at or under {floor:.2f}% even every request failing burns the "
+                   f"budget slower than the {fastest:g}x page threshold)")
+        _check(isinstance(objective.latency_ms, int) and 1 <= objective.latency_ms <= 29_000,
+               f"{k}.latency_ms", objective.latency_ms, "1 to 29000 ms (API Gateway's integration timeout)")
 
 
 def _validate_schedule(s: ComputeSchedule, key: str) -> None:

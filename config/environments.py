@@ -15,12 +15,16 @@ from config.environment import (
     DatabaseConfig,
     EmailConfig,
     EnvironmentConfig,
+    FaultConfig,
     MessagingConfig,
     NetworkConfig,
     NodePoolConfig,
+    ObjectivesConfig,
     OrdersConfig,
     RemovalMode,
+    RouteGroupObjective,
     ServiceSizing,
+    SyntheticsConfig,
     UsageAssumptions,
     UserPoolTier,
     WorkloadSizing,
@@ -37,6 +41,10 @@ CORE_ENDPOINTS = ("ecr.api", "ecr.dkr", "sts", "eks-auth", "sqs", "sns", "secret
 # size, while a change that adds a NAT gateway, an endpoint set or a node pool's worth of cost has to raise the
 # budget in the same pull request, where a reviewer sees both.
 STAGING_BUDGET = 1_060
+# The load generator's nodes (`make load ENV=...`, a Kubernetes Job): Spot, from zero, tainted so that nothing else
+# lands there; 4 vCPUs each run one Locust process with room for several hundred users.
+LOAD_POOL = NodePoolConfig(name="load", instance_types=("c7g.xlarge", "m7g.xlarge"), capacity=CapacityKind.SPOT,
+                           min_size=0, desired_size=0, max_size=2, dedicated_to="load-generator")
 PROD_BUDGET = 7_100
 
 
@@ -55,6 +63,33 @@ ORDERS = OrdersConfig(pending_reservation_deadline_seconds=900, awaiting_payment
 # Staging's workers; prod's run more replicas of the same pod.
 WORKER = WorkloadSizing(min_replicas=1, max_replicas=3, cpu_request_millicores=100, cpu_limit_millicores=500,
                         memory_request_mib=256, memory_limit_mib=512, target_cpu_utilization_percent=70)
+
+
+# Prod's objectives, over 28 days (four whole weeks: every weekday weighs the same). Availability: browsing and
+# paying are where a failure loses the sale outright (99.95%: 20 minutes of total outage in 28 days); checkout,
+# tracking, sign-in and profile at 99.9% (40 minutes); the staff's catalog writes at 99.5%. Latency, at the share of
+# requests a customer notices: a catalog read is one DynamoDB query (within 300 ms), a placement or change is a
+# products read-model lookup and one PostgreSQL transaction (99.9% within 1 s, the issue's example), sign-in and
+# sign-up call Cognito (1.5 s), the staff's writes go through a conditional write and an event (2 s for 95%).
+PROD_OBJECTIVES = (
+    RouteGroupObjective("catalog", availability_percent=99.95, latency_ms=300, latency_percent=99.0),
+    RouteGroupObjective("checkout", availability_percent=99.9, latency_ms=1000, latency_percent=99.9),
+    RouteGroupObjective("order-tracking", availability_percent=99.9, latency_ms=500, latency_percent=99.0),
+    RouteGroupObjective("sign-in", availability_percent=99.9, latency_ms=1500, latency_percent=99.0),
+    RouteGroupObjective("profile", availability_percent=99.9, latency_ms=800, latency_percent=99.0),
+    RouteGroupObjective("payments", availability_percent=99.95, latency_ms=1000, latency_percent=99.9),
+    RouteGroupObjective("catalog-admin", availability_percent=99.5, latency_ms=2000, latency_percent=95.0),
+)
+# Dev runs on one on-demand node and Spot, and its database pauses: the first request after five idle minutes waits
+# for Aurora to resume (~15 s). Its budgets are drawn, not paged: 99% answered, 95% within the thresholds.
+DEV_OBJECTIVES = tuple(replace(o, availability_percent=99.0, latency_percent=95.0) for o in PROD_OBJECTIVES)
+
+
+# A customer every five minutes: a failure pages after two runs in a row (10 minutes), as does a run that takes over
+# three minutes twice (the workflows take well under a minute when the platform is healthy; each waits up to 30 s for
+# an order's state). Four minutes before a run is cut off.
+SYNTHETICS = SyntheticsConfig(interval_minutes=5, timeout_seconds=240, failed_runs_to_alarm=2,
+                              duration_alarm_seconds=180, artifact_retention_days=30)
 
 
 def _alarms(evaluation_periods: int, emails: tuple[str, ...]) -> AlarmConfig:
@@ -131,6 +166,11 @@ DEV = EnvironmentConfig(
                            s3_stored_gib=1),
     # Sweeps every 15 minutes unless an order's deadline comes first: an idle dev database can pause in between.
     orders=replace(ORDERS, sweep_interval_seconds=900, db_pool_max_idle_seconds=60),
+    # Drawn on the overview dashboard, not paged: the burn-rate alarms would cost about $45 a month, a fifth of
+    # dev's budget, to page the team about an environment that sleeps every night.
+    objectives=ObjectivesConfig(window_days=28, objectives=DEV_OBJECTIVES, alerting=False, min_requests_per_hour=60),
+    # Every 15 minutes while dev is awake (its working hours): about 870 runs, $1 a month.
+    synthetics=replace(SYNTHETICS, interval_minutes=15, artifact_retention_days=7),
     log_retention_days=14,
     removal=RemovalMode.DESTROY,
     email=_email("dev.shop.example.com"),
@@ -166,6 +206,7 @@ STAGING = EnvironmentConfig(
                            min_size=3, desired_size=3, max_size=4),
             NodePoolConfig(name="workloads", instance_types=("m7g.large", "m6g.large"),
                            capacity=CapacityKind.SPOT, min_size=0, desired_size=0, max_size=6),
+            LOAD_POOL,
         ),
     ),
     database=DatabaseConfig(min_capacity_acu=0.5, max_capacity_acu=4, readers=1, backup_retention_days=7,
@@ -185,8 +226,14 @@ STAGING = EnvironmentConfig(
                            dynamodb_read_units_per_month=25_000_000, dynamodb_write_units_per_month=2_500_000,
                            database_io_requests_per_month=25_000_000, database_acu_hours_above_min=150,
                            endpoint_processed_gib=100, custom_metrics=150, api_kib_per_request=8,
-                           s3_stored_gib=5),
+                           s3_stored_gib=5,
+                           # Two one-hour load tests a week; four 10-minute experiments of two actions a month.
+                           load_test_hours_per_month=8, fault_action_minutes_per_month=80),
     orders=ORDERS,
+    # Staging rehearses prod's objectives: a release that would burn prod's budget burns staging's first. Its
+    # traffic is the canaries' and the load tests', so an hour needs 60 requests before a burn counts.
+    objectives=ObjectivesConfig(window_days=28, objectives=PROD_OBJECTIVES, alerting=True, min_requests_per_hour=60),
+    synthetics=SYNTHETICS,
     log_retention_days=90,
     removal=RemovalMode.SNAPSHOT,
     email=_email("staging.shop.example.com"),
@@ -196,6 +243,10 @@ STAGING = EnvironmentConfig(
     user_pool_tier=UserPoolTier.PLUS,
     dashboards=DashboardSet.ALL,
     monthly_budget_usd=STAGING_BUDGET,
+    # Faults on purpose (`make fault ENV=staging`): half of a service's pods or a node group's instances, network cuts
+    # of five minutes. Prod has none: its templates would be one deploy away from a prod outage, and staging
+    # rehearses the same platform.
+    faults=FaultConfig(fault_minutes=5, percent=50),
     # A tenth: at usage's 10 M requests a month about 1 M traces (X-Ray: ~$5 a month), enough to see every route's
     # shape under load tests; a rehearsal's single order is found by its correlation id in the logs, not its trace.
     trace_sampling_ratio=0.1,
@@ -223,6 +274,7 @@ PROD = EnvironmentConfig(
             # Desired 1: what the cost report prices as the average burst; the autoscaler sets the real count.
             NodePoolConfig(name="burst", instance_types=("m7g.large", "m6g.large"),
                            capacity=CapacityKind.SPOT, min_size=0, desired_size=1, max_size=10),
+            LOAD_POOL,
         ),
     ),
     database=DatabaseConfig(min_capacity_acu=1, max_capacity_acu=16, readers=1, backup_retention_days=30,
@@ -245,8 +297,13 @@ PROD = EnvironmentConfig(
                            dynamodb_read_units_per_month=250_000_000, dynamodb_write_units_per_month=25_000_000,
                            database_io_requests_per_month=250_000_000, database_acu_hours_above_min=1_500,
                            endpoint_processed_gib=500, custom_metrics=300, api_kib_per_request=8,
-                           s3_stored_gib=20),
+                           s3_stored_gib=20,
+                           # A one-hour load test before each release, twice a month; no fault experiments.
+                           load_test_hours_per_month=2),
     orders=ORDERS,
+    objectives=ObjectivesConfig(window_days=28, objectives=PROD_OBJECTIVES, alerting=True,
+                                min_requests_per_hour=120),
+    synthetics=replace(SYNTHETICS, artifact_retention_days=90),
     log_retention_days=365,
     removal=RemovalMode.RETAIN,
     email=_email("shop.example.com"),

@@ -40,4 +40,14 @@ NO_RESOURCE_ACTIONS: dict[str, str] = {
     "xray:GetSamplingRules": NO_RESOURCE_LEVEL,
     "xray:GetSamplingTargets": NO_RESOURCE_LEVEL,
     "cloudwatch:PutMetricData": NO_RESOURCE_LEVEL + "; limited by a cloudwatch:namespace condition where granted",
+    # The Synthetics runtime lists the account's buckets before uploading a run's artifacts (the canary's role).
+    "s3:ListAllMyBuckets": NO_RESOURCE_LEVEL,
+    # FIS resolving a zone's subnets and their network ACLs (the zone-cut experiment's role).
+    "ec2:DescribeNetworkAcls": NO_RESOURCE_LEVEL,
+    "ec2:DescribeManagedPrefixLists": NO_RESOURCE_LEVEL,
+    # FIS delivering an experiment's log to CloudWatch Logs (a vended log delivery; the fault experiments' roles).
+    "logs:CreateLogDelivery": NO_RESOURCE_LEVEL,
+    "logs:PutResourcePolicy": NO_RESOURCE_LEVEL,
+    "logs:DescribeResourcePolicies": NO_RESOURCE_LEVEL,
+    "logs:DescribeLogGroups": NO_RESOURCE_LEVEL,
 }

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from aws_cdk import aws_iam as iam
 
+from policies import service_access
 from policies.service_access import allow
 
 SMOKE_ACCOUNT_ACTIONS = ("cognito-idp:AdminCreateUser", "cognito-idp:AdminSetUserPassword",
@@ -50,3 +51,15 @@ def log_write(log_group_arn: str) -> iam.PolicyStatement:
     """A function's own log group (instead of AWSLambdaBasicExecutionRole, which names every log group). A log
     group's ``Arn`` attribute already ends in ``:*``, which covers its streams."""
     return allow(LOG_WRITE_ACTIONS, log_group_arn)
+
+
+def stage_client(*, partition: str, region: str, accounts_secret_arn: str, secrets_key_arn: str, api_key_id: str,
+                 payment_topic_arn: str | None, topics_key_arn: str | None) -> list[iam.PolicyStatement]:
+    """What a client of the stage through its public API with the smoke accounts needs (the smoke role, the canary,
+    the load generator): the accounts' secret, the API key's value, and where the stage lets the smoke test pay, the
+    payment topic."""
+    statements = [service_access.secret_read(accounts_secret_arn), secret_key_decrypt(secrets_key_arn, region),
+                  api_key_read(partition, region, api_key_id)]
+    if payment_topic_arn is not None and topics_key_arn is not None:
+        statements += [service_access.topic_publish(payment_topic_arn), service_access.key_encrypt(topics_key_arn)]
+    return statements

@@ -13,11 +13,22 @@ from constructs import Construct
 
 from cdk_constructs.alarm_topic import AlarmTopic
 from cdk_constructs.consumer_queue import ConsumerQueue
+from cdk_constructs.log_groups import LogSettings
 from cdk_constructs.overview_dashboard import OverviewDashboard
 from cdk_constructs.platform_alarms import PlatformAlarms
 from cdk_constructs.platform_api import STAGE_NAME
+from cdk_constructs.service_level_objectives import ServiceLevelObjectives
 from cdk_constructs.service_monitoring import PlatformTelemetry
-from config.environment import AlarmConfig, DashboardSet, DatabaseConfig, RemovalMode
+from cdk_constructs.synthetic_customers import CanaryTarget, SyntheticCustomers
+from config.environment import (
+    AlarmConfig,
+    ComputeSchedule,
+    DashboardSet,
+    DatabaseConfig,
+    ObjectivesConfig,
+    RemovalMode,
+    SyntheticsConfig,
+)
 from config.topology import Route, Service
 
 
@@ -36,8 +47,10 @@ class ObservabilityStack(cdk.Stack):
                  api: apigw.IRestApi, web_acl: wafv2.CfnWebACL, orders_cluster: rds.IDatabaseCluster,
                  tables: Mapping[Service, dynamodb.ITableV2], routes: tuple[Route, ...],
                  consumed: Mapping[Service, tuple[ConsumerQueue, ...]], sweepers: Sequence[Service],
-                 dashboards: DashboardSet = DashboardSet.ALL, trace_sampling_ratio: float = 1.0,
-                 **kwargs: Any) -> None:
+                 objectives: ObjectivesConfig, synthetics: SyntheticsConfig, canary_target: CanaryTarget,
+                 working_hours: ComputeSchedule | None, log_settings: LogSettings,
+                 dashboards: DashboardSet = DashboardSet.ALL,
+                 trace_sampling_ratio: float = 1.0, **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
         every = dashboards == DashboardSet.ALL
         self.alarm_topic = AlarmTopic(self, "AlarmTopic", emails=alarms.email_subscriptions, removal=removal).topic
@@ -52,4 +65,19 @@ class ObservabilityStack(cdk.Stack):
             self, "Overview", environment=environment, api=api, stage_name=STAGE_NAME, cluster_name=cluster_name,
             routes=routes, consumed=consumed, sweepers=sweepers,
             details=every)
+        # Error budgets per route group on the overview; burn-rate pages where the environment's config says so.
+        self.objectives = ServiceLevelObjectives(
+            self, "Objectives", environment=environment, api_name=api.rest_api_name, stage_name=STAGE_NAME,
+            routes=routes, config=objectives, topic=self.alarm_topic)
+        self.overview.add_widgets(*self.objectives.dashboard_widgets())
+        # Synthetic customers: the smoke test's workflows through the public API, around the clock (or while the
+        # environment's nodes are awake).
+        self.customers = SyntheticCustomers(
+            self, "SyntheticCustomers", environment=environment, config=synthetics, target=canary_target,
+            working_hours=working_hours, alarm_topic=self.alarm_topic, removal=removal, log_settings=log_settings)
         cdk.CfnOutput(self, "AlarmTopicArn", value=self.alarm_topic.topic_arn)
+        # Canary artifacts and load test results (`make load ENV=...` reads its run's results here).
+        cdk.CfnOutput(self, "OperationsBucketName", value=self.customers.bucket.bucket_name)
+        if self.objectives.stop_condition is not None:
+            # What `make fault` and `make load` report on (tools/ops): is any objective burning fast?
+            cdk.CfnOutput(self, "SloFastBurnAlarmArn", value=self.objectives.stop_condition.alarm_arn)

@@ -9,8 +9,13 @@ from typing import Any
 import aws_cdk as cdk
 from contract import CONTRACT, Contract, ContractError, StoreKind
 
+from cdk_constructs.fault_experiments import FaultTargets
+from cdk_constructs.load_generator import LoadTestRequest
 from cdk_constructs.log_groups import LogSettings
+from cdk_constructs.synthetic_customers import CanaryTarget
 from config.environment import EnvironmentConfig, RemovalMode
+from config.load_test import LoadTestRun
+from config.slo import check_route_groups
 from config.telemetry import ORDERS_PAST_DEADLINE_METRIC
 from policies.log_group_guard import LogGroupGuard
 from policies.nag import apply_packs
@@ -34,7 +39,10 @@ CDK_JSON = CONTEXT_FILE.with_name("cdk.json")
 class Platform:
     """The stacks of one environment, exposed as typed attributes."""
 
-    def __init__(self, app: cdk.App, config: EnvironmentConfig, contract: Contract = CONTRACT) -> None:
+    def __init__(self, app: cdk.App, config: EnvironmentConfig, contract: Contract = CONTRACT,
+                 load_test: LoadTestRun | None = None) -> None:
+        # Every route in one route group of the objectives (config/slo.py): one line naming a route otherwise.
+        check_route_groups((r.method, r.path) for r in contract.routes)
         env = cdk.Environment(account=config.account, region=config.region)
         prefix = config.stack_prefix
 
@@ -93,6 +101,13 @@ class Platform:
             consumed={s: tuple(self.messaging.queues[q.name] for q in contract.queues_consumed_by(s))
                       for s in contract.service_names},
             sweepers=[s.service for s in contract.services if ORDERS_PAST_DEADLINE_METRIC in s.metrics],
+            objectives=config.objectives, synthetics=config.synthetics, working_hours=config.cluster.schedule,
+            canary_target=(canary_target := CanaryTarget(
+                api=self.edge.platform_api.api, api_key=self.edge.platform_api.api_key,
+                accounts_secret=self.edge.smoke.secret, secrets_key=self.data.database_key,
+                payment_topic=self.messaging.topics["payment-events"].topic if config.api.smoke_test_pays else None,
+                topics_key=self.messaging.topics_key if config.api.smoke_test_pays else None)),
+            log_settings=log_settings,
             dashboards=config.dashboards,
             trace_sampling_ratio=config.trace_sampling_ratio, **props("Observability", stateful=False))
         self.services = ServicesStack(
@@ -106,6 +121,18 @@ class Platform:
             users=self.data.users, load_balancer=self.edge.load_balancer, email_identity=self.data.email_identity,
             secrets={"payment-webhook": self.data.payment_webhook.secret},
             telemetry=self.observability.telemetry, messaging_config=config.messaging, orders_config=config.orders,
+            load_test=LoadTestRequest(run=load_test, environment=config.name, target=canary_target,
+                                      results_bucket=self.observability.customers.bucket,
+                                      results_key=self.observability.customers.key) if load_test else None,
+            faults=(config.faults, FaultTargets(
+                node_groups={name: group for name, group in self.cluster.platform_cluster.node_groups.items()
+                             if not next(p for p in config.cluster.node_pools if p.name == name).dedicated_to},
+                vpc=self.network.vpc, zones=config.network.availability_zones,
+                database=self.data.orders_database.cluster,
+                messaging_endpoints={k: v for k, v in self.network.platform_vpc.interface_endpoints.items()
+                                     if k in ("sqs", "sns")},
+                stop_condition=self.observability.objectives.stop_condition))
+            if config.faults is not None and self.observability.objectives.stop_condition is not None else None,
             **props("Services", stateful=False))
         # Every log group: retention from config and the Network stack's logs CMK, or synth fails.
         cdk.Validations.of(app).add_plugins(LogGroupGuard(
@@ -117,7 +144,7 @@ class Platform:
 
 
 def build_app(config: EnvironmentConfig, *, outdir: str | None = None, nag: bool = True,
-              contract: Contract = CONTRACT) -> tuple[cdk.App, Platform]:
+              contract: Contract = CONTRACT, load_test: LoadTestRun | None = None) -> tuple[cdk.App, Platform]:
     """The environment's app; ``contract``: the service contract its stacks derive from (the platform's own, or a
     changed copy a test synthesizes)."""
     # The same feature flags as the CLI (cdk.json), and the committed context holding the configs' zones so synth
@@ -126,4 +153,4 @@ def build_app(config: EnvironmentConfig, *, outdir: str | None = None, nag: bool
     app = cdk.App(outdir=outdir, context={**context, "env": config.name})
     if nag:
         apply_packs(app)
-    return app, Platform(app, config, contract.validate())
+    return app, Platform(app, config, contract.validate(), load_test=load_test)

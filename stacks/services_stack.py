@@ -16,7 +16,9 @@ from contract import environment as contract_environment
 from cdk_constructs.consumer_queue import ConsumerQueue
 from cdk_constructs.email_identity import EmailIdentity
 from cdk_constructs.event_topic import EventTopic
+from cdk_constructs.fault_experiments import FaultExperiments, FaultTargets
 from cdk_constructs.internal_load_balancer import InternalLoadBalancer
+from cdk_constructs.load_generator import LoadGenerator, LoadTestRequest
 from cdk_constructs.log_groups import LogSettings
 from cdk_constructs.microservice import Microservice
 from cdk_constructs.network_interface_cleanup import NetworkInterfaceCleanup
@@ -26,7 +28,7 @@ from cdk_constructs.service_monitoring import PlatformTelemetry
 from cdk_constructs.service_table import ServiceTable
 from cdk_constructs.user_directory import UserDirectory
 from cdk_constructs.workload_manifests import cluster_egress
-from config.environment import MessagingConfig, OrdersConfig, ServiceSizing
+from config.environment import FaultConfig, MessagingConfig, OrdersConfig, ServiceSizing
 from config.topology import CONTAINER_PORT
 from policies import service_access as access
 
@@ -53,7 +55,9 @@ class ServicesStack(cdk.Stack):
                  databases: Mapping[Service, OrdersDatabase], users: UserDirectory,
                  load_balancer: InternalLoadBalancer, email_identity: EmailIdentity,
                  secrets: Mapping[str, secretsmanager.ISecret], messaging_config: MessagingConfig,
-                 orders_config: OrdersConfig, telemetry: PlatformTelemetry | None = None, **kwargs: Any) -> None:
+                 orders_config: OrdersConfig, telemetry: PlatformTelemetry | None = None,
+                 load_test: LoadTestRequest | None = None,
+                 faults: tuple[FaultConfig, FaultTargets] | None = None, **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
         self.contract = contract
         self._topics, self._topics_key, self._queues, self._queues_key = topics, topics_key, queues, queues_key
@@ -125,6 +129,21 @@ class ServicesStack(cdk.Stack):
                             self, f"{egress.name}{protocol.capitalize()}{port}From{name}Pods", group_id=cluster_sg,
                             source_security_group_id=pod_sg, ip_protocol=protocol.lower(), from_port=port,
                             to_port=port, description=f"{name} pods (own security group) to {egress.why}")
+
+        # `make fault ENV=... EXPERIMENT=...`: the FIS experiment templates, stopping on the objectives' fast burn.
+        self.fault_experiments: FaultExperiments | None = None
+        if faults is not None:
+            self.fault_experiments = FaultExperiments(
+                self, "FaultExperiments", environment=telemetry.environment if telemetry else self.stack_name,
+                config=faults[0], cluster=cast(eks.ICluster, cluster),
+                namespaces={s: ms.namespace for s, ms in self.services.items()},
+                service_roles={s: ms.role for s, ms in self.services.items()}, targets=faults[1],
+                log_settings=log_settings)
+        # `make load ENV=...`: the load generator's Job, only in the deploy that asks for it (config/load_test.py).
+        self.load_generator: LoadGenerator | None = None
+        if load_test is not None:
+            self.load_generator = LoadGenerator(self, "LoadGenerator", cluster=cast(eks.ICluster, cluster),
+                                                request=load_test)
 
     def _resolve(self, ref: Ref) -> str:
         """The token of the construct that owns what an environment variable names (contract.environment)."""

@@ -262,3 +262,90 @@ def test_every_environment_has_a_budget_and_dev_sleeps() -> None:
     assert all(c.monthly_budget_usd > 0 for c in ENVIRONMENTS.values())
     assert DEV.cluster.schedule is not None and 0 < DEV.cluster.schedule.hours_awake_per_week < 168
     assert all(c.cluster.schedule is None for c in ENVIRONMENTS.values() if c.name != "dev")
+
+
+def _objective(cfg: EnvironmentConfig, name: str, **changes: Any) -> EnvironmentConfig:
+    objectives = tuple(dataclasses.replace(o, **changes) if o.group == name else o
+                       for o in cfg.objectives.objectives)
+    return dataclasses.replace(cfg, objectives=dataclasses.replace(cfg.objectives, objectives=objectives))
+
+
+@pytest.mark.parametrize(("changes", "expected"), [
+    ({"availability_percent": 100}, "prod.objectives.checkout.availability_percent=100 is invalid; allowed: above "
+                                    "92.56 and below 100"),
+    # 92% leaves a budget whose burn, with every request failing (12.5x), never reaches the 13.44x page threshold.
+    ({"availability_percent": 92.0}, "prod.objectives.checkout.availability_percent=92.0"),
+    ({"latency_percent": "99.9"}, "prod.objectives.checkout.latency_percent='99.9'"),
+    ({"latency_ms": 30_000}, "prod.objectives.checkout.latency_ms=30000 is invalid; allowed: 1 to 29000 ms"),
+    ({"group": "basket"}, "prod.objectives.objectives="),
+])
+def test_a_bad_objective_fails_with_one_line_naming_it(changes: dict[str, Any], expected: str) -> None:
+    assert expected in error_of(_objective(PROD, "checkout", **changes))
+
+
+def test_the_page_thresholds_follow_the_window() -> None:
+    from config.slo import BURN_ALERTS
+
+    assert [round(a.threshold(30), 2) for a in BURN_ALERTS] == [14.4, 6.0]  # the SRE workbook's, for 30 days
+    assert [round(a.threshold(28), 2) for a in BURN_ALERTS] == [13.44, 5.6]
+    assert "dev.objectives.window_days=3" in error_of(replace(DEV, "objectives.window_days", 3))
+
+
+def test_every_route_has_one_route_group(monkeypatch: pytest.MonkeyPatch) -> None:
+    from config import slo
+    from config.topology import ROUTES
+
+    routes = [(r.method, r.path) for r in ROUTES]
+    slo.check_route_groups(routes)
+    groups = dict(slo.ROUTE_GROUPS)
+    monkeypatch.setitem(slo.ROUTE_GROUPS, "checkout", groups["checkout"][:-1])
+    with pytest.raises(ConfigError, match=r"\['POST /orders/\{orderId\}/cancel'\] is invalid; allowed: every route"):
+        slo.check_route_groups(routes)
+    monkeypatch.setitem(slo.ROUTE_GROUPS, "checkout", (*groups["checkout"], "GET /products"))
+    with pytest.raises(ConfigError, match=r"\['GET /products'\] is invalid; allowed: each route in one group only"):
+        slo.check_route_groups(routes)
+
+
+def test_the_config_check_needs_no_service_contract() -> None:
+    """`make synth` checks the config with the machine's python3 before any venv (no contract on its path)."""
+    r = subprocess.run(["python3", "-I", "-c", "import sys; sys.path.insert(0, '.'); from config.__main__ import main; "
+                        "sys.exit(main(['staging']))"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+
+
+def test_make_synth_with_a_bad_objective_stops_in_one_line(tmp_path: Any) -> None:
+    """What an operator sees: `python -m config` (the Makefile's check before synth) prints the one line."""
+    code = ("import dataclasses, sys; from config import environments as e; o = e.PROD.objectives; "
+            "e.ENVIRONMENTS['prod'] = dataclasses.replace(e.PROD, objectives=dataclasses.replace(o, objectives=("
+            "dataclasses.replace(o.objectives[0], latency_percent=101),) + o.objectives[1:])); "
+            "from config.__main__ import main; sys.exit(main(['prod']))")
+    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1, r.stderr
+    assert r.stderr.startswith("config error: prod.objectives.catalog.latency_percent=101 is invalid")
+
+
+@pytest.mark.parametrize(("path", "value", "expected"), [
+    ("synthetics.interval_minutes", 7, "dev.synthetics.interval_minutes=7 is invalid; allowed: 1, 2, 5, 10, 15, 30"),
+    ("synthetics.timeout_seconds", 1000, "dev.synthetics.timeout_seconds=1000 is invalid; allowed: 60 to 840"),
+    ("synthetics.duration_alarm_seconds", 240, "dev.synthetics.duration_alarm_seconds=240"),
+    ("synthetics.artifact_retention_days", 0, "dev.synthetics.artifact_retention_days=0"),
+])
+def test_a_bad_canary_setting_fails_in_one_line(path: str, value: object, expected: str) -> None:
+    assert expected in error_of(replace(DEV, path, value))
+
+
+def test_fault_experiments_need_the_burn_rate_alarms_to_stop_on() -> None:
+    from config.environment import FaultConfig
+    from config.environments import STAGING
+
+    assert "dev.faults='set' is invalid; allowed: None unless objectives.alerting" in error_of(
+        dataclasses.replace(DEV, faults=FaultConfig(fault_minutes=5, percent=50)))
+    assert "staging.faults.percent=0" in error_of(replace(STAGING, "faults.percent", 0))
+
+
+def test_a_dedicated_pool_starts_empty() -> None:
+    from config.environments import LOAD_POOL
+
+    pools = (*PROD.cluster.node_pools[:-1], dataclasses.replace(LOAD_POOL, min_size=1, desired_size=1))
+    assert "prod.cluster.node_pools.load.dedicated_to='load-generator'" in error_of(
+        replace(PROD, "cluster.node_pools", pools))

@@ -104,7 +104,9 @@ def test_execution_policy_covers_the_app_without_wildcard_actions(env: Synthesiz
     assert services == set(summary["services"])
     assert services <= {"apigateway", "cloudformation", "cognito-idp", "dynamodb", "ec2", "eks", "elasticloadbalancing",
                         "iam", "kms", "lambda", "logs", "rds", "s3", "secretsmanager", "serverlessrepo", "sns", "sqs",
-                        "ssm", "wafv2", "ecr", "cloudwatch", "ses", "states", "scheduler"}
+                        "ssm", "wafv2", "ecr", "cloudwatch", "ses", "states", "scheduler",
+                        # The synthetic customers' canary and, in staging, the fault experiments (#27).
+                        "synthetics", "fis"}
     for needed in ("sqs:CreateQueue", "rds:CreateDBCluster", "eks:CreateCluster", "iam:PassRole",
                    "dynamodb:CreateTable", "ssm:GetParameters", "lambda:InvokeFunction"):
         assert needed in actions, needed

@@ -60,3 +60,5 @@ def test_template_resources_in_diagram(drawn: tuple[str, list[Any], Path]) -> No
     assert dot.count("NAT gateway ") == nats
     for label in ("API Gateway REST", "WAF web ACL", "VPC link", "internal NLB", "CloudWatch", "VPC endpoints"):
         assert label in dot, label
+    for canary in (r for r in resources if r.type == "AWS::Synthetics::Canary"):
+        assert f"Synthetics canary\n{canary.properties['Name']}" in dot.replace("\\n", "\n")

@@ -201,6 +201,23 @@ def test_iam_and_security_group_changes_are_called_out() -> None:
     assert "security group changed: Dev-X: `Sg`" in top
 
 
+def test_fault_experiment_and_canary_changes_are_called_out() -> None:
+    """A changed fault experiment changes what is broken on purpose: it heads the report like an IAM change."""
+    old = {"Resources": {
+        "Fault": {"Type": "AWS::FIS::ExperimentTemplate", "Properties": {"Actions": {"Fault": {"Parameters": {
+            "instanceTerminationPercentage": "50"}}}}},
+        "Canary": {"Type": "AWS::Synthetics::Canary", "Properties": {"Schedule": {"Expression": "rate(5 minutes)"}}},
+    }}
+    new = json.loads(json.dumps(old))
+    new["Resources"]["Fault"]["Properties"]["Actions"]["Fault"]["Parameters"]["instanceTerminationPercentage"] = "100"
+    new["Resources"]["Canary"]["Properties"]["Schedule"]["Expression"] = "rate(1 minute)"
+    md = diff_report.render_markdown([diff_report.compare_templates("Staging-Services", old, new)], base="a",
+                                     head="b", env="staging")
+    top = md.split("### Stacks")[0]
+    assert "fault experiment changed: Staging-Services: `Fault` (AWS::FIS::ExperimentTemplate): Actions" in top
+    assert "operations changed: Staging-Services: `Canary` (AWS::Synthetics::Canary): Schedule" in top
+
+
 def test_cli_replace_marks_are_added() -> None:
     old = {"Resources": {"T": {"Type": "AWS::Foo::Bar", "Properties": {"Name": "a"}}}}
     new = {"Resources": {"T": {"Type": "AWS::Foo::Bar", "Properties": {"Name": "b"}}}}

@@ -4,6 +4,7 @@ the CloudWatch Observability add-on and its Pod Identity role, the services' tel
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +67,20 @@ def test_alarm_topic_is_encrypted_and_subscribed_from_config(env: Synthesized) -
     assert emails == set(env.config.alarms.email_subscriptions)
 
 
+SILENT_ALARM_NAME = re.compile(r"[a-z]+-slo-(.+-burn-\d+[mh]|fast-burn-any)")
+
+
+def silent_by_design(template: dict[str, Any], logical_id: str) -> bool:
+    """An alarm that does not notify on its own: one window of a service level objective's burn-rate page (the
+    composite alarm over both windows notifies) or the any-fast-burn composite that fault experiments stop on (its
+    children notify). Either way another resource or an output of the stack reads it."""
+    props = template["Resources"][logical_id]["Properties"]
+    if not SILENT_ALARM_NAME.fullmatch(str(props.get("AlarmName", ""))):
+        return False
+    readers = [v for k, v in template["Resources"].items() if k != logical_id]
+    return any(logical_id in json.dumps(r) for r in [*readers, template.get("Outputs", {})])
+
+
 def test_every_alarm_notifies_the_alarm_topic(env: Synthesized) -> None:
     topic_id = only(env.resources("Observability", "AWS::SNS::Topic"))[0]
     total = 0
@@ -76,14 +91,25 @@ def test_every_alarm_notifies_the_alarm_topic(env: Synthesized) -> None:
             total += 1
             props = res["Properties"]
             assert props.get("ActionsEnabled", True), f"{name}/{logical_id} has actions disabled"
-            assert topic_id in json.dumps(props.get("AlarmActions", [])), f"{name}/{logical_id} does not notify"
             assert len(props.get("AlarmDescription", "")) > 40, f"{name}/{logical_id} lacks a useful description"
+            if silent_by_design(template, logical_id):
+                assert not props.get("AlarmActions"), f"{name}/{logical_id} would page twice"
+                continue
+            assert topic_id in json.dumps(props.get("AlarmActions", [])), f"{name}/{logical_id} does not notify"
     assert total >= 90
 
 
 def test_alarms_use_the_configured_evaluation_periods(env: Synthesized) -> None:
+    """Every alarm but the burn-rate windows of the objectives, whose one period is the window they measure
+    (tests/test_objectives.py), and the canary's, which count runs (tests/test_synthetics.py)."""
     for part in ("Observability", "Services"):
         for logical_id, props in alarms(env, part).items():
+            if re.fullmatch(r"[a-z]+-slo-.+-burn-\d+[mh]", props.get("AlarmName", "")):
+                assert props["EvaluationPeriods"] == 1, logical_id
+                continue
+            if "-synthetics-" in props.get("AlarmName", ""):
+                assert props["EvaluationPeriods"] == env.config.synthetics.failed_runs_to_alarm, logical_id
+                continue
             assert props["EvaluationPeriods"] == env.config.alarms.evaluation_periods, logical_id
 
 
@@ -258,6 +284,11 @@ def test_alarm_counts(env: Synthesized) -> None:
     per_part = {part: len(env.resources(part, "AWS::CloudWatch::Alarm")) for part in ("Observability", "Services")}
     composites = len(env.resources("Services", "AWS::CloudWatch::CompositeAlarm"))
     nat = env.config.network.nat_gateways
+    # Observability: the objectives' burn-rate windows where the environment pages on them (#27): 7 route groups x
+    # 2 SLIs x 4 windows, and per objective 2 composite pages, plus the any-fast-burn stop condition.
+    paging = env.config.objectives.alerting
     # Services: per service, its outbox records dead-lettered (the contract's destinations and schemas) since #13.
-    assert per_part == {"Observability": 21 + nat, "Services": 104}
+    # And the synthetic customers' failed and slow runs (#27).
+    assert per_part == {"Observability": 21 + nat + 2 + (56 if paging else 0), "Services": 104}
     assert composites == len(SERVICES)
+    assert len(env.resources("Observability", "AWS::CloudWatch::CompositeAlarm")) == (29 if paging else 0)

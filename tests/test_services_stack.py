@@ -185,10 +185,14 @@ def test_pods_with_their_own_security_group_run_only_on_trunk_enabled_nodes(env:
 
 
 def test_only_node_groups_of_trunk_eni_types_carry_the_pod_eni_label(env: Synthesized) -> None:
+    """Of the groups open to the services: a pool kept for one workload (tainted, the load pool) carries no pod-ENI
+    label, since pods with their own security group could not tolerate its taint anyway."""
     for group in env.resources("Cluster", "AWS::EKS::Nodegroup").values():
         props = group["Properties"]
         trunk = all(t.split(".")[0] in TRUNK_ENI_FAMILIES for t in props["InstanceTypes"])
-        assert (props["Labels"].get(POD_ENI_LABEL) == "true") == trunk, props["Labels"]["platform/pool"]
+        open_to_services = not props.get("Taints")
+        assert (props["Labels"].get(POD_ENI_LABEL) == "true") == (trunk and open_to_services), \
+            props["Labels"]["platform/pool"]
 
 
 def test_pod_eni_groups_tell_the_autoscaler_their_branch_enis_for_scaling_from_zero(env: Synthesized) -> None:

@@ -150,8 +150,9 @@ def sized(wb: Workbench) -> Workbench:
 
 
 def groups_of(wb: Workbench, capacity: str) -> list[dict[str, Any]]:
+    """The node groups of ``capacity`` open to the services (not a pool tainted for one workload, the load pool)."""
     return [b["Properties"] for b in wb.resources("Cluster", "AWS::EKS::Nodegroup").values()
-            if b["Properties"]["CapacityType"] == capacity]
+            if b["Properties"]["CapacityType"] == capacity and not b["Properties"].get("Taints")]
 
 
 def autoscaler_values(wb: Workbench, edit: Callable[[dict[str, Any]], None]) -> None:

@@ -89,6 +89,31 @@ class DeployedStage(Stage):
         return True
 
 
+# What the canary runs around the clock (tools/local/canary.py): every workflow but user registration, each of whose
+# sign-ups would leave an unconfirmed user in the pool (no way around the confirmation email) and count as a monthly
+# active user, 8,640 a month at a 5-minute schedule. `make smoke` runs that one after every deploy.
+CANARY_WORKFLOWS = tuple(name for name in WORKFLOWS if name != "user registration")
+
+
+def stage_from_environment(environ: Mapping[str, str], session: Any = None) -> DeployedStage:
+    """The stage as the pipeline's smoke job and the canary see it: ``BASE_URL``, the API key as ``API_KEY`` (the
+    pipeline reads its value) or ``API_KEY_ID`` (read here with apigateway:GET on that key, as the canary does),
+    ``SMOKE_SECRET`` and, where the stage lets the smoke test pay, ``PAYMENT_TOPIC``."""
+    session = session or boto3.session.Session(region_name=environ.get("AWS_REGION") or None)
+    api_key = environ.get("API_KEY", "")
+    if not api_key and environ.get("API_KEY_ID"):
+        api_key = session.client("apigateway").get_api_key(apiKey=environ["API_KEY_ID"], includeValue=True)["value"]
+    missing = [k for k, v in (("BASE_URL", environ.get("BASE_URL")), ("API_KEY or API_KEY_ID", api_key),
+                              ("SMOKE_SECRET", environ.get("SMOKE_SECRET"))) if not v]
+    if missing:
+        raise ValueError(f"the stage needs {', '.join(missing)}")
+    accounts = SmokeAccounts.from_secret(
+        session.client("secretsmanager").get_secret_value(SecretId=environ["SMOKE_SECRET"])["SecretString"])
+    topic = environ.get("PAYMENT_TOPIC") or None
+    return DeployedStage(environ["BASE_URL"], api_key, accounts=accounts, payment_topic_arn=topic,
+                         sns=session.client("sns") if topic else None)
+
+
 def run(stage: Stage) -> int:
     failures = run_all(Client(stage))
     print(f"smoke: {len(WORKFLOWS) - failures}/{len(WORKFLOWS)} workflows passed against {stage.base_url}", flush=True)
@@ -120,12 +145,9 @@ def main(argv: list[str] | None = None) -> int:
     if not (args.base_url and api_key and args.secret):
         parser.error("BASE_URL, API_KEY (environment) and SMOKE_SECRET are required (or --local)")
     # configure-aws-credentials sets AWS_REGION; botocore itself reads only AWS_DEFAULT_REGION.
-    session = boto3.session.Session(region_name=os.environ.get("AWS_REGION") or None)
-    accounts = SmokeAccounts.from_secret(
-        session.client("secretsmanager").get_secret_value(SecretId=args.secret)["SecretString"])
-    stage = DeployedStage(args.base_url, api_key, accounts=accounts, payment_topic_arn=args.payment_topic or None,
-                          sns=session.client("sns") if args.payment_topic else None)
-    return run(stage)
+    return run(stage_from_environment({"BASE_URL": args.base_url, "API_KEY": api_key, "SMOKE_SECRET": args.secret,
+                                       "PAYMENT_TOPIC": args.payment_topic,
+                                       "AWS_REGION": os.environ.get("AWS_REGION", "")}))
 
 
 def provision_local(platform: LocalPlatform) -> dict[str, str]:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from config.faults import EXPERIMENT_KINDS
 from config.topology import LISTENER_PORTS, QUEUES, SERVICES, TABLES, TOPICS, Service
 from tools.assembly import Resource
 from tools.reports.cost.report import read_assembly
@@ -43,6 +44,9 @@ class Architecture:
     dashboards: int = 0
     log_groups: int = 0
     other_topics: list[str] = field(default_factory=list)
+    canaries: list[str] = field(default_factory=list)  # name (schedule)
+    experiments: list[str] = field(default_factory=list)  # fault experiment names (FIS templates)
+    objectives_paged: int = 0  # composite burn-rate pages of the service level objectives
 
 
 
@@ -136,6 +140,12 @@ def architecture(name: str, resources: list[Resource]) -> Architecture:
             a.user_pool = True
         elif r.type in ("AWS::CloudWatch::Alarm", "AWS::CloudWatch::CompositeAlarm"):
             a.alarms += 1
+            if r.type == "AWS::CloudWatch::CompositeAlarm" and "-burn-Critical" in str(p.get("AlarmName", "")):
+                a.objectives_paged += 1
+        elif r.type == "AWS::Synthetics::Canary":
+            a.canaries.append(f"{p.get('Name', r.logical_id)} ({p.get('Schedule', {}).get('Expression', '')})")
+        elif r.type == "AWS::FIS::ExperimentTemplate":
+            a.experiments.append(str(p.get("Tags", {}).get("experiment", r.logical_id)))
         elif r.type == "AWS::CloudWatch::Dashboard":
             a.dashboards += 1
         elif r.type == "AWS::Logs::LogGroup":
@@ -249,6 +259,17 @@ def render(a: Architecture, outdir: Path) -> list[Path]:
             CloudwatchLogs(f"{a.log_groups} log groups")
             if a.alarms:
                 CloudwatchAlarm("alarms -> " + (", ".join(a.other_topics) or "alarm topic"))
+            if a.objectives_paged:
+                CloudwatchAlarm(f"error budget burn pages\n{a.objectives_paged} (multi-window)")
+        if a.canaries or a.experiments:
+            with Cluster("Operations: synthetic customers, faults on purpose"):
+                for canary in a.canaries:
+                    synthetic = Client(f"Synthetics canary\n{canary}")
+                    if api is not None:
+                        synthetic >> Edge(label="smoke workflows") >> api
+                if a.experiments:
+                    kinds = [k for k in EXPERIMENT_KINDS if any(e.startswith(k) for e in a.experiments)]
+                    Cloudwatch(f"FIS experiment templates: {len(a.experiments)}\n" + "\n".join(kinds))
         del nats
     return [base.with_suffix(".png"), base.with_suffix(".svg"), base.with_suffix(".dot")]
 

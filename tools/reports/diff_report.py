@@ -249,6 +249,15 @@ def is_iam_change(change: ResourceChange) -> bool:
     return prop is not None and (change.kind in ("added", "removed") or prop in change.properties)
 
 
+# What a reviewer checks with care beyond IAM: a fault experiment decides what is broken on purpose, and where (its
+# targets, action, stop condition); a canary is traffic against the stage; their automation documents act on the VPC.
+OPERATIONS_TYPES = frozenset({"AWS::FIS::ExperimentTemplate", "AWS::Synthetics::Canary", "AWS::SSM::Document"})
+
+
+def is_operations_change(change: ResourceChange) -> bool:
+    return change.type in OPERATIONS_TYPES and change.kind not in ("asset-only", "metadata-only")
+
+
 def is_security_group_change(change: ResourceChange) -> bool:
     return change.type in SECURITY_GROUP_TYPES and change.kind not in ("asset-only", "metadata-only")
 
@@ -289,8 +298,13 @@ def render_markdown(diffs: list[StackDiff], *, base: str, head: str, env: str) -
     sgs = [(d.name, c) for d in diffs for c in d.changes if is_security_group_change(c)]
     attention += [f"- IAM {c.kind}: {name}: `{c.logical_id}` ({c.type})" for name, c in iam]
     attention += [f"- security group {c.kind}: {name}: `{c.logical_id}` ({c.type})" for name, c in sgs]
+    ops = [(d.name, c) for d in diffs for c in d.changes if is_operations_change(c)]
+    attention += [f"- {'fault experiment' if c.type == 'AWS::FIS::ExperimentTemplate' else 'operations'} "
+                  f"{c.kind}: {name}: `{c.logical_id}` ({c.type})"
+                  + (f": {', '.join(c.properties)}" if c.properties else "") for name, c in ops]
     lines += ["### Needs attention", ""]
-    lines += attention or ["Nothing: no stateful resource replaced or removed, no IAM or security group change."]
+    lines += attention or ["Nothing: no stateful resource replaced or removed, no IAM, security group, fault "
+                           "experiment or canary change."]
     lines += [""]
 
     lines += ["### Stacks", "", "| stack | status | added | changed | replaced | removed | asset-hash only |",

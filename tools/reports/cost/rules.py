@@ -12,6 +12,7 @@ shared between the resources that carry them as documented in each rule.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -138,6 +139,7 @@ FREE: dict[str, str] = {
     "AWS::Scheduler::Schedule": "14 million invocations a month are free; a working-hours schedule fires a few "
                                 "times a day (its effect on the node groups is priced on them)",
     "AWS::Scheduler::ScheduleGroup": "no charge",
+    "AWS::SSM::Document": "documents have no charge (the fault experiments' automation runs within the free tier)",
 }
 # Custom resources: Lambda-backed, invoked at deploy time only; their handler functions are priced as Lambda.
 FREE_PREFIXES: dict[str, str] = {
@@ -311,6 +313,10 @@ def eks_nodegroup(r: Resource, c: Context) -> list[Line]:
     autoscaled = c.node_autoscaled(r)
     scheduled = (r.stack, r.logical_id) in c.resizes
     counted = f"desired size {desired}" if autoscaled else f"max size {max_size}: no node autoscaling"
+    dedicated = p.get("Labels", {}).get("platform/dedicated")
+    if dedicated:  # a pool at zero that holds nodes only while its workload runs: one node per load test
+        node_hours += c.usage.load_test_hours_per_month
+        counted += f", one node for usage.load_test_hours_per_month ({dedicated})"
     if scheduled:
         awake = sum(minutes for minutes, nodes in spans if nodes) / 60
         counted += f", {awake:g} h of 168 a week with nodes (working-hours schedule)"
@@ -336,6 +342,37 @@ def lambda_function(r: Resource, c: Context) -> list[Line]:
     if any(marker in text for marker in deploy_time):
         return [c.zero(r, "deploy-time custom resource handler: invoked only during deployments")]
     raise UnpricedResourceError(f"{r.stack}/{r.logical_id}: Lambda function with no usage assumption; add one")
+
+
+def canary_runs_per_month(expression: str, hours: float) -> float:
+    """Runs a month of a Synthetics schedule: ``rate(N minutes|hours)`` or ``cron(M/N H1-H2 ? * DAYS *)``."""
+    rate = re.fullmatch(r"rate\((\d+) (minute|minutes|hour|hours)\)", expression)
+    if rate:
+        return hours * 60 / (int(rate[1]) * (60 if rate[2].startswith("hour") else 1))
+    cron = re.fullmatch(r"cron\(0/(\d+) (\d+)-(\d+) \? \* ([A-Z,]+) \*\)", expression)
+    if cron:
+        per_hour = 60 / int(cron[1])
+        hours_a_day = int(cron[3]) - int(cron[2]) + 1
+        days_a_month = len(cron[4].split(",")) * hours / 168
+        return per_hour * hours_a_day * days_a_month
+    raise UnpricedOptionError(f"canary schedule {expression!r}")
+
+
+def synthetics_canary(r: Resource, c: Context) -> list[Line]:
+    runs = canary_runs_per_month(str(r.properties["Schedule"]["Expression"]), c.hours)
+    seconds = c.prices.factor("canary_run_seconds")
+    memory_gb = int(r.properties.get("RunConfig", {}).get("MemoryInMB", 1024)) / 1024
+    return [c.line(r, f"canary runs: {runs:,.0f} a month ({r.properties['Schedule']['Expression']})", runs,
+                   "synthetics.canary_run"),
+            c.line(r, f"its Lambda: {runs:,.0f} runs x factors.canary_run_seconds ({seconds:g} s) x {memory_gb:g} GB",
+                   runs * seconds * memory_gb, "lambda.x86_gb_second")]
+
+
+def fis_experiment_template(r: Resource, c: Context) -> list[Line]:
+    n = c.count("AWS::FIS::ExperimentTemplate")
+    minutes = c.usage.fault_action_minutes_per_month / n
+    return [c.line(r, f"action-minutes: usage.fault_action_minutes_per_month / {n} templates", minutes,
+                   "fis.action_minute")]
 
 
 # --- network ---------------------------------------------------------------------------------------------------
@@ -761,6 +798,8 @@ RULES: dict[str, Rule] = {
     "AWS::CloudWatch::Alarm": alarm,
     "AWS::CloudWatch::CompositeAlarm": composite_alarm,
     "AWS::CloudWatch::Dashboard": dashboard,
+    "AWS::Synthetics::Canary": synthetics_canary,
+    "AWS::FIS::ExperimentTemplate": fis_experiment_template,
 }
 
 

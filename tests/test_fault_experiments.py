@@ -1,0 +1,168 @@
+"""Fault experiments as synthesized (staging: prod and dev have none) and `make fault` against recorded responses."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Callable
+from contextlib import redirect_stdout
+from datetime import UTC, datetime
+from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import ANY, Stubber
+
+from cdk_constructs.fault_experiments import FIS_USER, messaging_cut_document
+from config.topology import SERVICES
+from tests.synthesis import Synthesized
+from tools.ops import fault
+
+ACTIONS = {"pods-deleted": "aws:eks:pod-delete", "node-group-terminated": "aws:eks:terminate-nodegroup-instances",
+           "zone-cut": "aws:network:disrupt-connectivity", "aurora-failover": "aws:rds:failover-db-cluster",
+           "messaging-cut": "aws:ssm:start-automation-execution"}
+
+
+@pytest.fixture(scope="module")
+def staging(synth: Callable[[str], Synthesized]) -> Synthesized:
+    return synth("staging")
+
+
+def templates(env: Synthesized) -> dict[str, dict[str, Any]]:
+    out = {}
+    for r in env.resources("Services", "AWS::FIS::ExperimentTemplate").values():
+        tags = r["Properties"]["Tags"]
+        out[tags["experiment"]] = r["Properties"]
+    return out
+
+
+def test_one_template_per_fault_and_target(staging: Synthesized) -> None:
+    names = set(templates(staging))
+    services = {s.value for s in SERVICES}
+    assert names == ({f"pods-deleted-{s}" for s in services} | {f"messaging-cut-{s}" for s in services}
+                     | {"node-group-terminated-system", "node-group-terminated-workloads", "aurora-failover"}
+                     | {f"zone-cut-{z}" for z in staging.config.network.availability_zones})
+
+
+def test_every_template_stops_on_the_fast_burn_and_logs(staging: Synthesized) -> None:
+    for name, t in templates(staging).items():
+        (stop,) = t["StopConditions"]
+        assert stop["Source"] == "aws:cloudwatch:alarm", name
+        assert "FastBurnAnyObjective" in json.dumps(stop["Value"]), name
+        assert t["LogConfiguration"]["LogSchemaVersion"] == 2
+        assert "FaultExperimentsLogGroup" in json.dumps(t["LogConfiguration"]["CloudWatchLogsConfiguration"])
+        assert t["ExperimentOptions"]["EmptyTargetResolutionMode"] == "fail"
+        assert t["Actions"]["Fault"]["ActionId"] == ACTIONS[next(k for k in ACTIONS if name.startswith(k))], name
+
+
+def test_targets_are_the_services_pods_the_node_groups_the_zones_and_the_database(staging: Synthesized) -> None:
+    t = templates(staging)
+    pods = t["pods-deleted-orders"]
+    assert pods["Targets"]["Pods"]["ResourceType"] == "aws:eks:pod"
+    assert pods["Targets"]["Pods"]["SelectionMode"] == "PERCENT(50)"
+    assert pods["Targets"]["Pods"]["Parameters"]["selectorValue"] == "app.kubernetes.io/name=orders"
+    assert pods["Actions"]["Fault"]["Parameters"] == {"kubernetesServiceAccount": FIS_USER,
+                                                      "fisPodSecurityPolicy": "restricted"}
+    zone = t["zone-cut-eu-west-1b"]["Targets"]["Subnets"]
+    assert zone["ResourceType"] == "aws:ec2:subnet" and zone["Parameters"]["availabilityZoneIdentifier"] == "eu-west-1b"
+    assert t["zone-cut-eu-west-1b"]["Actions"]["Fault"]["Parameters"] == {"duration": "PT5M", "scope": "all"}
+    nodes = t["node-group-terminated-system"]
+    assert nodes["Actions"]["Fault"]["Parameters"] == {"instanceTerminationPercentage": "50"}
+    assert "load" not in {n.removeprefix("node-group-terminated-") for n in t}  # the load pool is not a target
+    assert t["aurora-failover"]["Targets"]["Clusters"]["ResourceType"] == "aws:rds:cluster"
+
+
+def test_roles_are_assumed_by_fis_of_this_account_only(staging: Synthesized) -> None:
+    roles = [r["Properties"] for r in staging.resources("Services", "AWS::IAM::Role").values()
+             if "Fault experiments" in str(r["Properties"].get("Description", ""))]
+    fis_roles = [r for r in roles if "fis.amazonaws.com" in json.dumps(r["AssumeRolePolicyDocument"])]
+    assert len(fis_roles) == 5
+    for role in fis_roles:
+        (statement,) = role["AssumeRolePolicyDocument"]["Statement"]
+        assert statement["Condition"]["StringEquals"] == {"aws:SourceAccount": staging.config.account}
+        assert "experiment/*" in json.dumps(statement["Condition"]["ArnLike"])
+
+
+def test_pods_are_deleted_as_the_fis_user_bound_to_each_namespace(staging: Synthesized) -> None:
+    (entry,) = staging.resources("Services", "AWS::EKS::AccessEntry").values()
+    assert entry["Properties"]["Username"] == FIS_USER and "AccessPolicies" not in entry["Properties"]
+    text = json.dumps(staging.template_json("Services"))
+    assert text.count('\\"kind\\":\\"RoleBinding\\"') >= len(SERVICES)
+    assert "ephemeralcontainers" not in text and "pods/exec" not in text
+
+
+def test_the_messaging_cut_always_resets_the_endpoints() -> None:
+    main_steps: list[dict[str, Any]] = messaging_cut_document()["mainSteps"]  # type: ignore[assignment]
+    steps = {s["name"]: s for s in main_steps}
+    assert list(steps) == ["DenySqs", "DenySns", "Hold", "ResetSqs", "ResetSns"]
+    for name in ("DenySqs", "DenySns", "Hold"):
+        assert steps[name]["onFailure"] == steps[name]["onCancel"] == "step:ResetSqs"
+    assert steps["ResetSqs"]["inputs"]["ResetPolicy"] is True and steps["ResetSns"]["inputs"]["ResetPolicy"] is True
+
+
+def test_dev_and_prod_have_no_experiments(env: Synthesized) -> None:
+    assert not env.resources("Services", "AWS::FIS::ExperimentTemplate")
+
+
+def _clients() -> tuple[Any, Any]:
+    kw = {"region_name": "eu-west-1", "aws_access_key_id": "x", "aws_secret_access_key": "x"}
+    return boto3.client("fis", **kw), boto3.client("cloudwatch", **kw)
+
+
+class _Session:
+    def __init__(self, fis: Any, cloudwatch: Any) -> None:
+        self.clients = {"fis": fis, "cloudwatch": cloudwatch}
+
+    def client(self, name: str) -> Any:
+        return self.clients[name]
+
+
+def test_make_fault_starts_the_experiment_and_reports_the_burn(monkeypatch: pytest.MonkeyPatch) -> None:
+    fis_client, cloudwatch = _clients()
+    monkeypatch.setattr(fault.time, "sleep", lambda _s: None)
+    now = datetime.now(UTC)
+    with Stubber(fis_client) as f, Stubber(cloudwatch) as c:
+        f.add_response("list_experiment_templates", {"experimentTemplates": [
+            {"id": "EXT1", "tags": {"Name": "staging-pods-deleted-orders", "experiment": "pods-deleted-orders"}},
+            {"id": "EXT2", "tags": {"Name": "prod-other", "experiment": "other"}}]})
+        f.add_response("start_experiment", {"experiment": {"id": "EXP1"}},
+                       {"experimentTemplateId": "EXT1", "tags": {"experiment": "pods-deleted-orders"}})
+        f.add_response("get_experiment", {"experiment": {"id": "EXP1", "state": {"status": "running"},
+                                                         "actions": {"Fault": {"state": {"status": "running"}}}}},
+                       {"id": "EXP1"})
+        f.add_response("get_experiment", {"experiment": {"id": "EXP1", "state": {
+            "status": "stopped", "reason": "Experiment stopped by stop condition"},
+            "actions": {"Fault": {"state": {"status": "cancelled"}}}}}, {"id": "EXP1"})
+        c.add_response("describe_alarms", {"MetricAlarms": [{
+            "AlarmName": "staging-slo-checkout-availability-burn-5m", "Threshold": 13.44, "StateValue": "ALARM",
+            "Metrics": [{"Id": "expr_1", "Expression": "a", "ReturnData": True}]}]},
+            {"AlarmNamePrefix": "staging-slo-", "AlarmTypes": ["MetricAlarm"]})
+        c.add_response("get_metric_data", {"MetricDataResults": [{"Id": "expr_1", "Values": [2.0, 40.5, 12.0]}]},
+                       {"MetricDataQueries": [{"Id": "expr_1", "Expression": "a", "ReturnData": True}],
+                        "StartTime": ANY, "EndTime": ANY, "ScanBy": "TimestampAscending"})
+        c.add_response("describe_alarm_history", {"AlarmHistoryItems": [{
+            "AlarmName": "staging-slo-checkout-availability-fast-burn-Critical", "Timestamp": now,
+            "HistorySummary": "Alarm updated from OK to ALARM"}]},
+            {"AlarmTypes": ["CompositeAlarm"], "HistoryItemType": "StateUpdate", "StartDate": ANY,
+             "EndDate": ANY})
+        out = io.StringIO()
+        with redirect_stdout(out):
+            code = fault.main(["--env", "staging", "--experiment", "pods-deleted-orders"],
+                              session=_Session(fis_client, cloudwatch))
+    text = out.getvalue()
+    assert code == 0, text
+    assert "stopped by the objectives' fast-burn stop condition" in text
+    assert "staging-slo-checkout-availability-burn-5m" in text and "40.50" in text and "<- over" in text
+    assert "staging-slo-checkout-availability-fast-burn-Critical" in text
+
+
+def test_make_fault_refuses_an_environment_without_experiments_and_lists_them() -> None:
+    assert fault.main(["--env", "prod", "--experiment", "aurora-failover"]) == 2
+    fis_client, cloudwatch = _clients()
+    with Stubber(fis_client) as f:
+        f.add_response("list_experiment_templates", {"experimentTemplates": [
+            {"id": "EXT9", "tags": {"Name": "staging-aurora-failover", "experiment": "aurora-failover"}}]})
+        out = io.StringIO()
+        with redirect_stdout(out):
+            assert fault.main(["--env", "staging"], session=_Session(fis_client, cloudwatch)) == 0
+    assert "staging's experiments: aurora-failover" in out.getvalue()

@@ -1,0 +1,1 @@
+"""Load on demand: the traffic-shaped Locust scenario (scenario.py), run locally or as a Kubernetes Job."""
