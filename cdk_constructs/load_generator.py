@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 NAMESPACE = "load"
 RESULTS_PREFIX = "load"
 # What the image's Dockerfile copies; everything else stays out of the build context and the asset's hash.
-CONTEXT = ("tools/load/Dockerfile", "tools/load/requirements.txt", "tools/load/__init__.py", "tools/load/__main__.py",
+CONTEXT = ("tools/load/Dockerfile", "tools/load/requirements.lock", "tools/load/__init__.py", "tools/load/__main__.py",
            "tools/load/scenario.py", "tools/__init__.py", "tools/local/__init__.py", "tools/local/smoke.py",
            "tools/local/workflows.py", "config/__init__.py", "config/topology.py", "services/contract")
 

@@ -12,6 +12,10 @@ from tests.synthesis import ROOT
 from tools.lock import DEVELOPMENT, LOCKS, SERVICES, Lock, disagreements, read_lock
 
 SERVICE_DOCKERFILES = sorted((ROOT / "services").glob("*/Dockerfile"))
+# Every Dockerfile of the repository an image asset builds: the lock it installs, as its build context names it
+# (the services' context is services/), and that lock's path in the repository.
+LOCKED_DOCKERFILES = {**{p: ("requirements.lock", "services/requirements.lock") for p in SERVICE_DOCKERFILES},
+                      ROOT / "tools" / "load" / "Dockerfile": ("tools/load/requirements.lock",) * 2}
 
 
 @pytest.mark.parametrize("lock", LOCKS, ids=lambda lock: lock.output)
@@ -79,15 +83,22 @@ def test_a_range_in_a_requirement_file_is_refused(repo: Path) -> None:
     assert "pin a direct dependency with ==" in problem
 
 
-@pytest.mark.parametrize("dockerfile", SERVICE_DOCKERFILES, ids=lambda p: p.parent.name)
+def test_every_dockerfile_of_the_repository_is_checked_here() -> None:
+    found = {p for p in ROOT.glob("**/Dockerfile")
+             if not {".venv", "node_modules", "cdk.out"} & set(p.relative_to(ROOT).parts)}
+    assert found == set(LOCKED_DOCKERFILES)
+
+
+@pytest.mark.parametrize("dockerfile", sorted(LOCKED_DOCKERFILES), ids=lambda p: p.parent.name)
 def test_images_install_the_lock_with_hashes_only(dockerfile: Path) -> None:
+    lock, compiled = LOCKED_DOCKERFILES[dockerfile]
     instructions = [line for line in dockerfile.read_text().splitlines() if not line.startswith("#")]
     assert not [line for line in instructions if "requirements.txt" in line]
-    assert "COPY requirements.lock /tmp/requirements.lock" in instructions
+    assert f"COPY {lock} /tmp/requirements.lock" in instructions
     (install,) = [line for line in instructions if line.startswith("RUN") and "pip install" in line]
     assert "--require-hashes" in install and "--only-binary=:all:" in install
     assert install.endswith("-r /tmp/requirements.lock")
-    assert (ROOT / "services" / "requirements.lock").is_file()
+    assert compiled in {lock.output for lock in LOCKS}
 
 
 def test_the_venv_installs_the_development_lock_with_hashes() -> None:

@@ -58,8 +58,12 @@ class Lock:
 SERVICES = Lock("services/requirements.lock", ("services/requirements.txt",))
 DEVELOPMENT = Lock("requirements-dev.lock", ("requirements-dev.txt", "requirements.txt", "services/requirements.txt"),
                    constraints=(SERVICES.output,))
+# The load generator's image (tools/load/Dockerfile) runs the smoke test's modules with Locust: the versions the
+# development venv tests them with.
+LOAD_GENERATOR = Lock("tools/load/requirements.lock", ("tools/load/requirements.txt",),
+                      constraints=(DEVELOPMENT.output,))
 # In dependency order: a lock comes after the locks it is constrained by.
-LOCKS = (SERVICES, DEVELOPMENT)
+LOCKS = (SERVICES, DEVELOPMENT, LOAD_GENERATOR)
 
 _NAME = r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?"
 _REQUIREMENT = re.compile(
