@@ -12,8 +12,9 @@ from typing import Any
 import boto3
 import pytest
 
-from config.environment import EnvironmentConfig
+from config.environment import CapacityKind, EnvironmentConfig
 from config.environments import load
+from config.instance_types import instance_type
 from config.prerequisites import github_oidc_provider_arn
 from tests.synthesis import Synthesized
 from tools.assembly import Assembly
@@ -174,8 +175,11 @@ def test_needs_follow_the_assembly(prod: Synthesized) -> None:
     n = needs(Assembly(prod.outdir))
     assert n.vpcs == 1 and n.eips == 3 and sorted(n.nat_per_zone.values()) == [1, 1, 1]
     assert n.endpoints_per_vpc == len(prod.config.network.interface_endpoints)
-    baseline, burst = prod.config.cluster.node_pools
-    assert n.on_demand_vcpus == baseline.max_size * 4 and n.spot_vcpus == burst.max_size * 2
+    # Every node group at its maximum, on its largest type: the on-demand baseline, the Spot bursts and the load pool.
+    vcpus = {kind: sum(p.max_size * max(instance_type(t).vcpus for t in p.instance_types)
+                       for p in prod.config.cluster.node_pools if p.capacity is kind) for kind in CapacityKind}
+    assert len(prod.config.cluster.node_pools) >= 3 and vcpus[CapacityKind.SPOT] > 0
+    assert n.on_demand_vcpus == vcpus[CapacityKind.ON_DEMAND] and n.spot_vcpus == vcpus[CapacityKind.SPOT]
 
 
 def test_which_calls_moto_serves_and_which_are_recorded(fresh_moto: str, dev: Synthesized) -> None:

@@ -26,7 +26,7 @@ def dev_report(synth: Callable[[str], Any]) -> CostReport:
 def test_the_gate_passes_a_raised_budget_and_fails_a_lowered_one(dev_report: CostReport) -> None:
     total = dev_report.total
     configs = dict(ENVIRONMENTS)
-    assert budget_gate({"dev": total}, configs) == []  # the shipped budget (250) holds
+    assert budget_gate({"dev": total}, configs) == []  # the shipped budget holds
     configs["dev"] = replace(ENVIRONMENTS["dev"], monthly_budget_usd=round(total) + 10).validate()
     assert budget_gate({"dev": total}, configs) == []
     configs["dev"] = replace(ENVIRONMENTS["dev"], monthly_budget_usd=round(total) - 10).validate()

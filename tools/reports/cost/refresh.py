@@ -122,6 +122,11 @@ QUERIES: dict[str, Query] = {
     "xray.traces_million": _u("AWSXRay", "XRay-TracesStored", "Traces", MILLION),
     "ssm.advanced_parameter_month": _u("AWSSystemsManager", "PS-Advanced-Param-Tier1", "Parameters"),
     "ses.email_thousand": _u("AmazonSES", "Message", "Count", 1000.0),
+    # Operations (#27). Usage types as the services' pricing pages name them; like every query here they are first
+    # proven by a refresh against the Price List, which names a line that matches no product and writes nothing.
+    "synthetics.canary_run": _u("AmazonCloudWatch", "CW:Canary-runs", "Canary-runs"),
+    "lambda.x86_gb_second": _u("AWSLambda", "Lambda-GB-Second", "Lambda-GB-Second"),
+    "fis.action_minute": _u("AWSFIS", "ActionMinutes", "ActionMinutes"),
 }
 
 
