@@ -133,9 +133,14 @@ class FaultExperiments(Construct):
         eks_l1.CfnAccessEntry(self, "PodsAccessEntry", cluster_name=cluster.cluster_name,
                               principal_arn=pods_role.role_arn, username=FIS_USER, type="STANDARD")
         for service, namespace in namespaces.items():
-            rbac = eks.KubernetesManifest(self, f"{service.value.capitalize()}Rbac", cluster=cluster,
-                                          manifest=pod_delete_rbac(service.value))
-            rbac.node.add_dependency(namespace)
+            # One object per manifest: kubectl's default prune allowlist lacks these kinds, so an object sharing a
+            # manifest would stay in the cluster once dropped from it (make preflight, prune).
+            rbac: list[eks.KubernetesManifest] = []
+            for obj in pod_delete_rbac(service.value):
+                m = eks.KubernetesManifest(self, f"{service.value.capitalize()}Rbac{obj['kind']}", cluster=cluster,
+                                           manifest=[obj], prune=False)
+                m.node.add_dependency(namespace, *rbac)
+                rbac.append(m)
             pods = {"resourceType": "aws:eks:pod", "selectionMode": f"PERCENT({config.percent})",
                     "parameters": {"clusterIdentifier": cluster.cluster_arn, "namespace": service.value,
                                    "selectorType": "labelSelector",

@@ -145,6 +145,13 @@ class LoadGenerator(Construct):
         if target.payment_topic is not None:
             environment["PAYMENT_TOPIC"] = target.payment_topic.topic_arn
         self.manifest = job(request, self.image.image_uri, environment)
-        self.job = eks.KubernetesManifest(self, "Job", cluster=cluster,
-                                          manifest=[*network_policies(), self.manifest])
-        self.job.node.add_dependency(self.service_account)
+        # One object per manifest (kubectl's default prune allowlist lacks NetworkPolicy: make preflight, prune); the
+        # Job starts once its policies are in force.
+        policies = [eks.KubernetesManifest(self, "NetworkPolicy" + "".join(w.capitalize() for w in
+                                                                           p["metadata"]["name"].split("-")),
+                                           cluster=cluster, manifest=[p], prune=False)
+                    for p in network_policies()]
+        for policy in policies:
+            policy.node.add_dependency(self.namespace)
+        self.job = eks.KubernetesManifest(self, "Job", cluster=cluster, manifest=[self.manifest], prune=False)
+        self.job.node.add_dependency(self.service_account, *policies)

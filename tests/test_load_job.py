@@ -22,7 +22,9 @@ from config.images import BASE_IMAGE, BASE_IMAGE_ARG
 from config.load_test import LOAD_GENERATOR, LoadTestRun, parse
 from stacks.platform import build_app
 from tests.synthesis import ROOT, Synthesized
+from tools.assembly import Assembly
 from tools.ops import load_job
+from tools.reports.preflight import finalizers, prune
 
 RUN = LoadTestRun("20261128-120000", users=50, seconds=600)
 
@@ -136,3 +138,11 @@ def test_results_are_read_from_the_run_key_and_a_missing_run_times_out(s3: Any) 
     assert load_job.wait_for_results(s3, "ops", results_key("r1"), timeout=1, poll=0.1) == {"users": 3}
     with pytest.raises(load_job.LoadJobError, match=r"no results at s3://ops/load/r2/results\.json"):
         load_job.wait_for_results(s3, "ops", results_key("r2"), timeout=0.3, poll=0.1)
+
+
+def test_the_stack_with_the_job_passes_the_prune_and_finalizer_checks(staging_with_job: dict[str, Any]) -> None:
+    """The run's objects come and go with it: each its own manifest, so nothing of a run outlives the deploy that
+    removes the Job (the preflight's checks over the assembly `make load ENV=...` deploys)."""
+    assembly = Assembly(OUTDIR)
+    assert prune.check(assembly, STAGING).ok, prune.check(assembly, STAGING).findings
+    assert finalizers.check(assembly, STAGING).ok
