@@ -137,8 +137,9 @@ wake: $(VENV)/.installed
 sleep: $(VENV)/.installed
 	$(PY) -m tools.ops.wake $(ENV) --sleep $(if $(OUTSIDE_HOURS_ONLY),--outside-hours-only)
 
+# PROFILE=1: py-spy samples of the APIs and their stubs during the endpoint runs -> cdk.out/bench/profile/
 bench-services: setup
-	$(PY) -m tools.bench.bench_services
+	$(PY) -m tools.bench.bench_services $(if $(PROFILE),--profile)
 
 # Replays a consumer queue's dead letters onto it (tools/ops/redrive.py): in AWS from ENV's Messaging stack outputs, or
 # against `make local` with ENDPOINT=http://127.0.0.1:5000.

@@ -43,6 +43,7 @@ from pathlib import Path
 import httpx
 
 from config.topology import Service
+from tools.bench.profile import Profiler, summarize
 from tools.local.local_platform import ROOT, SERVICES_DIR, LocalPlatform, free_port, pg_bindir
 from tools.local.pod_runner import PROCESSES
 
@@ -419,6 +420,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", action="append", default=[], metavar="VARIANT",
                         help="run only these variants (repeatable; e.g. 'POST /orders'); ratios need both sides")
     parser.add_argument("--no-pipeline", action="store_true", help="skip the pipeline benchmark")
+    parser.add_argument("--profile", action="store_true",
+                        help="sample the APIs and stubs with py-spy during the endpoint runs (tools/bench/profile.py) "
+                             "into OUT/profile/; the sampler's own CPU loads the machine, so compare figures of "
+                             "runs without it")
     args = parser.parse_args(argv)
     c, s = args.concurrency, args.seconds
     with LocalPlatform(free_ports=True, mode=PROCESSES, start_workers=False, edge=False) as platform:
@@ -462,9 +467,17 @@ def main(argv: list[str] | None = None) -> int:
                     parser.error(f"unknown variant(s) {sorted(unknown)}; known: {sorted(variants)}")
                 variants = {k: v for k, v in variants.items() if k in args.only}
             runs: dict[str, list[Run]] = {name: [] for name in variants}
+            profiler = Profiler(args.out / "profile") if args.profile else None
+            if profiler is not None:
+                for name, p in pids.items():
+                    if name.endswith(("-api", "-stub")):
+                        profiler.attach(name, p)
             for _ in range(ROUNDS):  # interleaved: a slow moment of the machine hits every variant alike
                 for name, fn in variants.items():
                     runs[name].append(fn())
+            if profiler is not None:
+                for path in profiler.stop():
+                    print("\n".join(summarize(path, top=20)))
         finally:
             for proc, _ in stubs:
                 proc.terminate()
