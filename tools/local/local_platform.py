@@ -286,6 +286,8 @@ class LocalPlatform:
         proxied_db: bool = False,
         config: EnvironmentConfig | None = None,
         enforce_iam: bool = False,
+        record_calls: bool = True,
+        span_export_delay_ms: int | None = 200,
     ) -> None:
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
@@ -302,6 +304,11 @@ class LocalPlatform:
         self.proxied = proxied
         self.ses_proxied = ses_proxied
         self.sqs_wait_seconds = sqs_wait_seconds
+        # Harness settings a benchmark turns off to measure pods as they run in AWS: every AWS call recorded for the
+        # access proof (AWS_CALL_LOG, never set in AWS), and spans exported every 200 ms so that tests see them soon
+        # (None: the SDK's default, 5 s, as in the cluster).
+        self.record_calls = record_calls
+        self.span_export_delay_ms = span_export_delay_ms
         self.start_workers = start_workers
         self.services = services
         self.verbose = verbose
@@ -582,7 +589,7 @@ class LocalPlatform:
             **self.service_credentials.get(service, FAKE_CREDENTIALS),
             "SQS_WAIT_SECONDS": str(self.sqs_wait_seconds),
             "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
-            "OTEL_BSP_SCHEDULE_DELAY": "200",
+            **({"OTEL_BSP_SCHEDULE_DELAY": str(self.span_export_delay_ms)} if self.span_export_delay_ms else {}),
         }
 
     def environment(self, service: Service, component: str = "api") -> dict[str, str]:
@@ -621,6 +628,8 @@ class LocalPlatform:
 
     def _observed(self, spec: PodSpec) -> PodSpec:
         """The pod with its AWS calls recorded to a file of its own in calls_dir (bind-mounted into a container)."""
+        if not self.record_calls:
+            return spec
         if self.mode == CONTAINERS:
             return replace(spec, env={**spec.env, "AWS_CALL_LOG": f"{CALLS_MOUNT}/{spec.name}"},
                            mounts=(*spec.mounts, (str(self.calls_dir), CALLS_MOUNT)))
