@@ -97,14 +97,16 @@ class Publisher:
                 aws.client("sqs").send_message(QueueUrl=self._physical[target], MessageBody=payload,
                                                MessageAttributes=attrs)
 
-    def publish_many(self, records: Sequence[Record]) -> list[Exception | None]:
+    def publish_many(self, records: Sequence[Record], *, validated: bool = False) -> list[Exception | None]:
         """Publish ``records`` in batches per destination; what each came to, in order: None (published),
-        Undeliverable (never will be), or the error that kept it from being published this time."""
+        Undeliverable (never will be), or the error that kept it from being published this time. ``validated``:
+        this process validated the payloads against the schemas it has now (it wrote them moments ago: the
+        after-commit flusher), so they are not validated again."""
         outcomes: list[Exception | None] = [None] * len(records)
         by_target: dict[Destination, list[tuple[int, str, str, dict[str, Any]]]] = {}
         for i, (destination, event_type, payload) in enumerate(records):
             try:
-                target, message = self._checked(destination, payload)
+                target, message = self._checked(destination, payload, validate_payload=not validated)
             except Undeliverable as exc:
                 outcomes[i] = exc
                 continue
@@ -141,7 +143,8 @@ class Publisher:
         return {int(f["Id"]): PublishFailed(str(f.get("Code")), str(f.get("Message", "")))
                 for f in response.get("Failed", [])}
 
-    def _checked(self, destination: str, payload: str) -> tuple[Destination, dict[str, Any]]:
+    def _checked(self, destination: str, payload: str, *,
+                 validate_payload: bool = True) -> tuple[Destination, dict[str, Any]]:
         """The record's target and its message, or Undeliverable when no retry can publish it."""
         target = read_destination(destination)
         if target is None:
@@ -150,7 +153,8 @@ class Publisher:
             raise Undeliverable(self.service, f"{self.service} does not publish to {target}")
         try:
             message = json.loads(payload)
-            validate(message)  # a record that no longer validates must not reach consumers
+            if validate_payload:
+                validate(message)  # a record that no longer validates must not reach consumers
         except InvalidEnvelope as exc:
             raise Undeliverable(self.service, f"payload fails its schema: {exc}") from None
         except ValueError as exc:
@@ -169,11 +173,11 @@ class PublishFailed(Exception):
 Publish = Callable[[str, str, str], None] | Publisher
 
 
-def publish_all(publish: Publish, records: Sequence[Record]) -> list[Exception | None]:
+def publish_all(publish: Publish, records: Sequence[Record], *, validated: bool = False) -> list[Exception | None]:
     """``records`` through a Publisher's batches, or one by one through a plain publish function (tests' doubles);
     the outcome of each as :meth:`Publisher.publish_many` gives it."""
     if isinstance(publish, Publisher):
-        return publish.publish_many(records)
+        return publish.publish_many(records, validated=validated)
     outcomes: list[Exception | None] = []
     for n, record in enumerate(records):
         try:
