@@ -102,6 +102,7 @@ def enforced() -> Iterator[tuple[LocalPlatform, Proof]]:
         yield p, p.access_proof()
 
 
+@pytest.mark.own_platform
 def test_each_service_role_is_read_from_the_assembly(enforced: tuple[LocalPlatform, Proof]) -> None:
     _, proof = enforced
     assert set(proof.roles) == {s.value for s in topology.SERVICES}
@@ -110,6 +111,7 @@ def test_each_service_role_is_read_from_the_assembly(enforced: tuple[LocalPlatfo
         assert r.role.startswith("Dev-Services/") and r.statements
 
 
+@pytest.mark.own_platform
 def test_the_workflow_makes_no_call_the_shipped_roles_deny(enforced: tuple[LocalPlatform, Proof]) -> None:
     platform, proof = enforced
     assert not proof.denied, failure_message(proof)
@@ -121,6 +123,7 @@ def test_the_workflow_makes_no_call_the_shipped_roles_deny(enforced: tuple[Local
     assert "Granted but never observed" in report and "kms:GenerateDataKey" in report
 
 
+@pytest.mark.own_platform
 def test_moto_denies_a_service_what_its_role_does_not_grant(enforced: tuple[LocalPlatform, Proof]) -> None:
     """Products publishes to its own topic only: users' topic is refused by moto itself."""
     platform, _ = enforced
