@@ -54,7 +54,9 @@ from __future__ import annotations
 import argparse
 import atexit
 import contextlib
+import fcntl
 import glob
+import hashlib
 import json
 import os
 import pickle
@@ -126,8 +128,29 @@ def synthesize(env: str | EnvironmentConfig) -> Path:
     key = repr(config)
     if key in _synthesized:
         return _synthesized[key]
+    shared = os.environ.get("TEST_ASSEMBLIES")
+    if shared:
+        # A `make test` run: one synthesis per config for all its stages and parallel workers (tests/synthesis.py
+        # does the same for the tests' own assemblies); the Makefile empties the directory when the run starts.
+        outdir = Path(shared) / f"local-{config.name}-{hashlib.sha256(key.encode()).hexdigest()[:12]}"
+        outdir.parent.mkdir(parents=True, exist_ok=True)
+        with (outdir.parent / f"{outdir.name}.lock").open("a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if not (outdir / ".synthesized").exists():
+                shutil.rmtree(outdir, ignore_errors=True)
+                _synthesize_into(config, outdir)
+                (outdir / ".synthesized").write_text(config.name)
+        _synthesized[key] = outdir
+        return outdir
     outdir = Path(tempfile.mkdtemp(prefix=f"cdk.out.local-{config.name}."))
     atexit.register(shutil.rmtree, outdir, ignore_errors=True)  # staged assets included: tens of MB a run
+    _synthesize_into(config, outdir)
+    _synthesized[key] = outdir
+    return outdir
+
+
+def _synthesize_into(config: EnvironmentConfig, outdir: Path) -> None:
+    outdir.mkdir(parents=True, exist_ok=True)
     config_file = outdir.parent / f"{outdir.name}.config.pickle"
     config_file.write_bytes(pickle.dumps(config))
     atexit.register(config_file.unlink, missing_ok=True)
@@ -140,8 +163,6 @@ def synthesize(env: str | EnvironmentConfig) -> Path:
                        capture_output=True, text=True)
     if r.returncode != 0:
         raise RuntimeError(f"synth of {config.name} for the local platform failed:\n{r.stderr[-3000:]}")
-    _synthesized[key] = outdir
-    return outdir
 
 
 def check_contract(service: str, names: frozenset[str]) -> str | None:
