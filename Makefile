@@ -114,15 +114,16 @@ FAST_TESTS := not platform and not docker and not own_platform and not browser
 TEST_ASSEMBLIES_DIR := $(CURDIR)/cdk.out/test-assemblies
 .PHONY: check test-fast test-platform test-docker test-own-platform
 
-# Lint, types, the infrastructure tests and the services' unit tests: the fast loop before a commit (<= 3 min).
+# Lint, types, the infrastructure tests and the services' unit tests: the fast loop before a commit (<= 3 min). mypy
+# (one process) runs beside the fast group's workers.
 check: setup
 	@rm -rf $(TEST_ASSEMBLIES_DIR)
-	@TEST_ASSEMBLIES=$(TEST_ASSEMBLIES_DIR) $(PY) -m tools.stages check lint typecheck test-fast
+	@TEST_ASSEMBLIES=$(TEST_ASSEMBLIES_DIR) $(PY) -m tools.stages check lint typecheck+test-fast
 
 # Everything: each stage timed (tools/stages.py), the summary also in cdk.out/stages-test.txt.
 test: setup base-image
 	@rm -rf $(TEST_ASSEMBLIES_DIR)
-	@TEST_ASSEMBLIES=$(TEST_ASSEMBLIES_DIR) $(PY) -m tools.stages test lint typecheck test-fast test-platform \
+	@TEST_ASSEMBLIES=$(TEST_ASSEMBLIES_DIR) $(PY) -m tools.stages test lint typecheck+test-fast test-platform \
 	  test-docker test-own-platform preflight e2e-containers
 
 # dev, staging and prod synthesized first, side by side, into TEST_ASSEMBLIES (when set), then read by every worker.

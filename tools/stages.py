@@ -3,11 +3,12 @@
     python -m tools.stages NAME TARGET [TARGET ...]
 
 Each stage is ``make --no-print-directory TARGET`` run to completion, one after another; the first that fails stops
-the job (its status is the job's). A stage's line gives its wall time and the CPU it and its children used (user
-and system, from the rusage of reaped children: processes the stage waited for, PostgreSQL and the services
-included; what a Docker daemon does for a build or a container is the daemon's, not counted), and the machine's load
-average when it ended, since on a shared machine wall time says as much about the neighbours as about the job. The
-summary is also written to ``cdk.out/stages-NAME.txt``.
+the job (its status is the job's). A stage ``A+B`` runs targets A and B side by side (e.g. mypy, single-threaded,
+beside the tests' parallel workers) and fails if either does. A stage's line gives its wall time and the CPU it and
+its children used (user and system, from the rusage of reaped children: processes the stage waited for, PostgreSQL
+and the services included; what a Docker daemon does for a build or a container is the daemon's, not counted), and
+the machine's load average when it ended, since on a shared machine wall time says as much about the neighbours as
+about the job. The summary is also written to ``cdk.out/stages-NAME.txt``.
 """
 
 from __future__ import annotations
@@ -44,8 +45,10 @@ def main(argv: list[str] | None = None) -> int:
     for target in targets:
         print(f"=== {job}: {target} ===", flush=True)
         t0, c0 = time.monotonic(), _children_cpu()
-        # argv: make with one of the Makefile's own targets
-        status = subprocess.call(["make", "--no-print-directory", target], cwd=ROOT)  # noqa: S603, S607
+        # argv: make with the Makefile's own targets
+        procs = [subprocess.Popen(["make", "--no-print-directory", part], cwd=ROOT)  # noqa: S603, S607
+                 for part in target.split("+")]
+        status = max(p.wait() for p in procs)
         wall, cpu = time.monotonic() - t0, _children_cpu() - c0
         line = (f"{target:22} {_clock(wall):>6} wall {cpu:8.1f} s CPU   load {os.getloadavg()[0]:.1f}"
                 + ("" if status == 0 else f"   FAILED ({status})"))
