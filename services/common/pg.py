@@ -154,22 +154,14 @@ class OutboxFlusher:
     Rows it cannot publish (AWS unreachable) are retried with backoff for ``give_up_after`` seconds, then left to the
     relay's sweep, which also covers rows of a process that died before publishing them. Call it with the ids of
     the rows (``OrderService(after_commit=flusher)``); ``close`` publishes what is queued before returning.
-
-    Once rows arrive it waits up to ``linger`` seconds for more (or until ``LINGER_ROWS`` are pending) and publishes
-    them together: a publish call costs the process about as much CPU as placing an order, and under load the
-    orders committed within a few milliseconds of each other then share their calls (ten records a call). An event
-    leaves at most ``linger`` later than it would have.
     """
 
-    LINGER_ROWS = 20  # two orders' rows go to two destinations: ten orders fill a batch of each
-
     def __init__(self, pool: ConnectionPool, publish: Publish, *,
-                 give_up_after: float = 300.0, max_backoff: float = 10.0, linger: float = 0.02) -> None:
+                 give_up_after: float = 300.0, max_backoff: float = 10.0) -> None:
         self._pool = pool
         self._publish = publish
         self._give_up_after = give_up_after
         self._max_backoff = max_backoff
-        self._linger = linger
         self._queue: queue.Queue[list[str] | None] = queue.Queue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -203,14 +195,8 @@ class OutboxFlusher:
                     self._flush(pending)
                 return
             pending.extend(item)
-            # What else is queued, and what arrives within the linger: one transaction and as few calls as can be.
-            lingering_until = time.monotonic() + (self._linger if item else 0.0)
-            while len(pending) < self.LINGER_ROWS:
-                wait = lingering_until - time.monotonic()
-                try:
-                    more = self._queue.get(timeout=wait) if wait > 0 else self._queue.get_nowait()
-                except queue.Empty:
-                    break
+            while not self._queue.empty():  # take what else is queued: one transaction for all of it
+                more = self._queue.get_nowait()
                 if more is None:
                     self._queue.put(None)
                     break
