@@ -419,9 +419,10 @@ def quiet(platform: LocalPlatform, timeout: float = 120) -> None:
     sqs = platform.client("sqs")
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        queued = sum(int(sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"][a])
-                     for url in platform.resources.queue_urls.values()
-                     for a in ("ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"))
+        by_queue = {name: sum(int(sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"][a])
+                              for a in ("ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"))
+                    for name, url in platform.resources.queue_urls.items()}
+        queued = sum(by_queue.values())
         with psycopg.connect(platform.orders_dsn(), autocommit=True) as conn:
             row = conn.execute("SELECT count(*) FROM outbox WHERE published_at IS NULL").fetchone()
         pending = int(row[0]) if row else 0
@@ -430,8 +431,9 @@ def quiet(platform: LocalPlatform, timeout: float = 120) -> None:
         if not queued and not pending:
             return
         time.sleep(0.5)
-    raise SystemExit(f"the platform did not settle within {timeout} s: {queued} messages queued, {pending} outbox "
-                     f"records pending")
+    raise SystemExit(f"the platform did not settle within {timeout} s: {queued} messages queued "
+                     f"({ {k: v for k, v in by_queue.items() if v} }), {pending} outbox records pending; worker logs: "
+                     + "; ".join(f"{w}: {platform.log_tail(w, 5)}" for w in WORKERS))
 
 
 @contextlib.contextmanager
