@@ -195,7 +195,16 @@ def _with_resources(method: Callable[..., Any]) -> Callable[..., Any]:
         enforcing = ActionAuthenticatorMixin.request_count >= settings.INITIAL_NO_AUTH_ACTION_COUNT
         requirements = _request_requirements(self) if enforcing and resource == "*" else ()
         if not requirements:
-            method(self, resource)
+            single = _single_entry_action(self) if enforcing else None
+            if single is None:
+                method(self, resource)
+                return
+            # A batch call on a resource moto names itself (an SQS queue): IAM authorizes its single-entry action.
+            self._get_action = functools.partial(str, single)
+            try:
+                method(self, resource)
+            finally:
+                del self._get_action
             return
         operation = self._get_action()
         for action, arn in requirements:
@@ -209,6 +218,15 @@ def _with_resources(method: Callable[..., Any]) -> Callable[..., Any]:
 
     authorize.__dict__["with_resources"] = True
     return authorize
+
+
+def _single_entry_action(response: Any) -> str | None:
+    """The operation IAM authorizes a batch call as (SendMessageBatch -> SendMessage), or None for other calls."""
+    from tools.local.access_proof import BATCH_ACTIONS
+
+    operation = response._get_action()
+    return next((single.split(":", 1)[1] for batch, single in BATCH_ACTIONS.items()
+                 if batch.split(":", 1)[1] == operation), None)
 
 
 def authorize_named_resources() -> None:
