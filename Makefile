@@ -120,11 +120,12 @@ check: setup
 	@rm -rf $(TEST_ASSEMBLIES_DIR)
 	@TEST_ASSEMBLIES=$(TEST_ASSEMBLIES_DIR) $(PY) -m tools.stages check lint typecheck+test-fast
 
-# Everything: each stage timed (tools/stages.py), the summary also in cdk.out/stages-test.txt.
+# Everything: each stage timed (tools/stages.py), the summary also in cdk.out/stages-test.txt. The image build (the
+# Docker daemon's CPU) runs beside preflight's synths; the own-platform group alone (its chaos run checks deadlines).
 test: setup base-image
 	@rm -rf $(TEST_ASSEMBLIES_DIR)
 	@TEST_ASSEMBLIES=$(TEST_ASSEMBLIES_DIR) $(PY) -m tools.stages test lint typecheck+test-fast test-platform \
-	  test-docker test-own-platform preflight e2e-containers
+	  test-docker+preflight test-own-platform e2e-containers
 
 # dev, staging and prod synthesized first, side by side, into TEST_ASSEMBLIES (when set), then read by every worker.
 test-fast: setup
