@@ -357,6 +357,7 @@ def outbox_drained(platform: LocalPlatform, timeout: float = 120) -> Callable[[]
                 if not row or not row[0]:
                     return
                 time.sleep(0.1)
+        raise SystemExit(f"orders' outbox still had unpublished rows after {timeout} s")
 
     return wait
 
@@ -473,6 +474,9 @@ def pipeline(platform: LocalPlatform, user_headers: dict[str, str], pid: str, co
 
     dsn = platform.orders_dsn()
     sqs = platform.client("sqs")
+    # The endpoint runs' orders are published first (the API's flusher may still be at it), then purged: none of
+    # their commands may reach the workers of this run.
+    outbox_drained(platform, timeout=600)()
     for url in platform.resources.queue_urls.values():
         sqs.purge_queue(QueueUrl=url)
     with psycopg.connect(dsn, autocommit=True) as conn:
