@@ -44,7 +44,8 @@ endif
 
 help:
 	@echo "make synth [ENV=dev|staging|prod]   synthesize one environment into cdk.out/ with cdk-nag"
-	@echo "make test                           lint, type check and run every test"
+	@echo "make test                           lint, type check and every test group, each stage timed (README: Tests)"
+	@echo "make check                          lint, types, infrastructure and service unit tests (the fast loop)"
 	@echo "make lock [UPGRADE=1]               hashed locks from requirements*.txt (after changing a dependency)"
 	@echo "make cost [ENV=dev|staging|prod|seed-literal]  monthly cost estimate -> cdk.out/cost.md, cdk.out/cost.json"
 	@echo "make cost-seed | cost-all            the seed taken literally; every env + summary -> cdk.out/cost/"
@@ -109,15 +110,57 @@ lint: setup
 typecheck: setup
 	$(BIN)/mypy
 
-# The image and runner tests build and run containers: a Docker engine and the base image first.
+# --- Tests ------------------------------------------------------------------------------------------------------
+# Groups of tests by what they need (pyproject.toml's markers, conftest.py; the README's "Tests"): a test in no group
+# is fast (synthesized templates, reports, service code without a platform) and runs in `make check`. Groups whose
+# tests share nothing but the machine run on parallel workers (pytest-xdist, one per CPU: PYTEST_WORKERS=1 runs
+# them in one process).
+PYTEST_WORKERS ?= auto
+PYTEST := $(PY) -m pytest -q --durations=15
+FAST_TESTS := not platform and not docker and not own_platform and not browser
+# One synthesis of each environment per `make test` / `make check` run, shared by its stages and their workers
+# (tests/synthesis.py); emptied when the run starts, so nothing is read from an earlier run.
+TEST_ASSEMBLIES_DIR := $(CURDIR)/cdk.out/test-assemblies
+.PHONY: check test-fast test-platform test-docker test-own-platform
+
+# Lint, types, the infrastructure tests and the services' unit tests: the fast loop before a commit (<= 3 min). mypy
+# (one process) runs beside the fast group's workers.
+check: setup
+	@rm -rf $(TEST_ASSEMBLIES_DIR)
+	@TEST_ASSEMBLIES=$(TEST_ASSEMBLIES_DIR) $(PY) -m tools.stages check lint typecheck+test-fast
+
+# Everything: each stage timed (tools/stages.py), the summary also in cdk.out/stages-test.txt. The image build (the
+# Docker daemon's CPU) runs beside preflight's synths; the own-platform group alone (its chaos run checks deadlines).
+test: setup base-image
+	@rm -rf $(TEST_ASSEMBLIES_DIR)
+	@TEST_ASSEMBLIES=$(TEST_ASSEMBLIES_DIR) $(PY) -m tools.stages test lint typecheck+test-fast test-platform \
+	  test-docker+preflight test-own-platform e2e-containers
+
+# dev, staging and prod synthesized first, side by side, into TEST_ASSEMBLIES (when set), then read by every worker.
+test-fast: setup
+	$(PY) -m tests.synthesis dev staging prod
+	$(PYTEST) -n $(PYTEST_WORKERS) -m "$(FAST_TESTS)"
+
+# The services' tests (and the browser's, which drive the storefront through it) on one local platform per worker
+# (services/conftest.py): a module stays on one worker, since some modules keep a platform state of their own.
+test-platform: setup
+	$(PYTEST) -n $(PYTEST_WORKERS) --dist loadfile -m "(platform or browser) and not own_platform"
+
+# Image builds and containers (the Docker engine's own CPU is not this process's).
+test-docker: setup base-image
+	$(PYTEST) -m "docker and not platform"
+
+# Each of these starts a platform of its own (a chaos run, moto enforcing IAM): one at a time.
+test-own-platform: setup
+	$(PYTEST) -m "own_platform"
+
+# Every test in one pytest process, as before the groups (no parallel workers).
 unit: setup base-image
 	$(PY) -m pytest -q
 
 # The seed's workflows through the four services in containers started from the synthesized manifests.
 e2e-containers:
 	@$(MAKE) --no-print-directory e2e MODE=containers
-
-test: lint typecheck unit preflight e2e-containers
 
 bench-synth: setup
 	$(PY) -m tools.bench.bench_synth
@@ -146,8 +189,9 @@ wake: $(VENV)/.installed
 sleep: $(VENV)/.installed
 	$(PY) -m tools.ops.wake $(ENV) --sleep $(if $(OUTSIDE_HOURS_ONLY),--outside-hours-only)
 
+# PROFILE=1: py-spy samples of the APIs and their stubs during the endpoint runs -> cdk.out/bench/profile/
 bench-services: setup
-	$(PY) -m tools.bench.bench_services
+	$(PY) -m tools.bench.bench_services $(if $(PROFILE),--profile)
 
 # What the templates assume of the account and synth cannot see, read-only, one line per check (tools/ops/account_check):
 # declared prerequisites, add-on and chart versions, the CDK bootstrap version, quotas. The pipeline runs it before

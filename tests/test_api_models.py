@@ -214,7 +214,10 @@ def workflow_bodies() -> Iterator[tuple[tuple[str, str], dict[str, Any]]]:
     yield ("PUT", "/users/me/preferences"), workflows.preferences_body("es-ES", "EUR", marketing=True)
 
 
-@pytest.mark.parametrize(("route", "body"), list(workflow_bodies()), ids=lambda v: str(v))
+# Ids by route and position, not by body: the payment reports carry a fresh event id and time, and parallel workers
+# (pytest-xdist) must collect the same test ids.
+@pytest.mark.parametrize(("route", "body"), [pytest.param(route, body, id=f"{route[0]} {route[1]} #{n}")
+                                             for n, (route, body) in enumerate(workflow_bodies())])
 def test_the_workflows_bodies_pass_the_service_and_the_edge(route: tuple[str, str], body: dict[str, Any]) -> None:
     (r,) = [x for x in BODY_ROUTES if (x.method, x.path) == route]
     request_model(r).model_validate(body)

@@ -5,7 +5,11 @@ platform (tests/ comes first), so the two do not share the machine's two cores."
 
 from __future__ import annotations
 
+import pytest
+
 from tools.local.chaos import FAULTS, Settings, run
+
+pytestmark = pytest.mark.own_platform
 
 
 def test_short_chaos_run_keeps_every_invariant() -> None:

@@ -75,9 +75,9 @@ def changed(schema_root: Path) -> Synthesized:
     contract = changed_contract().validate(str(schema_root))
     config = load("dev")
     outdir = Path(tempfile.mkdtemp(prefix="cdk.out.contract-change."))
-    app, platform = build_app(config, outdir=str(outdir), contract=contract)
+    app, _ = build_app(config, outdir=str(outdir), contract=contract)
     app.synth()
-    return Synthesized(config=config, outdir=outdir, platform=platform)
+    return Synthesized(config=config, outdir=outdir)
 
 
 def _manifests(env: Synthesized) -> list[dict[str, Any]]:

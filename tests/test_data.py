@@ -108,9 +108,9 @@ def test_keys_rotate(env: Synthesized) -> None:
 
 def test_stateful_stacks_are_termination_protected_outside_dev(dev: Synthesized, prod: Synthesized) -> None:
     for part in ("Network", "Data", "Messaging"):
-        assert not getattr(dev.platform, part.lower()).termination_protection
-        assert getattr(prod.platform, part.lower()).termination_protection
-    assert not prod.platform.edge.termination_protection
+        assert not dev.termination_protection(part)
+        assert prod.termination_protection(part)
+    assert not prod.termination_protection("Edge")
 
 
 def test_tables_expire_the_items_the_services_mark_with_a_ttl(env: Synthesized) -> None:

@@ -104,6 +104,7 @@ def test_digest_pinned_base_builds_from_the_local_tag() -> None:
     assert local_reference(f"{tag}@sha256:{'a' * 64}") == tag
 
 
+@pytest.mark.docker
 def test_staged_asset_builds_and_reverting_the_dockerignore_fix_breaks_it(tmp_path: Path) -> None:
     """The real staging (aws-cdk-lib) and the real build (Docker) of the orders asset: it builds with the
     project's .dockerignore; with `**/Dockerfile` excluded again, the staged folder lacks orders/Dockerfile and the

@@ -100,6 +100,7 @@ def test_docker_run_carries_the_pod_spec() -> None:
         assert args[i:i + len(flag)] == flag, flag
 
 
+@pytest.mark.docker
 def test_container_runs_as_the_manifest_says(pod: Pod) -> None:
     assert docker_exec(pod, "id", "-u").stdout.strip() == "10001"
     assert docker_exec(pod, "id", "-g").stdout.strip() == "10001"
@@ -115,6 +116,7 @@ def test_container_runs_as_the_manifest_says(pod: Pod) -> None:
     assert docker_exec(pod, "printenv", "GREETING").stdout.strip() == "hello, world"
 
 
+@pytest.mark.docker
 def test_readiness_gates_the_address_and_liveness_restarts(pod: Pod) -> None:
     url = pod.url()
     time.sleep(2.5)  # several readiness periods: still not ready, so nothing answers at the pod's address

@@ -9,9 +9,10 @@ longer publish leaves the index the same way, kept with ``dead_lettered_at`` and
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -22,7 +23,7 @@ from contract import OUTBOX_INDEX as CONTRACT_OUTBOX_INDEX
 
 from common import aws
 from common.envelope import Envelope
-from common.publisher import Undeliverable, dead_lettered, destination_of
+from common.publisher import Publish, Undeliverable, dead_lettered, destination_of, publish_all
 
 OUTBOX_INDEX = CONTRACT_OUTBOX_INDEX.name
 OUTBOX_SHARDS = 4  # spreads the index's partitions; every relay replica scans all shards
@@ -108,53 +109,92 @@ def already_processed(table: str, event_id: str) -> bool:
     return "Item" in resp
 
 
-def relay_once(table: str, publish: Callable[[str, str, str], None], limit: int = 25) -> int:
+def relay_once(table: str, publish: Publish, limit: int = 25) -> int:
     """Publish pending outbox records; returns how many were published.
 
     Safe with several replicas: a record is claimed by a conditional update before it is published, and marked
     published by removing its index keys. A crash between publish and mark re-publishes after the claim expires,
     which consumers absorb by deduplicating on the event id (delivery is at least once everywhere).
+
+    The claim returns the record as it now is (a strongly consistent read, so no GetItem after it), and the
+    claimed records are published together (Publisher.publish_many: one SNS/SQS call per destination per ten
+    records): two DynamoDB calls per record and a tenth of a publish, where it was four calls and a publish.
     """
     ddb = aws.client("dynamodb")
-    published = 0
+    claimed: list[tuple[dict[str, Any], dict[str, Any]]] = []  # (key, the record)
     for shard in range(OUTBOX_SHARDS):
         for raw in _pending(table, shard, Limit=limit).get("Items", []):
             rec = from_item(raw)
             key = to_item({"pk": rec["pk"], "sk": rec["sk"]})
             now = int(time.time())
             try:
-                ddb.update_item(
+                item = ddb.update_item(
                     TableName=table,
                     Key=key,
                     UpdateExpression="SET claimed_until = :until",
                     ConditionExpression="attribute_exists(outbox_shard) AND "
                     "(attribute_not_exists(claimed_until) OR claimed_until < :now)",
                     ExpressionAttributeValues=values(until=now + CLAIM_SECONDS, now=now),
-                )
+                    ReturnValues="ALL_NEW",
+                ).get("Attributes")
             except ClientError as exc:
                 if is_conditional_failure(exc):
                     continue  # another replica holds it, or it was published since the (eventually consistent) query
                 raise
-            item = ddb.get_item(TableName=table, Key=key, ConsistentRead=True).get("Item")
-            if item is None:
-                continue
-            full = from_item(item)
-            destination, event_type = str(full["destination"]), str(full["type"])
-            try:
-                publish(destination, event_type, str(full["payload"]))
-            except Undeliverable as exc:
-                _dead_letter(table, key, exc.reason)
-                dead_lettered(exc, str(rec["pk"]), event_type, destination)
-                continue
+            if item:
+                claimed.append((key, from_item(item)))
+    if not claimed:
+        return 0
+    outcomes = publish_all(publish, [(str(r["destination"]), str(r["type"]), str(r["payload"])) for _, r in claimed])
+    published = 0
+    failure: Exception | None = None
+    for (key, record), outcome in zip(claimed, outcomes, strict=True):
+        if isinstance(outcome, Undeliverable):
+            _dead_letter(table, key, outcome.reason)
+            dead_lettered(outcome, str(record["pk"]), str(record["type"]), str(record["destination"]))
+        elif outcome is not None:  # stays claimed until its claim expires, then is published again
+            failure = failure or outcome
+        else:
             ddb.update_item(
                 TableName=table,
                 Key=key,
                 UpdateExpression="REMOVE outbox_shard, outbox_created_at, claimed_until "
                 "SET published_at = :t, expires_at = :exp",
-                ExpressionAttributeValues=values(t=_now(), exp=now + PUBLISHED_RETENTION_SECONDS),
+                ExpressionAttributeValues=values(t=_now(), exp=int(time.time()) + PUBLISHED_RETENTION_SECONDS),
             )
             published += 1
+    if failure is not None and not published:
+        raise failure
     return published
+
+
+_outbox_written = threading.Event()
+_watching = threading.Lock()
+
+
+def outbox_writes() -> threading.Event:
+    """An event set each time this process commits a DynamoDB transaction that wrote an outbox record (the relay
+    loop waits on it between polls, so a record written here is published at once, and an idle relay can poll
+    less often). Hooks the process's DynamoDB client once; call sites of ``transact_write_items`` need nothing."""
+    with _watching:
+        client = aws.client("dynamodb")
+        if not getattr(client, "_outbox_watched", False):
+            client.meta.events.register("before-parameter-build.dynamodb.TransactWriteItems", _note_outbox_write)
+            client.meta.events.register("after-call.dynamodb.TransactWriteItems", _signal_outbox_write)
+            client._outbox_watched = True
+    return _outbox_written
+
+
+def _note_outbox_write(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+    context["writes_outbox"] = any(
+        str(op.get("Item", {}).get("pk", {}).get("S", "")).startswith("OUTBOX#")
+        for entry in params.get("TransactItems", []) if isinstance(entry, dict) for op in entry.values()
+        if isinstance(op, dict))
+
+
+def _signal_outbox_write(http_response: Any, context: dict[str, Any], **_: Any) -> None:
+    if context.get("writes_outbox") and getattr(http_response, "status_code", 0) == 200:
+        _outbox_written.set()
 
 
 def _dead_letter(table: str, key: dict[str, Any], reason: str) -> None:

@@ -27,8 +27,9 @@ def main() -> None:
     }, s.sqs_wait_seconds, probe=lambda: table_ready(s.table))
     run(s.service, {
         **{name: c.run for name, c in loops.items()},
-        "relay": relay_loop(lambda: ddb.relay_once(s.table, publisher.publish),
-                            backlog=lambda: ddb.pending_count(s.table), service=s.service),
+        "relay": relay_loop(lambda: ddb.relay_once(s.table, publisher),
+                            backlog=lambda: ddb.pending_count(s.table), service=s.service,
+                            wake=ddb.outbox_writes()),
     })
 
 

@@ -93,7 +93,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     signing_secret()  # and the webhook's: a missing one fails startup, not a payment
     pool: ConnectionPool = db.open_pool(settings.conninfo, settings.db_pool_max, settings.db_pool_max_idle_seconds)
     db.migrate(pool)  # also proves the database reachable before the pod is ready
-    flusher = OutboxFlusher(pool, Publisher(settings.service, settings.destinations).publish)
+    # The Publisher itself, not its publish method: the flusher then publishes in batches (publish_many).
+    flusher = OutboxFlusher(pool, Publisher(settings.service, settings.destinations))
     _state["service"] = OrderService(pool, Deadlines(settings.pending_deadline_seconds,
                                                      settings.payment_deadline_seconds), after_commit=flusher)
     try:

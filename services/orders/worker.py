@@ -21,7 +21,7 @@ def main() -> None:
     s = settings_mod.load()
     pool = db.open_pool(s.conninfo, s.db_pool_max, s.db_pool_max_idle_seconds)  # connects on first use
     when_available("the orders database (migrations)", lambda: db.migrate(pool))
-    publish = Publisher(s.service, s.destinations).publish
+    publish = Publisher(s.service, s.destinations)  # batches (publish_many) for the flusher and the sweep
     flusher = OutboxFlusher(pool, publish)
     svc = OrderService(pool, Deadlines(s.pending_deadline_seconds, s.payment_deadline_seconds), after_commit=flusher)
     sweeper = Sweeper(svc, make_relay(pool, publish), lambda: pending_count(pool), interval=s.sweep_interval_seconds)

@@ -23,8 +23,9 @@ def main() -> None:
     # Paused by a DynamoDB outage, the consumer resumes when a read of the table answers again.
     loops = consumers(s.service, {EventType.INVENTORY_UPDATED: handlers.on_inventory_updated}, s.sqs_wait_seconds,
                       probe=lambda: table_ready(s.table))
-    run(s.service, {"relay": relay_loop(lambda: ddb.relay_once(s.table, publisher.publish),
-                                        backlog=lambda: ddb.pending_count(s.table), service=s.service),
+    run(s.service, {"relay": relay_loop(lambda: ddb.relay_once(s.table, publisher),
+                                        backlog=lambda: ddb.pending_count(s.table), service=s.service,
+                                        wake=ddb.outbox_writes()),
                     **{name: c.run for name, c in loops.items()}})
 
 

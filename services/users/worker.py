@@ -31,8 +31,9 @@ def main() -> None:
         EventType.EMAIL_COMPLAINED: feedback.on_complained,
     }, s.sqs_wait_seconds, probe=lambda: table_ready(s.table), parsers={"email-events": email_feedback.parse})
     run(s.service, {
-        "relay": relay_loop(lambda: ddb.relay_once(s.table, publisher.publish),
-                            backlog=lambda: ddb.pending_count(s.table), service=s.service),
+        "relay": relay_loop(lambda: ddb.relay_once(s.table, publisher),
+                            backlog=lambda: ddb.pending_count(s.table), service=s.service,
+                            wake=ddb.outbox_writes()),
         **{name: c.run for name, c in loops.items()},
         "notifications": sender_loop(notifier),
     })

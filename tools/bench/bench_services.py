@@ -13,9 +13,18 @@ The variants run interleaved, 3 rounds; each figure is the median of its 3 runs.
 CPU each process used per request (utime+stime from /proc before and after; PostgreSQL's backends included; wrk's
 and pgbench's from their rusage): on a shared machine the stable figure.
 
-Then the pipeline, with every worker running: orders placed at a fixed rate-free concurrency, and how many reach a
-terminal state (CONFIRMED needs a payment nobody sends here; RESERVED is the last state the platform reaches on its
-own, so an order counts when RESERVED or REJECTED) per second, with CPU per order per process.
+Each process's idle CPU (nothing asked of it, for as long as a run) is measured too: the "net of idle" figures
+subtract it over each run's window. orders-api's CPU per order over its stub's (same run) is
+``orders_api_vs_stub_cpu`` (issue 26's goal: at most 3).
+
+Then the pipeline, with every worker running: a fixed number of orders placed at the same concurrency, and how many
+reach a terminal state (CONFIRMED needs a payment nobody sends here; RESERVED is the last state the platform reaches
+on its own, so an order counts when RESERVED or REJECTED) per second, with CPU per order per process. Each worker's
+CPU per event it applied, net of what it uses idle over the same interval, per worker (``cpu_ms_per_event``) and
+the handler's own CPU per event type (from the consumer's log lines); and the idle cost, CPU seconds per hour.
+
+Unless ``--harness``, the pods run as in AWS: no AWS call recording (the access proof's, never set in AWS), spans
+exported at the SDK's default cadence, the services' own 20 s long polls.
 
 The services talk to each other as in the cluster; the bench sends straight to each API process's own port (not the
 local platform's Python TCP proxy in front of it, a harness part with no counterpart in AWS). Absolute numbers
@@ -26,6 +35,7 @@ fsync=off for the service and pgbench alike.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -36,14 +46,26 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 
+from config import topology
 from config.topology import Service
-from tools.local.local_platform import ROOT, SERVICES_DIR, LocalPlatform, free_port, pg_bindir
+from tools.bench.profile import Profiler, summarize
+from tools.local.local_platform import (
+    FAKE_CREDENTIALS,
+    REGION,
+    ROOT,
+    SERVICES_DIR,
+    LocalPlatform,
+    free_port,
+    pg_bindir,
+)
 from tools.local.pod_runner import PROCESSES
 
 OUT = ROOT / "cdk.out" / "bench"
@@ -153,6 +175,7 @@ class Run:
     p50_ms: float
     p99_ms: float | None
     cpu_s: dict[str, float] = field(default_factory=dict)
+    window_s: float = 0.0  # wall time between the two CPU samples
 
     @property
     def rps(self) -> float:
@@ -162,17 +185,25 @@ class Run:
         n = max(1, self.requests)
         return {k: round(1000 * v / n, 3) for k, v in sorted(self.cpu_s.items(), key=lambda kv: -kv[1]) if v > 0}
 
+    def net_cpu_ms_per_request(self, idle: dict[str, float]) -> dict[str, float]:
+        """CPU per request net of what each process uses doing nothing (``idle``: CPU seconds per second, measured
+        with no load) over this run's window: the work the requests caused."""
+        n = max(1, self.requests)
+        return {k: round(1000 * max(0.0, v - idle.get(k, 0.0) * self.window_s) / n, 3)
+                for k, v in self.cpu_s.items() if k in idle}
+
 
 def measured(name: str, procs: Processes, load: Callable[[], tuple[Run, float]],
              settle: Callable[[], None] | None = None) -> Run:
     """Run ``load`` (which returns its figures and its own tool's CPU seconds) between two CPU samples; ``settle``
     waits, before the second sample, for the work the requests left behind (orders' publish after commit), so its
     CPU counts here rather than in the next variant."""
-    before = procs.sample()
+    before, started = procs.sample(), time.monotonic()
     result, tool_cpu = load()
     if settle is not None:
         settle()
     after = procs.sample()
+    result.window_s = time.monotonic() - started
     result.cpu_s = {k: after[k] - before.get(k, 0.0) for k in after}
     result.cpu_s[name.split(":")[0] if ":" in name else "load generator"] = tool_cpu
     return result
@@ -306,6 +337,14 @@ def start_stub(platform: LocalPlatform, service: Service) -> tuple[subprocess.Po
     raise RuntimeError(f"{service.value} stub not ready")
 
 
+def idle_rates(procs: Processes, seconds: float) -> dict[str, float]:
+    """Each process's CPU seconds per second while nothing is asked of it (pollers, span export, heartbeats)."""
+    before, started = procs.sample(), time.monotonic()
+    time.sleep(seconds)
+    after, elapsed = procs.sample(), time.monotonic() - started
+    return {k: max(0.0, after[k] - before.get(k, 0.0)) / elapsed for k in after}
+
+
 def outbox_drained(platform: LocalPlatform, timeout: float = 120) -> Callable[[], None]:
     """Waits until orders has published every outbox row (its after-commit flusher), at most ``timeout`` s."""
     import psycopg
@@ -318,6 +357,8 @@ def outbox_drained(platform: LocalPlatform, timeout: float = 120) -> Callable[[]
                 if not row or not row[0]:
                     return
                 time.sleep(0.1)
+        print(f"warning: orders' outbox still had unpublished rows after {timeout} s (its flusher retries them)",
+              flush=True)
 
     return wait
 
@@ -328,10 +369,12 @@ def api_url(platform: LocalPlatform, service: Service) -> str:
     return f"http://127.0.0.1:{port}"
 
 
-def median_run(runs: list[Run]) -> dict[str, object]:
+def median_run(runs: list[Run], idle: dict[str, float]) -> dict[str, object]:
     cpu_names = {k for r in runs for k in r.cpu_s}
     per_request = {k: round(statistics.median(r.cpu_ms_per_request().get(k, 0.0) for r in runs), 3)
                    for k in cpu_names}
+    net = {k: round(statistics.median(r.net_cpu_ms_per_request(idle).get(k, 0.0) for r in runs), 3)
+           for k in cpu_names if k in idle}
     return {
         "req_per_s": round(statistics.median(r.rps for r in runs), 1),
         "p50_ms": round(statistics.median(r.p50_ms for r in runs), 2),
@@ -342,26 +385,107 @@ def median_run(runs: list[Run]) -> dict[str, object]:
         "cpu_ms_per_request": dict(sorted(((k, v) for k, v in per_request.items() if v > 0),
                                           key=lambda kv: -kv[1])),
         "cpu_ms_per_request_total": round(sum(per_request.values()), 3),
+        "cpu_ms_per_request_net_of_idle": dict(sorted(((k, v) for k, v in net.items() if v > 0),
+                                                      key=lambda kv: -kv[1])),
     }
 
 
+WORKERS = tuple(f"{s.value}-worker" for s in topology.SERVICES)
+
+
+def applied_events(platform: LocalPlatform, worker: str, since: int) -> list[dict[str, Any]]:
+    """The "event applied" lines a worker has logged after its log's first ``since`` bytes (common/consumer.py:
+    event type and the CPU its thread spent on the event)."""
+    path = platform.logdir / f"{worker}.log"
+    with path.open("rb") as f:
+        f.seek(since)
+        text = f.read().decode(errors="replace")
+    out = []
+    for line in text.splitlines():
+        if '"event applied"' in line:
+            with contextlib.suppress(ValueError):
+                out.append(json.loads(line))
+    return out
+
+
+def log_size(platform: LocalPlatform, worker: str) -> int:
+    path = platform.logdir / f"{worker}.log"
+    return path.stat().st_size if path.exists() else 0
+
+
+def quiet(platform: LocalPlatform, timeout: float = 120) -> None:
+    """Wait until no queue holds a message and no outbox a pending record: the workers have nothing to do."""
+    import psycopg
+    from common import ddb
+
+    sqs = platform.client("sqs")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        by_queue = {name: sum(int(sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"][a])
+                              for a in ("ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"))
+                    for name, url in platform.resources.queue_urls.items()}
+        queued = sum(by_queue.values())
+        with psycopg.connect(platform.orders_dsn(), autocommit=True) as conn:
+            row = conn.execute("SELECT count(*) FROM outbox WHERE published_at IS NULL").fetchone()
+        pending = int(row[0]) if row else 0
+        with _aws_env(platform):
+            pending += sum(ddb.pending_count(table) for table in platform.resources.tables.values())
+        if not queued and not pending:
+            return
+        time.sleep(0.5)
+    raise SystemExit(f"the platform did not settle within {timeout} s: {queued} messages queued "
+                     f"({ {k: v for k, v in by_queue.items() if v} }), {pending} outbox records pending; worker logs: "
+                     + "; ".join(f"{w}: {platform.log_tail(w, 5)}" for w in WORKERS))
+
+
+@contextlib.contextmanager
+def _aws_env(platform: LocalPlatform) -> Iterator[None]:
+    """common.aws's clients (the services' own helpers) pointed at this platform's moto, for the harness's reads."""
+    from common import aws
+
+    env = {"AWS_ENDPOINT_URL": platform.moto_url, "AWS_REGION": REGION, **FAKE_CREDENTIALS}
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    aws._clients.clear()
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        aws._clients.clear()
+
+
 def pipeline(platform: LocalPlatform, user_headers: dict[str, str], pid: str, concurrency: int,
-             seconds: int) -> dict[str, object]:
-    """Every worker running: orders placed for ``seconds`` by wrk, then how long until each reached a terminal
+             count: int, max_idle_seconds: float) -> dict[str, object]:
+    """Every worker running: ``count`` orders placed (``concurrency`` at a time; the harness's client is the bench
+    process's CPU), then how long until each reached a terminal
     state of the platform's own (RESERVED, REJECTED or CANCELLED: CONFIRMED needs a payment nobody sends here);
     orders per second over the whole span. The endpoint measurement's orders (placed with workers stopped) are
-    closed and their messages purged first, so only this run's orders flow."""
+    closed and their messages purged first, so only this run's orders flow.
+
+    Each worker's CPU per event net of idle: once the pipeline has drained, every worker is measured doing nothing
+    for the same interval (at most ``max_idle_seconds``; a shorter idle sample is scaled to the interval), and its
+    idle CPU is subtracted from what it used during the run; divided by the events it applied (its log's "event
+    applied" lines, each with the CPU its consumer thread spent on it, summed per event type). The idle rate is
+    also the cost of an idle worker: CPU seconds per hour."""
     import psycopg
 
     dsn = platform.orders_dsn()
     sqs = platform.client("sqs")
-    for url in platform.resources.queue_urls.values():
-        sqs.purge_queue(QueueUrl=url)
+    # None of the endpoint runs' commands may reach this run's workers: their outbox rows are marked published first
+    # (the API's flusher skips a row once it is marked; one it still retried after a purge fed the workers thousands
+    # of stale commands), then the queues are purged.
+    outbox_drained(platform, timeout=60)()
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute("UPDATE orders SET status = 'CANCELLED', reason = 'bench: endpoint run' "
                      "WHERE status IN ('PENDING', 'RESERVED')")
         conn.execute("UPDATE outbox SET published_at = now() WHERE published_at IS NULL")
-        t0 = conn.execute("SELECT clock_timestamp()").fetchone()[0]  # type: ignore[index]
+    time.sleep(1)  # a flush already past its SELECT finishes its calls
+    for url in platform.resources.queue_urls.values():
+        sqs.purge_queue(QueueUrl=url)
     for name, pod in platform.pods.items():
         if name.endswith("-worker") and pod.proc is None:
             pod.start()
@@ -373,10 +497,26 @@ def pipeline(platform: LocalPlatform, user_headers: dict[str, str], pid: str, co
             raise SystemExit("the product's stock record never appeared (products' relay -> inventory)")
         time.sleep(0.2)
     httpx.post(f"{inventory}/inventory/{pid}/adjust", headers=admin, json={"delta": 1_000_000}).raise_for_status()
+    quiet(platform, timeout=300)  # the stock adjustment's InventoryUpdated has reached products: nothing else flows
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        t0 = conn.execute("SELECT clock_timestamp()").fetchone()[0]  # type: ignore[index]
     procs = Processes(platform_processes(platform, workers=True))
     orders = api_url(platform, Service.ORDERS)
-    script = wrk_script("POST", {**user_headers, "Content-Type": "application/json"},
-                        json.dumps({"lines": [{"product_id": pid, "quantity": 1}]}), idempotency_key=True)
+    body = {"lines": [{"product_id": pid, "quantity": 1}]}
+
+    def place(client: httpx.Client) -> bool:
+        r = client.post(orders + "/orders", json=body, headers={**user_headers, "Idempotency-Key": uuid.uuid4().hex})
+        return r.status_code == 201
+
+    def place_all() -> int:
+        """``count`` orders from ``concurrency`` clients at once (a fixed amount of work: comparable runs)."""
+        clients = [httpx.Client(timeout=60) for _ in range(concurrency)]
+        try:
+            with ThreadPoolExecutor(max_workers=concurrency) as pool:
+                return sum(pool.map(lambda i: place(clients[i % concurrency]), range(count)))
+        finally:
+            for c in clients:
+                c.close()
 
     def open_count() -> int:
         with psycopg.connect(dsn) as conn:
@@ -384,22 +524,52 @@ def pipeline(platform: LocalPlatform, user_headers: dict[str, str], pid: str, co
                                (t0,)).fetchone()
         return int(row[0]) if row else 0
 
+    marks = {w: log_size(platform, w) for w in WORKERS}
     before = procs.sample()
     start = time.monotonic()
-    placed = wrk("POST /orders (pipeline)", orders + "/orders", script, concurrency, seconds, procs)
-    deadline = time.monotonic() + 300
+    placed = place_all()
+    deadline = time.monotonic() + 600
     while open_count() and time.monotonic() < deadline:
         time.sleep(0.2)
     elapsed = time.monotonic() - start
     after = procs.sample()
+    quiet(platform, timeout=600)  # what the orders caused downstream (products' InventoryUpdated) is handled too
+    handled = time.monotonic() - start
+    after_all = procs.sample()
+    events = {w: applied_events(platform, w, marks[w]) for w in WORKERS}
+    # The same workers doing nothing, for the same interval (or a part of it, scaled).
+    idle_window = min(handled, max_idle_seconds)
+    idle = idle_rates(procs, idle_window)
     with psycopg.connect(dsn) as conn:
         rows = {str(k): int(v) for k, v in conn.execute(
             "SELECT status, count(*) FROM orders WHERE created_at >= %s GROUP BY status", (t0,)).fetchall()}
     done = sum(n for status, n in rows.items() if status != "PENDING")
     cpu = {k: after[k] - before.get(k, 0.0) for k in after}
-    cpu["wrk"] = placed.cpu_s.get("wrk", 0.0)
+    workers: dict[str, object] = {}
+    for w in WORKERS:
+        if w not in after_all:
+            continue
+        used = after_all[w] - before.get(w, 0.0)
+        net = max(0.0, used - idle.get(w, 0.0) * handled)
+        mine = events[w]
+        by_type: dict[str, dict[str, float]] = {}
+        for e in mine:
+            entry = by_type.setdefault(str(e.get("event_type")), {"events": 0, "handler_cpu_ms": 0.0})
+            entry["events"] += 1
+            entry["handler_cpu_ms"] += float(e.get("cpu_ms", 0.0))
+        workers[w] = {
+            "events": len(mine),
+            "cpu_s": round(used, 3),
+            "idle_cpu_s_same_interval": round(idle.get(w, 0.0) * handled, 3),
+            "cpu_ms_per_event": round(1000 * net / len(mine), 3) if mine else None,
+            "idle_cpu_ms_per_s": round(1000 * idle.get(w, 0.0), 3),
+            "idle_cpu_s_per_hour": round(3600 * idle.get(w, 0.0), 1),
+            "per_event_type": {k: {"events": int(v["events"]),
+                                   "handler_cpu_ms_per_event": round(v["handler_cpu_ms"] / v["events"], 3)}
+                               for k, v in sorted(by_type.items())},
+        }
     return {
-        "orders_placed": placed.requests,
+        "orders_placed": placed,
         "orders_terminal": done,
         "seconds": round(elapsed, 2),
         "orders_per_s": round(done / elapsed, 1) if elapsed else 0.0,
@@ -407,6 +577,9 @@ def pipeline(platform: LocalPlatform, user_headers: dict[str, str], pid: str, co
         "cpu_ms_per_order": {k: round(1000 * v / max(1, done), 3) for k, v in sorted(cpu.items(), key=lambda kv: -kv[1])
                              if v > 0},
         "cpu_ms_per_order_total": round(1000 * sum(cpu.values()) / max(1, done), 3),
+        "workers": workers,
+        "handled_seconds": round(handled, 2),
+        "idle_seconds_measured": round(idle_window, 2),
     }
 
 
@@ -414,14 +587,28 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.bench.bench_services", description=__doc__.split("\n\n")[0])
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--seconds", type=int, default=8)
-    parser.add_argument("--pipeline-seconds", type=int, default=15)
+    parser.add_argument("--pipeline-orders", type=int, default=200,
+                        help="orders placed in the pipeline run (a fixed amount of work, so runs compare)")
     parser.add_argument("--out", type=Path, default=OUT)
     parser.add_argument("--only", action="append", default=[], metavar="VARIANT",
                         help="run only these variants (repeatable; e.g. 'POST /orders'); ratios need both sides")
     parser.add_argument("--no-pipeline", action="store_true", help="skip the pipeline benchmark")
+    parser.add_argument("--max-idle-seconds", type=float, default=120.0,
+                        help="longest idle sample of the workers after the pipeline (a shorter one is scaled)")
+    parser.add_argument("--harness", action="store_true",
+                        help="run the pods with the tests' harness settings (every AWS call recorded, spans exported "
+                             "every 200 ms, 1 s long polls) instead of as they run in AWS")
+    parser.add_argument("--profile", action="store_true",
+                        help="sample the APIs and stubs with py-spy during the endpoint runs (tools/bench/profile.py) "
+                             "into OUT/profile/; the sampler's own CPU loads the machine, so compare figures of "
+                             "runs without it")
     args = parser.parse_args(argv)
     c, s = args.concurrency, args.seconds
-    with LocalPlatform(free_ports=True, mode=PROCESSES, start_workers=False, edge=False) as platform:
+    # As the pods run in AWS unless --harness: no AWS call recording (AWS_CALL_LOG is the access proof's, never set
+    # in AWS), spans exported at the SDK's default cadence, the services' own 20 s long polls (an idle worker's cost).
+    with LocalPlatform(free_ports=True, mode=PROCESSES, start_workers=False, edge=False,
+                       record_calls=args.harness, span_export_delay_ms=200 if args.harness else None,
+                       sqs_wait_seconds=1 if args.harness else 20) as platform:
         admin = {"Authorization": f"Bearer {platform.user_token('bench-admin@example.com', groups=('admin',))}"}
         user = {"Authorization": f"Bearer {platform.user_token('bench-user@example.com')}"}
         products, orders = api_url(platform, Service.PRODUCTS), api_url(platform, Service.ORDERS)
@@ -461,30 +648,60 @@ def main(argv: list[str] | None = None) -> int:
                 if unknown:
                     parser.error(f"unknown variant(s) {sorted(unknown)}; known: {sorted(variants)}")
                 variants = {k: v for k, v in variants.items() if k in args.only}
+            # What each process uses doing nothing over a run's length, subtracted for the net figures.
+            idle = idle_rates(procs, s)
             runs: dict[str, list[Run]] = {name: [] for name in variants}
+            profiler = Profiler(args.out / "profile") if args.profile else None
+            if profiler is not None:
+                for name, p in pids.items():
+                    if name.endswith(("-api", "-stub")):
+                        profiler.attach(name, p)
             for _ in range(ROUNDS):  # interleaved: a slow moment of the machine hits every variant alike
                 for name, fn in variants.items():
                     runs[name].append(fn())
+            if profiler is not None:
+                for path in profiler.stop():
+                    print("\n".join(summarize(path, top=20)))
         finally:
             for proc, _ in stubs:
                 proc.terminate()
                 proc.wait(20)
-        results = {name: median_run(r) for name, r in runs.items()}
-        flow = None if args.no_pipeline else pipeline(platform, user, pid, c, args.pipeline_seconds)
+        results = {name: median_run(r, idle) for name, r in runs.items()}
+        flow = None if args.no_pipeline else pipeline(platform, user, pid, c, args.pipeline_orders,
+                                                      args.max_idle_seconds)
 
     def ratio(a: str, b: str) -> float | None:
         if a not in results or b not in results:
             return None
         return round(float(results[a]["req_per_s"]) / float(results[b]["req_per_s"]), 3)  # type: ignore[arg-type]
 
+    def cpu_ratio(endpoint: str, process: str, stub: str, stub_process: str, key: str) -> float | None:
+        """The endpoint's process's CPU per request over its stub's, from the same run's medians."""
+        if endpoint not in results or stub not in results:
+            return None
+        mine = results[endpoint][key].get(process)  # type: ignore[attr-defined]
+        theirs = results[stub][key].get(stub_process)  # type: ignore[attr-defined]
+        return round(mine / theirs, 2) if mine and theirs else None
+
     report = {
         "machine": {"cpus": os.cpu_count(), "platform": sys.platform, "load": os.getloadavg()},
-        "command": "make bench-services",
+        "command": "make bench-services" + (" (--harness)" if args.harness else ""),
+        "pods": "test harness settings" if args.harness else "as in AWS (no call recording, default span export, "
+                                                               "20 s long polls)",
+        "idle_cpu_ms_per_s": {k: round(1000 * v, 3) for k, v in sorted(idle.items())},
         "concurrency": c, "seconds_per_run": s, "rounds": ROUNDS,
         "endpoints": results,
         "get_product_vs_stub_ceiling": ratio("GET /products/{id}", "GET /products/{id} stub"),
         "post_orders_vs_stub_ceiling": ratio("POST /orders", "POST /orders stub"),
         "post_orders_vs_db_ceiling": ratio("POST /orders", "pgbench (POST /orders' transaction)"),
+        # Issue 26's goal: orders-api's CPU per order at most 3x its stub's (same run); net: each process's idle
+        # CPU over the run's window subtracted first.
+        "orders_api_vs_stub_cpu": cpu_ratio("POST /orders", "orders-api", "POST /orders stub", "orders-stub",
+                                            "cpu_ms_per_request"),
+        "orders_api_vs_stub_cpu_net_of_idle": cpu_ratio("POST /orders", "orders-api", "POST /orders stub",
+                                                        "orders-stub", "cpu_ms_per_request_net_of_idle"),
+        "products_api_vs_stub_cpu": cpu_ratio("GET /products/{id}", "products-api", "GET /products/{id} stub",
+                                              "products-stub", "cpu_ms_per_request"),
         "pipeline": flow,
     }
     args.out.mkdir(parents=True, exist_ok=True)
@@ -507,6 +724,15 @@ def print_report(report: dict[str, object]) -> None:
     for name, r in endpoints.items():
         cpu = ", ".join(f"{k} {v:.2f}" for k, v in r["cpu_ms_per_request"].items())  # type: ignore[attr-defined]
         print(f"  {name}: {cpu}")
+    print("CPU ms per request net of each process's idle CPU over the run:")
+    for name, r in endpoints.items():
+        cpu = ", ".join(f"{k} {v:.2f}" for k, v in r["cpu_ms_per_request_net_of_idle"].items())  # type: ignore[attr-defined]
+        print(f"  {name}: {cpu}")
+    for label, key in (("orders-api CPU per order / orders stub's (goal <= 3):", "orders_api_vs_stub_cpu"),
+                       ("  the same, net of idle:                            ", "orders_api_vs_stub_cpu_net_of_idle"),
+                       ("products-api CPU per read / products stub's:        ", "products_api_vs_stub_cpu")):
+        value = report[key]
+        print(f"{label} {'-' if value is None else f'{value:.2f}'}")
     flow: dict[str, object] | None = report["pipeline"]  # type: ignore[assignment]
     if flow is not None:
         print_pipeline(flow)
@@ -523,6 +749,15 @@ def print_pipeline(flow: dict[str, object]) -> None:
           f"in {flow['seconds']} s = {flow['orders_per_s']} orders/s; CPU ms per order "
           f"{flow['cpu_ms_per_order_total']}:")
     print("  " + ", ".join(f"{k} {v:.2f}" for k, v in flow["cpu_ms_per_order"].items()))  # type: ignore[attr-defined]
+    print(f"workers, net of their idle CPU over the {flow['handled_seconds']} s until every event was handled "
+          f"(idle measured for {flow['idle_seconds_measured']} s; goal <= 3 ms per event):")
+    workers: dict[str, dict[str, Any]] = flow["workers"]  # type: ignore[assignment]
+    for name, w in workers.items():
+        per_event = "-" if w["cpu_ms_per_event"] is None else f"{w['cpu_ms_per_event']:.2f}"
+        types = ", ".join(f"{k} x{v['events']} handler {v['handler_cpu_ms_per_event']:.2f}"
+                          for k, v in w["per_event_type"].items())
+        print(f"  {name:18} {per_event:>7} ms/event over {w['events']} events ({types or 'none'}); idle "
+              f"{w['idle_cpu_ms_per_s']:.1f} ms/s = {w['idle_cpu_s_per_hour']:.0f} CPU s/hour")
 
 
 if __name__ == "__main__":

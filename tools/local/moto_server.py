@@ -17,6 +17,13 @@ stall all DynamoDB traffic as tables grow (a chaos run writes thousands of items
 copy of just the items it touches and puts those back when it is cancelled: the same all-or-nothing outcome, at the
 cost of the transaction's own items.
 
+Connections are kept alive, as AWS's endpoints keep them: werkzeug's development server answers every request with
+``Connection: close`` (http.server cannot find the next request line when an application leaves part of a body
+unread), so each AWS call of a service would open a new TCP connection, which it never does against AWS, and the
+client's connection set-up (socket, urllib3 connection, botocore's pool bookkeeping) would be counted as the
+service's work in `make bench-services`. :class:`KeepAliveRequestHandler` reads whatever body the application left
+before the next request, and closes only where it cannot know where the body ends (chunked requests).
+
 When the local platform has moto enforce IAM (``LocalPlatform(enforce_iam=True)``, tools/local/access_proof), moto would
 authorize most requests against resource ``*`` and a DynamoDB transaction as an action IAM does not have; here each
 request is authorized as IAM does, per (action, resource) it names (:func:`authorize_named_resources`).
@@ -27,6 +34,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import functools
+import io
 import json
 import os
 import sys
@@ -41,6 +49,8 @@ from moto.core.authorization import ActionAuthenticatorMixin
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.dynamo_type import DynamoType, Item
 from moto.dynamodb.models.table import Table
+from moto.moto_server.werkzeug_app import MotoRequestHandler
+from werkzeug.wsgi import LimitedStream
 
 # Backend methods that read or write the items of one table (the table's name is their first argument; batch
 # operations go through them item by item), and those that span tables.
@@ -185,7 +195,16 @@ def _with_resources(method: Callable[..., Any]) -> Callable[..., Any]:
         enforcing = ActionAuthenticatorMixin.request_count >= settings.INITIAL_NO_AUTH_ACTION_COUNT
         requirements = _request_requirements(self) if enforcing and resource == "*" else ()
         if not requirements:
-            method(self, resource)
+            single = _single_entry_action(self) if enforcing else None
+            if single is None:
+                method(self, resource)
+                return
+            # A batch call on a resource moto names itself (an SQS queue): IAM authorizes its single-entry action.
+            self._get_action = functools.partial(str, single)
+            try:
+                method(self, resource)
+            finally:
+                del self._get_action
             return
         operation = self._get_action()
         for action, arn in requirements:
@@ -201,12 +220,66 @@ def _with_resources(method: Callable[..., Any]) -> Callable[..., Any]:
     return authorize
 
 
+def _single_entry_action(response: Any) -> str | None:
+    """The operation IAM authorizes a batch call as (SendMessageBatch -> SendMessage), or None for other calls."""
+    from tools.local.access_proof import BATCH_ACTIONS
+
+    operation = response._get_action()
+    return next((single.split(":", 1)[1] for batch, single in BATCH_ACTIONS.items()
+                 if batch.split(":", 1)[1] == operation), None)
+
+
 def authorize_named_resources() -> None:
     """Have moto's IAM enforcement check the resources each request names (idempotent)."""
     method = ActionAuthenticatorMixin._authenticate_and_authorize_normal_action
     if not getattr(method, "with_resources", False):
         ActionAuthenticatorMixin._authenticate_and_authorize_normal_action = _with_resources(  # type: ignore
             method)
+
+
+class KeepAliveRequestHandler(MotoRequestHandler):
+    """moto's request handler, with HTTP/1.1 keep-alive (see the module's docstring).
+
+    werkzeug (3.1) answers with ``Connection: close`` and, after each answer, reads whatever else the socket holds
+    (which would swallow the client's next request). Here the application reads the body through a stream bounded
+    by its Content-Length; werkzeug's read-after-answer sees an empty stream; what the application left of the body
+    is read before the next request line. A chunked body (no length known up front) closes the connection, as
+    werkzeug always did."""
+
+    _body: LimitedStream | None = None
+    _EMPTY = io.BytesIO(b"")
+
+    def make_environ(self) -> dict[str, Any]:
+        environ = super().make_environ()
+        length = environ.get("CONTENT_LENGTH") or "0"
+        if environ.get("wsgi.input_terminated") or not length.isdigit():
+            self._body = None
+            return environ
+        self._body = LimitedStream(self.rfile, int(length))  # type: ignore[arg-type]  # a binary file, as werkzeug reads it
+        environ["wsgi.input"] = self._body
+        environ["wsgi.input_terminated"] = True  # werkzeug's Request reads our bounded stream as it is
+        self.rfile = self._EMPTY  # werkzeug's read-after-answer (run_wsgi's `execute`) finds nothing
+        return environ
+
+    def send_header(self, keyword: str, value: str) -> None:
+        if keyword.lower() == "connection" and value.lower() == "close" and self._body is not None:
+            return  # http.server keeps an HTTP/1.1 connection open unless this header closes it
+        super().send_header(keyword, value)
+
+    def run_wsgi(self) -> None:
+        connection_file = self.rfile
+        try:
+            super().run_wsgi()
+        finally:
+            self.rfile = connection_file
+        if self._body is None:
+            self.close_connection = True
+            return
+        try:
+            self._body.exhaust()  # the next request line starts right after this body
+        except Exception:
+            self.close_connection = True
+        self._body = None
 
 
 def _exit_now(signum: int, frame: object) -> None:
@@ -219,6 +292,7 @@ def main(argv: list[str] | None = None) -> None:
     serialize_dynamodb()
     authorize_named_resources()
     server.signal_handler = _exit_now  # installed by server.main for SIGINT/SIGTERM
+    server.MotoRequestHandler = KeepAliveRequestHandler  # type: ignore[misc]  # handed to run_simple by server.main
     server.main(argv)
 
 

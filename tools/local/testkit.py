@@ -72,3 +72,11 @@ def fields(resp: httpx.Response) -> list[str]:
     body = resp.json()
     assert body["error"] == "validation_failed", body
     return [f["field"] for f in body["fields"]]
+
+
+def queue_drained(platform: LocalPlatform, queue: str) -> bool:
+    """Nothing waiting in the queue and nothing in flight: every message so far was handled (or dead-lettered)."""
+    attrs = platform.client("sqs").get_queue_attributes(
+        QueueUrl=platform.resources.queue_urls[queue],
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
+    return attrs["ApproximateNumberOfMessages"] == "0" and attrs["ApproximateNumberOfMessagesNotVisible"] == "0"

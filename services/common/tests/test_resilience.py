@@ -97,7 +97,8 @@ def statuses(api: Api, orders: list[tuple[UserSession, str]]) -> list[str]:
     return out
 
 
-def pay(platform: LocalPlatform, api: Api, user: UserSession, order_id: str, total_cents: int | None = None) -> None:
+def pay(platform: LocalPlatform, api: Api, user: UserSession, order_id: str, total_cents: int | None = None) -> str:
+    """Publish a PaymentConfirmed for the order as the payment provider integration does; its event id."""
     if total_cents is None:
         total_cents = int(api.call("GET", ORD, f"/orders/{order_id}", user.headers).json()["total_cents"])
     event = {"id": str(uuid.uuid4()), "type": "PaymentConfirmed", "version": 1, "time": "2025-01-01T00:00:00Z",
@@ -107,6 +108,7 @@ def pay(platform: LocalPlatform, api: Api, user: UserSession, order_id: str, tot
     platform.client("sns").publish(
         TopicArn=platform.resources.topic_arns["payment-events"], Message=json.dumps(event),
         MessageAttributes={EVENT_TYPE_ATTRIBUTE: {"DataType": "String", "StringValue": "PaymentConfirmed"}})
+    return str(event["id"])
 
 
 @contextmanager
@@ -202,7 +204,9 @@ def test_database_outage_of_20s_backpressures_and_dead_letters_nothing(
     mark = log_length(platform, "orders-worker")
     with platform.aws_down(INV):  # hold the reservations back so that their outcomes arrive during the outage
         pending = [(u, place(api, u, [{"product_id": pids[1], "quantity": 2}])) for u in users]
-        time.sleep(1)  # the after-commit flush publishes ReserveStock
+        reservations = platform.resources.queue_urls["inventory-reservations"]
+        wait_until(lambda: queue_load(platform, reservations) >= len(pending),  # orders' after-commit flush
+                   what="the orders' ReserveStock queued for inventory")
     with platform.db_down():
         started = time.monotonic()
         for u, oid in reserved:  # payments arrive while orders cannot read its database
@@ -231,19 +235,36 @@ def test_paused_workers_during_payments_dead_letter_nothing(platform: LocalPlatf
     pid = make_product(stock=20, price_cents=300)
     users = [new_user() for _ in range(4)]
     before = dlq_counts(platform)
-    with paused(platform, "inventory-worker"):  # 30 s: payments arrive before the reservation outcomes
+    mark = log_length(platform, "orders-worker")
+
+    def deferrals() -> dict[str, int]:
+        """The highest receive count at which orders deferred each payment (RetryLater: no reservation yet)."""
+        seen: dict[str, int] = {}
+        for line in log_lines(platform, "orders-worker", mark):
+            if line.get("message") == "handler failed; message will be retried" and \
+                    line.get("event_type") == "PaymentConfirmed":
+                seen[str(line["event_id"])] = max(seen.get(str(line["event_id"]), 0), int(line["receive_count"]))
+        return seen
+
+    with paused(platform, "inventory-worker"):  # payments arrive before the reservation outcomes
         orders = [(u, place(api, u, [{"product_id": pid, "quantity": 1}])) for u in users]
-        for u, oid in orders:
-            pay(platform, api, u, oid, total_cents=300)
-        time.sleep(30)
+        payments = [pay(platform, api, u, oid, total_cents=300) for u, oid in orders]
+        # Until orders has received each payment three times and put it back each time (its ordering backoff),
+        # rather than a fixed 30 s: repeated receives of a payment that cannot apply yet dead-letter nothing.
+        wait_until(lambda: all(deferrals().get(e, 0) >= 3 for e in payments), timeout=120,
+                   what="every payment deferred three times while inventory is paused")
         assert set(statuses(api, orders)) == {"PENDING"}
     wait_until(lambda: set(statuses(api, orders)) == {"CONFIRMED"}, timeout=120, what="payments applied after pause")
     more = [(u, place(api, u, [{"product_id": pid, "quantity": 1}])) for u in users]
     wait_until(lambda: set(statuses(api, more)) == {"RESERVED"}, what="reserved")
-    with paused(platform, "orders-worker"):  # 15 s, with payments in flight
+    payments_queue = platform.resources.queue_urls["orders-payment-events"]
+    with paused(platform, "orders-worker"):  # with payments in flight
         for u, oid in more:
             pay(platform, api, u, oid, total_cents=300)
-        time.sleep(15)
+        # Until every payment waits in orders' queue (rather than a fixed 15 s): SNS has delivered them all while
+        # the worker cannot take them.
+        wait_until(lambda: queue_load(platform, payments_queue) >= len(more), timeout=60,
+                   what="the payments queued while orders' worker is paused")
     wait_until(lambda: set(statuses(api, more)) == {"CONFIRMED"}, timeout=90, what="payments after orders pause")
     assert dlq_counts(platform) == before
     assert_workers_never_exited(platform)

@@ -12,7 +12,7 @@ from common.envelope import Envelope
 
 from config.topology import Service
 from tools.local.local_platform import LocalPlatform
-from tools.local.testkit import CONFIG, Api, UserSession, fields, stock, wait_status, wait_until
+from tools.local.testkit import CONFIG, Api, UserSession, fields, queue_drained, stock, wait_status, wait_until
 
 INV = Service.INVENTORY
 
@@ -86,11 +86,9 @@ def test_same_command_twice_applies_once(platform: LocalPlatform, api: Api, admi
         sqs.send_message(QueueUrl=url, MessageBody=command.to_json(),
                          MessageAttributes={"type": {"DataType": "String", "StringValue": "ReserveStock"}})
     wait_until(lambda: stock(api, admin, pid)["reserved"] == 2, what="reservation")
-    wait_until(lambda: int(sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"][
-        "ApproximateNumberOfMessages"]) == 0, what="queue drained")
-    import time
-
-    time.sleep(1.5)  # give a wrongly applied second delivery time to show up
+    # Both deliveries handled (none waiting, none in flight: a message is deleted only once its handler returned),
+    # so a wrongly applied second one would show now.
+    wait_until(lambda: queue_drained(platform, "inventory-reservations"), what="both deliveries handled")
     assert stock(api, admin, pid) == {"product_id": pid, "available": 3, "reserved": 2}
 
 

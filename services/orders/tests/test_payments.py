@@ -19,7 +19,7 @@ import pytest
 from config.topology import EVENT_TYPE_ATTRIBUTE, Service
 from orders.webhook import TOLERANCE_SECONDS
 from tools.local.local_platform import LocalPlatform
-from tools.local.testkit import Api, UserSession, fields, wait_status, wait_until
+from tools.local.testkit import Api, UserSession, fields, queue_drained, wait_status, wait_until
 from tools.local.workflows import payment_report, signed
 
 ORD = Service.ORDERS
@@ -134,7 +134,8 @@ def test_a_replay_is_refused_and_a_redelivered_event_records_one_payment(
             MessageAttributes={EVENT_TYPE_ATTRIBUTE: {"DataType": "String", "StringValue": "PaymentConfirmed"}})
     # the same payment reported by another event id: still one record
     assert post(api, platform, {**report, "event_id": f"evt-{uuid.uuid4().hex}"}).status_code == 202
-    time.sleep(3)  # several polls of the worker
+    # Every delivery handled (none waiting, none in flight), rather than a fixed 3 s of the worker's polls.
+    wait_until(lambda: queue_drained(platform, "orders-payment-events"), what="the redeliveries handled")
     assert len(payments(platform, order["order_id"])) == 1
     with psycopg.connect(platform.orders_dsn()) as conn:
         confirmed = conn.execute("SELECT count(*) FROM outbox WHERE type = 'OrderConfirmed' AND "

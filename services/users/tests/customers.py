@@ -90,11 +90,3 @@ def notification(platform: LocalPlatform, order_id: str, status: str) -> dict[st
 
 def emails_about(platform: LocalPlatform, customer: Customer, order_id: str) -> list[dict[str, Any]]:
     return [m for m in platform.sent_emails(customer.email) if order_id in m["body"]]
-
-
-def queue_drained(platform: LocalPlatform, queue: str) -> bool:
-    """Nothing waiting in the queue and nothing in flight: every message so far was handled (or dead-lettered)."""
-    attrs = platform.client("sqs").get_queue_attributes(
-        QueueUrl=platform.resources.queue_urls[queue],
-        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
-    return attrs["ApproximateNumberOfMessages"] == "0" and attrs["ApproximateNumberOfMessagesNotVisible"] == "0"

@@ -14,14 +14,13 @@ from common.envelope import Envelope
 
 from config.topology import EVENT_TYPE_ATTRIBUTE, Service
 from tools.local.local_platform import LocalPlatform
-from tools.local.testkit import Api, wait_until
+from tools.local.testkit import Api, queue_drained, wait_until
 from users.tests.customers import (
     Customer,
     confirmed_order,
     emails_about,
     notification,
     order_status,
-    queue_drained,
     register,
     reserved_order,
     set_preferences,

@@ -37,6 +37,11 @@ POLICY_TYPES = ("AWS::IAM::ManagedPolicy", "AWS::IAM::Policy")
 # The action IAM authorizes for each kind of item of a DynamoDB transaction.
 TRANSACTION_ITEM_ACTIONS = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem",
                             "ConditionCheck": "ConditionCheckItem", "Get": "GetItem"}
+# Batch operations IAM authorizes as their single-entry action (SQS: "the same as for the corresponding non-batch
+# action"; SNS: PublishBatch needs sns:Publish on the topic).
+BATCH_ACTIONS = {"sns:PublishBatch": "sns:Publish", "sqs:SendMessageBatch": "sqs:SendMessage",
+                 "sqs:DeleteMessageBatch": "sqs:DeleteMessage",
+                 "sqs:ChangeMessageVisibilityBatch": "sqs:ChangeMessageVisibility"}
 # Operations AWS authorizes without an IAM policy (moto's list of Cognito's public operations, and STS's identity).
 PUBLIC_OPERATIONS = frozenset({
     "cognito-idp:SignUp", "cognito-idp:InitiateAuth", "cognito-idp:ConfirmSignUp", "cognito-idp:ForgotPassword",
@@ -299,7 +304,8 @@ def call_of(record: Mapping[str, Any], *, region: str, account: str) -> Call:
     if "ConfigurationSetName" in params:
         resources.append(arn("ses", f"configuration-set/{params['ConfigurationSetName']}"))
     if not requirements:
-        requirements = [(action, r) for r in resources] or [(action, "*")]
+        authorized_as = BATCH_ACTIONS.get(action, action)
+        requirements = [(authorized_as, r) for r in resources] or [(authorized_as, "*")]
     return Call(pod=str(record["pod"]), action=action, resources=tuple(resources), context=context,
                 requirements=tuple(dict.fromkeys(requirements)),
                 code_path=tuple(record.get("code_path", ())), status=int(record.get("status", 0)),
