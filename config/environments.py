@@ -23,6 +23,7 @@ from config.environment import (
     ServiceSizing,
     UsageAssumptions,
     UserPoolTier,
+    WebConfig,
     WorkloadSizing,
 )
 
@@ -120,7 +121,10 @@ DEV = EnvironmentConfig(
                             deletion_protection=False, secret_rotation_days=30, auto_pause_seconds=300),
     messaging=MESSAGING,
     api=ApiConfig(throttle_rate_limit=50, throttle_burst_limit=100, quota_requests_per_day=100_000,
-                  waf_rate_limit_per_5_min=1000, cors_allowed_origins=("https://dev.shop.example.com",)),
+                  waf_rate_limit_per_5_min=1000),
+    # Placeholder zone ids, like the accounts: each environment's own zone (delegated from shop.example.com).
+    web=WebConfig(domain_name="dev.shop.example.com", hosted_zone_id="Z01111111111111111111",
+                  hosted_zone_name="dev.shop.example.com", waf_rate_limit_per_5_min=2000),
     services=ServiceSizing(
         api=WorkloadSizing(min_replicas=1, max_replicas=3, cpu_request_millicores=100, cpu_limit_millicores=500,
                            memory_request_mib=192, memory_limit_mib=384, target_cpu_utilization_percent=70),
@@ -179,7 +183,9 @@ STAGING = EnvironmentConfig(
                             deletion_protection=True, secret_rotation_days=30),
     messaging=MESSAGING,
     api=ApiConfig(throttle_rate_limit=200, throttle_burst_limit=400, quota_requests_per_day=1_000_000,
-                  waf_rate_limit_per_5_min=2000, cors_allowed_origins=("https://staging.shop.example.com",)),
+                  waf_rate_limit_per_5_min=2000),
+    web=WebConfig(domain_name="staging.shop.example.com", hosted_zone_id="Z02222222222222222222",
+                  hosted_zone_name="staging.shop.example.com", waf_rate_limit_per_5_min=2000),
     services=ServiceSizing(
         api=WorkloadSizing(min_replicas=2, max_replicas=6, cpu_request_millicores=200, cpu_limit_millicores=1000,
                            memory_request_mib=320, memory_limit_mib=640, target_cpu_utilization_percent=70),
@@ -237,10 +243,13 @@ PROD = EnvironmentConfig(
                             deletion_protection=True, secret_rotation_days=30),
     messaging=replace(MESSAGING, dlq_max_receive_count=500, message_retention_days=7, retry_budget_seconds=12 * 3600),
     api=ApiConfig(throttle_rate_limit=1000, throttle_burst_limit=2000, quota_requests_per_day=20_000_000,
-                  waf_rate_limit_per_5_min=2000, cors_allowed_origins=("https://shop.example.com",
-                                                                       "https://www.shop.example.com"),
+                  waf_rate_limit_per_5_min=2000,
                   # A role that can confirm payments is too much power to keep next to real orders.
                   smoke_test_pays=False),
+    # www. answers with a redirect to the shop's one origin, the only one the API's CORS allows.
+    web=WebConfig(domain_name="shop.example.com", hosted_zone_id="Z03333333333333333333",
+                  hosted_zone_name="shop.example.com", redirect_domain_names=("www.shop.example.com",),
+                  waf_rate_limit_per_5_min=4000),
     services=ServiceSizing(
         api=WorkloadSizing(min_replicas=3, max_replicas=12, cpu_request_millicores=250, cpu_limit_millicores=1000,
                            memory_request_mib=384, memory_limit_mib=768, target_cpu_utilization_percent=65),

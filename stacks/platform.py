@@ -68,7 +68,7 @@ class Platform:
                               secrets_key=self.data.database_key,
                               payment_topic=self.messaging.topics["payment-events"].topic,
                               topics_key=self.messaging.topics_key, routes=contract.routes,
-                              **props("Edge", stateful=False))
+                              web_origin=config.web.origin, **props("Edge", stateful=False))
         # Deployed by an administrator (docs/deploying.md); the pipeline synthesizes with `-c delivery=exclude` so
         # that it never deploys the role it runs as.
         self.delivery: DeliveryStack | None = None
@@ -106,7 +106,7 @@ class Platform:
             users=self.data.users, load_balancer=self.edge.load_balancer, email_identity=self.data.email_identity,
             secrets={"payment-webhook": self.data.payment_webhook.secret},
             telemetry=self.observability.telemetry, messaging_config=config.messaging, orders_config=config.orders,
-            **props("Services", stateful=False))
+            web_origin=config.web.origin, **props("Services", stateful=False))
         # Every log group: retention from config and the Network stack's logs CMK, or synth fails.
         cdk.Validations.of(app).add_plugins(LogGroupGuard(
             key_stack=self.network, key=self.network.logs_key,

@@ -258,6 +258,7 @@ def test_alarm_counts(env: Synthesized) -> None:
     per_part = {part: len(env.resources(part, "AWS::CloudWatch::Alarm")) for part in ("Observability", "Services")}
     composites = len(env.resources("Services", "AWS::CloudWatch::CompositeAlarm"))
     nat = env.config.network.nat_gateways
-    # Services: per service, its outbox records dead-lettered (the contract's destinations and schemas) since #13.
-    assert per_part == {"Observability": 21 + nat, "Services": 104}
+    # Services: per service, its outbox records dead-lettered (the contract's destinations and schemas) since #13;
+    # 5xx and latency of the users service's confirmation, token refresh and sign-out routes since #23.
+    assert per_part == {"Observability": 21 + nat, "Services": 110}
     assert composites == len(SERVICES)

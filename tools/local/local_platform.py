@@ -26,7 +26,8 @@ What the cluster gives a pod rather than its manifest has a local stand-in here,
 
 In front of the services runs the local edge (tools/local/local_edge: the synthesized API Gateway of the same assembly,
 with its API key, authorizer, models and throttles). `make local` prints EDGE_URL=... and API_KEY=... on lines of
-their own once everything is ready and writes them to .local/edge.env.
+their own once everything is ready and writes them to .local/edge.env. The edge and the services allow the local
+storefront's origin (`web_origin`) where the templates name the shop's.
 
 Harness settings (how the local platform differs from AWS on purpose, for tests and `make chaos`):
 - moto runs through tools/local/moto_server.py, which serializes DynamoDB operations as DynamoDB isolates them (moto's
@@ -329,6 +330,9 @@ class LocalPlatform:
         self.edge_port = free_port()
         self.api_key = secrets.token_urlsafe(24)
         self.edge_stage = ""
+        # The local storefront's origin; it stands for the origin the synthesized app names (config.web.origin)
+        # wherever CORS names it (the edge, the services).
+        self.web_port = free_port()
         self.proxied_db = proxied_db
         self.db_proxy: TcpProxy | None = None
         self.heartbeat_dir = self.workdir / "heartbeats"
@@ -370,6 +374,14 @@ class LocalPlatform:
         if not self.edge_stage:
             raise RuntimeError("the local edge is not running (started with edge=False)")
         return f"http://127.0.0.1:{self.edge_port}/{self.edge_stage}"
+
+    @property
+    def web_origin(self) -> str:
+        return f"http://127.0.0.1:{self.web_port}"
+
+    def _local_origin(self, env: dict[str, str]) -> dict[str, str]:
+        """A pod's environment with the storefront's synthesized origin standing for the local storefront's."""
+        return {k: self.web_origin if v == self.config.web.origin else v for k, v in env.items()}
 
     def orders_dsn(self) -> str:
         return self.pg.dsn("orders", self.db_password, "orders")
@@ -453,7 +465,7 @@ class LocalPlatform:
         assert self.assembly is not None
         by_name = deployments(self.manifests)
         spec = pod_spec(by_name[f"{service.value}-worker"])
-        spec = replace(spec, name=name, env={**spec.env, **self.injected_environment(service),
+        spec = replace(spec, name=name, env={**self._local_origin(spec.env), **self.injected_environment(service),
                                              **self._worker_environment(name)})
         spec = self._observed(spec)
         self.pods[name] = self._pod(service, spec)
@@ -469,7 +481,8 @@ class LocalPlatform:
         self.edge_stage = EdgeDefinition.from_assembly(self.assembly, prefix).stage  # fails early on a bad template
         argv = edge_argv(assembly=self.assembly, stack_prefix=prefix,
                          port=self.edge_port, upstreams={s: self.url(s) for s in self.services},
-                         pool=CognitoPool(issuer=self.issuer, jwks_url=self.jwks_url))
+                         pool=CognitoPool(issuer=self.issuer, jwks_url=self.jwks_url),
+                         origin=(self.config.web.origin, self.web_origin))
         self._spawn("edge", argv, {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(ROOT),
                                    "PYTHONUNBUFFERED": "1", "LOCAL_EDGE_API_KEY": self.api_key})
         self._wait_http(f"http://127.0.0.1:{self.edge_port}/ping", "local edge")
@@ -588,7 +601,7 @@ class LocalPlatform:
     def environment(self, service: Service, component: str = "api") -> dict[str, str]:
         """A pod's whole environment: its Deployment's, resolved, plus what the cluster injects."""
         deployment = deployments(self.manifests)[f"{service.value}-{component}"]
-        return {**environment(deployment), **self.injected_environment(service)}
+        return {**self._local_origin(environment(deployment)), **self.injected_environment(service)}
 
     def env_for(self, service: Service) -> dict[str, str]:
         """The API pod's environment for a process started on this machine (as processes mode starts it)."""
@@ -604,7 +617,7 @@ class LocalPlatform:
             for component in ("api", "worker"):
                 d = by_name[f"{svc.value}-{component}"]
                 spec = pod_spec(d, aliases.get(d["metadata"]["name"], ()))
-                env = {**spec.env, **self.injected_environment(svc)}
+                env = {**self._local_origin(spec.env), **self.injected_environment(svc)}
                 if component == "worker":
                     env.update(self._worker_environment(spec.name))
                 spec = self._observed(replace(spec, env=env))
