@@ -372,6 +372,10 @@ class UsageAssumptions:
     custom_metrics: int  # Container Insights and application metrics
     api_kib_per_request: float  # request + response size through API Gateway and the NLB
     s3_stored_gib: float  # objects in the environment's buckets (access logs)
+    # The storefront (Web stacks): page views a month (each loads index.html, config.js and its hashed assets
+    # once, then caches them) and what CloudFront sends per view.
+    web_page_views_per_month: int
+    web_kib_per_page_view: float
 
 
 @dataclass(frozen=True)

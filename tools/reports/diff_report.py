@@ -400,7 +400,10 @@ def _wait(proc: subprocess.Popen[str], what: str) -> None:
 
 @contextmanager
 def worktree(repo: Path, ref: str) -> Iterator[tuple[Path, str]]:
-    """A temporary detached worktree of ``ref`` that borrows ``repo``'s .venv and node_modules; yields (path, sha)."""
+    """A temporary detached worktree of ``ref`` that borrows ``repo``'s .venv and node_modules; yields (path, sha).
+
+    Where ``ref`` has the storefront (web/), it also borrows ``repo``'s built storefront (web/dist), which its Web
+    stack deploys: the files differ only in content, which reaches the templates as asset hashes (masked here)."""
     sha = _git(repo, "rev-parse", "--verify", f"{ref}^{{commit}}")
     tmp = Path(tempfile.mkdtemp(prefix="cdk-diff-base."))
     path = tmp / "base"
@@ -409,6 +412,8 @@ def worktree(repo: Path, ref: str) -> Iterator[tuple[Path, str]]:
         for shared in (".venv", "node_modules"):
             if not (path / shared).exists():
                 (path / shared).symlink_to((repo / shared).resolve())
+        if (path / "web").is_dir() and not (path / "web" / "dist").exists() and (repo / "web" / "dist").is_dir():
+            (path / "web" / "dist").symlink_to((repo / "web" / "dist").resolve())
         yield path, sha
     finally:
         _git(repo, "worktree", "remove", "--force", str(path), check=False)
