@@ -30,6 +30,9 @@ def main() -> None:
     except (EnvironmentContractError, ContractError) as err:  # the service contract contradicts itself
         print(err, file=sys.stderr)
         raise SystemExit(2) from None
+    except FileNotFoundError as err:  # the storefront is not built (the Web stack deploys web/dist)
+        print(err, file=sys.stderr)
+        raise SystemExit(2) from None
     try:
         app.synth()
     except RuntimeError as err:
