@@ -40,7 +40,7 @@ endif
 .PHONY: redrive chaos
 .PHONY: wake sleep
 .PHONY: access-proof contract-check
-.PHONY: web e2e-web bench-web
+.PHONY: web e2e-web bench-web pay
 
 help:
 	@echo "make synth [ENV=dev|staging|prod]   synthesize one environment into cdk.out/ with cdk-nag"
@@ -59,6 +59,7 @@ help:
 	@echo "make web                            build the storefront (web/dist) with its API client generated from the services"
 	@echo "make e2e-web                        the storefront's workflows in Chromium through make local's platform (containers)"
 	@echo "make bench-web                      the storefront's gzipped JS+CSS and the catalog's time to interactive"
+	@echo "make pay ORDER=<id> CENTS=<total>    against make local: the payment provider's webhook for a storefront order"
 	@echo "make local | e2e | bench-services   run the services locally (PostgreSQL + moto) behind the local edge"
 	@echo "make smoke BASE_URL=... API_KEY=... SMOKE_SECRET=... [PAYMENT_TOPIC=...]  the workflows against a stage"
 	@echo "make smoke                          the same against a running make local (.local/edge.env)"
@@ -144,6 +145,12 @@ e2e: setup $(if $(filter containers,$(MODE)),images)
 # storefront and platform `make local` serves (containers by default).
 e2e-web: setup $(if $(filter containers,$(MODE)),images)
 	$(PY) -m tools.web.browser_e2e --mode $(MODE) $(if $(filter containers,$(MODE)),--assembly $(OUT))
+
+# Against a running `make local`: the payment provider's signed webhook for an order placed in the storefront, so that
+# it reaches CONFIRMED (tools/local/pay.py).
+pay: $(VENV)/.installed
+	@test -n "$(ORDER)" -a -n "$(CENTS)" || { echo "usage: make pay ORDER=<order id> CENTS=<total in cents> [CURRENCY=EUR]" >&2; exit 2; }
+	$(PY) -m tools.local.pay $(ORDER) --cents $(CENTS) --currency $(or $(CURRENCY),EUR)
 
 # Gzipped JS+CSS of web/dist and the catalog's time to interactive in Chromium (processes mode: the services' speed is
 # not what it measures); prints the figures, writes cdk.out/bench/web.json.

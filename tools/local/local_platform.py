@@ -918,8 +918,10 @@ def main(argv: list[str] | None = None) -> int:
         edge_env = f"EDGE_URL={platform.edge_url}\nAPI_KEY={platform.api_key}\nWEB_URL={platform.web_origin}/\n"
         EDGE_ENV_FILE.parent.mkdir(exist_ok=True)
         EDGE_ENV_FILE.write_text(edge_env)
-        # What `make smoke` needs besides the edge: the smoke accounts' secret and the payment topic (in moto).
-        SMOKE_ENV_FILE.write_text("".join(f"{k}={v}\n" for k, v in provision_local(platform).items()))
+        # What `make smoke` needs besides the edge: the smoke accounts' secret and the payment topic (in moto); and
+        # what `make pay` signs the payment provider's webhook with (the local platform's own, generated secret).
+        SMOKE_ENV_FILE.write_text("".join(f"{k}={v}\n" for k, v in provision_local(platform).items())
+                                  + f"PAYMENT_WEBHOOK_SECRET={platform.resources.payment_webhook_secret}\n")
         try:
             print(edge_env, end="", flush=True)
             print("Ctrl-C to stop", flush=True)

@@ -737,7 +737,9 @@ def log_group_weight(r: Resource) -> float:
         return 4.0
     if "waf" in lowered or "access" in lowered:
         return 2.0
-    if "lambda" in lowered or "provider" in lowered:
+    # Functions that run only at deploy: providers, and the storefront's copier, key reader and cross-region writer.
+    if "lambda" in lowered or "provider" in lowered or any(
+            marker in lowered for marker in ("deploymentloggroup", "apikeyvalueloggroup", "exportsloggroup")):
         return 0.05
     return 1.0
 
