@@ -192,12 +192,15 @@ def confirm(body: Confirmation) -> Confirmed:
     except ClientError as exc:
         code = _cognito_error(exc)
         # An unknown address gets the wrong code's answer, so the endpoint does not reveal which emails exist.
-        if code in ("CodeMismatchException", "UserNotFoundException"):
+        # InvalidParameterException: a code Cognito's own pattern refuses (e.g. with a space).
+        if code in ("CodeMismatchException", "UserNotFoundException", "InvalidParameterException"):
             raise field_error("code", "this code does not match; check the email we sent") from None
         if code == "ExpiredCodeException":
             raise field_error("code", "this code has expired") from None
         if code == "NotAuthorizedException":
             raise ApiError(409, "already_confirmed", "this account is confirmed already; sign in") from None
+        if code == "AliasExistsException":
+            raise ApiError(409, "already_registered", "another account already uses this email") from None
         if code in ("LimitExceededException", "TooManyFailedAttemptsException"):
             raise ApiError(429, "too_many_attempts", "too many attempts; wait a while and try again") from None
         raise
@@ -212,7 +215,8 @@ def refresh(body: TokenRefresh) -> Tokens:
         resp = aws.client("cognito-idp").initiate_auth(ClientId=settings.client_id, AuthFlow="REFRESH_TOKEN_AUTH",
                                                        AuthParameters={"REFRESH_TOKEN": body.refresh_token})
     except ClientError as exc:
-        if _cognito_error(exc) in ("NotAuthorizedException", "UserNotFoundException", "ResourceNotFoundException"):
+        if _cognito_error(exc) in ("NotAuthorizedException", "UserNotFoundException", "ResourceNotFoundException",
+                                   "InvalidParameterException"):
             raise ApiError(401, "invalid_refresh_token", "sign in again") from None
         raise
     result = resp["AuthenticationResult"]

@@ -386,9 +386,12 @@ def _git(repo: Path, *args: str, check: bool = True) -> str:
 def synth(checkout: Path, tools_repo: Path, env_name: str, out: Path) -> subprocess.Popen[str]:
     shutil.rmtree(out, ignore_errors=True)
     out.parent.mkdir(parents=True, exist_ok=True)
+    # The checkout's own services/ first: the borrowed venv's path file names the working tree's, whose service
+    # contract may differ from the base's.
+    env = {**_tool_env(tools_repo), "PYTHONPATH": str(checkout / "services")}
     return subprocess.Popen(  # noqa: S603 - fixed argv: the pinned CDK CLI, no shell
         [_cdk(tools_repo), "synth", "--quiet", "--no-notices", "-c", f"env={env_name}", "--output", str(out)],
-        cwd=checkout, env=_tool_env(tools_repo), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cwd=checkout, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
 
 
