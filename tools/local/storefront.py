@@ -23,16 +23,13 @@ How it differs from CloudFront (also in docs/architecture.md, "The storefront"):
 from __future__ import annotations
 
 import argparse
-import contextlib
 import gzip
 import json
 import mimetypes
 import os
 import re
 import sys
-import threading
-import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -209,25 +206,6 @@ def local_config(*, api_url: str, api_key: str, region: str, user_pool_id: str, 
     """config.js's values for the local platform (the Web stack writes the same keys at deploy)."""
     return {"apiUrl": api_url, "apiKey": api_key, "region": region, "userPoolId": user_pool_id,
             "userPoolClientId": client_id}
-
-
-@contextlib.contextmanager
-def serve(app: StorefrontServer, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
-    """Run the server in a background thread of this process; yields its origin."""
-    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False))
-    thread = threading.Thread(target=server.run, name="storefront", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("storefront server did not start")
-        time.sleep(0.02)
-    bound = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://{host}:{bound}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 def main(argv: list[str] | None = None) -> int:
