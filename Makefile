@@ -18,7 +18,8 @@ BIN := $(CURDIR)/$(VENV)/bin
 # Node 24 from the venv comes first: the machine's Node may be past end of life for jsii.
 export PATH := $(BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 CDK := $(CURDIR)/node_modules/.bin/cdk
-APT_PACKAGES := postgresql graphviz tzdata wrk
+# chromium: the storefront's browser tests (Debian's build, driven by Playwright from PyPI; no browser download).
+APT_PACKAGES := postgresql graphviz tzdata wrk chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # Check the environment's config when the Makefile is read: a bad ENV or value stops make with one line.
@@ -41,6 +42,7 @@ endif
 .PHONY: redrive chaos load fault
 .PHONY: wake sleep
 .PHONY: access-proof contract-check account-check
+.PHONY: web e2e-web bench-web pay
 
 help:
 	@echo "make synth [ENV=dev|staging|prod]   synthesize one environment into cdk.out/ with cdk-nag"
@@ -59,6 +61,10 @@ help:
 	@echo "make upgrade-check K8S=<next>        manifests against the next Kubernetes version, add-on versions to move"
 	@echo "make teardown-plan [ENV=dev]         what cdk destroy deletes, in which order, and what it leaves behind"
 	@echo "make bench-synth                    time cdk synth per environment against an empty app"
+	@echo "make web                            build the storefront (web/dist) with its API client generated from the services"
+	@echo "make e2e-web                        the storefront's workflows in Chromium through make local's platform (containers)"
+	@echo "make bench-web                      the storefront's gzipped JS+CSS and the catalog's time to interactive"
+	@echo "make pay ORDER=<id> CENTS=<total>    against make local: the payment provider's webhook for a storefront order"
 	@echo "make local | e2e | bench-services   run the services locally (PostgreSQL + moto) behind the local edge"
 	@echo "make smoke BASE_URL=... API_KEY=... SMOKE_SECRET=... [PAYMENT_TOPIC=...]  the workflows against a stage"
 	@echo "make smoke                          the same against a running make local (.local/edge.env)"
@@ -90,12 +96,28 @@ node_modules/.installed: package.json package-lock.json $(VENV)/.installed
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
+# The storefront (web/): its npm packages from web/package-lock.json; then the services' OpenAPI documents
+# (tools/web/openapi.py), the typed client generated from them, the type check and the bundle (web/dist).
+web/node_modules/.installed: web/package.json web/package-lock.json $(VENV)/.installed
+	npm ci --prefix web --no-audit --no-fund --loglevel=error
+	touch $@
+
+WEB_INPUTS := $(shell find web/src web/public web/scripts -type f -not -path 'web/src/api/generated/*' \
+	-not -path 'web/src/api/openapi/*' 2>/dev/null) web/index.html web/vite.config.ts web/tsconfig.json \
+	$(wildcard services/*/app.py services/*/models.py services/common/*.py services/contract/*.py) tools/web/openapi.py
+web/dist/index.html: web/node_modules/.installed $(VENV)/.services-path $(WEB_INPUTS)
+	rm -rf web/src/api/openapi
+	$(PY) -m tools.web.openapi web/src/api/openapi
+	npm --prefix web run --silent build
+
+web: web/dist/index.html
+
 system-deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then echo "installing:$$missing"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; fi
 
-setup: system-deps $(VENV)/.installed $(VENV)/.services-path node_modules/.installed
+setup: system-deps $(VENV)/.installed $(VENV)/.services-path node_modules/.installed web/dist/index.html
 
 synth: setup
 	$(CDK) synth --quiet -c env=$(ENV) $(foreach c,$(CDK_CONTEXT),-c $(c)) --output $(OUT)
@@ -130,11 +152,12 @@ check: setup
 	@TEST_ASSEMBLIES=$(TEST_ASSEMBLIES_DIR) $(PY) -m tools.stages check lint typecheck+test-fast
 
 # Everything: each stage timed (tools/stages.py), the summary also in cdk.out/stages-test.txt. The image build (the
-# Docker daemon's CPU) runs beside preflight's synths; the own-platform group alone (its chaos run checks deadlines).
+# Docker daemon's CPU) runs beside preflight's synths; the own-platform group alone (its chaos run checks deadlines);
+# then the seed's workflows in containers and the storefront's in Chromium against them.
 test: setup base-image
 	@rm -rf $(TEST_ASSEMBLIES_DIR)
 	@TEST_ASSEMBLIES=$(TEST_ASSEMBLIES_DIR) $(PY) -m tools.stages test lint typecheck+test-fast test-platform \
-	  test-docker+preflight test-own-platform e2e-containers
+	  test-docker+preflight test-own-platform e2e-containers e2e-web
 
 # dev, staging and prod synthesized first, side by side, into TEST_ASSEMBLIES (when set), then read by every worker.
 test-fast: setup
@@ -170,6 +193,22 @@ local: setup $(if $(filter containers,$(MODE)),images)
 
 e2e: setup $(if $(filter containers,$(MODE)),images)
 	$(PY) -m tools.local.e2e --mode $(MODE) $(if $(filter containers,$(MODE)),--assembly $(OUT))
+
+# The storefront's workflows, accessibility checks and screenshots (cdk.out/web/) in headless Chromium, against the
+# storefront and platform `make local` serves (containers by default).
+e2e-web: setup $(if $(filter containers,$(MODE)),images)
+	$(PY) -m tools.web.browser_e2e --mode $(MODE) $(if $(filter containers,$(MODE)),--assembly $(OUT))
+
+# Against a running `make local`: the payment provider's signed webhook for an order placed in the storefront, so that
+# it reaches CONFIRMED (tools/local/pay.py).
+pay: $(VENV)/.installed
+	@test -n "$(ORDER)" -a -n "$(CENTS)" || { echo "usage: make pay ORDER=<order id> CENTS=<total in cents> [CURRENCY=EUR]" >&2; exit 2; }
+	$(PY) -m tools.local.pay $(ORDER) --cents $(CENTS) --currency $(or $(CURRENCY),EUR)
+
+# Gzipped JS+CSS of web/dist and the catalog's time to interactive in Chromium (processes mode: the services' speed is
+# not what it measures); prints the figures, writes cdk.out/bench/web.json.
+bench-web: setup
+	$(PY) -m tools.bench.bench_web
 
 # Python only (no CDK CLI): the deploy pipeline runs it right after each environment's deploy. The API key and the
 # secret's id reach the tool through the environment, not its command line.

@@ -34,6 +34,9 @@ def main() -> None:
         # route has no group of the service level objectives
         print(err, file=sys.stderr)
         raise SystemExit(2) from None
+    except FileNotFoundError as err:  # the storefront is not built (the Web stack deploys web/dist)
+        print(err, file=sys.stderr)
+        raise SystemExit(2) from None
     try:
         app.synth()
     except RuntimeError as err:

@@ -27,10 +27,12 @@ def github_subject(repository: str, environment: str) -> str:
     return f"repo:{repository}:environment:{environment}"
 
 
-def bootstrap_role_arns(stack: cdk.Stack, qualifier: str = cdk.DefaultStackSynthesizer.DEFAULT_QUALIFIER) -> list[str]:
-    account, region = stack.account, stack.region
+def bootstrap_role_arns(stack: cdk.Stack, qualifier: str = cdk.DefaultStackSynthesizer.DEFAULT_QUALIFIER,
+                        regions: tuple[str, ...] = ()) -> list[str]:
+    """The bootstrap roles of the stack's account in ``regions`` (default: the stack's own region)."""
+    account = stack.account
     return [f"arn:{stack.partition}:iam::{account}:role/cdk-{qualifier}-{kind}-role-{account}-{region}"
-            for kind in BOOTSTRAP_ROLE_KINDS]
+            for region in regions or (stack.region,) for kind in BOOTSTRAP_ROLE_KINDS]
 
 
 class GitHubOidcProvider(Construct):
@@ -47,7 +49,8 @@ class GitHubDeployRole(Construct):
     """The role a workflow job of ``repository`` running in GitHub environment ``environment`` assumes to deploy."""
 
     def __init__(self, scope: Construct, construct_id: str, *, provider_arn: str, repository: str, environment: str,
-                 role_name: str) -> None:
+                 role_name: str, regions: tuple[str, ...] = ()) -> None:
+        """``regions``: where the environment's stacks are deployed, each bootstrapped (default: this stack's)."""
         super().__init__(scope, construct_id)
         self.subject = github_subject(repository, environment)
         self.role = iam.Role(
@@ -65,8 +68,9 @@ class GitHubDeployRole(Construct):
         # A customer managed policy rather than an inline one (NIST 800-53 / PCI DSS: no inline IAM policies).
         self.policy = iam.ManagedPolicy(
             self, "AssumeCdkBootstrapRoles",
-            description=f"Deploy role of {environment}: assume the CDK bootstrap roles of this account and region only",
+            description=f"Deploy role of {environment}: assume the CDK bootstrap roles of this account, in the "
+                        "regions of its stacks only",
             statements=[iam.PolicyStatement(actions=["sts:AssumeRole"],
-                                            resources=bootstrap_role_arns(cdk.Stack.of(self)))],
+                                            resources=bootstrap_role_arns(cdk.Stack.of(self), regions=regions))],
             roles=[self.role],
         )

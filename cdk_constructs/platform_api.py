@@ -71,13 +71,37 @@ def gateway_response_template(response_type: str) -> str:
             f'{details},"request_id":"$context.requestId"}}')
 
 
+# Why each public route that is not a catalog read can take no token (cdk-nag acknowledgements).
+_PUBLIC_REASONS = {
+    "/payments/webhook": "the payment provider's servers have no user; the orders service checks each request's "
+                         "HMAC signature, timestamp and event id",
+    "/users/register": "it is how an anonymous visitor obtains an account in the first place, so it cannot require "
+                       "a token",
+    "/users/login": "it is how a registered user obtains a token in the first place, so it cannot require one",
+    "/users/confirm": "a new account is confirmed with the emailed code before its user can sign in and hold a "
+                      "token; Cognito checks the code and limits attempts",
+    "/users/token": "it is called when the access token is about to expire or has expired; the refresh token in its "
+                    "body is the credential, checked by Cognito",
+}
+
+
+def _public_reason(route: Route) -> str:
+    if route.method == "GET":
+        return "it is a public catalog read that anonymous shoppers make"
+    if route.path not in _PUBLIC_REASONS:
+        raise ValueError(f"public route {route.method} {route.path} has no stated reason to take no token")
+    return _PUBLIC_REASONS[route.path]
+
+
 class PlatformApi(Construct):
     """Regional REST API with a Cognito authorizer on every route but the public ones, stage throttling, a usage
     plan and API key, request validation, JSON access logs and X-Ray tracing."""
 
     def __init__(self, scope: Construct, construct_id: str, *, config: ApiConfig, user_pool: cognito.IUserPool,
-                 load_balancer: InternalLoadBalancer, log_settings: LogSettings, routes: Sequence[Route]) -> None:
-        """``routes``: every route of the API, each to its service's listener on ``load_balancer``."""
+                 load_balancer: InternalLoadBalancer, log_settings: LogSettings, routes: Sequence[Route],
+                 cors_origin: str) -> None:
+        """``routes``: every route of the API, each to its service's listener on ``load_balancer``;
+        ``cors_origin``: the one origin (the storefront's) whose pages may call it from a browser."""
         super().__init__(scope, construct_id)
         self.access_log_group = log_settings.log_group(self, "AccessLogGroup")
         self.api = apigw.RestApi(
@@ -105,7 +129,7 @@ class PlatformApi(Construct):
                     resource_path=True, response_length=True, status=True, user=True),
             ),
             default_cors_preflight_options=apigw.CorsOptions(
-                allow_origins=list(config.cors_allowed_origins),
+                allow_origins=[cors_origin],
                 allow_methods=["GET", "POST", "PUT", "DELETE", "OPTIONS"],
                 allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-Api-Key"],
                 max_age=cdk.Duration.hours(1),
@@ -168,21 +192,19 @@ class PlatformApi(Construct):
             )
             self.methods[(route.method, route.path)] = method
             if public:
-                why = ("it is a public catalog read that anonymous shoppers make"
-                       if route.method == "GET" else
-                       "the payment provider's servers have no user; the orders service checks each request's "
-                       "HMAC signature, timestamp and event id" if route.path == "/payments/webhook" else
-                       "it is how an anonymous visitor obtains a token in the first place (sign-up or sign-in), so "
-                       "it cannot require one")
+                why = _public_reason(route)
                 applies = ("WAF and the stage's throttling still apply to it" if route.access is Access.SIGNED
                            else "WAF, throttling and the API key usage plan still apply to it")
                 for rule in ("AwsSolutions-APIG4", "AwsSolutions-COG4"):
                     acknowledge(method, rule, f"{route.method} {route.path} has no authorizer because {why}; "
                                               f"{applies}.")
+        # The storefront reads API Gateway's own errors too (a bad body's details, 401, 429), so they carry the
+        # origin the services' answers carry (services/common/api.py, CrossOrigin).
         for response_type in GATEWAY_ERRORS:
             self.api.add_gateway_response(
                 f"{response_type.title().replace('_', '')}Response", type=apigw.ResponseType.of(response_type),
-                templates={"application/json": gateway_response_template(response_type)})
+                templates={"application/json": gateway_response_template(response_type)},
+                response_headers={"Access-Control-Allow-Origin": f"'{cors_origin}'", "Vary": "'Origin'"})
 
         self.api_key = self.api.add_api_key("WebClientApiKey", description="Key of the shop's web front end")
         self.usage_plan = self.api.add_usage_plan(

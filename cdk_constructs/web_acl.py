@@ -1,4 +1,5 @@
-"""Regional WAFv2 web ACL: AWS managed rule groups plus a per-IP rate limit, with logging."""
+"""WAFv2 web ACL: AWS managed rule groups plus a per-IP rate limit, with logging. Regional (the API's stage) or
+CloudFront's (the storefront's distribution), whose web ACLs and their log groups live in us-east-1."""
 
 from __future__ import annotations
 
@@ -19,10 +20,16 @@ def _visibility(name: str) -> wafv2.CfnWebACL.VisibilityConfigProperty:
 
 
 class WebAcl(Construct):
+    """``name``: the web ACL's name after the stack's (WAF's metrics are dimensioned by it); ``cloudfront``: a web
+    ACL of CloudFront's scope, which must be created in us-east-1 (its stack's region)."""
+
     def __init__(self, scope: Construct, construct_id: str, *, rate_limit_per_5_min: int,
-                 log_settings: LogSettings) -> None:
+                 log_settings: LogSettings, name: str = "api", cloudfront: bool = False,
+                 managed_rule_groups: tuple[str, ...] = MANAGED_RULE_GROUPS) -> None:
         super().__init__(scope, construct_id)
         prefix = cdk.Stack.of(self).stack_name
+        if cloudfront and cdk.Stack.of(self).region != "us-east-1":
+            raise ValueError(f"a CloudFront web ACL must be created in us-east-1, not {cdk.Stack.of(self).region}")
         rules = [
             wafv2.CfnWebACL.RuleProperty(
                 name=group, priority=i,
@@ -32,7 +39,7 @@ class WebAcl(Construct):
                         vendor_name="AWS", name=group)),
                 visibility_config=_visibility(f"{prefix}-{group}"),
             )
-            for i, group in enumerate(MANAGED_RULE_GROUPS)
+            for i, group in enumerate(managed_rule_groups)
         ]
         rules.append(wafv2.CfnWebACL.RuleProperty(
             name="RateLimitPerIp", priority=len(rules),
@@ -45,8 +52,8 @@ class WebAcl(Construct):
         self.web_acl = wafv2.CfnWebACL(
             self, "WebAcl",
             # Named: WAF's CloudWatch metrics are dimensioned by the web ACL's name (Observability alarms on them).
-            name=f"{prefix}-api",
-            scope="REGIONAL",
+            name=f"{prefix}-{name}",
+            scope="CLOUDFRONT" if cloudfront else "REGIONAL",
             default_action=wafv2.CfnWebACL.DefaultActionProperty(allow={}),
             visibility_config=_visibility(f"{prefix}-WebAcl"),
             rules=rules,

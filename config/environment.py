@@ -264,10 +264,43 @@ class ApiConfig:
     throttle_burst_limit: int
     quota_requests_per_day: int
     waf_rate_limit_per_5_min: int
-    cors_allowed_origins: tuple[str, ...]
     # Whether the smoke test after each deploy may publish PaymentConfirmed, as the payment provider does, to see its
     # order confirmed (docs/smoke.md). Where it may not, its order is cancelled instead.
     smoke_test_pays: bool = True
+
+
+class PriceClass(StrEnum):
+    """CloudFront's price classes: which edge locations serve the storefront (docs/cost.md)."""
+
+    PRICE_CLASS_100 = "PriceClass_100"  # North America, Europe, Israel
+    PRICE_CLASS_200 = "PriceClass_200"  # ... and most of Asia, the Middle East and Africa
+    PRICE_CLASS_ALL = "PriceClass_All"
+
+
+@dataclass(frozen=True)
+class WebConfig:
+    """The storefront (the Web stacks): CloudFront serves it at ``https://<domain_name>`` with an ACM certificate
+    (us-east-1) validated in the Route 53 hosted zone ``hosted_zone_name`` (id ``hosted_zone_id``), which also gets
+    the alias records. That origin is known before any stack exists, so the Edge stack's CORS and the services name
+    it from config while the Web stack takes the API's URL from the Edge stack: no dependency cycle
+    (docs/architecture.md, "The storefront"). ``redirect_domain_names`` answer with a redirect to the domain (e.g.
+    www.), as does the distribution's own ``*.cloudfront.net`` name."""
+
+    domain_name: str
+    hosted_zone_id: str
+    hosted_zone_name: str
+    waf_rate_limit_per_5_min: int
+    redirect_domain_names: tuple[str, ...] = ()
+    price_class: PriceClass = PriceClass.PRICE_CLASS_100
+
+    @property
+    def origin(self) -> str:
+        """The storefront's origin: the one the API's CORS allows and that serves the storefront."""
+        return f"https://{self.domain_name}"
+
+    @property
+    def domain_names(self) -> tuple[str, ...]:
+        return (self.domain_name, *self.redirect_domain_names)
 
 
 @dataclass(frozen=True)
@@ -403,6 +436,11 @@ class UsageAssumptions:
     custom_metrics: int  # Container Insights and application metrics
     api_kib_per_request: float  # request + response size through API Gateway and the NLB
     s3_stored_gib: float  # objects in the environment's buckets (access logs)
+    # The storefront (Web stacks): page views a month (each loads index.html, config.js and its hashed assets
+    # once, then caches them) and what CloudFront sends per view.
+    web_page_views_per_month: int
+    web_kib_per_page_view: float
+
     # Operations (#27): hours of load tests a month (the load pool's nodes run only then) and the minutes FIS
     # actions run in a month of fault experiments (FIS bills per action-minute).
     load_test_hours_per_month: float = 0.0
@@ -440,6 +478,7 @@ class EnvironmentConfig:
     database: DatabaseConfig
     messaging: MessagingConfig
     api: ApiConfig
+    web: WebConfig
     services: ServiceSizing
     alarms: AlarmConfig
     usage: UsageAssumptions
@@ -637,9 +676,23 @@ def _validate(c: EnvironmentConfig) -> None:
     _check(a.quota_requests_per_day >= 1, f"{p}.api.quota_requests_per_day", a.quota_requests_per_day, ">= 1")
     _check(100 <= a.waf_rate_limit_per_5_min <= 2_000_000_000, f"{p}.api.waf_rate_limit_per_5_min",
            a.waf_rate_limit_per_5_min, "100 to 2000000000 (WAF's range)")
-    _check(bool(a.cors_allowed_origins) and all(re.fullmatch(r"https://[a-z0-9.-]+(:\d+)?", o)
-                                                 for o in a.cors_allowed_origins),
-           f"{p}.api.cors_allowed_origins", list(a.cors_allowed_origins), "https:// origins, no wildcard")
+
+    w = c.web
+    for key, name in (("domain_name", w.domain_name), ("hosted_zone_name", w.hosted_zone_name),
+                      *(("redirect_domain_names", r) for r in w.redirect_domain_names)):
+        _check(bool(re.fullmatch(dns_name, name)), f"{p}.web.{key}", name, "a DNS name, e.g. shop.example.com")
+    for name in w.domain_names:
+        _check(name == w.hosted_zone_name or name.endswith("." + w.hosted_zone_name), f"{p}.web.domain_name", name,
+               f"a name in the hosted zone {w.hosted_zone_name} (its alias records and certificate validation go "
+               "there)")
+    _check(len(set(w.domain_names)) == len(w.domain_names), f"{p}.web.redirect_domain_names",
+           list(w.redirect_domain_names), f"names other than {w.domain_name}, each once")
+    _check(bool(re.fullmatch(r"Z[A-Z0-9]{1,31}", w.hosted_zone_id)), f"{p}.web.hosted_zone_id", w.hosted_zone_id,
+           "a Route 53 hosted zone id, e.g. Z0123456789ABCDEFGHIJ")
+    _check(100 <= w.waf_rate_limit_per_5_min <= 2_000_000_000, f"{p}.web.waf_rate_limit_per_5_min",
+           w.waf_rate_limit_per_5_min, "100 to 2000000000 (WAF's range)")
+    _check(isinstance(w.price_class, PriceClass), f"{p}.web.price_class", w.price_class,
+           ", ".join(c_.value for c_ in PriceClass))
 
     for component in ("api", "worker"):
         s = c.services.of(component)

@@ -30,9 +30,14 @@ class LogGroupGuard:
     makes of a log group."""
 
     def __init__(self, *, key_stack: cdk.Stack, key: cdk.IResource, retention_days: Collection[int],
-                 deletion_policy: cdk.CfnDeletionPolicy) -> None:
+                 deletion_policy: cdk.CfnDeletionPolicy,
+                 regional_keys: Collection[tuple[cdk.Stack, cdk.IResource]] = ()) -> None:
+        """``regional_keys``: (stack, key) of a stack in another region, whose log groups use that key instead
+        (a KMS key serves its own region alone)."""
         self._key_stack = key_stack
         self._key = key
+        self._regional = {Path(stack.template_file).name: stack.resolve(k.node.default_child.get_att("Arn"))  # type: ignore[union-attr]
+                          for stack, k in regional_keys}
         self.retention_days = frozenset(retention_days)
         self.deletion_policy = TEMPLATE_DELETION[deletion_policy]
 
@@ -56,7 +61,11 @@ class LogGroupGuard:
                    for out in t.get("Outputs", {}).values() if out.get("Value") == key_ref and "Export" in out}
         violations = []
         for path, template in sorted(templates.items()):
-            allowed_keys = [key_ref] if path.name == key_template else [{"Fn::ImportValue": name} for name in imports]
+            if path.name in self._regional:
+                allowed_keys = [self._regional[path.name]]
+            else:
+                allowed_keys = [key_ref] if path.name == key_template else [{"Fn::ImportValue": name}
+                                                                            for name in imports]
             for logical_id, resource in template.get("Resources", {}).items():
                 if resource.get("Type") != "AWS::Logs::LogGroup":
                     continue

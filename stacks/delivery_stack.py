@@ -18,7 +18,9 @@ class DeliveryStack(cdk.Stack):
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, repository: str, environment: str,
-                 existing_oidc_provider_arn: str = "", **kwargs: Any) -> None:
+                 existing_oidc_provider_arn: str = "", regions: tuple[str, ...] = (), **kwargs: Any) -> None:
+        """``regions``: every region the environment's stacks deploy to (its own, and us-east-1 for what CloudFront
+        reads there), each bootstrapped; the deploy role may assume the bootstrap roles of those alone."""
         super().__init__(scope, construct_id, **kwargs)
         # An account that already has GitHub's provider (another tool, another environment) cannot get a second
         # one: the deploy role then trusts the existing provider, named in config.
@@ -29,6 +31,7 @@ class DeliveryStack(cdk.Stack):
             repository=repository,
             environment=environment,
             role_name=f"github-deploy-{environment}",
+            regions=regions,
         ).role
         cdk.CfnOutput(self, "DeployRoleArn", value=self.deploy_role.role_arn,
                       description=f"Set as AWS_DEPLOY_ROLE_ARN of GitHub environment {environment}")

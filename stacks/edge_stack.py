@@ -25,18 +25,23 @@ class EdgeStack(cdk.Stack):
     def __init__(self, scope: Construct, construct_id: str, *, config: ApiConfig, vpc: ec2.IVpc, vpc_cidr: str,
                  user_pool: cognito.IUserPool, log_settings: LogSettings, removal: RemovalMode,
                  environment: str, github_repository: str, secrets_key: kms.IKey, payment_topic: sns.ITopic,
-                 topics_key: kms.IKey, routes: tuple[Route, ...], **kwargs: Any) -> None:
+                 topics_key: kms.IKey, routes: tuple[Route, ...], web_origin: str, **kwargs: Any) -> None:
+        """``web_origin``: the storefront's origin, from config (WebConfig.origin), the only one the API's CORS
+        allows; known before the Web stack exists, so this stack needs nothing from it."""
         super().__init__(scope, construct_id, **kwargs)
         self.load_balancer = InternalLoadBalancer(self, "ServicesLoadBalancer", vpc=vpc, vpc_cidr=vpc_cidr,
                                                   removal=removal, listener_ports=LISTENER_PORTS,
                                                   target_port=CONTAINER_PORT,
                                                   deregistration_delay_seconds=TARGET_DEREGISTRATION_DELAY_SECONDS)
         self.platform_api = PlatformApi(self, "Api", config=config, user_pool=user_pool,
-                               load_balancer=self.load_balancer, log_settings=log_settings, routes=routes)
+                               load_balancer=self.load_balancer, log_settings=log_settings, routes=routes,
+                                        cors_origin=web_origin)
         self.web_acl = WebAcl(self, "ApiWebAcl", rate_limit_per_5_min=config.waf_rate_limit_per_5_min,
                               log_settings=log_settings)
         self.web_acl.associate("StageAssociation", self.platform_api.api.deployment_stage.stage_arn)
         cdk.CfnOutput(self, "ApiUrl", value=self.platform_api.api.url)
+        # What a browser calls: the storefront's CSP lets it reach this origin and no other (Web stack).
+        self.api_origin = f"https://{self.platform_api.api.rest_api_id}.execute-api.{self.region}.{self.url_suffix}"
         # The smoke test after each deploy (docs/smoke.md): its accounts, its role, the outputs the pipeline reads.
         pays = config.smoke_test_pays
         self.smoke = SmokeTestAccess(

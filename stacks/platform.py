@@ -27,12 +27,16 @@ from stacks.messaging_stack import MessagingStack
 from stacks.network_stack import NetworkStack
 from stacks.observability_stack import ObservabilityStack
 from stacks.services_stack import ServicesStack
+from stacks.web_global_stack import CLOUDFRONT_REGION, WebGlobalStack
+from stacks.web_stack import WebStack
 
 # Log groups take no snapshot: what each removal mode leaves of them (cdk_constructs/retention.py, removal_policy).
 LOG_GROUP_DELETION = {RemovalMode.DESTROY: cdk.CfnDeletionPolicy.DELETE,
                       RemovalMode.RETAIN: cdk.CfnDeletionPolicy.RETAIN_EXCEPT_ON_CREATE,
                       RemovalMode.SNAPSHOT: cdk.CfnDeletionPolicy.RETAIN_EXCEPT_ON_CREATE}
 CONTEXT_FILE = Path(__file__).resolve().parent.parent / "cdk.context.json"
+# The built storefront (`make web`), which the Web stack deploys.
+STOREFRONT_DIR = CONTEXT_FILE.parent / "web" / "dist"
 CDK_JSON = CONTEXT_FILE.with_name("cdk.json")
 
 
@@ -40,7 +44,7 @@ class Platform:
     """The stacks of one environment, exposed as typed attributes."""
 
     def __init__(self, app: cdk.App, config: EnvironmentConfig, contract: Contract = CONTRACT,
-                 load_test: LoadTestRun | None = None) -> None:
+                 load_test: LoadTestRun | None = None, storefront_dir: Path = STOREFRONT_DIR) -> None:
         # Every route in one route group of the objectives (config/slo.py): one line naming a route otherwise.
         check_route_groups((r.method, r.path) for r in contract.routes)
         env = cdk.Environment(account=config.account, region=config.region)
@@ -76,7 +80,7 @@ class Platform:
                               secrets_key=self.data.database_key,
                               payment_topic=self.messaging.topics["payment-events"].topic,
                               topics_key=self.messaging.topics_key, routes=contract.routes,
-                              **props("Edge", stateful=False))
+                              web_origin=config.web.origin, **props("Edge", stateful=False))
         # Deployed by an administrator (docs/deploying.md); the pipeline synthesizes with `-c delivery=exclude` so
         # that it never deploys the role it runs as.
         self.delivery: DeliveryStack | None = None
@@ -84,6 +88,7 @@ class Platform:
             self.delivery = DeliveryStack(app, f"{prefix}-Delivery", repository=config.github_repository,
                                           environment=config.name,
                                           existing_oidc_provider_arn=config.delivery.existing_oidc_provider_arn,
+                                          regions=(config.region, CLOUDFRONT_REGION),
                                           **props("Delivery", stateful=True))
         # The Data stack holds one PostgreSQL database (and the payment webhook's secret beside it).
         postgres = [s.service for s in contract.services if s.store is StoreKind.POSTGRES]
@@ -133,10 +138,28 @@ class Platform:
                                      if k in ("sqs", "sns")},
                 stop_condition=self.observability.objectives.stop_condition))
             if config.faults is not None and self.observability.objectives.stop_condition is not None else None,
-            **props("Services", stateful=False))
-        # Every log group: retention from config and the Network stack's logs CMK, or synth fails.
+            web_origin=config.web.origin, **props("Services", stateful=False))
+        # The storefront. Its certificate and web ACL must be in us-east-1 (CloudFront reads them there): a stack
+        # of its own there, which writes their ARNs into SSM parameters of the environment's region at deploy; the
+        # Web stack reads them as SSM-typed template parameters. Names and regions are fixed at synth.
+        self.web_global = WebGlobalStack(
+            app, f"{prefix}-WebGlobal", config=config.web, removal=config.removal,
+            log_retention_days=config.log_retention_days, consumer_region=config.region,
+            **{**props("WebGlobal", stateful=False),
+               "env": cdk.Environment(account=config.account, region=CLOUDFRONT_REGION)})
+        self.web = WebStack(
+            app, f"{prefix}-Web", config=config.web, site_dir=storefront_dir,
+            global_stack_name=self.web_global.stack_name,
+            api_url=self.edge.platform_api.api.url, api_origin=self.edge.api_origin,
+            api_key_id=self.edge.platform_api.api_key.key_id, user_pool_id=self.data.users.user_pool.user_pool_id,
+            user_pool_client_id=self.data.users.web_client.user_pool_client_id, log_settings=log_settings,
+            **props("Web", stateful=False))
+        self.web.add_stack_dependency(self.web_global, "reads the certificate and web ACL ARNs it writes")
+        # Every log group: retention from config and the Network stack's logs CMK (in us-east-1, the WebGlobal
+        # stack's own key), or synth fails.
         cdk.Validations.of(app).add_plugins(LogGroupGuard(
             key_stack=self.network, key=self.network.logs_key,
+            regional_keys=((self.web_global, self.web_global.logs_key),),
             retention_days={config.log_retention_days, config.network.flow_log_retention_days},
             deletion_policy=LOG_GROUP_DELETION[config.removal]))
         for key, value in {"environment": config.name, "application": "ecommerce-platform", **config.tags}.items():
@@ -144,7 +167,8 @@ class Platform:
 
 
 def build_app(config: EnvironmentConfig, *, outdir: str | None = None, nag: bool = True,
-              contract: Contract = CONTRACT, load_test: LoadTestRun | None = None) -> tuple[cdk.App, Platform]:
+              contract: Contract = CONTRACT, load_test: LoadTestRun | None = None,
+              storefront_dir: Path = STOREFRONT_DIR) -> tuple[cdk.App, Platform]:
     """The environment's app; ``contract``: the service contract its stacks derive from (the platform's own, or a
     changed copy a test synthesizes)."""
     # The same feature flags as the CLI (cdk.json), and the committed context holding the configs' zones so synth
@@ -153,4 +177,4 @@ def build_app(config: EnvironmentConfig, *, outdir: str | None = None, nag: bool
     app = cdk.App(outdir=outdir, context={**context, "env": config.name})
     if nag:
         apply_packs(app)
-    return app, Platform(app, config, contract.validate(), load_test=load_test)
+    return app, Platform(app, config, contract.validate(), load_test=load_test, storefront_dir=storefront_dir)

@@ -55,7 +55,7 @@ class ServicesStack(cdk.Stack):
                  databases: Mapping[Service, OrdersDatabase], users: UserDirectory,
                  load_balancer: InternalLoadBalancer, email_identity: EmailIdentity,
                  secrets: Mapping[str, secretsmanager.ISecret], messaging_config: MessagingConfig,
-                 orders_config: OrdersConfig, telemetry: PlatformTelemetry | None = None,
+                 orders_config: OrdersConfig, web_origin: str, telemetry: PlatformTelemetry | None = None,
                  load_test: LoadTestRequest | None = None,
                  faults: tuple[FaultConfig, FaultTargets] | None = None, **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -63,6 +63,7 @@ class ServicesStack(cdk.Stack):
         self._topics, self._topics_key, self._queues, self._queues_key = topics, topics_key, queues, queues_key
         self._notification_email, self._tables, self._databases = notification_email, tables, databases
         self._users, self._email_identity, self._secrets = users, email_identity, secrets
+        self._web_origin = web_origin  # the storefront's: the one origin whose pages may read the APIs' answers
         # Values of the settings the contract names (ServiceSpec.settings, the consumers' retry policy).
         self._settings = {**messaging_config.consumer_environment(), **orders_config.environment()}
         self.services: dict[Service, Microservice] = {}
@@ -157,6 +158,8 @@ class ServicesStack(cdk.Stack):
                 return f"{users.issuer}/.well-known/jwks.json"
             case RefKind.WEB_CLIENT_ID:
                 return users.web_client.user_pool_client_id
+            case RefKind.WEB_ORIGIN:
+                return self._web_origin
             case RefKind.TABLE:
                 return self._tables[Service(ref.key)].table.table_name
             case RefKind.DB_SECRET:

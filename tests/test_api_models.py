@@ -165,7 +165,7 @@ def edge_models_in(env: Synthesized) -> dict[tuple[str, str], dict[str, Any]]:
 def test_every_body_route_has_its_services_model_at_the_edge(env: Synthesized) -> None:
     found = edge_models_in(env)
     assert set(found) == {(r.method, r.path) for r in BODY_ROUTES}
-    assert len(BODY_ROUTES) == 10
+    assert len(BODY_ROUTES) == 12
     for route in BODY_ROUTES:
         converted = edge_model(route)
         assert converted is not None
@@ -176,9 +176,9 @@ def test_every_body_route_has_its_services_model_at_the_edge(env: Synthesized) -
 
 def test_body_routes_are_the_write_routes() -> None:
     """A write route without a model would let any body through the edge: every POST/PUT has one, except the
-    cancel action, which takes no body."""
-    cancel = ("POST", "/orders/{orderId}/cancel")
-    writes = {(r.method, r.path) for r in ROUTES if r.method in ("POST", "PUT")} - {cancel}
+    cancel and sign-out actions, which take no body."""
+    actions = {("POST", "/orders/{orderId}/cancel"), ("POST", "/users/logout")}
+    writes = {(r.method, r.path) for r in ROUTES if r.method in ("POST", "PUT")} - actions
     assert {(r.method, r.path) for r in BODY_ROUTES} == writes
 
 
@@ -198,7 +198,8 @@ def test_required_headers_reach_the_edge(env: Synthesized) -> None:
 # --- what the services send, the edge lets through -------------------------------------------------------------
 
 def workflow_bodies() -> Iterator[tuple[tuple[str, str], dict[str, Any]]]:
-    """The bodies tools/local/workflows.py sends (the seed's workflows and the smoke test), by route."""
+    """The bodies tools/local/workflows.py sends (the seed's workflows and the smoke test), and those of the
+    storefront's session calls (web/src: confirmation, token refresh), by route."""
     yield ("POST", "/products"), workflows.product_body("Mug", 1250)
     yield ("PUT", "/products/{productId}"), workflows.product_body("Repriced", 800)
     yield ("POST", "/inventory/{productId}/adjust"), workflows.adjustment_body(5)
@@ -212,6 +213,8 @@ def workflow_bodies() -> Iterator[tuple[tuple[str, str], dict[str, Any]]]:
     yield ("POST", "/users/login"), workflows.credentials_body("a@example.com", "Str0ng-pass-local!")
     yield ("PUT", "/users/me"), workflows.profile_body("Ann", "1 Main St\nSpringfield")
     yield ("PUT", "/users/me/preferences"), workflows.preferences_body("es-ES", "EUR", marketing=True)
+    yield ("POST", "/users/confirm"), {"email": "a@example.com", "code": "123456"}
+    yield ("POST", "/users/token"), {"refresh_token": "eyJjdHkiOiJKV1QiLCJlbmMiOiJBMjU2R0NNIn0.x.y.z"}
 
 
 # Ids by route and position, not by body: the payment reports carry a fresh event id and time, and parallel workers

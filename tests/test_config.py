@@ -82,7 +82,13 @@ def test_unknown_environment_names_the_allowed_ones() -> None:
         ("orders.sweep_interval_seconds", 0, "dev.orders.sweep_interval_seconds=0 is invalid; allowed: 1 to 3600"),
         ("alarms.orders_past_deadline", 0, "dev.alarms.orders_past_deadline=0"),
         ("api.throttle_burst_limit", 10, "dev.api.throttle_burst_limit=10"),
-        ("api.cors_allowed_origins", ("*",), "dev.api.cors_allowed_origins"),
+        ("web.domain_name", "*.shop.example.com", "dev.web.domain_name='*.shop.example.com' is invalid"),
+        ("web.domain_name", "shop.example.org", "dev.web.domain_name='shop.example.org' is invalid; allowed: a name in "
+                                                "the hosted zone dev.shop.example.com"),
+        ("web.redirect_domain_names", ("dev.shop.example.com",), "dev.web.redirect_domain_names"),
+        ("web.hosted_zone_id", "shop", "dev.web.hosted_zone_id='shop' is invalid; allowed: a Route 53 hosted zone id"),
+        ("web.waf_rate_limit_per_5_min", 10, "dev.web.waf_rate_limit_per_5_min=10"),
+        ("web.price_class", "PriceClass_Cheapest", "dev.web.price_class='PriceClass_Cheapest'"),
         ("services.api.max_replicas", 0, "dev.services.api.max_replicas=0"),
         ("services.worker.cpu_request_millicores", 10, "dev.services.worker.cpu_limit_millicores"),
         ("alarms.evaluation_periods", 0, "dev.alarms.evaluation_periods=0 is invalid; allowed: a number > 0"),
@@ -258,7 +264,8 @@ def test_a_scheduled_pool_must_not_wake_to_its_sleeping_sizes() -> None:
 
 
 def test_every_environment_has_a_budget_and_dev_sleeps() -> None:
-    assert DEV.monthly_budget_usd == 250
+    # Issue 14's $250, raised by the storefront's CloudFront web ACL and its key (config/environments.py, docs/cost.md)
+    assert DEV.monthly_budget_usd == 260
     assert all(c.monthly_budget_usd > 0 for c in ENVIRONMENTS.values())
     assert DEV.cluster.schedule is not None and 0 < DEV.cluster.schedule.hours_awake_per_week < 168
     assert all(c.cluster.schedule is None for c in ENVIRONMENTS.values() if c.name != "dev")

@@ -64,7 +64,7 @@ USAGE = UsageAssumptions(
     nat_processed_gib=100, log_ingested_gib=10, monthly_active_users=1_000, events_per_month=200_000,
     dynamodb_read_units_per_month=2_000_000, dynamodb_write_units_per_month=1_000_000,
     database_io_requests_per_month=1_000_000, database_acu_hours_above_min=100, endpoint_processed_gib=50,
-    custom_metrics=10, api_kib_per_request=8, s3_stored_gib=0)
+    custom_metrics=10, api_kib_per_request=8, s3_stored_gib=0, web_page_views_per_month=0, web_kib_per_page_view=30)
 
 
 def _r(type_: str, **props: Any) -> dict[str, Any]:

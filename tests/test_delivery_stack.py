@@ -10,6 +10,7 @@ import pytest
 from cdk_constructs.github_deploy import BOOTSTRAP_ROLE_KINDS, MAX_SESSION_HOURS
 from policies.report import read_findings
 from tests.synthesis import Synthesized
+from tools.assembly import Assembly
 
 
 def _roles(env: Synthesized) -> dict[str, dict[str, Any]]:
@@ -61,13 +62,17 @@ def test_deploy_role_can_only_assume_the_bootstrap_roles(env: Synthesized) -> No
     (policy,) = env.resources("Delivery", "AWS::IAM::ManagedPolicy").values()
     assert policy["Properties"]["Roles"] == [{"Ref": role_id}]
     assert "Users" not in policy["Properties"] and "Groups" not in policy["Properties"]
-    account, region = env.config.account, env.config.region
-    assert policy["Properties"]["PolicyDocument"]["Statement"] == [{
+    account = env.config.account
+    # The environment's region and us-east-1 (the WebGlobal stack: what CloudFront reads there), each bootstrapped.
+    regions = sorted({s.region for s in Assembly(env.outdir).stacks.values()})
+    assert regions == sorted({env.config.region, "us-east-1"})
+    (statement,) = policy["Properties"]["PolicyDocument"]["Statement"]
+    assert {**statement, "Resource": sorted(statement["Resource"])} == {
         "Action": "sts:AssumeRole",
         "Effect": "Allow",
-        "Resource": [f"arn:aws:iam::{account}:role/cdk-hnb659fds-{kind}-role-{account}-{region}"
-                     for kind in BOOTSTRAP_ROLE_KINDS],
-    }]
+        "Resource": sorted(f"arn:aws:iam::{account}:role/cdk-hnb659fds-{kind}-role-{account}-{region}"
+                           for region in (env.config.region, "us-east-1") for kind in BOOTSTRAP_ROLE_KINDS),
+    }
 
 
 def test_stack_name_and_no_nag_finding(env: Synthesized) -> None:
@@ -105,8 +110,9 @@ def test_execution_policy_covers_the_app_without_wildcard_actions(env: Synthesiz
     assert services <= {"apigateway", "cloudformation", "cognito-idp", "dynamodb", "ec2", "eks", "elasticloadbalancing",
                         "iam", "kms", "lambda", "logs", "rds", "s3", "secretsmanager", "serverlessrepo", "sns", "sqs",
                         "ssm", "wafv2", "ecr", "cloudwatch", "ses", "states", "scheduler",
-                        # The synthetic customers' canary and, in staging, the fault experiments (#27).
-                        "synthetics", "fis"}
+                        # The synthetic customers' canary and, in staging, the fault experiments (#27); the
+                        # storefront: its distribution, certificate and alias records (#23).
+                        "synthetics", "fis", "cloudfront", "acm", "route53"}
     for needed in ("sqs:CreateQueue", "rds:CreateDBCluster", "eks:CreateCluster", "iam:PassRole",
                    "dynamodb:CreateTable", "ssm:GetParameters", "lambda:InvokeFunction"):
         assert needed in actions, needed

@@ -62,3 +62,12 @@ def test_template_resources_in_diagram(drawn: tuple[str, list[Any], Path]) -> No
         assert label in dot, label
     for canary in (r for r in resources if r.type == "AWS::Synthetics::Canary"):
         assert f"Synthetics canary\n{canary.properties['Name']}" in dot.replace("\\n", "\n")
+
+
+def test_the_storefront_in_diagram(drawn: tuple[str, list[Any], Path]) -> None:
+    """The distribution with its domain names, its bucket and the CloudFront web ACL, from the Web stacks."""
+    dot, resources, _ = drawn
+    (distribution,) = [r for r in resources if r.type == "AWS::CloudFront::Distribution"]
+    aliases = distribution.properties["DistributionConfig"]["Aliases"]
+    assert aliases and f'label="CloudFront\n{", ".join(aliases)}"' in dot
+    assert "site bucket" in dot and "CloudFront web ACL" in dot

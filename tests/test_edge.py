@@ -70,7 +70,7 @@ def test_integrations_go_through_the_vpc_link_to_each_service_listener(env: Synt
 
 def test_request_bodies_are_validated_against_models(env: Synthesized) -> None:
     posted = [m for m in methods(env) if m["HttpMethod"] in ("POST", "PUT") and "RequestModels" in m]
-    assert len(posted) == 10
+    assert len(posted) == 12
     env.template("Edge").has_resource_properties("AWS::ApiGateway::RequestValidator", {
         "ValidateRequestBody": True, "ValidateRequestParameters": True})
 
@@ -98,12 +98,22 @@ def test_web_acl_has_managed_rules_and_a_rate_rule_and_guards_the_stage(env: Syn
     assert "Stage" in str(assoc["Properties"]["ResourceArn"])
 
 
-def test_cors_is_restricted_to_configured_origins(env: Synthesized) -> None:
+def test_cors_allows_exactly_the_storefronts_origin(env: Synthesized) -> None:
+    """The preflight of every resource and every gateway response (the storefront reads API Gateway's own errors:
+    a bad body's details, 401, 429) name the storefront's origin and no other."""
     options = [m["Properties"] for m in env.resources("Edge", "AWS::ApiGateway::Method").values()
                if m["Properties"]["HttpMethod"] == "OPTIONS"]
     origins = {v for m in options for k, v in m["Integration"]["IntegrationResponses"][0]["ResponseParameters"].items()
                if k.endswith("Access-Control-Allow-Origin")}
-    assert origins and origins <= {f"'{o}'" for o in env.config.api.cors_allowed_origins}
+    assert origins == {f"'{env.config.web.origin}'"}
+    resources = env.resources("Edge", "AWS::ApiGateway::Resource")
+    assert len(options) == len(resources) + 1  # the root's too
+    responses = [g["Properties"] for g in env.resources("Edge", "AWS::ApiGateway::GatewayResponse").values()]
+    assert len(responses) == len(GATEWAY_ERRORS)
+    for response in responses:
+        assert response["ResponseParameters"] == {
+            "gatewayresponse.header.Access-Control-Allow-Origin": f"'{env.config.web.origin}'",
+            "gatewayresponse.header.Vary": "'Origin'"}, response["ResponseType"]
 
 
 def test_protected_methods_take_the_access_token_the_clients_send(env: Synthesized) -> None:

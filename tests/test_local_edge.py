@@ -442,7 +442,7 @@ def test_cors_preflight_is_the_templates_mock(edge: tuple[str, Backend], dev: Sy
     url, backend = edge
     r = call(url, "OPTIONS", "/orders", key=None)
     assert r.status_code == 204
-    assert r.headers["access-control-allow-origin"] == dev.config.api.cors_allowed_origins[0]
+    assert r.headers["access-control-allow-origin"] == dev.config.web.origin
     assert "Idempotency-Key" in r.headers["access-control-allow-headers"]
     assert backend.seen == []
 
@@ -530,3 +530,19 @@ def test_without_custom_gateway_responses_the_defaults_apply(dev: Synthesized, b
         r = call(url, "GET", "/nope")
         assert (r.status_code, r.json()) == (403, {"message": "Missing Authentication Token"})
         assert call(url, "GET", "/products", key=None).json() == {"message": "Forbidden"}
+
+
+def test_the_local_storefront_stands_for_the_shops_origin_in_cors(dev: Synthesized) -> None:
+    """`make local` serves the storefront elsewhere than the shop's origin: the preflights and gateway responses
+    name the local one where the template names the shop's, and nothing else changes."""
+    synthesized = EdgeDefinition.from_templates(dev.template_json("Edge"), dev.template_json("Services"),
+                                                edge_stack_name="Dev-Edge")
+    local = synthesized.with_origin(dev.config.web.origin, "http://127.0.0.1:1234")
+    preflights = [m.integration.mock_headers for m in local.methods.values() if m.integration.type == "MOCK"]
+    assert preflights and {h["Access-Control-Allow-Origin"] for h in preflights} == {"http://127.0.0.1:1234"}
+    assert {r.headers["Access-Control-Allow-Origin"] for r in local.gateway_responses.values()} == {
+        "http://127.0.0.1:1234"}
+    assert {r.headers["Access-Control-Allow-Origin"] for r in synthesized.gateway_responses.values()} == {
+        dev.config.web.origin}
+    assert {k: m.integration.type for k, m in local.methods.items()} == {
+        k: m.integration.type for k, m in synthesized.methods.items()}

@@ -30,6 +30,16 @@ PINNED: dict[str, dict[str, str]] = {
     "Cluster": {
         "PlatformSecretsKey2CEA46FC": "AWS::KMS::Key",
     },
+    # The storefront's access logs are kept for the log retention. A replaced distribution could not take the shop's
+    # domain while the old one holds it (CNAMEAlreadyExists), so its logical id is pinned too.
+    "Web": {
+        "StorefrontLogsBucket872DF0DA": "AWS::S3::Bucket",
+        "StorefrontSiteBucketF10C3BA2": "AWS::S3::Bucket",
+        "StorefrontDistributionF6FC821B": "AWS::CloudFront::Distribution",
+    },
+    "WebGlobal": {
+        "LogsKeyFE4C4A83": "AWS::KMS::Key",
+    },
 }
 
 

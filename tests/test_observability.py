@@ -287,8 +287,9 @@ def test_alarm_counts(env: Synthesized) -> None:
     # Observability: the objectives' burn-rate windows where the environment pages on them (#27): 7 route groups x
     # 2 SLIs x 4 windows, and per objective 2 composite pages, plus the any-fast-burn stop condition.
     paging = env.config.objectives.alerting
-    # Services: per service, its outbox records dead-lettered (the contract's destinations and schemas) since #13.
+    # Services: per service, its outbox records dead-lettered (the contract's destinations and schemas) since #13;
+    # 5xx and latency of the users service's confirmation, token refresh and sign-out routes since #23.
     # And the synthetic customers' failed and slow runs (#27).
-    assert per_part == {"Observability": 21 + nat + 2 + (56 if paging else 0), "Services": 104}
+    assert per_part == {"Observability": 21 + nat + 2 + (56 if paging else 0), "Services": 110}
     assert composites == len(SERVICES)
     assert len(env.resources("Observability", "AWS::CloudWatch::CompositeAlarm")) == (29 if paging else 0)

@@ -171,16 +171,41 @@ class RequestContext:
                 )
 
 
+class CrossOrigin:
+    """Pure ASGI middleware: every answer may be read by pages of the one allowed origin (the storefront's), and no
+    other. API Gateway passes an HTTP_PROXY integration's response through unchanged, so the service itself names
+    the origin; the preflight (OPTIONS) and API Gateway's own errors carry the same origin from the Edge stack.
+    ``Vary: Origin`` because the answer depends on it for any cache between the browser and the API."""
+
+    def __init__(self, app: ASGIApp, origin: str) -> None:
+        self.app = app
+        self.headers = [(b"access-control-allow-origin", origin.encode("latin-1")), (b"vary", b"Origin")]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), *self.headers]
+            await send(message)
+
+        await self.app(scope, receive, send_wrapper)
+
+
 def create_app(
     service: str,
     title: str,
     description: str,
     ready: Callable[[], bool],
+    cors_origin: str,
     unavailable_errors: tuple[type[Exception], ...] = (),
     version: str = "1.0.0",
     **kw: Any,
 ) -> FastAPI:
-    """`unavailable_errors`: exceptions meaning the store or a dependency is unreachable, answered with 503.
+    """`unavailable_errors`: exceptions meaning the store or a dependency is unreachable, answered with 503;
+    `cors_origin`: the one origin whose pages may read the answers (CORS_ALLOWED_ORIGIN).
 
     Bodies are limited to BODY_BYTES (FastAPI's own limit: 413 when Content-Length or the bytes received pass it;
     common/http_protocol.py has already refused a larger Content-Length), JSON bodies to JSON_DEPTH and JSON_VALUES
@@ -188,6 +213,7 @@ def create_app(
     app = FastAPI(title=title, description=description, version=version, max_body_size=BODY_BYTES.value, **kw)
     app.router.route_class = LimitedRoute
     app.add_middleware(RequestContext)
+    app.add_middleware(CrossOrigin, origin=cors_origin)
     tracing.instrument_app(app)  # server spans around everything, RequestContext included
 
     for exc_type in unavailable_errors:

@@ -19,7 +19,7 @@ def table_ready(table: str) -> bool:
     return True
 
 
-def create_table_app(service: str, title: str, description: str, *, table: str) -> FastAPI:
+def create_table_app(service: str, title: str, description: str, *, table: str, cors_origin: str) -> FastAPI:
     """The API app of a service whose store is ``table``: ready while the table answers, 503 while AWS does not."""
     return create_app(service, title, description, ready=lambda: table_ready(table),
-                      unavailable_errors=AWS_UNAVAILABLE)
+                      unavailable_errors=AWS_UNAVAILABLE, cors_origin=cors_origin)

@@ -49,6 +49,7 @@ class ServiceSettings:
     jwks_url = Var("COGNITO_JWKS_URL")
     issuer = Var("COGNITO_ISSUER")
     client_id = Var("COGNITO_CLIENT_ID")
+    cors_origin = Var("CORS_ALLOWED_ORIGIN")
     table = Var(TABLE_NAME)
 
     @classmethod

@@ -15,8 +15,10 @@ from enum import StrEnum
 from .model import Contract, Service, StoreKind
 from .telemetry import TELEMETRY_ENV
 
-# Every service: the region for boto3 and the Cognito user pool whose tokens its callers present.
-COMMON: tuple[str, ...] = ("AWS_REGION", "COGNITO_ISSUER", "COGNITO_JWKS_URL", "COGNITO_CLIENT_ID")
+# Every service: the region for boto3, the Cognito user pool whose tokens its callers present, and the one origin
+# whose pages may read its answers across origins (the storefront's: CORS_ALLOWED_ORIGIN).
+COMMON: tuple[str, ...] = ("AWS_REGION", "COGNITO_ISSUER", "COGNITO_JWKS_URL", "COGNITO_CLIENT_ID",
+                           "CORS_ALLOWED_ORIGIN")
 # Every consumer: how it retries before dead-lettering (config.environment.MessagingConfig; common/consumer.py).
 CONSUMER: tuple[str, ...] = ("CONSUMER_RETRY_BUDGET_SECONDS", "CONSUMER_BACKOFF_MAX_SECONDS",
                              "CONSUMER_ORDERING_BACKOFF_MAX_SECONDS")
@@ -59,6 +61,7 @@ class RefKind(StrEnum):
     ISSUER = "issuer"
     JWKS_URL = "jwks-url"
     WEB_CLIENT_ID = "web-client-id"
+    WEB_ORIGIN = "web-origin"  # the storefront's origin (https://<its domain>), the one the API's CORS allows
     TABLE = "table"  # key: service
     DB_SECRET = "db-secret"  # noqa: S105 - key: service
     TOPIC = "topic"  # key: topic name
@@ -89,6 +92,7 @@ def entries(contract: Contract, service: Service) -> dict[str, Ref]:
         "COGNITO_ISSUER": Ref(RefKind.ISSUER),
         "COGNITO_JWKS_URL": Ref(RefKind.JWKS_URL),
         "COGNITO_CLIENT_ID": Ref(RefKind.WEB_CLIENT_ID),
+        "CORS_ALLOWED_ORIGIN": Ref(RefKind.WEB_ORIGIN),
     }
     if spec.store is StoreKind.DYNAMODB:
         out[TABLE_NAME] = Ref(RefKind.TABLE, service.value)

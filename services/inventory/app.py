@@ -39,7 +39,8 @@ class StockLevel(BaseModel):
 
 
 app = create_table_app(SERVICE, "Inventory API", "Stock levels. Reservations for orders are made asynchronously "
-                       "from the inventory-reservations queue.", table=settings.table)
+                       "from the inventory-reservations queue.", table=settings.table,
+                       cors_origin=settings.cors_origin)
 
 
 @app.get("/inventory/{productId}", response_model=StockLevel, tags=["inventory"], responses={401: {}, 404: {}})

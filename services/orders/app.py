@@ -141,6 +141,7 @@ app = create_app(
     "Place, read, change and cancel orders. POST /orders and PUT /orders/{orderId} require an Idempotency-Key "
     "header.",
     ready=_ready,
+    cors_origin=settings.cors_origin,
     unavailable_errors=(psycopg.OperationalError, PoolTimeout),
     lifespan=lifespan,
 )

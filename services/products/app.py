@@ -88,7 +88,8 @@ class ProductPage(BaseModel):
 
 app = create_table_app(SERVICE, "Products API",
                        "Product catalog. GET is public; POST/PUT/DELETE require a token of the `admin` group.",
-                       table=settings.table)
+                       table=settings.table,
+                       cors_origin=settings.cors_origin)
 
 
 def _key(product_id: str) -> dict[str, Any]:

@@ -26,12 +26,21 @@ from common.ddb import from_item, to_item, values
 from common.ddb_service import create_table_app
 from common.envelope import Envelope
 from contract import EventType
-from fastapi import Depends
+from fastapi import Depends, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 
 from users import preferences
 from users import settings as settings_mod
-from users.models import Credentials, Notifications, PreferencesUpdate, ProfileUpdate, Registration
+from users.models import (
+    Confirmation,
+    Credentials,
+    Notifications,
+    PreferencesUpdate,
+    ProfileUpdate,
+    Registration,
+    TokenRefresh,
+)
 
 SERVICE = "users"
 jlog.configure(SERVICE)
@@ -73,14 +82,20 @@ class Registered(BaseModel):
 class Tokens(BaseModel):
     access_token: str
     id_token: str
-    refresh_token: str | None
-    expires_in: int
+    refresh_token: str | None = Field(description="From sign-in only; a refresh answers without one")
+    expires_in: int = Field(description="Seconds until the access and ID tokens expire")
     token_type: str = "Bearer"  # noqa: S105 - the OAuth token type, not a secret
+
+
+class Confirmed(BaseModel):
+    email: str
+    confirmed: bool
 
 
 app = create_table_app(SERVICE, "Users API",
                        "Registration and sign-in (Cognito), the signed-in user's profile and preferences.",
-                       table=settings.table)
+                       table=settings.table,
+                       cors_origin=settings.cors_origin)
 
 
 def _now() -> str:
@@ -164,6 +179,67 @@ def login(body: Credentials) -> Tokens:
         _ensure_profile(claims.sub, str(claims.email or body.email), name)
     return Tokens(access_token=result["AccessToken"], id_token=result["IdToken"],
                   refresh_token=result.get("RefreshToken"), expires_in=int(result.get("ExpiresIn", 3600)))
+
+
+@app.post("/users/confirm", response_model=Confirmed, tags=["users"],
+          responses={409: {"description": "already confirmed"}, 422: {"description": "wrong or expired code"},
+                     429: {"description": "too many attempts"}})
+def confirm(body: Confirmation) -> Confirmed:
+    """Confirm a new account with the code Cognito emailed (ConfirmSignUp); sign-in works from then on."""
+    try:
+        aws.client("cognito-idp").confirm_sign_up(ClientId=settings.client_id, Username=body.email,
+                                                  ConfirmationCode=body.code)
+    except ClientError as exc:
+        code = _cognito_error(exc)
+        # An unknown address gets the wrong code's answer, so the endpoint does not reveal which emails exist.
+        # InvalidParameterException: a code Cognito's own pattern refuses (e.g. with a space).
+        if code in ("CodeMismatchException", "UserNotFoundException", "InvalidParameterException"):
+            raise field_error("code", "this code does not match; check the email we sent") from None
+        if code == "ExpiredCodeException":
+            raise field_error("code", "this code has expired") from None
+        if code == "NotAuthorizedException":
+            raise ApiError(409, "already_confirmed", "this account is confirmed already; sign in") from None
+        if code == "AliasExistsException":
+            raise ApiError(409, "already_registered", "another account already uses this email") from None
+        if code in ("LimitExceededException", "TooManyFailedAttemptsException"):
+            raise ApiError(429, "too_many_attempts", "too many attempts; wait a while and try again") from None
+        raise
+    return Confirmed(email=body.email, confirmed=True)
+
+
+@app.post("/users/token", response_model=Tokens, tags=["users"],
+          responses={401: {"description": "refresh token expired, revoked or unknown"}, 422: {}})
+def refresh(body: TokenRefresh) -> Tokens:
+    """New access and ID tokens for a refresh token from sign-in (REFRESH_TOKEN_AUTH); the refresh token stays."""
+    try:
+        resp = aws.client("cognito-idp").initiate_auth(ClientId=settings.client_id, AuthFlow="REFRESH_TOKEN_AUTH",
+                                                       AuthParameters={"REFRESH_TOKEN": body.refresh_token})
+    except ClientError as exc:
+        if _cognito_error(exc) in ("NotAuthorizedException", "UserNotFoundException", "ResourceNotFoundException",
+                                   "InvalidParameterException"):
+            raise ApiError(401, "invalid_refresh_token", "sign in again") from None
+        raise
+    result = resp["AuthenticationResult"]
+    return Tokens(access_token=result["AccessToken"], id_token=result["IdToken"], refresh_token=None,
+                  expires_in=int(result.get("ExpiresIn", 3600)))
+
+
+_access_token = HTTPBearer(auto_error=False, description="The access token to sign out with")
+
+
+@app.post("/users/logout", status_code=204, tags=["users"], responses={401: {}})
+def logout(user: User, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_access_token)]) -> Response:
+    """Sign out: Cognito revokes every refresh token of the user (GlobalSignOut), so no session of theirs can get
+    new tokens; access tokens already issued stay valid at the API until they expire (the edge and the services
+    check signatures, not revocations). Signing out twice is not an error."""
+    if user.token_use != "access" or creds is None:  # noqa: S105 - the token type, not a secret
+        raise ApiError(401, "unauthorized", "sign out with the access token")
+    try:
+        aws.client("cognito-idp").global_sign_out(AccessToken=creds.credentials)
+    except ClientError as exc:
+        if _cognito_error(exc) != "NotAuthorizedException":  # revoked already: signed out before
+            raise
+    return Response(status_code=204)
 
 
 def _profile(sub: str) -> dict[str, Any] | None:

@@ -33,6 +33,19 @@ class Credentials(RequestModel):
     password: Annotated[str, line(min_length=1, max_length=256)]
 
 
+class Confirmation(RequestModel):
+    """The code Cognito emailed to a new user, which confirms the address and the account."""
+
+    email: Email
+    code: Annotated[str, line(min_length=1, max_length=64)]
+
+
+class TokenRefresh(RequestModel):
+    """A refresh token from sign-in, exchanged for a new access and ID token before they expire."""
+
+    refresh_token: Annotated[str, line(min_length=1, max_length=4096)]
+
+
 class ProfileUpdate(RequestModel):
     name: Annotated[str, line(min_length=1, max_length=200)]
     address: Annotated[str, prose(max_length=500)] | None = None
@@ -62,6 +75,8 @@ class PreferencesUpdate(RequestModel):
 REQUEST_BODIES: dict[tuple[str, str], type[BaseModel]] = {
     ("POST", "/users/register"): Registration,
     ("POST", "/users/login"): Credentials,
+    ("POST", "/users/confirm"): Confirmation,
+    ("POST", "/users/token"): TokenRefresh,
     ("PUT", "/users/me"): ProfileUpdate,
     ("PUT", "/users/me/preferences"): PreferencesUpdate,
 }

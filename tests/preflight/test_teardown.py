@@ -7,6 +7,7 @@ by its custom resource type, the functions by the security group they use), so t
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -86,7 +87,11 @@ def test_dev_that_leaves_nothing_behind_passes(bench: Callable[[str], Workbench]
     assert result.ok, result.findings
     assert result.figure == f"{len(wb.parts)} stacks, 0 left behind"
     plan = "\n".join(result.details)
-    assert plan.index("1. Dev-Services") < plan.index("Dev-Cluster") < plan.index(f"{len(wb.parts)}. Dev-Network")
+    assert plan.index(". Dev-Services") < plan.index(". Dev-Cluster") < plan.index(f"{len(wb.parts)}. Dev-Network")
+    # The storefront goes before the stacks it reads (Edge, Data) and the us-east-1 stack it reads from.
+    step = {m[2]: int(m[1]) for m in re.finditer(r"(\d+)\. (Dev-\w+)", plan)}
+    assert step["Dev-Web"] < min(step["Dev-Edge"], step["Dev-Data"], step["Dev-WebGlobal"]), step
+    assert min(step.values()) == 1 and 1 in (step["Dev-Services"], step["Dev-Web"]), step
     # The app's own cleanups are recognised: no blocker, but said in the plan.
     for fn in functions:
         assert f"released: {fn} (AWS::Lambda::Function) -- " in plan and cluster_cleanup(wb) in plan

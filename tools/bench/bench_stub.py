@@ -19,10 +19,11 @@ from fastapi import Header
 
 
 def _orders() -> Any:
-    from orders.app import Order, OrderLine, User
+    from orders.app import Order, OrderLine, User, settings
     from orders.models import IDEMPOTENCY_KEY, OrderIn
 
-    app = create_app("orders", "Orders API (bench stub)", "framework ceiling", ready=lambda: True)
+    app = create_app("orders", "Orders API (bench stub)", "framework ceiling", ready=lambda: True,
+                     cors_origin=settings.cors_origin)
     now = datetime.now(UTC)
 
     @app.post("/orders", status_code=201, response_model=Order)
@@ -38,9 +39,10 @@ def _orders() -> Any:
 
 
 def _products() -> Any:
-    from products.app import Product, ProductId
+    from products.app import Product, ProductId, settings
 
-    app = create_app("products", "Products API (bench stub)", "framework ceiling", ready=lambda: True)
+    app = create_app("products", "Products API (bench stub)", "framework ceiling", ready=lambda: True,
+                     cors_origin=settings.cors_origin)
     stamp = datetime.now(UTC).isoformat()
 
     @app.get("/products/{productId}", response_model=Product)

@@ -25,8 +25,10 @@ What the cluster gives a pod rather than its manifest has a local stand-in here,
   200 ms instead of 5 s, so tests see them soon), read by the services or their libraries with defaults.
 
 In front of the services runs the local edge (tools/local/local_edge: the synthesized API Gateway of the same assembly,
-with its API key, authorizer, models and throttles). `make local` prints EDGE_URL=... and API_KEY=... on lines of
-their own once everything is ready and writes them to .local/edge.env.
+with its API key, authorizer, models and throttles). `make local` also serves the built storefront
+(tools/local/storefront.py: web/dist with the synthesized Web stack's headers, its config.js naming the local edge;
+the edge and the services allow its origin where the templates name the shop's), prints EDGE_URL=..., API_KEY=...
+and WEB_URL=... on lines of their own once everything is ready and writes them to .local/edge.env.
 
 Harness settings (how the local platform differs from AWS on purpose, for tests and `make chaos`):
 - moto runs through tools/local/moto_server.py, which serializes DynamoDB operations as DynamoDB isolates them (moto's
@@ -309,6 +311,7 @@ class LocalPlatform:
         enforce_iam: bool = False,
         record_calls: bool = True,
         span_export_delay_ms: int | None = 200,
+        web: bool = False,
     ) -> None:
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
@@ -357,6 +360,10 @@ class LocalPlatform:
         self.edge_port = free_port()
         self.api_key = secrets.token_urlsafe(24)
         self.edge_stage = ""
+        # The storefront's origin: where `make local` serves it (tools/local/storefront.py); it stands for the
+        # origin the synthesized app names (config.web.origin) wherever CORS names it (the edge, the services).
+        self.web_port = free_port()
+        self.web = web  # serve the storefront too (tools/local/storefront.py), after the edge
         self.proxied_db = proxied_db
         self.db_proxy: TcpProxy | None = None
         self.heartbeat_dir = self.workdir / "heartbeats"
@@ -398,6 +405,14 @@ class LocalPlatform:
         if not self.edge_stage:
             raise RuntimeError("the local edge is not running (started with edge=False)")
         return f"http://127.0.0.1:{self.edge_port}/{self.edge_stage}"
+
+    @property
+    def web_origin(self) -> str:
+        return f"http://127.0.0.1:{self.web_port}"
+
+    def _local_origin(self, env: dict[str, str]) -> dict[str, str]:
+        """A pod's environment with the storefront's synthesized origin standing for the local storefront's."""
+        return {k: self.web_origin if v == self.config.web.origin else v for k, v in env.items()}
 
     def orders_dsn(self) -> str:
         return self.pg.dsn("orders", self.db_password, "orders")
@@ -475,13 +490,15 @@ class LocalPlatform:
                 self.pods[f"{svc.value}-worker"].start()
         if self.edge:
             self.start_edge()
+        if self.web:
+            self.start_web()
 
     def start_worker(self, service: Service, name: str) -> str:
         """Start another replica of ``service``'s worker Deployment, as the HPA would (tests of several workers)."""
         assert self.assembly is not None
         by_name = deployments(self.manifests)
         spec = pod_spec(by_name[f"{service.value}-worker"])
-        spec = replace(spec, name=name, env={**spec.env, **self.injected_environment(service),
+        spec = replace(spec, name=name, env={**self._local_origin(spec.env), **self.injected_environment(service),
                                              **self._worker_environment(name)})
         spec = self._observed(spec)
         self.pods[name] = self._pod(service, spec)
@@ -497,10 +514,23 @@ class LocalPlatform:
         self.edge_stage = EdgeDefinition.from_assembly(self.assembly, prefix).stage  # fails early on a bad template
         argv = edge_argv(assembly=self.assembly, stack_prefix=prefix,
                          port=self.edge_port, upstreams={s: self.url(s) for s in self.services},
-                         pool=CognitoPool(issuer=self.issuer, jwks_url=self.jwks_url))
+                         pool=CognitoPool(issuer=self.issuer, jwks_url=self.jwks_url),
+                         origin=(self.config.web.origin, self.web_origin))
         self._spawn("edge", argv, {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(ROOT),
                                    "PYTHONUNBUFFERED": "1", "LOCAL_EDGE_API_KEY": self.api_key})
         self._wait_http(f"http://127.0.0.1:{self.edge_port}/ping", "local edge")
+
+    def start_web(self) -> None:
+        """The storefront (web/dist) as the Web stack serves it, its config.js naming the local edge."""
+        assert self.assembly is not None
+        prefix = environments.load(LOCAL_ENVIRONMENT).stack_prefix
+        argv = [sys.executable, "-m", "tools.local.storefront", "--assembly", str(self.assembly),
+                "--stack-prefix", prefix, "--port", str(self.web_port), "--api-url", self.edge_url,
+                "--region", REGION, "--user-pool-id", self.resources.user_pool_id,
+                "--user-pool-client-id", self.resources.client_id]
+        self._spawn("storefront", argv, {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(ROOT),
+                                         "PYTHONUNBUFFERED": "1", "LOCAL_EDGE_API_KEY": self.api_key})
+        self._wait_http(f"{self.web_origin}/config.js", "storefront")
 
     def stop(self) -> None:
         # Pods first, all at once as a namespace deletion does (SIGTERM: workers finish the message in hand, the API
@@ -616,7 +646,7 @@ class LocalPlatform:
     def environment(self, service: Service, component: str = "api") -> dict[str, str]:
         """A pod's whole environment: its Deployment's, resolved, plus what the cluster injects."""
         deployment = deployments(self.manifests)[f"{service.value}-{component}"]
-        return {**environment(deployment), **self.injected_environment(service)}
+        return {**self._local_origin(environment(deployment)), **self.injected_environment(service)}
 
     def env_for(self, service: Service) -> dict[str, str]:
         """The API pod's environment for a process started on this machine (as processes mode starts it)."""
@@ -632,7 +662,7 @@ class LocalPlatform:
             for component in ("api", "worker"):
                 d = by_name[f"{svc.value}-{component}"]
                 spec = pod_spec(d, aliases.get(d["metadata"]["name"], ()))
-                env = {**spec.env, **self.injected_environment(svc)}
+                env = {**self._local_origin(spec.env), **self.injected_environment(svc)}
                 if component == "worker":
                     env.update(self._worker_environment(spec.name))
                 spec = self._observed(replace(spec, env=env))
@@ -709,9 +739,12 @@ class LocalPlatform:
                                          "RequireNumbers": True, "RequireSymbols": False}},
         )["UserPool"]
         r.user_pool_id = pool["Id"]
+        # The attributes ID tokens carry: Cognito's default for a client that names none (the Data stack's web
+        # client) is every standard attribute; moto's is none unless they are listed.
         r.client_id = idp.create_user_pool_client(
             UserPoolId=r.user_pool_id, ClientName="web", GenerateSecret=False,
             ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+            ReadAttributes=["email", "email_verified", "name"],
         )["UserPoolClient"]["ClientId"]
         idp.create_group(UserPoolId=r.user_pool_id, GroupName="admin")
         self.create_service_clients()
@@ -858,6 +891,8 @@ class LocalPlatform:
         lines += [f"{s.value:9} API: {self.url(s)}  (docs: {self.url(s)}/docs)" for s in self.services]
         lines += [f"mode: {self.mode}; Deployments of the Services stack in {self.assembly}:"]
         lines += [f"  {pod.describe()}" for pod in self.pods.values()]
+        if self.web:
+            lines += [f"storefront: {self.web_origin}/ (web/dist, headers of the synthesized Web stack)"]
         lines += [f"cognito pool {self.resources.user_pool_id}, client {self.resources.client_id}",
                   f"logs: {self.logdir}", f"traces: {self.traces_dir} (one JSON line per span)"]
         return "\n".join(lines)
@@ -908,13 +943,15 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, on_signal)
     with LocalPlatform(max_receive_count=args.max_receive_count, visibility_timeout=args.visibility_timeout,
                        moto_port=args.moto_port, verbose=args.verbose, mode=args.mode,
-                       assembly=args.assembly) as platform:
+                       assembly=args.assembly, web=True) as platform:
         print(platform.describe(), flush=True)
-        edge_env = f"EDGE_URL={platform.edge_url}\nAPI_KEY={platform.api_key}\n"
+        edge_env = f"EDGE_URL={platform.edge_url}\nAPI_KEY={platform.api_key}\nWEB_URL={platform.web_origin}/\n"
         EDGE_ENV_FILE.parent.mkdir(exist_ok=True)
         EDGE_ENV_FILE.write_text(edge_env)
-        # What `make smoke` needs besides the edge: the smoke accounts' secret and the payment topic (in moto).
-        SMOKE_ENV_FILE.write_text("".join(f"{k}={v}\n" for k, v in provision_local(platform).items()))
+        # What `make smoke` needs besides the edge: the smoke accounts' secret and the payment topic (in moto); and
+        # what `make pay` signs the payment provider's webhook with (the local platform's own, generated secret).
+        SMOKE_ENV_FILE.write_text("".join(f"{k}={v}\n" for k, v in provision_local(platform).items())
+                                  + f"PAYMENT_WEBHOOK_SECRET={platform.resources.payment_webhook_secret}\n")
         try:
             print(edge_env, end="", flush=True)
             print("Ctrl-C to stop", flush=True)

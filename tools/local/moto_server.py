@@ -24,6 +24,12 @@ client's connection set-up (socket, urllib3 connection, botocore's pool bookkeep
 service's work in `make bench-services`. :class:`KeepAliveRequestHandler` reads whatever body the application left
 before the next request, and closes only where it cannot know where the body ends (chunked requests).
 
+Cognito's GlobalSignOut is an unsigned request (the access token is its credential), so moto's server, which reads the
+region from the signature, looks for the token in us-east-1's pools and answers NotAuthorized for a token of any
+other region's pool; its in-process mock reads the region from the host name instead. Here the operation finds the
+pool that issued the token in whichever region holds it, as moto already does for GetUser and InitiateAuth
+(:func:`sign_out_in_the_tokens_region`).
+
 When the local platform has moto enforce IAM (``LocalPlatform(enforce_iam=True)``, tools/local/access_proof), moto would
 authorize most requests against resource ``*`` and a DynamoDB transaction as an action IAM does not have; here each
 request is authorized as IAM does, per (action, resource) it names (:func:`authorize_named_resources`).
@@ -282,6 +288,27 @@ class KeepAliveRequestHandler(MotoRequestHandler):
         self._body = None
 
 
+def sign_out_in_the_tokens_region() -> None:
+    """GlobalSignOut from the backend of the region whose pool issued the token (idempotent)."""
+    from moto.cognitoidp.models import RegionAgnosticBackend
+    from moto.cognitoidp.responses import CognitoIdpResponse
+    from moto.core.responses import EmptyResult
+
+    method = CognitoIdpResponse.global_sign_out
+    if getattr(method, "region_agnostic", False):
+        return
+
+    @functools.wraps(method)
+    def global_sign_out(self: Any) -> Any:
+        token = self._get_param("AccessToken")
+        agnostic = RegionAgnosticBackend(self.current_account, self.region)
+        agnostic._find_backend_by_access_token(token).global_sign_out(token)
+        return EmptyResult()
+
+    global_sign_out.__dict__["region_agnostic"] = True
+    CognitoIdpResponse.global_sign_out = global_sign_out  # type: ignore[method-assign]
+
+
 def _exit_now(signum: int, frame: object) -> None:
     # moto's own handler raises SystemExit, and the interpreter then waits on the server's worker threads as long
     # as clients keep connections open; the state is in memory only, so there is nothing to lose by leaving now.
@@ -291,6 +318,7 @@ def _exit_now(signum: int, frame: object) -> None:
 def main(argv: list[str] | None = None) -> None:
     serialize_dynamodb()
     authorize_named_resources()
+    sign_out_in_the_tokens_region()
     server.signal_handler = _exit_now  # installed by server.main for SIGINT/SIGTERM
     server.MotoRequestHandler = KeepAliveRequestHandler  # type: ignore[misc]  # handed to run_simple by server.main
     server.main(argv)

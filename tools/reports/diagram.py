@@ -2,8 +2,9 @@
 
 Everything drawn is read from the cloud assembly's templates (VPC, subnets, NATs, endpoints, cluster and node groups,
 stores, topics, queues, subscriptions and their filters, API Gateway, WAF, VPC link, NLB listeners, alarms,
-dashboards, log groups) and matched to the logical names of config/topology.py. Nothing is drawn by hand: a resource
-that is not in the templates is not in the picture.
+dashboards, log groups; the storefront's CloudFront distribution, its bucket and its us-east-1 web ACL) and matched
+to the logical names of config/topology.py. Nothing is drawn by hand: a resource that is not in the templates is not
+in the picture.
 """
 
 from __future__ import annotations
@@ -36,7 +37,10 @@ class Architecture:
     queues: dict[str, bool] = field(default_factory=dict)  # queue name -> has DLQ
     subscriptions: list[tuple[str, str, str]] = field(default_factory=list)  # topic, queue, filter
     api: str = ""
-    waf: bool = False
+    waf: bool = False  # the API's (regional)
+    storefront: str = ""  # the distribution's domain names
+    storefront_waf: bool = False  # CloudFront's web ACL (us-east-1)
+    site_bucket: bool = False
     vpc_link: bool = False
     listeners: dict[str, int] = field(default_factory=dict)  # service -> port
     user_pool: bool = False
@@ -127,8 +131,14 @@ def architecture(name: str, resources: list[Resource]) -> Architecture:
                 queue_of[r.logical_id] = queue
         elif r.type == "AWS::ApiGateway::RestApi":
             a.api = f"{r.stack} {p.get('Name', r.logical_id)}"
+        elif r.type == "AWS::WAFv2::WebACL" and p.get("Scope") == "CLOUDFRONT":
+            a.storefront_waf = True
         elif r.type == "AWS::WAFv2::WebACL":
             a.waf = True
+        elif r.type == "AWS::CloudFront::Distribution":
+            a.storefront = ", ".join(p.get("DistributionConfig", {}).get("Aliases", [])) or r.logical_id
+        elif r.type == "AWS::S3::Bucket" and "SiteBucket" in r.logical_id:
+            a.site_bucket = True
         elif r.type == "AWS::ApiGateway::VpcLink":
             a.vpc_link = True
         elif r.type == "AWS::ElasticLoadBalancingV2::Listener":
@@ -171,8 +181,9 @@ def render(a: Architecture, outdir: Path) -> list[Path]:
     from diagrams.aws.general import Client
     from diagrams.aws.integration import SNS, SQS
     from diagrams.aws.management import Cloudwatch, CloudwatchAlarm, CloudwatchLogs
-    from diagrams.aws.network import NLB, APIGateway, Endpoint, NATGateway, PrivateSubnet, PublicSubnet
+    from diagrams.aws.network import NLB, APIGateway, CloudFront, Endpoint, NATGateway, PrivateSubnet, PublicSubnet
     from diagrams.aws.security import WAF, Cognito
+    from diagrams.aws.storage import S3
     from diagrams.k8s.compute import Deploy
 
     outdir.mkdir(parents=True, exist_ok=True)
@@ -194,6 +205,14 @@ def render(a: Architecture, outdir: Path) -> list[Path]:
         if pool is not None and api is not None:
             api >> Edge(style="dashed", label="authorizer") >> pool
         del edge_nodes
+        if a.storefront:
+            with Cluster("Storefront (web/)"):
+                shield = WAF("CloudFront web ACL\n(us-east-1)") if a.storefront_waf else None
+                cdn = CloudFront(f"CloudFront\n{a.storefront}")
+                bucket = S3("site bucket\n(Origin Access Control)") if a.site_bucket else None
+            (client >> Edge(label="pages") >> shield >> cdn) if shield is not None else (client >> cdn)
+            if bucket is not None:
+                cdn >> bucket
         service_nodes: dict[str, Any] = {}
         with Cluster(f"VPC {a.vpc_cidr}"):
             with Cluster(f"public subnets ({', '.join(sorted(a.subnets.get('Public', [])))})"):

@@ -376,9 +376,12 @@ def _git(repo: Path, *args: str, check: bool = True) -> str:
 def synth(checkout: Path, tools_repo: Path, env_name: str, out: Path) -> subprocess.Popen[str]:
     shutil.rmtree(out, ignore_errors=True)
     out.parent.mkdir(parents=True, exist_ok=True)
+    # The checkout's own services/ first: the borrowed venv's path file names the working tree's, whose service
+    # contract may differ from the base's.
+    env = {**_tool_env(tools_repo), "PYTHONPATH": str(checkout / "services")}
     return subprocess.Popen(  # noqa: S603 - fixed argv: the pinned CDK CLI, no shell
         [_cdk(tools_repo), "synth", "--quiet", "--no-notices", "-c", f"env={env_name}", "--output", str(out)],
-        cwd=checkout, env=_tool_env(tools_repo), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cwd=checkout, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
 
 
@@ -390,7 +393,10 @@ def _wait(proc: subprocess.Popen[str], what: str) -> None:
 
 @contextmanager
 def worktree(repo: Path, ref: str) -> Iterator[tuple[Path, str]]:
-    """A temporary detached worktree of ``ref`` that borrows ``repo``'s .venv and node_modules; yields (path, sha)."""
+    """A temporary detached worktree of ``ref`` that borrows ``repo``'s .venv and node_modules; yields (path, sha).
+
+    Where ``ref`` has the storefront (web/), it also borrows ``repo``'s built storefront (web/dist), which its Web
+    stack deploys: the files differ only in content, which reaches the templates as asset hashes (masked here)."""
     sha = _git(repo, "rev-parse", "--verify", f"{ref}^{{commit}}")
     tmp = Path(tempfile.mkdtemp(prefix="cdk-diff-base."))
     path = tmp / "base"
@@ -399,6 +405,8 @@ def worktree(repo: Path, ref: str) -> Iterator[tuple[Path, str]]:
         for shared in (".venv", "node_modules"):
             if not (path / shared).exists():
                 (path / shared).symlink_to((repo / shared).resolve())
+        if (path / "web").is_dir() and not (path / "web" / "dist").exists() and (repo / "web" / "dist").is_dir():
+            (path / "web" / "dist").symlink_to((repo / "web" / "dist").resolve())
         yield path, sha
     finally:
         _git(repo, "worktree", "remove", "--force", str(path), check=False)

@@ -90,6 +90,7 @@ def test_worker_process_writes_heartbeats_and_stops_cleanly_on_sigterm(tmp_path:
            "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x", "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
            "TABLE_NAME": "t", "TOPIC_ARN_PRODUCT_EVENTS": "arn:aws:sns:us-east-1:000000000000:t",
            "COGNITO_ISSUER": "i", "COGNITO_JWKS_URL": "j", "COGNITO_CLIENT_ID": "c", "SERVICE_CLIENT_IDS": "x",
+           "CORS_ALLOWED_ORIGIN": "https://shop.example.com",
            "QUEUE_URL_PRODUCTS_INVENTORY_EVENTS": "http://127.0.0.1:9/q",
            "DLQ_URL_PRODUCTS_INVENTORY_EVENTS": "http://127.0.0.1:9/dlq",
            "CONSUMER_RETRY_BUDGET_SECONDS": "3600", "CONSUMER_BACKOFF_MAX_SECONDS": "60",

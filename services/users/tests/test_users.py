@@ -78,3 +78,41 @@ def test_tokens_from_elsewhere_are_refused(platform: LocalPlatform, api: Api) ->
                             )["AuthenticationResult"]["AccessToken"]
     r = api.call("GET", USR, "/users/me", {"Authorization": f"Bearer {tok}"})
     assert r.status_code == 401 and "another app client" in r.json()["message"]
+
+
+def test_confirm_refresh_and_sign_out(platform: LocalPlatform, api: Api) -> None:
+    """The storefront's session: the emailed code confirms the account, the refresh token renews the access token,
+    sign-out revokes the refresh token (GlobalSignOut) and may be repeated."""
+    email, pw = _email(), "Passw0rd-ok"
+    assert api.call("POST", USR, "/users/register", json={"email": email, "password": pw, "name": "Cy"}
+                    ).status_code == 201
+    assert fields(api.call("POST", USR, "/users/confirm", json={"email": email, "code": ""})) == ["code"]
+    # An unknown address is answered as a wrong code would be: no account enumeration.
+    unknown = api.call("POST", USR, "/users/confirm", json={"email": _email(), "code": "123456"})
+    assert unknown.status_code == 422 and fields(unknown) == ["code"]
+    # moto accepts any code (Cognito compares it with the one it emailed).
+    r = api.call("POST", USR, "/users/confirm", json={"email": email, "code": "123456"})
+    assert r.status_code == 200 and r.json() == {"email": email, "confirmed": True}
+    tokens = api.call("POST", USR, "/users/login", json={"email": email, "password": pw}).json()
+    assert tokens["refresh_token"]
+    renewed = api.call("POST", USR, "/users/token", json={"refresh_token": tokens["refresh_token"]})
+    assert renewed.status_code == 200 and renewed.json()["refresh_token"] is None, renewed.text
+    h = {"Authorization": f"Bearer {renewed.json()['access_token']}"}
+    assert api.call("GET", USR, "/users/me", h).json()["email"] == email
+    assert api.call("POST", USR, "/users/token", json={"refresh_token": "not-a-token"}).json()["error"] == \
+        "invalid_refresh_token"
+    assert api.call("POST", USR, "/users/logout").status_code == 401
+    id_token = {"Authorization": f"Bearer {tokens['id_token']}"}
+    assert api.call("POST", USR, "/users/logout", id_token).status_code == 401
+    assert api.call("POST", USR, "/users/logout", h).status_code == 204
+    after = api.call("POST", USR, "/users/token", json={"refresh_token": tokens["refresh_token"]})
+    assert after.status_code == 401 and after.json()["error"] == "invalid_refresh_token"
+    assert api.call("POST", USR, "/users/logout", h).status_code == 204
+
+
+def test_answers_may_be_read_by_the_storefront_alone(platform: LocalPlatform, api: Api) -> None:
+    """Every answer, errors included, names the storefront's origin for CORS (the local one stands for it)."""
+    for r in (api.call("GET", Service.PRODUCTS, "/products"), api.call("GET", USR, "/users/me"),
+              api.call("POST", USR, "/users/login", json={}), api.call("GET", Service.ORDERS, "/orders")):
+        assert r.headers["access-control-allow-origin"] == platform.web_origin, r.request.url
+        assert r.headers["vary"] == "Origin"

@@ -46,6 +46,9 @@ BATCH_ACTIONS = {"sns:PublishBatch": "sns:Publish", "sqs:SendMessageBatch": "sqs
 PUBLIC_OPERATIONS = frozenset({
     "cognito-idp:SignUp", "cognito-idp:InitiateAuth", "cognito-idp:ConfirmSignUp", "cognito-idp:ForgotPassword",
     "cognito-idp:GetUser", "cognito-idp:ConfirmForgotPassword", "cognito-idp:RespondToAuthChallenge",
+    # Authorized by the access token it revokes ("Amazon Cognito doesn't evaluate IAM policies in requests for this
+    # API operation": GlobalSignOut, Cognito API reference); moto's list lacks it.
+    "cognito-idp:GlobalSignOut",
     "sts:GetCallerIdentity",
 })
 # Why an action granted but never observed stays: the path that needs it and the test that should reach it. An

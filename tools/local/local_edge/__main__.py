@@ -33,9 +33,14 @@ def main(argv: list[str] | None = None) -> int:
                         help="<service>=<base URL> for each service behind the API, e.g. orders=http://127.0.0.1:8082")
     parser.add_argument("--issuer", required=True, help="issuer of the user pool's tokens")
     parser.add_argument("--jwks-url", required=True, help="JWKS URL of the user pool")
+    parser.add_argument("--origin", default="", metavar="SYNTHESIZED=LOCAL",
+                        help="the storefront's origin as synthesized (CORS), and the local one that stands for it")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
     definition = EdgeDefinition.from_assembly(args.assembly, args.stack_prefix)
+    if args.origin:
+        synthesized, _, local = args.origin.partition("=")
+        definition = definition.with_origin(synthesized, local)
     edge = LocalEdge(definition, upstreams=dict(args.upstream), api_key=api_key_from_env(),
                      user_pool=CognitoPool(issuer=args.issuer, jwks_url=args.jwks_url))
     uvicorn.run(edge, host=args.host, port=args.port, log_level="warning", access_log=False, lifespan="on",

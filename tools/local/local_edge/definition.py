@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -103,6 +103,19 @@ class EdgeDefinition:
     @classmethod
     def from_templates(cls, edge: Template, services: Template, *, edge_stack_name: str) -> EdgeDefinition:
         return _Reader(edge, services, edge_stack_name).definition()
+
+    def with_origin(self, synthesized: str, local: str) -> EdgeDefinition:
+        """The same API with every header value that names ``synthesized`` (the storefront's origin in AWS, which
+        the CORS preflight and the gateway responses carry) naming ``local`` (the storefront `make local` serves)
+        instead: CORS as synthesized, for the local storefront."""
+
+        def swap(headers: Mapping[str, str]) -> dict[str, str]:
+            return {k: local if v == synthesized else v for k, v in headers.items()}
+
+        methods = {key: replace(m, integration=replace(m.integration, mock_headers=swap(m.integration.mock_headers)))
+                   for key, m in self.methods.items()}
+        responses = {key: replace(r, headers=swap(r.headers)) for key, r in self.gateway_responses.items()}
+        return replace(self, methods=methods, gateway_responses=responses)
 
 
 class _Reader:

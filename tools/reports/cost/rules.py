@@ -140,6 +140,11 @@ FREE: dict[str, str] = {
                                 "times a day (its effect on the node groups is priced on them)",
     "AWS::Scheduler::ScheduleGroup": "no charge",
     "AWS::SSM::Document": "documents have no charge (the fault experiments' automation runs within the free tier)",
+    "AWS::CloudFront::ResponseHeadersPolicy": "no charge",
+    "AWS::CloudFront::OriginAccessControl": "no charge",
+    "AWS::CertificateManager::Certificate": "public ACM certificates have no charge",
+    "AWS::Route53::RecordSet": "records of an existing hosted zone have no charge; alias queries to CloudFront are "
+                               "free (the zone's own $0.50 a month predates the app)",
 }
 # Custom resources: Lambda-backed, invoked at deploy time only; their handler functions are priced as Lambda.
 FREE_PREFIXES: dict[str, str] = {
@@ -338,7 +343,9 @@ def lambda_function(r: Resource, c: Context) -> list[Line]:
     deploy_time = ("provider", "customresource", "custom resource", "framework", "onevent", "restrictdefaultsg",
                    "autodeleteobjects", "logretention", "bucketnotification", "awscdk", "singleton",
                    # aws-cdk-lib's AwsCustomResource singleton (fixed id), e.g. reading Cognito client secrets
-                   "aws679f53fac002430cb0da5b7982bd2287")
+                   "aws679f53fac002430cb0da5b7982bd2287",
+                   # aws-cdk-lib's BucketDeployment copier (the storefront's files, at deploy)
+                   "cdkbucketdeployment")
     if any(marker in text for marker in deploy_time):
         return [c.zero(r, "deploy-time custom resource handler: invoked only during deployments")]
     raise UnpricedResourceError(f"{r.stack}/{r.logical_id}: Lambda function with no usage assumption; add one")
@@ -699,16 +706,58 @@ _WAF_EXTRA_FEE_GROUPS = ("AWSManagedRulesBotControlRuleSet", "AWSManagedRulesATP
 
 
 def web_acl(r: Resource, c: Context) -> list[Line]:
+    """A regional web ACL inspects the API's requests; CloudFront's, the storefront's (priced at the same rates:
+    WAF's are the same in us-east-1, where CloudFront's ACLs live)."""
     rules = r.properties.get("Rules", [])
     for rule in rules:
         name = rule.get("Statement", {}).get("ManagedRuleGroupStatement", {}).get("Name")
         if name in _WAF_EXTRA_FEE_GROUPS:
             raise UnpricedOptionError(f"{r.stack}/{r.logical_id}: managed rule group {name} has its own fee")
-    n = c.count("AWS::WAFv2::WebACL")
-    return [c.line(r, "web ACL", 1, "waf.web_acl_month"),
-            c.line(r, f"rules: {len(rules)}", len(rules), "waf.rule_month"),
-            c.line(r, f"requests inspected (usage.api_requests_per_month / {n} ACLs)",
-                   c.usage.api_requests_per_month / n / 1e6, "waf.requests_million")]
+    lines = [c.line(r, "web ACL", 1, "waf.web_acl_month"),
+             c.line(r, f"rules: {len(rules)}", len(rules), "waf.rule_month")]
+    if r.properties.get("Scope") == "CLOUDFRONT":
+        return [*lines, c.line(r, "storefront requests inspected (usage.web_page_views_per_month x "
+                                  "factors.web_requests_per_page_view)", _web_requests(c) / 1e6,
+                               "waf.requests_million")]
+    n = len([a for a in c.of_type("AWS::WAFv2::WebACL") if a.properties.get("Scope") != "CLOUDFRONT"])
+    return [*lines, c.line(r, f"requests inspected (usage.api_requests_per_month / {n} ACLs)",
+                           c.usage.api_requests_per_month / n / 1e6, "waf.requests_million")]
+
+
+# --- storefront ------------------------------------------------------------------------------------------------
+
+def _web_requests(c: Context) -> float:
+    return c.usage.web_page_views_per_month * c.prices.factor("web_requests_per_page_view")
+
+
+def cloudfront_distribution(r: Resource, c: Context) -> list[Line]:
+    """What it sends to viewers (usage.web_kib_per_page_view per load), its HTTPS requests, and the requests that
+    reach the bucket (the pages CloudFront never caches; origin fetches from S3 carry no transfer charge)."""
+    config = r.properties.get("DistributionConfig", {})
+    if config.get("ViewerCertificate", {}).get("SslSupportMethod") == "vip":
+        raise UnpricedOptionError(f"{r.stack}/{r.logical_id}: dedicated IP custom SSL ($600 a month)")
+    if config.get("OriginGroups") or any(o.get("OriginShield", {}).get("Enabled")
+                                          for o in config.get("Origins", [])):
+        raise UnpricedOptionError(f"{r.stack}/{r.logical_id}: origin groups or Origin Shield")
+    if config.get("PriceClass") not in ("PriceClass_100", None):
+        raise UnpricedOptionError(f"{r.stack}/{r.logical_id}: {config.get('PriceClass')} reaches edges priced "
+                                  "above the table's United States and Europe rates")
+    views = c.usage.web_page_views_per_month
+    gib = views * c.usage.web_kib_per_page_view / 1024 / 1024
+    origin = views * c.prices.factor("web_origin_requests_per_page_view")
+    return [c.line(r, "data to viewers (usage.web_page_views_per_month x usage.web_kib_per_page_view)", gib,
+                   "cloudfront.data_transfer_gb"),
+            c.line(r, "HTTPS requests (x factors.web_requests_per_page_view)", _web_requests(c) / 1e4,
+                   "cloudfront.https_10k"),
+            c.line(r, "S3 GET requests of the uncached pages (x factors.web_origin_requests_per_page_view)",
+                   origin / 1e3, "s3.get_thousand")]
+
+
+def cloudfront_function(r: Resource, c: Context) -> list[Line]:
+    """Runs on the default behavior's requests: the pages (the hashed assets have a behavior of their own)."""
+    invocations = c.usage.web_page_views_per_month * c.prices.factor("web_origin_requests_per_page_view")
+    return [c.line(r, "invocations (x factors.web_origin_requests_per_page_view)", invocations / 1e6,
+                   "cloudfront.function_million")]
 
 
 # --- observability ---------------------------------------------------------------------------------------------
@@ -725,7 +774,9 @@ def log_group_weight(r: Resource) -> float:
         return 4.0
     if "waf" in lowered or "access" in lowered:
         return 2.0
-    if "lambda" in lowered or "provider" in lowered:
+    # Functions that run only at deploy: providers, and the storefront's copier, key reader and cross-region writer.
+    if "lambda" in lowered or "provider" in lowered or any(
+            marker in lowered for marker in ("deploymentloggroup", "apikeyvalueloggroup", "exportsloggroup")):
         return 0.05
     return 1.0
 
@@ -793,6 +844,8 @@ RULES: dict[str, Rule] = {
     "AWS::SES::ConfigurationSet": ses_configuration_set,
     "AWS::ApiGateway::Stage": api_stage,
     "AWS::WAFv2::WebACL": web_acl,
+    "AWS::CloudFront::Distribution": cloudfront_distribution,
+    "AWS::CloudFront::Function": cloudfront_function,
     "AWS::Logs::LogGroup": log_group,
     "AWS::Logs::MetricFilter": metric_filter,
     "AWS::CloudWatch::Alarm": alarm,

@@ -1,0 +1,1 @@
+"""The storefront's build inputs, local serving and browser checks (web/)."""
