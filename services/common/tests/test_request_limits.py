@@ -143,7 +143,7 @@ class Product(RequestModel):
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[str]:
-    app = create_app("limits-test", "t", "d", ready=lambda: True)
+    app = create_app("limits-test", "t", "d", ready=lambda: True, cors_origin="http://127.0.0.1:1")
 
     @app.post("/things")
     def things(body: Product, key: Annotated[str, Header(alias="Idempotency-Key"), HeaderText, Printable]
