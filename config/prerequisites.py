@@ -48,6 +48,9 @@ def prerequisites(config: EnvironmentConfig) -> tuple[Prerequisite, ...]:
     for arn in config.cluster.admin_role_arns:
         out.append(Prerequisite(PrerequisiteKind.IAM_ROLE, arn,
                                 "a cluster admin access entry names it; EKS refuses an entry for a missing principal"))
+    out.append(Prerequisite(PrerequisiteKind.HOSTED_ZONE, config.web.hosted_zone_id,
+                            f"the storefront's certificate is validated and its alias records are written in the "
+                            f"domain's Route 53 zone {config.web.hosted_zone_name}, which the domain's owner holds"))
     if config.email.ses_identity_verified:
         out.append(Prerequisite(PrerequisiteKind.SES_IDENTITY, config.email.domain,
                                 "the user pool sends through it; Cognito refuses an identity that is not verified"))

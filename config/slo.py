@@ -55,7 +55,10 @@ ROUTE_GROUPS: dict[str, tuple[str, ...]] = {
     "catalog": ("GET /products", "GET /products/{productId}"),
     "checkout": ("POST /orders", "PUT /orders/{orderId}", "POST /orders/{orderId}/cancel"),
     "order-tracking": ("GET /orders", "GET /orders/{orderId}"),
-    "sign-in": ("POST /users/register", "POST /users/login"),
+    # Every call that makes or keeps a session (Cognito behind each): sign-up and its confirmation, sign-in, the
+    # storefront's token refresh and sign-out.
+    "sign-in": ("POST /users/register", "POST /users/confirm", "POST /users/login", "POST /users/token",
+                "POST /users/logout"),
     "profile": ("GET /users/me", "PUT /users/me", "GET /users/me/preferences", "PUT /users/me/preferences"),
     "payments": ("POST /payments/webhook",),
     "catalog-admin": ("POST /products", "PUT /products/{productId}", "DELETE /products/{productId}",

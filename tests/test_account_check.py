@@ -11,6 +11,8 @@ from typing import Any
 
 import boto3
 import pytest
+from moto.route53.models import HostedZoneIdentifier
+from moto.utilities.id_generator import moto_id_manager
 
 from config.environment import CapacityKind, EnvironmentConfig
 from config.environments import load
@@ -53,8 +55,16 @@ def create_prerequisites(moto: str, config: EnvironmentConfig, *, skip: str = ""
         iam.create_open_id_connect_provider(Url="https://token.actions.githubusercontent.com",
                                             ClientIDList=["sts.amazonaws.com"], ThumbprintList=["f" * 40])
     if skip != "bootstrap":
-        s.client("ssm", endpoint_url=moto).put_parameter(Name="/cdk-bootstrap/hnb659fds/version", Value="30",
-                                                         Type="String")
+        # The environment's region and us-east-1, where the storefront's WebGlobal stack deploys.
+        for region in {config.region, "us-east-1"}:
+            s.client("ssm", endpoint_url=moto, region_name=region).put_parameter(
+                Name="/cdk-bootstrap/hnb659fds/version", Value="30", Type="String")
+    if skip != "hosted-zone":
+        # The domain owner's zone, with the id the config names (moto's documented custom ids: its own are random).
+        for name in (config.web.hosted_zone_name, f"{config.web.hosted_zone_name}."):
+            moto_id_manager.set_custom_id(HostedZoneIdentifier(config.account, name, None), config.web.hosted_zone_id)
+        s.client("route53", endpoint_url=moto).create_hosted_zone(Name=config.web.hosted_zone_name,
+                                                                  CallerReference=config.name)
     if skip != "iam-role" and config.cluster.admin_role_arns:
         iam.create_role(RoleName="PlatformAdmin", AssumeRolePolicyDocument=json.dumps(
             {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
@@ -99,7 +109,8 @@ def test_dev_passes_against_the_local_account_once_its_prerequisites_exist(
     assert out.count("PASS  addon-version") == 6 and out.count("PASS  chart-version") == 2
 
 
-@pytest.mark.parametrize("missing", ["api-gateway-logging", "oidc-provider", "iam-role", "ses-identity"])
+@pytest.mark.parametrize("missing", ["api-gateway-logging", "oidc-provider", "iam-role", "ses-identity",
+                                     "hosted-zone"])
 def test_each_missing_prerequisite_fails_naming_it(fresh_moto: str, dev: Synthesized, missing: str) -> None:
     config = with_every_prerequisite(dev.config)
     create_prerequisites(fresh_moto, config, skip=missing)
@@ -121,8 +132,21 @@ def test_every_prerequisite_present_passes(fresh_moto: str, dev: Synthesized) ->
 def test_a_missing_bootstrap_fails(fresh_moto: str, dev: Synthesized) -> None:
     create_prerequisites(fresh_moto, dev.config, skip="bootstrap")
     lines, _ = check(fresh_moto, dev.config, Assembly(dev.outdir))
+    failed = [line for line in lines if not line.ok]
+    # One line per region the assembly deploys to: the environment's and us-east-1 (the storefront's WebGlobal).
+    assert [(f.check, f.text.split()[0]) for f in failed] == [("bootstrap", "eu-west-1"), ("bootstrap", "us-east-1")]
+    assert all("ParameterNotFound" in f.text for f in failed)
+
+
+def test_an_unbootstrapped_us_east_1_fails(fresh_moto: str, dev: Synthesized) -> None:
+    """The environment's region bootstrapped, us-east-1 not: the WebGlobal stack could not deploy."""
+    create_prerequisites(fresh_moto, dev.config, skip="bootstrap")
+    account_session(fresh_moto, dev.config).client("ssm", endpoint_url=fresh_moto, region_name=dev.config.region
+                                                   ).put_parameter(Name="/cdk-bootstrap/hnb659fds/version",
+                                                                   Value="30", Type="String")
+    lines, _ = check(fresh_moto, dev.config, Assembly(dev.outdir))
     [failed] = [line for line in lines if not line.ok]
-    assert failed.check == "bootstrap" and "ParameterNotFound" in failed.text
+    assert failed.check == "bootstrap" and failed.text.startswith("us-east-1 ")
 
 
 def test_an_api_gateway_role_an_environment_owns_fails(fresh_moto: str, dev: Synthesized) -> None:

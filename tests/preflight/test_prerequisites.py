@@ -26,7 +26,22 @@ def test_the_app_references_only_what_it_creates_or_declares(bench: Callable[[st
         result = check.check(wb.assembly(), wb.config)
         assert result.ok, result.findings
         kinds = {p.kind for p in prerequisites(wb.config)}
-        assert kinds == {PrerequisiteKind.API_GATEWAY_LOGGING, PrerequisiteKind.OIDC_PROVIDER}
+        # The storefront's zone (issue 23): its certificate's validation and alias records are written there.
+        assert kinds == {PrerequisiteKind.API_GATEWAY_LOGGING, PrerequisiteKind.OIDC_PROVIDER,
+                         PrerequisiteKind.HOSTED_ZONE}
+
+
+def test_the_storefronts_zone_undeclared_fails(bench: Callable[[str], Workbench], monkeypatch: pytest.MonkeyPatch
+                                              ) -> None:
+    """The WebGlobal stack's certificate and the Web stack's alias records name the domain's hosted zone, which
+    nothing in the app creates: a config that did not declare it would fail the check, naming the certificate."""
+    wb = bench("dev")
+    declared = prerequisites(wb.config)
+    monkeypatch.setattr(check, "prerequisites", lambda config: tuple(
+        p for p in declared if p.kind is not PrerequisiteKind.HOSTED_ZONE))
+    findings = check.check(wb.assembly(), wb.config).findings
+    assert findings and all(wb.config.web.hosted_zone_id in f.message for f in findings)
+    assert any(f.resource.startswith("Dev-WebGlobal/Certificate") for f in findings)
 
 
 def test_an_access_entry_for_a_role_nothing_creates_fails(bench: Callable[[str], Workbench]) -> None:

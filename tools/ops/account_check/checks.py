@@ -72,9 +72,11 @@ class Account:
         # Every call made, (service id, operation, answered by a recording): which calls the endpoint served.
         self.calls: list[tuple[str, str, bool]] = []
 
-    def client(self, name: str) -> Any:
-        if name not in self._clients:
-            c = self.session.client(name, endpoint_url=self.endpoint_url)
+    def client(self, name: str, region: str | None = None) -> Any:
+        """The client of service ``name`` in ``region`` (default: the session's)."""
+        key = f"{name}@{region or ''}"
+        if key not in self._clients:
+            c = self.session.client(name, endpoint_url=self.endpoint_url, region_name=region)
             if self.replay is not None:
                 self.replay.attach(c)
             if self.recorder is not None:
@@ -86,8 +88,8 @@ class Account:
                     "replay://")))
 
             c.meta.events.register(f"after-call.{service}", log)
-            self._clients[name] = c
-        return self._clients[name]
+            self._clients[key] = c
+        return self._clients[key]
 
 
 def _https_get(url: str) -> str:
@@ -210,19 +212,28 @@ def check_chart_versions(account: Account, assembly: Assembly) -> Iterator[Line]
         yield Line(ok, "chart-version", f"{h.chart} {h.version} " + ("is in" if ok else "is not in") + f" {url}")
 
 
-def check_bootstrap(account: Account, assembly: Assembly) -> Line:
-    required = 0
+def check_bootstrap(account: Account, assembly: Assembly) -> Iterator[Line]:
+    """Every region the assembly deploys to is bootstrapped at the version its stacks require (the storefront's
+    WebGlobal stack lives in us-east-1, so that region needs `cdk bootstrap` too)."""
+    required: dict[str, int] = {}
     parameter = f"/cdk-bootstrap/{BOOTSTRAP_QUALIFIER}/version"
     for artifact in assembly.manifest.get("artifacts", {}).values():
+        if artifact.get("type") != "aws:cloudformation:stack":
+            continue
         props = artifact.get("properties") or {}
-        required = max(required, int(props.get("requiresBootstrapStackVersion") or 0))
+        region = str(artifact.get("environment", "")).rsplit("/", 1)[-1]
+        required[region] = max(required.get(region, 0), int(props.get("requiresBootstrapStackVersion") or 0))
         parameter = props.get("bootstrapStackVersionSsmParameter", parameter)
-    try:
-        have = int(account.client("ssm").get_parameter(Name=parameter)["Parameter"]["Value"])
-    except ClientError as err:
-        return Line(False, "bootstrap", f"{parameter}: {_error(err)} (run `cdk bootstrap` with the execution "
-                                        "policies of `make bootstrap-policy`: docs/deploying.md)")
-    return Line(have >= required, "bootstrap", f"{parameter} is {have}; the assembly needs {required} or later")
+    for region, version in sorted(required.items()):
+        try:
+            have = int(account.client("ssm", region).get_parameter(Name=parameter)["Parameter"]["Value"])
+        except ClientError as err:
+            yield Line(False, "bootstrap", f"{region} {parameter}: {_error(err)} (run `cdk bootstrap "
+                                           f"aws://ACCOUNT/{region}` with the execution policies of `make "
+                                           "bootstrap-policy`: docs/deploying.md)")
+            continue
+        yield Line(have >= version, "bootstrap", f"{region} {parameter} is {have}; the assembly needs {version} or "
+                                                 "later")
 
 
 # --- quotas -----------------------------------------------------------------------------------------------------------
@@ -341,7 +352,7 @@ def run(account: Account, config: EnvironmentConfig, assembly: Assembly) -> list
     lines += [check_prerequisite(account, config, p) for p in prerequisites(config)]
     lines += check_addon_versions(account, assembly)
     lines += check_chart_versions(account, assembly)
-    lines.append(check_bootstrap(account, assembly))
+    lines.extend(check_bootstrap(account, assembly))
     lines += check_quotas(account, config, assembly)
     return lines
 

@@ -48,9 +48,12 @@ class Query:
     unit: str  # the Price List's unit, e.g. "Hrs", "GB-Mo", "Requests"
     scale: float = 1.0  # table unit / Price List unit, e.g. 1e6 for a price per million requests
     usage_type: str = ""  # without the region's prefix; added at query time
+    # CloudFront is priced per edge location group, not per Region: its products carry no regionCode, and the usage
+    # type's prefix names the edges (EU for the European ones the PriceClass_100 distributions serve Europe from).
+    regional: bool = True
 
     def all_filters(self, region: str) -> dict[str, str]:
-        out = {"regionCode": region, **self.filters}
+        out = {"regionCode": region, **self.filters} if self.regional else dict(self.filters)
         if self.usage_type:
             out["usagetype"] = f"{USAGE_PREFIX[region]}-{self.usage_type}"
         return out
@@ -127,6 +130,14 @@ QUERIES: dict[str, Query] = {
     "synthetics.canary_run": _u("AmazonCloudWatch", "CW:Canary-runs", "Canary-runs"),
     "lambda.x86_gb_second": _u("AWSLambda", "Lambda-GB-Second", "Lambda-GB-Second"),
     "fis.action_minute": _u("AWSFIS", "ActionMinutes", "ActionMinutes"),
+    # The storefront (#23): S3 GETs in the Region; CloudFront at its European edges.
+    "s3.get_thousand": _u("AmazonS3", "Requests-Tier2", "Requests", 1000.0),
+    "cloudfront.data_transfer_gb": Query("AmazonCloudFront", {"fromLocation": "Europe"}, "GB", 1.0,
+                                         "DataTransfer-Out-Bytes", regional=False),
+    "cloudfront.https_10k": Query("AmazonCloudFront", {"fromLocation": "Europe"}, "Requests", 10_000.0,
+                                  "Requests-Tier2-HTTPS", regional=False),
+    "cloudfront.function_million": Query("AmazonCloudFront", {}, "Invocations", MILLION,
+                                         "Executions-CloudFrontFunctions", regional=False),
 }
 
 
