@@ -162,6 +162,8 @@ def valid_bodies(pid: str) -> dict[tuple[str, str], dict[str, Any]]:
         ("POST", "/users/register"): registration_body(f"f-{uuid.uuid4().hex[:6]}@example.com",
                                                        "Str0ng-pass-local!", "Ann"),
         ("POST", "/users/login"): {"email": "nobody@example.com", "password": "x"},
+        ("POST", "/users/confirm"): {"email": "nobody@example.com", "code": "123456"},
+        ("POST", "/users/token"): {"refresh_token": "x"},
         ("PUT", "/users/me"): profile_body("Ann", "1 Main St"),
         ("PUT", "/users/me/preferences"): preferences_body("es", "EUR"),
     }
@@ -174,6 +176,8 @@ BAD_BY_TYPE: dict[str, list[Any]] = {
     "email": [7, "a\u0000@example.com"],
     "boolean": [1, "true", None],
     "object": [[], "x", 1],
+    # Fields that must never be sent (the webhook's cardholder data): any value at all is refused.
+    "null": ["4111111111111111", 7, {"x": 1}],
 }
 
 
