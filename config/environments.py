@@ -136,7 +136,7 @@ DEV = EnvironmentConfig(
         flow_log_retention_days=14,
     ),
     cluster=ClusterConfig(
-        kubernetes_version="1.34",
+        kubernetes_version="1.35",
         node_pools=(
             # One on-demand node holds every minimum replica and the add-ons (docs/deploying.md, "Sizing"); m7g, not
             # t4g, because the orders pods need a trunk ENI. The Cluster Autoscaler adds Spot nodes for surges.
@@ -207,7 +207,7 @@ STAGING = EnvironmentConfig(
         flow_log_retention_days=30,
     ),
     cluster=ClusterConfig(
-        kubernetes_version="1.34",
+        kubernetes_version="1.35",
         node_pools=(
             # One on-demand node per zone holds every minimum replica and the add-ons; Spot takes the surges.
             NodePoolConfig(name="system", instance_types=("m7g.large",), capacity=CapacityKind.ON_DEMAND,
@@ -274,7 +274,7 @@ PROD = EnvironmentConfig(
         flow_log_retention_days=365,
     ),
     cluster=ClusterConfig(
-        kubernetes_version="1.34",
+        kubernetes_version="1.35",
         node_pools=(
             # On-demand baseline, one node per zone: holds every minimum replica, the add-ons and a rollout's surge
             # even if all Spot capacity is reclaimed (docs/deploying.md, "Sizing"). Spot bursts up to the HPA maxima;

@@ -9,12 +9,15 @@ import pytest
 
 from cdk_constructs.load_balancer_controller import CRD_CHART_ANNOTATION
 from config.eks_addons import AUTOSCALER_REPOSITORY, AddonPin, ChartPin
+from config.environments import ENVIRONMENTS
 from tests.preflight.workbench import Workbench
 from tools.assembly import encode_json_with_tokens, parse_json_with_tokens
 from tools.reports.preflight import addons
 
+# The fake pins below are keyed by the version dev runs, whichever it is.
+V = ENVIRONMENTS["dev"].cluster.kubernetes_version
 PINS = {
-    "1.34": {p.name: p for p in (
+    V: {p.name: p for p in (
         AddonPin("vpc-cni", "v1.20.4-eksbuild.2", True),
         AddonPin("kube-proxy", "v1.34.0-eksbuild.2", True),
         AddonPin("coredns", "v1.12.3-eksbuild.1", True),
@@ -34,12 +37,12 @@ def pinned(wb: Workbench) -> Workbench:
             "AddonName": name, "ClusterName": {"Ref": cluster}}})
     for body in wb.resources("Cluster", "AWS::EKS::Addon").values():
         p: dict[str, Any] = body["Properties"]
-        pin = PINS["1.34"].get(p["AddonName"], AddonPin(p["AddonName"], "v1.0.0-eksbuild.1", False))
+        pin = PINS[V].get(p["AddonName"], AddonPin(p["AddonName"], "v1.0.0-eksbuild.1", False))
         p["AddonVersion"] = pin.version
         if pin.replaces_self_managed:
             p["ResolveConflicts"] = "OVERWRITE"
     for body in wb.resources("Cluster", "AWS::EKS::Nodegroup").values():
-        body["Properties"]["Version"] = "1.34"
+        body["Properties"]["Version"] = V
     return wb
 
 
@@ -54,11 +57,11 @@ def addon(wb: Workbench, name: str) -> dict[str, Any]:
 
 def table(wb: Workbench) -> dict[str, dict[str, AddonPin]]:
     """The fixture pins, plus one for any add-on the app gained since (so the repaired cluster stays repaired)."""
-    pins = dict(PINS["1.34"])
+    pins = dict(PINS[V])
     for body in wb.resources("Cluster", "AWS::EKS::Addon").values():
         name = body["Properties"]["AddonName"]
         pins.setdefault(name, AddonPin(name, body["Properties"]["AddonVersion"], False))
-    return {"1.34": pins}
+    return {V: pins}
 
 
 def test_pinned_cluster_passes(bench: Callable[[str], Workbench]) -> None:
@@ -82,7 +85,7 @@ def test_addon_off_its_pin_fails(bench: Callable[[str], Workbench]) -> None:
     pins = table(wb)
     addon(wb, "coredns")["Properties"]["AddonVersion"] = "v1.11.4-eksbuild.2"
     [finding] = addons.check(wb.assembly(), wb.config, pins).findings
-    assert "coredns is v1.11.4-eksbuild.2, the pin for Kubernetes 1.34 is v1.12.3-eksbuild.1" in finding.message
+    assert f"coredns is v1.11.4-eksbuild.2, the pin for Kubernetes {V} is v1.12.3-eksbuild.1" in finding.message
 
 
 def test_addon_over_self_managed_without_overwrite_fails(bench: Callable[[str], Workbench]) -> None:
@@ -114,9 +117,9 @@ def test_node_group_without_version_fails(bench: Callable[[str], Workbench]) -> 
 
 def test_addon_without_a_pin_for_the_version_fails(bench: Callable[[str], Workbench]) -> None:
     wb = pinned(bench("dev"))
-    pins = {"1.34": {k: v for k, v in table(wb)["1.34"].items() if k != "eks-pod-identity-agent"}}
+    pins = {V: {k: v for k, v in table(wb)[V].items() if k != "eks-pod-identity-agent"}}
     [finding] = addons.check(wb.assembly(), wb.config, pins).findings
-    assert "no pin for Kubernetes 1.34" in finding.message
+    assert f"no pin for Kubernetes {V}" in finding.message
 
 
 def test_the_committed_table_has_the_agreed_shape() -> None:
@@ -141,7 +144,7 @@ def test_chart_off_its_pin_fails(bench: Callable[[str], Workbench]) -> None:
     """A chart pinned per Kubernetes version (the Cluster Autoscaler) runs its pinned chart and image tag."""
     wb = pinned(bench("dev"))
     pin = ChartPin(AUTOSCALER_REPOSITORY, "cluster-autoscaler", "9.56.0", "v1.34.4")
-    charts = {"1.34": {**addons.load_chart_pins()["1.34"], "cluster-autoscaler": pin}}
+    charts = {V: {**addons.load_chart_pins()[V], "cluster-autoscaler": pin}}
     for props, values in wb.helm_values("Cluster"):
         if props["Chart"] == "cluster-autoscaler":
             props["Version"] = "9.56.0"
@@ -155,20 +158,20 @@ def test_chart_off_its_pin_fails(bench: Callable[[str], Workbench]) -> None:
             props["Values"] = encode_json_with_tokens(values)
     findings = addons.check(wb.assembly(), wb.config, table(wb), charts).findings
     assert len(findings) == 2 and all("ClusterAutoscaler" in f.resource for f in findings)
-    assert "chart cluster-autoscaler is 9.50.0, the pin for Kubernetes 1.34 is 9.56.0" in findings[0].message
-    assert "runs image tag v1.33.0, the pin for Kubernetes 1.34 is v1.34.4" in findings[1].message
+    assert f"chart cluster-autoscaler is 9.50.0, the pin for Kubernetes {V} is 9.56.0" in findings[0].message
+    assert f"runs image tag v1.33.0, the pin for Kubernetes {V} is v1.34.4" in findings[1].message
 
 
 def test_the_committed_chart_pins_are_read() -> None:
     charts = addons.load_chart_pins()
-    assert {"1.34", "1.35"} <= set(charts)
+    assert {"1.34", "1.35", "1.36"} <= set(charts)
     assert all({"cluster-autoscaler", "aws-load-balancer-controller"} <= set(c) for c in charts.values())
 
 
 def test_a_chart_pinned_outside_the_table_fails(bench: Callable[[str], Workbench]) -> None:
     """Issue 22, finding 8: the Load Balancer Controller's chart was pinned in its construct, outside the table."""
     wb = pinned(bench("dev"))
-    charts = {"1.34": {k: v for k, v in addons.load_chart_pins()["1.34"].items()
+    charts = {V: {k: v for k, v in addons.load_chart_pins()[V].items()
                        if k != "aws-load-balancer-controller"}}
     [finding] = addons.check(wb.assembly(), wb.config, table(wb), charts).findings
     [chart] = [lid for lid, body in wb.resources("Cluster", "Custom::AWSCDK-EKS-HelmChart").items()

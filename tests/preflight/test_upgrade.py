@@ -5,14 +5,17 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from config.eks_addons import ChartPin, KubectlLayerPin
-from tests.preflight.test_addons import PINS, AddonPin
+from tests.preflight.test_addons import PINS as PINNED
+from tests.preflight.test_addons import AddonPin, V
 from tests.preflight.workbench import Workbench
 from tools.reports.preflight import upgrade
 
 REPOSITORY = "https://kubernetes.github.io/autoscaler"
 CHARTS = {v: {"cluster-autoscaler": ChartPin(REPOSITORY, "cluster-autoscaler", "9.56.0", tag)}
-          for v, tag in (("1.34", "v1.34.4"), ("1.35", "v1.35.1"))}
+          for v, tag in (("1.34", "v1.34.4"), ("1.35", "v1.35.2"))}
 
+# The test pins, as if the cluster ran 1.34 and moved to 1.35.
+PINS = {"1.34": PINNED[V]}
 NEXT = {"1.35": {**PINS["1.34"], "vpc-cni": AddonPin("vpc-cni", "v1.21.1-eksbuild.1", True),
                  "kube-proxy": AddonPin("kube-proxy", "v1.35.0-eksbuild.2", True)}}
 
@@ -55,7 +58,7 @@ def test_pinned_charts_move_and_need_a_pin_for_the_next_version(bench: Callable[
     assembly = bench("dev").assembly()
     result = upgrade.check(assembly, "dev", "1.34", "1.35", {**PINS, **NEXT}, CHARTS)
     [tag] = [str(h.values["image"]["tag"]) for h in assembly.helm_releases if h.chart == "cluster-autoscaler"]
-    assert f"chart cluster-autoscaler: 9.56.0 (image {tag}) -> 9.56.0 (image v1.35.1)" in result.details
+    assert f"chart cluster-autoscaler: 9.56.0 (image {tag}) -> 9.56.0 (image v1.35.2)" in result.details
     assert any(d.startswith("chart aws-load-balancer-controller ") and "not pinned per Kubernetes version" in d
                for d in result.details)
     [finding] = upgrade.check(assembly, "dev", "1.34", "1.35", {**PINS, **NEXT},

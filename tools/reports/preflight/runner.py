@@ -23,6 +23,7 @@ from tools.reports.preflight import (
     reachability,
     scheduling,
     singletons,
+    support_window,
     teardown,
 )
 from tools.reports.preflight.model import CheckResult, acknowledge
@@ -42,6 +43,7 @@ CHECKS: dict[str, Check] = {
     immutable_fields.NAME: immutable_fields.check,
     prune.NAME: prune.check,
     access_logs.NAME: access_logs.check,
+    support_window.NAME: support_window.check,
 }
 
 
