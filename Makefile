@@ -18,8 +18,10 @@ BIN := $(CURDIR)/$(VENV)/bin
 # Node 24 from the venv comes first: the machine's Node may be past end of life for jsii.
 export PATH := $(BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 CDK := $(CURDIR)/node_modules/.bin/cdk
-# chromium: the storefront's browser tests (Debian's build, driven by Playwright from PyPI; no browser download).
-APT_PACKAGES := postgresql graphviz tzdata wrk chromium
+# chromium: the storefront's browser tests (Debian's build, driven by Playwright from PyPI; no browser download);
+# chromium-driver: the storefront's page load of the canary and `make smoke` (tools/local/page_load.py), through Selenium.
+BROWSER_PACKAGES := chromium chromium-driver
+APT_PACKAGES := postgresql graphviz tzdata wrk $(BROWSER_PACKAGES)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # Check the environment's config when the Makefile is read: a bad ENV or value stops make with one line.
