@@ -18,8 +18,10 @@ BIN := $(CURDIR)/$(VENV)/bin
 # Node 24 from the venv comes first: the machine's Node may be past end of life for jsii.
 export PATH := $(BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 CDK := $(CURDIR)/node_modules/.bin/cdk
-# chromium: the storefront's browser tests (Debian's build, driven by Playwright from PyPI; no browser download).
-APT_PACKAGES := postgresql graphviz tzdata wrk chromium
+# chromium: the storefront's browser tests (Debian's build, driven by Playwright from PyPI; no browser download);
+# chromium-driver: the storefront's page load of the canary and `make smoke` (tools/local/page_load.py), through Selenium.
+BROWSER_PACKAGES := chromium chromium-driver
+APT_PACKAGES := postgresql graphviz tzdata wrk $(BROWSER_PACKAGES)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # Check the environment's config when the Makefile is read: a bad ENV or value stops make with one line.
@@ -32,7 +34,7 @@ endif
 endif
 endif
 
-.PHONY: help setup lock system-deps synth synth-all test lint typecheck unit bench-synth local e2e bench-services clean
+.PHONY: help setup lock system-deps browser-deps synth synth-all test lint typecheck unit bench-synth local e2e bench-services clean
 .PHONY: cost cost-seed cost-all cost-diff prices-refresh diagram
 .PHONY: diff bootstrap-policy lint-workflows
 .PHONY: compliance access-report
@@ -66,7 +68,8 @@ help:
 	@echo "make bench-web                      the storefront's gzipped JS+CSS and the catalog's time to interactive"
 	@echo "make pay ORDER=<id> CENTS=<total>    against make local: the payment provider's webhook for a storefront order"
 	@echo "make local | e2e | bench-services   run the services locally (PostgreSQL + moto) behind the local edge"
-	@echo "make smoke BASE_URL=... API_KEY=... SMOKE_SECRET=... [PAYMENT_TOPIC=...]  the workflows against a stage"
+	@echo "make smoke BASE_URL=... API_KEY=... SMOKE_SECRET=... [PAYMENT_TOPIC=...] [STOREFRONT_URL=...]  the workflows"
+	@echo "                                    against a stage, then its storefront's page load in Chromium"
 	@echo "make smoke                          the same against a running make local (.local/edge.env)"
 	@echo "make images                         build every image asset of cdk.out/ as cdk-assets does (native platform)"
 	@echo "make redrive QUEUE=<queue> [DRY_RUN=1] [RATE=n/s] [ENV=...|ENDPOINT=http://127.0.0.1:5000]  replay a DLQ"
@@ -116,6 +119,10 @@ system-deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then echo "installing:$$missing"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; fi
+
+# The browser alone (the deploy jobs' `make smoke` loads the storefront and needs nothing else of system-deps).
+browser-deps:
+	@$(MAKE) --no-print-directory system-deps APT_PACKAGES="$(BROWSER_PACKAGES)"
 
 setup: system-deps $(VENV)/.installed $(VENV)/.services-path node_modules/.installed web/dist/index.html
 
@@ -210,14 +217,14 @@ pay: $(VENV)/.installed
 bench-web: setup
 	$(PY) -m tools.bench.bench_web
 
-# Python only (no CDK CLI): the deploy pipeline runs it right after each environment's deploy. The API key and the
-# secret's id reach the tool through the environment, not its command line.
-smoke: $(VENV)/.installed
+# Python and the browser only (no CDK CLI): the deploy pipeline runs it right after each environment's deploy. The
+# API key and the secret's id reach the tool through the environment, not its command line.
+smoke: $(VENV)/.installed browser-deps
 ifeq ($(BASE_URL),)
 	$(PY) -m tools.local.smoke --local
 else
 	BASE_URL="$(BASE_URL)" API_KEY="$(API_KEY)" SMOKE_SECRET="$(SMOKE_SECRET)" PAYMENT_TOPIC="$(PAYMENT_TOPIC)" \
-	  $(PY) -m tools.local.smoke
+	  STOREFRONT_URL="$(STOREFRONT_URL)" $(PY) -m tools.local.smoke
 endif
 
 # An environment with working hours (config cluster.schedule) gets its nodes now, or loses them now, instead of at

@@ -25,13 +25,15 @@ ROOT = Path(__file__).resolve().parent.parent
 HANDLER_MODULE = "canary"
 HANDLER = f"{HANDLER_MODULE}.handler"
 # The project's modules the canary imports (tools/local/canary.py -> smoke -> workflows -> config.topology -> the
-# service contract), at their import paths; tests/test_synthetics.py runs the bundle with nothing else on the path.
+# service contract; page_load, whose Selenium is the runtime's), at their import paths; tests/test_synthetics.py
+# runs the bundle with nothing else on the path.
 SOURCES: dict[str, Path] = {
     "tools/__init__.py": ROOT / "tools/__init__.py",
     "tools/local/__init__.py": ROOT / "tools/local/__init__.py",
     "tools/local/canary.py": ROOT / "tools/local/canary.py",
     "tools/local/smoke.py": ROOT / "tools/local/smoke.py",
     "tools/local/workflows.py": ROOT / "tools/local/workflows.py",
+    "tools/local/page_load.py": ROOT / "tools/local/page_load.py",
     "config/__init__.py": ROOT / "config/__init__.py",
     "config/topology.py": ROOT / "config/topology.py",
     f"{HANDLER_MODULE}.py": ROOT / "tools/local/canary.py",
@@ -41,28 +43,35 @@ PACKAGE_DIRS = {"contract": ROOT / "services/contract"}
 ROOT_DISTRIBUTIONS = ("httpx",)
 
 
-def runtime_distributions() -> list[str]:
-    """``httpx`` and what it requires, recursively, under the runtime's Python; without extras and without what the
-    runtime already has."""
+def requirement_tree(*roots: str, without: frozenset[str] = frozenset()) -> list[str]:
+    """``roots`` and what they require, recursively, under the runtime's Python (config/synthetics.py), with the extras
+    each requirement names; without the distributions in ``without`` (and what only they require)."""
     env: dict[str, str] = {**{k: str(v) for k, v in default_environment().items()},
                            "python_version": RUNTIME_PYTHON, "python_full_version": f"{RUNTIME_PYTHON}.0",
-           "platform_python_implementation": "CPython", "sys_platform": "linux", "platform_system": "Linux"}
-    seen: dict[str, None] = {}
-    todo = list(ROOT_DISTRIBUTIONS)
+                           "platform_python_implementation": "CPython", "sys_platform": "linux",
+                           "platform_system": "Linux"}
+    seen: dict[str, set[str]] = {}
+    todo: list[tuple[str, frozenset[str]]] = [(root, frozenset()) for root in roots]
     while todo:
-        name = todo.pop(0)
+        name, extras = todo.pop(0)
         key = name.lower().replace("_", "-")
-        if key in seen or key in RUNTIME_PROVIDES:
+        if key in without or (key in seen and extras <= seen[key]):
             continue
-        seen[key] = None
+        seen.setdefault(key, set()).update(extras)
         for text in metadata.requires(name) or []:
             req = Requirement(text)
-            if req.marker is None or req.marker.evaluate({**env, "extra": ""}):
-                todo.append(req.name)
+            if req.marker is None or any(req.marker.evaluate({**env, "extra": extra}) for extra in {"", *extras}):
+                todo.append((req.name, frozenset(req.extras)))
     return sorted(seen)
 
 
-def _files(distribution: str) -> list[tuple[str, Path]]:
+def runtime_distributions() -> list[str]:
+    """``httpx`` and what it requires, without what the runtime already has."""
+    return requirement_tree(*ROOT_DISTRIBUTIONS, without=RUNTIME_PROVIDES)
+
+
+def distribution_files(distribution: str) -> list[tuple[str, Path]]:
+    """(path relative to site-packages, file on this machine) of an installed distribution's importable files."""
     dist = metadata.distribution(distribution)
     out = []
     for f in dist.files or []:
@@ -81,7 +90,7 @@ def contents() -> list[tuple[str, Path]]:
         items += [(f"python/{package}/{p.relative_to(directory)}", p) for p in sorted(directory.rglob("*.py"))
                   if "tests" not in p.relative_to(directory).parts]
     for dist in runtime_distributions():
-        items += [(f"python/{rel}", path) for rel, path in _files(dist)]
+        items += [(f"python/{rel}", path) for rel, path in distribution_files(dist)]
     return sorted(items)
 
 

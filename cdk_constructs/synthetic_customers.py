@@ -1,11 +1,13 @@
 """Synthetic customers: a CloudWatch Synthetics canary running the smoke test's workflows (tools/local/canary.py)
-against the public API with the smoke accounts, its encrypted artifacts bucket, its least-privilege role and its
-alarms (failed runs, slow runs).
+against the public API with the smoke accounts, then loading the storefront in the runtime's browser as a customer
+does (tools/local/page_load.py); its encrypted artifacts bucket, its least-privilege role and its alarms (failed
+runs, slow runs).
 
 The canary reaches the stage exactly as `make smoke` does: the API URL, the API key (its value read at run time),
 the smoke accounts' secret, and, where the stage lets the smoke test pay, the payment-events topic
-(docs/smoke.md). In an environment with working hours (config ``cluster.schedule``) it runs only in the UTC hours
-when the nodes are awake whatever the season, an hour after they wake and until an hour before they sleep.
+(docs/smoke.md); and the storefront's public URL, which needs no permission (its screenshot goes to the artifacts
+the role already writes). In an environment with working hours (config ``cluster.schedule``) it runs only in the UTC
+hours when the nodes are awake whatever the season, an hour after they wake and until an hour before they sleep.
 """
 
 from __future__ import annotations
@@ -75,9 +77,11 @@ def awake_utc_hours(schedule: ComputeSchedule) -> tuple[int, int]:
 
 class SyntheticCustomers(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, environment: str, config: SyntheticsConfig,
-                 target: CanaryTarget, working_hours: ComputeSchedule | None, alarm_topic: sns.ITopic,
-                 removal: RemovalMode, log_settings: LogSettings) -> None:
+                 target: CanaryTarget, storefront_url: str, working_hours: ComputeSchedule | None,
+                 alarm_topic: sns.ITopic, removal: RemovalMode, log_settings: LogSettings) -> None:
         super().__init__(scope, construct_id)
+        if not cdk.Token.is_unresolved(storefront_url) and not storefront_url.startswith("https://"):
+            raise ValueError(f"the canary loads the storefront over HTTPS, as customers do: {storefront_url!r}")
         stack = cdk.Stack.of(self)
         self.key = EncryptionKey(self, "ArtifactsKey", description=f"Canary artifacts of {environment}",
                                  removal=removal).key
@@ -134,7 +138,7 @@ class SyntheticCustomers(Construct):
         else:
             schedule = synthetics.Schedule.rate(cdk.Duration.minutes(config.interval_minutes))
         environment_variables = {"BASE_URL": target.api.url, "API_KEY_ID": target.api_key.key_id,
-                                 "SMOKE_SECRET": target.accounts_secret.secret_arn}
+                                 "SMOKE_SECRET": target.accounts_secret.secret_arn, "STOREFRONT_URL": storefront_url}
         if target.payment_topic is not None:
             environment_variables["PAYMENT_TOPIC"] = target.payment_topic.topic_arn
         self.canary = synthetics.Canary(
@@ -157,15 +161,18 @@ class SyntheticCustomers(Construct):
         self.failure_alarm = self.canary.metric_success_percent(period=period, statistic="Average").create_alarm(
             self, "FailedRunsAlarm", alarm_name=f"{environment}-synthetics-customers-failed-Critical",
             alarm_description=(f"The synthetic customer failed {runs} runs in a row: a seed workflow (browse, order, "
-                               f"follow, pay or cancel, change, reprice) does not work through the public API. The "
-                               f"run's steps and log are in the canary's artifacts ({environment}-customers)."),
+                               f"follow, pay or cancel, change, reprice) does not work through the public API, or "
+                               f"the storefront ({storefront_url}) does not render its catalog or has a failed "
+                               f"request, script error or CSP violation. The run's steps, log and screenshots are "
+                               f"in the canary's artifacts ({environment}-customers)."),
             threshold=100, comparison_operator=cw.ComparisonOperator.LESS_THAN_THRESHOLD,
             evaluation_periods=runs, datapoints_to_alarm=runs, treat_missing_data=cw.TreatMissingData.NOT_BREACHING)
         self.duration_alarm = self.canary.metric_duration(period=period, statistic="Maximum").create_alarm(
             self, "SlowRunsAlarm", alarm_name=f"{environment}-synthetics-customers-slow-Critical",
-            alarm_description=(f"The synthetic customer's workflows took over {config.duration_alarm_seconds} s, "
-                               f"{runs} runs in a row: orders are slow to reach their states (queues, workers, the "
-                               f"database) or the API is slow; see the run's step durations."),
+            alarm_description=(f"The synthetic customer's workflows and page load took over "
+                               f"{config.duration_alarm_seconds} s, {runs} runs in a row: orders are slow to reach "
+                               f"their states (queues, workers, the database), the API is slow, or the storefront "
+                               f"is slow to show its catalog; see the run's step durations."),
             threshold=config.duration_alarm_seconds * 1000, evaluation_periods=runs, datapoints_to_alarm=runs,
             comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
             treat_missing_data=cw.TreatMissingData.NOT_BREACHING)

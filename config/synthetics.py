@@ -10,6 +10,10 @@ from __future__ import annotations
 
 RUNTIME_VERSION = "syn-python-selenium-14.0"
 RUNTIME_PYTHON = "3.12"
+# The runtime's Selenium, which drives its Chromium for the storefront's page-load step (tools/local/page_load.py):
+# not in the canary's asset; the development venv pins the same release (requirements-dev.txt), so the tests drive
+# Debian's Chromium with the Selenium the canary gets.
+RUNTIME_SELENIUM = "4.32.0"
 # Distributions the runtime brings (the AWS SDK for Python, which the Lambda Python runtime includes, and its
 # dependencies): the canary's asset does not carry them (cdk_constructs/canary_bundle.py).
 RUNTIME_PROVIDES = frozenset({"boto3", "botocore", "s3transfer", "jmespath", "python-dateutil", "six", "urllib3"})

@@ -48,7 +48,7 @@ class ObservabilityStack(cdk.Stack):
                  tables: Mapping[Service, dynamodb.ITableV2], routes: tuple[Route, ...],
                  consumed: Mapping[Service, tuple[ConsumerQueue, ...]], sweepers: Sequence[Service],
                  objectives: ObjectivesConfig, synthetics: SyntheticsConfig, canary_target: CanaryTarget,
-                 working_hours: ComputeSchedule | None, log_settings: LogSettings,
+                 storefront_url: str, working_hours: ComputeSchedule | None, log_settings: LogSettings,
                  dashboards: DashboardSet = DashboardSet.ALL,
                  trace_sampling_ratio: float = 1.0, **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -70,11 +70,12 @@ class ObservabilityStack(cdk.Stack):
             self, "Objectives", environment=environment, api_name=api.rest_api_name, stage_name=STAGE_NAME,
             routes=routes, config=objectives, topic=self.alarm_topic)
         self.overview.add_widgets(*self.objectives.dashboard_widgets())
-        # Synthetic customers: the smoke test's workflows through the public API, around the clock (or while the
-        # environment's nodes are awake).
+        # Synthetic customers: the smoke test's workflows through the public API and the storefront's page load,
+        # around the clock (or while the environment's nodes are awake).
         self.customers = SyntheticCustomers(
             self, "SyntheticCustomers", environment=environment, config=synthetics, target=canary_target,
-            working_hours=working_hours, alarm_topic=self.alarm_topic, removal=removal, log_settings=log_settings)
+            storefront_url=storefront_url, working_hours=working_hours, alarm_topic=self.alarm_topic, removal=removal,
+            log_settings=log_settings)
         cdk.CfnOutput(self, "AlarmTopicArn", value=self.alarm_topic.topic_arn)
         # Canary artifacts and load test results (`make load ENV=...` reads its run's results here).
         cdk.CfnOutput(self, "OperationsBucketName", value=self.customers.bucket.bucket_name)

@@ -95,6 +95,22 @@ class Platform:
         if len(postgres) > 1:
             raise ContractError(f"services {', '.join(postgres)} each need a PostgreSQL database; the Data stack "
                                 "holds one (OrdersDatabase)")
+        # The storefront. Its certificate and web ACL must be in us-east-1 (CloudFront reads them there): a stack
+        # of its own there, which writes their ARNs into SSM parameters of the environment's region at deploy; the
+        # Web stack reads them as SSM-typed template parameters. Names and regions are fixed at synth.
+        self.web_global = WebGlobalStack(
+            app, f"{prefix}-WebGlobal", config=config.web, removal=config.removal,
+            log_retention_days=config.log_retention_days, consumer_region=config.region,
+            **{**props("WebGlobal", stateful=False),
+               "env": cdk.Environment(account=config.account, region=CLOUDFRONT_REGION)})
+        self.web = WebStack(
+            app, f"{prefix}-Web", config=config.web, site_dir=storefront_dir,
+            global_stack_name=self.web_global.stack_name,
+            api_url=self.edge.platform_api.api.url, api_origin=self.edge.api_origin,
+            api_key_id=self.edge.platform_api.api_key.key_id, user_pool_id=self.data.users.user_pool.user_pool_id,
+            user_pool_client_id=self.data.users.web_client.user_pool_client_id, log_settings=log_settings,
+            **props("Web", stateful=False))
+        self.web.add_stack_dependency(self.web_global, "reads the certificate and web ACL ARNs it writes")
         # Before Services: each Microservice's alarms notify this stack's topic (no dependency back).
         self.observability = ObservabilityStack(
             app, f"{prefix}-Observability", environment=config.name, alarms=config.alarms, database=config.database,
@@ -107,6 +123,7 @@ class Platform:
                       for s in contract.service_names},
             sweepers=[s.service for s in contract.services if ORDERS_PAST_DEADLINE_METRIC in s.metrics],
             objectives=config.objectives, synthetics=config.synthetics, working_hours=config.cluster.schedule,
+            storefront_url=self.web.storefront.url,
             canary_target=(canary_target := CanaryTarget(
                 api=self.edge.platform_api.api, api_key=self.edge.platform_api.api_key,
                 accounts_secret=self.edge.smoke.secret, secrets_key=self.data.database_key,
@@ -115,6 +132,11 @@ class Platform:
             log_settings=log_settings,
             dashboards=config.dashboards,
             trace_sampling_ratio=config.trace_sampling_ratio, **props("Observability", stateful=False))
+        # The canary loads the storefront at the shop's domain from config (the Web stack's StorefrontUrl, a plain
+        # value: no export joins the stacks), and no stack dependency orders them: one would put the storefront's
+        # chain (WebGlobal's certificate and web ACL, then CloudFront) between Edge and Observability, so on the path
+        # to Services. A fresh environment's canary fails its API workflows until Services is up anyway, and the
+        # Web stack, waiting only on Edge and Data besides WebGlobal, is up before it.
         self.services = ServicesStack(
             app, f"{prefix}-Services", contract=contract, cluster=self.cluster.cluster,
             load_balancer_controller_role=self.cluster.platform_cluster.load_balancer_controller.role,
@@ -139,22 +161,6 @@ class Platform:
                 stop_condition=self.observability.objectives.stop_condition))
             if config.faults is not None and self.observability.objectives.stop_condition is not None else None,
             web_origin=config.web.origin, **props("Services", stateful=False))
-        # The storefront. Its certificate and web ACL must be in us-east-1 (CloudFront reads them there): a stack
-        # of its own there, which writes their ARNs into SSM parameters of the environment's region at deploy; the
-        # Web stack reads them as SSM-typed template parameters. Names and regions are fixed at synth.
-        self.web_global = WebGlobalStack(
-            app, f"{prefix}-WebGlobal", config=config.web, removal=config.removal,
-            log_retention_days=config.log_retention_days, consumer_region=config.region,
-            **{**props("WebGlobal", stateful=False),
-               "env": cdk.Environment(account=config.account, region=CLOUDFRONT_REGION)})
-        self.web = WebStack(
-            app, f"{prefix}-Web", config=config.web, site_dir=storefront_dir,
-            global_stack_name=self.web_global.stack_name,
-            api_url=self.edge.platform_api.api.url, api_origin=self.edge.api_origin,
-            api_key_id=self.edge.platform_api.api_key.key_id, user_pool_id=self.data.users.user_pool.user_pool_id,
-            user_pool_client_id=self.data.users.web_client.user_pool_client_id, log_settings=log_settings,
-            **props("Web", stateful=False))
-        self.web.add_stack_dependency(self.web_global, "reads the certificate and web ACL ARNs it writes")
         # Every log group: retention from config and the Network stack's logs CMK (in us-east-1, the WebGlobal
         # stack's own key), or synth fails.
         cdk.Validations.of(app).add_plugins(LogGroupGuard(

@@ -198,7 +198,7 @@ def test_deploys_the_assemblies_it_synthesized(deploy: dict[str, Any]) -> None:
         make_lines = [line.strip() for c in commands for line in c.splitlines() if line.strip().startswith("make")]
         # the account check and the smoke test; where the environment sleeps, the wake before and the sleep after
         expected = [f"make account-check ENV={env} ASSEMBLY=assemblies/{env} ASSUME_LOOKUP_ROLE=1",
-                    'make smoke BASE_URL="$BASE_URL"']
+                    'make smoke BASE_URL="$BASE_URL" STOREFRONT_URL="$STOREFRONT_URL"']
         if ENVIRONMENTS[env].cluster.schedule:
             expected = [f"make wake ENV={env} WAIT=1", *expected, f"make sleep ENV={env} OUTSIDE_HOURS_ONLY=1"]
         assert make_lines == expected, make_lines
@@ -227,10 +227,13 @@ def test_each_deploy_is_smoke_tested_before_the_next_environment(deploy: dict[st
     assert f'"{env.capitalize()}-Edge"' in stage_outputs and "cdk-outputs.json" in stage_outputs
     for output in ("ApiUrl", "ApiKeyId", "SmokeRoleArn", "SmokeSecretArn", "PaymentTopicArn"):
         assert f"(.{output})" in stage_outputs
+    # The storefront the Web stack serves (its StorefrontUrl output): make smoke loads it as the canary does.
+    assert f'(."{env.capitalize()}-Web" | "storefront_url=\\(.StorefrontUrl)")' in stage_outputs
     smoke = steps(job)[smoke_at]
-    assert smoke["run"].strip().splitlines()[-1] == 'make smoke BASE_URL="$BASE_URL"'
+    assert smoke["run"].strip().splitlines()[-1] == 'make smoke BASE_URL="$BASE_URL" STOREFRONT_URL="$STOREFRONT_URL"'
     assert "::add-mask::$API_KEY" in smoke["run"]
-    assert set(smoke["env"]) == {"BASE_URL", "API_KEY_ID", "SMOKE_SECRET", "PAYMENT_TOPIC"}
+    assert set(smoke["env"]) == {"BASE_URL", "API_KEY_ID", "SMOKE_SECRET", "PAYMENT_TOPIC", "STOREFRONT_URL"}
+    assert smoke["env"]["STOREFRONT_URL"] == "${{ steps.stage.outputs.storefront_url }}"
     assert not any(s.get("continue-on-error") for s in steps(job)) and not job.get("continue-on-error")
     following = {"dev": "staging", "staging": "prod"}.get(env)
     if following:

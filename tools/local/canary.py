@@ -10,8 +10,10 @@ Each step is the runtime's ``execute_step``: the run's report lists the workflow
 workflow fails the run (``SuccessPercent`` below 100, the canary's alarm). The steps run in order and the run stops at
 the first failure, as Synthetics steps do. Its log lines go to the run's log file in the artifacts bucket.
 
-Follow-up once the storefront exists (the Web stack's URL as an output): a page-load step, a function of the runtime's
-``synthetics_webdriver.Chrome()`` loading that URL, added to :func:`run` when ``STOREFRONT_URL`` is set.
+With ``STOREFRONT_URL`` (the Web stack's ``StorefrontUrl``, which the canary's construct is given) a last step loads
+the storefront in the runtime's browser (``synthetics_webdriver.Chrome()``) as a customer would and checks that its
+catalog is rendered from the API with no failed request, script error or CSP violation
+(tools/local/page_load.py), saving the runtime's screenshot of the page.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import os
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from tools.local import smoke
+from tools.local import page_load, smoke
 from tools.local.workflows import WORKFLOWS, Client
 
 ExecuteStep = Callable[[str, Callable[[], Any]], Awaitable[Any]]
@@ -30,15 +32,23 @@ ExecuteStep = Callable[[str, Callable[[], Any]], Awaitable[Any]]
 SIGN_IN_STEP = "sign in"
 
 
-async def run(environ: Mapping[str, str], execute_step: ExecuteStep) -> dict[str, Any]:
+async def run(environ: Mapping[str, str], execute_step: ExecuteStep,
+              launch_browser: page_load.LaunchBrowser | None = None) -> dict[str, Any]:
     """The run's steps in order: the admin signs in through the API (a stage whose accounts or sign-in are broken
-    fails this step), then each canary workflow. Results by workflow."""
+    fails this step), then each canary workflow, then, with ``STOREFRONT_URL``, the storefront's page load in a
+    browser from ``launch_browser``. Results by step."""
+    storefront = environ.get("STOREFRONT_URL", "")
+    if storefront and launch_browser is None:
+        raise ValueError("STOREFRONT_URL is set but no browser was given to load it with")
     stage = smoke.stage_from_environment(environ)
     client: list[Client] = []
     await execute_step(SIGN_IN_STEP, lambda: client.append(Client(stage)))
     results: dict[str, Any] = {}
     for name in smoke.CANARY_WORKFLOWS:
         results[name] = await execute_step(name, functools.partial(WORKFLOWS[name], client[0]))
+    if storefront and launch_browser is not None:
+        results[page_load.STEP] = await execute_step(page_load.STEP, functools.partial(
+            page_load.load_storefront, launch_browser, storefront, page_load.api_catalog(client[0])))
     return results
 
 
@@ -46,4 +56,5 @@ async def handler(event: Any, context: Any) -> dict[str, Any]:
     """Synthetics calls this on schedule; its library exists only in the runtime."""
     from aws_synthetics.selenium import synthetics_webdriver
 
-    return await run(os.environ, synthetics_webdriver.execute_step)
+    return await run(os.environ, synthetics_webdriver.execute_step,
+                     lambda options: synthetics_webdriver.Chrome(chrome_options=options))

@@ -520,17 +520,39 @@ class LocalPlatform:
                                    "PYTHONUNBUFFERED": "1", "LOCAL_EDGE_API_KEY": self.api_key})
         self._wait_http(f"http://127.0.0.1:{self.edge_port}/ping", "local edge")
 
-    def start_web(self) -> None:
-        """The storefront (web/dist) as the Web stack serves it, its config.js naming the local edge."""
+    def start_web(self, dist: Path | None = None, name: str = "storefront") -> None:
+        """The storefront (web/dist, or another build of it) as the Web stack serves it, at the platform's
+        storefront origin (the one its edge's CORS allows), its config.js naming the local edge."""
         assert self.assembly is not None
         prefix = environments.load(LOCAL_ENVIRONMENT).stack_prefix
         argv = [sys.executable, "-m", "tools.local.storefront", "--assembly", str(self.assembly),
                 "--stack-prefix", prefix, "--port", str(self.web_port), "--api-url", self.edge_url,
                 "--region", REGION, "--user-pool-id", self.resources.user_pool_id,
-                "--user-pool-client-id", self.resources.client_id]
-        self._spawn("storefront", argv, {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(ROOT),
-                                         "PYTHONUNBUFFERED": "1", "LOCAL_EDGE_API_KEY": self.api_key})
-        self._wait_http(f"{self.web_origin}/config.js", "storefront")
+                "--user-pool-client-id", self.resources.client_id, *(["--dist", str(dist)] if dist else [])]
+        self._spawn(name, argv, {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(ROOT),
+                                 "PYTHONUNBUFFERED": "1", "LOCAL_EDGE_API_KEY": self.api_key})
+        self._wait_http(f"{self.web_origin}/config.js", name)
+
+    @contextlib.contextmanager
+    def storefront(self, dist: Path | None = None) -> Iterator[str]:
+        """For a platform started without its storefront (``web=False``, the tests' session platform): the storefront
+        (``dist``: another build of it, say a broken one) served as :meth:`start_web` serves it, for the time of a
+        ``with``. Yields its URL."""
+        if self.web:
+            raise RuntimeError("this platform serves its storefront already (web=True)")
+        name = f"storefront-{secrets.token_hex(3)}"
+        self.start_web(dist, name)
+        process = next(p for n, p in self.procs if n == name)
+        try:
+            yield f"{self.web_origin}/"
+        finally:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+            self.procs.remove((name, process))
 
     def stop(self) -> None:
         # Pods first, all at once as a namespace deletion does (SIGTERM: workers finish the message in hand, the API

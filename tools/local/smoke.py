@@ -1,7 +1,7 @@
 """Smoke test of a stage: the seed's workflows (tools/local/workflows.py) against an API URL with its API key.
 
     make smoke BASE_URL=https://<api>.execute-api.<region>.amazonaws.com/v1 API_KEY=... \\
-        SMOKE_SECRET=<secret ARN> [PAYMENT_TOPIC=<payment-events topic ARN>]
+        SMOKE_SECRET=<secret ARN> [PAYMENT_TOPIC=<payment-events topic ARN>] [STOREFRONT_URL=https://<shop>]
     make smoke                      # against `make local` (reads .local/edge.env and .local/smoke.env)
 
 A deployed stage gives the smoke test no AWS admin rights (docs/smoke.md): it signs in, through the API like any
@@ -17,6 +17,10 @@ prod, publish PaymentConfirmed on the payment-events topic as the payment provid
 - product update: a reserved order is repriced when the admin reprices, and rejected when the product is
   discontinued, its stock released.
 Every product the smoke test creates is discontinued at the end, whatever happens.
+
+With the storefront's URL (the Web stack's ``StorefrontUrl``; `make local`'s WEB_URL) it then loads the storefront in
+Debian's Chromium as a customer would, the canary's page-load step (tools/local/page_load.py): the catalog rendered
+from the API, no failed request, script error or CSP violation; its screenshot in cdk.out/smoke/.
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ import argparse
 import json
 import os
 import sys
+import time
+import traceback
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -34,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 import boto3
 
 from config.topology import EVENT_TYPE_ATTRIBUTE
+from tools.local import page_load
 from tools.local.workflows import WORKFLOWS, Account, Client, Stage, new_password, run_all
 
 if TYPE_CHECKING:
@@ -41,6 +48,7 @@ if TYPE_CHECKING:
 
 ROOT = Path(__file__).resolve().parents[2]
 LOCAL_DIR = ROOT / ".local"
+SCREENSHOTS = ROOT / "cdk.out" / "smoke"
 SES_SIMULATOR = "simulator.amazonses.com"  # "success@" accepts every message and never bounces
 
 
@@ -114,9 +122,32 @@ def stage_from_environment(environ: Mapping[str, str], session: Any = None) -> D
                          sns=session.client("sns") if topic else None)
 
 
-def run(stage: Stage) -> int:
-    failures = run_all(Client(stage))
+def load_storefront(client: Client, url: str, screenshots: Path = SCREENSHOTS) -> bool:
+    """The canary's page-load step in this machine's Chromium; prints PASS or FAIL as the workflows do."""
+    # Imported here: the canary's asset carries this module but not the machine's browser (the runtime has its own).
+    from tools.local.chromium import LocalChrome
+
+    started = time.monotonic()
+    try:
+        result = page_load.load_storefront(lambda options: LocalChrome(options, screenshots=screenshots), url,
+                                           page_load.api_catalog(client))
+    except Exception:
+        print(f"FAIL {page_load.STEP} ({time.monotonic() - started:.1f}s)\n{traceback.format_exc()}", flush=True)
+        return False
+    print(f"PASS {page_load.STEP} ({time.monotonic() - started:.1f}s) {json.dumps(result)}; screenshot in "
+          f"{screenshots}", flush=True)
+    return True
+
+
+def run(stage: Stage, storefront_url: str = "") -> int:
+    client = Client(stage)
+    failures = run_all(client)
     print(f"smoke: {len(WORKFLOWS) - failures}/{len(WORKFLOWS)} workflows passed against {stage.base_url}", flush=True)
+    if storefront_url:
+        loaded = load_storefront(client, storefront_url)
+        print(f"smoke: the storefront at {storefront_url} {'loaded' if loaded else 'did NOT load'} as a customer "
+              "needs it", flush=True)
+        failures += 0 if loaded else 1
     return 1 if failures else 0
 
 
@@ -134,6 +165,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="id or ARN of the smoke accounts' secret (the Edge stack's SmokeSecretArn output)")
     parser.add_argument("--payment-topic", default=os.environ.get("PAYMENT_TOPIC", ""),
                         help="payment-events topic ARN; without it orders are cancelled instead of paid")
+    parser.add_argument("--storefront-url", default=os.environ.get("STOREFRONT_URL", ""),
+                        help="the storefront's URL (the Web stack's StorefrontUrl output): also load it in Chromium")
     parser.add_argument("--local", action="store_true", help="target `make local` (.local/edge.env, .local/smoke.env)")
     args = parser.parse_args(argv)
     api_key = os.environ.get("API_KEY", "")
@@ -142,12 +175,17 @@ def main(argv: list[str] | None = None) -> int:
         os.environ.update({k: v for k, v in local.items() if k.startswith("AWS_")})
         args.base_url, api_key = edge["EDGE_URL"], edge["API_KEY"]
         args.secret, args.payment_topic = local["SMOKE_SECRET"], local["PAYMENT_TOPIC"]
+        args.storefront_url = edge.get("WEB_URL", "")
+        if not args.storefront_url:
+            raise SystemExit(f"{LOCAL_DIR / 'edge.env'} names no WEB_URL: restart `make local`, which serves the "
+                             "storefront")
     if not (args.base_url and api_key and args.secret):
         parser.error("BASE_URL, API_KEY (environment) and SMOKE_SECRET are required (or --local)")
     # configure-aws-credentials sets AWS_REGION; botocore itself reads only AWS_DEFAULT_REGION.
     return run(stage_from_environment({"BASE_URL": args.base_url, "API_KEY": api_key, "SMOKE_SECRET": args.secret,
                                        "PAYMENT_TOPIC": args.payment_topic,
-                                       "AWS_REGION": os.environ.get("AWS_REGION", "")}))
+                                       "AWS_REGION": os.environ.get("AWS_REGION", "")}),
+               storefront_url=args.storefront_url)
 
 
 def provision_local(platform: LocalPlatform) -> dict[str, str]:

@@ -33,14 +33,10 @@ from typing import Any
 import httpx
 from playwright.sync_api import Browser, BrowserContext, Page, Request, Route, expect, sync_playwright
 
+from tools.local import chromium
 from tools.local.local_platform import ROOT, LocalPlatform, add_mode_arguments
 from tools.local.workflows import LocalStage, new_password, payment_report, signed, wait_for
 
-CHROMIUM = "/usr/bin/chromium"
-# The flags that work on this machine (headless, no sandbox as root, no background connections to Google).
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--disable-dev-shm-usage"]
 AXE = ROOT / "web" / "node_modules" / "axe-core" / "axe.min.js"
 OUT = ROOT / "cdk.out" / "web"
 FAILING_IMPACTS = ("serious", "critical")
@@ -48,9 +44,8 @@ WAIT_SECONDS = 90.0  # asynchronous states (events through SNS/SQS and the worke
 
 
 def launch(playwright: Any) -> Browser:
-    if not Path(CHROMIUM).exists():
-        raise SystemExit(f"{CHROMIUM} is missing: `make setup` installs Debian's chromium")
-    return playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+    chromium.require(chromium.CHROMIUM)
+    return playwright.chromium.launch(executable_path=chromium.CHROMIUM, headless=True, args=list(chromium.ARGS))
 
 
 @dataclass

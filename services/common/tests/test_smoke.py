@@ -7,9 +7,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
+from tools.local import smoke
 from tools.local.local_platform import ROOT, LocalPlatform
 from tools.local.smoke import DeployedStage, SmokeAccounts, provision_local
 from tools.local.workflows import WORKFLOWS, Client, order_placement, user_registration
@@ -41,12 +43,15 @@ def test_make_smoke_passes_against_the_local_edge(platform: LocalPlatform, smoke
 
 def test_make_smoke_runs_the_tool_with_its_settings_in_the_environment() -> None:
     dry = subprocess.run(["make", "-n", "--no-print-directory", "smoke", "BASE_URL=https://api.example/v1",
-                          "API_KEY=the-key", "SMOKE_SECRET=the-secret", "PAYMENT_TOPIC=arn:topic"], cwd=ROOT,
+                          "API_KEY=the-key", "SMOKE_SECRET=the-secret", "PAYMENT_TOPIC=arn:topic",
+                          "STOREFRONT_URL=https://shop.example.com"], cwd=ROOT,
                          capture_output=True, text=True, timeout=60)
     assert dry.returncode == 0, dry.stderr
     command = dry.stdout.replace("\\\n", " ")
     assert 'BASE_URL="https://api.example/v1" API_KEY="the-key" SMOKE_SECRET="the-secret"' in command
     assert 'PAYMENT_TOPIC="arn:topic"' in command and "-m tools.local.smoke" in command
+    assert 'STOREFRONT_URL="https://shop.example.com"' in command
+    assert "chromium chromium-driver" in command  # the browser it loads the storefront in (browser-deps)
     local = subprocess.run(["make", "-n", "--no-print-directory", "smoke"], cwd=ROOT, capture_output=True, text=True,
                            timeout=60)
     assert "-m tools.local.smoke --local" in local.stdout
@@ -62,3 +67,29 @@ def test_a_deployed_stage_cannot_confirm_sign_ups_so_the_new_user_waits_for_the_
         prod_like: DeployedStage) -> None:
     result = user_registration(Client(prod_like))
     assert result["confirmed"] is False and result["user_id"], result
+
+
+def test_make_smoke_against_make_local_also_loads_its_storefront(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """`make smoke` with no arguments reads make local's WEB_URL (.local/edge.env) and loads the storefront after
+    the workflows; an edge.env without it (a make local from before the storefront) stops with a line saying so."""
+    (tmp_path / "edge.env").write_text("EDGE_URL=http://127.0.0.1:1/v1\nAPI_KEY=the-key\nWEB_URL=http://127.0.0.1:2/\n")
+    (tmp_path / "smoke.env").write_text("AWS_REGION=eu-west-1\nSMOKE_SECRET=the-secret\nPAYMENT_TOPIC=arn:topic\n")
+    monkeypatch.setenv("AWS_REGION", "eu-west-1")
+    monkeypatch.setattr(smoke, "LOCAL_DIR", tmp_path)
+    monkeypatch.setattr(smoke, "stage_from_environment", lambda environ, session=None: dict(environ))
+    runs: list[tuple[object, str]] = []
+
+    def run(stage: object, storefront_url: str = "") -> int:
+        runs.append((stage, storefront_url))
+        return 0
+
+    monkeypatch.setattr(smoke, "run", run)
+    assert smoke.main(["--local"]) == 0
+    ((stage, url),) = runs
+    assert url == "http://127.0.0.1:2/"
+    assert stage == {"BASE_URL": "http://127.0.0.1:1/v1", "API_KEY": "the-key", "SMOKE_SECRET": "the-secret",
+                     "PAYMENT_TOPIC": "arn:topic", "AWS_REGION": "eu-west-1"}
+    (tmp_path / "edge.env").write_text("EDGE_URL=http://127.0.0.1:1/v1\nAPI_KEY=the-key\n")
+    with pytest.raises(SystemExit, match="names no WEB_URL"):
+        smoke.main(["--local"])

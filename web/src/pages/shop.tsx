@@ -34,7 +34,8 @@ export function Catalog() {
       {first.loading && pages.items.length === 0 ? <Loading /> : null}
       <FormError error={first.error} />
       {!first.loading && !first.error && pages.items.length === 0 ? <p>{t("catalog.empty")}</p> : null}
-      <ul class="products">
+      {/* Busy until the first page's answer is in (assistive technology, and the canary's page load, wait for it). */}
+      <ul class="products" aria-busy={first.loading ? "true" : "false"}>
         {pages.items.map((p) => (
           <li key={p.product_id} class="product-card" data-product-id={p.product_id}>
             <h2>

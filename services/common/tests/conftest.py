@@ -1,0 +1,23 @@
+"""Fixtures of the canary's tests (test_canary.py, test_canary_storefront.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from common.tests.synthetics_harness import runtime_packages
+from tools.local.local_platform import LocalPlatform
+
+
+@pytest.fixture(scope="module")
+def runtime(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A directory holding only the packages the Synthetics runtime brings."""
+    return runtime_packages(tmp_path_factory.mktemp("runtime"))
+
+
+@pytest.fixture(scope="module")
+def key_id(platform: LocalPlatform) -> str:
+    """The Edge stack's API key in the local AWS, as the canary reads it (apigateway:GET with includeValue)."""
+    return str(platform.client("apigateway").create_api_key(name="web-client", value=platform.api_key,
+                                                            enabled=True)["id"])
