@@ -119,10 +119,15 @@ class OrdersDatabase(Construct):
                     "Port 5432 is the PostgreSQL default; the cluster is in isolated subnets and admits only the "
                     "orders pods' security group, so a non-default port would add no protection.")
         if not config.deletion_protection:
+            why = {
+                RemovalMode.DESTROY: "This environment's data is disposable (removal destroy): cdk destroy deletes "
+                                     "the cluster, which deletion protection would refuse.",
+                RemovalMode.SNAPSHOT: "Removal snapshot: the teardown takes a final snapshot and deletes the cluster, "
+                                      "and a failed first create's rollback deletes it, both refused under deletion "
+                                      "protection; the stack's termination protection and that snapshot guard it.",
+            }[removal]
             for finding in ("AwsSolutions-RDS10", "NIST.800.53.R5-RDSInstanceDeletionProtectionEnabled"):
-                acknowledge(self.cluster, finding,
-                            "Deletion protection is off only where the environment's config says the data is "
-                            "disposable (dev, removal policy destroy); staging and prod set it on, enforced by config.")
+                acknowledge(self.cluster, finding, why)
         acknowledge(self.cluster.node.find_child("MonitoringRole"),
                     "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
                     "AmazonRDSEnhancedMonitoringRole]",

@@ -247,7 +247,7 @@ def test_pod_interfaces_without_their_cleanup_fail(bench: Callable[[str], Workbe
     (lambda wb: wb.add("Edge", "LogsBucket", {"Type": "AWS::S3::Bucket", "Properties": {}}),
      "bucket that is not empty"),
     (lambda wb: next(iter(wb.resources("Data", "AWS::RDS::DBCluster").values()))["Properties"].update(
-        DeletionProtection=True), "DeletionProtection is on"),
+        DeletionProtection=True), "DeletionProtection=True: its deletion fails"),
 ])
 def test_deletion_blockers_fail(bench: Callable[[str], Workbench], edit: Callable[[Workbench], Any],
                                 expected: str) -> None:

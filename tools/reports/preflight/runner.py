@@ -13,6 +13,8 @@ from tools.assembly import Assembly, AssemblyError, synthesize
 from tools.reports.preflight import (
     access_logs,
     addons,
+    custom_resources,
+    deletion_protection,
     deploy_duration,
     edge_auth,
     finalizers,
@@ -36,6 +38,8 @@ CHECKS: dict[str, Check] = {
     edge_auth.NAME: edge_auth.check,
     deploy_duration.NAME: deploy_duration.check,
     teardown.NAME: teardown.check,
+    deletion_protection.NAME: deletion_protection.check,
+    custom_resources.NAME: custom_resources.check,
     prerequisites.NAME: prerequisites.check,
     finalizers.NAME: finalizers.check,
     singletons.NAME: singletons.check,

@@ -50,18 +50,12 @@ from tools.assembly import (
     ResourceTarget,
     parse_json_with_tokens,
 )
+from tools.reports.preflight.deletion_protection import protected
 from tools.reports.preflight.model import CheckResult, Finding
 from tools.reports.preflight.names import Name, name, resource_name
 
 NAME = "teardown"
 RETAINED = ("Retain", "RetainExceptOnCreate")
-DELETION_PROTECTION = {
-    "AWS::RDS::DBCluster": ("DeletionProtection", (True, "true")),
-    "AWS::RDS::DBInstance": ("DeletionProtection", (True, "true")),
-    "AWS::Cognito::UserPool": ("DeletionProtection", ("ACTIVE",)),
-    "AWS::DynamoDB::Table": ("DeletionProtectionEnabled", (True, "true")),
-    "AWS::DynamoDB::GlobalTable": ("DeletionProtectionEnabled", (True, "true")),
-}
 CONTAINER_INSIGHTS = ("application", "dataplane", "host", "performance")
 # What the kubectl provider's custom resources hold lives inside the cluster and goes with it: retained, they leave
 # nothing in the account (and a CRD is retained on purpose: deleting it deletes every object of its kind).
@@ -355,9 +349,9 @@ def plan(assembly: Assembly, config: EnvironmentConfig) -> Plan:
                                             "creating the stack again fails with 'already exists'"))
             elif r.deletion_policy == "Snapshot":
                 sp.retained.append(Leftover(stack, f"a final snapshot of {label}", "DeletionPolicy Snapshot"))
-            protection = DELETION_PROTECTION.get(r.type)
-            if protection and r.properties.get(protection[0]) in protection[1]:
-                sp.blockers.append(Leftover(stack, label, f"{protection[0]} is on: its deletion fails"))
+            setting = protected(r)
+            if setting and r.deletion_policy not in RETAINED:
+                sp.blockers.append(Leftover(stack, label, f"{setting}: its deletion fails"))
             if (r.type == "AWS::S3::Bucket" and r.deletion_policy == "Delete"
                     and (r.stack, r.logical_id) not in auto_deleted):
                 sp.blockers.append(Leftover(stack, label, "no auto-delete of its objects: CloudFormation cannot "
