@@ -92,15 +92,20 @@ class OrdersDatabase(Construct):
             monitoring_interval=cdk.Duration.seconds(60),
         )
         self.cluster.node.add_dependency(self.log_group)
-        if removal == RemovalMode.RETAIN:
-            # aws-cdk-lib gives the cluster's instances and subnet group RETAIN only for exactly RemovalPolicy.RETAIN
-            # and DESTROY otherwise (aws-rds helperRemovalPolicy). A retained cluster must keep them: RDS refuses to
-            # delete a subnet group a cluster still uses, which would fail the stack's deletion. Retained the same
-            # way as the cluster, so a failed first create still removes them.
-            for child in self.cluster.node.find_all():
-                if isinstance(child, (rds.CfnDBInstance, rds.CfnDBSubnetGroup)):
-                    child.apply_removal_policy(removal_policy(removal))
         self.secret: secretsmanager.ISecret = self.cluster.secret  # type: ignore[assignment]
+        if removal == RemovalMode.RETAIN:
+            # A retained cluster keeps what it needs, retained the same way (a failed first create still removes
+            # them): its instances and subnet group (aws-cdk-lib gives them RETAIN only for exactly
+            # RemovalPolicy.RETAIN: aws-rds helperRemovalPolicy), its parameter group (RDS refuses to delete one a
+            # cluster uses), its security group (its network interfaces stay in it: EC2 refuses the deletion), and
+            # its master secret with the attachment naming the cluster (the password nobody would have otherwise).
+            # make preflight's teardown check fails a kept resource that uses one the teardown deletes.
+            for child in (*self.cluster.node.find_all(), *self.security_group.node.find_all(),
+                          *parameters.node.find_all(), *self.secret.node.find_all()):
+                if isinstance(child, (rds.CfnDBInstance, rds.CfnDBSubnetGroup, rds.CfnDBClusterParameterGroup,
+                                      ec2.CfnSecurityGroup, secretsmanager.CfnSecret,
+                                      secretsmanager.CfnSecretTargetAttachment)):
+                    child.apply_removal_policy(removal_policy(removal))
         self.rotation = self.cluster.add_rotation_single_user(
             automatically_after=cdk.Duration.days(config.secret_rotation_days),
             vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS),
