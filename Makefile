@@ -19,7 +19,7 @@ BIN := $(CURDIR)/$(VENV)/bin
 export PATH := $(BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 CDK := $(CURDIR)/node_modules/.bin/cdk
 # chromium: the storefront's browser tests (Debian's build, driven by Playwright from PyPI; no browser download).
-APT_PACKAGES := postgresql graphviz tzdata wrk chromium
+APT_PACKAGES := postgresql graphviz tzdata wrk chromium jq
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # Check the environment's config when the Makefile is read: a bad ENV or value stops make with one line.

@@ -3,7 +3,10 @@ deploys the very assemblies it synthesized, dev -> staging -> prod, one run per 
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -12,7 +15,7 @@ import pytest
 import yaml
 
 from config.environments import ENVIRONMENTS
-from tests.synthesis import ROOT
+from tests.synthesis import ROOT, synthesize
 
 WORKFLOWS = ROOT / ".github" / "workflows"
 ENVS = ("dev", "staging", "prod")
@@ -225,8 +228,10 @@ def test_each_deploy_is_smoke_tested_before_the_next_environment(deploy: dict[st
     assert len(after) == (2 if ENVIRONMENTS[env].cluster.schedule else 0)
     stage_outputs = steps(job)[outputs_at]["run"]
     assert f'"{env.capitalize()}-Edge"' in stage_outputs and "cdk-outputs.json" in stage_outputs
-    for output in ("ApiUrl", "ApiKeyId", "SmokeRoleArn", "SmokeSecretArn", "PaymentTopicArn"):
+    for output in ("ApiUrl", "ApiKeyId", "SmokeRoleArn", "SmokeSecretArn"):
         assert f"(.{output})" in stage_outputs
+    # Absent where the smoke test may not pay (prod): read as empty, never as "null".
+    assert '(.PaymentTopicArn // "")' in stage_outputs
     smoke = steps(job)[smoke_at]
     assert smoke["run"].strip().splitlines()[-1] == 'make smoke BASE_URL="$BASE_URL"'
     assert "::add-mask::$API_KEY" in smoke["run"]
@@ -235,6 +240,27 @@ def test_each_deploy_is_smoke_tested_before_the_next_environment(deploy: dict[st
     following = {"dev": "staging", "staging": "prod"}.get(env)
     if following:
         assert f"deploy-{env}" in deploy["jobs"][f"deploy-{following}"]["needs"]
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_the_stage_outputs_step_reads_the_outputs_the_edge_stack_has(deploy: dict[str, Any], env: str,
+                                                                     tmp_path: Path) -> None:
+    """Review 1, finding 5: runs the job's Stage outputs step (bash -eo pipefail, as Actions does, with jq) on the
+    cdk-outputs.json `cdk deploy` writes for exactly the outputs the environment's Edge template declares: every
+    value arrives, and payment_topic is the topic where the smoke test may pay and empty (never "null") elsewhere."""
+    jq = shutil.which("jq")
+    assert jq, "jq is needed (make system-deps installs it; GitHub's runners have it)"
+    edge = f"{ENVIRONMENTS[env].stack_prefix}-Edge"
+    declared = synthesize(env).template_json("Edge")["Outputs"]
+    (tmp_path / "cdk-outputs.json").write_text(json.dumps({edge: {n: f"value-of-{n}" for n in declared}}))
+    step = next(s for s in steps(deploy["jobs"][f"deploy-{env}"]) if s.get("name") == "Stage outputs")
+    github_output = tmp_path / "github-output"
+    subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"]], cwd=tmp_path, check=True,
+                   env={"PATH": os.environ["PATH"], "GITHUB_OUTPUT": str(github_output)}, timeout=30)
+    read = dict(line.split("=", 1) for line in github_output.read_text().splitlines())
+    assert read == {"api_url": "value-of-ApiUrl", "api_key_id": "value-of-ApiKeyId",
+                    "smoke_role": "value-of-SmokeRoleArn", "smoke_secret": "value-of-SmokeSecretArn",
+                    "payment_topic": "value-of-PaymentTopicArn" if ENVIRONMENTS[env].api.smoke_test_pays else ""}
 
 
 def test_the_pipeline_leaves_the_delivery_stack_out() -> None:
