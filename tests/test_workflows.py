@@ -203,7 +203,7 @@ def test_deploys_the_assemblies_it_synthesized(deploy: dict[str, Any]) -> None:
         expected = [f"make account-check ENV={env} ASSEMBLY=assemblies/{env} ASSUME_LOOKUP_ROLE=1",
                     'make smoke BASE_URL="$BASE_URL"']
         if ENVIRONMENTS[env].cluster.schedule:
-            expected = [f"make wake ENV={env} WAIT=1", *expected, f"make sleep ENV={env} OUTSIDE_HOURS_ONLY=1"]
+            expected = [f"make wake ENV={env} WAIT=1 HOLD=1", *expected, f"make sleep ENV={env} OUTSIDE_HOURS_ONLY=1"]
         assert make_lines == expected, make_lines
         assert (f"npx cdk deploy --app assemblies/{env} --all --require-approval never --concurrency 4 "
                 "--asset-build-concurrency 4 --outputs-file cdk-outputs.json") in commands
@@ -325,17 +325,19 @@ def test_deploy_session_lasts_as_long_as_the_role_allows_and_outlives_the_job(de
 
 @pytest.mark.parametrize("env", ENVS)
 def test_an_environment_with_working_hours_is_woken_before_its_deploy(deploy: dict[str, Any], env: str) -> None:
-    """Outside working hours dev has no node: its rollout waits and smoke test need the nodes back first. The wake
-    role comes from the environment's secret (an output of its Cluster stack); before the first deploy it is unset and
-    there is nothing to wake."""
+    """Outside working hours dev has no node: its rollout waits and smoke test need the nodes back first, and the
+    scheduled sleep held until they are done (review 1, finding 7; make preflight's working-hours check holds the
+    order too). The wake role comes from the environment's secret (an output of its Cluster stack); before the first
+    deploy it is unset and there is nothing to wake."""
     job = deploy["jobs"][f"deploy-{env}"]
     names = [s.get("name") or s.get("uses", "").split("@")[0] for s in steps(job)]
+    wake_step = "Wake the node groups and hold their scheduled sleep"
     if not ENVIRONMENTS[env].cluster.schedule:
-        assert "Wake the node groups" not in names and "WAKE_ROLE_ARN" not in str(job)
+        assert wake_step not in names and "WAKE_ROLE_ARN" not in str(job)
         return
     assert job["env"]["WAKE_ROLE_ARN"] == "${{ secrets.AWS_WAKE_ROLE_ARN }}"
-    wake_at, deploy_at = names.index("Wake the node groups"), names.index("Deploy")
-    assert steps(job)[wake_at]["run"] == f"make wake ENV={env} WAIT=1" and wake_at < deploy_at
+    wake_at, deploy_at = names.index(wake_step), names.index("Deploy")
+    assert steps(job)[wake_at]["run"] == f"make wake ENV={env} WAIT=1 HOLD=1" and wake_at < deploy_at
     creds = steps(job)[wake_at - 1]
     assert creds["with"]["role-to-assume"] == "${{ env.WAKE_ROLE_ARN }}" and creds["if"] == "env.WAKE_ROLE_ARN != ''"
     assert names.index("actions/setup-python") < wake_at

@@ -26,6 +26,7 @@ from tools.reports.preflight import (
     scheduling,
     singletons,
     teardown,
+    working_hours,
 )
 from tools.reports.preflight.model import CheckResult, acknowledge
 
@@ -46,6 +47,7 @@ CHECKS: dict[str, Check] = {
     immutable_fields.NAME: immutable_fields.check,
     prune.NAME: prune.check,
     access_logs.NAME: access_logs.check,
+    working_hours.NAME: working_hours.check,
 }
 
 
