@@ -21,7 +21,7 @@ CDK := $(CURDIR)/node_modules/.bin/cdk
 # chromium: the storefront's browser tests (Debian's build, driven by Playwright from PyPI; no browser download);
 # chromium-driver: the storefront's page load of the canary and `make smoke` (tools/local/page_load.py), through Selenium.
 BROWSER_PACKAGES := chromium chromium-driver
-APT_PACKAGES := postgresql graphviz tzdata wrk $(BROWSER_PACKAGES)
+APT_PACKAGES := postgresql graphviz tzdata wrk jq $(BROWSER_PACKAGES)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # Check the environment's config when the Makefile is read: a bad ENV or value stops make with one line.
@@ -39,7 +39,7 @@ endif
 .PHONY: diff bootstrap-policy lint-workflows
 .PHONY: compliance access-report
 .PHONY: docker-engine base-image images e2e-containers
-.PHONY: preflight upgrade-check teardown-plan
+.PHONY: preflight upgrade-check teardown-plan destroy
 .PHONY: smoke
 .PHONY: redrive chaos load fault
 .PHONY: wake sleep
@@ -62,6 +62,7 @@ help:
 	@echo "make preflight                       deploy-readiness checks of every environment's assembly (docs/deploying.md)"
 	@echo "make upgrade-check K8S=<next>        manifests against the next Kubernetes version, add-on versions to move"
 	@echo "make teardown-plan [ENV=dev]         what cdk destroy deletes, in which order, and what it leaves behind"
+	@echo "make destroy ENV=... [FORCE=1]        wake the nodes and hold the scheduled sleep, then cdk destroy (AWS creds)"
 	@echo "make bench-synth                    time cdk synth per environment against an empty app"
 	@echo "make web                            build the storefront (web/dist) with its API client generated from the services"
 	@echo "make e2e-web                        the storefront's workflows in Chromium through make local's platform (containers)"
@@ -78,7 +79,7 @@ help:
 	@echo "make fault ENV=staging [EXPERIMENT=name]  start a FIS experiment and print what the objectives did (no EXPERIMENT: list)"
 	@echo "make access-proof [MODE=...]        the workflows with moto enforcing each service's synthesized role -> cdk.out/access/proof.md"
 	@echo "make contract-check BASE=<git ref>   event schemas of BASE against the working tree: fails a change old consumers cannot read"
-	@echo "make wake ENV=dev [WAIT=1] | make sleep ENV=dev [OUTSIDE_HOURS_ONLY=1]   node groups of an env with working hours, now (AWS creds)"
+	@echo "make wake ENV=dev [WAIT=1] [HOLD=1] | make sleep ENV=dev [OUTSIDE_HOURS_ONLY=1]   node groups of an env with working hours, now; HOLD: no scheduled sleep until make sleep (AWS creds)"
 	@echo "make account-check ENV=... [ASSEMBLY=dir] [ASSUME_LOOKUP_ROLE=1] [ENDPOINT=url REPLAY=1] [RECORD=dir]  what the templates assume of the account, read-only (AWS creds)"
 
 # The venv installs the development lock only, every file checked against its hash (tools/lock.py). A lock that
@@ -230,7 +231,7 @@ endif
 # An environment with working hours (config cluster.schedule) gets its nodes now, or loses them now, instead of at
 # the next scheduled change (docs/cost.md, "Working hours"). Python only, with the caller's AWS credentials.
 wake: $(VENV)/.installed
-	$(PY) -m tools.ops.wake $(ENV) $(if $(WAIT),--wait)
+	$(PY) -m tools.ops.wake $(ENV) $(if $(WAIT),--wait) $(if $(HOLD),--hold)
 
 sleep: $(VENV)/.installed
 	$(PY) -m tools.ops.wake $(ENV) --sleep $(if $(OUTSIDE_HOURS_ONLY),--outside-hours-only)
@@ -331,6 +332,14 @@ upgrade-check: setup
 
 teardown-plan: setup
 	$(PY) -m tools.reports.preflight.teardown --env $(ENV)
+
+# Tears ENV down (docs/deploying.md, "Tearing down an environment"): the synthesized assembly's stacks, after the
+# nodes of an environment with working hours are woken and its scheduled sleep held (tools/ops/wake.py), since the
+# deletion of the cluster's workloads and manifests waits for controllers that need nodes. Needs the deploying
+# credentials; FORCE=1 skips cdk destroy's confirmation. Declined or failed: `make sleep ENV=...` releases the hold.
+destroy: synth
+	$(PY) -m tools.ops.wake $(ENV) --hold --wait --if-scheduled
+	$(CDK) destroy --app $(OUT) --all $(if $(FORCE),--force)
 
 # Which actions each role of the app may perform on which resources: cdk.out/access/$(ENV).md and .json.
 access-report: setup

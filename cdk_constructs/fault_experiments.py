@@ -226,9 +226,11 @@ class FaultExperiments(Construct):
                                f"SQS and SNS refuse {service.value} for {config.fault_minutes} minutes",
                                targets={}, action={
                                    "actionId": "aws:ssm:start-automation-execution",
-                                   "parameters": {"documentArn": f"arn:{stack.partition}:ssm:{stack.region}:"
-                                                                 f"{stack.account}:automation-definition/"
-                                                                 f"{document.ref}:$DEFAULT",
+                                   # FIS takes the document's ARN (document/<name>) and runs its default
+                                   # version; automation-definition/<name>:<version> is what IAM authorizes
+                                   # StartAutomationExecution on, not a document ARN (FIS refuses it).
+                                   "parameters": {"documentArn": stack.format_arn(
+                                                      service="ssm", resource="document", resource_name=document.ref),
                                                   "documentParameters": parameters,
                                                   "maxDuration": f"PT{config.fault_minutes + 5}M"}})
 

@@ -9,7 +9,6 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from constructs import Construct
 
-from config.environment import RemovalMode
 from config.topology import Service
 from policies.nag import acknowledge
 
@@ -21,9 +20,8 @@ class InternalLoadBalancer(Construct):
     ``target_port`` and drain for ``deregistration_delay_seconds`` (the pods' preStop waits longer).
     """
 
-    def __init__(self, scope: Construct, construct_id: str, *, vpc: ec2.IVpc, vpc_cidr: str, removal: RemovalMode,
+    def __init__(self, scope: Construct, construct_id: str, *, vpc: ec2.IVpc, vpc_cidr: str,
                  listener_ports: Mapping[Service, int], target_port: int, deregistration_delay_seconds: int) -> None:
-        """``removal``: the NLB's deletion protection."""
         super().__init__(scope, construct_id)
         self.security_group = ec2.SecurityGroup(
             self, "SecurityGroup", vpc=vpc, allow_all_outbound=False,
@@ -34,7 +32,10 @@ class InternalLoadBalancer(Construct):
             internet_facing=False,
             vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS),
             cross_zone_enabled=True,
-            deletion_protection=removal != RemovalMode.DESTROY,
+            # No deletion protection in any environment: the NLB holds no data and comes back with its stack, while
+            # protection would refuse CloudFormation's own deletes (a failed create's rollback, cdk destroy; make
+            # preflight, deletion-protection).
+            deletion_protection=False,
             security_groups=[self.security_group],
             # API Gateway's VPC Link arrives over PrivateLink and carries no source security group to match; the
             # NLB is internal and its listeners are the only way in.
@@ -50,10 +51,9 @@ class InternalLoadBalancer(Construct):
                "every request is in API Gateway's access logs and every connection in the VPC's flow logs.")
         for rule in ("AwsSolutions-ELB2", "NIST.800.53.R5-ELBLoggingEnabled", "PCI.DSS.321-ELBLoggingEnabled"):
             acknowledge(self.load_balancer, rule, why)
-        if removal == RemovalMode.DESTROY:
-            acknowledge(self.load_balancer, "NIST.800.53.R5-ELBDeletionProtectionEnabled",
-                        "Deletion protection is on wherever the environment keeps its resources; this environment's "
-                        "config destroys them, so the internal NLB may be deleted with its stack.")
+        acknowledge(self.load_balancer, "NIST.800.53.R5-ELBDeletionProtectionEnabled",
+                    "The internal NLB is stateless (the Edge stack re-creates it with its listeners and target "
+                    "groups); protected, it would make a failed Edge create end ROLLBACK_FAILED and cdk destroy fail.")
         self.listeners: dict[Service, elbv2.NetworkListener] = {}
         self.target_groups: dict[Service, elbv2.NetworkTargetGroup] = {}
         self.listener_ports: dict[Service, int] = dict(listener_ports)

@@ -92,15 +92,20 @@ class OrdersDatabase(Construct):
             monitoring_interval=cdk.Duration.seconds(60),
         )
         self.cluster.node.add_dependency(self.log_group)
-        if removal == RemovalMode.RETAIN:
-            # aws-cdk-lib gives the cluster's instances and subnet group RETAIN only for exactly RemovalPolicy.RETAIN
-            # and DESTROY otherwise (aws-rds helperRemovalPolicy). A retained cluster must keep them: RDS refuses to
-            # delete a subnet group a cluster still uses, which would fail the stack's deletion. Retained the same
-            # way as the cluster, so a failed first create still removes them.
-            for child in self.cluster.node.find_all():
-                if isinstance(child, (rds.CfnDBInstance, rds.CfnDBSubnetGroup)):
-                    child.apply_removal_policy(removal_policy(removal))
         self.secret: secretsmanager.ISecret = self.cluster.secret  # type: ignore[assignment]
+        if removal == RemovalMode.RETAIN:
+            # A retained cluster keeps what it needs, retained the same way (a failed first create still removes
+            # them): its instances and subnet group (aws-cdk-lib gives them RETAIN only for exactly
+            # RemovalPolicy.RETAIN: aws-rds helperRemovalPolicy), its parameter group (RDS refuses to delete one a
+            # cluster uses), its security group (its network interfaces stay in it: EC2 refuses the deletion), and
+            # its master secret with the attachment naming the cluster (the password nobody would have otherwise).
+            # make preflight's teardown check fails a kept resource that uses one the teardown deletes.
+            for child in (*self.cluster.node.find_all(), *self.security_group.node.find_all(),
+                          *parameters.node.find_all(), *self.secret.node.find_all()):
+                if isinstance(child, (rds.CfnDBInstance, rds.CfnDBSubnetGroup, rds.CfnDBClusterParameterGroup,
+                                      ec2.CfnSecurityGroup, secretsmanager.CfnSecret,
+                                      secretsmanager.CfnSecretTargetAttachment)):
+                    child.apply_removal_policy(removal_policy(removal))
         self.rotation = self.cluster.add_rotation_single_user(
             automatically_after=cdk.Duration.days(config.secret_rotation_days),
             vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS),
@@ -119,10 +124,15 @@ class OrdersDatabase(Construct):
                     "Port 5432 is the PostgreSQL default; the cluster is in isolated subnets and admits only the "
                     "orders pods' security group, so a non-default port would add no protection.")
         if not config.deletion_protection:
+            why = {
+                RemovalMode.DESTROY: "This environment's data is disposable (removal destroy): cdk destroy deletes "
+                                     "the cluster, which deletion protection would refuse.",
+                RemovalMode.SNAPSHOT: "Removal snapshot: the teardown takes a final snapshot and deletes the cluster, "
+                                      "and a failed first create's rollback deletes it, both refused under deletion "
+                                      "protection; the stack's termination protection and that snapshot guard it.",
+            }[removal]
             for finding in ("AwsSolutions-RDS10", "NIST.800.53.R5-RDSInstanceDeletionProtectionEnabled"):
-                acknowledge(self.cluster, finding,
-                            "Deletion protection is off only where the environment's config says the data is "
-                            "disposable (dev, removal policy destroy); staging and prod set it on, enforced by config.")
+                acknowledge(self.cluster, finding, why)
         acknowledge(self.cluster.node.find_child("MonitoringRole"),
                     "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
                     "AmazonRDSEnhancedMonitoringRole]",

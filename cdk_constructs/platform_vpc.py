@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from typing import cast
+
+from aws_cdk import CfnResource
 from aws_cdk import aws_ec2 as ec2
-from constructs import Construct
+from constructs import Construct, IConstruct
 
 from cdk_constructs.log_groups import LogSettings, provider_log_group
-from config.environment import NetworkConfig
+from cdk_constructs.retention import removal_policy
+from config.environment import NetworkConfig, RemovalMode
 from policies.nag import acknowledge
 
 PUBLIC = "Public"
@@ -39,9 +43,12 @@ class PlatformVpc(Construct):
     configured interface endpoints; databases sit in the isolated subnets, which have no route out.
     """
 
-    def __init__(self, scope: Construct, construct_id: str, *, config: NetworkConfig,
+    def __init__(self, scope: Construct, construct_id: str, *, config: NetworkConfig, removal: RemovalMode,
                  log_settings: LogSettings) -> None:
-        """``log_settings``: the environment's; the flow logs keep their own retention (``config``)."""
+        """``log_settings``: the environment's; the flow logs keep their own retention (``config``). ``removal``
+        retain keeps the VPC and its isolated subnets through a teardown: the retained database lives there (its
+        network interfaces, its subnet group and security group), and EC2 refuses to delete a subnet or VPC that
+        still holds them (make preflight, teardown)."""
         super().__init__(scope, construct_id)
         flow_logs = log_settings.with_retention(config.flow_log_retention_days)
         self.flow_log_group = flow_logs.log_group(self, "FlowLogGroup")
@@ -65,6 +72,10 @@ class PlatformVpc(Construct):
                 )
             },
         )
+        if removal == RemovalMode.RETAIN:
+            kept: list[IConstruct] = [self.vpc, *self.vpc.isolated_subnets]
+            for construct in kept:
+                cast(CfnResource, construct.node.default_child).apply_removal_policy(removal_policy(removal))
         # restrict_default_security_group: a stack-wide provider function empties the default group's rules.
         provider_log_group(self, "RestrictDefaultSecurityGroupLogGroup",
                            provider="VpcRestrictDefaultSGCustomResourceProvider",

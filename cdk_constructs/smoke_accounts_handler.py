@@ -3,7 +3,7 @@
 Create/Update: each account (admin, customer) exists, confirmed, with a new random password; the admin is in the
 admin group; the secret holds {"admin": {"email", "password"}, "customer": {...}}. A changed email removes the old
 user. Delete: both users are removed. Every path answers CloudFormation, so a failure fails the deploy instead of
-hanging it.
+hanging it. AccessDenied is retried for a while: IAM applies the role's policy seconds after CloudFormation has it.
 """
 
 from __future__ import annotations
@@ -11,11 +11,28 @@ from __future__ import annotations
 import json
 import secrets
 import string
+import time
+from collections.abc import Callable
 from typing import Any
 
 import boto3
 
 ROLES = ("admin", "customer")
+DENIED = ("AccessDenied", "AccessDeniedException")
+
+
+def retried(call: Callable[[], None], attempts: int = 5, delay: float = 3.0,
+            sleep: Callable[[float], None] = time.sleep) -> None:
+    """``call`` (idempotent), again after AccessDenied, ``attempts`` times at most (15 s of waits by default)."""
+    for attempt in range(1, attempts + 1):
+        try:
+            call()
+            return
+        except Exception as exc:
+            code = getattr(exc, "response", {}).get("Error", {}).get("Code")
+            if code not in DENIED or attempt == attempts:
+                raise
+            sleep(delay * attempt / 2)
 
 
 def password() -> str:
@@ -55,8 +72,9 @@ def handler(event: dict[str, Any], context: Any) -> None:
 
     physical = event.get("PhysicalResourceId") or f"smoke-accounts-{event['LogicalResourceId']}"
     try:
-        reconcile(boto3.client("cognito-idp"), boto3.client("secretsmanager"), event["ResourceProperties"],
-                  event.get("OldResourceProperties"), deleting=event["RequestType"] == "Delete")
+        idp, sm = boto3.client("cognito-idp"), boto3.client("secretsmanager")
+        retried(lambda: reconcile(idp, sm, event["ResourceProperties"], event.get("OldResourceProperties"),
+                                  deleting=event["RequestType"] == "Delete"))
     except Exception as exc:
         cfnresponse.send(event, context, cfnresponse.FAILED, {}, physical, reason=f"{type(exc).__name__}: {exc}"[:300])
         return

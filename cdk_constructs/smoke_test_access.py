@@ -58,7 +58,7 @@ class SmokeTestAccess(Construct):
         function_role = iam.Role(self, "AccountsFunctionRole",
                                  assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
                                  description="Smoke accounts custom resource: two users of one pool and their secret")
-        iam.ManagedPolicy(self, "AccountsFunctionPolicy", roles=[function_role], statements=[
+        function_policy = iam.ManagedPolicy(self, "AccountsFunctionPolicy", roles=[function_role], statements=[
             smoke_access.pool_accounts(user_pool.user_pool_arn),
             smoke_access.secret_write(self.secret.secret_arn),
             smoke_access.key_use_via_secrets_manager(secrets_key.key_arn, stack.region),
@@ -81,7 +81,11 @@ class SmokeTestAccess(Construct):
                 "AdminEmail": f"success+smoke-admin-{environment}@{EMAIL_DOMAIN}",
                 "CustomerEmail": f"success+smoke-customer-{environment}@{EMAIL_DOMAIN}",
             })
-        self.accounts.node.add_dependency(function_role)
+        # Created after the role's policy and deleted before it: otherwise CloudFormation may call the handler while
+        # the policy is not yet attached, or detach it before the delete handler runs (make preflight,
+        # custom-resources). The handler still retries AccessDenied a few times: IAM applies a new attachment
+        # eventually, seconds after CloudFormation reports it.
+        self.accounts.node.add_dependency(function_role, function_policy)
 
         provider = f"arn:{stack.partition}:iam::{stack.account}:oidc-provider/{GITHUB_OIDC_HOST}"
         self.role = iam.Role(

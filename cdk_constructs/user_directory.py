@@ -37,8 +37,8 @@ class UserDirectory(Construct):
     ``<service>/<scope>`` it needs) are the topology's (``config.topology``).
     """
 
-    def __init__(self, scope: Construct, construct_id: str, *, removal: RemovalMode, domain_prefix: str,
-                 secrets_key: kms.IKey, log_settings: LogSettings, email: EmailIdentity,
+    def __init__(self, scope: Construct, construct_id: str, *, removal: RemovalMode, deletion_protection: bool,
+                 domain_prefix: str, secrets_key: kms.IKey, log_settings: LogSettings, email: EmailIdentity,
                  resource_server_scopes: Mapping[Service, Sequence[str]],
                  service_calls: Mapping[Service, Sequence[str]], tier: UserPoolTier = UserPoolTier.PLUS) -> None:
         super().__init__(scope, construct_id)
@@ -73,7 +73,7 @@ class UserDirectory(Construct):
             # compromised credentials, for the alarms and for an operator to act on (docs/security.md).
             standard_threat_protection_mode=(cognito.StandardThreatProtectionMode.AUDIT_ONLY
                                              if tier == UserPoolTier.PLUS else None),
-            deletion_protection=removal != RemovalMode.DESTROY,
+            deletion_protection=deletion_protection,
             removal_policy=removal_policy(removal),
             email=cognito.UserPoolEmail.with_ses(
                 from_email=email.sender, from_name=email.sender_name, ses_verified_domain=email.domain,

@@ -164,6 +164,8 @@ class DatabaseConfig:
     max_capacity_acu: float
     readers: int
     backup_retention_days: int
+    # Deletion protection of the environment's data (the cluster, the tables, the user pool): on with removal retain
+    # only, since CloudFormation must be able to delete them everywhere else (validated).
     deletion_protection: bool
     secret_rotation_days: int
     # With min_capacity_acu 0: idle seconds (no user connection) before Aurora pauses an instance; None otherwise.
@@ -625,8 +627,9 @@ def _validate(c: EnvironmentConfig) -> None:
            "1 to 35")
     _check(1 <= d.secret_rotation_days <= 365, f"{p}.database.secret_rotation_days", d.secret_rotation_days,
            "1 to 365")
-    _check(d.deletion_protection == (c.removal != RemovalMode.DESTROY), f"{p}.database.deletion_protection",
-           d.deletion_protection, "False when removal is destroy, True otherwise")
+    _check(d.deletion_protection == (c.removal == RemovalMode.RETAIN), f"{p}.database.deletion_protection",
+           d.deletion_protection, "True when removal is retain (the data outlives the stack), False otherwise: "
+           "destroy and snapshot have CloudFormation delete the database, which protection refuses")
     if d.min_capacity_acu == 0:
         _check(d.auto_pause_seconds is not None and 300 <= d.auto_pause_seconds <= 86400,
                f"{p}.database.auto_pause_seconds", d.auto_pause_seconds,

@@ -21,6 +21,7 @@ from config.environment import (
     NodePoolConfig,
     ObjectivesConfig,
     OrdersConfig,
+    PreflightAcknowledgement,
     RemovalMode,
     RouteGroupObjective,
     ServiceSizing,
@@ -217,8 +218,11 @@ STAGING = EnvironmentConfig(
             LOAD_POOL,
         ),
     ),
+    # No deletion protection on the data here: removal snapshot has the teardown snapshot and delete the cluster,
+    # and a failed first create's rollback deletes what it made, both refused by protection (make preflight,
+    # deletion-protection). The stack's termination protection and the final snapshot guard staging's data.
     database=DatabaseConfig(min_capacity_acu=0.5, max_capacity_acu=4, readers=1, backup_retention_days=7,
-                            deletion_protection=True, secret_rotation_days=30),
+                            deletion_protection=False, secret_rotation_days=30),
     messaging=MESSAGING,
     api=ApiConfig(throttle_rate_limit=200, throttle_burst_limit=400, quota_requests_per_day=1_000_000,
                   waf_rate_limit_per_5_min=2000),
@@ -260,6 +264,27 @@ STAGING = EnvironmentConfig(
     # A tenth: at usage's 10 M requests a month about 1 M traces (X-Ray: ~$5 a month), enough to see every route's
     # shape under load tests; a rehearsal's single order is found by its correlation id in the logs, not its trace.
     trace_sampling_ratio=0.1,
+)
+
+# Prod keeps deletion protection on its data (its data matters most; staging runs the same templates first), so a
+# failed first create of Prod-Data cannot roll back on its own: CloudFormation deletes what the create made and these
+# refuse. docs/deploying.md ("A failed first create of Prod-Data") has the recovery; teardowns retain them and never
+# meet their protection.
+_RECOVERY = "docs/deploying.md, 'A failed first create of Prod-Data': turn its protection off, then delete the stack"
+PROD_DATA_PROTECTION = (
+    PreflightAcknowledgement(
+        "deletion-protection", "Prod-Data/OrdersDatabaseCluster",
+        "Prod's orders database keeps deletion protection against an operator's delete; a failed first create of "
+        f"Prod-Data (an empty cluster) is recovered by hand: {_RECOVERY}."),
+    *(PreflightAcknowledgement(
+        "deletion-protection", f"Prod-Data/{table}Table",
+        f"Prod's {table.lower()} table keeps deletion protection against an operator's delete; a failed first "
+        f"create of Prod-Data (an empty table) is recovered by hand: {_RECOVERY}.")
+      for table in ("Products", "Users", "Inventory")),
+    PreflightAcknowledgement(
+        "deletion-protection", "Prod-Data/UsersUserPool",
+        "Prod's user pool (the customers' accounts) keeps deletion protection against an operator's delete; a "
+        f"failed first create of Prod-Data (an empty pool) is recovered by hand: {_RECOVERY}."),
 )
 
 PROD = EnvironmentConfig(
@@ -329,6 +354,7 @@ PROD = EnvironmentConfig(
     # 1.0), still ~50,000 sampled orders a month, dozens per route per hour for latency analysis; and a span per
     # request at full sampling cost orders' API about a third of its CPU (docs/performance.md).
     trace_sampling_ratio=0.05,
+    preflight_acknowledgements=PROD_DATA_PROTECTION,
 )
 
 ENVIRONMENTS: dict[str, EnvironmentConfig] = {c.name: c for c in (DEV, STAGING, PROD)}

@@ -35,17 +35,26 @@ def scheduler_principal(stack: cdk.Stack, schedule_group_name: str) -> iam.IPrin
 
 
 WAKE_ACTIONS = ("eks:DescribeNodegroup", "eks:UpdateNodegroupConfig")
+HOLD_ACTIONS = ("scheduler:GetSchedule", "scheduler:UpdateSchedule")
 
 
-def wake_statements(*, stack_id: str, cluster_arn: str, node_group_arns: Sequence[str]) -> list[iam.PolicyStatement]:
+def wake_statements(*, stack_id: str, cluster_arn: str, node_group_arns: Sequence[str],
+                    sleep_schedule_arns: Sequence[str], scheduler_role_arn: str) -> list[iam.PolicyStatement]:
     """What `make wake` / `make sleep` call (tools/ops/wake.py), for the deploy pipeline's wake role: the cluster's name
-    from its stack's outputs, its node groups' names, and each group's scaling configuration."""
+    from its stack's outputs, its node groups' names, and each group's scaling configuration; and, to hold the
+    scheduled sleep while a deploy or teardown runs, the sleep schedules' definitions and state (UpdateSchedule
+    passes the schedule's own role again, to EventBridge Scheduler only)."""
     if not node_group_arns:
         raise ValueError("waking needs at least one node group")
+    if not sleep_schedule_arns:
+        raise ValueError("holding the sleep needs at least one sleep schedule")
     return [
         iam.PolicyStatement(sid="ReadClusterStackOutputs", actions=["cloudformation:DescribeStacks"],
                             resources=[stack_id]),
         iam.PolicyStatement(sid="ListClusterNodeGroups", actions=["eks:ListNodegroups"], resources=[cluster_arn]),
         iam.PolicyStatement(sid="ResizeClusterNodeGroups", actions=list(WAKE_ACTIONS),
                             resources=list(node_group_arns)),
+        iam.PolicyStatement(sid="HoldScheduledSleep", actions=list(HOLD_ACTIONS), resources=list(sleep_schedule_arns)),
+        iam.PolicyStatement(sid="PassScheduleRole", actions=["iam:PassRole"], resources=[scheduler_role_arn],
+                            conditions={"StringEquals": {"iam:PassedToService": SCHEDULER_SERVICE}}),
     ]

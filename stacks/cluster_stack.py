@@ -42,8 +42,13 @@ class ClusterStack(cdk.Stack):
             self.schedule = NodeGroupSchedule(self, "NodeGroupSchedule", schedule=config.schedule,
                                               cluster_name=self.cluster.cluster_name, pools=config.node_pools,
                                               node_groups=groups)
+            sleeps = [sleep for _, sleep in self.schedule.schedules.values()]
             self.wake_access = NodeGroupWakeAccess(
                 self, "WakeAccess", environment=environment, github_repository=github_repository,
-                cluster_arn=self.cluster.cluster_arn, node_group_arns=[g.nodegroup_arn for g in groups.values()])
+                cluster_arn=self.cluster.cluster_arn, node_group_arns=[g.nodegroup_arn for g in groups.values()],
+                sleep_schedule_arns=[s.attr_arn for s in sleeps], scheduler_role_arn=self.schedule.role.role_arn)
             cdk.CfnOutput(self, "WakeRoleArn", value=self.wake_access.role.role_arn,
                           description="Set as AWS_WAKE_ROLE_ARN of the GitHub environment (docs/deploying.md)")
+            # What `make wake ... HOLD=1` disables while a deploy or teardown runs, and `make sleep` enables again.
+            cdk.CfnOutput(self, "NodeGroupScheduleGroup", value=self.schedule.group.ref)
+            cdk.CfnOutput(self, "SleepSchedules", value=cdk.Fn.join(",", [s.ref for s in sleeps]))

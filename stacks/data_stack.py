@@ -50,7 +50,8 @@ class DataStack(cdk.Stack):
         # configuration set.
         self.email_identity = EmailIdentity(self, "EmailIdentity", config=email)
         # Customer accounts are state too: the users service's identity store.
-        self.users = UserDirectory(self, "Users", removal=removal, email=self.email_identity,
+        self.users = UserDirectory(self, "Users", removal=removal, deletion_protection=config.deletion_protection,
+                                   email=self.email_identity,
                                    domain_prefix=f"{self.stack_name.lower()}-{self.account}",
                                    secrets_key=self.database_key, log_settings=log_settings,
                                    resource_server_scopes=contract.resource_server_scopes(),

@@ -29,7 +29,7 @@ class NetworkStack(cdk.Stack):
         ))
         self.logs_key = logs_key
         # Its own log groups (flow logs) keep config.flow_log_retention_days; the environment's days apply to the rest.
-        self.platform_vpc = PlatformVpc(self, "Network", config=config,
+        self.platform_vpc = PlatformVpc(self, "Network", config=config, removal=removal,
                                    log_settings=LogSettings(key=logs_key, retention_days=config.flow_log_retention_days,
                                                             removal=removal))
         self.vpc = self.platform_vpc.vpc

@@ -75,7 +75,7 @@ class Platform:
                                         **props("Messaging", stateful=True))
         self.edge = EdgeStack(app, f"{prefix}-Edge", config=config.api, vpc=self.network.vpc,
                               vpc_cidr=config.network.cidr,
-                              user_pool=self.data.users.user_pool, log_settings=log_settings, removal=config.removal,
+                              user_pool=self.data.users.user_pool, log_settings=log_settings,
                               environment=config.name, github_repository=config.github_repository,
                               secrets_key=self.data.database_key,
                               payment_topic=self.messaging.topics["payment-events"].topic,

@@ -189,6 +189,14 @@ def test_retained_environment_must_protect_its_database() -> None:
     assert "prod.database.deletion_protection=False" in error_of(cfg)
 
 
+def test_a_snapshotting_environment_must_not_protect_its_database() -> None:
+    """Removal snapshot has CloudFormation snapshot and then delete the cluster at teardown, which deletion
+    protection refuses (review finding 3: staging's teardown failed on it)."""
+    cfg = replace(replace(PROD, "removal", RemovalMode.SNAPSHOT), "database.deletion_protection", True)
+    message = error_of(replace(cfg, "preflight_acknowledgements", ()))
+    assert "prod.database.deletion_protection=True" in message and "True when removal is retain" in message
+
+
 def test_cli_prints_one_line_and_exits_2() -> None:
     result = subprocess.run([sys.executable, "-m", "config", "nope"], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 2

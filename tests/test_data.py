@@ -159,9 +159,9 @@ def test_once_verified_cognito_sends_through_the_identity_with_its_own_configura
     stack = cdk.Stack(cdk.App(), "Data", env=cdk.Environment(account=PROD.account, region=PROD.region))
     identity = EmailIdentity(stack, "EmailIdentity", config=email)
     key = kms.Key(stack, "Key")
-    UserDirectory(stack, "Users", removal=RemovalMode.RETAIN, domain_prefix="p", secrets_key=key,
-                  log_settings=LogSettings(key=key, retention_days=30, removal=RemovalMode.RETAIN), email=identity,
-                  resource_server_scopes={}, service_calls={})
+    UserDirectory(stack, "Users", removal=RemovalMode.RETAIN, deletion_protection=True, domain_prefix="p",
+                  secrets_key=key, log_settings=LogSettings(key=key, retention_days=30, removal=RemovalMode.RETAIN),
+                  email=identity, resource_server_scopes={}, service_calls={})
     template = Template.from_stack(stack).to_json()["Resources"]
     [(pool_id, pool)] = [(k, v) for k, v in template.items() if v["Type"] == "AWS::Cognito::UserPool"]
     config = pool["Properties"]["EmailConfiguration"]

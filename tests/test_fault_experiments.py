@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from collections.abc import Callable
 from contextlib import redirect_stdout
 from datetime import UTC, datetime
@@ -89,6 +90,145 @@ def test_pods_are_deleted_as_the_fis_user_bound_to_each_namespace(staging: Synth
     text = json.dumps(staging.template_json("Services"))
     assert text.count('\\"kind\\":\\"RoleBinding\\"') >= len(SERVICES)
     assert "ephemeralcontainers" not in text and "pods/exec" not in text
+
+
+# The parameters of the FIS actions the app uses (or may use), as the FIS actions reference documents them: which are
+# required, and the form of each. Review 1, finding 6: the messaging cut named its document by the IAM resource of
+# StartAutomationExecution (automation-definition/<name>:$DEFAULT), which FIS refuses as a documentArn.
+DOCUMENT_ARN = r"arn:aws[a-z-]*:ssm:[a-z]{2}(-[a-z]+)+-\d:(\d{12})?:document/[A-Za-z0-9_.-]{3,128}"
+DOCUMENT_VERSION = r"\$DEFAULT|\$LATEST|[1-9]\d*"
+K8S_NAME = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
+
+
+def _duration(value: str) -> str | None:
+    """ISO 8601 (PT...), from one minute to 12 hours."""
+    m = re.fullmatch(r"PT(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?", value)
+    if not m or not any(m.groups()):
+        return f"{value!r} is not an ISO 8601 duration (PT5M)"
+    seconds = int(m[1] or 0) * 3600 + int(m[2] or 0) * 60 + int(m[3] or 0)
+    return None if 60 <= seconds <= 12 * 3600 else f"{value!r} is outside one minute to 12 hours"
+
+
+def _document_parameters(value: str) -> str | None:
+    """A JSON object whose values are strings or arrays of strings."""
+    try:
+        parsed = json.loads(value)
+    except ValueError:
+        return f"{value[:60]!r} is not JSON"
+    if not isinstance(parsed, dict) or not all(
+            isinstance(v, str) or (isinstance(v, list) and all(isinstance(x, str) for x in v))
+            for v in parsed.values()):
+        return "must be a JSON object of strings or arrays of strings"
+    return None
+
+
+def _percent(value: str) -> str | None:
+    return None if value.isdigit() and 1 <= int(value) <= 100 else f"{value!r} is not a percentage from 1 to 100"
+
+
+Format = str | Callable[[str], str | None]  # a regular expression the whole value matches, or a validator
+FIS_ACTIONS: dict[str, tuple[dict[str, Format], dict[str, Format]]] = {  # action: (required, optional)
+    "aws:ssm:send-command": ({"documentArn": DOCUMENT_ARN, "duration": _duration},
+                             {"documentVersion": DOCUMENT_VERSION, "documentParameters": _document_parameters}),
+    "aws:ssm:start-automation-execution": ({"documentArn": DOCUMENT_ARN, "maxDuration": _duration},
+                                           {"documentVersion": DOCUMENT_VERSION,
+                                            "documentParameters": _document_parameters}),
+    "aws:eks:pod-delete": ({"kubernetesServiceAccount": K8S_NAME},
+                           {"gracePeriodSeconds": r"\d+", "maxErrorsPercent": _percent, "fisPodContainerImage": r"\S+",
+                            "fisPodLabels": _document_parameters, "fisPodAnnotations": _document_parameters,
+                            "fisPodSecurityPolicy": "privileged|baseline|restricted"}),
+    "aws:eks:terminate-nodegroup-instances": ({"instanceTerminationPercentage": _percent}, {}),
+    "aws:network:disrupt-connectivity": ({"duration": _duration},
+                                         {"scope": "all|availability-zone|dynamodb|prefix-list|s3",
+                                          "prefixListIdentifier": r"pl-[0-9a-f]+"}),
+    "aws:rds:failover-db-cluster": ({}, {}),
+}
+
+
+def _render(value: Any, region: str, account: str) -> str:
+    """A parameter as FIS receives it, with the template's intrinsics written out: pseudo parameters as the stack's
+    values, a resource reference as its logical id (an SSM document's name, say), an import as a placeholder."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and len(value) == 1:
+        (fn, arg), = value.items()
+        if fn == "Fn::Join":
+            return str(arg[0]).join(_render(p, region, account) for p in arg[1])
+        if fn == "Ref":
+            return {"AWS::Partition": "aws", "AWS::Region": region, "AWS::AccountId": account,
+                    "AWS::URLSuffix": "amazonaws.com"}.get(arg, str(arg))
+        if fn == "Fn::GetAtt":
+            return ".".join(arg) if isinstance(arg, list) else str(arg)
+        if fn == "Fn::ImportValue":
+            return "imported"
+    raise AssertionError(f"cannot render {value!r}")
+
+
+def fis_action_problems(action: dict[str, Any], region: str, account: str) -> list[str]:
+    """What FIS would refuse in one action of an experiment template (its CloudFormation form)."""
+    action_id = action["ActionId"]
+    if action_id not in FIS_ACTIONS:
+        return [f"{action_id}: no documented parameters recorded here; add the action's to FIS_ACTIONS"]
+    required, optional = FIS_ACTIONS[action_id]
+    given = {k: _render(v, region, account) for k, v in (action.get("Parameters") or {}).items()}
+    problems = [f"{action_id}: {k} is required" for k in required if k not in given]
+    for key, value in given.items():
+        form = required.get(key, optional.get(key))
+        if form is None:
+            problems.append(f"{action_id}: {key} is not a parameter of this action")
+        elif isinstance(form, str):
+            if not re.fullmatch(form, value):
+                problems.append(f"{action_id}: {key} {value!r} does not match {form}")
+        elif (problem := form(value)) is not None:
+            problems.append(f"{action_id}: {key} {problem}")
+    return problems
+
+
+def test_every_action_parameter_has_its_documented_form(staging: Synthesized) -> None:
+    region, account = staging.config.region, staging.config.account
+    checked = 0
+    for name, t in templates(staging).items():
+        for action in t["Actions"].values():
+            assert fis_action_problems(action, region, account) == [], name
+            checked += 1
+    assert checked == len(templates(staging))
+    (document,) = staging.resources("Services", "AWS::SSM::Document")
+    assert _render(templates(staging)["messaging-cut-orders"]["Actions"]["Fault"]["Parameters"]["documentArn"],
+                   region, account) == f"arn:aws:ssm:{region}:{account}:document/{document}"
+
+
+AUTOMATION: dict[str, Any] = {
+    "ActionId": "aws:ssm:start-automation-execution",
+    "Parameters": {"documentArn": "arn:aws:ssm:eu-west-1:222222222222:document/Cut",
+                   "documentParameters": '{"Duration": "PT5M", "Ids": ["a", "b"]}', "maxDuration": "PT10M"}}
+
+
+@pytest.mark.parametrize(("change", "problem"), [
+    ({"documentArn": {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":ssm:eu-west-1:222222222222:"
+                                        "automation-definition/", {"Ref": "Cut"}, ":$DEFAULT"]]}},
+     "documentArn 'arn:aws:ssm:eu-west-1:222222222222:automation-definition/Cut:$DEFAULT' does not match"),
+    ({"documentArn": "Cut"}, "documentArn 'Cut' does not match"),
+    ({"maxDuration": None}, "maxDuration is required"),
+    ({"maxDuration": "PT13H"}, "maxDuration 'PT13H' is outside one minute to 12 hours"),
+    ({"maxDuration": "5m"}, "maxDuration '5m' is not an ISO 8601 duration"),
+    ({"documentParameters": '{"Duration": 5}'}, "documentParameters must be a JSON object of strings"),
+    ({"duration": "PT5M"}, "duration is not a parameter of this action"),
+    ({"documentVersion": "latest"}, "documentVersion 'latest' does not match"),
+])
+def test_an_action_parameter_fis_refuses_fails(change: dict[str, Any], problem: str) -> None:
+    parameters = {k: v for k, v in {**AUTOMATION["Parameters"], **change}.items() if v is not None}
+    problems = fis_action_problems({**AUTOMATION, "Parameters": parameters}, "eu-west-1", "222222222222")
+    assert len(problems) == 1 and problem in problems[0], problems
+
+
+def test_documented_forms_pass() -> None:
+    assert fis_action_problems(AUTOMATION, "eu-west-1", "222222222222") == []
+    # An AWS-owned document has no account in its ARN.
+    assert fis_action_problems({"ActionId": "aws:ssm:send-command", "Parameters": {
+        "documentArn": "arn:aws:ssm:eu-west-1::document/AWSFIS-Run-CPU-Stress", "documentVersion": "$DEFAULT",
+        "documentParameters": '{"DurationSeconds": "120"}', "duration": "PT2M"}}, "eu-west-1", "222222222222") == []
+    assert fis_action_problems({"ActionId": "aws:ec2:stop-instances", "Parameters": {}}, "eu-west-1", "1") == [
+        "aws:ec2:stop-instances: no documented parameters recorded here; add the action's to FIS_ACTIONS"]
 
 
 def test_the_messaging_cut_always_resets_the_endpoints() -> None:

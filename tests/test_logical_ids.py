@@ -11,11 +11,20 @@ PINNED: dict[str, dict[str, str]] = {
     "Network": {
         "LogsKeyFE4C4A83": "AWS::KMS::Key",
         "NetworkVpc7FB7348F": "AWS::EC2::VPC",
+        # Retained with the database that lives in them (review 1, finding 4).
+        "NetworkVpcIsolatedSubnet1Subnet0400477E": "AWS::EC2::Subnet",
+        "NetworkVpcIsolatedSubnet2SubnetF65B365A": "AWS::EC2::Subnet",
+        "NetworkVpcIsolatedSubnet3Subnet8C12D961": "AWS::EC2::Subnet",
     },
     "Data": {
         "OrdersDatabaseKey2EE110A0": "AWS::KMS::Key",
         "TablesKey87EE13D9": "AWS::KMS::Key",
         "OrdersDatabaseClusterAE2D01D0": "AWS::RDS::DBCluster",
+        # What the retained cluster uses, retained with it (review 1, finding 4): a replaced one is a new group the
+        # cluster must be moved to, and the old one stays behind.
+        "OrdersDatabaseSecurityGroupDBE82CE9": "AWS::EC2::SecurityGroup",
+        "OrdersDatabaseClusterSubnets68E2DF97": "AWS::RDS::DBSubnetGroup",
+        "OrdersDatabaseParameters48AE27C0": "AWS::RDS::DBClusterParameterGroup",
         "ProductsTableAE4DA8BF": "AWS::DynamoDB::GlobalTable",
         "UsersTable695FA693": "AWS::DynamoDB::GlobalTable",
         "InventoryTable0EC4A984": "AWS::DynamoDB::GlobalTable",

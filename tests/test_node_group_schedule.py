@@ -6,6 +6,9 @@ same call against an EKS API (moto over HTTP)."""
 from __future__ import annotations
 
 import json
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -138,9 +141,23 @@ def test_the_pipelines_wake_role_may_read_the_cluster_and_resize_its_groups_only
     assert sorted(by_sid["ResizeClusterNodeGroups"]["Action"]) == sorted(statements.WAKE_ACTIONS)
     assert sorted(by_sid["ResizeClusterNodeGroups"]["Resource"], key=json.dumps) == sorted(
         ({"Fn::GetAtt": [g, "Arn"]} for g in dev.resources("Cluster", NODE_GROUP)), key=json.dumps)
+    # The hold (make wake HOLD=1) and its release (make sleep): the sleep schedules alone, named by the outputs the
+    # tool reads, and the schedules' own role passed back to EventBridge Scheduler only.
+    outputs = template["Outputs"]
+    sleeps = sorted(lid for lid, props in _schedules(dev).items() if _input(props)[1]["ScalingConfig"] == ASLEEP)
+    assert sleeps and outputs["SleepSchedules"]["Value"] == {"Fn::Join": [",", [{"Ref": lid} for lid in sleeps]]}
+    (group_id,) = dev.resources("Cluster", "AWS::Scheduler::ScheduleGroup")
+    assert outputs["NodeGroupScheduleGroup"]["Value"] == {"Ref": group_id}
+    assert sorted(by_sid["HoldScheduledSleep"]["Action"]) == sorted(statements.HOLD_ACTIONS)
+    assert sorted(by_sid["HoldScheduledSleep"]["Resource"], key=json.dumps) == sorted(
+        ({"Fn::GetAtt": [lid, "Arn"]} for lid in sleeps), key=json.dumps)
+    (scheduler_role,) = {json.dumps(p["Target"]["RoleArn"]) for p in _schedules(dev).values()}
+    assert json.dumps(by_sid["PassScheduleRole"]["Resource"]) == scheduler_role
+    assert by_sid["PassScheduleRole"]["Condition"] == {
+        "StringEquals": {"iam:PassedToService": "scheduler.amazonaws.com"}}
     # what the tool calls is exactly what the role allows (botocore operation names -> IAM actions)
     calls = {"cloudformation:DescribeStacks", "eks:ListNodegroups", "eks:DescribeNodegroup",
-             "eks:UpdateNodegroupConfig"}
+             "eks:UpdateNodegroupConfig", "scheduler:GetSchedule", "scheduler:UpdateSchedule", "iam:PassRole"}
     allowed = {a for st in document["Statement"] for a in ([st["Action"]] if isinstance(st["Action"], str)
                                                              else st["Action"])}
     assert allowed == calls
@@ -163,47 +180,136 @@ def test_statements() -> None:
 
 # --- make wake / make sleep -----------------------------------------------------------------------------------
 
-def test_wake_and_sleep_resize_each_pools_node_group(moto: str) -> None:
+@dataclass
+class MotoDev:
+    """Dev's Cluster stack as `make wake` finds it, in moto: its outputs, the cluster, each pool's node group
+    (asleep) and someone else's, and the schedule group with each pool's sleep schedule."""
+
+    client: Callable[[str], Any]
+    cluster: str
+    node_groups: dict[str, str]
+    group: str
+    sleeps: list[str]
+
+    def scaling(self, name: str) -> dict[str, int]:
+        got = self.client("eks").describe_nodegroup(clusterName=self.cluster,
+                                                    nodegroupName=name)["nodegroup"]["scalingConfig"]
+        return {"MinSize": got["minSize"], "MaxSize": got["maxSize"], "DesiredSize": got["desiredSize"]}
+
+    def states(self) -> set[str]:
+        scheduler = self.client("scheduler")
+        return {scheduler.get_schedule(Name=n, GroupName=self.group)["State"] for n in self.sleeps}
+
+
+@pytest.fixture
+def moto_dev(moto: str) -> Iterator[MotoDev]:
     session = boto3.session.Session(region_name=DEV.region, aws_access_key_id="testing",
                                     aws_secret_access_key="testing")
 
     def client(name: str) -> Any:
         return session.client(name, endpoint_url=moto)
 
-    eks, cfn = client("eks"), client("cloudformation")
-    cluster = "dev-cluster-1a2b3c4d-9f8e7d6c"
-    cfn.create_stack(StackName=f"{DEV.stack_prefix}-Cluster", TemplateBody=json.dumps({
-        "Resources": {"Topic": {"Type": "AWS::SNS::Topic"}},
-        "Outputs": {"ClusterName": {"Value": cluster}}}))
+    eks, cfn, scheduler = client("eks"), client("cloudformation"), client("scheduler")
+    suffix = uuid.uuid4().hex[:8]
+    cluster, group = f"dev-cluster-{suffix}", f"NodeGroupScheduleGroup-{suffix}"
+    schedule = DEV.cluster.schedule
+    assert schedule is not None
+    scheduler.create_schedule_group(Name=group)
     eks.create_cluster(name=cluster, roleArn="arn:aws:iam::111111111111:role/c",
                        resourcesVpcConfig={"subnetIds": ["subnet-1"]})
-    names = {}
+    names, sleeps = {}, []
     for pool in DEV.cluster.node_pools:
-        names[pool.name] = f"{pool.name}-0f1e2d3c-1a2b3c4d"
+        names[pool.name] = f"{pool.name}-0f1e2d3c-{suffix}"
         eks.create_nodegroup(clusterName=cluster, nodegroupName=names[pool.name], subnets=["subnet-1"],
-                             nodeRole="arn:aws:iam::111111111111:role/n",
-                             scalingConfig={"minSize": 0, "maxSize": 1, "desiredSize": 0})
+                             nodeRole="arn:aws:iam::111111111111:role/n", scalingConfig={"minSize": 0, "maxSize": 1,
+                                                                                         "desiredSize": 0})
+        sleeps.append(f"Sleep{pool.name.capitalize()}-{suffix}")
+        scheduler.create_schedule(
+            Name=sleeps[-1], GroupName=group, ScheduleExpression=sleep_expression(schedule),
+            ScheduleExpressionTimezone=schedule.timezone, FlexibleTimeWindow={"Mode": "OFF"},
+            Description=f"Empties the {pool.name} node group",
+            Target={"Arn": UPDATE_NODEGROUP_TARGET, "RoleArn": "arn:aws:iam::111111111111:role/scheduler",
+                    "Input": json.dumps({"ClusterName": cluster, "NodegroupName": names[pool.name],
+                                         "ScalingConfig": ASLEEP}),
+                    "RetryPolicy": {"MaximumRetryAttempts": 3, "MaximumEventAgeInSeconds": 600}})
     eks.create_nodegroup(clusterName=cluster, nodegroupName="someone-elses", subnets=["subnet-1"],
                          nodeRole="arn:aws:iam::111111111111:role/n",
                          scalingConfig={"minSize": 2, "maxSize": 5, "desiredSize": 3})
+    cfn.create_stack(StackName=f"{DEV.stack_prefix}-Cluster", TemplateBody=json.dumps({
+        "Resources": {"Topic": {"Type": "AWS::SNS::Topic"}},
+        "Outputs": {"ClusterName": {"Value": cluster}, "NodeGroupScheduleGroup": {"Value": group},
+                    "SleepSchedules": {"Value": ",".join(sleeps)}}}))
+    yield MotoDev(client, cluster, names, group, sleeps)
+    cfn.delete_stack(StackName=f"{DEV.stack_prefix}-Cluster")
 
-    def scaling(name: str) -> dict[str, int]:
-        got = eks.describe_nodegroup(clusterName=cluster, nodegroupName=name)["nodegroup"]["scalingConfig"]
-        return {"MinSize": got["minSize"], "MaxSize": got["maxSize"], "DesiredSize": got["desiredSize"]}
 
+def test_wake_and_sleep_resize_each_pools_node_group(moto_dev: MotoDev) -> None:
+    d = moto_dev
     friday_evening = datetime(2026, 11, 27, 20, 0, tzinfo=ZoneInfo("Europe/Dublin"))
-    assert wake.main(["dev"], client=client, now=friday_evening) == 0
+    assert wake.main(["dev"], client=d.client, now=friday_evening) == 0
     for pool in DEV.cluster.node_pools:
-        assert scaling(names[pool.name]) == awake_scaling(pool)
-    assert scaling("someone-elses") == {"MinSize": 2, "MaxSize": 5, "DesiredSize": 3}
+        assert d.scaling(d.node_groups[pool.name]) == awake_scaling(pool)
+    assert d.scaling("someone-elses") == {"MinSize": 2, "MaxSize": 5, "DesiredSize": 3}
+    assert d.states() == {"ENABLED"}  # a plain wake leaves the schedule alone
     # a second wake changes nothing and says so
-    again = wake.resize(DEV, asleep=False, cloudformation=cfn, eks=eks)
+    again = wake.resize(DEV, asleep=False, cloudformation=d.client("cloudformation"), eks=d.client("eks"))
     assert not any(c.changed for c in again)
 
-    assert wake.main(["dev", "--sleep"], client=client, now=friday_evening) == 0
+    assert wake.main(["dev", "--sleep"], client=d.client, now=friday_evening) == 0
     for pool in DEV.cluster.node_pools:
-        assert scaling(names[pool.name]) == ASLEEP
-    assert scaling("someone-elses") == {"MinSize": 2, "MaxSize": 5, "DesiredSize": 3}
+        assert d.scaling(d.node_groups[pool.name]) == ASLEEP
+    assert d.scaling("someone-elses") == {"MinSize": 2, "MaxSize": 5, "DesiredSize": 3}
+
+
+def test_a_held_wake_disables_the_sleep_until_make_sleep_releases_it(moto_dev: MotoDev,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    """Review 1, finding 7: the pipeline (before cdk deploy) and make destroy wake with HOLD=1, so the sleep at 18:00
+    cannot empty the nodes mid-deploy or mid-teardown; the pipeline's make sleep afterwards gives the schedule back,
+    inside working hours too, and only outside them removes the nodes."""
+    d = moto_dev
+    scheduler = d.client("scheduler")
+    before = {n: scheduler.get_schedule(Name=n, GroupName=d.group) for n in d.sleeps}
+    friday_five = datetime(2026, 11, 27, 17, 0, tzinfo=ZoneInfo("Europe/Dublin"))
+    assert wake.main(["dev", "--hold"], client=d.client, now=friday_five) == 0
+    assert d.states() == {"DISABLED"}
+    assert "its scheduled sleep held until `make sleep ENV=dev`" in capsys.readouterr().out
+    for pool in DEV.cluster.node_pools:
+        assert d.scaling(d.node_groups[pool.name]) == awake_scaling(pool)
+    for n in d.sleeps:  # only the state changed: UpdateSchedule replaces the whole definition
+        after = scheduler.get_schedule(Name=n, GroupName=d.group)
+        for key in ("ScheduleExpression", "ScheduleExpressionTimezone", "Target", "FlexibleTimeWindow",
+                    "Description"):
+            assert after[key] == before[n][key], key
+
+    assert wake.main(["dev", "--sleep", "--outside-hours-only"], client=d.client, now=friday_five) == 0
+    out = capsys.readouterr().out
+    assert d.states() == {"ENABLED"} and "inside working hours" in out
+    for pool in DEV.cluster.node_pools:  # left awake until the scheduled sleep
+        assert d.scaling(d.node_groups[pool.name]) == awake_scaling(pool)
+
+    assert wake.main(["dev", "--hold"], client=d.client, now=friday_five) == 0
+    friday_night = datetime(2026, 11, 27, 22, 0, tzinfo=ZoneInfo("Europe/Dublin"))
+    assert wake.main(["dev", "--sleep", "--outside-hours-only"], client=d.client, now=friday_night) == 0
+    assert d.states() == {"ENABLED"}
+    for pool in DEV.cluster.node_pools:
+        assert d.scaling(d.node_groups[pool.name]) == ASLEEP
+
+
+def test_make_destroy_wakes_only_what_exists(moto: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """--if-scheduled (make destroy): an environment without a schedule, or whose Cluster stack is gone already (a
+    teardown run again), has nothing to wake; without it, both are errors."""
+    session = boto3.session.Session(region_name=DEV.region, aws_access_key_id="testing",
+                                    aws_secret_access_key="testing")
+
+    def client(name: str) -> Any:
+        return session.client(name, endpoint_url=moto)
+
+    assert wake.main(["prod", "--hold", "--if-scheduled"], client=client) == 0
+    assert "prod has no working-hours schedule: nothing to wake" in capsys.readouterr().out
+    assert wake.main(["dev", "--hold", "--if-scheduled"], client=client) == 0
+    assert "stack Dev-Cluster does not exist: nothing to wake" in capsys.readouterr().out
+    assert wake.main(["dev", "--hold"], client=client) == 1
+    assert "stack Dev-Cluster does not exist" in capsys.readouterr().err
 
 
 def test_wake_refuses_an_environment_without_a_schedule(moto: str, capsys: pytest.CaptureFixture[str]) -> None:
@@ -211,18 +317,10 @@ def test_wake_refuses_an_environment_without_a_schedule(moto: str, capsys: pytes
     assert "prod has no working-hours schedule" in capsys.readouterr().err
 
 
-def test_after_a_deploy_the_pipeline_puts_dev_back_to_sleep_only_outside_working_hours(
-        moto: str, capsys: pytest.CaptureFixture[str]) -> None:
-    tuesday_noon = datetime(2026, 11, 24, 12, 0, tzinfo=ZoneInfo("Europe/Dublin"))
-
-    def no_client(name: str) -> Any:
-        raise AssertionError("inside working hours nothing is called")
-
-    assert wake.main(["dev", "--sleep", "--outside-hours-only"], client=no_client, now=tuesday_noon) == 0
-    assert "inside working hours" in capsys.readouterr().out
+def test_working_hours_follow_the_days_and_the_zone() -> None:
     schedule = DEV.cluster.schedule
     assert schedule is not None
-    assert wake.within_hours(schedule, tuesday_noon)
+    assert wake.within_hours(schedule, datetime(2026, 11, 24, 12, 0, tzinfo=ZoneInfo("Europe/Dublin")))
     assert not wake.within_hours(schedule, datetime(2026, 11, 24, 18, 0, tzinfo=ZoneInfo("Europe/Dublin")))
     assert not wake.within_hours(schedule, datetime(2026, 11, 28, 12, 0, tzinfo=ZoneInfo("Europe/Dublin")))  # Sat
     # 07:30 UTC in summer is 08:30 in Dublin: awake

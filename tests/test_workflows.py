@@ -3,7 +3,10 @@ deploys the very assemblies it synthesized, dev -> staging -> prod, one run per 
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -12,7 +15,7 @@ import pytest
 import yaml
 
 from config.environments import ENVIRONMENTS
-from tests.synthesis import ROOT
+from tests.synthesis import ROOT, synthesize
 
 WORKFLOWS = ROOT / ".github" / "workflows"
 ENVS = ("dev", "staging", "prod")
@@ -200,7 +203,7 @@ def test_deploys_the_assemblies_it_synthesized(deploy: dict[str, Any]) -> None:
         expected = [f"make account-check ENV={env} ASSEMBLY=assemblies/{env} ASSUME_LOOKUP_ROLE=1",
                     'make smoke BASE_URL="$BASE_URL" STOREFRONT_URL="$STOREFRONT_URL"']
         if ENVIRONMENTS[env].cluster.schedule:
-            expected = [f"make wake ENV={env} WAIT=1", *expected, f"make sleep ENV={env} OUTSIDE_HOURS_ONLY=1"]
+            expected = [f"make wake ENV={env} WAIT=1 HOLD=1", *expected, f"make sleep ENV={env} OUTSIDE_HOURS_ONLY=1"]
         assert make_lines == expected, make_lines
         assert (f"npx cdk deploy --app assemblies/{env} --all --require-approval never --concurrency 4 "
                 "--asset-build-concurrency 4 --outputs-file cdk-outputs.json") in commands
@@ -225,10 +228,12 @@ def test_each_deploy_is_smoke_tested_before_the_next_environment(deploy: dict[st
     assert len(after) == (2 if ENVIRONMENTS[env].cluster.schedule else 0)
     stage_outputs = steps(job)[outputs_at]["run"]
     assert f'"{env.capitalize()}-Edge"' in stage_outputs and "cdk-outputs.json" in stage_outputs
-    for output in ("ApiUrl", "ApiKeyId", "SmokeRoleArn", "SmokeSecretArn", "PaymentTopicArn"):
+    for output in ("ApiUrl", "ApiKeyId", "SmokeRoleArn", "SmokeSecretArn"):
         assert f"(.{output})" in stage_outputs
     # The storefront the Web stack serves (its StorefrontUrl output): make smoke loads it as the canary does.
     assert f'(."{env.capitalize()}-Web" | "storefront_url=\\(.StorefrontUrl)")' in stage_outputs
+    # Absent where the smoke test may not pay (prod): read as empty, never as "null".
+    assert '(.PaymentTopicArn // "")' in stage_outputs
     smoke = steps(job)[smoke_at]
     assert smoke["run"].strip().splitlines()[-1] == 'make smoke BASE_URL="$BASE_URL" STOREFRONT_URL="$STOREFRONT_URL"'
     assert "::add-mask::$API_KEY" in smoke["run"]
@@ -238,6 +243,31 @@ def test_each_deploy_is_smoke_tested_before_the_next_environment(deploy: dict[st
     following = {"dev": "staging", "staging": "prod"}.get(env)
     if following:
         assert f"deploy-{env}" in deploy["jobs"][f"deploy-{following}"]["needs"]
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_the_stage_outputs_step_reads_the_outputs_the_edge_stack_has(deploy: dict[str, Any], env: str,
+                                                                     tmp_path: Path) -> None:
+    """Review 1, finding 5: runs the job's Stage outputs step (bash -eo pipefail, as Actions does, with jq) on the
+    cdk-outputs.json `cdk deploy` writes for exactly the outputs the environment's Edge template declares: every
+    value arrives, and payment_topic is the topic where the smoke test may pay and empty (never "null") elsewhere."""
+    jq = shutil.which("jq")
+    assert jq, "jq is needed (make system-deps installs it; GitHub's runners have it)"
+    edge = f"{ENVIRONMENTS[env].stack_prefix}-Edge"
+    web = f"{ENVIRONMENTS[env].stack_prefix}-Web"
+    declared = synthesize(env).template_json("Edge")["Outputs"]
+    web_declared = synthesize(env).template_json("Web")["Outputs"]
+    (tmp_path / "cdk-outputs.json").write_text(json.dumps({edge: {n: f"value-of-{n}" for n in declared},
+                                                           web: {n: f"value-of-{n}" for n in web_declared}}))
+    step = next(s for s in steps(deploy["jobs"][f"deploy-{env}"]) if s.get("name") == "Stage outputs")
+    github_output = tmp_path / "github-output"
+    subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"]], cwd=tmp_path, check=True,
+                   env={"PATH": os.environ["PATH"], "GITHUB_OUTPUT": str(github_output)}, timeout=30)
+    read = dict(line.split("=", 1) for line in github_output.read_text().splitlines())
+    assert read == {"api_url": "value-of-ApiUrl", "api_key_id": "value-of-ApiKeyId",
+                    "smoke_role": "value-of-SmokeRoleArn", "smoke_secret": "value-of-SmokeSecretArn",
+                    "payment_topic": "value-of-PaymentTopicArn" if ENVIRONMENTS[env].api.smoke_test_pays else "",
+                    "storefront_url": "value-of-StorefrontUrl"}
 
 
 def test_the_pipeline_leaves_the_delivery_stack_out() -> None:
@@ -302,17 +332,19 @@ def test_deploy_session_lasts_as_long_as_the_role_allows_and_outlives_the_job(de
 
 @pytest.mark.parametrize("env", ENVS)
 def test_an_environment_with_working_hours_is_woken_before_its_deploy(deploy: dict[str, Any], env: str) -> None:
-    """Outside working hours dev has no node: its rollout waits and smoke test need the nodes back first. The wake
-    role comes from the environment's secret (an output of its Cluster stack); before the first deploy it is unset and
-    there is nothing to wake."""
+    """Outside working hours dev has no node: its rollout waits and smoke test need the nodes back first, and the
+    scheduled sleep held until they are done (review 1, finding 7; make preflight's working-hours check holds the
+    order too). The wake role comes from the environment's secret (an output of its Cluster stack); before the first
+    deploy it is unset and there is nothing to wake."""
     job = deploy["jobs"][f"deploy-{env}"]
     names = [s.get("name") or s.get("uses", "").split("@")[0] for s in steps(job)]
+    wake_step = "Wake the node groups and hold their scheduled sleep"
     if not ENVIRONMENTS[env].cluster.schedule:
-        assert "Wake the node groups" not in names and "WAKE_ROLE_ARN" not in str(job)
+        assert wake_step not in names and "WAKE_ROLE_ARN" not in str(job)
         return
     assert job["env"]["WAKE_ROLE_ARN"] == "${{ secrets.AWS_WAKE_ROLE_ARN }}"
-    wake_at, deploy_at = names.index("Wake the node groups"), names.index("Deploy")
-    assert steps(job)[wake_at]["run"] == f"make wake ENV={env} WAIT=1" and wake_at < deploy_at
+    wake_at, deploy_at = names.index(wake_step), names.index("Deploy")
+    assert steps(job)[wake_at]["run"] == f"make wake ENV={env} WAIT=1 HOLD=1" and wake_at < deploy_at
     creds = steps(job)[wake_at - 1]
     assert creds["with"]["role-to-assume"] == "${{ env.WAKE_ROLE_ARN }}" and creds["if"] == "env.WAKE_ROLE_ARN != ''"
     assert names.index("actions/setup-python") < wake_at

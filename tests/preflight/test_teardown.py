@@ -138,10 +138,15 @@ def test_retained_log_group_in_dev_fails(bench: Callable[[str], Workbench]) -> N
     [lid] = [lid for lid, b in wb.resources("Data", "AWS::Logs::LogGroup").items()
              if "/aws/rds/cluster/" in json.dumps(b["Properties"].get("LogGroupName"))]
     wb.template("Data")["Resources"][lid]["DeletionPolicy"] = "RetainExceptOnCreate"
-    [survives] = teardown.check(wb.assembly(), wb.config).findings
-    # Its name carries the stack id, so creating the stack again does not meet it: no recreate hazard.
-    assert survives.resource == f"Dev-Data: {lid} (AWS::Logs::LogGroup)"
+    # Its name carries the stack id, so creating the stack again does not meet it: no recreate hazard. Its logs are
+    # encrypted under the logs key, which the teardown deletes: kept, they could no longer be read.
+    [survives, unreadable] = teardown.check(wb.assembly(), wb.config).findings
+    assert survives.resource == unreadable.resource == f"Dev-Data: {lid} (AWS::Logs::LogGroup)"
     assert "survives cdk destroy in dev (removal: destroy): DeletionPolicy RetainExceptOnCreate" in survives.message
+    assert unreadable.message.startswith("kept by the teardown (DeletionPolicy RetainExceptOnCreate), but its KmsKeyId "
+                                         "uses Dev-Network/LogsKey")
+    assert unreadable.message.endswith("(AWS::KMS::Key), which the teardown deletes: what is encrypted under it can no "
+                                       "longer be decrypted once the key is deleted; the kept data is lost to it")
 
 
 def test_retain_where_retain_except_on_create_would_do_fails_everywhere(bench: Callable[[str], Workbench]) -> None:
@@ -247,7 +252,7 @@ def test_pod_interfaces_without_their_cleanup_fail(bench: Callable[[str], Workbe
     (lambda wb: wb.add("Edge", "LogsBucket", {"Type": "AWS::S3::Bucket", "Properties": {}}),
      "bucket that is not empty"),
     (lambda wb: next(iter(wb.resources("Data", "AWS::RDS::DBCluster").values()))["Properties"].update(
-        DeletionProtection=True), "DeletionProtection is on"),
+        DeletionProtection=True), "DeletionProtection=True: its deletion fails"),
 ])
 def test_deletion_blockers_fail(bench: Callable[[str], Workbench], edit: Callable[[Workbench], Any],
                                 expected: str) -> None:
@@ -285,3 +290,58 @@ def test_a_retained_crd_manifest_leaves_nothing_behind(bench: Callable[[str], Wo
     result = teardown.check(wb.assembly(), wb.config)
     assert result.ok, result.findings
     assert sum("keeps the object in the cluster" in d for d in result.details) == 2
+
+
+def _delete(wb: Workbench, part: str, type_: str, match: str = "") -> list[str]:
+    """Give the matching resources DeletionPolicy Delete (as main had them before review 1, finding 4)."""
+    found = [lid for lid, b in wb.resources(part, type_).items() if match in lid]
+    for lid in found:
+        body = wb.template(part)["Resources"][lid]
+        body["DeletionPolicy"] = body["UpdateReplacePolicy"] = "Delete"
+    assert found, (part, type_, match)
+    return found
+
+
+@pytest.mark.parametrize(("part", "type_", "match", "kept", "where", "expected"), [
+    ("Data", "AWS::EC2::SecurityGroup", "OrdersDatabaseSecurityGroup", "AWS::RDS::DBCluster", "VpcSecurityGroupIds",
+     "EC2 refuses to delete a security group that network interfaces or rules still use"),
+    ("Data", "AWS::RDS::DBClusterParameterGroup", "", "AWS::RDS::DBCluster", "DBClusterParameterGroupName",
+     "RDS refuses to delete a parameter group a DB cluster uses"),
+    ("Data", "AWS::SecretsManager::Secret", "ClusterSecret", "AWS::RDS::DBCluster", "MasterUserPassword",
+     "the credentials it holds are gone once the secret is deleted; the kept data is lost to it"),
+    ("Network", "AWS::EC2::Subnet", "Isolated", "AWS::RDS::DBSubnetGroup", "SubnetIds",
+     "EC2 refuses to delete a subnet that still holds network interfaces"),
+    ("Network", "AWS::EC2::VPC", "", "AWS::EC2::SecurityGroup|AWS::EC2::Subnet", "VpcId",
+     "EC2 refuses to delete a VPC that still holds subnets or security groups"),
+])
+def test_a_kept_resource_using_one_the_teardown_deletes_fails(bench: Callable[[str], Workbench], part: str,
+                                                              type_: str, match: str, kept: str, where: str,
+                                                              expected: str) -> None:
+    """Review finding 4: prod retained its Aurora cluster but deleted its security group (the cluster's interfaces
+    stay in it: DependencyViolation, Prod-Data DELETE_FAILED, and Prod-Network's subnets after it), its parameter
+    group and its master secret. Prod now keeps them, with the VPC and isolated subnets they live in; each one set
+    back to Delete fails again."""
+    wb = bench("prod")
+    result = teardown.check(wb.assembly(), wb.config)
+    assert result.ok, result.findings
+    assert any(d.startswith("Kept resources use ") and "harmlessly: only written into text" in d
+               for d in result.details)
+    deleted = _delete(wb, part, type_, match)
+    findings = teardown.check(wb.assembly(), wb.config).findings
+    assert findings and all(any(f"({k})" in f.resource for k in kept.split("|"))
+                            for f in findings if f"its {where} " in f.message)
+    mine = [f for f in findings if f"its {where} uses Prod-{part}/" in f.message]
+    assert {f.message.split(f"its {where} uses Prod-{part}/")[1].split(" ")[0] for f in mine} == set(deleted)
+    assert all(expected in f.message for f in mine)
+
+
+def test_a_final_snapshot_needs_its_key(bench: Callable[[str], Workbench]) -> None:
+    """A Snapshot resource is deleted, but its final snapshot is kept, encrypted under the cluster's key: a deleted
+    key makes it unrestorable. (Its other references, such as the subnet group, go with it.)"""
+    wb = bench("staging")
+    assert teardown.check(wb.assembly(), wb.config).ok
+    [key] = _delete(wb, "Data", "AWS::KMS::Key", "OrdersDatabaseKey")
+    findings = teardown.check(wb.assembly(), wb.config).findings
+    [snapshot] = [f for f in findings if f.resource.startswith("Staging-Data: OrdersDatabaseCluster")]
+    assert snapshot.message.startswith("its final snapshot is kept (DeletionPolicy Snapshot), but its KmsKeyId uses "
+                                       f"Staging-Data/{key} (AWS::KMS::Key)")

@@ -115,9 +115,13 @@ def stage_from_environment(environ: Mapping[str, str], session: Any = None) -> D
                               ("SMOKE_SECRET", environ.get("SMOKE_SECRET"))) if not v]
     if missing:
         raise ValueError(f"the stage needs {', '.join(missing)}")
+    topic = environ.get("PAYMENT_TOPIC") or None
+    # Absent where the stage may not pay (the Edge stack has no PaymentTopicArn output there); anything but a topic
+    # ARN (a "null" read from a missing output, say) is a caller's mistake, not a reason to skip payments.
+    if topic is not None and not (topic.startswith("arn:") and topic.split(":")[2:3] == ["sns"]):
+        raise ValueError(f"PAYMENT_TOPIC must be an SNS topic ARN or empty, not {topic!r}")
     accounts = SmokeAccounts.from_secret(
         session.client("secretsmanager").get_secret_value(SecretId=environ["SMOKE_SECRET"])["SecretString"])
-    topic = environ.get("PAYMENT_TOPIC") or None
     return DeployedStage(environ["BASE_URL"], api_key, accounts=accounts, payment_topic_arn=topic,
                          sns=session.client("sns") if topic else None)
 

@@ -13,7 +13,7 @@ import pytest
 
 from tools.local import smoke
 from tools.local.local_platform import ROOT, LocalPlatform
-from tools.local.smoke import DeployedStage, SmokeAccounts, provision_local
+from tools.local.smoke import DeployedStage, SmokeAccounts, provision_local, stage_from_environment
 from tools.local.workflows import WORKFLOWS, Client, order_placement, user_registration
 
 
@@ -55,6 +55,16 @@ def test_make_smoke_runs_the_tool_with_its_settings_in_the_environment() -> None
     local = subprocess.run(["make", "-n", "--no-print-directory", "smoke"], cwd=ROOT, capture_output=True, text=True,
                            timeout=60)
     assert "-m tools.local.smoke --local" in local.stdout
+
+
+@pytest.mark.parametrize("topic", ["null", "arn:topic", "arn:aws:sqs:eu-west-1:123456789012:payments"])
+def test_a_payment_topic_that_is_no_topic_arn_is_refused(topic: str) -> None:
+    """Where the stage may not pay, the Edge stack has no PaymentTopicArn output and the pipeline passes "" (review 1,
+    finding 5); anything else but a topic ARN, such as the "null" jq writes for a missing output, is refused before
+    any call rather than read as a topic (or as no payments)."""
+    with pytest.raises(ValueError, match="PAYMENT_TOPIC must be an SNS topic ARN or empty"):
+        stage_from_environment({"BASE_URL": "https://api.example/v1", "API_KEY": "the-key",
+                                "SMOKE_SECRET": "the-secret", "PAYMENT_TOPIC": topic}, session=object())
 
 
 def test_without_payments_the_order_is_cancelled_and_its_stock_released(prod_like: DeployedStage) -> None:

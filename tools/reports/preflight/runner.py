@@ -13,6 +13,8 @@ from tools.assembly import Assembly, AssemblyError, synthesize
 from tools.reports.preflight import (
     access_logs,
     addons,
+    custom_resources,
+    deletion_protection,
     deploy_duration,
     edge_auth,
     finalizers,
@@ -25,6 +27,7 @@ from tools.reports.preflight import (
     singletons,
     support_window,
     teardown,
+    working_hours,
 )
 from tools.reports.preflight.model import CheckResult, acknowledge
 
@@ -37,6 +40,8 @@ CHECKS: dict[str, Check] = {
     edge_auth.NAME: edge_auth.check,
     deploy_duration.NAME: deploy_duration.check,
     teardown.NAME: teardown.check,
+    deletion_protection.NAME: deletion_protection.check,
+    custom_resources.NAME: custom_resources.check,
     prerequisites.NAME: prerequisites.check,
     finalizers.NAME: finalizers.check,
     singletons.NAME: singletons.check,
@@ -44,6 +49,7 @@ CHECKS: dict[str, Check] = {
     prune.NAME: prune.check,
     access_logs.NAME: access_logs.check,
     support_window.NAME: support_window.check,
+    working_hours.NAME: working_hours.check,
 }
 
 

@@ -50,18 +50,13 @@ from tools.assembly import (
     ResourceTarget,
     parse_json_with_tokens,
 )
+from tools.reports.preflight.deletion_protection import protected
 from tools.reports.preflight.model import CheckResult, Finding
 from tools.reports.preflight.names import Name, name, resource_name
+from tools.reports.preflight.retained_dependencies import Use, all_uses
 
 NAME = "teardown"
 RETAINED = ("Retain", "RetainExceptOnCreate")
-DELETION_PROTECTION = {
-    "AWS::RDS::DBCluster": ("DeletionProtection", (True, "true")),
-    "AWS::RDS::DBInstance": ("DeletionProtection", (True, "true")),
-    "AWS::Cognito::UserPool": ("DeletionProtection", ("ACTIVE",)),
-    "AWS::DynamoDB::Table": ("DeletionProtectionEnabled", (True, "true")),
-    "AWS::DynamoDB::GlobalTable": ("DeletionProtectionEnabled", (True, "true")),
-}
 CONTAINER_INSIGHTS = ("application", "dataplane", "host", "performance")
 # What the kubectl provider's custom resources hold lives inside the cluster and goes with it: retained, they leave
 # nothing in the account (and a CRD is retained on purpose: deleting it deletes every object of its kind).
@@ -98,6 +93,11 @@ class Plan:
     replace_hazards: list[Leftover]
     # Retain (not RetainExceptOnCreate): survives the rollback of the create that made it.
     create_leftovers: list[Leftover] = field(default_factory=list)
+    # What a kept resource (or a final snapshot) uses of what the teardown deletes (retained_dependencies.py).
+    kept_uses: list[Use] = field(default_factory=list)
+
+    def failing_uses(self) -> list[Use]:
+        return [u for u in self.kept_uses if u.verdict != "harmless"]
 
     def survivors(self) -> list[Leftover]:
         return [x for s in self.stacks for x in (*s.retained, *s.created_outside, *s.blockers)]
@@ -115,6 +115,14 @@ class Plan:
         out.append(f"Left behind: {len(survivors)}" + ("" if survivors else " (nothing)"))
         for h in self.replace_hazards:
             out.append(f"Recreate hazard: {h.stack}: {h.what} -- {h.why}")
+        for u in self.failing_uses():
+            out.append(f"Kept {u.kept.stack}/{u.kept.logical_id} uses {u.used.stack}/{u.used.logical_id} "
+                       f"({u.used.type}) at {u.where}, which is deleted: {u.verdict} -- {u.why}")
+        harmless: dict[str, int] = {}
+        for u in self.kept_uses:
+            if u.verdict == "harmless":
+                harmless[u.why] = harmless.get(u.why, 0) + 1
+        out += [f"Kept resources use {n} deleted ones harmlessly: {why}" for why, n in sorted(harmless.items())]
         return out
 
 
@@ -355,9 +363,9 @@ def plan(assembly: Assembly, config: EnvironmentConfig) -> Plan:
                                             "creating the stack again fails with 'already exists'"))
             elif r.deletion_policy == "Snapshot":
                 sp.retained.append(Leftover(stack, f"a final snapshot of {label}", "DeletionPolicy Snapshot"))
-            protection = DELETION_PROTECTION.get(r.type)
-            if protection and r.properties.get(protection[0]) in protection[1]:
-                sp.blockers.append(Leftover(stack, label, f"{protection[0]} is on: its deletion fails"))
+            setting = protected(r)
+            if setting and r.deletion_policy not in RETAINED:
+                sp.blockers.append(Leftover(stack, label, f"{setting}: its deletion fails"))
             if (r.type == "AWS::S3::Bucket" and r.deletion_policy == "Delete"
                     and (r.stack, r.logical_id) not in auto_deleted):
                 sp.blockers.append(Leftover(stack, label, "no auto-delete of its objects: CloudFormation cannot "
@@ -391,7 +399,7 @@ def plan(assembly: Assembly, config: EnvironmentConfig) -> Plan:
                                                          "the cluster goes first they remain and hold those security "
                                                          "groups and the VPC"))
         stacks.append(sp)
-    return Plan(config.name, config.removal, stacks, hazards, create_leftovers)
+    return Plan(config.name, config.removal, stacks, hazards, create_leftovers, all_uses(assembly, IN_CLUSTER))
 
 
 def check(assembly: Assembly, config: EnvironmentConfig) -> CheckResult:
@@ -402,6 +410,14 @@ def check(assembly: Assembly, config: EnvironmentConfig) -> CheckResult:
                                                      f"{x.why}") for x in p.survivors()]
     findings += [Finding(f"{h.stack}: {h.what}", h.why) for h in p.replace_hazards]
     findings += [Finding(f"{x.stack}: {x.what}", x.why) for x in p.create_leftovers]
+    for u in p.failing_uses():
+        kept = ("its final snapshot is kept (DeletionPolicy Snapshot)" if u.kept.deletion_policy == "Snapshot"
+                else f"kept by the teardown (DeletionPolicy {u.kept.deletion_policy})")
+        consequence = (f"deleting it fails, and with it {u.used.stack} (DELETE_FAILED)" if u.verdict == "blocks"
+                       else "the kept data is lost to it")
+        findings.append(Finding(f"{u.kept.stack}: {u.kept.logical_id} ({u.kept.type})",
+                                f"{kept}, but its {u.where} uses {u.used.stack}/{u.used.logical_id} ({u.used.type}), "
+                                f"which the teardown deletes: {u.why}; {consequence}"))
     survivors = p.survivors()
     figure = (f"{len(p.stacks)} stacks, {len(survivors)} left behind"
               + (f" (removal {config.removal.value})" if config.removal != RemovalMode.DESTROY else ""))
