@@ -52,6 +52,23 @@ CREATE_MINUTES: dict[str, CreateTime] = {
                                                   "a CloudFront distribution)"),
     "AWS::WAFv2::WebACL": CreateTime(1, "assumption"),
     "AWS::WAFv2::WebACLAssociation": CreateTime(1, "assumption: waits for the stage to be associable"),
+    # CloudFormation waits for the distribution's Deployed status: AWS reduced CloudFront's deployment time to
+    # "under 5 minutes" for most changes (AWS What's New, 2020-11, "Amazon CloudFront announces faster deployments").
+    "AWS::CloudFront::Distribution": CreateTime(5, "AWS What's New 2020-11: CloudFront deployments complete in under "
+                                                   "5 minutes; the upper bound is taken"),
+    # DNS validation with the records in a zone CloudFormation writes (DomainValidationOptions.HostedZoneId): ACM
+    # issues once it sees them; "it can take up to 30 minutes" after the records are published (ACM user guide, DNS
+    # validation), minutes in practice for a delegated zone. Assumption: 5.
+    "AWS::CertificateManager::Certificate": CreateTime(5, "assumption: ACM user guide, DNS validation takes up to "
+                                                          "30 minutes after the records exist; minutes in practice"),
+    # Route 53 returns INSYNC once the change reaches every authoritative server ("generally within 60 seconds",
+    # Route 53 API reference, GetChange); CloudFormation waits for it.
+    "AWS::Route53::RecordSet": CreateTime(1, "Route 53 API reference (GetChange): INSYNC generally within 60 "
+                                             "seconds"),
+    # aws-cdk-lib's BucketDeployment: a Lambda copies the assets, then (with a distribution) creates an invalidation
+    # and waits for it to complete. Assumption: 3.
+    "Custom::CDKBucketDeployment": CreateTime(3, "assumption: asset copy by a Lambda, then a CloudFront invalidation "
+                                                 "it waits for"),
     "AWS::KMS::Key": CreateTime(0.5, "assumption"),
     "AWS::IAM::Role": CreateTime(0.5, "assumption: IAM propagation"),
 }
