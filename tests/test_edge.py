@@ -153,3 +153,23 @@ def test_execution_logs_go_to_a_group_created_with_the_logs_key_and_retention(en
     assert "KmsKeyId" in group["Properties"]
     (stage,) = env.resources("Edge", "AWS::ApiGateway::Stage").values()
     assert logical_id in stage["DependsOn"]  # exists before the stage logs its first request
+
+
+def test_every_web_acl_log_redacts_the_credentials_requests_carry(env: Synthesized) -> None:
+    """WAF logs every header of a request: the Cognito authorizer's identity source (the bearer token) and API
+    Gateway's API key header must read REDACTED in every web ACL's log, the API's and the storefront's."""
+    (authorizer,) = env.resources("Edge", "AWS::ApiGateway::Authorizer").values()
+    token_header = authorizer["Properties"]["IdentitySource"].removeprefix("method.request.header.")
+    (api,) = env.resources("Edge", "AWS::ApiGateway::RestApi").values()
+    assert api["Properties"].get("ApiKeySourceType", "HEADER") == "HEADER"  # the key travels in x-api-key
+    credentials = {token_header.lower(), "x-api-key"}
+    found = 0
+    for stack, template in env.all_templates().items():
+        for logical_id, resource in template["Resources"].items():
+            if resource["Type"] != "AWS::WAFv2::LoggingConfiguration":
+                continue
+            found += 1
+            redacted = {f["SingleHeader"]["Name"].lower() for f in resource["Properties"].get("RedactedFields", [])
+                        if "SingleHeader" in f}
+            assert credentials <= redacted, (stack, logical_id, sorted(credentials - redacted))
+    assert found == 2  # the API's web ACL (Edge) and the storefront's (WebGlobal)
