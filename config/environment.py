@@ -41,7 +41,7 @@ class CapacityKind(StrEnum):
 
 class UserPoolTier(StrEnum):
     """Cognito's feature plans: threat protection (adaptive authentication, compromised-credential checks) comes
-    with PLUS only; ESSENTIALS has everything else the app uses (resource servers, TOTP MFA, the hosted domain)."""
+    with PLUS only; ESSENTIALS has everything else the app uses (resource servers, the hosted domain)."""
 
     LITE = "LITE"
     ESSENTIALS = "ESSENTIALS"
