@@ -197,6 +197,20 @@ def test_alias_records_point_the_shop_domains_at_the_distribution(env: Synthesiz
     assert outputs["StorefrontUrl"]["Value"] == env.config.web.origin
 
 
+def test_the_site_is_published_only_once_the_distribution_and_its_alias_records_exist(env: Synthesized) -> None:
+    """Each BucketDeployment (the assets, then the pages and config.js) waits for the distribution and for every
+    alias record: published earlier, its copier would run (and invalidate) against a distribution CloudFormation has
+    still to create, and config.js would go live for names that do not resolve yet."""
+    distribution_id, _ = one(env, "Web", "AWS::CloudFront::Distribution")
+    aliases = set(env.resources("Web", "AWS::Route53::RecordSet"))
+    assert len(aliases) == 2 * len(env.config.web.domain_names)
+    deployments = env.resources("Web", "Custom::CDKBucketDeployment")
+    assert len(deployments) == 2
+    for logical_id, deployment in deployments.items():
+        waits_for = set(deployment.get("DependsOn", []))
+        assert {distribution_id, *aliases} <= waits_for, logical_id
+
+
 def staged_config(env: Synthesized) -> str:
     (_, pages), = [(k, v) for k, v in env.resources("Web", "Custom::CDKBucketDeployment").items()
                    if not v["Properties"].get("DestinationBucketKeyPrefix")]
