@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from cdk_constructs.storefront import CONFIG_FILE, CONFIG_GLOBAL, HSTS_SECONDS, IMMUTABLE, REVALIDATE
+from config.environment import RemovalMode
 from stacks.web_global_stack import CLOUDFRONT_REGION, STOREFRONT_RULE_GROUPS
 from tests.synthesis import ROOT, Synthesized
 from tools.assembly import Assembly
@@ -185,6 +186,17 @@ def test_web_acl_and_certificate_live_in_us_east_1_and_reach_the_web_stack(env: 
     read = {p["Default"] for name, p in env.template_json("Web")["Parameters"].items()
             if name.startswith("SsmParameterValue")}
     assert set(written) == read == {f"/{prefix}-WebGlobal/web-acl-arn", f"/{prefix}-WebGlobal/certificate-arn"}
+
+
+def test_a_replaced_certificate_is_kept_while_cloudfront_still_serves_it(env: Synthesized) -> None:
+    """A domain change replaces the certificate in WebGlobal, which deploys before the Web stack moves the
+    distribution off it: deleting the old one would fail (ACM: in use), so a replaced certificate is retained
+    (docs/deploying.md, "Changing the storefront's domain"). Removed from the template, it follows the removal mode,
+    as the teardown check expects."""
+    ((_, certificate),) = env.resources("WebGlobal", "AWS::CertificateManager::Certificate").items()
+    assert certificate["UpdateReplacePolicy"] == "Retain"
+    deleted = env.config.removal == RemovalMode.DESTROY
+    assert certificate["DeletionPolicy"] == ("Delete" if deleted else "RetainExceptOnCreate")
 
 
 def test_alias_records_point_the_shop_domains_at_the_distribution(env: Synthesized) -> None:
