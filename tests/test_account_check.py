@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import json
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
+from moto import settings as moto_settings
+from moto.core.authorization import ActionAuthenticatorMixin
 from moto.route53.models import HostedZoneIdentifier
 from moto.utilities.id_generator import moto_id_manager
 
@@ -22,7 +25,7 @@ from tests.synthesis import Synthesized
 from tools.assembly import Assembly
 from tools.ops.account_check import REPLAYED, run
 from tools.ops.account_check.__main__ import RECORDINGS, lookup_role_arn, main, session_for
-from tools.ops.account_check.checks import Account, needs, recorded_fetch
+from tools.ops.account_check.checks import Account, check_bootstrap_roles, needs, recorded_fetch
 from tools.ops.account_check.replay import Recorder, Replay
 
 APIGW_TRUST = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
@@ -104,7 +107,8 @@ def test_dev_passes_against_the_local_account_once_its_prerequisites_exist(
     out = capsys.readouterr().out
     assert code == 0, out
     checks = {line.split()[1] for line in out.splitlines() if line.startswith(("PASS", "FAIL"))}
-    assert checks == {"caller", "prerequisite", "addon-version", "chart-version", "bootstrap", "quota"}
+    assert checks == {"caller", "prerequisite", "addon-version", "chart-version", "bootstrap", "bootstrap-role",
+                      "quota"}
     assert f"{github_oidc_provider_arn(dev.config)}: exists" in out
     assert out.count("PASS  addon-version") == 6 and out.count("PASS  chart-version") == 2
 
@@ -147,6 +151,63 @@ def test_an_unbootstrapped_us_east_1_fails(fresh_moto: str, dev: Synthesized) ->
     lines, _ = check(fresh_moto, dev.config, Assembly(dev.outdir))
     [failed] = [line for line in lines if not line.ok]
     assert failed.check == "bootstrap" and failed.text.startswith("us-east-1 ")
+
+
+@pytest.fixture
+def enforced_iam(fresh_moto: str) -> Iterator[str]:
+    """moto's server (in this process) evaluating IAM from now on: a caller's identity policies, and the trust
+    policy of a role that exists (moto matches trust principals literally and knows no account root, so the
+    bootstrap roles, which trust the account, are not created there: the caller's policy decides)."""
+    previous = moto_settings.INITIAL_NO_AUTH_ACTION_COUNT
+    yield fresh_moto
+    moto_settings.INITIAL_NO_AUTH_ACTION_COUNT = previous
+
+
+def deploy_role_session(moto: str, config: EnvironmentConfig, delivery: dict[str, Any],
+                        *, regions: set[str] | None = None) -> boto3.Session:
+    """The pipeline's deploy role in moto, holding the Delivery stack's synthesized policy (its statements reduced
+    to the bootstrap roles of ``regions``, when given), assumed as the pipeline does; then IAM is enforced."""
+    (policy,) = [r["Properties"] for r in delivery["Resources"].values() if r["Type"] == "AWS::IAM::ManagedPolicy"]
+    document = policy["PolicyDocument"]
+    if regions is not None:
+        document = {**document, "Statement": [
+            {**st, "Resource": [r for r in st["Resource"] if any(r.endswith(f"-{region}") for region in regions)]}
+            for st in document["Statement"]]}
+    (role,) = [r["Properties"] for r in delivery["Resources"].values() if r["Type"] == "AWS::IAM::Role"]
+    iam = account_session(moto, config).client("iam", endpoint_url=moto)
+    iam.create_role(RoleName=role["RoleName"], AssumeRolePolicyDocument=json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                 "Principal": {"AWS": "*"}}]}))
+    arn = iam.create_policy(PolicyName="AssumeCdkBootstrapRoles", PolicyDocument=json.dumps(document))["Policy"]["Arn"]
+    iam.attach_role_policy(RoleName=role["RoleName"], PolicyArn=arn)
+    session = session_for(config, role_arn=f"arn:aws:iam::{config.account}:role/{role['RoleName']}",
+                          endpoint_url=moto)
+    moto_settings.INITIAL_NO_AUTH_ACTION_COUNT = 0
+    ActionAuthenticatorMixin.request_count = 0
+    return session
+
+
+def test_the_deploy_role_assumes_the_bootstrap_roles_of_every_region(enforced_iam: str, dev: Synthesized) -> None:
+    """The Delivery stack's deploy role, as synthesized, may assume every bootstrap role the assembly's stacks and
+    assets name, in the environment's region and in us-east-1 (WebGlobal)."""
+    caller = deploy_role_session(enforced_iam, dev.config, dev.template_json("Delivery"))
+    account = Account(caller, endpoint_url=enforced_iam)
+    lines = list(check_bootstrap_roles(account, Assembly(dev.outdir)))
+    assert all(line.ok for line in lines), [str(line) for line in lines if not line.ok]
+    assert {line.text.split()[0] for line in lines} == {dev.config.region, "us-east-1"}
+    assert any("cdk-hnb659fds-deploy-role-111111111111-us-east-1: assumed" in line.text for line in lines)
+
+
+def test_a_deploy_role_limited_to_its_home_region_fails_for_us_east_1(enforced_iam: str, dev: Synthesized) -> None:
+    """A deploy role that may assume only the home region's bootstrap roles (what the Delivery stack granted before
+    WebGlobal existed): the WebGlobal stack's deploy, lookup and file-publishing roles fail, each named."""
+    caller = deploy_role_session(enforced_iam, dev.config, dev.template_json("Delivery"), regions={dev.config.region})
+    lines = list(check_bootstrap_roles(Account(caller, endpoint_url=enforced_iam), Assembly(dev.outdir)))
+    failed = sorted(line.text.split(":")[5].split()[0].removeprefix("role/") for line in lines if not line.ok)
+    assert failed == [f"cdk-hnb659fds-{kind}-role-111111111111-us-east-1"
+                      for kind in ("deploy", "file-publishing", "lookup")]
+    assert all("AccessDenied" in line.text for line in lines if not line.ok)
+    assert all(line.ok for line in lines if line.text.startswith(dev.config.region))
 
 
 def test_an_api_gateway_role_an_environment_owns_fails(fresh_moto: str, dev: Synthesized) -> None:

@@ -82,7 +82,8 @@ def main(argv: list[str] | None = None) -> int:
             assembly = Assembly(args.assembly or synthesize(config, Path(workdir)))
             session = session_for(config, role_arn=role, endpoint_url=args.endpoint_url)
             account = Account(session, endpoint_url=args.endpoint_url, replay=replay, recorder=recorder,
-                              fetch=recorded_fetch(args.replay) if args.replay else fetch)
+                              fetch=recorded_fetch(args.replay) if args.replay else fetch,
+                              caller=session_for(config, role_arn=None, endpoint_url=args.endpoint_url))
             lines = run(account, config, assembly)
             charts = {h.chart for h in assembly.helm_releases}
         except (AssemblyError, ClientError, BotoCoreError) as err:

@@ -62,8 +62,11 @@ class Account:
 
     def __init__(self, session: boto3.session.Session, *, endpoint_url: str | None = None,
                  replay: Replay | None = None, recorder: Recorder | None = None,
-                 fetch: Callable[[str], str] | None = None) -> None:
+                 fetch: Callable[[str], str] | None = None, caller: boto3.session.Session | None = None) -> None:
         self.session = session
+        # Who will deploy (the pipeline's deploy role, or an administrator): the bootstrap roles are assumed as it.
+        # ``session`` may be a read-only role assumed from it (--assume-lookup-role), which could assume none.
+        self.caller = caller or session
         self.endpoint_url = endpoint_url
         self.replay = replay
         self.recorder = recorder
@@ -236,6 +239,47 @@ def check_bootstrap(account: Account, assembly: Assembly) -> Iterator[Line]:
                                                  "later")
 
 
+def bootstrap_roles(assembly: Assembly) -> dict[str, list[str]]:
+    """Region -> the CDK bootstrap roles the CLI assumes to deploy the assembly there: each stack's deploy and lookup
+    roles, and the publishing roles of its asset manifest's destinations (the manifests write ``${AWS::Partition}``)."""
+    roles: dict[str, set[str]] = {}
+
+    def add(region: str, arn: Any) -> None:
+        if arn:
+            roles.setdefault(region, set()).add(str(arn).replace("${AWS::Partition}", "aws"))
+
+    for artifact in assembly.manifest.get("artifacts", {}).values():
+        props = artifact.get("properties") or {}
+        region = str(artifact.get("environment", "")).rsplit("/", 1)[-1]
+        if artifact.get("type") == "aws:cloudformation:stack":
+            add(region, props.get("assumeRoleArn"))
+            add(region, (props.get("lookupRole") or {}).get("arn"))
+        elif artifact.get("type") == "cdk:asset-manifest":
+            assets = json.loads((assembly.directory / props["file"]).read_text())
+            for kind in ("files", "dockerImages"):
+                for asset in (assets.get(kind) or {}).values():
+                    for d in (asset.get("destinations") or {}).values():
+                        add(str(d.get("region", region)), d.get("assumeRoleArn"))
+    return {region: sorted(arns) for region, arns in sorted(roles.items())}
+
+
+def check_bootstrap_roles(account: Account, assembly: Assembly) -> Iterator[Line]:
+    """The caller (the pipeline's deploy role) can assume every bootstrap role the CLI will use, in every region the
+    assembly deploys to: the environment's and us-east-1 (WebGlobal). A role missing (that region never bootstrapped)
+    or a deploy role whose policy names only its home region fails here, not halfway through a deploy."""
+    sts = account.caller.client("sts", endpoint_url=account.endpoint_url)
+    for region, arns in bootstrap_roles(assembly).items():
+        for arn in arns:
+            try:
+                sts.assume_role(RoleArn=arn, RoleSessionName="account-check", DurationSeconds=900)
+            except ClientError as err:
+                yield Line(False, "bootstrap-role", f"{region} {arn}: {_error(err)} (bootstrap {region} with `cdk "
+                                                    f"bootstrap aws://ACCOUNT/{region}`, and let the deploy role "
+                                                    "assume its roles: docs/deploying.md, step 4)")
+                continue
+            yield Line(True, "bootstrap-role", f"{region} {arn}: assumed")
+
+
 # --- quotas -----------------------------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -353,6 +397,7 @@ def run(account: Account, config: EnvironmentConfig, assembly: Assembly) -> list
     lines += check_addon_versions(account, assembly)
     lines += check_chart_versions(account, assembly)
     lines.extend(check_bootstrap(account, assembly))
+    lines.extend(check_bootstrap_roles(account, assembly))
     lines += check_quotas(account, config, assembly)
     return lines
 
