@@ -11,6 +11,9 @@ Checks:
   (SES GetIdentityVerificationAttributes, GetIdentityDkimAttributes), the account's API Gateway CloudWatch role (API
   Gateway GetAccount; the role exists, API Gateway may assume it, and no environment's stack owns it), hosted zones
   (Route 53 GetHostedZone) and certificates (ACM DescribeCertificate: ISSUED).
+- ``delegation``: every declared hosted zone that exists is delegated: its parent zone's servers, asked without
+  recursion, refer its name to exactly the name servers Route 53 assigned to it (dnspython;
+  ``tools/ops/account_check/delegation.py``). ``--dns-server HOST:PORT`` sends every DNS question to one server.
 - ``addon-version``: every EKS add-on version the assembly pins is offered for its Kubernetes version in the region
   (EKS DescribeAddonVersions).
 - ``chart-version``: every Helm chart version the assembly pins is in its repository's index.
