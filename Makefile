@@ -80,7 +80,7 @@ help:
 	@echo "make access-proof [MODE=...]        the workflows with moto enforcing each service's synthesized role -> cdk.out/access/proof.md"
 	@echo "make contract-check BASE=<git ref>   event schemas of BASE against the working tree: fails a change old consumers cannot read"
 	@echo "make wake ENV=dev [WAIT=1] [HOLD=1] | make sleep ENV=dev [OUTSIDE_HOURS_ONLY=1]   node groups of an env with working hours, now; HOLD: no scheduled sleep until make sleep (AWS creds)"
-	@echo "make account-check ENV=... [ASSEMBLY=dir] [ASSUME_LOOKUP_ROLE=1] [ENDPOINT=url REPLAY=1] [RECORD=dir]  what the templates assume of the account, read-only (AWS creds)"
+	@echo "make account-check ENV=... [ASSEMBLY=dir] [ASSUME_LOOKUP_ROLE=1] [ENDPOINT=url REPLAY=1] [RECORD=dir] [DNS_SERVER=host:port]  what the templates assume of the account, read-only (AWS creds)"
 
 # The venv installs the development lock only, every file checked against its hash (tools/lock.py). A lock that
 # disagrees with its requirement files (a dependency added on a branch, not yet locked) stops here, naming it.
@@ -241,12 +241,13 @@ bench-services: setup
 	$(PY) -m tools.bench.bench_services $(if $(PROFILE),--profile)
 
 # What the templates assume of the account and synth cannot see, read-only, one line per check (tools/ops/account_check):
-# declared prerequisites, add-on and chart versions, the CDK bootstrap version, quotas. The pipeline runs it before
-# each deploy with ASSEMBLY=assemblies/ENV ASSUME_LOOKUP_ROLE=1; offline against moto: ENDPOINT=http://... REPLAY=1.
+# declared prerequisites, the hosted zones' delegation, add-on and chart versions, the CDK bootstrap version and roles
+# in each region, quotas. The pipeline runs it before each deploy with ASSEMBLY=assemblies/ENV ASSUME_LOOKUP_ROLE=1;
+# offline against moto: ENDPOINT=http://... REPLAY=1, and DNS_SERVER=127.0.0.1:PORT for a DNS server of your own.
 account-check: $(VENV)/.services-path
 	$(PY) -m tools.ops.account_check $(ENV) $(if $(ASSEMBLY),--assembly $(ASSEMBLY)) \
 	  $(if $(ASSUME_LOOKUP_ROLE),--assume-lookup-role) $(if $(ENDPOINT),--endpoint-url $(ENDPOINT)) \
-	  $(if $(REPLAY),--replay) $(if $(RECORD),--record $(RECORD))
+	  $(if $(REPLAY),--replay) $(if $(RECORD),--record $(RECORD)) $(if $(DNS_SERVER),--dns-server $(DNS_SERVER))
 
 # Replays a consumer queue's dead letters onto it (tools/ops/redrive.py): in AWS from ENV's Messaging stack outputs, or
 # against `make local` with ENDPOINT=http://127.0.0.1:5000.

@@ -33,11 +33,17 @@ from constructs import Construct
 from cdk_constructs.api_models import as_cdk_json_schema, edge_model, required_headers
 from cdk_constructs.internal_load_balancer import InternalLoadBalancer
 from cdk_constructs.log_groups import LogSettings
-from config.environment import ApiConfig
+from config.environment import API_CLIENT_TAG, ApiClient, ApiConfig
 from config.topology import Access, Route
 from policies.nag import acknowledge
 
 STAGE_NAME = "v1"
+# The storefront's key and plan keep the construct ids they had when they were the API's only ones: a new logical id
+# would replace the key that config.js and the deployed storefront carry.
+_KEY_AND_PLAN_IDS = {ApiClient.STOREFRONT: ("WebClientApiKey", "UsagePlan")}
+_CLIENTS = {ApiClient.STOREFRONT: "the shop's web front end",
+            ApiClient.SYNTHETICS: "the Synthetics canaries and the smoke test after each deploy",
+            ApiClient.LOAD: "the load generator"}
 # The one scope every Cognito access token from a user sign-in carries (see the module docstring).
 USER_SIGN_IN_SCOPE = "aws.cognito.signin.user.admin"
 
@@ -117,8 +123,9 @@ class PlatformApi(Construct):
             cloud_watch_role=False,
             deploy_options=apigw.StageOptions(
                 stage_name=STAGE_NAME,
-                throttling_rate_limit=config.throttle_rate_limit,
-                throttling_burst_limit=config.throttle_burst_limit,
+                # The sum of the usage plans: each client is held to its own plan, the stage caps their total.
+                throttling_rate_limit=config.stage_throttle[0],
+                throttling_burst_limit=config.stage_throttle[1],
                 tracing_enabled=True,
                 metrics_enabled=True,
                 logging_level=apigw.MethodLoggingLevel.INFO,
@@ -206,16 +213,28 @@ class PlatformApi(Construct):
                 templates={"application/json": gateway_response_template(response_type)},
                 response_headers={"Access-Control-Allow-Origin": f"'{cors_origin}'", "Vary": "'Origin'"})
 
-        self.api_key = self.api.add_api_key("WebClientApiKey", description="Key of the shop's web front end")
-        self.usage_plan = self.api.add_usage_plan(
-            "UsagePlan",
-            description="Web front end: stage throttles plus a daily quota",
-            throttle=apigw.ThrottleSettings(rate_limit=config.throttle_rate_limit,
-                                            burst_limit=config.throttle_burst_limit),
-            quota=apigw.QuotaSettings(limit=config.quota_requests_per_day, period=apigw.Period.DAY),
-            api_stages=[apigw.UsagePlanPerApiStage(api=self.api, stage=self.api.deployment_stage)],
-        )
-        self.usage_plan.add_api_key(self.api_key)
+        # One key and one usage plan per client (config.environment.ApiClient), each key in its own plan alone, so
+        # a canary or a load test spends its own throttle and quota, never the storefront's. Each is tagged with its
+        # client (API_CLIENT_TAG), which the local edge reads to find the storefront's plan.
+        self.api_keys: dict[ApiClient, apigw.IApiKey] = {}
+        self.usage_plans: dict[ApiClient, apigw.UsagePlan] = {}
+        for client, limits in config.usage_plans.items():
+            key_id, plan_id = _KEY_AND_PLAN_IDS.get(client, (f"{client.value.capitalize()}ApiKey",
+                                                             f"{client.value.capitalize()}UsagePlan"))
+            key = self.api.add_api_key(key_id, description=f"Key of {_CLIENTS[client]}")
+            plan = self.api.add_usage_plan(
+                plan_id,
+                description=f"Throttle and daily quota of {_CLIENTS[client]}",
+                throttle=apigw.ThrottleSettings(rate_limit=limits.throttle_rate_limit,
+                                                burst_limit=limits.throttle_burst_limit),
+                quota=apigw.QuotaSettings(limit=limits.quota_requests_per_day, period=apigw.Period.DAY),
+                api_stages=[apigw.UsagePlanPerApiStage(api=self.api, stage=self.api.deployment_stage)],
+            )
+            plan.add_api_key(key)
+            for tagged in (key, plan):
+                cdk.Tags.of(tagged).add(API_CLIENT_TAG, client.value)
+            self.api_keys[client], self.usage_plans[client] = key, plan
+        self.api_key = self.api_keys[ApiClient.STOREFRONT]
 
     def _request_models(self, route: Route) -> dict[str, apigw.IModel] | None:
         """The route's body model, converted from its service's pydantic model (one API Gateway model per name)."""

@@ -280,6 +280,10 @@ class Storefront(Construct):
             cache_control=[s3deploy.CacheControl.from_string(REVALIDATE)], prune=False, log_group=self.log_group,
             memory_limit=512)
         pages.node.add_dependency(assets)
+        # The copier runs once the distribution exists, so the site is never published (nor, with ``distribution=``,
+        # invalidated) for a distribution CloudFormation has still to create or may roll back.
+        for deployment in (assets, pages):
+            deployment.node.add_dependency(self.distribution)
         self.deployments = (assets, pages)
         self._acknowledge_deploy_functions(key)
 

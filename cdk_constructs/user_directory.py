@@ -62,8 +62,10 @@ class UserDirectory(Construct):
             password_policy=cognito.PasswordPolicy(min_length=12, require_lowercase=True, require_uppercase=True,
                                                    require_digits=True, require_symbols=True,
                                                    temp_password_validity=cdk.Duration.days(3)),
-            mfa=cognito.Mfa.OPTIONAL,
-            mfa_second_factor=cognito.MfaSecondFactor(sms=False, otp=True),
+            # MFA is off, not optional: sign-in is POST /users/login answering Cognito's InitiateAuth, and no route
+            # or page answers a challenge (RespondToAuthChallenge), so a shopper who enrolled a TOTP app through
+            # Cognito's public API (AssociateSoftwareToken with their access token) could never sign in again.
+            mfa=cognito.Mfa.OFF,
             feature_plan=_FEATURE_PLANS[tier],
             # Threat protection exists on the Plus plan only, and it audits rather than enforces: every sign-in is
             # the users service calling InitiateAuth (USER_PASSWORD_AUTH) from behind the NAT gateways, through a
@@ -86,7 +88,8 @@ class UserDirectory(Construct):
             self.user_pool.node.add_dependency(email.identity)
         if tier == UserPoolTier.PLUS:
             acknowledge(self.user_pool, "AwsSolutions-COG2",
-                        "Shoppers may enrol TOTP MFA but are not forced to; threat protection scores and logs every "
+                        "MFA is off: the users service's sign-in route cannot answer a Cognito challenge, so an "
+                        "enrolled second factor would lock the shopper out; threat protection scores and logs every "
                         "sign-in and flags compromised credentials instead.")
             acknowledge(self.user_pool, "AwsSolutions-COG3",
                         "Threat protection audits instead of enforcing: the users service signs every user in "
@@ -100,12 +103,16 @@ class UserDirectory(Construct):
                    "rate-based rule limits sign-in attempts here too.")
             acknowledge(self.user_pool, "AwsSolutions-COG8", why)
             acknowledge(self.user_pool, "AwsSolutions-COG2",
-                        "Members may enrol TOTP MFA but are not forced to: they are the team and the smoke test's "
-                        "accounts of a pre-production environment; Plus-tier environments add adaptive "
-                        "authentication instead.")
+                        "MFA is off: the users service's sign-in route cannot answer a Cognito challenge, so an "
+                        "enrolled second factor would lock the member out; members are the team's and the smoke "
+                        "test's accounts of a pre-production environment.")
         self.web_client = self.user_pool.add_client(
             "WebClient",
             auth_flows=cognito.AuthFlow(user_password=True, user_srp=True),
+            # Sign-in is API calls only. Without this, aws-cdk-lib enables the code and implicit grants with its
+            # placeholder callback https://example.com, so the pool domain's hosted pages would send a shopper's
+            # tokens there.
+            disable_o_auth=True,
             prevent_user_existence_errors=True,
             access_token_validity=cdk.Duration.minutes(60),
             id_token_validity=cdk.Duration.minutes(60),

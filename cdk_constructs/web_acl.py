@@ -12,6 +12,10 @@ from cdk_constructs.replaceable_name import per_stack_creation_name
 
 MANAGED_RULE_GROUPS = ("AWSManagedRulesCommonRuleSet", "AWSManagedRulesKnownBadInputsRuleSet",
                        "AWSManagedRulesSQLiRuleSet")
+# Headers whose values are credentials: WAF logs every header of a request, so without redaction each user's bearer
+# token and the API key would sit in CloudWatch Logs for the retention period, readable by anyone who reads the logs.
+# WAF writes REDACTED instead (RedactedFields: SingleHeader; names are matched case-insensitively).
+REDACTED_HEADERS = ("authorization", "x-api-key")
 
 
 def _visibility(name: str) -> wafv2.CfnWebACL.VisibilityConfigProperty:
@@ -67,6 +71,8 @@ class WebAcl(Construct):
             log_destination_configs=[cdk.Stack.of(self).format_arn(
                 service="logs", resource="log-group", resource_name=self.log_group.log_group_name,
                 arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME)],
+            redacted_fields=[wafv2.CfnLoggingConfiguration.FieldToMatchProperty(single_header={"Name": name})
+                             for name in REDACTED_HEADERS],
         )
 
     def associate(self, construct_id: str, resource_arn: str) -> wafv2.CfnWebACLAssociation:

@@ -41,7 +41,7 @@ class CapacityKind(StrEnum):
 
 class UserPoolTier(StrEnum):
     """Cognito's feature plans: threat protection (adaptive authentication, compromised-credential checks) comes
-    with PLUS only; ESSENTIALS has everything else the app uses (resource servers, TOTP MFA, the hosted domain)."""
+    with PLUS only; ESSENTIALS has everything else the app uses (resource servers, the hosted domain)."""
 
     LITE = "LITE"
     ESSENTIALS = "ESSENTIALS"
@@ -260,15 +260,56 @@ class OrdersConfig:
         }
 
 
+class ApiClient(StrEnum):
+    """Who calls the public API with an API key. Each has a key of its own in a usage plan of its own, so a canary
+    or a load test never spends the storefront's throttle or quota (customers answered 429)."""
+
+    STOREFRONT = "storefront"  # the shop's web front end (config.js)
+    SYNTHETICS = "synthetics"  # the Synthetics canaries and the smoke test after each deploy (the same journeys)
+    LOAD = "load"  # the load generator (`make load`)
+
+
+# The tag naming the client of each API key and usage plan (cdk_constructs/platform_api.py; the local edge reads it).
+API_CLIENT_TAG = "api-client"
+
+
+@dataclass(frozen=True)
+class UsagePlanLimits:
+    """One API client's usage plan: its key's steady rate and burst (requests per second) and its daily quota."""
+
+    throttle_rate_limit: int
+    throttle_burst_limit: int
+    quota_requests_per_day: int
+
+
 @dataclass(frozen=True)
 class ApiConfig:
+    """The public API. ``throttle_*`` and ``quota_requests_per_day``: the storefront's usage plan; ``synthetics`` and
+    ``load``: the plans of the canaries (with the smoke test) and of the load generator. The stage's throttle is the
+    sum of the plans (``stage_throttle``): it caps the backends' total, while each client is held to its own plan, so
+    one client at its limit leaves the others theirs."""
+
     throttle_rate_limit: int
     throttle_burst_limit: int
     quota_requests_per_day: int
     waf_rate_limit_per_5_min: int
+    synthetics: UsagePlanLimits
+    load: UsagePlanLimits
     # Whether the smoke test after each deploy may publish PaymentConfirmed, as the payment provider does, to see its
     # order confirmed (docs/smoke.md). Where it may not, its order is cancelled instead.
     smoke_test_pays: bool = True
+
+    @property
+    def usage_plans(self) -> dict[ApiClient, UsagePlanLimits]:
+        return {ApiClient.STOREFRONT: UsagePlanLimits(self.throttle_rate_limit, self.throttle_burst_limit,
+                                                      self.quota_requests_per_day),
+                ApiClient.SYNTHETICS: self.synthetics, ApiClient.LOAD: self.load}
+
+    @property
+    def stage_throttle(self) -> tuple[int, int]:
+        """(rate, burst) of the stage: every client at its plan's limit at once still gets through."""
+        plans = self.usage_plans.values()
+        return sum(p.throttle_rate_limit for p in plans), sum(p.throttle_burst_limit for p in plans)
 
 
 class PriceClass(StrEnum):
@@ -673,10 +714,19 @@ def _validate(c: EnvironmentConfig) -> None:
            o.db_pool_max_idle_seconds, "1 to 3600")
 
     a = c.api
-    _check(1 <= a.throttle_rate_limit <= 10000, f"{p}.api.throttle_rate_limit", a.throttle_rate_limit, "1 to 10000")
-    _check(a.throttle_rate_limit <= a.throttle_burst_limit <= 5000, f"{p}.api.throttle_burst_limit",
-           a.throttle_burst_limit, "throttle_rate_limit to 5000")
-    _check(a.quota_requests_per_day >= 1, f"{p}.api.quota_requests_per_day", a.quota_requests_per_day, ">= 1")
+    for client, plan in a.usage_plans.items():
+        key = f"{p}.api" if client is ApiClient.STOREFRONT else f"{p}.api.{client.value}"
+        _check(1 <= plan.throttle_rate_limit <= 10000, f"{key}.throttle_rate_limit", plan.throttle_rate_limit,
+               "1 to 10000")
+        _check(plan.throttle_rate_limit <= plan.throttle_burst_limit <= 5000, f"{key}.throttle_burst_limit",
+               plan.throttle_burst_limit, "throttle_rate_limit to 5000")
+        _check(plan.quota_requests_per_day >= 1, f"{key}.quota_requests_per_day", plan.quota_requests_per_day, ">= 1")
+    # API Gateway's account-level defaults per region: 10000 requests per second, bursts of 5000.
+    stage_rate, stage_burst = a.stage_throttle
+    _check(stage_rate <= 10000, f"{p}.api.throttle_rate_limit", stage_rate,
+           "the usage plans' rates summing to at most 10000 (the stage's throttle, within the account's)")
+    _check(stage_burst <= 5000, f"{p}.api.throttle_burst_limit", stage_burst,
+           "the usage plans' bursts summing to at most 5000 (the stage's throttle, within the account's)")
     _check(100 <= a.waf_rate_limit_per_5_min <= 2_000_000_000, f"{p}.api.waf_rate_limit_per_5_min",
            a.waf_rate_limit_per_5_min, "100 to 2000000000 (WAF's range)")
 

@@ -27,6 +27,7 @@ from config.environment import (
     ServiceSizing,
     SyntheticsConfig,
     UsageAssumptions,
+    UsagePlanLimits,
     UserPoolTier,
     WebConfig,
     WorkloadSizing,
@@ -96,6 +97,10 @@ DEV_OBJECTIVES = tuple(replace(o, availability_percent=99.0, latency_percent=95.
 # an order's state). Four minutes before a run is cut off.
 SYNTHETICS = SyntheticsConfig(interval_minutes=5, timeout_seconds=240, failed_runs_to_alarm=2,
                               duration_alarm_seconds=180, artifact_retention_days=30)
+# The canaries' and the smoke test's key: one run of the smoke test's workflows every five minutes (288 a day, a few
+# dozen requests each, polling an order's state); 50000 a day leaves room for several times that and for the smoke
+# tests of a day's deploys, so only a runaway client reaches it, and it reaches its own plan, not the storefront's.
+SYNTHETICS_PLAN = UsagePlanLimits(throttle_rate_limit=10, throttle_burst_limit=20, quota_requests_per_day=50_000)
 
 
 def _alarms(evaluation_periods: int, emails: tuple[str, ...]) -> AlarmConfig:
@@ -155,7 +160,9 @@ DEV = EnvironmentConfig(
                             deletion_protection=False, secret_rotation_days=30, auto_pause_seconds=300),
     messaging=MESSAGING,
     api=ApiConfig(throttle_rate_limit=50, throttle_burst_limit=100, quota_requests_per_day=100_000,
-                  waf_rate_limit_per_5_min=1000),
+                  waf_rate_limit_per_5_min=1000, synthetics=SYNTHETICS_PLAN,
+                  load=UsagePlanLimits(throttle_rate_limit=100, throttle_burst_limit=200,
+                                       quota_requests_per_day=1_000_000)),
     # Placeholder zone ids, like the accounts: each environment's own zone (delegated from shop.example.com).
     web=WebConfig(domain_name="dev.shop.example.com", hosted_zone_id="Z01111111111111111111",
                   hosted_zone_name="dev.shop.example.com", waf_rate_limit_per_5_min=2000),
@@ -225,7 +232,9 @@ STAGING = EnvironmentConfig(
                             deletion_protection=False, secret_rotation_days=30),
     messaging=MESSAGING,
     api=ApiConfig(throttle_rate_limit=200, throttle_burst_limit=400, quota_requests_per_day=1_000_000,
-                  waf_rate_limit_per_5_min=2000),
+                  waf_rate_limit_per_5_min=2000, synthetics=SYNTHETICS_PLAN,
+                  load=UsagePlanLimits(throttle_rate_limit=500, throttle_burst_limit=1000,
+                                       quota_requests_per_day=5_000_000)),
     web=WebConfig(domain_name="staging.shop.example.com", hosted_zone_id="Z02222222222222222222",
                   hosted_zone_name="staging.shop.example.com", waf_rate_limit_per_5_min=2000),
     services=ServiceSizing(
@@ -316,7 +325,9 @@ PROD = EnvironmentConfig(
                             deletion_protection=True, secret_rotation_days=30),
     messaging=replace(MESSAGING, dlq_max_receive_count=500, message_retention_days=7, retry_budget_seconds=12 * 3600),
     api=ApiConfig(throttle_rate_limit=1000, throttle_burst_limit=2000, quota_requests_per_day=20_000_000,
-                  waf_rate_limit_per_5_min=2000,
+                  waf_rate_limit_per_5_min=2000, synthetics=SYNTHETICS_PLAN,
+                  load=UsagePlanLimits(throttle_rate_limit=1000, throttle_burst_limit=2000,
+                                       quota_requests_per_day=10_000_000),
                   # A role that can confirm payments is too much power to keep next to real orders.
                   smoke_test_pays=False),
     # www. answers with a redirect to the shop's one origin, the only one the API's CORS allows.

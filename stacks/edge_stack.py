@@ -15,7 +15,7 @@ from cdk_constructs.platform_api import PlatformApi
 from cdk_constructs.smoke_test_access import SmokeTestAccess
 from cdk_constructs.user_directory import ADMIN_GROUP
 from cdk_constructs.web_acl import WebAcl
-from config.environment import ApiConfig
+from config.environment import ApiClient, ApiConfig
 from config.topology import CONTAINER_PORT, LISTENER_PORTS, TARGET_DEREGISTRATION_DELAY_SECONDS, Route
 
 
@@ -46,10 +46,12 @@ class EdgeStack(cdk.Stack):
         pays = config.smoke_test_pays
         self.smoke = SmokeTestAccess(
             self, "SmokeTest", environment=environment, github_repository=github_repository,
-            user_pool=user_pool, admin_group=ADMIN_GROUP, secrets_key=secrets_key, api_key=self.platform_api.api_key,
+            user_pool=user_pool, admin_group=ADMIN_GROUP, secrets_key=secrets_key,
+            api_key=self.platform_api.api_keys[ApiClient.SYNTHETICS],
             payment_topic=payment_topic if pays else None, topics_key=topics_key if pays else None,
             log_settings=log_settings)
-        cdk.CfnOutput(self, "ApiKeyId", value=self.platform_api.api_key.key_id)
+        # The smoke test's key (the canaries' too: the synthetics plan), never the storefront's.
+        cdk.CfnOutput(self, "ApiKeyId", value=self.platform_api.api_keys[ApiClient.SYNTHETICS].key_id)
         cdk.CfnOutput(self, "SmokeRoleArn", value=self.smoke.role.role_arn)
         cdk.CfnOutput(self, "SmokeSecretArn", value=self.smoke.secret.secret_arn)
         # Only where the smoke test may pay: CloudFormation refuses an output whose value is empty, and the deploy

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ from cdk_constructs.fault_experiments import FaultTargets
 from cdk_constructs.load_generator import LoadTestRequest
 from cdk_constructs.log_groups import LogSettings
 from cdk_constructs.synthetic_customers import CanaryTarget
-from config.environment import EnvironmentConfig, RemovalMode
+from config.environment import ApiClient, EnvironmentConfig, RemovalMode
 from config.load_test import LoadTestRun
 from config.slo import check_route_groups
 from config.telemetry import ORDERS_PAST_DEADLINE_METRIC
@@ -107,7 +108,8 @@ class Platform:
             app, f"{prefix}-Web", config=config.web, site_dir=storefront_dir,
             global_stack_name=self.web_global.stack_name,
             api_url=self.edge.platform_api.api.url, api_origin=self.edge.api_origin,
-            api_key_id=self.edge.platform_api.api_key.key_id, user_pool_id=self.data.users.user_pool.user_pool_id,
+            api_key_id=self.edge.platform_api.api_keys[ApiClient.STOREFRONT].key_id,
+            user_pool_id=self.data.users.user_pool.user_pool_id,
             user_pool_client_id=self.data.users.web_client.user_pool_client_id, log_settings=log_settings,
             **props("Web", stateful=False))
         self.web.add_stack_dependency(self.web_global, "reads the certificate and web ACL ARNs it writes")
@@ -125,7 +127,7 @@ class Platform:
             objectives=config.objectives, synthetics=config.synthetics, working_hours=config.cluster.schedule,
             storefront_url=self.web.storefront.url,
             canary_target=(canary_target := CanaryTarget(
-                api=self.edge.platform_api.api, api_key=self.edge.platform_api.api_key,
+                api=self.edge.platform_api.api, api_key=self.edge.platform_api.api_keys[ApiClient.SYNTHETICS],
                 accounts_secret=self.edge.smoke.secret, secrets_key=self.data.database_key,
                 payment_topic=self.messaging.topics["payment-events"].topic if config.api.smoke_test_pays else None,
                 topics_key=self.messaging.topics_key if config.api.smoke_test_pays else None)),
@@ -148,7 +150,9 @@ class Platform:
             users=self.data.users, load_balancer=self.edge.load_balancer, email_identity=self.data.email_identity,
             secrets={"payment-webhook": self.data.payment_webhook.secret},
             telemetry=self.observability.telemetry, messaging_config=config.messaging, orders_config=config.orders,
-            load_test=LoadTestRequest(run=load_test, environment=config.name, target=canary_target,
+            load_test=LoadTestRequest(run=load_test, environment=config.name,
+                                      target=dataclasses.replace(
+                                          canary_target, api_key=self.edge.platform_api.api_keys[ApiClient.LOAD]),
                                       results_bucket=self.observability.customers.bucket,
                                       results_key=self.observability.customers.key) if load_test else None,
             faults=(config.faults, FaultTargets(

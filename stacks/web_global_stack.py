@@ -11,6 +11,7 @@ from constructs import Construct
 from cdk_constructs.cross_region_values import CrossRegionValues
 from cdk_constructs.encryption_key import EncryptionKey
 from cdk_constructs.log_groups import LogSettings
+from cdk_constructs.retention import removal_policy
 from cdk_constructs.web_acl import WebAcl
 from config.environment import RemovalMode, WebConfig
 
@@ -55,6 +56,14 @@ class WebGlobalStack(cdk.Stack):
             self, "Certificate", domain_name=config.domain_name,
             subject_alternative_names=list(config.redirect_domain_names) or None,
             validation=acm.CertificateValidation.from_dns(zone))
+        # A new domain replaces the certificate, and CloudFormation deletes the old one while the distribution (Web
+        # stack, deployed after this one) still serves it: ACM refuses ("in use"). Replaced, the old certificate is
+        # kept, and deleted by hand once the Web stack has moved (docs/deploying.md, "Changing the storefront's
+        # domain"); removed from the template, it follows the environment's removal mode.
+        certificate = self.certificate.node.default_child
+        assert isinstance(certificate, cdk.CfnResource)
+        certificate.apply_removal_policy(removal_policy(removal), apply_to_update_replace_policy=False)
+        certificate.cfn_options.update_replace_policy = cdk.CfnDeletionPolicy.RETAIN
         self.exports = CrossRegionValues(
             self, "Exports", region=consumer_region, log_settings=log_settings,
             values={self.WEB_ACL_ARN: self.web_acl.web_acl.attr_arn,

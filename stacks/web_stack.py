@@ -40,10 +40,16 @@ class WebStack(cdk.Stack):
         zone = route53.HostedZone.from_hosted_zone_attributes(
             self, "Zone", hosted_zone_id=config.hosted_zone_id, zone_name=config.hosted_zone_name)
         target = route53.RecordTarget.from_alias(targets.CloudFrontTarget(self.storefront.distribution))
+        aliases: list[route53.RecordSet] = []
         for i, name in enumerate(config.domain_names):
             suffix = "" if i == 0 else str(i)
-            route53.ARecord(self, f"Alias{suffix}", zone=zone, record_name=f"{name}.", target=target)
-            route53.AaaaRecord(self, f"AliasIpv6{suffix}", zone=zone, record_name=f"{name}.", target=target)
+            aliases.append(route53.ARecord(self, f"Alias{suffix}", zone=zone, record_name=f"{name}.", target=target))
+            aliases.append(route53.AaaaRecord(self, f"AliasIpv6{suffix}", zone=zone, record_name=f"{name}.",
+                                              target=target))
+        # config.js and the pages go live only once the names they are served under point at the distribution:
+        # a deploy that fails on a record rolls back before any page is published for a name that does not resolve.
+        for deployment in self.storefront.deployments:
+            deployment.node.add_dependency(*aliases)
         # The storefront's address: the synthetic customers (canaries) and the smoke test load it.
         cdk.CfnOutput(self, "StorefrontUrl", value=self.storefront.url)
         cdk.CfnOutput(self, "DistributionId", value=self.storefront.distribution.distribution_id)

@@ -4,13 +4,18 @@ committed recordings (the calls it does not: tools.ops.account_check.REPLAYED)."
 from __future__ import annotations
 
 import json
+import socket
 import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
+from moto import settings as moto_settings
+from moto.core.authorization import ActionAuthenticatorMixin
 from moto.route53.models import HostedZoneIdentifier
 from moto.utilities.id_generator import moto_id_manager
 
@@ -18,13 +23,18 @@ from config.environment import CapacityKind, EnvironmentConfig
 from config.environments import load
 from config.instance_types import instance_type
 from config.prerequisites import github_oidc_provider_arn
+from tests.dns_server import ParentZoneServer, serving
 from tests.synthesis import Synthesized
 from tools.assembly import Assembly
 from tools.ops.account_check import REPLAYED, run
 from tools.ops.account_check.__main__ import RECORDINGS, lookup_role_arn, main, session_for
-from tools.ops.account_check.checks import Account, needs, recorded_fetch
+from tools.ops.account_check.checks import Account, check_bootstrap_roles, needs, recorded_fetch
+from tools.ops.account_check.delegation import Dns
 from tools.ops.account_check.replay import Recorder, Replay
 
+MOTO_NAME_SERVERS = ("ns-2048.awsdns-64.com", "ns-2049.awsdns-65.net", "ns-2050.awsdns-66.org",
+                     "ns-2051.awsdns-67.co.uk")  # moto's Route 53 gives every zone these
+ParentDns = Callable[..., tuple[Dns, ParentZoneServer]]
 APIGW_TRUST = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
                                                        "Principal": {"Service": "apigateway.amazonaws.com"}}]}
 ADMIN = "arn:aws:iam::111111111111:role/PlatformAdmin"
@@ -83,9 +93,29 @@ def fresh_moto(moto: str) -> str:
     return moto
 
 
-def check(moto: str, config: EnvironmentConfig, assembly: Assembly) -> tuple[list[Any], Account]:
+def parent_zone(config: EnvironmentConfig) -> str:
+    """The zone above the storefront's hosted zone (shop.example.com for dev's dev.shop.example.com)."""
+    return config.web.hosted_zone_name.split(".", 1)[1]
+
+
+@pytest.fixture
+def parent_dns() -> Iterator[ParentDns]:
+    """``parent_dns(config)``: a DNS server on 127.0.0.1 authoritative for the parent of the config's hosted zone,
+    delegating the zone to the name servers moto's Route 53 assigns (or to ``name_servers``), and the ``Dns`` that
+    asks it everything."""
+    with ExitStack() as stack:
+        def start(config: EnvironmentConfig, name_servers: tuple[str, ...] = MOTO_NAME_SERVERS,
+                  ) -> tuple[Dns, ParentZoneServer]:
+            server = ParentZoneServer(parent_zone(config))
+            server.delegate(config.web.hosted_zone_name, name_servers)
+            return stack.enter_context(serving(server)), server
+
+        yield start
+
+
+def check(moto: str, config: EnvironmentConfig, assembly: Assembly, dns: Dns) -> tuple[list[Any], Account]:
     account = Account(account_session(moto, config), endpoint_url=moto,
-                      replay=Replay(RECORDINGS, set(REPLAYED)), fetch=recorded_fetch(RECORDINGS))
+                      replay=Replay(RECORDINGS, set(REPLAYED)), fetch=recorded_fetch(RECORDINGS), dns=dns)
     return run(account, config, assembly), account
 
 
@@ -96,60 +126,174 @@ def with_every_prerequisite(config: EnvironmentConfig) -> EnvironmentConfig:
 
 
 def test_dev_passes_against_the_local_account_once_its_prerequisites_exist(
-        fresh_moto: str, dev: Synthesized, capsys: pytest.CaptureFixture[str]) -> None:
+        fresh_moto: str, parent_dns: ParentDns, dev: Synthesized, capsys: pytest.CaptureFixture[str]) -> None:
     """`make account-check ENV=dev` against moto: the runbook's prerequisites created, every check passes."""
     create_prerequisites(fresh_moto, dev.config)
+    dns, _ = parent_dns(dev.config)
     code = main(["dev", "--assembly", str(dev.outdir), "--endpoint-url", fresh_moto, "--replay",
-                 "--assume-lookup-role"])
+                 "--assume-lookup-role", "--dns-server", f"{dns.resolver.nameservers[0]}:{dns.port}"])
     out = capsys.readouterr().out
     assert code == 0, out
     checks = {line.split()[1] for line in out.splitlines() if line.startswith(("PASS", "FAIL"))}
-    assert checks == {"caller", "prerequisite", "addon-version", "chart-version", "bootstrap", "quota"}
+    assert checks == {"caller", "prerequisite", "delegation", "addon-version", "chart-version", "bootstrap",
+                      "bootstrap-role", "quota"}
     assert f"{github_oidc_provider_arn(dev.config)}: exists" in out
     assert out.count("PASS  addon-version") == 6 and out.count("PASS  chart-version") == 2
 
 
 @pytest.mark.parametrize("missing", ["api-gateway-logging", "oidc-provider", "iam-role", "ses-identity",
                                      "hosted-zone"])
-def test_each_missing_prerequisite_fails_naming_it(fresh_moto: str, dev: Synthesized, missing: str) -> None:
+def test_each_missing_prerequisite_fails_naming_it(fresh_moto: str, parent_dns: ParentDns, dev: Synthesized,
+                                                   missing: str) -> None:
     config = with_every_prerequisite(dev.config)
     create_prerequisites(fresh_moto, config, skip=missing)
-    lines, _ = check(fresh_moto, config, Assembly(dev.outdir))
+    lines, _ = check(fresh_moto, config, Assembly(dev.outdir), parent_dns(config)[0])
     failed = [line for line in lines if not line.ok]
     assert [(line.check, line.text.split(":")[0].split()[0]) for line in failed] == [("prerequisite", missing)]
 
 
-def test_every_prerequisite_present_passes(fresh_moto: str, dev: Synthesized) -> None:
+def test_every_prerequisite_present_passes(fresh_moto: str, parent_dns: ParentDns, dev: Synthesized) -> None:
     config = with_every_prerequisite(dev.config)
     create_prerequisites(fresh_moto, config)
-    lines, _ = check(fresh_moto, config, Assembly(dev.outdir))
+    lines, _ = check(fresh_moto, config, Assembly(dev.outdir), parent_dns(config)[0])
     assert all(line.ok for line in lines), [str(line) for line in lines if not line.ok]
     texts = [line.text for line in lines if line.check == "prerequisite"]
     assert any(t.startswith(f"ses-identity {config.email.domain}: verification Success, DKIM Success") for t in texts)
     assert any(t.startswith(f"iam-role {ADMIN}: exists") for t in texts)
 
 
-def test_a_missing_bootstrap_fails(fresh_moto: str, dev: Synthesized) -> None:
+def test_a_missing_bootstrap_fails(fresh_moto: str, parent_dns: ParentDns, dev: Synthesized) -> None:
     create_prerequisites(fresh_moto, dev.config, skip="bootstrap")
-    lines, _ = check(fresh_moto, dev.config, Assembly(dev.outdir))
+    lines, _ = check(fresh_moto, dev.config, Assembly(dev.outdir), parent_dns(dev.config)[0])
     failed = [line for line in lines if not line.ok]
     # One line per region the assembly deploys to: the environment's and us-east-1 (the storefront's WebGlobal).
     assert [(f.check, f.text.split()[0]) for f in failed] == [("bootstrap", "eu-west-1"), ("bootstrap", "us-east-1")]
     assert all("ParameterNotFound" in f.text for f in failed)
 
 
-def test_an_unbootstrapped_us_east_1_fails(fresh_moto: str, dev: Synthesized) -> None:
+def test_an_unbootstrapped_us_east_1_fails(fresh_moto: str, parent_dns: ParentDns, dev: Synthesized) -> None:
     """The environment's region bootstrapped, us-east-1 not: the WebGlobal stack could not deploy."""
     create_prerequisites(fresh_moto, dev.config, skip="bootstrap")
     account_session(fresh_moto, dev.config).client("ssm", endpoint_url=fresh_moto, region_name=dev.config.region
                                                    ).put_parameter(Name="/cdk-bootstrap/hnb659fds/version",
                                                                    Value="30", Type="String")
-    lines, _ = check(fresh_moto, dev.config, Assembly(dev.outdir))
+    lines, _ = check(fresh_moto, dev.config, Assembly(dev.outdir), parent_dns(dev.config)[0])
     [failed] = [line for line in lines if not line.ok]
     assert failed.check == "bootstrap" and failed.text.startswith("us-east-1 ")
 
 
-def test_an_api_gateway_role_an_environment_owns_fails(fresh_moto: str, dev: Synthesized) -> None:
+def test_the_zone_delegated_to_its_name_servers_passes(
+        fresh_moto: str, parent_dns: ParentDns, dev: Synthesized) -> None:
+    """The parent zone's server, asked without recursion, refers dev.shop.example.com to the four servers Route 53
+    (moto) assigned to the zone."""
+    create_prerequisites(fresh_moto, dev.config)
+    dns, server = parent_dns(dev.config)
+    lines, _ = check(fresh_moto, dev.config, Assembly(dev.outdir), dns)
+    (line,) = [line for line in lines if line.check == "delegation"]
+    assert line.ok and line.text.startswith(
+        f"{dev.config.web.hosted_zone_name} ({dev.config.web.hosted_zone_id}): shop.example.com "
+        "(ns1.shop.example.com) delegates it to the zone's name servers ns-2048.awsdns-64.com")
+    assert (f"{dev.config.web.hosted_zone_name}.", "NS", False) in server.queries and not server.errors
+
+
+def test_an_undelegated_zone_fails(fresh_moto: str, parent_dns: ParentDns, dev: Synthesized) -> None:
+    """The zone exists in Route 53 but the parent holds no NS records for it: ACM's validation record is never seen,
+    and the WebGlobal deploy would wait on the certificate."""
+    create_prerequisites(fresh_moto, dev.config)
+    dns, server = parent_dns(dev.config, name_servers=())
+    lines, _ = check(fresh_moto, dev.config, Assembly(dev.outdir), dns)
+    [failed] = [line for line in lines if not line.ok]
+    assert failed.check == "delegation"
+    assert "shop.example.com (ns1.shop.example.com) does not delegate it" in failed.text
+    assert "publish NS records for dev.shop.example.com in shop.example.com naming ns-2048.awsdns-64.com" in failed.text
+    assert not server.errors
+
+
+def test_a_zone_delegated_to_other_servers_fails(fresh_moto: str, parent_dns: ParentDns, prod: Synthesized) -> None:
+    """The parent still names the servers of a zone since deleted and created again (new servers): as broken as no
+    delegation. Prod's zone, shop.example.com, is delegated from example.com."""
+    config = load("prod")
+    create_prerequisites(fresh_moto, config)
+    dns, _ = parent_dns(config, name_servers=("ns-1.awsdns-01.com", "ns-2.awsdns-02.net"))
+    lines, _ = check(fresh_moto, config, Assembly(prod.outdir), dns)
+    [failed] = [line for line in lines if not line.ok]
+    assert failed.check == "delegation" and failed.text.startswith(
+        "shop.example.com (Z03333333333333333333): example.com (ns1.example.com) delegates it to ns-1.awsdns-01.com, "
+        "ns-2.awsdns-02.net, not to the zone's name servers")
+
+
+def test_no_answer_from_the_parent_fails(fresh_moto: str, dev: Synthesized) -> None:
+    """Nothing answers DNS (a closed port): the check cannot tell, so it fails, saying so."""
+    create_prerequisites(fresh_moto, dev.config)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    silent = Dns.server("127.0.0.1", port)
+    silent.resolver.lifetime = 1.0
+    lines, _ = check(fresh_moto, dev.config, Assembly(dev.outdir), silent)
+    [failed] = [line for line in lines if not line.ok]
+    assert failed.check == "delegation" and "cannot find the parent zone of dev.shop.example.com" in failed.text
+
+
+@pytest.fixture
+def enforced_iam(fresh_moto: str) -> Iterator[str]:
+    """moto's server (in this process) evaluating IAM from now on: a caller's identity policies, and the trust
+    policy of a role that exists (moto matches trust principals literally and knows no account root, so the
+    bootstrap roles, which trust the account, are not created there: the caller's policy decides)."""
+    previous = moto_settings.INITIAL_NO_AUTH_ACTION_COUNT
+    yield fresh_moto
+    moto_settings.INITIAL_NO_AUTH_ACTION_COUNT = previous
+
+
+def deploy_role_session(moto: str, config: EnvironmentConfig, delivery: dict[str, Any],
+                        *, regions: set[str] | None = None) -> boto3.Session:
+    """The pipeline's deploy role in moto, holding the Delivery stack's synthesized policy (its statements reduced
+    to the bootstrap roles of ``regions``, when given), assumed as the pipeline does; then IAM is enforced."""
+    (policy,) = [r["Properties"] for r in delivery["Resources"].values() if r["Type"] == "AWS::IAM::ManagedPolicy"]
+    document = policy["PolicyDocument"]
+    if regions is not None:
+        document = {**document, "Statement": [
+            {**st, "Resource": [r for r in st["Resource"] if any(r.endswith(f"-{region}") for region in regions)]}
+            for st in document["Statement"]]}
+    (role,) = [r["Properties"] for r in delivery["Resources"].values() if r["Type"] == "AWS::IAM::Role"]
+    iam = account_session(moto, config).client("iam", endpoint_url=moto)
+    iam.create_role(RoleName=role["RoleName"], AssumeRolePolicyDocument=json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                 "Principal": {"AWS": "*"}}]}))
+    arn = iam.create_policy(PolicyName="AssumeCdkBootstrapRoles", PolicyDocument=json.dumps(document))["Policy"]["Arn"]
+    iam.attach_role_policy(RoleName=role["RoleName"], PolicyArn=arn)
+    session = session_for(config, role_arn=f"arn:aws:iam::{config.account}:role/{role['RoleName']}",
+                          endpoint_url=moto)
+    moto_settings.INITIAL_NO_AUTH_ACTION_COUNT = 0
+    ActionAuthenticatorMixin.request_count = 0
+    return session
+
+
+def test_the_deploy_role_assumes_the_bootstrap_roles_of_every_region(enforced_iam: str, dev: Synthesized) -> None:
+    """The Delivery stack's deploy role, as synthesized, may assume every bootstrap role the assembly's stacks and
+    assets name, in the environment's region and in us-east-1 (WebGlobal)."""
+    caller = deploy_role_session(enforced_iam, dev.config, dev.template_json("Delivery"))
+    account = Account(caller, endpoint_url=enforced_iam)
+    lines = list(check_bootstrap_roles(account, Assembly(dev.outdir)))
+    assert all(line.ok for line in lines), [str(line) for line in lines if not line.ok]
+    assert {line.text.split()[0] for line in lines} == {dev.config.region, "us-east-1"}
+    assert any("cdk-hnb659fds-deploy-role-111111111111-us-east-1: assumed" in line.text for line in lines)
+
+
+def test_a_deploy_role_limited_to_its_home_region_fails_for_us_east_1(enforced_iam: str, dev: Synthesized) -> None:
+    """A deploy role that may assume only the home region's bootstrap roles (what the Delivery stack granted before
+    WebGlobal existed): the WebGlobal stack's deploy, lookup and file-publishing roles fail, each named."""
+    caller = deploy_role_session(enforced_iam, dev.config, dev.template_json("Delivery"), regions={dev.config.region})
+    lines = list(check_bootstrap_roles(Account(caller, endpoint_url=enforced_iam), Assembly(dev.outdir)))
+    failed = sorted(line.text.split(":")[5].split()[0].removeprefix("role/") for line in lines if not line.ok)
+    assert failed == [f"cdk-hnb659fds-{kind}-role-111111111111-us-east-1"
+                      for kind in ("deploy", "file-publishing", "lookup")]
+    assert all("AccessDenied" in line.text for line in lines if not line.ok)
+    assert all(line.ok for line in lines if line.text.startswith(dev.config.region))
+
+
+def test_an_api_gateway_role_an_environment_owns_fails(fresh_moto: str, parent_dns: ParentDns,
+                                                       dev: Synthesized) -> None:
     """The account's setting pointing at a role of an environment's stack (what Dev-Edge once created): a teardown
     of that stack would delete it."""
     create_prerequisites(fresh_moto, dev.config)
@@ -158,12 +302,13 @@ def test_an_api_gateway_role_an_environment_owns_fails(fresh_moto: str, dev: Syn
         RoleName="Dev-Edge-ApiRestApiCloudWatchRoleB7879BFC-x1", AssumeRolePolicyDocument=json.dumps(APIGW_TRUST))
     s.client("apigateway", endpoint_url=fresh_moto).update_account(
         patchOperations=[{"op": "replace", "path": "/cloudwatchRoleArn", "value": role["Role"]["Arn"]}])
-    lines, _ = check(fresh_moto, dev.config, Assembly(dev.outdir))
+    lines, _ = check(fresh_moto, dev.config, Assembly(dev.outdir), parent_dns(dev.config)[0])
     [failed] = [line for line in lines if not line.ok]
     assert "is a role of dev's stacks" in failed.text
 
 
-def test_a_pin_the_region_does_not_offer_fails(fresh_moto: str, dev: Synthesized, tmp_path: Path) -> None:
+def test_a_pin_the_region_does_not_offer_fails(fresh_moto: str, parent_dns: ParentDns, dev: Synthesized,
+                                               tmp_path: Path) -> None:
     """A recorded DescribeAddonVersions without the pinned vpc-cni build: the add-on check names it."""
     create_prerequisites(fresh_moto, dev.config)
     recordings = tmp_path / "recorded"
@@ -177,12 +322,13 @@ def test_a_pin_the_region_does_not_offer_fails(fresh_moto: str, dev: Synthesized
                         addon["addonVersions"][0]["addonVersion"] = "v1.20.0-eksbuild.1"
         (recordings / f.name).write_text(json.dumps(doc))
     account = Account(account_session(fresh_moto, dev.config), endpoint_url=fresh_moto,
-                      replay=Replay(recordings, set(REPLAYED)), fetch=recorded_fetch(RECORDINGS))
+                      replay=Replay(recordings, set(REPLAYED)), fetch=recorded_fetch(RECORDINGS),
+                      dns=parent_dns(dev.config)[0])
     [failed] = [line for line in run(account, dev.config, Assembly(dev.outdir)) if not line.ok]
     assert failed.check == "addon-version" and failed.text.startswith("vpc-cni v1.21.1-eksbuild.7")
 
 
-def test_quotas_count_what_the_account_uses_already(fresh_moto: str, prod: Synthesized) -> None:
+def test_quotas_count_what_the_account_uses_already(fresh_moto: str, parent_dns: ParentDns, prod: Synthesized) -> None:
     """Prod's three NAT gateways need three Elastic IPs: with three already allocated in the account, the recorded
     quota of 5 is exceeded."""
     config = load("prod")
@@ -190,7 +336,7 @@ def test_quotas_count_what_the_account_uses_already(fresh_moto: str, prod: Synth
     ec2 = account_session(fresh_moto, config).client("ec2", endpoint_url=fresh_moto)
     for _ in range(3):
         ec2.allocate_address(Domain="vpc")
-    lines, _ = check(fresh_moto, config, Assembly(prod.outdir))
+    lines, _ = check(fresh_moto, config, Assembly(prod.outdir), parent_dns(config)[0])
     [failed] = [line for line in lines if not line.ok]
     assert failed.check == "quota" and failed.text == "EC2-VPC Elastic IPs: 3 needed + 3 in use > 5"
 
@@ -206,11 +352,12 @@ def test_needs_follow_the_assembly(prod: Synthesized) -> None:
     assert n.on_demand_vcpus == vcpus[CapacityKind.ON_DEMAND] and n.spot_vcpus == vcpus[CapacityKind.SPOT]
 
 
-def test_which_calls_moto_serves_and_which_are_recorded(fresh_moto: str, dev: Synthesized) -> None:
+def test_which_calls_moto_serves_and_which_are_recorded(fresh_moto: str, parent_dns: ParentDns,
+                                                        dev: Synthesized) -> None:
     """Every call goes to moto over HTTP except the REPLAYED operations, which the recordings answer (and for
     GetServiceQuota only EC2's quotas: moto serves the VPC ones)."""
     create_prerequisites(fresh_moto, dev.config)
-    _, account = check(fresh_moto, dev.config, Assembly(dev.outdir))
+    _, account = check(fresh_moto, dev.config, Assembly(dev.outdir), parent_dns(dev.config)[0])
     replayed = {(s, o) for s, o, recorded in account.calls if recorded}
     served = {(s, o) for s, o, recorded in account.calls if not recorded}
     assert replayed == {("eks", "DescribeAddonVersions"), ("service-quotas", "GetServiceQuota")}

@@ -186,3 +186,30 @@ def test_sender_must_belong_to_the_ses_domain() -> None:
     bad = EmailConfig(domain="dev.shop.example.com", sender="no-reply@elsewhere.example.com", sender_name="Shop")
     with pytest.raises(ConfigError, match=r"dev\.email\.sender"):
         dataclasses.replace(DEV, email=bad).validate()
+
+
+def test_user_pool_clients_have_only_the_oauth_grants_they_use(env: Synthesized) -> None:
+    """The web client signs users in through the users service's API calls (USER_PASSWORD_AUTH): no OAuth grant, so
+    the pool domain's hosted pages cannot hand its tokens to aws-cdk-lib's placeholder callback https://example.com.
+    The service clients have the client-credentials grant alone, and no client has a callback URL."""
+    clients = env.resources("Data", "AWS::Cognito::UserPoolClient")
+    user_flows = {"ALLOW_USER_PASSWORD_AUTH", "ALLOW_USER_SRP_AUTH"}
+    signs_in_users = {k: c["Properties"] for k, c in clients.items()
+                      if user_flows & set(c["Properties"].get("ExplicitAuthFlows", []))}
+    assert list(signs_in_users) == [k for k in clients if k.startswith("UsersUserPoolWebClient")]
+    for logical_id, client in clients.items():
+        props = client["Properties"]
+        assert not props.get("CallbackURLs") and not props.get("LogoutURLs"), logical_id
+        if logical_id in signs_in_users:
+            assert not props.get("AllowedOAuthFlowsUserPoolClient") and not props.get("AllowedOAuthFlows"), props
+        else:
+            assert props["AllowedOAuthFlows"] == ["client_credentials"], logical_id
+
+
+def test_the_user_pool_issues_no_challenge_the_sign_in_route_cannot_answer(env: Synthesized) -> None:
+    """POST /users/login answers any Cognito challenge with 401 (services/users/app.py, ``login``) and no route or
+    page takes a second factor: with MFA optional, a user who enrolled a TOTP app through Cognito's public API could
+    never sign in again. MFA is off until the challenge is handled end to end."""
+    (pool,) = env.resources("Data", "AWS::Cognito::UserPool").values()
+    assert pool["Properties"].get("MfaConfiguration", "OFF") == "OFF"
+    assert not pool["Properties"].get("EnabledMfas")

@@ -6,6 +6,7 @@ from typing import Any
 from aws_cdk.assertions import Match
 
 from cdk_constructs.platform_api import GATEWAY_ERRORS, USER_SIGN_IN_SCOPE
+from config.environment import API_CLIENT_TAG, ApiClient
 from config.topology import LISTENER_PORTS, ROUTES, Access
 from tests.synthesis import Synthesized
 
@@ -16,21 +17,75 @@ def methods(env: Synthesized) -> list[dict[str, Any]]:
 
 
 def test_stage_throttles_equal_config(env: Synthesized) -> None:
+    rate, burst = env.config.api.stage_throttle
     env.template("Edge").has_resource_properties("AWS::ApiGateway::Stage", {
         "TracingEnabled": True,
         "MethodSettings": [Match.object_like({
-            "ThrottlingRateLimit": env.config.api.throttle_rate_limit,
-            "ThrottlingBurstLimit": env.config.api.throttle_burst_limit,
+            "ThrottlingRateLimit": rate,
+            "ThrottlingBurstLimit": burst,
             "LoggingLevel": "INFO", "DataTraceEnabled": False})],
         "AccessLogSetting": Match.object_like({"Format": Match.string_like_regexp('"requestId"')}),
     })
 
 
+def client_of(resource: dict[str, Any]) -> str:
+    (client,) = [t["Value"] for t in resource["Properties"].get("Tags", []) if t["Key"] == API_CLIENT_TAG]
+    return str(client)
+
+
+def api_keys(env: Synthesized) -> dict[ApiClient, str]:
+    """Client -> the logical id of its API key in the Edge stack."""
+    return {ApiClient(client_of(k)): lid for lid, k in env.resources("Edge", "AWS::ApiGateway::ApiKey").items()}
+
+
 def test_usage_plan_throttles_and_quota_from_config(env: Synthesized) -> None:
-    env.template("Edge").has_resource_properties("AWS::ApiGateway::UsagePlan", {
-        "Throttle": {"RateLimit": env.config.api.throttle_rate_limit,
-                     "BurstLimit": env.config.api.throttle_burst_limit},
-        "Quota": {"Limit": env.config.api.quota_requests_per_day, "Period": "DAY"}})
+    plans = {ApiClient(client_of(p)): p["Properties"]
+             for p in env.resources("Edge", "AWS::ApiGateway::UsagePlan").values()}
+    assert set(plans) == set(ApiClient)
+    for client, limits in env.config.api.usage_plans.items():
+        assert plans[client]["Throttle"] == {"RateLimit": limits.throttle_rate_limit,
+                                             "BurstLimit": limits.throttle_burst_limit}, client
+        assert plans[client]["Quota"] == {"Limit": limits.quota_requests_per_day, "Period": "DAY"}, client
+    assert env.config.api.usage_plans[ApiClient.STOREFRONT].throttle_rate_limit == env.config.api.throttle_rate_limit
+    # The stage lets every client reach its plan's limit at once: its throttle is the plans' sum.
+    (stage,) = env.resources("Edge", "AWS::ApiGateway::Stage").values()
+    (settings,) = stage["Properties"]["MethodSettings"]
+    assert settings["ThrottlingRateLimit"] == sum(p["Throttle"]["RateLimit"] for p in plans.values())
+    assert settings["ThrottlingBurstLimit"] == sum(p["Throttle"]["BurstLimit"] for p in plans.values())
+
+
+def test_each_api_key_is_in_its_own_usage_plan_alone(env: Synthesized) -> None:
+    """One key per client (the storefront, the canaries with the smoke test, the load generator), each the only key
+    of its client's plan: a canary or a load test spends its own throttle and quota, never the customers'."""
+    keys = api_keys(env)
+    assert set(keys) == set(ApiClient) and len(set(keys.values())) == len(ApiClient)
+    plans = {lid: ApiClient(client_of(p)) for lid, p in env.resources("Edge", "AWS::ApiGateway::UsagePlan").items()}
+    memberships = [(u["Properties"]["KeyId"]["Ref"], u["Properties"]["UsagePlanId"]["Ref"])
+                   for u in env.resources("Edge", "AWS::ApiGateway::UsagePlanKey").values()]
+    assert sorted(memberships) == sorted((keys[client], plan) for plan, client in plans.items())
+
+
+def test_each_client_reads_its_own_key(env: Synthesized) -> None:
+    """The storefront's config.js gets the storefront's key; the canary, the smoke test's output and its role's
+    apigateway:GET get the synthetics key; no one else's key appears in them."""
+    keys = api_keys(env)
+
+    def names(value: Any) -> set[ApiClient]:
+        text = json.dumps(value)
+        return {client for client, lid in keys.items() if lid in text}
+
+    (web_key_reader,) = [r for lid, r in env.resources("Web", "Custom::AWS").items()
+                         if lid.startswith("StorefrontApiKeyValue")]
+    assert names(web_key_reader["Properties"]) == {ApiClient.STOREFRONT}
+    canaries = env.resources("Observability", "AWS::Synthetics::Canary").values()
+    assert canaries and all(
+        names(c["Properties"]["RunConfig"]["EnvironmentVariables"]["API_KEY_ID"]) == {ApiClient.SYNTHETICS}
+        for c in canaries)
+    outputs = env.template_json("Edge")["Outputs"]
+    assert names(outputs["ApiKeyId"]["Value"]) == {ApiClient.SYNTHETICS}
+    readers = [s for p in env.resources("Edge", "AWS::IAM::ManagedPolicy").values()
+               for s in p["Properties"]["PolicyDocument"]["Statement"] if s["Action"] == "apigateway:GET"]
+    assert readers and all(names(s["Resource"]) == {ApiClient.SYNTHETICS} for s in readers)
 
 
 def test_every_route_exists_and_only_public_ones_lack_the_authorizer(env: Synthesized) -> None:
@@ -153,3 +208,23 @@ def test_execution_logs_go_to_a_group_created_with_the_logs_key_and_retention(en
     assert "KmsKeyId" in group["Properties"]
     (stage,) = env.resources("Edge", "AWS::ApiGateway::Stage").values()
     assert logical_id in stage["DependsOn"]  # exists before the stage logs its first request
+
+
+def test_every_web_acl_log_redacts_the_credentials_requests_carry(env: Synthesized) -> None:
+    """WAF logs every header of a request: the Cognito authorizer's identity source (the bearer token) and API
+    Gateway's API key header must read REDACTED in every web ACL's log, the API's and the storefront's."""
+    (authorizer,) = env.resources("Edge", "AWS::ApiGateway::Authorizer").values()
+    token_header = authorizer["Properties"]["IdentitySource"].removeprefix("method.request.header.")
+    (api,) = env.resources("Edge", "AWS::ApiGateway::RestApi").values()
+    assert api["Properties"].get("ApiKeySourceType", "HEADER") == "HEADER"  # the key travels in x-api-key
+    credentials = {token_header.lower(), "x-api-key"}
+    found = 0
+    for stack, template in env.all_templates().items():
+        for logical_id, resource in template["Resources"].items():
+            if resource["Type"] != "AWS::WAFv2::LoggingConfiguration":
+                continue
+            found += 1
+            redacted = {f["SingleHeader"]["Name"].lower() for f in resource["Properties"].get("RedactedFields", [])
+                        if "SingleHeader" in f}
+            assert credentials <= redacted, (stack, logical_id, sorted(credentials - redacted))
+    assert found == 2  # the API's web ACL (Edge) and the storefront's (WebGlobal)

@@ -16,7 +16,7 @@ from botocore.stub import Stubber
 
 from cdk_constructs.load_generator import CONTEXT, results_key
 from cdk_constructs.platform_cluster import DEDICATED_LABEL
-from config.environment import ConfigError
+from config.environment import API_CLIENT_TAG, ApiClient, ConfigError
 from config.environments import DEV, PROD, STAGING
 from config.images import BASE_IMAGE, BASE_IMAGE_ARG
 from config.load_test import LOAD_GENERATOR, LoadTestRun, parse
@@ -64,6 +64,21 @@ def test_the_job_runs_the_scenario_on_the_load_pool_and_writes_its_results(stagi
     (policy,) = policies
     writes = [s for s in policy["PolicyDocument"]["Statement"] if s["Action"] == "s3:PutObject"]
     assert len(writes) == 1 and json.dumps(writes[0]["Resource"]).endswith('/load/20261128-120000/results.json"]]}')
+
+
+def test_the_load_generator_calls_with_the_load_key_alone(staging_with_job: dict[str, Any]) -> None:
+    """Its Job's API_KEY_ID and its role's apigateway:GET name the load generator's key (its own usage plan, never
+    the storefront's or the canaries'): the Edge stack's export of the key tagged api-client=load."""
+    edge = json.loads((OUTDIR / "Staging-Edge.template.json").read_text())["Resources"]
+    keys = {next(t["Value"] for t in r["Properties"]["Tags"] if t["Key"] == API_CLIENT_TAG): lid
+            for lid, r in edge.items() if r["Type"] == "AWS::ApiGateway::ApiKey"}
+    assert set(keys) == {c.value for c in ApiClient}
+    resources = staging_with_job["Resources"]
+    job = json.dumps([r for lid, r in resources.items() if lid.startswith("LoadGeneratorJob")])
+    (policy,) = [r["Properties"] for lid, r in resources.items() if lid.startswith("LoadGeneratorRolePolicy")]
+    (reader,) = [s for s in policy["PolicyDocument"]["Statement"] if s["Action"] == "apigateway:GET"]
+    for text in (job, json.dumps(reader["Resource"])):
+        assert [c for c, lid in keys.items() if lid in text] == [ApiClient.LOAD.value]
 
 
 def test_without_a_request_there_is_no_job(env: Synthesized) -> None:

@@ -26,6 +26,7 @@ from contract.limits import HEADER_BYTES, JSON_DEPTH, VALIDATION_ERRORS
 from cryptography.hazmat.primitives.asymmetric import rsa
 from starlette.types import Receive, Scope, Send
 
+from config.environment import API_CLIENT_TAG, ApiClient
 from config.topology import LISTENER_PORTS, ROUTES, Access, Service
 from tests.synthesis import Synthesized
 from tools.local.local_edge import CognitoPool, DefinitionError, EdgeDefinition, LocalEdge, serve
@@ -513,7 +514,8 @@ def test_requests_beyond_the_burst_are_throttled(definition: EdgeDefinition, bac
 
 def test_the_quota_counts_per_key(dev: Synthesized, backend: tuple[Backend, str]) -> None:
     edge = copy.deepcopy(dev.template_json("Edge"))
-    (plan,) = [r for r in edge["Resources"].values() if r["Type"] == "AWS::ApiGateway::UsagePlan"]
+    (plan,) = [r for r in edge["Resources"].values() if r["Type"] == "AWS::ApiGateway::UsagePlan"
+               and {"Key": API_CLIENT_TAG, "Value": ApiClient.STOREFRONT.value} in r["Properties"]["Tags"]]
     plan["Properties"]["Quota"]["Limit"] = 2
     definition = EdgeDefinition.from_templates(edge, dev.template_json("Services"), edge_stack_name="Dev-Edge")
     with serve(edge_for(definition, backend[1])) as url:

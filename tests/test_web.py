@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from cdk_constructs.storefront import CONFIG_FILE, CONFIG_GLOBAL, HSTS_SECONDS, IMMUTABLE, REVALIDATE
+from config.environment import RemovalMode
 from stacks.web_global_stack import CLOUDFRONT_REGION, STOREFRONT_RULE_GROUPS
 from tests.synthesis import ROOT, Synthesized
 from tools.assembly import Assembly
@@ -187,6 +188,17 @@ def test_web_acl_and_certificate_live_in_us_east_1_and_reach_the_web_stack(env: 
     assert set(written) == read == {f"/{prefix}-WebGlobal/web-acl-arn", f"/{prefix}-WebGlobal/certificate-arn"}
 
 
+def test_a_replaced_certificate_is_kept_while_cloudfront_still_serves_it(env: Synthesized) -> None:
+    """A domain change replaces the certificate in WebGlobal, which deploys before the Web stack moves the
+    distribution off it: deleting the old one would fail (ACM: in use), so a replaced certificate is retained
+    (docs/deploying.md, "Changing the storefront's domain"). Removed from the template, it follows the removal mode,
+    as the teardown check expects."""
+    ((_, certificate),) = env.resources("WebGlobal", "AWS::CertificateManager::Certificate").items()
+    assert certificate["UpdateReplacePolicy"] == "Retain"
+    deleted = env.config.removal == RemovalMode.DESTROY
+    assert certificate["DeletionPolicy"] == ("Delete" if deleted else "RetainExceptOnCreate")
+
+
 def test_alias_records_point_the_shop_domains_at_the_distribution(env: Synthesized) -> None:
     records = [r["Properties"] for r in env.resources("Web", "AWS::Route53::RecordSet").values()]
     assert sorted((r["Name"], r["Type"]) for r in records) == sorted(
@@ -195,6 +207,20 @@ def test_alias_records_point_the_shop_domains_at_the_distribution(env: Synthesiz
     assert all("StorefrontDistribution" in json.dumps(r["AliasTarget"]["DNSName"]) for r in records)
     outputs = env.template_json("Web")["Outputs"]
     assert outputs["StorefrontUrl"]["Value"] == env.config.web.origin
+
+
+def test_the_site_is_published_only_once_the_distribution_and_its_alias_records_exist(env: Synthesized) -> None:
+    """Each BucketDeployment (the assets, then the pages and config.js) waits for the distribution and for every
+    alias record: published earlier, its copier would run (and invalidate) against a distribution CloudFormation has
+    still to create, and config.js would go live for names that do not resolve yet."""
+    distribution_id, _ = one(env, "Web", "AWS::CloudFront::Distribution")
+    aliases = set(env.resources("Web", "AWS::Route53::RecordSet"))
+    assert len(aliases) == 2 * len(env.config.web.domain_names)
+    deployments = env.resources("Web", "Custom::CDKBucketDeployment")
+    assert len(deployments) == 2
+    for logical_id, deployment in deployments.items():
+        waits_for = set(deployment.get("DependsOn", []))
+        assert {distribution_id, *aliases} <= waits_for, logical_id
 
 
 def staged_config(env: Synthesized) -> str:

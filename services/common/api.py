@@ -194,6 +194,36 @@ class CrossOrigin:
         await self.app(scope, receive, send_wrapper)
 
 
+class UnhandledErrors:
+    """Pure ASGI middleware, the innermost of the app's own: an exception no handler took becomes the JSON 500 here,
+    inside :class:`CrossOrigin` and :class:`RequestContext`, so that it carries the storefront's origin and the
+    correlation id like every other answer. A handler registered for ``Exception`` would not: Starlette runs it in
+    ServerErrorMiddleware, outside every user middleware, and the browser could not read the 500 at all."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        except Exception:
+            if started:  # part of an answer is out: nothing can replace it, the server closes the connection
+                raise
+            log.exception("unhandled error", extra={"path": scope.get("path", "")})
+            await JSONResponse(status_code=500, content={"error": "internal", "message": "internal error"})(
+                scope, receive, send)
+
+
 def create_app(
     service: str,
     title: str,
@@ -212,6 +242,8 @@ def create_app(
     before they are parsed (:class:`LimitedRoute`)."""
     app = FastAPI(title=title, description=description, version=version, max_body_size=BODY_BYTES.value, **kw)
     app.router.route_class = LimitedRoute
+    # The last added runs first: CrossOrigin, RequestContext, then UnhandledErrors around the routes.
+    app.add_middleware(UnhandledErrors)
     app.add_middleware(RequestContext)
     app.add_middleware(CrossOrigin, origin=cors_origin)
     tracing.instrument_app(app)  # server spans around everything, RequestContext included
@@ -244,11 +276,6 @@ def create_app(
         )
         return JSONResponse(status_code=exc.status_code, content={"error": code, "message": str(exc.detail)},
                             headers=getattr(exc, "headers", None))
-
-    @app.exception_handler(Exception)
-    async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error", extra={"path": request.url.path})
-        return JSONResponse(status_code=500, content={"error": "internal", "message": "internal error"})
 
     @app.get("/healthz", tags=["health"], summary="Liveness: the process serves requests")
     async def healthz() -> dict[str, str]:

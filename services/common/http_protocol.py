@@ -7,6 +7,10 @@ and so does the local edge. Two things change from uvicorn's own protocol:
   values that are not UTF-8 text or carry control characters, a Content-Length above the body limit) is refused
   here, as soon as its head has arrived, before the application is called (common/request_limits.py,
   ``head_refusal``).
+- Its refusals carry the storefront's origin for CORS (``CORS_ALLOWED_ORIGIN``, as every answer of the app does:
+  common/api.py, ``CrossOrigin``). Most of them never meet a browser behind API Gateway, which enforces the same
+  size limits first and answers with its own gateway responses (which carry the origin); but a header value that is
+  not UTF-8 (a ``fetch`` may send Latin-1 bytes) is refused here only, and a page must be able to read why.
 - What h11 cannot parse (a malformed request line or header, a Content-Length that is not ASCII digits, a head too
   large for its buffer) is answered with a JSON body naming the problem, like every other refusal of the API, instead
   of uvicorn's ``text/plain`` "Invalid HTTP request received.". h11's hint of 501 for a Transfer-Encoding it does not
@@ -19,6 +23,7 @@ are tested against the pinned uvicorn (services/common/tests/test_request_limits
 from __future__ import annotations
 
 import json
+import os
 from http import HTTPStatus
 from typing import Any
 
@@ -27,6 +32,9 @@ from contract.limits import HEADER_BYTES, URL_CHARS, service_header_bytes
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from common.request_limits import Refusal, head_refusal
+
+# The one origin whose pages may read the service's answers (contract/environment.py COMMON; common/settings.py).
+CORS_ORIGIN_VARIABLE = "CORS_ALLOWED_ORIGIN"
 
 # h11's buffer for a request's head: twice the limit, so that a head between the limit and this is refused by
 # head_refusal with the limit's own message, and anything longer by h11 (431 as well) without being buffered.
@@ -72,11 +80,15 @@ class GuardedH11Protocol(H11Protocol):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.conn = _LimitedConnection(self.header_limit)
+        origin = os.environ.get(CORS_ORIGIN_VARIABLE, "")
+        self.cors_headers = [(b"access-control-allow-origin", origin.encode("latin-1")),
+                             (b"vary", b"Origin")] if origin else []
 
     def error_response(self, refusal: Refusal) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
         """Status, headers (besides Connection: close) and body of a refusal; the edge renders its gateway
         responses."""
-        return refusal.status, [(b"content-type", b"application/json")], json.dumps(refusal.body()).encode()
+        return (refusal.status, [(b"content-type", b"application/json"), *self.cors_headers],
+                json.dumps(refusal.body()).encode())
 
     def send_400_response(self, msg: str) -> None:
         refusal = self.conn.refusal if isinstance(self.conn, _LimitedConnection) else None

@@ -167,7 +167,7 @@ def login(body: Credentials) -> Tokens:
             raise ApiError(403, "user_not_confirmed", "confirm the code sent to your email first") from None
         raise
     result = resp.get("AuthenticationResult")
-    if not result:
+    if not result:  # no route takes a second factor: the pool's MFA is off so that it issues no challenge
         raise ApiError(401, "challenge_required", f"sign-in needs challenge {resp.get('ChallengeName')}")
     try:
         claims = verifier().verify(result["IdToken"])

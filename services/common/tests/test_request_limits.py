@@ -141,14 +141,25 @@ class Product(RequestModel):
     tags: list[str] = Field(default=[], max_length=3)
 
 
+# The storefront's origin as the service's environment names it (CORS_ALLOWED_ORIGIN), for the app and the protocol.
+ORIGIN = "http://127.0.0.1:1"
+
+
 @pytest.fixture(scope="module")
 def server() -> Iterator[str]:
-    app = create_app("limits-test", "t", "d", ready=lambda: True, cors_origin="http://127.0.0.1:1")
+    app = create_app("limits-test", "t", "d", ready=lambda: True, cors_origin=ORIGIN)
 
     @app.post("/things")
     def things(body: Product, key: Annotated[str, Header(alias="Idempotency-Key"), HeaderText, Printable]
                ) -> dict[str, str]:
         return {"key": key, "name": body.name}
+
+    @app.get("/fails")
+    def fails() -> None:
+        raise RuntimeError("a bug no handler expects")
+
+    env = pytest.MonkeyPatch()
+    env.setenv("CORS_ALLOWED_ORIGIN", ORIGIN)
 
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, http=GuardedH11Protocol,
                                            log_level="critical", lifespan="off"))
@@ -159,6 +170,7 @@ def server() -> Iterator[str]:
     yield f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
     server.should_exit = True
     thread.join(10)
+    env.undo()
 
 
 def post(url: str, body: bytes, key: bytes = b"k", **kw: Any) -> Any:
@@ -184,6 +196,18 @@ def test_what_the_protocol_refuses_is_json_naming_the_problem(server: str, raw: 
     response = got.responses[0]
     assert (response.status, response.json()["error"]) == (status, error), response.body
     assert response.content_type == "application/json" and response.headers["connection"] == "close"
+    # A page of the storefront can read why (behind API Gateway, a header value that is not UTF-8 gets here).
+    assert response.headers["access-control-allow-origin"] == ORIGIN
+
+
+def test_an_unhandled_error_is_a_json_500_the_storefront_can_read(server: str) -> None:
+    """Starlette runs an ``exception_handler(Exception)`` outside the app's middleware: its 500 had no CORS header
+    and no correlation id, so the browser saw a network error instead of the API's JSON."""
+    got = exchange(server, [request_bytes("GET", "/fails", [("Origin", ORIGIN)])])
+    assert got.responses, got.error
+    response = got.responses[0]
+    assert (response.status, response.json()) == (500, {"error": "internal", "message": "internal error"})
+    assert response.headers["access-control-allow-origin"] == ORIGIN and response.headers["x-correlation-id"]
 
 
 def test_the_app_refuses_bodies_by_their_measure_and_caps_what_it_reports(server: str) -> None:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from config.environment import API_CLIENT_TAG, ApiClient
 from config.topology import Service
 from tools.assembly import Assembly, AssemblyError
 
@@ -150,7 +151,7 @@ class _Reader:
         for k, v in self.of_type("AWS::ApiGateway::Authorizer").items():
             if v["Type"] != "COGNITO_USER_POOLS" or v.get("IdentitySource") != "method.request.header.Authorization":
                 raise DefinitionError(f"{k}: only Cognito authorizers reading the Authorization header are enforced")
-        plan_id, plan = self.one("AWS::ApiGateway::UsagePlan")
+        plan_id, plan = self.storefront_plan()
         keys = [v for v in self.of_type("AWS::ApiGateway::UsagePlanKey").values()
                 if v.get("UsagePlanId") == {"Ref": plan_id}]
         quota = plan.get("Quota")
@@ -170,6 +171,19 @@ class _Reader:
             gateway_responses=self.gateway_responses(),
             services=frozenset(listeners.values()),
         )
+
+    def storefront_plan(self) -> tuple[str, dict[str, Any]]:
+        """The storefront's usage plan (tagged ``api-client: storefront``; the only plan of a template without the
+        tag). `make local` has one API key, standing for every client, and it gets the customers' plan."""
+        plans = self.of_type("AWS::ApiGateway::UsagePlan")
+        if len(plans) == 1:
+            return next(iter(plans.items()))
+        tagged = [(k, v) for k, v in plans.items()
+                  if {"Key": API_CLIENT_TAG, "Value": ApiClient.STOREFRONT.value} in v.get("Tags", [])]
+        if len(tagged) != 1:
+            raise DefinitionError(f"expected one AWS::ApiGateway::UsagePlan tagged {API_CLIENT_TAG}="
+                                  f"{ApiClient.STOREFRONT.value} among {len(plans)}, found {len(tagged)}")
+        return tagged[0]
 
     def resource_paths(self, api_id: str) -> dict[str, str]:
         """Logical id (or the root's GetAtt key) -> full resource path."""

@@ -11,10 +11,17 @@ Checks:
   (SES GetIdentityVerificationAttributes, GetIdentityDkimAttributes), the account's API Gateway CloudWatch role (API
   Gateway GetAccount; the role exists, API Gateway may assume it, and no environment's stack owns it), hosted zones
   (Route 53 GetHostedZone) and certificates (ACM DescribeCertificate: ISSUED).
+- ``delegation``: every declared hosted zone that exists is delegated: its parent zone's servers, asked without
+  recursion, refer its name to exactly the name servers Route 53 assigned to it (dnspython;
+  ``tools/ops/account_check/delegation.py``). ``--dns-server HOST:PORT`` sends every DNS question to one server.
 - ``addon-version``: every EKS add-on version the assembly pins is offered for its Kubernetes version in the region
   (EKS DescribeAddonVersions).
 - ``chart-version``: every Helm chart version the assembly pins is in its repository's index.
-- ``bootstrap``: the CDK bootstrap stack's version (SSM parameter) is the one the assembly requires or later.
+- ``bootstrap``: the CDK bootstrap stack's version (SSM parameter) is the one the assembly requires or later, in
+  every region the assembly deploys to (the environment's and us-east-1, where the WebGlobal stack lives).
+- ``bootstrap-role``: the caller (before ``--assume-lookup-role``: in the pipeline, the deploy role) can assume every
+  bootstrap role the assembly's stacks and asset manifests name (deploy, lookup, file and image publishing), in each
+  of those regions (STS AssumeRole).
 - ``quota``: the service quotas the environment needs, over what the account uses already: VPCs per Region, NAT
   gateways per Availability Zone, interface endpoints per VPC, Elastic IPs, and the vCPUs of On-Demand and Spot
   standard instances at the node groups' maximum sizes (Service Quotas GetServiceQuota, falling back to

@@ -26,6 +26,7 @@ from tools.ops.account_check.checks import (
     recorded_fetch,
     run,
 )
+from tools.ops.account_check.delegation import Dns
 from tools.ops.account_check.replay import Recorder, Replay
 
 RECORDINGS = Path(__file__).resolve().parent / "recorded"
@@ -47,6 +48,13 @@ def session_for(config: EnvironmentConfig, *, role_arn: str | None, endpoint_url
                                  aws_session_token=creds["SessionToken"], region_name=config.region)
 
 
+def dns_server(value: str) -> Dns:
+    host, _, port = value.rpartition(":")
+    if not host or not port.isdigit():
+        raise SystemExit(f"--dns-server {value}: expected HOST:PORT, e.g. 127.0.0.1:5353")
+    return Dns.server(host, int(port))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.ops.account_check",
                                      description="What the templates assume of the account, checked read-only.")
@@ -61,6 +69,9 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"answer {', '.join(f'{s} {o}' for s, o in REPLAYED)} and the chart indexes from "
                              "recordings (default: the committed ones)")
     parser.add_argument("--record", type=Path, help="write what the account answered for those calls here")
+    parser.add_argument("--dns-server", metavar="HOST:PORT",
+                        help="ask this DNS server everything the delegation check asks (default: the system's "
+                             "resolver, and the parent zones' servers on port 53)")
     args = parser.parse_args(argv)
     try:
         config = load(args.env)
@@ -82,7 +93,9 @@ def main(argv: list[str] | None = None) -> int:
             assembly = Assembly(args.assembly or synthesize(config, Path(workdir)))
             session = session_for(config, role_arn=role, endpoint_url=args.endpoint_url)
             account = Account(session, endpoint_url=args.endpoint_url, replay=replay, recorder=recorder,
-                              fetch=recorded_fetch(args.replay) if args.replay else fetch)
+                              fetch=recorded_fetch(args.replay) if args.replay else fetch,
+                              caller=session_for(config, role_arn=None, endpoint_url=args.endpoint_url),
+                              dns=dns_server(args.dns_server) if args.dns_server else None)
             lines = run(account, config, assembly)
             charts = {h.chart for h in assembly.helm_releases}
         except (AssemblyError, ClientError, BotoCoreError) as err:

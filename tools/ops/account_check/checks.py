@@ -20,6 +20,7 @@ from config.environments import ENVIRONMENTS
 from config.instance_types import instance_type
 from config.prerequisites import Prerequisite, PrerequisiteKind, prerequisites
 from tools.assembly import Assembly
+from tools.ops.account_check.delegation import DelegationError, Dns, delegation, normalized
 from tools.ops.account_check.replay import Recorder, Replay
 
 # The calls moto 5.2.5's server does not serve (answered from recordings offline; recorded with --record), each with
@@ -62,8 +63,14 @@ class Account:
 
     def __init__(self, session: boto3.session.Session, *, endpoint_url: str | None = None,
                  replay: Replay | None = None, recorder: Recorder | None = None,
-                 fetch: Callable[[str], str] | None = None) -> None:
+                 fetch: Callable[[str], str] | None = None, caller: boto3.session.Session | None = None,
+                 dns: Dns | None = None) -> None:
         self.session = session
+        # How the delegation check reaches DNS (the system's resolver and port 53 unless given).
+        self.dns = dns or Dns()
+        # Who will deploy (the pipeline's deploy role, or an administrator): the bootstrap roles are assumed as it.
+        # ``session`` may be a read-only role assumed from it (--assume-lookup-role), which could assume none.
+        self.caller = caller or session
         self.endpoint_url = endpoint_url
         self.replay = replay
         self.recorder = recorder
@@ -138,6 +145,33 @@ def check_prerequisite(account: Account, config: EnvironmentConfig, p: Prerequis
     except ClientError as err:
         return Line(False, "prerequisite", f"{what}: {_error(err)} ({p.why})")
     raise AssertionError(p.kind)
+
+
+def check_delegation(account: Account, p: Prerequisite) -> Line:
+    """A declared hosted zone is delegated: its parent zone's servers refer its name to exactly the name servers
+    Route 53 assigned to it (tools/ops/account_check/delegation.py says why and how)."""
+    try:
+        zone = account.client("route53").get_hosted_zone(Id=p.identifier)
+    except ClientError as err:
+        return Line(False, "delegation", f"{p.identifier}: {_error(err)} (the zone must exist first)")
+    name = str(zone["HostedZone"]["Name"]).rstrip(".")
+    assigned = normalized(zone.get("DelegationSet", {}).get("NameServers", []))
+    what = f"{name} ({p.identifier})"
+    try:
+        found = delegation(name, account.dns)
+    except DelegationError as err:
+        return Line(False, "delegation", f"{what}: {err}")
+    where = f"{found.parent} ({found.asked})"
+    fix = (f"publish NS records for {name} in {found.parent} naming {', '.join(sorted(assigned))}: ACM's DNS "
+           "validation and the alias records resolve only then, and the WebGlobal deploy waits on its certificate "
+           "until they do (docs/deploying.md, step 4)")
+    if not found.delegated_to:
+        return Line(False, "delegation", f"{what}: {where} does not delegate it; {fix}")
+    if found.delegated_to != assigned:
+        return Line(False, "delegation", f"{what}: {where} delegates it to {', '.join(sorted(found.delegated_to))}, "
+                                         f"not to the zone's name servers; {fix}")
+    return Line(True, "delegation", f"{what}: {where} delegates it to the zone's name servers "
+                                    f"{', '.join(sorted(assigned))}")
 
 
 def _ses_identity(account: Account, identity: str, what: str) -> Line:
@@ -234,6 +268,47 @@ def check_bootstrap(account: Account, assembly: Assembly) -> Iterator[Line]:
             continue
         yield Line(have >= version, "bootstrap", f"{region} {parameter} is {have}; the assembly needs {version} or "
                                                  "later")
+
+
+def bootstrap_roles(assembly: Assembly) -> dict[str, list[str]]:
+    """Region -> the CDK bootstrap roles the CLI assumes to deploy the assembly there: each stack's deploy and lookup
+    roles, and the publishing roles of its asset manifest's destinations (the manifests write ``${AWS::Partition}``)."""
+    roles: dict[str, set[str]] = {}
+
+    def add(region: str, arn: Any) -> None:
+        if arn:
+            roles.setdefault(region, set()).add(str(arn).replace("${AWS::Partition}", "aws"))
+
+    for artifact in assembly.manifest.get("artifacts", {}).values():
+        props = artifact.get("properties") or {}
+        region = str(artifact.get("environment", "")).rsplit("/", 1)[-1]
+        if artifact.get("type") == "aws:cloudformation:stack":
+            add(region, props.get("assumeRoleArn"))
+            add(region, (props.get("lookupRole") or {}).get("arn"))
+        elif artifact.get("type") == "cdk:asset-manifest":
+            assets = json.loads((assembly.directory / props["file"]).read_text())
+            for kind in ("files", "dockerImages"):
+                for asset in (assets.get(kind) or {}).values():
+                    for d in (asset.get("destinations") or {}).values():
+                        add(str(d.get("region", region)), d.get("assumeRoleArn"))
+    return {region: sorted(arns) for region, arns in sorted(roles.items())}
+
+
+def check_bootstrap_roles(account: Account, assembly: Assembly) -> Iterator[Line]:
+    """The caller (the pipeline's deploy role) can assume every bootstrap role the CLI will use, in every region the
+    assembly deploys to: the environment's and us-east-1 (WebGlobal). A role missing (that region never bootstrapped)
+    or a deploy role whose policy names only its home region fails here, not halfway through a deploy."""
+    sts = account.caller.client("sts", endpoint_url=account.endpoint_url)
+    for region, arns in bootstrap_roles(assembly).items():
+        for arn in arns:
+            try:
+                sts.assume_role(RoleArn=arn, RoleSessionName="account-check", DurationSeconds=900)
+            except ClientError as err:
+                yield Line(False, "bootstrap-role", f"{region} {arn}: {_error(err)} (bootstrap {region} with `cdk "
+                                                    f"bootstrap aws://ACCOUNT/{region}`, and let the deploy role "
+                                                    "assume its roles: docs/deploying.md, step 4)")
+                continue
+            yield Line(True, "bootstrap-role", f"{region} {arn}: assumed")
 
 
 # --- quotas -----------------------------------------------------------------------------------------------------------
@@ -349,10 +424,15 @@ def run(account: Account, config: EnvironmentConfig, assembly: Assembly) -> list
         return [Line(False, "caller", f"no usable credentials: {_error(err)}")]
     if not lines[0].ok:
         return lines
-    lines += [check_prerequisite(account, config, p) for p in prerequisites(config)]
+    declared = [(p, check_prerequisite(account, config, p)) for p in prerequisites(config)]
+    lines += [line for _, line in declared]
+    # A zone that exists (a missing one has failed above) must also be delegated.
+    lines += [check_delegation(account, p) for p, line in declared
+              if p.kind is PrerequisiteKind.HOSTED_ZONE and line.ok]
     lines += check_addon_versions(account, assembly)
     lines += check_chart_versions(account, assembly)
     lines.extend(check_bootstrap(account, assembly))
+    lines.extend(check_bootstrap_roles(account, assembly))
     lines += check_quotas(account, config, assembly)
     return lines
 
