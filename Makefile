@@ -59,7 +59,7 @@ help:
 	@echo "make diff BASE=<git ref> [ENV=...]   offline cdk diff of BASE against the working tree -> cdk.out/diff.md"
 	@echo "make bootstrap-policy [ENV=...]      CloudFormation execution policy for cdk bootstrap -> cdk.out/bootstrap-policy.json"
 	@echo "make lint-workflows                  actionlint over .github/workflows"
-	@echo "make preflight                       deploy-readiness checks of every environment's assembly (docs/deploying.md)"
+	@echo "make preflight [ASSEMBLY=dir]         deploy-readiness checks of every environment's assembly, or of one synthesized assembly (docs/deploying.md)"
 	@echo "make upgrade-check K8S=<next>        manifests against the next Kubernetes version, add-on versions to move"
 	@echo "make teardown-plan [ENV=dev]         what cdk destroy deletes, in which order, and what it leaves behind"
 	@echo "make destroy ENV=... [FORCE=1]        wake the nodes and hold the scheduled sleep, then cdk destroy (AWS creds)"
@@ -325,7 +325,7 @@ compliance: setup
 
 # Deploy-readiness checks over the synthesized assembly of every environment (tools/reports/preflight, docs/deploying.md).
 preflight: setup
-	$(PY) -m tools.reports.preflight
+	$(PY) -m tools.reports.preflight $(if $(ASSEMBLY),--assembly $(ASSEMBLY))
 
 upgrade-check: setup
 	@test -n "$(K8S)" || { echo "usage: make upgrade-check K8S=<next Kubernetes version, e.g. 1.35>" >&2; exit 2; }

@@ -405,3 +405,23 @@ def test_the_smoke_tests_browser_is_installed_where_the_page_load_looks_for_it(d
     assert "arm" in job["runs-on"]
     assert "ppa:xtradeb/apps" in script and "install -y -qq chromium chromium-driver" in script
     assert f"test -x {CHROMIUM} && test -x {CHROMEDRIVER}" in script
+
+
+def test_the_assemblies_travel_whole_to_the_deploy_jobs(deploy: dict[str, Any]) -> None:
+    """Fresh review, finding 1: upload-artifact (v4.4.0 on) leaves hidden files out unless told, and every image
+    asset holds a .dockerignore, so the deploy jobs' digest of the downloaded assemblies never matched."""
+    hidden = [p for p in synthesize("dev").outdir.rglob(".*") if p.is_file()]
+    assert hidden, "the assembly holds hidden files (the images' .dockerignore)"
+    [upload] = [s for s in steps(deploy["jobs"]["synth"])
+                if str(s.get("uses", "")).startswith("actions/upload-artifact")]
+    assert upload["with"]["include-hidden-files"] is True
+
+
+def test_the_preflight_runs_on_the_assemblies_the_deploy_jobs_deploy(deploy: dict[str, Any]) -> None:
+    """Fresh review, finding 4: the date-bound k8s-support check (and every other) runs in the pipeline on the day of
+    the deploy, on the uploaded assemblies, before the upload the deploy jobs wait for."""
+    names = [s.get("name") for s in steps(deploy["jobs"]["synth"])]
+    at = names.index("Preflight of each assembly")
+    assert names.index("Synthesize every environment once") < at < names.index("Digest of the assemblies")
+    assert steps(deploy["jobs"]["synth"])[at]["run"] == (
+        'for env in dev staging prod; do make preflight ASSEMBLY="assemblies/$env"; done')
