@@ -72,6 +72,11 @@ class ClusterAutoscaler(Construct):
             release="cluster-autoscaler",
             version=pin.version,
             namespace=NAMESPACE,
+            # Helm waits for the Deployment to be Ready: an image tag that does not exist for this minor, a crash
+            # loop or a denied API call fails this deploy (and rolls it back) instead of leaving surges Pending
+            # later. The chart depends on the node groups, so its pod has a node to run on while Helm waits.
+            wait=True,
+            timeout=cdk.Duration.minutes(5),
             values={
                 "cloudProvider": "aws",
                 "awsRegion": region,

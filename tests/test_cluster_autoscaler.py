@@ -45,6 +45,18 @@ def test_discovers_this_clusters_node_groups_and_scales_down(env: Synthesized) -
     assert values["rbac"]["serviceAccount"] == {"create": False, "name": SERVICE_ACCOUNT}
 
 
+def test_a_deploy_waits_for_the_autoscaler_to_run_and_it_has_nodes_to_run_on(env: Synthesized) -> None:
+    """Fresh review, finding 3: without Helm's wait, an autoscaler that never becomes Ready (an image tag missing for
+    the minor, a crash loop, a denied call) completed the deploy, and surges stayed Pending later. With it, Helm
+    waits within the kubectl handler's 15 minutes, and only once the node groups exist."""
+    chart, _ = _chart(env)
+    assert chart["Wait"] is True and chart["Timeout"] == "300s"
+    (chart_id,) = [k for k, r in env.resources("Cluster", "Custom::AWSCDK-EKS-HelmChart").items()
+                   if r["Properties"]["Chart"] == "cluster-autoscaler"]
+    depends = set(env.template_json("Cluster")["Resources"][chart_id]["DependsOn"])
+    assert set(env.resources("Cluster", "AWS::EKS::Nodegroup")) <= depends
+
+
 def test_runs_on_an_on_demand_node_group(env: Synthesized) -> None:
     _, values = _chart(env)
     selector = values["nodeSelector"]
