@@ -90,6 +90,7 @@ def test_base_is_pinned_by_tag_and_index_digest() -> None:
         python_minor("python:3.13-slim")  # a floating tag: no patch release named
 
 
+@pytest.mark.docker  # runs the stand-in base image, which the docker stage builds first (make base-image)
 def test_stand_in_is_built_from_the_base_tags_debian_and_runs_its_python_minor() -> None:
     """The services are tested on the Python minor they ship on: the stand-in (Debian's own python3 of the base's
     suite) against the minor in the base image's tag."""
