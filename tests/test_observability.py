@@ -13,6 +13,7 @@ import pytest
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 
+from cdk_constructs.sparse_metrics import fill_sparse, is_sparse_count, unfilled
 from config.telemetry import (
     AGENT_NAMESPACE,
     AGENT_SERVICE_ACCOUNT,
@@ -293,3 +294,57 @@ def test_alarm_counts(env: Synthesized) -> None:
     assert per_part == {"Observability": 21 + nat + 2 + (56 if paging else 0), "Services": 110}
     assert composites == len(SERVICES)
     assert len(env.resources("Observability", "AWS::CloudWatch::CompositeAlarm")) == (29 if paging else 0)
+
+
+def sparse_reads(props: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """Of one alarm: the ids of its sparse counts (sparse_metrics.py) that some expression reads unfilled, and the
+    names of every sparse count it reads at all."""
+    stats = {m["Id"]: m["MetricStat"] for m in props.get("Metrics", []) if "MetricStat" in m}
+    sparse = [i for i, s in stats.items() if is_sparse_count(s["Metric"]["MetricName"], s["Stat"])]
+    expressions = [m["Expression"] for m in props.get("Metrics", []) if "Expression" in m]
+    bare = sorted({i for e in expressions for i in unfilled(e, sparse)})
+    names = [stats[i]["Metric"]["MetricName"] for i in sparse]
+    if "MetricName" in props and is_sparse_count(props["MetricName"], props.get("Statistic", "")):
+        names.append(props["MetricName"])
+    return bare, names
+
+
+@pytest.mark.parametrize("name", ["dev", "staging", "prod"])
+def test_alarms_fill_sparse_counts_and_treat_no_data_as_no_errors(synth: Any, name: str) -> None:
+    """Every alarm of every stack: a count recorded only when an error or throttle happens (DynamoDB SystemErrors
+    per operation, throttles, WAF blocks, 5XX sums, worker restarts) is read as FILL(id, 0) in metric math, and the
+    alarm treats a period with no data as not breaching. Else the sum over nine operations has no value while one
+    of them is quiet, and the alarm sits in INSUFFICIENT_DATA instead of seeing the error."""
+    env = synth(name)
+    unfilled_reads, missing_treatment, sparse_alarms = {}, {}, 0
+    for stack, template in env.all_templates().items():
+        for logical_id, resource in template.get("Resources", {}).items():
+            if resource["Type"] != "AWS::CloudWatch::Alarm":
+                continue
+            props = resource["Properties"]
+            bare, names = sparse_reads(props)
+            if bare:
+                unfilled_reads[f"{stack}/{logical_id}"] = bare
+            if names:
+                sparse_alarms += 1
+                if props.get("TreatMissingData") != "notBreaching":
+                    missing_treatment[f"{stack}/{logical_id}"] = (sorted(set(names)), props.get("TreatMissingData"))
+    assert sparse_alarms, "no alarm on a sparse count: the walk found nothing to check"
+    assert not unfilled_reads, unfilled_reads
+    assert not missing_treatment, missing_treatment
+
+
+def test_the_sparse_count_check_finds_the_unfilled_sum() -> None:
+    """The check above against the expression cdk-monitoring-constructs writes for DynamoDB SystemErrors."""
+    ids = ["systemErrorGetItem", "systemErrorScan"]
+    library = "systemErrorGetItem+systemErrorScan"
+    assert unfilled(library, ids) == ids
+    assert unfilled("FILL(systemErrorGetItem, 0)+systemErrorScan", ids) == ["systemErrorScan"]
+    assert unfilled(fill_sparse(library, ids), ids) == []
+    assert unfilled("FILL(requests,0) / PERIOD(requests)", ["requests"]) == []
+    props = {"Metrics": [
+        {"Id": i, "ReturnData": False, "MetricStat": {"Metric": {"MetricName": "SystemErrors"}, "Stat": "Sum"}}
+        for i in ids] + [{"Id": "expr_1", "Expression": library, "ReturnData": True}]}
+    assert sparse_reads(props) == (ids, ["SystemErrors", "SystemErrors"])
+    assert is_sparse_count("ReadThrottleEvents", "Sum") and is_sparse_count("5XXError", "Sum")
+    assert not is_sparse_count("SystemErrors", "Average") and not is_sparse_count("Count", "Sum")
