@@ -33,6 +33,16 @@ class ClusterStack(cdk.Stack):
         cdk.CfnOutput(self, "ClusterName", value=self.cluster.cluster_name)
         cdk.CfnOutput(self, "AdminRoleArn", value=self.platform_cluster.admin_role.role_arn,
                       description="Cluster admins: aws eks update-kubeconfig --name <ClusterName> --role-arn <this>")
+        # kubectl from a person: the API endpoint is private, so a CloudShell VPC environment in the cluster's VPC
+        # (docs/deploying.md, "Reaching the cluster"); these outputs are the form's VPC, subnet and security group.
+        operators = self.platform_cluster
+        cdk.CfnOutput(self, "OperatorAccessVpcId", value=vpc.vpc_id,
+                      description="CloudShell VPC environment: the VPC (the cluster's)")
+        cdk.CfnOutput(self, "OperatorAccessSubnetIds", value=cdk.Fn.join(",", operators.operator_subnets.subnet_ids),
+                      description="CloudShell VPC environment: one of these private subnets (NAT egress)")
+        cdk.CfnOutput(self, "OperatorAccessSecurityGroupId",
+                      value=operators.operator_security_group.security_group_id,
+                      description="CloudShell VPC environment: this security group (the API endpoint admits it on 443)")
         # Working hours (config.cluster.schedule): no node at night; the autoscaler sizes the groups in between. The
         # pipeline wakes them for a deploy outside those hours (docs/cost.md, "Working hours").
         self.schedule: NodeGroupSchedule | None = None

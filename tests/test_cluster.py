@@ -1,6 +1,11 @@
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
 
 from config.environment import CapacityKind
 from tests.synthesis import Synthesized
@@ -161,3 +166,50 @@ def test_a_version_bump_moves_nodes_add_ons_and_autoscaler_with_the_control_plan
         a["AddonName"]: addon_pin("1.35", a["AddonName"]).version for a in of_type["AWS::EKS::Addon"]}
     (autoscaler,) = [c for c in of_type["Custom::AWSCDK-EKS-HelmChart"] if c["Chart"] == "cluster-autoscaler"]
     assert f'\\"tag\\":\\"{cluster_autoscaler("1.35").image_tag}\\"' in json.dumps(autoscaler["Values"])
+
+
+RUNBOOK = Path(__file__).resolve().parent.parent / "docs" / "deploying.md"
+
+
+def runbook_outputs() -> set[str]:
+    """The stack outputs the runbook's "Reaching the cluster" section tells an operator to read."""
+    text = RUNBOOK.read_text()
+    section = text[text.index("### Reaching the cluster"):]
+    section = section[:section.index("\n### ", 1)]
+    return set(re.findall(r"`(OperatorAccess\w+)`", section))
+
+
+@pytest.mark.parametrize("name", ["dev", "staging", "prod"])
+def test_operators_reach_the_private_endpoint_through_what_the_runbook_names(synth: Any, name: str) -> None:
+    """The endpoint is private, so kubectl from a person runs in a CloudShell VPC environment (docs/deploying.md,
+    "Reaching the cluster"): every output the runbook names exists, the subnets are the VPC's private ones (NAT
+    egress), and the security group is admitted by the control plane's group on 443 and opens HTTPS only."""
+    env = synth(name)
+    cluster = env.template_json("Cluster")
+    (eks_cluster,) = [r["Properties"] for r in cluster["Resources"].values() if r["Type"] == "AWS::EKS::Cluster"]
+    assert eks_cluster["ResourcesVpcConfig"]["EndpointPublicAccess"] is False
+    documented = runbook_outputs()
+    assert documented == {"OperatorAccessVpcId", "OperatorAccessSubnetIds", "OperatorAccessSecurityGroupId"}
+    outputs = cluster["Outputs"]
+    assert documented <= set(outputs), documented - set(outputs)
+
+    network = env.template_json("Network")
+    exports = {o["Export"]["Name"]: o["Value"]["Ref"] for o in network["Outputs"].values()
+               if "Export" in o and "Ref" in o["Value"]}
+    (vpc_id,) = [k for k, r in network["Resources"].items() if r["Type"] == "AWS::EC2::VPC"]
+    assert exports[outputs["OperatorAccessVpcId"]["Value"]["Fn::ImportValue"]] == vpc_id
+    separator, subnets = outputs["OperatorAccessSubnetIds"]["Value"]["Fn::Join"]
+    assert separator == ","
+    named = {exports[s["Fn::ImportValue"]] for s in subnets}
+    private = {k for k, r in network["Resources"].items() if r["Type"] == "AWS::EC2::Subnet"
+               and {"Key": "aws-cdk:subnet-type", "Value": "Private"} in r["Properties"]["Tags"]}
+    assert named == private and len(private) == len(env.config.network.availability_zones)
+
+    group = outputs["OperatorAccessSecurityGroupId"]["Value"]["Fn::GetAtt"][0]
+    egress = cluster["Resources"][group]["Properties"]["SecurityGroupEgress"]
+    assert [(e["IpProtocol"], e["FromPort"], e["ToPort"]) for e in egress] == [("tcp", 443, 443)]
+    control_plane = eks_cluster["ResourcesVpcConfig"]["SecurityGroupIds"]
+    admitting = [r["Properties"] for r in cluster["Resources"].values() if r["Type"] == "AWS::EC2::SecurityGroupIngress"
+                 and r["Properties"].get("SourceSecurityGroupId") == {"Fn::GetAtt": [group, "GroupId"]}]
+    assert [(r["GroupId"], r["IpProtocol"], r["FromPort"], r["ToPort"]) for r in admitting] == [
+        (control_plane[0], "tcp", 443, 443)]
