@@ -92,13 +92,13 @@ class PlatformCluster(Construct):
         # database admits); the control plane's VPC resource controller manages the branch ENIs for that. Created
         # before the nodes, so they start with these settings rather than the self-managed copy's.
         self.vpc_cni = pinned_addon(self, "VpcCniAddon", cluster=self.cluster_ref, kubernetes_version=version,
-                                    name="vpc-cni", configuration_values={
+                                    addons_from=config.addons_from, name="vpc-cni", configuration_values={
                                         "enableNetworkPolicy": "true",
                                         "env": {"ENABLE_POD_ENI": "true",
                                                 "POD_SECURITY_GROUP_ENFORCING_MODE": "standard"},
                                     })
         self.kube_proxy = pinned_addon(self, "KubeProxyAddon", cluster=self.cluster_ref, kubernetes_version=version,
-                                       name="kube-proxy")
+                                       addons_from=config.addons_from, name="kube-proxy")
         self.node_groups: dict[str, eks.Nodegroup] = {}
         for pool in config.node_pools:
             labels = {"platform/pool": pool.name, "platform/capacity": pool.capacity.value.lower()}
@@ -141,10 +141,11 @@ class PlatformCluster(Construct):
             self.node_groups[pool.name] = group
         # Deployments: created once nodes exist, or EKS reports them degraded until CloudFormation gives up.
         self.coredns = pinned_addon(self, "CoreDnsAddon", cluster=self.cluster_ref, kubernetes_version=version,
-                                    name="coredns")
+                                    addons_from=config.addons_from, name="coredns")
         # Resource metrics for every HorizontalPodAutoscaler (kubectl top too).
         self.metrics_server = pinned_addon(self, "MetricsServerAddon", cluster=self.cluster_ref,
-                                           kubernetes_version=version, name="metrics-server")
+                                           kubernetes_version=version, addons_from=config.addons_from,
+                                           name="metrics-server")
         for addon in (self.coredns, self.metrics_server):
             addon.node.add_dependency(*self.node_groups.values())
         self.cluster.role.add_managed_policy(
@@ -177,7 +178,7 @@ class PlatformCluster(Construct):
             region=Stack.of(self).region)
         self.pod_identity_agent = self.cluster.eks_pod_identity_agent
         assert self.pod_identity_agent is not None  # created by the first Pod Identity service account above
-        pin_existing(self.pod_identity_agent, kubernetes_version=version)
+        pin_existing(self.pod_identity_agent, kubernetes_version=version, addons_from=config.addons_from)
         # The API endpoint is private: CI's manifests go through the kubectl handler Lambda in the VPC, and people
         # through a CloudShell VPC environment in one of these private subnets with this security group attached
         # (docs/deploying.md, "Reaching the cluster"). The group reaches HTTPS only: the control plane admits it on

@@ -27,6 +27,7 @@ class ClusterStack(cdk.Stack):
         # Container Insights, container logs and the telemetry collector (OTLP traces -> X-Ray, EMF metrics).
         self.observability_addon = ObservabilityAddon(self, "Observability", cluster=self.platform_cluster.cluster_ref,
                                                       kubernetes_version=config.kubernetes_version,
+                                                      addons_from=config.addons_from,
                                                       log_settings=log_settings)
         # Its collector runs as a Deployment besides the DaemonSets: created once there are nodes to run it.
         self.observability_addon.addon.node.add_dependency(*self.platform_cluster.node_groups.values())

@@ -138,19 +138,19 @@ def test_load_balancer_controller_injects_readiness_gates(env: Synthesized) -> N
     assert values["resources"]["requests"]
 
 
-def test_a_version_bump_moves_nodes_add_ons_and_autoscaler_with_the_control_plane() -> None:
-    """Config's kubernetes_version alone decides every version in the Cluster stack (no nag: this checks wiring)."""
+def cluster_resources(kubernetes_version: str, addons_from: str | None = None) -> dict[str, list[dict[str, Any]]]:
+    """The Cluster stack of dev on ``kubernetes_version`` (no nag: this checks wiring), by resource type."""
     import dataclasses
 
     import aws_cdk as cdk
 
     from cdk_constructs.log_groups import LogSettings
-    from config.eks_addons import addon_pin, cluster_autoscaler
     from config.environments import DEV
     from stacks.cluster_stack import ClusterStack
     from stacks.network_stack import NetworkStack
 
-    config = dataclasses.replace(DEV, cluster=dataclasses.replace(DEV.cluster, kubernetes_version="1.35")).validate()
+    config = dataclasses.replace(DEV, cluster=dataclasses.replace(
+        DEV.cluster, kubernetes_version=kubernetes_version, addons_from=addons_from)).validate()
     app = cdk.App()
     env = cdk.Environment(account=config.account, region=config.region)
     network = NetworkStack(app, "Net", config=config.network, removal=config.removal, env=env)
@@ -158,14 +158,38 @@ def test_a_version_bump_moves_nodes_add_ons_and_autoscaler_with_the_control_plan
                            log_settings=LogSettings(key=network.logs_key, retention_days=config.log_retention_days,
                                                     removal=config.removal))
     resources = app.synth().get_stack_by_name(cluster.stack_name).template["Resources"]
-    of_type = {t: [r["Properties"] for r in resources.values() if r["Type"] == t]
-               for t in ("AWS::EKS::Cluster", "AWS::EKS::Nodegroup", "AWS::EKS::Addon", "Custom::AWSCDK-EKS-HelmChart")}
+    return {t: [r["Properties"] for r in resources.values() if r["Type"] == t]
+            for t in ("AWS::EKS::Cluster", "AWS::EKS::Nodegroup", "AWS::EKS::Addon", "Custom::AWSCDK-EKS-HelmChart")}
+
+
+def test_a_version_bump_moves_nodes_add_ons_and_autoscaler_with_the_control_plane() -> None:
+    """Config's kubernetes_version alone decides every version in the Cluster stack."""
+    from config.eks_addons import addon_pin, cluster_autoscaler
+
+    of_type = cluster_resources("1.35")
     assert [c["Version"] for c in of_type["AWS::EKS::Cluster"]] == ["1.35"]
     assert {g["Version"] for g in of_type["AWS::EKS::Nodegroup"]} == {"1.35"}
     assert {a["AddonName"]: a["AddonVersion"] for a in of_type["AWS::EKS::Addon"]} == {
         a["AddonName"]: addon_pin("1.35", a["AddonName"]).version for a in of_type["AWS::EKS::Addon"]}
     (autoscaler,) = [c for c in of_type["Custom::AWSCDK-EKS-HelmChart"] if c["Chart"] == "cluster-autoscaler"]
     assert f'\\"tag\\":\\"{cluster_autoscaler("1.35").image_tag}\\"' in json.dumps(autoscaler["Values"])
+
+
+def test_step_one_of_an_upgrade_moves_the_add_ons_but_kube_proxy_and_nothing_else() -> None:
+    """cluster.addons_from = the next minor: the EKS add-ons take that row's versions, the control plane, the nodes,
+    kube-proxy (built for one minor) and the charts stay on the cluster's (docs/deploying.md, "Upgrading
+    Kubernetes")."""
+    from config.eks_addons import SAME_MINOR, addon_pin, cluster_autoscaler
+
+    staged, plain = cluster_resources("1.34", addons_from="1.35"), cluster_resources("1.34")
+    assert [c["Version"] for c in staged["AWS::EKS::Cluster"]] == ["1.34"]
+    assert {g["Version"] for g in staged["AWS::EKS::Nodegroup"]} == {"1.34"}
+    versions = {a["AddonName"]: a["AddonVersion"] for a in staged["AWS::EKS::Addon"]}
+    assert versions == {name: addon_pin("1.34" if name in SAME_MINOR else "1.35", name).version for name in versions}
+    assert "kube-proxy" in versions
+    assert staged["Custom::AWSCDK-EKS-HelmChart"] == plain["Custom::AWSCDK-EKS-HelmChart"]
+    (autoscaler,) = [c for c in staged["Custom::AWSCDK-EKS-HelmChart"] if c["Chart"] == "cluster-autoscaler"]
+    assert f'\\"tag\\":\\"{cluster_autoscaler("1.34").image_tag}\\"' in json.dumps(autoscaler["Values"])
 
 
 RUNBOOK = Path(__file__).resolve().parent.parent / "docs" / "deploying.md"

@@ -216,3 +216,28 @@ def test_crds_of_another_chart_version_or_after_the_chart_fail(bench: Callable[[
         "is applied for aws-load-balancer-controller-1.13.4, the chart runs aws-load-balancer-controller-1.14.1",
         f"is not created before {chart} (nothing makes the chart depend on it): Helm installs its own copy first",
     ]
+
+
+def staged(wb: Workbench) -> Any:
+    """The workbench's config at step 1 of the upgrade to 1.35 (cluster.addons_from)."""
+    from dataclasses import replace
+    return replace(wb.config, cluster=replace(wb.config.cluster, addons_from="1.35"))
+
+
+def test_step_one_of_an_upgrade_checks_the_next_rows_add_ons_against_this_minor(
+        bench: Callable[[str], Workbench]) -> None:
+    """Step 1 deploys 1.35's add-on versions on the 1.34 cluster (kube-proxy stays at 1.34's): each must be the pin
+    of the row it comes from, and valid on 1.34, or EKS refuses it."""
+    wb = pinned(bench("dev"))
+    now = table(wb)
+    bridge = AddonPin("vpc-cni", "v1.21.1-eksbuild.1", True, frozenset({"1.34"}))
+    pins = {**now, "1.35": {**now["1.34"], "vpc-cni": bridge,
+                            "kube-proxy": AddonPin("kube-proxy", "v1.35.0-eksbuild.2", True)}}
+    addon(wb, "vpc-cni")["Properties"]["AddonVersion"] = bridge.version
+    assert addons.check(wb.assembly(), staged(wb), pins).ok
+    [off] = addons.check(wb.assembly(), wb.config, pins).findings  # without step 1 the 1.34 pin is expected
+    assert "vpc-cni is v1.21.1-eksbuild.1, the pin for Kubernetes 1.34 is v1.20.4-eksbuild.2" in off.message
+    only_on_next = {**pins, "1.35": {**pins["1.35"], "vpc-cni": AddonPin("vpc-cni", bridge.version, True)}}
+    [refused] = addons.check(wb.assembly(), staged(wb), only_on_next).findings
+    assert ("add-on vpc-cni v1.21.1-eksbuild.1 (the pin for 1.35, installed ahead of the control plane) is not known "
+            "valid on Kubernetes 1.34: EKS refuses it") in refused.message
