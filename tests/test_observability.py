@@ -348,3 +348,51 @@ def test_the_sparse_count_check_finds_the_unfilled_sum() -> None:
     assert sparse_reads(props) == (ids, ["SystemErrors", "SystemErrors"])
     assert is_sparse_count("ReadThrottleEvents", "Sum") and is_sparse_count("5XXError", "Sum")
     assert not is_sparse_count("SystemErrors", "Average") and not is_sparse_count("Count", "Sum")
+
+
+def dashboard_unfilled(body: Any) -> tuple[int, list[tuple[str, str, list[str]]]]:
+    """Of one dashboard body (a string, or a join of strings and tokens): how many metric math expressions its graphs
+    have, and each (widget title, expression, ids) where an expression reads a sparse count unfilled."""
+    text = "".join(p if isinstance(p, str) else "TOKEN" for p in body["Fn::Join"][1]) if isinstance(body, dict) \
+        else body
+    expressions, bad = 0, []
+    for widget in json.loads(text)["widgets"]:
+        props = widget.get("properties", {})
+        ids: dict[str, tuple[str, str]] = {}
+        exprs: list[str] = []
+        for line in props.get("metrics", []):
+            options = line[-1] if line and isinstance(line[-1], dict) else {}
+            if "expression" in options:
+                exprs.append(options["expression"])
+            elif "id" in options and len(line) >= 2:
+                ids[options["id"]] = (line[1], options.get("stat", props.get("stat", "Average")))
+        sparse = [i for i, (name, stat) in ids.items() if is_sparse_count(name, stat)]
+        expressions += len(exprs)
+        bad += [(str(props.get("title")), e, unfilled(e, sparse)) for e in exprs if unfilled(e, sparse)]
+    return expressions, bad
+
+
+@pytest.mark.parametrize("name", ["dev", "staging", "prod"])
+def test_dashboards_fill_sparse_counts(synth: Any, name: str) -> None:
+    """The dashboards' graphs read sparse counts as the alarms do: a sum of per-route 5XX or per-operation
+    SystemErrors unfilled draws nothing for a period in which one of its terms had no data."""
+    env = synth(name)
+    expressions, bad = 0, {}
+    for stack, template in env.all_templates().items():
+        for logical_id, resource in template.get("Resources", {}).items():
+            if resource["Type"] == "AWS::CloudWatch::Dashboard":
+                count, unfilled_reads = dashboard_unfilled(resource["Properties"]["DashboardBody"])
+                expressions += count
+                if unfilled_reads:
+                    bad[f"{stack}/{logical_id}"] = unfilled_reads
+    assert expressions, "no metric math on any dashboard: the walk read nothing"
+    assert not bad, bad
+
+
+def test_the_dashboard_walk_finds_an_unfilled_sum() -> None:
+    widget = {"properties": {"title": "Errors", "metrics": [
+        [{"expression": "a+b", "label": "System Errors"}],
+        ["AWS/DynamoDB", "SystemErrors", "Operation", "GetItem", {"id": "a", "stat": "Sum", "visible": False}],
+        ["AWS/DynamoDB", "SystemErrors", "Operation", "Scan", {"id": "b", "stat": "Sum", "visible": False}]]}}
+    body = {"Fn::Join": ["", ['{"widgets":', json.dumps([widget]), "}"]]}
+    assert dashboard_unfilled(body) == (1, [("Errors", "a+b", ["a", "b"])])
