@@ -14,22 +14,23 @@ OVERWRITE = "OVERWRITE"
 
 
 def pinned_addon(scope: Construct, construct_id: str, *, cluster: eks.ICluster, kubernetes_version: str, name: str,
-                 configuration_values: dict[str, Any] | None = None) -> eks.Addon:
+                 configuration_values: dict[str, Any] | None = None, addons_from: str | None = None) -> eks.Addon:
     """``name`` at the table's version for ``kubernetes_version``. EKS installs vpc-cni, CoreDNS and kube-proxy itself
     (self-managed) when it creates the cluster; creating the managed add-on over such a copy with changed settings
     fails with ConfigurationConflict unless EKS may overwrite the fields it manages, so those get OVERWRITE (the
-    aws_eks_v2 ``Addon`` has no such property: set on its ``AWS::EKS::Addon``)."""
-    pin = addon_pin(kubernetes_version, name)
+    aws_eks_v2 ``Addon`` has no such property: set on its ``AWS::EKS::Addon``). ``addons_from``: step 1 of an
+    upgrade (config ``cluster.addons_from``)."""
+    pin = addon_pin(kubernetes_version, name, addons_from)
     addon = eks.Addon(scope, construct_id, cluster=cluster, addon_name=pin.name, addon_version=pin.version,
                       configuration_values=configuration_values)
     resolve_conflicts(addon, pin)
     return addon
 
 
-def pin_existing(addon: eks.IAddon, *, kubernetes_version: str) -> None:
+def pin_existing(addon: eks.IAddon, *, kubernetes_version: str, addons_from: str | None = None) -> None:
     """An add-on a library created without a version (aws_eks_v2's Pod Identity agent) gets the table's."""
     cfn = cast(eks_l1.CfnAddon, addon.node.default_child)
-    pin = addon_pin(kubernetes_version, cfn.addon_name)
+    pin = addon_pin(kubernetes_version, cfn.addon_name, addons_from)
     cfn.addon_version = pin.version
     resolve_conflicts(addon, pin)
 

@@ -6,8 +6,8 @@ do and which local fault it mirrors.
 
 - ``pods-deleted-<service>``: ``aws:eks:pod-delete`` on ``percent`` of the service's pods (local: SIGKILL of a pod);
 - ``node-group-terminated-<pool>``: ``aws:eks:terminate-nodegroup-instances`` (local: several pods killed at once);
-- ``zone-cut-<zone>``: ``aws:network:disrupt-connectivity``, scope ``all``, on the zone's subnets (local: AWS and
-  PostgreSQL cut);
+- ``zone-cut-<zone>``: ``aws:network:disrupt-connectivity``, scope ``all``, on the zone's private and isolated
+  subnets, never a public one (local: AWS and PostgreSQL cut);
 - ``aurora-failover``: ``aws:rds:failover-db-cluster`` (local: a PostgreSQL outage of 20-30 s);
 - ``messaging-cut-<service>``: ``aws:ssm:start-automation-execution``, an automation that makes the SQS and SNS
   endpoints' policies deny the service's role for the duration, then resets them (local: AWS cut for one service).
@@ -170,21 +170,25 @@ class FaultExperiments(Construct):
                                    "targets": {"Nodegroups": "Nodegroups"},
                                    "parameters": {"instanceTerminationPercentage": str(config.percent)}})
 
+        # Only the zone's private and isolated subnets (pods, nodes, the internal NLB, Aurora, the interface
+        # endpoints): a public subnet holds the NAT gateway (in dev and staging the only one, the egress of every
+        # zone), so cutting it would take every zone's egress down and measure something else than a lost zone.
+        zone_subnets = {zone: self.cut_subnets(targets.vpc, zone) for zone in targets.zones}
+        subnet_arns = {zone: [f"arn:{stack.partition}:ec2:{stack.region}:{stack.account}:subnet/{s.subnet_id}"
+                              for s in subnets] for zone, subnets in zone_subnets.items()}
         acl_why = ("FIS creates a new network ACL per experiment (tagged managedByFIS) and swaps it onto the "
                    "zone's subnets: the ACL ids are not known before; changes are conditioned on the FIS tag and "
                    "on this VPC.")
-        zone_role = self._role("ZoneRole", "cut the subnets of a zone off", fault_access.disrupt_subnets(
-            stack.partition, stack.region, stack.account, targets.vpc.vpc_id), wildcards={
-            f"{arn}:ec2:{stack.region}:{stack.account}:network-acl/*": acl_why,
-            f"{arn}:ec2:{stack.region}:{stack.account}:subnet/*":
-                "The zone's subnets are resolved at the experiment's start; ReplaceNetworkAclAssociation is "
-                "conditioned on this VPC."})
+        zone_role = self._role("ZoneRole", "cut the private and isolated subnets of a zone off",
+                               fault_access.disrupt_subnets(stack.partition, stack.region, stack.account,
+                                                            targets.vpc.vpc_id,
+                                                            [a for arns in subnet_arns.values() for a in arns]),
+                               wildcards={f"{arn}:ec2:{stack.region}:{stack.account}:network-acl/*": acl_why})
         for zone in targets.zones:
             self._template(f"zone-cut-{zone}", zone_role,
-                           f"Cut every subnet of {zone} off for {config.fault_minutes} minutes",
+                           f"Cut the private and isolated subnets of {zone} off for {config.fault_minutes} minutes",
                            targets={"Subnets": {"resourceType": "aws:ec2:subnet", "selectionMode": "ALL",
-                                                "parameters": {"availabilityZoneIdentifier": zone,
-                                                               "vpc": targets.vpc.vpc_id}}},
+                                                "resourceArns": subnet_arns[zone]}},
                            action={"actionId": "aws:network:disrupt-connectivity", "targets": {"Subnets": "Subnets"},
                                    "parameters": {"duration": minutes, "scope": "all"}})
 
@@ -233,6 +237,12 @@ class FaultExperiments(Construct):
                                                       service="ssm", resource="document", resource_name=document.ref),
                                                   "documentParameters": parameters,
                                                   "maxDuration": f"PT{config.fault_minutes + 5}M"}})
+
+    @staticmethod
+    def cut_subnets(vpc: ec2.IVpc, zone: str) -> list[ec2.ISubnet]:
+        """The subnets a zone cut takes off: the zone's private (with egress) and isolated ones, never public."""
+        return [subnet for subnet_type in (ec2.SubnetType.PRIVATE_WITH_EGRESS, ec2.SubnetType.PRIVATE_ISOLATED)
+                for subnet in vpc.select_subnets(subnet_type=subnet_type, availability_zones=[zone]).subnets]
 
     def _role(self, construct_id: str, what: str, statements: list[iam.PolicyStatement],
               wildcards: Mapping[str, str] | None = None) -> iam.Role:

@@ -53,7 +53,7 @@ class ObservabilityAddon(Construct):
     association (namespace ``amazon-cloudwatch``, service account ``cloudwatch-agent``), then the add-on."""
 
     def __init__(self, scope: Construct, construct_id: str, *, cluster: eks.ICluster, kubernetes_version: str,
-                 log_settings: LogSettings) -> None:
+                 log_settings: LogSettings, addons_from: str | None = None) -> None:
         super().__init__(scope, construct_id)
         self.log_groups = {
             name: log_settings.log_group(
@@ -75,5 +75,6 @@ class ObservabilityAddon(Construct):
             self, "AgentPodIdentity", cluster_name=cluster.cluster_name, namespace=AGENT_NAMESPACE,
             service_account=AGENT_SERVICE_ACCOUNT, role_arn=self.role.role_arn)
         self.addon = pinned_addon(self, "Addon", cluster=cluster, kubernetes_version=kubernetes_version,
-                                  name=ADDON_NAME, configuration_values=agent_configuration())
+                                  addons_from=addons_from, name=ADDON_NAME,
+                                  configuration_values=agent_configuration())
         self.addon.node.add_dependency(self.association, *self.log_groups.values())

@@ -40,7 +40,10 @@ class OverviewDashboard(cw.Dashboard):
             lines: list[cw.IMetric] = []
             for s in consumed:
                 metrics = route_metric(s, metric, statistic)
-                expression = " + ".join(metrics) if combine == "sum" else f"MAX([{', '.join(metrics)}])"
+                # A route without requests in a period has no data point, not 0: unfilled, one idle route would
+                # blank the service's whole line (sparse_metrics.py).
+                expression = (" + ".join(f"FILL({m}, 0)" for m in metrics) if combine == "sum"
+                              else f"MAX([{', '.join(metrics)}])")
                 lines.append(cw.MathExpression(expression=expression, using_metrics=metrics, label=s.value,
                                                period=period))
             return lines

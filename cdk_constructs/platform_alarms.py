@@ -19,13 +19,18 @@ from cdk_monitoring_constructs import (
     ErrorCountThreshold,
     ErrorRateThreshold,
     HighConnectionCountThreshold,
-    MonitoringFacade,
     ThrottledEventsThreshold,
     UsageThreshold,
 )
 from constructs import Construct
 
-from cdk_constructs.service_monitoring import api_alarms, critical, custom, facade_props
+from cdk_constructs.service_monitoring import (
+    SparseFillingMonitoringFacade,
+    api_alarms,
+    critical,
+    custom,
+    facade_props,
+)
 from config.environment import AlarmConfig
 from config.topology import Service
 
@@ -33,7 +38,7 @@ BELOW = cw.ComparisonOperator.LESS_THAN_THRESHOLD
 MIB = 1024 * 1024
 
 
-class PlatformAlarms(MonitoringFacade):
+class PlatformAlarms(SparseFillingMonitoringFacade):
     """A MonitoringFacade (its alarms are its children, named ``<env>-platform-...``) holding the alarms of the
     resources the services share. Thresholds and evaluation periods come from ``alarms`` (config)."""
 
@@ -136,7 +141,8 @@ class PlatformAlarms(MonitoringFacade):
                                  period=cdk.Duration.minutes(1)),
                        f"{i + 1}-port-allocation", 0,
                        f"NAT gateway {i + 1} could not allocate a source port: too many concurrent connections to "
-                       f"one destination. Look at which pods open connections without keep-alive; add endpoints.")
+                       f"one destination. Look at which pods open connections without keep-alive; add endpoints.",
+                       missing=cw.TreatMissingData.NOT_BREACHING)  # sparse_metrics.py: no data is no errors
                 for i, nat in enumerate(nat_ids)])],
         )
 

@@ -92,13 +92,13 @@ class PlatformCluster(Construct):
         # database admits); the control plane's VPC resource controller manages the branch ENIs for that. Created
         # before the nodes, so they start with these settings rather than the self-managed copy's.
         self.vpc_cni = pinned_addon(self, "VpcCniAddon", cluster=self.cluster_ref, kubernetes_version=version,
-                                    name="vpc-cni", configuration_values={
+                                    addons_from=config.addons_from, name="vpc-cni", configuration_values={
                                         "enableNetworkPolicy": "true",
                                         "env": {"ENABLE_POD_ENI": "true",
                                                 "POD_SECURITY_GROUP_ENFORCING_MODE": "standard"},
                                     })
         self.kube_proxy = pinned_addon(self, "KubeProxyAddon", cluster=self.cluster_ref, kubernetes_version=version,
-                                       name="kube-proxy")
+                                       addons_from=config.addons_from, name="kube-proxy")
         self.node_groups: dict[str, eks.Nodegroup] = {}
         for pool in config.node_pools:
             labels = {"platform/pool": pool.name, "platform/capacity": pool.capacity.value.lower()}
@@ -141,10 +141,11 @@ class PlatformCluster(Construct):
             self.node_groups[pool.name] = group
         # Deployments: created once nodes exist, or EKS reports them degraded until CloudFormation gives up.
         self.coredns = pinned_addon(self, "CoreDnsAddon", cluster=self.cluster_ref, kubernetes_version=version,
-                                    name="coredns")
+                                    addons_from=config.addons_from, name="coredns")
         # Resource metrics for every HorizontalPodAutoscaler (kubectl top too).
         self.metrics_server = pinned_addon(self, "MetricsServerAddon", cluster=self.cluster_ref,
-                                           kubernetes_version=version, name="metrics-server")
+                                           kubernetes_version=version, addons_from=config.addons_from,
+                                           name="metrics-server")
         for addon in (self.coredns, self.metrics_server):
             addon.node.add_dependency(*self.node_groups.values())
         self.cluster.role.add_managed_policy(
@@ -177,7 +178,26 @@ class PlatformCluster(Construct):
             region=Stack.of(self).region)
         self.pod_identity_agent = self.cluster.eks_pod_identity_agent
         assert self.pod_identity_agent is not None  # created by the first Pod Identity service account above
-        pin_existing(self.pod_identity_agent, kubernetes_version=version)
+        pin_existing(self.pod_identity_agent, kubernetes_version=version, addons_from=config.addons_from)
+        # The API endpoint is private: CI's manifests go through the kubectl handler Lambda in the VPC, and people
+        # through a CloudShell VPC environment in one of these private subnets with this security group attached
+        # (docs/deploying.md, "Reaching the cluster"). The group reaches HTTPS only: the control plane admits it on
+        # 443, and the AWS APIs kubectl's credentials need (EKS, STS) are HTTPS through the NAT
+        # gateway or the interface endpoints. It is not the cluster security group, which admits everything from
+        # itself (nodes, pods), so an operator's shell reaches the API server and nothing else in the cluster.
+        self.operator_subnets = vpc.select_subnets(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS)
+        self.operator_security_group = ec2.SecurityGroup(
+            self, "OperatorAccessSecurityGroup", vpc=vpc, allow_all_outbound=False,
+            description="CloudShell VPC environments of cluster operators: HTTPS to the private API endpoint "
+                        "and the AWS APIs")
+        self.operator_security_group.add_egress_rule(
+            ec2.Peer.any_ipv4(), ec2.Port.tcp(443),
+            "AWS APIs (EKS, STS) through the NAT gateway or the interface endpoints")
+        # On the control plane's own security group (aws_eks_v2 attaches it to the endpoint's ENIs only), not on
+        # the cluster security group EKS also puts on every node: the rule admits the API server and no pod.
+        control_plane = cast(ec2.ISecurityGroup, self.cluster.node.find_child("ControlPlaneSecurityGroup"))
+        control_plane.add_ingress_rule(self.operator_security_group, ec2.Port.tcp(443),
+                                       "kubectl from operators' CloudShell VPC environments")
         # The kubectl provider's Lambda log groups come from aws_eks_v2 unencrypted, kept two years.
         adopt_library_log_groups(self, log_settings=log_settings)
         self._acknowledge_library_resources()

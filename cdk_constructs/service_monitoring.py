@@ -5,7 +5,7 @@ dashboard; the Container Insights and outbox metrics it has no monitor for are g
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -23,6 +23,7 @@ from cdk_monitoring_constructs import (
     LatencyThreshold,
     MaxMessageAgeThreshold,
     MaxMessageCountThreshold,
+    MetricFactory,
     MetricFactoryDefaults,
     MonitoringFacade,
     SnsAlarmActionStrategy,
@@ -30,6 +31,7 @@ from cdk_monitoring_constructs import (
 from constructs import Construct
 
 from cdk_constructs.consumer_queue import ConsumerQueue
+from cdk_constructs.sparse_metrics import fill_sparse, is_sparse_count
 from config.environment import AlarmConfig
 from config.telemetry import (
     METRICS_NAMESPACE,
@@ -74,6 +76,29 @@ def critical(kind: Callable[..., T], /, *, description: str, **props: Any) -> di
     return {SEVERITY: kind(alarm_description_override=description, **props)}
 
 
+class SparseFillingMetricFactory(MetricFactory):
+    """cdk-monitoring-constructs' MetricFactory whose metric math reads every sparse count (sparse_metrics.py) as
+    ``FILL(id, 0)``. The library sums DynamoDB's SystemErrors per operation as ``a+b+...`` unfilled, which has no
+    value while any one operation is quiet (its own comment: "the metric is not emitted until error happens"); its
+    monitors build every expression through this one method, alarms and dashboard widgets alike."""
+
+    def create_metric_math(self, expression: str, using_metrics: Mapping[str, cw.IMetric],
+                           label: str, color: str | None = None,
+                           period: cdk.Duration | None = None, region: str | None = None,
+                           account: str | None = None) -> cw.MathExpression | cw.Metric:
+        sparse = [i for i, m in using_metrics.items()
+                  if isinstance(m, cw.Metric) and is_sparse_count(m.metric_name, m.statistic)]
+        return super().create_metric_math(fill_sparse(expression, sparse), using_metrics, label, color, period,
+                                          region, account)
+
+
+class SparseFillingMonitoringFacade(MonitoringFacade):
+    """A MonitoringFacade whose monitors build their metrics with :class:`SparseFillingMetricFactory`."""
+
+    def create_metric_factory(self) -> MetricFactory:
+        return SparseFillingMetricFactory(self, global_defaults=self._metric_factory_defaults)
+
+
 def facade_props(scope: Construct, construct_id: str, *, name_prefix: str, topic: sns.ITopic,
                  alarms: AlarmConfig, dashboard: bool = True) -> dict[str, Any]:
     """The props of a MonitoringFacade ``construct_id`` under ``scope`` whose alarms all notify ``topic`` after
@@ -93,9 +118,9 @@ def facade_props(scope: Construct, construct_id: str, *, name_prefix: str, topic
 
 def alarm_facade(scope: Construct, construct_id: str, *, name_prefix: str, topic: sns.ITopic,
                  alarms: AlarmConfig, dashboard: bool = True) -> MonitoringFacade:
-    """A MonitoringFacade with :func:`facade_props`."""
-    return MonitoringFacade(scope, construct_id, **facade_props(scope, construct_id, name_prefix=name_prefix,
-                                                                topic=topic, alarms=alarms, dashboard=dashboard))
+    """A :class:`SparseFillingMonitoringFacade` with :func:`facade_props`."""
+    return SparseFillingMonitoringFacade(scope, construct_id, **facade_props(
+        scope, construct_id, name_prefix=name_prefix, topic=topic, alarms=alarms, dashboard=dashboard))
 
 
 def api_alarms(alarms: AlarmConfig, *, fault_rate: str, latency: str) -> dict[str, Any]:
@@ -214,7 +239,8 @@ class ServiceMonitoring(Construct):
             f"{name}-worker loops (consumers, relay, sweeper) failed and restarted more than "
             f"{a.worker_loop_restarts} times in 15 minutes. Each restart logs 'worker loop crashed' with the "
             f"exception: a bug or a dependency that fails in a way the loop does not expect. The other loops go on; "
-            f"a loop that stops beating is restarted by the liveness probe.")]
+            f"a loop that stops beating is restarted by the liveness probe.",
+            missing=cw.TreatMissingData.NOT_BREACHING)]  # one data point per restart: no data is no restarts
         deadlines = ORDERS_PAST_DEADLINE_METRIC in t.metrics
         if deadlines:
             metrics.append(custom(

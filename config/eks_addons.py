@@ -3,7 +3,10 @@ with the cluster: every EKS managed add-on, the Helm charts pinned per version (
 Balancer Controller) with the image tag each runs, and the kubectl layer the EKS custom resources run.
 
 A version bump of the cluster moves the control plane, the node groups (they carry the cluster's version) and every
-pin of the row in one deploy: each ``eks.Addon`` takes its version from :func:`addon_pin`, never EKS's default of the
+pin of the row in one deploy, which is safe only when every add-on version running while the control plane moves is
+valid on both minors (``make upgrade-check`` fails otherwise); else the upgrade is two deploys: first the next row's
+add-on versions on the current minor (config ``cluster.addons_from``), then the version bump (docs/deploying.md,
+"Upgrading Kubernetes"). Each ``eks.Addon`` takes its version from :func:`addon_pin`, never EKS's default of the
 day. EKS upgrades a cluster one minor at a time, so 1.34 -> 1.36 is two deploys, each with its own row. To add a
 version, add its row here (``aws eks describe-addon-versions --kubernetes-version X --addon-name NAME``, the version
 tables of the EKS user guide, the charts' releases); ``config.environment.KUBERNETES_VERSIONS`` follows the table and
@@ -52,6 +55,7 @@ Sources (check each add-on with ``describe-addon-versions`` before a first deplo
 from __future__ import annotations
 
 import importlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING
@@ -65,6 +69,31 @@ class AddonPin:
     name: str  # EKS add-on name, e.g. "vpc-cni"
     version: str  # e.g. "v1.20.4-eksbuild.1"
     replaces_self_managed: bool  # EKS installs a self-managed copy at cluster creation (vpc-cni, coredns, kube-proxy)
+    # Minors besides its row's that offer this version (``describe-addon-versions``' compatibilities), recorded with
+    # their source in the module docstring: what lets an upgrade move the add-on before the control plane.
+    also_valid_on: frozenset[str] = frozenset()
+
+
+# Add-ons built for one Kubernetes minor only (EKS user guide, "Manage kube-proxy": the add-on's minor equals the
+# cluster's): they move with the control plane, never before it.
+SAME_MINOR = frozenset({"kube-proxy"})
+
+
+def addon_row(kubernetes_version: str, name: str, addons_from: str | None = None) -> str:
+    """The row whose pin of add-on ``name`` a cluster on ``kubernetes_version`` runs: ``addons_from`` (step 1 of an
+    upgrade, config ``cluster.addons_from``) for every add-on but the :data:`SAME_MINOR` ones, else its own."""
+    return addons_from if addons_from is not None and name not in SAME_MINOR else kubernetes_version
+
+
+def valid_on(table: Mapping[str, Mapping[str, AddonPin]], name: str, version: str) -> frozenset[str]:
+    """The minors on which ``version`` of add-on ``name`` is known valid: the rows of ``table`` that pin it, and the
+    minors those pins record as also offering it."""
+    minors: set[str] = set()
+    for minor, pins in table.items():
+        pin = pins.get(name)
+        if pin is not None and pin.version == version:
+            minors |= {minor, *pin.also_valid_on}
+    return frozenset(minors)
 
 
 @dataclass(frozen=True)
@@ -173,12 +202,14 @@ def row(kubernetes_version: str) -> KubernetesRow:
     return ROWS[kubernetes_version]
 
 
-def addon_pin(kubernetes_version: str, name: str) -> AddonPin:
-    """The pinned version of add-on ``name`` for a cluster on ``kubernetes_version``; a KeyError names what is
-    missing from the table (a new Kubernetes version or add-on must be added here first)."""
-    column = row(kubernetes_version).addons
+def addon_pin(kubernetes_version: str, name: str, addons_from: str | None = None) -> AddonPin:
+    """The pinned version of add-on ``name`` for a cluster on ``kubernetes_version`` (with ``addons_from``: step 1
+    of an upgrade, :func:`addon_row`); a KeyError names what is missing from the table (a new Kubernetes version or
+    add-on must be added here first)."""
+    version = addon_row(kubernetes_version, name, addons_from)
+    column = row(version).addons
     if name not in column:
-        raise KeyError(f"add-on {name!r} has no version for Kubernetes {kubernetes_version} in config/eks_addons.py")
+        raise KeyError(f"add-on {name!r} has no version for Kubernetes {version} in config/eks_addons.py")
     return column[name]
 
 

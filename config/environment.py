@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, fields, is_dataclass
 from enum import Enum, StrEnum
 from typing import Any
 
-from config.eks_addons import ROWS
+from config.eks_addons import ROWS, addon_row
 from config.slo import BURN_ALERTS, ROUTE_GROUPS
 
 
@@ -154,6 +154,15 @@ class ClusterConfig:
     # admin role the Cluster stack creates itself. Each is a prerequisite: EKS refuses an access entry for a principal
     # that does not exist, after the cluster's 15 minutes, so `make account-check` proves it exists before a deploy.
     admin_role_arns: tuple[str, ...] = ()
+    # Step 1 of a Kubernetes upgrade (docs/deploying.md, "Upgrading Kubernetes"): the next minor, whose row's EKS
+    # add-on versions this deploy installs while the control plane stays on ``kubernetes_version`` (kube-proxy, built
+    # for one minor, stays). Step 2 sets ``kubernetes_version`` to it and this back to None. None: every pin is the
+    # row of ``kubernetes_version``.
+    addons_from: str | None = None
+
+    def addon_row(self, name: str) -> str:
+        """The row of config/eks_addons.py whose pin of add-on ``name`` this cluster runs."""
+        return addon_row(self.kubernetes_version, name, self.addons_from)
 
 
 @dataclass(frozen=True)
@@ -619,6 +628,11 @@ def _validate(c: EnvironmentConfig) -> None:
     k = c.cluster
     _check(k.kubernetes_version in KUBERNETES_VERSIONS, f"{p}.cluster.kubernetes_version", k.kubernetes_version,
            ", ".join(KUBERNETES_VERSIONS))
+    if k.addons_from is not None and k.kubernetes_version in KUBERNETES_VERSIONS:
+        major, minor = k.kubernetes_version.split(".")
+        following = f"{major}.{int(minor) + 1}"
+        _check(k.addons_from == following and following in KUBERNETES_VERSIONS, f"{p}.cluster.addons_from",
+               k.addons_from, f"None, or {following} (the next minor, with a row in config/eks_addons.py)")
     _check(all(re.fullmatch(rf"arn:aws[a-z-]*:iam::{c.account}:role/[\w+=,.@/-]+", a) for a in k.admin_role_arns)
            and len(set(k.admin_role_arns)) == len(k.admin_role_arns),
            f"{p}.cluster.admin_role_arns", list(k.admin_role_arns), f"distinct IAM role ARNs of account {c.account}")

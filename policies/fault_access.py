@@ -41,9 +41,10 @@ def terminate_node_group_instances(partition: str, region: str, account: str, cl
     ]
 
 
-def disrupt_subnets(partition: str, region: str, account: str, vpc_id: str) -> list[iam.PolicyStatement]:
+def disrupt_subnets(partition: str, region: str, account: str, vpc_id: str,
+                    subnet_arns: list[str]) -> list[iam.PolicyStatement]:
+    """``subnet_arns``: the only subnets whose network ACL association FIS may swap (and swap back)."""
     acl = f"arn:{partition}:ec2:{region}:{account}:network-acl/*"
-    subnet = f"arn:{partition}:ec2:{region}:{account}:subnet/*"
     vpc = f"arn:{partition}:ec2:{region}:{account}:vpc/{vpc_id}"
     fis_acl = {"StringEquals": {f"aws:ResourceTag/{FIS_NETWORK_TAG}": "true"}}
     return [
@@ -54,7 +55,7 @@ def disrupt_subnets(partition: str, region: str, account: str, vpc_id: str) -> l
                                                          f"aws:RequestTag/{FIS_NETWORK_TAG}": "true"}}),
         iam.PolicyStatement(actions=["ec2:CreateNetworkAclEntry", "ec2:DeleteNetworkAcl"], resources=[acl],
                             conditions=fis_acl),
-        iam.PolicyStatement(actions=["ec2:ReplaceNetworkAclAssociation"], resources=[acl, subnet],
+        iam.PolicyStatement(actions=["ec2:ReplaceNetworkAclAssociation"], resources=[acl, *subnet_arns],
                             conditions={"StringEquals": {"ec2:Vpc": vpc}}),
         iam.PolicyStatement(actions=["ec2:DescribeNetworkAcls", "ec2:DescribeSubnets", "ec2:DescribeVpcs",
                                      "ec2:DescribeManagedPrefixLists"],

@@ -27,12 +27,23 @@ class ClusterStack(cdk.Stack):
         # Container Insights, container logs and the telemetry collector (OTLP traces -> X-Ray, EMF metrics).
         self.observability_addon = ObservabilityAddon(self, "Observability", cluster=self.platform_cluster.cluster_ref,
                                                       kubernetes_version=config.kubernetes_version,
+                                                      addons_from=config.addons_from,
                                                       log_settings=log_settings)
         # Its collector runs as a Deployment besides the DaemonSets: created once there are nodes to run it.
         self.observability_addon.addon.node.add_dependency(*self.platform_cluster.node_groups.values())
         cdk.CfnOutput(self, "ClusterName", value=self.cluster.cluster_name)
         cdk.CfnOutput(self, "AdminRoleArn", value=self.platform_cluster.admin_role.role_arn,
                       description="Cluster admins: aws eks update-kubeconfig --name <ClusterName> --role-arn <this>")
+        # kubectl from a person: the API endpoint is private, so a CloudShell VPC environment in the cluster's VPC
+        # (docs/deploying.md, "Reaching the cluster"); these outputs are the form's VPC, subnet and security group.
+        operators = self.platform_cluster
+        cdk.CfnOutput(self, "OperatorAccessVpcId", value=vpc.vpc_id,
+                      description="CloudShell VPC environment: the VPC (the cluster's)")
+        cdk.CfnOutput(self, "OperatorAccessSubnetIds", value=cdk.Fn.join(",", operators.operator_subnets.subnet_ids),
+                      description="CloudShell VPC environment: one of these private subnets (NAT egress)")
+        cdk.CfnOutput(self, "OperatorAccessSecurityGroupId",
+                      value=operators.operator_security_group.security_group_id,
+                      description="CloudShell VPC environment: this security group (the API endpoint admits it on 443)")
         # Working hours (config.cluster.schedule): no node at night; the autoscaler sizes the groups in between. The
         # pipeline wakes them for a deploy outside those hours (docs/cost.md, "Working hours").
         self.schedule: NodeGroupSchedule | None = None

@@ -1,6 +1,11 @@
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
 
 from config.environment import CapacityKind
 from tests.synthesis import Synthesized
@@ -133,19 +138,19 @@ def test_load_balancer_controller_injects_readiness_gates(env: Synthesized) -> N
     assert values["resources"]["requests"]
 
 
-def test_a_version_bump_moves_nodes_add_ons_and_autoscaler_with_the_control_plane() -> None:
-    """Config's kubernetes_version alone decides every version in the Cluster stack (no nag: this checks wiring)."""
+def cluster_resources(kubernetes_version: str, addons_from: str | None = None) -> dict[str, list[dict[str, Any]]]:
+    """The Cluster stack of dev on ``kubernetes_version`` (no nag: this checks wiring), by resource type."""
     import dataclasses
 
     import aws_cdk as cdk
 
     from cdk_constructs.log_groups import LogSettings
-    from config.eks_addons import addon_pin, cluster_autoscaler
     from config.environments import DEV
     from stacks.cluster_stack import ClusterStack
     from stacks.network_stack import NetworkStack
 
-    config = dataclasses.replace(DEV, cluster=dataclasses.replace(DEV.cluster, kubernetes_version="1.35")).validate()
+    config = dataclasses.replace(DEV, cluster=dataclasses.replace(
+        DEV.cluster, kubernetes_version=kubernetes_version, addons_from=addons_from)).validate()
     app = cdk.App()
     env = cdk.Environment(account=config.account, region=config.region)
     network = NetworkStack(app, "Net", config=config.network, removal=config.removal, env=env)
@@ -153,11 +158,82 @@ def test_a_version_bump_moves_nodes_add_ons_and_autoscaler_with_the_control_plan
                            log_settings=LogSettings(key=network.logs_key, retention_days=config.log_retention_days,
                                                     removal=config.removal))
     resources = app.synth().get_stack_by_name(cluster.stack_name).template["Resources"]
-    of_type = {t: [r["Properties"] for r in resources.values() if r["Type"] == t]
-               for t in ("AWS::EKS::Cluster", "AWS::EKS::Nodegroup", "AWS::EKS::Addon", "Custom::AWSCDK-EKS-HelmChart")}
+    return {t: [r["Properties"] for r in resources.values() if r["Type"] == t]
+            for t in ("AWS::EKS::Cluster", "AWS::EKS::Nodegroup", "AWS::EKS::Addon", "Custom::AWSCDK-EKS-HelmChart")}
+
+
+def test_a_version_bump_moves_nodes_add_ons_and_autoscaler_with_the_control_plane() -> None:
+    """Config's kubernetes_version alone decides every version in the Cluster stack."""
+    from config.eks_addons import addon_pin, cluster_autoscaler
+
+    of_type = cluster_resources("1.35")
     assert [c["Version"] for c in of_type["AWS::EKS::Cluster"]] == ["1.35"]
     assert {g["Version"] for g in of_type["AWS::EKS::Nodegroup"]} == {"1.35"}
     assert {a["AddonName"]: a["AddonVersion"] for a in of_type["AWS::EKS::Addon"]} == {
         a["AddonName"]: addon_pin("1.35", a["AddonName"]).version for a in of_type["AWS::EKS::Addon"]}
     (autoscaler,) = [c for c in of_type["Custom::AWSCDK-EKS-HelmChart"] if c["Chart"] == "cluster-autoscaler"]
     assert f'\\"tag\\":\\"{cluster_autoscaler("1.35").image_tag}\\"' in json.dumps(autoscaler["Values"])
+
+
+def test_step_one_of_an_upgrade_moves_the_add_ons_but_kube_proxy_and_nothing_else() -> None:
+    """cluster.addons_from = the next minor: the EKS add-ons take that row's versions, the control plane, the nodes,
+    kube-proxy (built for one minor) and the charts stay on the cluster's (docs/deploying.md, "Upgrading
+    Kubernetes")."""
+    from config.eks_addons import SAME_MINOR, addon_pin, cluster_autoscaler
+
+    staged, plain = cluster_resources("1.34", addons_from="1.35"), cluster_resources("1.34")
+    assert [c["Version"] for c in staged["AWS::EKS::Cluster"]] == ["1.34"]
+    assert {g["Version"] for g in staged["AWS::EKS::Nodegroup"]} == {"1.34"}
+    versions = {a["AddonName"]: a["AddonVersion"] for a in staged["AWS::EKS::Addon"]}
+    assert versions == {name: addon_pin("1.34" if name in SAME_MINOR else "1.35", name).version for name in versions}
+    assert "kube-proxy" in versions
+    assert staged["Custom::AWSCDK-EKS-HelmChart"] == plain["Custom::AWSCDK-EKS-HelmChart"]
+    (autoscaler,) = [c for c in staged["Custom::AWSCDK-EKS-HelmChart"] if c["Chart"] == "cluster-autoscaler"]
+    assert f'\\"tag\\":\\"{cluster_autoscaler("1.34").image_tag}\\"' in json.dumps(autoscaler["Values"])
+
+
+RUNBOOK = Path(__file__).resolve().parent.parent / "docs" / "deploying.md"
+
+
+def runbook_outputs() -> set[str]:
+    """The stack outputs the runbook's "Reaching the cluster" section tells an operator to read."""
+    text = RUNBOOK.read_text()
+    section = text[text.index("### Reaching the cluster"):]
+    section = section[:section.index("\n### ", 1)]
+    return set(re.findall(r"`(OperatorAccess\w+)`", section))
+
+
+@pytest.mark.parametrize("name", ["dev", "staging", "prod"])
+def test_operators_reach_the_private_endpoint_through_what_the_runbook_names(synth: Any, name: str) -> None:
+    """The endpoint is private, so kubectl from a person runs in a CloudShell VPC environment (docs/deploying.md,
+    "Reaching the cluster"): every output the runbook names exists, the subnets are the VPC's private ones (NAT
+    egress), and the security group is admitted by the control plane's group on 443 and opens HTTPS only."""
+    env = synth(name)
+    cluster = env.template_json("Cluster")
+    (eks_cluster,) = [r["Properties"] for r in cluster["Resources"].values() if r["Type"] == "AWS::EKS::Cluster"]
+    assert eks_cluster["ResourcesVpcConfig"]["EndpointPublicAccess"] is False
+    documented = runbook_outputs()
+    assert documented == {"OperatorAccessVpcId", "OperatorAccessSubnetIds", "OperatorAccessSecurityGroupId"}
+    outputs = cluster["Outputs"]
+    assert documented <= set(outputs), documented - set(outputs)
+
+    network = env.template_json("Network")
+    exports = {o["Export"]["Name"]: o["Value"]["Ref"] for o in network["Outputs"].values()
+               if "Export" in o and "Ref" in o["Value"]}
+    (vpc_id,) = [k for k, r in network["Resources"].items() if r["Type"] == "AWS::EC2::VPC"]
+    assert exports[outputs["OperatorAccessVpcId"]["Value"]["Fn::ImportValue"]] == vpc_id
+    separator, subnets = outputs["OperatorAccessSubnetIds"]["Value"]["Fn::Join"]
+    assert separator == ","
+    named = {exports[s["Fn::ImportValue"]] for s in subnets}
+    private = {k for k, r in network["Resources"].items() if r["Type"] == "AWS::EC2::Subnet"
+               and {"Key": "aws-cdk:subnet-type", "Value": "Private"} in r["Properties"]["Tags"]}
+    assert named == private and len(private) == len(env.config.network.availability_zones)
+
+    group = outputs["OperatorAccessSecurityGroupId"]["Value"]["Fn::GetAtt"][0]
+    egress = cluster["Resources"][group]["Properties"]["SecurityGroupEgress"]
+    assert [(e["IpProtocol"], e["FromPort"], e["ToPort"]) for e in egress] == [("tcp", 443, 443)]
+    control_plane = eks_cluster["ResourcesVpcConfig"]["SecurityGroupIds"]
+    admitting = [r["Properties"] for r in cluster["Resources"].values() if r["Type"] == "AWS::EC2::SecurityGroupIngress"
+                 and r["Properties"].get("SourceSecurityGroupId") == {"Fn::GetAtt": [group, "GroupId"]}]
+    assert [(r["GroupId"], r["IpProtocol"], r["FromPort"], r["ToPort"]) for r in admitting] == [
+        (control_plane[0], "tcp", 443, 443)]

@@ -61,6 +61,10 @@ def test_unknown_environment_names_the_allowed_ones() -> None:
         ("account", "12345", "dev.account='12345' is invalid; allowed: a 12-digit AWS account id"),
         ("region", "mars", "dev.region='mars'"),
         ("cluster.kubernetes_version", "1.20", "dev.cluster.kubernetes_version='1.20' is invalid; allowed: 1.34, 1.35"),
+        # Step 1 of an upgrade installs the next minor's add-ons, never a later one's or the current one's.
+        ("cluster.addons_from", "1.37", "dev.cluster.addons_from='1.37' is invalid; allowed: None, or 1.36 (the next "
+                                        "minor"),
+        ("cluster.addons_from", "1.35", "dev.cluster.addons_from='1.35' is invalid"),
         ("cluster.admin_role_arns", ("admin",), "dev.cluster.admin_role_arns"),
         ("cluster.admin_role_arns", ("arn:aws:iam::222222222222:role/Admin",), "dev.cluster.admin_role_arns"),
         ("deploy_limits.first_deploy_minutes", 0, "dev.deploy_limits.first_deploy_minutes=0"),

@@ -65,12 +65,58 @@ def test_targets_are_the_services_pods_the_node_groups_the_zones_and_the_databas
     assert pods["Actions"]["Fault"]["Parameters"] == {"kubernetesServiceAccount": FIS_USER,
                                                       "fisPodSecurityPolicy": "restricted"}
     zone = t["zone-cut-eu-west-1b"]["Targets"]["Subnets"]
-    assert zone["ResourceType"] == "aws:ec2:subnet" and zone["Parameters"]["availabilityZoneIdentifier"] == "eu-west-1b"
+    assert zone["ResourceType"] == "aws:ec2:subnet" and zone["SelectionMode"] == "ALL"
     assert t["zone-cut-eu-west-1b"]["Actions"]["Fault"]["Parameters"] == {"duration": "PT5M", "scope": "all"}
     nodes = t["node-group-terminated-system"]
     assert nodes["Actions"]["Fault"]["Parameters"] == {"instanceTerminationPercentage": "50"}
     assert "load" not in {n.removeprefix("node-group-terminated-") for n in t}  # the load pool is not a target
     assert t["aurora-failover"]["Targets"]["Clusters"]["ResourceType"] == "aws:rds:cluster"
+
+
+def network_subnets(env: Synthesized, arns: list[Any]) -> list[dict[str, Any]]:
+    """The Network stack's AWS::EC2::Subnet resources that ``arns`` (subnet ARNs in the Services template: joins
+    around a Ref imported from the Network stack) name, each as its properties plus its ``LogicalId``."""
+    network = env.template_json("Network")
+    exports = {o["Export"]["Name"]: o["Value"]["Ref"] for o in network["Outputs"].values()
+               if "Export" in o and "Ref" in o["Value"]}
+    found = []
+    for arn in arns:
+        (imported,) = [p["Fn::ImportValue"] for p in arn["Fn::Join"][1]
+                       if isinstance(p, dict) and "Fn::ImportValue" in p]
+        logical_id = exports[imported]
+        resource = network["Resources"][logical_id]
+        assert resource["Type"] == "AWS::EC2::Subnet", logical_id
+        found.append({**resource["Properties"], "LogicalId": logical_id})
+    return found
+
+
+def subnet_type(subnet: dict[str, Any]) -> str:
+    return next(t["Value"] for t in subnet["Tags"] if t["Key"] == "aws-cdk:subnet-type")
+
+
+def test_zone_cuts_take_only_the_zones_private_and_isolated_subnets(staging: Synthesized) -> None:
+    """A zone cut on a public subnet would cut the NAT gateway (staging has one: every zone's egress) and the
+    experiment would measure every zone losing egress, not one zone lost. Each zone-cut names its subnets by ARN:
+    exactly the zone's private and isolated ones; the role may swap the network ACL of those subnets only."""
+    network = staging.resources("Network", "AWS::EC2::Subnet")
+    assert {subnet_type(s["Properties"]) for s in network.values()} == {"Public", "Private", "Isolated"}
+    t = templates(staging)
+    cut_arns: list[Any] = []
+    for zone in staging.config.network.availability_zones:
+        target = t[f"zone-cut-{zone}"]["Targets"]["Subnets"]
+        assert "Parameters" not in target and "ResourceTags" not in target  # the ARNs alone select
+        subnets = network_subnets(staging, target["ResourceArns"])
+        expected = {k for k, s in network.items() if s["Properties"]["AvailabilityZone"] == zone
+                    and subnet_type(s["Properties"]) != "Public"}
+        assert {s["LogicalId"] for s in subnets} == expected, zone
+        assert sorted(subnet_type(s) for s in subnets) == ["Isolated", "Private"], zone
+        cut_arns += target["ResourceArns"]
+    policies = [r["Properties"] for r in staging.resources("Services", "AWS::IAM::ManagedPolicy").values()
+                if "ZoneRole" in json.dumps(r["Properties"].get("Roles"))]
+    (swap,) = [st for p in policies for st in p["PolicyDocument"]["Statement"]
+               if st["Action"] == "ec2:ReplaceNetworkAclAssociation"]
+    subnet_resources = [r for r in swap["Resource"] if ":subnet/" in json.dumps(r)]
+    assert sorted(map(json.dumps, subnet_resources)) == sorted(map(json.dumps, cut_arns))
 
 
 def test_roles_are_assumed_by_fis_of_this_account_only(staging: Synthesized) -> None:

@@ -13,6 +13,7 @@ import pytest
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 
+from cdk_constructs.sparse_metrics import fill_sparse, is_sparse_count, unfilled
 from config.telemetry import (
     AGENT_NAMESPACE,
     AGENT_SERVICE_ACCOUNT,
@@ -293,3 +294,105 @@ def test_alarm_counts(env: Synthesized) -> None:
     assert per_part == {"Observability": 21 + nat + 2 + (56 if paging else 0), "Services": 110}
     assert composites == len(SERVICES)
     assert len(env.resources("Observability", "AWS::CloudWatch::CompositeAlarm")) == (29 if paging else 0)
+
+
+def sparse_reads(props: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """Of one alarm: the ids of its sparse counts (sparse_metrics.py) that some expression reads unfilled, and the
+    names of every sparse count it reads at all."""
+    stats = {m["Id"]: m["MetricStat"] for m in props.get("Metrics", []) if "MetricStat" in m}
+    sparse = [i for i, s in stats.items() if is_sparse_count(s["Metric"]["MetricName"], s["Stat"])]
+    expressions = [m["Expression"] for m in props.get("Metrics", []) if "Expression" in m]
+    bare = sorted({i for e in expressions for i in unfilled(e, sparse)})
+    names = [stats[i]["Metric"]["MetricName"] for i in sparse]
+    if "MetricName" in props and is_sparse_count(props["MetricName"], props.get("Statistic", "")):
+        names.append(props["MetricName"])
+    return bare, names
+
+
+@pytest.mark.parametrize("name", ["dev", "staging", "prod"])
+def test_alarms_fill_sparse_counts_and_treat_no_data_as_no_errors(synth: Any, name: str) -> None:
+    """Every alarm of every stack: a count recorded only when an error or throttle happens (DynamoDB SystemErrors
+    per operation, throttles, WAF blocks, 5XX sums, worker restarts) is read as FILL(id, 0) in metric math, and the
+    alarm treats a period with no data as not breaching. Else the sum over nine operations has no value while one
+    of them is quiet, and the alarm sits in INSUFFICIENT_DATA instead of seeing the error."""
+    env = synth(name)
+    unfilled_reads, missing_treatment, sparse_alarms = {}, {}, 0
+    for stack, template in env.all_templates().items():
+        for logical_id, resource in template.get("Resources", {}).items():
+            if resource["Type"] != "AWS::CloudWatch::Alarm":
+                continue
+            props = resource["Properties"]
+            bare, names = sparse_reads(props)
+            if bare:
+                unfilled_reads[f"{stack}/{logical_id}"] = bare
+            if names:
+                sparse_alarms += 1
+                if props.get("TreatMissingData") != "notBreaching":
+                    missing_treatment[f"{stack}/{logical_id}"] = (sorted(set(names)), props.get("TreatMissingData"))
+    assert sparse_alarms, "no alarm on a sparse count: the walk found nothing to check"
+    assert not unfilled_reads, unfilled_reads
+    assert not missing_treatment, missing_treatment
+
+
+def test_the_sparse_count_check_finds_the_unfilled_sum() -> None:
+    """The check above against the expression cdk-monitoring-constructs writes for DynamoDB SystemErrors."""
+    ids = ["systemErrorGetItem", "systemErrorScan"]
+    library = "systemErrorGetItem+systemErrorScan"
+    assert unfilled(library, ids) == ids
+    assert unfilled("FILL(systemErrorGetItem, 0)+systemErrorScan", ids) == ["systemErrorScan"]
+    assert unfilled(fill_sparse(library, ids), ids) == []
+    assert unfilled("FILL(requests,0) / PERIOD(requests)", ["requests"]) == []
+    props = {"Metrics": [
+        {"Id": i, "ReturnData": False, "MetricStat": {"Metric": {"MetricName": "SystemErrors"}, "Stat": "Sum"}}
+        for i in ids] + [{"Id": "expr_1", "Expression": library, "ReturnData": True}]}
+    assert sparse_reads(props) == (ids, ["SystemErrors", "SystemErrors"])
+    assert is_sparse_count("ReadThrottleEvents", "Sum") and is_sparse_count("5XXError", "Sum")
+    assert not is_sparse_count("SystemErrors", "Average") and not is_sparse_count("Count", "Sum")
+
+
+def dashboard_unfilled(body: Any) -> tuple[int, list[tuple[str, str, list[str]]]]:
+    """Of one dashboard body (a string, or a join of strings and tokens): how many metric math expressions its graphs
+    have, and each (widget title, expression, ids) where an expression reads a sparse count unfilled."""
+    text = "".join(p if isinstance(p, str) else "TOKEN" for p in body["Fn::Join"][1]) if isinstance(body, dict) \
+        else body
+    expressions, bad = 0, []
+    for widget in json.loads(text)["widgets"]:
+        props = widget.get("properties", {})
+        ids: dict[str, tuple[str, str]] = {}
+        exprs: list[str] = []
+        for line in props.get("metrics", []):
+            options = line[-1] if line and isinstance(line[-1], dict) else {}
+            if "expression" in options:
+                exprs.append(options["expression"])
+            elif "id" in options and len(line) >= 2:
+                ids[options["id"]] = (line[1], options.get("stat", props.get("stat", "Average")))
+        sparse = [i for i, (name, stat) in ids.items() if is_sparse_count(name, stat)]
+        expressions += len(exprs)
+        bad += [(str(props.get("title")), e, unfilled(e, sparse)) for e in exprs if unfilled(e, sparse)]
+    return expressions, bad
+
+
+@pytest.mark.parametrize("name", ["dev", "staging", "prod"])
+def test_dashboards_fill_sparse_counts(synth: Any, name: str) -> None:
+    """The dashboards' graphs read sparse counts as the alarms do: a sum of per-route 5XX or per-operation
+    SystemErrors unfilled draws nothing for a period in which one of its terms had no data."""
+    env = synth(name)
+    expressions, bad = 0, {}
+    for stack, template in env.all_templates().items():
+        for logical_id, resource in template.get("Resources", {}).items():
+            if resource["Type"] == "AWS::CloudWatch::Dashboard":
+                count, unfilled_reads = dashboard_unfilled(resource["Properties"]["DashboardBody"])
+                expressions += count
+                if unfilled_reads:
+                    bad[f"{stack}/{logical_id}"] = unfilled_reads
+    assert expressions, "no metric math on any dashboard: the walk read nothing"
+    assert not bad, bad
+
+
+def test_the_dashboard_walk_finds_an_unfilled_sum() -> None:
+    widget = {"properties": {"title": "Errors", "metrics": [
+        [{"expression": "a+b", "label": "System Errors"}],
+        ["AWS/DynamoDB", "SystemErrors", "Operation", "GetItem", {"id": "a", "stat": "Sum", "visible": False}],
+        ["AWS/DynamoDB", "SystemErrors", "Operation", "Scan", {"id": "b", "stat": "Sum", "visible": False}]]}}
+    body = {"Fn::Join": ["", ['{"widgets":', json.dumps([widget]), "}"]]}
+    assert dashboard_unfilled(body) == (1, [("Errors", "a+b", ["a", "b"])])

@@ -16,6 +16,7 @@ from tools.reports.preflight import addons
 
 # The fake pins below are keyed by the version dev runs, whichever it is.
 V = ENVIRONMENTS["dev"].cluster.kubernetes_version
+N = f"1.{int(V.split('.')[1]) + 1}"  # the next minor
 PINS = {
     V: {p.name: p for p in (
         AddonPin("vpc-cni", "v1.20.4-eksbuild.2", True),
@@ -219,3 +220,28 @@ def test_crds_of_another_chart_version_or_after_the_chart_fail(bench: Callable[[
         "is applied for aws-load-balancer-controller-1.13.4, the chart runs aws-load-balancer-controller-1.14.1",
         f"is not created before {chart} (nothing makes the chart depend on it): Helm installs its own copy first",
     ]
+
+
+def staged(wb: Workbench) -> Any:
+    """The workbench's config at step 1 of the upgrade to the next minor, N (cluster.addons_from)."""
+    from dataclasses import replace
+    return replace(wb.config, cluster=replace(wb.config.cluster, addons_from=N))
+
+
+def test_step_one_of_an_upgrade_checks_the_next_rows_add_ons_against_this_minor(
+        bench: Callable[[str], Workbench]) -> None:
+    """Step 1 deploys the next minor's (N) add-on versions on the cluster of dev's minor (V; kube-proxy stays at V's):
+    each must be the pin of the row it comes from, and valid on V, or EKS refuses it."""
+    wb = pinned(bench("dev"))
+    now = table(wb)
+    bridge = AddonPin("vpc-cni", "v1.21.1-eksbuild.1", True, frozenset({V}))
+    pins = {**now, N: {**now[V], "vpc-cni": bridge,
+                            "kube-proxy": AddonPin("kube-proxy", f"v{N}.0-eksbuild.2", True)}}
+    addon(wb, "vpc-cni")["Properties"]["AddonVersion"] = bridge.version
+    assert addons.check(wb.assembly(), staged(wb), pins).ok
+    [off] = addons.check(wb.assembly(), wb.config, pins).findings  # without step 1 the pin of V is expected
+    assert f"vpc-cni is v1.21.1-eksbuild.1, the pin for Kubernetes {V} is v1.20.4-eksbuild.2" in off.message
+    only_on_next = {**pins, N: {**pins[N], "vpc-cni": AddonPin("vpc-cni", bridge.version, True)}}
+    [refused] = addons.check(wb.assembly(), staged(wb), only_on_next).findings
+    assert (f"add-on vpc-cni v1.21.1-eksbuild.1 (the pin for {N}, installed ahead of the control plane) is not known "
+            f"valid on Kubernetes {V}: EKS refuses it") in refused.message

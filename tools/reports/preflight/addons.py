@@ -23,7 +23,7 @@ from collections.abc import Mapping
 
 from cdk_constructs.load_balancer_controller import CRD_CHART_ANNOTATION
 from config import eks_addons
-from config.eks_addons import AddonPin, ChartPin
+from config.eks_addons import AddonPin, ChartPin, addon_row, valid_on
 from config.environment import EnvironmentConfig
 from tools.assembly import Assembly, HelmRelease
 from tools.reports.preflight.model import CheckResult, Finding
@@ -83,19 +83,26 @@ def check(assembly: Assembly, config: EnvironmentConfig, pins: PinTable | None =
     # What EKS installs self-managed is a fact of EKS, known with or without the table.
     self_managed = ({n for n, p in version_pins.items() if p.replaces_self_managed}
                     | (set(SELF_MANAGED_BOOTSTRAP) if bootstraps else set()))
+    staged = config.cluster.addons_from  # step 1 of an upgrade: the next row's add-on versions on this minor
     for a in addons:
         name = str(a.properties.get("AddonName"))
         have = assembly.literal(a.stack, a.properties.get("AddonVersion"))
-        pin = version_pins.get(name)
+        row = addon_row(k8s, name, staged)
+        pin = (table.get(row) or {}).get(name)
+        if pin is not None and row != k8s and k8s not in valid_on(table, name, pin.version):
+            findings.append(Finding(a.name, f"add-on {name} {pin.version} (the pin for {row}, installed ahead of the "
+                                            f"control plane) is not known valid on Kubernetes {k8s}: EKS refuses it "
+                                            f"on a {k8s} cluster; record the minors that offer it (also_valid_on, "
+                                            "describe-addon-versions) or pick a version both rows offer"))
         if have is None:
             findings.append(Finding(a.name, f"add-on {name} has no AddonVersion: EKS installs its default for the "
                                             f"cluster version at creation and never moves it"
                                             + (f" (the pin for {k8s} is {pin.version})" if pin else "")))
         elif pin is None:
-            findings.append(Finding(a.name, f"add-on {name} {have}: no pin for Kubernetes {k8s} in "
+            findings.append(Finding(a.name, f"add-on {name} {have}: no pin for Kubernetes {row} in "
                                             "config/eks_addons.py"))
         elif have != pin.version:
-            findings.append(Finding(a.name, f"add-on {name} is {have}, the pin for Kubernetes {k8s} is {pin.version}"))
+            findings.append(Finding(a.name, f"add-on {name} is {have}, the pin for Kubernetes {row} is {pin.version}"))
         if name in self_managed and a.properties.get("ResolveConflicts") != "OVERWRITE":
             findings.append(Finding(a.name, f"add-on {name} replaces the self-managed {name} EKS installs but has "
                                             f"ResolveConflicts {a.properties.get('ResolveConflicts', 'unset')}, not "

@@ -13,8 +13,16 @@
   (its version in its description).
 - EKS moves a cluster one minor per update: a next version more than one minor ahead is reached through every
   version between, each of which needs its row of pins too.
+- The order of the move: while the control plane moves to the next minor, the add-ons keep running the versions
+  deployed before it, so each of those must be valid on both minors (kube-proxy, built for one minor, moves right
+  after it by design). A version bump deploys the control plane and the new row's add-on versions at once; where an
+  add-on's current version is not valid on the next minor, that one deploy is unsafe and the upgrade is two: first
+  the next row's add-on versions on the current minor (config ``cluster.addons_from``; each must be valid on the
+  current minor too, or there is no safe order until the table records one that is), then the version bump.
+  Validity comes from the table: the rows that pin a version and the minors its pin records (``also_valid_on``).
 Exit status 1 when a manifest fails, the next version has no schemas, an add-on or pinned chart has no pin for it, an
-intermediate version has no row, or kubectl is out of skew.
+intermediate version has no row, kubectl is out of skew, or an add-on would run a version invalid on a minor the
+control plane is on.
 """
 
 from __future__ import annotations
@@ -30,16 +38,13 @@ import kubernetes_validate
 from kubernetes_validate import utils as kv_utils
 
 from config import eks_addons
-from config.eks_addons import KubectlLayerPin
+from config.eks_addons import SAME_MINOR, KubectlLayerPin, addon_row, valid_on
 from config.environments import ENVIRONMENTS
 from tools.assembly import Assembly, render_tokens
 from tools.reports.preflight.addons import ChartTable, PinTable, image_tag, load_chart_pins, load_pins
 from tools.reports.preflight.model import CheckResult, Finding
 
 NAME = "upgrade-check"
-# Add-ons built for one Kubernetes minor only (EKS user guide, "Manage kube-proxy": the add-on's minor equals the
-# cluster's).
-SAME_MINOR = frozenset({"kube-proxy"})
 
 
 def supported_versions() -> list[str]:
@@ -64,7 +69,9 @@ def _skew(kubectl: str, target: str) -> int:
 
 def check(assembly: Assembly, environment: str, current: str, target: str, pins: PinTable,
           chart_pins: ChartTable | None = None,
-          kubectl_layers: Mapping[str, KubectlLayerPin] | None = None) -> CheckResult:
+          kubectl_layers: Mapping[str, KubectlLayerPin] | None = None,
+          addons_from: str | None = None) -> CheckResult:
+    """``addons_from``: the config's ``cluster.addons_from`` (step 1 of the upgrade deployed, or about to be)."""
     findings: list[Finding] = []
     details: list[str] = []
     if target not in supported_versions():
@@ -87,22 +94,56 @@ def check(assembly: Assembly, environment: str, current: str, target: str, pins:
         except kubernetes_validate.ValidationError as err:
             path = ".".join(str(p) for p in err.path)
             findings.append(Finding(o.ref, f"invalid for Kubernetes {target}: {path}: {err.message}"))
-    current_pins, next_pins = pins.get(current, {}), pins.get(target)
+    next_pins = pins.get(target)
     if next_pins is None:
         findings.append(Finding("config/eks_addons.py", f"no pins for Kubernetes {target}"))
         next_pins = {}
+    hops = [f"{_minor(current)[0]}.{m}" for m in range(_minor(current)[1] + 1, _minor(target)[1])]
+    step = hops[0] if hops and _minor(current)[0] == _minor(target)[0] else target  # where the control plane goes next
+    move_first: list[str] = []
     for r in assembly.resources("AWS::EKS::Addon"):
         name = str(r.properties.get("AddonName"))
-        now = current_pins.get(name)
+        now = pins.get(addon_row(current, name, addons_from), {}).get(name)
         then = next_pins.get(name)
         if then is None:
             findings.append(Finding(r.name, f"add-on {name} has no pin for Kubernetes {target}"))
             continue
         was = now.version if now else "unpinned"
         details.append(f"add-on {name}: {was} -> {then.version}" + ("" if was != then.version else " (unchanged)"))
-        if name in SAME_MINOR and not then.version.startswith(f"v{target}."):
-            findings.append(Finding(r.name, f"add-on {name} {then.version} (the pin for {target}) is not a "
-                                            f"{target} build: {name}'s minor must equal the cluster's"))
+        if name in SAME_MINOR:
+            if not then.version.startswith(f"v{target}."):
+                findings.append(Finding(r.name, f"add-on {name} {then.version} (the pin for {target}) is not a "
+                                                f"{target} build: {name}'s minor must equal the cluster's"))
+            continue  # built for one minor: it follows the control plane in the same deploy
+        if now is None or step not in pins:  # a missing row for the next minor is a finding of its own (below)
+            continue
+        running_on = valid_on(pins, name, now.version)
+        if addons_from is not None and current not in running_on:
+            findings.append(Finding(r.name, f"add-on {name} {now.version} (the pin for {addons_from}, installed "
+                                            f"ahead of the control plane) is not valid on {current}, the cluster's "
+                                            "minor: EKS refuses it"))
+        elif step not in running_on:
+            bridge = pins.get(step, {}).get(name)
+            known = ", ".join(sorted(running_on)) or "none"
+            if bridge is not None and current in valid_on(pins, name, bridge.version):
+                move_first.append(f"{name} {now.version} -> {bridge.version}")
+                findings.append(Finding(r.name, f"add-on {name} {now.version} would still run while the control "
+                                                f"plane moves to {step}, and is not valid on {step} (valid on: "
+                                                f"{known}): moving the version and the add-ons in one deploy is "
+                                                f"unsafe; first deploy {bridge.version} on {current} "
+                                                f"(config cluster.addons_from = \"{step}\"), then the version"))
+            else:
+                findings.append(Finding(r.name, f"add-on {name} {now.version} is not valid on {step} (valid on: "
+                                                f"{known}) and "
+                                                + (f"{bridge.version}, {step}'s pin, is not valid on {current}"
+                                                   if bridge else f"{step} has no pin for it")
+                                                + f": no version in config/eks_addons.py is valid on both {current} "
+                                                  f"and {step}, so no deploy order is safe; record one (its pin's "
+                                                  "also_valid_on, from describe-addon-versions' compatibilities)"))
+    if move_first:
+        details.append(f"order: 1) on {current}, cluster.addons_from = \"{step}\": {'; '.join(move_first)}; "
+                       f"2) kubernetes_version = \"{step}\", addons_from unset: control plane, node groups, "
+                       "kube-proxy, charts, kubectl layer")
     for g in assembly.resources("AWS::EKS::Nodegroup"):
         details.append(f"node group {g.logical_id}: Version {g.properties.get('Version', 'unset')} -> {target}")
     charts = load_chart_pins() if chart_pins is None else chart_pins
@@ -135,7 +176,6 @@ def check(assembly: Assembly, environment: str, current: str, target: str, pins:
                                     "lambda-layer-kubectl-vNN) in its row"))
         else:
             details.append(f"{where}: kubectl {kubectl} (now {m.group(1)}), within one minor of {target}")
-    hops = [f"{_minor(current)[0]}.{m}" for m in range(_minor(current)[1] + 1, _minor(target)[1])]
     if hops and _minor(current)[0] == _minor(target)[0]:
         details.append(f"EKS moves one minor per update: {' -> '.join([current, *hops, target])}, a deploy each")
         for hop in hops:
@@ -161,7 +201,8 @@ def main(argv: list[str] | None = None) -> int:
     for env in envs:
         with tempfile.TemporaryDirectory(prefix="preflight.") as workdir:
             assembly, config = load_assembly(env, args.assembly, Path(workdir))
-            result = check(assembly, config.name, config.cluster.kubernetes_version, args.k8s, pins)
+            result = check(assembly, config.name, config.cluster.kubernetes_version, args.k8s, pins,
+                           addons_from=config.cluster.addons_from)
         print(result.line())
         for d in result.details:
             print(f"    {d}")
