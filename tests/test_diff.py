@@ -225,3 +225,20 @@ def test_cli_replace_marks_are_added() -> None:
     assert d.changes[0].kind == "changed"
     diff_report.apply_cli_replacements(d, "Resources\n[~] AWS::Foo::Bar Some/Path T replace\n └─ [~] Name\n")
     assert (d.changes[0].kind, d.changes[0].reason) == ("replaced", "the CDK CLI marks it replace")
+
+
+def test_a_kubernetes_version_going_down_is_refused_and_named_first() -> None:
+    """Fresh review, finding 2: reverting a version bump cannot roll the control plane back (EKS never moves a
+    cluster to an older minor, nor does a stack rollback), so the diff fails it instead of presenting a revert."""
+    def template(version: str) -> dict[str, Any]:
+        return {"Resources": {
+            "Cluster": {"Type": "AWS::EKS::Cluster", "Properties": {"Version": version, "Name": "c"}},
+            "Nodes": {"Type": "AWS::EKS::Nodegroup", "Properties": {"Version": version}}}}
+    down = diff_report.compare_templates("Dev-Cluster", template("1.35"), template("1.34"))
+    assert [r.split(" (")[0] for r in down.refused] == ["`Cluster`", "`Nodes`"]
+    assert "Kubernetes 1.35 -> 1.34: EKS cannot move a cluster back" in down.refused[0]
+    md = diff_report.render_markdown([down], base="a", head="b", env="dev")
+    attention = md.split("### Needs attention", 1)[1]
+    assert attention.lstrip().startswith("- :no_entry: **cannot deploy** Dev-Cluster: `Cluster`")
+    assert diff_report.compare_templates("Dev-Cluster", template("1.34"), template("1.35")).refused == []
+    assert diff_report.compare_templates("Dev-Cluster", template("1.9"), template("1.10")).refused == []

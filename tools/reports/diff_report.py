@@ -94,6 +94,8 @@ class StackDiff:
     outputs: dict[str, list[str]] = field(default_factory=dict)
     other_sections: list[str] = field(default_factory=list)
     cli_diff: str = ""
+    # Changes no deploy can carry out: the report fails (exit 1) and names them first.
+    refused: list[str] = field(default_factory=list)
 
     def of_kind(self, *kinds: str) -> list[ResourceChange]:
         return [c for c in self.changes if c.kind in kinds]
@@ -132,6 +134,29 @@ def _changed_properties(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
             names.append(key)
     names += [k for k in COMPARED_KEYS if k not in ("Type", "Properties") and old.get(k) != new.get(k)]
     return names
+
+
+def _minor(version: Any) -> tuple[int, ...] | None:
+    return tuple(int(x) for x in version.split(".")) if isinstance(version, str) and version[:1].isdigit() else None
+
+
+def kubernetes_downgrades(old_res: dict[str, Any], new_res: dict[str, Any]) -> list[str]:
+    """A cluster or node group whose Kubernetes version goes down. EKS never moves a control plane back, and a
+    CloudFormation rollback does not either (EKS user guide, "Roll back a cluster", CloudFormation stack rollback
+    behavior): reverting a version bump leaves the cluster on the newer minor with templates of the older one, and
+    node groups cannot run a kubelet older than the control plane allows. The way back is forward (docs/deploying.md,
+    "Rolling back")."""
+    refused = []
+    for logical_id in sorted(set(old_res) & set(new_res)):
+        before, after = old_res[logical_id], new_res[logical_id]
+        if after["Type"] not in ("AWS::EKS::Cluster", "AWS::EKS::Nodegroup") or before["Type"] != after["Type"]:
+            continue
+        was, now = (_minor(r.get("Properties", {}).get("Version")) for r in (before, after))
+        if was and now and now < was:
+            refused.append(f"`{logical_id}` ({after['Type']}) Kubernetes {'.'.join(map(str, was))} -> "
+                           f"{'.'.join(map(str, now))}: EKS cannot move a cluster back to an older minor; fix forward "
+                           "(docs/deploying.md, \"Rolling back\")")
+    return refused
 
 
 def compare_templates(name: str, old: dict[str, Any] | None, new: dict[str, Any] | None) -> StackDiff:
@@ -183,6 +208,7 @@ def compare_templates(name: str, old: dict[str, Any] | None, new: dict[str, Any]
             else:
                 diff.changes.append(ResourceChange(logical_id, kind_of, _path(after), "changed", props))
 
+    diff.refused = kubernetes_downgrades(old_res, new_res)
     for section in ("Parameters", "Conditions", "Mappings", "Rules"):
         if (old or {}).get(section) != (new or {}).get(section) and status == "changed":
             diff.other_sections.append(section)
@@ -282,7 +308,7 @@ def _table(changes: Iterable[ResourceChange], header: str) -> list[str]:
 
 def render_markdown(diffs: list[StackDiff], *, base: str, head: str, env: str) -> str:
     lines = [f"## Infrastructure diff ({env}): `{base}` → `{head}`", ""]
-    attention: list[str] = []
+    attention: list[str] = [f"- :no_entry: **cannot deploy** {d.name}: {r}" for d in diffs for r in d.refused]
     for d in diffs:
         for c in d.changes:
             where = f"{d.name}: `{c.logical_id}` ({c.type})"
@@ -486,9 +512,12 @@ def main(argv: list[str] | None = None) -> int:
                         help="where both assemblies and CLI diffs go (default REPO/cdk.out.diff)")
     args = parser.parse_args(argv)
     repo = args.repo.resolve()
-    run(repo, args.base, args.env, (args.out or repo / "cdk.out" / "diff.md").resolve(),
-        (args.work or repo / "cdk.out.diff").resolve())
-    return 0
+    diffs = run(repo, args.base, args.env, (args.out or repo / "cdk.out" / "diff.md").resolve(),
+                (args.work or repo / "cdk.out.diff").resolve())
+    refused = [f"{d.name}: {r}" for d in diffs for r in d.refused]
+    for line in refused:
+        print(f"diff: cannot deploy: {line}", file=sys.stderr)
+    return 1 if refused else 0
 
 
 if __name__ == "__main__":
