@@ -36,5 +36,8 @@ def pin_existing(addon: eks.IAddon, *, kubernetes_version: str, addons_from: str
 
 
 def resolve_conflicts(addon: eks.IAddon, pin: AddonPin) -> None:
-    if pin.replaces_self_managed:
-        cast(eks_l1.CfnAddon, addon.node.default_child).resolve_conflicts = OVERWRITE
+    """Every add-on, not only those created over a self-managed copy: on an update (each Kubernetes upgrade moves
+    them) EKS resolves conflicts as NONE when the property is unset, and UpdateAddon fails on any field another
+    manager changed. The settings live in the templates (``configuration_values``), so EKS may overwrite the rest."""
+    del pin  # every pin is resolved the same way; kept in the signature for the callers' symmetry
+    cast(eks_l1.CfnAddon, addon.node.default_child).resolve_conflicts = OVERWRITE

@@ -103,8 +103,9 @@ def test_every_add_on_is_pinned_from_the_compatibility_table(env: Synthesized) -
     for name, props in addons.items():
         pin = addon_pin(version, name)
         assert props["AddonVersion"] == pin.version, name
-        # Created over the copy EKS installs itself: without OVERWRITE, changed settings fail the creation.
-        assert props.get("ResolveConflicts") == ("OVERWRITE" if pin.replaces_self_managed else None), name
+        # Created over the copy EKS installs itself, without OVERWRITE changed settings fail the creation; and any
+        # add-on's update (each Kubernetes upgrade) resolves as NONE when unset (fresh AWS review, finding 8).
+        assert props.get("ResolveConflicts") == "OVERWRITE", name
 
 
 def test_node_groups_follow_the_cluster_version(env: Synthesized) -> None:

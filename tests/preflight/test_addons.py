@@ -245,3 +245,12 @@ def test_step_one_of_an_upgrade_checks_the_next_rows_add_ons_against_this_minor(
     [refused] = addons.check(wb.assembly(), staged(wb), only_on_next).findings
     assert (f"add-on vpc-cni v1.21.1-eksbuild.1 (the pin for {N}, installed ahead of the control plane) is not known "
             f"valid on Kubernetes {V}: EKS refuses it") in refused.message
+
+
+def test_an_add_on_without_overwrite_fails_even_when_eks_never_installed_it(bench: Callable[[str], Workbench]) -> None:
+    """Fresh review, finding 8: metrics-server, the Pod Identity agent and CloudWatch Observability had no
+    ResolveConflicts, so their update in a Kubernetes upgrade resolved as NONE and failed on a changed field."""
+    wb = pinned(bench("dev"))
+    del addon(wb, "metrics-server")["Properties"]["ResolveConflicts"]
+    [finding] = addons.check(wb.assembly(), wb.config, table(wb)).findings
+    assert "add-on metrics-server has ResolveConflicts unset, not OVERWRITE" in finding.message

@@ -4,7 +4,9 @@
   ``config/eks_addons.py``; without one EKS installs its default at creation and never moves it.
 - An add-on that replaces a component EKS installs self-managed (vpc-cni, kube-proxy, coredns) carries
   ``ResolveConflicts: OVERWRITE``: created over the self-managed objects with other settings, it otherwise fails with
-  ConfigurationConflict (amazon-vpc-cni-k8s#2607). And each such component is managed at all: a self-managed
+  ConfigurationConflict (amazon-vpc-cni-k8s#2607); so does every other add-on, whose update (each Kubernetes
+  upgrade) otherwise resolves conflicts as NONE and fails on a field another manager changed. And each self-managed
+  component is managed at all: a self-managed
   kube-proxy or CoreDNS stays at its old version when the control plane moves.
 - Every ``AWS::EKS::Nodegroup`` has a ``Version``: the nodes move with the control plane.
 - Every Helm chart has a ``Version``: an unpinned chart installs whatever is latest on the day of the deploy. Every
@@ -108,6 +110,11 @@ def check(assembly: Assembly, config: EnvironmentConfig, pins: PinTable | None =
                                             f"ResolveConflicts {a.properties.get('ResolveConflicts', 'unset')}, not "
                                             "OVERWRITE: creating it over changed settings fails with "
                                             "ConfigurationConflict"))
+        elif a.properties.get("ResolveConflicts") != "OVERWRITE":
+            findings.append(Finding(a.name, f"add-on {name} has ResolveConflicts "
+                                            f"{a.properties.get('ResolveConflicts', 'unset')}, not OVERWRITE: the "
+                                            "update of a Kubernetes upgrade fails on any field another manager "
+                                            "changed (unset resolves as NONE)"))
     if bootstraps:
         for name in sorted(self_managed - installed):
             findings.append(Finding(cluster_name, f"{name} stays self-managed (EKS installs it, no "
