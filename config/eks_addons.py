@@ -39,6 +39,17 @@ Sources (check each add-on with ``describe-addon-versions`` before a first deplo
   - Cluster Autoscaler: image ``v1.36.1`` (kubernetes/autoscaler release notes, cluster-autoscaler-1.36.1) on chart
     9.59.0, which still defaults to app v1.35.0: the image tag is pinned over it, as for every version here; a
     public 1.36 cluster ran that pair with no RBAC denial (2026-07-30).
+- 1.35 versions also offered on 1.36, read 2026-12-07 (public records of clusters running them, not
+  ``describe-addon-versions`` itself: confirm with it before the upgrade, as `make upgrade-check` says):
+  - ``vpc-cni`` ``v1.21.1-eksbuild.7``: a 1.36 control plane running it (a public node-capacity study, 2026).
+  - ``coredns`` ``v1.14.2-eksbuild.4``: pinned beside ``kube-proxy`` ``v1.36.0-eksbuild.7`` in two public 1.36
+    deployments (an architecture decision record and a deployment README).
+  - ``metrics-server`` ``v0.8.1-eksbuild.11`` (1.35's pin since 2026-12-07, was ``v0.8.1-eksbuild.5``, for which no
+    1.36 record was found): running beside ``kube-proxy`` ``v1.35.3-eksbuild.2`` and beside ``v1.36.0-eksbuild.7``
+    in public cluster records.
+  - ``amazon-cloudwatch-observability`` ``v6.2.0-eksbuild.1``: pinned by a public EKS 1.36 module (AL2023
+    1.36.2-20260709) and beside ``kube-proxy`` ``v1.36.0-eksbuild.9`` in public Terraform.
+  - ``eks-pod-identity-agent`` ``v1.3.10-eksbuild.3`` is both rows' pin.
 - Every version: AWS Load Balancer Controller chart ``aws-load-balancer-controller`` 1.14.1 from
   https://aws.github.io/eks-charts (Chart.yaml at kubernetes-sigs/aws-load-balancer-controller v2.14.1: appVersion
   v2.14.1; the chart's ``kubeVersion`` is an open floor, ``>= 1.19.0-0``), its image tag pinned to the controller it
@@ -141,14 +152,19 @@ class KubernetesRow:
 
 
 def _pins(vpc_cni: str, coredns: str, kube_proxy: str, pod_identity: str, metrics_server: str,
-          observability: str) -> dict[str, AddonPin]:
+          observability: str, also_valid_on: Mapping[str, frozenset[str]] | None = None) -> dict[str, AddonPin]:
+    """``also_valid_on``: per add-on name, the other minors that offer its pinned version (sources above)."""
+    more = also_valid_on or {}
     pins = (
-        AddonPin("vpc-cni", vpc_cni, replaces_self_managed=True),
-        AddonPin("coredns", coredns, replaces_self_managed=True),
+        AddonPin("vpc-cni", vpc_cni, replaces_self_managed=True, also_valid_on=more.get("vpc-cni", frozenset())),
+        AddonPin("coredns", coredns, replaces_self_managed=True, also_valid_on=more.get("coredns", frozenset())),
         AddonPin("kube-proxy", kube_proxy, replaces_self_managed=True),
-        AddonPin("eks-pod-identity-agent", pod_identity, replaces_self_managed=False),
-        AddonPin("metrics-server", metrics_server, replaces_self_managed=False),
-        AddonPin("amazon-cloudwatch-observability", observability, replaces_self_managed=False),
+        AddonPin("eks-pod-identity-agent", pod_identity, replaces_self_managed=False,
+                 also_valid_on=more.get("eks-pod-identity-agent", frozenset())),
+        AddonPin("metrics-server", metrics_server, replaces_self_managed=False,
+                 also_valid_on=more.get("metrics-server", frozenset())),
+        AddonPin("amazon-cloudwatch-observability", observability, replaces_self_managed=False,
+                 also_valid_on=more.get("amazon-cloudwatch-observability", frozenset())),
     )
     return {p.name: p for p in pins}
 
@@ -169,8 +185,11 @@ ROWS: dict[str, KubernetesRow] = {
     ),
     "1.35": KubernetesRow(
         addons=_pins(vpc_cni="v1.21.1-eksbuild.7", coredns="v1.14.2-eksbuild.4", kube_proxy="v1.35.3-eksbuild.2",
-                     pod_identity="v1.3.10-eksbuild.3", metrics_server="v0.8.1-eksbuild.5",
-                     observability="v6.2.0-eksbuild.1"),
+                     pod_identity="v1.3.10-eksbuild.3", metrics_server="v0.8.1-eksbuild.11",
+                     observability="v6.2.0-eksbuild.1",
+                     # What lets 1.35 -> 1.36 be one deploy: each runs on 1.36 while the control plane moves.
+                     also_valid_on={name: frozenset({"1.36"}) for name in (
+                         "vpc-cni", "coredns", "metrics-server", "amazon-cloudwatch-observability")}),
         cluster_autoscaler=ChartPin(AUTOSCALER_REPOSITORY, "cluster-autoscaler", "9.56.0", "v1.35.1"),
         load_balancer_controller=LOAD_BALANCER_CONTROLLER_CHART,
         kubectl_layer=KubectlLayerPin("1.35"),
