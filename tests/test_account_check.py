@@ -13,12 +13,17 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import botocore.session
 import pytest
+import yaml
 from moto import settings as moto_settings
 from moto.core.authorization import ActionAuthenticatorMixin
+from moto.iam.access_control import IAMPolicy, PermissionResult
+from moto.iam.aws_managed_policies import aws_managed_policies_data
 from moto.route53.models import HostedZoneIdentifier
 from moto.utilities.id_generator import moto_id_manager
 
+from cdk_constructs.orders_database import ENGINE_VERSION
 from config.environment import CapacityKind, EnvironmentConfig
 from config.environments import load
 from config.instance_types import instance_type
@@ -38,6 +43,11 @@ ParentDns = Callable[..., tuple[Dns, ParentZoneServer]]
 APIGW_TRUST = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
                                                        "Principal": {"Service": "apigateway.amazonaws.com"}}]}
 ADMIN = "arn:aws:iam::111111111111:role/PlatformAdmin"
+# The CDK bootstrap template of the CLI the project installs (package.json): it defines the lookup role.
+BOOTSTRAP_TEMPLATE = (Path(__file__).resolve().parent.parent / "node_modules" / "aws-cdk" / "lib" / "api" / "bootstrap"
+                      / "bootstrap-template.yaml")
+ORDERS_CLUSTER = "OrdersDatabaseClusterAE2D01D0"  # pinned by tests/test_logical_ids.py
+PINNED = ENGINE_VERSION.aurora_postgres_full_version  # the orders cluster's engine version, 17.5
 
 
 @pytest.fixture(autouse=True)
@@ -135,10 +145,13 @@ def test_dev_passes_against_the_local_account_once_its_prerequisites_exist(
     out = capsys.readouterr().out
     assert code == 0, out
     checks = {line.split()[1] for line in out.splitlines() if line.startswith(("PASS", "FAIL"))}
-    assert checks == {"caller", "prerequisite", "delegation", "addon-version", "chart-version", "bootstrap",
-                      "bootstrap-role", "quota"}
+    assert checks == {"caller", "prerequisite", "delegation", "addon-version", "chart-version", "engine-version",
+                      "bootstrap", "bootstrap-role", "quota"}
     assert f"{github_oidc_provider_arn(dev.config)}: exists" in out
     assert out.count("PASS  addon-version") == 6 and out.count("PASS  chart-version") == 2
+    # The orders cluster's pinned version, offered; its stack not deployed yet, so no running cluster to compare.
+    assert (f"PASS  engine-version   Dev-Data/{ORDERS_CLUSTER} aurora-postgresql {PINNED} is offered in eu-west-1; "
+            "Dev-Data is not deployed: the first deploy creates it") in out
 
 
 @pytest.mark.parametrize("missing", ["api-gateway-logging", "oidc-provider", "iam-role", "ses-identity",
@@ -307,25 +320,130 @@ def test_an_api_gateway_role_an_environment_owns_fails(fresh_moto: str, parent_d
     assert "is a role of dev's stacks" in failed.text
 
 
-def test_a_pin_the_region_does_not_offer_fails(fresh_moto: str, parent_dns: ParentDns, dev: Synthesized,
-                                               tmp_path: Path) -> None:
-    """A recorded DescribeAddonVersions without the pinned vpc-cni build: the add-on check names it."""
-    create_prerequisites(fresh_moto, dev.config)
+def recordings_with(tmp_path: Path, edit: Callable[[str, dict[str, Any]], None]) -> Path:
+    """A copy of the committed recordings, each document passed through ``edit(file name, document)``."""
     recordings = tmp_path / "recorded"
     recordings.mkdir()
     for f in RECORDINGS.glob("*.json"):
         doc = json.loads(f.read_text())
-        if f.name.startswith("eks."):
+        edit(f.name, doc)
+        (recordings / f.name).write_text(json.dumps(doc))
+    return recordings
+
+
+def test_a_pin_the_region_does_not_offer_fails(fresh_moto: str, parent_dns: ParentDns, dev: Synthesized,
+                                               tmp_path: Path) -> None:
+    """A recorded DescribeAddonVersions without the pinned vpc-cni build: the add-on check names it."""
+    create_prerequisites(fresh_moto, dev.config)
+
+    def withdraw(name: str, doc: dict[str, Any]) -> None:
+        if name.startswith("eks."):
             for c in doc["calls"]:
                 for addon in c["response"]["addons"]:
                     if addon["addonName"] == "vpc-cni":
                         addon["addonVersions"][0]["addonVersion"] = "v1.20.0-eksbuild.1"
-        (recordings / f.name).write_text(json.dumps(doc))
+
     account = Account(account_session(fresh_moto, dev.config), endpoint_url=fresh_moto,
-                      replay=Replay(recordings, set(REPLAYED)), fetch=recorded_fetch(RECORDINGS),
+                      replay=Replay(recordings_with(tmp_path, withdraw), set(REPLAYED)),
+                      fetch=recorded_fetch(RECORDINGS),
                       dns=parent_dns(dev.config)[0])
     [failed] = [line for line in run(account, dev.config, Assembly(dev.outdir)) if not line.ok]
     assert failed.check == "addon-version" and failed.text.startswith("vpc-cni v1.21.1-eksbuild.7")
+
+
+def test_an_engine_version_the_region_no_longer_offers_fails(fresh_moto: str, parent_dns: ParentDns,
+                                                              dev: Synthesized, tmp_path: Path) -> None:
+    """DescribeDBEngineVersions lists no 17.5 any more (RDS stopped offering it for creation): the first deploy of
+    the Data stack would fail, so the check does, naming the cluster and its version."""
+    create_prerequisites(fresh_moto, dev.config)
+
+    def withdraw(name: str, doc: dict[str, Any]) -> None:
+        if name == "rds.DescribeDBEngineVersions.json":
+            for c in doc["calls"]:
+                c["response"]["DBEngineVersions"] = []
+
+    account = Account(account_session(fresh_moto, dev.config), endpoint_url=fresh_moto,
+                      replay=Replay(recordings_with(tmp_path, withdraw), set(REPLAYED)),
+                      fetch=recorded_fetch(RECORDINGS), dns=parent_dns(dev.config)[0])
+    [failed] = [line for line in run(account, dev.config, Assembly(dev.outdir)) if not line.ok]
+    assert failed.check == "engine-version"
+    assert failed.text == (f"Dev-Data/{ORDERS_CLUSTER} aurora-postgresql {PINNED} is not offered in eu-west-1: RDS "
+                           "creates no database at it; pin a version `aws rds describe-db-engine-versions --engine "
+                           "aurora-postgresql` lists")
+
+
+def deploy_orders_cluster(moto: str, config: EnvironmentConfig, template: dict[str, Any], version: str) -> str:
+    """The Data stack deployed (a stack of that name in moto's CloudFormation) and its orders cluster running at
+    ``version``, under the identifier CloudFormation gives it: the template's prefix and the first block of the
+    stack id's UUID (cdk_constructs/replaceable_name.py). Returns the identifier."""
+    s = account_session(moto, config)
+    stack_id = s.client("cloudformation", endpoint_url=moto).create_stack(
+        StackName="Dev-Data", TemplateBody=json.dumps(
+            {"Resources": {"Handle": {"Type": "AWS::CloudFormation::WaitConditionHandle"}}}))["StackId"]
+    prefix = template["Resources"][ORDERS_CLUSTER]["Properties"]["DBClusterIdentifier"]["Fn::Join"][1][0]
+    identifier = f"{prefix}-{stack_id.split('/')[2].split('-')[0]}"
+    s.client("rds", endpoint_url=moto).create_db_cluster(
+        DBClusterIdentifier=identifier, Engine="aurora-postgresql", EngineVersion=version,
+        MasterUsername="orders_admin", MasterUserPassword="not-a-secret-1")
+    return identifier
+
+
+@pytest.mark.parametrize(("running", "ok"), [(PINNED, True), ("17.4", True), ("17.6", False), ("17.10", False),
+                                             ("18.1", False)])
+def test_an_existing_cluster_on_a_newer_version_fails(fresh_moto: str, parent_dns: ParentDns, dev: Synthesized,
+                                                      running: str, ok: bool) -> None:
+    """Auto minor version upgrade moved the deployed cluster past the template's version: the deploy would ask RDS
+    to downgrade it, which RDS refuses. The same version, or an older one (an upgrade), passes."""
+    create_prerequisites(fresh_moto, dev.config)
+    identifier = deploy_orders_cluster(fresh_moto, dev.config, dev.template_json("Data"), running)
+    lines, account = check(fresh_moto, dev.config, Assembly(dev.outdir), parent_dns(dev.config)[0])
+    [line] = [line for line in lines if line.check == "engine-version"]
+    what = f"Dev-Data/{ORDERS_CLUSTER} aurora-postgresql {PINNED}"
+    assert line.ok is ok and all(x.ok for x in lines if x is not line)
+    assert line.text == (f"{what} is offered in eu-west-1; {identifier} runs {running}" if ok else
+                         f"{what}: {identifier} already runs {running}, newer than the template's {PINNED}, and RDS "
+                         f"cannot downgrade it: pin {running} or later")
+    assert ("rds", "DescribeDBClusters", False) in account.calls
+
+
+def lookup_role_policies() -> list[IAMPolicy]:
+    """The permissions of the CDK bootstrap's lookup role, as the bootstrap template of the CDK CLI this project
+    installs defines them: its AWS managed policies (their documents as moto ships them) and its inline policies."""
+    template = yaml.safe_load(BOOTSTRAP_TEMPLATE.read_text())
+    role = template["Resources"]["LookupRole"]["Properties"]
+    managed = json.loads(aws_managed_policies_data)
+    arns = [a["Fn::Sub"] for a in role["ManagedPolicyArns"]]
+    assert arns == ["arn:${AWS::Partition}:iam::aws:policy/ReadOnlyAccess"]
+    documents = [managed[arn.rsplit("/", 1)[1]]["Document"] for arn in arns]
+    documents += [p["PolicyDocument"] for p in role.get("Policies", [])]
+    return [IAMPolicy(json.dumps(d)) for d in documents]
+
+
+def iam_action(service: str, operation: str) -> str:
+    """The IAM action of an API call (service id as Account.calls has it): ``<signing name>:<operation>``; API
+    Gateway's are its HTTP methods."""
+    session = botocore.session.get_session()
+    [model] = [m for name in session.get_available_services() if name.replace("-", "") == service.replace("-", "")
+               for m in [session.get_service_model(name)] if m.service_id.hyphenize() == service]
+    if model.signing_name == "apigateway":
+        return f"apigateway:{model.operation_model(operation).http['method']}"
+    return f"{model.signing_name}:{operation}"
+
+
+def test_the_lookup_role_may_make_every_call(fresh_moto: str, parent_dns: ParentDns, dev: Synthesized) -> None:
+    """The pipeline runs the check as the bootstrap's lookup role (ReadOnlyAccess, kms:Decrypt denied): every call
+    the check makes as it (replayed ones included; the orders cluster deployed, so DescribeDBClusters is made too) is
+    one its policies allow. GetCallerIdentity needs no permission; AssumeRole is made as the deploy role."""
+    create_prerequisites(fresh_moto, dev.config)
+    deploy_orders_cluster(fresh_moto, dev.config, dev.template_json("Data"), PINNED)
+    _, account = check(fresh_moto, dev.config, Assembly(dev.outdir), parent_dns(dev.config)[0])
+    actions = {iam_action(s, o) for s, o, _ in account.calls} - {"sts:GetCallerIdentity"}
+    assert {"rds:DescribeDBEngineVersions", "rds:DescribeDBClusters", "cloudformation:DescribeStacks"} <= actions
+    policies = lookup_role_policies()
+    results = {a: [p.is_action_permitted(a) for p in policies] for a in sorted(actions)}
+    refused = [a for a, r in results.items()
+               if PermissionResult.DENIED in r or PermissionResult.PERMITTED not in r]
+    assert not refused
 
 
 def test_quotas_count_what_the_account_uses_already(fresh_moto: str, parent_dns: ParentDns, prod: Synthesized) -> None:
@@ -360,10 +478,12 @@ def test_which_calls_moto_serves_and_which_are_recorded(fresh_moto: str, parent_
     _, account = check(fresh_moto, dev.config, Assembly(dev.outdir), parent_dns(dev.config)[0])
     replayed = {(s, o) for s, o, recorded in account.calls if recorded}
     served = {(s, o) for s, o, recorded in account.calls if not recorded}
-    assert replayed == {("eks", "DescribeAddonVersions"), ("service-quotas", "GetServiceQuota")}
+    assert replayed == {("eks", "DescribeAddonVersions"), ("service-quotas", "GetServiceQuota"),
+                        ("rds", "DescribeDBEngineVersions")}
     assert ("service-quotas", "GetServiceQuota") in served  # the VPC quotas
     assert {("sts", "GetCallerIdentity"), ("iam", "GetRole"), ("iam", "GetOpenIDConnectProvider"),
-            ("api-gateway", "GetAccount"), ("ssm", "GetParameter"), ("ec2", "DescribeVpcs"),
+            ("api-gateway", "GetAccount"), ("ssm", "GetParameter"), ("cloudformation", "DescribeStacks"),
+            ("ec2", "DescribeVpcs"),
             ("ec2", "DescribeNatGateways"), ("ec2", "DescribeAddresses"), ("ec2", "DescribeInstances")} <= served
     assert replayed <= set(REPLAYED)
 

@@ -311,9 +311,11 @@ class Assembly:
                     exports[literal] = (name, out["Value"])
         return exports
 
-    def literal(self, stack: str, value: Any) -> str | None:
+    def literal(self, stack: str, value: Any, *, stack_id: str | None = None) -> str | None:
         """The string a value evaluates to when it needs no deploy-time lookup (literals, joins of literals, pseudo
-        parameters, `Ref`s to resources whose name is set explicitly); None otherwise."""
+        parameters, `Ref`s to resources whose name is set explicitly, a piece of a split literal); None otherwise.
+        ``stack_id``: the deployed stack's id, when known, for `AWS::StackId` (names made unique per creation of a
+        stack select a piece of it: cdk_constructs/replaceable_name.py)."""
         if isinstance(value, (str, int, float)) and not isinstance(value, bool):
             return str(value)
         if not isinstance(value, dict) or len(value) != 1:
@@ -323,14 +325,25 @@ class Assembly:
         if fn == "Ref" and isinstance(arg, str):
             pseudo = {"AWS::Region": s.region, "AWS::AccountId": s.account, "AWS::Partition": "aws",
                       "AWS::URLSuffix": "amazonaws.com", "AWS::StackName": stack}
+            if stack_id is not None:
+                pseudo["AWS::StackId"] = stack_id
             if arg in pseudo:
                 return pseudo[arg]
             r = s.resources.get(arg)
             prop = NAME_PROPERTY.get(r.type) if r and r.type in REF_IS_NAME else None
-            return self.literal(stack, r.properties.get(prop)) if r and prop and prop in r.properties else None
+            return (self.literal(stack, r.properties.get(prop), stack_id=stack_id)
+                    if r and prop and prop in r.properties else None)
         if fn == "Fn::Join" and isinstance(arg, list) and len(arg) == 2:
-            parts = [self.literal(stack, p) for p in arg[1]]
+            parts = [self.literal(stack, p, stack_id=stack_id) for p in arg[1]]
             return None if any(p is None for p in parts) else str(arg[0]).join(p for p in parts if p is not None)
+        if fn == "Fn::Select" and isinstance(arg, list) and len(arg) == 2:
+            split = arg[1].get("Fn::Split") if isinstance(arg[1], dict) and len(arg[1]) == 1 else None
+            index = self.literal(stack, arg[0], stack_id=stack_id)
+            if not (isinstance(split, list) and len(split) == 2 and index is not None and index.isdigit()):
+                return None
+            whole = self.literal(stack, split[1], stack_id=stack_id)
+            pieces = whole.split(str(split[0])) if whole is not None else []
+            return pieces[int(index)] if int(index) < len(pieces) else None
         if fn in ("Fn::GetStackOutput", "Fn::ImportValue"):
             t = self.target(stack, value)
             return self.literal(t.stack, {"Ref": t.logical_id}) if t and t.attribute is None else None

@@ -17,6 +17,11 @@ Checks:
 - ``addon-version``: every EKS add-on version the assembly pins is offered for its Kubernetes version in the region
   (EKS DescribeAddonVersions).
 - ``chart-version``: every Helm chart version the assembly pins is in its repository's index.
+- ``engine-version``: every RDS engine version the assembly pins (each DBCluster's, a DBInstance's that names one)
+  is offered in the stack's region (RDS DescribeDBEngineVersions), and the existing cluster, if any, does not run a
+  newer one (RDS cannot downgrade; auto minor version upgrades move a cluster past the pin): its identifier is the
+  template's, resolved with the deployed stack's id (CloudFormation DescribeStacks) where it names one per creation
+  of the stack, then looked up (RDS DescribeDBClusters; DescribeDBInstances for an instance).
 - ``bootstrap``: the CDK bootstrap stack's version (SSM parameter) is the one the assembly requires or later, in
   every region the assembly deploys to (the environment's and us-east-1, where the WebGlobal stack lives).
 - ``bootstrap-role``: the caller (before ``--assume-lookup-role``: in the pipeline, the deploy role) can assume every

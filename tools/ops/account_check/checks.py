@@ -19,7 +19,7 @@ from config.environment import EnvironmentConfig
 from config.environments import ENVIRONMENTS
 from config.instance_types import instance_type
 from config.prerequisites import Prerequisite, PrerequisiteKind, prerequisites
-from tools.assembly import Assembly
+from tools.assembly import Assembly, Resource
 from tools.ops.account_check.delegation import DelegationError, Dns, delegation, normalized
 from tools.ops.account_check.replay import Recorder, Replay
 
@@ -30,6 +30,7 @@ REPLAYED: dict[tuple[str, str], str] = {
     ("eks", "DescribeAddonVersions"): "moto implements no EKS add-on catalogue",
     ("service-quotas", "GetServiceQuota"): "moto serves the VPC service's quotas only, not EC2's",
     ("service-quotas", "GetAWSDefaultServiceQuota"): "moto implements no GetAWSDefaultServiceQuota",
+    ("rds", "DescribeDBEngineVersions"): "moto implements no RDS engine version catalogue",
 }
 # Not an AWS call: the Helm repositories' index.yaml, fetched over HTTPS (or read from the recordings).
 CHART_INDEX_RECORDING = "charts"
@@ -246,6 +247,92 @@ def check_chart_versions(account: Account, assembly: Assembly) -> Iterator[Line]
         yield Line(ok, "chart-version", f"{h.chart} {h.version} " + ("is in" if ok else "is not in") + f" {url}")
 
 
+def _version_key(version: str) -> tuple[tuple[int, int | str], ...]:
+    """Orders RDS engine versions: numeric parts as numbers ("17.10" after "17.9"), others as text (Aurora MySQL's
+    "8.0.mysql_aurora.3.05.2")."""
+    return tuple((0, int(p)) if p.isdigit() else (1, p) for p in re.split(r"[.-]", version))
+
+
+def _deployed_stack_id(account: Account, stack: str, region: str) -> str | None:
+    """The id of the deployed stack ``stack`` (CloudFormation DescribeStacks), or None when it is not deployed."""
+    try:
+        return str(account.client("cloudformation", region).describe_stacks(StackName=stack)["Stacks"][0]["StackId"])
+    except ClientError as err:
+        if _error(err) == "ValidationError":  # "Stack with id ... does not exist"
+            return None
+        raise
+
+
+def _running_engine_version(account: Account, assembly: Assembly, r: Resource, region: str,
+                            stack_ids: dict[str, str | None]) -> tuple[str | None, str]:
+    """The engine version the existing cluster (or instance) of ``r`` runs, or None; and what was found, as the
+    line says it. The identifier is the template's, resolved with the deployed stack's id when it names one per
+    creation of the stack (cdk_constructs/replaceable_name.py)."""
+    cluster = r.type == "AWS::RDS::DBCluster"
+    prop = "DBClusterIdentifier" if cluster else "DBInstanceIdentifier"
+    raw = r.properties.get(prop)
+    if raw is None:
+        return None, (f"the running version is not checked: the template names no {prop} (CloudFormation "
+                      "generates it)")
+    identifier = assembly.literal(r.stack, raw)
+    if identifier is None and "AWS::StackId" in json.dumps(raw):
+        if r.stack not in stack_ids:
+            stack_ids[r.stack] = _deployed_stack_id(account, r.stack, region)
+        if stack_ids[r.stack] is None:
+            return None, f"{r.stack} is not deployed: the first deploy creates it"
+        identifier = assembly.literal(r.stack, raw, stack_id=stack_ids[r.stack])
+    if identifier is None:
+        return None, f"the running version is not checked: its {prop} is known only at deploy"
+    rds = account.client("rds", region)
+    try:
+        if cluster:
+            found = rds.describe_db_clusters(DBClusterIdentifier=identifier)["DBClusters"]
+        else:
+            found = rds.describe_db_instances(DBInstanceIdentifier=identifier)["DBInstances"]
+    except ClientError as err:
+        if _error(err) in ("DBClusterNotFoundFault", "DBInstanceNotFound"):
+            return None, f"{identifier} does not exist yet: the deploy creates it"
+        raise
+    return str(found[0]["EngineVersion"]), identifier
+
+
+def check_engine_versions(account: Account, assembly: Assembly) -> Iterator[Line]:
+    """Every RDS engine version the assembly pins (each DBCluster's, and a DBInstance's that names one) is offered in
+    its stack's region (RDS DescribeDBEngineVersions lists only the versions a database can be created at), and no
+    existing cluster runs a newer one (DescribeDBClusters): auto minor version upgrades move a running database past
+    the template's pin, and RDS refuses to downgrade it, so such a deploy fails."""
+    stack_ids: dict[str, str | None] = {}
+    for r in assembly.resources("AWS::RDS::DBCluster", "AWS::RDS::DBInstance"):
+        if r.type == "AWS::RDS::DBInstance" and "EngineVersion" not in r.properties:
+            continue  # an instance of a cluster (the cluster's version), or RDS's default
+        engine = assembly.literal(r.stack, r.properties.get("Engine"))
+        version = assembly.literal(r.stack, r.properties.get("EngineVersion"))
+        what = f"{r.stack}/{r.logical_id} {engine} {version}"
+        if engine is None or version is None:
+            yield Line(False, "engine-version", f"{what}: the template names no literal engine and engine version "
+                                                "to check")
+            continue
+        region = assembly.stacks[r.stack].region
+        try:
+            offered = account.client("rds", region).describe_db_engine_versions(
+                Engine=engine, EngineVersion=version)["DBEngineVersions"]
+            if not offered:
+                yield Line(False, "engine-version", f"{what} is not offered in {region}: RDS creates no database at "
+                                                    "it; pin a version `aws rds describe-db-engine-versions --engine "
+                                                    f"{engine}` lists")
+                continue
+            running, found = _running_engine_version(account, assembly, r, region, stack_ids)
+        except ClientError as err:
+            yield Line(False, "engine-version", f"{what}: {_error(err)}")
+            continue
+        if running is not None and _version_key(running) > _version_key(version):
+            yield Line(False, "engine-version", f"{what}: {found} already runs {running}, newer than the template's "
+                                                f"{version}, and RDS cannot downgrade it: pin {running} or later")
+            continue
+        yield Line(True, "engine-version", f"{what} is offered in {region}; "
+                   + (f"{found} runs {running}" if running is not None else found))
+
+
 def check_bootstrap(account: Account, assembly: Assembly) -> Iterator[Line]:
     """Every region the assembly deploys to is bootstrapped at the version its stacks require (the storefront's
     WebGlobal stack lives in us-east-1, so that region needs `cdk bootstrap` too)."""
@@ -431,6 +518,7 @@ def run(account: Account, config: EnvironmentConfig, assembly: Assembly) -> list
               if p.kind is PrerequisiteKind.HOSTED_ZONE and line.ok]
     lines += check_addon_versions(account, assembly)
     lines += check_chart_versions(account, assembly)
+    lines += check_engine_versions(account, assembly)
     lines.extend(check_bootstrap(account, assembly))
     lines.extend(check_bootstrap_roles(account, assembly))
     lines += check_quotas(account, config, assembly)
