@@ -296,6 +296,15 @@ def _cleanups(assembly: Assembly) -> list[Cleanup]:
     return out
 
 
+def _waits_too_little(c: Cleanup) -> str | None:
+    """Why the cleanup's delete gives up before Lambda has surely released a deleted function's interfaces (None when
+    it waits long enough)."""
+    if c.wait_minutes is not None and c.wait_minutes >= LAMBDA_ENI_RELEASE_MINUTES:
+        return None
+    waits = "does not wait" if c.wait_minutes is None else f"waits only {c.wait_minutes:.0f} min"
+    return f"{waits} for them (Lambda takes up to {LAMBDA_ENI_RELEASE_MINUTES} min)"
+
+
 def _cluster_group_release(assembly: Assembly, cleanups: list[Cleanup], fn: Resource,
                            cluster: Resource) -> tuple[bool, str]:
     """Whether the VPC function ``fn``'s interfaces, which hold ``cluster``'s security group, are released by a
@@ -319,9 +328,8 @@ def _cluster_group_release(assembly: Assembly, cleanups: list[Cleanup], fn: Reso
             mismatch.append(f"{what} is not deleted after {' and '.join(late)} (nothing makes them depend on it), "
                             "so it may run before they are gone")
             continue
-        if c.wait_minutes is None or c.wait_minutes < LAMBDA_ENI_RELEASE_MINUTES:
-            waits = "does not wait" if c.wait_minutes is None else f"waits only {c.wait_minutes:.0f} min"
-            mismatch.append(f"{what} {waits} for them (Lambda takes up to {LAMBDA_ENI_RELEASE_MINUTES} min)")
+        if short := _waits_too_little(c):
+            mismatch.append(f"{what} {short}")
             continue
         return True, (f"its VPC network interfaces hold the security group EKS created for {cluster.logical_id} "
                       f"for up to {LAMBDA_ENI_RELEASE_MINUTES} min after the function is deleted; {what}, deleted "
@@ -377,9 +385,8 @@ def _application_group_release(assembly: Assembly, cleanups: list[Cleanup], app:
         if not assembly.deleted_after(c.resource, group):
             mismatch.append(f"{what} is not deleted before {group.logical_id}, so the group may go first")
             continue
-        if c.wait_minutes is None or c.wait_minutes < LAMBDA_ENI_RELEASE_MINUTES:
-            waits = "does not wait" if c.wait_minutes is None else f"waits only {c.wait_minutes:.0f} min"
-            mismatch.append(f"{what} {waits} for them (Lambda takes up to {LAMBDA_ENI_RELEASE_MINUTES} min)")
+        if short := _waits_too_little(c):
+            mismatch.append(f"{what} {short}")
             continue
         return True, (f"the Lambda function of this application holds security group {group.logical_id} for up to "
                       f"{LAMBDA_ENI_RELEASE_MINUTES} min after it is deleted; {what}, deleted after the application "
