@@ -223,27 +223,37 @@ def _short_service_timeout(wb: Workbench) -> None:
     (_short_waiter, "waits only 20 min for them (Lambda takes up to 45 min)"),
     (_short_service_timeout, "waits only 10 min for them"),
 ])
+@pytest.mark.parametrize("env", ["dev", "prod"])
 def test_functions_on_the_cluster_security_group_block_without_a_cleanup_that_works(
-        bench: Callable[[str], Workbench], edit: Callable[[Workbench], None], expected: str) -> None:
-    wb = clean(bench("dev"))
+        bench: Callable[[str], Workbench], env: str, edit: Callable[[Workbench], None], expected: str) -> None:
+    """In prod too: its removal mode keeps data, and a stack deletion failing on a held security group is no
+    choice of it."""
+    wb = bench(env)
+    if env == "dev":
+        clean(wb)
     functions = held_functions(wb)
+    assert teardown.check(wb.assembly(), wb.config).ok
     edit(wb)
     findings = teardown.check(wb.assembly(), wb.config).findings
     assert sorted(f.resource for f in findings) == sorted(
-        f"Dev-Cluster: {fn} (AWS::Lambda::Function)" for fn in functions), findings
+        f"{wb.config.stack_prefix}-Cluster: {fn} (AWS::Lambda::Function)" for fn in functions), findings
     assert all("use the security group EKS created for" in f.message and expected in f.message for f in findings)
 
 
-def test_pod_interfaces_without_their_cleanup_fail(bench: Callable[[str], Workbench]) -> None:
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_pod_interfaces_without_their_cleanup_fail(bench: Callable[[str], Workbench], env: str) -> None:
     """Nothing deleted after the workloads waits for the VPC resource controller to release the branch interfaces:
-    a deletion blocker (it was a caution before issue 22)."""
-    wb = clean(bench("dev"))
+    a deletion blocker (it was a caution before issue 22), in every environment."""
+    wb = bench(env)
+    if env == "dev":
+        clean(wb)
     for lid, body in wb.resources("Services", teardown.ENI_CLEANUP).items():
         if body["Properties"].get("SecurityGroupIds"):
             wb.remove("Services", lid)
     result = teardown.check(wb.assembly(), wb.config)
     [finding] = result.findings
-    assert finding.resource.startswith("Dev-Services: branch network interfaces of the pods Dev-Services/")
+    prefix = wb.config.stack_prefix
+    assert finding.resource.startswith(f"{prefix}-Services: branch network interfaces of the pods {prefix}-Services/")
     assert "nothing deleted after the workloads waits for that" in finding.message
     assert "released: branch" not in "\n".join(result.details)
 

@@ -31,9 +31,9 @@ EC2 delete those groups once Lambda has released the application function's inte
 
 The check fails where the config says ``removal: destroy`` and anything survives; in every environment it fails for
 a retained resource with a fixed name in a stack that is not termination-protected (the stack can be deleted and
-created again, and the create then fails: "already exists"), for a security group the teardown deletes while an
-application's VPC function may still hold it (no removal mode keeps that on purpose: the stack's deletion just
-fails), and for ``DeletionPolicy: Retain`` where
+created again, and the create then fails: "already exists"), for a security group or VPC the teardown deletes while
+network interfaces may still hold it (a VPC function's, an application's VPC function's, pods' branch interfaces: no
+removal mode keeps that on purpose, the stack's deletion just fails), and for ``DeletionPolicy: Retain`` where
 ``RetainExceptOnCreate`` would do: CloudFormation keeps a Retain resource even when the create that made it rolls
 back, so a failed first deploy leaves databases, keys and tables behind that block the next try by name or cost money
 ("RetainExceptOnCreate behaves like Retain for stack operations, except for the stack operation that initially
@@ -454,7 +454,8 @@ def plan(assembly: Assembly, config: EnvironmentConfig) -> Plan:
                     owner = assembly.resource(t.stack, t.logical_id) if t else None
                     if owner is not None and owner.type == "AWS::EKS::Cluster":
                         released, why = _cluster_group_release(assembly, cleanups, r, owner)
-                        (sp.handled if released else sp.blockers).append(Leftover(stack, label, why))
+                        (sp.handled if released else sp.blockers).append(Leftover(stack, label, why,
+                                                                                  accidental=True))
             if r.type == "AWS::Serverless::Application":
                 parameters = r.properties.get("Parameters") or {}
                 for ref in (g for key in APPLICATION_SECURITY_GROUPS for g in _list_parameter(parameters.get(key))):
@@ -485,7 +486,7 @@ def plan(assembly: Assembly, config: EnvironmentConfig) -> Plan:
                 sp.blockers.append(Leftover(stack, what, "deleted by the VPC resource controller after the pods go; "
                                                          "nothing deleted after the workloads waits for that, so if "
                                                          "the cluster goes first they remain and hold those security "
-                                                         "groups and the VPC"))
+                                                         "groups and the VPC", accidental=True))
         stacks.append(sp)
     return Plan(config.name, config.removal, stacks, hazards, create_leftovers, all_uses(assembly, IN_CLUSTER))
 
