@@ -28,20 +28,31 @@ TOTAL_TIMEOUT = cdk.Duration.minutes(60)
 class NetworkInterfaceCleanup(Construct):
     """Place it so that it is deleted *after* what leaves the interfaces behind (make that depend on
     :attr:`resource`): then its delete waits until no ENI in ``vpc`` uses ``security_group_ids`` (deleting the
-    cluster's leaked, detached branch ENIs) and, with ``delete_cluster_security_group``, deletes the security group
-    EKS created for ``cluster_name`` once nothing uses it."""
+    leaked, detached branch ENIs of the cluster ``cluster_name`` names) and, with ``delete_cluster_security_group``,
+    deletes the security group EKS created for that cluster once nothing uses it. Without ``cluster_name`` it only
+    waits (for the interfaces Lambda keeps after a VPC function outside any cluster is deleted), and may delete
+    nothing."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, vpc: ec2.IVpc, cluster_name: str,
+    def __init__(self, scope: Construct, construct_id: str, *, vpc: ec2.IVpc, cluster_name: str | None,
                  security_group_ids: Sequence[str] = (), delete_cluster_security_group: bool = False,
                  log_settings: LogSettings) -> None:
         super().__init__(scope, construct_id)
+        if cluster_name is None and (delete_cluster_security_group or not security_group_ids):
+            raise ValueError("a network interface cleanup without a cluster only waits for security_group_ids: "
+                             "give it some, and no delete_cluster_security_group")
         stack = cdk.Stack.of(self)
         vpc_arn = stack.format_arn(service="ec2", resource="vpc", resource_name=vpc.vpc_id)
         self.log_group = log_settings.log_group(self, "HandlerLogGroup")
         role = iam.Role(self, "HandlerRole", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-                        description="Releases leftover ENIs of the cluster when its stack is deleted")
-        granted = [statements.describe_statement(), statements.delete_branch_interfaces_statement(stack, vpc_arn)]
-        if delete_cluster_security_group:
+                        description=("Releases leftover ENIs of the cluster when its stack is deleted"
+                                     if cluster_name is not None else
+                                     "Waits until Lambda releases the ENIs of deleted VPC functions when the stack "
+                                     "is deleted"))
+        granted = [statements.describe_statement(security_groups=delete_cluster_security_group or
+                                                 cluster_name is not None)]
+        if cluster_name is not None:
+            granted.append(statements.delete_branch_interfaces_statement(stack, vpc_arn))
+        if delete_cluster_security_group and cluster_name is not None:
             granted.append(statements.delete_cluster_security_group_statement(stack, vpc_arn, cluster_name))
         policy = iam.ManagedPolicy(self, "HandlerPolicy", roles=[role], statements=[
             *granted,
@@ -50,12 +61,15 @@ class NetworkInterfaceCleanup(Construct):
         ])
         acknowledge(policy, "AwsSolutions-IAM5[Resource::*]",
                     "DescribeNetworkInterfaces and DescribeSecurityGroups support no resource-level permissions; the "
-                    "deletes in this policy are limited by resource tag and VPC.")
+                    "deletes in this policy are limited by resource tag and VPC." if cluster_name is not None else
+                    "DescribeNetworkInterfaces supports no resource-level permissions; it is the only EC2 action of "
+                    "this cleanup, which deletes nothing and only waits for Lambda to release its interfaces.")
         log_group_id = stack.get_logical_id(cast(cdk.CfnElement, self.log_group.node.default_child))
         acknowledge(policy, f"AwsSolutions-IAM5[Resource::<{log_group_id}.Arn>:*]",
                     "The cleanup handlers write log streams into their own log group only; the wildcard is the "
                     "stream name within that one group.")
-        kinds = ("network-interface", "security-group") if delete_cluster_security_group else ("network-interface",)
+        kinds = (() if cluster_name is None else ("network-interface", "security-group")
+                 if delete_cluster_security_group else ("network-interface",))
         for kind in kinds:
             arn = stack.resolve(stack.format_arn(service="ec2", resource=kind, resource_name="*"))
             acknowledge(policy, f"AwsSolutions-IAM5[Resource::{arn}]",
@@ -89,7 +103,7 @@ class NetworkInterfaceCleanup(Construct):
         self.resource = cdk.CustomResource(
             self, "Resource", service_token=provider.service_token, resource_type=RESOURCE_TYPE,
             removal_policy=cdk.RemovalPolicy.DESTROY,
-            properties={"VpcId": vpc.vpc_id, "ClusterName": cluster_name,
+            properties={"VpcId": vpc.vpc_id, **({"ClusterName": cluster_name} if cluster_name is not None else {}),
                         "SecurityGroupIds": list(security_group_ids),
                         "DeleteClusterSecurityGroup": str(delete_cluster_security_group).lower()})
 

@@ -12,6 +12,7 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from cdk_constructs.log_groups import LogSettings
+from cdk_constructs.network_interface_cleanup import NetworkInterfaceCleanup
 from cdk_constructs.replaceable_name import per_stack_creation_name, replaceable_name
 from cdk_constructs.retention import removal_policy
 from config.environment import DatabaseConfig, RemovalMode
@@ -120,6 +121,18 @@ class OrdersDatabase(Construct):
         self.rotation_log_group = log_settings.log_group(
             self, "RotationLogGroup", log_group_name=f"/aws/lambda/{function_name}")
         application.node.add_dependency(self.rotation_log_group)
+        # aws-cdk-lib's SecretRotation creates the function's security group but exposes it on no property (its
+        # connections are internal to the jsii class); it is the child the library names "SecurityGroup".
+        self.rotation_security_group = cast(ec2.ISecurityGroup, self.rotation.node.find_child("SecurityGroup"))
+        # The rotation function runs in the VPC: Lambda keeps its network interfaces in the rotation security group
+        # for up to 45 minutes after the application is deleted, and EC2 refuses to delete the group meanwhile. The
+        # cleanup is deleted after the application and before the group (its properties reference it), and waits
+        # until no interface uses it.
+        self.rotation_interface_cleanup = NetworkInterfaceCleanup(
+            self, "RotationInterfaceCleanup", vpc=vpc, cluster_name=None,
+            security_group_ids=[self.rotation_security_group.security_group_id],
+            log_settings=log_settings)
+        application.node.add_dependency(self.rotation_interface_cleanup.resource)
         acknowledge(self.cluster, "AwsSolutions-RDS11",
                     "Port 5432 is the PostgreSQL default; the cluster is in isolated subnets and admits only the "
                     "orders pods' security group, so a non-default port would add no protection.")

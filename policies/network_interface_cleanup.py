@@ -1,6 +1,6 @@
 """IAM of the network interface cleanup (cdk_constructs/network_interface_cleanup.py): it may read ENIs and security
 groups, delete only ENIs the VPC resource controller created in this VPC, and delete only this cluster's security
-group in this VPC."""
+group in this VPC. A cleanup without a cluster only reads ENIs."""
 
 from __future__ import annotations
 
@@ -16,9 +16,12 @@ def _ec2_arn(stack: cdk.Stack, resource: str) -> str:
     return stack.format_arn(service="ec2", resource=resource, resource_name="*")
 
 
-def describe_statement() -> iam.PolicyStatement:
+def describe_statement(*, security_groups: bool = True) -> iam.PolicyStatement:
+    """Finding interfaces; with ``security_groups``, the cluster's security group too (what a cleanup without a cluster
+    never looks for)."""
     return iam.PolicyStatement(sid="FindInterfaces",
-                               actions=["ec2:DescribeNetworkInterfaces", "ec2:DescribeSecurityGroups"],
+                               actions=["ec2:DescribeNetworkInterfaces",
+                                        *(["ec2:DescribeSecurityGroups"] if security_groups else [])],
                                resources=["*"])
 
 

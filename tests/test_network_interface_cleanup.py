@@ -65,6 +65,36 @@ def test_releases_leaked_branch_interfaces_then_the_cluster_security_group(ec2: 
                            delete_cluster_security_group=True) is True
 
 
+def test_without_a_cluster_it_only_waits_for_the_watched_group(ec2: Any, moto: str,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """The rotation function's cleanup has no cluster: it deletes no interface (not even a controller-owned detached
+    one) and no security group, and completes once Lambda has released the function's interfaces."""
+    for key, value in (("AWS_ENDPOINT_URL_EC2", moto), ("AWS_DEFAULT_REGION", "eu-west-1"),
+                       ("AWS_ACCESS_KEY_ID", "test"), ("AWS_SECRET_ACCESS_KEY", "test")):
+        monkeypatch.setenv(key, value)
+    vpc = ec2.create_vpc(CidrBlock="10.41.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.41.1.0/24")["Subnet"]["SubnetId"]
+    rotation_sg = ec2.create_security_group(GroupName="rotation", Description="rotation", VpcId=vpc)["GroupId"]
+    other_sg = ec2.create_security_group(GroupName="pods", Description="pods", VpcId=vpc)["GroupId"]
+    lambda_eni = ec2.create_network_interface(
+        SubnetId=subnet, Groups=[rotation_sg], Description="AWS Lambda VPC ENI-orders-rotation")["NetworkInterface"]
+    branch = ec2.create_network_interface(
+        SubnetId=subnet, Groups=[other_sg], Description="branch-eni",
+        TagSpecifications=_tags(**{"eks:eni:owner": "eks-vpc-resource-controller",
+                                   f"kubernetes.io/cluster/{CLUSTER}": "owned"}))["NetworkInterface"]
+    event = {"RequestType": "Delete", "PhysicalResourceId": f"eni-cleanup-{vpc}", "ResourceProperties": {
+        "VpcId": vpc, "SecurityGroupIds": [rotation_sg], "DeleteClusterSecurityGroup": "false"}}
+    assert cleanup.is_complete(event, None) == {"IsComplete": False}  # through the handler, as CloudFormation calls it
+    assert _exists(ec2, lambda_eni["NetworkInterfaceId"]) and _exists(ec2, branch["NetworkInterfaceId"])
+    ec2.delete_network_interface(NetworkInterfaceId=lambda_eni["NetworkInterfaceId"])
+    assert cleanup.release(ec2, vpc_id=vpc, cluster_name=None, security_group_ids=[rotation_sg],
+                           delete_cluster_security_group=False) is True
+    assert _exists(ec2, branch["NetworkInterfaceId"])
+    groups = {g["GroupId"] for g in ec2.describe_security_groups(Filters=[{"Name": "vpc-id", "Values": [vpc]}])[
+        "SecurityGroups"]}
+    assert {rotation_sg, other_sg} <= groups
+
+
 def test_nothing_happens_on_create_or_update() -> None:
     event = {"RequestType": "Create", "ResourceProperties": {"VpcId": "vpc-1", "ClusterName": CLUSTER}}
     assert cleanup.on_event(event, None) == {"PhysicalResourceId": "eni-cleanup-vpc-1"}

@@ -10,6 +10,9 @@ or the VPC from being deleted, then reports complete (``is_complete`` is polled 
 * The cluster security group, which EKS creates and deletes with the cluster unless something still uses it then:
   deleted here once nothing does.
 
+Without ``ClusterName`` (a VPC function outside any cluster, such as the database's secret rotation function) it only
+waits, deleting nothing.
+
 Nothing happens on create or update. Uses only the Lambda runtime's boto3.
 """
 
@@ -38,7 +41,7 @@ def is_complete(event: dict[str, Any], _context: Any) -> dict[str, Any]:
     if event["RequestType"] != "Delete":
         return {"IsComplete": True}
     props = event["ResourceProperties"]
-    done = release(boto3.client("ec2"), vpc_id=props["VpcId"], cluster_name=props["ClusterName"],
+    done = release(boto3.client("ec2"), vpc_id=props["VpcId"], cluster_name=props.get("ClusterName"),
                    security_group_ids=list(props.get("SecurityGroupIds", [])),
                    delete_cluster_security_group=str(props.get("DeleteClusterSecurityGroup")).lower() == "true")
     return {"IsComplete": done}
@@ -49,13 +52,13 @@ def _interfaces(ec2: Any, filters: list[dict[str, Any]]) -> list[dict[str, Any]]
     return [eni for page in pages for eni in page["NetworkInterfaces"]]
 
 
-def release(ec2: Any, *, vpc_id: str, cluster_name: str, security_group_ids: list[str],
+def release(ec2: Any, *, vpc_id: str, cluster_name: str | None, security_group_ids: list[str],
             delete_cluster_security_group: bool) -> bool:
     """One pass; True once nothing in the VPC uses the watched security groups (and the cluster's is deleted)."""
     in_vpc = {"Name": "vpc-id", "Values": [vpc_id]}
     groups = list(security_group_ids)
     cluster_group = None
-    if delete_cluster_security_group:
+    if delete_cluster_security_group and cluster_name:
         found = ec2.describe_security_groups(Filters=[in_vpc, {"Name": f"tag:{CLUSTER_NAME_TAG}",
                                                                "Values": [cluster_name]}])["SecurityGroups"]
         cluster_group = found[0]["GroupId"] if found else None
@@ -63,7 +66,8 @@ def release(ec2: Any, *, vpc_id: str, cluster_name: str, security_group_ids: lis
             groups.append(cluster_group)
     leaked = _interfaces(ec2, [in_vpc, {"Name": "status", "Values": ["available"]},
                                {"Name": f"tag:{CONTROLLER_OWNER_TAG}", "Values": [CONTROLLER_OWNER]},
-                               {"Name": f"tag:kubernetes.io/cluster/{cluster_name}", "Values": ["owned"]}])
+                               {"Name": f"tag:kubernetes.io/cluster/{cluster_name}", "Values": ["owned"]}]
+                         ) if cluster_name else []
     for eni in leaked:
         try:
             ec2.delete_network_interface(NetworkInterfaceId=eni["NetworkInterfaceId"])

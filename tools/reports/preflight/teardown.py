@@ -14,17 +14,26 @@
   security group EKS created for the cluster (Lambda releases them up to 45 minutes after the function is deleted;
   EKS cannot delete the group meanwhile, and the VPC's deletion then fails).
 
+The same holds for a VPC function hidden in a Serverless Application Repository application
+(``AWS::Serverless::Application``, such as Secrets Manager's rotation functions): its security groups and subnets are
+the application's parameters (``vpcSecurityGroupIds``, ``vpcSubnetIds``), and while Lambda keeps its interfaces EC2
+refuses to delete those groups (DependencyViolation) when the teardown deletes them with the stack.
+
 That last blocker is lifted by a network interface cleanup (``Custom::NetworkInterfaceCleanup``,
 ``cdk_constructs/network_interface_cleanup.py``) that the template shows doing the job: its ``VpcId`` is the
 functions' VPC, it deletes the security group of the cluster its ``ClusterName`` names (``DeleteClusterSecurityGroup``),
 it is deleted after the functions and after the cluster (they depend on it), and its provider's waiter (the retries of
 its Step Functions state machine, within the custom resource's ``ServiceTimeout``) outlasts Lambda's release of the
 interfaces. The same resource, watching the groups of a ``SecurityGroupPolicy`` and deleted after the workloads that
-use them, releases the branch interfaces of pods with their own security group; without one the plan says so.
+use them, releases the branch interfaces of pods with their own security group; without one the plan says so. And one
+watching an application's security groups in its VPC, deleted after the application and waiting long enough, lets
+EC2 delete those groups once Lambda has released the application function's interfaces.
 
 The check fails where the config says ``removal: destroy`` and anything survives; in every environment it fails for
 a retained resource with a fixed name in a stack that is not termination-protected (the stack can be deleted and
-created again, and the create then fails: "already exists"), and for ``DeletionPolicy: Retain`` where
+created again, and the create then fails: "already exists"), for a security group or VPC the teardown deletes while
+network interfaces may still hold it (a VPC function's, an application's VPC function's, pods' branch interfaces: no
+removal mode keeps that on purpose, the stack's deletion just fails), and for ``DeletionPolicy: Retain`` where
 ``RetainExceptOnCreate`` would do: CloudFormation keeps a Retain resource even when the create that made it rolls
 back, so a failed first deploy leaves databases, keys and tables behind that block the next try by name or cost money
 ("RetainExceptOnCreate behaves like Retain for stack operations, except for the stack operation that initially
@@ -73,6 +82,9 @@ class Leftover:
     stack: str
     what: str  # how the plan names it
     why: str
+    # A deletion that fails by accident, never by choice (a network interface still holding a security group): a
+    # finding whatever the environment's removal mode keeps.
+    accidental: bool = False
 
 
 @dataclass
@@ -98,6 +110,9 @@ class Plan:
 
     def failing_uses(self) -> list[Use]:
         return [u for u in self.kept_uses if u.verdict != "harmless"]
+
+    def accidental_blockers(self) -> list[Leftover]:
+        return [x for s in self.stacks for x in s.blockers if x.accidental]
 
     def survivors(self) -> list[Leftover]:
         return [x for s in self.stacks for x in (*s.retained, *s.created_outside, *s.blockers)]
@@ -281,6 +296,15 @@ def _cleanups(assembly: Assembly) -> list[Cleanup]:
     return out
 
 
+def _waits_too_little(c: Cleanup) -> str | None:
+    """Why the cleanup's delete gives up before Lambda has surely released a deleted function's interfaces (None when
+    it waits long enough)."""
+    if c.wait_minutes is not None and c.wait_minutes >= LAMBDA_ENI_RELEASE_MINUTES:
+        return None
+    waits = "does not wait" if c.wait_minutes is None else f"waits only {c.wait_minutes:.0f} min"
+    return f"{waits} for them (Lambda takes up to {LAMBDA_ENI_RELEASE_MINUTES} min)"
+
+
 def _cluster_group_release(assembly: Assembly, cleanups: list[Cleanup], fn: Resource,
                            cluster: Resource) -> tuple[bool, str]:
     """Whether the VPC function ``fn``'s interfaces, which hold ``cluster``'s security group, are released by a
@@ -304,9 +328,8 @@ def _cluster_group_release(assembly: Assembly, cleanups: list[Cleanup], fn: Reso
             mismatch.append(f"{what} is not deleted after {' and '.join(late)} (nothing makes them depend on it), "
                             "so it may run before they are gone")
             continue
-        if c.wait_minutes is None or c.wait_minutes < LAMBDA_ENI_RELEASE_MINUTES:
-            waits = "does not wait" if c.wait_minutes is None else f"waits only {c.wait_minutes:.0f} min"
-            mismatch.append(f"{what} {waits} for them (Lambda takes up to {LAMBDA_ENI_RELEASE_MINUTES} min)")
+        if short := _waits_too_little(c):
+            mismatch.append(f"{what} {short}")
             continue
         return True, (f"its VPC network interfaces hold the security group EKS created for {cluster.logical_id} "
                       f"for up to {LAMBDA_ENI_RELEASE_MINUTES} min after the function is deleted; {what}, deleted "
@@ -315,6 +338,61 @@ def _cluster_group_release(assembly: Assembly, cleanups: list[Cleanup], fn: Reso
     return False, f"{held}: " + ("; ".join(mismatch) or (
         f"no {ENI_CLEANUP} deletes that group (one with ClusterName {cluster_name} and DeleteClusterSecurityGroup "
         "true)"))
+
+
+# The parameters of a Serverless Application Repository application that put its Lambda function in a VPC, and the
+# rotation applications' names for them (Secrets Manager's rotation templates: comma-separated lists).
+APPLICATION_SECURITY_GROUPS = ("vpcSecurityGroupIds",)
+APPLICATION_SUBNETS = ("vpcSubnetIds",)
+
+
+def _list_parameter(value: Any) -> list[Any]:
+    """The items of a comma-separated list parameter: a `Fn::Join` on ``,``, or one value."""
+    if isinstance(value, dict) and set(value) == {"Fn::Join"}:
+        delimiter, parts = value["Fn::Join"]
+        if delimiter == "," and isinstance(parts, list):
+            return parts
+    if isinstance(value, str):
+        return [v for v in value.split(",") if v]
+    return [value] if value is not None else []
+
+
+def _application_group_release(assembly: Assembly, cleanups: list[Cleanup], app: Resource,
+                               group: Resource) -> tuple[bool, str]:
+    """Whether the interfaces of the VPC function inside the application ``app``, which hold ``group`` (a security
+    group the teardown deletes), are released by a cleanup before that group goes; and why (or why not)."""
+    parameters = app.properties.get("Parameters") or {}
+    vpcs = {v for key in APPLICATION_SUBNETS for s in _list_parameter(parameters.get(key))
+            if (v := _vpc_of(assembly, app.stack, s)) is not None}
+    vpcs |= {v for v in [_vpc_of(assembly, group.stack, {"Ref": group.logical_id})] if v is not None}
+    target = ResourceTarget(group.stack, group.logical_id)
+    held = (f"the Lambda function of this application runs in the VPC with security group {group.stack}/"
+            f"{group.logical_id}, which the teardown deletes; Lambda releases the function's network interfaces up to "
+            f"{LAMBDA_ENI_RELEASE_MINUTES} minutes after the application is deleted, and EC2 refuses to delete the "
+            "group meanwhile (DependencyViolation)")
+    mismatch: list[str] = []
+    for c in cleanups:
+        if target not in c.groups:
+            continue
+        what = f"{c.resource.stack}/{c.resource.logical_id} ({ENI_CLEANUP})"
+        if c.vpc is None or c.vpc not in vpcs:
+            mismatch.append(f"{what} watches another VPC than the function's")
+            continue
+        if not assembly.deleted_after(app, c.resource):
+            mismatch.append(f"{what} is not deleted after {app.logical_id} (nothing makes it depend on it), so it may "
+                            "run before the function is gone")
+            continue
+        if not assembly.deleted_after(c.resource, group):
+            mismatch.append(f"{what} is not deleted before {group.logical_id}, so the group may go first")
+            continue
+        if short := _waits_too_little(c):
+            mismatch.append(f"{what} {short}")
+            continue
+        return True, (f"the Lambda function of this application holds security group {group.logical_id} for up to "
+                      f"{LAMBDA_ENI_RELEASE_MINUTES} min after it is deleted; {what}, deleted after the application "
+                      f"and before the group, waits up to {c.wait_minutes:.0f} min until no interface in the VPC uses "
+                      "it")
+    return False, f"{held}: " + ("; ".join(mismatch) or f"no {ENI_CLEANUP} watches that group")
 
 
 def _branch_interface_release(assembly: Assembly, cleanups: list[Cleanup], sgp: KubernetesObject,
@@ -376,7 +454,18 @@ def plan(assembly: Assembly, config: EnvironmentConfig) -> Plan:
                     owner = assembly.resource(t.stack, t.logical_id) if t else None
                     if owner is not None and owner.type == "AWS::EKS::Cluster":
                         released, why = _cluster_group_release(assembly, cleanups, r, owner)
-                        (sp.handled if released else sp.blockers).append(Leftover(stack, label, why))
+                        (sp.handled if released else sp.blockers).append(Leftover(stack, label, why,
+                                                                                  accidental=True))
+            if r.type == "AWS::Serverless::Application":
+                parameters = r.properties.get("Parameters") or {}
+                for ref in (g for key in APPLICATION_SECURITY_GROUPS for g in _list_parameter(parameters.get(key))):
+                    group = _group(assembly, stack, ref)
+                    owner = assembly.resource(group.stack, group.logical_id) if group else None
+                    if group is None or owner is None or owner.type != "AWS::EC2::SecurityGroup" \
+                            or owner.deletion_policy in RETAINED:
+                        continue
+                    released, why = _application_group_release(assembly, cleanups, r, owner)
+                    (sp.handled if released else sp.blockers).append(Leftover(stack, label, why, accidental=True))
         for g in service_log_groups(assembly, stack):
             if g.name not in existing:
                 sp.created_outside.append(Leftover(stack, f"log group {g.name}",
@@ -397,7 +486,7 @@ def plan(assembly: Assembly, config: EnvironmentConfig) -> Plan:
                 sp.blockers.append(Leftover(stack, what, "deleted by the VPC resource controller after the pods go; "
                                                          "nothing deleted after the workloads waits for that, so if "
                                                          "the cluster goes first they remain and hold those security "
-                                                         "groups and the VPC"))
+                                                         "groups and the VPC", accidental=True))
         stacks.append(sp)
     return Plan(config.name, config.removal, stacks, hazards, create_leftovers, all_uses(assembly, IN_CLUSTER))
 
@@ -408,6 +497,10 @@ def check(assembly: Assembly, config: EnvironmentConfig) -> CheckResult:
     if config.removal == RemovalMode.DESTROY:
         findings += [Finding(f"{x.stack}: {x.what}", f"survives cdk destroy in {config.name} (removal: destroy): "
                                                      f"{x.why}") for x in p.survivors()]
+    else:
+        findings += [Finding(f"{x.stack}: {x.what}", f"fails the deletion of {x.stack} in {config.name} (removal: "
+                                                     f"{config.removal.value} keeps the data, not this): {x.why}")
+                     for x in p.accidental_blockers()]
     findings += [Finding(f"{h.stack}: {h.what}", h.why) for h in p.replace_hazards]
     findings += [Finding(f"{x.stack}: {x.what}", x.why) for x in p.create_leftovers]
     for u in p.failing_uses():
