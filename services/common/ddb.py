@@ -85,7 +85,8 @@ def outbox_put(table: str, envelope: Envelope) -> dict[str, Any]:
 
 
 def dedupe_put(table: str, event_id: str) -> dict[str, Any]:
-    """Processed-event marker written in the same transaction as the effect: a redelivery fails its condition."""
+    """Processed-event marker written in the same transaction as the effect: a redelivery fails its condition (put it
+    first, so that a refused transaction's first cancellation reason says so)."""
     return {
         "Put": {
             "TableName": table,
@@ -100,13 +101,6 @@ def dedupe_put(table: str, event_id: str) -> dict[str, Any]:
             "ConditionExpression": "attribute_not_exists(pk)",
         }
     }
-
-
-def already_processed(table: str, event_id: str) -> bool:
-    resp = aws.client("dynamodb").get_item(
-        TableName=table, Key=to_item({"pk": f"EVENT#{event_id}", "sk": "EVENT"}), ConsistentRead=True
-    )
-    return "Item" in resp
 
 
 def relay_once(table: str, publish: Publish, limit: int = 25) -> int:
