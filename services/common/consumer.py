@@ -51,7 +51,7 @@ from common.envelope import parse as parse_envelope
 from common.failures import Kind, classify, describe
 from common.logging import correlation_id_var, trace_id_var
 from common.tracing import consumer_span
-from common.worker import Backoff
+from common.worker import Backoff, handling_batch
 
 Handler = Callable[[Envelope], None]
 log = logging.getLogger("consumer")
@@ -176,26 +176,30 @@ class Consumer:
                 continue
             receive_retry.reset()
             messages: list[dict[str, Any]] = resp.get("Messages", [])
-            for i, message in enumerate(messages):
-                liveness.beat()
-                if stop.is_set():
-                    self.flush_deletes()
-                    self._release(messages[i:], 0)
-                    break
-                outcome = self.handle(message)
-                if outcome is Outcome.UNAVAILABLE:
-                    self.flush_deletes()  # what was applied before the outage must not come back during the pause
-                    delay = pause.next()
-                    self._release(messages[i + 1:], int(delay) + 1)  # untried: back when we expect to resume
-                    self._pause(stop, delay, pause)
-                    probing = True
-                    break
-                if outcome is not Outcome.RETRY:
-                    pause.reset()
-                    probing = False
-                if self._done and time.monotonic() - self._done_since > DELETE_WITHIN_SECONDS:
-                    self.flush_deletes()
-            self.flush_deletes()
+            paused: float | None = None
+            # While a receive's messages are handled, this process's outbox relay holds back what they commit, to
+            # publish it together when they are done (common/worker.handling_batch).
+            with handling_batch():
+                for i, message in enumerate(messages):
+                    liveness.beat()
+                    if stop.is_set():
+                        self._release(messages[i:], 0)
+                        break
+                    outcome = self.handle(message)
+                    if outcome is Outcome.UNAVAILABLE:
+                        paused = pause.next()
+                        self._release(messages[i + 1:], int(paused) + 1)  # untried: back when we expect to resume
+                        break
+                    if outcome is not Outcome.RETRY:
+                        pause.reset()
+                        probing = False
+                    if self._done and time.monotonic() - self._done_since > DELETE_WITHIN_SECONDS:
+                        self.flush_deletes()
+                # before an outage's pause too: what was applied must not come back while the consumer waits
+                self.flush_deletes()
+            if paused is not None:
+                self._pause(stop, paused, pause)
+                probing = True
         log.info("consumer stopped", extra={"queue": self.name})
 
     def _pause(self, stop: threading.Event, delay: float, pause: Backoff) -> None:

@@ -9,9 +9,10 @@ longer publish leaves the index the same way, kept with ``dead_lettered_at`` and
 Two ways to the relay (:class:`Relay`):
 * records this process commits, when it runs a relay for their table (a worker whose consumers write them): the
   transaction writes them already claimed by this process (``claimed_until``, as the relay's claim would), and the
-  committed records are handed to the relay in memory, which publishes them at once: no query of the index, no claim
-  call. If the process dies first, or the publish fails, the claim runs out (CLAIM_SECONDS) and the index poll
-  publishes them, as it publishes every record another process wrote (an API's);
+  committed records are handed to the relay in memory, which publishes them as soon as the consumer that wrote them
+  is done with its receive's messages (all of a receive's records in one publish and one mark): no query of the
+  index, no claim call. If the process dies first, or the publish fails, the claim runs out (CLAIM_SECONDS) and the
+  index poll publishes them, as it publishes every record another process wrote (an API's);
 * the index: polled at most every ``poll_seconds`` while it is empty, at once again while it holds records.
 Published records are marked in one TransactWriteItems per up to 100 records (twice the write units of single
 updates, a tenth of the calls), one update each only if that transaction is refused.
@@ -35,6 +36,7 @@ from contract import OUTBOX_INDEX as CONTRACT_OUTBOX_INDEX
 from common import aws
 from common.envelope import Envelope
 from common.publisher import Publish, Undeliverable, dead_lettered, destination_of, publish_all
+from common.worker import batches_handled
 
 OUTBOX_INDEX = CONTRACT_OUTBOX_INDEX.name
 OUTBOX_SHARDS = 4  # spreads the index's partitions; every relay replica scans all shards
@@ -42,6 +44,7 @@ CLAIM_SECONDS = 30  # a replica that dies mid-publish loses its claim after this
 PUBLISHED_RETENTION_SECONDS = 7 * 24 * 3600
 log = logging.getLogger("outbox")
 TRANSACTION_ITEMS = 100  # TransactWriteItems' largest
+GATHER_SECONDS = 0.5  # the longest a committed record waits for the rest of its receive's messages
 
 _ser = TypeSerializer()
 _de = TypeDeserializer()
@@ -227,11 +230,15 @@ class Relay:
         return published
 
     def publish_committed(self) -> int:
-        """Publish the records this process committed, claimed for this relay, without reading them back."""
+        """Publish the records this process committed, claimed for this relay, without reading them back: once the
+        consumer handling the receive that wrote them is done with all its messages (at most GATHER_SECONDS later),
+        so that a receive's records go out in one publish and one mark, not a call each per message."""
+        with _watching:
+            if not _local[self.table]:
+                return 0
+        batches_handled(GATHER_SECONDS)
         with _watching:
             records, _local[self.table] = _local[self.table], []
-        if not records:
-            return 0
         claimed = [(to_item({"pk": r["pk"], "sk": r["sk"]}), r) for r in records]
         try:
             # validated: outbox_put validated each envelope when the transaction was built

@@ -2,12 +2,15 @@
 its relay in memory, written already claimed for it, and are published and marked without a query of the index or a
 claim call; if their publish fails they stay pending and claimed, and the index poll publishes them once the claim
 has run out (as after a crash); records another process wrote are published by the index poll; published records
-are marked in one transaction, or one by one when the transaction is refused."""
+are marked in one transaction, or one by one when the transaction is refused; what a receive's messages commit goes
+out together once they are handled."""
 
 from __future__ import annotations
 
 import json
 import os
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -21,6 +24,7 @@ from moto.server import ThreadedMotoServer
 from common import aws, ddb
 from common.envelope import Envelope
 from common.publisher import Publisher
+from common.worker import handling_batch
 
 REGION = "eu-west-1"
 TOPIC = Destination(DestinationKind.TOPIC, "inventory-events")
@@ -176,3 +180,23 @@ def test_a_refused_mark_transaction_falls_back_to_one_update_per_record(moto: di
     assert calls.count("UpdateItem") == 2
     assert sorted(received_ids(moto)) == sorted(e.id for e in events)
     assert ddb.pending_count(table) == 0
+
+
+def test_the_records_of_one_receive_go_out_together_once_its_messages_are_handled(moto: dict[str, Any],
+                                                                                    table: str) -> None:
+    relay = ddb.Relay(table, moto["publisher"], poll_seconds=3600)
+    relay()
+    events = [level("p7"), level("p8")]
+    calls = counted_calls()
+    published: list[int] = []
+    with handling_batch():  # a consumer in the middle of a receive's messages
+        commit(table, events[0])
+        publishing = threading.Thread(target=lambda: published.append(relay()))
+        publishing.start()
+        time.sleep(0.2)
+        assert publishing.is_alive()  # the relay holds back what the receive commits until it is done
+        commit(table, events[1])
+    publishing.join(5)
+    assert published == [2]
+    assert calls.count("PublishBatch") == 1 and "Query" not in calls
+    assert sorted(received_ids(moto)) == sorted(e.id for e in events)
