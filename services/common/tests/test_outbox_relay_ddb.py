@@ -8,7 +8,6 @@ out together once they are handled."""
 from __future__ import annotations
 
 import json
-import os
 import threading
 import time
 import uuid
@@ -19,41 +18,26 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 from contract import OUTBOX_INDEX, Destination, DestinationKind, EventType, Service
-from moto.server import ThreadedMotoServer
 
 from common import aws, ddb
 from common.envelope import Envelope
 from common.publisher import Publisher
+from common.tests.moto_server import REGION, own_moto
 from common.worker import handling_batch
 
-REGION = "eu-west-1"
 TOPIC = Destination(DestinationKind.TOPIC, "inventory-events")
 
 
 @pytest.fixture(scope="module")
 def moto() -> Iterator[dict[str, Any]]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    env = {"AWS_ENDPOINT_URL": f"http://{host}:{port}", "AWS_REGION": REGION, "AWS_ACCESS_KEY_ID": "testing",
-           "AWS_SECRET_ACCESS_KEY": "testing"}
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    aws._clients.clear()  # this module's endpoint, not a client cached for another
-    sqs, sns = boto3.client("sqs", region_name=REGION), boto3.client("sns", region_name=REGION)
-    topic = sns.create_topic(Name=f"inventory-events-{uuid.uuid4().hex[:6]}")["TopicArn"]
-    queue = sqs.create_queue(QueueName=f"events-{uuid.uuid4().hex[:6]}")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn, Attributes={"RawMessageDelivery": "true"})
-    yield {"sqs": sqs, "queue": queue, "publisher": Publisher(Service.INVENTORY, {TOPIC: topic})}
-    aws._clients.clear()
-    ddb._local.clear()
-    for k, v in saved.items():
-        if v is None:
-            os.environ.pop(k, None)
-        else:
-            os.environ[k] = v
-    server.stop()
+    with own_moto():
+        sqs, sns = boto3.client("sqs", region_name=REGION), boto3.client("sns", region_name=REGION)
+        topic = sns.create_topic(Name=f"inventory-events-{uuid.uuid4().hex[:6]}")["TopicArn"]
+        queue = sqs.create_queue(QueueName=f"events-{uuid.uuid4().hex[:6]}")["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn, Attributes={"RawMessageDelivery": "true"})
+        yield {"sqs": sqs, "queue": queue, "publisher": Publisher(Service.INVENTORY, {TOPIC: topic})}
+        ddb._local.clear()
 
 
 @pytest.fixture
