@@ -17,7 +17,8 @@ import logging
 import signal
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from types import FrameType
 from typing import TypeVar
 
@@ -54,6 +55,32 @@ class Backoff:
 
     def reset(self) -> None:
         self.current = 0.0
+
+
+_handling = 0  # consumers of this process in the middle of a receive's messages
+_handled = threading.Condition()
+
+
+@contextmanager
+def handling_batch() -> Iterator[None]:
+    """Held by a consumer while it handles the messages of one receive (and deletes them)."""
+    global _handling
+    with _handled:
+        _handling += 1
+    try:
+        yield
+    finally:
+        with _handled:
+            _handling -= 1
+            _handled.notify_all()
+
+
+def batches_handled(timeout: float) -> bool:
+    """Wait until no consumer of this process is in the middle of a receive's messages (at most ``timeout``
+    seconds): a relay publishing what those messages commit then publishes it in one go, not a call per message,
+    and the consumers downstream receive it together, not one message a receive."""
+    with _handled:
+        return _handled.wait_for(lambda: _handling == 0, timeout)
 
 
 def relay_loop(relay_once: Callable[[], int], *, backlog: Callable[[], int] | None = None,

@@ -4,6 +4,12 @@ Invariant: `available` never goes negative. Every change is a TransactWriteItems
 each stock item read just before (optimistic concurrency) and on `available >= quantity`, so concurrent reservations,
 releases and admin adjustments of the same product serialise; a lost race is retried with fresh reads. All lines of an
 order are reserved in one transaction, or none.
+
+Idempotency: every transaction that applies an event (ReserveStock, ReleaseStock, ProductCreated) holds, first, its
+processed-event marker (``ddb.dedupe_put``), so a redelivered event's transaction is refused whole, its first
+cancellation reason ConditionalCheckFailed, and the handler returns having changed nothing. No read of the marker
+comes before (it cost a GetItem per event, a fifth of a reservation's CPU): a redelivery is rare, and it only pays
+the reads and the refused transaction.
 """
 
 from __future__ import annotations
@@ -141,8 +147,6 @@ class InventoryStore:
 
     # --- ProductCreated ------------------------------------------------------------------------------------------
     def create_stock_record(self, event: Envelope) -> None:
-        if ddb.already_processed(self.table, event.id):
-            return
         product_id = str(event.data["product_id"])
         put = {"Put": {"TableName": self.table, "ConditionExpression": "attribute_not_exists(pk)",
                        "Item": to_item({"pk": f"PRODUCT#{product_id}", "sk": "STOCK", "product_id": product_id,
@@ -161,8 +165,6 @@ class InventoryStore:
         customer changed the order) releases that revision's reservation in the same transaction, whatever the
         outcome: its stock counts as available to the new lines, and an order whose change cannot be reserved
         holds nothing."""
-        if ddb.already_processed(self.table, command.id):
-            return
         order_id = str(command.data["order_id"])
         revision = int(command.data.get("revision", 0))
         lines = [(str(line["product_id"]), int(line["quantity"])) for line in command.data["lines"]]
@@ -215,7 +217,9 @@ class InventoryStore:
         codes = self._transact([ddb.dedupe_put(self.table, command.id), *freed.items,
                                 *self._stock_changes(stocks, freed.returned, {}, f"released for {order_id}: {reason}"),
                                 ddb.outbox_put(self.table, env)])
-        if codes and codes[0] != "ConditionalCheckFailed":
+        if codes and codes[0] == "ConditionalCheckFailed":
+            return  # a redelivery of a command applied already (reserved or rejected then): nothing to record
+        if codes:
             raise Conflict(f"could not record rejection: {codes}")
         log.info("reservation rejected", extra={"order_id": order_id, "revision": revision, "reason": reason})
 
@@ -258,8 +262,6 @@ class InventoryStore:
 
     # --- ReleaseStock --------------------------------------------------------------------------------------------
     def release(self, command: Envelope) -> None:
-        if ddb.already_processed(self.table, command.id):
-            return
         order_id = str(command.data["order_id"])
         reason = str(command.data["reason"])
         revision = int(command.data.get("revision", 0))

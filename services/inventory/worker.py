@@ -19,6 +19,7 @@ def main() -> None:
     s = settings_mod.load()
     store = InventoryStore(s.table)
     publisher = Publisher(s.service, s.destinations)
+    relay = ddb.Relay(s.table, publisher)
     # Consumers paused by a DynamoDB outage resume when a read of the table answers again.
     loops = consumers(s.service, {
         EventType.RESERVE_STOCK: store.reserve,
@@ -27,9 +28,9 @@ def main() -> None:
     }, s.sqs_wait_seconds, probe=lambda: table_ready(s.table))
     run(s.service, {
         **{name: c.run for name, c in loops.items()},
-        "relay": relay_loop(lambda: ddb.relay_once(s.table, publisher),
+        "relay": relay_loop(relay,
                             backlog=lambda: ddb.pending_count(s.table), service=s.service,
-                            wake=ddb.outbox_writes()),
+                            wake=relay.wake),
     })
 
 

@@ -63,17 +63,14 @@ class AvailabilityHandlers:
                 ConditionExpression="attribute_exists(pk) AND "
                                     "(attribute_not_exists(stock_version) OR stock_version < :v)",
                 ExpressionAttributeValues=values(a=int(d["available"]), v=version),
+                # A refused update answers with the item as it is, if there is one: whether the product exists
+                # needs no read after it (InventoryUpdated events of one product often arrive out of order).
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as exc:
             if not is_conditional_failure(exc):
                 raise
-            if not self._exists(product_id):
+            if "Item" not in exc.response:
                 raise UnknownProduct(f"stock reported for unknown product {product_id}") from None
             log.info("stock level not newer than the one shown; ignored",
                      extra={"product_id": product_id, "version": version})
-
-    def _exists(self, product_id: str) -> bool:
-        item = aws.client("dynamodb").get_item(
-            TableName=self.table, Key=to_item({"pk": f"PRODUCT#{product_id}", "sk": "PRODUCT"}),
-            ProjectionExpression="pk", ConsistentRead=True)
-        return "Item" in item

@@ -19,13 +19,14 @@ def main() -> None:
     jlog.configure("products-worker")
     s = settings_mod.load()
     publisher = Publisher(s.service, s.destinations)
+    relay = ddb.Relay(s.table, publisher)
     handlers = AvailabilityHandlers(s.table)
     # Paused by a DynamoDB outage, the consumer resumes when a read of the table answers again.
     loops = consumers(s.service, {EventType.INVENTORY_UPDATED: handlers.on_inventory_updated}, s.sqs_wait_seconds,
                       probe=lambda: table_ready(s.table))
-    run(s.service, {"relay": relay_loop(lambda: ddb.relay_once(s.table, publisher),
+    run(s.service, {"relay": relay_loop(relay,
                                         backlog=lambda: ddb.pending_count(s.table), service=s.service,
-                                        wake=ddb.outbox_writes()),
+                                        wake=relay.wake),
                     **{name: c.run for name, c in loops.items()}})
 
 

@@ -20,6 +20,7 @@ def main() -> None:
     jlog.configure("users-worker")
     s = settings_mod.load()
     publisher = Publisher(s.service, s.destinations)
+    relay = ddb.Relay(s.table, publisher)
     notifier = Notifier(table=s.table, sender=Sender(address=s.email_sender, name=s.email_sender_name,
                                                      configuration_set=s.email_configuration_set))
     feedback = email_feedback.FeedbackHandlers(s.table)
@@ -31,9 +32,9 @@ def main() -> None:
         EventType.EMAIL_COMPLAINED: feedback.on_complained,
     }, s.sqs_wait_seconds, probe=lambda: table_ready(s.table), parsers={"email-events": email_feedback.parse})
     run(s.service, {
-        "relay": relay_loop(lambda: ddb.relay_once(s.table, publisher),
+        "relay": relay_loop(relay,
                             backlog=lambda: ddb.pending_count(s.table), service=s.service,
-                            wake=ddb.outbox_writes()),
+                            wake=relay.wake),
         **{name: c.run for name, c in loops.items()},
         "notifications": sender_loop(notifier),
     })

@@ -459,7 +459,7 @@ def _aws_env(platform: LocalPlatform) -> Iterator[None]:
 
 
 def pipeline(platform: LocalPlatform, user_headers: dict[str, str], pid: str, concurrency: int,
-             count: int, max_idle_seconds: float) -> dict[str, object]:
+             count: int, max_idle_seconds: float, profiler: Profiler | None = None) -> dict[str, object]:
     """Every worker running: ``count`` orders placed (``concurrency`` at a time; the harness's client is the bench
     process's CPU), then how long until each reached a terminal
     state of the platform's own (RESERVED, REJECTED or CANCELLED: CONFIRMED needs a payment nobody sends here);
@@ -470,7 +470,8 @@ def pipeline(platform: LocalPlatform, user_headers: dict[str, str], pid: str, co
     for the same interval (at most ``max_idle_seconds``; a shorter idle sample is scaled to the interval), and its
     idle CPU is subtracted from what it used during the run; divided by the events it applied (its log's "event
     applied" lines, each with the CPU its consumer thread spent on it, summed per event type). The idle rate is
-    also the cost of an idle worker: CPU seconds per hour."""
+    also the cost of an idle worker: CPU seconds per hour. ``profiler``: the workers sampled from the first order
+    placed until the pipeline has drained (not during the idle sample)."""
     import psycopg
 
     dsn = platform.orders_dsn()
@@ -525,6 +526,10 @@ def pipeline(platform: LocalPlatform, user_headers: dict[str, str], pid: str, co
         return int(row[0]) if row else 0
 
     marks = {w: log_size(platform, w) for w in WORKERS}
+    if profiler is not None:
+        for name, p in procs.pids.items():
+            if name.endswith("-worker"):
+                profiler.attach(name, p)
     before = procs.sample()
     start = time.monotonic()
     placed = place_all()
@@ -536,6 +541,9 @@ def pipeline(platform: LocalPlatform, user_headers: dict[str, str], pid: str, co
     quiet(platform, timeout=600)  # what the orders caused downstream (products' InventoryUpdated) is handled too
     handled = time.monotonic() - start
     after_all = procs.sample()
+    if profiler is not None:
+        for path in profiler.stop():
+            print("\n".join(summarize(path, top=30)))
     events = {w: applied_events(platform, w, marks[w]) for w in WORKERS}
     # The same workers doing nothing, for the same interval (or a part of it, scaled).
     idle_window = min(handled, max_idle_seconds)
@@ -583,6 +591,67 @@ def pipeline(platform: LocalPlatform, user_headers: dict[str, str], pid: str, co
     }
 
 
+def endpoint_runs(platform: LocalPlatform, parser: argparse.ArgumentParser, args: argparse.Namespace, pid: str,
+                  user: dict[str, str]) -> tuple[dict[str, list[Run]], dict[str, float]]:
+    """The endpoints beside their stubs and pgbench, interleaved (workers stopped): each variant's runs, and each
+    process's idle CPU (seconds per second) over a run's length."""
+    c, s = args.concurrency, args.seconds
+    products, orders = api_url(platform, Service.PRODUCTS), api_url(platform, Service.ORDERS)
+    stubs = [start_stub(platform, Service.PRODUCTS), start_stub(platform, Service.ORDERS)]
+    try:
+        pids = platform_processes(platform, workers=False)
+        pids["products-stub"], pids["orders-stub"] = stubs[0][0].pid, stubs[1][0].pid
+        procs = Processes(pids)
+        body = json.dumps({"lines": [{"product_id": pid, "quantity": 1}]})
+        post = {**user, "Content-Type": "application/json"}
+        variants: dict[str, Callable[[], Run]] = {
+            "GET /products/{id}": lambda: wrk("GET /products/{id}", f"{products}/products/{pid}",
+                                              wrk_script("GET", {}, None, False), c, s, procs),
+            "GET /products/{id} stub": lambda: wrk("stub", f"{stubs[0][1]}/products/{pid}",
+                                                   wrk_script("GET", {}, None, False), c, s, procs),
+            "POST /orders": lambda: wrk("POST /orders", f"{orders}/orders",
+                                        wrk_script("POST", post, body, True), c, s, procs,
+                                        outbox_drained(platform)),
+            "POST /orders stub": lambda: wrk("stub", f"{stubs[1][1]}/orders",
+                                             wrk_script("POST", post, body, True), c, s, procs),
+            "pgbench (POST /orders' transaction)": lambda: pgbench(platform, c, s, procs),
+        }
+        warm = ((f"{orders}/orders", wrk_script("POST", post, body, True)),
+                (f"{stubs[1][1]}/orders", wrk_script("POST", post, body, True)),
+                (f"{products}/products/{pid}", wrk_script("GET", {}, None, False)),
+                (f"{stubs[0][1]}/products/{pid}", wrk_script("GET", {}, None, False)))
+        for url, script in warm:  # warm-up: connections, JWKS and token caches, pools, imports
+            with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
+                f.write(script)
+            subprocess.run(["wrk", "-t", "1", "-c", "4", "-d", "2s", "-s", f.name, url],  # noqa: S603, S607
+                           capture_output=True)
+            Path(f.name).unlink()
+        if args.only:
+            unknown = set(args.only) - set(variants)
+            if unknown:
+                parser.error(f"unknown variant(s) {sorted(unknown)}; known: {sorted(variants)}")
+            variants = {k: v for k, v in variants.items() if k in args.only}
+        # What each process uses doing nothing over a run's length, subtracted for the net figures.
+        idle = idle_rates(procs, s)
+        runs: dict[str, list[Run]] = {name: [] for name in variants}
+        profiler = Profiler(args.out / "profile") if args.profile else None
+        if profiler is not None:
+            for name, p in pids.items():
+                if name.endswith(("-api", "-stub")):
+                    profiler.attach(name, p)
+        for _ in range(ROUNDS):  # interleaved: a slow moment of the machine hits every variant alike
+            for name, fn in variants.items():
+                runs[name].append(fn())
+        if profiler is not None:
+            for path in profiler.stop():
+                print("\n".join(summarize(path, top=20)))
+    finally:
+        for proc, _ in stubs:
+            proc.terminate()
+            proc.wait(20)
+    return runs, idle
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.bench.bench_services", description=__doc__.split("\n\n")[0])
     parser.add_argument("--concurrency", type=int, default=16)
@@ -593,17 +662,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", action="append", default=[], metavar="VARIANT",
                         help="run only these variants (repeatable; e.g. 'POST /orders'); ratios need both sides")
     parser.add_argument("--no-pipeline", action="store_true", help="skip the pipeline benchmark")
+    parser.add_argument("--pipeline-only", action="store_true",
+                        help="only the pipeline (no endpoint runs, no stubs): the workers' CPU per event")
     parser.add_argument("--max-idle-seconds", type=float, default=120.0,
                         help="longest idle sample of the workers after the pipeline (a shorter one is scaled)")
     parser.add_argument("--harness", action="store_true",
                         help="run the pods with the tests' harness settings (every AWS call recorded, spans exported "
                              "every 200 ms, 1 s long polls) instead of as they run in AWS")
     parser.add_argument("--profile", action="store_true",
-                        help="sample the APIs and stubs with py-spy during the endpoint runs (tools/bench/profile.py) "
-                             "into OUT/profile/; the sampler's own CPU loads the machine, so compare figures of "
-                             "runs without it")
+                        help="sample the APIs and stubs with py-spy during the endpoint runs, and the workers "
+                             "during the pipeline (tools/bench/profile.py), into OUT/profile/; the sampler's own "
+                             "CPU loads the machine, so compare figures of runs without it")
     args = parser.parse_args(argv)
     c, s = args.concurrency, args.seconds
+    if args.pipeline_only and args.no_pipeline:
+        parser.error("--pipeline-only and --no-pipeline exclude each other")
     # As the pods run in AWS unless --harness: no AWS call recording (AWS_CALL_LOG is the access proof's, never set
     # in AWS), spans exported at the SDK's default cadence, the services' own 20 s long polls (an idle worker's cost).
     with LocalPlatform(free_ports=True, mode=PROCESSES, start_workers=False, edge=False,
@@ -611,64 +684,14 @@ def main(argv: list[str] | None = None) -> int:
                        sqs_wait_seconds=1 if args.harness else 20) as platform:
         admin = {"Authorization": f"Bearer {platform.user_token('bench-admin@example.com', groups=('admin',))}"}
         user = {"Authorization": f"Bearer {platform.user_token('bench-user@example.com')}"}
-        products, orders = api_url(platform, Service.PRODUCTS), api_url(platform, Service.ORDERS)
+        products = api_url(platform, Service.PRODUCTS)
         pid = httpx.post(f"{products}/products", headers=admin, json={"name": "Bench", "price_cents": 100}
                          ).json()["product_id"]
-        stubs = [start_stub(platform, Service.PRODUCTS), start_stub(platform, Service.ORDERS)]
-        try:
-            pids = platform_processes(platform, workers=False)
-            pids["products-stub"], pids["orders-stub"] = stubs[0][0].pid, stubs[1][0].pid
-            procs = Processes(pids)
-            body = json.dumps({"lines": [{"product_id": pid, "quantity": 1}]})
-            post = {**user, "Content-Type": "application/json"}
-            variants: dict[str, Callable[[], Run]] = {
-                "GET /products/{id}": lambda: wrk("GET /products/{id}", f"{products}/products/{pid}",
-                                                  wrk_script("GET", {}, None, False), c, s, procs),
-                "GET /products/{id} stub": lambda: wrk("stub", f"{stubs[0][1]}/products/{pid}",
-                                                       wrk_script("GET", {}, None, False), c, s, procs),
-                "POST /orders": lambda: wrk("POST /orders", f"{orders}/orders",
-                                            wrk_script("POST", post, body, True), c, s, procs,
-                                            outbox_drained(platform)),
-                "POST /orders stub": lambda: wrk("stub", f"{stubs[1][1]}/orders",
-                                                 wrk_script("POST", post, body, True), c, s, procs),
-                "pgbench (POST /orders' transaction)": lambda: pgbench(platform, c, s, procs),
-            }
-            warm = ((f"{orders}/orders", wrk_script("POST", post, body, True)),
-                    (f"{stubs[1][1]}/orders", wrk_script("POST", post, body, True)),
-                    (f"{products}/products/{pid}", wrk_script("GET", {}, None, False)),
-                    (f"{stubs[0][1]}/products/{pid}", wrk_script("GET", {}, None, False)))
-            for url, script in warm:  # warm-up: connections, JWKS and token caches, pools, imports
-                with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
-                    f.write(script)
-                subprocess.run(["wrk", "-t", "1", "-c", "4", "-d", "2s", "-s", f.name, url],  # noqa: S603, S607
-                               capture_output=True)
-                Path(f.name).unlink()
-            if args.only:
-                unknown = set(args.only) - set(variants)
-                if unknown:
-                    parser.error(f"unknown variant(s) {sorted(unknown)}; known: {sorted(variants)}")
-                variants = {k: v for k, v in variants.items() if k in args.only}
-            # What each process uses doing nothing over a run's length, subtracted for the net figures.
-            idle = idle_rates(procs, s)
-            runs: dict[str, list[Run]] = {name: [] for name in variants}
-            profiler = Profiler(args.out / "profile") if args.profile else None
-            if profiler is not None:
-                for name, p in pids.items():
-                    if name.endswith(("-api", "-stub")):
-                        profiler.attach(name, p)
-            for _ in range(ROUNDS):  # interleaved: a slow moment of the machine hits every variant alike
-                for name, fn in variants.items():
-                    runs[name].append(fn())
-            if profiler is not None:
-                for path in profiler.stop():
-                    print("\n".join(summarize(path, top=20)))
-        finally:
-            for proc, _ in stubs:
-                proc.terminate()
-                proc.wait(20)
+        runs, idle = ({}, {}) if args.pipeline_only else endpoint_runs(platform, parser, args, pid, user)
         results = {name: median_run(r, idle) for name, r in runs.items()}
         flow = None if args.no_pipeline else pipeline(platform, user, pid, c, args.pipeline_orders,
-                                                      args.max_idle_seconds)
+                                                      args.max_idle_seconds,
+                                                      Profiler(args.out / "profile") if args.profile else None)
 
     def ratio(a: str, b: str) -> float | None:
         if a not in results or b not in results:
@@ -685,7 +708,8 @@ def main(argv: list[str] | None = None) -> int:
 
     report = {
         "machine": {"cpus": os.cpu_count(), "platform": sys.platform, "load": os.getloadavg()},
-        "command": "make bench-services" + (" (--harness)" if args.harness else ""),
+        "command": "make bench-services" + (" (--harness)" if args.harness else "")
+                   + (" (--pipeline-only)" if args.pipeline_only else ""),
         "pods": "test harness settings" if args.harness else "as in AWS (no call recording, default span export, "
                                                                "20 s long polls)",
         "idle_cpu_ms_per_s": {k: round(1000 * v, 3) for k, v in sorted(idle.items())},

@@ -5,7 +5,6 @@ its own outcome (published, undeliverable, or left pending when its batch failed
 from __future__ import annotations
 
 import json
-import os
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -13,11 +12,11 @@ from typing import Any
 import boto3
 import pytest
 from contract import Destination, DestinationKind, EventType, Service
-from moto.server import ThreadedMotoServer
 
 from common import aws
 from common.envelope import Envelope
 from common.publisher import BATCH_ENTRIES, Publisher, Undeliverable, publish_all
+from common.tests.moto_server import REGION, own_moto
 
 TOPIC = Destination(DestinationKind.TOPIC, "order-events")
 QUEUE = Destination(DestinationKind.QUEUE, "inventory-reservations")
@@ -25,29 +24,15 @@ QUEUE = Destination(DestinationKind.QUEUE, "inventory-reservations")
 
 @pytest.fixture(scope="module")
 def aws_endpoint() -> Iterator[dict[str, Any]]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    env = {"AWS_ENDPOINT_URL": f"http://{host}:{port}", "AWS_REGION": "eu-west-1", "AWS_ACCESS_KEY_ID": "testing",
-           "AWS_SECRET_ACCESS_KEY": "testing"}
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    aws._clients.clear()  # this module's endpoint, not a client cached for another
-    sqs, sns = boto3.client("sqs", region_name="eu-west-1"), boto3.client("sns", region_name="eu-west-1")
-    topic = sns.create_topic(Name=f"order-events-{uuid.uuid4().hex[:6]}")["TopicArn"]
-    placed = sqs.create_queue(QueueName=f"placed-{uuid.uuid4().hex[:6]}")["QueueUrl"]
-    commands = sqs.create_queue(QueueName=f"reservations-{uuid.uuid4().hex[:6]}")["QueueUrl"]
-    placed_arn = sqs.get_queue_attributes(QueueUrl=placed, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=placed_arn, Attributes={
-        "RawMessageDelivery": "true", "FilterPolicy": json.dumps({"type": ["OrderPlaced"]})})
-    yield {"sqs": sqs, "topic": topic, "placed": placed, "commands": commands}
-    aws._clients.clear()
-    for k, v in saved.items():
-        if v is None:
-            os.environ.pop(k, None)
-        else:
-            os.environ[k] = v
-    server.stop()
+    with own_moto():
+        sqs, sns = boto3.client("sqs", region_name=REGION), boto3.client("sns", region_name=REGION)
+        topic = sns.create_topic(Name=f"order-events-{uuid.uuid4().hex[:6]}")["TopicArn"]
+        placed = sqs.create_queue(QueueName=f"placed-{uuid.uuid4().hex[:6]}")["QueueUrl"]
+        commands = sqs.create_queue(QueueName=f"reservations-{uuid.uuid4().hex[:6]}")["QueueUrl"]
+        placed_arn = sqs.get_queue_attributes(QueueUrl=placed, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=placed_arn, Attributes={
+            "RawMessageDelivery": "true", "FilterPolicy": json.dumps({"type": ["OrderPlaced"]})})
+        yield {"sqs": sqs, "topic": topic, "placed": placed, "commands": commands}
 
 
 def record(event_type: EventType, destination: Destination | str) -> tuple[str, str, str]:

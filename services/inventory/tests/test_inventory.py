@@ -92,6 +92,43 @@ def test_same_command_twice_applies_once(platform: LocalPlatform, api: Api, admi
     assert stock(api, admin, pid) == {"product_id": pid, "available": 3, "reserved": 2}
 
 
+def _send(platform: LocalPlatform, command: Envelope) -> None:
+    platform.client("sqs").send_message(
+        QueueUrl=platform.resources.queue_urls["inventory-reservations"], MessageBody=command.to_json(),
+        MessageAttributes={"type": {"DataType": "String", "StringValue": str(command.type)}})
+
+
+def _worker_log_mentions(platform: LocalPlatform, message: str, order_id: str) -> bool:
+    text = (platform.logdir / "inventory-worker.log").read_text(errors="replace")
+    return any(f'"{message}"' in line and order_id in line for line in text.splitlines())
+
+
+def test_redeliveries_after_the_stock_changed_change_nothing(platform: LocalPlatform, api: Api,
+                                                             admin: dict[str, str],
+                                                             make_product: Callable[..., str]) -> None:
+    """No read of the processed-event marker comes before the transaction: a redelivered ReserveStock that now
+    finds too little stock (its own reservation took it) is refused by the marker, not recorded as a rejection;
+    a redelivered ReleaseStock gives nothing back twice."""
+    pid = make_product(stock=2)
+    order_id = str(uuid.uuid4())
+    lines = [{"product_id": pid, "quantity": 2}]
+    reserve = Envelope(type="ReserveStock", source="test", data={"order_id": order_id, "lines": lines})
+    _send(platform, reserve)
+    wait_until(lambda: stock(api, admin, pid)["reserved"] == 2, what="reservation")
+    _send(platform, reserve)
+    wait_until(lambda: queue_drained(platform, "inventory-reservations"), what="the redelivery handled")
+    assert stock(api, admin, pid) == {"product_id": pid, "available": 0, "reserved": 2}
+    assert not _worker_log_mentions(platform, "reservation rejected", order_id)
+
+    release = Envelope(type="ReleaseStock", source="test",
+                       data={"order_id": order_id, "lines": lines, "reason": "cancelled"})
+    _send(platform, release)
+    wait_until(lambda: stock(api, admin, pid)["available"] == 2, what="release")
+    _send(platform, release)
+    wait_until(lambda: queue_drained(platform, "inventory-reservations"), what="the redelivery handled")
+    assert stock(api, admin, pid) == {"product_id": pid, "available": 2, "reserved": 0}
+
+
 def test_invalid_command_is_dead_lettered_at_once_with_its_reason(platform: LocalPlatform) -> None:
     sqs = platform.client("sqs")
     url = platform.resources.queue_urls["inventory-reservations"]
