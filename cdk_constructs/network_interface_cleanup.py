@@ -21,7 +21,8 @@ from policies.nag import acknowledge, acknowledge_child
 
 HANDLER_DIR = Path(__file__).resolve().parent / "handlers" / "network_interface_cleanup"
 RESOURCE_TYPE = "Custom::NetworkInterfaceCleanup"
-# Lambda releases a deleted function's VPC ENIs within about 20 minutes; the pods' branch ENIs go within seconds.
+# Lambda releases a deleted function's VPC ENIs up to 45 minutes later (tools/reports/preflight/teardown.py,
+# LAMBDA_ENI_RELEASE_MINUTES); the pods' branch ENIs go within seconds.
 TOTAL_TIMEOUT = cdk.Duration.minutes(60)
 
 
