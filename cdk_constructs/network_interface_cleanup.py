@@ -22,8 +22,9 @@ from policies.nag import acknowledge, acknowledge_child
 HANDLER_DIR = Path(__file__).resolve().parent / "handlers" / "network_interface_cleanup"
 RESOURCE_TYPE = "Custom::NetworkInterfaceCleanup"
 # Lambda releases a deleted function's VPC ENIs up to 45 minutes later (tools/reports/preflight/teardown.py,
-# LAMBDA_ENI_RELEASE_MINUTES); the pods' branch ENIs go within seconds.
-TOTAL_TIMEOUT = cdk.Duration.minutes(60)
+# LAMBDA_ENI_RELEASE_MINUTES); the pods' branch ENIs go within seconds. Below CloudFormation's own 60 minutes for a
+# custom resource (ServiceTimeout's default and maximum), so a wait that runs out fails with the waiter's own message.
+TOTAL_TIMEOUT = cdk.Duration.minutes(55)
 
 
 class NetworkInterfaceCleanup(Construct):

@@ -218,6 +218,10 @@ class PlatformApi(Construct):
         # client (API_CLIENT_TAG), which the local edge reads to find the storefront's plan.
         self.api_keys: dict[ApiClient, apigw.IApiKey] = {}
         self.usage_plans: dict[ApiClient, apigw.UsagePlan] = {}
+        # API Gateway changes a stage's usage plans and their keys one at a time: created side by side, one of them
+        # can fail with 409 "concurrent modification" and roll the stack back. Each plan (with its key binding)
+        # waits for the one before it.
+        previous: apigw.UsagePlan | None = None
         for client, limits in config.usage_plans.items():
             key_id, plan_id = _KEY_AND_PLAN_IDS.get(client, (f"{client.value.capitalize()}ApiKey",
                                                              f"{client.value.capitalize()}UsagePlan"))
@@ -231,6 +235,9 @@ class PlatformApi(Construct):
                 api_stages=[apigw.UsagePlanPerApiStage(api=self.api, stage=self.api.deployment_stage)],
             )
             plan.add_api_key(key)
+            if previous is not None:
+                plan.node.add_dependency(previous)
+            previous = plan
             for tagged in (key, plan):
                 cdk.Tags.of(tagged).add(API_CLIENT_TAG, client.value)
             self.api_keys[client], self.usage_plans[client] = key, plan

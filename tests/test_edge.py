@@ -65,6 +65,30 @@ def test_each_api_key_is_in_its_own_usage_plan_alone(env: Synthesized) -> None:
     assert sorted(memberships) == sorted((keys[client], plan) for plan, client in plans.items())
 
 
+def test_usage_plans_and_their_keys_are_created_one_after_another(env: Synthesized) -> None:
+    """Fresh review: API Gateway changes a stage's usage plans and keys one at a time, so plans and key bindings
+    created side by side can fail with 409 (concurrent modification). Each plan after the first depends on the plan
+    before it and on that plan's key binding: one chain over all of them."""
+    resources = env.template_json("Edge")["Resources"]
+    plans = list(env.resources("Edge", "AWS::ApiGateway::UsagePlan"))
+    bindings = {u["Properties"]["UsagePlanId"]["Ref"]: lid
+                for lid, u in env.resources("Edge", "AWS::ApiGateway::UsagePlanKey").items()}
+
+    def depends(lid: str) -> set[str]:
+        value = resources[lid].get("DependsOn", [])
+        return set([value] if isinstance(value, str) else value)
+
+    firsts = [p for p in plans if not ({q for q in plans if q != p} | set(bindings.values())) & depends(p)]
+    assert len(firsts) == 1, firsts
+    chain = [firsts[0]]
+    while len(chain) < len(plans):
+        following = [p for p in plans if p not in chain and {chain[-1], bindings[chain[-1]]} <= depends(p)]
+        assert len(following) == 1, (chain, following)
+        chain.append(following[0])
+    for plan in chain[1:]:
+        assert bindings[plan] not in depends(plan)
+
+
 def test_each_client_reads_its_own_key(env: Synthesized) -> None:
     """The storefront's config.js gets the storefront's key; the canary, the smoke test's output and its role's
     apigateway:GET get the synthetics key; no one else's key appears in them."""
