@@ -16,8 +16,10 @@ def runtime(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return runtime_packages(tmp_path_factory.mktemp("runtime"))
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def key_id(platform: LocalPlatform) -> str:
-    """The Edge stack's API key in the local AWS, as the canary reads it (apigateway:GET with includeValue)."""
+    """The Edge stack's API key in the local AWS, as the canary reads it (apigateway:GET with includeValue). Once
+    per session, like the platform: API Gateway refuses a second key with the same value (ConflictException), so the
+    canary's two test modules on one worker share it."""
     return str(platform.client("apigateway").create_api_key(name="web-client", value=platform.api_key,
                                                             enabled=True)["id"])
