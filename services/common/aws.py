@@ -25,6 +25,8 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import ParamValidationError
+from botocore.validate import ParamValidator
 
 # Short timeouts: a hung AWS call must fail fast so an API returns 503 and a relay/consumer retries later, rather
 # than a request hanging until the client gives up. Standard retry mode: throttling and transient errors are
@@ -32,6 +34,12 @@ from botocore.config import Config
 CONNECT_TIMEOUT_SECONDS = 2
 READ_TIMEOUT_SECONDS = 10
 _RETRIES: dict[str, Any] = {"mode": "standard", "max_attempts": 3}
+# Services whose requests botocore does not validate before sending. DynamoDB's are built from typed values
+# (ddb.to_item, ddb.values), and botocore's validation walks every attribute of every item of a request: a
+# transaction of a receive's reservations and their outbox records spent a tenth of the inventory worker's CPU per
+# event there (docs/performance.md). DynamoDB validates each request itself and refuses an invalid one with
+# ValidationException, a ClientError classified permanent as botocore's ParamValidationError is (common/failures.py).
+SERVER_VALIDATED = frozenset({"dynamodb"})
 _lock = threading.Lock()
 _clients: dict[tuple[str, int, int], Any] = {}
 
@@ -48,9 +56,11 @@ def client(name: str, *, read_timeout: int = READ_TIMEOUT_SECONDS,
     with _lock:
         if key not in _clients:
             config = Config(connect_timeout=CONNECT_TIMEOUT_SECONDS, read_timeout=read_timeout,
-                            retries={**_RETRIES, "max_attempts": max_attempts})
+                            retries={**_RETRIES, "max_attempts": max_attempts},
+                            parameter_validation=name not in SERVER_VALIDATED)
             _clients[key] = observed(
-                boto3.session.Session(region_name=os.environ["AWS_REGION"]).client(name, config=config))
+                boto3.session.Session(region_name=os.environ["AWS_REGION"]).client(name, config=config),
+                validated=name not in SERVER_VALIDATED)
         return _clients[key]
 
 
@@ -62,10 +72,15 @@ SERVICES_ROOT = str(Path(__file__).resolve().parent.parent)
 _log_lock = threading.Lock()
 
 
-def observed(client: Any) -> Any:
-    """``client`` with its calls recorded when AWS_CALL_LOG is set (see the module's docstring); else unchanged."""
+def observed(client: Any, *, validated: bool = True) -> Any:
+    """``client`` with its calls recorded when AWS_CALL_LOG is set (see the module's docstring); else unchanged.
+    Recorded, the requests of a client that does not validate them (``validated``: SERVER_VALIDATED) are validated
+    here as botocore would: moto validates less than AWS does (it accepts an empty transaction), so a request AWS
+    would refuse fails the local run as well."""
     prefix = os.environ.get("AWS_CALL_LOG")
     if prefix:
+        if not validated:
+            client.meta.events.register("before-parameter-build", _validate)
         client.meta.events.register("before-parameter-build", _before_call)
         client.meta.events.register("after-call", _after_call)
         client.meta.events.register("after-call-error", _after_call_error)
@@ -88,6 +103,12 @@ def code_path() -> list[str]:
     frames = traceback.extract_stack()[:-3]
     own = [f for f in frames if f.filename.startswith(SERVICES_ROOT) and not f.filename.endswith("common/aws.py")]
     return [f"{os.path.relpath(f.filename, SERVICES_ROOT)}:{f.lineno} {f.name}" for f in own][-6:]
+
+
+def _validate(params: dict[str, Any], model: Any, **_: Any) -> None:
+    report = ParamValidator().validate(params, model.input_shape)
+    if report.has_errors():
+        raise ParamValidationError(report=report.generate_report())
 
 
 def _before_call(params: dict[str, Any], model: Any, context: dict[str, Any], **_: Any) -> None:

@@ -27,6 +27,14 @@ CPU per event. A delete that fails, the whole call or one entry of it, is logged
 (its effect is recognised and it is deleted then); its batch-mates are deleted all the same. A message that failed
 is never in the batch: it stays, with the visibility its retry schedule gave it. On stop (SIGTERM) the message in
 hand is finished; the rest of the batch is made visible again at once for another replica.
+
+Handled together: a service may give an event type a second handler that applies several messages of a receive at
+once (``together``: a :class:`Together` in, the ids it applied out), where one call to the store can do the work of
+several (the products worker applies only the newest of a product's stock levels, the inventory worker reserves
+several orders in one transaction). It is an optimisation only: whatever it does not report applied, because it
+declined, failed or raised, goes through the type's one-by-one handler afterwards with everything above (its retries,
+its dead-lettering), so a handler-together must leave nothing half-done that the one-by-one handler would not
+recognise as done (both are idempotent by the same markers and conditions).
 """
 
 from __future__ import annotations
@@ -36,7 +44,8 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
@@ -50,11 +59,35 @@ from common.envelope import Envelope, InvalidEnvelope
 from common.envelope import parse as parse_envelope
 from common.failures import Kind, classify, describe
 from common.logging import correlation_id_var, trace_id_var
-from common.tracing import consumer_span
+from common.tracing import consumer_span, consumer_spans
 from common.worker import Backoff, handling_batch
 
 Handler = Callable[[Envelope], None]
 log = logging.getLogger("consumer")
+
+
+class Together:
+    """Messages of one receive, of one type, handed to a handler-together: ``envelopes`` in the order received.
+    ``on_behalf_of(envelope)``: while it is held, events written are that message's consequences (its correlation id,
+    and its consumer span as their trace parent), as they are inside a one-by-one handler."""
+
+    def __init__(self, envelopes: list[Envelope], trace_ids: list[str | None]) -> None:
+        self.envelopes = envelopes
+        self._trace_ids = dict(zip((e.id for e in envelopes), trace_ids, strict=True))
+
+    @contextmanager
+    def on_behalf_of(self, envelope: Envelope) -> Iterator[None]:
+        cid_token = correlation_id_var.set(envelope.correlation_id)
+        trace_token = trace_id_var.set(self._trace_ids[envelope.id])
+        try:
+            yield
+        finally:
+            correlation_id_var.reset(cid_token)
+            trace_id_var.reset(trace_token)
+
+
+# Applies what it can of a Together, returns the ids of the envelopes it applied (see the module's docstring).
+HandlerTogether = Callable[[Together], set[str]]
 
 # Environment of every consuming service (contract/environment.py, rendered from config's MessagingConfig).
 CONSUMER_ENV: tuple[str, ...] = CONSUMER
@@ -125,7 +158,8 @@ class Consumer:
     def __init__(self, name: str, queue_url: str, handlers: Mapping[str, Handler], wait_seconds: int = 20, *,
                  dead_letter_url: str, policy: RetryPolicy | None = None,
                  probe: Callable[[], object] | None = None,
-                 parse: Callable[[str], Envelope] = parse_envelope) -> None:
+                 parse: Callable[[str], Envelope] = parse_envelope,
+                 together: Mapping[str, HandlerTogether] | None = None) -> None:
         self.name = name
         self.queue_url = queue_url
         self.dead_letter_url = dead_letter_url
@@ -134,17 +168,19 @@ class Consumer:
         self.policy = policy or RetryPolicy()
         self.probe = probe
         self.parse = parse
+        self.together = {k: v for k, v in (together or {}).items() if k in self.handlers}
         self._done: list[tuple[_Received, str | None]] = []  # deletes not yet sent: (message, event id)
         self._done_since = 0.0
 
     @classmethod
     def from_env(cls, name: str, queue_env: str, handlers: Mapping[str, Handler], wait_seconds: int = 20, *,
                  probe: Callable[[], object] | None = None,
-                 parse: Callable[[str], Envelope] = parse_envelope) -> Consumer:
+                 parse: Callable[[str], Envelope] = parse_envelope,
+                 together: Mapping[str, HandlerTogether] | None = None) -> Consumer:
         """A consumer of the queue in ``$queue_env`` dead-lettering to its DLQ, with the configured retry policy.
         The service's settings have checked that these variables are set (contract/environment.py)."""
         return cls(name, os.environ[queue_env], handlers, wait_seconds, dead_letter_url=os.environ[
-            dead_letter_env(queue_env)], policy=RetryPolicy.from_env(), probe=probe, parse=parse)
+            dead_letter_env(queue_env)], policy=RetryPolicy.from_env(), probe=probe, parse=parse, together=together)
 
 
     @property
@@ -180,12 +216,15 @@ class Consumer:
             # While a receive's messages are handled, this process's outbox relay holds back what they commit, to
             # publish it together when they are done (common/worker.handling_batch).
             with handling_batch():
+                parsed: dict[str, Envelope] = {}
+                if self.together and len(messages) > 1:
+                    messages, parsed = self._handle_together(messages)
                 for i, message in enumerate(messages):
                     liveness.beat()
                     if stop.is_set():
                         self._release(messages[i:], 0)
                         break
-                    outcome = self.handle(message)
+                    outcome = self.handle(message, parsed.get(message["ReceiptHandle"]))
                     if outcome is Outcome.UNAVAILABLE:
                         paused = pause.next()
                         self._release(messages[i + 1:], int(paused) + 1)  # untried: back when we expect to resume
@@ -220,19 +259,74 @@ class Consumer:
         log.info("receives resumed", extra={"queue": self.name,
                                             "paused_seconds": round(time.monotonic() - started, 1)})
 
+    # --- messages of a receive together ------------------------------------------------------------------------
+    def _handle_together(self, messages: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], dict[str, Envelope]]:
+        """Give the messages of each type that has a handler-together to it, two or more at a time; the messages
+        left for the one-by-one handlers, and the envelopes parsed already (by receipt handle)."""
+        started_cpu = time.thread_time()
+        parsed: dict[str, Envelope] = {}
+        by_type: dict[str, list[dict[str, Any]]] = {}
+        for message in messages:
+            envelope = self._parsed(message)
+            if envelope is None:  # dead-lettered with its reason by the one-by-one path
+                continue
+            parsed[message["ReceiptHandle"]] = envelope
+            if envelope.type in self.together:
+                by_type.setdefault(envelope.type, []).append(message)
+        parse_cpu = (time.thread_time() - started_cpu) / len(messages)
+        applied_receipts: set[str] = set()
+        for event_type, group in by_type.items():
+            if len(group) < 2:
+                continue
+            started = time.thread_time()
+            envelopes = [parsed[m["ReceiptHandle"]] for m in group]
+            try:
+                with consumer_spans(self.name, [e.to_dict() for e in envelopes]) as trace_ids:
+                    together = Together(envelopes, trace_ids)
+                    applied = self.together[event_type](together)
+            except Exception as exc:  # each goes through its one-by-one handler, which judges the failure
+                log.warning("messages could not be handled together; one by one instead", extra={
+                    "queue": self.name, "event_type": event_type, "messages": len(group), "error": describe(exc)})
+                continue
+            if not applied:
+                continue
+            cpu_ms = round(1000 * ((time.thread_time() - started) / len(applied) + parse_cpu), 3)
+            for message, envelope in zip(group, envelopes, strict=True):
+                if envelope.id not in applied:
+                    continue
+                applied_receipts.add(message["ReceiptHandle"])
+                self._delete(self._received(message), envelope)
+                # cpu_ms: this message's share of the call(s) made for the messages applied together
+                with together.on_behalf_of(envelope):
+                    log.info("event applied", extra={"queue": self.name, "event_type": envelope.type,
+                                                     "event_id": envelope.id, "together": len(applied),
+                                                     "cpu_ms": cpu_ms})
+        return [m for m in messages if m["ReceiptHandle"] not in applied_receipts], parsed
+
+    def _parsed(self, message: dict[str, Any]) -> Envelope | None:
+        try:
+            return self.parse(message.get("Body", ""))
+        except Exception:
+            return None
+
     # --- one message -------------------------------------------------------------------------------------------
-    def handle(self, message: dict[str, Any]) -> Outcome:
-        started_cpu = time.thread_time()  # this thread's CPU: what one event cost, in its "event applied" line
+    @staticmethod
+    def _received(message: dict[str, Any]) -> _Received:
         attrs = message.get("Attributes", {})
-        received = _Received(
+        return _Received(
             message_id=str(message.get("MessageId", "")), receipt=message["ReceiptHandle"],
             receives=int(attrs.get("ApproximateReceiveCount", "1")),
             first_received_ms=int(attrs.get("ApproximateFirstReceiveTimestamp", "0") or 0) or _now_ms())
+
+    def handle(self, message: dict[str, Any], parsed: Envelope | None = None) -> Outcome:
+        """Apply one message (``parsed``: its envelope, when it was decoded and validated already)."""
+        started_cpu = time.thread_time()  # this thread's CPU: what one event cost, in its "event applied" line
+        received = self._received(message)
         cid_token = correlation_id_var.set(None)
         trace_token = trace_id_var.set(None)
         try:
             try:
-                envelope = self.parse(message.get("Body", ""))
+                envelope = parsed or self.parse(message.get("Body", ""))
             except InvalidEnvelope as exc:
                 return self._dead_letter(message, received, Kind.PERMANENT, f"invalid message: {exc}")
             except Exception as exc:  # an adapter's parse (or a bug in one): the body can never be applied
@@ -353,10 +447,12 @@ def _now_ms() -> int:
 def consumers(service: Service, handlers: Mapping[str, Handler], wait_seconds: int = 20, *,
               probe: Callable[[], object] | None = None,
               parsers: Mapping[str, Callable[[str], Envelope]] | None = None,
+              together: Mapping[str, HandlerTogether] | None = None,
               contract: Contract = CONTRACT) -> dict[str, Consumer]:
     """One consumer per queue the contract says ``service`` reads, each given the handlers of its queue's types
     (``handlers``: event type -> handler). ``parsers``: per topic that an AWS service publishes to in its own
-    format, the adapter that reads its messages as envelopes.
+    format, the adapter that reads its messages as envelopes. ``together``: per event type, a handler of several of
+    its messages at once (see the module's docstring; its one-by-one handler is still required).
 
     A consumed type without a handler, a handler of a type the service does not consume, or a queue fed by such
     a topic without its parser stops the worker at start-up with one line naming it (exit status 2)."""
@@ -368,6 +464,10 @@ def consumers(service: Service, handlers: Mapping[str, Handler], wait_seconds: i
                 if contract.topic(sub.topic).body_type_field and sub.topic not in parsers:
                     raise HandlerRegistrationError(f"{service}: no parser for the messages of topic {sub.topic} "
                                                    f"(its publisher's own format), consumed from queue {queue.name}")
+        for event_type in together or {}:
+            if event_type not in handlers:
+                raise HandlerRegistrationError(f"{service}: a handler-together of {event_type} without its "
+                                               f"one-by-one handler")
     except HandlerRegistrationError as exc:
         print(f"configuration error: {exc}", file=sys.stderr, flush=True)
         raise SystemExit(2) from None
@@ -375,5 +475,5 @@ def consumers(service: Service, handlers: Mapping[str, Handler], wait_seconds: i
     for queue in contract.queues_consumed_by(service):
         parse = next((parsers[s.topic] for s in queue.subscriptions if s.topic in parsers), parse_envelope)
         out[queue.name] = Consumer.from_env(queue.name, env_var("queue", queue.name), by_queue[queue.name],
-                                            wait_seconds, probe=probe, parse=parse)
+                                            wait_seconds, probe=probe, parse=parse, together=together)
     return out

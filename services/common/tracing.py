@@ -205,6 +205,27 @@ def consumer_span(queue: str, event: Mapping[str, Any]) -> Iterator[None]:
 
 
 @contextmanager
+def consumer_spans(queue: str, events: Sequence[Mapping[str, Any]]) -> Iterator[list[str | None]]:
+    """Messages handled together (common/consumer.py, Together): a CONSUMER span for each, continuing its own trace;
+    yields each one's traceparent, the parent of the events written on its behalf. The calls made for them together
+    are in the last one's trace."""
+    tracer = trace.get_tracer(TRACER_NAME)
+    spans = [tracer.start_span(f"{queue} process", context=_parent(e.get("trace_id")), kind=SpanKind.CONSUMER,
+                               attributes=_attributes(queue, e, "aws_sqs")) for e in events]
+    parents: list[str | None] = []
+    for span, event in zip(spans, events, strict=True):
+        carrier: dict[str, str] = {}
+        _propagator.inject(carrier, context=trace.set_span_in_context(span))
+        parents.append(carrier.get("traceparent") or event.get("trace_id"))
+    try:
+        with trace.use_span(spans[-1], end_on_exit=False, record_exception=False, set_status_on_exception=False):
+            yield parents
+    finally:
+        for span in spans:
+            span.end()
+
+
+@contextmanager
 def producer_span(destination: str, event: Mapping[str, Any], *, system: str = "aws_sns") -> Iterator[None]:
     """Publish an outbox record as a PRODUCER span in the trace of the request or message that wrote it:
     ``destination`` is the topic's or queue's logical name, ``system`` ``aws_sns`` or ``aws_sqs``."""

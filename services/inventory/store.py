@@ -20,6 +20,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 from common import aws, ddb
+from common.consumer import Together
 from common.ddb import from_item, to_item, values
 from common.envelope import Envelope
 from common.failures import Permanent, RetryLater, Unavailable
@@ -90,7 +91,11 @@ class InventoryStore:
         return from_item(item["Item"]) if "Item" in item else None
 
     # --- transaction pieces ------------------------------------------------------------------------------------
-    def _stock_update(self, s: Stock, available: int, reserved: int) -> dict[str, Any]:
+    def _stock_update(self, s: Stock, available: int, reserved: int, *,
+                      new_version: int | None = None) -> dict[str, Any]:
+        """``s`` read at its version, set to these levels and the next version (``new_version``: a later one, when
+        one transaction applies several changes)."""
+        nv = s.version + 1 if new_version is None else new_version
         return {
             "Update": {
                 "TableName": self.table,
@@ -98,7 +103,7 @@ class InventoryStore:
                 "UpdateExpression": "SET available = :a, reserved = :r, version = :nv",
                 # version pins the values read; available >= 0 is checked in code and restated here for safety.
                 "ConditionExpression": "version = :v AND :a >= :zero",
-                "ExpressionAttributeValues": values(a=available, r=reserved, v=s.version, nv=s.version + 1, zero=0),
+                "ExpressionAttributeValues": values(a=available, r=reserved, v=s.version, nv=nv, zero=0),
             }
         }
 
@@ -209,6 +214,82 @@ class InventoryStore:
                 return
             # otherwise a stock item or the replaced reservation changed since we read it: read again and retry
         raise Conflict(f"could not reserve order {order_id}: stock kept changing")
+
+    # --- ReserveStock, several at once ---------------------------------------------------------------------------
+    def reserve_together(self, together: Together) -> set[str]:
+        """Reserve several orders of one receive in one transaction (per up to TRANSACTION_ITEMS items), as if
+        :meth:`reserve` had applied them one after another: each product's stock read once, each command's lines
+        taken from what the commands before it left, each command with its own marker, reservations and
+        StockReserved, and one InventoryUpdated per line with the level and version after it (the events and versions
+        of one by one). Each product's update is conditioned on the version read, and every marker is in the
+        transaction, so it is all or nothing; a refusal (a redelivery, a concurrent change, an order released
+        before) leaves its commands, and those after, to :meth:`reserve`, which tells the cases apart. So is a
+        command this does not take whole: one that replaces a revision, names a product twice or an unknown one, or
+        finds its stock short (reserve reads again before rejecting)."""
+        commands = [c for c in {c.id: c for c in together.envelopes}.values()
+                    if not c.data.get("replaces")
+                    and len({str(ln["product_id"]) for ln in c.data["lines"]}) == len(c.data["lines"])]
+        if len(commands) < 2:
+            return set()
+        read = {pid: self.get_stock(pid)
+                for pid in dict.fromkeys(str(ln["product_id"]) for c in commands for ln in c.data["lines"])}
+        stocks = {pid: s for pid, s in read.items() if s is not None}  # as committed
+        level = dict(stocks)  # after the commands taken into the transaction being built
+        taken: list[tuple[Envelope, list[dict[str, Any]]]] = []
+        applied: set[str] = set()
+
+        def commit() -> bool:
+            touched = list(dict.fromkeys(str(ln["product_id"]) for c, _ in taken for ln in c.data["lines"]))
+            updates = [self._stock_update(stocks[pid], level[pid].available, level[pid].reserved,
+                                          new_version=level[pid].version) for pid in touched]
+            try:
+                aws.client("dynamodb").transact_write_items(
+                    TransactItems=[*(item for _, items in taken for item in items), *updates])
+            except Exception:  # refused, or AWS unreachable: reserve() judges each command
+                return False
+            applied.update(c.id for c, _ in taken)
+            stocks.update({pid: level[pid] for pid in touched})
+            taken.clear()
+            return True
+
+        for command in commands:
+            lines = [(str(ln["product_id"]), int(ln["quantity"])) for ln in command.data["lines"]]
+            if any(pid not in level or level[pid].available < q for pid, q in lines):
+                continue
+            size = 2 + 2 * len(lines)  # marker, InventoryUpdated and reservation per line, StockReserved
+            touched = {pid for c, _ in taken for pid in (str(ln["product_id"]) for ln in c.data["lines"])}
+            if sum(len(items) for _, items in taken) + size + len(touched | {p for p, _ in lines}) \
+                    > ddb.TRANSACTION_ITEMS:
+                if not taken or not commit():
+                    return applied
+            with together.on_behalf_of(command):
+                taken.append((command, self._reservation_items(command, lines, level)))
+        if taken:
+            commit()
+        return applied
+
+    def _reservation_items(self, command: Envelope, lines: list[tuple[str, int]],
+                           level: dict[str, Stock]) -> list[dict[str, Any]]:
+        """A command's part of a transaction reserving several (marker, InventoryUpdated and reservation per line,
+        StockReserved); ``level`` moves on by its lines."""
+        order_id = str(command.data["order_id"])
+        revision = int(command.data.get("revision", 0))
+        reason = f"reserved for {order_id}" + (f" (revision {revision})" if revision else "")
+        items = [ddb.dedupe_put(self.table, command.id)]
+        for pid, q in lines:
+            s = level[pid]
+            level[pid] = Stock(pid, s.available - q, s.reserved + q, s.version + 1)
+            items.append(self._inventory_updated(pid, s.available - q, s.reserved + q, reason, s.version + 1))
+            items.append({"Put": {
+                "TableName": self.table, "ConditionExpression": "attribute_not_exists(pk)",
+                "Item": to_item({"pk": f"PRODUCT#{pid}", "sk": reservation_sk(order_id, revision),
+                                 "order_id": order_id, "product_id": pid, "quantity": q, "status": "RESERVED",
+                                 **({"revision": revision} if revision else {})})}})
+        items.append(ddb.outbox_put(self.table, Envelope(
+            type=EventType.STOCK_RESERVED, source=SOURCE,
+            data={"order_id": order_id, "lines": [{"product_id": p, "quantity": q} for p, q in lines],
+                  **({"revision": revision} if revision else {})})))
+        return items
 
     def _reject(self, command: Envelope, order_id: str, revision: int, reason: str,
                 stocks: dict[str, Stock | None], freed: _Release) -> None:

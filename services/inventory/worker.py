@@ -25,7 +25,8 @@ def main() -> None:
         EventType.RESERVE_STOCK: store.reserve,
         EventType.RELEASE_STOCK: store.release,
         EventType.PRODUCT_CREATED: store.create_stock_record,
-    }, s.sqs_wait_seconds, probe=lambda: table_ready(s.table))
+    }, s.sqs_wait_seconds, probe=lambda: table_ready(s.table),
+        together={EventType.RESERVE_STOCK: store.reserve_together})
     run(s.service, {
         **{name: c.run for name, c in loops.items()},
         "relay": relay_loop(relay,

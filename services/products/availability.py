@@ -15,6 +15,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 from common import aws
+from common.consumer import Together
 from common.ddb import is_conditional_failure, to_item, values
 from common.envelope import Envelope
 from common.failures import Permanent
@@ -48,6 +49,29 @@ class UnknownProduct(Permanent):
 class AvailabilityHandlers:
     def __init__(self, table: str) -> None:
         self.table = table
+
+    def on_inventory_updated_together(self, together: Together) -> set[str]:
+        """Several InventoryUpdated of a receive: per product, only the newest level is written. The update is
+        conditional on a newer version, so applying the events one by one in any order ends with the newest as well:
+        the older ones are applied by it (superseded, as they would be refused after it). A product the catalog
+        does not have, or an event without a version (ordered by arrival only), is left to the one-by-one handler;
+        so is everything after a failure that is not a refusal (the one-by-one handler judges it: retry, pause)."""
+        by_product: dict[str, list[Envelope]] = {}
+        for event in together.envelopes:
+            if "version" in event.data:
+                by_product.setdefault(str(event.data["product_id"]), []).append(event)
+        applied: set[str] = set()
+        for events in by_product.values():
+            newest = max(events, key=lambda e: int(e.data["version"]))
+            try:
+                with together.on_behalf_of(newest):
+                    self.on_inventory_updated(newest)
+            except UnknownProduct:
+                continue
+            except Exception:
+                break
+            applied.update(e.id for e in events)
+        return applied
 
     def on_inventory_updated(self, event: Envelope) -> None:
         d: dict[str, Any] = event.data

@@ -23,7 +23,8 @@ def main() -> None:
     handlers = AvailabilityHandlers(s.table)
     # Paused by a DynamoDB outage, the consumer resumes when a read of the table answers again.
     loops = consumers(s.service, {EventType.INVENTORY_UPDATED: handlers.on_inventory_updated}, s.sqs_wait_seconds,
-                      probe=lambda: table_ready(s.table))
+                      probe=lambda: table_ready(s.table),
+                      together={EventType.INVENTORY_UPDATED: handlers.on_inventory_updated_together})
     run(s.service, {"relay": relay_loop(relay,
                                         backlog=lambda: ddb.pending_count(s.table), service=s.service,
                                         wake=relay.wake),

@@ -562,9 +562,12 @@ def pipeline(platform: LocalPlatform, user_headers: dict[str, str], pid: str, co
         mine = events[w]
         by_type: dict[str, dict[str, float]] = {}
         for e in mine:
-            entry = by_type.setdefault(str(e.get("event_type")), {"events": 0, "handler_cpu_ms": 0.0})
+            entry = by_type.setdefault(str(e.get("event_type")), {"events": 0, "handler_cpu_ms": 0.0,
+                                                                  "together": 0.0})
             entry["events"] += 1
             entry["handler_cpu_ms"] += float(e.get("cpu_ms", 0.0))
+            # how many messages of its receive were applied with it (common/consumer.py, Together); 1: one by one
+            entry["together"] += int(e.get("together", 1))
         workers[w] = {
             "events": len(mine),
             "cpu_s": round(used, 3),
@@ -573,7 +576,8 @@ def pipeline(platform: LocalPlatform, user_headers: dict[str, str], pid: str, co
             "idle_cpu_ms_per_s": round(1000 * idle.get(w, 0.0), 3),
             "idle_cpu_s_per_hour": round(3600 * idle.get(w, 0.0), 1),
             "per_event_type": {k: {"events": int(v["events"]),
-                                   "handler_cpu_ms_per_event": round(v["handler_cpu_ms"] / v["events"], 3)}
+                                   "handler_cpu_ms_per_event": round(v["handler_cpu_ms"] / v["events"], 3),
+                                   "applied_with_mean": round(v["together"] / v["events"], 2)}
                                for k, v in sorted(by_type.items())},
         }
     return {
@@ -778,7 +782,8 @@ def print_pipeline(flow: dict[str, object]) -> None:
     workers: dict[str, dict[str, Any]] = flow["workers"]  # type: ignore[assignment]
     for name, w in workers.items():
         per_event = "-" if w["cpu_ms_per_event"] is None else f"{w['cpu_ms_per_event']:.2f}"
-        types = ", ".join(f"{k} x{v['events']} handler {v['handler_cpu_ms_per_event']:.2f}"
+        types = ", ".join(f"{k} x{v['events']} handler {v['handler_cpu_ms_per_event']:.2f}, applied "
+                          f"{v['applied_with_mean']:.1f} at a time"
                           for k, v in w["per_event_type"].items())
         print(f"  {name:18} {per_event:>7} ms/event over {w['events']} events ({types or 'none'}); idle "
               f"{w['idle_cpu_ms_per_s']:.1f} ms/s = {w['idle_cpu_s_per_hour']:.0f} CPU s/hour")

@@ -13,12 +13,13 @@ from typing import Any
 
 import boto3
 import pytest
-from contract import EventType
+from contract import EventType, Service
 
 from common import aws
-from common.consumer import Consumer, RetryPolicy, _Received
+from common.consumer import Consumer, RetryPolicy, Together, _Received, consumers
 from common.envelope import Envelope
 from common.failures import Permanent, RetryLater, Unavailable
+from common.logging import current_correlation_id
 from common.tests.moto_server import REGION, own_moto
 
 
@@ -40,6 +41,9 @@ def queues(sqs: Any, max_receives: int = 50) -> tuple[str, str]:
     return url, dlq
 
 
+SENT_BODIES: dict[str, list[str]] = {}  # queue URL -> the bodies sent to it
+
+
 def send_batch(sqs: Any, url: str, order_ids: list[str]) -> None:
     entries = []
     for i, order_id in enumerate(order_ids):
@@ -48,6 +52,7 @@ def send_batch(sqs: Any, url: str, order_ids: list[str]) -> None:
         entries.append({"Id": str(i), "MessageBody": env.to_json(),
                         "MessageAttributes": {"type": {"DataType": "String", "StringValue": str(env.type)}}})
     assert not sqs.send_message_batch(QueueUrl=url, Entries=entries).get("Failed")
+    SENT_BODIES.setdefault(url, []).extend(str(e["MessageBody"]) for e in entries)
 
 
 def messages_in(sqs: Any, url: str) -> int:
@@ -186,3 +191,73 @@ def test_finished_messages_are_deleted_before_the_consumer_pauses_for_an_outage(
     assert left_at_probe[0] == 2
     assert sorted(applied) == orders
     assert messages_in(sqs, dlq) == 0
+
+
+# --- handled together (Consumer(together=...)) ----------------------------------------------------------------------
+
+def test_a_receives_messages_go_to_the_handler_together_and_what_it_did_not_apply_goes_one_by_one(sqs: Any) -> None:
+    url, dlq = queues(sqs)
+    orders = [f"order-{i}" for i in range(6)]
+    together_calls: list[list[str]] = []
+    one_by_one: list[str] = []
+    correlation: dict[str, str | None] = {}
+
+    def reserve(envelope: Envelope) -> None:
+        if envelope.data["order_id"] == "order-5":
+            raise Permanent("a business rule refuses it")
+        one_by_one.append(str(envelope.data["order_id"]))
+
+    def reserve_together(together: Together) -> set[str]:
+        together_calls.append([str(e.data["order_id"]) for e in together.envelopes])
+        applied = set()
+        for envelope in together.envelopes:
+            if envelope.data["order_id"] in ("order-0", "order-1", "order-2"):
+                with together.on_behalf_of(envelope):  # what it writes is this message's consequence
+                    correlation[str(envelope.data["order_id"])] = current_correlation_id()
+                applied.add(envelope.id)
+        return applied
+
+    send_batch(sqs, url, orders)
+    calls = counted_calls()
+    consumer = Consumer("reservations", url, {EventType.RESERVE_STOCK: reserve}, 1, dead_letter_url=dlq,
+                        together={EventType.RESERVE_STOCK: reserve_together})
+    halt = running(consumer)
+    try:
+        wait_for(lambda: messages_in(sqs, url) == 0 and messages_in(sqs, dlq) == 1)
+    finally:
+        halt()
+    seen_together = {o for call in together_calls for o in call}
+    assert {"order-0", "order-1", "order-2"} <= seen_together
+    # Applied together: never handled again one by one; the rest were, the refused one dead-lettered as ever.
+    assert not {"order-0", "order-1", "order-2"} & set(one_by_one)
+    assert sorted(one_by_one) == ["order-3", "order-4"]
+    sent = {json.loads(m)["data"]["order_id"]: json.loads(m)["correlation_id"] for m in SENT_BODIES[url]}
+    assert correlation == {o: sent[o] for o in ("order-0", "order-1", "order-2")}
+    assert "DeleteMessage" not in calls
+
+
+def test_a_handler_together_that_raises_leaves_every_message_to_the_one_by_one_handler(sqs: Any) -> None:
+    url, dlq = queues(sqs)
+    orders = [f"order-{i}" for i in range(4)]
+    one_by_one: list[str] = []
+
+    def reserve_together(together: Together) -> set[str]:
+        raise RuntimeError("a bug in the batch path")
+
+    send_batch(sqs, url, orders)
+    consumer = Consumer("reservations", url, {EventType.RESERVE_STOCK: lambda e: one_by_one.append(
+        str(e.data["order_id"]))}, 1, dead_letter_url=dlq, together={EventType.RESERVE_STOCK: reserve_together})
+    halt = running(consumer)
+    try:
+        wait_for(lambda: messages_in(sqs, url) == 0)
+    finally:
+        halt()
+    assert sorted(one_by_one) == orders
+    assert messages_in(sqs, dlq) == 0
+
+
+def test_a_handler_together_needs_its_one_by_one_handler() -> None:
+    with pytest.raises(SystemExit) as exc:
+        consumers(Service.INVENTORY, {EventType.RELEASE_STOCK: lambda e: None},
+                  together={EventType.RESERVE_STOCK: lambda t: set()})
+    assert exc.value.code == 2
