@@ -6,6 +6,7 @@ the environment their manifests give the containers, behind the local edge enfor
 from __future__ import annotations
 
 import itertools
+import os
 import uuid
 from collections.abc import Callable, Iterator
 
@@ -17,6 +18,9 @@ from tools.local.pod_runner import PROCESSES
 from tools.local.testkit import CONFIG, Api, UserSession, wait_until
 
 _counter = itertools.count()
+# The shared clients of the tests' own process validate every request as botocore would, those of a service that
+# leaves it to the service (DynamoDB: common/aws.py) included; the platform's pods do where their calls are recorded.
+os.environ.setdefault("AWS_VALIDATE_REQUESTS", "1")
 
 
 @pytest.fixture(scope="session")

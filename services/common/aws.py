@@ -40,6 +40,8 @@ _RETRIES: dict[str, Any] = {"mode": "standard", "max_attempts": 3}
 # event there (docs/performance.md). DynamoDB validates each request itself and refuses an invalid one with
 # ValidationException, a ClientError classified permanent as botocore's ParamValidationError is (common/failures.py).
 SERVER_VALIDATED = frozenset({"dynamodb"})
+# Set by the services' tests (services/conftest.py): their requests validated as where calls are recorded.
+VALIDATE_ENV = "AWS_VALIDATE_REQUESTS"
 _lock = threading.Lock()
 _clients: dict[tuple[str, int, int], Any] = {}
 
@@ -74,13 +76,13 @@ _log_lock = threading.Lock()
 
 def observed(client: Any, *, validated: bool = True) -> Any:
     """``client`` with its calls recorded when AWS_CALL_LOG is set (see the module's docstring); else unchanged.
-    Recorded, the requests of a client that does not validate them (``validated``: SERVER_VALIDATED) are validated
-    here as botocore would: moto validates less than AWS does (it accepts an empty transaction), so a request AWS
-    would refuse fails the local run as well."""
+    Recorded (or VALIDATE_ENV set), the requests of a client that does not validate them (``validated``:
+    SERVER_VALIDATED) are validated here as botocore would: moto validates less than AWS does (it accepts an empty
+    transaction), so a request AWS would refuse fails the local run and the tests as well."""
     prefix = os.environ.get("AWS_CALL_LOG")
+    if not validated and (prefix or os.environ.get(VALIDATE_ENV)):
+        client.meta.events.register("before-parameter-build", _validate)
     if prefix:
-        if not validated:
-            client.meta.events.register("before-parameter-build", _validate)
         client.meta.events.register("before-parameter-build", _before_call)
         client.meta.events.register("after-call", _after_call)
         client.meta.events.register("after-call-error", _after_call_error)

@@ -218,7 +218,11 @@ class Consumer:
             with handling_batch():
                 parsed: dict[str, Envelope] = {}
                 if self.together and len(messages) > 1:
-                    messages, parsed = self._handle_together(messages)
+                    messages, parsed, unavailable = self._handle_together(messages)
+                    if unavailable:  # the dependency is down: none of the rest is tried before it answers again
+                        paused = pause.next()
+                        self._release(messages, int(paused) + 1)
+                        messages = []
                 for i, message in enumerate(messages):
                     liveness.beat()
                     if stop.is_set():
@@ -260,9 +264,20 @@ class Consumer:
                                             "paused_seconds": round(time.monotonic() - started, 1)})
 
     # --- messages of a receive together ------------------------------------------------------------------------
-    def _handle_together(self, messages: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], dict[str, Envelope]]:
+    def _handle_together(self, messages: list[dict[str, Any]]
+                         ) -> tuple[list[dict[str, Any]], dict[str, Envelope], bool]:
         """Give the messages of each type that has a handler-together to it, two or more at a time; the messages
-        left for the one-by-one handlers, and the envelopes parsed already (by receipt handle)."""
+        left for the one-by-one handlers, the envelopes parsed already (by receipt handle), and whether a handler
+        found its dependency unavailable (the consumer then pauses instead of trying the rest one by one)."""
+        cid_token = correlation_id_var.set(None)
+        trace_token = trace_id_var.set(None)
+        try:
+            return self._together(messages)
+        finally:
+            correlation_id_var.reset(cid_token)
+            trace_id_var.reset(trace_token)
+
+    def _together(self, messages: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], dict[str, Envelope], bool]:
         started_cpu = time.thread_time()
         parsed: dict[str, Envelope] = {}
         by_type: dict[str, list[dict[str, Any]]] = {}
@@ -275,18 +290,25 @@ class Consumer:
                 by_type.setdefault(envelope.type, []).append(message)
         parse_cpu = (time.thread_time() - started_cpu) / len(messages)
         applied_receipts: set[str] = set()
+        unavailable = False
         for event_type, group in by_type.items():
             if len(group) < 2:
                 continue
+            liveness.beat()
             started = time.thread_time()
             envelopes = [parsed[m["ReceiptHandle"]] for m in group]
             try:
-                with consumer_spans(self.name, [e.to_dict() for e in envelopes]) as trace_ids:
-                    together = Together(envelopes, trace_ids)
+                with consumer_spans(self.name, [e.to_dict() for e in envelopes]) as spans:
+                    together = Together(envelopes, spans.trace_ids)
                     applied = self.together[event_type](together)
+                    spans.applied(applied)
             except Exception as exc:  # each goes through its one-by-one handler, which judges the failure
-                log.warning("messages could not be handled together; one by one instead", extra={
+                unavailable = classify(exc) is Kind.UNAVAILABLE
+                log.warning("messages could not be handled together" + ("" if unavailable else
+                                                                         "; one by one instead"), extra={
                     "queue": self.name, "event_type": event_type, "messages": len(group), "error": describe(exc)})
+                if unavailable:
+                    break
                 continue
             if not applied:
                 continue
@@ -301,7 +323,7 @@ class Consumer:
                     log.info("event applied", extra={"queue": self.name, "event_type": envelope.type,
                                                      "event_id": envelope.id, "together": len(applied),
                                                      "cpu_ms": cpu_ms})
-        return [m for m in messages if m["ReceiptHandle"] not in applied_receipts], parsed
+        return [m for m in messages if m["ReceiptHandle"] not in applied_receipts], parsed, unavailable
 
     def _parsed(self, message: dict[str, Any]) -> Envelope | None:
         try:

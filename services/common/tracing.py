@@ -204,22 +204,35 @@ def consumer_span(queue: str, event: Mapping[str, Any]) -> Iterator[None]:
             trace_id_var.reset(token)
 
 
+class ConsumerSpans:
+    """The CONSUMER spans of messages handled together: ``trace_ids``, each one's traceparent (the parent of the events
+    written on its behalf); ``applied(ids)`` records which of them the handler applied (the others are handled
+    again one by one, each in a span of its own)."""
+
+    def __init__(self, spans: list[Any], events: Sequence[Mapping[str, Any]]) -> None:
+        self._spans = spans
+        self._ids = [str(e.get("id")) for e in events]
+        self.trace_ids: list[str | None] = []
+        for span, event in zip(spans, events, strict=True):
+            carrier: dict[str, str] = {}
+            _propagator.inject(carrier, context=trace.set_span_in_context(span))
+            self.trace_ids.append(carrier.get("traceparent") or event.get("trace_id"))
+
+    def applied(self, ids: set[str]) -> None:
+        for span, event_id in zip(self._spans, self._ids, strict=True):
+            span.set_attribute("messaging.handled_together", event_id in ids)
+
+
 @contextmanager
-def consumer_spans(queue: str, events: Sequence[Mapping[str, Any]]) -> Iterator[list[str | None]]:
-    """Messages handled together (common/consumer.py, Together): a CONSUMER span for each, continuing its own trace;
-    yields each one's traceparent, the parent of the events written on its behalf. The calls made for them together
-    are in the last one's trace."""
+def consumer_spans(queue: str, events: Sequence[Mapping[str, Any]]) -> Iterator[ConsumerSpans]:
+    """Messages handled together (common/consumer.py, Together): a CONSUMER span for each, continuing its own trace.
+    The calls made for them together are in the last one's trace."""
     tracer = trace.get_tracer(TRACER_NAME)
     spans = [tracer.start_span(f"{queue} process", context=_parent(e.get("trace_id")), kind=SpanKind.CONSUMER,
                                attributes=_attributes(queue, e, "aws_sqs")) for e in events]
-    parents: list[str | None] = []
-    for span, event in zip(spans, events, strict=True):
-        carrier: dict[str, str] = {}
-        _propagator.inject(carrier, context=trace.set_span_in_context(span))
-        parents.append(carrier.get("traceparent") or event.get("trace_id"))
     try:
         with trace.use_span(spans[-1], end_on_exit=False, record_exception=False, set_status_on_exception=False):
-            yield parents
+            yield ConsumerSpans(spans, events)
     finally:
         for span in spans:
             span.end()

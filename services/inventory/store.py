@@ -15,19 +15,21 @@ the reads and the refused transaction.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError
-from common import aws, ddb
+from common import aws, ddb, liveness
 from common.consumer import Together
 from common.ddb import from_item, to_item, values
 from common.envelope import Envelope
-from common.failures import Permanent, RetryLater, Unavailable
+from common.failures import Kind, Permanent, RetryLater, Unavailable, classify, describe
 from contract import EventType
 
 SOURCE = "inventory"
 MAX_ATTEMPTS = 8
+TOGETHER_ATTEMPTS = 3  # refusals reserve_together takes before it leaves the rest to reserve()
 log = logging.getLogger("inventory.store")
 
 
@@ -222,51 +224,111 @@ class InventoryStore:
         taken from what the commands before it left, each command with its own marker, reservations and
         StockReserved, and one InventoryUpdated per line with the level and version after it (the events and versions
         of one by one). Each product's update is conditioned on the version read, and every marker is in the
-        transaction, so it is all or nothing; a refusal (a redelivery, a concurrent change, an order released
-        before) leaves its commands, and those after, to :meth:`reserve`, which tells the cases apart. So is a
-        command this does not take whole: one that replaces a revision, names a product twice or an unknown one, or
-        finds its stock short (reserve reads again before rejecting)."""
-        commands = [c for c in {c.id: c for c in together.envelopes}.values()
-                    if not c.data.get("replaces")
-                    and len({str(ln["product_id"]) for ln in c.data["lines"]}) == len(c.data["lines"])]
-        if len(commands) < 2:
+        transaction, so it is all or nothing. A refusal says, item by item, why: a command whose marker exists was
+        applied by an earlier delivery (done); one whose reservation exists was released before (left to reserve(),
+        which rejects it); a product changed since it was read is read again; then the rest is tried again, at most
+        TOGETHER_ATTEMPTS refusals in all. A command this does not take whole is left to :meth:`reserve` too: one
+        that replaces a revision, names a product twice or an unknown one, or finds its stock short (reserve reads
+        again before rejecting). DynamoDB unavailable or throttled raises (the consumer pauses)."""
+        left = [c for c in {c.id: c for c in together.envelopes}.values()
+                if not c.data.get("replaces")
+                and len({str(ln["product_id"]) for ln in c.data["lines"]}) == len(c.data["lines"])]
+        if len(left) < 2:
             return set()
-        read = {pid: self.get_stock(pid)
-                for pid in dict.fromkeys(str(ln["product_id"]) for c in commands for ln in c.data["lines"])}
-        stocks = {pid: s for pid, s in read.items() if s is not None}  # as committed
-        level = dict(stocks)  # after the commands taken into the transaction being built
-        taken: list[tuple[Envelope, list[dict[str, Any]]]] = []
+        stocks = self._stocks(str(ln["product_id"]) for c in left for ln in c.data["lines"])
         applied: set[str] = set()
-
-        def commit() -> bool:
+        refusals = 0
+        while left and refusals < TOGETHER_ATTEMPTS:
+            liveness.beat()
+            taken, level, left = self._together_chunk(left, stocks, together)
+            if not taken:
+                break
             touched = list(dict.fromkeys(str(ln["product_id"]) for c, _ in taken for ln in c.data["lines"]))
-            updates = [self._stock_update(stocks[pid], level[pid].available, level[pid].reserved,
-                                          new_version=level[pid].version) for pid in touched]
-            try:
-                aws.client("dynamodb").transact_write_items(
-                    TransactItems=[*(item for _, items in taken for item in items), *updates])
-            except Exception:  # refused, or AWS unreachable: reserve() judges each command
-                return False
-            applied.update(c.id for c, _ in taken)
-            stocks.update({pid: level[pid] for pid in touched})
-            taken.clear()
-            return True
+            codes = self._commit_together(taken, [self._stock_update(stocks[pid], level[pid].available,
+                                                                     level[pid].reserved,
+                                                                     new_version=level[pid].version)
+                                                  for pid in touched])
+            if codes is None:  # refused for a reason no retry changes: reserve() judges each
+                break
+            if not codes:
+                applied.update(c.id for c, _ in taken)
+                stocks.update({pid: level[pid] for pid in touched})
+                continue
+            refusals += 1
+            done, released, stale = self._refused(taken, touched, codes)
+            applied.update(done)
+            log.info("reservations together refused; the rest tried again", extra={
+                "commands": len(taken), "done_before": len(done), "released_before": len(released),
+                "stale_products": len(stale), "codes": sorted(set(codes) - {"None"})})
+            left = [c for c, _ in taken if c.id not in done and c.id not in released] + left
+            stocks.update(self._stocks(stale))
+        return applied
 
-        for command in commands:
+    def _stocks(self, products: Iterable[str]) -> dict[str, Stock]:
+        """The stock records of ``products`` that exist (consistent reads)."""
+        read = {pid: self.get_stock(pid) for pid in dict.fromkeys(products)}
+        return {pid: s for pid, s in read.items() if s is not None}
+
+    def _together_chunk(self, commands: list[Envelope], stocks: dict[str, Stock], together: Together
+                        ) -> tuple[list[tuple[Envelope, list[dict[str, Any]]]], dict[str, Stock], list[Envelope]]:
+        """The commands that go into one transaction, each with its items; the levels after them; the commands for
+        the next transaction. A command the levels cannot cover, or naming a product without a stock record, is in
+        neither: reserve() reads again and applies or rejects it."""
+        level = dict(stocks)
+        taken: list[tuple[Envelope, list[dict[str, Any]]]] = []
+        size = 0
+        for n, command in enumerate(commands):
             lines = [(str(ln["product_id"]), int(ln["quantity"])) for ln in command.data["lines"]]
             if any(pid not in level or level[pid].available < q for pid, q in lines):
                 continue
-            size = 2 + 2 * len(lines)  # marker, InventoryUpdated and reservation per line, StockReserved
             touched = {pid for c, _ in taken for pid in (str(ln["product_id"]) for ln in c.data["lines"])}
-            if sum(len(items) for _, items in taken) + size + len(touched | {p for p, _ in lines}) \
-                    > ddb.TRANSACTION_ITEMS:
-                if not taken or not commit():
-                    return applied
+            # marker, InventoryUpdated and reservation per line, StockReserved; one update per product
+            if taken and size + 2 + 2 * len(lines) + len(touched | {p for p, _ in lines}) > ddb.TRANSACTION_ITEMS:
+                return taken, level, commands[n:]
             with together.on_behalf_of(command):
                 taken.append((command, self._reservation_items(command, lines, level)))
-        if taken:
-            commit()
-        return applied
+            size += len(taken[-1][1])
+        return taken, level, []
+
+    def _commit_together(self, taken: list[tuple[Envelope, list[dict[str, Any]]]],
+                         updates: list[dict[str, Any]]) -> list[str] | None:
+        """[] when committed; the cancellation codes, item by item, when refused; None when DynamoDB refused the
+        request itself (e.g. a ValidationException), logged. Unavailable or throttled: raised."""
+        try:
+            aws.client("dynamodb").transact_write_items(
+                TransactItems=[*(item for _, items in taken for item in items), *updates])
+        except ClientError as exc:
+            codes = ddb.cancellation_codes(exc)
+            if codes and set(codes) <= {"None", "ConditionalCheckFailed", "TransactionConflict"}:
+                return codes
+            if classify(exc) is Kind.UNAVAILABLE or set(codes) & {"ThrottlingError",
+                                                                  "ProvisionedThroughputExceeded"}:
+                raise Unavailable(f"reservations together: {describe(exc)}") from exc
+            log.warning("reservations together refused; one by one instead", extra={
+                "commands": len(taken), "error": describe(exc), "codes": codes})
+            return None
+        return []
+
+    @staticmethod
+    def _refused(taken: list[tuple[Envelope, list[dict[str, Any]]]], touched: list[str], codes: list[str]
+                 ) -> tuple[set[str], set[str], list[str]]:
+        """From a refusal's codes: the commands applied before (their marker exists), those released before (a
+        reservation exists: a tombstone), and the products changed since they were read (their update refused, or
+        any item in a conflict with another transaction: every product is read again then)."""
+        done: set[str] = set()
+        released: set[str] = set()
+        at = 0
+        for command, items in taken:
+            mine = codes[at:at + len(items)]
+            at += len(items)
+            if mine[0] == "ConditionalCheckFailed":
+                done.add(command.id)
+            elif any(code == "ConditionalCheckFailed" for code, item in zip(mine, items, strict=True)
+                     if str(item.get("Put", {}).get("Item", {}).get("sk", {}).get("S", "")).startswith("RESERVATION#")):
+                released.add(command.id)
+        updates = codes[at:]
+        stale = [pid for pid, code in zip(touched, updates, strict=True) if code == "ConditionalCheckFailed"]
+        return done, released, touched if "TransactionConflict" in codes else stale
 
     def _reservation_items(self, command: Envelope, lines: list[tuple[str, int]],
                            level: dict[str, Stock]) -> list[dict[str, Any]]:

@@ -18,7 +18,7 @@ from common import aws
 from common.consumer import Together
 from common.ddb import is_conditional_failure, to_item, values
 from common.envelope import Envelope
-from common.failures import Permanent
+from common.failures import Kind, Permanent, classify, describe
 
 # At or below this many units available a product shows as LOW_STOCK (and 0 as OUT_OF_STOCK).
 LOW_STOCK_THRESHOLD = 5
@@ -68,7 +68,11 @@ class AvailabilityHandlers:
                     self.on_inventory_updated(newest)
             except UnknownProduct:
                 continue
-            except Exception:
+            except Exception as exc:
+                if classify(exc) is Kind.UNAVAILABLE:
+                    raise  # the consumer pauses: none of the rest is tried before DynamoDB answers again
+                log.warning("stock levels together refused; one by one instead",
+                            extra={"product_id": newest.data["product_id"], "error": describe(exc)})
                 break
             applied.update(e.id for e in events)
         return applied

@@ -261,3 +261,37 @@ def test_a_handler_together_needs_its_one_by_one_handler() -> None:
         consumers(Service.INVENTORY, {EventType.RELEASE_STOCK: lambda e: None},
                   together={EventType.RESERVE_STOCK: lambda t: set()})
     assert exc.value.code == 2
+
+
+def test_a_dependency_down_for_the_handler_together_pauses_the_consumer_before_any_one_by_one_try(
+        sqs: Any) -> None:
+    url, dlq = queues(sqs)
+    orders = [f"order-{i}" for i in range(4)]
+    one_by_one_before_probe: list[str] = []
+    probed = threading.Event()
+    applied: list[str] = []
+    down = threading.Event()
+
+    def reserve(envelope: Envelope) -> None:
+        if not probed.is_set():
+            one_by_one_before_probe.append(str(envelope.data["order_id"]))
+        applied.append(str(envelope.data["order_id"]))
+
+    def reserve_together(together: Together) -> set[str]:
+        if not down.is_set():
+            down.set()
+            raise Unavailable("DynamoDB unreachable")
+        applied.extend(str(e.data["order_id"]) for e in together.envelopes)
+        return {e.id for e in together.envelopes}
+
+    send_batch(sqs, url, orders)
+    consumer = Consumer("reservations", url, {EventType.RESERVE_STOCK: reserve}, 1, dead_letter_url=dlq,
+                        probe=probed.set, together={EventType.RESERVE_STOCK: reserve_together})
+    halt = running(consumer)
+    try:
+        wait_for(lambda: messages_in(sqs, url) == 0)
+    finally:
+        halt()
+    assert one_by_one_before_probe == []  # paused at once, not one failing try per message first
+    assert sorted(set(applied)) == orders
+    assert messages_in(sqs, dlq) == 0
