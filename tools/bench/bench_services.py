@@ -17,9 +17,9 @@ Each process's idle CPU (nothing asked of it, for as long as a run) is measured 
 subtract it over each run's window. orders-api's CPU per order over its stub's (same run) is
 ``orders_api_vs_stub_cpu`` (issue 26's goal: at most 3).
 
-Then the pipeline, with every worker running: a fixed number of orders placed at the same concurrency, and how many
-reach a terminal state (CONFIRMED needs a payment nobody sends here; RESERVED is the last state the platform reaches
-on its own, so an order counts when RESERVED or REJECTED) per second, with CPU per order per process. Each worker's
+Then the pipeline, with every worker running: a fixed number of orders placed at the same concurrency, each reserved
+order paid (the payment provider's signed webhook, as `make pay` sends it), and how many reach a final state
+(CONFIRMED, REJECTED or CANCELLED) per second, with CPU per order per process. Each worker's
 CPU per event it applied, net of what it uses idle over the same interval, per worker (``cpu_ms_per_event``) and
 the handler's own CPU per event type (from the consumer's log lines); and the idle cost, CPU seconds per hour.
 
@@ -67,6 +67,7 @@ from tools.local.local_platform import (
     pg_bindir,
 )
 from tools.local.pod_runner import PROCESSES
+from tools.local.workflows import payment_report, signed
 
 OUT = ROOT / "cdk.out" / "bench"
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -413,8 +414,20 @@ def log_size(platform: LocalPlatform, worker: str) -> int:
     return path.stat().st_size if path.exists() else 0
 
 
+def notifications_due(platform: LocalPlatform) -> int:
+    """The users service's notifications not yet sent or ended (users/notifications.py, its NotificationsDue index)."""
+    from common.ddb import values
+    from users.notifications import DUE_INDEX, DUE_SHARDS
+
+    client = platform.client("dynamodb")
+    return sum(int(client.query(TableName=platform.resources.tables[Service.USERS], IndexName=DUE_INDEX,
+                                KeyConditionExpression="due_shard = :s", ExpressionAttributeValues=values(s=f"N{n}"),
+                                Select="COUNT").get("Count", 0)) for n in range(DUE_SHARDS))
+
+
 def quiet(platform: LocalPlatform, timeout: float = 120) -> None:
-    """Wait until no queue holds a message and no outbox a pending record: the workers have nothing to do."""
+    """Wait until no queue holds a message, no outbox a pending record and no notification is due: the workers have
+    nothing to do."""
     import psycopg
     from common import ddb
 
@@ -430,6 +443,7 @@ def quiet(platform: LocalPlatform, timeout: float = 120) -> None:
         pending = int(row[0]) if row else 0
         with _aws_env(platform):
             pending += sum(ddb.pending_count(table) for table in platform.resources.tables.values())
+            pending += notifications_due(platform)
         if not queued and not pending:
             return
         time.sleep(0.5)
@@ -458,13 +472,41 @@ def _aws_env(platform: LocalPlatform) -> Iterator[None]:
         aws._clients.clear()
 
 
+def pay_all(orders_url: str, secret: str, orders: list[dict[str, Any]], concurrency: int) -> int:
+    """The payment provider's signed payment.succeeded for each order (tools/local/workflows.py), ``concurrency``
+    at a time, to the orders API's own port; how many it accepted."""
+    clients = [httpx.Client(timeout=60) for _ in range(concurrency)]
+
+    def pay(i: int) -> bool:
+        body = json.dumps(payment_report(orders[i])).encode()
+        r = clients[i % concurrency].post(orders_url + "/payments/webhook", content=body, headers=signed(secret, body))
+        return r.status_code == 202
+
+    try:
+        with ThreadPoolExecutor(max_workers=concurrency) as pool:
+            return sum(pool.map(pay, range(len(orders))))
+    finally:
+        for c in clients:
+            c.close()
+
+
+def unconfirmed(dsn: str, since: Any) -> int:
+    """Orders of this run that are not in a final state yet (PENDING, or RESERVED awaiting its payment)."""
+    import psycopg
+
+    with psycopg.connect(dsn) as conn:
+        row = conn.execute("SELECT count(*) FROM orders WHERE status IN ('PENDING', 'RESERVED') AND created_at >= %s",
+                           (since,)).fetchone()
+    return int(row[0]) if row else 0
+
+
 def pipeline(platform: LocalPlatform, user_headers: dict[str, str], pid: str, concurrency: int,
              count: int, max_idle_seconds: float, profiler: Profiler | None = None) -> dict[str, object]:
     """Every worker running: ``count`` orders placed (``concurrency`` at a time; the harness's client is the bench
-    process's CPU), then how long until each reached a terminal
-    state of the platform's own (RESERVED, REJECTED or CANCELLED: CONFIRMED needs a payment nobody sends here);
-    orders per second over the whole span. The endpoint measurement's orders (placed with workers stopped) are
-    closed and their messages purged first, so only this run's orders flow.
+    process's CPU), each reserved one paid once every order is RESERVED or REJECTED (the provider's signed webhook),
+    then how long until each reached a final state (CONFIRMED, REJECTED or CANCELLED), the confirmation emails sent
+    (the users worker) included; orders per second over the whole span. The endpoint measurement's orders (placed
+    with workers stopped) are closed and their messages purged first, so only this run's orders flow.
 
     Each worker's CPU per event net of idle: once the pipeline has drained, every worker is measured doing nothing
     for the same interval (at most ``max_idle_seconds``; a shorter idle sample is scaled to the interval), and its
@@ -536,6 +578,14 @@ def pipeline(platform: LocalPlatform, user_headers: dict[str, str], pid: str, co
     deadline = time.monotonic() + 600
     while open_count() and time.monotonic() < deadline:
         time.sleep(0.2)
+    # The payment provider's signed webhook for every reserved order: CONFIRMED, and its email (the users worker).
+    with psycopg.connect(dsn) as conn:
+        reserved = [{"order_id": str(r[0]), "total_cents": int(r[1]), "currency": str(r[2]).strip()}
+                    for r in conn.execute("SELECT id, total_cents, currency FROM orders WHERE status = 'RESERVED' "
+                                          "AND created_at >= %s", (t0,)).fetchall()]
+    paid = pay_all(orders, platform.resources.payment_webhook_secret, reserved, concurrency)
+    while unconfirmed(dsn, t0) and time.monotonic() < deadline:
+        time.sleep(0.2)
     elapsed = time.monotonic() - start
     after = procs.sample()
     quiet(platform, timeout=600)  # what the orders caused downstream (products' InventoryUpdated) is handled too
@@ -551,7 +601,7 @@ def pipeline(platform: LocalPlatform, user_headers: dict[str, str], pid: str, co
     with psycopg.connect(dsn) as conn:
         rows = {str(k): int(v) for k, v in conn.execute(
             "SELECT status, count(*) FROM orders WHERE created_at >= %s GROUP BY status", (t0,)).fetchall()}
-    done = sum(n for status, n in rows.items() if status != "PENDING")
+    done = sum(n for status, n in rows.items() if status not in ("PENDING", "RESERVED"))
     cpu = {k: after[k] - before.get(k, 0.0) for k in after}
     workers: dict[str, object] = {}
     for w in WORKERS:
@@ -582,6 +632,7 @@ def pipeline(platform: LocalPlatform, user_headers: dict[str, str], pid: str, co
         }
     return {
         "orders_placed": placed,
+        "orders_paid": paid,
         "orders_terminal": done,
         "seconds": round(elapsed, 2),
         "orders_per_s": round(done / elapsed, 1) if elapsed else 0.0,
@@ -773,7 +824,8 @@ def print_report(report: dict[str, object]) -> None:
 
 
 def print_pipeline(flow: dict[str, object]) -> None:
-    print(f"\npipeline (every worker running): {flow['orders_terminal']} of {flow['orders_placed']} orders terminal "
+    print(f"\npipeline (every worker running): {flow['orders_terminal']} of {flow['orders_placed']} orders final "
+          f"({flow['orders_paid']} paid) "
           f"in {flow['seconds']} s = {flow['orders_per_s']} orders/s; CPU ms per order "
           f"{flow['cpu_ms_per_order_total']}:")
     print("  " + ", ".join(f"{k} {v:.2f}" for k, v in flow["cpu_ms_per_order"].items()))  # type: ignore[attr-defined]
