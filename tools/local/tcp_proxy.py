@@ -103,9 +103,10 @@ class TcpProxy:
             hold.close()
             return
         with self._lock:
-            if self._server is None and self._hold is None:
-                self._hold, hold = hold, None
-        if hold is not None:  # up() again meanwhile, or held already
+            taken = self._server is None and self._hold is None
+            if taken:
+                self._hold = hold
+        if not taken:  # up() again meanwhile, or held already
             hold.close()
 
     def _accept(self, srv: socket.socket) -> None:
