@@ -191,9 +191,12 @@ test-own-platform: setup
 	$(PYTEST) -n $(if $(filter auto,$(PYTEST_WORKERS)),2,$(PYTEST_WORKERS)) --dist loadfile -m "own_platform"
 
 # Tests that run one of the repository's tools end to end (`make diff` synthesizing other commits, the storefront's
-# build, `make fault`): seconds of CPU each, out of `make check`'s three minutes; `make test` runs them.
+# build, `make fault`, `make account-check` against moto): seconds of CPU each, out of `make check`'s three minutes;
+# `make test` runs them. A module per worker: test_diff.py's session fixture (`make diff` and two more synths) runs
+# once per worker that has one of its tests, so its tests stay together.
 test-tools: setup
-	$(PYTEST) -n $(PYTEST_WORKERS) -m "tool_run and not platform and not docker and not own_platform and not browser"
+	$(PYTEST) -n $(PYTEST_WORKERS) --dist loadfile \
+	  -m "tool_run and not platform and not docker and not own_platform and not browser"
 
 # Every test in one pytest process, as before the groups (no parallel workers).
 unit: setup base-image
