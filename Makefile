@@ -146,12 +146,15 @@ typecheck: setup
 # tests share nothing but the machine run on parallel workers (pytest-xdist, one per CPU: PYTEST_WORKERS=1 runs
 # them in one process).
 PYTEST_WORKERS ?= auto
+# The platform group's workers spend half their time waiting on their platform (outages, pauses, queues draining:
+# docs/performance.md), so it runs half again as many workers as CPUs, each with its own platform.
+PLATFORM_WORKERS ?= $(if $(filter auto,$(PYTEST_WORKERS)),$(shell echo $$(( $$(nproc) * 3 / 2 ))),$(PYTEST_WORKERS))
 PYTEST := $(PY) -m pytest -q --durations=15
-FAST_TESTS := not platform and not docker and not own_platform and not browser
+FAST_TESTS := not platform and not docker and not own_platform and not browser and not tool_run
 # One synthesis of each environment per `make test` / `make check` run, shared by its stages and their workers
 # (tests/synthesis.py); emptied when the run starts, so nothing is read from an earlier run.
 TEST_ASSEMBLIES_DIR := $(CURDIR)/cdk.out/test-assemblies
-.PHONY: check test-fast test-platform test-docker test-own-platform
+.PHONY: check test-fast test-platform test-docker test-own-platform test-tools
 
 # Lint, types, the infrastructure tests and the services' unit tests: the fast loop before a commit (<= 3 min). mypy
 # (one process) runs beside the fast group's workers.
@@ -160,12 +163,13 @@ check: setup
 	@TEST_ASSEMBLIES=$(TEST_ASSEMBLIES_DIR) $(PY) -m tools.stages check lint typecheck+test-fast
 
 # Everything: each stage timed (tools/stages.py), the summary also in cdk.out/stages-test.txt. The image build (the
-# Docker daemon's CPU) runs beside preflight's synths; the own-platform group alone (its chaos run checks deadlines);
-# then the seed's workflows in containers and the storefront's in Chromium against them.
+# Docker daemon's CPU) and the tools' end-to-end tests run beside preflight's synths; the own-platform group without
+# company (its chaos run checks deadlines); then the images of dev, and the seed's workflows in containers beside the
+# storefront's in Chromium, each on a platform of its own.
 test: setup base-image
 	@rm -rf $(TEST_ASSEMBLIES_DIR)
-	@TEST_ASSEMBLIES=$(TEST_ASSEMBLIES_DIR) $(PY) -m tools.stages test lint typecheck+test-fast test-platform \
-	  test-docker+preflight test-own-platform e2e-containers e2e-web
+	@E2E_IMAGES= TEST_ASSEMBLIES=$(TEST_ASSEMBLIES_DIR) $(PY) -m tools.stages test lint typecheck+test-fast \
+	  test-platform test-docker+preflight+test-tools test-own-platform images e2e-containers+e2e-web
 
 # dev, staging and prod synthesized first, side by side, into TEST_ASSEMBLIES (when set), then read by every worker.
 test-fast: setup
@@ -175,15 +179,24 @@ test-fast: setup
 # The services' tests (and the browser's, which drive the storefront through it) on one local platform per worker
 # (services/conftest.py): a module stays on one worker, since some modules keep a platform state of their own.
 test-platform: setup
-	$(PYTEST) -n $(PYTEST_WORKERS) --dist loadfile -m "(platform or browser) and not own_platform"
+	$(PYTEST) -n $(PLATFORM_WORKERS) --dist loadfile -m "(platform or browser) and not own_platform"
 
 # Image builds and containers (the Docker engine's own CPU is not this process's).
 test-docker: setup base-image
 	$(PYTEST) -m "docker and not platform"
 
-# Each of these starts a platform of its own (a chaos run, moto enforcing IAM): one at a time.
+# Each module starts a platform of its own (a chaos run, moto enforcing IAM): the two modules side by side, one per
+# worker (the chaos run's deadline invariant holds beside the access proof: docs/performance.md), nothing else.
 test-own-platform: setup
-	$(PYTEST) -m "own_platform"
+	$(PYTEST) -n $(if $(filter auto,$(PYTEST_WORKERS)),2,$(PYTEST_WORKERS)) --dist loadfile -m "own_platform"
+
+# Tests that run one of the repository's tools end to end (`make diff` synthesizing other commits, the storefront's
+# build, `make fault`, `make account-check` against moto): seconds of CPU each, out of `make check`'s three minutes;
+# `make test` runs them. A module per worker: test_diff.py's session fixture (`make diff` and two more synths) runs
+# once per worker that has one of its tests, so its tests stay together.
+test-tools: setup
+	$(PYTEST) -n $(PYTEST_WORKERS) --dist loadfile \
+	  -m "tool_run and not platform and not docker and not own_platform and not browser"
 
 # Every test in one pytest process, as before the groups (no parallel workers).
 unit: setup base-image
@@ -199,12 +212,16 @@ bench-synth: setup
 local: setup $(if $(filter containers,$(MODE)),images)
 	$(PY) -m tools.local.local_platform --mode $(MODE) $(if $(filter containers,$(MODE)),--assembly $(OUT))
 
-e2e: setup $(if $(filter containers,$(MODE)),images)
+# What the containers mode's end-to-end targets build first: the images of a fresh synth of $(OUT). `make test` builds
+# them once, in a stage of its own, and then runs e2e-containers and e2e-web side by side on them (E2E_IMAGES empty):
+# two platforms, each on its own Docker network and free ports.
+E2E_IMAGES ?= images
+e2e: setup $(if $(filter containers,$(MODE)),$(E2E_IMAGES))
 	$(PY) -m tools.local.e2e --mode $(MODE) $(if $(filter containers,$(MODE)),--assembly $(OUT))
 
 # The storefront's workflows, accessibility checks and screenshots (cdk.out/web/) in headless Chromium, against the
 # storefront and platform `make local` serves (containers by default).
-e2e-web: setup $(if $(filter containers,$(MODE)),images)
+e2e-web: setup $(if $(filter containers,$(MODE)),$(E2E_IMAGES))
 	$(PY) -m tools.web.browser_e2e --mode $(MODE) $(if $(filter containers,$(MODE)),--assembly $(OUT))
 
 # Against a running `make local`: the payment provider's signed webhook for an order placed in the storefront, so that

@@ -50,6 +50,11 @@ ORDERS_CLUSTER = "OrdersDatabaseClusterAE2D01D0"  # pinned by tests/test_logical
 PINNED = ENGINE_VERSION.aurora_postgres_full_version  # the orders cluster's engine version, 17.5
 
 
+# `make account-check` run end to end against moto's server, one account per test: seconds of CPU each, about 90 s
+# in all; `make test` runs them (the tool_run group), `make check` does not.
+pytestmark = pytest.mark.tool_run
+
+
 @pytest.fixture(autouse=True)
 def credentials(monkeypatch: pytest.MonkeyPatch) -> None:
     for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):

@@ -13,6 +13,7 @@ import dataclasses
 import json
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -61,23 +62,25 @@ def changed_contract() -> Contract:
 
 
 @pytest.fixture(scope="module")
-def schema_root() -> Path:
+def schema_root() -> Iterator[Path]:
     """A copy of services/ schemas with the new type's schema file: the one file the change adds beside the
     contract."""
     root = Path(tempfile.mkdtemp(prefix="contract-change."))
     shutil.copytree(ROOT / "services" / CONTRACT.schema_dir, root / CONTRACT.schema_dir)
     (root / CONTRACT.schema_dir / f"{NEW_TYPE}.json").write_text(json.dumps(SCHEMA))
-    return root
+    yield root
+    shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
-def changed(schema_root: Path) -> Synthesized:
+def changed(schema_root: Path) -> Iterator[Synthesized]:
     contract = changed_contract().validate(str(schema_root))
     config = load("dev")
     outdir = Path(tempfile.mkdtemp(prefix="cdk.out.contract-change."))
     app, _ = build_app(config, outdir=str(outdir), contract=contract)
     app.synth()
-    return Synthesized(config=config, outdir=outdir)
+    yield Synthesized(config=config, outdir=outdir)
+    shutil.rmtree(outdir, ignore_errors=True)  # its staged assets: tens of MB a run
 
 
 def _manifests(env: Synthesized) -> list[dict[str, Any]]:

@@ -112,6 +112,7 @@ def diffs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Diffs]:
                 make_seconds=make_seconds)
 
 
+@pytest.mark.tool_run
 def test_nat_change_shows_exactly_that_change(diffs: Diffs) -> None:
     r = diffs.nat
     assert r.changes("added") == [
@@ -133,6 +134,7 @@ def test_nat_change_shows_exactly_that_change(diffs: Diffs) -> None:
     assert "[+] AWS::EC2::NatGateway" in r.markdown
 
 
+@pytest.mark.tool_run
 def test_service_code_change_is_only_a_folded_asset_hash_change(diffs: Diffs) -> None:
     r = diffs.service_code
     assert r.changes("added", "changed", "replaced", "removed") == []
@@ -146,6 +148,7 @@ def test_service_code_change_is_only_a_folded_asset_hash_change(diffs: Diffs) ->
     assert "Nothing: no stateful resource replaced or removed" in r.markdown
 
 
+@pytest.mark.tool_run
 def test_database_replacement_is_flagged_at_the_top(diffs: Diffs) -> None:
     r = diffs.database
     replaced = [c for c in r.changes("replaced") if c[2] == "AWS::RDS::DBCluster"]
@@ -161,6 +164,7 @@ def test_database_replacement_is_flagged_at_the_top(diffs: Diffs) -> None:
     assert "security group replaced: Dev-Data" in top
 
 
+@pytest.mark.tool_run
 def test_make_diff_wall_time(diffs: Diffs) -> None:
     # Two synths side by side plus the CLI's diff: well under CI's budget.
     assert diffs.make_seconds < 180

@@ -303,6 +303,7 @@ class _Session:
         return self.clients[name]
 
 
+@pytest.mark.tool_run
 def test_make_fault_starts_the_experiment_and_reports_the_burn(monkeypatch: pytest.MonkeyPatch) -> None:
     fis_client, cloudwatch = _clients()
     monkeypatch.setattr(fault.time, "sleep", lambda _s: None)

@@ -4,6 +4,7 @@ runs on, and the tool that deploys it and reads its results (AWS calls against m
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -29,20 +30,26 @@ from tools.reports.preflight import finalizers, prune
 RUN = LoadTestRun("20261128-120000", users=50, seconds=600)
 
 
-OUTDIR = Path(tempfile.mkdtemp(prefix="cdk.out.load."))
+@pytest.fixture(scope="module")
+def job_outdir() -> Iterator[Path]:
+    """Where staging with the Job is synthesized; removed afterwards (its staged assets are tens of MB a run)."""
+    outdir = Path(tempfile.mkdtemp(prefix="cdk.out.load."))
+    yield outdir
+    shutil.rmtree(outdir, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
-def staging_with_job() -> dict[str, Any]:
-    app, platform = build_app(STAGING, outdir=str(OUTDIR), load_test=RUN)
+def staging_with_job(job_outdir: Path) -> dict[str, Any]:
+    app, platform = build_app(STAGING, outdir=str(job_outdir), load_test=RUN)
     assembly = app.synth()
     return dict(assembly.get_stack_by_name(platform.services.stack_name).template)
 
 
-def test_the_image_context_holds_the_scenario_and_what_it_imports_only(staging_with_job: dict[str, Any]) -> None:
-    images = json.loads((OUTDIR / "Staging-Services.assets.json").read_text())["dockerImages"]
+def test_the_image_context_holds_the_scenario_and_what_it_imports_only(staging_with_job: dict[str, Any],
+                                                                       job_outdir: Path) -> None:
+    images = json.loads((job_outdir / "Staging-Services.assets.json").read_text())["dockerImages"]
     (source,) = [v["source"] for v in images.values() if v["source"].get("dockerFile") == "tools/load/Dockerfile"]
-    staged = OUTDIR / source["directory"]
+    staged = job_outdir / source["directory"]
     files = sorted(str(f.relative_to(staged)) for f in staged.rglob("*") if f.is_file())
     contract = sorted(f"services/contract/{f.name}" for f in (ROOT / "services/contract").glob("*.py"))
     assert files == sorted([p for p in CONTEXT if p != "services/contract"] + contract)
@@ -66,10 +73,11 @@ def test_the_job_runs_the_scenario_on_the_load_pool_and_writes_its_results(stagi
     assert len(writes) == 1 and json.dumps(writes[0]["Resource"]).endswith('/load/20261128-120000/results.json"]]}')
 
 
-def test_the_load_generator_calls_with_the_load_key_alone(staging_with_job: dict[str, Any]) -> None:
+def test_the_load_generator_calls_with_the_load_key_alone(staging_with_job: dict[str, Any],
+                                                          job_outdir: Path) -> None:
     """Its Job's API_KEY_ID and its role's apigateway:GET name the load generator's key (its own usage plan, never
     the storefront's or the canaries'): the Edge stack's export of the key tagged api-client=load."""
-    edge = json.loads((OUTDIR / "Staging-Edge.template.json").read_text())["Resources"]
+    edge = json.loads((job_outdir / "Staging-Edge.template.json").read_text())["Resources"]
     keys = {next(t["Value"] for t in r["Properties"]["Tags"] if t["Key"] == API_CLIENT_TAG): lid
             for lid, r in edge.items() if r["Type"] == "AWS::ApiGateway::ApiKey"}
     assert set(keys) == {c.value for c in ApiClient}
@@ -155,9 +163,10 @@ def test_results_are_read_from_the_run_key_and_a_missing_run_times_out(s3: Any) 
         load_job.wait_for_results(s3, "ops", results_key("r2"), timeout=0.3, poll=0.1)
 
 
-def test_the_stack_with_the_job_passes_the_prune_and_finalizer_checks(staging_with_job: dict[str, Any]) -> None:
+def test_the_stack_with_the_job_passes_the_prune_and_finalizer_checks(staging_with_job: dict[str, Any],
+                                                                      job_outdir: Path) -> None:
     """The run's objects come and go with it: each its own manifest, so nothing of a run outlives the deploy that
     removes the Job (the preflight's checks over the assembly `make load ENV=...` deploys)."""
-    assembly = Assembly(OUTDIR)
+    assembly = Assembly(job_outdir)
     assert prune.check(assembly, STAGING).ok, prune.check(assembly, STAGING).findings
     assert finalizers.check(assembly, STAGING).ok

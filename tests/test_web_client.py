@@ -10,6 +10,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import pytest
 from contract import CONTRACT
 
 from tests.synthesis import ROOT
@@ -39,6 +40,7 @@ def build_client(tmp: Path, services_path: tuple[Path, ...]) -> subprocess.Compl
                           text=True, timeout=600, check=False)
 
 
+@pytest.mark.tool_run
 def test_a_request_model_change_the_storefront_does_not_follow_fails_its_build(tmp_path: Path) -> None:
     followed = build_client(tmp_path / "as-is", (SERVICES_DIR,))
     assert followed.returncode == 0, followed.stdout

@@ -323,6 +323,9 @@ class LocalPlatform:
         if ports is None:
             ports = {s: free_port() for s in topology.SERVICES} if free_ports else dict(topology.LISTENER_PORTS)
         self.ports = ports  # where url(service) listens: the API pod's address, open while it is ready
+        # Each API pod's front (tools/local/tcp_proxy.py), holding its port from now on though it listens only once
+        # the pod is ready: the platforms of parallel test workers and their clients' connections cannot take it.
+        self._fronts = {s: TcpProxy(0, listen_port=port) for s, port in ports.items()}
         self.moto_port = moto_port or (free_port() if free_ports else 5000)
         self.token_port = free_port()
         self.proxied = proxied
@@ -571,10 +574,10 @@ class LocalPlatform:
                 p.kill()
                 p.wait()
         self.procs.clear()
-        for proxy in (*self.proxies.values(), *self.ses_proxies.values()):
-            proxy.down()
+        for proxy in (*self.proxies.values(), *self.ses_proxies.values(), *self._fronts.values()):
+            proxy.close()
         if self.db_proxy is not None:
-            self.db_proxy.down()
+            self.db_proxy.close()
         if self.collector is not None:
             self.collector.stop()
         self.pg.stop()
@@ -690,7 +693,7 @@ class LocalPlatform:
                 spec = self._observed(replace(spec, env=env))
                 pod = self._pod(svc, spec)
                 if spec.port is not None:
-                    pod.front = TcpProxy(0, listen_port=self.ports[svc])
+                    pod.front = self._fronts[svc]
                 self.pods[spec.name] = pod
 
     def _pod(self, service: Service, spec: PodSpec) -> Pod:

@@ -7,6 +7,13 @@ keeps running. `up()` listens again on the same port. Both may be called any num
 The listener is closed properly on `down()`: its accept loop waits in `select` with a short timeout and checks
 whether it is still the current listener, so no thread stays blocked in `accept()` holding the port in LISTEN (which
 would make the next `up()` fail with "address in use"); SO_REUSEADDR lets the port be bound again at once.
+
+While it does not listen (before the first `up()` of a proxy given its port, after `down()` or `pause()`), the proxy
+holds its port with a socket bound to it but not listening: connections are refused as with no socket at all, but
+the kernel hands the port to nobody else, neither as an outgoing connection's ephemeral port nor to another
+process's bind to port 0 (several local platforms at once: one per pytest-xdist worker). Without the hold, a port
+left free for the seconds before a pod is ready, or for an outage, was sometimes taken meanwhile, and `up()` failed
+with "address in use" for as long as the taker kept it. `close()` releases the port for good.
 """
 
 from __future__ import annotations
@@ -27,7 +34,10 @@ class TcpProxy:
         self._acceptor: threading.Thread | None = None
         self._conns: set[socket.socket] = set()
         self._lock = threading.Lock()
+        self._hold: socket.socket | None = None  # bound, not listening: the port kept while the proxy is not up
         self.cuts = 0  # how many times down() cut the proxy while it was up
+        if listen_port:
+            self._take_hold()
 
     @property
     def is_up(self) -> bool:
@@ -37,9 +47,11 @@ class TcpProxy:
         with self._lock:
             if self._server is not None:
                 return
-            srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            srv.bind((self.host, self.port))
+            srv, self._hold = self._hold, None
+            if srv is None:
+                srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                srv.bind((self.host, self.port))
             srv.listen(128)
             srv.setblocking(False)
             self.port = srv.getsockname()[1]
@@ -60,6 +72,7 @@ class TcpProxy:
             acceptor.join(5)  # it sees it is no longer current within ACCEPT_POLL_SECONDS, then closes the listener
         for c in conns:
             _close(c)
+        self._take_hold()
 
     def pause(self) -> None:
         """Refuse new connections and let open ones finish (a pod leaving a Service's endpoints: connections already
@@ -69,6 +82,32 @@ class TcpProxy:
             acceptor, self._acceptor = self._acceptor, None
         if srv is not None and acceptor is not None:
             acceptor.join(5)  # the accept loop sees it is no longer current and closes the listener
+            self._take_hold()
+
+    def close(self) -> None:
+        """Down for good: the port is released (a platform's teardown)."""
+        self.down()
+        with self._lock:
+            hold, self._hold = self._hold, None
+        if hold is not None:
+            hold.close()
+
+    def _take_hold(self) -> None:
+        """Hold the port while not listening (the module's docstring). Best effort: if the listener is not closed
+        yet, or someone has the port already, there is no hold and `up()` binds anew (as without one)."""
+        hold = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        hold.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            hold.bind((self.host, self.port))
+        except OSError:
+            hold.close()
+            return
+        with self._lock:
+            taken = self._server is None and self._hold is None
+            if taken:
+                self._hold = hold
+        if not taken:  # up() again meanwhile, or held already
+            hold.close()
 
     def _accept(self, srv: socket.socket) -> None:
         try:
