@@ -169,7 +169,7 @@ check: setup
 test: setup base-image
 	@rm -rf $(TEST_ASSEMBLIES_DIR)
 	@E2E_IMAGES= TEST_ASSEMBLIES=$(TEST_ASSEMBLIES_DIR) $(PY) -m tools.stages test lint typecheck+test-fast \
-	  test-platform test-docker+preflight+test-tools test-own-platform images e2e-containers+e2e-web
+	  test-platform test-docker+preflight+test-tools test-own-platform+test-e2e
 
 # dev, staging and prod synthesized first, side by side, into TEST_ASSEMBLIES (when set), then read by every worker.
 test-fast: setup
@@ -186,7 +186,8 @@ test-docker: setup base-image
 	$(PYTEST) -m "docker and not platform"
 
 # Each module starts a platform of its own (a chaos run, moto enforcing IAM): the two modules side by side, one per
-# worker (the chaos run's deadline invariant holds beside the access proof: docs/performance.md), nothing else.
+# worker. `make test` runs the end-to-end stage beside them (test-e2e): the chaos run's deadline invariant holds with
+# that load (docs/performance.md, "The test suite"), and a core would otherwise idle once the access proof is done.
 test-own-platform: setup
 	$(PYTEST) -n $(if $(filter auto,$(PYTEST_WORKERS)),2,$(PYTEST_WORKERS)) --dist loadfile -m "own_platform"
 
@@ -213,9 +214,13 @@ local: setup $(if $(filter containers,$(MODE)),images)
 	$(PY) -m tools.local.local_platform --mode $(MODE) $(if $(filter containers,$(MODE)),--assembly $(OUT))
 
 # What the containers mode's end-to-end targets build first: the images of a fresh synth of $(OUT). `make test` builds
-# them once, in a stage of its own, and then runs e2e-containers and e2e-web side by side on them (E2E_IMAGES empty):
-# two platforms, each on its own Docker network and free ports.
+# them once (test-e2e) and then runs e2e-containers and e2e-web side by side on them (E2E_IMAGES empty): two
+# platforms, each on its own Docker network and free ports.
 E2E_IMAGES ?= images
+
+.PHONY: test-e2e
+test-e2e: images
+	@$(MAKE) --no-print-directory -j2 --output-sync=target e2e-containers e2e-web E2E_IMAGES=
 e2e: setup $(if $(filter containers,$(MODE)),$(E2E_IMAGES))
 	$(PY) -m tools.local.e2e --mode $(MODE) $(if $(filter containers,$(MODE)),--assembly $(OUT))
 
