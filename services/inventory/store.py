@@ -193,16 +193,8 @@ class InventoryStore:
             items += self._stock_changes(stocks, freed.returned, dict(lines),
                                          f"reserved for {order_id}" + (f" (revision {revision})" if revision else ""))
             first_reservation = len(items)
-            for pid, q in lines:
-                items.append({"Put": {
-                    "TableName": self.table, "ConditionExpression": "attribute_not_exists(pk)",
-                    "Item": to_item({"pk": f"PRODUCT#{pid}", "sk": reservation_sk(order_id, revision),
-                                     "order_id": order_id, "product_id": pid, "quantity": q, "status": "RESERVED",
-                                     **({"revision": revision} if revision else {})})}})
-            items.append(ddb.outbox_put(self.table, Envelope(
-                type=EventType.STOCK_RESERVED, source=SOURCE,
-                data={"order_id": order_id, "lines": [{"product_id": p, "quantity": q} for p, q in lines],
-                      **({"revision": revision} if revision else {})})))
+            items += [self._reservation_put(pid, q, order_id, revision) for pid, q in lines]
+            items.append(self._stock_reserved(order_id, lines, revision))
             codes = self._transact(items)
             if not codes:
                 return
@@ -342,16 +334,24 @@ class InventoryStore:
             s = level[pid]
             level[pid] = Stock(pid, s.available - q, s.reserved + q, s.version + 1)
             items.append(self._inventory_updated(pid, s.available - q, s.reserved + q, reason, s.version + 1))
-            items.append({"Put": {
-                "TableName": self.table, "ConditionExpression": "attribute_not_exists(pk)",
-                "Item": to_item({"pk": f"PRODUCT#{pid}", "sk": reservation_sk(order_id, revision),
-                                 "order_id": order_id, "product_id": pid, "quantity": q, "status": "RESERVED",
-                                 **({"revision": revision} if revision else {})})}})
-        items.append(ddb.outbox_put(self.table, Envelope(
+            items.append(self._reservation_put(pid, q, order_id, revision))
+        items.append(self._stock_reserved(order_id, lines, revision))
+        return items
+
+    def _reservation_put(self, product_id: str, quantity: int, order_id: str, revision: int) -> dict[str, Any]:
+        """The reservation of one line (a transaction item): refused if the revision has one already, or a
+        tombstone (released before it was reserved)."""
+        return {"Put": {
+            "TableName": self.table, "ConditionExpression": "attribute_not_exists(pk)",
+            "Item": to_item({"pk": f"PRODUCT#{product_id}", "sk": reservation_sk(order_id, revision),
+                             "order_id": order_id, "product_id": product_id, "quantity": quantity,
+                             "status": "RESERVED", **({"revision": revision} if revision else {})})}}
+
+    def _stock_reserved(self, order_id: str, lines: list[tuple[str, int]], revision: int) -> dict[str, Any]:
+        return ddb.outbox_put(self.table, Envelope(
             type=EventType.STOCK_RESERVED, source=SOURCE,
             data={"order_id": order_id, "lines": [{"product_id": p, "quantity": q} for p, q in lines],
-                  **({"revision": revision} if revision else {})})))
-        return items
+                  **({"revision": revision} if revision else {})}))
 
     def _reject(self, command: Envelope, order_id: str, revision: int, reason: str,
                 stocks: dict[str, Stock | None], freed: _Release) -> None:

@@ -6,6 +6,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from contract import OUTBOX_INDEX
 from moto.server import ThreadedMotoServer
 
 from common import aws
@@ -34,3 +35,17 @@ def own_moto() -> Iterator[str]:
             else:
                 os.environ[k] = v
         server.stop()
+
+
+def outbox_table(name: str) -> str:
+    """Create table ``name`` (through common.aws's client) with the keys and the OutboxPending index the
+    DynamoDB-backed services' tables have (contract/platform.py); returns the name."""
+    aws.client("dynamodb").create_table(
+        TableName=name, BillingMode="PAY_PER_REQUEST",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[{"AttributeName": a, "AttributeType": "S"}
+                              for a in ("pk", "sk", OUTBOX_INDEX.partition_key, str(OUTBOX_INDEX.sort_key))],
+        GlobalSecondaryIndexes=[{"IndexName": OUTBOX_INDEX.name, "Projection": {"ProjectionType": "ALL"},
+                                 "KeySchema": [{"AttributeName": OUTBOX_INDEX.partition_key, "KeyType": "HASH"},
+                                               {"AttributeName": str(OUTBOX_INDEX.sort_key), "KeyType": "RANGE"}]}])
+    return name

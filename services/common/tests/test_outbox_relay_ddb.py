@@ -17,12 +17,12 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-from contract import OUTBOX_INDEX, Destination, DestinationKind, EventType, Service
+from contract import Destination, DestinationKind, EventType, Service
 
 from common import aws, ddb
 from common.envelope import Envelope
 from common.publisher import Publisher
-from common.tests.moto_server import REGION, own_moto
+from common.tests.moto_server import REGION, outbox_table, own_moto
 from common.worker import handling_batch
 
 TOPIC = Destination(DestinationKind.TOPIC, "inventory-events")
@@ -42,15 +42,7 @@ def moto() -> Iterator[dict[str, Any]]:
 
 @pytest.fixture
 def table(moto: dict[str, Any]) -> Iterator[str]:
-    name = f"inventory-{uuid.uuid4().hex[:8]}"
-    aws.client("dynamodb").create_table(
-        TableName=name, BillingMode="PAY_PER_REQUEST",
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        AttributeDefinitions=[{"AttributeName": a, "AttributeType": "S"}
-                              for a in ("pk", "sk", OUTBOX_INDEX.partition_key, str(OUTBOX_INDEX.sort_key))],
-        GlobalSecondaryIndexes=[{"IndexName": OUTBOX_INDEX.name, "Projection": {"ProjectionType": "ALL"},
-                                 "KeySchema": [{"AttributeName": OUTBOX_INDEX.partition_key, "KeyType": "HASH"},
-                                               {"AttributeName": str(OUTBOX_INDEX.sort_key), "KeyType": "RANGE"}]}])
+    name = outbox_table(f"inventory-{uuid.uuid4().hex[:8]}")
     yield name
     ddb._local.pop(name, None)
 

@@ -15,8 +15,8 @@ from common import aws, ddb
 from common.consumer import Together
 from common.envelope import Envelope
 from common.logging import correlation_id_var
-from common.tests.moto_server import own_moto
-from contract import OUTBOX_INDEX, EventType
+from common.tests.moto_server import outbox_table, own_moto
+from contract import EventType
 
 from inventory.store import InventoryStore, Stock
 
@@ -31,16 +31,7 @@ def moto() -> Iterator[None]:
 
 @pytest.fixture
 def store() -> InventoryStore:
-    name = f"inventory-{uuid.uuid4().hex[:8]}"
-    aws.client("dynamodb").create_table(
-        TableName=name, BillingMode="PAY_PER_REQUEST",
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        AttributeDefinitions=[{"AttributeName": a, "AttributeType": "S"}
-                              for a in ("pk", "sk", OUTBOX_INDEX.partition_key, str(OUTBOX_INDEX.sort_key))],
-        GlobalSecondaryIndexes=[{"IndexName": OUTBOX_INDEX.name, "Projection": {"ProjectionType": "ALL"},
-                                 "KeySchema": [{"AttributeName": OUTBOX_INDEX.partition_key, "KeyType": "HASH"},
-                                               {"AttributeName": str(OUTBOX_INDEX.sort_key), "KeyType": "RANGE"}]}])
-    return InventoryStore(name)
+    return InventoryStore(outbox_table(f"inventory-{uuid.uuid4().hex[:8]}"))
 
 
 def stock(store: InventoryStore, product_id: str, available: int) -> None:
